@@ -1,0 +1,275 @@
+//! The effect boundary. `Cx` is the engine's only window on the world: the monotonic and wall
+//! clocks (read once per step by the driver), a seeded ChaCha8 RNG, run-time switches for planted
+//! bugs, coverage marks, and the list of effects the step produced.
+//!
+//! Delivery contract (both drivers): messages between one (sender, receiver) pair arrive in FIFO
+//! order; any interleaving across senders; a `Send` to one's own thread is delivered after the
+//! current step, never re-entrantly.
+
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::hop::{Hop, HopDone};
+
+/// A thread of the node: owns exactly one shard and hosts connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(pub u16);
+
+/// A client connection, unique across the whole process for its lifetime (CLIENT ID).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// A new connection handed to the thread that will host it.
+#[derive(Clone, Debug)]
+pub struct ConnOpen {
+    pub conn: ConnId,
+    /// "ip:port" of the peer, as CLIENT LIST shows it.
+    pub peer_addr: String,
+    /// "ip:port" of our listening side.
+    pub local_addr: String,
+    /// True when the peer is on a loopback address (protected mode lets these in).
+    pub peer_is_loopback: bool,
+    /// Connections open on the whole node, this one included (the driver counts accepts and
+    /// closes); the engine decides whether `maxclients` is exceeded.
+    pub clients_total: u64,
+}
+
+/// Timers a thread can arm. A stale or repeated firing is a no-op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// The shard's paced active-expiry sweep.
+    ExpirySweep,
+    /// Wake a connection that paused itself (DEBUG SLEEP).
+    ConnWake(ConnId),
+}
+
+/// Inputs to a thread's engine.
+#[derive(Debug)]
+pub enum Msg {
+    ConnOpen(ConnOpen),
+    /// Bytes read from the connection's socket.
+    ConnData {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    /// The driver has handed `bytes_len` bytes of earlier `Write`s to the socket.
+    ConnWritten {
+        conn: ConnId,
+        bytes_len: usize,
+    },
+    /// The peer went away (or the driver closed it after a `Close`).
+    ConnClosed {
+        conn: ConnId,
+    },
+    Timer(Timer),
+    /// Work for this thread's shard, from a coordinator on some thread.
+    Hop(Hop),
+    /// Results of a hop, back to the coordinating connection's thread.
+    HopDone(HopDone),
+}
+
+/// Outputs of a step, carried out by the driver after the step returns.
+#[derive(Debug)]
+pub enum Effect {
+    /// Deliver `msg` to thread `to` (possibly this one, after the current step).
+    Send { to: ThreadId, msg: Msg },
+    /// Append bytes to the connection's socket output.
+    Write { conn: ConnId, bytes: Vec<u8> },
+    /// Close the connection once earlier writes are flushed; the driver answers `ConnClosed`.
+    Close { conn: ConnId },
+    /// Stop or resume reading the connection's socket (backpressure).
+    ReadInterest { conn: ConnId, enabled: bool },
+    /// Deliver `Msg::Timer(timer)` to this thread at or after `at_mono_us`.
+    ArmTimer { timer: Timer, at_mono_us: u64 },
+    /// Stop the whole node (SHUTDOWN).
+    Shutdown,
+}
+
+/// Bugs planted on purpose, switched on at run time, so that the simulator can prove it catches
+/// them. Production never sets any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Plant {
+    /// Reads return expired keys (the lazy expiry check on read is skipped).
+    SkipExpiryCheckOnRead = 0,
+    /// A connection replies to a write before the shard applies it.
+    ReplyBeforeApply = 1,
+    /// A hop to another shard is silently dropped.
+    DropMessage = 2,
+    /// A shard runs conflicting work in arrival order instead of transaction order.
+    SkipShardOrdering = 3,
+    /// A transaction takes no intent locks.
+    SkipIntentLocks = 4,
+    /// Conflicting transactions run out of order.
+    RunConflictingOutOfOrder = 5,
+    /// A waiting transaction is not woken when its locks free up.
+    LoseWakeup = 6,
+}
+
+impl Plant {
+    pub const ALL: [Plant; 7] = [
+        Plant::SkipExpiryCheckOnRead,
+        Plant::ReplyBeforeApply,
+        Plant::DropMessage,
+        Plant::SkipShardOrdering,
+        Plant::SkipIntentLocks,
+        Plant::RunConflictingOutOfOrder,
+        Plant::LoseWakeup,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Plant::SkipExpiryCheckOnRead => "skip-expiry-check-on-read",
+            Plant::ReplyBeforeApply => "reply-before-apply",
+            Plant::DropMessage => "drop-message",
+            Plant::SkipShardOrdering => "skip-shard-ordering",
+            Plant::SkipIntentLocks => "skip-intent-locks",
+            Plant::RunConflictingOutOfOrder => "run-conflicting-out-of-order",
+            Plant::LoseWakeup => "lose-a-wakeup",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Plant> {
+        Plant::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Options a driver sets once per thread.
+#[derive(Clone, Debug, Default)]
+pub struct CxOptions {
+    /// Check engine invariants after every message (the simulator sets this).
+    pub verify: bool,
+    /// Planted bugs, by `Plant as u8` bit.
+    pub plants: u64,
+    /// Probability (per million) that a `buggify` site fires; 0 in production.
+    pub buggify_ppm: u32,
+}
+
+/// The engine's window on the world for one thread. The driver sets the clocks before each step
+/// and drains the effects after it.
+pub struct Cx {
+    now_mono_us: u64,
+    wall_us: u64,
+    rng: ChaCha8Rng,
+    effects: Vec<Effect>,
+    options: CxOptions,
+    marks: BTreeMap<&'static str, u64>,
+}
+
+impl Cx {
+    pub fn new(seed: u64, options: CxOptions) -> Cx {
+        Cx {
+            now_mono_us: 0,
+            wall_us: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            effects: Vec::new(),
+            options,
+            marks: BTreeMap::new(),
+        }
+    }
+
+    /// Called by the driver before each step. The monotonic clock never goes backwards.
+    pub fn set_time(&mut self, now_mono_us: u64, wall_us: u64) {
+        self.now_mono_us = self.now_mono_us.max(now_mono_us);
+        self.wall_us = wall_us;
+    }
+
+    pub fn now_mono_us(&self) -> u64 {
+        self.now_mono_us
+    }
+
+    pub fn wall_us(&self) -> u64 {
+        self.wall_us
+    }
+
+    /// Unix time in milliseconds: the clock expiry deadlines are written in (as in Redis).
+    pub fn wall_ms(&self) -> u64 {
+        self.wall_us / 1000
+    }
+
+    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.rng
+    }
+
+    pub fn random_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    pub fn push(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    pub fn send(&mut self, to: ThreadId, msg: Msg) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// The effects of the step so far, handed to the driver.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Drains effects into the caller's buffer, keeping both allocations alive.
+    pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
+        out.append(&mut self.effects);
+    }
+
+    pub fn verify(&self) -> bool {
+        self.options.verify
+    }
+
+    pub fn planted(&self, plant: Plant) -> bool {
+        self.options.plants & (1u64 << plant as u8) != 0
+    }
+
+    /// A fault-injection point: fires rarely, and only under the simulator.
+    pub fn buggify(&mut self, site: &'static str) -> bool {
+        if self.options.buggify_ppm == 0 {
+            return false;
+        }
+        let fired = (self.rng.next_u32() % 1_000_000) < self.options.buggify_ppm;
+        if fired {
+            self.mark(site);
+        }
+        fired
+    }
+
+    /// Records that a rare branch ran; tests and the simulator assert marks were hit.
+    pub fn mark(&mut self, name: &'static str) {
+        *self.marks.entry(name).or_insert(0) += 1;
+    }
+
+    pub fn marks(&self) -> &BTreeMap<&'static str, u64> {
+        &self.marks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plants_round_trip_by_name() {
+        for plant in Plant::ALL {
+            assert_eq!(Plant::from_name(plant.name()), Some(plant));
+        }
+        assert_eq!(Plant::from_name("no-such-bug"), None);
+    }
+
+    #[test]
+    fn monotonic_clock_never_goes_back() {
+        let mut cx = Cx::new(1, CxOptions::default());
+        cx.set_time(100, 5_000);
+        cx.set_time(50, 4_000);
+        assert_eq!(cx.now_mono_us(), 100);
+        assert_eq!(cx.wall_ms(), 4);
+    }
+
+    #[test]
+    fn same_seed_same_randomness() {
+        let mut a = Cx::new(7, CxOptions::default());
+        let mut b = Cx::new(7, CxOptions::default());
+        assert_eq!(a.random_u64(), b.random_u64());
+    }
+}

@@ -1,0 +1,199 @@
+//! Every error a command can answer with. `CmdError::text` is the one place that owns Redis's
+//! exact wording and prefix (ERR, WRONGTYPE, NOAUTH…); call sites name a variant, never a string.
+
+use std::borrow::Cow;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CmdError {
+    // Generic argument errors.
+    Syntax,
+    NotInteger,
+    NotFloat,
+    OutOfRange,
+    /// ERR value is out of range, must be positive
+    NotPositive,
+    Overflow,
+    IncrOnNanOrInf,
+    WrongType,
+    NoSuchKey,
+    /// Arity check failed; holds the command's full name ("get", "client|kill").
+    WrongArity(String),
+    /// The command name is not in the table; holds the name and the first arguments as sent.
+    UnknownCommand {
+        name: Vec<u8>,
+        args: Vec<Vec<u8>>,
+    },
+    /// `container` is the upper-case parent command (CLIENT, CONFIG…).
+    UnknownSubcommand {
+        sub: Vec<u8>,
+        container: &'static str,
+    },
+    /// `command` is the lower-case command name (set, getex, expire…).
+    InvalidExpireTime(&'static str),
+    DbIndexOutOfRange,
+    SourceAndDestinationSame,
+    StringTooLong,
+    /// ERR offset is out of range (SETRANGE)
+    OffsetOutOfRange,
+
+    // Connection and server state.
+    NoAuth,
+    WrongPass,
+    AuthNotConfigured,
+    OutOfMemory,
+    MaxClients,
+    NoProto,
+    /// ERR Protocol error: …, sent just before the connection closes.
+    Protocol(&'static str),
+    InvalidClientName,
+    NoSuchClient,
+    ConfigUnknownOption(String),
+    /// ERR CONFIG SET failed (possibly related to argument 'name') - reason
+    ConfigSetFailed {
+        name: String,
+        reason: Cow<'static, str>,
+    },
+    UnsupportedConfigSubcommand,
+    InvalidTimeout,
+    MultiNested,
+    ExecWithoutMulti,
+    DiscardWithoutMulti,
+    WatchInsideMulti,
+    ExecAbort,
+    /// The command is not allowed in a MULTI block or after a failed one.
+    NotAllowedInMulti(String),
+    /// ERR <command> is not allowed in this context (e.g. inside a script or a transaction).
+    CommandNotAllowed(&'static str),
+    /// The node is shutting down or otherwise refusing writes.
+    Busy(Cow<'static, str>),
+    /// An error text passed through verbatim from elsewhere (a Lua error, a loaded module).
+    /// Never built from a literal at a call site.
+    Relayed(String),
+}
+
+impl CmdError {
+    /// The error line as sent after `-`, without the trailing CRLF.
+    pub fn text(&self) -> Cow<'static, str> {
+        use CmdError::*;
+        let s: &'static str = match self {
+            Syntax => "ERR syntax error",
+            NotInteger => "ERR value is not an integer or out of range",
+            NotFloat => "ERR value is not a valid float",
+            OutOfRange => "ERR value is out of range",
+            NotPositive => "ERR value is out of range, must be positive",
+            Overflow => "ERR increment or decrement would overflow",
+            IncrOnNanOrInf => "ERR increment would produce NaN or Infinity",
+            WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value",
+            NoSuchKey => "ERR no such key",
+            WrongArity(name) => {
+                return format!("ERR wrong number of arguments for '{name}' command").into()
+            }
+            UnknownCommand { name, args } => return unknown_command_text(name, args).into(),
+            UnknownSubcommand { sub, container } => {
+                return format!(
+                    "ERR unknown subcommand '{}'. Try {container} HELP.",
+                    truncated_lossy(sub, 128)
+                )
+                .into()
+            }
+            InvalidExpireTime(cmd) => {
+                return format!("ERR invalid expire time in '{cmd}' command").into()
+            }
+            DbIndexOutOfRange => "ERR DB index is out of range",
+            SourceAndDestinationSame => "ERR source and destination objects are the same",
+            StringTooLong => "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+            OffsetOutOfRange => "ERR offset is out of range",
+            NoAuth => "NOAUTH Authentication required.",
+            WrongPass => "WRONGPASS invalid username-password pair or user is disabled.",
+            AuthNotConfigured => {
+                "ERR AUTH <password> called without any password configured for the default \
+                 user. Are you sure your configuration is correct?"
+            }
+            OutOfMemory => "OOM command not allowed when used memory > 'maxmemory'.",
+            MaxClients => "ERR max number of clients reached",
+            NoProto => "NOPROTO unsupported protocol version",
+            Protocol(detail) => return format!("ERR Protocol error: {detail}").into(),
+            InvalidClientName => {
+                "ERR Client names cannot contain spaces, newlines or special characters."
+            }
+            NoSuchClient => "ERR No such client",
+            ConfigUnknownOption(name) => {
+                return format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                )
+                .into()
+            }
+            ConfigSetFailed { name, reason } => {
+                return format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+                )
+                .into()
+            }
+            UnsupportedConfigSubcommand => "ERR unsupported CONFIG subcommand",
+            InvalidTimeout => "ERR timeout is not an integer or out of range",
+            MultiNested => "ERR MULTI calls can not be nested",
+            ExecWithoutMulti => "ERR EXEC without MULTI",
+            DiscardWithoutMulti => "ERR DISCARD without MULTI",
+            WatchInsideMulti => "ERR WATCH inside MULTI is not allowed",
+            ExecAbort => "EXECABORT Transaction discarded because of previous errors.",
+            NotAllowedInMulti(text) => return text.clone().into(),
+            CommandNotAllowed(cmd) => {
+                return format!("ERR {cmd} is not allowed in this context").into()
+            }
+            Busy(text) => return text.clone(),
+            Relayed(text) => return text.clone().into(),
+        };
+        Cow::Borrowed(s)
+    }
+}
+
+/// Redis quotes at most 128 bytes of the name and of each argument, and stops listing arguments
+/// once their quoted text would pass 128 bytes.
+fn unknown_command_text(name: &[u8], args: &[Vec<u8>]) -> String {
+    let mut listed = String::new();
+    for arg in args {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push('\'');
+        listed.push_str(&truncated_lossy(arg, room));
+        listed.push_str("' ");
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {listed}",
+        truncated_lossy(name, 128)
+    )
+}
+
+fn truncated_lossy(bytes: &[u8], max_len: usize) -> String {
+    let cut = &bytes[..bytes.len().min(max_len)];
+    // Redis prints raw bytes; newlines would break the error line, so they become spaces.
+    String::from_utf8_lossy(cut).replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arity_and_unknown_texts_match_redis() {
+        assert_eq!(
+            CmdError::WrongArity("client|kill".into()).text(),
+            "ERR wrong number of arguments for 'client|kill' command"
+        );
+        let err = CmdError::UnknownCommand {
+            name: b"foo".to_vec(),
+            args: vec![b"a".to_vec(), b"b".to_vec()],
+        };
+        assert_eq!(
+            err.text(),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        let err = CmdError::UnknownSubcommand {
+            sub: b"foo".to_vec(),
+            container: "CLIENT",
+        };
+        assert_eq!(err.text(), "ERR unknown subcommand 'foo'. Try CLIENT HELP.");
+    }
+}
