@@ -31,6 +31,9 @@ pub enum CmdError {
     /// `command` is the lower-case command name (set, getex, expire…).
     InvalidExpireTime(&'static str),
     DbIndexOutOfRange,
+    InvalidFirstDbIndex,
+    InvalidSecondDbIndex,
+    InvalidCursor,
     SourceAndDestinationSame,
     StringTooLong,
     /// ERR offset is out of range (SETRANGE)
@@ -43,6 +46,11 @@ pub enum CmdError {
     OutOfMemory,
     MaxClients,
     NoProto,
+    ProtocolVersionNotInteger,
+    /// An unknown or incomplete HELLO option; holds the option as sent.
+    HelloSyntax(String),
+    NoAuthHello,
+    ProtectedMode,
     /// ERR Protocol error: …, sent just before the connection closes.
     Protocol(&'static str),
     InvalidClientName,
@@ -100,6 +108,9 @@ impl CmdError {
                 return format!("ERR invalid expire time in '{cmd}' command").into()
             }
             DbIndexOutOfRange => "ERR DB index is out of range",
+            InvalidFirstDbIndex => "ERR invalid first DB index",
+            InvalidSecondDbIndex => "ERR invalid second DB index",
+            InvalidCursor => "ERR invalid cursor",
             SourceAndDestinationSame => "ERR source and destination objects are the same",
             StringTooLong => "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
             OffsetOutOfRange => "ERR offset is out of range",
@@ -112,6 +123,18 @@ impl CmdError {
             OutOfMemory => "OOM command not allowed when used memory > 'maxmemory'.",
             MaxClients => "ERR max number of clients reached",
             NoProto => "NOPROTO unsupported protocol version",
+            ProtocolVersionNotInteger => "ERR Protocol version is not an integer or out of range",
+            HelloSyntax(option) => return format!("ERR Syntax error in HELLO option '{option}'").into(),
+            NoAuthHello => {
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+                 HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+                 select the RESP protocol version at the same time"
+            }
+            ProtectedMode => {
+                "DENIED Damselfly is in protected mode: no password is set and this connection is \
+                 not from a loopback address. Set a password (--requirepass), or bind to loopback \
+                 only, or start with --protected_mode=false if the network is trusted."
+            }
             Protocol(detail) => return format!("ERR Protocol error: {detail}").into(),
             InvalidClientName => {
                 "ERR Client names cannot contain spaces, newlines or special characters."

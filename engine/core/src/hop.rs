@@ -1,14 +1,164 @@
-//! Hops: work a coordinator sends to a shard, and the results that come back.
+//! Hops: work a coordinating connection sends to a shard on another thread, the results that
+//! come back, and the connection's record of what it is waiting for.
+//!
+//! A hop runs to completion on the shard's thread: handlers never suspend mid-hop. Every op of a
+//! hop sees the same `now_ms`, the coordinator's clock reading, so a squashed batch or a
+//! multi-shard command sees one time.
 
+use crate::argv::Argv;
+use crate::cmd::{CommandSpec, Merge, NodeCmd};
 use crate::cx::{ConnId, ThreadId};
+use crate::db::Entry;
+use crate::reply::Reply;
 
 #[derive(Debug)]
 pub struct Hop {
     pub from: ThreadId,
     pub conn: ConnId,
+    /// The connection's request number; a reply for an older request is stale and dropped.
+    pub seq: u64,
+    pub db: u16,
+    pub now_ms: u64,
+    pub ops: Vec<HopOp>,
+}
+
+#[derive(Debug)]
+pub enum HopOp {
+    /// Run a keyed command whose keys all live on this shard.
+    Run {
+        spec: &'static CommandSpec,
+        argv: Argv,
+    },
+    /// Copies of the live entries under (database, key) pairs (None where absent).
+    Fetch { keys: Vec<(u16, Vec<u8>)> },
+    /// Replace (Some) or delete (None) the entries under (database, key) pairs.
+    Store {
+        entries: Vec<(u16, Vec<u8>, Option<Entry>)>,
+    },
+    /// A node-wide operation (DBSIZE, KEYS, FLUSHALL, INFO…).
+    Node(NodeOp),
+}
+
+#[derive(Debug)]
+pub enum HopResult {
+    Reply(Reply),
+    Entries(Vec<Option<Entry>>),
+    Stored,
+    Node(NodeResult),
 }
 
 #[derive(Debug)]
 pub struct HopDone {
+    pub from: ThreadId,
     pub conn: ConnId,
+    pub seq: u64,
+    pub results: Vec<HopResult>,
+}
+
+/// Node-wide work each thread does for its own shard and connections.
+#[derive(Clone, Debug)]
+pub enum NodeOp {
+    DbSize {
+        db: u16,
+    },
+    Keys {
+        db: u16,
+        pattern: Vec<u8>,
+    },
+    Scan {
+        db: u16,
+        cursor: u64,
+        pattern: Option<Vec<u8>>,
+        count: usize,
+        type_name: Option<Vec<u8>>,
+    },
+    RandomKey {
+        db: u16,
+    },
+    FlushDb {
+        db: u16,
+    },
+    FlushAll,
+    SwapDb {
+        a: u16,
+        b: u16,
+    },
+    /// Counters and keyspace sizes for INFO.
+    Stats,
+    /// CLIENT LIST lines, filtered.
+    ClientList {
+        filter: crate::cmd::server::ClientFilter,
+    },
+    /// CLIENT KILL: close matching connections (never `except`).
+    ClientKill {
+        filter: crate::cmd::server::ClientFilter,
+        except: ConnId,
+    },
+    /// A CONFIG SET applied on every thread.
+    ConfigSet {
+        pairs: Vec<(String, Vec<u8>)>,
+    },
+}
+
+#[derive(Debug)]
+pub enum NodeResult {
+    Count(u64),
+    Keys(Vec<Vec<u8>>),
+    /// Keys found and the shard-local cursor to continue from (0 when this shard is done).
+    Scanned {
+        keys: Vec<Vec<u8>>,
+        next: u64,
+    },
+    /// A random live key and how many keys the shard holds, to weigh the pick.
+    Random {
+        key: Option<Vec<u8>>,
+        keys_len: u64,
+    },
+    Done,
+    Stats(Box<crate::cmd::server::ThreadStats>),
+    Lines(Vec<(u64, String)>),
+}
+
+/// What a waiting connection does with results as they arrive.
+#[derive(Debug)]
+pub struct Pending {
+    pub seq: u64,
+    /// Hops sent whose results have not come back.
+    pub outstanding: usize,
+    pub plan: Plan,
+}
+
+#[derive(Debug)]
+pub enum Plan {
+    /// Commands squashed into one hop to one shard; their replies, in order.
+    Batch { replies: Vec<Reply> },
+    /// A keyed command split by shard; `positions[i]` lists where part i's key replies go.
+    Split {
+        merge: Merge,
+        slots: Vec<Option<Reply>>,
+        parts: Vec<(ThreadId, Vec<usize>)>,
+        sum: i64,
+        error: Option<Reply>,
+    },
+    /// A cross-shard command run on copies: first the fetch, then the store of changes.
+    Gather(Box<GatherState>),
+    /// A node-wide command collecting one result per thread.
+    Node {
+        cmd: NodeCmd,
+        argv: Argv,
+        results: Vec<(ThreadId, NodeResult)>,
+    },
+}
+
+#[derive(Debug)]
+pub struct GatherState {
+    pub spec: &'static CommandSpec,
+    pub argv: Argv,
+    /// (database, key) of every key the command touches, and the entry fetched for it.
+    pub keys: Vec<(u16, Vec<u8>)>,
+    pub fetched: Vec<Option<Option<Entry>>>,
+    /// Which of `keys` each thread's fetch holds, in order.
+    pub parts: Vec<(ThreadId, Vec<usize>)>,
+    /// Set once the command ran on the copies; the reply waits for the stores.
+    pub reply: Option<Reply>,
 }

@@ -1,0 +1,526 @@
+//! The command table: one `CommandSpec` row per command (and per subcommand), the only list of
+//! commands. Dispatch, arity checks, key routing, COMMAND INFO/DOCS/COUNT/LIST and the fuzzers'
+//! coverage list all read it; a test checks the rows against each other and against Redis.
+//!
+//! Each family file (`strings`, `keyspace`, `server`) holds its rows and its handlers. Handlers
+//! that run on a shard are `ShardFn`s: they see one shard's data through `ExecCx` and never see
+//! RESP. Commands answered by the connection alone or coordinated across shards are named by
+//! `ConnCmd`/`NodeCmd` variants that `node.rs` matches exhaustively.
+
+pub mod args;
+pub mod keyspace;
+pub mod server;
+pub mod strings;
+
+use crate::argv::Argv;
+use crate::error::CmdError;
+use crate::reply::Reply;
+use crate::shard::ExecCx;
+
+pub use args::Args;
+
+/// A handler that runs on the shard owning the command's keys.
+pub type ShardFn = fn(&mut ExecCx, &Argv) -> Result<Reply, CmdError>;
+
+/// Command flags, as Redis names them in COMMAND INFO (in Redis's order).
+pub mod flag {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 4;
+    pub const PUBSUB: u32 = 1 << 5;
+    pub const NOSCRIPT: u32 = 1 << 6;
+    pub const BLOCKING: u32 = 1 << 8;
+    pub const LOADING: u32 = 1 << 9;
+    pub const STALE: u32 = 1 << 10;
+    pub const SKIP_MONITOR: u32 = 1 << 11;
+    pub const SKIP_SLOWLOG: u32 = 1 << 12;
+    pub const FAST: u32 = 1 << 14;
+    pub const NO_AUTH: u32 = 1 << 15;
+    pub const MAY_REPLICATE: u32 = 1 << 16;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 20;
+    pub const NO_MULTI: u32 = 1 << 21;
+    pub const ALLOW_BUSY: u32 = 1 << 24;
+
+    /// Names in the order COMMAND INFO lists them.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// ACL categories. Rows list the type categories; `CommandSpec::acl_categories` adds those
+/// Redis derives from flags (write, read, admin+dangerous, pubsub, fast or slow, blocking).
+pub mod acl {
+    pub const KEYSPACE: u32 = 1 << 0;
+    pub const READ: u32 = 1 << 1;
+    pub const WRITE: u32 = 1 << 2;
+    pub const SET: u32 = 1 << 3;
+    pub const SORTEDSET: u32 = 1 << 4;
+    pub const LIST: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const STRING: u32 = 1 << 7;
+    pub const BITMAP: u32 = 1 << 8;
+    pub const HYPERLOGLOG: u32 = 1 << 9;
+    pub const GEO: u32 = 1 << 10;
+    pub const STREAM: u32 = 1 << 11;
+    pub const PUBSUB: u32 = 1 << 12;
+    pub const ADMIN: u32 = 1 << 13;
+    pub const FAST: u32 = 1 << 14;
+    pub const SLOW: u32 = 1 << 15;
+    pub const BLOCKING: u32 = 1 << 16;
+    pub const DANGEROUS: u32 = 1 << 17;
+    pub const CONNECTION: u32 = 1 << 18;
+    pub const TRANSACTION: u32 = 1 << 19;
+    pub const SCRIPTING: u32 = 1 << 20;
+
+    /// Names in Redis's order (its category table).
+    pub const NAMES: &[&str] = &[
+        "keyspace",
+        "read",
+        "write",
+        "set",
+        "sortedset",
+        "list",
+        "hash",
+        "string",
+        "bitmap",
+        "hyperloglog",
+        "geo",
+        "stream",
+        "pubsub",
+        "admin",
+        "fast",
+        "slow",
+        "blocking",
+        "dangerous",
+        "connection",
+        "transaction",
+        "scripting",
+    ];
+}
+
+/// Key-spec flags (Redis 7 key specifications), in Redis's order.
+pub mod keyflag {
+    pub const RO: u16 = 1 << 0;
+    pub const RW: u16 = 1 << 1;
+    pub const OW: u16 = 1 << 2;
+    pub const RM: u16 = 1 << 3;
+    pub const ACCESS: u16 = 1 << 4;
+    pub const UPDATE: u16 = 1 << 5;
+    pub const INSERT: u16 = 1 << 6;
+    pub const DELETE: u16 = 1 << 7;
+    pub const NOT_KEY: u16 = 1 << 8;
+    pub const INCOMPLETE: u16 = 1 << 9;
+    pub const VARIABLE_FLAGS: u16 = 1 << 10;
+
+    pub const NAMES: &[(u16, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+}
+
+/// One Redis 7 key specification: keys start at argument `begin` and run to `last` (negative:
+/// counted from the end, -1 is the last argument) every `step` arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    pub flags: u16,
+    pub begin: u8,
+    pub last: i8,
+    pub step: u8,
+}
+
+impl KeySpec {
+    pub const fn one(flags: u16, index: u8) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: index,
+            last: 0,
+            step: 1,
+        }
+    }
+
+    /// Every `step`-th argument from `begin` to the end.
+    pub const fn all_from(flags: u16, begin: u8, step: u8) -> KeySpec {
+        KeySpec {
+            flags,
+            begin,
+            last: -1,
+            step,
+        }
+    }
+
+    /// Argument indexes of the keys this spec finds in `argc` arguments.
+    pub fn indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let begin = self.begin as usize;
+        let last = if self.last >= 0 {
+            begin + self.last as usize
+        } else {
+            argc.saturating_sub(self.last.unsigned_abs() as usize)
+        };
+        let last = last.min(argc.saturating_sub(1));
+        (begin..=last)
+            .step_by(self.step.max(1) as usize)
+            .filter(move |&i| i < argc && begin < argc)
+    }
+}
+
+/// How a keyed command's work combines when its keys live on several shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Merge {
+    /// The command has exactly one key, so it never spans shards.
+    OneKey,
+    /// Run per shard on the keys (with their `step` companions) that shard owns, then add the
+    /// integer replies (DEL, EXISTS, TOUCH, UNLINK).
+    SumInts,
+    /// Run per shard; every part replies OK (MSET).
+    AllOk,
+    /// Run per shard; the array replies are put back in key order (MGET).
+    KeyOrder,
+    /// The coordinator fetches every key's entry, runs the handler on a scratch shard holding
+    /// them, and stores changed entries back (RENAME, COPY, MSETNX, LCS…). `dbs` names which
+    /// databases the keys are read from.
+    Gather(GatherDbs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatherDbs {
+    /// Every key in the connection's database.
+    Current,
+    /// COPY: the destination may be in the database named by its DB option.
+    CopyDbOption,
+}
+
+/// Answered by the connection alone; `node.rs` matches these exhaustively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnCmd {
+    Ping,
+    Echo,
+    Hello,
+    Auth,
+    Quit,
+    Reset,
+    Select,
+    ClientId,
+    ClientSetName,
+    ClientGetName,
+    ClientSetInfo,
+    ClientInfo,
+    ClientNoEvict,
+    ClientNoTouch,
+    ClientHelp,
+    CommandCount,
+    CommandInfo,
+    CommandDocs,
+    CommandList,
+    CommandGetKeys,
+    CommandHelp,
+    CommandAll,
+    ConfigGet,
+    ConfigHelp,
+    ConfigResetStat,
+    Time,
+    LastSave,
+    DebugSleep,
+    Shutdown,
+    ObjectHelp,
+}
+
+/// Coordinated across every shard (or node-wide state) by the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeCmd {
+    DbSize,
+    Keys,
+    Scan,
+    RandomKey,
+    FlushDb,
+    FlushAll,
+    SwapDb,
+    Info,
+    ClientList,
+    ClientKill,
+    ConfigSet,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Exec {
+    Shard {
+        run: ShardFn,
+        merge: Merge,
+    },
+    Conn(ConnCmd),
+    Node(NodeCmd),
+    /// A container (CLIENT, CONFIG…): dispatch goes to the subcommand named by argument 1.
+    Container,
+}
+
+/// Documentation fields for COMMAND DOCS.
+#[derive(Clone, Copy, Debug)]
+pub struct Docs {
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub group: &'static str,
+    pub complexity: &'static str,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct CommandSpec {
+    /// Lower-case, as COMMAND INFO prints it; subcommands print as "parent|sub".
+    pub name: &'static str,
+    /// Redis arity: N means exactly N arguments (name included), -N at least N.
+    pub arity: i16,
+    pub flags: u32,
+    /// Explicit ACL categories; flag-implied ones are added by `acl_categories`.
+    pub acl: u32,
+    pub keys: &'static [KeySpec],
+    pub exec: Exec,
+    pub subcommands: &'static [CommandSpec],
+    pub docs: Docs,
+}
+
+impl CommandSpec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let arity = self.arity as isize;
+        let argc = argc as isize;
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// All ACL categories: the row's plus those Redis derives from its flags.
+    pub fn acl_categories(&self) -> u32 {
+        let mut cats = self.acl;
+        if self.has(flag::WRITE) {
+            cats |= acl::WRITE;
+        }
+        if self.has(flag::READONLY) && self.acl & acl::SCRIPTING == 0 {
+            cats |= acl::READ;
+        }
+        if self.has(flag::ADMIN) {
+            cats |= acl::ADMIN | acl::DANGEROUS;
+        }
+        if self.has(flag::PUBSUB) {
+            cats |= acl::PUBSUB;
+        }
+        if self.has(flag::FAST) {
+            cats |= acl::FAST;
+        }
+        if self.has(flag::BLOCKING) {
+            cats |= acl::BLOCKING;
+        }
+        if cats & acl::FAST == 0 {
+            cats |= acl::SLOW;
+        }
+        cats
+    }
+
+    /// Argument indexes of every key of this command in `argc` arguments, in argument order.
+    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
+        let mut indexes: Vec<usize> = self.keys.iter().flat_map(|k| k.indexes(argc)).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes
+    }
+
+    /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs.
+    pub fn legacy_range(&self) -> (i64, i64, i64) {
+        let Some(first) = self.keys.first() else {
+            return (0, 0, 0);
+        };
+        if self.keys.len() == 1 {
+            let k = first;
+            let last = if k.last < 0 {
+                i64::from(k.last)
+            } else {
+                i64::from(k.begin) + i64::from(k.last)
+            };
+            return (i64::from(k.begin), last, i64::from(k.step));
+        }
+        // Several single-key specs at consecutive positions (RENAME, COPY, LMOVE…).
+        let last = self
+            .keys
+            .iter()
+            .map(|k| i64::from(k.begin) + i64::from(k.last))
+            .max()
+            .unwrap_or(0);
+        (i64::from(first.begin), last, 1)
+    }
+}
+
+/// Every family's rows.
+pub fn families() -> [&'static [CommandSpec]; 3] {
+    [strings::SPECS, keyspace::SPECS, server::SPECS]
+}
+
+/// Case-insensitive lookup over the table, built once per node.
+pub struct CommandTable {
+    by_name: Vec<(Vec<u8>, &'static CommandSpec)>,
+}
+
+/// Longest command name the table knows; longer names are unknown without a lookup.
+const NAME_LEN_MAX_BYTES: usize = 32;
+
+impl CommandTable {
+    pub fn new() -> CommandTable {
+        let mut by_name: Vec<(Vec<u8>, &'static CommandSpec)> = families()
+            .into_iter()
+            .flatten()
+            .map(|spec| (spec.name.to_ascii_uppercase().into_bytes(), spec))
+            .collect();
+        by_name.sort_by(|a, b| a.0.cmp(&b.0));
+        for pair in by_name.windows(2) {
+            assert_ne!(
+                pair[0].0, pair[1].0,
+                "command {} listed twice",
+                pair[0].1.name
+            );
+        }
+        CommandTable { by_name }
+    }
+
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        if name.len() > NAME_LEN_MAX_BYTES {
+            return None;
+        }
+        let mut upper = [0u8; NAME_LEN_MAX_BYTES];
+        let upper = &mut upper[..name.len()];
+        upper.copy_from_slice(name);
+        upper.make_ascii_uppercase();
+        let i = self
+            .by_name
+            .binary_search_by(|(n, _)| n.as_slice().cmp(upper))
+            .ok()?;
+        Some(self.by_name[i].1)
+    }
+
+    pub fn subcommand(spec: &'static CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
+        let parent_len = spec.name.len() + 1;
+        spec.subcommands
+            .iter()
+            .find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.by_name.iter().map(|(_, spec)| *spec)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+}
+
+impl Default for CommandTable {
+    fn default() -> Self {
+        CommandTable::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_rows() -> Vec<&'static CommandSpec> {
+        families()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| std::iter::once(s).chain(s.subcommands))
+            .collect()
+    }
+
+    #[test]
+    fn table_rows_agree_with_themselves() {
+        let table = CommandTable::new();
+        assert!(table.len() > 50);
+        for spec in all_rows() {
+            assert_eq!(spec.name, spec.name.to_ascii_lowercase(), "{}", spec.name);
+            assert!(
+                !(spec.has(flag::WRITE) && spec.has(flag::READONLY)),
+                "{} is both write and readonly",
+                spec.name
+            );
+            assert_ne!(spec.arity, 0, "{} has arity 0", spec.name);
+            for k in spec.keys {
+                assert!(
+                    spec.arity < 0 || (k.begin as i16) < spec.arity,
+                    "{}: key position past arity",
+                    spec.name
+                );
+            }
+            let keyed = matches!(spec.exec, Exec::Shard { .. });
+            assert_eq!(
+                keyed,
+                !spec.keys.is_empty(),
+                "{}: shard handlers need keys",
+                spec.name
+            );
+            let is_container = matches!(spec.exec, Exec::Container);
+            assert_eq!(is_container, !spec.subcommands.is_empty(), "{}", spec.name);
+            for sub in spec.subcommands {
+                assert!(
+                    sub.name.starts_with(&format!("{}|", spec.name)),
+                    "{}",
+                    sub.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        let table = CommandTable::new();
+        assert_eq!(table.lookup(b"gEt").map(|s| s.name), Some("get"));
+        assert!(table.lookup(b"nosuchcommand").is_none());
+        assert!(table.lookup(&[b'a'; 100]).is_none());
+        let client = table.lookup(b"client").unwrap();
+        assert_eq!(
+            CommandTable::subcommand(client, b"SETNAME").map(|s| s.name),
+            Some("client|setname")
+        );
+    }
+
+    #[test]
+    fn key_indexes_follow_specs() {
+        let table = CommandTable::new();
+        assert_eq!(table.lookup(b"mset").unwrap().key_indexes(5), vec![1, 3]);
+        assert_eq!(table.lookup(b"mget").unwrap().key_indexes(4), vec![1, 2, 3]);
+        assert_eq!(table.lookup(b"rename").unwrap().key_indexes(3), vec![1, 2]);
+        assert_eq!(table.lookup(b"get").unwrap().legacy_range(), (1, 1, 1));
+        assert_eq!(table.lookup(b"mset").unwrap().legacy_range(), (1, -1, 2));
+    }
+}

@@ -1,0 +1,629 @@
+//! A node thread's engine: one shard plus the connections hosted on this thread. The driver
+//! feeds it `Msg`s through `on_msg`; it answers with effects pushed to `Cx`.
+//!
+//! Routing: a key belongs to shard `shard_of(key) % threads` (the `{hashtag}` if there is one).
+//! A command whose keys all live here runs at once, inside the step that decoded it: no txid, no
+//! message. Otherwise the connection sends a hop and waits; consecutive pipelined commands for
+//! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
+//! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
+
+use std::collections::BTreeMap;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::argv::Argv;
+use crate::cmd::server::{self, ConnCx, ConnOutcome, ServerInfo};
+use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
+use crate::config::Config;
+use crate::conn::{Conn, ConnState, OUTPUT_PENDING_RESUME_BYTES};
+use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
+use crate::error::CmdError;
+use crate::hop::{Hop, HopDone, HopOp, HopResult, NodeOp, Pending, Plan};
+use crate::reply::Reply;
+use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
+
+/// Commands squashed into one hop at most.
+pub const SQUASH_COMMANDS_MAX: usize = 64;
+
+/// The part of a key that picks its shard: the first non-empty `{…}` section, else the key.
+pub fn hash_slot_key(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+/// The thread whose shard owns `key`. Unseeded on purpose: every thread and every run must agree.
+pub fn shard_of(key: &[u8], threads: u16) -> ThreadId {
+    ThreadId((xxh3_64(hash_slot_key(key)) % u64::from(threads)) as u16)
+}
+
+/// Node-wide counters this thread keeps (INFO stats, clients).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeCounters {
+    pub connections_received: u64,
+    pub commands_processed: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+}
+
+pub struct Node {
+    pub(crate) thread: ThreadId,
+    pub(crate) threads: u16,
+    pub(crate) config: Config,
+    pub(crate) server: ServerInfo,
+    pub(crate) table: CommandTable,
+    pub(crate) shard: Shard,
+    pub(crate) conns: BTreeMap<ConnId, Conn>,
+    pub(crate) counters: NodeCounters,
+    next_seq: u64,
+}
+
+/// What dispatching one command led to.
+pub(crate) enum Flow {
+    /// The reply is in the connection's output; go on with the next command.
+    Next,
+    /// The connection waits (hops in flight, sleeping) or is closing.
+    Stop,
+}
+
+impl Node {
+    pub fn new(
+        thread: ThreadId,
+        threads: u16,
+        config: Config,
+        server: ServerInfo,
+        seed: u64,
+    ) -> Node {
+        assert!(thread.0 < threads, "thread {thread:?} of {threads}");
+        let shard = Shard::new(config.databases, seed);
+        Node {
+            thread,
+            threads,
+            config,
+            server,
+            table: CommandTable::new(),
+            shard,
+            conns: BTreeMap::new(),
+            counters: NodeCounters::default(),
+            next_seq: 1,
+        }
+    }
+
+    /// Arms the periodic timers; the driver calls this once before the first message.
+    pub fn start(&mut self, cx: &mut Cx) {
+        let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
+        cx.push(Effect::ArmTimer {
+            timer: Timer::ExpirySweep,
+            at_mono_us,
+        });
+    }
+
+    pub fn thread(&self) -> ThreadId {
+        self.thread
+    }
+
+    pub fn shard(&self) -> &Shard {
+        &self.shard
+    }
+
+    pub fn shard_mut(&mut self) -> &mut Shard {
+        &mut self.shard
+    }
+
+    pub fn conns_len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::ConnOpen(open) => self.on_conn_open(open, cx),
+            Msg::ConnData { conn, bytes } => self.on_conn_data(conn, &bytes, cx),
+            Msg::ConnWritten { conn, bytes_len } => self.on_conn_written(conn, bytes_len, cx),
+            Msg::ConnClosed { conn } => {
+                self.conns.remove(&conn);
+            }
+            Msg::Timer(timer) => self.on_timer(timer, cx),
+            Msg::Hop(hop) => self.on_hop(hop, cx),
+            Msg::HopDone(done) => self.on_hop_done(done, cx),
+        }
+        if cx.verify() {
+            self.check_invariants();
+        }
+    }
+
+    pub fn check_invariants(&self) {
+        self.shard.check_invariants();
+        for conn in self.conns.values() {
+            assert!(
+                conn.out.is_empty(),
+                "conn {:?}: output left unflushed after a step",
+                conn.id
+            );
+            if let ConnState::Waiting(pending) = &conn.state {
+                assert!(
+                    pending.outstanding > 0,
+                    "conn {:?} waits for nothing",
+                    conn.id
+                );
+            }
+        }
+    }
+
+    fn on_conn_open(&mut self, open: ConnOpen, cx: &mut Cx) {
+        self.counters.connections_received += 1;
+        let authenticated = self.config.requirepass.is_none();
+        let mut conn = Conn::new(
+            &open,
+            authenticated,
+            self.config.resp_limits(),
+            cx.wall_ms(),
+        );
+        if let Some(refusal) = server::refuse_connection(&self.config, &open) {
+            self.counters.rejected_connections += 1;
+            conn.encode(&Reply::Error(refusal));
+            let bytes = std::mem::take(&mut conn.out);
+            cx.push(Effect::Write {
+                conn: open.conn,
+                bytes,
+            });
+            cx.push(Effect::Close { conn: open.conn });
+            return;
+        }
+        self.conns.insert(open.conn, conn);
+    }
+
+    fn on_conn_data(&mut self, id: ConnId, bytes: &[u8], cx: &mut Cx) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        self.counters.net_input_bytes += bytes.len() as u64;
+        conn.decoder.feed(bytes);
+        self.run_conn(id, cx);
+    }
+
+    fn on_conn_written(&mut self, id: ConnId, bytes_len: usize, cx: &mut Cx) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.out_pending_bytes = conn.out_pending_bytes.saturating_sub(bytes_len);
+        if conn.out_pending_bytes < OUTPUT_PENDING_RESUME_BYTES {
+            self.run_conn(id, cx);
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, cx: &mut Cx) {
+        match timer {
+            Timer::ExpirySweep => {
+                self.shard.sweep_expired(cx.wall_ms());
+                let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
+                cx.push(Effect::ArmTimer {
+                    timer: Timer::ExpirySweep,
+                    at_mono_us,
+                });
+            }
+            Timer::ConnWake(id) => {
+                let Some(conn) = self.conns.get_mut(&id) else {
+                    return;
+                };
+                if matches!(conn.state, ConnState::Sleeping) {
+                    conn.state = ConnState::Ready;
+                    conn.encode(&Reply::OK);
+                    self.run_conn(id, cx);
+                }
+            }
+        }
+    }
+
+    /// Runs the connection's commands until it must wait, runs dry or backs up, then flushes
+    /// this step's replies as one write.
+    fn run_conn(&mut self, id: ConnId, cx: &mut Cx) {
+        let Some(mut conn) = self.conns.remove(&id) else {
+            return;
+        };
+        while conn.is_ready() && !conn.output_backed_up() {
+            let argv = match conn.stashed.take() {
+                Some(argv) => argv,
+                None => match conn.decoder.next_command() {
+                    Ok(Some(argv)) => argv,
+                    Ok(None) => break,
+                    Err(err) => {
+                        conn.encode(&Reply::Error(CmdError::Protocol(err.0)));
+                        conn.state = ConnState::Closing;
+                        break;
+                    }
+                },
+            };
+            if let Flow::Stop = self.dispatch(&mut conn, argv, cx) {
+                break;
+            }
+        }
+        self.flush(&mut conn, cx);
+        self.conns.insert(id, conn);
+    }
+
+    fn flush(&mut self, conn: &mut Conn, cx: &mut Cx) {
+        if !conn.out.is_empty() {
+            let bytes = std::mem::take(&mut conn.out);
+            conn.out_pending_bytes += bytes.len();
+            self.counters.net_output_bytes += bytes.len() as u64;
+            cx.push(Effect::Write {
+                conn: conn.id,
+                bytes,
+            });
+        }
+        if matches!(conn.state, ConnState::Closing) {
+            cx.push(Effect::Close { conn: conn.id });
+            return;
+        }
+        let wants = conn.wants_input();
+        if wants != conn.reading {
+            conn.reading = wants;
+            cx.push(Effect::ReadInterest {
+                conn: conn.id,
+                enabled: wants,
+            });
+        }
+    }
+
+    /// Looks the command up and checks what Redis checks before any handler: name, arity,
+    /// authentication.
+    fn resolve(&self, conn: &Conn, argv: &Argv) -> Result<&'static CommandSpec, CmdError> {
+        let Some(mut spec) = self.table.lookup(&argv[0]) else {
+            let args = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
+            return Err(CmdError::UnknownCommand {
+                name: argv[0].to_vec(),
+                args,
+            });
+        };
+        if let Exec::Container = spec.exec {
+            if argv.len() < 2 {
+                return Err(CmdError::WrongArity(spec.name.into()));
+            }
+            let container = server::container_name(spec);
+            spec = CommandTable::subcommand(spec, &argv[1]).ok_or_else(|| {
+                CmdError::UnknownSubcommand {
+                    sub: argv[1].to_vec(),
+                    container,
+                }
+            })?;
+        }
+        if !spec.arity_ok(argv.len()) {
+            return Err(CmdError::WrongArity(spec.name.into()));
+        }
+        if !conn.authenticated && !spec.has(crate::cmd::flag::NO_AUTH) {
+            return Err(CmdError::NoAuth);
+        }
+        Ok(spec)
+    }
+
+    fn dispatch(&mut self, conn: &mut Conn, argv: Argv, cx: &mut Cx) -> Flow {
+        self.counters.commands_processed += 1;
+        conn.commands_processed += 1;
+        conn.last_cmd_ms = cx.wall_ms();
+        let spec = match self.resolve(conn, &argv) {
+            Ok(spec) => spec,
+            Err(err) => {
+                conn.encode(&Reply::Error(err));
+                return Flow::Next;
+            }
+        };
+        conn.last_cmd = spec.name;
+        match spec.exec {
+            Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, &argv, cx),
+            Exec::Node(cmd) => self.start_node_cmd(conn, cmd, argv, cx),
+            Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
+            Exec::Container => unreachable!("containers resolve to a subcommand"),
+        }
+    }
+
+    fn run_conn_cmd(
+        &mut self,
+        conn: &mut Conn,
+        cmd: crate::cmd::ConnCmd,
+        argv: &Argv,
+        cx: &mut Cx,
+    ) -> Flow {
+        let mut ccx = ConnCx {
+            conn,
+            config: &mut self.config,
+            server: &self.server,
+            table: &self.table,
+            threads: self.threads,
+            cx,
+        };
+        match server::run_conn_cmd(cmd, &mut ccx, argv) {
+            ConnOutcome::Reply(reply) => {
+                conn.encode(&reply);
+                Flow::Next
+            }
+            ConnOutcome::Close(reply) => {
+                conn.encode(&reply);
+                conn.state = ConnState::Closing;
+                Flow::Stop
+            }
+            ConnOutcome::Sleep { duration_us } => {
+                conn.state = ConnState::Sleeping;
+                let at_mono_us = cx.now_mono_us() + duration_us;
+                cx.push(Effect::ArmTimer {
+                    timer: Timer::ConnWake(conn.id),
+                    at_mono_us,
+                });
+                Flow::Stop
+            }
+            ConnOutcome::Shutdown => {
+                cx.push(Effect::Shutdown);
+                conn.state = ConnState::Closing;
+                Flow::Stop
+            }
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Sends a hop, or for this thread's own shard runs it at once and returns its results.
+    fn send_hop(
+        &mut self,
+        conn: &Conn,
+        to: ThreadId,
+        seq: u64,
+        ops: Vec<HopOp>,
+        cx: &mut Cx,
+    ) -> Option<Vec<HopResult>> {
+        let now_ms = cx.wall_ms();
+        if to == self.thread {
+            let db = conn.db as u16;
+            return Some(
+                ops.into_iter()
+                    .map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx))
+                    .collect(),
+            );
+        }
+        if cx.planted(Plant::DropMessage) && cx.random_u64() % 8 == 0 {
+            cx.mark("plant.drop_message");
+            return None;
+        }
+        let hop = Hop {
+            from: self.thread,
+            conn: conn.id,
+            seq,
+            db: conn.db as u16,
+            now_ms,
+            ops,
+        };
+        cx.send(to, Msg::Hop(hop));
+        None
+    }
+
+    /// A keyed command: at once when its keys are here, else by hop(s).
+    fn run_keyed(
+        &mut self,
+        conn: &mut Conn,
+        spec: &'static CommandSpec,
+        run: crate::cmd::ShardFn,
+        merge: Merge,
+        argv: Argv,
+        cx: &mut Cx,
+    ) -> Flow {
+        let key_indexes = spec.key_indexes(argv.len());
+        let first = shard_of(&argv[key_indexes[0]], self.threads);
+        let single = key_indexes
+            .iter()
+            .all(|&i| shard_of(&argv[i], self.threads) == first);
+        if single && first == self.thread {
+            let reply = self.exec_here(conn.db, run, &argv, cx);
+            conn.encode(&reply);
+            return Flow::Next;
+        }
+        if single {
+            return self.send_batch(conn, first, spec, argv, cx);
+        }
+        match merge {
+            Merge::OneKey => unreachable!("{} has one key", spec.name),
+            Merge::SumInts | Merge::AllOk | Merge::KeyOrder => {
+                crate::coord::start_split(self, conn, spec, merge, argv, &key_indexes, cx)
+            }
+            Merge::Gather(dbs) => crate::coord::start_gather(self, conn, spec, dbs, argv, cx),
+        }
+    }
+
+    pub(crate) fn exec_here(
+        &mut self,
+        db: usize,
+        run: crate::cmd::ShardFn,
+        argv: &Argv,
+        cx: &mut Cx,
+    ) -> Reply {
+        let now_ms = cx.wall_ms();
+        let mut ecx = ExecCx {
+            shard: &mut self.shard,
+            db,
+            now_ms,
+            cx,
+        };
+        run(&mut ecx, argv).into()
+    }
+
+    /// Sends `argv` to shard `to`, with the following pipelined commands that also go only to
+    /// `to`, in one hop.
+    fn send_batch(
+        &mut self,
+        conn: &mut Conn,
+        to: ThreadId,
+        spec: &'static CommandSpec,
+        argv: Argv,
+        cx: &mut Cx,
+    ) -> Flow {
+        let mut ops = vec![HopOp::Run { spec, argv }];
+        while ops.len() < SQUASH_COMMANDS_MAX {
+            let Ok(Some(next)) = conn.decoder.next_command() else {
+                break;
+            };
+            match self.squashable(conn, &next, to) {
+                Some(spec) => {
+                    self.counters.commands_processed += 1;
+                    conn.commands_processed += 1;
+                    ops.push(HopOp::Run { spec, argv: next });
+                }
+                None => {
+                    conn.stashed = Some(next);
+                    break;
+                }
+            }
+        }
+        let seq = self.next_seq();
+        let count = ops.len();
+        if cx.planted(Plant::ReplyBeforeApply)
+            && ops.iter().all(
+                |op| matches!(op, HopOp::Run { spec, .. } if spec.has(crate::cmd::flag::WRITE)),
+            )
+        {
+            cx.mark("plant.reply_before_apply");
+            for _ in 0..count {
+                conn.encode(&Reply::OK);
+            }
+            self.send_hop(conn, to, seq, ops, cx);
+            return Flow::Next;
+        }
+        self.send_hop(conn, to, seq, ops, cx);
+        conn.state = ConnState::Waiting(Pending {
+            seq,
+            outstanding: 1,
+            plan: Plan::Batch {
+                replies: Vec::with_capacity(count),
+            },
+        });
+        Flow::Stop
+    }
+
+    /// The spec of `argv` when it can ride in a batch to `to`: a valid keyed command whose keys
+    /// all live on `to`.
+    fn squashable(&self, conn: &Conn, argv: &Argv, to: ThreadId) -> Option<&'static CommandSpec> {
+        let spec = self.resolve(conn, argv).ok()?;
+        let Exec::Shard { .. } = spec.exec else {
+            return None;
+        };
+        let all_there = spec
+            .key_indexes(argv.len())
+            .iter()
+            .all(|&i| shard_of(&argv[i], self.threads) == to);
+        all_there.then_some(spec)
+    }
+
+    /// Work from another thread's connection for this shard.
+    fn on_hop(&mut self, hop: Hop, cx: &mut Cx) {
+        let results = hop
+            .ops
+            .into_iter()
+            .map(|op| self.run_hop_op(hop.db, hop.now_ms, op, None, cx))
+            .collect();
+        let done = HopDone {
+            from: self.thread,
+            conn: hop.conn,
+            seq: hop.seq,
+            results,
+        };
+        cx.send(hop.from, Msg::HopDone(done));
+    }
+
+    /// Runs one op on this shard. `current` is the coordinating connection when it lives on
+    /// this thread (it is out of `conns` while it runs).
+    fn run_hop_op(
+        &mut self,
+        db: u16,
+        now_ms: u64,
+        op: HopOp,
+        current: Option<&Conn>,
+        cx: &mut Cx,
+    ) -> HopResult {
+        match op {
+            HopOp::Run { spec, argv } => {
+                let Exec::Shard { run, .. } = spec.exec else {
+                    unreachable!("{} is not keyed", spec.name)
+                };
+                let mut ecx = ExecCx {
+                    shard: &mut self.shard,
+                    db: db as usize,
+                    now_ms,
+                    cx,
+                };
+                HopResult::Reply(run(&mut ecx, &argv).into())
+            }
+            HopOp::Fetch { keys } => HopResult::Entries(
+                keys.iter()
+                    .map(|(db, k)| self.shard.db(*db as usize).peek(k, now_ms).cloned())
+                    .collect(),
+            ),
+            HopOp::Store { entries } => {
+                for (db, key, entry) in entries {
+                    let db = self.shard.db(db as usize);
+                    match entry {
+                        Some(entry) => {
+                            db.insert(entry, now_ms);
+                        }
+                        None => {
+                            db.remove(&key);
+                        }
+                    }
+                }
+                HopResult::Stored
+            }
+            HopOp::Node(op) => {
+                HopResult::Node(crate::coord::run_node_op(self, op, now_ms, current, cx))
+            }
+        }
+    }
+
+    fn on_hop_done(&mut self, done: HopDone, cx: &mut Cx) {
+        let id = done.conn;
+        let Some(mut conn) = self.conns.remove(&id) else {
+            return;
+        };
+        let current = match &mut conn.state {
+            ConnState::Waiting(pending) if pending.seq == done.seq => {
+                pending.outstanding -= 1;
+                true
+            }
+            // A stale result: the connection moved on (RESET, or it is closing).
+            _ => false,
+        };
+        let finished = current && crate::coord::absorb(self, &mut conn, done, cx);
+        self.conns.insert(id, conn);
+        if finished {
+            self.run_conn(id, cx);
+        }
+    }
+
+    pub(crate) fn start_node_cmd(
+        &mut self,
+        conn: &mut Conn,
+        cmd: crate::cmd::NodeCmd,
+        argv: Argv,
+        cx: &mut Cx,
+    ) -> Flow {
+        crate::coord::start_node_cmd(self, conn, cmd, argv, cx)
+    }
+
+    pub(crate) fn alloc_seq(&mut self) -> u64 {
+        self.next_seq()
+    }
+
+    pub(crate) fn hop(
+        &mut self,
+        conn: &Conn,
+        to: ThreadId,
+        seq: u64,
+        ops: Vec<HopOp>,
+        cx: &mut Cx,
+    ) -> Option<Vec<HopResult>> {
+        self.send_hop(conn, to, seq, ops, cx)
+    }
+}

@@ -1,0 +1,127 @@
+//! A shard: the logical databases for the keys that hash to it, its expiry sweep and counters.
+//! A shard is touched only by its own thread; other threads reach it with hops.
+
+use crate::cx::Cx;
+use crate::db::Db;
+
+/// Buckets the active-expiry sweep visits per tick, across all databases: bounded work per tick.
+pub const SWEEP_BUCKETS_PER_TICK_MAX: usize = 256;
+/// Redis's default `hz` is 10: a sweep tick every 100 ms.
+pub const SWEEP_INTERVAL_US: u64 = 100_000;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+pub struct Shard {
+    dbs: Vec<Db>,
+    sweep_db: usize,
+    sweep_cursor: u64,
+    pub stats: ShardStats,
+}
+
+impl Shard {
+    /// `seed` comes from `Cx`, so table order is deterministic per seed.
+    pub fn new(dbs_len: usize, seed: u64) -> Shard {
+        assert!(dbs_len > 0, "a shard needs at least one database");
+        Shard {
+            dbs: (0..dbs_len)
+                .map(|i| Db::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9)))
+                .collect(),
+            sweep_db: 0,
+            sweep_cursor: 0,
+            stats: ShardStats::default(),
+        }
+    }
+
+    pub fn db(&mut self, index: usize) -> &mut Db {
+        &mut self.dbs[index]
+    }
+
+    pub fn db_ref(&self, index: usize) -> &Db {
+        &self.dbs[index]
+    }
+
+    pub fn dbs_len(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+
+    pub fn flush_all(&mut self) {
+        for db in &mut self.dbs {
+            db.clear();
+        }
+    }
+
+    /// One tick of the active expiry sweep: visits at most `SWEEP_BUCKETS_PER_TICK_MAX` buckets
+    /// and removes the expired entries in them, resuming where the last tick stopped.
+    pub fn sweep_expired(&mut self, now_ms: u64) -> usize {
+        let mut removed_total = 0;
+        let mut budget = SWEEP_BUCKETS_PER_TICK_MAX;
+        let mut dbs_visited = 0;
+        while budget > 0 && dbs_visited < self.dbs.len() {
+            let db = &mut self.dbs[self.sweep_db];
+            if db.expires_len() == 0 {
+                self.next_sweep_db();
+                dbs_visited += 1;
+                continue;
+            }
+            let (next, removed) = db.sweep_bucket(self.sweep_cursor, now_ms);
+            removed_total += removed;
+            budget -= 1;
+            self.sweep_cursor = next;
+            if next == 0 {
+                self.next_sweep_db();
+                dbs_visited += 1;
+            }
+        }
+        self.stats.expired_keys += removed_total as u64;
+        removed_total
+    }
+
+    fn next_sweep_db(&mut self) {
+        self.sweep_db = (self.sweep_db + 1) % self.dbs.len();
+        self.sweep_cursor = 0;
+    }
+
+    pub fn keys_len(&self) -> usize {
+        self.dbs.iter().map(Db::len).sum()
+    }
+
+    pub fn check_invariants(&self) {
+        for db in &self.dbs {
+            db.check_invariants();
+        }
+    }
+}
+
+/// What a command handler running on a shard sees: the shard, the connection's database, the
+/// time of this step (one time for the whole hop) and the context for randomness and marks.
+pub struct ExecCx<'a> {
+    pub shard: &'a mut Shard,
+    pub db: usize,
+    pub now_ms: u64,
+    pub cx: &'a mut Cx,
+}
+
+impl ExecCx<'_> {
+    pub fn db(&mut self) -> &mut Db {
+        self.shard.db(self.db)
+    }
+
+    /// The time reads compare deadlines against. Planted bug `SkipExpiryCheckOnRead` makes
+    /// every key look alive to readers.
+    pub fn read_now_ms(&self) -> u64 {
+        if self.cx.planted(crate::cx::Plant::SkipExpiryCheckOnRead) {
+            0
+        } else {
+            self.now_ms
+        }
+    }
+}
