@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::conn::{Conn, ConnState, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
-use crate::hop::{Hop, HopDone, HopOp, HopResult, NodeOp, Pending, Plan};
+use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
 
