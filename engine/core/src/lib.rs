@@ -24,3 +24,4 @@ pub mod reply;
 pub mod resp;
 pub mod shard;
 pub mod table;
+pub mod testkit;
