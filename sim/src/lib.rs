@@ -1,1 +1,103 @@
-//! Placeholder.
+//! The deterministic simulator. One seed derives a world (`SimConfig`): threads, clients, keys,
+//! pipelining, chunking, delays and faults. The world runs the real engine (`damselfly_core`)
+//! on a virtual clock in one thread; then the checks run:
+//!
+//! - engine invariants after every message (`CxOptions::verify`), as assertions;
+//! - liveness: after the workload, a quiet phase in which every request must be answered;
+//! - with one client: each reply equals the model's, op by op;
+//! - with many clients: the history is linearizable against the model;
+//! - the trace hash is a pure function of the seed (determinism).
+//!
+//! A failure names the seed, the derived config, the failing history and the trace's tail, and
+//! a one-line replay command.
+
+pub mod check;
+pub mod config;
+pub mod reply_reader;
+pub mod workload;
+pub mod world;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use damselfly_core::cx::Plant;
+
+pub use config::SimConfig;
+use world::World;
+
+/// What a passing seed reports.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    pub seed: u64,
+    pub trace_hash: u64,
+    pub requests: usize,
+    pub events: u64,
+}
+
+/// Why a seed failed, with everything needed to replay it.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub seed: u64,
+    pub config: String,
+    pub reason: String,
+    pub trace_tail: Vec<String>,
+    pub plants: Vec<Plant>,
+}
+
+impl Failure {
+    pub fn replay_command(&self) -> String {
+        let plants: String = self.plants.iter().map(|p| format!(" --plant {}", p.name())).collect();
+        format!("cargo run -p sim --release --bin dst -- --replay {}{plants} --trace", self.seed)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "seed {} FAILED: {}", self.seed, self.reason)?;
+        writeln!(f, "commit: {}", option_env!("DAMSELFLY_COMMIT").unwrap_or("(working tree)"))?;
+        writeln!(f, "config: {}", self.config)?;
+        writeln!(f, "last trace events:")?;
+        for line in &self.trace_tail {
+            writeln!(f, "  {line}")?;
+        }
+        write!(f, "replay: {}", self.replay_command())
+    }
+}
+
+/// Runs one seed with the given planted bugs and checks it.
+pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
+    let config = SimConfig::from_seed(seed).with_plants(plants);
+    let described = format!("{config:?}");
+    let fail = |reason: String, tail: Vec<String>| Failure {
+        seed,
+        config: described.clone(),
+        reason,
+        trace_tail: tail,
+        plants: plants.to_vec(),
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut world = World::new(config.clone());
+        let run = world.run();
+        (world, run)
+    }));
+    let (world, run) = match outcome {
+        Ok(done) => done,
+        Err(panic) => return Err(fail(format!("engine panicked: {}", panic_text(&panic)), Vec::new())),
+    };
+    if let Err(reason) = run {
+        return Err(fail(reason, world.trace_tail()));
+    }
+    if let Err(reason) = check::check_history(&config, &world.history) {
+        return Err(fail(reason, world.trace_tail()));
+    }
+    Ok(RunReport { seed, trace_hash: world.trace_hash(), requests: world.history.len(), events: world.events_processed() })
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic)".into()
+    }
+}

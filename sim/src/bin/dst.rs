@@ -1,0 +1,113 @@
+//! Seed sweeps for the simulator.
+//!
+//! `dst --seeds N [--base B] [--plant NAME]…` runs seeds B..B+N in parallel (rayon) and exits 1
+//! naming the first failing seed; `--replay SEED [--trace]` runs one seed and prints its trace
+//! tail; `--trace-hash` prints each seed's trace hash last; `--plant list` prints the plantable
+//! bugs, one per line.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use damselfly_core::cx::Plant;
+use rayon::prelude::*;
+
+struct Args {
+    seeds: u64,
+    base: u64,
+    replay: Option<u64>,
+    trace: bool,
+    trace_hash: bool,
+    plants: Vec<Plant>,
+    list_plants: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { seeds: 1000, base: 0, replay: None, trace: false, trace_hash: false, plants: Vec::new(), list_plants: false };
+    let mut it = std::env::args().skip(1);
+    let number = |v: Option<String>, flag: &str| -> Result<u64, String> {
+        v.and_then(|s| s.parse().ok()).ok_or_else(|| format!("{flag} needs a number"))
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seeds" => args.seeds = number(it.next(), "--seeds")?,
+            "--base" => args.base = number(it.next(), "--base")?,
+            "--replay" => args.replay = Some(number(it.next(), "--replay")?),
+            "--trace" => args.trace = true,
+            "--trace-hash" => args.trace_hash = true,
+            "--plant" => {
+                let name = it.next().ok_or("--plant needs a name (or 'list')")?;
+                if name == "list" {
+                    args.list_plants = true;
+                } else {
+                    args.plants.push(Plant::from_name(&name).ok_or_else(|| format!("no planted bug named {name:?}"))?);
+                }
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("dst: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.list_plants {
+        for plant in Plant::ALL {
+            println!("{}", plant.name());
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Some(seed) = args.replay {
+        return replay(seed, &args);
+    }
+    sweep(&args)
+}
+
+fn replay(seed: u64, args: &Args) -> ExitCode {
+    match sim::run_seed(seed, &args.plants) {
+        Ok(report) => {
+            println!("seed {seed} passed: {} requests, {} events", report.requests, report.events);
+            if args.trace || args.trace_hash {
+                println!("trace-hash {seed} {:016x}", report.trace_hash);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            println!("{failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sweep(args: &Args) -> ExitCode {
+    let started = Instant::now();
+    let seeds: Vec<u64> = (args.base..args.base + args.seeds).collect();
+    let results: Vec<Result<sim::RunReport, sim::Failure>> =
+        seeds.par_iter().map(|&seed| sim::run_seed(seed, &args.plants)).collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    let failures: Vec<&sim::Failure> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    println!(
+        "dst: {} seeds from {} in {elapsed:.1}s ({:.0} seeds/s), {} failed",
+        args.seeds,
+        args.base,
+        args.seeds as f64 / elapsed.max(1e-9),
+        failures.len()
+    );
+    if args.trace_hash {
+        for report in results.iter().flatten() {
+            println!("trace-hash {} {:016x}", report.seed, report.trace_hash);
+        }
+    }
+    match failures.first() {
+        None => ExitCode::SUCCESS,
+        Some(first) => {
+            println!("{first}");
+            ExitCode::FAILURE
+        }
+    }
+}
