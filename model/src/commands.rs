@@ -1,0 +1,224 @@
+//! The command table: name, arity, which keys a command touches, and its handler. It is the
+//! only list of commands in the model; dispatch and the linearizability checker's key
+//! partitioning both read it.
+//!
+//! Like Redis's `processCommand`, dispatch first looks the name up (case-insensitively), then
+//! checks arity once for every command, and only then runs the handler, so handlers never
+//! count arguments beyond what their own grammar needs.
+
+use crate::args;
+use crate::keyspace;
+use crate::model::{ConnState, Ctx};
+use crate::resp::Resp;
+use crate::strings;
+
+/// A command handler: `argv[0]` is the command name, arity already checked.
+pub(crate) type Handler = fn(&mut Ctx, &[Vec<u8>]) -> Resp;
+
+/// Which keys a command reads or writes, for partitioning histories by key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeySpec {
+    /// Touches no key and no shared state (PING, ECHO, SELECT).
+    None,
+    /// `argv[1]`.
+    First,
+    /// `argv[1]` and `argv[2]` (RENAME).
+    FirstTwo,
+    /// Every argument from `argv[1]` on (DEL, MGET).
+    All,
+    /// `argv[1], argv[3], ...` (MSET).
+    Pairs,
+    /// `argv[1]` in this db and in the db named by `argv[2]` (MOVE).
+    Move,
+    /// `argv[1]` here, `argv[2]` here or in the db named after `DB` (COPY).
+    Copy,
+    /// A whole database or the whole server (KEYS, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
+    Everything,
+}
+
+pub(crate) struct Spec {
+    /// Lower-case, as Redis prints it in arity errors.
+    pub name: &'static str,
+    /// Redis arity: `n` means exactly `n` arguments (with the name), `-n` at least `n`.
+    pub arity: i32,
+    pub keys: KeySpec,
+    pub run: Handler,
+}
+
+const fn spec(name: &'static str, arity: i32, keys: KeySpec, run: Handler) -> Spec {
+    Spec {
+        name,
+        arity,
+        keys,
+        run,
+    }
+}
+
+use KeySpec as K;
+
+/// Every modelled command.
+pub(crate) const SPECS: &[Spec] = &[
+    spec("get", 2, K::First, strings::get),
+    spec("set", -3, K::First, strings::set),
+    spec("setnx", 3, K::First, strings::setnx),
+    spec("setex", 4, K::First, strings::setex),
+    spec("psetex", 4, K::First, strings::psetex),
+    spec("mget", -2, K::All, strings::mget),
+    spec("mset", -3, K::Pairs, strings::mset),
+    spec("msetnx", -3, K::Pairs, strings::msetnx),
+    spec("getset", 3, K::First, strings::getset),
+    spec("getdel", 2, K::First, strings::getdel),
+    spec("getex", -2, K::First, strings::getex),
+    spec("append", 3, K::First, strings::append),
+    spec("strlen", 2, K::First, strings::strlen),
+    spec("getrange", 4, K::First, strings::getrange),
+    spec("substr", 4, K::First, strings::getrange),
+    spec("setrange", 4, K::First, strings::setrange),
+    spec("incr", 2, K::First, strings::incr),
+    spec("decr", 2, K::First, strings::decr),
+    spec("incrby", 3, K::First, strings::incrby),
+    spec("decrby", 3, K::First, strings::decrby),
+    spec("incrbyfloat", 3, K::First, strings::incrbyfloat),
+    spec("del", -2, K::All, keyspace::del),
+    spec("unlink", -2, K::All, keyspace::del),
+    spec("exists", -2, K::All, keyspace::exists),
+    spec("type", 2, K::First, keyspace::type_),
+    spec("rename", 3, K::FirstTwo, keyspace::rename),
+    spec("renamenx", 3, K::FirstTwo, keyspace::renamenx),
+    spec("copy", -3, K::Copy, keyspace::copy),
+    spec("move", 3, K::Move, keyspace::move_),
+    spec("touch", -2, K::All, keyspace::exists),
+    spec("expire", -3, K::First, keyspace::expire),
+    spec("pexpire", -3, K::First, keyspace::pexpire),
+    spec("expireat", -3, K::First, keyspace::expireat),
+    spec("pexpireat", -3, K::First, keyspace::pexpireat),
+    spec("ttl", 2, K::First, keyspace::ttl),
+    spec("pttl", 2, K::First, keyspace::pttl),
+    spec("expiretime", 2, K::First, keyspace::expiretime),
+    spec("pexpiretime", 2, K::First, keyspace::pexpiretime),
+    spec("persist", 2, K::First, keyspace::persist),
+    spec("dbsize", 1, K::Everything, keyspace::dbsize),
+    spec("flushdb", -1, K::Everything, keyspace::flushdb),
+    spec("flushall", -1, K::Everything, keyspace::flushall),
+    spec("select", 2, K::None, keyspace::select),
+    spec("swapdb", 3, K::Everything, keyspace::swapdb),
+    spec("keys", 2, K::Everything, keyspace::keys),
+    spec("ping", -1, K::None, keyspace::ping),
+    spec("echo", 2, K::None, keyspace::echo),
+];
+
+/// The spec for a command name, case-insensitively (C-string compare, like Redis's dict).
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    SPECS
+        .iter()
+        .find(|s| name.eq_ignore_ascii_case(s.name.as_bytes()))
+}
+
+fn arity_ok(spec: &Spec, argc: usize) -> bool {
+    let argc = argc as i64;
+    let arity = i64::from(spec.arity);
+    if arity > 0 {
+        argc == arity
+    } else {
+        argc >= -arity
+    }
+}
+
+/// `addReplyErrorArity`.
+pub(crate) fn arity_error(name: &str) -> Resp {
+    Resp::err(format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ))
+}
+
+/// Runs a command: lookup, arity, handler.
+pub(crate) fn dispatch(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
+    let Some(spec) = lookup(&argv[0]) else {
+        return unknown_command(argv);
+    };
+    if !arity_ok(spec, argv.len()) {
+        return arity_error(spec.name);
+    }
+    (spec.run)(cx, argv)
+}
+
+/// Redis 7.0's reply to an unknown command: the name cut to 128 bytes, then quoted arguments
+/// while fewer than 128 bytes of them have been written, each cut to what is left of those 128;
+/// arguments are C strings (cut at NUL) and CR/LF become spaces.
+fn unknown_command(argv: &[Vec<u8>]) -> Resp {
+    const ARGS_BYTES_MAX: usize = 128;
+    let name = args::cstr(&argv[0]);
+    let mut listed: Vec<u8> = Vec::new();
+    for arg in &argv[1..] {
+        if listed.len() >= ARGS_BYTES_MAX {
+            break;
+        }
+        let room = ARGS_BYTES_MAX - listed.len();
+        let arg = args::cstr(arg);
+        listed.push(b'\'');
+        listed.extend_from_slice(&arg[..arg.len().min(room)]);
+        listed.extend_from_slice(b"' ");
+    }
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend_from_slice(&name[..name.len().min(128)]);
+    text.extend_from_slice(b"', with args beginning with: ");
+    text.extend_from_slice(&listed);
+    let text: Vec<u8> = text
+        .into_iter()
+        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect();
+    Resp::Error(String::from_utf8_lossy(&text).into_owned())
+}
+
+/// What a command touches, for partitioning a history (see `linearizability`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// No shared state: the reply depends only on the arguments and the connection.
+    Nothing,
+    /// Exactly these `(db, key)` pairs (possibly an over-approximation).
+    Keys(Vec<(usize, Vec<u8>)>),
+    /// Possibly any key of any database.
+    Everything,
+}
+
+/// The keys `argv` would touch when sent on `conn` to a server with `dbs` databases.
+/// Unknown commands and wrong arity touch nothing (Redis rejects them before any lookup).
+pub fn touched(conn: &ConnState, argv: &[Vec<u8>], dbs: usize) -> Touch {
+    let Some(spec) = argv.first().and_then(|name| lookup(name)) else {
+        return Touch::Nothing;
+    };
+    if !arity_ok(spec, argv.len()) {
+        return Touch::Nothing;
+    }
+    let here = |k: &Vec<u8>| (conn.db, k.clone());
+    let keys = match spec.keys {
+        K::None => return Touch::Nothing,
+        K::Everything => return Touch::Everything,
+        K::First => vec![here(&argv[1])],
+        K::FirstTwo => vec![here(&argv[1]), here(&argv[2])],
+        K::All => argv[1..].iter().map(here).collect(),
+        K::Pairs => argv[1..].iter().step_by(2).map(here).collect(),
+        K::Move => {
+            let mut keys = vec![here(&argv[1])];
+            keys.extend(db_index(&argv[2], dbs).map(|db| (db, argv[1].clone())));
+            keys
+        }
+        K::Copy => {
+            let mut keys = vec![here(&argv[1]), here(&argv[2])];
+            let named = argv[3..].windows(2).filter(|w| args::is(&w[0], "db"));
+            keys.extend(
+                named
+                    .filter_map(|w| db_index(&w[1], dbs))
+                    .map(|db| (db, argv[2].clone())),
+            );
+            keys
+        }
+    };
+    Touch::Keys(keys)
+}
+
+fn db_index(arg: &[u8], dbs: usize) -> Option<usize> {
+    args::string2ll(arg)
+        .and_then(|v| usize::try_from(v).ok())
+        .filter(|&v| v < dbs)
+}
