@@ -17,7 +17,11 @@ type Outcome = (Vec<Argv>, Option<ProtocolError>);
 const CHUNK_LEN_MAX_BYTES: u64 = 64;
 
 fn decoder(settings: u8) -> Decoder {
-    let bulk_len_max_bytes = if settings & 2 == 0 { 512 * 1024 * 1024 } else { 8 };
+    let bulk_len_max_bytes = if settings & 2 == 0 {
+        512 * 1024 * 1024
+    } else {
+        8
+    };
     let mut decoder = Decoder::new(Limits { bulk_len_max_bytes });
     decoder.set_authenticated(settings & 1 == 0);
     decoder
