@@ -37,3 +37,19 @@ fn same_seed_same_trace() {
         assert_eq!(a.trace_hash, b.trace_hash, "seed {seed} is not deterministic");
     }
 }
+
+/// Each planted bug must be caught within this many seeds (the budget is the claim we make).
+const PLANT_BUDGETS: [(Plant, u64); 4] = [
+    (Plant::SkipExpiryCheckOnRead, 300),
+    (Plant::ReplyBeforeApply, 100),
+    (Plant::DropMessage, 100),
+    (Plant::SkipShardOrdering, 300),
+];
+
+#[test]
+fn planted_bugs_are_caught() {
+    for (plant, budget) in PLANT_BUDGETS {
+        let caught = (0..budget).find(|&seed| sim::run_seed(seed, &[plant]).is_err());
+        assert!(caught.is_some(), "planted bug {} survived {budget} seeds", plant.name());
+    }
+}

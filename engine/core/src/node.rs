@@ -519,7 +519,21 @@ impl Node {
     }
 
     /// Work from another thread's connection for this shard.
-    fn on_hop(&mut self, hop: Hop, cx: &mut Cx) {
+    fn on_hop(&mut self, mut hop: Hop, cx: &mut Cx) {
+        if cx.planted(Plant::SkipShardOrdering) && hop.ops.len() > 1 {
+            // The bug: a squashed batch runs in the wrong order (its results are put back in
+            // order, so only the effects on the data reveal it).
+            cx.mark("plant.skip_shard_ordering");
+            let n = hop.ops.len();
+            hop.ops.reverse();
+            let mut results: Vec<HopResult> =
+                hop.ops.into_iter().map(|op| self.run_hop_op(hop.db, hop.now_ms, op, None, cx)).collect();
+            results.reverse();
+            debug_assert_eq!(results.len(), n);
+            let done = HopDone { from: self.thread, conn: hop.conn, seq: hop.seq, results };
+            cx.send(hop.from, Msg::HopDone(done));
+            return;
+        }
         let results = hop
             .ops
             .into_iter()
@@ -625,5 +639,127 @@ impl Node {
         cx: &mut Cx,
     ) -> Option<Vec<HopResult>> {
         self.send_hop(conn, to, seq, ops, cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::TestCluster;
+
+    /// A key name owned by `thread` among `threads`.
+    fn key_on(thread: u16, threads: u16, tag: &str) -> String {
+        (0..).map(|i| format!("{tag}{i}")).find(|k| shard_of(k.as_bytes(), threads) == ThreadId(thread)).unwrap()
+    }
+
+    #[test]
+    fn hashtags_pick_the_shard() {
+        assert_eq!(hash_slot_key(b"{user1000}.following"), b"user1000");
+        assert_eq!(hash_slot_key(b"foo{}{bar}"), b"foo{}{bar}");
+        assert_eq!(hash_slot_key(b"foo{{bar}}zap"), b"{bar");
+        assert_eq!(hash_slot_key(b"foo{bar}{zap}"), b"bar");
+        assert_eq!(shard_of(b"{a}x", 4), shard_of(b"{a}y", 4));
+    }
+
+    #[test]
+    fn local_and_remote_keys_answer_alike() {
+        let mut c = TestCluster::new(3);
+        let conn = c.connect(0);
+        for t in 0..3 {
+            let key = key_on(t, 3, "k");
+            assert_eq!(c.cmd_text(conn, &["SET", &key, "v"]), "+OK\r\n");
+            assert_eq!(c.cmd_text(conn, &["GET", &key]), "$1\r\nv\r\n");
+        }
+    }
+
+    #[test]
+    fn split_commands_merge_in_key_order() {
+        let mut c = TestCluster::new(3);
+        let conn = c.connect(1);
+        let keys: Vec<String> = (0..3).map(|t| key_on(t, 3, "m")).collect();
+        assert_eq!(c.cmd_text(conn, &["MSET", &keys[2], "c", &keys[0], "a", &keys[1], "b"]), "+OK\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["MGET", &keys[0], "missing", &keys[1], &keys[2]]),
+            "*4\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n$1\r\nc\r\n"
+        );
+        assert_eq!(c.cmd_text(conn, &["EXISTS", &keys[0], &keys[0], &keys[2], "nope"]), ":3\r\n");
+        assert_eq!(c.cmd_text(conn, &["DEL", &keys[0], &keys[1], &keys[2], "nope"]), ":3\r\n");
+        assert_eq!(c.cmd_text(conn, &["DBSIZE"]), ":0\r\n");
+    }
+
+    #[test]
+    fn gathered_commands_move_entries_across_shards() {
+        let mut c = TestCluster::new(3);
+        let conn = c.connect(0);
+        let (src, dst) = (key_on(1, 3, "src"), key_on(2, 3, "dst"));
+        assert_eq!(c.cmd_text(conn, &["SET", &src, "v", "PX", "100000"]), "+OK\r\n");
+        assert_eq!(c.cmd_text(conn, &["RENAME", &src, &dst]), "+OK\r\n");
+        assert_eq!(c.cmd_text(conn, &["EXISTS", &src]), ":0\r\n");
+        assert_eq!(c.cmd_text(conn, &["GET", &dst]), "$1\r\nv\r\n");
+        assert_eq!(c.cmd_text(conn, &["RENAME", &src, &dst]), "-ERR no such key\r\n");
+        c.advance_ms(100_001);
+        assert_eq!(c.cmd_text(conn, &["GET", &dst]), "$-1\r\n", "the TTL moved with the key");
+    }
+
+    #[test]
+    fn pipelined_commands_to_a_remote_shard_reply_in_order() {
+        let mut c = TestCluster::new(2);
+        let conn = c.connect(0);
+        let remote = key_on(1, 2, "r");
+        let local = key_on(0, 2, "l");
+        let mut pipeline = Vec::new();
+        for i in 0..100 {
+            let key = if i % 10 == 9 { &local } else { &remote };
+            let cmd = format!("*2\r\n$4\r\nINCR\r\n${}\r\n{key}\r\n", key.len());
+            pipeline.extend_from_slice(cmd.as_bytes());
+        }
+        let out = String::from_utf8(c.send(conn, &pipeline)).unwrap();
+        let (mut remote_n, mut local_n, mut expected) = (0, 0, String::new());
+        for i in 0..100 {
+            let n = if i % 10 == 9 {
+                local_n += 1;
+                local_n
+            } else {
+                remote_n += 1;
+                remote_n
+            };
+            expected.push_str(&format!(":{n}\r\n"));
+        }
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn unknown_commands_and_arity_are_checked_before_handlers() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        assert_eq!(
+            c.cmd_text(conn, &["NOSUCH", "a", "b"]),
+            "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n"
+        );
+        assert_eq!(c.cmd_text(conn, &["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
+        assert_eq!(c.cmd_text(conn, &["CLIENT"]), "-ERR wrong number of arguments for 'client' command\r\n");
+        assert_eq!(c.cmd_text(conn, &["PING"]), "+PONG\r\n");
+    }
+
+    #[test]
+    fn protocol_errors_reply_then_close() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        let out = c.send(conn, b"*1\r\n*1\r\n");
+        assert_eq!(String::from_utf8_lossy(&out), "-ERR Protocol error: expected '$', got '*'\r\n");
+        assert!(c.is_closed(conn));
+        let other = c.connect(0);
+        assert_eq!(c.cmd_text(other, &["PING"]), "+PONG\r\n");
+    }
+
+    #[test]
+    fn requirepass_gates_commands_until_auth() {
+        let config = Config { requirepass: Some(b"secret".to_vec()), ..Config::default() };
+        let mut c = TestCluster::with_config(2, config);
+        let conn = c.connect(1);
+        assert_eq!(c.cmd_text(conn, &["GET", "k"]), "-NOAUTH Authentication required.\r\n");
+        assert!(c.cmd_text(conn, &["AUTH", "wrong"]).starts_with("-WRONGPASS"));
+        assert_eq!(c.cmd_text(conn, &["AUTH", "secret"]), "+OK\r\n");
+        assert_eq!(c.cmd_text(conn, &["GET", "k"]), "$-1\r\n");
     }
 }
