@@ -8,6 +8,8 @@
 pub mod argv;
 pub mod cx;
 pub mod error;
+pub mod glob;
 pub mod hop;
+pub mod numfmt;
 pub mod reply;
 pub mod resp;
