@@ -6,10 +6,10 @@
 //! - `parse_score` is `string2d`, a checked `strtod` (ZADD, ZINCRBY scores): C float syntax
 //!   including `0x` hex floats and `inf`/`infinity`, with `+`; rejects a leading space, any
 //!   trailing byte, NaN, overflow to infinity, and underflow to zero (`1e-400`).
-//! - `parse_long_double` is `string2ld`, a checked `strtold` on a NUL-terminated copy
-//!   (INCRBYFLOAT, HINCRBYFLOAT). Same syntax, but the range is x87 80-bit `long double`
-//!   (`1e400` is fine), the input must be under 5120 bytes, and since the copy ends at the
-//!   first NUL byte, `1\0junk` parses as 1 and `\0` as 0 (the C parser stops at the NUL).
+//! - `parse_long_double` is `string2ld`, a checked `strtold` (INCRBYFLOAT, HINCRBYFLOAT).
+//!   Same syntax and checks, but the range is x87 80-bit `long double` (`1e400` is fine) and
+//!   the input must be under 5120 bytes. An embedded NUL is rejected, as in 7.0.15, which
+//!   checks that strtold consumed every byte and not just up to the C string's end.
 //!
 //! INCRBYFLOAT adds in x87 extended precision and replies `%.17Lf` with trailing zeros and a
 //! trailing `.` removed (`ld2string`, LD_STR_HUMAN), so `0.1 + 0.2` is `0.3`, not the binary64
@@ -106,26 +106,15 @@ pub enum LongDouble {
 }
 
 /// `string2ld`: an INCRBYFLOAT argument or stored value. `inf` parses (the add then fails);
-/// NaN, a leading space, trailing bytes before the first NUL, overflow and underflow to zero
-/// do not.
+/// NaN, a leading space, any trailing byte, overflow and underflow to zero do not.
 pub fn parse_long_double(bytes: &[u8]) -> Option<LongDouble> {
     if bytes.is_empty() || bytes.len() >= LONG_DOUBLE_BUF_BYTES {
         return None;
     }
-    // strtold reads a NUL-terminated copy, so it never sees past the first NUL.
-    let text = match bytes.iter().position(|&b| b == 0) {
-        Some(nul) => &bytes[..nul],
-        None => bytes,
-    };
-    if text.is_empty() {
-        // No conversion: strtold returns 0 and its end pointer sits on the NUL, which Redis
-        // takes as "whole input consumed".
-        return Some(LongDouble::ZERO);
-    }
-    if is_c_space(text[0]) {
+    if is_c_space(bytes[0]) {
         return None;
     }
-    let (negative, n, exp2, sticky) = match scan_c_float(text)? {
+    let (negative, n, exp2, sticky) = match scan_c_float(bytes)? {
         CFloat::Infinite { negative } => return Some(LongDouble::Infinite { negative }),
         CFloat::Decimal { negative, int, frac, exp10 } => {
             let (n, exp2, sticky) = decimal_to_binary(int, frac, exp10, &X87)?;
