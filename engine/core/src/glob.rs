@@ -65,7 +65,10 @@ fn match_counted(pattern: &[u8], subject: &[u8], nocase: bool, steps: &mut u64) 
                 return false;
             }
             p += 1;
-            restart = Some(Restart { pattern_at: p, subject_at: s + 1 });
+            restart = Some(Restart {
+                pattern_at: p,
+                subject_at: s + 1,
+            });
             continue;
         } else {
             match_token(pattern, p, subject[s], nocase)
@@ -293,8 +296,13 @@ mod tests {
     fn matches_redis_keys() {
         for &(pattern, subject, want) in KEYS_VERIFIED {
             let got = glob_match(pattern, subject, false);
-            assert_eq!(got, want, "pattern {:?} subject {:?}", pattern.escape_ascii().to_string(),
-                subject.escape_ascii().to_string());
+            assert_eq!(
+                got,
+                want,
+                "pattern {:?} subject {:?}",
+                pattern.escape_ascii().to_string(),
+                subject.escape_ascii().to_string()
+            );
         }
     }
 
@@ -302,8 +310,13 @@ mod tests {
     fn matches_redis_nocase() {
         for &(pattern, subject, want) in NOCASE_VERIFIED {
             let got = glob_match(pattern, subject, true);
-            assert_eq!(got, want, "pattern {:?} subject {:?}", pattern.escape_ascii().to_string(),
-                subject.escape_ascii().to_string());
+            assert_eq!(
+                got,
+                want,
+                "pattern {:?} subject {:?}",
+                pattern.escape_ascii().to_string(),
+                subject.escape_ascii().to_string()
+            );
         }
     }
 
@@ -322,10 +335,26 @@ mod tests {
         assert!(!glob_match(&star_a(1001, b""), &a(1001), false));
         assert!(!glob_match(&star_a(1001, b"*"), &a(1001), false));
         assert!(glob_match(&star_a(1000, b"*"), &a(1000), false));
-        assert!(glob_match(&star_a(1000, b"*"), b"a".repeat(1000).iter().chain(b"b").copied()
-            .collect::<Vec<u8>>().as_slice(), false));
-        assert!(!glob_match(&star_a(1000, b"*b"), &[a(1000), b"b".to_vec()].concat(), false));
-        assert!(glob_match(&star_a(999, b"*b"), &[a(999), b"b".to_vec()].concat(), false));
+        assert!(glob_match(
+            &star_a(1000, b"*"),
+            b"a".repeat(1000)
+                .iter()
+                .chain(b"b")
+                .copied()
+                .collect::<Vec<u8>>()
+                .as_slice(),
+            false
+        ));
+        assert!(!glob_match(
+            &star_a(1000, b"*b"),
+            &[a(1000), b"b".to_vec()].concat(),
+            false
+        ));
+        assert!(glob_match(
+            &star_a(999, b"*b"),
+            &[a(999), b"b".to_vec()].concat(),
+            false
+        ));
     }
 
     /// The classic exponential case for naive backtracking; bounded by pattern × subject steps.
@@ -333,9 +362,12 @@ mod tests {
     fn pathological_pattern_is_bounded() {
         const SUBJECT_LEN_BYTES: usize = 10 * 1024;
         let subject = vec![b'a'; SUBJECT_LEN_BYTES];
-        for pattern in [star_a(12, b"b"), b"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*?b".to_vec(),
-            b"a*[ab]*?*\\a*[^b]*b".to_vec(), b"*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab".to_vec()]
-        {
+        for pattern in [
+            star_a(12, b"b"),
+            b"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*?b".to_vec(),
+            b"a*[ab]*?*\\a*[^b]*b".to_vec(),
+            b"*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab".to_vec(),
+        ] {
             let mut steps = 0u64;
             assert!(!match_counted(&pattern, &subject, false, &mut steps));
             let bound = (pattern.len() as u64 + 1) * (SUBJECT_LEN_BYTES as u64 + 1);
@@ -343,7 +375,12 @@ mod tests {
         }
         // The newest star is the only one ever retried: this is linear in practice.
         let mut steps = 0u64;
-        assert!(!match_counted(&star_a(12, b"b"), &subject, false, &mut steps));
+        assert!(!match_counted(
+            &star_a(12, b"b"),
+            &subject,
+            false,
+            &mut steps
+        ));
         assert!(steps < 4 * SUBJECT_LEN_BYTES as u64, "{steps}");
     }
 
