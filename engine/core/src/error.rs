@@ -190,6 +190,8 @@ fn unknown_command_text(name: &[u8], args: &[Vec<u8>]) -> String {
 }
 
 fn truncated_lossy(bytes: &[u8], max_len: usize) -> String {
+    // Redis formats these with %s, so a NUL byte ends the text.
+    let bytes = bytes.split(|&b| b == 0).next().unwrap_or_default();
     let cut = &bytes[..bytes.len().min(max_len)];
     // Redis prints raw bytes; newlines would break the error line, so they become spaces.
     String::from_utf8_lossy(cut).replace(['\r', '\n'], " ")
@@ -218,5 +220,7 @@ mod tests {
             container: "CLIENT",
         };
         assert_eq!(err.text(), "ERR unknown subcommand 'foo'. Try CLIENT HELP.");
+        let err = CmdError::UnknownCommand { name: b"fo\0o".to_vec(), args: vec![b"a\0b".to_vec()] };
+        assert_eq!(err.text(), "ERR unknown command 'fo', with args beginning with: 'a' ");
     }
 }
