@@ -475,7 +475,6 @@ fn differential_cases() {
         files.len(),
         target.name()
     );
-    eprintln!("{summary}");
     println!("{summary}");
     assert_eq!(tally.mismatches, 0, "{summary}");
 }
