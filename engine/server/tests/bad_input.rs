@@ -61,11 +61,18 @@ fn assert_fresh_client(target: &Target, context: &str, expected: &[u8]) {
     assert!(
         matches!(&reply, Ok(r) if r == expected),
         "{context}: a fresh client got {} from {} instead of {}",
-        reply.as_deref().map(escape).unwrap_or_else(|e| e.to_string()),
+        reply
+            .as_deref()
+            .map(escape)
+            .unwrap_or_else(|e| e.to_string()),
         target.name(),
         escape(expected)
     );
-    assert!(start.elapsed() < PROMPT_REPLY_MAX, "{context}: PING took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < PROMPT_REPLY_MAX,
+        "{context}: PING took {:?}",
+        start.elapsed()
+    );
 }
 
 /// Sends `input` to both servers; their transcripts must be equal. Returns the reference's.
@@ -89,27 +96,74 @@ fn servers(args: &[&str]) -> (RedisServer, Target) {
         ["--requirepass", pass] => vec!["--requirepass", pass],
         _ => vec![],
     };
-    (RedisServer::start_with(&redis_args), Target::under_test(args))
+    (
+        RedisServer::start_with(&redis_args),
+        Target::under_test(args),
+    )
 }
 
 #[test]
 fn protocol_errors_match_redis_and_close() {
     let (reference, target) = servers(&[]);
     let cases: &[(&str, &[u8], &str)] = &[
-        ("huge bulk length", b"*1\r\n$536870912000\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        ("bulk over 512MB", b"*1\r\n$536870913\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        ("negative bulk", b"*1\r\n$-1\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        ("bulk not a number", b"*1\r\n$x\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        ("nested array", b"*1\r\n*1\r\n", "-ERR Protocol error: expected '$', got '*'\r\n"),
-        ("inline in multibulk", b"*1\r\nPING\r\n", "-ERR Protocol error: expected '$', got 'P'\r\n"),
-        ("bad multibulk", b"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        ("multibulk over INT_MAX", b"*2147483648\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        ("unbalanced quotes", b"SET \"a\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
-        ("quote then text", b"ECHO \"a\"b\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+        (
+            "huge bulk length",
+            b"*1\r\n$536870912000\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            "bulk over 512MB",
+            b"*1\r\n$536870913\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            "negative bulk",
+            b"*1\r\n$-1\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            "bulk not a number",
+            b"*1\r\n$x\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            "nested array",
+            b"*1\r\n*1\r\n",
+            "-ERR Protocol error: expected '$', got '*'\r\n",
+        ),
+        (
+            "inline in multibulk",
+            b"*1\r\nPING\r\n",
+            "-ERR Protocol error: expected '$', got 'P'\r\n",
+        ),
+        (
+            "bad multibulk",
+            b"*abc\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            "multibulk over INT_MAX",
+            b"*2147483648\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            "unbalanced quotes",
+            b"SET \"a\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+        (
+            "quote then text",
+            b"ECHO \"a\"b\r\n",
+            "-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
     ];
     for (name, input, expected) in cases {
         let got = same_as_redis(&reference, &target, name, input);
-        assert_eq!(escape(&got.bytes), escape(expected.as_bytes()), "{name}: redis-server itself");
+        assert_eq!(
+            escape(&got.bytes),
+            escape(expected.as_bytes()),
+            "{name}: redis-server itself"
+        );
         assert!(got.closed, "{name}: redis-server should close");
     }
 }
@@ -123,10 +177,19 @@ fn harmless_framing_matches_redis() {
         ("negative multibulk", b"*-7\r\nPING\r\n"),
         ("blank lines", b"\r\n\n\r\nPING\r\n"),
         ("lf only", b"PING\nPING\n"),
-        ("bulk terminator ignored", b"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n"),
-        ("pipelined mixed", b"PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nECHO inline\r\n"),
+        (
+            "bulk terminator ignored",
+            b"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n",
+        ),
+        (
+            "pipelined mixed",
+            b"PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\nECHO inline\r\n",
+        ),
         ("zero length command", b"*1\r\n$0\r\n\r\n"),
-        ("binary argument", b"*2\r\n$4\r\nECHO\r\n$4\r\n\x00\r\n\xff\r\n"),
+        (
+            "binary argument",
+            b"*2\r\n$4\r\nECHO\r\n$4\r\n\x00\r\n\xff\r\n",
+        ),
         ("many args inline", b"ECHO a b c d e f g h i j\r\n"),
     ];
     for (name, input) in cases {
@@ -150,7 +213,10 @@ fn unterminated_frames_wait_then_complete() {
     ];
     for partial in partials {
         let got = same_as_redis(&reference, &target, "unterminated", partial);
-        assert!(got.bytes.is_empty() && !got.closed, "redis answered a partial frame: {got}");
+        assert!(
+            got.bytes.is_empty() && !got.closed,
+            "redis answered a partial frame: {got}"
+        );
     }
     // A command delivered one byte per write gets exactly one reply.
     for port in [reference.port(), target.port()] {
@@ -158,7 +224,11 @@ fn unterminated_frames_wait_then_complete() {
         for byte in encode_cmd(&[b"ECHO", b"byte by byte"]) {
             conn.send(&[byte]);
         }
-        assert_eq!(escape(&conn.read_reply()), escape(b"$12\r\nbyte by byte\r\n"), "port {port}");
+        assert_eq!(
+            escape(&conn.read_reply()),
+            escape(b"$12\r\nbyte by byte\r\n"),
+            "port {port}"
+        );
     }
     assert_ping(&target, "byte by byte");
 }
@@ -168,15 +238,24 @@ fn too_long_lines_match_redis() {
     let (reference, target) = servers(&[]);
     let long = vec![b'a'; INLINE_MAX_BYTES + 1024];
     let got = same_as_redis(&reference, &target, "inline too long", &long);
-    assert_eq!(escape(&got.bytes), escape(b"-ERR Protocol error: too big inline request\r\n"));
+    assert_eq!(
+        escape(&got.bytes),
+        escape(b"-ERR Protocol error: too big inline request\r\n")
+    );
     let mut mbulk = b"*".to_vec();
     mbulk.extend(std::iter::repeat_n(b'1', INLINE_MAX_BYTES + 1024));
     let got = same_as_redis(&reference, &target, "mbulk count too long", &mbulk);
-    assert_eq!(escape(&got.bytes), escape(b"-ERR Protocol error: too big mbulk count string\r\n"));
+    assert_eq!(
+        escape(&got.bytes),
+        escape(b"-ERR Protocol error: too big mbulk count string\r\n")
+    );
     let mut bulk = b"*1\r\n$".to_vec();
     bulk.extend(std::iter::repeat_n(b'1', INLINE_MAX_BYTES + 1024));
     let got = same_as_redis(&reference, &target, "bulk count too long", &bulk);
-    assert_eq!(escape(&got.bytes), escape(b"-ERR Protocol error: too big bulk count string\r\n"));
+    assert_eq!(
+        escape(&got.bytes),
+        escape(b"-ERR Protocol error: too big bulk count string\r\n")
+    );
 }
 
 #[test]
@@ -200,9 +279,32 @@ fn unauthenticated_limits_match_redis() {
 /// Random bytes drawn from an alphabet that mixes RESP framing, inline text and noise.
 fn random_input(rng: &mut XorShift) -> Vec<u8> {
     const PIECES: &[&[u8]] = &[
-        b"*", b"$", b"\r\n", b"\n", b"1", b"2", b"3", b"-1", b"0", b" ", b"\"", b"'", b"\\x4", b"PING",
-        b"ECHO", b"GET k", b"SET k v", b"*1\r\n$4\r\nPING\r\n", b"*2\r\n$3\r\nGET\r\n", b"$1\r\nk\r\n",
-        b"\x00", b"\xff", b"{", b"%", b"_", b"+OK",
+        b"*",
+        b"$",
+        b"\r\n",
+        b"\n",
+        b"1",
+        b"2",
+        b"3",
+        b"-1",
+        b"0",
+        b" ",
+        b"\"",
+        b"'",
+        b"\\x4",
+        b"PING",
+        b"ECHO",
+        b"GET k",
+        b"SET k v",
+        b"*1\r\n$4\r\nPING\r\n",
+        b"*2\r\n$3\r\nGET\r\n",
+        b"$1\r\nk\r\n",
+        b"\x00",
+        b"\xff",
+        b"{",
+        b"%",
+        b"_",
+        b"+OK",
     ];
     let len = 1 + rng.below(RANDOM_LEN_BYTES_MAX) as usize;
     let mut out = Vec::with_capacity(len);
@@ -226,7 +328,9 @@ fn random_bytes_match_redis() {
         closed += usize::from(got.closed);
         reply_bytes += got.bytes.len();
     }
-    println!("random bytes: {RANDOM_CASES} inputs, {closed} closed by redis, {reply_bytes} reply bytes");
+    println!(
+        "random bytes: {RANDOM_CASES} inputs, {closed} closed by redis, {reply_bytes} reply bytes"
+    );
 }
 
 fn run_pipeline(port: u16) -> Vec<u8> {
@@ -241,10 +345,17 @@ fn run_pipeline(port: u16) -> Vec<u8> {
     let mut all = Vec::new();
     for i in 1..=PIPELINE_COMMANDS {
         let reply = conn.read_reply();
-        assert_eq!(reply, format!(":{i}\r\n").into_bytes(), "port {port}: reply {i} out of order");
+        assert_eq!(
+            reply,
+            format!(":{i}\r\n").into_bytes(),
+            "port {port}: reply {i} out of order"
+        );
         all.extend_from_slice(&reply);
     }
-    handle.join().expect("writer thread").expect("pipeline write");
+    handle
+        .join()
+        .expect("writer thread")
+        .expect("pipeline write");
     all
 }
 
@@ -271,11 +382,22 @@ fn declared_huge_bulk_does_not_allocate() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let rss = rss_kib(target.pid());
-    println!("declared huge bulk: {} RSS {before_kib} KiB -> {rss} KiB", target.name());
-    assert!(rss < RSS_MAX_KIB, "{} RSS {rss} KiB after 8 declared 512 MB bulks", target.name());
+    println!(
+        "declared huge bulk: {} RSS {before_kib} KiB -> {rss} KiB",
+        target.name()
+    );
+    assert!(
+        rss < RSS_MAX_KIB,
+        "{} RSS {rss} KiB after 8 declared 512 MB bulks",
+        target.name()
+    );
     assert_ping(&target, "declared huge bulk");
     for conn in &mut conns {
-        assert!(conn.pending().is_empty(), "partial bulk answered: {}", escape(conn.pending()));
+        assert!(
+            conn.pending().is_empty(),
+            "partial bulk answered: {}",
+            escape(conn.pending())
+        );
     }
     drop(conns);
     assert_ping(&target, "declared huge bulk, after close");
@@ -290,7 +412,9 @@ fn slow_reader_stays_bounded() {
     let before_kib = rss_kib(target.pid());
     let slow = target.conn();
     let mut writer = slow.stream().try_clone().expect("clone stream");
-    writer.set_write_timeout(Some(Duration::from_secs(2))).expect("write timeout");
+    writer
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("write timeout");
     let handle = std::thread::spawn(move || {
         let get = encode_cmd(&[b"GET", b"big"]);
         let chunk: Vec<u8> = get.iter().copied().cycle().take(get.len() * 1000).collect();
@@ -323,7 +447,10 @@ fn slow_reader_stays_bounded() {
     assert!(worst < PROMPT_REPLY_MAX, "other client waited {worst:?}");
     if !target.is_redis() {
         let growth = rss.saturating_sub(before_kib);
-        assert!(growth < SLOW_READER_RSS_GROWTH_MAX_KIB, "damselfly RSS grew {growth} KiB for a slow reader");
+        assert!(
+            growth < SLOW_READER_RSS_GROWTH_MAX_KIB,
+            "damselfly RSS grew {growth} KiB for a slow reader"
+        );
     }
     drop(slow);
     assert_ping(&target, "slow reader");

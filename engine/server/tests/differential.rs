@@ -46,8 +46,14 @@ enum Compare {
 
 #[derive(Debug)]
 enum Step {
-    Cmd { args: Vec<Vec<u8>>, compare: Compare },
-    Raw { bytes: Vec<u8>, compare: Compare },
+    Cmd {
+        args: Vec<Vec<u8>>,
+        compare: Compare,
+    },
+    Raw {
+        bytes: Vec<u8>,
+        compare: Compare,
+    },
     Resp3,
     Sleep(Duration),
     Reconnect,
@@ -104,7 +110,9 @@ fn read_double_quoted(bytes: &[u8], mut i: usize, arg: &mut Vec<u8>) -> Result<u
                     b'x' => {
                         let hex = bytes.get(i + 2..i + 4).ok_or("short \\x escape")?;
                         let hex = std::str::from_utf8(hex).map_err(|e| e.to_string())?;
-                        arg.push(u8::from_str_radix(hex, 16).map_err(|e| format!("\\x{hex}: {e}"))?);
+                        arg.push(
+                            u8::from_str_radix(hex, 16).map_err(|e| format!("\\x{hex}: {e}"))?,
+                        );
                         i += 4;
                         continue;
                     }
@@ -187,7 +195,11 @@ fn parse_case_file(path: &Path) -> Vec<Line> {
                 }
                 ("sleep", ms) => {
                     let ms: u64 = ms.parse().unwrap_or_else(|_| fail("bad @sleep"));
-                    assert!(ms <= SLEEP_MS_MAX, "{}:{number}: @sleep over {SLEEP_MS_MAX}", path.display());
+                    assert!(
+                        ms <= SLEEP_MS_MAX,
+                        "{}:{number}: @sleep over {SLEEP_MS_MAX}",
+                        path.display()
+                    );
                     Step::Sleep(Duration::from_millis(ms))
                 }
                 ("raw", bytes) => {
@@ -195,7 +207,10 @@ fn parse_case_file(path: &Path) -> Vec<Line> {
                     if parts.len() != 1 {
                         fail("@raw takes one quoted argument");
                     }
-                    let step = Step::Raw { bytes: parts.remove(0), compare };
+                    let step = Step::Raw {
+                        bytes: parts.remove(0),
+                        compare,
+                    };
                     compare = Compare::Exact;
                     step
                 }
@@ -207,7 +222,11 @@ fn parse_case_file(path: &Path) -> Vec<Line> {
             compare = Compare::Exact;
             step
         };
-        lines.push(Line { number, text: trimmed.to_string(), step });
+        lines.push(Line {
+            number,
+            text: trimmed.to_string(),
+            step,
+        });
     }
     lines
 }
@@ -241,7 +260,11 @@ fn parse_value(buf: &[u8], pos: &mut usize, depth: usize) -> Option<Value> {
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
             let n = count()?;
-            let n = if kind == b'%' || kind == b'|' { 2 * n } else { n };
+            let n = if kind == b'%' || kind == b'|' {
+                2 * n
+            } else {
+                n
+            };
             let mut items = Vec::new();
             for _ in 0..n.max(0) {
                 items.push(parse_value(buf, pos, depth + 1)?);
@@ -293,7 +316,10 @@ fn shape(v: &Value) -> String {
 }
 
 fn integer_of(reply: &[u8]) -> Option<i64> {
-    std::str::from_utf8(reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?).ok()?.parse().ok()
+    std::str::from_utf8(reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?)
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn replies_match(compare: Compare, expected: &[u8], actual: &[u8]) -> bool {
@@ -371,7 +397,14 @@ fn show(r: &Result<Vec<u8>, String>) -> String {
 }
 
 /// Sends the same bytes to both sides and judges the replies.
-fn exchange(sides: &mut [Side; 2], bytes: &[u8], compare: Compare, file: &str, line: &Line, tally: &mut Tally) {
+fn exchange(
+    sides: &mut [Side; 2],
+    bytes: &[u8],
+    compare: Compare,
+    file: &str,
+    line: &Line,
+    tally: &mut Tally,
+) {
     let sent: Vec<Result<(), String>> = sides.iter_mut().map(|s| s.send(bytes)).collect();
     let mut replies = Vec::new();
     for (side, sent) in sides.iter_mut().zip(sent) {
@@ -383,7 +416,11 @@ fn exchange(sides: &mut [Side; 2], bytes: &[u8], compare: Compare, file: &str, l
         _ => false,
     };
     if !ok {
-        let why = if compare == Compare::Exact { String::new() } else { format!("  [{compare:?}]") };
+        let why = if compare == Compare::Exact {
+            String::new()
+        } else {
+            format!("  [{compare:?}]")
+        };
         tally.mismatch(file, line, &why, &show(&replies[0]), &show(&replies[1]));
     }
     for (side, reply) in sides.iter_mut().zip(&replies) {
@@ -394,11 +431,17 @@ fn exchange(sides: &mut [Side; 2], bytes: &[u8], compare: Compare, file: &str, l
 }
 
 fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) {
-    let file = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+    let file = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
     let lines = parse_case_file(path);
     for side in sides.iter_mut() {
         side.reconnect();
-        let flushed = side.send(&support::encode_cmd(&[b"FLUSHALL"])).and_then(|()| side.read());
+        let flushed = side
+            .send(&support::encode_cmd(&[b"FLUSHALL"]))
+            .and_then(|()| side.read());
         assert!(
             matches!(&flushed, Ok(r) if r == b"+OK\r\n"),
             "{file}: FLUSHALL on {} failed: {}",
@@ -410,14 +453,29 @@ fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) {
         match &line.step {
             Step::Cmd { args, compare } => {
                 let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-                exchange(sides, &support::encode_cmd(&refs), *compare, &file, line, tally);
+                exchange(
+                    sides,
+                    &support::encode_cmd(&refs),
+                    *compare,
+                    &file,
+                    line,
+                    tally,
+                );
             }
             Step::Raw { bytes, compare } => exchange(sides, bytes, *compare, &file, line, tally),
             Step::Resp3 => {
                 for side in sides.iter_mut() {
-                    let r = side.send(&support::encode_cmd(&[b"HELLO", b"3"])).and_then(|()| side.read());
+                    let r = side
+                        .send(&support::encode_cmd(&[b"HELLO", b"3"]))
+                        .and_then(|()| side.read());
                     if !matches!(&r, Ok(bytes) if bytes.starts_with(b"%")) {
-                        tally.mismatch(&file, line, "", "<a RESP3 map>", &format!("{}: {}", side.name, show(&r)));
+                        tally.mismatch(
+                            &file,
+                            line,
+                            "",
+                            "<a RESP3 map>",
+                            &format!("{}: {}", side.name, show(&r)),
+                        );
                     }
                 }
             }
@@ -425,9 +483,18 @@ fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) {
             Step::Reconnect => sides.iter_mut().for_each(Side::reconnect),
             Step::ExpectClosed => {
                 tally.compared += 1;
-                let closed: Vec<bool> = sides.iter_mut().map(|s| s.conn.as_mut().is_none_or(|c| c.is_closed())).collect();
+                let closed: Vec<bool> = sides
+                    .iter_mut()
+                    .map(|s| s.conn.as_mut().is_none_or(|c| c.is_closed()))
+                    .collect();
                 if closed != [true, true] {
-                    tally.mismatch(&file, line, "", &format!("closed={}", closed[0]), &format!("closed={}", closed[1]));
+                    tally.mismatch(
+                        &file,
+                        line,
+                        "",
+                        &format!("closed={}", closed[0]),
+                        &format!("closed={}", closed[1]),
+                    );
                 }
                 sides.iter_mut().for_each(Side::reconnect);
             }
@@ -438,14 +505,19 @@ fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) {
 
 fn case_files() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
-    let filter: Option<Vec<String>> =
-        std::env::var("DIFF_CASES").ok().map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    let filter: Option<Vec<String>> = std::env::var("DIFF_CASES")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
         .filter(|p| {
-            let stem = p.file_stem().unwrap_or_default().to_string_lossy().to_string();
+            let stem = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             filter.as_ref().is_none_or(|f| f.contains(&stem))
         })
         .collect();
@@ -460,10 +532,22 @@ fn differential_cases() {
     let reference = RedisServer::start();
     let target = Target::under_test(&[]);
     let mut sides = [
-        Side { name: "redis", port: reference.port(), conn: None },
-        Side { name: target.name(), port: target.port(), conn: None },
+        Side {
+            name: "redis",
+            port: reference.port(),
+            conn: None,
+        },
+        Side {
+            name: target.name(),
+            port: target.port(),
+            conn: None,
+        },
     ];
-    let mut tally = Tally { compared: 0, mismatches: 0, report: String::new() };
+    let mut tally = Tally {
+        compared: 0,
+        mismatches: 0,
+        report: String::new(),
+    };
     for path in &files {
         run_file(path, &mut sides, &mut tally);
     }
@@ -481,8 +565,19 @@ fn differential_cases() {
 
 #[test]
 fn case_syntax_parses() {
-    assert_eq!(split_args(r#"SET "a b" 'c d' e"#).unwrap(), vec![b"SET".to_vec(), b"a b".to_vec(), b"c d".to_vec(), b"e".to_vec()]);
-    assert_eq!(split_args(r#""\x00\xff\r\n""#).unwrap(), vec![vec![0u8, 0xff, b'\r', b'\n']]);
+    assert_eq!(
+        split_args(r#"SET "a b" 'c d' e"#).unwrap(),
+        vec![
+            b"SET".to_vec(),
+            b"a b".to_vec(),
+            b"c d".to_vec(),
+            b"e".to_vec()
+        ]
+    );
+    assert_eq!(
+        split_args(r#""\x00\xff\r\n""#).unwrap(),
+        vec![vec![0u8, 0xff, b'\r', b'\n']]
+    );
     assert!(split_args(r#""unbalanced"#).is_err());
     assert!(split_args(r#""a"b"#).is_err());
     for path in case_files() {
@@ -494,13 +589,31 @@ fn case_syntax_parses() {
 fn comparisons_behave() {
     assert!(replies_match(Compare::Approx(1), b":10\r\n", b":9\r\n"));
     assert!(!replies_match(Compare::Approx(1), b":10\r\n", b":8\r\n"));
-    assert!(replies_match(Compare::Sorted, b"*2\r\n$1\r\na\r\n$1\r\nb\r\n", b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"));
-    assert!(!replies_match(Compare::Sorted, b"*2\r\n$1\r\na\r\n$1\r\na\r\n", b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"));
-    assert!(replies_match(Compare::Shape, b"*2\r\n$2\r\n10\r\n$1\r\n5\r\n", b"*2\r\n$3\r\n100\r\n$2\r\n77\r\n"));
+    assert!(replies_match(
+        Compare::Sorted,
+        b"*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"
+    ));
+    assert!(!replies_match(
+        Compare::Sorted,
+        b"*2\r\n$1\r\na\r\n$1\r\na\r\n",
+        b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"
+    ));
+    assert!(replies_match(
+        Compare::Shape,
+        b"*2\r\n$2\r\n10\r\n$1\r\n5\r\n",
+        b"*2\r\n$3\r\n100\r\n$2\r\n77\r\n"
+    ));
     assert!(!replies_match(Compare::Shape, b":1\r\n", b"$1\r\n1\r\n"));
-    assert_eq!(support::reply_len(b"*2\r\n*1\r\n:1\r\n$3\r\nabc\r\nrest"), Ok(Some(21)));
+    assert_eq!(
+        support::reply_len(b"*2\r\n*1\r\n:1\r\n$3\r\nabc\r\nrest"),
+        Ok(Some(21))
+    );
     assert_eq!(support::reply_len(b"*2\r\n*1\r\n:1\r\n$3\r\nab"), Ok(None));
     assert_eq!(support::reply_len(b"%1\r\n+a\r\n_\r\n"), Ok(Some(11)));
-    assert_eq!(support::reply_len(b"|1\r\n+k\r\n+v\r\n:1\r\n"), Ok(Some(16)));
+    assert_eq!(
+        support::reply_len(b"|1\r\n+k\r\n+v\r\n:1\r\n"),
+        Ok(Some(16))
+    );
     assert_eq!(support::reply_len(b"$-1\r\n*-1\r\n"), Ok(Some(5)));
 }

@@ -21,9 +21,13 @@ fn cli(target: &Target, args: &[&str]) -> String {
 
 fn cli_with_stdin(target: &Target, args: &[&str], stdin: Option<&[u8]>) -> String {
     let mut cmd = Command::new("redis-cli");
-    cmd.args(["-h", "127.0.0.1", "-p", &target.port().to_string()]).args(args);
+    cmd.args(["-h", "127.0.0.1", "-p", &target.port().to_string()])
+        .args(args);
     let (ok, stdout, stderr) = run_with_timeout(&mut cmd, CLI_TIME_MAX, stdin);
-    assert!(ok, "redis-cli {args:?} failed\nstdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        ok,
+        "redis-cli {args:?} failed\nstdout: {stdout}\nstderr: {stderr}"
+    );
     stdout
 }
 
@@ -34,7 +38,10 @@ fn redis_cli_set_get() {
     assert_eq!(cli(&target, &["GET", "greeting"]), "hello world\n");
     assert_eq!(cli(&target, &["--no-raw", "GET", "missing"]), "(nil)\n");
     assert_eq!(cli(&target, &["INCR", "n"]), "1\n");
-    assert_eq!(cli(&target, &["--no-raw", "INCR", "greeting"]), "(error) ERR value is not an integer or out of range\n");
+    assert_eq!(
+        cli(&target, &["--no-raw", "INCR", "greeting"]),
+        "(error) ERR value is not an integer or out of range\n"
+    );
     assert_eq!(cli(&target, &["DBSIZE"]), "2\n");
     // redis-cli splits stdin lines like its own prompt does.
     let out = cli_with_stdin(&target, &[], Some(b"SET a 1\nGET a\nPING\n"));
@@ -46,10 +53,19 @@ fn redis_cli_resp3() {
     let target = Target::under_test(&[]);
     cli(&target, &["SET", "k", "v"]);
     assert_eq!(cli(&target, &["-3", "GET", "k"]), "v\n");
-    assert_eq!(cli(&target, &["-3", "--no-raw", "GET", "missing"]), "(nil)\n");
-    assert_eq!(cli(&target, &["-3", "CONFIG", "GET", "maxmemory"]), "maxmemory 0\n");
+    assert_eq!(
+        cli(&target, &["-3", "--no-raw", "GET", "missing"]),
+        "(nil)\n"
+    );
+    assert_eq!(
+        cli(&target, &["-3", "CONFIG", "GET", "maxmemory"]),
+        "maxmemory 0\n"
+    );
     let hello = cli(&target, &["-3", "--no-raw", "HELLO", "3"]);
-    assert!(hello.contains("\"proto\" => (integer) 3"), "HELLO via -3:\n{hello}");
+    assert!(
+        hello.contains("\"proto\" => (integer) 3"),
+        "HELLO via -3:\n{hello}"
+    );
 }
 
 #[test]
@@ -62,7 +78,10 @@ fn redis_cli_pipe_mass_insert() {
         input.extend_from_slice(&encode_cmd(&[b"SET", key.as_bytes(), value.as_bytes()]));
     }
     let out = cli_with_stdin(&target, &["--pipe"], Some(&input));
-    assert!(out.contains(&format!("errors: 0, replies: {PIPE_COMMANDS}")), "--pipe said:\n{out}");
+    assert!(
+        out.contains(&format!("errors: 0, replies: {PIPE_COMMANDS}")),
+        "--pipe said:\n{out}"
+    );
     assert_eq!(cli(&target, &["DBSIZE"]), format!("{PIPE_COMMANDS}\n"));
     assert_eq!(cli(&target, &["GET", "mass:9999"]), "value-9999\n");
 }
@@ -74,14 +93,23 @@ fn benchmark(target: &Target, extra: &[&str]) {
         .args(extra);
     let (ok, stdout, stderr) = run_with_timeout(&mut cmd, BENCH_TIME_MAX, None);
     // -q rewrites a progress line with \r; keep the final lines only.
-    let lines: Vec<&str> = stdout.split(['\r', '\n']).filter(|l| l.contains("requests per second")).collect();
+    let lines: Vec<&str> = stdout
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("requests per second"))
+        .collect();
     let report = format!("redis-benchmark {extra:?}\nstdout: {stdout}\nstderr: {stderr}");
     assert!(ok, "exit status: {report}");
     for test in ["SET:", "GET:", "INCR:", "MSET (10 keys):"] {
-        assert!(lines.iter().any(|l| l.starts_with(test)), "no {test} result: {report}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(test)),
+            "no {test} result: {report}"
+        );
     }
     let lower = format!("{stdout}{stderr}").to_lowercase();
-    assert!(!lower.contains("error") && !lower.contains("err "), "errors: {report}");
+    assert!(
+        !lower.contains("error") && !lower.contains("err "),
+        "errors: {report}"
+    );
     println!("{}", lines.join("\n"));
 }
 

@@ -42,7 +42,10 @@ pub fn free_port() -> u16 {
 }
 
 fn log_path(name: &str, port: u16) -> PathBuf {
-    std::env::temp_dir().join(format!("damselfly-test-{name}-{}-{port}.log", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "damselfly-test-{name}-{}-{port}.log",
+        std::process::id()
+    ))
 }
 
 fn pid_dir() -> Option<PathBuf> {
@@ -60,7 +63,12 @@ struct Proc {
 impl Proc {
     /// Spawns `program args`, then waits until PING answers on `port`.
     /// Returns Err(log text) when the process exits or never answers.
-    fn spawn(name: &'static str, program: &str, args: &[String], port: u16) -> Result<Proc, String> {
+    fn spawn(
+        name: &'static str,
+        program: &str,
+        args: &[String],
+        port: u16,
+    ) -> Result<Proc, String> {
         let log = log_path(name, port);
         let log_file = std::fs::File::create(&log).expect("create server log file");
         let log_err = log_file.try_clone().expect("clone log file handle");
@@ -82,7 +90,12 @@ impl Proc {
             let _ = std::fs::create_dir_all(&dir);
             let _ = std::fs::write(dir.join(child.id().to_string()), name);
         }
-        let mut proc = Proc { child, port, log, name };
+        let mut proc = Proc {
+            child,
+            port,
+            log,
+            name,
+        };
         proc.wait_ready()?;
         Ok(proc)
     }
@@ -91,7 +104,11 @@ impl Proc {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("{} exited early with {status}\n{}", self.name, self.log_text()));
+                return Err(format!(
+                    "{} exited early with {status}\n{}",
+                    self.name,
+                    self.log_text()
+                ));
             }
             if ping_ok(self.port) {
                 return Ok(());
@@ -111,7 +128,11 @@ impl Proc {
 
     fn log_text(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        format!("---- {} output ({}) ----\n{text}---- end ----", self.name, self.log.display())
+        format!(
+            "---- {} output ({}) ----\n{text}---- end ----",
+            self.name,
+            self.log.display()
+        )
     }
 }
 
@@ -136,7 +157,11 @@ fn ping_ok(port: u16) -> bool {
 }
 
 /// Spawns with retries: the free port may be taken between release and bind.
-fn spawn_retrying(name: &'static str, program: &str, make_args: impl Fn(u16) -> Vec<String>) -> Proc {
+fn spawn_retrying(
+    name: &'static str,
+    program: &str,
+    make_args: impl Fn(u16) -> Vec<String>,
+) -> Proc {
     let mut errors = String::new();
     for attempt in 1..=SPAWN_ATTEMPTS_MAX {
         let port = free_port();
@@ -210,7 +235,12 @@ impl Damselfly {
     pub fn start(args: &[&str]) -> Damselfly {
         let extra: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let proc = spawn_retrying("damselfly", env!("CARGO_BIN_EXE_damselfly"), |port| {
-            let mut all = vec!["--port".to_string(), port.to_string(), "--bind".into(), LOOPBACK.into()];
+            let mut all = vec![
+                "--port".to_string(),
+                port.to_string(),
+                "--bind".into(),
+                LOOPBACK.into(),
+            ];
             all.extend(extra.iter().cloned());
             all
         });
@@ -349,8 +379,12 @@ pub fn reply_len(buf: &[u8]) -> Result<Option<usize>, ReplyError> {
     let mut pos = 0usize;
     let mut pending: i64 = 1;
     while pending > 0 {
-        let Some(line_end) = find_crlf(buf, pos) else { return Ok(None) };
-        let Some(&kind) = buf.get(pos) else { return Ok(None) };
+        let Some(line_end) = find_crlf(buf, pos) else {
+            return Ok(None);
+        };
+        let Some(&kind) = buf.get(pos) else {
+            return Ok(None);
+        };
         let line = &buf[pos + 1..line_end];
         pos = line_end + 2;
         pending -= 1;
@@ -364,7 +398,9 @@ pub fn reply_len(buf: &[u8]) -> Result<Option<usize>, ReplyError> {
                         return Ok(None);
                     }
                     if &buf[end..end + 2] != b"\r\n" {
-                        return Err(ReplyError::Malformed(format!("blob not ended by CRLF at {end}")));
+                        return Err(ReplyError::Malformed(format!(
+                            "blob not ended by CRLF at {end}"
+                        )));
                     }
                     pos = end + 2;
                 }
@@ -372,14 +408,21 @@ pub fn reply_len(buf: &[u8]) -> Result<Option<usize>, ReplyError> {
             b'*' | b'~' | b'>' => pending += parse_count(line)?,
             b'%' => pending += 2 * parse_count(line)?,
             b'|' => pending += 2 * parse_count(line)? + 1,
-            other => return Err(ReplyError::Malformed(format!("unknown type byte {other:#04x}"))),
+            other => {
+                return Err(ReplyError::Malformed(format!(
+                    "unknown type byte {other:#04x}"
+                )))
+            }
         }
     }
     Ok(Some(pos))
 }
 
 fn find_crlf(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?.windows(2).position(|w| w == b"\r\n").map(|i| from + i)
+    buf.get(from..)?
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|i| from + i)
 }
 
 fn parse_len(line: &[u8]) -> Result<i64, ReplyError> {
@@ -420,7 +463,10 @@ impl RawConn {
         stream.set_read_timeout(Some(IO_TIMEOUT))?;
         stream.set_write_timeout(Some(IO_TIMEOUT))?;
         stream.set_nodelay(true)?;
-        Ok(RawConn { stream, buf: Vec::new() })
+        Ok(RawConn {
+            stream,
+            buf: Vec::new(),
+        })
     }
 
     pub fn stream(&self) -> &TcpStream {
@@ -428,7 +474,8 @@ impl RawConn {
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
-        self.try_send(bytes).unwrap_or_else(|e| panic!("send {}: {e}", escape(bytes)));
+        self.try_send(bytes)
+            .unwrap_or_else(|e| panic!("send {}: {e}", escape(bytes)));
     }
 
     pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -437,7 +484,8 @@ impl RawConn {
 
     /// Sends one command and returns the raw bytes of its reply.
     pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
-        self.try_cmd(args).unwrap_or_else(|e| panic!("command {}: {e}", show_args(args)))
+        self.try_cmd(args)
+            .unwrap_or_else(|e| panic!("command {}: {e}", show_args(args)))
     }
 
     pub fn try_cmd(&mut self, args: &[&[u8]]) -> io::Result<Vec<u8>> {
@@ -452,7 +500,8 @@ impl RawConn {
     }
 
     pub fn read_reply(&mut self) -> Vec<u8> {
-        self.try_read_reply().unwrap_or_else(|e| panic!("read reply: {e}"))
+        self.try_read_reply()
+            .unwrap_or_else(|e| panic!("read reply: {e}"))
     }
 
     /// Reads exactly one complete reply (nested aggregates included) within the read timeout.
@@ -472,7 +521,10 @@ impl RawConn {
             if Instant::now() >= deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("no complete reply within {IO_TIMEOUT:?}; have {}", escape(&self.buf)),
+                    format!(
+                        "no complete reply within {IO_TIMEOUT:?}; have {}",
+                        escape(&self.buf)
+                    ),
                 ));
             }
             if self.fill()? == 0 {
@@ -505,7 +557,12 @@ impl RawConn {
                     break;
                 }
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     break
                 }
                 Err(_) => {
@@ -525,7 +582,9 @@ impl RawConn {
 
     pub fn closed_within(&mut self, wait: Duration) -> bool {
         let deadline = Instant::now() + wait;
-        let _ = self.stream.set_read_timeout(Some(Duration::from_millis(50)));
+        let _ = self
+            .stream
+            .set_read_timeout(Some(Duration::from_millis(50)));
         let mut closed = false;
         while Instant::now() < deadline {
             match self.fill() {
@@ -534,7 +593,11 @@ impl RawConn {
                     break;
                 }
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(_) => {
                     closed = true;
                     break;
@@ -585,7 +648,11 @@ fn scratch_path(what: &str) -> PathBuf {
 }
 
 /// Runs `cmd` with a time limit, killing it past `limit`; returns (success, stdout, stderr).
-pub fn run_with_timeout(cmd: &mut Command, limit: Duration, stdin: Option<&[u8]>) -> (bool, String, String) {
+pub fn run_with_timeout(
+    cmd: &mut Command,
+    limit: Duration,
+    stdin: Option<&[u8]>,
+) -> (bool, String, String) {
     let stdin_file = stdin.map(|bytes| {
         let path = scratch_path("stdin");
         std::fs::write(&path, bytes).expect("write stdin file");
