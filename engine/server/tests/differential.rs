@@ -430,7 +430,8 @@ fn exchange(
     }
 }
 
-fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) {
+/// Runs one case file; Err when a server cannot even be flushed (it died): stop the run.
+fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) -> Result<(), String> {
     let file = path
         .file_name()
         .unwrap_or_default()
@@ -442,12 +443,10 @@ fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) {
         let flushed = side
             .send(&support::encode_cmd(&[b"FLUSHALL"]))
             .and_then(|()| side.read());
-        assert!(
-            matches!(&flushed, Ok(r) if r == b"+OK\r\n"),
-            "{file}: FLUSHALL on {} failed: {}",
-            side.name,
-            show(&flushed)
-        );
+        if !matches!(&flushed, Ok(r) if r == b"+OK\r\n") {
+            let why = format!("FLUSHALL on {} failed: {}", side.name, show(&flushed));
+            return Err(format!("{file}: {why}"));
+        }
     }
     for line in &lines {
         match &line.step {
@@ -501,6 +500,7 @@ fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) {
         }
     }
     eprintln!("differential: {file}: {} lines", lines.len());
+    Ok(())
 }
 
 fn case_files() -> Vec<PathBuf> {
@@ -548,10 +548,17 @@ fn differential_cases() {
         mismatches: 0,
         report: String::new(),
     };
+    let mut aborted = None;
     for path in &files {
-        run_file(path, &mut sides, &mut tally);
+        if let Err(why) = run_file(path, &mut sides, &mut tally) {
+            aborted = Some(why);
+            break;
+        }
     }
     eprint!("{}", tally.report);
+    if let Some(why) = aborted {
+        panic!("differential run aborted: {why}\n{}", target.output());
+    }
     let summary = format!(
         "differential: {} commands compared, {} mismatches ({} files, redis vs {})",
         tally.compared,
@@ -560,6 +567,9 @@ fn differential_cases() {
         target.name()
     );
     println!("{summary}");
+    if tally.mismatches > 0 {
+        eprintln!("{}", target.output());
+    }
     assert_eq!(tally.mismatches, 0, "{summary}");
 }
 

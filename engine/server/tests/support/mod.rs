@@ -96,7 +96,9 @@ impl Proc {
             log,
             name,
         };
-        proc.wait_ready()?;
+        let cmdline = format!("{program} {}", args.join(" "));
+        proc.wait_ready()
+            .map_err(|why| format!("`{cmdline}`: {why}"))?;
         Ok(proc)
     }
 
@@ -129,9 +131,8 @@ impl Proc {
     fn log_text(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         format!(
-            "---- {} output ({}) ----\n{text}---- end ----",
-            self.name,
-            self.log.display()
+            "---- {} output, port {} ----\n{text}---- end ----",
+            self.name, self.port
         )
     }
 }
@@ -299,6 +300,14 @@ impl Target {
 
     pub fn conn(&self) -> RawConn {
         RawConn::connect(self.port())
+    }
+
+    /// What the server printed so far (stdout and stderr), for failure reports.
+    pub fn output(&self) -> String {
+        match self {
+            Target::Damselfly(d) => d.proc.log_text(),
+            Target::Redis(r) => r.proc.log_text(),
+        }
     }
 
     pub fn is_redis(&self) -> bool {
