@@ -271,7 +271,8 @@ fn keyspace_commands() -> impl Strategy<Value = Vec<Tok>> {
             std::iter::once(c).chain(ks).collect()
         }),
         2 => (one_of(&["RENAME", "RENAMENX"]), key(), key()).prop_map(|(c, a, b)| vec![c, a, b]),
-        2 => (key(), key(), copy_opts).prop_map(|(a, b, o)| with_options(cmd("COPY", vec![a, b]), o)),
+        2 => (key(), key(), copy_opts)
+            .prop_map(|(a, b, o)| with_options(cmd("COPY", vec![a, b]), o)),
         1 => (key(), one_of(&["0", "1", "16", "x", "99999999999"]))
             .prop_map(|(k, d)| cmd("MOVE", vec![k, d])),
         1 => one_of(&["0", "1", "0", "1", "16", "-1", "x"]).prop_map(|d| cmd("SELECT", vec![d])),
