@@ -481,7 +481,12 @@ fn known_edge_cases_match_redis() {
     ];
     let mut model = Model::new(16);
     let mut state = ConnState::default();
-    let long = ["nope".to_string(), "x".repeat(100), "y".repeat(100), "z".to_string()];
+    let long = [
+        "nope".to_string(),
+        "x".repeat(100),
+        "y".repeat(100),
+        "z".to_string(),
+    ];
     let long: Vec<&str> = long.iter().map(String::as_str).collect();
     for argv in cases.iter().copied().chain([long.as_slice()]) {
         let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
