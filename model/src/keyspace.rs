@@ -276,7 +276,10 @@ fn ttl_generic(cx: &mut Ctx, key: &[u8], in_ms: bool, absolute: bool) -> Resp {
     } else {
         (at as i64 - now).max(0)
     };
-    Resp::Int(if in_ms { ttl } else { (ttl + 500) / 1000 })
+    // Redis computes `(ttl + 500) / 1000` in C; for a deadline near i64::MAX that sum overflows,
+    // yet redis-server 7.0 replies the mathematically exact quotient, so we compute it wide.
+    let secs = ((i128::from(ttl) + 500) / 1000) as i64;
+    Resp::Int(if in_ms { ttl } else { secs })
 }
 
 pub(crate) fn ttl(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {

@@ -1,1 +1,750 @@
-//! placeholder
+//! A linearizability checker for concurrent histories of Redis commands, with `Model` as the
+//! sequential specification.
+//!
+//! **Question.** Given operations with real-time intervals `[invoke, return]` and recorded
+//! replies, is there one sequential order of them that (a) respects real time: an op that
+//! returned before another was invoked comes first; (b) respects each client's program order
+//! (a connection's requests run in the order sent, even when pipelined); and (c) when replayed
+//! through the model, each at a time inside its own interval, produces every recorded reply?
+//!
+//! **Search (Wing & Gong).** Depth-first: from a state (set of ops already linearized, model
+//! state, clock), any op that no unlinearized op must precede is a candidate to go next; apply
+//! it, keep the branch if the reply matches, backtrack otherwise. Success once every op that
+//! returned has been linearized. Ops that never returned (`return_us == None`) may be
+//! linearized at any point after their invocation, or never: they may or may not have happened.
+//!
+//! **Memoisation (Lowe).** Two paths that linearize the same set of ops and reach the same model
+//! state (and clock) have identical futures, so each configuration is expanded once. We store the
+//! whole state in the table (hashed with FNV), so the cache never confuses two states.
+//!
+//! **P-compositionality (Horn & Kroening).** Linearizability is local: a history is linearizable
+//! iff its restriction to each independent part is. We partition ops by the `(db, key)` pairs
+//! they touch (from the command table), joining keys with union-find whenever one op touches
+//! several (MSET, RENAME, DEL a b, ...); commands that may touch any key (FLUSHDB, KEYS, SWAPDB,
+//! DBSIZE, ...) join everything. Each partition is searched alone, which turns one search over
+//! the whole interleaving into many small ones. (Locality is a theorem for the real-time order;
+//! with pipelined clients the per-client order is also enforced inside each partition, so a
+//! reported violation is always real, while acceptance checks each partition's projection.)
+//!
+//! **Time.** An op's effect may depend on the time it takes effect (TTLs). The search keeps a
+//! clock: the time of the last linearization point. An op is first tried at the earliest
+//! instant it can take effect, `max(invoke, clock)`, and also at its return time when that gives
+//! a different reply or state. Both points lie in the op's interval and never before the
+//! previous op's point, so every accepted order is a real linearization (sound); intermediate
+//! instants are not tried, which can only make the checker stricter than necessary, never laxer.
+//! Times are Unix microseconds of the server's wall clock (the model's `now_ms` is `t / 1000`).
+//!
+//! **Budget.** Every model application is one step; past `steps_max` the answer is
+//! `Violation::Unknown`, distinct from a proven violation.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use crate::commands::{touched, Touch};
+use crate::fnv::FnvBuild;
+use crate::model::{ConnState, Model};
+use crate::resp::Resp;
+
+/// One operation of a concurrent history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// The connection that sent it; a client's ops are in program order by `invoke_us`.
+    pub client: u32,
+    /// When the request was sent (Unix µs).
+    pub invoke_us: u64,
+    /// When the reply arrived; `None` if it never did (timeout, crash): the op may or may not
+    /// have taken effect.
+    pub return_us: Option<u64>,
+    pub argv: Vec<Vec<u8>>,
+    /// The reply; `None` means "not recorded": the op must take effect but any reply is fine.
+    pub reply: Option<Resp>,
+}
+
+/// Checker settings.
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    /// The state before the first op (its number of databases is the server's).
+    pub initial: Model,
+    /// Model applications allowed per partition before giving up with `Unknown`.
+    pub steps_max: u64,
+    /// Split the history by key (P-compositionality). Off only to measure its effect.
+    pub partition: bool,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            initial: Model::default(),
+            steps_max: 5_000_000,
+            partition: true,
+        }
+    }
+}
+
+/// Why a history was not accepted.
+#[derive(Clone, Debug)]
+pub enum Violation {
+    /// No linearization exists for this partition of the history.
+    NotLinearizable {
+        /// The failing partition, in invocation order.
+        ops: Vec<Op>,
+        /// For each op of `ops`: was it in the longest linearizable prefix the search found?
+        in_longest_prefix: Vec<bool>,
+    },
+    /// The step budget ran out before the search finished: neither proven nor refuted.
+    Unknown { ops: Vec<Op>, steps: u64 },
+}
+
+/// Checks `history`; `Ok(())` if it is linearizable with respect to the model.
+pub fn check(history: &[Op], config: &CheckConfig) -> Result<(), Violation> {
+    check_with_stats(history, config).0
+}
+
+/// What a check cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Independent partitions the history was split into.
+    pub partitions: usize,
+    /// Ops in the largest partition.
+    pub largest_partition: usize,
+    /// Model applications, summed over the partitions searched.
+    pub steps: u64,
+}
+
+/// `check`, also reporting the search's size. Stops at the first failing partition.
+pub fn check_with_stats(history: &[Op], config: &CheckConfig) -> (Result<(), Violation>, Stats) {
+    let prepared = prepare(history, config.initial.db_count());
+    let parts = partitions(&prepared, config.partition);
+    let mut stats = Stats {
+        partitions: parts.len(),
+        largest_partition: parts.iter().map(Vec::len).max().unwrap_or(0),
+        steps: 0,
+    };
+    for part in parts {
+        let ops: Vec<&Prepared> = part.iter().map(|&i| &prepared[i]).collect();
+        let mut search = Search::new(&ops, config);
+        let result = search.run();
+        stats.steps += search.steps;
+        if result.is_err() {
+            return (result, stats);
+        }
+    }
+    (Ok(()), stats)
+}
+
+/// An op with what the checker derives before searching.
+#[derive(Clone, Debug)]
+struct Prepared {
+    op: Op,
+    /// The client's connection state when the op was sent (SELECT replayed per client).
+    conn: ConnState,
+    touch: Touch,
+}
+
+/// Orders ops by invocation and derives each op's connection state by replaying the client's
+/// SELECTs (SELECT's effect depends only on its argument, so this needs no search).
+fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
+    let mut order: Vec<usize> = (0..history.len()).collect();
+    order.sort_by_key(|&i| (history[i].invoke_us, i));
+    let mut conns: BTreeMap<u32, ConnState> = BTreeMap::new();
+    let mut scratch = Model::new(dbs);
+    let mut prepared = Vec::with_capacity(history.len());
+    for i in order {
+        let op = &history[i];
+        let conn = conns.entry(op.client).or_default();
+        let before = *conn;
+        let is_select = op
+            .argv
+            .first()
+            .is_some_and(|n| n.eq_ignore_ascii_case(b"select"));
+        if is_select {
+            scratch.apply(conn, &op.argv, 0);
+        }
+        let touch = touched(&before, &op.argv, dbs);
+        prepared.push(Prepared {
+            op: op.clone(),
+            conn: before,
+            touch,
+        });
+    }
+    prepared
+}
+
+/// Groups op indices into independent partitions (union-find over shared keys). Ops that touch
+/// nothing are alone; if any op may touch everything (or partitioning is off), every op that
+/// touches state lands in one partition.
+fn partitions(ops: &[Prepared], enabled: bool) -> Vec<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..ops.len()).collect();
+    let mut owner: BTreeMap<(usize, Vec<u8>), usize> = BTreeMap::new();
+    let mut join_all = !enabled;
+    for (i, p) in ops.iter().enumerate() {
+        match &p.touch {
+            Touch::Nothing => {}
+            Touch::Everything => join_all = true,
+            Touch::Keys(keys) => {
+                for key in keys {
+                    if let Some(&j) = owner.get(key) {
+                        union(&mut parent, i, j);
+                    }
+                    owner.insert(key.clone(), i);
+                }
+            }
+        }
+    }
+    if join_all {
+        let stateful = (0..ops.len()).filter(|&i| ops[i].touch != Touch::Nothing);
+        let mut anchor = None;
+        for i in stateful {
+            let a = *anchor.get_or_insert(i);
+            union(&mut parent, i, a);
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..ops.len() {
+        groups.entry(find(&mut parent, i)).or_default().push(i);
+    }
+    groups.into_values().collect()
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+fn union(parent: &mut [usize], a: usize, b: usize) {
+    let (ra, rb) = (find(parent, a), find(parent, b));
+    if ra != rb {
+        parent[ra.max(rb)] = ra.min(rb);
+    }
+}
+
+/// A fixed-size set of op indices.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Bitset(Vec<u64>);
+
+impl Bitset {
+    fn new(n: usize) -> Bitset {
+        Bitset(vec![0; n.div_ceil(64)])
+    }
+    fn has(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+    /// The smallest index not in the set (may be past the end).
+    fn first_unset(&self) -> usize {
+        let full = self.0.iter().take_while(|&&w| w == u64::MAX).count();
+        full * 64 + self.0.get(full).map_or(0, |w| w.trailing_ones() as usize)
+    }
+    fn with(&self, i: usize) -> Bitset {
+        let mut b = self.clone();
+        b.0[i / 64] |= 1 << (i % 64);
+        b
+    }
+    fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+}
+
+/// A configuration of the search: which ops are linearized, the state they led to, and the
+/// time of the last linearization point.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Node {
+    done: Bitset,
+    /// How many ops of `done` returned (derived from `done`, kept to test completion in O(1)).
+    completed_done: u32,
+    clock_us: u64,
+    model: Model,
+}
+
+struct Search<'a> {
+    ops: &'a [&'a Prepared],
+    /// Index (in `ops`) of the same client's previous op, which must be linearized first.
+    prev_of_client: Vec<Option<usize>>,
+    completed: u32,
+    initial: &'a Model,
+    steps: u64,
+    steps_max: u64,
+}
+
+impl<'a> Search<'a> {
+    fn new(ops: &'a [&'a Prepared], config: &'a CheckConfig) -> Search<'a> {
+        let mut last: BTreeMap<u32, usize> = BTreeMap::new();
+        let prev_of_client = ops
+            .iter()
+            .enumerate()
+            .map(|(i, p)| last.insert(p.op.client, i));
+        let prev_of_client = prev_of_client.collect();
+        let completed = ops.iter().filter(|p| p.op.return_us.is_some()).count() as u32;
+        Search {
+            ops,
+            prev_of_client,
+            completed,
+            initial: &config.initial,
+            steps: 0,
+            steps_max: config.steps_max,
+        }
+    }
+
+    /// Depth-first search with an explicit stack and a table of configurations already seen.
+    fn run(&mut self) -> Result<(), Violation> {
+        let start = Node {
+            done: Bitset::new(self.ops.len()),
+            completed_done: 0,
+            clock_us: 0,
+            model: self.initial.clone(),
+        };
+        let mut seen: HashSet<Node, FnvBuild> = HashSet::default();
+        let mut best = start.done.clone();
+        let mut stack = vec![start];
+        while let Some(node) = stack.pop() {
+            if self.is_complete(&node) {
+                return Ok(());
+            }
+            if node.done.len() > best.len() {
+                best = node.done.clone();
+            }
+            let children = self.successors(&node);
+            if self.steps > self.steps_max {
+                return Err(Violation::Unknown {
+                    ops: self.plain_ops(),
+                    steps: self.steps,
+                });
+            }
+            for child in children {
+                if !seen.contains(&child) {
+                    seen.insert(child.clone());
+                    stack.push(child);
+                }
+            }
+        }
+        let in_longest_prefix = (0..self.ops.len()).map(|i| best.has(i)).collect();
+        Err(Violation::NotLinearizable {
+            ops: self.plain_ops(),
+            in_longest_prefix,
+        })
+    }
+
+    fn plain_ops(&self) -> Vec<Op> {
+        self.ops.iter().map(|p| p.op.clone()).collect()
+    }
+
+    /// Every op that returned is linearized (pending ones may be left out).
+    fn is_complete(&self, node: &Node) -> bool {
+        node.completed_done == self.completed
+    }
+
+    /// Ops that may take effect next: not yet linearized, their client's previous op is, and
+    /// no other unlinearized op returned before they were invoked.
+    ///
+    /// Ops are sorted by invocation, so we scan from the first unlinearized op and stop at the
+    /// first op invoked after the earliest return seen so far: every later op is invoked later
+    /// still, and that earliest return belongs to an unlinearized op that must precede it.
+    fn candidates(&self, node: &Node) -> Vec<usize> {
+        let mut first_return = u64::MAX;
+        let mut window = Vec::new();
+        let start = node.done.first_unset();
+        for i in (start..self.ops.len()).filter(|&i| !node.done.has(i)) {
+            let op = &self.ops[i].op;
+            if op.invoke_us > first_return {
+                break;
+            }
+            first_return = first_return.min(op.return_us.unwrap_or(u64::MAX));
+            window.push(i);
+        }
+        let ready = |&i: &usize| {
+            self.ops[i].op.invoke_us <= first_return
+                && self.prev_of_client[i].is_none_or(|p| node.done.has(p))
+        };
+        window.into_iter().filter(ready).collect()
+    }
+
+    /// The configurations reachable by linearizing one more op, in candidate order.
+    fn successors(&mut self, node: &Node) -> Vec<Node> {
+        let mut out = Vec::new();
+        for i in self.candidates(node) {
+            let op = &self.ops[i].op;
+            let early = op.invoke_us.max(node.clock_us);
+            if op.return_us.is_some_and(|r| early > r) {
+                continue; // it would have to take effect after it returned
+            }
+            let late = op.return_us.filter(|&r| r > early);
+            let first = self.attempt(node, i, early);
+            let second = late.map(|t| self.attempt(node, i, t));
+            let second =
+                second.filter(|s| s.reply != first.reply || s.node.model != first.node.model);
+            if first.accepted {
+                out.push(first.node);
+            }
+            if let Some(second) = second.filter(|s| s.accepted) {
+                out.push(second.node);
+            }
+        }
+        out.reverse(); // the stack pops the last pushed: explore early candidates first
+        out
+    }
+
+    /// Applies op `i` to `node` at time `t_us`.
+    fn attempt(&mut self, node: &Node, i: usize, t_us: u64) -> Attempt {
+        self.steps += 1;
+        let p = self.ops[i];
+        let mut model = node.model.clone();
+        let mut conn = p.conn;
+        let reply = model.apply(&mut conn, &p.op.argv, t_us / 1000);
+        let accepted =
+            p.op.reply
+                .as_ref()
+                .is_none_or(|want| replies_match(&p.op.argv, &reply, want));
+        let completed_done = node.completed_done + u32::from(p.op.return_us.is_some());
+        let node = Node {
+            done: node.done.with(i),
+            completed_done,
+            clock_us: t_us,
+            model,
+        };
+        Attempt {
+            reply,
+            node,
+            accepted,
+        }
+    }
+}
+
+/// The result of applying one op at one instant.
+struct Attempt {
+    reply: Resp,
+    node: Node,
+    accepted: bool,
+}
+
+/// Model reply vs recorded reply. KEYS replies are sets (Redis's order is unspecified).
+fn replies_match(argv: &[Vec<u8>], model: &Resp, recorded: &Resp) -> bool {
+    let is_keys = argv
+        .first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"keys"));
+    match (model, recorded) {
+        (Resp::Array(a), Resp::Array(b)) if is_keys => {
+            let sorted = |v: &[Resp]| {
+                let mut bytes: Vec<Vec<u8>> = v.iter().map(Resp::to_resp2_bytes).collect();
+                bytes.sort();
+                bytes
+            };
+            sorted(a) == sorted(b)
+        }
+        _ => model == recorded,
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (ops, marks) = match self {
+            Violation::NotLinearizable {
+                ops,
+                in_longest_prefix,
+            } => {
+                writeln!(
+                    f,
+                    "not linearizable: no order of these {} ops explains the replies",
+                    ops.len()
+                )?;
+                writeln!(
+                    f,
+                    "(+ = in the longest linearizable prefix found, ! = never placed)"
+                )?;
+                (ops, Some(in_longest_prefix))
+            }
+            Violation::Unknown { ops, steps } => {
+                writeln!(
+                    f,
+                    "unknown: search budget exhausted after {steps} steps on {} ops",
+                    ops.len()
+                )?;
+                (ops, None)
+            }
+        };
+        let base = ops.iter().map(|o| o.invoke_us).min().unwrap_or(0);
+        for (i, op) in ops.iter().enumerate() {
+            let mark = marks.map_or(' ', |m| if m[i] { '+' } else { '!' });
+            let ret = op
+                .return_us
+                .map_or("pending".to_string(), |r| format!("{}", r - base));
+            let argv: Vec<String> = op
+                .argv
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let reply = op.reply.as_ref().map_or("?".to_string(), show_reply);
+            writeln!(
+                f,
+                "{mark} client {:>3} [{:>8} .. {:>8}] {} -> {}",
+                op.client,
+                op.invoke_us - base,
+                ret,
+                argv.join(" "),
+                reply
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A one-line rendering of a reply for humans.
+fn show_reply(r: &Resp) -> String {
+    let list = |items: &[Resp]| items.iter().map(show_reply).collect::<Vec<_>>().join(", ");
+    match r {
+        Resp::Simple(s) => format!("+{s}"),
+        Resp::Error(e) => format!("-{e}"),
+        Resp::Int(n) => format!(":{n}"),
+        Resp::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Resp::Nil | Resp::NilArray => "(nil)".to_string(),
+        Resp::Array(items) => format!("[{}]", list(items)),
+        Resp::Set(items) => format!("{{{}}}", list(items)),
+        Resp::Map(pairs) => {
+            let kv: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{} => {}", show_reply(k), show_reply(v)))
+                .collect();
+            format!("{{{}}}", kv.join(", "))
+        }
+        Resp::Double(d) => format!(",{}", crate::resp::format_g17(*d)),
+        Resp::Bool(b) => format!("#{b}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A realistic Unix time in µs, so TTL arithmetic sees wall-clock-like values.
+    const T0_US: u64 = 1_700_000_000_000_000;
+
+    fn op(client: u32, invoke: u64, ret: Option<u64>, cmd: &str, reply: Resp) -> Op {
+        Op {
+            client,
+            invoke_us: T0_US + invoke,
+            return_us: ret.map(|r| T0_US + r),
+            argv: cmd.split(' ').map(|a| a.as_bytes().to_vec()).collect(),
+            reply: Some(reply),
+        }
+    }
+
+    fn bulk(s: &str) -> Resp {
+        Resp::bulk(s)
+    }
+
+    fn accepts(history: &[Op]) -> bool {
+        check(history, &CheckConfig::default()).is_ok()
+    }
+
+    fn rejects(history: &[Op]) -> Violation {
+        match check(history, &CheckConfig::default()) {
+            Err(v @ Violation::NotLinearizable { .. }) => v,
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn accepts_concurrent_read_seeing_either_value() {
+        for seen in [Resp::Nil, bulk("1")] {
+            let h = [
+                op(1, 0, Some(10), "SET x 1", Resp::ok()),
+                op(2, 5, Some(15), "GET x", seen),
+            ];
+            assert!(accepts(&h));
+        }
+    }
+
+    #[test]
+    fn accepts_concurrent_increments_in_either_order() {
+        let h = [
+            op(1, 0, Some(100), "INCR x", Resp::Int(2)),
+            op(2, 10, Some(50), "INCR x", Resp::Int(1)),
+            op(3, 60, Some(200), "GET x", bulk("2")),
+        ];
+        assert!(accepts(&h));
+    }
+
+    #[test]
+    fn rejects_stale_read() {
+        let h = [
+            op(1, 0, Some(10), "SET x 1", Resp::ok()),
+            op(2, 20, Some(30), "GET x", Resp::Nil),
+        ];
+        let v = rejects(&h);
+        assert!(v.to_string().contains("GET x -> (nil)"), "{v}");
+    }
+
+    #[test]
+    fn rejects_lost_write() {
+        let h = [
+            op(1, 0, Some(10), "INCR x", Resp::Int(1)),
+            op(2, 20, Some(30), "INCR x", Resp::Int(1)),
+        ];
+        rejects(&h);
+    }
+
+    #[test]
+    fn rejects_torn_multi_key_read() {
+        let torn = [
+            Resp::Array(vec![bulk("1"), bulk("0")]),
+            Resp::Array(vec![bulk("1"), Resp::Nil]),
+        ];
+        for reply in torn {
+            let h = [
+                op(1, 0, Some(10), "MSET a 0 b 0", Resp::ok()),
+                op(1, 20, Some(40), "MSET a 1 b 1", Resp::ok()),
+                op(2, 25, Some(35), "MGET a b", reply),
+            ];
+            rejects(&h);
+        }
+        // The same read seeing all-old or all-new is fine.
+        for whole in ["0", "1"] {
+            let h = [
+                op(1, 0, Some(10), "MSET a 0 b 0", Resp::ok()),
+                op(1, 20, Some(40), "MSET a 1 b 1", Resp::ok()),
+                op(
+                    2,
+                    25,
+                    Some(35),
+                    "MGET a b",
+                    Resp::Array(vec![bulk(whole), bulk(whole)]),
+                ),
+            ];
+            assert!(accepts(&h));
+        }
+    }
+
+    #[test]
+    fn rejects_impossible_reply() {
+        let h = [
+            op(1, 0, Some(10), "SET x 1", Resp::ok()),
+            op(2, 0, Some(10), "GET x", bulk("banana")),
+        ];
+        rejects(&h);
+        let h = [op(1, 0, Some(10), "GET", Resp::ok())];
+        rejects(&h);
+    }
+
+    #[test]
+    fn pending_ops_may_or_may_not_take_effect() {
+        let pending = Op {
+            return_us: None,
+            ..op(1, 0, None, "SET x 1", Resp::ok())
+        };
+        for seen in [Resp::Nil, bulk("1")] {
+            let h = [pending.clone(), op(2, 50, Some(60), "GET x", seen)];
+            assert!(accepts(&h));
+        }
+        // But it cannot take effect before it was sent.
+        let late = Op {
+            invoke_us: T0_US + 100,
+            ..pending
+        };
+        rejects(&[late, op(2, 50, Some(60), "GET x", bulk("1"))]);
+    }
+
+    #[test]
+    fn ttl_windows_accept_both_outcomes_only_while_straddling() {
+        let set = op(1, 0, Some(1_000), "SET x v PX 1000", Resp::ok());
+        // Read during [1000 ms, 2000 ms] after invocation: either side of the deadline.
+        for seen in [Resp::Nil, bulk("v")] {
+            let h = [
+                set.clone(),
+                op(2, 1_000_500, Some(1_000_600), "GET x", seen),
+            ];
+            assert!(accepts(&h), "straddling read");
+        }
+        let h = [
+            set.clone(),
+            op(2, 2_500_000, Some(2_500_100), "GET x", bulk("v")),
+        ];
+        rejects(&h);
+        let h = [set, op(2, 100_000, Some(100_100), "GET x", Resp::Nil)];
+        rejects(&h);
+    }
+
+    #[test]
+    fn partitions_report_only_the_failing_key() {
+        let h = [
+            op(1, 0, Some(10), "SET x 1", Resp::ok()),
+            op(2, 0, Some(10), "SET y 1", Resp::ok()),
+            op(3, 20, Some(30), "GET y", bulk("1")),
+            op(4, 20, Some(30), "GET x", bulk("2")),
+        ];
+        let Violation::NotLinearizable { ops, .. } = rejects(&h) else {
+            unreachable!()
+        };
+        assert_eq!(ops.len(), 2);
+        assert!(ops.iter().all(|o| o.argv[1] == b"x"));
+    }
+
+    #[test]
+    fn multi_key_ops_join_partitions() {
+        // RENAME links x and y: the GET y is only explained by the RENAME.
+        let h = [
+            op(1, 0, Some(10), "SET x 1", Resp::ok()),
+            op(1, 20, Some(30), "RENAME x y", Resp::ok()),
+            op(2, 40, Some(50), "GET y", bulk("1")),
+            op(2, 60, Some(70), "EXISTS x", Resp::Int(0)),
+        ];
+        assert!(accepts(&h));
+        let prepared = prepare(&h, 16);
+        assert_eq!(partitions(&prepared, true).len(), 1);
+    }
+
+    #[test]
+    fn select_is_tracked_per_client() {
+        let h = [
+            op(1, 0, Some(10), "SELECT 1", Resp::ok()),
+            op(1, 20, Some(30), "SET x 1", Resp::ok()),
+            op(2, 40, Some(50), "GET x", Resp::Nil),
+            op(2, 60, Some(70), "SELECT 1", Resp::ok()),
+            op(2, 80, Some(90), "GET x", bulk("1")),
+        ];
+        assert!(accepts(&h));
+    }
+
+    #[test]
+    fn pipelined_client_keeps_program_order() {
+        // Client 1 pipelines SET then GET: the GET must see its own SET.
+        let h = [
+            op(1, 0, Some(50), "SET x 1", Resp::ok()),
+            op(1, 1, Some(51), "GET x", Resp::Nil),
+        ];
+        rejects(&h);
+    }
+
+    #[test]
+    fn flushdb_joins_everything() {
+        let h = [
+            op(1, 0, Some(10), "SET x 1", Resp::ok()),
+            op(2, 0, Some(10), "SET y 1", Resp::ok()),
+            op(3, 20, Some(30), "FLUSHDB", Resp::ok()),
+            op(4, 40, Some(50), "DBSIZE", Resp::Int(0)),
+            op(4, 60, Some(70), "PING", Resp::Simple("PONG".into())),
+        ];
+        assert!(accepts(&h));
+        assert_eq!(partitions(&prepare(&h, 16), true).len(), 2);
+    }
+
+    #[test]
+    fn budget_exhaustion_is_unknown_not_violation() {
+        let h: Vec<Op> = (0..12)
+            .map(|c| op(c, 0, Some(1000), "INCR x", Resp::Int(i64::from(c) + 1)))
+            .chain([op(99, 2000, Some(2001), "GET x", bulk("nope"))])
+            .collect();
+        let config = CheckConfig {
+            steps_max: 50,
+            ..CheckConfig::default()
+        };
+        match check(&h, &config) {
+            Err(Violation::Unknown { steps, .. }) => assert!(steps > 50),
+            other => panic!("expected Unknown, got {other:?}"),
+        }
+        assert!(matches!(
+            check(&h, &CheckConfig::default()),
+            Err(Violation::NotLinearizable { .. })
+        ));
+    }
+}

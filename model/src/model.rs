@@ -205,3 +205,102 @@ impl Ctx<'_> {
         self.db().insert(key.to_vec(), entry);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: u64 = 1_700_000_000_000;
+
+    fn run(m: &mut Model, conn: &mut ConnState, cmd: &str, now_ms: u64) -> Resp {
+        let argv: Vec<Vec<u8>> = cmd.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+        m.apply(conn, &argv, now_ms)
+    }
+
+    #[test]
+    fn keys_vanish_exactly_at_their_deadline() {
+        let (mut m, mut c) = (Model::default(), ConnState::default());
+        assert_eq!(run(&mut m, &mut c, "SET k v PX 100", NOW_MS), Resp::ok());
+        assert_eq!(run(&mut m, &mut c, "PTTL k", NOW_MS + 99), Resp::Int(1));
+        assert_eq!(run(&mut m, &mut c, "GET k", NOW_MS + 99), Resp::bulk("v"));
+        assert_eq!(run(&mut m, &mut c, "GET k", NOW_MS + 100), Resp::Nil);
+        assert_eq!(run(&mut m, &mut c, "DBSIZE", NOW_MS + 100), Resp::Int(0));
+    }
+
+    #[test]
+    fn digest_covers_live_keys_values_and_ttls_only() {
+        let (mut a, mut c) = (Model::default(), ConnState::default());
+        let empty = a.digest(NOW_MS);
+        run(&mut a, &mut c, "SET k v", NOW_MS);
+        let with_k = a.digest(NOW_MS);
+        assert_ne!(with_k, empty);
+        let mut b = a.snapshot();
+        run(&mut b, &mut c, "PEXPIRE k 50", NOW_MS);
+        assert_ne!(b.digest(NOW_MS), with_k, "TTL is part of the digest");
+        assert_eq!(b.digest(NOW_MS + 50), empty, "expired keys are not");
+        run(&mut b, &mut c, "SET k v", NOW_MS);
+        assert_eq!(b.digest(NOW_MS), with_k);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn select_and_swapdb_move_whole_databases() {
+        let (mut m, mut c) = (Model::new(2), ConnState::default());
+        run(&mut m, &mut c, "SET k zero", NOW_MS);
+        assert_eq!(
+            run(&mut m, &mut c, "SELECT 2", NOW_MS),
+            Resp::err("ERR DB index is out of range")
+        );
+        assert_eq!(run(&mut m, &mut c, "SELECT 1", NOW_MS), Resp::ok());
+        assert_eq!(c.db, 1);
+        assert_eq!(run(&mut m, &mut c, "GET k", NOW_MS), Resp::Nil);
+        assert_eq!(run(&mut m, &mut c, "SWAPDB 0 1", NOW_MS), Resp::ok());
+        assert_eq!(run(&mut m, &mut c, "GET k", NOW_MS), Resp::bulk("zero"));
+    }
+
+    #[test]
+    fn dispatch_errors_use_redis_texts() {
+        let (mut m, mut c) = (Model::default(), ConnState::default());
+        assert_eq!(
+            run(&mut m, &mut c, "GeT", NOW_MS),
+            Resp::err("ERR wrong number of arguments for 'get' command")
+        );
+        assert_eq!(
+            run(&mut m, &mut c, "foo a b", NOW_MS),
+            Resp::err("ERR unknown command 'foo', with args beginning with: 'a' 'b' ")
+        );
+        assert_eq!(
+            run(&mut m, &mut c, "SET k v EX 0", NOW_MS),
+            Resp::err("ERR invalid expire time in 'set' command")
+        );
+        assert_eq!(
+            run(&mut m, &mut c, "SET k v NX XX", NOW_MS),
+            Resp::err("ERR syntax error")
+        );
+        assert_eq!(run(&mut m, &mut c, "INCR k", NOW_MS), Resp::Int(1));
+        assert_eq!(
+            run(&mut m, &mut c, "INCRBYFLOAT k 0.1", NOW_MS),
+            Resp::bulk("1.1")
+        );
+        assert_eq!(
+            run(&mut m, &mut c, "INCR k", NOW_MS),
+            Resp::err("ERR value is not an integer or out of range")
+        );
+    }
+
+    #[test]
+    fn unknown_command_lists_at_most_128_bytes_of_arguments() {
+        let (mut m, mut c) = (Model::default(), ConnState::default());
+        let long = "x".repeat(200);
+        let Resp::Error(text) = run(&mut m, &mut c, &format!("nope {long} y"), NOW_MS) else {
+            panic!("expected an error");
+        };
+        assert_eq!(
+            text,
+            format!(
+                "ERR unknown command 'nope', with args beginning with: '{}' ",
+                "x".repeat(128)
+            )
+        );
+    }
+}

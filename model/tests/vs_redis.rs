@@ -1,0 +1,497 @@
+//! The model against a real redis-server 7.0: proptest command sequences are sent to both, and
+//! every reply must be byte-identical (RESP2, and RESP3 after HELLO 3), except where Redis's
+//! answer legitimately depends on when it read its clock or on hash-table order:
+//! TTL-family replies are compared with a tolerance, KEYS replies as sets.
+//!
+//! Time: the model's `now` is the wall clock just before the command is sent, so Redis's clock
+//! is a few ms later. To keep that from deciding any reply, every relative TTL is at least
+//! 100 s and unique per step (no two deadlines within 1 s of each other), absolute ones are
+//! either far in the future or in the past, and SET never gets a past EXAT/PXAT (Redis then keeps
+//! the dead key until it is reclaimed, and DBSIZE would count it; the model counts live keys).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)] // real clock and real server
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Commands compared, and how many of those Redis answered with an error (coverage report).
+static COMPARED: AtomicU64 = AtomicU64::new(0);
+static ERRORS: AtomicU64 = AtomicU64::new(0);
+
+use model::{ConnState, Model, Resp};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use support::redis::{as_int, parse, Node, RedisServer, RespConn};
+
+/// A generated argument; time-dependent ones are resolved when the command is sent.
+#[derive(Clone)]
+enum Tok {
+    Lit(Vec<u8>),
+    /// A relative TTL in seconds, unique per step: 100 + 3·step + k.
+    RelSecs(u8),
+    /// The same in ms.
+    RelMs(u8),
+    /// An absolute deadline one hour from the start of the test, unique per step (s / ms).
+    FutureSecs(u8),
+    FutureMs(u8),
+    /// An absolute time one hour in the past (s / ms).
+    PastSecs,
+    PastMs,
+}
+
+impl std::fmt::Debug for Tok {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tok::Lit(b) => write!(f, "{:?}", String::from_utf8_lossy(b)),
+            Tok::RelSecs(k) => write!(f, "RelSecs({k})"),
+            Tok::RelMs(k) => write!(f, "RelMs({k})"),
+            Tok::FutureSecs(k) => write!(f, "FutureSecs({k})"),
+            Tok::FutureMs(k) => write!(f, "FutureMs({k})"),
+            Tok::PastSecs => write!(f, "PastSecs"),
+            Tok::PastMs => write!(f, "PastMs"),
+        }
+    }
+}
+
+fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+fn resolve(tok: &Tok, step: u64, start_ms: u64) -> Vec<u8> {
+    let hour_ms = 3_600_000;
+    let text = match tok {
+        Tok::Lit(b) => return b.clone(),
+        Tok::RelSecs(k) => 100 + 3 * step + u64::from(*k),
+        Tok::RelMs(k) => (100 + 3 * step + u64::from(*k)) * 1000,
+        Tok::FutureSecs(k) => (start_ms + hour_ms) / 1000 + 3 * step + u64::from(*k),
+        Tok::FutureMs(k) => start_ms + hour_ms + (3 * step + u64::from(*k)) * 1000,
+        Tok::PastSecs => (start_ms - hour_ms) / 1000,
+        Tok::PastMs => start_ms - hour_ms,
+    };
+    text.to_string().into_bytes()
+}
+
+fn lit(s: &str) -> Tok {
+    Tok::Lit(s.as_bytes().to_vec())
+}
+
+fn one_of(items: &'static [&'static str]) -> impl Strategy<Value = Tok> + Clone {
+    proptest::sample::select(items).prop_map(lit)
+}
+
+/// Five keys, two sharing a hashtag.
+const KEYS: &[&str] = &["k1", "k2", "{t}a", "{t}b", "n"];
+
+fn key() -> impl Strategy<Value = Tok> + Clone {
+    one_of(KEYS)
+}
+
+fn value() -> impl Strategy<Value = Tok> + Clone {
+    one_of(&[
+        "0",
+        "1",
+        "-1",
+        "10",
+        "42",
+        "007",
+        "-0",
+        "+5",
+        " 1",
+        "3.5",
+        "0.1",
+        "-0.2",
+        "1e3",
+        "1.5e-3",
+        "inf",
+        "",
+        "abc",
+        "hello world",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "99999999999999999999",
+        "0x10",
+    ])
+}
+
+fn int_arg() -> impl Strategy<Value = Tok> + Clone {
+    one_of(&[
+        "0",
+        "1",
+        "-1",
+        "2",
+        "5",
+        "-3",
+        "100",
+        "abc",
+        "",
+        "+1",
+        "01",
+        "-0",
+        "1.0",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "2147483648",
+    ])
+}
+
+fn float_arg() -> impl Strategy<Value = Tok> + Clone {
+    one_of(&[
+        "0.1", "0.2", "-0.3", "1", "-1", "2.5", "1e3", "5.0e-2", ".5", "3.", "+1.5", "abc", "",
+        " 1", "inf", "-inf", "nan", "1e400", "1e5000", "0x1p4", "10.50", "1e-20",
+    ])
+}
+
+/// A relative TTL (seconds or ms per `ms`), including invalid and non-positive ones.
+fn rel_ttl(ms: bool) -> impl Strategy<Value = Tok> + Clone {
+    prop_oneof![
+        4 => (0u8..3).prop_map(move |k| if ms { Tok::RelMs(k) } else { Tok::RelSecs(k) }),
+        1 => one_of(&["0", "-1", "-100", "abc", "9223372036854775807", "9223372036854775"]),
+    ]
+}
+
+/// An absolute deadline: future, past, or invalid.
+fn abs_ttl(ms: bool) -> impl Strategy<Value = Tok> + Clone {
+    prop_oneof![
+        3 => (0u8..3).prop_map(move |k| if ms { Tok::FutureMs(k) } else { Tok::FutureSecs(k) }),
+        1 => Just(if ms { Tok::PastMs } else { Tok::PastSecs }),
+        1 => one_of(&["1", "0", "-5", "x", "9223372036854775807"]),
+    ]
+}
+
+fn cmd(name: &str, args: Vec<Tok>) -> Vec<Tok> {
+    let mut v = vec![lit(name)];
+    v.extend(args);
+    v
+}
+
+/// SET/GETEX options, valid and not: each element is one option with its argument, if any.
+fn ext_option() -> impl Strategy<Value = Vec<Tok>> + Clone {
+    prop_oneof![
+        one_of(&["NX", "nx", "XX", "GET", "get", "KEEPTTL", "PERSIST", "EX", "BAD"])
+            .prop_map(|t| vec![t]),
+        rel_ttl(false).prop_map(|t| vec![lit("EX"), t]),
+        rel_ttl(true).prop_map(|t| vec![lit("px"), t]),
+        (0u8..3).prop_map(|k| vec![lit("EXAT"), Tok::FutureSecs(k)]),
+        (0u8..3).prop_map(|k| vec![lit("PXAT"), Tok::FutureMs(k)]),
+        // Past deadlines only where Redis rejects them: a past SET EXAT leaves a dead key that
+        // Redis's DBSIZE still counts until reclaimed (see the module comment).
+        one_of(&["0", "-1", "x"]).prop_map(|t| vec![lit("EXAT"), t]),
+    ]
+}
+
+/// GETEX may use past absolute times: Redis deletes the key at once.
+fn getex_option() -> impl Strategy<Value = Vec<Tok>> + Clone {
+    prop_oneof![
+        ext_option(),
+        abs_ttl(false).prop_map(|t| vec![lit("EXAT"), t]),
+        abs_ttl(true).prop_map(|t| vec![lit("PXAT"), t]),
+    ]
+}
+
+fn with_options(head: Vec<Tok>, opts: Vec<Vec<Tok>>) -> Vec<Tok> {
+    head.into_iter().chain(opts.into_iter().flatten()).collect()
+}
+
+fn string_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let opts = || proptest::collection::vec(ext_option(), 0..3);
+    prop_oneof![
+        4 => key().prop_map(|k| cmd("GET", vec![k])),
+        6 => (key(), value(), opts()).prop_map(|(k, v, o)| with_options(cmd("SET", vec![k, v]), o)),
+        1 => (key(), value()).prop_map(|(k, v)| cmd("SETNX", vec![k, v])),
+        1 => (key(), rel_ttl(false), value()).prop_map(|(k, t, v)| cmd("SETEX", vec![k, t, v])),
+        1 => (key(), rel_ttl(true), value()).prop_map(|(k, t, v)| cmd("PSETEX", vec![k, t, v])),
+        2 => proptest::collection::vec(key(), 1..4).prop_map(|ks| cmd("MGET", ks)),
+        2 => proptest::collection::vec((key(), value()), 0..3).prop_map(|kv| {
+            cmd("MSET", kv.into_iter().flat_map(|(k, v)| [k, v]).collect())
+        }),
+        1 => proptest::collection::vec(prop_oneof![key(), value()], 1..5)
+            .prop_map(|a| cmd("MSETNX", a)),
+        1 => (key(), value()).prop_map(|(k, v)| cmd("GETSET", vec![k, v])),
+        1 => key().prop_map(|k| cmd("GETDEL", vec![k])),
+    ]
+}
+
+fn string_commands_2() -> impl Strategy<Value = Vec<Tok>> {
+    let getex_opts = proptest::collection::vec(getex_option(), 0..2);
+    prop_oneof![
+        2 => (key(), getex_opts).prop_map(|(k, o)| with_options(cmd("GETEX", vec![k]), o)),
+        2 => (key(), value()).prop_map(|(k, v)| cmd("APPEND", vec![k, v])),
+        1 => key().prop_map(|k| cmd("STRLEN", vec![k])),
+        2 => (key(), int_arg(), int_arg()).prop_map(|(k, a, b)| cmd("GETRANGE", vec![k, a, b])),
+        1 => (key(), int_arg(), int_arg()).prop_map(|(k, a, b)| cmd("SUBSTR", vec![k, a, b])),
+        2 => (key(), one_of(&["0", "1", "3", "-1", "x", "536870912"]), value())
+            .prop_map(|(k, o, v)| cmd("SETRANGE", vec![k, o, v])),
+        3 => (one_of(&["INCR", "DECR"]), key()).prop_map(|(c, k)| vec![c, k]),
+        3 => (one_of(&["INCRBY", "DECRBY"]), key(), int_arg()).prop_map(|(c, k, n)| vec![c, k, n]),
+        3 => (key(), float_arg()).prop_map(|(k, f)| cmd("INCRBYFLOAT", vec![k, f])),
+    ]
+}
+
+fn expire_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let flags = || proptest::collection::vec(one_of(&["NX", "XX", "GT", "lt", "foo"]), 0..2);
+    prop_oneof![
+        (one_of(&["EXPIRE"]), key(), rel_ttl(false), flags())
+            .prop_map(|(c, k, t, f)| { with_options(vec![c, k, t], vec![f]) }),
+        (key(), rel_ttl(true), flags())
+            .prop_map(|(k, t, f)| { with_options(cmd("PEXPIRE", vec![k, t]), vec![f]) }),
+        (key(), abs_ttl(false), flags())
+            .prop_map(|(k, t, f)| { with_options(cmd("EXPIREAT", vec![k, t]), vec![f]) }),
+        (key(), abs_ttl(true), flags())
+            .prop_map(|(k, t, f)| { with_options(cmd("PEXPIREAT", vec![k, t]), vec![f]) }),
+        (
+            one_of(&[
+                "TTL",
+                "PTTL",
+                "EXPIRETIME",
+                "PEXPIRETIME",
+                "PERSIST",
+                "TYPE"
+            ]),
+            key()
+        )
+            .prop_map(|(c, k)| vec![c, k]),
+    ]
+}
+
+fn keyspace_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let keys = || proptest::collection::vec(key(), 1..4);
+    let copy_opts = proptest::collection::vec(
+        prop_oneof![
+            one_of(&["REPLACE", "replace", "BAD", "DB"]).prop_map(|t| vec![t]),
+            one_of(&["0", "1", "16", "-1", "x"]).prop_map(|n| vec![lit("DB"), n]),
+        ],
+        0..3,
+    );
+    prop_oneof![
+        2 => (one_of(&["DEL", "UNLINK", "EXISTS", "TOUCH"]), keys()).prop_map(|(c, ks)| {
+            std::iter::once(c).chain(ks).collect()
+        }),
+        2 => (one_of(&["RENAME", "RENAMENX"]), key(), key()).prop_map(|(c, a, b)| vec![c, a, b]),
+        2 => (key(), key(), copy_opts)
+            .prop_map(|(a, b, o)| with_options(cmd("COPY", vec![a, b]), o)),
+        1 => (key(), one_of(&["0", "1", "16", "x", "99999999999"]))
+            .prop_map(|(k, d)| cmd("MOVE", vec![k, d])),
+        1 => one_of(&["0", "1", "0", "1", "16", "-1", "x"]).prop_map(|d| cmd("SELECT", vec![d])),
+        1 => (one_of(&["0", "1", "16", "x"]), one_of(&["0", "1", "y"]))
+            .prop_map(|(a, b)| cmd("SWAPDB", vec![a, b])),
+        1 => one_of(&["*", "k*", "{t}?", "[kn]*", "*b", "k[1-2]", "\\{*", "[^k]*"])
+            .prop_map(|p| cmd("KEYS", vec![p])),
+    ]
+}
+
+fn server_and_error_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let raw = |parts: &'static [&'static str]| parts.iter().map(|p| lit(p)).collect::<Vec<_>>();
+    prop_oneof![
+        Just(raw(&["DBSIZE"])),
+        Just(raw(&["FLUSHDB"])),
+        Just(raw(&["FLUSHDB", "ASYNC"])),
+        Just(raw(&["FLUSHALL", "bad"])),
+        Just(raw(&["PING"])),
+        Just(raw(&["PING", "hi"])),
+        Just(raw(&["ECHO", ""])),
+        Just(raw(&["GET"])),
+        Just(raw(&["MSET", "k1"])),
+        Just(raw(&["NOSUCH", "a", "b"])),
+        Just(raw(&["set", "k1"])),
+        Just(raw(&["TTL", "k1", "k2"])),
+    ]
+}
+
+/// Any command the model knows, weighted towards string and TTL traffic.
+fn command() -> impl Strategy<Value = Vec<Tok>> {
+    prop_oneof![
+        5 => string_commands(),
+        4 => string_commands_2(),
+        3 => expire_commands(),
+        3 => keyspace_commands(),
+        1 => server_and_error_commands(),
+    ]
+}
+
+fn check_reply(argv: &[Vec<u8>], ours: &[u8], theirs: &[u8]) -> Result<(), TestCaseError> {
+    let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let context = || {
+        let args: Vec<String> = argv.iter().map(|a| show(a)).collect();
+        format!(
+            "{args:?}: model {:?} vs redis {:?}",
+            show(ours),
+            show(theirs)
+        )
+    };
+    let tolerance = match name.as_str() {
+        "ttl" | "expiretime" => Some(1),
+        "pttl" | "pexpiretime" => Some(1000),
+        _ => None,
+    };
+    match (tolerance, as_int(ours), as_int(theirs)) {
+        (Some(tol), Some(a), Some(b)) if a >= 0 && b >= 0 => {
+            prop_assert!((a - b).abs() <= tol, "{}", context());
+            return Ok(());
+        }
+        _ => {}
+    }
+    if name == "keys" && ours.starts_with(b"*") && theirs.starts_with(b"*") {
+        let sorted = |raw: &[u8]| match parse(raw) {
+            Node::Agg(t, mut items) => {
+                items.sort();
+                Node::Agg(t, items)
+            }
+            other => other,
+        };
+        prop_assert_eq!(sorted(ours), sorted(theirs), "{}", context());
+        return Ok(());
+    }
+    prop_assert!(ours == theirs, "{}", context());
+    Ok(())
+}
+
+/// Sends one command to both sides and compares.
+fn step(
+    conn: &mut RespConn,
+    model: &mut Model,
+    state: &mut ConnState,
+    argv: &[Vec<u8>],
+) -> Result<(), TestCaseError> {
+    let now_ms = wall_ms();
+    let reply = model.apply(state, argv, now_ms);
+    let ours = if state.resp3 {
+        reply.to_resp3_bytes()
+    } else {
+        reply.to_resp2_bytes()
+    };
+    let theirs = conn.call(argv);
+    COMPARED.fetch_add(1, Ordering::Relaxed);
+    ERRORS.fetch_add(u64::from(theirs.starts_with(b"-")), Ordering::Relaxed);
+    check_reply(argv, &ours, &theirs)
+}
+
+/// Runs one generated sequence from an empty server, then compares every key's value and TTL
+/// in databases 0 and 1.
+fn run_case(conn: &mut RespConn, resp3: bool, cmds: &[Vec<Tok>]) -> Result<(), TestCaseError> {
+    let start_ms = wall_ms();
+    conn.call(&[b"FLUSHALL".to_vec()]);
+    conn.call(&[b"SELECT".to_vec(), b"0".to_vec()]);
+    let mut model = Model::new(16);
+    let mut state = ConnState { db: 0, resp3 };
+    for (i, toks) in cmds.iter().enumerate() {
+        let argv: Vec<Vec<u8>> = toks
+            .iter()
+            .map(|t| resolve(t, i as u64, start_ms))
+            .collect();
+        step(conn, &mut model, &mut state, &argv)?;
+    }
+    for db in ["0", "1"] {
+        step(
+            conn,
+            &mut model,
+            &mut state,
+            &[b"SELECT".to_vec(), db.as_bytes().to_vec()],
+        )?;
+        for k in KEYS {
+            for c in ["GET", "PTTL"] {
+                step(
+                    conn,
+                    &mut model,
+                    &mut state,
+                    &[c.as_bytes().to_vec(), k.as_bytes().to_vec()],
+                )?;
+            }
+        }
+        step(conn, &mut model, &mut state, &[b"DBSIZE".to_vec()])?;
+    }
+    Ok(())
+}
+
+fn run(resp3: bool, cases: u32) {
+    let server = RedisServer::start();
+    let conn = std::cell::RefCell::new(server.connect());
+    if resp3 {
+        let hello = conn.borrow_mut().call(&[b"HELLO".to_vec(), b"3".to_vec()]);
+        assert!(hello.starts_with(b"%"), "HELLO 3 should switch to RESP3");
+    }
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let strategy = proptest::collection::vec(command(), 1..40);
+    let result = runner.run(&strategy, |cmds| {
+        run_case(&mut conn.borrow_mut(), resp3, &cmds)
+    });
+    if let Err(e) = result {
+        panic!("model diverged from redis-server: {e}");
+    }
+    let (n, e) = (
+        COMPARED.load(Ordering::Relaxed),
+        ERRORS.load(Ordering::Relaxed),
+    );
+    eprintln!("vs_redis (resp3={resp3}): {cases} cases passed ({n} replies so far, {e} errors)");
+}
+
+#[test]
+fn model_matches_redis_resp2() {
+    run(false, 4000);
+}
+
+#[test]
+fn model_matches_redis_resp3() {
+    run(true, 1000);
+}
+
+/// Hand-picked sequences whose replies are pinned exactly, so a regression names the command.
+#[test]
+fn known_edge_cases_match_redis() {
+    let server = RedisServer::start();
+    let mut conn = server.connect();
+    let cases: &[&[&str]] = &[
+        &["SET", "f", "10.5"],
+        &["INCRBYFLOAT", "f", "0.1"],
+        &["INCRBYFLOAT", "g", "0.1"],
+        &["INCRBYFLOAT", "g", "0.2"],
+        &["INCRBYFLOAT", "h", "1e400"],
+        &["INCRBYFLOAT", "h", "-1e400"],
+        &["INCRBYFLOAT", "i", "100000000000000000000"],
+        &["INCRBYFLOAT", "i", "0.1"],
+        &["INCRBYFLOAT", "j", "1e-4950"],
+        &["INCRBYFLOAT", "j", "0x1.8p1"],
+        &["INCRBYFLOAT", "j", "1e4932"],
+        &["INCRBYFLOAT", "k", "1.18973149535723176502e4932"],
+        &["SET", "x", "1", "nx\0junk"],
+        &["SET", "x", "2", "EX", "100", "EX", "200"],
+        &["SET", "x", "3", "KEEPTTL", "EX", "1"],
+        &["GETEX", "missing", "EX", "bad"],
+        &["GETEX", "x", "EX", "0"],
+        &["GETRANGE", "x", "-100", "-200"],
+        &["SETRANGE", "y", "3", "ab"],
+        &["COPY", "y", "y", "DB", "1"],
+        &["COPY", "y", "y"],
+        &["MOVE", "y", "16"],
+        &["SWAPDB", "0", "x"],
+        &["EXPIRE", "y", "-1", "LT"],
+        &["unknowncmd", "a\r\nb", "c"],
+        &["KEYS", "[y"],
+        &["PING", "a", "b"],
+        &["DECRBY", "n", "-9223372036854775808"],
+    ];
+    let mut model = Model::new(16);
+    let mut state = ConnState::default();
+    let long = [
+        "nope".to_string(),
+        "x".repeat(100),
+        "y".repeat(100),
+        "z".to_string(),
+    ];
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    for argv in cases.iter().copied().chain([long.as_slice()]) {
+        let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let reply: Resp = model.apply(&mut state, &argv, wall_ms());
+        let theirs = conn.call(&argv);
+        check_reply(&argv, &reply.to_resp2_bytes(), &theirs).unwrap();
+    }
+}
