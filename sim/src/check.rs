@@ -7,7 +7,8 @@
 //!
 //! Many clients: the history must be linearizable (model::linearizability).
 
-use model::{ConnState, Model};
+use model::linearizability::{self, CheckConfig, Op};
+use model::{ConnState, Model, Resp};
 
 use crate::config::SimConfig;
 use crate::world::{printable, Observed};
@@ -16,7 +17,11 @@ pub fn check_history(config: &SimConfig, history: &[Observed]) -> Result<(), Str
     for op in history {
         if let Some(reply) = &op.reply {
             if reply.starts_with(b"-ERR Protocol") {
-                return Err(format!("protocol error for {:?}: {}", printable(&op.argv), String::from_utf8_lossy(reply)));
+                return Err(format!(
+                    "protocol error for {:?}: {}",
+                    printable(&op.argv),
+                    String::from_utf8_lossy(reply)
+                ));
             }
         }
     }
@@ -43,7 +48,9 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
         for now_ms in [earliest_ms, latest_ms] {
             let mut attempt = model.snapshot();
             let mut attempt_conn = conn;
-            let expected = attempt.apply(&mut attempt_conn, &op.argv, now_ms).to_resp2_bytes();
+            let expected = attempt
+                .apply(&mut attempt_conn, &op.argv, now_ms)
+                .to_resp2_bytes();
             if &expected == reply {
                 model = attempt;
                 conn = attempt_conn;
@@ -54,8 +61,10 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
             tried.push((now_ms, expected));
         }
         if !matched {
-            let expected: Vec<String> =
-                tried.iter().map(|(t, e)| format!("at {t}: {:?}", String::from_utf8_lossy(e))).collect();
+            let expected: Vec<String> = tried
+                .iter()
+                .map(|(t, e)| format!("at {t}: {:?}", String::from_utf8_lossy(e)))
+                .collect();
             return Err(format!(
                 "op {i} {:?} replied {:?}; the model says {}",
                 printable(&op.argv),
@@ -67,9 +76,103 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
     Ok(())
 }
 
-/// Placeholder wiring until the model's checker lands: many-client runs are checked for
-/// liveness and invariants only.
+/// Many clients: the whole history must be linearizable against the model.
 pub fn check_linearizable(history: &[Observed]) -> Result<(), String> {
-    let _ = history;
-    Ok(())
+    let mut ops = Vec::with_capacity(history.len());
+    for observed in history {
+        let reply = match &observed.reply {
+            Some(bytes) => Some(parse_reply(bytes)?),
+            None => None,
+        };
+        // A request whose reply never came may or may not have run: no return time.
+        let return_us = observed.reply.as_ref().and(observed.return_us);
+        ops.push(Op {
+            client: observed.client as u32,
+            invoke_us: observed.invoke_us,
+            return_us,
+            argv: observed.argv.clone(),
+            reply,
+        });
+    }
+    match linearizability::check(&ops, &CheckConfig::default()) {
+        Ok(()) => Ok(()),
+        Err(violation) => Err(format!("history is not linearizable:\n{violation}")),
+    }
+}
+
+/// Parses one whole RESP2 reply into the model's reply type.
+pub fn parse_reply(bytes: &[u8]) -> Result<Resp, String> {
+    let mut pos = 0;
+    let reply = parse_at(bytes, &mut pos, 0)?;
+    if pos != bytes.len() {
+        return Err(format!(
+            "trailing bytes after a reply: {:?}",
+            String::from_utf8_lossy(bytes)
+        ));
+    }
+    Ok(reply)
+}
+
+/// Nesting depth the parser follows: workload replies are at most one array deep.
+const REPLY_DEPTH_MAX: usize = 8;
+
+fn parse_at(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<Resp, String> {
+    if depth > REPLY_DEPTH_MAX {
+        return Err("reply nested too deep".into());
+    }
+    let rest = &bytes[*pos..];
+    let end = rest
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .ok_or("reply line without CRLF")?;
+    let line = String::from_utf8_lossy(&rest[1..end]).into_owned();
+    *pos += end + 2;
+    let number = || {
+        line.parse::<i64>()
+            .map_err(|_| format!("bad number {line:?}"))
+    };
+    Ok(match rest.first() {
+        Some(b'+') => Resp::Simple(line),
+        Some(b'-') => Resp::Error(line),
+        Some(b':') => Resp::Int(number()?),
+        Some(b'$') => match number()? {
+            -1 => Resp::Nil,
+            len => {
+                let len = len as usize;
+                let body = bytes
+                    .get(*pos..*pos + len)
+                    .ok_or("short bulk string")?
+                    .to_vec();
+                *pos += len + 2;
+                Resp::Bulk(body)
+            }
+        },
+        Some(b'*') => match number()? {
+            -1 => Resp::NilArray,
+            len => {
+                let mut items = Vec::with_capacity(len.clamp(0, 64) as usize);
+                for _ in 0..len {
+                    items.push(parse_at(bytes, pos, depth + 1)?);
+                }
+                Resp::Array(items)
+            }
+        },
+        other => return Err(format!("unexpected RESP2 reply type {other:?}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_parse_into_the_model_type() {
+        assert_eq!(parse_reply(b"+OK\r\n"), Ok(Resp::Simple("OK".into())));
+        assert_eq!(parse_reply(b"$-1\r\n"), Ok(Resp::Nil));
+        assert_eq!(
+            parse_reply(b"*2\r\n$1\r\na\r\n:5\r\n"),
+            Ok(Resp::Array(vec![Resp::Bulk(b"a".to_vec()), Resp::Int(5)]))
+        );
+        assert!(parse_reply(b"+OK\r\nextra").is_err());
+    }
 }

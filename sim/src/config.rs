@@ -45,14 +45,38 @@ impl SimConfig {
             clients,
             keys: rng.gen_range(1..=8),
             requests_per_client: rng.gen_range(5..=40),
-            pipeline_max: if rng.gen_bool(0.5) { 1 } else { rng.gen_range(2..=8) },
-            chunk_max_bytes: if rng.gen_bool(0.2) { rng.gen_range(1..=4) } else { rng.gen_range(8..=512) },
+            pipeline_max: if rng.gen_bool(0.5) {
+                1
+            } else {
+                rng.gen_range(2..=8)
+            },
+            chunk_max_bytes: if rng.gen_bool(0.2) {
+                rng.gen_range(1..=4)
+            } else {
+                rng.gen_range(8..=512)
+            },
             delay_min_us: rng.gen_range(1..=50),
             delay_max_us: rng.gen_range(50..=5_000),
-            spike_per_mille: if rng.gen_bool(0.3) { rng.gen_range(1..=50) } else { 0 },
-            stall_per_mille: if rng.gen_bool(0.3) { rng.gen_range(1..=30) } else { 0 },
-            disconnect_per_mille: if rng.gen_bool(0.2) { rng.gen_range(1..=20) } else { 0 },
-            clock_step_per_mille: if rng.gen_bool(0.1) { rng.gen_range(1..=10) } else { 0 },
+            spike_per_mille: if rng.gen_bool(0.3) {
+                rng.gen_range(1..=50)
+            } else {
+                0
+            },
+            stall_per_mille: if rng.gen_bool(0.3) {
+                rng.gen_range(1..=30)
+            } else {
+                0
+            },
+            disconnect_per_mille: if rng.gen_bool(0.2) {
+                rng.gen_range(1..=20)
+            } else {
+                0
+            },
+            clock_step_per_mille: if rng.gen_bool(0.1) {
+                rng.gen_range(1..=10)
+            } else {
+                0
+            },
             ttl_per_mille: rng.gen_range(0..=300),
             plants: Vec::new(),
         }
@@ -64,6 +88,8 @@ impl SimConfig {
     }
 
     pub fn plants_mask(&self) -> u64 {
-        self.plants.iter().fold(0, |mask, p| mask | (1u64 << *p as u8))
+        self.plants
+            .iter()
+            .fold(0, |mask, p| mask | (1u64 << *p as u8))
     }
 }

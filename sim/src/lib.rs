@@ -45,15 +45,26 @@ pub struct Failure {
 
 impl Failure {
     pub fn replay_command(&self) -> String {
-        let plants: String = self.plants.iter().map(|p| format!(" --plant {}", p.name())).collect();
-        format!("cargo run -p sim --release --bin dst -- --replay {}{plants} --trace", self.seed)
+        let plants: String = self
+            .plants
+            .iter()
+            .map(|p| format!(" --plant {}", p.name()))
+            .collect();
+        format!(
+            "cargo run -p sim --release --bin dst -- --replay {}{plants} --trace",
+            self.seed
+        )
     }
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "seed {} FAILED: {}", self.seed, self.reason)?;
-        writeln!(f, "commit: {}", option_env!("DAMSELFLY_COMMIT").unwrap_or("(working tree)"))?;
+        writeln!(
+            f,
+            "commit: {}",
+            option_env!("DAMSELFLY_COMMIT").unwrap_or("(working tree)")
+        )?;
         writeln!(f, "config: {}", self.config)?;
         writeln!(f, "last trace events:")?;
         for line in &self.trace_tail {
@@ -81,7 +92,12 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
     }));
     let (world, run) = match outcome {
         Ok(done) => done,
-        Err(panic) => return Err(fail(format!("engine panicked: {}", panic_text(&panic)), Vec::new())),
+        Err(panic) => {
+            return Err(fail(
+                format!("engine panicked: {}", panic_text(&panic)),
+                Vec::new(),
+            ))
+        }
     };
     if let Err(reason) = run {
         return Err(fail(reason, world.trace_tail()));
@@ -89,7 +105,12 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
     if let Err(reason) = check::check_history(&config, &world.history) {
         return Err(fail(reason, world.trace_tail()));
     }
-    Ok(RunReport { seed, trace_hash: world.trace_hash(), requests: world.history.len(), events: world.events_processed() })
+    Ok(RunReport {
+        seed,
+        trace_hash: world.trace_hash(),
+        requests: world.history.len(),
+        events: world.events_processed(),
+    })
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -10,9 +10,13 @@ pub fn reply_len(buf: &[u8]) -> Result<Option<usize>, String> {
     let mut pending: Vec<u64> = Vec::new();
     let mut pos = 0;
     loop {
-        let Some(line_end) = find_crlf(&buf[pos..]) else { return Ok(None) };
+        let Some(line_end) = find_crlf(&buf[pos..]) else {
+            return Ok(None);
+        };
         let line = &buf[pos..pos + line_end];
-        let Some((&kind, rest)) = line.split_first() else { return Err("empty reply line".into()) };
+        let Some((&kind, rest)) = line.split_first() else {
+            return Err("empty reply line".into());
+        };
         pos += line_end + 2;
         let children = match kind {
             b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => 0,

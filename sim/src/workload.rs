@@ -21,7 +21,10 @@ impl Workload {
     pub fn new(keys: usize, ttl_per_mille: u32, cross_shard: bool) -> Workload {
         Workload {
             keys: (0..keys).map(|i| format!("k{i}").into_bytes()).collect(),
-            tagged: ["{t}a", "{t}b", "{t}c"].iter().map(|k| k.as_bytes().to_vec()).collect(),
+            tagged: ["{t}a", "{t}b", "{t}c"]
+                .iter()
+                .map(|k| k.as_bytes().to_vec())
+                .collect(),
             ttl_per_mille,
             cross_shard,
         }
@@ -36,8 +39,14 @@ impl Workload {
     }
 
     fn multi_keys(&self, rng: &mut ChaCha8Rng, n: usize) -> Vec<Vec<u8>> {
-        let pool = if self.cross_shard { &self.keys } else { &self.tagged };
-        (0..n).map(|_| pool.choose(rng).expect("key pool").clone()).collect()
+        let pool = if self.cross_shard {
+            &self.keys
+        } else {
+            &self.tagged
+        };
+        (0..n)
+            .map(|_| pool.choose(rng).expect("key pool").clone())
+            .collect()
     }
 
     fn value(rng: &mut ChaCha8Rng) -> Vec<u8> {
@@ -61,7 +70,8 @@ impl Workload {
     /// The next command, as arguments.
     pub fn next(&self, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
         let key = self.key(rng);
-        let words = |w: &[&str]| -> Vec<Vec<u8>> { w.iter().map(|s| s.as_bytes().to_vec()).collect() };
+        let words =
+            |w: &[&str]| -> Vec<Vec<u8>> { w.iter().map(|s| s.as_bytes().to_vec()).collect() };
         let mut argv = match rng.gen_range(0..16) {
             0 | 1 => words(&["GET"]),
             2 | 3 => {

@@ -44,12 +44,23 @@ pub struct Observed {
 #[derive(Debug)]
 enum Event {
     /// A message for a node thread (from a thread, a client or the driver).
-    Deliver { to: ThreadId, msg: Msg },
+    Deliver {
+        to: ThreadId,
+        msg: Msg,
+    },
     /// Reply bytes arriving at a client.
-    ClientRecv { client: usize, bytes: Vec<u8> },
+    ClientRecv {
+        client: usize,
+        bytes: Vec<u8>,
+    },
     /// A client decides what to send next.
-    ClientTick { client: usize },
-    Timer { thread: ThreadId, timer: Timer },
+    ClientTick {
+        client: usize,
+    },
+    Timer {
+        thread: ThreadId,
+        timer: Timer,
+    },
 }
 
 /// The endpoints of a FIFO link.
@@ -94,12 +105,25 @@ pub struct World {
 impl World {
     pub fn new(config: SimConfig) -> World {
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-        let options = CxOptions { verify: true, plants: config.plants_mask(), buggify_ppm: 0 };
+        let options = CxOptions {
+            verify: true,
+            plants: config.plants_mask(),
+            buggify_ppm: 0,
+        };
         let mut nodes = Vec::new();
         let mut cxs = Vec::new();
         for t in 0..config.threads {
-            let server = ServerInfo { damselfly_version: "sim".into(), ..ServerInfo::default() };
-            nodes.push(Node::new(ThreadId(t), config.threads, Config::default(), server, rng.gen()));
+            let server = ServerInfo {
+                damselfly_version: "sim".into(),
+                ..ServerInfo::default()
+            };
+            nodes.push(Node::new(
+                ThreadId(t),
+                config.threads,
+                Config::default(),
+                server,
+                rng.gen(),
+            ));
             cxs.push(Cx::new(rng.gen(), options.clone()));
         }
         let workload = Workload::new(config.keys, config.ttl_per_mille, config.clients == 1);
@@ -170,7 +194,9 @@ impl World {
     fn delay_us(&mut self) -> u64 {
         let (lo, hi) = (self.config.delay_min_us, self.config.delay_max_us);
         let mut delay = self.rng.gen_range(lo..=hi);
-        if self.config.spike_per_mille > 0 && self.rng.gen_range(0..1000) < self.config.spike_per_mille {
+        if self.config.spike_per_mille > 0
+            && self.rng.gen_range(0..1000) < self.config.spike_per_mille
+        {
             delay += self.rng.gen_range(10_000..200_000);
         }
         delay
@@ -219,9 +245,9 @@ impl World {
     }
 
     fn all_clients_done(&self) -> bool {
-        self.clients
-            .iter()
-            .all(|c| !c.connected || (c.sent == self.config.requests_per_client && c.in_flight.is_empty()))
+        self.clients.iter().all(|c| {
+            !c.connected || (c.sent == self.config.requests_per_client && c.in_flight.is_empty())
+        })
     }
 
     fn liveness_report(&self) -> String {
@@ -232,10 +258,18 @@ impl World {
             .filter(|(_, c)| c.connected && !c.in_flight.is_empty())
             .map(|(i, c)| {
                 let op = &self.history[c.in_flight[0]];
-                format!("client {i} (conn {}, thread {}) waits on {:?}", c.conn.0, c.thread.0, printable(&op.argv))
+                format!(
+                    "client {i} (conn {}, thread {}) waits on {:?}",
+                    c.conn.0,
+                    c.thread.0,
+                    printable(&op.argv)
+                )
             })
             .collect();
-        format!("liveness: requests never answered after the quiet phase: {}", stuck.join("; "))
+        format!(
+            "liveness: requests never answered after the quiet phase: {}",
+            stuck.join("; ")
+        )
     }
 
     fn trace(&mut self, line: String) {
@@ -284,7 +318,12 @@ impl World {
             self.schedule(at, Event::Deliver { to, msg });
             return;
         }
-        self.trace(format!("{} t{} <- {}", self.now_us, to.0, msg_summary(&msg)));
+        self.trace(format!(
+            "{} t{} <- {}",
+            self.now_us,
+            to.0,
+            msg_summary(&msg)
+        ));
         let wall = self.wall_us();
         self.cxs[t].set_time(self.now_us, wall);
         self.nodes[t].on_msg(msg, &mut self.cxs[t]);
@@ -293,11 +332,15 @@ impl World {
     }
 
     fn maybe_fault(&mut self, t: usize) {
-        if self.config.stall_per_mille > 0 && self.rng.gen_range(0..10_000) < self.config.stall_per_mille {
+        if self.config.stall_per_mille > 0
+            && self.rng.gen_range(0..10_000) < self.config.stall_per_mille
+        {
             self.stalled_until[t] = self.now_us + self.rng.gen_range(1_000..100_000);
             self.trace(format!("{} t{t} stalls", self.now_us));
         }
-        if self.config.clock_step_per_mille > 0 && self.rng.gen_range(0..10_000) < self.config.clock_step_per_mille {
+        if self.config.clock_step_per_mille > 0
+            && self.rng.gen_range(0..10_000) < self.config.clock_step_per_mille
+        {
             // Forward only: a backward step can revive a key Redis already deleted, which no
             // sequential model at a single clock reproduces.
             let step = self.rng.gen_range(1_000..2_000_000);
@@ -317,7 +360,14 @@ impl World {
                     let len = bytes.len();
                     self.schedule(at, Event::ClientRecv { client, bytes });
                     // The simulated socket accepts everything at once.
-                    self.send_link(Endpoint::Client(client), thread, Msg::ConnWritten { conn, bytes_len: len });
+                    self.send_link(
+                        Endpoint::Client(client),
+                        thread,
+                        Msg::ConnWritten {
+                            conn,
+                            bytes_len: len,
+                        },
+                    );
                 }
                 Effect::Close { conn } => {
                     let client = self.client_of(conn);
@@ -343,7 +393,11 @@ impl World {
         if enabled && !self.clients[client].held.is_empty() {
             let bytes = std::mem::take(&mut self.clients[client].held);
             let thread = self.clients[client].thread;
-            self.send_link(Endpoint::Client(client), thread, Msg::ConnData { conn, bytes });
+            self.send_link(
+                Endpoint::Client(client),
+                thread,
+                Msg::ConnData { conn, bytes },
+            );
         }
     }
 
@@ -354,7 +408,10 @@ impl World {
         }
         c.connected = false;
         let (conn, thread) = (c.conn, c.thread);
-        self.trace(format!("{} client {client} disconnects: {why}", self.now_us));
+        self.trace(format!(
+            "{} client {client} disconnects: {why}",
+            self.now_us
+        ));
         self.send_link(Endpoint::Client(client), thread, Msg::ConnClosed { conn });
     }
 
@@ -364,19 +421,29 @@ impl World {
             return;
         }
         if c.in_flight.len() < self.config.pipeline_max {
-            let burst = self.rng.gen_range(1..=self.config.pipeline_max - c.in_flight.len());
+            let burst = self
+                .rng
+                .gen_range(1..=self.config.pipeline_max - c.in_flight.len());
             let mut bytes = Vec::new();
             for _ in 0..burst.min(self.config.requests_per_client - self.clients[client].sent) {
                 let wall_ms = self.wall_us() / 1000;
                 let argv = self.workload.next(&mut self.rng, wall_ms);
                 bytes.extend_from_slice(&encode_command(&argv));
                 let index = self.history.len();
-                self.history.push(Observed { client, argv, invoke_us: self.wall_us(), return_us: None, reply: None });
+                self.history.push(Observed {
+                    client,
+                    argv,
+                    invoke_us: self.wall_us(),
+                    return_us: None,
+                    reply: None,
+                });
                 self.clients[client].in_flight.push_back(index);
                 self.clients[client].sent += 1;
             }
             self.send_chunked(client, bytes);
-            if self.config.disconnect_per_mille > 0 && self.rng.gen_range(0..1000) < self.config.disconnect_per_mille {
+            if self.config.disconnect_per_mille > 0
+                && self.rng.gen_range(0..1000) < self.config.disconnect_per_mille
+            {
                 self.disconnect(client, "client gives up mid-command");
                 return;
             }
@@ -392,9 +459,16 @@ impl World {
             return;
         }
         while !bytes.is_empty() {
-            let n = self.rng.gen_range(1..=self.config.chunk_max_bytes).min(bytes.len());
+            let n = self
+                .rng
+                .gen_range(1..=self.config.chunk_max_bytes)
+                .min(bytes.len());
             let rest = bytes.split_off(n);
-            self.send_link(Endpoint::Client(client), thread, Msg::ConnData { conn, bytes });
+            self.send_link(
+                Endpoint::Client(client),
+                thread,
+                Msg::ConnData { conn, bytes },
+            );
             bytes = rest;
         }
     }
@@ -409,7 +483,10 @@ impl World {
         while let Some(len) = reply_len(&c.inbox).map_err(|e| format!("client {client}: {e}"))? {
             let reply: Vec<u8> = c.inbox.drain(..len).collect();
             let Some(index) = c.in_flight.pop_front() else {
-                return Err(format!("client {client} got a reply it never asked for: {:?}", String::from_utf8_lossy(&reply)));
+                return Err(format!(
+                    "client {client} got a reply it never asked for: {:?}",
+                    String::from_utf8_lossy(&reply)
+                ));
             };
             self.history[index].return_us = Some(wall);
             self.history[index].reply = Some(reply);
@@ -428,17 +505,31 @@ impl World {
 }
 
 pub fn printable(argv: &[Vec<u8>]) -> String {
-    argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn msg_summary(msg: &Msg) -> String {
     match msg {
         Msg::ConnOpen(open) => format!("open c{}", open.conn.0),
-        Msg::ConnData { conn, bytes } => format!("data c{} {:?}", conn.0, String::from_utf8_lossy(bytes)),
+        Msg::ConnData { conn, bytes } => {
+            format!("data c{} {:?}", conn.0, String::from_utf8_lossy(bytes))
+        }
         Msg::ConnWritten { conn, bytes_len } => format!("written c{} {bytes_len}", conn.0),
         Msg::ConnClosed { conn } => format!("closed c{}", conn.0),
         Msg::Timer(timer) => format!("timer {timer:?}"),
-        Msg::Hop(hop) => format!("hop from t{} c{} seq {} ops {}", hop.from.0, hop.conn.0, hop.seq, hop.ops.len()),
-        Msg::HopDone(done) => format!("hop-done from t{} c{} seq {}", done.from.0, done.conn.0, done.seq),
+        Msg::Hop(hop) => format!(
+            "hop from t{} c{} seq {} ops {}",
+            hop.from.0,
+            hop.conn.0,
+            hop.seq,
+            hop.ops.len()
+        ),
+        Msg::HopDone(done) => format!(
+            "hop-done from t{} c{} seq {}",
+            done.from.0, done.conn.0, done.seq
+        ),
     }
 }

@@ -22,9 +22,16 @@ fn fixed_seed_range_passes() {
 #[test]
 fn regression_seeds_pass() {
     let text = include_str!("../regressions.seeds");
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let mut words = line.split_whitespace();
-        let seed: u64 = words.next().and_then(|w| w.parse().ok()).expect("seed number");
+        let seed: u64 = words
+            .next()
+            .and_then(|w| w.parse().ok())
+            .expect("seed number");
         assert_passes(seed, &[]);
     }
 }
@@ -34,7 +41,10 @@ fn same_seed_same_trace() {
     for seed in [1, 7, 42, 99, 1234] {
         let a = sim::run_seed(seed, &[]).expect("seed passes");
         let b = sim::run_seed(seed, &[]).expect("seed passes");
-        assert_eq!(a.trace_hash, b.trace_hash, "seed {seed} is not deterministic");
+        assert_eq!(
+            a.trace_hash, b.trace_hash,
+            "seed {seed} is not deterministic"
+        );
     }
 }
 
@@ -50,6 +60,10 @@ const PLANT_BUDGETS: [(Plant, u64); 4] = [
 fn planted_bugs_are_caught() {
     for (plant, budget) in PLANT_BUDGETS {
         let caught = (0..budget).find(|&seed| sim::run_seed(seed, &[plant]).is_err());
-        assert!(caught.is_some(), "planted bug {} survived {budget} seeds", plant.name());
+        assert!(
+            caught.is_some(),
+            "planted bug {} survived {budget} seeds",
+            plant.name()
+        );
     }
 }

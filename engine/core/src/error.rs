@@ -220,7 +220,13 @@ mod tests {
             container: "CLIENT",
         };
         assert_eq!(err.text(), "ERR unknown subcommand 'foo'. Try CLIENT HELP.");
-        let err = CmdError::UnknownCommand { name: b"fo\0o".to_vec(), args: vec![b"a\0b".to_vec()] };
-        assert_eq!(err.text(), "ERR unknown command 'fo', with args beginning with: 'a' ");
+        let err = CmdError::UnknownCommand {
+            name: b"fo\0o".to_vec(),
+            args: vec![b"a\0b".to_vec()],
+        };
+        assert_eq!(
+            err.text(),
+            "ERR unknown command 'fo', with args beginning with: 'a' "
+        );
     }
 }

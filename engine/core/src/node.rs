@@ -526,11 +526,19 @@ impl Node {
             cx.mark("plant.skip_shard_ordering");
             let n = hop.ops.len();
             hop.ops.reverse();
-            let mut results: Vec<HopResult> =
-                hop.ops.into_iter().map(|op| self.run_hop_op(hop.db, hop.now_ms, op, None, cx)).collect();
+            let mut results: Vec<HopResult> = hop
+                .ops
+                .into_iter()
+                .map(|op| self.run_hop_op(hop.db, hop.now_ms, op, None, cx))
+                .collect();
             results.reverse();
             debug_assert_eq!(results.len(), n);
-            let done = HopDone { from: self.thread, conn: hop.conn, seq: hop.seq, results };
+            let done = HopDone {
+                from: self.thread,
+                conn: hop.conn,
+                seq: hop.seq,
+                results,
+            };
             cx.send(hop.from, Msg::HopDone(done));
             return;
         }
@@ -649,7 +657,10 @@ mod tests {
 
     /// A key name owned by `thread` among `threads`.
     fn key_on(thread: u16, threads: u16, tag: &str) -> String {
-        (0..).map(|i| format!("{tag}{i}")).find(|k| shard_of(k.as_bytes(), threads) == ThreadId(thread)).unwrap()
+        (0..)
+            .map(|i| format!("{tag}{i}"))
+            .find(|k| shard_of(k.as_bytes(), threads) == ThreadId(thread))
+            .unwrap()
     }
 
     #[test]
@@ -677,13 +688,22 @@ mod tests {
         let mut c = TestCluster::new(3);
         let conn = c.connect(1);
         let keys: Vec<String> = (0..3).map(|t| key_on(t, 3, "m")).collect();
-        assert_eq!(c.cmd_text(conn, &["MSET", &keys[2], "c", &keys[0], "a", &keys[1], "b"]), "+OK\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["MSET", &keys[2], "c", &keys[0], "a", &keys[1], "b"]),
+            "+OK\r\n"
+        );
         assert_eq!(
             c.cmd_text(conn, &["MGET", &keys[0], "missing", &keys[1], &keys[2]]),
             "*4\r\n$1\r\na\r\n$-1\r\n$1\r\nb\r\n$1\r\nc\r\n"
         );
-        assert_eq!(c.cmd_text(conn, &["EXISTS", &keys[0], &keys[0], &keys[2], "nope"]), ":3\r\n");
-        assert_eq!(c.cmd_text(conn, &["DEL", &keys[0], &keys[1], &keys[2], "nope"]), ":3\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["EXISTS", &keys[0], &keys[0], &keys[2], "nope"]),
+            ":3\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["DEL", &keys[0], &keys[1], &keys[2], "nope"]),
+            ":3\r\n"
+        );
         assert_eq!(c.cmd_text(conn, &["DBSIZE"]), ":0\r\n");
     }
 
@@ -692,13 +712,23 @@ mod tests {
         let mut c = TestCluster::new(3);
         let conn = c.connect(0);
         let (src, dst) = (key_on(1, 3, "src"), key_on(2, 3, "dst"));
-        assert_eq!(c.cmd_text(conn, &["SET", &src, "v", "PX", "100000"]), "+OK\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["SET", &src, "v", "PX", "100000"]),
+            "+OK\r\n"
+        );
         assert_eq!(c.cmd_text(conn, &["RENAME", &src, &dst]), "+OK\r\n");
         assert_eq!(c.cmd_text(conn, &["EXISTS", &src]), ":0\r\n");
         assert_eq!(c.cmd_text(conn, &["GET", &dst]), "$1\r\nv\r\n");
-        assert_eq!(c.cmd_text(conn, &["RENAME", &src, &dst]), "-ERR no such key\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["RENAME", &src, &dst]),
+            "-ERR no such key\r\n"
+        );
         c.advance_ms(100_001);
-        assert_eq!(c.cmd_text(conn, &["GET", &dst]), "$-1\r\n", "the TTL moved with the key");
+        assert_eq!(
+            c.cmd_text(conn, &["GET", &dst]),
+            "$-1\r\n",
+            "the TTL moved with the key"
+        );
     }
 
     #[test]
@@ -736,8 +766,14 @@ mod tests {
             c.cmd_text(conn, &["NOSUCH", "a", "b"]),
             "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n"
         );
-        assert_eq!(c.cmd_text(conn, &["GET"]), "-ERR wrong number of arguments for 'get' command\r\n");
-        assert_eq!(c.cmd_text(conn, &["CLIENT"]), "-ERR wrong number of arguments for 'client' command\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["GET"]),
+            "-ERR wrong number of arguments for 'get' command\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["CLIENT"]),
+            "-ERR wrong number of arguments for 'client' command\r\n"
+        );
         assert_eq!(c.cmd_text(conn, &["PING"]), "+PONG\r\n");
     }
 
@@ -746,7 +782,10 @@ mod tests {
         let mut c = TestCluster::new(1);
         let conn = c.connect(0);
         let out = c.send(conn, b"*1\r\n*1\r\n");
-        assert_eq!(String::from_utf8_lossy(&out), "-ERR Protocol error: expected '$', got '*'\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "-ERR Protocol error: expected '$', got '*'\r\n"
+        );
         assert!(c.is_closed(conn));
         let other = c.connect(0);
         assert_eq!(c.cmd_text(other, &["PING"]), "+PONG\r\n");
@@ -754,11 +793,19 @@ mod tests {
 
     #[test]
     fn requirepass_gates_commands_until_auth() {
-        let config = Config { requirepass: Some(b"secret".to_vec()), ..Config::default() };
+        let config = Config {
+            requirepass: Some(b"secret".to_vec()),
+            ..Config::default()
+        };
         let mut c = TestCluster::with_config(2, config);
         let conn = c.connect(1);
-        assert_eq!(c.cmd_text(conn, &["GET", "k"]), "-NOAUTH Authentication required.\r\n");
-        assert!(c.cmd_text(conn, &["AUTH", "wrong"]).starts_with("-WRONGPASS"));
+        assert_eq!(
+            c.cmd_text(conn, &["GET", "k"]),
+            "-NOAUTH Authentication required.\r\n"
+        );
+        assert!(c
+            .cmd_text(conn, &["AUTH", "wrong"])
+            .starts_with("-WRONGPASS"));
         assert_eq!(c.cmd_text(conn, &["AUTH", "secret"]), "+OK\r\n");
         assert_eq!(c.cmd_text(conn, &["GET", "k"]), "$-1\r\n");
     }

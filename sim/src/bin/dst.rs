@@ -22,10 +22,19 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { seeds: 1000, base: 0, replay: None, trace: false, trace_hash: false, plants: Vec::new(), list_plants: false };
+    let mut args = Args {
+        seeds: 1000,
+        base: 0,
+        replay: None,
+        trace: false,
+        trace_hash: false,
+        plants: Vec::new(),
+        list_plants: false,
+    };
     let mut it = std::env::args().skip(1);
     let number = |v: Option<String>, flag: &str| -> Result<u64, String> {
-        v.and_then(|s| s.parse().ok()).ok_or_else(|| format!("{flag} needs a number"))
+        v.and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("{flag} needs a number"))
     };
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -39,7 +48,10 @@ fn parse_args() -> Result<Args, String> {
                 if name == "list" {
                     args.list_plants = true;
                 } else {
-                    args.plants.push(Plant::from_name(&name).ok_or_else(|| format!("no planted bug named {name:?}"))?);
+                    args.plants.push(
+                        Plant::from_name(&name)
+                            .ok_or_else(|| format!("no planted bug named {name:?}"))?,
+                    );
                 }
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -71,7 +83,10 @@ fn main() -> ExitCode {
 fn replay(seed: u64, args: &Args) -> ExitCode {
     match sim::run_seed(seed, &args.plants) {
         Ok(report) => {
-            println!("seed {seed} passed: {} requests, {} events", report.requests, report.events);
+            println!(
+                "seed {seed} passed: {} requests, {} events",
+                report.requests, report.events
+            );
             if args.trace || args.trace_hash {
                 println!("trace-hash {seed} {:016x}", report.trace_hash);
             }
@@ -87,8 +102,10 @@ fn replay(seed: u64, args: &Args) -> ExitCode {
 fn sweep(args: &Args) -> ExitCode {
     let started = Instant::now();
     let seeds: Vec<u64> = (args.base..args.base + args.seeds).collect();
-    let results: Vec<Result<sim::RunReport, sim::Failure>> =
-        seeds.par_iter().map(|&seed| sim::run_seed(seed, &args.plants)).collect();
+    let results: Vec<Result<sim::RunReport, sim::Failure>> = seeds
+        .par_iter()
+        .map(|&seed| sim::run_seed(seed, &args.plants))
+        .collect();
     let elapsed = started.elapsed().as_secs_f64();
     let failures: Vec<&sim::Failure> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     println!(
