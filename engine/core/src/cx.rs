@@ -7,6 +7,8 @@
 //! current step, never re-entrantly.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -136,9 +138,23 @@ impl Plant {
     }
 }
 
+/// The node-wide transaction counter. Every thread's `Cx` must share one (clone it): txids
+/// order transactions across shards. Relaxed ordering suffices: only uniqueness and the order
+/// of values matter, and scheduling carries the value in messages.
+#[derive(Clone, Debug, Default)]
+pub struct TxIdSource(Arc<AtomicU64>);
+
+impl TxIdSource {
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
 /// Options a driver sets once per thread.
 #[derive(Clone, Debug, Default)]
 pub struct CxOptions {
+    /// Shared by all threads of a node.
+    pub txids: TxIdSource,
     /// Check engine invariants after every message (the simulator sets this).
     pub verify: bool,
     /// Planted bugs, by `Plant as u8` bit.
@@ -213,6 +229,11 @@ impl Cx {
     /// Drains effects into the caller's buffer, keeping both allocations alive.
     pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
         out.append(&mut self.effects);
+    }
+
+    /// A fresh transaction id, higher than every one handed out before on any thread.
+    pub fn next_txid(&mut self) -> crate::tx::TxId {
+        crate::tx::TxId(self.options.txids.next())
     }
 
     pub fn verify(&self) -> bool {

@@ -10,6 +10,7 @@ use crate::cmd::{CommandSpec, Merge, NodeCmd};
 use crate::cx::{ConnId, ThreadId};
 use crate::db::Entry;
 use crate::reply::Reply;
+use crate::tx::{LockSet, TxId};
 
 #[derive(Debug)]
 pub struct Hop {
@@ -19,7 +20,17 @@ pub struct Hop {
     pub seq: u64,
     pub db: u16,
     pub now_ms: u64,
+    /// Set when the hop belongs to a scheduled transaction.
+    pub tx: Option<TxHop>,
     pub ops: Vec<HopOp>,
+}
+
+/// A hop's place in its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxHop {
+    pub txid: TxId,
+    /// The transaction's last hop on this shard: release its intents afterwards.
+    pub conclude: bool,
 }
 
 #[derive(Debug)]
@@ -37,6 +48,10 @@ pub enum HopOp {
     },
     /// A node-wide operation (DBSIZE, KEYS, FLUSHALL, INFO…).
     Node(NodeOp),
+    /// Enter a transaction into this shard's queue and take its intents.
+    Schedule { txid: TxId, locks: LockSet },
+    /// Withdraw a transaction scheduled here (another shard refused it).
+    Cancel { txid: TxId },
 }
 
 #[derive(Debug)]
@@ -45,6 +60,8 @@ pub enum HopResult {
     Entries(Vec<Option<Entry>>),
     Stored,
     Node(NodeResult),
+    /// Whether the shard accepted the schedule.
+    Scheduled(bool),
 }
 
 #[derive(Debug)]
@@ -126,6 +143,18 @@ pub struct Pending {
     /// Hops sent whose results have not come back.
     pub outstanding: usize,
     pub plan: Plan,
+    pub tx: TxPhase,
+}
+
+/// Where a command stands as a transaction.
+#[derive(Debug)]
+pub enum TxPhase {
+    /// Not a transaction: hops run as they arrive.
+    None,
+    /// Waiting for every shard to accept `txid`; then the plan launches.
+    Scheduling { txid: TxId, locks: Vec<(ThreadId, LockSet)>, accepted: Vec<ThreadId>, refused: bool },
+    /// Scheduled on `shards`; the plan's hops carry the txid.
+    Running { txid: TxId, shards: Vec<ThreadId> },
 }
 
 #[derive(Debug)]

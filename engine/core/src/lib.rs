@@ -26,3 +26,4 @@ pub mod resp;
 pub mod shard;
 pub mod table;
 pub mod testkit;
+pub mod tx;

@@ -18,7 +18,8 @@ use crate::config::Config;
 use crate::conn::{Conn, ConnState, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
-use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan};
+use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase};
+use crate::tx::{LockMode, LockSet, TxQueue};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
 
@@ -61,6 +62,8 @@ pub struct Node {
     pub(crate) shard: Shard,
     pub(crate) conns: BTreeMap<ConnId, Conn>,
     pub(crate) counters: NodeCounters,
+    /// This shard's VLL transaction queue and intent locks.
+    pub(crate) txq: TxQueue,
     next_seq: u64,
 }
 
@@ -91,6 +94,7 @@ impl Node {
             shard,
             conns: BTreeMap::new(),
             counters: NodeCounters::default(),
+            txq: TxQueue::default(),
             next_seq: 1,
         }
     }
@@ -139,6 +143,7 @@ impl Node {
 
     pub fn check_invariants(&self) {
         self.shard.check_invariants();
+        self.txq.check_invariants();
         for conn in self.conns.values() {
             assert!(
                 conn.out.is_empty(),
@@ -369,38 +374,53 @@ impl Node {
         self.next_seq
     }
 
-    /// Sends a hop, or for this thread's own shard runs it at once and returns its results.
-    fn send_hop(
+    /// Sends a hop. Outside a transaction, a hop for this thread's own shard runs at once and
+    /// returns its results, unless a transaction's intents lock one of its keys. A transaction's
+    /// hops always travel as messages: they may have to wait in the shard's queue.
+    pub(crate) fn send_hop(
         &mut self,
         conn: &Conn,
         to: ThreadId,
         seq: u64,
+        tx: Option<TxHop>,
         ops: Vec<HopOp>,
         cx: &mut Cx,
     ) -> Option<Vec<HopResult>> {
         let now_ms = cx.wall_ms();
-        if to == self.thread {
-            let db = conn.db as u16;
-            return Some(
-                ops.into_iter()
-                    .map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx))
-                    .collect(),
-            );
+        let db = conn.db as u16;
+        if to == self.thread && tx.is_none() && !self.hop_blocked(db, &ops) {
+            let results = ops.into_iter().map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx));
+            return Some(results.collect());
         }
-        if cx.planted(Plant::DropMessage) && cx.random_u64() % 8 == 0 {
+        if to != self.thread && cx.planted(Plant::DropMessage) && cx.random_u64() % 8 == 0 {
             cx.mark("plant.drop_message");
             return None;
         }
-        let hop = Hop {
-            from: self.thread,
-            conn: conn.id,
-            seq,
-            db: conn.db as u16,
-            now_ms,
-            ops,
-        };
+        let hop = Hop { from: self.thread, conn: conn.id, seq, db, now_ms, tx, ops };
         cx.send(to, Msg::Hop(hop));
         None
+    }
+
+    /// The intents the `Run` ops of a hop need: exclusive for writes, shared for reads.
+    fn run_locks(db: u16, ops: &[HopOp]) -> Vec<(u16, Vec<u8>, LockMode)> {
+        let mut locks = Vec::new();
+        for op in ops {
+            if let HopOp::Run { spec, argv } = op {
+                let mode = if spec.has(crate::cmd::flag::WRITE) { LockMode::Exclusive } else { LockMode::Shared };
+                for i in spec.key_indexes(argv.len()) {
+                    locks.push((db, argv[i].to_vec(), mode));
+                }
+            }
+        }
+        locks
+    }
+
+    /// Whether plain (non-transaction) ops must wait behind a transaction's intents.
+    fn hop_blocked(&self, db: u16, ops: &[HopOp]) -> bool {
+        if self.txq.is_empty() {
+            return false;
+        }
+        Self::run_locks(db, ops).iter().any(|(db, key, mode)| self.txq.blocks(*db, key, *mode))
     }
 
     /// A keyed command: at once when its keys are here, else by hop(s).
@@ -418,7 +438,11 @@ impl Node {
         let single = key_indexes
             .iter()
             .all(|&i| shard_of(&argv[i], self.threads) == first);
-        if single && first == self.thread {
+        let blocked = !self.txq.is_empty() && {
+            let mode = if spec.has(crate::cmd::flag::WRITE) { LockMode::Exclusive } else { LockMode::Shared };
+            key_indexes.iter().any(|&i| self.txq.blocks(conn.db as u16, &argv[i], mode))
+        };
+        if single && first == self.thread && !blocked {
             let reply = self.exec_here(conn.db, run, &argv, cx);
             conn.encode(&reply);
             return Flow::Next;
@@ -490,16 +514,27 @@ impl Node {
             for _ in 0..count {
                 conn.encode(&Reply::OK);
             }
-            self.send_hop(conn, to, seq, ops, cx);
+            self.send_hop(conn, to, seq, None, ops, cx);
             return Flow::Next;
         }
-        self.send_hop(conn, to, seq, ops, cx);
+        if let Some(results) = self.send_hop(conn, to, seq, None, ops, cx) {
+            // Ran here after all (the local shard, no longer blocked).
+            let mut replies = results.into_iter().map(|r| match r {
+                HopResult::Reply(reply) => reply,
+                other => unreachable!("batch got {other:?}"),
+            });
+            for reply in replies.by_ref() {
+                conn.encode(&reply);
+            }
+            return Flow::Next;
+        }
         conn.state = ConnState::Waiting(Pending {
             seq,
             outstanding: 1,
             plan: Plan::Batch {
                 replies: Vec::with_capacity(count),
             },
+            tx: TxPhase::None,
         });
         Flow::Stop
     }
@@ -518,42 +553,83 @@ impl Node {
         all_there.then_some(spec)
     }
 
-    /// Work from another thread's connection for this shard.
+    /// Work for this shard from a coordinator (on this thread or another).
     fn on_hop(&mut self, mut hop: Hop, cx: &mut Cx) {
-        if cx.planted(Plant::SkipShardOrdering) && hop.ops.len() > 1 {
-            // The bug: a squashed batch runs in the wrong order (its results are put back in
-            // order, so only the effects on the data reveal it).
-            cx.mark("plant.skip_shard_ordering");
-            let n = hop.ops.len();
-            hop.ops.reverse();
-            let mut results: Vec<HopResult> = hop
-                .ops
-                .into_iter()
-                .map(|op| self.run_hop_op(hop.db, hop.now_ms, op, None, cx))
-                .collect();
-            results.reverse();
-            debug_assert_eq!(results.len(), n);
-            let done = HopDone {
-                from: self.thread,
-                conn: hop.conn,
-                seq: hop.seq,
-                results,
-            };
-            cx.send(hop.from, Msg::HopDone(done));
+        if hop.tx.is_none() && self.hop_blocked(hop.db, &hop.ops) {
+            // A plain command behind a transaction's intents: it queues as a one-hop
+            // transaction. A fresh txid is above every one scheduled, so this cannot be refused.
+            let txid = cx.next_txid();
+            let locks = LockSet::Keys(Self::run_locks(hop.db, &hop.ops));
+            let scheduled = self.txq.schedule(txid, locks, (hop.from, hop.conn), false);
+            assert!(scheduled, "shard {:?}: fresh {txid:?} refused", self.thread);
+            cx.mark("vll.plain_command_queued");
+            hop.tx = Some(TxHop { txid, conclude: true });
+        }
+        let Some(tx) = hop.tx else {
+            self.run_hop(hop, cx);
+            return;
+        };
+        assert!(
+            self.txq.contains(tx.txid),
+            "shard {:?}: hop for {:?} from thread {:?} conn {:?}, which is not queued here",
+            self.thread,
+            tx.txid,
+            hop.from,
+            hop.conn
+        );
+        if self.txq.runnable(tx.txid) {
+            if self.run_hop(hop, cx) {
+                self.wake(cx);
+            }
+        } else {
+            cx.mark("vll.hop_parked");
+            self.txq.park(tx.txid, hop);
+        }
+    }
+
+    /// Runs parked hops whose transactions became runnable, until none is.
+    fn wake(&mut self, cx: &mut Cx) {
+        if cx.planted(Plant::LoseWakeup) && cx.random_u64() % 4 == 0 {
+            cx.mark("plant.lose_wakeup");
             return;
         }
-        let results = hop
-            .ops
-            .into_iter()
-            .map(|op| self.run_hop_op(hop.db, hop.now_ms, op, None, cx))
-            .collect();
-        let done = HopDone {
-            from: self.thread,
-            conn: hop.conn,
-            seq: hop.seq,
-            results,
-        };
+        loop {
+            let ready = self.txq.take_runnable_hops();
+            if ready.is_empty() {
+                return;
+            }
+            cx.mark("vll.woken");
+            for hop in ready {
+                self.run_hop(hop, cx);
+            }
+        }
+    }
+
+    /// Runs a hop's ops, answers the coordinator, and concludes its transaction here if it was
+    /// the last hop; true when it concluded one (the queue changed).
+    fn run_hop(&mut self, mut hop: Hop, cx: &mut Cx) -> bool {
+        let reorder = cx.planted(Plant::SkipShardOrdering) && hop.ops.len() > 1;
+        if reorder {
+            // The bug: a squashed batch runs in the wrong order (results are put back in order,
+            // so only the effects on the data reveal it).
+            cx.mark("plant.skip_shard_ordering");
+            hop.ops.reverse();
+        }
+        let (db, now_ms) = (hop.db, hop.now_ms);
+        let mut results: Vec<HopResult> =
+            hop.ops.into_iter().map(|op| self.run_hop_op(db, now_ms, op, None, cx)).collect();
+        if reorder {
+            results.reverse();
+        }
+        let done = HopDone { from: self.thread, conn: hop.conn, seq: hop.seq, results };
         cx.send(hop.from, Msg::HopDone(done));
+        match hop.tx {
+            Some(TxHop { txid, conclude: true }) => {
+                self.txq.remove(txid);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Runs one op on this shard. `current` is the coordinating connection when it lives on
@@ -601,6 +677,22 @@ impl Node {
             HopOp::Node(op) => {
                 HopResult::Node(crate::coord::run_node_op(self, op, now_ms, current, cx))
             }
+            HopOp::Schedule { txid, locks } => {
+                let locks = if cx.planted(Plant::SkipIntentLocks) {
+                    cx.mark("plant.skip_intent_locks");
+                    LockSet::Keys(Vec::new())
+                } else {
+                    locks
+                };
+                let ignore_conflicts = cx.planted(Plant::RunConflictingOutOfOrder);
+                let coordinator = (self.thread, current.map_or(ConnId(0), |c| c.id));
+                HopResult::Scheduled(self.txq.schedule(txid, locks, coordinator, ignore_conflicts))
+            }
+            HopOp::Cancel { txid } => {
+                self.txq.remove(txid);
+                self.wake(cx);
+                HopResult::Stored
+            }
         }
     }
 
@@ -638,16 +730,6 @@ impl Node {
         self.next_seq()
     }
 
-    pub(crate) fn hop(
-        &mut self,
-        conn: &Conn,
-        to: ThreadId,
-        seq: u64,
-        ops: Vec<HopOp>,
-        cx: &mut Cx,
-    ) -> Option<Vec<HopResult>> {
-        self.send_hop(conn, to, seq, ops, cx)
-    }
 }
 
 #[cfg(test)]
