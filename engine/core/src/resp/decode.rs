@@ -60,6 +60,12 @@ const _: () = assert!(LOOKAHEAD_ARGS_MAX as usize <= ARGS_PREALLOC_MAX);
 const _: () = assert!(COMPACT_MIN_BYTES <= BUF_RETAIN_MAX_BYTES);
 const _: () = assert!(LOOKAHEAD_HEADER_MAX_BYTES < INLINE_LEN_MAX_BYTES);
 
+/// One connection's request decoder.
+///
+/// Inputs: `feed` (bytes from the socket), `set_authenticated`, `set_limits`. Output: call
+/// `next_command` until it returns `Ok(None)` (feed more) or an error (reply with
+/// `CmdError::Protocol`, then close). Getter: `buffered_len_bytes`, for the driver's query-buffer
+/// accounting and backpressure.
 #[derive(Debug)]
 pub struct Decoder {
     limits: Limits,
