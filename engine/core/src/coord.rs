@@ -46,6 +46,16 @@ pub(crate) fn start_split(
     cx: &mut Cx,
 ) -> Flow {
     let step = spec.keys[0].step.max(1) as usize;
+    if !(argv.len() - spec.keys[0].begin as usize).is_multiple_of(step) {
+        // A pairwise command (MSET) whose last key lacks its value is malformed as a whole: run
+        // it once, unsplit, so its handler rejects it before any part writes.
+        let Exec::Shard { run, .. } = spec.exec else {
+            unreachable!("{} is split but not keyed", spec.name)
+        };
+        let reply = node.exec_here(conn.db, run, &argv, cx);
+        conn.encode(&reply);
+        return Flow::Next;
+    }
     let mut parts: Vec<(ThreadId, Vec<usize>, Argv)> = Vec::new();
     for (ordinal, &ki) in key_indexes.iter().enumerate() {
         let owner = shard_of(&argv[ki], node.threads);

@@ -77,6 +77,16 @@ pub enum CmdError {
     /// An error text passed through verbatim from elsewhere (a Lua error, a loaded module).
     /// Never built from a literal at a call site.
     Relayed(String),
+
+    // strings family
+    /// DECRBY with i64::MIN, whose negation would overflow.
+    DecrementOverflow,
+    /// LCS on a key holding another type (Redis's own text, not WRONGTYPE).
+    LcsKeysNotStrings,
+    /// LCS with both IDX and LEN.
+    LcsIdxWithLen,
+    /// LCS whose (n+1)*(m+1) table of u32 would pass proto-max-bulk-len.
+    LcsTableTooLarge,
 }
 
 impl CmdError {
@@ -165,6 +175,12 @@ impl CmdError {
             }
             Busy(text) => return text.clone(),
             Relayed(text) => return text.clone().into(),
+            DecrementOverflow => "ERR decrement would overflow",
+            LcsKeysNotStrings => "ERR The specified keys must contain string values",
+            LcsIdxWithLen => "ERR If you want both the length and indexes, please just use IDX.",
+            LcsTableTooLarge => {
+                "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+            }
         };
         Cow::Borrowed(s)
     }
