@@ -2,10 +2,16 @@
 //! gather-run-store on copies (RENAME, COPY, MSETNX…), and node-wide commands (DBSIZE, KEYS,
 //! SCAN, FLUSHALL, INFO, CLIENT LIST…).
 //!
-//! Each starts by sending hops and recording a `Plan` on the waiting connection; `absorb` folds
-//! each `HopDone` into the plan and, when nothing is outstanding, writes the reply. Parts for
-//! this thread's own shard run at once and are folded in before the connection waits.
-//! Atomicity across shards is the transaction layer's job (VLL); this layer only routes.
+//! A command that writes or reads several shards atomically is a VLL transaction (`tx.rs`):
+//! the coordinator takes a txid, schedules it with its intents on every shard it touches,
+//! and only when all accepted does it launch the plan's hops, which carry the txid. A shard that
+//! already scheduled a higher txid refuses; the coordinator cancels where it was accepted and
+//! tries again with a fresh txid. The last hop on each shard concludes the transaction there.
+//!
+//! Each command records a `Plan` on the waiting connection; `absorb` folds each `HopDone` into
+//! it and, when nothing is outstanding, `advance` moves to the next phase or writes the reply.
+//! Hops for this thread's own shard outside a transaction run at once, folded in before the
+//! connection waits.
 
 use crate::argv::Argv;
 use crate::cmd::{self, CommandSpec, Exec, GatherDbs, Merge, NodeCmd};
@@ -13,25 +19,164 @@ use crate::conn::{Conn, ConnState};
 use crate::cx::{Cx, ThreadId};
 use crate::db::Entry;
 use crate::error::CmdError;
-use crate::hop::{GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, Pending, Plan};
+use crate::hop::{
+    GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, Pending, Plan, TxHop, TxPhase,
+};
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard};
+use crate::tx::{LockMode, LockSet};
+
+/// A hop whose reply nobody waits for (a cancel): no connection's request has sequence 0.
+const SEQ_NO_REPLY: u64 = 0;
 
 /// Finishes a command synchronously when no hop is outstanding, else parks the plan.
 fn park_or_finish(node: &mut Node, conn: &mut Conn, mut pending: Pending, cx: &mut Cx) -> Flow {
-    if pending.outstanding > 0 {
-        conn.state = ConnState::Waiting(pending);
-        return Flow::Stop;
-    }
-    match advance(node, conn, &mut pending, cx) {
-        Some(reply) => {
+    if pending.outstanding == 0 {
+        if let Some(reply) = advance(node, conn, &mut pending, cx) {
             conn.encode(&reply);
-            Flow::Next
+            return Flow::Next;
         }
-        None => {
-            conn.state = ConnState::Waiting(pending);
-            Flow::Stop
+    }
+    conn.state = ConnState::Waiting(pending);
+    Flow::Stop
+}
+
+fn lock_mode(spec: &CommandSpec) -> LockMode {
+    if spec.has(cmd::flag::WRITE) {
+        LockMode::Exclusive
+    } else {
+        LockMode::Shared
+    }
+}
+
+/// Begins scheduling: sends the schedule to every shard of the transaction with a fresh txid.
+fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+    let TxPhase::Scheduling {
+        txid,
+        locks,
+        accepted,
+        refused,
+    } = &mut pending.tx
+    else {
+        unreachable!("schedule outside the scheduling phase")
+    };
+    *txid = cx.next_txid();
+    accepted.clear();
+    *refused = false;
+    let (txid, locks) = (*txid, locks.clone());
+    for (to, lockset) in locks {
+        let op = HopOp::Schedule {
+            txid,
+            locks: lockset,
+        };
+        match node.send_hop(conn, to, pending.seq, None, vec![op], cx) {
+            Some(results) => fold_results(pending, to, results),
+            None => pending.outstanding += 1,
+        }
+    }
+}
+
+/// A pending command that starts as a transaction over `locks`.
+fn pending_tx(node: &mut Node, plan: Plan, locks: Vec<(ThreadId, LockSet)>) -> Pending {
+    let tx = TxPhase::Scheduling {
+        txid: crate::tx::TxId(0),
+        locks,
+        accepted: Vec::new(),
+        refused: false,
+    };
+    Pending {
+        seq: node.alloc_seq(),
+        outstanding: 0,
+        plan,
+        tx,
+    }
+}
+
+/// Where scheduling stands once every shard answered: retried after a refusal (cancelling
+/// where it was accepted), or running, with the plan's first hops sent.
+fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+    loop {
+        let TxPhase::Scheduling {
+            txid,
+            locks,
+            accepted,
+            refused,
+        } = &mut pending.tx
+        else {
+            return;
+        };
+        if !*refused {
+            let shards = locks.iter().map(|l| l.0).collect();
+            pending.tx = TxPhase::Running {
+                txid: *txid,
+                shards,
+            };
+            launch(node, conn, pending, cx);
+            return;
+        }
+        cx.mark("vll.schedule_refused");
+        let (txid, cancel_on) = (*txid, std::mem::take(accepted));
+        for to in cancel_on {
+            node.send_hop(
+                conn,
+                to,
+                SEQ_NO_REPLY,
+                None,
+                vec![HopOp::Cancel { txid }],
+                cx,
+            );
+        }
+        schedule(node, conn, pending, cx);
+        if pending.outstanding > 0 {
+            return;
+        }
+    }
+}
+
+fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
+    match &pending.tx {
+        TxPhase::Running { txid, .. } => Some(TxHop {
+            txid: *txid,
+            conclude,
+        }),
+        TxPhase::None => None,
+        TxPhase::Scheduling { .. } => unreachable!("hops sent before scheduling finished"),
+    }
+}
+
+/// Sends the plan's first hops.
+fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+    let mut sends: Vec<(ThreadId, Vec<HopOp>, Option<TxHop>)> = Vec::new();
+    let (last_hop, first_of_two) = (tx_hop(pending, true), tx_hop(pending, false));
+    match &mut pending.plan {
+        Plan::Batch { .. } => unreachable!("batches are sent as they are built"),
+        Plan::Split {
+            spec,
+            parts,
+            part_argvs,
+            ..
+        } => {
+            for ((owner, _), argv) in parts.iter().zip(part_argvs.drain(..)) {
+                sends.push((*owner, vec![HopOp::Run { spec, argv }], last_hop));
+            }
+        }
+        Plan::Gather(state) => {
+            for (owner, members) in &state.parts {
+                let keys = members.iter().map(|&n| state.keys[n].clone()).collect();
+                sends.push((*owner, vec![HopOp::Fetch { keys }], first_of_two));
+            }
+        }
+        Plan::Node { op, targets, .. } => {
+            for to in targets.iter() {
+                sends.push((*to, vec![HopOp::Node(op.clone())], last_hop));
+            }
+        }
+    }
+    for (to, ops, tx) in sends {
+        match node.send_hop(conn, to, pending.seq, tx, ops, cx) {
+            Some(results) => fold_results(pending, to, results),
+            None => pending.outstanding += 1,
         }
     }
 }
@@ -56,49 +201,43 @@ pub(crate) fn start_split(
         conn.encode(&reply);
         return Flow::Next;
     }
-    let mut parts: Vec<(ThreadId, Vec<usize>, Argv)> = Vec::new();
+    let mode = lock_mode(spec);
+    let mut parts: Vec<(ThreadId, Vec<usize>, Argv, Vec<(u16, Vec<u8>, LockMode)>)> = Vec::new();
     for (ordinal, &ki) in key_indexes.iter().enumerate() {
         let owner = shard_of(&argv[ki], node.threads);
         let at = match parts.iter().position(|p| p.0 == owner) {
             Some(at) => at,
             None => {
-                parts.push((owner, Vec::new(), Argv::from_slices(&[&argv[0]])));
+                parts.push((
+                    owner,
+                    Vec::new(),
+                    Argv::from_slices(&[&argv[0]]),
+                    Vec::new(),
+                ));
                 parts.len() - 1
             }
         };
         parts[at].1.push(ordinal);
+        parts[at].3.push((conn.db as u16, argv[ki].to_vec(), mode));
         for i in ki..(ki + step).min(argv.len()) {
             parts[at].2.push(&argv[i]);
         }
     }
-    let seq = node.alloc_seq();
+    let locks = parts
+        .iter()
+        .map(|p| (p.0, LockSet::Keys(p.3.clone())))
+        .collect();
     let plan = Plan::Split {
+        spec,
         merge,
         slots: vec![None; key_indexes.len()],
         parts: parts.iter().map(|p| (p.0, p.1.clone())).collect(),
+        part_argvs: parts.into_iter().map(|p| p.2).collect(),
         sum: 0,
         error: None,
     };
-    let mut pending = Pending {
-        seq,
-        outstanding: 0,
-        plan,
-    };
-    for (owner, _, part_argv) in parts {
-        match node.hop(
-            conn,
-            owner,
-            seq,
-            vec![HopOp::Run {
-                spec,
-                argv: part_argv,
-            }],
-            cx,
-        ) {
-            Some(results) => fold_results(&mut pending, owner, results),
-            None => pending.outstanding += 1,
-        }
-    }
+    let mut pending = pending_tx(node, plan, locks);
+    schedule(node, conn, &mut pending, cx);
     park_or_finish(node, conn, pending, cx)
 }
 
@@ -144,38 +283,37 @@ pub(crate) fn start_gather(
         conn.encode(&reply);
         return Flow::Next;
     }
+    let mode = lock_mode(spec);
     let mut parts: Vec<(ThreadId, Vec<usize>)> = Vec::new();
-    for (n, (_, key)) in keys.iter().enumerate() {
+    let mut locks: Vec<(ThreadId, LockSet)> = Vec::new();
+    for (n, (db, key)) in keys.iter().enumerate() {
         let owner = shard_of(key, node.threads);
-        match parts.iter_mut().find(|p| p.0 == owner) {
-            Some(part) => part.1.push(n),
-            None => parts.push((owner, vec![n])),
+        match parts.iter().position(|p| p.0 == owner) {
+            Some(at) => parts[at].1.push(n),
+            None => {
+                parts.push((owner, vec![n]));
+                locks.push((owner, LockSet::Keys(Vec::new())));
+            }
         }
+        let at = locks
+            .iter()
+            .position(|l| l.0 == owner)
+            .expect("lock entry per part");
+        let LockSet::Keys(list) = &mut locks[at].1 else {
+            unreachable!("key locks")
+        };
+        list.push((*db, key.clone(), mode));
     }
-    let seq = node.alloc_seq();
     let state = GatherState {
         spec,
         argv,
         fetched: vec![None; keys.len()],
         keys,
-        parts: parts.clone(),
+        parts,
         reply: None,
     };
-    let mut pending = Pending {
-        seq,
-        outstanding: 0,
-        plan: Plan::Gather(Box::new(state)),
-    };
-    for (owner, members) in parts {
-        let Plan::Gather(state) = &pending.plan else {
-            unreachable!()
-        };
-        let fetch = members.iter().map(|&n| state.keys[n].clone()).collect();
-        match node.hop(conn, owner, seq, vec![HopOp::Fetch { keys: fetch }], cx) {
-            Some(results) => fold_results(&mut pending, owner, results),
-            None => pending.outstanding += 1,
-        }
-    }
+    let mut pending = pending_tx(node, Plan::Gather(Box::new(state)), locks);
+    schedule(node, conn, &mut pending, cx);
     park_or_finish(node, conn, pending, cx)
 }
 
@@ -235,8 +373,21 @@ fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
     }
 }
 
-/// Folds the results one thread sent back into the plan.
+/// Folds the results one thread sent back into the transaction phase or the plan.
 fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) {
+    if let TxPhase::Scheduling {
+        accepted, refused, ..
+    } = &mut pending.tx
+    {
+        for result in results {
+            match result {
+                HopResult::Scheduled(true) => accepted.push(from),
+                HopResult::Scheduled(false) => *refused = true,
+                other => unreachable!("scheduling got {other:?}"),
+            }
+        }
+        return;
+    }
     match &mut pending.plan {
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
@@ -250,6 +401,7 @@ fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) 
             parts,
             sum,
             error,
+            ..
         } => {
             let ordinals = &parts.iter().find(|p| p.0 == from).expect("split part").1;
             let Some(HopResult::Reply(reply)) = results.into_iter().next() else {
@@ -298,9 +450,15 @@ fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) 
 }
 
 /// Moves a plan forward once nothing is outstanding: the final reply, or None when a next
-/// phase sent more hops (a gather's stores).
+/// phase sent more hops (scheduling done, a gather's stores).
 fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx) -> Option<Reply> {
     debug_assert_eq!(pending.outstanding, 0);
+    if let TxPhase::Scheduling { .. } = pending.tx {
+        finish_scheduling(node, conn, pending, cx);
+        if pending.outstanding > 0 {
+            return None;
+        }
+    }
     match &mut pending.plan {
         Plan::Batch { replies } => {
             let last = replies.pop();
@@ -323,48 +481,71 @@ fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx)
             (None, Merge::SumInts) => Reply::Int(*sum),
             (None, _) => Reply::OK,
         }),
-        Plan::Gather(state) => {
-            if let Some(reply) = state.reply.take() {
-                return Some(reply);
-            }
-            let fetched = std::mem::take(&mut state.fetched);
-            let (reply, changed) = run_on_copies(
-                node,
-                conn.db,
-                state.spec,
-                &state.argv,
-                &state.keys,
-                &fetched,
-                cx,
-            );
-            let seq = pending.seq;
-            let mut stores: Vec<(ThreadId, Vec<(u16, Vec<u8>, Option<Entry>)>)> = Vec::new();
-            for change in changed {
-                let owner = shard_of(&change.1, node.threads);
-                match stores.iter_mut().find(|s| s.0 == owner) {
-                    Some(s) => s.1.push(change),
-                    None => stores.push((owner, vec![change])),
-                }
-            }
-            for (owner, entries) in stores {
-                if node
-                    .hop(conn, owner, seq, vec![HopOp::Store { entries }], cx)
-                    .is_none()
-                {
-                    pending.outstanding += 1;
-                }
-            }
-            if pending.outstanding == 0 {
-                return Some(reply);
-            }
-            state.reply = Some(reply);
-            None
-        }
-        Plan::Node { cmd, argv, results } => {
+        Plan::Gather(_) => advance_gather(node, conn, pending, cx),
+        Plan::Node {
+            cmd, argv, results, ..
+        } => {
             let results = std::mem::take(results);
-            Some(finish_node_cmd(node, conn, *cmd, argv, results, cx))
+            let (cmd, argv) = (*cmd, argv.clone());
+            Some(finish_node_cmd(node, conn, cmd, &argv, results, cx))
         }
     }
+}
+
+/// A gather's second phase: run on the copies, then store the changes on every shard of the
+/// transaction (an empty store concludes it where nothing changed).
+fn advance_gather(
+    node: &mut Node,
+    conn: &mut Conn,
+    pending: &mut Pending,
+    cx: &mut Cx,
+) -> Option<Reply> {
+    let Plan::Gather(state) = &mut pending.plan else {
+        unreachable!("gather plan")
+    };
+    if let Some(reply) = state.reply.take() {
+        return Some(reply);
+    }
+    let fetched = std::mem::take(&mut state.fetched);
+    let (reply, changed) = run_on_copies(
+        node,
+        conn.db,
+        state.spec,
+        &state.argv,
+        &state.keys,
+        &fetched,
+        cx,
+    );
+    let shards: Vec<ThreadId> = match &pending.tx {
+        TxPhase::Running { shards, .. } => shards.clone(),
+        TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
+    };
+    let mut stores: Vec<(ThreadId, Vec<(u16, Vec<u8>, Option<Entry>)>)> =
+        shards.into_iter().map(|s| (s, Vec::new())).collect();
+    for change in changed {
+        let owner = shard_of(&change.1, node.threads);
+        let store = stores
+            .iter_mut()
+            .find(|s| s.0 == owner)
+            .expect("changed key on a tx shard");
+        store.1.push(change);
+    }
+    state.reply = Some(reply);
+    let tx = tx_hop(pending, true);
+    for (owner, entries) in stores {
+        match node.send_hop(
+            conn,
+            owner,
+            pending.seq,
+            tx,
+            vec![HopOp::Store { entries }],
+            cx,
+        ) {
+            Some(_) => unreachable!("transaction hops travel as messages"),
+            None => pending.outstanding += 1,
+        }
+    }
+    None
 }
 
 /// Folds a `HopDone` into the connection's plan; true when the command finished and the
@@ -429,27 +610,55 @@ pub(crate) fn start_node_cmd(
             return Flow::Next;
         }
     };
-    let seq = node.alloc_seq();
-    let mut pending = Pending {
-        seq,
-        outstanding: 0,
-        plan: Plan::Node {
-            cmd,
-            argv,
-            results: Vec::new(),
-        },
-    };
-    let threads: Vec<ThreadId> = match targets {
+    let targets: Vec<ThreadId> = match targets {
         Targets::All => (0..node.threads).map(ThreadId).collect(),
         Targets::One(t) => vec![t],
     };
-    for to in threads {
-        match node.hop(conn, to, seq, vec![HopOp::Node(op.clone())], cx) {
-            Some(results) => fold_results(&mut pending, to, results),
-            None => pending.outstanding += 1,
+    let locks = if node_cmd_is_transaction(cmd) {
+        targets.iter().map(|t| (*t, LockSet::Everything)).collect()
+    } else {
+        Vec::new()
+    };
+    let plan = Plan::Node {
+        cmd,
+        argv,
+        op,
+        targets,
+        results: Vec::new(),
+    };
+    let mut pending = if locks.is_empty() {
+        Pending {
+            seq: node.alloc_seq(),
+            outstanding: 0,
+            plan,
+            tx: TxPhase::None,
+        }
+    } else {
+        pending_tx(node, plan, locks)
+    };
+    match pending.tx {
+        TxPhase::None => launch(node, conn, &mut pending, cx),
+        TxPhase::Scheduling { .. } | TxPhase::Running { .. } => {
+            schedule(node, conn, &mut pending, cx)
         }
     }
     park_or_finish(node, conn, pending, cx)
+}
+
+/// Node-wide writes run as transactions locking everything, so they are atomic with respect
+/// to every other command; node-wide reads and connection admin do not.
+fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
+    match cmd {
+        NodeCmd::FlushDb | NodeCmd::FlushAll | NodeCmd::SwapDb => true,
+        NodeCmd::DbSize
+        | NodeCmd::Keys
+        | NodeCmd::Scan
+        | NodeCmd::RandomKey
+        | NodeCmd::Info
+        | NodeCmd::ClientList
+        | NodeCmd::ClientKill
+        | NodeCmd::ConfigSet => false,
+    }
 }
 
 /// A node command's plan can end early with an error or a ready reply (SWAPDB 0 0).

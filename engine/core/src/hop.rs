@@ -152,7 +152,12 @@ pub enum TxPhase {
     /// Not a transaction: hops run as they arrive.
     None,
     /// Waiting for every shard to accept `txid`; then the plan launches.
-    Scheduling { txid: TxId, locks: Vec<(ThreadId, LockSet)>, accepted: Vec<ThreadId>, refused: bool },
+    Scheduling {
+        txid: TxId,
+        locks: Vec<(ThreadId, LockSet)>,
+        accepted: Vec<ThreadId>,
+        refused: bool,
+    },
     /// Scheduled on `shards`; the plan's hops carry the txid.
     Running { txid: TxId, shards: Vec<ThreadId> },
 }
@@ -163,9 +168,12 @@ pub enum Plan {
     Batch { replies: Vec<Reply> },
     /// A keyed command split by shard; `positions[i]` lists where part i's key replies go.
     Split {
+        spec: &'static CommandSpec,
         merge: Merge,
         slots: Vec<Option<Reply>>,
         parts: Vec<(ThreadId, Vec<usize>)>,
+        /// Each part's arguments, until the parts are sent.
+        part_argvs: Vec<Argv>,
         sum: i64,
         error: Option<Reply>,
     },
@@ -175,6 +183,8 @@ pub enum Plan {
     Node {
         cmd: NodeCmd,
         argv: Argv,
+        op: NodeOp,
+        targets: Vec<ThreadId>,
         results: Vec<(ThreadId, NodeResult)>,
     },
 }

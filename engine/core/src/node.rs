@@ -19,9 +19,9 @@ use crate::conn::{Conn, ConnState, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
 use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase};
-use crate::tx::{LockMode, LockSet, TxQueue};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
+use crate::tx::{LockMode, LockSet, TxQueue};
 
 /// Commands squashed into one hop at most.
 pub const SQUASH_COMMANDS_MAX: usize = 64;
@@ -389,14 +389,24 @@ impl Node {
         let now_ms = cx.wall_ms();
         let db = conn.db as u16;
         if to == self.thread && tx.is_none() && !self.hop_blocked(db, &ops) {
-            let results = ops.into_iter().map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx));
+            let results = ops
+                .into_iter()
+                .map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx));
             return Some(results.collect());
         }
         if to != self.thread && cx.planted(Plant::DropMessage) && cx.random_u64() % 8 == 0 {
             cx.mark("plant.drop_message");
             return None;
         }
-        let hop = Hop { from: self.thread, conn: conn.id, seq, db, now_ms, tx, ops };
+        let hop = Hop {
+            from: self.thread,
+            conn: conn.id,
+            seq,
+            db,
+            now_ms,
+            tx,
+            ops,
+        };
         cx.send(to, Msg::Hop(hop));
         None
     }
@@ -406,7 +416,11 @@ impl Node {
         let mut locks = Vec::new();
         for op in ops {
             if let HopOp::Run { spec, argv } = op {
-                let mode = if spec.has(crate::cmd::flag::WRITE) { LockMode::Exclusive } else { LockMode::Shared };
+                let mode = if spec.has(crate::cmd::flag::WRITE) {
+                    LockMode::Exclusive
+                } else {
+                    LockMode::Shared
+                };
                 for i in spec.key_indexes(argv.len()) {
                     locks.push((db, argv[i].to_vec(), mode));
                 }
@@ -420,7 +434,9 @@ impl Node {
         if self.txq.is_empty() {
             return false;
         }
-        Self::run_locks(db, ops).iter().any(|(db, key, mode)| self.txq.blocks(*db, key, *mode))
+        Self::run_locks(db, ops)
+            .iter()
+            .any(|(db, key, mode)| self.txq.blocks(*db, key, *mode))
     }
 
     /// A keyed command: at once when its keys are here, else by hop(s).
@@ -439,8 +455,14 @@ impl Node {
             .iter()
             .all(|&i| shard_of(&argv[i], self.threads) == first);
         let blocked = !self.txq.is_empty() && {
-            let mode = if spec.has(crate::cmd::flag::WRITE) { LockMode::Exclusive } else { LockMode::Shared };
-            key_indexes.iter().any(|&i| self.txq.blocks(conn.db as u16, &argv[i], mode))
+            let mode = if spec.has(crate::cmd::flag::WRITE) {
+                LockMode::Exclusive
+            } else {
+                LockMode::Shared
+            };
+            key_indexes
+                .iter()
+                .any(|&i| self.txq.blocks(conn.db as u16, &argv[i], mode))
         };
         if single && first == self.thread && !blocked {
             let reply = self.exec_here(conn.db, run, &argv, cx);
@@ -563,7 +585,10 @@ impl Node {
             let scheduled = self.txq.schedule(txid, locks, (hop.from, hop.conn), false);
             assert!(scheduled, "shard {:?}: fresh {txid:?} refused", self.thread);
             cx.mark("vll.plain_command_queued");
-            hop.tx = Some(TxHop { txid, conclude: true });
+            hop.tx = Some(TxHop {
+                txid,
+                conclude: true,
+            });
         }
         let Some(tx) = hop.tx else {
             self.run_hop(hop, cx);
@@ -616,15 +641,26 @@ impl Node {
             hop.ops.reverse();
         }
         let (db, now_ms) = (hop.db, hop.now_ms);
-        let mut results: Vec<HopResult> =
-            hop.ops.into_iter().map(|op| self.run_hop_op(db, now_ms, op, None, cx)).collect();
+        let mut results: Vec<HopResult> = hop
+            .ops
+            .into_iter()
+            .map(|op| self.run_hop_op(db, now_ms, op, None, cx))
+            .collect();
         if reorder {
             results.reverse();
         }
-        let done = HopDone { from: self.thread, conn: hop.conn, seq: hop.seq, results };
+        let done = HopDone {
+            from: self.thread,
+            conn: hop.conn,
+            seq: hop.seq,
+            results,
+        };
         cx.send(hop.from, Msg::HopDone(done));
         match hop.tx {
-            Some(TxHop { txid, conclude: true }) => {
+            Some(TxHop {
+                txid,
+                conclude: true,
+            }) => {
                 self.txq.remove(txid);
                 true
             }
@@ -686,7 +722,10 @@ impl Node {
                 };
                 let ignore_conflicts = cx.planted(Plant::RunConflictingOutOfOrder);
                 let coordinator = (self.thread, current.map_or(ConnId(0), |c| c.id));
-                HopResult::Scheduled(self.txq.schedule(txid, locks, coordinator, ignore_conflicts))
+                HopResult::Scheduled(
+                    self.txq
+                        .schedule(txid, locks, coordinator, ignore_conflicts),
+                )
             }
             HopOp::Cancel { txid } => {
                 self.txq.remove(txid);
@@ -729,7 +768,6 @@ impl Node {
     pub(crate) fn alloc_seq(&mut self) -> u64 {
         self.next_seq()
     }
-
 }
 
 #[cfg(test)]

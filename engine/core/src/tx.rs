@@ -98,7 +98,9 @@ impl TxQueue {
         if self.global_holders > 0 {
             return true;
         }
-        self.intents.get(&(db, key.to_vec())).is_some_and(|i| i.conflicts(mode))
+        self.intents
+            .get(&(db, key.to_vec()))
+            .is_some_and(|i| i.conflicts(mode))
     }
 
     /// Whether a transaction with `locks` would conflict with any queued one.
@@ -110,7 +112,11 @@ impl TxQueue {
             LockSet::Everything => true,
             LockSet::Keys(keys) => {
                 self.global_holders > 0
-                    || keys.iter().any(|(db, key, mode)| self.intents.get(&(*db, key.clone())).is_some_and(|i| i.conflicts(*mode)))
+                    || keys.iter().any(|(db, key, mode)| {
+                        self.intents
+                            .get(&(*db, key.clone()))
+                            .is_some_and(|i| i.conflicts(*mode))
+                    })
             }
         }
     }
@@ -118,20 +124,39 @@ impl TxQueue {
     /// Enters `txid` into the queue and takes its intents. Refused (false) when a higher txid
     /// was already scheduled here: the coordinator must cancel everywhere and retry.
     /// `ignore_conflicts` is the planted bug that makes every transaction free.
-    pub fn schedule(&mut self, txid: TxId, locks: LockSet, coordinator: (ThreadId, ConnId), ignore_conflicts: bool) -> bool {
+    pub fn schedule(
+        &mut self,
+        txid: TxId,
+        locks: LockSet,
+        coordinator: (ThreadId, ConnId),
+        ignore_conflicts: bool,
+    ) -> bool {
         if self.last_scheduled.is_some_and(|last| txid <= last) {
             return false;
         }
         self.last_scheduled = Some(txid);
         let free = ignore_conflicts || !self.conflicts(&locks);
         self.add_intents(&locks, 1);
-        self.queue.insert(txid, QueuedTx { locks, free, parked: VecDeque::new(), coordinator });
+        self.queue.insert(
+            txid,
+            QueuedTx {
+                locks,
+                free,
+                parked: VecDeque::new(),
+                coordinator,
+            },
+        );
         true
     }
 
     fn add_intents(&mut self, locks: &LockSet, delta: i32) {
         match locks {
-            LockSet::Everything => self.global_holders = self.global_holders.checked_add_signed(delta).expect("global intents"),
+            LockSet::Everything => {
+                self.global_holders = self
+                    .global_holders
+                    .checked_add_signed(delta)
+                    .expect("global intents")
+            }
             LockSet::Keys(keys) => {
                 for (db, key, mode) in keys {
                     let intents = self.intents.entry((*db, key.clone())).or_default();
@@ -139,7 +164,9 @@ impl TxQueue {
                         LockMode::Shared => &mut intents.shared,
                         LockMode::Exclusive => &mut intents.exclusive,
                     };
-                    *counter = counter.checked_add_signed(delta).expect("intent counter underflow");
+                    *counter = counter
+                        .checked_add_signed(delta)
+                        .expect("intent counter underflow");
                     if *intents == Intents::default() {
                         self.intents.remove(&(*db, key.clone()));
                     }
@@ -154,19 +181,31 @@ impl TxQueue {
 
     /// Whether `txid`'s hops may run now: it is free, or first in the queue.
     pub fn runnable(&self, txid: TxId) -> bool {
-        let Some(tx) = self.queue.get(&txid) else { return false };
+        let Some(tx) = self.queue.get(&txid) else {
+            return false;
+        };
         tx.free || self.queue.keys().next() == Some(&txid)
     }
 
     pub fn park(&mut self, txid: TxId, hop: Hop) {
-        let tx = self.queue.get_mut(&txid).unwrap_or_else(|| panic!("parking a hop of {txid:?}, which is not queued"));
+        let tx = self
+            .queue
+            .get_mut(&txid)
+            .unwrap_or_else(|| panic!("parking a hop of {txid:?}, which is not queued"));
         tx.parked.push_back(ParkedHop { hop });
     }
 
     /// Removes `txid` (concluded or cancelled) and releases its intents.
     pub fn remove(&mut self, txid: TxId) {
-        let tx = self.queue.remove(&txid).unwrap_or_else(|| panic!("concluding {txid:?}, which is not queued"));
-        assert!(tx.parked.is_empty(), "{txid:?} (coordinator {:?}) concluded with parked hops", tx.coordinator);
+        let tx = self
+            .queue
+            .remove(&txid)
+            .unwrap_or_else(|| panic!("concluding {txid:?}, which is not queued"));
+        assert!(
+            tx.parked.is_empty(),
+            "{txid:?} (coordinator {:?}) concluded with parked hops",
+            tx.coordinator
+        );
         self.add_intents(&tx.locks, -1);
     }
 
@@ -200,10 +239,19 @@ impl TxQueue {
                 }
             }
         }
-        assert_eq!(expected, self.intents, "intent counters out of step with the queue");
-        assert_eq!(global, self.global_holders, "global intents out of step with the queue");
+        assert_eq!(
+            expected, self.intents,
+            "intent counters out of step with the queue"
+        );
+        assert_eq!(
+            global, self.global_holders,
+            "global intents out of step with the queue"
+        );
         if let (Some(last), Some((max, _))) = (self.last_scheduled, self.queue.last_key_value()) {
-            assert!(*max <= last, "queued {max:?} above the last scheduled {last:?}");
+            assert!(
+                *max <= last,
+                "queued {max:?} above the last scheduled {last:?}"
+            );
         }
     }
 }
@@ -213,7 +261,11 @@ mod tests {
     use super::*;
 
     fn keys(list: &[(&str, LockMode)]) -> LockSet {
-        LockSet::Keys(list.iter().map(|(k, m)| (0, k.as_bytes().to_vec(), *m)).collect())
+        LockSet::Keys(
+            list.iter()
+                .map(|(k, m)| (0, k.as_bytes().to_vec(), *m))
+                .collect(),
+        )
     }
 
     const WHO: (ThreadId, ConnId) = (ThreadId(0), ConnId(1));
