@@ -77,6 +77,14 @@ pub enum CmdError {
     /// An error text passed through verbatim from elsewhere (a Lua error, a loaded module).
     /// Never built from a literal at a call site.
     Relayed(String),
+
+    // keyspace family
+    /// ERR Unsupported option <opt> (EXPIRE and friends); holds the option as sent.
+    UnsupportedExpireOption(Vec<u8>),
+    ExpireNxConflict,
+    ExpireGtLtConflict,
+    /// OBJECT FREQ without an LFU maxmemory-policy.
+    LfuPolicyNotSelected,
 }
 
 impl CmdError {
@@ -165,6 +173,19 @@ impl CmdError {
             }
             Busy(text) => return text.clone(),
             Relayed(text) => return text.clone().into(),
+            UnsupportedExpireOption(option) => {
+                return format!("ERR Unsupported option {}", truncated_lossy(option, usize::MAX))
+                    .into()
+            }
+            ExpireNxConflict => {
+                "ERR NX and XX, GT or LT options at the same time are not compatible"
+            }
+            ExpireGtLtConflict => "ERR GT and LT options at the same time are not compatible",
+            LfuPolicyNotSelected => {
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+                 Please note that when switching between policies at runtime LRU and LFU data \
+                 will take some time to adjust."
+            }
         };
         Cow::Borrowed(s)
     }
