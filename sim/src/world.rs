@@ -108,7 +108,7 @@ impl World {
         let options = CxOptions {
             verify: true,
             plants: config.plants_mask(),
-            buggify_ppm: 0,
+            ..CxOptions::default()
         };
         let mut nodes = Vec::new();
         let mut cxs = Vec::new();

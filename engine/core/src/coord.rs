@@ -711,7 +711,7 @@ pub(crate) fn run_node_op(
         | NodeOp::RandomKey { .. }
         | NodeOp::FlushDb { .. }
         | NodeOp::FlushAll
-        | NodeOp::SwapDb { .. } => cmd::keyspace::run_node_op(node.shard_mut(), op, now_ms, cx),
+        | NodeOp::SwapDb { .. } => cmd::keyspace::run_node_op(node, op, now_ms, cx),
         NodeOp::Stats
         | NodeOp::ClientList { .. }
         | NodeOp::ClientKill { .. }

@@ -87,6 +87,14 @@ pub enum CmdError {
     LcsIdxWithLen,
     /// LCS whose (n+1)*(m+1) table of u32 would pass proto-max-bulk-len.
     LcsTableTooLarge,
+
+    // keyspace family
+    /// ERR Unsupported option <opt> (EXPIRE and friends); holds the option as sent.
+    UnsupportedExpireOption(Vec<u8>),
+    ExpireNxConflict,
+    ExpireGtLtConflict,
+    /// OBJECT FREQ without an LFU maxmemory-policy.
+    LfuPolicyNotSelected,
 }
 
 impl CmdError {
@@ -180,6 +188,19 @@ impl CmdError {
             LcsIdxWithLen => "ERR If you want both the length and indexes, please just use IDX.",
             LcsTableTooLarge => {
                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+            }
+            UnsupportedExpireOption(option) => {
+                return format!("ERR Unsupported option {}", truncated_lossy(option, usize::MAX))
+                    .into()
+            }
+            ExpireNxConflict => {
+                "ERR NX and XX, GT or LT options at the same time are not compatible"
+            }
+            ExpireGtLtConflict => "ERR GT and LT options at the same time are not compatible",
+            LfuPolicyNotSelected => {
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+                 Please note that when switching between policies at runtime LRU and LFU data \
+                 will take some time to adjust."
             }
         };
         Cow::Borrowed(s)

@@ -1,19 +1,36 @@
-//! Keyspace: DEL, EXISTS, TYPE, RENAME… and the node-wide DBSIZE, KEYS, SCAN, RANDOMKEY,
-//! FLUSHDB, FLUSHALL, SWAPDB.
+//! Keyspace: DEL, UNLINK, EXISTS, TYPE, TOUCH, RENAME, RENAMENX, COPY, MOVE on the shard owning
+//! the keys, and the node-wide DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHDB, FLUSHALL, SWAPDB. The TTL
+//! commands live in `expire.rs` and OBJECT in `object.rs`; their rows are listed here so the
+//! family has one table.
 //!
-//! SCAN cursors carry the shard in their low `SCAN_SHARD_BITS` bits and the shard table's
-//! reverse-binary cursor above them, so a scan walks the shards in order and each shard's table
-//! with Redis's guarantee (a key present for the whole scan is returned at least once).
+//! Cross-shard RENAME/RENAMENX/COPY use `Merge::Gather`: the handlers below only ever see one
+//! shard (real or scratch) holding every key they name, so they read like Redis's code.
+//!
+//! SCAN cursors carry the shard in their low `SCAN_SHARD_BITS` bits and that shard's
+//! reverse-binary table cursor above them. A call fans out to the cursor's shard and every shard
+//! after it; the coordinator keeps results in shard order and stops at the first shard that is
+//! not finished, so each shard is walked with Redis's guarantee (a key present for the whole scan
+//! is returned at least once, however tables grow or shrink) and a small keyspace comes back in
+//! one call with cursor 0, as in Redis. Later shards' results past the stop are dropped; they are
+//! rescanned from their start when the cursor reaches them.
+//!
+//! Expired keys: KEYS, SCAN and RANDOMKEY never return them. As in Redis 7.0, SCAN and RANDOMKEY
+//! delete the expired keys they meet, KEYS only skips them, and DBSIZE counts keys whose deadline
+//! has passed until something removes them (an access, SCAN, RANDOMKEY or the active sweep):
+//! redis-server 7.0.15 with active expiry off answers DBSIZE 2 for one live and one expired key.
 
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::{
-    acl, flag, keyflag as kf, CommandSpec, Docs, Exec, KeySpec, Merge, NodeCmd, ShardFn,
+    acl, expire, flag, keyflag as kf, object, CommandSpec, ConnCmd, Docs, Exec, GatherDbs, KeySpec,
+    Merge, NodeCmd, ShardFn,
 };
 use crate::coord::{CmdErrorOrReply, Targets};
 use crate::cx::{Cx, ThreadId};
+use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
+use crate::node::Node;
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard};
 
@@ -21,12 +38,23 @@ use crate::shard::{ExecCx, Shard};
 pub const SCAN_SHARD_BITS: u32 = 10;
 /// Buckets visited per requested element at most (Redis: COUNT * 10 iterations).
 const SCAN_BUCKETS_PER_COUNT: usize = 10;
+/// Redis's default SCAN COUNT.
+const SCAN_COUNT_DEFAULT: usize = 10;
 
 const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
     Docs {
         summary,
         since,
         group: "generic",
+        complexity,
+    }
+}
+
+const fn server_docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
+    Docs {
+        summary,
+        since,
+        group: "server",
         complexity,
     }
 }
@@ -72,27 +100,110 @@ const fn node(
     }
 }
 
+const ONE_RW_UPDATE: &[KeySpec] = &[KeySpec::one(kf::RW | kf::UPDATE, 1)];
+const ONE_RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
+const OBJECT_KEY: &[KeySpec] = &[KeySpec::one(kf::RO, 2)];
+const WF: u32 = flag::WRITE | flag::FAST;
+const RF: u32 = flag::READONLY | flag::FAST;
+const O1: &str = "O(1)";
+
 pub const SPECS: &[CommandSpec] = &[
-    keyed("del", -2, flag::WRITE, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, docs("Deletes one or more keys.", "1.0.0", "O(N) where N is the number of keys that will be removed.")),
-    keyed("unlink", -2, flag::WRITE | flag::FAST, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, docs("Asynchronously deletes one or more keys.", "4.0.0", "O(1) for each key removed regardless of its size.")),
-    keyed("exists", -2, flag::READONLY | flag::FAST, &[KeySpec::all_from(kf::RO, 1, 1)], exists, Merge::SumInts, docs("Determines whether one or more keys exist.", "1.0.0", "O(N) where N is the number of keys to check.")),
-    keyed("type", 2, flag::READONLY | flag::FAST, &[KeySpec::one(kf::RO, 1)], type_, Merge::OneKey, docs("Determines the type of value stored at a key.", "1.0.0", "O(1)")),
+    keyed("del", -2, flag::WRITE, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, docs("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).")),
+    keyed("unlink", -2, WF, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, docs("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.")),
+    keyed("exists", -2, RF, &[KeySpec::all_from(kf::RO, 1, 1)], exists, Merge::SumInts, docs("Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.")),
+    keyed("touch", -2, RF, &[KeySpec::all_from(kf::RO, 1, 1)], touch, Merge::SumInts, docs("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.")),
+    keyed("type", 2, RF, &[KeySpec::one(kf::RO, 1)], type_, Merge::OneKey, docs("Determine the type stored at key", "1.0.0", O1)),
+    keyed("rename", 3, flag::WRITE, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1), KeySpec::one(kf::OW | kf::UPDATE, 2)], rename, Merge::Gather(GatherDbs::Current), docs("Rename a key", "1.0.0", O1)),
+    keyed("renamenx", 3, WF, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1), KeySpec::one(kf::OW | kf::INSERT, 2)], renamenx, Merge::Gather(GatherDbs::Current), docs("Rename a key, only if the new key does not exist", "1.0.0", O1)),
+    keyed("copy", -3, flag::WRITE | flag::DENYOOM, &[KeySpec::one(kf::RO | kf::ACCESS, 1), KeySpec::one(kf::OW | kf::UPDATE, 2)], copy, Merge::Gather(GatherDbs::CopyDbOption), docs("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")),
+    keyed("move", 3, WF, &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)], move_, Merge::OneKey, docs("Move a key to another database", "1.0.0", O1)),
+    keyed("expire", -3, WF, ONE_RW_UPDATE, expire::expire, Merge::OneKey, docs("Set a key's time to live in seconds", "1.0.0", O1)),
+    keyed("pexpire", -3, WF, ONE_RW_UPDATE, expire::pexpire, Merge::OneKey, docs("Set a key's time to live in milliseconds", "2.6.0", O1)),
+    keyed("expireat", -3, WF, ONE_RW_UPDATE, expire::expireat, Merge::OneKey, docs("Set the expiration for a key as a UNIX timestamp", "1.2.0", O1)),
+    keyed("pexpireat", -3, WF, ONE_RW_UPDATE, expire::pexpireat, Merge::OneKey, docs("Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", O1)),
+    keyed("persist", 2, WF, ONE_RW_UPDATE, expire::persist, Merge::OneKey, docs("Remove the expiration from a key", "2.2.0", O1)),
+    keyed("ttl", 2, RF, ONE_RO_ACCESS, expire::ttl, Merge::OneKey, docs("Get the time to live for a key in seconds", "1.0.0", O1)),
+    keyed("pttl", 2, RF, ONE_RO_ACCESS, expire::pttl, Merge::OneKey, docs("Get the time to live for a key in milliseconds", "2.6.0", O1)),
+    keyed("expiretime", 2, RF, ONE_RO_ACCESS, expire::expiretime, Merge::OneKey, docs("Get the expiration Unix timestamp for a key", "7.0.0", O1)),
+    keyed("pexpiretime", 2, RF, ONE_RO_ACCESS, expire::pexpiretime, Merge::OneKey, docs("Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", O1)),
+    CommandSpec { name: "object", arity: -2, flags: 0, acl: 0, keys: &[], exec: Exec::Container, subcommands: OBJECT_SUBCOMMANDS, docs: docs("A container for object introspection commands", "2.2.3", "Depends on subcommand.") },
+    node("dbsize", 1, RF, acl::KEYSPACE, NodeCmd::DbSize, server_docs("Return the number of keys in the selected database", "1.0.0", O1)),
+    node("keys", 2, flag::READONLY, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::Keys, docs("Find all keys matching the given pattern", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")),
+    node("scan", -2, flag::READONLY, acl::KEYSPACE, NodeCmd::Scan, docs("Incrementally iterate the keys space", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")),
+    node("randomkey", 1, flag::READONLY, acl::KEYSPACE, NodeCmd::RandomKey, docs("Return a random key from the keyspace", "1.0.0", O1)),
+    node("flushdb", -1, flag::WRITE, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::FlushDb, server_docs("Remove all keys from the current database", "1.0.0", "O(N) where N is the number of keys in the selected database")),
+    node("flushall", -1, flag::WRITE, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::FlushAll, server_docs("Remove all keys from all databases", "1.0.0", "O(N) where N is the total number of keys in all databases")),
+    node("swapdb", 3, WF, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::SwapDb, server_docs("Swaps two Redis databases", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.")),
+];
+
+/// OBJECT's subcommands; each keyed one runs on the shard owning argument 2.
+const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     keyed(
-        "rename",
+        "object|encoding",
         3,
-        flag::WRITE,
-        &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1), KeySpec::one(kf::OW | kf::UPDATE, 2)],
-        rename,
-        Merge::Gather(crate::cmd::GatherDbs::Current),
-        docs("Renames a key and overwrites the destination.", "1.0.0", "O(1)"),
+        flag::READONLY,
+        OBJECT_KEY,
+        object::encoding,
+        Merge::OneKey,
+        docs(
+            "Inspect the internal encoding of a Redis object",
+            "2.2.3",
+            O1,
+        ),
     ),
-    node("dbsize", 1, flag::READONLY | flag::FAST, acl::KEYSPACE, NodeCmd::DbSize, docs("Returns the number of keys in the database.", "1.0.0", "O(1)")),
-    node("keys", 2, flag::READONLY, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::Keys, docs("Returns all key names that match a pattern.", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")),
-    node("scan", -2, flag::READONLY, acl::KEYSPACE, NodeCmd::Scan, docs("Iterates over the key names in the database.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")),
-    node("randomkey", 1, flag::READONLY, acl::KEYSPACE, NodeCmd::RandomKey, docs("Returns a random key name from the database.", "1.0.0", "O(1)")),
-    node("flushdb", -1, flag::WRITE, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::FlushDb, Docs { summary: "Remove all keys from the current database.", since: "1.0.0", group: "server", complexity: "O(N) where N is the number of keys in the selected database" }),
-    node("flushall", -1, flag::WRITE, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::FlushAll, Docs { summary: "Removes all keys from all databases.", since: "1.0.0", group: "server", complexity: "O(N) where N is the total number of keys in all databases" }),
-    node("swapdb", 3, flag::WRITE | flag::FAST, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::SwapDb, Docs { summary: "Swaps two Redis databases.", since: "4.0.0", group: "server", complexity: "O(N) where N is the count of clients watching or blocking on keys from both databases." }),
+    keyed(
+        "object|freq",
+        3,
+        flag::READONLY,
+        OBJECT_KEY,
+        object::freq,
+        Merge::OneKey,
+        docs(
+            "Get the logarithmic access frequency counter of a Redis object",
+            "4.0.0",
+            O1,
+        ),
+    ),
+    keyed(
+        "object|idletime",
+        3,
+        flag::READONLY,
+        OBJECT_KEY,
+        object::idletime,
+        Merge::OneKey,
+        docs(
+            "Get the time since a Redis object was last accessed",
+            "2.2.3",
+            O1,
+        ),
+    ),
+    keyed(
+        "object|refcount",
+        3,
+        flag::READONLY,
+        OBJECT_KEY,
+        object::refcount,
+        Merge::OneKey,
+        docs(
+            "Get the number of references to the value of the key",
+            "2.2.3",
+            O1,
+        ),
+    ),
+    CommandSpec {
+        name: "object|help",
+        arity: 2,
+        flags: flag::LOADING | flag::STALE,
+        acl: acl::KEYSPACE,
+        keys: &[],
+        exec: Exec::Conn(ConnCmd::ObjectHelp),
+        subcommands: &[],
+        docs: docs(
+            "Show helpful text about the different subcommands",
+            "6.2.0",
+            O1,
+        ),
+    },
 ];
 
 fn del(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
@@ -105,6 +216,7 @@ fn del(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     Ok(Reply::Int(removed as i64))
 }
 
+/// Counts every argument that names a live key, repeats included (Redis does too).
 fn exists(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let now_ms = ecx.read_now_ms();
     let found = argv
@@ -113,6 +225,17 @@ fn exists(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         .filter(|key| ecx.db().contains(key, now_ms))
         .count();
     Ok(Reply::Int(found as i64))
+}
+
+/// Like EXISTS, but each hit counts as an access (OBJECT IDLETIME restarts).
+fn touch(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    let now_ms = ecx.read_now_ms();
+    let touched = argv
+        .iter()
+        .skip(1)
+        .filter(|key| ecx.db().get_mut(key, now_ms).is_some())
+        .count();
+    Ok(Reply::Int(touched as i64))
 }
 
 fn type_(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
@@ -124,23 +247,145 @@ fn type_(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     Ok(Reply::simple(name))
 }
 
-fn rename(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let now_ms = ecx.now_ms;
-    let (src, dst) = (&argv[1], &argv[2]);
-    let Some(mut entry) = ecx.db().take(src, now_ms) else {
-        return Err(CmdError::NoSuchKey);
-    };
-    entry.key = dst.to_vec();
-    ecx.db().insert(entry, now_ms);
-    Ok(Reply::OK)
+/// What RENAME does when the destination exists.
+#[derive(Clone, Copy, Debug)]
+enum RenameMode {
+    /// RENAME: the destination is replaced.
+    Overwrite,
+    /// RENAMENX: nothing happens and the reply is 0.
+    IfAbsent,
 }
 
-fn db_index(arg: &[u8], dbs: usize, invalid: CmdError) -> Result<u16, CmdError> {
-    let n = parse_i64(arg).map_err(|_| invalid)?;
-    if n < 0 || n as usize >= dbs {
-        return Err(CmdError::DbIndexOutOfRange);
+fn rename(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    op_rename(ecx, &argv[1], &argv[2], RenameMode::Overwrite)
+}
+
+fn renamenx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    op_rename(ecx, &argv[1], &argv[2], RenameMode::IfAbsent)
+}
+
+/// Redis's renameGenericCommand: a missing source is an error even when both names are the
+/// same; renaming a key to itself changes nothing. The entry moves whole, TTL included.
+fn op_rename(
+    ecx: &mut ExecCx,
+    src: &[u8],
+    dst: &[u8],
+    mode: RenameMode,
+) -> Result<Reply, CmdError> {
+    let now_ms = ecx.now_ms;
+    let done = |mode| match mode {
+        RenameMode::Overwrite => Reply::OK,
+        RenameMode::IfAbsent => Reply::Int(1),
+    };
+    let db = ecx.db();
+    if db.get_mut(src, now_ms).is_none() {
+        return Err(CmdError::NoSuchKey);
     }
-    Ok(n as u16)
+    if src == dst {
+        return Ok(match mode {
+            RenameMode::Overwrite => Reply::OK,
+            RenameMode::IfAbsent => Reply::Int(0),
+        });
+    }
+    if db.get_mut(dst, now_ms).is_some() {
+        if let RenameMode::IfAbsent = mode {
+            return Ok(Reply::Int(0));
+        }
+    }
+    let mut entry = db.remove(src).expect("source looked up above");
+    entry.key = dst.to_vec();
+    db.insert(entry, now_ms);
+    Ok(done(mode))
+}
+
+/// What COPY does when the destination exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CopyMode {
+    KeepExisting,
+    Replace,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct CopyArgs {
+    dst_db: usize,
+    mode: CopyMode,
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`, options in any order, repeats
+/// allowed (the last DB wins), each DB checked as it is read, as Redis does.
+fn parse_copy(argv: &Argv, current_db: usize, dbs: usize) -> Result<CopyArgs, CmdError> {
+    let mut args = Args::new(argv, 3);
+    let mut parsed = CopyArgs {
+        dst_db: current_db,
+        mode: CopyMode::KeepExisting,
+    };
+    while let Some(word) = args.next() {
+        if eq_word(word, "REPLACE") {
+            parsed.mode = CopyMode::Replace;
+        } else if eq_word(word, "DB") && args.remaining() >= 1 {
+            parsed.dst_db = db_index(args.next_arg()?, dbs)?;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    args.finish()?;
+    Ok(parsed)
+}
+
+fn copy(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    let args = parse_copy(argv, ecx.db, ecx.shard.dbs_len())?;
+    let (src, dst) = (&argv[1], &argv[2]);
+    if args.dst_db == ecx.db && src == dst {
+        return Err(CmdError::SourceAndDestinationSame);
+    }
+    let now_ms = ecx.now_ms;
+    let Some(found) = ecx.db().get_mut(src, now_ms) else {
+        return Ok(Reply::Int(0));
+    };
+    // A copy is a new object: its access time starts now.
+    let copied = Entry {
+        key: dst.to_vec(),
+        accessed_ms: now_ms,
+        ..found.clone()
+    };
+    let target = ecx.shard.db(args.dst_db);
+    if target.get_mut(dst, now_ms).is_some() && args.mode == CopyMode::KeepExisting {
+        return Ok(Reply::Int(0));
+    }
+    target.insert(copied, now_ms);
+    Ok(Reply::Int(1))
+}
+
+/// MOVE key db: both databases live on the key's shard, so this never leaves it.
+fn move_(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    let dst_db = db_index(&argv[2], ecx.shard.dbs_len())?;
+    if dst_db == ecx.db {
+        return Err(CmdError::SourceAndDestinationSame);
+    }
+    let now_ms = ecx.now_ms;
+    let key = &argv[1];
+    if ecx.db().get_mut(key, now_ms).is_none() {
+        return Ok(Reply::Int(0));
+    }
+    if ecx.shard.db(dst_db).get_mut(key, now_ms).is_some() {
+        return Ok(Reply::Int(0));
+    }
+    let entry = ecx.db().remove(key).expect("source looked up above");
+    ecx.shard.db(dst_db).insert(entry, now_ms);
+    Ok(Reply::Int(1))
+}
+
+/// A database index as COPY/MOVE read it (Redis's getIntFromObjectOrReply, then selectDb).
+fn db_index(arg: &[u8], dbs: usize) -> Result<usize, CmdError> {
+    let n = parse_i32(arg).ok_or(CmdError::NotInteger)?;
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n < dbs)
+        .ok_or(CmdError::DbIndexOutOfRange)
+}
+
+fn parse_i32(arg: &[u8]) -> Option<i32> {
+    parse_i64(arg).ok().and_then(|n| i32::try_from(n).ok())
 }
 
 fn parse_flush(argv: &Argv) -> Result<(), CmdError> {
@@ -151,60 +396,96 @@ fn parse_flush(argv: &Argv) -> Result<(), CmdError> {
     args.finish()
 }
 
-fn parse_scan(argv: &Argv, db: u16, threads: u16) -> Result<(NodeOp, Targets), CmdError> {
-    let cursor: u64 = std::str::from_utf8(&argv[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(CmdError::InvalidCursor)?;
+/// SWAPDB parses both indexes before checking either's range, as Redis does.
+fn parse_swapdb(argv: &Argv, dbs: usize) -> Result<(u16, u16), CmdError> {
+    let a = parse_i32(&argv[1]).ok_or(CmdError::InvalidFirstDbIndex)?;
+    let b = parse_i32(&argv[2]).ok_or(CmdError::InvalidSecondDbIndex)?;
+    let in_range = |n: i32| usize::try_from(n).is_ok_and(|n| n < dbs);
+    if !in_range(a) || !in_range(b) {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    Ok((a as u16, b as u16))
+}
+
+/// SCAN's options. A `MATCH *` is no pattern at all (Redis skips matching for it, which is
+/// also what lets it return the empty key).
+#[derive(Debug, PartialEq, Eq)]
+struct ScanArgs {
+    cursor: u64,
+    pattern: Option<Vec<u8>>,
+    count: usize,
+    type_name: Option<Vec<u8>>,
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
+fn parse_scan(argv: &Argv) -> Result<ScanArgs, CmdError> {
+    let mut parsed = ScanArgs {
+        cursor: parse_cursor(&argv[1])?,
+        pattern: None,
+        count: SCAN_COUNT_DEFAULT,
+        type_name: None,
+    };
     let mut args = Args::new(argv, 2);
-    let (mut pattern, mut count, mut type_name) = (None, 10usize, None);
     while let Some(word) = args.next() {
-        if eq_word(word, "MATCH") {
-            pattern = Some(args.next_arg()?.to_vec());
-        } else if eq_word(word, "COUNT") {
+        if args.is_done() {
+            return Err(CmdError::Syntax);
+        }
+        if eq_word(word, "COUNT") {
             let n = args.next_i64()?;
             if n < 1 {
                 return Err(CmdError::Syntax);
             }
-            count = n as usize;
+            parsed.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if eq_word(word, "MATCH") {
+            let pattern = args.next_arg()?;
+            parsed.pattern = (pattern != b"*").then(|| pattern.to_vec());
         } else if eq_word(word, "TYPE") {
-            type_name = Some(args.next_arg()?.to_vec());
+            parsed.type_name = Some(args.next_arg()?.to_vec());
         } else {
             return Err(CmdError::Syntax);
         }
     }
+    args.finish()?;
+    Ok(parsed)
+}
+
+/// Redis reads the cursor with strtoul: a leading '+' or '-' is allowed ('-1' wraps to
+/// u64::MAX), an empty string is 0, a leading space, trailing junk or overflow is an error.
+fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let (negative, digits) = match arg {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, arg),
+    };
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(CmdError::InvalidCursor);
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or(CmdError::InvalidCursor)?;
+    }
+    Ok(if negative { n.wrapping_neg() } else { n })
+}
+
+/// Where a client cursor points: the shard and that shard's table cursor. A cursor naming a
+/// shard we do not have was never handed out; it starts over rather than failing, since Redis
+/// accepts any cursor.
+fn scan_position(cursor: u64, threads: u16) -> (u16, u64) {
     let shard = (cursor & ((1 << SCAN_SHARD_BITS) - 1)) as u16;
     if shard >= threads {
-        // A cursor we never handed out; Redis would scan from a wrong place, we start over.
-        return Ok((
-            NodeOp::Scan {
-                db,
-                cursor: 0,
-                pattern,
-                count,
-                type_name,
-            },
-            Targets::One(ThreadId(0)),
-        ));
+        return (0, 0);
     }
-    let table_cursor = cursor >> SCAN_SHARD_BITS;
-    Ok((
-        NodeOp::Scan {
-            db,
-            cursor: table_cursor,
-            pattern,
-            count,
-            type_name,
-        },
-        Targets::One(ThreadId(shard)),
-    ))
+    (shard, cursor >> SCAN_SHARD_BITS)
 }
 
 pub(crate) fn plan_node_cmd(
     cmd: NodeCmd,
     argv: &Argv,
     db: usize,
-    threads: u16,
+    _threads: u16,
     dbs: usize,
 ) -> Result<(NodeOp, Targets), CmdErrorOrReply> {
     let db = db as u16;
@@ -215,7 +496,16 @@ pub(crate) fn plan_node_cmd(
             db,
             pattern: argv[1].to_vec(),
         }),
-        NodeCmd::Scan => Ok(parse_scan(argv, db, threads)?),
+        NodeCmd::Scan => {
+            let args = parse_scan(argv)?;
+            all(NodeOp::Scan {
+                db,
+                cursor: args.cursor,
+                pattern: args.pattern,
+                count: args.count,
+                type_name: args.type_name,
+            })
+        }
         NodeCmd::RandomKey => all(NodeOp::RandomKey { db }),
         NodeCmd::FlushDb => {
             parse_flush(argv)?;
@@ -226,27 +516,20 @@ pub(crate) fn plan_node_cmd(
             all(NodeOp::FlushAll)
         }
         NodeCmd::SwapDb => {
-            let a = db_index(&argv[1], dbs, CmdError::InvalidFirstDbIndex)?;
-            let b = db_index(&argv[2], dbs, CmdError::InvalidSecondDbIndex)?;
+            let (a, b) = parse_swapdb(argv, dbs)?;
             all(NodeOp::SwapDb { a, b })
         }
         other => unreachable!("{other:?} is not a keyspace command"),
     }
 }
 
-pub(crate) fn run_node_op(shard: &mut Shard, op: NodeOp, now_ms: u64, cx: &mut Cx) -> NodeResult {
+pub(crate) fn run_node_op(node: &mut Node, op: NodeOp, now_ms: u64, cx: &mut Cx) -> NodeResult {
+    let (thread, threads) = (node.thread, node.threads);
+    let shard = node.shard_mut();
     match op {
         NodeOp::DbSize { db } => NodeResult::Count(shard.db_ref(db as usize).len() as u64),
         NodeOp::Keys { db, pattern } => {
-            let db = shard.db_ref(db as usize);
-            let keys = db
-                .iter()
-                .filter(|e| {
-                    !e.is_expired(now_ms) && crate::glob::glob_match(&pattern, &e.key, false)
-                })
-                .map(|e| e.key.clone())
-                .collect();
-            NodeResult::Keys(keys)
+            NodeResult::Keys(keys(shard, db as usize, &pattern, now_ms))
         }
         NodeOp::Scan {
             db,
@@ -254,15 +537,26 @@ pub(crate) fn run_node_op(shard: &mut Shard, op: NodeOp, now_ms: u64, cx: &mut C
             pattern,
             count,
             type_name,
-        } => scan_shard(
-            shard,
-            db as usize,
-            cursor,
-            pattern.as_deref(),
-            count,
-            type_name.as_deref(),
-            now_ms,
-        ),
+        } => {
+            let (start, table_cursor) = scan_position(cursor, threads);
+            let from = match thread.0.cmp(&start) {
+                std::cmp::Ordering::Less => {
+                    return NodeResult::Scanned {
+                        keys: Vec::new(),
+                        next: 0,
+                    }
+                }
+                std::cmp::Ordering::Equal => table_cursor,
+                std::cmp::Ordering::Greater => 0,
+            };
+            let args = ScanArgs {
+                cursor: from,
+                pattern,
+                count,
+                type_name,
+            };
+            scan_shard(shard, db as usize, &args, now_ms)
+        }
         NodeOp::RandomKey { db } => random_key(shard, db as usize, now_ms, cx),
         NodeOp::FlushDb { db } => {
             shard.db(db as usize).clear();
@@ -280,46 +574,65 @@ pub(crate) fn run_node_op(shard: &mut Shard, op: NodeOp, now_ms: u64, cx: &mut C
     }
 }
 
-fn scan_shard(
-    shard: &mut Shard,
-    db: usize,
-    mut cursor: u64,
-    pattern: Option<&[u8]>,
-    count: usize,
-    type_name: Option<&[u8]>,
-    now_ms: u64,
-) -> NodeResult {
-    let db = shard.db_ref(db);
+/// KEYS skips expired keys without deleting them (Redis 7.0's keyIsExpired check).
+fn keys(shard: &Shard, db: usize, pattern: &[u8], now_ms: u64) -> Vec<Vec<u8>> {
+    let all = pattern == b"*";
+    shard
+        .db_ref(db)
+        .iter()
+        .filter(|e| !e.is_expired(now_ms))
+        .filter(|e| all || crate::glob::glob_match(pattern, &e.key, false))
+        .map(|e| e.key.clone())
+        .collect()
+}
+
+/// Redis's scan loop: visit buckets until the table is done, `count` keys were seen or
+/// `count * 10` buckets were visited; then drop expired keys (deleting them) and those the
+/// MATCH and TYPE filters reject.
+fn scan_shard(shard: &mut Shard, db: usize, args: &ScanArgs, now_ms: u64) -> NodeResult {
+    let db = shard.db(db);
+    let buckets_max = args.count.saturating_mul(SCAN_BUCKETS_PER_COUNT);
+    let (mut cursor, mut buckets, mut seen) = (args.cursor, 0usize, 0usize);
     let mut keys = Vec::new();
-    let mut buckets = 0;
+    let mut expired = Vec::new();
     loop {
         cursor = db.scan_bucket(cursor, |e| {
-            let alive = !e.is_expired(now_ms);
-            let matches = pattern.is_none_or(|p| crate::glob::glob_match(p, &e.key, false));
-            let typed =
-                type_name.is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
-            if alive && matches && typed {
+            seen += 1;
+            if e.is_expired(now_ms) {
+                expired.push(e.key.clone());
+                return;
+            }
+            let matches = args
+                .pattern
+                .as_deref()
+                .is_none_or(|p| crate::glob::glob_match(p, &e.key, false));
+            let typed = args
+                .type_name
+                .as_deref()
+                .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+            if matches && typed {
                 keys.push(e.key.clone());
             }
         });
+        // Deleting between buckets is safe: the cursor contract holds across resizes.
+        for key in expired.drain(..) {
+            db.remove(&key);
+        }
         buckets += 1;
-        if cursor == 0
-            || keys.len() >= count
-            || buckets >= count.saturating_mul(SCAN_BUCKETS_PER_COUNT)
-        {
+        if cursor == 0 || seen >= args.count || buckets > buckets_max {
             break;
         }
     }
     NodeResult::Scanned { keys, next: cursor }
 }
 
-/// Tries a few random picks for a live key, as Redis does before giving up on expired ones.
+/// Picks random entries until one is live, deleting the expired ones met on the way, as Redis's
+/// RANDOMKEY does. Every miss removes a key, so this ends within the table's length.
 fn random_key(shard: &mut Shard, db: usize, now_ms: u64, cx: &mut Cx) -> NodeResult {
-    const TRIES_MAX: usize = 100;
-    let keys_len = shard.db_ref(db).len() as u64;
-    for _ in 0..TRIES_MAX {
-        let picked = shard
-            .db_ref(db)
+    let db = shard.db(db);
+    let keys_len = db.len() as u64;
+    for _ in 0..=keys_len {
+        let picked = db
             .random_entry(|| cx.random_u64())
             .map(|e| (e.key.clone(), e.is_expired(now_ms)));
         match picked {
@@ -331,61 +644,70 @@ fn random_key(shard: &mut Shard, db: usize, now_ms: u64, cx: &mut Cx) -> NodeRes
                 }
             }
             Some((key, true)) => {
-                shard.db(db).remove(&key);
+                db.remove(&key);
             }
         }
     }
     NodeResult::Random {
         key: None,
-        keys_len: shard.db_ref(db).len() as u64,
+        keys_len: db.len() as u64,
     }
 }
 
 pub(crate) fn finish_node_cmd(
     cmd: NodeCmd,
-    _argv: &Argv,
+    argv: &Argv,
     results: Vec<(ThreadId, NodeResult)>,
     threads: u16,
     cx: &mut Cx,
 ) -> Reply {
     match cmd {
-        NodeCmd::DbSize => Reply::Int(
-            results
-                .iter()
-                .map(|(_, r)| {
-                    if let NodeResult::Count(n) = r {
-                        *n as i64
-                    } else {
-                        0
-                    }
-                })
-                .sum(),
-        ),
+        NodeCmd::DbSize => {
+            let counts = results.into_iter().map(|(_, r)| match r {
+                NodeResult::Count(n) => n as i64,
+                other => unreachable!("dbsize got {other:?}"),
+            });
+            Reply::Int(counts.sum())
+        }
         NodeCmd::Keys => Reply::bulk_array(results.into_iter().flat_map(|(_, r)| match r {
             NodeResult::Keys(keys) => keys,
-            _ => Vec::new(),
+            other => unreachable!("keys got {other:?}"),
         })),
-        NodeCmd::Scan => {
-            let Some((shard, NodeResult::Scanned { keys, next })) = results.into_iter().next()
-            else {
-                unreachable!("scan result")
-            };
-            let next_cursor = if next != 0 {
-                (next << SCAN_SHARD_BITS) | u64::from(shard.0)
-            } else if shard.0 + 1 < threads {
-                u64::from(shard.0 + 1)
-            } else {
-                0
-            };
-            Reply::Array(vec![
-                Reply::Bulk(next_cursor.to_string().into_bytes()),
-                Reply::bulk_array(keys),
-            ])
-        }
+        NodeCmd::Scan => finish_scan(argv, results, threads),
         NodeCmd::RandomKey => pick_random(results, cx),
         NodeCmd::FlushDb | NodeCmd::FlushAll | NodeCmd::SwapDb => Reply::OK,
         other => unreachable!("{other:?} is not a keyspace command"),
     }
+}
+
+/// Joins the shards' scans in shard order from the cursor's shard, stopping at the first shard
+/// that has more to give or once enough keys were found; the cursor resumes exactly there.
+fn finish_scan(argv: &Argv, results: Vec<(ThreadId, NodeResult)>, threads: u16) -> Reply {
+    let args = parse_scan(argv).expect("parsed when planned");
+    let (start, _) = scan_position(args.cursor, threads);
+    let mut keys = Vec::new();
+    let mut next_cursor = 0;
+    for (thread, result) in results {
+        let NodeResult::Scanned { keys: found, next } = result else {
+            unreachable!("scan got {result:?}")
+        };
+        if thread.0 < start {
+            continue;
+        }
+        keys.extend(found);
+        if next != 0 {
+            next_cursor = (next << SCAN_SHARD_BITS) | u64::from(thread.0);
+            break;
+        }
+        if keys.len() >= args.count && thread.0 + 1 < threads {
+            next_cursor = u64::from(thread.0 + 1);
+            break;
+        }
+    }
+    Reply::Array(vec![
+        Reply::Bulk(next_cursor.to_string().into_bytes()),
+        Reply::bulk_array(keys),
+    ])
 }
 
 /// Picks one shard's candidate with probability proportional to its key count.
@@ -397,7 +719,8 @@ fn pick_random(results: Vec<(ThreadId, NodeResult)>, cx: &mut Cx) -> Reply {
                 key: Some(key),
                 keys_len,
             } => Some((key, keys_len.max(1))),
-            _ => None,
+            NodeResult::Random { key: None, .. } => None,
+            other => unreachable!("randomkey got {other:?}"),
         })
         .collect();
     let total: u64 = candidates.iter().map(|c| c.1).sum();
@@ -412,4 +735,851 @@ fn pick_random(results: Vec<(ThreadId, NodeResult)>, cx: &mut Cx) -> Reply {
         ticket -= weight;
     }
     unreachable!("ticket below total weight")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cx::ConnId;
+    use crate::node::shard_of;
+    use crate::testkit::TestCluster;
+
+    /// Every test runs on one shard and on three (keys spread over shards).
+    const THREADS: [u16; 2] = [1, 3];
+
+    struct T {
+        c: TestCluster,
+        conn: ConnId,
+        threads: u16,
+    }
+
+    impl T {
+        fn new(threads: u16) -> T {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            T { c, conn, threads }
+        }
+
+        fn run(&mut self, args: &[&str]) -> String {
+            self.c.cmd_text(self.conn, args)
+        }
+
+        /// Asserts each (command, reply) in order.
+        fn check(&mut self, steps: &[(&[&str], &str)]) {
+            for (args, want) in steps {
+                let got = self.run(args);
+                assert_eq!(&got, want, "{args:?} on {} threads", self.threads);
+            }
+        }
+    }
+
+    fn each(test: impl Fn(&mut T)) {
+        for threads in THREADS {
+            test(&mut T::new(threads));
+        }
+    }
+
+    /// Two hashtag-free key names owned by different shards (any two on one shard).
+    fn apart(threads: u16, prefix: &str) -> (String, String) {
+        let name = |i: u32| format!("{prefix}{i}");
+        let first = name(0);
+        let owner = shard_of(first.as_bytes(), threads);
+        let second = (1..)
+            .map(name)
+            .find(|k| threads == 1 || shard_of(k.as_bytes(), threads) != owner)
+            .expect("some key lands elsewhere");
+        (first, second)
+    }
+
+    /// The bulk strings of a flat array reply (KEYS, or SCAN's key list), in order.
+    fn bulks(reply: &str) -> Vec<String> {
+        let lines: Vec<&str> = reply.split("\r\n").collect();
+        lines
+            .windows(2)
+            .filter(|w| w[0].starts_with('$'))
+            .map(|w| w[1].to_string())
+            .collect()
+    }
+
+    fn sorted_keys(t: &mut T, args: &[&str]) -> Vec<String> {
+        let mut keys = bulks(&t.run(args));
+        keys.sort();
+        keys
+    }
+
+    /// One SCAN call: the next cursor and the keys.
+    fn scan(t: &mut T, cursor: &str, extra: &[&str]) -> (String, Vec<String>) {
+        let mut args = vec!["SCAN", cursor];
+        args.extend_from_slice(extra);
+        let mut items = bulks(&t.run(&args));
+        assert!(!items.is_empty(), "scan replied {args:?}");
+        let cursor = items.remove(0);
+        (cursor, items)
+    }
+
+    #[test]
+    fn del_and_unlink_count_distinct_live_keys() {
+        each(|t| {
+            t.check(&[
+                (&["MSET", "a", "1", "b", "2", "c", "3"], "+OK\r\n"),
+                (&["DEL", "a", "a", "missing"], ":1\r\n"),
+                (&["UNLINK", "b", "c", "b"], ":2\r\n"),
+                (&["DBSIZE"], ":0\r\n"),
+                (
+                    &["DEL"],
+                    "-ERR wrong number of arguments for 'del' command\r\n",
+                ),
+            ]);
+        });
+    }
+
+    #[test]
+    fn exists_and_touch_count_repeats() {
+        each(|t| {
+            t.check(&[
+                (&["MSET", "a", "1", "b", "2"], "+OK\r\n"),
+                (&["EXISTS", "a", "a", "b", "missing"], ":3\r\n"),
+                (&["TOUCH", "a", "a", "missing"], ":2\r\n"),
+                (&["TOUCH", "missing"], ":0\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn type_names_and_missing_is_none() {
+        each(|t| {
+            t.check(&[
+                (&["SET", "s", "v"], "+OK\r\n"),
+                (&["TYPE", "s"], "+string\r\n"),
+                (&["TYPE", "missing"], "+none\r\n"),
+                (
+                    &["TYPE", "a", "b"],
+                    "-ERR wrong number of arguments for 'type' command\r\n",
+                ),
+            ]);
+        });
+    }
+
+    #[test]
+    fn rename_moves_value_and_ttl_across_shards() {
+        each(|t| {
+            let (src, dst) = apart(t.threads, "r");
+            let (src, dst) = (src.as_str(), dst.as_str());
+            t.check(&[
+                (&["SET", src, "v", "EX", "100"], "+OK\r\n"),
+                (&["SET", dst, "old"], "+OK\r\n"),
+                (&["RENAME", src, dst], "+OK\r\n"),
+                (&["GET", dst], "$1\r\nv\r\n"),
+                (&["EXISTS", src], ":0\r\n"),
+                (&["TTL", dst], ":100\r\n"),
+                (&["PTTL", dst], ":100000\r\n"),
+                // A source without a TTL leaves none on the destination.
+                (&["SET", src, "w"], "+OK\r\n"),
+                (&["RENAME", src, dst], "+OK\r\n"),
+                (&["TTL", dst], ":-1\r\n"),
+                (&["RENAME", src, dst], "-ERR no such key\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn rename_to_itself_needs_the_key() {
+        each(|t| {
+            t.check(&[
+                (&["RENAME", "k", "k"], "-ERR no such key\r\n"),
+                (&["RENAMENX", "k", "k"], "-ERR no such key\r\n"),
+                (&["SET", "k", "v", "PX", "5000"], "+OK\r\n"),
+                (&["RENAME", "k", "k"], "+OK\r\n"),
+                (&["RENAMENX", "k", "k"], ":0\r\n"),
+                (&["PTTL", "k"], ":5000\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn renamenx_only_into_a_free_name() {
+        each(|t| {
+            let (x, y) = apart(t.threads, "n");
+            let (x, y) = (x.as_str(), y.as_str());
+            t.check(&[
+                (&["SET", x, "1"], "+OK\r\n"),
+                (&["RENAMENX", x, y], ":1\r\n"),
+                (&["SET", x, "2"], "+OK\r\n"),
+                (&["RENAMENX", x, y], ":0\r\n"),
+                (&["GET", y], "$1\r\n1\r\n"),
+                (&["GET", x], "$1\r\n2\r\n"),
+                (&["RENAMENX", "missing", y], "-ERR no such key\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn rename_of_an_expired_source_is_no_such_key() {
+        each(|t| {
+            let (src, dst) = apart(t.threads, "e");
+            t.run(&["SET", &src, "v", "PX", "10"]);
+            t.c.advance_ms(20);
+            assert_eq!(t.run(&["RENAME", &src, &dst]), "-ERR no such key\r\n");
+        });
+    }
+
+    #[test]
+    fn copy_keeps_ttl_and_honours_replace() {
+        each(|t| {
+            let (a, b) = apart(t.threads, "c");
+            let (a, b) = (a.as_str(), b.as_str());
+            t.check(&[
+                (&["SET", a, "hello", "EX", "1000"], "+OK\r\n"),
+                (&["COPY", a, b], ":1\r\n"),
+                (&["GET", b], "$5\r\nhello\r\n"),
+                (&["TTL", b], ":1000\r\n"),
+                (&["SET", a, "again"], "+OK\r\n"),
+                (&["COPY", a, b], ":0\r\n"),
+                (&["GET", b], "$5\r\nhello\r\n"),
+                (&["COPY", a, b, "REPLACE"], ":1\r\n"),
+                (&["GET", b], "$5\r\nagain\r\n"),
+                (&["TTL", b], ":-1\r\n"),
+                (&["COPY", "missing", b, "REPLACE"], ":0\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn copy_errors_follow_redis() {
+        each(|t| {
+            let (a, b) = apart(t.threads, "c");
+            let (a, b) = (a.as_str(), b.as_str());
+            let same = "-ERR source and destination objects are the same\r\n";
+            t.check(&[
+                (&["SET", a, "v"], "+OK\r\n"),
+                (&["COPY", a, a], same),
+                (&["COPY", a, a, "REPLACE"], same),
+                (&["COPY", a, a, "DB", "0"], same),
+                (
+                    &["COPY", a, b, "DB", "16"],
+                    "-ERR DB index is out of range\r\n",
+                ),
+                (
+                    &["COPY", a, b, "DB", "-1"],
+                    "-ERR DB index is out of range\r\n",
+                ),
+                (
+                    &["COPY", "missing", b, "DB", "16"],
+                    "-ERR DB index is out of range\r\n",
+                ),
+                (
+                    &["COPY", a, b, "DB", "abc"],
+                    "-ERR value is not an integer or out of range\r\n",
+                ),
+                (
+                    &["COPY", a, b, "DB", "4294967296"],
+                    "-ERR value is not an integer or out of range\r\n",
+                ),
+                (&["COPY", a, b, "DB"], "-ERR syntax error\r\n"),
+                (&["COPY", a, b, "FOO"], "-ERR syntax error\r\n"),
+                (
+                    &["COPY", a],
+                    "-ERR wrong number of arguments for 'copy' command\r\n",
+                ),
+                (&["COPY", a, b, "REPLACE", "REPLACE"], ":1\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn copy_into_another_database() {
+        each(|t| {
+            let (a, b) = apart(t.threads, "d");
+            let (a, b) = (a.as_str(), b.as_str());
+            t.check(&[
+                (&["SET", a, "v", "PX", "7000"], "+OK\r\n"),
+                (&["COPY", a, a, "DB", "1"], ":1\r\n"),
+                (&["COPY", a, b, "DB", "3", "DB", "2"], ":1\r\n"),
+                (&["COPY", a, b, "DB", "2"], ":0\r\n"),
+                (&["EXISTS", b], ":0\r\n"),
+                (&["SELECT", "1"], "+OK\r\n"),
+                (&["GET", a], "$1\r\nv\r\n"),
+                (&["PTTL", a], ":7000\r\n"),
+                (&["SELECT", "2"], "+OK\r\n"),
+                (&["GET", b], "$1\r\nv\r\n"),
+                (&["SELECT", "3"], "+OK\r\n"),
+                (&["DBSIZE"], ":0\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn move_between_databases() {
+        each(|t| {
+            t.check(&[
+                (&["SET", "m", "v", "EX", "50"], "+OK\r\n"),
+                (&["MOVE", "m", "1"], ":1\r\n"),
+                (&["MOVE", "m", "1"], ":0\r\n"),
+                (&["EXISTS", "m"], ":0\r\n"),
+                (&["SET", "m2", "here"], "+OK\r\n"),
+                (&["SELECT", "1"], "+OK\r\n"),
+                (&["TTL", "m"], ":50\r\n"),
+                (&["SET", "m2", "there"], "+OK\r\n"),
+                (&["MOVE", "m2", "0"], ":0\r\n"),
+                (&["GET", "m2"], "$5\r\nthere\r\n"),
+                (
+                    &["MOVE", "m", "1"],
+                    "-ERR source and destination objects are the same\r\n",
+                ),
+                (
+                    &["MOVE", "missing", "1"],
+                    "-ERR source and destination objects are the same\r\n",
+                ),
+                (&["MOVE", "missing", "0"], ":0\r\n"),
+                (&["MOVE", "m", "16"], "-ERR DB index is out of range\r\n"),
+                (&["MOVE", "m", "-1"], "-ERR DB index is out of range\r\n"),
+                (
+                    &["MOVE", "m", "x"],
+                    "-ERR value is not an integer or out of range\r\n",
+                ),
+            ]);
+        });
+    }
+
+    #[test]
+    fn expire_options_and_conflicts() {
+        each(|t| {
+            let nx = "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n";
+            let gtlt = "-ERR GT and LT options at the same time are not compatible\r\n";
+            t.check(&[
+                (&["SET", "k", "v"], "+OK\r\n"),
+                (&["EXPIRE", "k", "100", "XX"], ":0\r\n"),
+                (&["EXPIRE", "k", "100", "GT"], ":0\r\n"),
+                (&["EXPIRE", "k", "100", "LT"], ":1\r\n"),
+                (&["EXPIRE", "k", "200", "NX"], ":0\r\n"),
+                (&["EXPIRE", "k", "200", "xx"], ":1\r\n"),
+                (&["EXPIRE", "k", "100", "GT"], ":0\r\n"),
+                (&["EXPIRE", "k", "300", "XX", "GT"], ":1\r\n"),
+                (&["EXPIRE", "k", "400", "LT"], ":0\r\n"),
+                (&["EXPIRE", "k", "10", "XX", "LT"], ":1\r\n"),
+                (&["TTL", "k"], ":10\r\n"),
+                (&["EXPIRE", "k", "10", "NX", "XX"], nx),
+                (&["EXPIRE", "k", "10", "NX", "GT"], nx),
+                (&["EXPIRE", "k", "10", "lt", "nx"], nx),
+                (&["EXPIRE", "k", "10", "GT", "LT"], gtlt),
+                (&["EXPIRE", "k", "abc", "NX", "XX"], nx),
+                (
+                    &["EXPIRE", "k", "abc", "FOO"],
+                    "-ERR Unsupported option FOO\r\n",
+                ),
+                (&["EXPIRE", "k", "10", "GT", "GT"], ":0\r\n"),
+                (&["PERSIST", "k"], ":1\r\n"),
+                (&["EXPIRE", "k", "10", "XX", "LT"], ":0\r\n"),
+                (&["EXPIRE", "missing", "10", "NX", "XX"], nx),
+                (&["EXPIRE", "missing", "10"], ":0\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn expire_numbers_and_overflow() {
+        each(|t| {
+            let inv = |cmd: &str| format!("-ERR invalid expire time in '{cmd}' command\r\n");
+            let not_int = "-ERR value is not an integer or out of range\r\n";
+            let max = "9223372036854775807";
+            t.check(&[
+                (&["SET", "k", "v"], "+OK\r\n"),
+                (&["EXPIRE", "k", "abc"], not_int),
+                (&["EXPIRE", "k", "1.5"], not_int),
+                (&["EXPIRE", "k", max], &inv("expire")),
+                (&["PEXPIRE", "k", max], &inv("pexpire")),
+                (&["EXPIREAT", "k", max], &inv("expireat")),
+                (&["EXPIRE", "missing", max], &inv("expire")),
+                (&["EXPIRE", "k", "9223372036854775"], &inv("expire")),
+                (&["EXPIRE", "k", "-9223372036854775808"], &inv("expire")),
+                (&["TTL", "k"], ":-1\r\n"),
+                (&["PEXPIREAT", "k", max], ":1\r\n"),
+                (&["PEXPIRETIME", "k"], ":9223372036854775807\r\n"),
+                (&["EXPIRETIME", "k"], ":9223372036854776\r\n"),
+                (&["EXPIREAT", "k", "9223372036854775"], ":1\r\n"),
+                (&["PEXPIRETIME", "k"], ":9223372036854775000\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn a_deadline_in_the_past_deletes() {
+        each(|t| {
+            for args in [
+                &["EXPIRE", "k", "0"][..],
+                &["EXPIRE", "k", "-10"],
+                &["PEXPIRE", "k", "-9223372036854775808"],
+                &["EXPIREAT", "k", "1"],
+                &["PEXPIREAT", "k", "0"],
+                &["EXPIREAT", "k", "-5"],
+            ] {
+                t.check(&[(&["SET", "k", "v"], "+OK\r\n"), (args, ":1\r\n")]);
+                t.check(&[(&["EXISTS", "k"], ":0\r\n"), (&["DBSIZE"], ":0\r\n")]);
+            }
+            // Exactly now is already due.
+            let now_ms = t.c.wall_ms().to_string();
+            t.check(&[
+                (&["SET", "k", "v"], "+OK\r\n"),
+                (&["PEXPIREAT", "k", &now_ms], ":1\r\n"),
+                (&["EXISTS", "k"], ":0\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn ttl_family_reports_and_rounds() {
+        each(|t| {
+            let at_s = (t.c.wall_ms() / 1000 + 100).to_string();
+            t.check(&[
+                (&["TTL", "missing"], ":-2\r\n"),
+                (&["PTTL", "missing"], ":-2\r\n"),
+                (&["EXPIRETIME", "missing"], ":-2\r\n"),
+                (&["PEXPIRETIME", "missing"], ":-2\r\n"),
+                (&["SET", "k", "v"], "+OK\r\n"),
+                (&["TTL", "k"], ":-1\r\n"),
+                (&["PEXPIRETIME", "k"], ":-1\r\n"),
+                (&["PEXPIRE", "k", "1500"], ":1\r\n"),
+                (&["TTL", "k"], ":2\r\n"),
+                (&["PEXPIRE", "k", "1499"], ":1\r\n"),
+                (&["TTL", "k"], ":1\r\n"),
+                (&["PEXPIRE", "k", "499"], ":1\r\n"),
+                (&["TTL", "k"], ":0\r\n"),
+                (&["EXPIREAT", "k", &at_s], ":1\r\n"),
+                (&["EXPIRETIME", "k"], &format!(":{at_s}\r\n")),
+                (&["PEXPIRETIME", "k"], &format!(":{at_s}000\r\n")),
+            ]);
+            t.c.advance_ms(40_250);
+            t.check(&[(&["PTTL", "k"], ":59750\r\n"), (&["TTL", "k"], ":60\r\n")]);
+        });
+    }
+
+    #[test]
+    fn persist_clears_only_existing_ttls() {
+        each(|t| {
+            t.check(&[
+                (&["PERSIST", "missing"], ":0\r\n"),
+                (&["SET", "k", "v", "EX", "10"], "+OK\r\n"),
+                (&["PERSIST", "k"], ":1\r\n"),
+                (&["PERSIST", "k"], ":0\r\n"),
+                (&["TTL", "k"], ":-1\r\n"),
+            ]);
+            t.c.advance_ms(20_000);
+            t.check(&[(&["EXISTS", "k"], ":1\r\n")]);
+        });
+    }
+
+    /// Redis 7.0 counts a key whose deadline passed in DBSIZE until something removes it; KEYS
+    /// skips it without removing it; SCAN removes it.
+    #[test]
+    fn dbsize_counts_expired_keys_until_removed() {
+        each(|t| {
+            t.check(&[
+                (&["SET", "gone", "v", "PX", "10"], "+OK\r\n"),
+                (&["SET", "kept", "v"], "+OK\r\n"),
+            ]);
+            // 50 ms: past the deadline, before the first sweep tick (100 ms).
+            t.c.advance_ms(50);
+            t.check(&[
+                (&["DBSIZE"], ":2\r\n"),
+                (&["KEYS", "*"], "*1\r\n$4\r\nkept\r\n"),
+                (&["DBSIZE"], ":2\r\n"),
+            ]);
+            assert_eq!(scan(t, "0", &[]), ("0".into(), vec!["kept".to_string()]));
+            t.check(&[(&["DBSIZE"], ":1\r\n")]);
+        });
+    }
+
+    #[test]
+    fn active_sweep_removes_keys_nobody_reads_in_bounded_ticks() {
+        const KEYS: usize = 3000;
+        each(|t| {
+            let mut pipeline = Vec::new();
+            for i in 0..KEYS {
+                let cmd = format!("SET key:{i} v PX 1000");
+                let parts: Vec<&str> = cmd.split(' ').collect();
+                pipeline.extend(resp_frame(&parts));
+            }
+            let replies = t.c.send(t.conn, &pipeline);
+            assert_eq!(replies, b"+OK\r\n".repeat(KEYS));
+            t.check(&[(&["DBSIZE"], &format!(":{KEYS}\r\n"))]);
+            let info = t.run(&["INFO"]);
+            assert!(
+                info.contains(&format!("db0:keys={KEYS},expires={KEYS},")),
+                "{info}"
+            );
+            // Past the deadline: one tick sweeps at most SWEEP_BUCKETS_PER_TICK_MAX buckets
+            // per shard, so it removes some keys but not all of them.
+            t.c.advance_ms(1500);
+            let after_one = dbsize(t);
+            assert!(after_one > 0 && after_one < KEYS as i64, "{after_one} left");
+            let mut ticks = 1;
+            while dbsize(t) > 0 {
+                assert!(ticks < 40, "sweep stalled at {} keys", dbsize(t));
+                t.c.advance_ms(100);
+                ticks += 1;
+            }
+            assert!(!t.run(&["INFO"]).contains("db0:"));
+        });
+    }
+
+    fn dbsize(t: &mut T) -> i64 {
+        let reply = t.run(&["DBSIZE"]);
+        reply[1..reply.len() - 2].parse().expect("integer reply")
+    }
+
+    fn resp_frame(args: &[&str]) -> Vec<u8> {
+        let mut frame = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            frame.extend(format!("${}\r\n{arg}\r\n", arg.len()).into_bytes());
+        }
+        frame
+    }
+
+    #[test]
+    fn keys_patterns_and_expired_keys() {
+        each(|t| {
+            t.run(&[
+                "MSET", "foo", "1", "foobar", "2", "bar", "3", "hello", "4", "hallo", "5",
+            ]);
+            t.run(&["SET", "fog", "v", "PX", "10"]);
+            assert_eq!(sorted_keys(t, &["KEYS", "f*"]), ["fog", "foo", "foobar"]);
+            t.c.advance_ms(20);
+            assert_eq!(sorted_keys(t, &["KEYS", "f*"]), ["foo", "foobar"]);
+            assert_eq!(sorted_keys(t, &["KEYS", "h[ae]llo"]), ["hallo", "hello"]);
+            assert_eq!(sorted_keys(t, &["KEYS", "*"]).len(), 5);
+            assert_eq!(t.run(&["KEYS", "nomatch*"]), "*0\r\n");
+        });
+    }
+
+    /// KEYS * and SCAN without MATCH skip matching, so the empty key is listed (the glob would
+    /// not match it).
+    #[test]
+    fn star_lists_the_empty_key() {
+        each(|t| {
+            t.run(&["SET", "", "v"]);
+            assert_eq!(t.run(&["KEYS", "*"]), "*1\r\n$0\r\n\r\n");
+            assert_eq!(t.run(&["KEYS", "**"]), "*0\r\n");
+            assert_eq!(scan(t, "0", &["MATCH", "*"]).1, [""]);
+        });
+    }
+
+    #[test]
+    fn scan_argument_errors() {
+        each(|t| {
+            let syntax = "-ERR syntax error\r\n";
+            let cursor = "-ERR invalid cursor\r\n";
+            let not_int = "-ERR value is not an integer or out of range\r\n";
+            t.check(&[
+                (&["SCAN", "abc"], cursor),
+                (&["SCAN", " 5"], cursor),
+                (&["SCAN", "5x"], cursor),
+                (&["SCAN", "18446744073709551616"], cursor),
+                (&["SCAN", "0", "COUNT", "0"], syntax),
+                (&["SCAN", "0", "COUNT", "-1"], syntax),
+                (&["SCAN", "0", "COUNT", "abc"], not_int),
+                (&["SCAN", "0", "COUNT"], syntax),
+                (&["SCAN", "0", "MATCH"], syntax),
+                (&["SCAN", "0", "TYPE"], syntax),
+                (&["SCAN", "0", "FOO", "bar"], syntax),
+                (
+                    &["SCAN"],
+                    "-ERR wrong number of arguments for 'scan' command\r\n",
+                ),
+            ]);
+        });
+    }
+
+    /// Cursors are read like strtoul: '+', '-' (wrapping) and the empty string are accepted.
+    #[test]
+    fn scan_cursor_parsing_is_lenient_like_strtoul() {
+        assert_eq!(super::parse_cursor(b""), Ok(0));
+        assert_eq!(super::parse_cursor(b"+5"), Ok(5));
+        assert_eq!(super::parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(super::parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        each(|t| {
+            t.run(&["SET", "only", "v"]);
+            assert_eq!(scan(t, "", &[]), ("0".into(), vec!["only".to_string()]));
+            assert_eq!(scan(t, "+0", &[]), ("0".into(), vec!["only".to_string()]));
+        });
+    }
+
+    #[test]
+    fn small_keyspace_scans_in_one_call() {
+        each(|t| {
+            assert_eq!(t.run(&["SCAN", "0"]), "*2\r\n$1\r\n0\r\n*0\r\n");
+            t.run(&["MSET", "a1", "1", "a2", "2", "b1", "3"]);
+            let (cursor, mut keys) = scan(t, "0", &["COUNT", "1000"]);
+            keys.sort();
+            assert_eq!(
+                (cursor.as_str(), keys),
+                ("0", vec!["a1".into(), "a2".into(), "b1".into()])
+            );
+            let (cursor, mut keys) =
+                scan(t, "0", &["count", "1000", "match", "a*", "type", "STRING"]);
+            keys.sort();
+            assert_eq!(
+                (cursor.as_str(), keys),
+                ("0", vec!["a1".into(), "a2".into()])
+            );
+            assert_eq!(
+                scan(t, "0", &["TYPE", "list", "COUNT", "1000"]),
+                ("0".into(), vec![])
+            );
+            t.check(&[
+                (&["SELECT", "1"], "+OK\r\n"),
+                (&["SCAN", "0"], "*2\r\n$1\r\n0\r\n*0\r\n"),
+            ]);
+        });
+    }
+
+    /// Redis's guarantee, across shards: a key present for the whole iteration is returned at
+    /// least once, while other keys come and go and the tables grow.
+    #[test]
+    fn scan_returns_every_stable_key_while_tables_grow() {
+        each(|t| {
+            const STABLE: usize = 200;
+            for i in 0..STABLE {
+                t.run(&["SET", &format!("stable:{i}"), "v"]);
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            let (mut cursor, mut calls, mut added) = ("0".to_string(), 0, 0);
+            loop {
+                let (next, keys) = scan(t, &cursor, &["COUNT", "7"]);
+                seen.extend(keys);
+                calls += 1;
+                // Grow: 40 new keys per call; churn: drop some of the earlier ones.
+                for _ in 0..40 {
+                    t.run(&["SET", &format!("grow:{added}"), "v"]);
+                    added += 1;
+                }
+                t.run(&[
+                    "DEL",
+                    &format!("grow:{}", added / 2),
+                    &format!("grow:{}", added / 3),
+                ]);
+                cursor = next;
+                if cursor == "0" {
+                    break;
+                }
+                assert!(calls < 5000, "scan did not finish");
+            }
+            for i in 0..STABLE {
+                assert!(seen.contains(&format!("stable:{i}")), "stable:{i} missed");
+            }
+            assert!(seen
+                .iter()
+                .all(|k| k.starts_with("stable:") || k.starts_with("grow:")));
+            assert!(
+                calls > 3,
+                "the scan should take several calls, took {calls}"
+            );
+        });
+    }
+
+    #[test]
+    fn scan_never_returns_expired_keys() {
+        each(|t| {
+            for i in 0..50 {
+                t.run(&["SET", &format!("x{i}"), "v", "PX", "10"]);
+            }
+            t.run(&["SET", "live", "v"]);
+            t.c.advance_ms(20);
+            let (mut cursor, mut seen) = ("0".to_string(), Vec::new());
+            loop {
+                let (next, keys) = scan(t, &cursor, &["COUNT", "3"]);
+                seen.extend(keys);
+                cursor = next;
+                if cursor == "0" {
+                    break;
+                }
+            }
+            assert_eq!(seen, ["live"]);
+        });
+    }
+
+    #[test]
+    fn randomkey_skips_and_deletes_expired_keys() {
+        each(|t| {
+            t.check(&[
+                (&["RANDOMKEY"], "$-1\r\n"),
+                (&["SET", "only", "v"], "+OK\r\n"),
+            ]);
+            t.check(&[(&["RANDOMKEY"], "$4\r\nonly\r\n")]);
+            for i in 0..200 {
+                t.run(&["SET", &format!("x{i}"), "v", "PX", "10"]);
+            }
+            t.c.advance_ms(20);
+            for _ in 0..5 {
+                t.check(&[(&["RANDOMKEY"], "$4\r\nonly\r\n")]);
+            }
+            t.check(&[(&["DEL", "only"], ":1\r\n"), (&["RANDOMKEY"], "$-1\r\n")]);
+            t.check(&[(&["DBSIZE"], ":0\r\n")]);
+            t.run(&["HELLO", "3"]);
+            t.check(&[(&["RANDOMKEY"], "_\r\n")]);
+        });
+    }
+
+    #[test]
+    fn flushdb_and_flushall_across_databases() {
+        each(|t| {
+            let syntax = "-ERR syntax error\r\n";
+            t.run(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]);
+            t.run(&["SELECT", "2"]);
+            t.run(&["MSET", "a", "1", "b", "2"]);
+            t.check(&[
+                (&["FLUSHDB", "FOO"], syntax),
+                (&["FLUSHDB", "SYNC", "ASYNC"], syntax),
+                (&["FLUSHDB", "sync"], "+OK\r\n"),
+                (&["DBSIZE"], ":0\r\n"),
+                (&["SELECT", "0"], "+OK\r\n"),
+                (&["DBSIZE"], ":4\r\n"),
+                (&["SELECT", "2"], "+OK\r\n"),
+                (&["MSET", "a", "1", "b", "2"], "+OK\r\n"),
+                (&["FLUSHALL", "SYNC", "SYNC"], syntax),
+                (&["FLUSHALL", "ASYNC"], "+OK\r\n"),
+                (&["DBSIZE"], ":0\r\n"),
+                (&["SELECT", "0"], "+OK\r\n"),
+                (&["DBSIZE"], ":0\r\n"),
+                (&["KEYS", "*"], "*0\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn swapdb_then_reads_in_both() {
+        each(|t| {
+            t.check(&[
+                (&["MSET", "a", "db0", "z", "z0"], "+OK\r\n"),
+                (&["SELECT", "1"], "+OK\r\n"),
+                (&["MSET", "a", "db1", "b", "only1"], "+OK\r\n"),
+                (&["SWAPDB", "0", "1"], "+OK\r\n"),
+                (&["GET", "a"], "$3\r\ndb0\r\n"),
+                (&["GET", "z"], "$2\r\nz0\r\n"),
+                (&["EXISTS", "b"], ":0\r\n"),
+                (&["SELECT", "0"], "+OK\r\n"),
+                (&["GET", "a"], "$3\r\ndb1\r\n"),
+                (&["GET", "b"], "$5\r\nonly1\r\n"),
+                (&["DBSIZE"], ":2\r\n"),
+                (&["SWAPDB", "0", "0"], "+OK\r\n"),
+                (&["GET", "a"], "$3\r\ndb1\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn swapdb_errors() {
+        each(|t| {
+            let range = "-ERR DB index is out of range\r\n";
+            t.check(&[
+                (&["SWAPDB", "0", "16"], range),
+                (&["SWAPDB", "-1", "0"], range),
+                (&["SWAPDB", "a", "0"], "-ERR invalid first DB index\r\n"),
+                (&["SWAPDB", "16", "b"], "-ERR invalid second DB index\r\n"),
+                (
+                    &["SWAPDB", "4294967296", "0"],
+                    "-ERR invalid first DB index\r\n",
+                ),
+                (
+                    &["SWAPDB", "0"],
+                    "-ERR wrong number of arguments for 'swapdb' command\r\n",
+                ),
+            ]);
+        });
+    }
+
+    #[test]
+    fn object_encoding_and_refcount() {
+        each(|t| {
+            let long = "x".repeat(45);
+            t.check(&[
+                (
+                    &[
+                        "MSET", "int", "12345", "neg", "-5", "lead", "0123", "s", "hi",
+                    ],
+                    "+OK\r\n",
+                ),
+                (&["SET", "long", &long], "+OK\r\n"),
+                (&["OBJECT", "ENCODING", "int"], "$3\r\nint\r\n"),
+                (&["OBJECT", "encoding", "lead"], "$6\r\nembstr\r\n"),
+                (&["OBJECT", "ENCODING", "long"], "$3\r\nraw\r\n"),
+                (&["OBJECT", "ENCODING", "missing"], "$-1\r\n"),
+                (&["SET", "small", "100"], "+OK\r\n"),
+                (&["OBJECT", "REFCOUNT", "small"], ":2147483647\r\n"),
+                (&["OBJECT", "REFCOUNT", "int"], ":1\r\n"),
+                (&["OBJECT", "REFCOUNT", "neg"], ":1\r\n"),
+                (&["OBJECT", "REFCOUNT", "s"], ":1\r\n"),
+                (&["OBJECT", "REFCOUNT", "missing"], "$-1\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn object_idletime_and_freq() {
+        each(|t| {
+            let lfu = "-ERR An LFU maxmemory policy is not selected, access frequency not \
+                       tracked. Please note that when switching between policies at runtime \
+                       LRU and LFU data will take some time to adjust.\r\n";
+            t.check(&[
+                (&["SET", "k", "v"], "+OK\r\n"),
+                (&["OBJECT", "IDLETIME", "k"], ":0\r\n"),
+            ]);
+            t.c.advance_ms(5000);
+            // Neither OBJECT, TYPE, EXISTS nor TTL counts as an access.
+            t.check(&[
+                (&["TYPE", "k"], "+string\r\n"),
+                (&["EXISTS", "k"], ":1\r\n"),
+                (&["TTL", "k"], ":-1\r\n"),
+                (&["OBJECT", "IDLETIME", "k"], ":5\r\n"),
+                (&["TOUCH", "k"], ":1\r\n"),
+                (&["OBJECT", "IDLETIME", "k"], ":0\r\n"),
+                (&["OBJECT", "FREQ", "k"], lfu),
+                (&["OBJECT", "FREQ", "missing"], "$-1\r\n"),
+                (&["OBJECT", "IDLETIME", "missing"], "$-1\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn object_help_and_errors() {
+        each(|t| {
+            let help = t.run(&["OBJECT", "HELP"]);
+            assert!(help.starts_with(
+                "*15\r\n+OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n\
+                 +ENCODING <key>\r\n"
+            ));
+            assert!(
+                help.ends_with("+HELP\r\n+    Prints this help.\r\n"),
+                "{help}"
+            );
+            t.check(&[
+                (
+                    &["OBJECT"],
+                    "-ERR wrong number of arguments for 'object' command\r\n",
+                ),
+                (
+                    &["OBJECT", "ENCODING"],
+                    "-ERR wrong number of arguments for 'object|encoding' command\r\n",
+                ),
+                (
+                    &["OBJECT", "help", "x"],
+                    "-ERR wrong number of arguments for 'object|help' command\r\n",
+                ),
+                (
+                    &["OBJECT", "foo", "k"],
+                    "-ERR unknown subcommand 'foo'. Try OBJECT HELP.\r\n",
+                ),
+            ]);
+        });
+    }
+
+    #[test]
+    fn resp3_nulls() {
+        each(|t| {
+            t.run(&["HELLO", "3"]);
+            t.check(&[
+                (&["OBJECT", "ENCODING", "missing"], "_\r\n"),
+                (&["RANDOMKEY"], "_\r\n"),
+                (&["TTL", "missing"], ":-2\r\n"),
+            ]);
+        });
+    }
 }

@@ -8,7 +8,9 @@
 //! `ConnCmd`/`NodeCmd` variants that `node.rs` matches exhaustively.
 
 pub mod args;
+pub mod expire;
 pub mod keyspace;
+pub mod object;
 pub mod server;
 pub mod strings;
 

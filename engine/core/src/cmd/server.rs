@@ -559,6 +559,7 @@ fn run_conn_cmd_inner(
             ])
         }
         ConnCmd::Shutdown => return Ok(ConnOutcome::Shutdown),
+        ConnCmd::ObjectHelp => crate::cmd::object::help(),
         ConnCmd::ClientSetInfo
         | ConnCmd::ClientNoEvict
         | ConnCmd::ClientNoTouch
@@ -573,8 +574,7 @@ fn run_conn_cmd_inner(
         | ConnCmd::ConfigHelp
         | ConnCmd::ConfigResetStat
         | ConnCmd::LastSave
-        | ConnCmd::DebugSleep
-        | ConnCmd::ObjectHelp => {
+        | ConnCmd::DebugSleep => {
             return Err(CmdError::UnknownCommand {
                 name: argv[0].to_vec(),
                 args: Vec::new(),
