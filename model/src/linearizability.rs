@@ -370,19 +370,44 @@ impl<'a> Search<'a> {
                 continue; // it would have to take effect after it returned
             }
             let late = op.return_us.filter(|&r| r > early);
-            let first = self.attempt(node, i, early);
-            let second = late.map(|t| self.attempt(node, i, t));
-            let second =
-                second.filter(|s| s.reply != first.reply || s.node.model != first.node.model);
-            if first.accepted {
-                out.push(first.node);
-            }
-            if let Some(second) = second.filter(|s| s.accepted) {
-                out.push(second.node);
+            // Between `early` and `late` an op's effect changes only where a key's deadline
+            // passes, so those instants, earliest first, cover every distinct outcome; a later
+            // time with the same outcome is dominated (the clock only moves forward).
+            let mut tried: Vec<(Resp, Model)> = Vec::new();
+            for t in Self::instants(node, early, late) {
+                let attempt = self.attempt(node, i, t);
+                if tried
+                    .iter()
+                    .any(|(r, m)| *r == attempt.reply && *m == attempt.node.model)
+                {
+                    continue;
+                }
+                tried.push((attempt.reply.clone(), attempt.node.model.clone()));
+                if attempt.accepted {
+                    out.push(attempt.node);
+                }
             }
         }
         out.reverse(); // the stack pops the last pushed: explore early candidates first
         out
+    }
+
+    /// The instants worth trying for an op whose window is [early, late]: its start, every key
+    /// deadline inside the window, and its end.
+    fn instants(node: &Node, early: u64, late: Option<u64>) -> Vec<u64> {
+        let mut times = vec![early];
+        if let Some(late) = late {
+            let mut deadlines: Vec<u64> = (0..node.model.db_count())
+                .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
+                .map(|ms| ms.saturating_mul(1000))
+                .filter(|&t| t > early && t < late)
+                .collect();
+            deadlines.sort_unstable();
+            deadlines.dedup();
+            times.extend(deadlines);
+            times.push(late);
+        }
+        times
     }
 
     /// Applies op `i` to `node` at time `t_us`.
@@ -535,6 +560,34 @@ mod tests {
 
     fn accepts(history: &[Op]) -> bool {
         check(history, &CheckConfig::default()).is_ok()
+    }
+
+    /// Regression (sim seed 9): the only legal clock for an op lies strictly inside its window,
+    /// at a key's deadline; trying just its invoke and return times rejected a legal history.
+    #[test]
+    fn accepts_an_op_whose_only_legal_time_is_a_deadline_inside_its_window() {
+        let deadline_ms = (T0_US + 5_000) / 1000;
+        let past_ms = T0_US / 1000 - 10;
+        let history = [
+            op(1, 0, Some(1_000), "SET x v", Resp::ok()),
+            op(
+                1,
+                1_000,
+                Some(2_000),
+                &format!("PEXPIREAT x {deadline_ms}"),
+                Resp::Int(1),
+            ),
+            op(
+                2,
+                2_000,
+                Some(100_000),
+                &format!("PEXPIREAT x {past_ms}"),
+                Resp::Int(0),
+            ),
+            op(3, 2_000, Some(50_000), "SET x w", Resp::ok()),
+            op(1, 60_000, Some(70_000), "GET x", bulk("w")),
+        ];
+        assert!(accepts(&history));
     }
 
     fn rejects(history: &[Op]) -> Violation {
