@@ -86,11 +86,9 @@ impl ConnIo {
         }
         let mut out = self.out.borrow_mut();
         let written = if out.is_empty() {
-            match self.stream.try_write(&bytes) {
-                Ok(written) => written,
-                // WouldBlock, or an error the task will meet again and report as a close.
-                Err(_) => 0,
-            }
+            // On WouldBlock, or an error (which the task meets again and reports as a close),
+            // nothing was written and everything is queued.
+            self.stream.try_write(&bytes).unwrap_or(0)
         } else {
             0
         };
