@@ -57,11 +57,13 @@ pub struct Flags {
     pub maxclients: u64,
     /// Without a password, refuse clients that are not on loopback.
     #[arg(long = "protected_mode", default_value_t = true, action = ArgAction::Set,
-          num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
     pub protected_mode: bool,
     /// Log to stderr at --loglevel; otherwise (glog's default) only warnings and errors.
     #[arg(long, default_value_t = false, action = ArgAction::Set,
-          num_args = 0..=1, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
     pub logtostderr: bool,
     /// Least severe level logged with --logtostderr.
     #[arg(long, value_enum, default_value_t = LogLevel::Info)]
