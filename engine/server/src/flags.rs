@@ -1,0 +1,376 @@
+//! Command-line flags, Dragonfly-style (`--proactor_threads`, `--flagfile`), parsed by clap.
+//!
+//! Every flag has three more sources, in this order of precedence:
+//! command line > `--flagfile FILE` > environment `DFLY_<flag>` > default.
+//! We get that order from clap alone: the env and flagfile settings are turned into ordinary
+//! `--flag=value` arguments and placed *before* the real command line, and clap is told that a
+//! later occurrence of a flag overrides an earlier one (`args_override_self`). So the parser has
+//! one set of rules and one set of error messages for all sources. Env and files are passed in
+//! (not read from the process) so that tests need not touch the process environment.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
+use damselfly_core::config::Config;
+
+/// Threads beyond this are a typo, not a machine (and `ThreadId` is a u16).
+pub const PROACTOR_THREADS_MAX: u16 = 1024;
+/// Prefix of the environment variables that set flags: `DFLY_port=7000`.
+pub const ENV_PREFIX: &str = "DFLY_";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+/// Damselfly: a Redis-compatible in-memory datastore.
+///
+/// Each flag may also be set by the environment variable DFLY_<flag> or by a line
+/// `--<flag>=<value>` in the --flagfile; the command line wins, then the flagfile, then env.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "damselfly", version, args_override_self = true)]
+pub struct Flags {
+    /// TCP port to listen on (0: pick a free one).
+    #[arg(long, default_value_t = 6379)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Threads, each with one shard (0: one per core).
+    #[arg(long = "proactor_threads", default_value_t = 0,
+          value_parser = clap::value_parser!(u16).range(0..=i64::from(PROACTOR_THREADS_MAX)))]
+    pub proactor_threads: u16,
+    /// Password clients must AUTH with (empty: none).
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Number of logical databases.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub dbnum: u16,
+    /// Connections open at once, beyond which new clients are refused.
+    #[arg(long, default_value_t = 10_000)]
+    pub maxclients: u64,
+    /// Without a password, refuse clients that are not on loopback.
+    #[arg(long = "protected_mode", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub protected_mode: bool,
+    /// Log to stderr at --loglevel; otherwise (glog's default) only warnings and errors.
+    #[arg(long, default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub logtostderr: bool,
+    /// Least severe level logged with --logtostderr.
+    #[arg(long, value_enum, default_value_t = LogLevel::Info)]
+    pub loglevel: LogLevel,
+    /// File of `--flag=value` lines (`#` starts a comment line).
+    #[arg(long)]
+    pub flagfile: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub enum FlagError {
+    /// Bad or unknown flag, or a request for --help / --version (see `use_stderr`).
+    Clap(clap::Error),
+    Flagfile {
+        path: PathBuf,
+        err: std::io::Error,
+    },
+    NestedFlagfile {
+        path: PathBuf,
+    },
+}
+
+impl std::fmt::Display for FlagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FlagError::Clap(err) => write!(f, "{err}"),
+            FlagError::Flagfile { path, err } => {
+                write!(f, "error: cannot read flagfile {}: {err}", path.display())
+            }
+            FlagError::NestedFlagfile { path } => {
+                write!(f, "error: flagfile {} sets --flagfile", path.display())
+            }
+        }
+    }
+}
+
+/// Parses the process's own command line, environment and flagfile.
+pub fn parse_process() -> Result<Flags, FlagError> {
+    parse(std::env::args_os().collect(), std::env::vars_os(), |path| {
+        std::fs::read_to_string(path)
+    })
+}
+
+/// Parses `cmdline` (program name first) with the env and flagfile sources merged in.
+pub fn parse(
+    cmdline: Vec<OsString>,
+    env: impl IntoIterator<Item = (OsString, OsString)>,
+    read_file: impl Fn(&Path) -> std::io::Result<String>,
+) -> Result<Flags, FlagError> {
+    let (program, cmdline) = match cmdline.split_first() {
+        Some((program, rest)) => (program.clone(), rest.to_vec()),
+        None => (OsString::from("damselfly"), Vec::new()),
+    };
+    let env_args = env_args(env);
+    let assemble = |file_args: &[OsString]| -> Vec<OsString> {
+        let sources = [env_args.as_slice(), file_args, cmdline.as_slice()];
+        std::iter::once(program.clone())
+            .chain(sources.into_iter().flatten().cloned())
+            .collect()
+    };
+    // First pass: validates everything and finds the flagfile (set by env or command line).
+    let first = Flags::try_parse_from(assemble(&[])).map_err(FlagError::Clap)?;
+    let Some(path) = first.flagfile else {
+        return Ok(first);
+    };
+    let text = read_file(&path).map_err(|err| FlagError::Flagfile {
+        path: path.clone(),
+        err,
+    })?;
+    let file_args = flagfile_args(&text);
+    if file_args
+        .iter()
+        .any(|arg| arg.to_string_lossy().starts_with("--flagfile"))
+    {
+        return Err(FlagError::NestedFlagfile { path });
+    }
+    Flags::try_parse_from(assemble(&file_args)).map_err(FlagError::Clap)
+}
+
+/// `DFLY_<flag>=value` → `--<flag>=value`, for the flags we have; other variables are ignored
+/// (the environment is shared with everything else on the machine).
+fn env_args(env: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<OsString> {
+    let command = Flags::command();
+    let mut args: Vec<OsString> = env
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let flag = name.to_str()?.strip_prefix(ENV_PREFIX)?;
+            let known = command
+                .get_arguments()
+                .any(|arg| arg.get_long() == Some(flag));
+            known.then(|| {
+                let mut arg = OsString::from(format!("--{flag}="));
+                arg.push(value);
+                arg
+            })
+        })
+        .collect();
+    // The environment has no order; sorting makes the result independent of it.
+    args.sort();
+    args
+}
+
+/// One argument per line, `--flag=value` (or `--flag value`); blank and `#` lines skipped.
+fn flagfile_args(text: &str) -> Vec<OsString> {
+    let mut args = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once(char::is_whitespace) {
+            Some((flag, value)) if !flag.contains('=') => {
+                args.push(flag.into());
+                args.push(value.trim_start().into());
+            }
+            _ => args.push(line.into()),
+        }
+    }
+    args
+}
+
+impl Flags {
+    /// Threads to run: the flag, or one per core.
+    pub fn threads(&self) -> u16 {
+        if self.proactor_threads > 0 {
+            return self.proactor_threads;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        u16::try_from(cores)
+            .unwrap_or(PROACTOR_THREADS_MAX)
+            .min(PROACTOR_THREADS_MAX)
+    }
+
+    pub fn tracing_level(&self) -> tracing::Level {
+        if !self.logtostderr {
+            return tracing::Level::WARN;
+        }
+        match self.loglevel {
+            LogLevel::Error => tracing::Level::ERROR,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Trace => tracing::Level::TRACE,
+        }
+    }
+
+    /// The engine's settings; `port` is the one actually bound (it differs for `--port 0`).
+    pub fn config(&self, port: u16) -> Config {
+        Config {
+            databases: usize::from(self.dbnum),
+            // Redis treats an empty requirepass as no password.
+            requirepass: self
+                .requirepass
+                .clone()
+                .filter(|pass| !pass.is_empty())
+                .map(String::into_bytes),
+            maxclients: self.maxclients,
+            protected_mode: self.protected_mode,
+            bind: self.bind.clone(),
+            port,
+            ..Config::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        std::iter::once("damselfly")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn env(vars: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        vars.iter().map(|(k, v)| (k.into(), v.into())).collect()
+    }
+
+    fn no_file(path: &Path) -> std::io::Result<String> {
+        panic!("unexpected read of {}", path.display())
+    }
+
+    fn parse_ok(args: &[&str], vars: &[(&str, &str)], file: &str) -> Flags {
+        parse(os(args), env(vars), |_| Ok(file.to_string())).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let flags = parse(os(&[]), env(&[]), no_file).unwrap();
+        assert_eq!(flags.port, 6379);
+        assert_eq!(flags.bind, "127.0.0.1");
+        assert_eq!(flags.proactor_threads, 0);
+        assert_eq!(flags.requirepass, None);
+        assert_eq!(flags.dbnum, 16);
+        assert_eq!(flags.maxclients, 10_000);
+        assert!(flags.protected_mode);
+        assert!(!flags.logtostderr);
+        assert_eq!(flags.loglevel, LogLevel::Info);
+        assert!(flags.threads() >= 1);
+        assert_eq!(flags.config(6379), Config::default());
+    }
+
+    #[test]
+    fn command_line_forms() {
+        let flags = parse_ok(
+            &[
+                "--port",
+                "7400",
+                "--proactor_threads=2",
+                "--protected_mode=false",
+            ],
+            &[],
+            "",
+        );
+        assert_eq!((flags.port, flags.proactor_threads), (7400, 2));
+        assert!(!flags.protected_mode);
+        assert_eq!(flags.threads(), 2);
+        let flags = parse_ok(&["--logtostderr", "--loglevel", "debug"], &[], "");
+        assert!(flags.logtostderr);
+        assert_eq!(flags.tracing_level(), tracing::Level::DEBUG);
+    }
+
+    #[test]
+    fn precedence_cmdline_over_flagfile_over_env_over_default() {
+        let vars = [
+            ("DFLY_port", "1000"),
+            ("DFLY_dbnum", "3"),
+            ("DFLY_maxclients", "5"),
+            ("DFLY_flagfile", "/etc/dfly.flags"),
+            ("HOME", "/root"),
+            ("DFLY_no_such_flag", "1"),
+        ];
+        let file = "# comment\n--port=2000\n\n--dbnum 4\n";
+        let flags = parse_ok(&["--port=3000"], &vars, file);
+        assert_eq!(flags.port, 3000, "command line beats flagfile");
+        assert_eq!(flags.dbnum, 4, "flagfile beats env");
+        assert_eq!(flags.maxclients, 5, "env beats default");
+        assert_eq!(flags.bind, "127.0.0.1", "default");
+    }
+
+    #[test]
+    fn flagfile_from_command_line() {
+        let flags = parse_ok(
+            &["--flagfile", "f"],
+            &[],
+            "--requirepass=s3cret\n--bind=0.0.0.0",
+        );
+        assert_eq!(flags.requirepass.as_deref(), Some("s3cret"));
+        let config = flags.config(6379);
+        assert_eq!(config.requirepass.as_deref(), Some(&b"s3cret"[..]));
+        assert_eq!(config.bind, "0.0.0.0");
+    }
+
+    #[test]
+    fn empty_requirepass_means_none() {
+        let flags = parse_ok(&["--requirepass="], &[], "");
+        assert_eq!(flags.config(1).requirepass, None);
+    }
+
+    #[test]
+    fn unknown_flag_is_an_error() {
+        let err = parse(os(&["--no_such_flag=1"]), env(&[]), no_file).unwrap_err();
+        let FlagError::Clap(err) = err else {
+            panic!("{err}")
+        };
+        assert!(err.use_stderr());
+        assert!(err.to_string().contains("--no_such_flag"), "{err}");
+    }
+
+    #[test]
+    fn unknown_flag_in_flagfile_is_an_error() {
+        let err = parse(os(&["--flagfile=f"]), env(&[]), |_| Ok("--bogus=1".into()));
+        assert!(matches!(err, Err(FlagError::Clap(_))));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        for args in [
+            &["--port=70000"][..],
+            &["--dbnum=0"],
+            &["--proactor_threads=5000"],
+            &["--protected_mode=maybe"],
+            &["--loglevel=loud"],
+        ] {
+            assert!(parse(os(args), env(&[]), no_file).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn unreadable_and_nested_flagfiles_are_errors() {
+        let err = parse(os(&["--flagfile=f"]), env(&[]), |_| {
+            Err(std::io::ErrorKind::NotFound.into())
+        });
+        assert!(matches!(err, Err(FlagError::Flagfile { .. })));
+        let err = parse(os(&["--flagfile=f"]), env(&[]), |_| {
+            Ok("--flagfile=g".into())
+        });
+        assert!(matches!(err, Err(FlagError::NestedFlagfile { .. })));
+    }
+
+    #[test]
+    fn help_is_not_an_error() {
+        let Err(FlagError::Clap(err)) = parse(os(&["--help"]), env(&[]), no_file) else {
+            panic!("--help must stop parsing")
+        };
+        assert!(!err.use_stderr());
+        assert!(err.to_string().contains("--proactor_threads"));
+    }
+}

@@ -1,0 +1,339 @@
+//! Cross-thread mailboxes: the only place where proactor threads touch each other.
+//!
+//! A `Mailbox` is a mutex-guarded queue plus a wake-up `Signal`. Producers (any thread) push one
+//! item; the consumer (the owning thread) takes *everything* queued in one lock, so a busy thread
+//! pays one lock per batch, not per message. `close` is the shutdown flag: it is kept inside the
+//! same mutex as the queue, so "closed" and "empty" are read together and a consumer can never
+//! see one without the other.
+//!
+//! Wake-up protocol (the part loom checks): a producer signals only when its push turned an empty
+//! queue non-empty. That is enough because the consumer drains the whole queue at once: if the
+//! queue was already non-empty, an earlier producer's signal is still pending (or the consumer is
+//! awake and will see our item in its next drain). The signal must keep a permit when nobody is
+//! waiting, as `tokio::sync::Notify::notify_one` does, so a push that lands between the
+//! consumer's "empty" verdict and its wait is never lost. A stale permit costs one empty drain.
+//!
+//! Why not `tokio::sync::mpsc`: it is correct too, but it hands out one message per `recv`, and
+//! we cannot run its internals under our loom model. This file is small enough to check.
+//!
+//! Bound: the queue has no fixed cap. What flows through it is bounded by the engine: a
+//! connection has at most one hop in flight per shard (it waits for the answer), so hops are at
+//! most `clients × threads`; new-connection handoffs are bounded by the accept rate and refused
+//! by the engine past `maxclients`.
+//!
+//! Loom model (the `loom_tests` module below), run with
+//!   CARGO_TARGET_DIR=/tmp/target-loom RUSTFLAGS="--cfg loom" \
+//!     cargo test -p damselfly-server --release --bin damselfly mailbox
+//! (`--bin` keeps integration tests, which need tokio's net, out of a loom build; a separate
+//! target dir because the flag rebuilds every dependency.) Under `--cfg loom` the crate builds
+//! only this module (see main.rs). Checked that it bites: signalling on the wrong transition,
+//! or closing without a signal, both fail as loom deadlocks.
+
+use std::collections::VecDeque;
+
+#[cfg(all(loom, test))]
+use loom::sync::Mutex;
+#[cfg(not(all(loom, test)))]
+use std::sync::Mutex;
+
+/// A wake-up that keeps one permit when nobody waits (a later wait returns at once).
+pub trait Signal {
+    fn notify(&self);
+}
+
+impl Signal for tokio::sync::Notify {
+    fn notify(&self) {
+        self.notify_one();
+    }
+}
+
+/// What the queue holds: items while open, nothing once closed.
+enum State<T> {
+    Open(VecDeque<T>),
+    Closed,
+}
+
+/// What one `try_recv` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recv {
+    /// At least one item was moved to the caller's buffer.
+    Items,
+    /// Open but empty: wait for the signal, then try again.
+    Empty,
+    /// Closed: the consumer should stop.
+    Closed,
+}
+
+pub struct Mailbox<T, S = tokio::sync::Notify> {
+    state: Mutex<State<T>>,
+    signal: S,
+}
+
+impl<T, S: Signal> Mailbox<T, S> {
+    pub fn new(signal: S) -> Mailbox<T, S> {
+        Mailbox {
+            state: Mutex::new(State::Open(VecDeque::new())),
+            signal,
+        }
+    }
+
+    /// Queues `item`; hands it back when the mailbox is closed.
+    pub fn push(&self, item: T) -> Result<(), T> {
+        let was_empty = {
+            let mut state = self.lock();
+            let State::Open(items) = &mut *state else {
+                return Err(item);
+            };
+            let was_empty = items.is_empty();
+            items.push_back(item);
+            was_empty
+        };
+        // Outside the lock: the woken consumer would only block on it.
+        if was_empty {
+            self.signal.notify();
+        }
+        Ok(())
+    }
+
+    /// Moves every queued item to the back of `out`.
+    pub fn try_recv(&self, out: &mut VecDeque<T>) -> Recv {
+        let mut state = self.lock();
+        match &mut *state {
+            State::Open(items) if items.is_empty() => Recv::Empty,
+            State::Open(items) => {
+                out.append(items);
+                Recv::Items
+            }
+            State::Closed => Recv::Closed,
+        }
+    }
+
+    /// Closes the mailbox and wakes the consumer; returns what was still queued.
+    pub fn close(&self) -> VecDeque<T> {
+        let state = std::mem::replace(&mut *self.lock(), State::Closed);
+        self.signal.notify();
+        match state {
+            State::Open(items) => items,
+            State::Closed => VecDeque::new(),
+        }
+    }
+
+    fn lock(&self) -> impl std::ops::DerefMut<Target = State<T>> + '_ {
+        // No code panics while holding the lock, so poisoning cannot carry a broken queue.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<T> Mailbox<T, tokio::sync::Notify> {
+    /// Waits until items arrive (moved to `out`, returns true) or the mailbox closes (false).
+    pub async fn recv(&self, out: &mut VecDeque<T>) -> bool {
+        loop {
+            match self.try_recv(out) {
+                Recv::Items => return true,
+                Recv::Closed => return false,
+                Recv::Empty => self.signal.notified().await,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use super::{Mailbox, Recv};
+
+    const ITEMS_PER_PRODUCER: u32 = 10_000;
+
+    #[test]
+    fn drains_everything_in_one_batch_in_fifo_order() {
+        let mailbox: Mailbox<u32> = Mailbox::new(tokio::sync::Notify::new());
+        let mut out = VecDeque::new();
+        assert_eq!(mailbox.try_recv(&mut out), Recv::Empty);
+        for i in 0..5 {
+            mailbox.push(i).unwrap();
+        }
+        assert_eq!(mailbox.try_recv(&mut out), Recv::Items);
+        assert_eq!(out, [0, 1, 2, 3, 4]);
+        assert_eq!(mailbox.try_recv(&mut out), Recv::Empty);
+    }
+
+    #[test]
+    fn close_returns_leftovers_and_refuses_pushes() {
+        let mailbox: Mailbox<u32> = Mailbox::new(tokio::sync::Notify::new());
+        mailbox.push(7).unwrap();
+        assert_eq!(mailbox.close(), [7]);
+        assert_eq!(mailbox.push(8), Err(8));
+        assert_eq!(mailbox.try_recv(&mut VecDeque::new()), Recv::Closed);
+        assert!(mailbox.close().is_empty(), "closing twice is harmless");
+    }
+
+    /// Two producer threads push while an async consumer sleeps and wakes; every item arrives,
+    /// each producer's in order, and close ends the consumer.
+    #[test]
+    fn async_consumer_sees_every_item_then_close() {
+        let mailbox: Arc<Mailbox<(u8, u32)>> = Arc::new(Mailbox::new(tokio::sync::Notify::new()));
+        let producers: Vec<_> = (0..2u8)
+            .map(|p| {
+                let mailbox = Arc::clone(&mailbox);
+                std::thread::Builder::new()
+                    .spawn(move || {
+                        for i in 0..ITEMS_PER_PRODUCER {
+                            mailbox.push((p, i)).unwrap();
+                        }
+                    })
+                    .unwrap()
+            })
+            .collect();
+        let closer = {
+            let mailbox = Arc::clone(&mailbox);
+            move || {
+                for producer in producers {
+                    producer.join().unwrap();
+                }
+                mailbox.close()
+            }
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut next = [0u32; 2];
+        let mut check = |(p, i): (u8, u32)| {
+            assert_eq!(i, next[usize::from(p)], "producer {p} out of order");
+            next[usize::from(p)] += 1;
+        };
+        let closer = std::thread::Builder::new().spawn(closer).unwrap();
+        rt.block_on(async {
+            let mut batch = VecDeque::new();
+            while mailbox.recv(&mut batch).await {
+                batch.drain(..).for_each(&mut check);
+            }
+        });
+        // What the consumer had not drained when the closer ran comes back from close.
+        closer.join().unwrap().into_iter().for_each(&mut check);
+        assert_eq!(next, [ITEMS_PER_PRODUCER; 2]);
+    }
+}
+
+/// Loom explores every interleaving of the threads below. A lost wake-up shows as a deadlock
+/// (the consumer waits forever with an item queued), which loom reports as a failure.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::collections::VecDeque;
+
+    use loom::sync::{Arc, Condvar, Mutex};
+
+    use super::{Mailbox, Recv, Signal};
+
+    /// `tokio::sync::Notify`'s contract for one waiter: `notify` leaves a single permit that the
+    /// next `wait` consumes, whether the waiter was already asleep or not.
+    struct Permit {
+        set: Mutex<bool>,
+        cv: Condvar,
+    }
+
+    impl Permit {
+        fn new() -> Permit {
+            Permit {
+                set: Mutex::new(false),
+                cv: Condvar::new(),
+            }
+        }
+
+        fn wait(&self) {
+            let mut set = self.set.lock().unwrap();
+            while !*set {
+                set = self.cv.wait(set).unwrap();
+            }
+            *set = false;
+        }
+    }
+
+    impl Signal for Permit {
+        fn notify(&self) {
+            *self.set.lock().unwrap() = true;
+            self.cv.notify_one();
+        }
+    }
+
+    /// The consumer loop of `Mailbox::recv`, blocking instead of awaiting.
+    fn recv(mailbox: &Mailbox<u32, Permit>, out: &mut VecDeque<u32>) -> bool {
+        loop {
+            match mailbox.try_recv(out) {
+                Recv::Items => return true,
+                Recv::Closed => return false,
+                Recv::Empty => mailbox.signal.wait(),
+            }
+        }
+    }
+
+    #[test]
+    fn mailbox_no_lost_wakeup_two_producers() {
+        loom::model(|| {
+            let mailbox = Arc::new(Mailbox::new(Permit::new()));
+            let producers: Vec<_> = (0..2)
+                .map(|p| {
+                    let mailbox = Arc::clone(&mailbox);
+                    loom::thread::spawn(move || mailbox.push(p).unwrap())
+                })
+                .collect();
+            let mut seen = VecDeque::new();
+            while seen.len() < 2 {
+                assert!(recv(&mailbox, &mut seen));
+            }
+            for producer in producers {
+                producer.join().unwrap();
+            }
+            seen.make_contiguous().sort_unstable();
+            assert_eq!(seen, [0, 1]);
+        });
+    }
+
+    /// One producer pushes twice: the second push finds the queue non-empty (or drained) and
+    /// may skip the signal; the consumer must still see both.
+    #[test]
+    fn mailbox_no_lost_wakeup_skipped_signal() {
+        loom::model(|| {
+            let mailbox = Arc::new(Mailbox::new(Permit::new()));
+            let producer = {
+                let mailbox = Arc::clone(&mailbox);
+                loom::thread::spawn(move || {
+                    mailbox.push(1).unwrap();
+                    mailbox.push(2).unwrap();
+                })
+            };
+            let mut seen = VecDeque::new();
+            while seen.len() < 2 {
+                assert!(recv(&mailbox, &mut seen));
+            }
+            producer.join().unwrap();
+            assert_eq!(seen, [1, 2]);
+        });
+    }
+
+    /// A push racing a close is either delivered, returned by `close`, or refused: never lost;
+    /// and the consumer always observes the close.
+    #[test]
+    fn mailbox_shutdown_is_observed() {
+        loom::model(|| {
+            let mailbox = Arc::new(Mailbox::new(Permit::new()));
+            let producer = {
+                let mailbox = Arc::clone(&mailbox);
+                loom::thread::spawn(move || mailbox.push(1).is_ok())
+            };
+            let closer = {
+                let mailbox = Arc::clone(&mailbox);
+                loom::thread::spawn(move || mailbox.close().len())
+            };
+            let mut seen = VecDeque::new();
+            while recv(&mailbox, &mut seen) {}
+            let accepted = producer.join().unwrap();
+            let leftover = closer.join().unwrap();
+            let delivered = seen.len();
+            assert_eq!(usize::from(accepted), delivered + leftover);
+        });
+    }
+}

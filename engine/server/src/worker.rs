@@ -1,0 +1,490 @@
+//! One proactor thread: a tokio `current_thread` runtime with a `LocalSet`, owning one engine
+//! `Node` (its shard and the connections it hosts) and that node's `Cx`.
+//!
+//! Every input becomes one engine step: set the clocks on the `Cx`, call `on_msg`, then carry
+//! out the effects in order. Effects never call back into the engine: a `Send` to this thread, a
+//! `ConnWritten` for bytes the router just wrote, or a `ConnClosed` go to a local FIFO that is
+//! stepped after the current step (the delivery contract: FIFO per sender, no re-entrancy).
+//! The engine state lives in a `RefCell` that is borrowed only by synchronous code, never across
+//! an `.await`; a second borrow would be a driver bug and panics with that message.
+//!
+//! Tasks on the thread: the mailbox loop (cross-thread messages and new connections), one task
+//! per connection (`conn.rs`), the timer task, and on thread 0 the accept loop. Thread 0 accepts
+//! for everyone and deals connections round-robin (see `server.rs` for why).
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use damselfly_core::cmd::server::ServerInfo;
+use damselfly_core::config::Config;
+use damselfly_core::cx::{ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer, TxIdSource};
+use damselfly_core::node::Node;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::conn::{self, ConnIo};
+use crate::mailbox::Mailbox;
+
+/// One read takes at most this much from a socket (into the thread's one buffer).
+pub const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// After a failed accept (out of file descriptors, say), wait before the next one rather than
+/// spin on an error that will not go away at once.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// What a thread's mailbox carries.
+pub enum Inbound {
+    /// An engine message from another thread (`Effect::Send`).
+    Msg(Msg),
+    /// A connection accepted by thread 0, to be hosted here.
+    Conn(NewConn),
+}
+
+pub struct NewConn {
+    pub id: ConnId,
+    pub stream: std::net::TcpStream,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// Connections open on the node when this one was accepted, this one included.
+    pub clients_total: u64,
+}
+
+/// What threads tell the supervisor (the main thread).
+pub enum Control {
+    /// The engine asked the node to stop (SHUTDOWN).
+    Shutdown { thread: ThreadId },
+    /// A thread ended; before a shutdown was asked, that is a failure.
+    Exited { thread: ThreadId, panicked: bool },
+}
+
+/// What all threads share: the mailboxes and the node-wide counters.
+pub struct Shared {
+    pub mailboxes: Box<[Mailbox<Inbound>]>,
+    pub control: Mailbox<Control>,
+    /// Open connections on the node (`ConnOpen::clients_total`).
+    pub clients_total: AtomicU64,
+    /// The next CLIENT ID; ids start at 1, as in Redis.
+    pub next_conn_id: AtomicU64,
+    pub clock: Clock,
+    /// The node's one transaction counter: every thread's `Cx` shares it (VLL orders
+    /// transactions by it across shards).
+    pub txids: TxIdSource,
+}
+
+impl Shared {
+    pub fn new(threads: u16, clock: Clock) -> Shared {
+        Shared {
+            mailboxes: (0..threads).map(|_| Mailbox::new(Notify::new())).collect(),
+            control: Mailbox::new(Notify::new()),
+            clients_total: AtomicU64::new(0),
+            txids: TxIdSource::default(),
+            next_conn_id: AtomicU64::new(1),
+            clock,
+        }
+    }
+}
+
+/// Everything a thread needs to start.
+pub struct Setup {
+    pub thread: ThreadId,
+    pub config: Config,
+    pub info: ServerInfo,
+    /// Seeds the node and its `Cx` (different streams derived from it).
+    pub seed: u64,
+    /// The listening socket, for the thread that accepts.
+    pub listener: Option<std::net::TcpListener>,
+    pub shared: Arc<Shared>,
+}
+
+pub fn spawn(setup: Setup) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("proactor-{}", setup.thread.0))
+        .spawn(move || thread_main(setup))
+}
+
+/// Tells the supervisor that this thread ended, however it ended (a panic included).
+struct ExitNotice {
+    thread: ThreadId,
+    shared: Arc<Shared>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        let notice = Control::Exited {
+            thread: self.thread,
+            panicked: std::thread::panicking(),
+        };
+        // Refused only once the supervisor stopped listening: it is shutting down anyway.
+        drop(self.shared.control.push(notice));
+    }
+}
+
+fn thread_main(setup: Setup) {
+    let _notice = ExitNotice {
+        thread: setup.thread,
+        shared: Arc::clone(&setup.shared),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build();
+    match runtime {
+        Ok(runtime) => tokio::task::LocalSet::new().block_on(&runtime, run(setup)),
+        Err(err) => tracing::error!(thread = setup.thread.0, %err, "cannot start runtime"),
+    }
+}
+
+async fn run(setup: Setup) {
+    let Setup {
+        thread,
+        config,
+        info,
+        seed,
+        listener,
+        shared,
+    } = setup;
+    let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
+    let node = Node::new(thread, threads, config, info, splitmix64(seed));
+    let options = CxOptions { txids: shared.txids.clone(), ..CxOptions::default() };
+    let cx = Cx::new(splitmix64(splitmix64(seed)), options);
+    let worker = Rc::new(Worker::new(thread, node, cx, Arc::clone(&shared)));
+    worker.start();
+    tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
+    if let Some(listener) = listener {
+        match TcpListener::from_std(listener) {
+            Ok(listener) => drop(tokio::task::spawn_local(accept_loop(listener, shared))),
+            Err(err) => {
+                tracing::error!(%err, "cannot register the listener");
+                return;
+            }
+        }
+    }
+    mailbox_loop(&worker).await;
+    worker.close_all();
+}
+
+/// A thread's engine and the I/O state the router needs, borrowed one step at a time.
+struct Core {
+    node: Node,
+    cx: Cx,
+    /// Scratch for a step's effects; kept to reuse its allocation.
+    effects: Vec<Effect>,
+    /// Messages for this thread's engine, stepped after the current step.
+    local: VecDeque<Msg>,
+    conns: HashMap<ConnId, Rc<ConnIo>>,
+    timers: BinaryHeap<Reverse<(u64, Timer)>>,
+}
+
+pub struct Worker {
+    thread: ThreadId,
+    shared: Arc<Shared>,
+    core: RefCell<Core>,
+    timer_wake: Notify,
+    /// The thread's one read buffer: a socket is read only when it is ready, and the bytes are
+    /// copied out before the next read, so one buffer serves every connection.
+    read_buf: RefCell<Box<[u8]>>,
+}
+
+impl Worker {
+    fn new(thread: ThreadId, node: Node, cx: Cx, shared: Arc<Shared>) -> Worker {
+        Worker {
+            thread,
+            shared,
+            core: RefCell::new(Core {
+                node,
+                cx,
+                effects: Vec::new(),
+                local: VecDeque::new(),
+                conns: HashMap::new(),
+                timers: BinaryHeap::new(),
+            }),
+            timer_wake: Notify::new(),
+            read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
+        }
+    }
+
+    fn start(&self) {
+        self.with_core(|core, clock| {
+            core.cx.set_time(clock.now_mono_us(), clock.wall_us());
+            core.node.start(&mut core.cx);
+        });
+    }
+
+    /// Steps the engine with `msg` and everything it leads to on this thread.
+    pub fn deliver(&self, msg: Msg) {
+        self.with_core(|core, _| core.local.push_back(msg));
+    }
+
+    /// The peer went away, the socket failed, or a close finished flushing. Idempotent.
+    pub fn conn_gone(&self, conn: ConnId) {
+        self.with_core(|core, _| core.finish(conn, &self.shared));
+    }
+
+    /// Reads what the socket has (at most `READ_BUFFER_BYTES`); empty means end of stream.
+    pub fn read_from(&self, stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+        let mut buf = self.read_buf.borrow_mut();
+        let len = stream.try_read(&mut buf)?;
+        Ok(buf[..len].to_vec())
+    }
+
+    /// Runs `f` on the engine state, then steps every queued local message and routes effects.
+    fn with_core(&self, f: impl FnOnce(&mut Core, Clock)) {
+        let mut guard = self
+            .core
+            .try_borrow_mut()
+            .expect("re-entrant engine step: effects must not call back into the engine");
+        let core = &mut *guard;
+        let clock = self.shared.clock;
+        f(core, clock);
+        let mut effects = std::mem::take(&mut core.effects);
+        loop {
+            core.cx.drain_effects_into(&mut effects);
+            for effect in effects.drain(..) {
+                self.route(core, effect);
+            }
+            let Some(msg) = core.local.pop_front() else {
+                break;
+            };
+            core.cx.set_time(clock.now_mono_us(), clock.wall_us());
+            core.node.on_msg(msg, &mut core.cx);
+        }
+        core.effects = effects;
+    }
+
+    fn route(&self, core: &mut Core, effect: Effect) {
+        match effect {
+            Effect::Send { to, msg } if to == self.thread => core.local.push_back(msg),
+            Effect::Send { to, msg } => {
+                let mailbox = &self.shared.mailboxes[usize::from(to.0)];
+                if mailbox.push(Inbound::Msg(msg)).is_err() {
+                    tracing::debug!(to = to.0, "message dropped: thread is stopping");
+                }
+            }
+            Effect::Write { conn, bytes } => core.write(conn, bytes),
+            Effect::Close { conn } => {
+                let flushed = core.conns.get(&conn).is_some_and(|io| io.begin_close());
+                if flushed {
+                    core.finish(conn, &self.shared);
+                }
+            }
+            Effect::ReadInterest { conn, enabled } => {
+                if let Some(io) = core.conns.get(&conn) {
+                    io.set_reading(enabled);
+                }
+            }
+            Effect::ArmTimer { timer, at_mono_us } => {
+                core.timers.push(Reverse((at_mono_us, timer)));
+                self.timer_wake.notify_one();
+            }
+            Effect::Shutdown => {
+                tracing::info!(thread = self.thread.0, "SHUTDOWN requested");
+                let asked = Control::Shutdown {
+                    thread: self.thread,
+                };
+                // Refused only when the supervisor is already stopping the node.
+                drop(self.shared.control.push(asked));
+            }
+        }
+    }
+
+    /// Hosts a connection accepted by thread 0 and tells the engine.
+    fn open_conn(self: &Rc<Self>, new: NewConn) {
+        let NewConn {
+            id,
+            stream,
+            peer,
+            local,
+            clients_total,
+        } = new;
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(err) => {
+                tracing::warn!(conn = id.0, %err, "cannot register connection");
+                self.shared.clients_total.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        // Replies are written whole, once per step: Nagle would only delay them.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(conn = id.0, %err, "TCP_NODELAY");
+        }
+        let io = Rc::new(ConnIo::new(id, stream));
+        let open = ConnOpen {
+            conn: id,
+            peer_addr: peer.to_string(),
+            local_addr: local.to_string(),
+            peer_is_loopback: peer.ip().to_canonical().is_loopback(),
+            clients_total,
+        };
+        tokio::task::spawn_local(conn::run(Rc::clone(self), Rc::clone(&io)));
+        self.with_core(|core, _| {
+            core.conns.insert(id, io);
+            core.local.push_back(Msg::ConnOpen(open));
+        });
+    }
+
+    fn next_timer_at(&self) -> Option<u64> {
+        let core = self.core.borrow();
+        core.timers
+            .peek()
+            .map(|Reverse((at_mono_us, _))| *at_mono_us)
+    }
+
+    fn fire_due_timers(&self) {
+        self.with_core(|core, clock| {
+            let now_mono_us = clock.now_mono_us();
+            while let Some(Reverse((at_mono_us, timer))) = core.timers.peek().copied() {
+                if at_mono_us > now_mono_us {
+                    break;
+                }
+                core.timers.pop();
+                core.local.push_back(Msg::Timer(timer));
+            }
+        });
+    }
+
+    /// At shutdown: a last flush attempt, then close every socket. The engine is not told; it
+    /// is dropped right after.
+    fn close_all(&self) {
+        let conns = std::mem::take(&mut self.core.borrow_mut().conns);
+        tracing::debug!(
+            thread = self.thread.0,
+            conns = conns.len(),
+            "closing connections"
+        );
+        for io in conns.into_values() {
+            if let Err(err) = io.flush() {
+                tracing::debug!(conn = io.id.0, %err, "last flush failed");
+            }
+            io.finish();
+            self.shared.clients_total.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Core {
+    fn write(&mut self, conn: ConnId, bytes: Vec<u8>) {
+        // A connection already gone has no one to read its output.
+        let Some(io) = self.conns.get(&conn) else {
+            return;
+        };
+        let bytes_len = io.write(bytes);
+        if bytes_len > 0 {
+            self.local.push_back(Msg::ConnWritten { conn, bytes_len });
+        }
+    }
+
+    /// Forgets the connection and tells the engine, once.
+    fn finish(&mut self, conn: ConnId, shared: &Shared) {
+        if let Some(io) = self.conns.remove(&conn) {
+            io.finish();
+            shared.clients_total.fetch_sub(1, Ordering::Relaxed);
+            self.local.push_back(Msg::ConnClosed { conn });
+        }
+    }
+}
+
+/// Delivers this thread's mail in batches until the supervisor closes the mailbox.
+async fn mailbox_loop(worker: &Rc<Worker>) {
+    let mailbox = &worker.shared.mailboxes[usize::from(worker.thread.0)];
+    let mut batch = VecDeque::new();
+    while mailbox.recv(&mut batch).await {
+        for inbound in batch.drain(..) {
+            match inbound {
+                Inbound::Msg(msg) => worker.deliver(msg),
+                Inbound::Conn(new) => worker.open_conn(new),
+            }
+        }
+        // Under a steady stream of hops the mailbox is never empty; let the sockets run.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Fires the engine's timers: sleeps until the earliest, or until a new one is armed.
+async fn timer_loop(worker: Rc<Worker>) {
+    loop {
+        let Some(at_mono_us) = worker.next_timer_at() else {
+            worker.timer_wake.notified().await;
+            continue;
+        };
+        let deadline = tokio::time::Instant::from_std(worker.shared.clock.instant_at(at_mono_us));
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => worker.fire_due_timers(),
+            () = worker.timer_wake.notified() => {}
+        }
+    }
+}
+
+/// Accepts for the whole node and deals connections to threads in turn.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut next = 0;
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                hand_off(&shared, stream, peer, next);
+                next = (next + 1) % shared.mailboxes.len();
+            }
+            Err(err) => {
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+            }
+        }
+    }
+}
+
+fn hand_off(shared: &Shared, stream: TcpStream, peer: SocketAddr, to: usize) {
+    // Detach from this thread's reactor; the owning thread registers it with its own.
+    let stream = match stream.into_std() {
+        Ok(stream) => stream,
+        Err(err) => {
+            tracing::warn!(%peer, %err, "cannot hand off connection");
+            return;
+        }
+    };
+    let local = match stream.local_addr() {
+        Ok(local) => local,
+        Err(err) => {
+            tracing::debug!(%peer, %err, "connection gone before hand-off");
+            return;
+        }
+    };
+    let new = NewConn {
+        id: ConnId(shared.next_conn_id.fetch_add(1, Ordering::Relaxed)),
+        stream,
+        peer,
+        local,
+        clients_total: shared.clients_total.fetch_add(1, Ordering::Relaxed) + 1,
+    };
+    if shared.mailboxes[to].push(Inbound::Conn(new)).is_err() {
+        // The node is stopping; dropping the stream closes it.
+        shared.clients_total.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// SplitMix64: spreads a seed so that nearby seeds (process seed + thread) give unrelated streams.
+pub fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::splitmix64;
+
+    #[test]
+    fn neighbouring_seeds_give_unrelated_streams() {
+        let a = splitmix64(41);
+        let b = splitmix64(42);
+        assert_ne!(a, b);
+        assert!((a ^ b).count_ones() > 10, "{a:x} {b:x}");
+        assert_eq!(splitmix64(42), splitmix64(42));
+    }
+}
