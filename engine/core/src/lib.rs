@@ -20,6 +20,7 @@ pub mod error;
 pub mod glob;
 pub mod hop;
 pub mod node;
+pub mod numfmt;
 pub mod reply;
 pub mod resp;
 pub mod shard;

@@ -1,0 +1,715 @@
+//! Number parsing and formatting with redis-server 7.0's exact acceptance rules and bytes.
+//!
+//! Redis has three number parsers for command arguments and they disagree; we keep all three:
+//! - `parse_i64` is `string2ll` (INCRBY, EXPIRE, LRANGE…): optional `-`, then digits with no
+//!   leading zero, at most 20 bytes. No `+`, no spaces, and `-0` is rejected.
+//! - `parse_score` is `string2d`, a checked `strtod` (ZADD, ZINCRBY scores): C float syntax
+//!   including `0x` hex floats and `inf`/`infinity`, with `+`; rejects a leading space, any
+//!   trailing byte, NaN, overflow to infinity, and underflow to zero (`1e-400`).
+//! - `parse_long_double` is `string2ld`, a checked `strtold` (INCRBYFLOAT, HINCRBYFLOAT).
+//!   Same syntax and checks, but the range is x87 80-bit `long double` (`1e400` is fine) and
+//!   the input must be under 5120 bytes. An embedded NUL is rejected, as in 7.0.15, which
+//!   checks that strtold consumed every byte and not just up to the C string's end.
+//!
+//! INCRBYFLOAT adds in x87 extended precision and replies `%.17Lf` with trailing zeros and a
+//! trailing `.` removed (`ld2string`, LD_STR_HUMAN), so `0.1 + 0.2` is `0.3`, not the binary64
+//! answer. We emulate the 64-bit-significand format exactly instead of approximating it:
+//! parsing rounds the exact decimal value (held in a small big integer) to nearest-even, as glibc
+//! does; the sum is one exactly rounded add in u128, as the x87 FPU does with precision control
+//! at 64 bits (Linux's default); and printing rounds the exact binary value to 17 decimals,
+//! ties to even, as glibc's printf does. So results match bit for bit, not nearly; the only
+//! model assumptions are glibc's strtold/printf and the FPU's default rounding mode.
+//!
+//! `fmt_double` is `%.17g` (ZSCORE, ZRANGE WITHSCORES, ZINCRBY replies in 7.0), built from the
+//! standard library's exactly rounded `{:.16e}` (17 significant digits, ties to even) and then
+//! laid out by C's `%g` rules.
+
+use crate::error::CmdError;
+
+/// Redis's LONG_STR_SIZE is 21 bytes including the NUL: `string2ll` takes at most 20.
+pub const LONG_STR_LEN_MAX_BYTES: usize = 20;
+/// Redis's MAX_LONG_DOUBLE_CHARS: `string2ld` copies into a buffer this big, NUL included.
+pub const LONG_DOUBLE_BUF_BYTES: usize = 5 * 1024;
+/// Digits after the point in INCRBYFLOAT's `%.17Lf`.
+const HUMAN_FRACTION_DIGITS: usize = 17;
+/// Significant digits of `%.17g`.
+const G_DIGITS: i32 = 17;
+
+/// `string2ll`: a strict signed 64-bit decimal integer.
+pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || bytes.len() > LONG_STR_LEN_MAX_BYTES {
+        return None;
+    }
+    if bytes == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if !matches!(digits.first(), Some(b'1'..=b'9')) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    if negative {
+        // -(2^63) is the one magnitude that only fits negated.
+        (v <= 1u64 << 63).then(|| (v as i64).wrapping_neg())
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// `string2d`: a ZADD-style score. Accepts `inf`, `-inf`, `+inf`, hex floats; rejects NaN,
+/// spaces, trailing bytes, and finite input that overflows or underflows to zero.
+pub fn parse_score(bytes: &[u8]) -> Option<f64> {
+    if bytes.first().is_some_and(|&b| is_c_space(b)) {
+        return None;
+    }
+    let value = match scan_c_float(bytes)? {
+        CFloat::Infinite { negative } => signed(f64::INFINITY, negative),
+        CFloat::Decimal { negative, .. } => {
+            // The scan proved the syntax; std's parser rounds exactly like strtod.
+            let text = std::str::from_utf8(bytes).ok()?;
+            let v: f64 = text.parse().ok()?;
+            debug_assert_eq!(v.is_sign_negative(), negative);
+            if v.is_infinite() || (v == 0.0 && has_nonzero_digit(bytes)) {
+                return None; // ERANGE: overflow, or underflow to zero.
+            }
+            v
+        }
+        CFloat::Hex { negative, int, frac, exp2 } => {
+            let (n, exp2) = hex_significand(int, frac, exp2);
+            match round_big(&n, exp2, false, &F64) {
+                Rounded::Zero if !n.is_zero() => return None,
+                Rounded::Zero => signed(0.0, negative),
+                Rounded::Overflow => return None,
+                Rounded::Finite { mant, exp2 } => signed(f64_from_parts(mant, exp2), negative),
+            }
+        }
+    };
+    Some(value)
+}
+
+/// An x87 80-bit extended value, the `long double` redis-server 7.0 uses on x86-64.
+/// A finite value is `mant × 2^exp2`; `mant` has its top bit set unless the value is subnormal
+/// (`exp2 == X87.exp2_min`) or zero (`mant == 0`, `exp2 == 0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LongDouble {
+    Finite { negative: bool, mant: u64, exp2: i64 },
+    Infinite { negative: bool },
+}
+
+/// `string2ld`: an INCRBYFLOAT argument or stored value. `inf` parses (the add then fails);
+/// NaN, a leading space, any trailing byte, overflow and underflow to zero do not.
+pub fn parse_long_double(bytes: &[u8]) -> Option<LongDouble> {
+    if bytes.is_empty() || bytes.len() >= LONG_DOUBLE_BUF_BYTES {
+        return None;
+    }
+    if is_c_space(bytes[0]) {
+        return None;
+    }
+    let (negative, n, exp2, sticky) = match scan_c_float(bytes)? {
+        CFloat::Infinite { negative } => return Some(LongDouble::Infinite { negative }),
+        CFloat::Decimal { negative, int, frac, exp10 } => {
+            let (n, exp2, sticky) = decimal_to_binary(int, frac, exp10, &X87)?;
+            (negative, n, exp2, sticky)
+        }
+        CFloat::Hex { negative, int, frac, exp2 } => {
+            let (n, exp2) = hex_significand(int, frac, exp2);
+            (negative, n, exp2, false)
+        }
+    };
+    match round_big(&n, exp2, sticky, &X87) {
+        Rounded::Zero if !n.is_zero() => None, // ERANGE with a zero result.
+        Rounded::Overflow => None,             // ERANGE with HUGE_VALL.
+        r => rounded_to_ld(r, negative),
+    }
+}
+
+impl LongDouble {
+    pub const ZERO: LongDouble = LongDouble::Finite { negative: false, mant: 0, exp2: 0 };
+}
+
+/// INCRBYFLOAT / HINCRBYFLOAT: `current` is the stored string (`None` when the key or field
+/// is missing, which Redis reads as 0). Returns the reply bytes, which are also what Redis
+/// stores. Errors in Redis's order: either operand not a float, then a non-finite sum.
+pub fn incr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, CmdError> {
+    let value = match current {
+        Some(bytes) => parse_long_double(bytes).ok_or(CmdError::NotFloat)?,
+        None => LongDouble::ZERO,
+    };
+    let incr = parse_long_double(incr).ok_or(CmdError::NotFloat)?;
+    let sum = add_long_double(value, incr).ok_or(CmdError::IncrOnNanOrInf)?;
+    let mut out = Vec::with_capacity(24);
+    fmt_long_double_human(sum, &mut out);
+    Ok(out)
+}
+
+/// One x87 add rounded to nearest-even at 64 bits. `None` when the sum is NaN or infinite.
+pub fn add_long_double(a: LongDouble, b: LongDouble) -> Option<LongDouble> {
+    let (LongDouble::Finite { .. }, LongDouble::Finite { .. }) = (a, b) else {
+        return None; // inf + x is inf or NaN: Redis refuses both.
+    };
+    let (a_neg, a_mant, a_exp2) = a.parts();
+    let (b_neg, b_mant, b_exp2) = b.parts();
+    if b_mant == 0 {
+        return Some(if a_mant == 0 { LongDouble::zero_sum(a_neg, b_neg) } else { a });
+    }
+    if a_mant == 0 {
+        return Some(b);
+    }
+    // Order by magnitude: (exp2, mant) is lexicographic because only subnormals, which share
+    // the minimum exponent, lack the top bit.
+    let ((big_neg, big_mant, big_exp2), (small_neg, small_mant, small_exp2)) =
+        if (a_exp2, a_mant) >= (b_exp2, b_mant) {
+            ((a_neg, a_mant, a_exp2), (b_neg, b_mant, b_exp2))
+        } else {
+            ((b_neg, b_mant, b_exp2), (a_neg, a_mant, a_exp2))
+        };
+    // 62 guard bits below the 64-bit significand; bits shifted out of the small operand are
+    // jammed into bit 0, which lies far below the rounding position after any cancellation
+    // that can happen once a shift loses bits (distance >= 2 means at most one bit cancels).
+    const GUARD_BITS: u32 = 62;
+    let big = u128::from(big_mant) << GUARD_BITS;
+    let shift = u64::try_from(big_exp2 - small_exp2).expect("ordered by magnitude");
+    let small_full = u128::from(small_mant) << GUARD_BITS;
+    let small = if shift >= 127 {
+        u128::from(small_full != 0)
+    } else {
+        let kept = small_full >> shift;
+        kept | u128::from(kept << shift != small_full)
+    };
+    let sum = if big_neg == small_neg { big + small } else { big - small };
+    if sum == 0 {
+        return Some(LongDouble::ZERO); // x - x is +0 when rounding to nearest.
+    }
+    let exp2 = big_exp2 - i64::from(GUARD_BITS);
+    rounded_to_ld(round_big(&Big::from_u128(sum), exp2, false, &X87), big_neg)
+}
+
+impl LongDouble {
+    fn parts(self) -> (bool, u64, i64) {
+        match self {
+            LongDouble::Finite { negative, mant, exp2 } => (negative, mant, exp2),
+            LongDouble::Infinite { .. } => unreachable!("callers handle infinities first"),
+        }
+    }
+
+    /// IEEE: the sum of two zeros is -0 only when both are -0.
+    fn zero_sum(a_negative: bool, b_negative: bool) -> LongDouble {
+        LongDouble::Finite { negative: a_negative && b_negative, mant: 0, exp2: 0 }
+    }
+}
+
+/// `ld2string(.., LD_STR_HUMAN)` for a finite value: `%.17Lf`, then trailing zeros and a bare
+/// trailing `.` dropped, and `-0` written as `0`.
+pub fn fmt_long_double_human(value: LongDouble, out: &mut Vec<u8>) {
+    let (negative, mant, exp2) = match value {
+        LongDouble::Finite { negative, mant, exp2 } => (negative, mant, exp2),
+        LongDouble::Infinite { negative } => {
+            // Redis writes these as "inf"/"-inf"; INCRBYFLOAT never stores one.
+            out.extend_from_slice(if negative { b"-inf" } else { b"inf" });
+            return;
+        }
+    };
+    let start = out.len();
+    if negative {
+        out.push(b'-');
+    }
+    // The value times 10^17, rounded to an integer with ties to even.
+    let scale = 10u128.pow(HUMAN_FRACTION_DIGITS as u32);
+    let scaled = u128::from(mant) * scale; // < 2^64 * 2^57.
+    let digits = if exp2 >= 0 {
+        let mut n = Big::from_u128(scaled);
+        n.shl(exp2.unsigned_abs());
+        n.into_decimal()
+    } else {
+        let q = shr_round_half_even(scaled, exp2.unsigned_abs());
+        q.to_string().into_bytes()
+    };
+    let int_len = digits.len().saturating_sub(HUMAN_FRACTION_DIGITS);
+    if int_len == 0 {
+        out.push(b'0');
+    }
+    out.extend_from_slice(&digits[..int_len]);
+    out.push(b'.');
+    out.resize(out.len() + HUMAN_FRACTION_DIGITS - (digits.len() - int_len), b'0');
+    out.extend_from_slice(&digits[int_len..]);
+    while out.last() == Some(&b'0') {
+        out.pop();
+    }
+    if out.last() == Some(&b'.') {
+        out.pop();
+    }
+    if &out[start..] == b"-0" {
+        out.truncate(start);
+        out.push(b'0');
+    }
+}
+
+/// `v / 2^shift` rounded to nearest, ties to even.
+fn shr_round_half_even(v: u128, shift: u64) -> u128 {
+    if shift >= 128 {
+        return 0; // v < 2^127 here, so below half of 2^128.
+    }
+    let q = v >> shift;
+    let rem = v - (q << shift);
+    let half = 1u128 << (shift.max(1) - 1);
+    if shift > 0 && (rem > half || (rem == half && q & 1 == 1)) {
+        q + 1
+    } else {
+        q
+    }
+}
+
+/// `%.17g` as redis-server 7.0 replies doubles (`addReplyDouble`), with Redis's own `inf`.
+pub fn fmt_double(f: f64, out: &mut Vec<u8>) {
+    if f.is_nan() {
+        out.extend_from_slice(b"nan");
+        return;
+    }
+    if f.is_infinite() {
+        out.extend_from_slice(if f > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    if f == 0.0 {
+        out.extend_from_slice(if f.is_sign_negative() { b"-0" } else { b"0" });
+        return;
+    }
+    // "-d.dddddddddddddddde-N": at most 1 + 18 + 2 + 3 = 24 bytes.
+    let mut buf = [0u8; 32];
+    let len = {
+        let mut cursor: &mut [u8] = &mut buf;
+        std::io::Write::write_fmt(&mut cursor, format_args!("{:.16e}", f.abs()))
+            .expect("32 bytes hold any f64 in {:.16e}");
+        32 - cursor.len()
+    };
+    let text = &buf[..len];
+    let e_at = text.iter().position(|&b| b == b'e').expect("{:e} writes an exponent");
+    let exp10: i32 = std::str::from_utf8(&text[e_at + 1..])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("{:e} writes a decimal exponent");
+    let mut digits = [0u8; G_DIGITS as usize];
+    let mut n = 0;
+    for &b in text[..e_at].iter().filter(|b| b.is_ascii_digit()) {
+        digits[n] = b;
+        n += 1;
+    }
+    assert_eq!(n, G_DIGITS as usize, "{{:.16e}} writes 17 significant digits");
+    if f < 0.0 {
+        out.push(b'-');
+    }
+    layout_g(&digits, exp10, out);
+}
+
+/// C's `%g` layout of 17 significant `digits` with decimal exponent `exp10`.
+fn layout_g(digits: &[u8], exp10: i32, out: &mut Vec<u8>) {
+    let significant = digits.len() - digits.iter().rev().take_while(|&&d| d == b'0').count();
+    let digits = &digits[..significant.max(1)];
+    if exp10 < -4 || exp10 >= G_DIGITS {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp10 < 0 { b'-' } else { b'+' });
+        let magnitude = exp10.unsigned_abs();
+        if magnitude < 10 {
+            out.push(b'0');
+        }
+        fmt_i64(i64::from(magnitude), out);
+    } else if exp10 < 0 {
+        out.extend_from_slice(b"0.");
+        out.resize(out.len() + (exp10.unsigned_abs() as usize - 1), b'0');
+        out.extend_from_slice(digits);
+    } else {
+        let int_len = exp10 as usize + 1;
+        let int_part = &digits[..int_len.min(digits.len())];
+        out.extend_from_slice(int_part);
+        out.resize(out.len() + (int_len - int_part.len()), b'0');
+        if digits.len() > int_len {
+            out.push(b'.');
+            out.extend_from_slice(&digits[int_len..]);
+        }
+    }
+}
+
+/// Decimal `n`, as Redis's `ll2string`.
+pub fn fmt_i64(n: i64, out: &mut Vec<u8>) {
+    let mut buf = [0u8; LONG_STR_LEN_MAX_BYTES];
+    let mut at = buf.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// C float syntax.
+
+/// C's `isspace` in the C locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn signed(v: f64, negative: bool) -> f64 {
+    if negative {
+        -v
+    } else {
+        v
+    }
+}
+
+/// Input that `strtod`/`strtold` would consume whole. Slices hold ASCII digits only.
+enum CFloat<'a> {
+    Infinite { negative: bool },
+    Decimal { negative: bool, int: &'a [u8], frac: &'a [u8], exp10: i64 },
+    Hex { negative: bool, int: &'a [u8], frac: &'a [u8], exp2: i64 },
+}
+
+/// Exponents are saturated here; anything this big has long since overflowed or underflowed.
+const EXPONENT_SATURATE: i64 = 1 << 40;
+
+/// Scans the whole input as a C float; `None` if strtod would stop early, fail, or read NaN.
+fn scan_c_float(bytes: &[u8]) -> Option<CFloat<'_>> {
+    let (negative, rest) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if rest.eq_ignore_ascii_case(b"inf") || rest.eq_ignore_ascii_case(b"infinity") {
+        return Some(CFloat::Infinite { negative });
+    }
+    let hex = rest.len() > 2 && rest[0] == b'0' && (rest[1] | 0x20) == b'x';
+    let (rest, is_digit): (&[u8], fn(&u8) -> bool) = if hex {
+        (&rest[2..], u8::is_ascii_hexdigit)
+    } else {
+        (rest, u8::is_ascii_digit)
+    };
+    let int_len = rest.iter().take_while(|b| is_digit(b)).count();
+    let (int, rest) = rest.split_at(int_len);
+    let (frac, rest) = match rest.split_first() {
+        Some((b'.', after)) => after.split_at(after.iter().take_while(|b| is_digit(b)).count()),
+        _ => (&rest[..0], rest),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let exp_marker = if hex { b'p' } else { b'e' };
+    let exp = match rest.split_first() {
+        None => 0,
+        Some((&m, digits)) if (m | 0x20) == exp_marker => scan_exponent(digits)?,
+        Some(_) => return None,
+    };
+    Some(if hex {
+        CFloat::Hex { negative, int, frac, exp2: exp }
+    } else {
+        let frac_len = i64::try_from(frac.len()).expect("input is short");
+        CFloat::Decimal { negative, int, frac, exp10: exp - frac_len }
+    })
+}
+
+/// `[+-]digits`, the whole input, saturated.
+fn scan_exponent(bytes: &[u8]) -> Option<i64> {
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        v = (v * 10 + i64::from(d - b'0')).min(EXPONENT_SATURATE);
+    }
+    Some(if negative { -v } else { v })
+}
+
+/// True if the significand (the part before any exponent) has a digit 1-9.
+fn has_nonzero_digit(bytes: &[u8]) -> bool {
+    bytes.iter().take_while(|&&b| (b | 0x20) != b'e').any(|b| (b'1'..=b'9').contains(b))
+}
+
+fn hex_significand(int: &[u8], frac: &[u8], exp2: i64) -> (Big, i64) {
+    let mut n = Big::default();
+    for &h in int.iter().chain(frac) {
+        let nibble = (h as char).to_digit(16).expect("scanned as hex");
+        n.mul_add_small(16, nibble);
+    }
+    let frac_len = i64::try_from(frac.len()).expect("input is short");
+    (n, exp2 - 4 * frac_len)
+}
+
+fn f64_from_parts(mant: u64, exp2: i64) -> f64 {
+    debug_assert!(mant < 1 << 53 && (F64.exp2_min..=F64.exp2_max).contains(&exp2));
+    let pow2 = if exp2 >= -1022 {
+        f64::from_bits(((exp2 + 1023) as u64) << 52)
+    } else {
+        f64::from_bits(1u64 << (exp2 + 1074))
+    };
+    mant as f64 * pow2 // Exact: the product is representable by construction.
+}
+
+fn rounded_to_ld(r: Rounded, negative: bool) -> Option<LongDouble> {
+    match r {
+        Rounded::Zero => Some(LongDouble::Finite { negative, mant: 0, exp2: 0 }),
+        Rounded::Overflow => None,
+        Rounded::Finite { mant, exp2 } => Some(LongDouble::Finite { negative, mant, exp2 }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exact decimal to binary.
+
+/// A binary floating-point format: `bits` of significand, exponent range of `mant × 2^exp2`.
+struct BinFormat {
+    bits: u32,
+    exp2_min: i64,
+    exp2_max: i64,
+}
+
+/// x87 extended: 64-bit significand with explicit integer bit, exponents -16382..=16383.
+const X87: BinFormat = BinFormat { bits: 64, exp2_min: -16382 - 63, exp2_max: 16383 - 63 };
+/// IEEE binary64.
+const F64: BinFormat = BinFormat { bits: 53, exp2_min: -1022 - 52, exp2_max: 1023 - 52 };
+
+enum Rounded {
+    Zero,
+    Finite { mant: u64, exp2: i64 },
+    Overflow,
+}
+
+/// log2(10), rounded up, for sizing only.
+const LOG2_10_UP: f64 = 3.321_928_094_887_363;
+
+/// The decimal `int.frac × 10^exp10` as `n × 2^exp2` plus a sticky bit for a nonzero
+/// remainder, with enough bits for exact rounding into `fmt`. `None` when the value is
+/// certainly out of range (overflow, or nonzero underflowing to zero: both ERANGE).
+fn decimal_to_binary(
+    int: &[u8],
+    frac: &[u8],
+    exp10: i64,
+    fmt: &BinFormat,
+) -> Option<(Big, i64, bool)> {
+    let all = int.iter().chain(frac).skip_while(|&&d| d == b'0');
+    let mut n = Big::default();
+    let mut digit_count: i64 = 0;
+    for &d in all {
+        n.mul_add_small(10, u32::from(d - b'0'));
+        digit_count += 1;
+    }
+    if n.is_zero() {
+        return Some((n, 0, false));
+    }
+    // value in [10^(digit_count-1+exp10), 10^(digit_count+exp10)).
+    let top_bit_estimate = (digit_count + exp10) as f64 * LOG2_10_UP;
+    if (digit_count - 1 + exp10) as f64 * 3.3 > (fmt.exp2_max + i64::from(fmt.bits) + 2) as f64 {
+        return None;
+    }
+    if top_bit_estimate < (fmt.exp2_min - 2) as f64 {
+        return None;
+    }
+    if exp10 >= 0 {
+        mul_pow10(&mut n, exp10.unsigned_abs());
+        return Some((n, 0, false));
+    }
+    let k = exp10.unsigned_abs();
+    // Shift so the quotient keeps >= 66 bits (two below the rounding bit), and at least two
+    // bits below the subnormal rounding position.
+    let pow10_bits = (k as f64 * LOG2_10_UP) as i64 + 2;
+    let wide = 66 + pow10_bits - i64::try_from(n.bit_len()).expect("short input");
+    let shift = wide.max(2 - fmt.exp2_min).max(0);
+    n.shl(shift.unsigned_abs());
+    let sticky = div_pow10(&mut n, k);
+    Some((n, -shift, sticky))
+}
+
+fn mul_pow10(n: &mut Big, mut k: u64) {
+    while k > 0 {
+        let step = k.min(9);
+        n.mul_add_small(10u32.pow(step as u32), 0);
+        k -= step;
+    }
+}
+
+/// `n /= 10^k`, flooring; true if anything was lost. Floors compose: ⌊⌊x/a⌋/b⌋ = ⌊x/(ab)⌋.
+fn div_pow10(n: &mut Big, mut k: u64) -> bool {
+    let mut lost = false;
+    while k > 0 {
+        let step = k.min(9);
+        lost |= n.div_small(10u32.pow(step as u32)) != 0;
+        k -= step;
+    }
+    lost
+}
+
+/// Rounds `n × 2^exp2` (+ sticky, strictly below n's last bit) to nearest-even in `fmt`,
+/// with gradual underflow.
+fn round_big(n: &Big, exp2: i64, sticky: bool, fmt: &BinFormat) -> Rounded {
+    let len = i64::try_from(n.bit_len()).expect("bounded input");
+    if len == 0 {
+        debug_assert!(!sticky, "callers keep the significant bits");
+        return Rounded::Zero;
+    }
+    let bits = i64::from(fmt.bits);
+    let mut exp_r = (exp2 + len - bits).max(fmt.exp2_min);
+    let drop = exp_r - exp2;
+    let mut mant: u128 = if drop <= 0 {
+        debug_assert!(!sticky);
+        u128::from(n.bits_at(0)) << drop.unsigned_abs()
+    } else {
+        let d = drop.unsigned_abs();
+        let kept = u128::from(n.bits_at(d));
+        let half = n.bit(d - 1);
+        let rest = sticky || n.any_below(d - 1);
+        kept + u128::from(half && (rest || kept & 1 == 1))
+    };
+    if mant == 1u128 << bits {
+        mant >>= 1;
+        exp_r += 1;
+    }
+    if mant == 0 {
+        return Rounded::Zero;
+    }
+    if exp_r > fmt.exp2_max {
+        return Rounded::Overflow;
+    }
+    let mant = u64::try_from(mant).expect("at most 64 significand bits");
+    Rounded::Finite { mant, exp2: exp_r }
+}
+
+/// A little unsigned big integer: little-endian u32 limbs, no zero limb on top.
+#[derive(Default)]
+struct Big {
+    limbs: Vec<u32>,
+}
+
+impl Big {
+    fn from_u128(mut v: u128) -> Big {
+        let mut limbs = Vec::with_capacity(4);
+        while v != 0 {
+            limbs.push(v as u32);
+            v >>= 32;
+        }
+        Big { limbs }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.limbs.is_empty()
+    }
+
+    fn bit_len(&self) -> u64 {
+        match self.limbs.last() {
+            None => 0,
+            Some(&top) => self.limbs.len() as u64 * 32 - u64::from(top.leading_zeros()),
+        }
+    }
+
+    fn bit(&self, i: u64) -> bool {
+        let limb = self.limbs.get((i / 32) as usize).copied().unwrap_or(0);
+        limb >> (i % 32) & 1 == 1
+    }
+
+    /// The 64 bits starting at bit `lo` (zero above the top).
+    fn bits_at(&self, lo: u64) -> u64 {
+        let limb = |j: u64| u128::from(self.limbs.get(j as usize).copied().unwrap_or(0));
+        let first = lo / 32;
+        let window = limb(first) | limb(first + 1) << 32 | limb(first + 2) << 64;
+        (window >> (lo % 32)) as u64
+    }
+
+    /// Any set bit strictly below bit `i`.
+    fn any_below(&self, i: u64) -> bool {
+        let whole = ((i / 32) as usize).min(self.limbs.len());
+        if self.limbs[..whole].iter().any(|&l| l != 0) {
+            return true;
+        }
+        let part = i % 32;
+        part != 0 && whole < self.limbs.len() && self.limbs[whole] & ((1 << part) - 1) != 0
+    }
+
+    fn mul_add_small(&mut self, m: u32, add: u32) {
+        let mut carry = u64::from(add);
+        for limb in &mut self.limbs {
+            let t = u64::from(*limb) * u64::from(m) + carry;
+            *limb = t as u32;
+            carry = t >> 32;
+        }
+        if carry != 0 {
+            self.limbs.push(carry as u32);
+        }
+    }
+
+    /// `self /= d`, returning the remainder.
+    fn div_small(&mut self, d: u32) -> u32 {
+        let mut rem: u64 = 0;
+        for limb in self.limbs.iter_mut().rev() {
+            let cur = rem << 32 | u64::from(*limb);
+            *limb = (cur / u64::from(d)) as u32;
+            rem = cur % u64::from(d);
+        }
+        while self.limbs.last() == Some(&0) {
+            self.limbs.pop();
+        }
+        rem as u32
+    }
+
+    fn shl(&mut self, bits: u64) {
+        if self.is_zero() {
+            return;
+        }
+        let (words, part) = ((bits / 32) as usize, (bits % 32) as u32);
+        if part != 0 {
+            let mut carry = 0u32;
+            for limb in &mut self.limbs {
+                let next = *limb >> (32 - part);
+                *limb = *limb << part | carry;
+                carry = next;
+            }
+            if carry != 0 {
+                self.limbs.push(carry);
+            }
+        }
+        self.limbs.splice(0..0, std::iter::repeat_n(0, words));
+    }
+
+    /// Decimal digits, most significant first ("0" for zero).
+    fn into_decimal(mut self) -> Vec<u8> {
+        const CHUNK: u32 = 1_000_000_000;
+        let mut chunks = Vec::new();
+        while !self.is_zero() {
+            chunks.push(self.div_small(CHUNK));
+        }
+        let mut out = Vec::with_capacity(chunks.len() * 9 + 1);
+        match chunks.pop() {
+            None => out.push(b'0'),
+            Some(top) => fmt_i64(i64::from(top), &mut out),
+        }
+        for chunk in chunks.iter().rev() {
+            let start = out.len();
+            fmt_i64(i64::from(*chunk), &mut out);
+            let width = out.len() - start;
+            out.splice(start..start, std::iter::repeat_n(b'0', 9 - width));
+        }
+        out
+    }
+}
