@@ -8,6 +8,10 @@
 //! `ConnCmd`/`NodeCmd` variants that `node.rs` matches exhaustively.
 
 pub mod args;
+pub mod client;
+pub mod command_docs;
+pub mod config_cmd;
+pub mod info;
 pub mod keyspace;
 pub mod server;
 pub mod strings;
@@ -266,6 +270,7 @@ pub enum NodeCmd {
     ClientList,
     ClientKill,
     ConfigSet,
+    ConfigResetStat,
 }
 
 #[derive(Clone, Copy, Debug)]
