@@ -310,3 +310,265 @@ pub const HELP_LINES: &[&str] = &[
     "HELP",
     "    Print this help.",
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::server::test_util::THREADS;
+    use crate::cx::ConnId;
+    use crate::testkit::TestCluster;
+
+    /// The ids in a CLIENT LIST reply, in order.
+    fn listed_ids(reply: &str) -> Vec<u64> {
+        reply
+            .split('\n')
+            .filter_map(|line| line.split_once("id=").map(|(_, rest)| rest))
+            .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    /// A cluster with one client on each of threads 0, 1, 2 (or three on thread 0).
+    fn three_clients(threads: u16) -> (TestCluster, [ConnId; 3]) {
+        let mut c = TestCluster::new(threads);
+        let conns = [0, 1, 2].map(|t| c.connect(t % threads));
+        (c, conns)
+    }
+
+    #[test]
+    fn id_setname_getname() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(threads - 1);
+            assert_eq!(
+                c.cmd_text(conn, &["CLIENT", "ID"]),
+                format!(":{}\r\n", conn.0)
+            );
+            assert_eq!(c.cmd_text(conn, &["CLIENT", "GETNAME"]), "$-1\r\n");
+            assert_eq!(c.cmd_text(conn, &["CLIENT", "SETNAME", "app"]), "+OK\r\n");
+            assert_eq!(c.cmd_text(conn, &["CLIENT", "GETNAME"]), "$3\r\napp\r\n");
+            assert_eq!(
+                c.cmd_text(conn, &["CLIENT", "SETNAME", "a\nb"]),
+                "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"
+            );
+            assert_eq!(c.cmd_text(conn, &["CLIENT", "SETNAME", ""]), "+OK\r\n");
+            assert_eq!(c.cmd_text(conn, &["CLIENT", "GETNAME"]), "$-1\r\n");
+            assert_eq!(
+                c.cmd_text(conn, &["CLIENT", "ID", "x"]),
+                "-ERR wrong number of arguments for 'client|id' command\r\n"
+            );
+            assert_eq!(
+                c.cmd_text(conn, &["CLIENT"]),
+                "-ERR wrong number of arguments for 'client' command\r\n"
+            );
+        }
+    }
+
+    #[test]
+    fn redis_7_0_has_no_setinfo_or_no_touch() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        assert_eq!(
+            c.cmd_text(conn, &["CLIENT", "SETINFO", "LIB-NAME", "x"]),
+            "-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["CLIENT", "NO-TOUCH", "on"]),
+            "-ERR unknown subcommand 'NO-TOUCH'. Try CLIENT HELP.\r\n"
+        );
+    }
+
+    #[test]
+    fn info_is_verbatim_in_resp3() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            c.cmd(conn, &["HELLO", "3"]);
+            let line = format!(
+                "id={} addr=127.0.0.1:{} laddr=127.0.0.1:6379 fd=8 name= age=0 idle=0 flags=N \
+                 db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 \
+                 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info \
+                 user=default redir=-1 resp=3\n",
+                conn.0,
+                40000 + conn.0
+            );
+            assert_eq!(
+                c.cmd_text(conn, &["CLIENT", "INFO"]),
+                format!("={}\r\ntxt:{line}\r\n", line.len() + 4)
+            );
+        }
+    }
+
+    #[test]
+    fn list_gathers_every_thread_in_id_order() {
+        for threads in THREADS {
+            let (mut c, conns) = three_clients(threads);
+            let ids = conns.map(|c| c.0).to_vec();
+            let all = c.cmd_text(conns[0], &["CLIENT", "LIST"]);
+            assert_eq!(listed_ids(&all), ids);
+            assert!(
+                all.contains(&format!("id={} ", conns[0].0)) && all.contains("cmd=client|list")
+            );
+            let normal = c.cmd_text(conns[1], &["CLIENT", "LIST", "TYPE", "NORMAL"]);
+            assert_eq!(listed_ids(&normal), ids);
+            let id = conns[2].0.to_string();
+            let one = c.cmd_text(conns[0], &["CLIENT", "LIST", "ID", &id, "999"]);
+            assert_eq!(listed_ids(&one), vec![conns[2].0]);
+            for kind in ["master", "replica", "slave", "pubsub"] {
+                let none = c.cmd_text(conns[0], &["CLIENT", "LIST", "TYPE", kind]);
+                assert_eq!(none, "$0\r\n\r\n", "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn list_errors_match_redis() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let cases: &[(&[&str], &str)] = &[
+                (
+                    &["CLIENT", "LIST", "TYPE", "foo"],
+                    "-ERR Unknown client type 'foo'\r\n",
+                ),
+                (&["CLIENT", "LIST", "TYPE"], "-ERR syntax error\r\n"),
+                (&["CLIENT", "LIST", "ID"], "-ERR syntax error\r\n"),
+                (
+                    &["CLIENT", "LIST", "ID", "1", "abc"],
+                    "-ERR Invalid client ID\r\n",
+                ),
+                (&["CLIENT", "LIST", "foo"], "-ERR syntax error\r\n"),
+                (
+                    &["CLIENT", "LIST", "TYPE", "normal", "ID", "1"],
+                    "-ERR syntax error\r\n",
+                ),
+            ];
+            for (args, reply) in cases {
+                assert_eq!(c.cmd_text(conn, args), *reply, "{args:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn kill_by_id_closes_a_client_on_another_thread() {
+        for threads in THREADS {
+            let (mut c, conns) = three_clients(threads);
+            let id = conns[2].0.to_string();
+            assert_eq!(
+                c.cmd_text(conns[0], &["CLIENT", "KILL", "ID", &id]),
+                ":1\r\n"
+            );
+            assert!(c.is_closed(conns[2]));
+            assert!(!c.is_closed(conns[1]));
+            assert_eq!(
+                c.cmd_text(conns[0], &["CLIENT", "KILL", "ID", &id]),
+                ":0\r\n"
+            );
+            let listed = c.cmd_text(conns[0], &["CLIENT", "LIST"]);
+            assert_eq!(listed_ids(&listed), vec![conns[0].0, conns[1].0]);
+        }
+    }
+
+    #[test]
+    fn kill_skips_the_caller_unless_skipme_no() {
+        for threads in THREADS {
+            let (mut c, conns) = three_clients(threads);
+            let killed = c.cmd_text(conns[0], &["CLIENT", "KILL", "TYPE", "normal"]);
+            assert_eq!(killed, ":2\r\n");
+            assert!(c.is_closed(conns[1]) && c.is_closed(conns[2]));
+            assert_eq!(c.cmd_text(conns[0], &["PING"]), "+PONG\r\n");
+            let reply = c.cmd_text(
+                conns[0],
+                &["CLIENT", "KILL", "USER", "default", "SKIPME", "no"],
+            );
+            assert_eq!(reply, ":1\r\n");
+            assert!(c.is_closed(conns[0]));
+        }
+    }
+
+    #[test]
+    fn kill_by_address_old_and_new_forms() {
+        for threads in THREADS {
+            let (mut c, conns) = three_clients(threads);
+            let addr = format!("127.0.0.1:{}", 40000 + conns[1].0);
+            assert_eq!(c.cmd_text(conns[0], &["CLIENT", "KILL", &addr]), "+OK\r\n");
+            assert!(c.is_closed(conns[1]));
+            assert_eq!(
+                c.cmd_text(conns[0], &["CLIENT", "KILL", &addr]),
+                "-ERR No such client\r\n"
+            );
+            let laddr = ["CLIENT", "KILL", "LADDR", "127.0.0.1:6379"];
+            assert_eq!(c.cmd_text(conns[0], &laddr), ":1\r\n");
+            assert!(c.is_closed(conns[2]));
+            // The old form does not skip the caller: it replies, then closes.
+            let own = format!("127.0.0.1:{}", 40000 + conns[0].0);
+            assert_eq!(c.cmd_text(conns[0], &["CLIENT", "KILL", &own]), "+OK\r\n");
+            assert!(c.is_closed(conns[0]));
+        }
+    }
+
+    #[test]
+    fn kill_errors_match_redis() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let not_positive = "-ERR client-id should be greater than 0\r\n";
+            let cases: &[(&[&str], &str)] = &[
+                (&["CLIENT", "KILL", "ID"], "-ERR No such client\r\n"),
+                (&["CLIENT", "KILL", "ID", "abc"], not_positive),
+                (&["CLIENT", "KILL", "ID", "0"], not_positive),
+                (
+                    &["CLIENT", "KILL", "TYPE", "foo"],
+                    "-ERR Unknown client type 'foo'\r\n",
+                ),
+                (
+                    &["CLIENT", "KILL", "USER", "nobody"],
+                    "-ERR No such user 'nobody'\r\n",
+                ),
+                (
+                    &["CLIENT", "KILL", "SKIPME", "maybe"],
+                    "-ERR syntax error\r\n",
+                ),
+                (&["CLIENT", "KILL", "MAXAGE", "10"], "-ERR syntax error\r\n"),
+                (&["CLIENT", "KILL", "a", "b", "c"], "-ERR syntax error\r\n"),
+                (
+                    &["CLIENT", "KILL", "ID", "5", "SKIPME"],
+                    "-ERR syntax error\r\n",
+                ),
+                (&["CLIENT", "KILL", "ADDR", "1.2.3.4:5"], ":0\r\n"),
+                (&["CLIENT", "KILL", "ID", "1", "ID", "99"], ":0\r\n"),
+            ];
+            for (args, reply) in cases {
+                assert_eq!(c.cmd_text(conn, args), *reply, "{args:?}");
+            }
+            assert!(!c.is_closed(conn));
+        }
+    }
+
+    #[test]
+    fn no_evict_takes_on_or_off() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(c.cmd_text(conn, &["CLIENT", "NO-EVICT", "on"]), "+OK\r\n");
+            assert!(c.cmd_text(conn, &["CLIENT", "INFO"]).contains(" flags=e "));
+            assert_eq!(
+                c.cmd_text(conn, &["CLIENT", "NO-EVICT", "maybe"]),
+                "-ERR syntax error\r\n"
+            );
+            assert_eq!(c.cmd_text(conn, &["CLIENT", "NO-EVICT", "OFF"]), "+OK\r\n");
+            assert!(c.cmd_text(conn, &["CLIENT", "INFO"]).contains(" flags=N "));
+        }
+    }
+
+    #[test]
+    fn help_is_an_array_of_simple_strings() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        let help = c.cmd_text(conn, &["CLIENT", "HELP"]);
+        let lines = super::HELP_LINES.len();
+        assert!(
+            help.starts_with(&format!("*{lines}\r\n+CLIENT <subcommand>")),
+            "{help}"
+        );
+        assert_eq!(help.matches("\r\n+").count(), lines);
+    }
+}

@@ -521,3 +521,364 @@ pub const HELP_LINES: &[&str] = &[
 pub fn help_reply(lines: &[&'static str]) -> Reply {
     Reply::Array(lines.iter().map(|l| Reply::simple(l)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::server::test_util::THREADS;
+    use crate::testkit::TestCluster;
+
+    #[test]
+    fn count_and_bare_command_cover_every_row() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let count = CommandTable::new().len();
+            assert_eq!(
+                c.cmd_text(conn, &["COMMAND", "COUNT"]),
+                format!(":{count}\r\n")
+            );
+            assert!(c
+                .cmd_text(conn, &["COMMAND"])
+                .starts_with(&format!("*{count}\r\n*10\r\n")));
+            assert!(c
+                .cmd_text(conn, &["COMMAND", "INFO"])
+                .starts_with(&format!("*{count}\r\n*10\r\n")));
+            assert_eq!(
+                c.cmd_text(conn, &["COMMAND", "COUNT", "x"]),
+                "-ERR wrong number of arguments for 'command|count' command\r\n"
+            );
+        }
+    }
+
+    #[test]
+    fn info_rows_in_resp2_and_resp3() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let get2 = "*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+                *3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n\
+                +RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n\
+                $4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n\
+                $5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n\
+                $5\r\nlimit\r\n:0\r\n*0\r\n";
+            let reply = c.cmd_text(conn, &["COMMAND", "INFO", "get", "nosuch"]);
+            assert_eq!(reply, format!("*2\r\n{get2}$-1\r\n"));
+            c.cmd(conn, &["HELLO", "3"]);
+            let get3 = "*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n\
+                ~3\r\n+@read\r\n+@string\r\n+@fast\r\n~0\r\n~1\r\n%3\r\n$5\r\nflags\r\n~2\r\n\
+                +RO\r\n+access\r\n$12\r\nbegin_search\r\n%2\r\n$4\r\ntype\r\n$5\r\nindex\r\n\
+                $4\r\nspec\r\n%1\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n%2\r\n$4\r\ntype\r\n\
+                $5\r\nrange\r\n$4\r\nspec\r\n%3\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n\
+                $5\r\nlimit\r\n:0\r\n~0\r\n";
+            let reply = c.cmd_text(conn, &["COMMAND", "INFO", "get", "nosuch"]);
+            assert_eq!(reply, format!("*2\r\n{get3}_\r\n"));
+        }
+    }
+
+    #[test]
+    fn info_finds_subcommands_by_full_name() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        let reply = c.cmd_text(conn, &["COMMAND", "INFO", "CLIENT|LIST", "client|nosuch"]);
+        assert!(
+            reply.starts_with("*2\r\n*10\r\n$11\r\nclient|list\r\n:-2\r\n"),
+            "{reply}"
+        );
+        assert!(
+            reply.contains("$23\r\nnondeterministic_output\r\n"),
+            "{reply}"
+        );
+        assert!(reply.ends_with("*0\r\n$-1\r\n"), "{reply}");
+    }
+
+    #[test]
+    fn docs_snapshots() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        c.cmd(conn, &["HELLO", "3"]);
+        for args in [
+            &["COMMAND", "DOCS", "get", "ping"][..],
+            &["COMMAND", "DOCS", "config"],
+            &["COMMAND", "DOCS", "client|kill", "nosuch"],
+        ] {
+            let reply = c.cmd_text(conn, args);
+            insta::assert_snapshot!(args.join("_").replace('|', "-"), reply);
+        }
+        c.cmd(conn, &["HELLO", "2"]);
+        insta::assert_snapshot!(c.cmd_text(conn, &["COMMAND", "DOCS", "echo"]));
+        assert_eq!(c.cmd_text(conn, &["COMMAND", "DOCS", "nosuch"]), "*0\r\n");
+    }
+
+    #[test]
+    fn list_with_filters() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let all = c.cmd_text(conn, &["COMMAND", "LIST"]);
+            assert!(all.contains("$11\r\nclient|list\r\n") && all.contains("$3\r\nget\r\n"));
+            let pattern = c.cmd_text(
+                conn,
+                &["COMMAND", "LIST", "FILTERBY", "PATTERN", "CLIENT|L*"],
+            );
+            assert_eq!(pattern, "*1\r\n$11\r\nclient|list\r\n");
+            let cat = c.cmd_text(
+                conn,
+                &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "CONNECTION"],
+            );
+            assert!(
+                cat.contains("$4\r\nping\r\n") && !cat.contains("$3\r\nget\r\n"),
+                "{cat}"
+            );
+            let cases: &[(&[&str], &str)] = &[
+                (&["COMMAND", "LIST", "FILTERBY", "MODULE", "x"], "*0\r\n"),
+                (
+                    &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "@read"],
+                    "*0\r\n",
+                ),
+                (&["COMMAND", "LIST", "FILTERBY"], "-ERR syntax error\r\n"),
+                (
+                    &["COMMAND", "LIST", "FILTERBY", "foo", "bar"],
+                    "-ERR syntax error\r\n",
+                ),
+                (&["COMMAND", "LIST", "foo"], "-ERR syntax error\r\n"),
+                (
+                    &["COMMAND", "LIST", "FILTERBY", "PATTERN", "a", "b"],
+                    "-ERR syntax error\r\n",
+                ),
+            ];
+            for (args, reply) in cases {
+                assert_eq!(c.cmd_text(conn, args), *reply, "{args:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn getkeys_uses_the_key_specs() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let cases: &[(&[&str], &str)] = &[
+                (&["COMMAND", "GETKEYS", "get", "a"], "*1\r\n$1\r\na\r\n"),
+                (
+                    &["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"],
+                    "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+                ),
+                (
+                    &["COMMAND", "GETKEYS", "mset", "a", "1", "b"],
+                    "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+                ),
+                (
+                    &["COMMAND", "GETKEYS", "nosuch", "a"],
+                    "-ERR Invalid command specified\r\n",
+                ),
+                (
+                    &["COMMAND", "GETKEYS", "client", "nosuch"],
+                    "-ERR Invalid command specified\r\n",
+                ),
+                (
+                    &["COMMAND", "GETKEYS", "client", "list"],
+                    "-ERR The command has no key arguments\r\n",
+                ),
+                (
+                    &["COMMAND", "GETKEYS", "config", "get", "a"],
+                    "-ERR The command has no key arguments\r\n",
+                ),
+                (
+                    &["COMMAND", "GETKEYS", "get", "a", "b"],
+                    "-ERR Invalid number of arguments specified for command\r\n",
+                ),
+                (
+                    &["COMMAND", "GETKEYS", "get"],
+                    "-ERR wrong number of arguments for 'command|getkeys' command\r\n",
+                ),
+            ];
+            for (args, reply) in cases {
+                assert_eq!(c.cmd_text(conn, args), *reply, "{args:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn help_lists_the_subcommands() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        let help = c.cmd_text(conn, &["COMMAND", "HELP"]);
+        let lines = HELP_LINES.len();
+        assert!(
+            help.starts_with(&format!("*{lines}\r\n+COMMAND <subcommand>")),
+            "{help}"
+        );
+        assert_eq!(help.matches("\r\n+").count(), lines);
+    }
+
+    /// A decoded RESP value, for comparing our replies with redis-server's.
+    #[derive(Debug, PartialEq, Clone)]
+    enum Value {
+        Simple(String),
+        Int(i64),
+        Bulk(Option<String>),
+        Array(char, Vec<Value>),
+    }
+
+    /// Decodes one value from `buf[*at..]`; None when more bytes are needed.
+    fn decode(buf: &[u8], at: &mut usize) -> Option<Value> {
+        let end = buf[*at..].windows(2).position(|w| w == b"\r\n")? + *at;
+        let line = std::str::from_utf8(&buf[*at + 1..end]).unwrap().to_string();
+        let kind = buf[*at] as char;
+        *at = end + 2;
+        match kind {
+            '+' => Some(Value::Simple(line)),
+            ':' => Some(Value::Int(line.parse().unwrap())),
+            '_' => Some(Value::Bulk(None)),
+            '$' if line == "-1" => Some(Value::Bulk(None)),
+            '$' => {
+                let len: usize = line.parse().unwrap();
+                if buf.len() < *at + len + 2 {
+                    return None;
+                }
+                let text = String::from_utf8_lossy(&buf[*at..*at + len]).into_owned();
+                *at += len + 2;
+                Some(Value::Bulk(Some(text)))
+            }
+            '*' | '~' | '%' => {
+                let mut n: usize = line.parse().unwrap();
+                if kind == '%' {
+                    n *= 2;
+                }
+                let items = (0..n)
+                    .map(|_| decode(buf, at))
+                    .collect::<Option<Vec<_>>>()?;
+                Some(Value::Array(kind, items))
+            }
+            other => panic!("unexpected RESP type {other:?} in {line}"),
+        }
+    }
+
+    fn decode_all(bytes: &[u8]) -> Value {
+        let mut at = 0;
+        let value = decode(bytes, &mut at).expect("a whole reply");
+        assert_eq!(at, bytes.len(), "one reply");
+        value
+    }
+
+    /// Keeps only the fields and subcommands we model: drops key-spec `notes` (free text the
+    /// table does not hold) and the subcommands we lack, and sorts subcommands by name (Redis
+    /// lists them in dict order).
+    fn normalize_subcommands(row: &mut Value, ours: &[&str]) {
+        let Value::Array(_, fields) = row else {
+            panic!("row {row:?}")
+        };
+        if let Value::Array(_, specs) = &mut fields[8] {
+            for spec in specs {
+                let Value::Array(_, pairs) = spec else {
+                    continue;
+                };
+                if pairs.first() == Some(&Value::Bulk(Some("notes".into()))) {
+                    pairs.drain(..2);
+                }
+            }
+        }
+        if let Value::Array(_, subs) = &mut fields[9] {
+            subs.retain(|s| match s {
+                Value::Array(_, f) => {
+                    matches!(&f[0], Value::Bulk(Some(n)) if ours.contains(&n.as_str()))
+                }
+                _ => false,
+            });
+            subs.sort_by_key(|s| format!("{s:?}"));
+        }
+    }
+
+    /// A redis-server on a free loopback port, stopped when dropped.
+    struct Oracle {
+        child: std::process::Child,
+        stream: std::net::TcpStream,
+    }
+
+    impl Oracle {
+        #[allow(clippy::disallowed_methods)] // waiting for a child process is test-only
+        fn start() -> Oracle {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server 7.0 must be installed for this test");
+            for _ in 0..100 {
+                if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    return Oracle { child, stream };
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            panic!("redis-server did not start on port {port}");
+        }
+
+        fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+            use std::io::{Read, Write};
+            let mut frame = format!("*{}\r\n", args.len());
+            for arg in args {
+                frame.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+            }
+            self.stream.write_all(frame.as_bytes()).unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            loop {
+                let n = self.stream.read(&mut chunk).unwrap();
+                assert!(n > 0, "redis-server closed the connection");
+                buf.extend_from_slice(&chunk[..n]);
+                if decode(&buf, &mut 0).is_some() {
+                    return buf;
+                }
+            }
+        }
+    }
+
+    impl Drop for Oracle {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// COMMAND INFO for every row we have must equal redis-server 7.0's, in RESP3 (so sets
+    /// and maps are checked too), except that a container lists only our subcommands.
+    #[test]
+    fn command_info_equals_live_redis_for_every_row() {
+        let mut oracle = Oracle::start();
+        let version = oracle.cmd(&["INFO", "server"]);
+        assert!(String::from_utf8_lossy(&version).contains("redis_version:7.0."));
+        oracle.cmd(&["HELLO", "3"]);
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        c.cmd(conn, &["HELLO", "3"]);
+        let table = CommandTable::new();
+        let rows: Vec<&CommandSpec> = table
+            .iter()
+            .flat_map(|s| std::iter::once(s).chain(s.subcommands))
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|s| s.name).collect();
+        let mut mismatches = Vec::new();
+        for name in &names {
+            let mut theirs = decode_all(&oracle.cmd(&["COMMAND", "INFO", name]));
+            let mut ours = decode_all(&c.cmd(conn, &["COMMAND", "INFO", name]));
+            for reply in [&mut theirs, &mut ours] {
+                let Value::Array(_, rows) = reply else {
+                    panic!("{reply:?}")
+                };
+                if let Some(row @ Value::Array(..)) = rows.first_mut() {
+                    normalize_subcommands(row, &names);
+                }
+            }
+            if theirs != ours {
+                mismatches.push(format!("{name}:\n  redis: {theirs:?}\n  ours:  {ours:?}"));
+            }
+        }
+        assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+        assert!(names.len() >= 40, "compared {} rows", names.len());
+    }
+}

@@ -116,3 +116,303 @@ pub const HELP_LINES: &[&str] = &[
     "HELP",
     "    Print this help.",
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::server::test_util::{with_password, THREADS};
+    use crate::config::MaxmemoryPolicy;
+    use crate::testkit::TestCluster;
+
+    fn pair(name: &str, value: &str) -> String {
+        format!(
+            "${}\r\n{name}\r\n${}\r\n{value}\r\n",
+            name.len(),
+            value.len()
+        )
+    }
+
+    #[test]
+    fn get_takes_several_patterns_and_echoes_exact_names() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let reply = c.cmd_text(conn, &["CONFIG", "GET", "maxc*", "port"]);
+            assert_eq!(
+                reply,
+                format!(
+                    "*4\r\n{}{}",
+                    pair("maxclients", "10000"),
+                    pair("port", "6379")
+                )
+            );
+            let reply = c.cmd_text(conn, &["CONFIG", "GET", "PORT", "port", "po*"]);
+            assert_eq!(reply, format!("*2\r\n{}", pair("PORT", "6379")));
+            assert_eq!(c.cmd_text(conn, &["CONFIG", "GET", "nosuch"]), "*0\r\n");
+            c.cmd(conn, &["HELLO", "3"]);
+            let reply = c.cmd_text(conn, &["CONFIG", "GET", "requirepass", "maxmemory-p?licy"]);
+            assert_eq!(
+                reply,
+                format!(
+                    "%2\r\n{}{}",
+                    pair("requirepass", ""),
+                    pair("maxmemory-policy", "noeviction")
+                )
+            );
+            assert_eq!(
+                c.cmd_text(conn, &["CONFIG", "GET"]),
+                "-ERR wrong number of arguments for 'config|get' command\r\n"
+            );
+        }
+    }
+
+    #[test]
+    fn set_applies_several_pairs_on_every_thread() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let args = [
+                "CONFIG",
+                "SET",
+                "maxclients",
+                "20",
+                "hz",
+                "1000",
+                "maxmemory",
+                "1gb",
+            ];
+            assert_eq!(c.cmd_text(conn, &args), "+OK\r\n");
+            let other = c.connect(threads - 1);
+            let reply = c.cmd_text(other, &["CONFIG", "GET", "maxclients", "hz", "maxmemory"]);
+            let expected = [
+                pair("maxclients", "20"),
+                pair("hz", "500"),
+                pair("maxmemory", "1073741824"),
+            ];
+            assert_eq!(reply, format!("*6\r\n{}", expected.concat()));
+            for t in 0..threads {
+                assert_eq!(c.node(t).config.maxclients, 20);
+            }
+        }
+    }
+
+    #[test]
+    fn set_is_all_or_nothing_with_redis_errors() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let failed = |name: &str, why: &str| {
+                format!(
+                    "-ERR CONFIG SET failed (possibly related to argument '{name}') - {why}\r\n"
+                )
+            };
+            let cases: Vec<(&[&str], String)> = vec![
+                (
+                    &["CONFIG", "SET", "maxclients", "10", "hz"],
+                    "-ERR syntax error\r\n".into(),
+                ),
+                (
+                    &["CONFIG", "SET", "hz", "abc", "nosuch", "1"],
+                    "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"
+                        .into(),
+                ),
+                (
+                    &["CONFIG", "SET", "port", "7000"],
+                    failed("port", "can't set immutable config"),
+                ),
+                (
+                    &["CONFIG", "SET", "databases", "2", "nosuch", "1"],
+                    failed("databases", "can't set immutable config"),
+                ),
+                (
+                    &["CONFIG", "SET", "dir", "/tmp"],
+                    failed("dir", "can't set protected config"),
+                ),
+                (
+                    &["CONFIG", "SET", "hz", "5", "HZ", "6"],
+                    failed("hz", "duplicate parameter"),
+                ),
+                (
+                    &["CONFIG", "SET", "maxclients", "10", "hz", "abc"],
+                    failed("hz", "argument couldn't be parsed into an integer"),
+                ),
+                (
+                    &["CONFIG", "SET", "maxclients", "0"],
+                    failed(
+                        "maxclients",
+                        "argument must be between 1 and 4294967295 inclusive",
+                    ),
+                ),
+                (
+                    &["CONFIG", "SET", "proto-max-bulk-len", "100"],
+                    failed(
+                        "proto-max-bulk-len",
+                        "argument must be between 1048576 and 9223372036854775807 inclusive",
+                    ),
+                ),
+                (
+                    &["CONFIG", "SET", "maxmemory", "-1"],
+                    failed("maxmemory", "argument must be a memory value"),
+                ),
+                (
+                    &["CONFIG", "SET", "appendonly", "maybe"],
+                    failed("appendonly", "argument must be 'yes' or 'no'"),
+                ),
+                (
+                    &["CONFIG", "SET", "maxmemory-policy", "foo"],
+                    failed(
+                        "maxmemory-policy",
+                        "argument(s) must be one of the following: volatile-lru, volatile-lfu, \
+                         volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, \
+                         noeviction",
+                    ),
+                ),
+                (
+                    &["CONFIG", "SET", "save", "1 2 3"],
+                    failed("save", "Invalid save parameters"),
+                ),
+                (
+                    &["CONFIG", "SET", "notify-keyspace-events", "Q"],
+                    failed(
+                        "notify-keyspace-events",
+                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                    ),
+                ),
+            ];
+            for (args, reply) in &cases {
+                assert_eq!(c.cmd_text(conn, args), *reply, "{args:?}");
+            }
+            let reply = c.cmd_text(conn, &["CONFIG", "GET", "maxclients"]);
+            assert_eq!(reply, format!("*2\r\n{}", pair("maxclients", "10000")));
+        }
+    }
+
+    #[test]
+    fn set_requirepass_applies_to_new_connections_on_every_thread() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(
+                c.cmd_text(conn, &["CONFIG", "SET", "requirepass", "pw"]),
+                "+OK\r\n"
+            );
+            assert_eq!(c.cmd_text(conn, &["PING"]), "+PONG\r\n");
+            for t in 0..threads {
+                let fresh = c.connect(t);
+                assert_eq!(
+                    c.cmd_text(fresh, &["PING"]),
+                    "-NOAUTH Authentication required.\r\n"
+                );
+                assert_eq!(c.cmd_text(fresh, &["AUTH", "pw"]), "+OK\r\n");
+            }
+            // An empty password switches authentication off again.
+            c.cmd(conn, &["CONFIG", "SET", "requirepass", ""]);
+            let fresh = c.connect(threads - 1);
+            assert_eq!(c.cmd_text(fresh, &["PING"]), "+PONG\r\n");
+        }
+    }
+
+    #[test]
+    fn set_requirepass_from_a_password_protected_start() {
+        let mut c = with_password(3, "old");
+        let conn = c.connect(1);
+        c.cmd(conn, &["AUTH", "old"]);
+        assert_eq!(
+            c.cmd_text(conn, &["CONFIG", "SET", "requirepass", "new"]),
+            "+OK\r\n"
+        );
+        let fresh = c.connect(2);
+        assert_eq!(
+            c.cmd_text(fresh, &["AUTH", "old"]),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(c.cmd_text(fresh, &["AUTH", "new"]), "+OK\r\n");
+    }
+
+    #[test]
+    fn set_maxclients_refuses_later_connections() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(
+                c.cmd_text(conn, &["CONFIG", "SET", "maxclients", "1"]),
+                "+OK\r\n"
+            );
+            let refused = c.connect(threads - 1);
+            assert_eq!(
+                c.take_output(refused),
+                b"-ERR max number of clients reached\r\n"
+            );
+            assert!(c.is_closed(refused));
+        }
+    }
+
+    #[test]
+    fn set_proto_max_bulk_len_limits_new_connections() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(
+                c.cmd_text(conn, &["CONFIG", "SET", "proto-max-bulk-len", "1mb"]),
+                "+OK\r\n"
+            );
+            let fresh = c.connect(threads - 1);
+            let reply = c.send(fresh, b"*2\r\n$4\r\nECHO\r\n$2000000\r\n");
+            assert_eq!(reply, b"-ERR Protocol error: invalid bulk length\r\n");
+            assert!(c.is_closed(fresh));
+            for t in 0..threads {
+                assert_eq!(c.node(t).config.resp_limits().bulk_len_max_bytes, 1 << 20);
+            }
+        }
+    }
+
+    #[test]
+    fn set_maxmemory_policy_reaches_every_shard() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let args = ["CONFIG", "SET", "maxmemory-policy", "ALLKEYS-LFU"];
+            assert_eq!(c.cmd_text(conn, &args), "+OK\r\n");
+            for t in 0..threads {
+                assert_eq!(
+                    c.node(t).shard().maxmemory_policy,
+                    MaxmemoryPolicy::AllkeysLfu
+                );
+                assert!(c.node(t).shard().maxmemory_policy.is_lfu());
+            }
+            let reply = c.cmd_text(conn, &["CONFIG", "GET", "maxmemory-policy"]);
+            assert_eq!(
+                reply,
+                format!("*2\r\n{}", pair("maxmemory-policy", "allkeys-lfu"))
+            );
+        }
+    }
+
+    #[test]
+    fn resetstat_zeroes_the_counters_of_every_thread() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conns: Vec<_> = (0..threads).map(|t| c.connect(t)).collect();
+            for conn in &conns {
+                c.cmd(*conn, &["GET", "missing"]);
+            }
+            assert_eq!(c.cmd_text(conns[0], &["CONFIG", "RESETSTAT"]), "+OK\r\n");
+            let info = c.cmd_text(conns[0], &["INFO", "stats"]);
+            assert!(info.contains("total_commands_processed:1\r\n"), "{info}");
+            assert!(info.contains("keyspace_misses:0\r\n"), "{info}");
+            assert!(info.contains("total_connections_received:0\r\n"), "{info}");
+        }
+    }
+
+    #[test]
+    fn help_is_an_array_of_simple_strings() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        let help = c.cmd_text(conn, &["CONFIG", "HELP"]);
+        let lines = super::HELP_LINES.len();
+        assert!(
+            help.starts_with(&format!("*{lines}\r\n+CONFIG <subcommand>")),
+            "{help}"
+        );
+        assert_eq!(help.matches("\r\n+").count(), lines);
+    }
+}

@@ -375,3 +375,139 @@ fn stats_section(t: &Totals, out: &mut String) {
     ];
     push_fields(out, &fields);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::server::test_util::THREADS;
+    use crate::testkit::TestCluster;
+
+    /// The INFO text with the numbers that vary between runs of the same script replaced.
+    fn normalized(reply: &str) -> String {
+        let (_, text) = reply
+            .split_once("txt:")
+            .or_else(|| reply.split_once("\r\n"))
+            .unwrap();
+        text.split("\r\n")
+            .map(|line| match line.split_once(':') {
+                Some(("run_id" | "master_replid" | "server_time_usec", _)) => {
+                    format!("{}:<volatile>", line.split(':').next().unwrap())
+                }
+                _ => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn field(info: &str, name: &str) -> String {
+        let start = info
+            .find(&format!("\r\n{name}:"))
+            .unwrap_or_else(|| panic!("{name}"));
+        let rest = &info[start + name.len() + 3..];
+        rest[..rest.find("\r\n").unwrap()].to_string()
+    }
+
+    #[test]
+    fn default_info_snapshot() {
+        let mut c = TestCluster::new(3);
+        let conns: Vec<_> = (0..3).map(|t| c.connect(t)).collect();
+        for (i, key) in ["a", "b", "c", "d"].iter().enumerate() {
+            c.cmd(conns[i % 3], &["SET", key, "value"]);
+        }
+        c.cmd(conns[0], &["SET", "t", "1", "EX", "100"]);
+        c.cmd(conns[1], &["SELECT", "2"]);
+        c.cmd(conns[1], &["SET", "x", "y"]);
+        c.cmd(conns[2], &["GET", "a"]);
+        c.cmd(conns[2], &["GET", "nosuch"]);
+        c.advance_ms(90_061_000);
+        c.cmd(conns[0], &["HELLO", "3"]);
+        let info = c.cmd_text(conns[0], &["INFO"]);
+        assert!(info.starts_with('='), "verbatim in RESP3: {info}");
+        insta::assert_snapshot!(normalized(&info));
+    }
+
+    #[test]
+    fn section_selection_follows_redis() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(c.cmd_text(conn, &["INFO", "nosuch"]), "$0\r\n\r\n");
+            let two = c.cmd_text(conn, &["INFO", "KEYSPACE", "server"]);
+            let titles: Vec<&str> = two.split("\r\n").filter(|l| l.starts_with('#')).collect();
+            assert_eq!(titles, ["# Server", "# Keyspace"]);
+            assert!(
+                two.ends_with("# Keyspace\r\n\r\n"),
+                "sections end in one CRLF: {two}"
+            );
+            let keyspace = c.cmd_text(conn, &["INFO", "keyspace"]);
+            assert_eq!(keyspace, "$12\r\n# Keyspace\r\n\r\n");
+            let all = c.cmd_text(conn, &["INFO", "all"]);
+            let default = c.cmd_text(conn, &["INFO", "default", "everything", "cpu"]);
+            let count = |s: &str| s.matches("\r\n# ").count();
+            assert_eq!(count(&all), count(&default));
+            assert_eq!(count(&all), Section::ALL.len());
+        }
+    }
+
+    #[test]
+    fn keyspace_and_stats_sum_every_thread() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conns: Vec<_> = (0..threads).map(|t| c.connect(t)).collect();
+            for i in 0..20 {
+                let key = format!("key{i}");
+                c.cmd(conns[i % conns.len()], &["SET", &key, "v"]);
+            }
+            c.cmd(conns[0], &["SET", "ttl", "v", "PX", "1000"]);
+            c.cmd(conns[0], &["GET", "key1"]);
+            c.cmd(conns[0], &["GET", "missing"]);
+            let info = c.cmd_text(conns[0], &["INFO"]);
+            assert!(
+                info.contains("\r\ndb0:keys=21,expires=1,avg_ttl=0\r\n"),
+                "{info}"
+            );
+            assert_eq!(field(&info, "connected_clients"), threads.to_string());
+            assert_eq!(
+                field(&info, "total_connections_received"),
+                threads.to_string()
+            );
+            assert_eq!(field(&info, "total_commands_processed"), "24");
+            assert_eq!(field(&info, "keyspace_hits"), "1");
+            assert_eq!(field(&info, "keyspace_misses"), "1");
+            c.advance_ms(2_000);
+            let info = c.cmd_text(conns[0], &["INFO"]);
+            assert!(
+                info.contains("\r\ndb0:keys=20,expires=0,avg_ttl=0\r\n"),
+                "{info}"
+            );
+            assert_eq!(field(&info, "expired_keys"), "1");
+            assert_eq!(field(&info, "uptime_in_seconds"), "2");
+        }
+    }
+
+    #[test]
+    fn used_memory_counts_keys_and_values() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let empty = c.cmd_text(conn, &["INFO", "memory"]);
+            assert_eq!(field(&empty, "used_memory"), "0");
+            assert_eq!(field(&empty, "used_memory_human"), "0B");
+            c.cmd(conn, &["SET", "k1", &"x".repeat(2000)]);
+            c.cmd(conn, &["SET", "k2", "12345"]);
+            let info = c.cmd_text(conn, &["INFO", "memory"]);
+            let expected = 2 * ENTRY_OVERHEAD_BYTES + 2 + 2000 + 2 + 5;
+            assert_eq!(field(&info, "used_memory"), expected.to_string());
+            assert_eq!(field(&info, "used_memory_rss"), expected.to_string());
+            assert_eq!(field(&info, "maxmemory_policy"), "noeviction");
+        }
+    }
+
+    #[test]
+    fn bytes_to_human_matches_redis() {
+        assert_eq!(bytes_to_human(1023), "1023B");
+        assert_eq!(bytes_to_human(1043112), "1018.66K");
+        assert_eq!(bytes_to_human(7282688), "6.95M");
+        assert_eq!(bytes_to_human(25276502016), "23.54G");
+    }
+}

@@ -855,7 +855,10 @@ mod tests {
             let cases: &[(&[&str], &str)] = &[
                 (&["HELLO", "4"], "-NOPROTO unsupported protocol version\r\n"),
                 (&["HELLO", "1"], "-NOPROTO unsupported protocol version\r\n"),
-                (&["HELLO", "4", "SETNAME", "a"], "-NOPROTO unsupported protocol version\r\n"),
+                (
+                    &["HELLO", "4", "SETNAME", "a"],
+                    "-NOPROTO unsupported protocol version\r\n",
+                ),
                 (
                     &["HELLO", "abc"],
                     "-ERR Protocol version is not an integer or out of range\r\n",
@@ -864,12 +867,18 @@ mod tests {
                     &["HELLO", "2.5"],
                     "-ERR Protocol version is not an integer or out of range\r\n",
                 ),
-                (&["HELLO", "3", "foo"], "-ERR Syntax error in HELLO option 'foo'\r\n"),
+                (
+                    &["HELLO", "3", "foo"],
+                    "-ERR Syntax error in HELLO option 'foo'\r\n",
+                ),
                 (
                     &["HELLO", "3", "auth", "default"],
                     "-ERR Syntax error in HELLO option 'auth'\r\n",
                 ),
-                (&["HELLO", "3", "SETNAME"], "-ERR Syntax error in HELLO option 'SETNAME'\r\n"),
+                (
+                    &["HELLO", "3", "SETNAME"],
+                    "-ERR Syntax error in HELLO option 'SETNAME'\r\n",
+                ),
                 (
                     &["HELLO", "3", "SETNAME", "a b"],
                     "-ERR Client names cannot contain spaces, newlines or special characters.\r\n",
@@ -890,7 +899,10 @@ mod tests {
             let mut c = TestCluster::new(threads);
             let conn = c.connect(0);
             let syntax = "-ERR Syntax error in HELLO option 'foo'\r\n";
-            assert_eq!(c.cmd_text(conn, &["HELLO", "3", "SETNAME", "d", "foo"]), syntax);
+            assert_eq!(
+                c.cmd_text(conn, &["HELLO", "3", "SETNAME", "d", "foo"]),
+                syntax
+            );
             assert_eq!(c.cmd_text(conn, &["CLIENT", "GETNAME"]), "$1\r\nd\r\n");
             let args = ["HELLO", "3", "AUTH", "bob", "x", "SETNAME", "w"];
             assert_eq!(c.cmd_text(conn, &args), WRONGPASS);
@@ -910,7 +922,10 @@ mod tests {
             let mut c = with_password(threads, "secret");
             let conn = c.connect(0);
             assert_eq!(c.cmd_text(conn, &["HELLO", "3"]), NOAUTH_HELLO);
-            assert_eq!(c.cmd_text(conn, &["HELLO", "3", "SETNAME", "a"]), NOAUTH_HELLO);
+            assert_eq!(
+                c.cmd_text(conn, &["HELLO", "3", "SETNAME", "a"]),
+                NOAUTH_HELLO
+            );
             let args = ["HELLO", "3", "AUTH", "default", "bad", "SETNAME", "b"];
             assert_eq!(c.cmd_text(conn, &args), WRONGPASS);
             // A successful AUTH option sticks even when a later option fails.
@@ -939,7 +954,10 @@ mod tests {
             );
             assert_eq!(c.cmd_text(conn, &["AUTH", "default", "x"]), "+OK\r\n");
             assert_eq!(c.cmd_text(conn, &["AUTH", "bob", "x"]), WRONGPASS);
-            assert_eq!(c.cmd_text(conn, &["AUTH", "a", "b", "c"]), "-ERR syntax error\r\n");
+            assert_eq!(
+                c.cmd_text(conn, &["AUTH", "a", "b", "c"]),
+                "-ERR syntax error\r\n"
+            );
             assert_eq!(
                 c.cmd_text(conn, &["AUTH"]),
                 "-ERR wrong number of arguments for 'auth' command\r\n"
