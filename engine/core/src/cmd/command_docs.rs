@@ -803,7 +803,7 @@ mod tests {
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
-            let child = std::process::Command::new("redis-server")
+            let mut child = std::process::Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .stdout(std::process::Stdio::null())
@@ -815,6 +815,8 @@ mod tests {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
+            let _ = child.kill();
+            let _ = child.wait();
             panic!("redis-server did not start on port {port}");
         }
 

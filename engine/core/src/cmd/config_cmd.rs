@@ -195,95 +195,98 @@ mod tests {
         }
     }
 
-    #[test]
-    fn set_is_all_or_nothing_with_redis_errors() {
+    fn failed(name: &str, why: &str) -> String {
+        format!("-ERR CONFIG SET failed (possibly related to argument '{name}') - {why}\r\n")
+    }
+
+    /// Runs each case on 1 and 3 threads, then checks that nothing was applied.
+    fn assert_refused(cases: &[(&[&str], String)]) {
         for threads in THREADS {
             let mut c = TestCluster::new(threads);
             let conn = c.connect(0);
-            let failed = |name: &str, why: &str| {
-                format!(
-                    "-ERR CONFIG SET failed (possibly related to argument '{name}') - {why}\r\n"
-                )
-            };
-            let cases: Vec<(&[&str], String)> = vec![
-                (
-                    &["CONFIG", "SET", "maxclients", "10", "hz"],
-                    "-ERR syntax error\r\n".into(),
-                ),
-                (
-                    &["CONFIG", "SET", "hz", "abc", "nosuch", "1"],
-                    "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"
-                        .into(),
-                ),
-                (
-                    &["CONFIG", "SET", "port", "7000"],
-                    failed("port", "can't set immutable config"),
-                ),
-                (
-                    &["CONFIG", "SET", "databases", "2", "nosuch", "1"],
-                    failed("databases", "can't set immutable config"),
-                ),
-                (
-                    &["CONFIG", "SET", "dir", "/tmp"],
-                    failed("dir", "can't set protected config"),
-                ),
-                (
-                    &["CONFIG", "SET", "hz", "5", "HZ", "6"],
-                    failed("hz", "duplicate parameter"),
-                ),
-                (
-                    &["CONFIG", "SET", "maxclients", "10", "hz", "abc"],
-                    failed("hz", "argument couldn't be parsed into an integer"),
-                ),
-                (
-                    &["CONFIG", "SET", "maxclients", "0"],
-                    failed(
-                        "maxclients",
-                        "argument must be between 1 and 4294967295 inclusive",
-                    ),
-                ),
-                (
-                    &["CONFIG", "SET", "proto-max-bulk-len", "100"],
-                    failed(
-                        "proto-max-bulk-len",
-                        "argument must be between 1048576 and 9223372036854775807 inclusive",
-                    ),
-                ),
-                (
-                    &["CONFIG", "SET", "maxmemory", "-1"],
-                    failed("maxmemory", "argument must be a memory value"),
-                ),
-                (
-                    &["CONFIG", "SET", "appendonly", "maybe"],
-                    failed("appendonly", "argument must be 'yes' or 'no'"),
-                ),
-                (
-                    &["CONFIG", "SET", "maxmemory-policy", "foo"],
-                    failed(
-                        "maxmemory-policy",
-                        "argument(s) must be one of the following: volatile-lru, volatile-lfu, \
-                         volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, \
-                         noeviction",
-                    ),
-                ),
-                (
-                    &["CONFIG", "SET", "save", "1 2 3"],
-                    failed("save", "Invalid save parameters"),
-                ),
-                (
-                    &["CONFIG", "SET", "notify-keyspace-events", "Q"],
-                    failed(
-                        "notify-keyspace-events",
-                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
-                    ),
-                ),
-            ];
-            for (args, reply) in &cases {
+            for (args, reply) in cases {
                 assert_eq!(c.cmd_text(conn, args), *reply, "{args:?}");
             }
             let reply = c.cmd_text(conn, &["CONFIG", "GET", "maxclients"]);
             assert_eq!(reply, format!("*2\r\n{}", pair("maxclients", "10000")));
         }
+    }
+
+    #[test]
+    fn set_checks_every_name_before_any_value() {
+        let unknown = "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n";
+        let immutable = "can't set immutable config";
+        assert_refused(&[
+            (
+                &["CONFIG", "SET", "maxclients", "10", "hz"],
+                "-ERR syntax error\r\n".into(),
+            ),
+            (
+                &["CONFIG", "SET", "hz", "abc", "nosuch", "1"],
+                unknown.into(),
+            ),
+            (
+                &["CONFIG", "SET", "port", "7000"],
+                failed("port", immutable),
+            ),
+            (
+                &["CONFIG", "SET", "databases", "2", "nosuch", "1"],
+                failed("databases", immutable),
+            ),
+            (
+                &["CONFIG", "SET", "dir", "/tmp"],
+                failed("dir", "can't set protected config"),
+            ),
+            (
+                &["CONFIG", "SET", "hz", "5", "HZ", "6"],
+                failed("hz", "duplicate parameter"),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn set_parses_values_like_redis_and_applies_none_on_error() {
+        let policies = "argument(s) must be one of the following: volatile-lru, volatile-lfu, \
+            volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
+        let events = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+        let bulk_range = "argument must be between 1048576 and 9223372036854775807 inclusive";
+        assert_refused(&[
+            (
+                &["CONFIG", "SET", "maxclients", "10", "hz", "abc"],
+                failed("hz", "argument couldn't be parsed into an integer"),
+            ),
+            (
+                &["CONFIG", "SET", "maxclients", "0"],
+                failed(
+                    "maxclients",
+                    "argument must be between 1 and 4294967295 inclusive",
+                ),
+            ),
+            (
+                &["CONFIG", "SET", "proto-max-bulk-len", "100"],
+                failed("proto-max-bulk-len", bulk_range),
+            ),
+            (
+                &["CONFIG", "SET", "maxmemory", "-1"],
+                failed("maxmemory", "argument must be a memory value"),
+            ),
+            (
+                &["CONFIG", "SET", "appendonly", "maybe"],
+                failed("appendonly", "argument must be 'yes' or 'no'"),
+            ),
+            (
+                &["CONFIG", "SET", "maxmemory-policy", "foo"],
+                failed("maxmemory-policy", policies),
+            ),
+            (
+                &["CONFIG", "SET", "save", "1 2 3"],
+                failed("save", "Invalid save parameters"),
+            ),
+            (
+                &["CONFIG", "SET", "notify-keyspace-events", "Q"],
+                failed("notify-keyspace-events", events),
+            ),
+        ]);
     }
 
     #[test]

@@ -372,23 +372,164 @@ pub const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 const BY_SUBCOMMAND: &str = "Depends on subcommand.";
+const AUTH_N: &str = "O(N) where N is the number of passwords defined for the user";
+const SHUTDOWN_SUMMARY: &str =
+    "Synchronously save the dataset to disk and then shut down the server";
+const SHUTDOWN_N: &str = "O(N) when saving, where N is the total number of keys in all databases \
+    when saving data, otherwise O(1)";
+const LASTSAVE_SUMMARY: &str = "Get the UNIX time stamp of the last successful save to disk";
 
 pub const SPECS: &[CommandSpec] = &[
-    conn("ping", -1, flag::FAST, C, ConnCmd::Ping, docs("Ping the server", "1.0.0", CONN, O1)),
-    conn("echo", 2, LS | flag::FAST, C, ConnCmd::Echo, docs("Echo the given string", "1.0.0", CONN, O1)),
-    conn("hello", -1, HANDSHAKE, C, ConnCmd::Hello, docs("Handshake with Redis", "6.0.0", CONN, O1)),
-    conn("auth", -2, HANDSHAKE, C, ConnCmd::Auth, docs("Authenticate to the server", "1.0.0", CONN, "O(N) where N is the number of passwords defined for the user")),
-    conn("quit", -1, HANDSHAKE, C, ConnCmd::Quit, docs("Close the connection", "1.0.0", CONN, O1)),
-    conn("reset", 1, HANDSHAKE, C, ConnCmd::Reset, docs("Reset the connection", "6.2.0", CONN, O1)),
-    conn("select", 2, LS | flag::FAST, C, ConnCmd::Select, docs("Change the selected database for the current connection", "1.0.0", CONN, O1)),
-    conn("time", 1, LS | flag::FAST, 0, ConnCmd::Time, docs("Return the current server time", "2.6.0", SERVER, O1)),
-    conn("lastsave", 1, LS | flag::FAST, acl::ADMIN | acl::DANGEROUS, ConnCmd::LastSave, docs("Get the UNIX time stamp of the last successful save to disk", "1.0.0", SERVER, O1)),
-    conn("shutdown", -1, ANLS | flag::NO_MULTI | flag::ALLOW_BUSY, 0, ConnCmd::Shutdown, docs("Synchronously save the dataset to disk and then shut down the server", "1.0.0", SERVER, "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")),
-    conn("debug", -2, ANLS, 0, ConnCmd::DebugSleep, docs("A container for debugging commands", "1.0.0", SERVER, BY_SUBCOMMAND)),
-    node("info", -1, LS, acl::DANGEROUS, NodeCmd::Info, docs("Get information and statistics about the server", "1.0.0", SERVER, O1)),
-    container("client", -2, 0, 0, CLIENT_SUBCOMMANDS, docs("A container for client connection commands", "2.4.0", CONN, BY_SUBCOMMAND)),
-    container("command", -1, LS, C, COMMAND_SUBCOMMANDS, docs("Get array of Redis command details", "2.8.13", SERVER, COMMANDS_N)),
-    container("config", -2, 0, 0, CONFIG_SUBCOMMANDS, docs("A container for server configuration commands", "2.0.0", SERVER, BY_SUBCOMMAND)),
+    conn(
+        "ping",
+        -1,
+        flag::FAST,
+        C,
+        ConnCmd::Ping,
+        docs("Ping the server", "1.0.0", CONN, O1),
+    ),
+    conn(
+        "echo",
+        2,
+        LS | flag::FAST,
+        C,
+        ConnCmd::Echo,
+        docs("Echo the given string", "1.0.0", CONN, O1),
+    ),
+    conn(
+        "hello",
+        -1,
+        HANDSHAKE,
+        C,
+        ConnCmd::Hello,
+        docs("Handshake with Redis", "6.0.0", CONN, O1),
+    ),
+    conn(
+        "auth",
+        -2,
+        HANDSHAKE,
+        C,
+        ConnCmd::Auth,
+        docs("Authenticate to the server", "1.0.0", CONN, AUTH_N),
+    ),
+    conn(
+        "quit",
+        -1,
+        HANDSHAKE,
+        C,
+        ConnCmd::Quit,
+        docs("Close the connection", "1.0.0", CONN, O1),
+    ),
+    conn(
+        "reset",
+        1,
+        HANDSHAKE,
+        C,
+        ConnCmd::Reset,
+        docs("Reset the connection", "6.2.0", CONN, O1),
+    ),
+    conn(
+        "select",
+        2,
+        LS | flag::FAST,
+        C,
+        ConnCmd::Select,
+        docs(
+            "Change the selected database for the current connection",
+            "1.0.0",
+            CONN,
+            O1,
+        ),
+    ),
+    conn(
+        "time",
+        1,
+        LS | flag::FAST,
+        0,
+        ConnCmd::Time,
+        docs("Return the current server time", "2.6.0", SERVER, O1),
+    ),
+    conn(
+        "lastsave",
+        1,
+        LS | flag::FAST,
+        acl::ADMIN | acl::DANGEROUS,
+        ConnCmd::LastSave,
+        docs(LASTSAVE_SUMMARY, "1.0.0", SERVER, O1),
+    ),
+    conn(
+        "shutdown",
+        -1,
+        ANLS | flag::NO_MULTI | flag::ALLOW_BUSY,
+        0,
+        ConnCmd::Shutdown,
+        docs(SHUTDOWN_SUMMARY, "1.0.0", SERVER, SHUTDOWN_N),
+    ),
+    conn(
+        "debug",
+        -2,
+        ANLS,
+        0,
+        ConnCmd::DebugSleep,
+        docs(
+            "A container for debugging commands",
+            "1.0.0",
+            SERVER,
+            BY_SUBCOMMAND,
+        ),
+    ),
+    node(
+        "info",
+        -1,
+        LS,
+        acl::DANGEROUS,
+        NodeCmd::Info,
+        docs(
+            "Get information and statistics about the server",
+            "1.0.0",
+            SERVER,
+            O1,
+        ),
+    ),
+    container(
+        "client",
+        -2,
+        0,
+        0,
+        CLIENT_SUBCOMMANDS,
+        docs(
+            "A container for client connection commands",
+            "2.4.0",
+            CONN,
+            BY_SUBCOMMAND,
+        ),
+    ),
+    container(
+        "command",
+        -1,
+        LS,
+        C,
+        COMMAND_SUBCOMMANDS,
+        docs(
+            "Get array of Redis command details",
+            "2.8.13",
+            SERVER,
+            COMMANDS_N,
+        ),
+    ),
+    container(
+        "config",
+        -2,
+        0,
+        0,
+        CONFIG_SUBCOMMANDS,
+        docs(
+            "A container for server configuration commands",
+            "2.0.0",
+            SERVER,
+            BY_SUBCOMMAND,
+        ),
+    ),
 ];
 
 /// The upper-case name Redis uses in "Try CLIENT HELP." for a container.
