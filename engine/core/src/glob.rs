@@ -65,7 +65,10 @@ fn match_counted(pattern: &[u8], subject: &[u8], nocase: bool, steps: &mut u64) 
                 return false;
             }
             p += 1;
-            restart = Some(Restart { pattern_at: p, subject_at: s + 1 });
+            restart = Some(Restart {
+                pattern_at: p,
+                subject_at: s + 1,
+            });
             continue;
         } else {
             match_token(pattern, p, subject[s], nocase)
@@ -172,5 +175,219 @@ fn c_tolower(c: i32) -> i32 {
         c + 32
     } else {
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (pattern, subject, matched). Every row was checked on redis-server 7.0.15 with
+    /// `SET subject 1; KEYS pattern` (KEYS matches case-sensitively).
+    const KEYS_VERIFIED: &[(&[u8], &[u8], bool)] = &[
+        (b"a*", b"abc", true),
+        (b"a*", b"", false),
+        (b"**", b"", false),
+        (b"", b"", true),
+        (b"", b"a", false),
+        (b"?", b"", false),
+        (b"*", b"x", true),
+        (b"a?c", b"abc", true),
+        (b"a?c", b"ac", false),
+        (b"*c", b"abc", true),
+        (b"*b", b"abc", false),
+        (b"a*b*c", b"aXbYc", true),
+        (b"a*b*c", b"aXbY", false),
+        (b"*a*a*a*b", b"aaaaaaab", true),
+        (b"*a*a*a*b", b"aaaaaaaa", false),
+        (b"a**", b"a", true),
+        (b"a*", b"a", true),
+        (b"a?*", b"a", false),
+        (b"[abc]", b"b", true),
+        (b"[abc]", b"d", false),
+        (b"[^abc]", b"d", true),
+        (b"[^abc]", b"a", false),
+        (b"[a-c]", b"b", true),
+        (b"[a-c]", b"d", false),
+        (b"[c-a]", b"b", true),
+        (b"[z-a]x", b"mx", true),
+        (b"[a-]", b"-", false),
+        (b"[a-]", b"]", true),
+        (b"[a-]", b"_", true),
+        (b"[a-]", b"b", false),
+        (b"[-a]", b"-", true),
+        (b"[]a]", b"]", false),
+        (b"[]a]", b"a", false),
+        (b"[]", b"]", false),
+        (b"[]]", b"]", false),
+        (b"[!a]", b"b", false),
+        (b"[!a]", b"!", true),
+        (b"[^]", b"^", true),
+        (b"[^]", b"a", true),
+        (b"[", b"[", false),
+        (b"[", b"a", false),
+        (b"[^", b"a", true),
+        (b"[^", b"ab", false),
+        (b"[abc", b"c", true),
+        (b"[abc", b"d", false),
+        (b"[abc", b"[", false),
+        (b"a[", b"a[", false),
+        (b"a[b", b"ab", true),
+        (b"[a-", b"-", true),
+        (b"[a-", b"a", true),
+        (b"[a-c", b"b", true),
+        (b"\\*", b"*", true),
+        (b"\\*", b"a", false),
+        (b"\\?", b"?", true),
+        (b"\\a", b"a", true),
+        (b"a\\", b"a\\", true),
+        (b"a\\", b"a", false),
+        (b"\\", b"\\", true),
+        (b"[\\]]", b"]", true),
+        (b"[\\]", b"\\", false),
+        (b"[\\]", b"]", true),
+        (b"[\\-]", b"-", true),
+        (b"[a\\-c]", b"b", false),
+        (b"[a\\-c]", b"-", true),
+        (b"[\\^a]", b"^", true),
+        (b"[\\", b"\\", true),
+        (b"*\\", b"ab\\", true),
+        (b"[a-c-e]", b"d", false),
+        (b"[a-c-e]", b"-", true),
+        (b"[\x01-\xff]", b"a", false),
+        (b"[\x01-\xff]", b"\xfe", false),
+        (b"[\xff-\x01]", b"\x00", true),
+        (b"[\x80-\xff]", b"\x90", true),
+        (b"[\x80-\xff]", b"a", false),
+        (b"A", b"a", false),
+        (b"[A-Z]", b"a", false),
+        (b"*?", b"a", true),
+        (b"?*?", b"a", false),
+        (b"h?llo", b"hello", true),
+        (b"h*llo", b"hllo", true),
+        (b"h[^e]llo", b"hallo", true),
+        (b"*.*", b"a.b", true),
+        (b"*.*", b"ab", false),
+        (b"a*a", b"aa", true),
+        (b"a*a", b"a", false),
+    ];
+
+    /// (pattern, name, matched), checked with `COMMAND LIST FILTERBY PATTERN`, which matches
+    /// command names with nocase set.
+    const NOCASE_VERIFIED: &[(&[u8], &[u8], bool)] = &[
+        (b"GET", b"get", true),
+        (b"[A-G]et", b"get", true),
+        (b"[G-A]ET", b"get", true),
+        (b"[\\G]et", b"get", false),
+        (b"[\\g]ET", b"get", true),
+        (b"[^G]et", b"get", false),
+        (b"g[A-Z]t", b"get", true),
+        (b"g[Z-A]t", b"get", true),
+        (b"g[_-a]t", b"get", false),
+        (b"g[E]t", b"get", true),
+        (b"\\Get", b"get", true),
+        (b"G?T", b"get", true),
+        (b"CONFIG|*", b"config|get", true),
+        (b"[B-D]onfig", b"config", true),
+        (b"[^a-z]et", b"get", false),
+    ];
+
+    #[test]
+    fn matches_redis_keys() {
+        for &(pattern, subject, want) in KEYS_VERIFIED {
+            let got = glob_match(pattern, subject, false);
+            assert_eq!(
+                got,
+                want,
+                "pattern {:?} subject {:?}",
+                pattern.escape_ascii().to_string(),
+                subject.escape_ascii().to_string()
+            );
+        }
+    }
+
+    #[test]
+    fn matches_redis_nocase() {
+        for &(pattern, subject, want) in NOCASE_VERIFIED {
+            let got = glob_match(pattern, subject, true);
+            assert_eq!(
+                got,
+                want,
+                "pattern {:?} subject {:?}",
+                pattern.escape_ascii().to_string(),
+                subject.escape_ascii().to_string()
+            );
+        }
+    }
+
+    fn star_a(groups: usize, tail: &[u8]) -> Vec<u8> {
+        let mut p = b"*a".repeat(groups);
+        p.extend_from_slice(tail);
+        p
+    }
+
+    /// Verified on 7.0.15: the 1001st star group fails the match unless it ends the pattern
+    /// or the subject ran out first.
+    #[test]
+    fn star_nesting_limit_as_redis() {
+        let a = |n: usize| vec![b'a'; n];
+        assert!(glob_match(&star_a(1000, b""), &a(1000), false));
+        assert!(!glob_match(&star_a(1001, b""), &a(1001), false));
+        assert!(!glob_match(&star_a(1001, b"*"), &a(1001), false));
+        assert!(glob_match(&star_a(1000, b"*"), &a(1000), false));
+        assert!(glob_match(
+            &star_a(1000, b"*"),
+            b"a".repeat(1000)
+                .iter()
+                .chain(b"b")
+                .copied()
+                .collect::<Vec<u8>>()
+                .as_slice(),
+            false
+        ));
+        assert!(!glob_match(
+            &star_a(1000, b"*b"),
+            &[a(1000), b"b".to_vec()].concat(),
+            false
+        ));
+        assert!(glob_match(
+            &star_a(999, b"*b"),
+            &[a(999), b"b".to_vec()].concat(),
+            false
+        ));
+    }
+
+    /// The classic exponential case for naive backtracking; bounded by pattern × subject steps.
+    #[test]
+    fn pathological_pattern_is_bounded() {
+        const SUBJECT_LEN_BYTES: usize = 10 * 1024;
+        let subject = vec![b'a'; SUBJECT_LEN_BYTES];
+        for pattern in [
+            star_a(12, b"b"),
+            b"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*?b".to_vec(),
+            b"a*[ab]*?*\\a*[^b]*b".to_vec(),
+            b"*aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab".to_vec(),
+        ] {
+            let mut steps = 0u64;
+            assert!(!match_counted(&pattern, &subject, false, &mut steps));
+            let bound = (pattern.len() as u64 + 1) * (SUBJECT_LEN_BYTES as u64 + 1);
+            assert!(steps <= bound, "{steps} steps > {bound}");
+        }
+        // The newest star is the only one ever retried: this is linear in practice.
+        let mut steps = 0u64;
+        assert!(!match_counted(
+            &star_a(12, b"b"),
+            &subject,
+            false,
+            &mut steps
+        ));
+        assert!(steps < 4 * SUBJECT_LEN_BYTES as u64, "{steps}");
+    }
+
+    #[test]
+    fn empty_subject_matches_only_empty_pattern() {
+        assert!(glob_match(b"", b"", false));
+        assert!(!glob_match(b"*", b"", false));
+        assert!(!glob_match(b"[^", b"", true));
     }
 }
