@@ -1,6 +1,16 @@
 //! Settings the engine reads, with Redis's names for CONFIG GET/SET. Each thread holds a copy;
-//! CONFIG SET validates on the coordinating thread, then applies on every thread.
+//! CONFIG SET validates every pair on the coordinating thread against a scratch copy (so a bad
+//! pair changes nothing), then the same pairs are applied on every thread.
+//!
+//! `Param` is the one list of parameters CONFIG knows. Each has Redis's name, Redis's parser
+//! (integers by `string2ll`, memory values by `memtoull`, yes/no booleans, enums) and Redis's
+//! range, so the error reasons are Redis's words. Where we differ from Redis on purpose:
+//! `port` and `bind` are immutable (the driver owns the listening sockets), and `dir` and
+//! `dbfilename` are protected as with Redis's default `enable-protected-configs no`.
 
+use std::borrow::Cow;
+
+use crate::db::parse_canonical_i64;
 use crate::resp::Limits;
 
 /// Redis's default `proto-max-bulk-len`: 512 MiB.
@@ -9,6 +19,59 @@ pub const PROTO_MAX_BULK_LEN_DEFAULT_BYTES: u64 = 512 * 1024 * 1024;
 pub const PROTO_MAX_BULK_LEN_MIN_BYTES: u64 = 1024 * 1024;
 pub const MAXCLIENTS_DEFAULT: u64 = 10_000;
 pub const DATABASES_DEFAULT: usize = 16;
+/// Redis clamps `hz` into this range (CONFIG_MIN_HZ, CONFIG_MAX_HZ).
+pub const HZ_MIN: u64 = 1;
+pub const HZ_MAX: u64 = 500;
+const _: () = assert!(PROTO_MAX_BULK_LEN_MIN_BYTES <= PROTO_MAX_BULK_LEN_DEFAULT_BYTES);
+const _: () = assert!(HZ_MIN <= HZ_MAX);
+
+/// `maxmemory-policy`, in Redis's order (its error text lists them so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MaxmemoryPolicy {
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    #[default]
+    NoEviction,
+}
+
+impl MaxmemoryPolicy {
+    pub const ALL: [MaxmemoryPolicy; 8] = [
+        MaxmemoryPolicy::VolatileLru,
+        MaxmemoryPolicy::VolatileLfu,
+        MaxmemoryPolicy::VolatileRandom,
+        MaxmemoryPolicy::VolatileTtl,
+        MaxmemoryPolicy::AllkeysLru,
+        MaxmemoryPolicy::AllkeysLfu,
+        MaxmemoryPolicy::AllkeysRandom,
+        MaxmemoryPolicy::NoEviction,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MaxmemoryPolicy::VolatileLru => "volatile-lru",
+            MaxmemoryPolicy::VolatileLfu => "volatile-lfu",
+            MaxmemoryPolicy::VolatileRandom => "volatile-random",
+            MaxmemoryPolicy::VolatileTtl => "volatile-ttl",
+            MaxmemoryPolicy::AllkeysLru => "allkeys-lru",
+            MaxmemoryPolicy::AllkeysLfu => "allkeys-lfu",
+            MaxmemoryPolicy::AllkeysRandom => "allkeys-random",
+            MaxmemoryPolicy::NoEviction => "noeviction",
+        }
+    }
+
+    /// OBJECT FREQ works only under an LFU policy, OBJECT IDLETIME only under the others.
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::VolatileLfu | MaxmemoryPolicy::AllkeysLfu
+        )
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -21,18 +84,22 @@ pub struct Config {
     pub port: u16,
     pub proto_max_bulk_len: u64,
     pub maxmemory_bytes: u64,
-    pub maxmemory_policy: String,
+    pub maxmemory_policy: MaxmemoryPolicy,
+    /// Already clamped into `HZ_MIN..=HZ_MAX`, as CONFIG GET shows it.
     pub hz: u64,
     pub timeout_s: u64,
     pub dir: String,
     pub dbfilename: String,
     pub appendonly: bool,
+    /// Normalized "seconds changes …" pairs; empty means no snapshots.
     pub save: String,
     pub lfu_log_factor: u64,
     pub lfu_decay_time: u64,
     pub slowlog_log_slower_than_us: i64,
     pub slowlog_max_len: u64,
+    /// Normalized "class hard soft seconds …" for normal, slave and pubsub.
     pub client_output_buffer_limit: String,
+    /// Normalized as Redis prints it ("AKE", "xE").
     pub notify_keyspace_events: String,
 }
 
@@ -47,7 +114,7 @@ impl Default for Config {
             port: 6379,
             proto_max_bulk_len: PROTO_MAX_BULK_LEN_DEFAULT_BYTES,
             maxmemory_bytes: 0,
-            maxmemory_policy: "noeviction".into(),
+            maxmemory_policy: MaxmemoryPolicy::NoEviction,
             hz: 10,
             timeout_s: 0,
             dir: ".".into(),
@@ -66,10 +133,429 @@ impl Default for Config {
 }
 
 impl Config {
+    // `..Limits::default()` keeps the decoder's other limits at Redis's values as it grows.
+    #[allow(clippy::needless_update)]
     pub fn resp_limits(&self) -> Limits {
         Limits {
             bulk_len_max_bytes: self.proto_max_bulk_len,
             ..Limits::default()
+        }
+    }
+}
+
+/// Whether CONFIG SET may change a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutability {
+    Mutable,
+    /// "can't set immutable config"
+    Immutable,
+    /// "can't set protected config" (Redis's `enable-protected-configs no`)
+    Protected,
+}
+
+/// Every parameter CONFIG GET/SET knows, in the order CONFIG GET lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    Databases,
+    Requirepass,
+    Maxclients,
+    ProtectedMode,
+    Bind,
+    Port,
+    ProtoMaxBulkLen,
+    Maxmemory,
+    MaxmemoryPolicy,
+    Hz,
+    Timeout,
+    Dir,
+    Dbfilename,
+    Appendonly,
+    Save,
+    LfuLogFactor,
+    LfuDecayTime,
+    SlowlogLogSlowerThan,
+    SlowlogMaxLen,
+    ClientOutputBufferLimit,
+    NotifyKeyspaceEvents,
+}
+
+/// Redis's `INT_MAX` bound for int configs.
+const INT_MAX: i64 = i32::MAX as i64;
+
+impl Param {
+    pub const ALL: [Param; 21] = [
+        Param::Databases,
+        Param::Requirepass,
+        Param::Maxclients,
+        Param::ProtectedMode,
+        Param::Bind,
+        Param::Port,
+        Param::ProtoMaxBulkLen,
+        Param::Maxmemory,
+        Param::MaxmemoryPolicy,
+        Param::Hz,
+        Param::Timeout,
+        Param::Dir,
+        Param::Dbfilename,
+        Param::Appendonly,
+        Param::Save,
+        Param::LfuLogFactor,
+        Param::LfuDecayTime,
+        Param::SlowlogLogSlowerThan,
+        Param::SlowlogMaxLen,
+        Param::ClientOutputBufferLimit,
+        Param::NotifyKeyspaceEvents,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Param::Databases => "databases",
+            Param::Requirepass => "requirepass",
+            Param::Maxclients => "maxclients",
+            Param::ProtectedMode => "protected-mode",
+            Param::Bind => "bind",
+            Param::Port => "port",
+            Param::ProtoMaxBulkLen => "proto-max-bulk-len",
+            Param::Maxmemory => "maxmemory",
+            Param::MaxmemoryPolicy => "maxmemory-policy",
+            Param::Hz => "hz",
+            Param::Timeout => "timeout",
+            Param::Dir => "dir",
+            Param::Dbfilename => "dbfilename",
+            Param::Appendonly => "appendonly",
+            Param::Save => "save",
+            Param::LfuLogFactor => "lfu-log-factor",
+            Param::LfuDecayTime => "lfu-decay-time",
+            Param::SlowlogLogSlowerThan => "slowlog-log-slower-than",
+            Param::SlowlogMaxLen => "slowlog-max-len",
+            Param::ClientOutputBufferLimit => "client-output-buffer-limit",
+            Param::NotifyKeyspaceEvents => "notify-keyspace-events",
+        }
+    }
+
+    /// Case-insensitive, as Redis's config dictionary.
+    pub fn lookup(name: &[u8]) -> Option<Param> {
+        Param::ALL
+            .into_iter()
+            .find(|p| p.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    pub fn mutability(self) -> Mutability {
+        match self {
+            Param::Databases | Param::Bind | Param::Port => Mutability::Immutable,
+            Param::Dir | Param::Dbfilename => Mutability::Protected,
+            Param::Requirepass
+            | Param::Maxclients
+            | Param::ProtectedMode
+            | Param::ProtoMaxBulkLen
+            | Param::Maxmemory
+            | Param::MaxmemoryPolicy
+            | Param::Hz
+            | Param::Timeout
+            | Param::Appendonly
+            | Param::Save
+            | Param::LfuLogFactor
+            | Param::LfuDecayTime
+            | Param::SlowlogLogSlowerThan
+            | Param::SlowlogMaxLen
+            | Param::ClientOutputBufferLimit
+            | Param::NotifyKeyspaceEvents => Mutability::Mutable,
+        }
+    }
+}
+
+/// Why a CONFIG SET value was refused, in Redis's words.
+pub type SetReason = Cow<'static, str>;
+
+impl Config {
+    /// The value CONFIG GET shows.
+    pub fn get(&self, param: Param) -> Vec<u8> {
+        let text = match param {
+            Param::Databases => self.databases.to_string(),
+            Param::Requirepass => {
+                return self.requirepass.clone().unwrap_or_default();
+            }
+            Param::Maxclients => self.maxclients.to_string(),
+            Param::ProtectedMode => yes_no(self.protected_mode).into(),
+            Param::Bind => self.bind.clone(),
+            Param::Port => self.port.to_string(),
+            Param::ProtoMaxBulkLen => self.proto_max_bulk_len.to_string(),
+            Param::Maxmemory => self.maxmemory_bytes.to_string(),
+            Param::MaxmemoryPolicy => self.maxmemory_policy.name().into(),
+            Param::Hz => self.hz.to_string(),
+            Param::Timeout => self.timeout_s.to_string(),
+            Param::Dir => self.dir.clone(),
+            Param::Dbfilename => self.dbfilename.clone(),
+            Param::Appendonly => yes_no(self.appendonly).into(),
+            Param::Save => self.save.clone(),
+            Param::LfuLogFactor => self.lfu_log_factor.to_string(),
+            Param::LfuDecayTime => self.lfu_decay_time.to_string(),
+            Param::SlowlogLogSlowerThan => self.slowlog_log_slower_than_us.to_string(),
+            Param::SlowlogMaxLen => self.slowlog_max_len.to_string(),
+            Param::ClientOutputBufferLimit => self.client_output_buffer_limit.clone(),
+            Param::NotifyKeyspaceEvents => self.notify_keyspace_events.clone(),
+        };
+        text.into_bytes()
+    }
+
+    /// Parses `value` as Redis does for `param` and stores it. Mutability is the caller's check.
+    pub fn set(&mut self, param: Param, value: &[u8]) -> Result<(), SetReason> {
+        match param {
+            Param::Requirepass => {
+                // Redis: an empty requirepass means no password.
+                self.requirepass = (!value.is_empty()).then(|| value.to_vec());
+            }
+            Param::Maxclients => self.maxclients = int_in(value, 1, i64::from(u32::MAX))? as u64,
+            Param::ProtectedMode => self.protected_mode = yes_no_arg(value)?,
+            Param::ProtoMaxBulkLen => {
+                let min = PROTO_MAX_BULK_LEN_MIN_BYTES as i64;
+                self.proto_max_bulk_len = memory_in(value, min, i64::MAX)?;
+            }
+            Param::Maxmemory => self.maxmemory_bytes = memory(value)?,
+            Param::MaxmemoryPolicy => self.maxmemory_policy = policy_arg(value)?,
+            Param::Hz => {
+                self.hz = (int_in(value, 0, INT_MAX)? as u64).clamp(HZ_MIN, HZ_MAX);
+            }
+            Param::Timeout => self.timeout_s = int_in(value, 0, INT_MAX)? as u64,
+            Param::Appendonly => self.appendonly = yes_no_arg(value)?,
+            Param::Save => self.save = save_arg(value)?,
+            Param::LfuLogFactor => self.lfu_log_factor = int_in(value, 0, INT_MAX)? as u64,
+            Param::LfuDecayTime => self.lfu_decay_time = int_in(value, 0, INT_MAX)? as u64,
+            Param::SlowlogLogSlowerThan => {
+                self.slowlog_log_slower_than_us = int_in(value, -1, i64::MAX)?;
+            }
+            Param::SlowlogMaxLen => self.slowlog_max_len = int_in(value, 0, i64::MAX)? as u64,
+            Param::ClientOutputBufferLimit => {
+                self.client_output_buffer_limit =
+                    output_limits_arg(&self.client_output_buffer_limit, value)?;
+            }
+            Param::NotifyKeyspaceEvents => {
+                self.notify_keyspace_events = keyspace_events_arg(value)?;
+            }
+            Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
+                unreachable!("{} is not settable", param.name())
+            }
+        }
+        Ok(())
+    }
+}
+
+fn yes_no(on: bool) -> &'static str {
+    if on {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn yes_no_arg(value: &[u8]) -> Result<bool, SetReason> {
+    if value.eq_ignore_ascii_case(b"yes") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case(b"no") {
+        Ok(false)
+    } else {
+        Err("argument must be 'yes' or 'no'".into())
+    }
+}
+
+fn out_of_range(min: i64, max: i64) -> SetReason {
+    format!("argument must be between {min} and {max} inclusive").into()
+}
+
+/// An integer config: `string2ll`, then Redis's bounds.
+fn int_in(value: &[u8], min: i64, max: i64) -> Result<i64, SetReason> {
+    let n = parse_canonical_i64(value)
+        .ok_or(Cow::Borrowed("argument couldn't be parsed into an integer"))?;
+    if n < min || n > max {
+        return Err(out_of_range(min, max));
+    }
+    Ok(n)
+}
+
+/// Redis's `memtoull`: digits and an optional unit (b, k, kb, m, mb, g, gb; k is 1000 and kb
+/// 1024). Like Redis it does not detect overflow: the product wraps.
+pub fn memory(value: &[u8]) -> Result<u64, SetReason> {
+    let bad = || Cow::Borrowed("argument must be a memory value");
+    let digits_len = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (digits, unit) = value.split_at(digits_len);
+    let unit = unit.to_ascii_lowercase();
+    let mul: u64 = match unit.as_slice() {
+        b"" | b"b" => 1,
+        b"k" => 1000,
+        b"kb" => 1024,
+        b"m" => 1000 * 1000,
+        b"mb" => 1024 * 1024,
+        b"g" => 1000 * 1000 * 1000,
+        b"gb" => 1024 * 1024 * 1024,
+        _ => return Err(bad()),
+    };
+    // strtoull saturates on overflow and Redis does not look at errno.
+    let n = digits.iter().fold(0u64, |n, &d| {
+        n.checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .unwrap_or(u64::MAX)
+    });
+    Ok(n.wrapping_mul(mul))
+}
+
+/// A memory config stored as a `long long` with bounds.
+fn memory_in(value: &[u8], min: i64, max: i64) -> Result<u64, SetReason> {
+    let n = memory(value)? as i64;
+    if n < min || n > max {
+        return Err(out_of_range(min, max));
+    }
+    Ok(n as u64)
+}
+
+fn policy_arg(value: &[u8]) -> Result<MaxmemoryPolicy, SetReason> {
+    MaxmemoryPolicy::ALL
+        .into_iter()
+        .find(|p| p.name().as_bytes().eq_ignore_ascii_case(value))
+        .ok_or_else(|| {
+            let names: Vec<&str> = MaxmemoryPolicy::ALL.iter().map(|p| p.name()).collect();
+            format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )
+            .into()
+        })
+}
+
+/// `save`: pairs of non-negative "seconds changes"; seconds must be positive. Empty: none.
+fn save_arg(value: &[u8]) -> Result<String, SetReason> {
+    let text = String::from_utf8_lossy(value);
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    let bad = || Cow::Borrowed("Invalid save parameters");
+    if !words.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    for pair in words.chunks(2) {
+        let seconds = parse_canonical_i64(pair[0].as_bytes()).ok_or_else(bad)?;
+        let changes = parse_canonical_i64(pair[1].as_bytes()).ok_or_else(bad)?;
+        if seconds < 1 || changes < 0 {
+            return Err(bad());
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// The classes of `client-output-buffer-limit`, in the order Redis prints them.
+const OUTPUT_LIMIT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// `client-output-buffer-limit`: groups of "class hard soft seconds" replacing those classes'
+/// limits; Redis prints the memory values in bytes.
+fn output_limits_arg(current: &str, value: &[u8]) -> Result<String, SetReason> {
+    let text = String::from_utf8_lossy(value);
+    let words: Vec<&str> = text.split(' ').filter(|w| !w.is_empty()).collect();
+    if !words.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut limits: Vec<[String; 3]> = current
+        .split(' ')
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| [c[1].to_string(), c[2].to_string(), c[3].to_string()])
+        .collect();
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let bad = || {
+            Cow::Borrowed(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+            )
+        };
+        let hard = memory(group[1].as_bytes()).map_err(|_| bad())?;
+        let soft = memory(group[2].as_bytes()).map_err(|_| bad())?;
+        let seconds = parse_canonical_i64(group[3].as_bytes())
+            .filter(|s| *s >= 0)
+            .ok_or_else(bad)?;
+        limits[class] = [hard.to_string(), soft.to_string(), seconds.to_string()];
+    }
+    let parts: Vec<String> = OUTPUT_LIMIT_CLASSES
+        .iter()
+        .zip(&limits)
+        .map(|(class, l)| format!("{class} {} {} {}", l[0], l[1], l[2]))
+        .collect();
+    Ok(parts.join(" "))
+}
+
+/// Keyspace event classes in the order Redis prints them; `A` stands for all of `ALL_CLASSES`.
+const ALL_CLASSES: &str = "g$lshzxetd";
+
+/// `notify-keyspace-events`: Redis's flags, printed back in its canonical order.
+fn keyspace_events_arg(value: &[u8]) -> Result<String, SetReason> {
+    let mut on = std::collections::BTreeSet::new();
+    for &b in value {
+        match b {
+            b'A' => on.extend(ALL_CLASSES.bytes()),
+            b'g' | b'$' | b'l' | b's' | b'h' | b'z' | b'x' | b'e' | b't' | b'd' | b'm' | b'n'
+            | b'K' | b'E' => {
+                on.insert(b);
+            }
+            _ => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        }
+    }
+    let mut out = String::new();
+    if ALL_CLASSES.bytes().all(|c| on.contains(&c)) {
+        out.push('A');
+    } else {
+        out.extend(ALL_CLASSES.chars().filter(|c| on.contains(&(*c as u8))));
+    }
+    out.extend("KEmn".chars().filter(|c| on.contains(&(*c as u8))));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_values_follow_memtoull() {
+        assert_eq!(memory(b"1gb"), Ok(1 << 30));
+        assert_eq!(memory(b"1K"), Ok(1000));
+        assert_eq!(memory(b"2kb"), Ok(2048));
+        assert!(memory(b"-1").is_err());
+        assert!(memory(b"100xb").is_err());
+        assert!(memory(b"1.5mb").is_err());
+    }
+
+    #[test]
+    fn keyspace_events_print_canonically() {
+        assert_eq!(keyspace_events_arg(b"KEA").unwrap(), "AKE");
+        assert_eq!(keyspace_events_arg(b"Ex").unwrap(), "xE");
+        assert_eq!(keyspace_events_arg(b"").unwrap(), "");
+        assert!(keyspace_events_arg(b"Q").is_err());
+    }
+
+    #[test]
+    fn output_limits_replace_one_class() {
+        let config = Config::default();
+        let got = output_limits_arg(&config.client_output_buffer_limit, b"normal 1mb 2k 3");
+        assert_eq!(
+            got.unwrap(),
+            "normal 1048576 2000 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+    }
+
+    #[test]
+    fn every_param_round_trips_its_default() {
+        for param in Param::ALL {
+            assert_eq!(
+                Param::lookup(param.name().to_uppercase().as_bytes()),
+                Some(param)
+            );
+            let mut config = Config::default();
+            if param.mutability() == Mutability::Mutable {
+                let value = config.get(param);
+                config.set(param, &value).unwrap();
+                assert_eq!(config, Config::default(), "{}", param.name());
+            }
         }
     }
 }

@@ -595,9 +595,11 @@ pub(crate) fn start_node_cmd(
         | NodeCmd::SwapDb => {
             cmd::keyspace::plan_node_cmd(cmd, &argv, conn.db, node.threads, node.config.databases)
         }
-        NodeCmd::Info | NodeCmd::ClientList | NodeCmd::ClientKill | NodeCmd::ConfigSet => {
-            cmd::server::plan_node_cmd(cmd, &argv, conn, &node.config)
-        }
+        NodeCmd::Info
+        | NodeCmd::ClientList
+        | NodeCmd::ClientKill
+        | NodeCmd::ConfigSet
+        | NodeCmd::ConfigResetStat => cmd::server::plan_node_cmd(cmd, &argv, conn, &node.config),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -657,7 +659,8 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
-        | NodeCmd::ConfigSet => false,
+        | NodeCmd::ConfigSet
+        | NodeCmd::ConfigResetStat => false,
     }
 }
 
@@ -690,7 +693,11 @@ fn finish_node_cmd(
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
         | NodeCmd::SwapDb => cmd::keyspace::finish_node_cmd(cmd, argv, results, node.threads, cx),
-        NodeCmd::Info | NodeCmd::ClientList | NodeCmd::ClientKill | NodeCmd::ConfigSet => {
+        NodeCmd::Info
+        | NodeCmd::ClientList
+        | NodeCmd::ClientKill
+        | NodeCmd::ConfigSet
+        | NodeCmd::ConfigResetStat => {
             cmd::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
         }
     }
@@ -715,6 +722,7 @@ pub(crate) fn run_node_op(
         NodeOp::Stats
         | NodeOp::ClientList { .. }
         | NodeOp::ClientKill { .. }
-        | NodeOp::ConfigSet { .. } => cmd::server::run_node_op(node, op, now_ms, current, cx),
+        | NodeOp::ConfigSet { .. }
+        | NodeOp::ResetStats => cmd::server::run_node_op(node, op, now_ms, current, cx),
     }
 }

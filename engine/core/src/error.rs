@@ -95,6 +95,30 @@ pub enum CmdError {
     ExpireGtLtConflict,
     /// OBJECT FREQ without an LFU maxmemory-policy.
     LfuPolicyNotSelected,
+    // server family
+    /// ERR Unknown client type '<type>' (CLIENT LIST/KILL TYPE)
+    UnknownClientType(String),
+    /// ERR Invalid client ID (CLIENT LIST ID)
+    InvalidClientId,
+    /// ERR client-id should be greater than 0 (CLIENT KILL ID)
+    ClientIdNotPositive,
+    /// ERR No such user '<name>' (CLIENT KILL USER)
+    NoSuchUser(String),
+    /// COMMAND GETKEYS on a name that is not a command.
+    InvalidCommandSpecified,
+    /// COMMAND GETKEYS on a command without key arguments.
+    CommandHasNoKeys,
+    /// COMMAND GETKEYS with an argument count the command's arity refuses.
+    InvalidArgCountForCommand,
+    /// COMMAND GETKEYS where the key specs find no key.
+    InvalidArgsForCommand,
+    /// Redis's generic subcommand error (DEBUG): the subcommand as sent, the container upper-case.
+    SubcommandSyntax {
+        sub: Vec<u8>,
+        container: &'static str,
+    },
+    /// SHUTDOWN ABORT with no shutdown under way.
+    NoShutdownInProgress,
 }
 
 impl CmdError {
@@ -142,10 +166,12 @@ impl CmdError {
             MaxClients => "ERR max number of clients reached",
             NoProto => "NOPROTO unsupported protocol version",
             ProtocolVersionNotInteger => "ERR Protocol version is not an integer or out of range",
-            HelloSyntax(option) => return format!("ERR Syntax error in HELLO option '{option}'").into(),
+            HelloSyntax(option) => {
+                return format!("ERR Syntax error in HELLO option '{option}'").into()
+            }
             NoAuthHello => {
                 "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
-                 HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+                 HELLO AUTH <user> <pass> option can be used to authenticate the client and \
                  select the RESP protocol version at the same time"
             }
             ProtectedMode => {
@@ -190,8 +216,11 @@ impl CmdError {
                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
             }
             UnsupportedExpireOption(option) => {
-                return format!("ERR Unsupported option {}", truncated_lossy(option, usize::MAX))
-                    .into()
+                return format!(
+                    "ERR Unsupported option {}",
+                    truncated_lossy(option, usize::MAX)
+                )
+                .into()
             }
             ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible"
@@ -202,6 +231,23 @@ impl CmdError {
                  Please note that when switching between policies at runtime LRU and LFU data \
                  will take some time to adjust."
             }
+            UnknownClientType(name) => return format!("ERR Unknown client type '{name}'").into(),
+            InvalidClientId => "ERR Invalid client ID",
+            ClientIdNotPositive => "ERR client-id should be greater than 0",
+            NoSuchUser(name) => return format!("ERR No such user '{name}'").into(),
+            InvalidCommandSpecified => "ERR Invalid command specified",
+            CommandHasNoKeys => "ERR The command has no key arguments",
+            InvalidArgCountForCommand => "ERR Invalid number of arguments specified for command",
+            InvalidArgsForCommand => "ERR Invalid arguments specified for command",
+            SubcommandSyntax { sub, container } => {
+                return format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try \
+                     {container} HELP.",
+                    truncated_lossy(sub, 128)
+                )
+                .into()
+            }
+            NoShutdownInProgress => "ERR No shutdown in progress.",
         };
         Cow::Borrowed(s)
     }

@@ -115,6 +115,8 @@ pub enum NodeOp {
     ConfigSet {
         pairs: Vec<(String, Vec<u8>)>,
     },
+    /// CONFIG RESETSTAT: zero this thread's INFO counters.
+    ResetStats,
 }
 
 #[derive(Debug)]

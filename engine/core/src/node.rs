@@ -84,7 +84,8 @@ impl Node {
         seed: u64,
     ) -> Node {
         assert!(thread.0 < threads, "thread {thread:?} of {threads}");
-        let shard = Shard::new(config.databases, seed);
+        let mut shard = Shard::new(config.databases, seed);
+        shard.maxmemory_policy = config.maxmemory_policy;
         Node {
             thread,
             threads,
@@ -286,7 +287,8 @@ impl Node {
                 args,
             });
         };
-        if let Exec::Container = spec.exec {
+        // A container needs a subcommand unless its arity allows none (COMMAND alone).
+        if let (Exec::Container, true) = (spec.exec, argv.len() >= 2 || !spec.arity_ok(1)) {
             if argv.len() < 2 {
                 return Err(CmdError::WrongArity(spec.name.into()));
             }
@@ -323,7 +325,10 @@ impl Node {
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, &argv, cx),
             Exec::Node(cmd) => self.start_node_cmd(conn, cmd, argv, cx),
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
-            Exec::Container => unreachable!("containers resolve to a subcommand"),
+            Exec::Container => {
+                let cmd = server::bare_container_cmd(spec);
+                self.run_conn_cmd(conn, cmd, &argv, cx)
+            }
         }
     }
 

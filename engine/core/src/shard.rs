@@ -1,6 +1,7 @@
 //! A shard: the logical databases for the keys that hash to it, its expiry sweep and counters.
 //! A shard is touched only by its own thread; other threads reach it with hops.
 
+use crate::config::MaxmemoryPolicy;
 use crate::cx::Cx;
 use crate::db::Db;
 
@@ -21,6 +22,9 @@ pub struct Shard {
     sweep_db: usize,
     sweep_cursor: u64,
     pub stats: ShardStats,
+    /// A copy of the node's `maxmemory-policy` (CONFIG SET updates it): OBJECT FREQ and
+    /// IDLETIME answer by it.
+    pub maxmemory_policy: MaxmemoryPolicy,
 }
 
 impl Shard {
@@ -34,6 +38,7 @@ impl Shard {
             sweep_db: 0,
             sweep_cursor: 0,
             stats: ShardStats::default(),
+            maxmemory_policy: MaxmemoryPolicy::default(),
         }
     }
 

@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use damselfly_core::cmd::server::ServerInfo;
 use damselfly_core::config::Config;
-use damselfly_core::cx::{ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer, TxIdSource};
+use damselfly_core::cx::{
+    ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer, TxIdSource,
+};
 use damselfly_core::node::Node;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -151,7 +153,10 @@ async fn run(setup: Setup) {
     } = setup;
     let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
     let node = Node::new(thread, threads, config, info, splitmix64(seed));
-    let options = CxOptions { txids: shared.txids.clone(), ..CxOptions::default() };
+    let options = CxOptions {
+        txids: shared.txids.clone(),
+        ..CxOptions::default()
+    };
     let cx = Cx::new(splitmix64(splitmix64(seed)), options);
     let worker = Rc::new(Worker::new(thread, node, cx, Arc::clone(&shared)));
     worker.start();

@@ -8,7 +8,11 @@
 //! `ConnCmd`/`NodeCmd` variants that `node.rs` matches exhaustively.
 
 pub mod args;
+pub mod client;
+pub mod command_docs;
+pub mod config_cmd;
 pub mod expire;
+pub mod info;
 pub mod keyspace;
 pub mod object;
 pub mod server;
@@ -232,10 +236,8 @@ pub enum ConnCmd {
     ClientId,
     ClientSetName,
     ClientGetName,
-    ClientSetInfo,
     ClientInfo,
     ClientNoEvict,
-    ClientNoTouch,
     ClientHelp,
     CommandCount,
     CommandInfo,
@@ -246,7 +248,6 @@ pub enum ConnCmd {
     CommandAll,
     ConfigGet,
     ConfigHelp,
-    ConfigResetStat,
     Time,
     LastSave,
     DebugSleep,
@@ -268,6 +269,7 @@ pub enum NodeCmd {
     ClientList,
     ClientKill,
     ConfigSet,
+    ConfigResetStat,
 }
 
 #[derive(Clone, Copy, Debug)]

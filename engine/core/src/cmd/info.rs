@@ -1,0 +1,513 @@
+//! INFO: the sections tools parse, with Redis 7.0's field names and order. Each thread reports
+//! its `ThreadStats` (connections, counters, keyspace sizes, an estimate of data bytes); the
+//! coordinator adds them up and formats the text.
+//!
+//! Sections: server, clients, memory, persistence, stats, replication, cpu, modules (empty),
+//! cluster and keyspace; `default`, `all` and `everything` select all of them (we model no
+//! commandstats, errorstats or latencystats). Unknown section names select nothing, so
+//! `INFO nosuch` is an empty string, as in Redis.
+//!
+//! What the engine cannot know it reports as a fixed value: used_memory is the engine's own
+//! estimate of key and value bytes (no allocator statistics), used_memory_rss repeats it (the
+//! driver may later report real RSS), CPU times are 0 (no OS queries in the engine), and
+//! instantaneous_ops_per_sec and rdb_changes_since_last_save are 0 (no sampling, no RDB yet).
+
+use std::fmt::Write as _;
+
+use crate::argv::Argv;
+use crate::cmd::server::REDIS_VERSION_COMPAT;
+use crate::conn::Conn;
+use crate::cx::{Cx, ThreadId};
+use crate::db::{Entry, Value};
+use crate::hop::NodeResult;
+use crate::node::{Node, NodeCounters};
+use crate::reply::Reply;
+use crate::shard::{Shard, ShardStats};
+
+/// Counters one thread reports for INFO.
+#[derive(Clone, Debug, Default)]
+pub struct ThreadStats {
+    pub connected_clients: u64,
+    pub counters: NodeCounters,
+    pub shard: ShardStats,
+    /// (keys, keys with a TTL) per database.
+    pub keyspace: Vec<(u64, u64)>,
+    /// The engine's estimate of the bytes its keys and values take.
+    pub used_memory_bytes: u64,
+}
+
+/// INFO sections in the order Redis prints them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Section {
+    Server,
+    Clients,
+    Memory,
+    Persistence,
+    Stats,
+    Replication,
+    Cpu,
+    Modules,
+    Cluster,
+    Keyspace,
+}
+
+impl Section {
+    const ALL: [Section; 10] = [
+        Section::Server,
+        Section::Clients,
+        Section::Memory,
+        Section::Persistence,
+        Section::Stats,
+        Section::Replication,
+        Section::Cpu,
+        Section::Modules,
+        Section::Cluster,
+        Section::Keyspace,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Section::Server => "server",
+            Section::Clients => "clients",
+            Section::Memory => "memory",
+            Section::Persistence => "persistence",
+            Section::Stats => "stats",
+            Section::Replication => "replication",
+            Section::Cpu => "cpu",
+            Section::Modules => "modules",
+            Section::Cluster => "cluster",
+            Section::Keyspace => "keyspace",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Section::Server => "Server",
+            Section::Clients => "Clients",
+            Section::Memory => "Memory",
+            Section::Persistence => "Persistence",
+            Section::Stats => "Stats",
+            Section::Replication => "Replication",
+            Section::Cpu => "CPU",
+            Section::Modules => "Modules",
+            Section::Cluster => "Cluster",
+            Section::Keyspace => "Keyspace",
+        }
+    }
+}
+
+/// The sections `INFO [section…]` asks for, in Redis's order.
+fn requested_sections(argv: &Argv) -> Vec<Section> {
+    if argv.len() == 1 {
+        return Section::ALL.to_vec();
+    }
+    let mut wanted: Vec<Section> = Vec::new();
+    for arg in argv.iter().skip(1) {
+        let lower = arg.to_ascii_lowercase();
+        if matches!(lower.as_slice(), b"all" | b"everything" | b"default") {
+            wanted.extend(Section::ALL);
+        } else if let Some(s) = Section::ALL.iter().find(|s| s.name().as_bytes() == lower) {
+            wanted.push(*s);
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+    wanted
+}
+
+/// Fixed per-entry bookkeeping counted on top of key and value bytes.
+const ENTRY_OVERHEAD_BYTES: u64 = std::mem::size_of::<Entry>() as u64;
+
+fn value_len_bytes(value: &Value) -> u64 {
+    match value {
+        Value::Str(s) => s.len_bytes() as u64,
+    }
+}
+
+/// An estimate of the bytes a shard's data takes: walks every entry (O(keys) per INFO).
+fn shard_memory_bytes(shard: &Shard) -> u64 {
+    (0..shard.dbs_len())
+        .flat_map(|i| shard.db_ref(i).iter())
+        .map(|e| ENTRY_OVERHEAD_BYTES + e.key.len() as u64 + value_len_bytes(&e.value))
+        .sum()
+}
+
+/// This thread's part of INFO.
+pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
+    let shard = node.shard();
+    let keyspace = (0..shard.dbs_len())
+        .map(|i| {
+            let db = shard.db_ref(i);
+            (db.len() as u64, db.expires_len() as u64)
+        })
+        .collect();
+    NodeResult::Stats(Box::new(ThreadStats {
+        connected_clients: node.conns_len() as u64 + u64::from(current.is_some()),
+        counters: node.counters,
+        shard: shard.stats,
+        keyspace,
+        used_memory_bytes: shard_memory_bytes(shard),
+    }))
+}
+
+/// Node-wide totals of the threads' stats.
+#[derive(Default)]
+struct Totals {
+    clients: u64,
+    counters: NodeCounters,
+    shard: ShardStats,
+    keyspace: Vec<(u64, u64)>,
+    used_memory_bytes: u64,
+}
+
+fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
+    let mut t = Totals {
+        keyspace: vec![(0, 0); databases],
+        ..Totals::default()
+    };
+    for (_, result) in results {
+        let NodeResult::Stats(s) = result else {
+            unreachable!("INFO part {result:?}")
+        };
+        t.clients += s.connected_clients;
+        t.counters.connections_received += s.counters.connections_received;
+        t.counters.commands_processed += s.counters.commands_processed;
+        t.counters.rejected_connections += s.counters.rejected_connections;
+        t.counters.net_input_bytes += s.counters.net_input_bytes;
+        t.counters.net_output_bytes += s.counters.net_output_bytes;
+        t.shard.expired_keys += s.shard.expired_keys;
+        t.shard.keyspace_hits += s.shard.keyspace_hits;
+        t.shard.keyspace_misses += s.shard.keyspace_misses;
+        t.used_memory_bytes += s.used_memory_bytes;
+        for (sum, part) in t.keyspace.iter_mut().zip(&s.keyspace) {
+            sum.0 += part.0;
+            sum.1 += part.1;
+        }
+    }
+    t
+}
+
+/// Redis's `bytesToHuman`.
+pub fn bytes_to_human(n: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = n as f64;
+    match n {
+        0..1024 => format!("{n}B"),
+        1024..1_048_576 => format!("{:.2}K", f / K),
+        1_048_576..1_073_741_824 => format!("{:.2}M", f / (K * K)),
+        1_073_741_824..1_099_511_627_776 => format!("{:.2}G", f / (K * K * K)),
+        1_099_511_627_776..1_125_899_906_842_624 => format!("{:.2}T", f / (K * K * K * K)),
+        _ => format!("{:.2}P", f / (K * K * K * K * K)),
+    }
+}
+
+/// Formats INFO from the threads' stats.
+pub fn finish(node: &Node, argv: &Argv, results: Vec<(ThreadId, NodeResult)>, cx: &Cx) -> Reply {
+    let t = totals(results, node.config.databases);
+    let sections: Vec<String> = requested_sections(argv)
+        .into_iter()
+        .map(|s| {
+            let mut text = format!("# {}\r\n", s.title());
+            section_body(s, node, &t, cx, &mut text);
+            text
+        })
+        .collect();
+    Reply::Verbatim {
+        format: "txt",
+        text: sections.join("\r\n").into_bytes(),
+    }
+}
+
+fn section_body(section: Section, node: &Node, t: &Totals, cx: &Cx, out: &mut String) {
+    match section {
+        Section::Server => server_section(node, cx, out),
+        Section::Clients => {
+            let fields = [
+                ("connected_clients", t.clients.to_string()),
+                ("cluster_connections", "0".into()),
+                ("maxclients", node.config.maxclients.to_string()),
+                ("client_recent_max_input_buffer", "0".into()),
+                ("client_recent_max_output_buffer", "0".into()),
+                ("blocked_clients", "0".into()),
+                ("tracking_clients", "0".into()),
+                ("clients_in_timeout_table", "0".into()),
+            ];
+            push_fields(out, &fields);
+        }
+        Section::Memory => memory_section(node, t, out),
+        Section::Persistence => persistence_section(node, out),
+        Section::Stats => stats_section(t, out),
+        Section::Replication => {
+            let fields = [
+                ("role", "master".to_string()),
+                ("connected_slaves", "0".into()),
+                ("master_failover_state", "no-failover".into()),
+                ("master_replid", node.server.master_replid.clone()),
+                ("master_replid2", "0".repeat(40)),
+                ("master_repl_offset", "0".into()),
+                ("second_repl_offset", "-1".into()),
+                ("repl_backlog_active", "0".into()),
+                ("repl_backlog_size", "1048576".into()),
+                ("repl_backlog_first_byte_offset", "0".into()),
+                ("repl_backlog_histlen", "0".into()),
+            ];
+            push_fields(out, &fields);
+        }
+        Section::Cpu => {
+            let zero = "0.000000".to_string();
+            let fields = [
+                ("used_cpu_sys", zero.clone()),
+                ("used_cpu_user", zero.clone()),
+                ("used_cpu_sys_children", zero.clone()),
+                ("used_cpu_user_children", zero.clone()),
+                ("used_cpu_sys_main_thread", zero.clone()),
+                ("used_cpu_user_main_thread", zero),
+            ];
+            push_fields(out, &fields);
+        }
+        Section::Modules => {}
+        Section::Cluster => push_fields(out, &[("cluster_enabled", "0".into())]),
+        Section::Keyspace => {
+            for (db, (keys, expires)) in t.keyspace.iter().enumerate() {
+                if *keys > 0 {
+                    let _ = write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
+                }
+            }
+        }
+    }
+}
+
+fn push_fields(out: &mut String, fields: &[(&str, String)]) {
+    for (name, value) in fields {
+        let _ = write!(out, "{name}:{value}\r\n");
+    }
+}
+
+fn server_section(node: &Node, cx: &Cx, out: &mut String) {
+    let server = &node.server;
+    let uptime_s = cx.now_mono_us().saturating_sub(server.started_mono_us) / 1_000_000;
+    let fields = [
+        ("redis_version", REDIS_VERSION_COMPAT.to_string()),
+        ("damselfly_version", server.damselfly_version.clone()),
+        ("redis_git_sha1", "00000000".into()),
+        ("redis_git_dirty", "0".into()),
+        ("redis_mode", "standalone".into()),
+        ("os", server.os.clone()),
+        ("arch_bits", server.arch_bits.to_string()),
+        ("multiplexing_api", "epoll".into()),
+        ("process_id", server.process_id.to_string()),
+        ("process_supervised", "no".into()),
+        ("run_id", server.run_id.clone()),
+        ("tcp_port", node.config.port.to_string()),
+        ("server_time_usec", cx.wall_us().to_string()),
+        ("uptime_in_seconds", uptime_s.to_string()),
+        ("uptime_in_days", (uptime_s / 86_400).to_string()),
+        ("hz", node.config.hz.to_string()),
+        ("configured_hz", node.config.hz.to_string()),
+        ("executable", server.executable.clone()),
+        ("config_file", server.config_file.clone()),
+        ("io_threads_active", "0".into()),
+    ];
+    push_fields(out, &fields);
+}
+
+fn memory_section(node: &Node, t: &Totals, out: &mut String) {
+    let used = t.used_memory_bytes;
+    let maxmemory = node.config.maxmemory_bytes;
+    let fields = [
+        ("used_memory", used.to_string()),
+        ("used_memory_human", bytes_to_human(used)),
+        ("used_memory_rss", used.to_string()),
+        ("used_memory_rss_human", bytes_to_human(used)),
+        ("used_memory_peak", used.to_string()),
+        ("used_memory_peak_human", bytes_to_human(used)),
+        ("used_memory_dataset", used.to_string()),
+        ("maxmemory", maxmemory.to_string()),
+        ("maxmemory_human", bytes_to_human(maxmemory)),
+        (
+            "maxmemory_policy",
+            node.config.maxmemory_policy.name().into(),
+        ),
+        ("mem_fragmentation_ratio", "1.00".into()),
+        ("mem_allocator", "libc".into()),
+        ("lazyfree_pending_objects", "0".into()),
+    ];
+    push_fields(out, &fields);
+}
+
+fn persistence_section(node: &Node, out: &mut String) {
+    let fields = [
+        ("loading", "0".to_string()),
+        ("async_loading", "0".into()),
+        ("rdb_changes_since_last_save", "0".into()),
+        ("rdb_bgsave_in_progress", "0".into()),
+        (
+            "rdb_last_save_time",
+            (node.server.started_wall_ms / 1000).to_string(),
+        ),
+        ("rdb_last_bgsave_status", "ok".into()),
+        ("aof_enabled", u8::from(node.config.appendonly).to_string()),
+        ("aof_rewrite_in_progress", "0".into()),
+        ("aof_last_write_status", "ok".into()),
+    ];
+    push_fields(out, &fields);
+}
+
+fn stats_section(t: &Totals, out: &mut String) {
+    let c = &t.counters;
+    let fields = [
+        (
+            "total_connections_received",
+            c.connections_received.to_string(),
+        ),
+        ("total_commands_processed", c.commands_processed.to_string()),
+        ("instantaneous_ops_per_sec", "0".into()),
+        ("total_net_input_bytes", c.net_input_bytes.to_string()),
+        ("total_net_output_bytes", c.net_output_bytes.to_string()),
+        ("rejected_connections", c.rejected_connections.to_string()),
+        ("expired_keys", t.shard.expired_keys.to_string()),
+        ("evicted_keys", "0".into()),
+        ("keyspace_hits", t.shard.keyspace_hits.to_string()),
+        ("keyspace_misses", t.shard.keyspace_misses.to_string()),
+        ("pubsub_channels", "0".into()),
+        ("pubsub_patterns", "0".into()),
+        ("total_error_replies", "0".into()),
+    ];
+    push_fields(out, &fields);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::server::test_util::THREADS;
+    use crate::testkit::TestCluster;
+
+    /// The INFO text with the numbers that vary between runs of the same script replaced.
+    fn normalized(reply: &str) -> String {
+        let (_, text) = reply
+            .split_once("txt:")
+            .or_else(|| reply.split_once("\r\n"))
+            .unwrap();
+        text.split("\r\n")
+            .map(|line| match line.split_once(':') {
+                Some(("run_id" | "master_replid" | "server_time_usec", _)) => {
+                    format!("{}:<volatile>", line.split(':').next().unwrap())
+                }
+                _ => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn field(info: &str, name: &str) -> String {
+        let start = info
+            .find(&format!("\r\n{name}:"))
+            .unwrap_or_else(|| panic!("{name}"));
+        let rest = &info[start + name.len() + 3..];
+        rest[..rest.find("\r\n").unwrap()].to_string()
+    }
+
+    #[test]
+    fn default_info_snapshot() {
+        let mut c = TestCluster::new(3);
+        let conns: Vec<_> = (0..3).map(|t| c.connect(t)).collect();
+        for (i, key) in ["a", "b", "c", "d"].iter().enumerate() {
+            c.cmd(conns[i % 3], &["SET", key, "value"]);
+        }
+        c.cmd(conns[0], &["SET", "t", "1", "EX", "100"]);
+        c.cmd(conns[1], &["SELECT", "2"]);
+        c.cmd(conns[1], &["SET", "x", "y"]);
+        c.cmd(conns[2], &["GET", "a"]);
+        c.cmd(conns[2], &["GET", "nosuch"]);
+        c.advance_ms(90_061_000);
+        c.cmd(conns[0], &["HELLO", "3"]);
+        let info = c.cmd_text(conns[0], &["INFO"]);
+        assert!(info.starts_with('='), "verbatim in RESP3: {info}");
+        insta::assert_snapshot!(normalized(&info));
+    }
+
+    #[test]
+    fn section_selection_follows_redis() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(c.cmd_text(conn, &["INFO", "nosuch"]), "$0\r\n\r\n");
+            let two = c.cmd_text(conn, &["INFO", "KEYSPACE", "server"]);
+            let titles: Vec<&str> = two.split("\r\n").filter(|l| l.starts_with('#')).collect();
+            assert_eq!(titles, ["# Server", "# Keyspace"]);
+            assert!(
+                two.ends_with("# Keyspace\r\n\r\n"),
+                "sections end in one CRLF: {two}"
+            );
+            let keyspace = c.cmd_text(conn, &["INFO", "keyspace"]);
+            assert_eq!(keyspace, "$12\r\n# Keyspace\r\n\r\n");
+            let all = c.cmd_text(conn, &["INFO", "all"]);
+            let default = c.cmd_text(conn, &["INFO", "default", "everything", "cpu"]);
+            let count = |s: &str| s.matches("\r\n# ").count();
+            assert_eq!(count(&all), count(&default));
+            assert_eq!(count(&all), Section::ALL.len());
+        }
+    }
+
+    #[test]
+    fn keyspace_and_stats_sum_every_thread() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conns: Vec<_> = (0..threads).map(|t| c.connect(t)).collect();
+            for i in 0..20 {
+                let key = format!("key{i}");
+                c.cmd(conns[i % conns.len()], &["SET", &key, "v"]);
+            }
+            c.cmd(conns[0], &["SET", "ttl", "v", "PX", "1000"]);
+            c.cmd(conns[0], &["GET", "key1"]);
+            c.cmd(conns[0], &["GET", "missing"]);
+            let info = c.cmd_text(conns[0], &["INFO"]);
+            assert!(
+                info.contains("\r\ndb0:keys=21,expires=1,avg_ttl=0\r\n"),
+                "{info}"
+            );
+            assert_eq!(field(&info, "connected_clients"), threads.to_string());
+            assert_eq!(
+                field(&info, "total_connections_received"),
+                threads.to_string()
+            );
+            assert_eq!(field(&info, "total_commands_processed"), "24");
+            assert_eq!(field(&info, "keyspace_hits"), "1");
+            assert_eq!(field(&info, "keyspace_misses"), "1");
+            c.advance_ms(2_000);
+            let info = c.cmd_text(conns[0], &["INFO"]);
+            assert!(
+                info.contains("\r\ndb0:keys=20,expires=0,avg_ttl=0\r\n"),
+                "{info}"
+            );
+            assert_eq!(field(&info, "expired_keys"), "1");
+            assert_eq!(field(&info, "uptime_in_seconds"), "2");
+        }
+    }
+
+    #[test]
+    fn used_memory_counts_keys_and_values() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let empty = c.cmd_text(conn, &["INFO", "memory"]);
+            assert_eq!(field(&empty, "used_memory"), "0");
+            assert_eq!(field(&empty, "used_memory_human"), "0B");
+            c.cmd(conn, &["SET", "k1", &"x".repeat(2000)]);
+            c.cmd(conn, &["SET", "k2", "12345"]);
+            let info = c.cmd_text(conn, &["INFO", "memory"]);
+            let expected = 2 * ENTRY_OVERHEAD_BYTES + 2 + 2000 + 2 + 5;
+            assert_eq!(field(&info, "used_memory"), expected.to_string());
+            assert_eq!(field(&info, "used_memory_rss"), expected.to_string());
+            assert_eq!(field(&info, "maxmemory_policy"), "noeviction");
+        }
+    }
+
+    #[test]
+    fn bytes_to_human_matches_redis() {
+        assert_eq!(bytes_to_human(1023), "1023B");
+        assert_eq!(bytes_to_human(1043112), "1018.66K");
+        assert_eq!(bytes_to_human(7282688), "6.95M");
+        assert_eq!(bytes_to_human(25276502016), "23.54G");
+    }
+}
