@@ -202,6 +202,9 @@ fn server_info(flags: &Flags, port: u16, clock: Clock) -> Result<ServerInfo, Sta
     let mut run_id = [0u8; RUN_ID_BYTES];
     getrandom::getrandom(&mut run_id)
         .map_err(|err| context("cannot read OS randomness")(err.into()))?;
+    let mut replid = [0u8; RUN_ID_BYTES];
+    getrandom::getrandom(&mut replid)
+        .map_err(|err| context("cannot read OS randomness")(err.into()))?;
     let executable = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_default();
@@ -218,7 +221,9 @@ fn server_info(flags: &Flags, port: u16, clock: Clock) -> Result<ServerInfo, Sta
         os: os_name(std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()),
         arch_bits: usize::BITS,
         run_id: hex(&run_id),
+        master_replid: hex(&replid),
         started_mono_us: clock.now_mono_us(),
+        started_wall_ms: clock.wall_us() / 1000,
     })
 }
 
