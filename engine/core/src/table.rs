@@ -131,6 +131,13 @@ impl<E: Keyed> ChainedTable<E> {
         self.buckets.iter().flatten()
     }
 
+    /// Bytes the table owns for entries of type `E` (bucket headers plus chain capacity), for
+    /// comparing with `DashTable::capacity_bytes`.
+    pub fn capacity_bytes(&self) -> usize {
+        let chains: usize = self.buckets.iter().map(Vec::capacity).sum();
+        self.buckets.capacity() * std::mem::size_of::<Vec<E>>() + chains * std::mem::size_of::<E>()
+    }
+
     /// Visits the bucket at `cursor` and returns the next cursor (0 when the scan is complete).
     pub fn scan_bucket(&self, cursor: u64, mut visit: impl FnMut(&E)) -> u64 {
         let mask = self.mask();

@@ -523,59 +523,81 @@ fn scan_across_a_collapse() {
     }
 }
 
+/// Inserts `keys_len` random 8-byte keys into a Dash table of `db::Entry`, recording the
+/// table-wide load factor just before each split and the bytes per entry along the way.
+fn report_inserts(keys_len: usize) -> (DashTable<crate::db::Entry>, Vec<f64>, (f64, f64)) {
+    use crate::db::{Entry, StrValue, Value};
+    let mut table: DashTable<Entry> = DashTable::new(0x5eed);
+    let mut state = 7;
+    let mut loads_at_split = Vec::new();
+    let (mut bytes_min, mut bytes_max) = (f64::MAX, 0f64);
+    for _ in 0..keys_len {
+        let key = splitmix(&mut state).to_le_bytes().to_vec();
+        let (splits, len, capacity) = (table.stats().splits, table.len(), table.capacity());
+        table.insert(Entry::new(key, Value::Str(StrValue::Int(0)), 0));
+        if table.stats().splits > splits && capacity > 0 {
+            loads_at_split.push(len as f64 / capacity as f64);
+        }
+        if table.len() >= keys_len / 10 {
+            let per_entry = table.capacity_bytes() as f64 / table.len() as f64;
+            (bytes_min, bytes_max) = (bytes_min.min(per_entry), bytes_max.max(per_entry));
+        }
+    }
+    table.check_invariants();
+    (table, loads_at_split, (bytes_min, bytes_max))
+}
+
 /// Prints papers/dash.md's figures: load factor at each split over 1M random keys, overhead
-/// bytes per entry at 1M. `cargo test -p damselfly-core --release dash_report -- --ignored
-/// --nocapture`
+/// bytes per entry at 1M, and the chained table's bytes per entry for comparison.
+/// `cargo test -p damselfly-core --release dash_report -- --ignored --nocapture`
 #[test]
 #[ignore]
 fn dash_report() {
     use crate::db::{Entry, StrValue, Value};
     const KEYS_LEN: usize = 1_000_000;
-    let mut table: DashTable<Entry> = DashTable::new(0x5eed);
-    let mut state = 7;
-    let mut table_loads = Vec::new();
-    for _ in 0..KEYS_LEN {
-        let key = splitmix(&mut state).to_le_bytes().to_vec();
-        let (splits, len, capacity) = (table.stats().splits, table.len(), table.capacity());
-        table.insert(Entry::new(key, Value::Str(StrValue::Int(0)), 0));
-        if table.stats().splits > splits && capacity > 0 {
-            table_loads.push(len as f64 / capacity as f64);
-        }
-    }
-    assert_eq!(table.len(), KEYS_LEN);
+    let (table, loads, (bytes_min, bytes_max)) = report_inserts(KEYS_LEN);
     let stats = *table.stats();
-    let splits = stats.splits as f64;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let min = |v: &[f64]| v.iter().copied().fold(f64::MAX, f64::min);
-    println!(
-        "keys {KEYS_LEN}, segments {}, global depth {}",
-        table.segments_len(),
-        table.global_depth()
-    );
-    println!("{stats:?}");
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let (segments, depth) = (table.segments_len(), table.global_depth());
+    println!("keys {KEYS_LEN}, segments {segments}, global depth {depth}\n{stats:?}");
     let slots = SEGMENT_SLOTS as f64;
+    let fill_min = stats.split_segment_len_min as f64 / slots;
+    let fill_mean = stats.split_segment_len_sum as f64 / stats.splits as f64 / slots;
+    println!("segment fill at split: min {fill_min:.3}, mean {fill_mean:.3}");
+    let load_now = table.len() as f64 / table.capacity() as f64;
+    let (load_min, load_mean, load_max) = (min(&loads), mean(&loads), max(&loads));
     println!(
-        "segment fill at split: min {:.3}, mean {:.3}",
-        stats.split_segment_len_min as f64 / slots,
-        stats.split_segment_len_sum as f64 / splits / slots
-    );
-    println!(
-        "table load factor just before a split: min {:.3}, mean {:.3} over {} splits; at 1M {:.3}",
-        min(&table_loads),
-        mean(&table_loads),
-        table_loads.len(),
-        table.len() as f64 / table.capacity() as f64
+        "table load factor just before a split: min {load_min:.3}, mean {load_mean:.3}, \
+         max {load_max:.3} over {} splits; at 1M {load_now:.3}",
+        loads.len(),
     );
     let entry_bytes = std::mem::size_of::<Entry>();
-    let per_entry = table.capacity_bytes() as f64 / KEYS_LEN as f64;
+    let bucket_bytes = std::mem::size_of::<segment::Bucket<Entry>>();
     println!(
-        "size_of Entry {entry_bytes}, Option<Entry> {}, bucket {} bytes, segment {} bytes",
+        "size_of Entry {entry_bytes}, Option<Entry> {}, bucket {bucket_bytes}, segment {}",
         std::mem::size_of::<Option<Entry>>(),
-        std::mem::size_of::<segment::Bucket<Entry>>(),
-        SEGMENT_BUCKETS_TOTAL * std::mem::size_of::<segment::Bucket<Entry>>()
+        SEGMENT_BUCKETS_TOTAL * bucket_bytes + std::mem::size_of::<Segment<Entry>>()
     );
+    let per_entry = table.capacity_bytes() as f64 / KEYS_LEN as f64;
+    let overhead = |bytes: f64| bytes - entry_bytes as f64;
     println!(
-        "table bytes per entry {per_entry:.1}, overhead beyond the entry {:.1}",
-        per_entry - entry_bytes as f64
+        "dash bytes per entry at 1M {per_entry:.1} (overhead {:.1}); from 100k to 1M: \
+         {bytes_min:.1}..{bytes_max:.1} (overhead {:.1}..{:.1})",
+        overhead(per_entry),
+        overhead(bytes_min),
+        overhead(bytes_max)
+    );
+    let mut chained = crate::table::ChainedTable::new(0x5eed);
+    let mut state = 7;
+    for _ in 0..KEYS_LEN {
+        let key = splitmix(&mut state).to_le_bytes().to_vec();
+        chained.insert(Entry::new(key, Value::Str(StrValue::Int(0)), 0));
+    }
+    let chained_per_entry = chained.capacity_bytes() as f64 / KEYS_LEN as f64;
+    println!(
+        "chained bytes per entry at 1M {chained_per_entry:.1} (overhead {:.1})",
+        overhead(chained_per_entry)
     );
 }
