@@ -15,6 +15,7 @@ pub mod config;
 pub mod conn;
 pub mod coord;
 pub mod cx;
+pub mod dash;
 pub mod db;
 pub mod error;
 pub mod glob;

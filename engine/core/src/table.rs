@@ -1,14 +1,20 @@
-//! The shard's hash table: a power-of-two array of buckets, each a short chain, keyed by bytes.
+//! The shard's hash table: `Table` is the Dash-style segmented table of `crate::dash`, keyed by
+//! bytes (see that module for the layout, the SCAN cursor and the growth and shrink rules).
 //!
-//! SCAN uses Redis's reverse-binary cursor: the cursor's bits are incremented from the top, so a
-//! scan started at any table size visits every bucket of any later size at least once, and a key
-//! present for the whole scan is returned at least once however the table grows or shrinks in
-//! between. (The Dash-style segmented table replaces this one; the cursor contract stays.)
+//! SCAN contract (both tables): a key present for the whole scan is returned at least once
+//! however the table grows or shrinks in between; `scan_bucket` returns 0 when the scan is
+//! complete, and table cursors fit in 64 - `SCAN_SHARD_BITS` bits.
+//!
+//! `ChainedTable`, the table this one replaced, stays for comparison benches: a power-of-two
+//! array of chained buckets with global rehash and Redis's reverse-binary cursor.
 //!
 //! Hashes come from a seed the owner passes in (from `Cx`), so iteration order is deterministic
 //! for a given seed and never depends on addresses.
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// The shard's table.
+pub type Table<E> = crate::dash::DashTable<E>;
 
 /// What the table needs from its entries.
 pub trait Keyed {
@@ -21,15 +27,16 @@ const LOAD_FACTOR_MAX: usize = 1;
 const SHRINK_RATIO: usize = 8;
 const BUCKETS_MIN: usize = 4;
 
-pub struct Table<E> {
+/// The chained table with global rehash (Redis's dict without incremental rehash).
+pub struct ChainedTable<E> {
     buckets: Vec<Vec<E>>,
     len: usize,
     seed: u64,
 }
 
-impl<E: Keyed> Table<E> {
-    pub fn new(seed: u64) -> Table<E> {
-        Table {
+impl<E: Keyed> ChainedTable<E> {
+    pub fn new(seed: u64) -> ChainedTable<E> {
+        ChainedTable {
             buckets: (0..BUCKETS_MIN).map(|_| Vec::new()).collect(),
             len: 0,
             seed,
@@ -117,11 +124,18 @@ impl<E: Keyed> Table<E> {
 
     /// Removes every entry.
     pub fn clear(&mut self) {
-        *self = Table::new(self.seed);
+        *self = ChainedTable::new(self.seed);
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &E> {
         self.buckets.iter().flatten()
+    }
+
+    /// Bytes the table owns for entries of type `E` (bucket headers plus chain capacity), for
+    /// comparing with `DashTable::capacity_bytes`.
+    pub fn capacity_bytes(&self) -> usize {
+        let chains: usize = self.buckets.iter().map(Vec::capacity).sum();
+        self.buckets.capacity() * std::mem::size_of::<Vec<E>>() + chains * std::mem::size_of::<E>()
     }
 
     /// Visits the bucket at `cursor` and returns the next cursor (0 when the scan is complete).
@@ -198,7 +212,8 @@ mod tests {
             assert!(table.insert(Item(key(i), i)).is_none());
         }
         assert_eq!(table.len(), 1000);
-        assert!(table.buckets_len() >= 1000);
+        // Dash buckets hold BUCKET_SLOTS entries each, so count slots, not buckets.
+        assert!(table.capacity() >= 1000);
         assert_eq!(table.insert(Item(key(7), 70)), Some(Item(key(7), 7)));
         for i in 0..1000 {
             assert!(table.get(&key(i)).is_some());
