@@ -137,10 +137,17 @@ mod tests {
 
     #[test]
     fn parses_redis_7_csv() {
-        let text = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\
-                    \"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n\
-                    \"SET\",\"43478.26\",\"1.220\",\"0.064\",\"0.191\",\"7.415\",\"18.207\",\"18.223\"\n\
-                    \"GET\",\"200000.00\",\"0.186\",\"0.040\",\"0.111\",\"0.191\",\"4.903\",\"4.919\"\n";
+        let text = [
+            r#""test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","#,
+            r#""p99_latency_ms","max_latency_ms""#,
+            "\n",
+            r#""SET","43478.26","1.220","0.064","0.191","7.415","18.207","18.223""#,
+            "\n",
+            r#""GET","200000.00","0.186","0.040","0.111","0.191","4.903","4.919""#,
+            "\n",
+        ]
+        .concat();
+        let text = text.as_str();
         let rows = parse_csv(text).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].test, "SET");

@@ -278,4 +278,14 @@ mod tests {
             "thread 1 of 2 over 4 keys writes keys 1 and 3"
         );
     }
+
+    #[test]
+    fn key_encoding_at_digit_boundaries() {
+        let mut out = Vec::new();
+        push_key(&mut out, 0);
+        push_key(&mut out, 123_456);
+        push_key(&mut out, u64::MAX);
+        let expected = b"$5\r\nkey:0\r\n$10\r\nkey:123456\r\n$24\r\nkey:18446744073709551615\r\n";
+        assert_eq!(out, expected);
+    }
 }
