@@ -313,11 +313,14 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
             ]),
         ),
     ]);
-    Reply::Map(vec![
-        (bulk_str("flags"), Reply::Set(flags)),
-        (bulk_str("begin_search"), begin),
-        (bulk_str("find_keys"), find),
-    ])
+    let mut fields = Vec::with_capacity(4);
+    if !spec.notes.is_empty() {
+        fields.push((bulk_str("notes"), bulk_str(spec.notes)));
+    }
+    fields.push((bulk_str("flags"), Reply::Set(flags)));
+    fields.push((bulk_str("begin_search"), begin));
+    fields.push((bulk_str("find_keys"), find));
+    Reply::Map(fields)
 }
 
 /// One COMMAND INFO row, with Redis 7.0's ten fields.
@@ -496,6 +499,38 @@ pub fn command_getkeys(table: &CommandTable, argv: &Argv) -> Result<Reply, CmdEr
     Ok(Reply::Array(keys))
 }
 
+/// COMMAND GETKEYSANDFLAGS command arg…: each key with its key-spec flags.
+pub fn command_getkeys_and_flags(table: &CommandTable, argv: &Argv) -> Result<Reply, CmdError> {
+    let Reply::Array(keys) = command_getkeys(table, argv)? else {
+        unreachable!("keys array")
+    };
+    let target = &argv.iter().skip(2).collect::<Vec<_>>();
+    let mut spec = table
+        .lookup(target[0])
+        .ok_or(CmdError::InvalidCommandSpecified)?;
+    if let (Exec::Container, Some(sub)) = (spec.exec, target.get(1)) {
+        spec = CommandTable::subcommand(spec, sub).ok_or(CmdError::InvalidCommandSpecified)?;
+    }
+    let mut flagged = Vec::with_capacity(keys.len());
+    for key_spec in spec.keys {
+        let spec_flags = key_spec
+            .flags_for
+            .map_or(key_spec.flags, |resolve| resolve(target));
+        for i in key_spec.indexes(target.len()) {
+            let flags = keyflag::NAMES
+                .iter()
+                .filter(|(bit, _)| spec_flags & bit != 0)
+                .map(|(_, name)| Reply::simple(name))
+                .collect();
+            flagged.push(Reply::Array(vec![
+                Reply::bulk(target[i]),
+                Reply::Set(flags),
+            ]));
+        }
+    }
+    Ok(Reply::Array(flagged))
+}
+
 pub const HELP_LINES: &[&str] = &[
     "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "(no subcommand)",
@@ -513,6 +548,8 @@ pub const HELP_LINES: &[&str] = &[
     "    commands are returned.",
     "GETKEYS <full-command>",
     "    Return the keys from a full command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full command.",
     "HELP",
     "    Print this help.",
 ];
@@ -763,23 +800,12 @@ mod tests {
         value
     }
 
-    /// Keeps only the fields and subcommands we model: drops key-spec `notes` (free text the
-    /// table does not hold) and the subcommands we lack, and sorts subcommands by name (Redis
-    /// lists them in dict order).
+    /// Keeps only the subcommands we model, and sorts subcommands by name (Redis lists them in
+    /// dict order).
     fn normalize_subcommands(row: &mut Value, ours: &[&str]) {
         let Value::Array(_, fields) = row else {
             panic!("row {row:?}")
         };
-        if let Value::Array(_, specs) = &mut fields[8] {
-            for spec in specs {
-                let Value::Array(_, pairs) = spec else {
-                    continue;
-                };
-                if pairs.first() == Some(&Value::Bulk(Some("notes".into()))) {
-                    pairs.drain(..2);
-                }
-            }
-        }
         if let Value::Array(_, subs) = &mut fields[9] {
             subs.retain(|s| match s {
                 Value::Array(_, f) => {

@@ -160,6 +160,11 @@ pub struct KeySpec {
     pub begin: u8,
     pub last: i8,
     pub step: u8,
+    /// Redis's free-text note on the spec (COMMAND INFO shows it first when present).
+    pub notes: &'static str,
+    /// For `VARIABLE_FLAGS` specs: the flags a given command line really uses (SET with or
+    /// without GET), as COMMAND GETKEYSANDFLAGS reports them.
+    pub flags_for: Option<fn(&[&[u8]]) -> u16>,
 }
 
 impl KeySpec {
@@ -169,7 +174,22 @@ impl KeySpec {
             begin: index,
             last: 0,
             step: 1,
+            notes: "",
+            flags_for: None,
         }
+    }
+
+    /// The same spec with a resolver for its variable flags.
+    pub const fn with_flags_for(self, flags_for: fn(&[&[u8]]) -> u16) -> KeySpec {
+        KeySpec {
+            flags_for: Some(flags_for),
+            ..self
+        }
+    }
+
+    /// The same spec with Redis's note attached.
+    pub const fn with_notes(self, notes: &'static str) -> KeySpec {
+        KeySpec { notes, ..self }
     }
 
     /// Every `step`-th argument from `begin` to the end.
@@ -179,6 +199,8 @@ impl KeySpec {
             begin,
             last: -1,
             step,
+            notes: "",
+            flags_for: None,
         }
     }
 
@@ -244,6 +266,7 @@ pub enum ConnCmd {
     CommandDocs,
     CommandList,
     CommandGetKeys,
+    CommandGetKeysAndFlags,
     CommandHelp,
     CommandAll,
     ConfigGet,

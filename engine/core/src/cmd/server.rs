@@ -315,6 +315,19 @@ pub const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
         ),
     ),
     conn(
+        "command|getkeysandflags",
+        -4,
+        LS,
+        C,
+        ConnCmd::CommandGetKeysAndFlags,
+        docs(
+            "Extract keys and access flags given a full Redis command",
+            "7.0.0",
+            SERVER,
+            "O(N) where N is the number of arguments to the command",
+        ),
+    ),
+    conn(
         "command|help",
         2,
         LS,
@@ -613,6 +626,7 @@ fn run_conn_cmd_inner(
         ConnCmd::CommandDocs => command_docs::command_docs(table, argv),
         ConnCmd::CommandList => command_docs::command_list(table, argv)?,
         ConnCmd::CommandGetKeys => command_docs::command_getkeys(table, argv)?,
+        ConnCmd::CommandGetKeysAndFlags => command_docs::command_getkeys_and_flags(table, argv)?,
         ConnCmd::CommandHelp => command_docs::help_reply(command_docs::HELP_LINES),
         ConnCmd::ConfigGet => config_cmd::get(ccx.config, argv),
         ConnCmd::ConfigHelp => command_docs::help_reply(config_cmd::HELP_LINES),

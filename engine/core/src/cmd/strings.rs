@@ -92,12 +92,25 @@ const fn row(
 const RO: &[KeySpec] = &[KeySpec::one(kf::RO, 1)];
 const RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
 const RW_ACCESS_UPDATE: &[KeySpec] = &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)];
+/// SET reads the old value only with GET; otherwise it just overwrites.
+fn set_key_flags(argv: &[&[u8]]) -> u16 {
+    if argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"GET")) {
+        kf::RW | kf::ACCESS | kf::UPDATE
+    } else {
+        kf::OW | kf::UPDATE
+    }
+}
+
+const GETEX_KEYS: &[KeySpec] = &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)
+    .with_notes("RW and UPDATE because it changes the TTL")];
 const OW_UPDATE: &[KeySpec] = &[KeySpec::one(kf::OW | kf::UPDATE, 1)];
 const LCS_KEYS: &[KeySpec] = &[KeySpec {
     flags: kf::RO | kf::ACCESS,
     begin: 1,
     last: 1,
     step: 1,
+    notes: "",
+    flags_for: None,
 }];
 
 const W_DENYOOM: u32 = flag::WRITE | flag::DENYOOM;
@@ -112,7 +125,9 @@ pub const SPECS: &[CommandSpec] = &[
     row("get", 2, R_FAST, RO_ACCESS, get, Merge::OneKey,
         docs("Get the value of a key", "1.0.0", "O(1)")),
     row("set", -3, W_DENYOOM,
-        &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS, 1)], set,
+        &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS, 1)
+            .with_notes("RW and ACCESS due to the optional `GET` argument")
+            .with_flags_for(set_key_flags)], set,
         Merge::OneKey, docs("Set the string value of a key", "1.0.0", "O(1)")),
     row("setnx", 3, W_DENYOOM_FAST, &[KeySpec::one(kf::OW | kf::INSERT, 1)], setnx,
         Merge::OneKey, docs("Set the value of a key, only if the key does not exist", "1.0.0",
@@ -136,7 +151,7 @@ pub const SPECS: &[CommandSpec] = &[
     row("getdel", 2, flag::WRITE | flag::FAST,
         &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1)], getdel, Merge::OneKey,
         docs("Get the value of a key and delete the key", "6.2.0", "O(1)")),
-    row("getex", -2, flag::WRITE | flag::FAST, RW_ACCESS_UPDATE, getex, Merge::OneKey,
+    row("getex", -2, flag::WRITE | flag::FAST, GETEX_KEYS, getex, Merge::OneKey,
         docs("Get the value of a key and optionally set its expiration", "6.2.0", "O(1)")),
     row("append", 3, W_DENYOOM_FAST, &[KeySpec::one(kf::RW | kf::INSERT, 1)], append,
         Merge::OneKey, docs("Append a value to a key", "2.0.0", "O(1). The amortized time \
