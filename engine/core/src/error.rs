@@ -51,8 +51,9 @@ pub enum CmdError {
     HelloSyntax(String),
     NoAuthHello,
     ProtectedMode,
-    /// ERR Protocol error: …, sent just before the connection closes.
-    Protocol(&'static str),
+    /// ERR Protocol error: …, sent just before the connection closes (raw bytes: Redis quotes
+    /// the offending byte as it came).
+    Protocol(&'static [u8]),
     InvalidClientName,
     NoSuchClient,
     ConfigUnknownOption(String),
@@ -138,13 +139,11 @@ impl CmdError {
             WrongArity(name) => {
                 return format!("ERR wrong number of arguments for '{name}' command").into()
             }
-            UnknownCommand { name, args } => return unknown_command_text(name, args).into(),
-            UnknownSubcommand { sub, container } => {
-                return format!(
-                    "ERR unknown subcommand '{}'. Try {container} HELP.",
-                    truncated_lossy(sub, 128)
-                )
-                .into()
+            UnknownCommand { .. }
+            | UnknownSubcommand { .. }
+            | UnsupportedExpireOption(_)
+            | SubcommandSyntax { .. } => {
+                return String::from_utf8_lossy(&self.wire()).into_owned().into()
             }
             InvalidExpireTime(cmd) => {
                 return format!("ERR invalid expire time in '{cmd}' command").into()
@@ -179,7 +178,7 @@ impl CmdError {
                  not from a loopback address. Set a password (--requirepass), or bind to loopback \
                  only, or start with --protected_mode=false if the network is trusted."
             }
-            Protocol(detail) => return format!("ERR Protocol error: {detail}").into(),
+            Protocol(_) => return String::from_utf8_lossy(&self.wire()).into_owned().into(),
             InvalidClientName => {
                 "ERR Client names cannot contain spaces, newlines or special characters."
             }
@@ -215,13 +214,6 @@ impl CmdError {
             LcsTableTooLarge => {
                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
             }
-            UnsupportedExpireOption(option) => {
-                return format!(
-                    "ERR Unsupported option {}",
-                    truncated_lossy(option, usize::MAX)
-                )
-                .into()
-            }
             ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible"
             }
@@ -239,45 +231,77 @@ impl CmdError {
             CommandHasNoKeys => "ERR The command has no key arguments",
             InvalidArgCountForCommand => "ERR Invalid number of arguments specified for command",
             InvalidArgsForCommand => "ERR Invalid arguments specified for command",
-            SubcommandSyntax { sub, container } => {
-                return format!(
-                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try \
-                     {container} HELP.",
-                    truncated_lossy(sub, 128)
-                )
-                .into()
-            }
             NoShutdownInProgress => "ERR No shutdown in progress.",
         };
         Cow::Borrowed(s)
     }
 }
 
+impl CmdError {
+    /// The error line as sent, without `-` and CRLF. Errors that quote the client's bytes keep
+    /// them raw, as Redis does (a non-UTF-8 command name comes back byte for byte).
+    pub fn wire(&self) -> Cow<'static, [u8]> {
+        let quoted = |parts: &[&[u8]]| -> Cow<'static, [u8]> { Cow::Owned(parts.concat()) };
+        match self {
+            CmdError::UnknownCommand { name, args } => {
+                Cow::Owned(unknown_command_bytes(name, args))
+            }
+            CmdError::UnknownSubcommand { sub, container } => quoted(&[
+                b"ERR unknown subcommand '",
+                &quotable(sub, 128),
+                b"'. Try ",
+                container.as_bytes(),
+                b" HELP.",
+            ]),
+            CmdError::UnsupportedExpireOption(option) => {
+                quoted(&[b"ERR Unsupported option ", &quotable(option, usize::MAX)])
+            }
+            CmdError::Protocol(detail) => quoted(&[b"ERR Protocol error: ", detail]),
+            CmdError::SubcommandSyntax { sub, container } => quoted(&[
+                b"ERR unknown subcommand or wrong number of arguments for '",
+                &quotable(sub, 128),
+                b"'. Try ",
+                container.as_bytes(),
+                b" HELP.",
+            ]),
+            other => match other.text() {
+                Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+            },
+        }
+    }
+}
+
 /// Redis quotes at most 128 bytes of the name and of each argument, and stops listing arguments
 /// once their quoted text would pass 128 bytes.
-fn unknown_command_text(name: &[u8], args: &[Vec<u8>]) -> String {
-    let mut listed = String::new();
+fn unknown_command_bytes(name: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
+    let mut listed = Vec::new();
     for arg in args {
         if listed.len() >= 128 {
             break;
         }
         let room = 128 - listed.len();
-        listed.push('\'');
-        listed.push_str(&truncated_lossy(arg, room));
-        listed.push_str("' ");
+        listed.push(b'\'');
+        listed.extend_from_slice(&quotable(arg, room));
+        listed.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {listed}",
-        truncated_lossy(name, 128)
-    )
+    [
+        b"ERR unknown command '",
+        &quotable(name, 128)[..],
+        b"', with args beginning with: ",
+        &listed,
+    ]
+    .concat()
 }
 
-fn truncated_lossy(bytes: &[u8], max_len: usize) -> String {
-    // Redis formats these with %s, so a NUL byte ends the text.
+/// Client bytes as Redis quotes them in an error: cut at a NUL (it formats with %s) and at
+/// `max_len`, with CR and LF turned into spaces so the error stays one line.
+fn quotable(bytes: &[u8], max_len: usize) -> Vec<u8> {
     let bytes = bytes.split(|&b| b == 0).next().unwrap_or_default();
     let cut = &bytes[..bytes.len().min(max_len)];
-    // Redis prints raw bytes; newlines would break the error line, so they become spaces.
-    String::from_utf8_lossy(cut).replace(['\r', '\n'], " ")
+    cut.iter()
+        .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+        .collect()
 }
 
 #[cfg(test)]

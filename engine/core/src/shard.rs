@@ -6,7 +6,7 @@ use crate::cx::Cx;
 use crate::db::Db;
 
 /// Buckets the active-expiry sweep visits per tick, across all databases: bounded work per tick.
-pub const SWEEP_BUCKETS_PER_TICK_MAX: usize = 256;
+pub const SWEEP_BUCKETS_PER_TICK_MAX: usize = 64;
 /// Redis's default `hz` is 10: a sweep tick every 100 ms.
 pub const SWEEP_INTERVAL_US: u64 = 100_000;
 

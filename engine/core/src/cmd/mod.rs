@@ -154,7 +154,7 @@ pub mod keyflag {
 
 /// One Redis 7 key specification: keys start at argument `begin` and run to `last` (negative:
 /// counted from the end, -1 is the last argument) every `step` arguments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
     pub flags: u16,
     pub begin: u8,

@@ -83,7 +83,7 @@ fn encode_one<'a>(
     use RespVersion::{Resp2, Resp3};
     match (reply, version) {
         (Reply::Simple(text), _) => line(out, b'+', text.as_bytes()),
-        (Reply::Error(err), _) => line(out, b'-', err.text().as_bytes()),
+        (Reply::Error(err), _) => line(out, b'-', &err.wire()),
         (Reply::Int(n), _) => int_line(out, b':', *n),
         (Reply::Bulk(bytes), _) => bulk(out, b'$', bytes),
         (Reply::Nil, Resp2) => out.extend_from_slice(b"$-1\r\n"),

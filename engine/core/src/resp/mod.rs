@@ -71,31 +71,30 @@ impl Default for Limits {
 
 /// A protocol violation. Redis answers `-ERR Protocol error: <detail>` and closes the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProtocolError(pub &'static str);
+pub struct ProtocolError(pub &'static [u8]);
 
 impl ProtocolError {
-    pub const INLINE_TOO_BIG: ProtocolError = ProtocolError("too big inline request");
-    pub const UNBALANCED_QUOTES: ProtocolError = ProtocolError("unbalanced quotes in request");
-    pub const MULTIBULK_COUNT_TOO_BIG: ProtocolError = ProtocolError("too big mbulk count string");
-    pub const MULTIBULK_LEN_INVALID: ProtocolError = ProtocolError("invalid multibulk length");
+    pub const INLINE_TOO_BIG: ProtocolError = ProtocolError(b"too big inline request");
+    pub const UNBALANCED_QUOTES: ProtocolError = ProtocolError(b"unbalanced quotes in request");
+    pub const MULTIBULK_COUNT_TOO_BIG: ProtocolError = ProtocolError(b"too big mbulk count string");
+    pub const MULTIBULK_LEN_INVALID: ProtocolError = ProtocolError(b"invalid multibulk length");
     pub const MULTIBULK_LEN_UNAUTHENTICATED: ProtocolError =
-        ProtocolError("unauthenticated multibulk length");
-    pub const BULK_COUNT_TOO_BIG: ProtocolError = ProtocolError("too big bulk count string");
-    pub const BULK_LEN_INVALID: ProtocolError = ProtocolError("invalid bulk length");
+        ProtocolError(b"unauthenticated multibulk length");
+    pub const BULK_COUNT_TOO_BIG: ProtocolError = ProtocolError(b"too big bulk count string");
+    pub const BULK_LEN_INVALID: ProtocolError = ProtocolError(b"invalid bulk length");
     pub const BULK_LEN_UNAUTHENTICATED: ProtocolError =
-        ProtocolError("unauthenticated bulk length");
+        ProtocolError(b"unauthenticated bulk length");
 
     /// `expected '$', got '<byte>'`. Redis prints the byte raw after turning `\r` and `\n` into
     /// spaces; a byte above 0x7f cannot live in a `&str`, so it shows as `?` (the only
     /// difference from Redis, on a connection that is about to close anyway).
     pub fn expected_dollar(got: u8) -> ProtocolError {
+        // Redis shows the byte raw, except CR and LF, which would break the error line.
         let shown = match got {
             b'\r' | b'\n' => b' ',
-            0x80..=0xff => b'?',
-            ascii => ascii,
+            other => other,
         };
-        let text: &'static [u8; EXPECTED_DOLLAR_LEN] = &EXPECTED_DOLLAR_TEXTS[usize::from(shown)];
-        ProtocolError(std::str::from_utf8(text).expect("the table holds ASCII only"))
+        ProtocolError(&EXPECTED_DOLLAR_TEXTS[usize::from(shown)])
     }
 }
 
@@ -104,12 +103,12 @@ const EXPECTED_DOLLAR_LEN: usize = EXPECTED_DOLLAR_TEMPLATE.len();
 
 /// Every `expected '$', got 'X'` text for an ASCII `X`, built at compile time so the error stays
 /// a `&'static str` without an allocation or a static.
-const EXPECTED_DOLLAR_TEXTS: &[[u8; EXPECTED_DOLLAR_LEN]; 128] = &expected_dollar_texts();
+const EXPECTED_DOLLAR_TEXTS: &[[u8; EXPECTED_DOLLAR_LEN]; 256] = &expected_dollar_texts();
 
-const fn expected_dollar_texts() -> [[u8; EXPECTED_DOLLAR_LEN]; 128] {
-    let mut texts = [[0u8; EXPECTED_DOLLAR_LEN]; 128];
+const fn expected_dollar_texts() -> [[u8; EXPECTED_DOLLAR_LEN]; 256] {
+    let mut texts = [[0u8; EXPECTED_DOLLAR_LEN]; 256];
     let mut byte = 0;
-    while byte < 128 {
+    while byte < 256 {
         let mut i = 0;
         while i < EXPECTED_DOLLAR_LEN {
             texts[byte][i] = EXPECTED_DOLLAR_TEMPLATE[i];
@@ -130,20 +129,20 @@ mod tests {
     fn expected_dollar_texts_match_redis() {
         assert_eq!(
             ProtocolError::expected_dollar(b'X').0,
-            "expected '$', got 'X'"
+            b"expected '$', got 'X'"
         );
         // Redis 7.0 maps CR and LF in an error to spaces: `*1\r\n\r\n` answers `got ' '`.
         assert_eq!(
             ProtocolError::expected_dollar(b'\r').0,
-            "expected '$', got ' '"
+            b"expected '$', got ' '"
         );
         assert_eq!(
             ProtocolError::expected_dollar(b'\n').0,
-            "expected '$', got ' '"
+            b"expected '$', got ' '"
         );
         assert_eq!(
             ProtocolError::expected_dollar(0xff).0,
-            "expected '$', got '?'"
+            b"expected '$', got '\xff'"
         );
         for byte in 0..=255u8 {
             assert_eq!(
