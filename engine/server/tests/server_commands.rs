@@ -199,6 +199,18 @@ fn requirepass_flag_demands_auth() {
 fn maxclients_flag_refuses_extra_clients() {
     let target = Target::under_test(&["--maxclients", "2"]);
     let mut first = target.conn();
+    // The readiness probe's connection closes asynchronously: wait until the server has
+    // counted it out, so exactly `first` is connected.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !String::from_utf8_lossy(&first.cmd_str(&["INFO", "clients"]))
+        .contains("connected_clients:1\r\n")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "probe connection never closed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let mut second = target.conn();
     assert_eq!(first.cmd_str(&["PING"]), b"+PONG\r\n");
     assert_eq!(second.cmd_str(&["PING"]), b"+PONG\r\n");
