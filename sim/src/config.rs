@@ -32,19 +32,22 @@ pub struct SimConfig {
     pub clock_step_per_mille: u32,
     /// Commands carry TTLs sometimes, so expiry races are part of the workload.
     pub ttl_per_mille: u32,
+    /// Share of commands that touch several keys (MSET, MGET, DEL, RENAME, MSETNX…): the
+    /// cross-shard transactions. Some seeds are contention-heavy on purpose.
+    pub multi_key_per_mille: u32,
     pub plants: Vec<Plant>,
 }
 
 impl SimConfig {
     pub fn from_seed(seed: u64) -> SimConfig {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_c0f1_6000_0000);
-        let clients = rng.gen_range(1..=6);
+        let clients = rng.gen_range(1..=5);
         SimConfig {
             seed,
             threads: rng.gen_range(1..=4),
             clients,
             keys: rng.gen_range(1..=8),
-            requests_per_client: rng.gen_range(5..=40),
+            requests_per_client: rng.gen_range(5..=24),
             pipeline_max: if rng.gen_bool(0.5) {
                 1
             } else {
@@ -78,6 +81,11 @@ impl SimConfig {
                 0
             },
             ttl_per_mille: rng.gen_range(0..=300),
+            multi_key_per_mille: if rng.gen_bool(0.3) {
+                rng.gen_range(300..=700)
+            } else {
+                100
+            },
             plants: Vec::new(),
         }
     }

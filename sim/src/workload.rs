@@ -14,11 +14,17 @@ pub struct Workload {
     keys: Vec<Vec<u8>>,
     tagged: Vec<Vec<u8>>,
     ttl_per_mille: u32,
+    multi_key_per_mille: u32,
     cross_shard: bool,
 }
 
 impl Workload {
-    pub fn new(keys: usize, ttl_per_mille: u32, cross_shard: bool) -> Workload {
+    pub fn new(
+        keys: usize,
+        ttl_per_mille: u32,
+        multi_key_per_mille: u32,
+        cross_shard: bool,
+    ) -> Workload {
         Workload {
             keys: (0..keys).map(|i| format!("k{i}").into_bytes()).collect(),
             tagged: ["{t}a", "{t}b", "{t}c"]
@@ -26,8 +32,35 @@ impl Workload {
                 .map(|k| k.as_bytes().to_vec())
                 .collect(),
             ttl_per_mille,
+            multi_key_per_mille,
             cross_shard,
         }
+    }
+
+    /// A command over several keys: each is a transaction when its keys span shards.
+    fn multi_key(&self, rng: &mut ChaCha8Rng) -> Vec<Vec<u8>> {
+        let n = rng.gen_range(1..=3);
+        let keys = self.multi_keys(rng, n);
+        let name: &[u8] = match rng.gen_range(0..6) {
+            0 => b"MGET",
+            1 => b"DEL",
+            2 => b"EXISTS",
+            3 => {
+                let mut rename = vec![b"RENAME".to_vec()];
+                rename.extend(self.multi_keys(rng, 2));
+                return rename;
+            }
+            4 => b"MSETNX",
+            _ => b"MSET",
+        };
+        let mut argv = vec![name.to_vec()];
+        for key in keys {
+            argv.push(key);
+            if matches!(name, b"MSET" | b"MSETNX") {
+                argv.push(Self::value(rng));
+            }
+        }
+        argv
     }
 
     fn key(&self, rng: &mut ChaCha8Rng) -> Vec<u8> {
@@ -69,6 +102,9 @@ impl Workload {
 
     /// The next command, as arguments.
     pub fn next(&self, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
+        if rng.gen_range(0..1000) < self.multi_key_per_mille {
+            return self.multi_key(rng);
+        }
         let key = self.key(rng);
         let words =
             |w: &[&str]| -> Vec<Vec<u8>> { w.iter().map(|s| s.as_bytes().to_vec()).collect() };

@@ -99,6 +99,8 @@ pub struct World {
     pub history: Vec<Observed>,
     trace_hash: u64,
     trace_tail: VecDeque<String>,
+    /// Trace lines kept (DST_TRACE_TAIL overrides, for debugging a seed).
+    trace_tail_len: usize,
     events_processed: u64,
 }
 
@@ -126,7 +128,12 @@ impl World {
             ));
             cxs.push(Cx::new(rng.gen(), options.clone()));
         }
-        let workload = Workload::new(config.keys, config.ttl_per_mille, config.clients == 1);
+        let workload = Workload::new(
+            config.keys,
+            config.ttl_per_mille,
+            config.multi_key_per_mille,
+            true,
+        );
         let mut world = World {
             stalled_until: vec![0; config.threads as usize],
             config,
@@ -143,6 +150,10 @@ impl World {
             history: Vec::new(),
             trace_hash: 0xcbf2_9ce4_8422_2325,
             trace_tail: VecDeque::new(),
+            trace_tail_len: std::env::var("DST_TRACE_TAIL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(TRACE_TAIL_LEN),
             events_processed: 0,
         };
         world.boot();
@@ -197,7 +208,7 @@ impl World {
         if self.config.spike_per_mille > 0
             && self.rng.gen_range(0..1000) < self.config.spike_per_mille
         {
-            delay += self.rng.gen_range(10_000..200_000);
+            delay += self.rng.gen_range(2_000..50_000);
         }
         delay
     }
@@ -266,9 +277,15 @@ impl World {
                 )
             })
             .collect();
+        let queues: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("t{}: {}", n.thread().0, n.tx_queue_summary()))
+            .collect();
         format!(
-            "liveness: requests never answered after the quiet phase: {}",
-            stuck.join("; ")
+            "liveness: requests never answered after the quiet phase: {}\ntx queues:\n{}",
+            stuck.join("; "),
+            queues.join("\n")
         )
     }
 
@@ -277,7 +294,7 @@ impl World {
             self.trace_hash ^= u64::from(*b);
             self.trace_hash = self.trace_hash.wrapping_mul(0x100_0000_01b3);
         }
-        if self.trace_tail.len() == TRACE_TAIL_LEN {
+        if self.trace_tail.len() >= self.trace_tail_len {
             self.trace_tail.pop_front();
         }
         self.trace_tail.push_back(line);

@@ -26,7 +26,7 @@ pub enum ConnState {
     /// Running commands as they arrive.
     Ready,
     /// A command waits for hops to other shards.
-    Waiting(Pending),
+    Waiting(Box<Pending>),
     /// DEBUG SLEEP: resumes at the timer.
     Sleeping,
     /// The last reply is out; the connection closes once it is flushed.
@@ -66,6 +66,8 @@ pub struct Conn {
     /// Full name of the last command run ("get", "client|list").
     pub last_cmd: &'static str,
     pub commands_processed: u64,
+    /// The peer closed while a command was in flight; drop the connection when it finishes.
+    pub peer_gone: bool,
 }
 
 impl Conn {
@@ -91,6 +93,7 @@ impl Conn {
             last_cmd_ms: now_ms,
             last_cmd: "NULL",
             commands_processed: 0,
+            peer_gone: false,
         }
     }
 

@@ -27,6 +27,13 @@ use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard};
 use crate::tx::{LockMode, LockSet};
 
+/// A (database, key) and the intent a transaction takes on it.
+type KeyLock = (u16, Vec<u8>, LockMode);
+/// One shard's share of a split command: owner, key ordinals, arguments, intents.
+type SplitPart = (ThreadId, Vec<usize>, Argv, Vec<KeyLock>);
+/// A (database, key) and its new entry, None for deleted.
+type EntryChange = (u16, Vec<u8>, Option<Entry>);
+
 /// A hop whose reply nobody waits for (a cancel): no connection's request has sequence 0.
 const SEQ_NO_REPLY: u64 = 0;
 
@@ -38,7 +45,7 @@ fn park_or_finish(node: &mut Node, conn: &mut Conn, mut pending: Pending, cx: &m
             return Flow::Next;
         }
     }
-    conn.state = ConnState::Waiting(pending);
+    conn.state = ConnState::Waiting(Box::new(pending));
     Flow::Stop
 }
 
@@ -202,7 +209,7 @@ pub(crate) fn start_split(
         return Flow::Next;
     }
     let mode = lock_mode(spec);
-    let mut parts: Vec<(ThreadId, Vec<usize>, Argv, Vec<(u16, Vec<u8>, LockMode)>)> = Vec::new();
+    let mut parts: Vec<SplitPart> = Vec::new();
     for (ordinal, &ki) in key_indexes.iter().enumerate() {
         let owner = shard_of(&argv[ki], node.threads);
         let at = match parts.iter().position(|p| p.0 == owner) {
@@ -520,7 +527,7 @@ fn advance_gather(
         TxPhase::Running { shards, .. } => shards.clone(),
         TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
     };
-    let mut stores: Vec<(ThreadId, Vec<(u16, Vec<u8>, Option<Entry>)>)> =
+    let mut stores: Vec<(ThreadId, Vec<EntryChange>)> =
         shards.into_iter().map(|s| (s, Vec::new())).collect();
     for change in changed {
         let owner = shard_of(&change.1, node.threads);

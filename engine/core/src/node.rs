@@ -121,6 +121,11 @@ impl Node {
         &mut self.shard
     }
 
+    /// The transaction queue, for failure reports.
+    pub fn tx_queue_summary(&self) -> String {
+        format!("{:?}", self.txq)
+    }
+
     pub fn conns_len(&self) -> usize {
         self.conns.len()
     }
@@ -130,9 +135,7 @@ impl Node {
             Msg::ConnOpen(open) => self.on_conn_open(open, cx),
             Msg::ConnData { conn, bytes } => self.on_conn_data(conn, &bytes, cx),
             Msg::ConnWritten { conn, bytes_len } => self.on_conn_written(conn, bytes_len, cx),
-            Msg::ConnClosed { conn } => {
-                self.conns.remove(&conn);
-            }
+            Msg::ConnClosed { conn } => self.on_conn_closed(conn),
             Msg::Timer(timer) => self.on_timer(timer, cx),
             Msg::Hop(hop) => self.on_hop(hop, cx),
             Msg::HopDone(done) => self.on_hop_done(done, cx),
@@ -228,10 +231,31 @@ impl Node {
 
     /// Runs the connection's commands until it must wait, runs dry or backs up, then flushes
     /// this step's replies as one write.
+    /// The peer went away. A command in flight finishes first: a transaction it scheduled
+    /// must run and conclude on every shard (there is no rollback), or its intents would block
+    /// those keys forever. The connection is dropped once it has nothing in flight.
+    fn on_conn_closed(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if let ConnState::Waiting(_) = conn.state {
+            conn.peer_gone = true;
+        } else {
+            self.conns.remove(&id);
+        }
+    }
+
     fn run_conn(&mut self, id: ConnId, cx: &mut Cx) {
         let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
+        if conn.peer_gone {
+            // Nobody is left to read replies: drop it once nothing is in flight.
+            if let ConnState::Waiting(_) = conn.state {
+                self.conns.insert(id, conn);
+            }
+            return;
+        }
         while conn.is_ready() && !conn.output_backed_up() {
             let argv = match conn.stashed.take() {
                 Some(argv) => argv,
@@ -399,7 +423,8 @@ impl Node {
                 .map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx));
             return Some(results.collect());
         }
-        if to != self.thread && cx.planted(Plant::DropMessage) && cx.random_u64() % 8 == 0 {
+        if to != self.thread && cx.planted(Plant::DropMessage) && cx.random_u64().is_multiple_of(8)
+        {
             cx.mark("plant.drop_message");
             return None;
         }
@@ -555,14 +580,14 @@ impl Node {
             }
             return Flow::Next;
         }
-        conn.state = ConnState::Waiting(Pending {
+        conn.state = ConnState::Waiting(Box::new(Pending {
             seq,
             outstanding: 1,
             plan: Plan::Batch {
                 replies: Vec::with_capacity(count),
             },
             tx: TxPhase::None,
-        });
+        }));
         Flow::Stop
     }
 
@@ -619,7 +644,7 @@ impl Node {
 
     /// Runs parked hops whose transactions became runnable, until none is.
     fn wake(&mut self, cx: &mut Cx) {
-        if cx.planted(Plant::LoseWakeup) && cx.random_u64() % 4 == 0 {
+        if cx.planted(Plant::LoseWakeup) && cx.random_u64().is_multiple_of(4) {
             cx.mark("plant.lose_wakeup");
             return;
         }

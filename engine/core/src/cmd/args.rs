@@ -28,12 +28,6 @@ impl<'a> Args<'a> {
         self.argv.get(self.pos)
     }
 
-    pub fn next(&mut self) -> Option<&'a [u8]> {
-        let arg = self.argv.get(self.pos)?;
-        self.pos += 1;
-        Some(arg)
-    }
-
     /// The next argument, or a syntax error when there is none.
     pub fn next_arg(&mut self) -> Result<&'a [u8], CmdError> {
         self.next().ok_or(CmdError::Syntax)
@@ -60,6 +54,16 @@ impl<'a> Args<'a> {
         } else {
             Err(CmdError::Syntax)
         }
+    }
+}
+
+impl<'a> Iterator for Args<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let arg = self.argv.get(self.pos)?;
+        self.pos += 1;
+        Some(arg)
     }
 }
 

@@ -91,7 +91,7 @@ pub fn parse_list(argv: &Argv) -> Result<ClientFilter, CmdError> {
     if argv.len() == 4 && args.eat("TYPE") {
         filter.client_type = Some(ClientType::parse(args.next_arg()?)?);
     } else if argv.len() > 3 && args.eat("ID") {
-        while let Some(id) = args.next() {
+        for id in args.by_ref() {
             let id = parse_i64(id).map_err(|_| CmdError::InvalidClientId)?;
             filter.ids.push(id as u64);
         }

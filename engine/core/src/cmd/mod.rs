@@ -152,6 +152,9 @@ pub mod keyflag {
     ];
 }
 
+/// Resolves a `VARIABLE_FLAGS` key spec's flags for one command line.
+pub type KeyFlagsFn = fn(&[&[u8]]) -> u16;
+
 /// One Redis 7 key specification: keys start at argument `begin` and run to `last` (negative:
 /// counted from the end, -1 is the last argument) every `step` arguments.
 #[derive(Clone, Copy, Debug)]
@@ -164,7 +167,7 @@ pub struct KeySpec {
     pub notes: &'static str,
     /// For `VARIABLE_FLAGS` specs: the flags a given command line really uses (SET with or
     /// without GET), as COMMAND GETKEYSANDFLAGS reports them.
-    pub flags_for: Option<fn(&[&[u8]]) -> u16>,
+    pub flags_for: Option<KeyFlagsFn>,
 }
 
 impl KeySpec {
@@ -180,7 +183,7 @@ impl KeySpec {
     }
 
     /// The same spec with a resolver for its variable flags.
-    pub const fn with_flags_for(self, flags_for: fn(&[&[u8]]) -> u16) -> KeySpec {
+    pub const fn with_flags_for(self, flags_for: KeyFlagsFn) -> KeySpec {
         KeySpec {
             flags_for: Some(flags_for),
             ..self
@@ -456,7 +459,7 @@ impl CommandTable {
         let parent_len = spec.name.len() + 1;
         spec.subcommands
             .iter()
-            .find(|s| s.name[parent_len..].as_bytes().eq_ignore_ascii_case(sub))
+            .find(|s| s.name.as_bytes()[parent_len..].eq_ignore_ascii_case(sub))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
