@@ -63,7 +63,7 @@ impl std::fmt::Display for Failure {
         writeln!(
             f,
             "commit: {}",
-            option_env!("DAMSELFLY_COMMIT").unwrap_or("(working tree)")
+            env!("DAMSELFLY_COMMIT")
         )?;
         writeln!(f, "config: {}", self.config)?;
         writeln!(f, "last trace events:")?;
