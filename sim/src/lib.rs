@@ -60,11 +60,7 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "seed {} FAILED: {}", self.seed, self.reason)?;
-        writeln!(
-            f,
-            "commit: {}",
-            env!("DAMSELFLY_COMMIT")
-        )?;
+        writeln!(f, "commit: {}", env!("DAMSELFLY_COMMIT"))?;
         writeln!(f, "config: {}", self.config)?;
         writeln!(f, "last trace events:")?;
         for line in &self.trace_tail {

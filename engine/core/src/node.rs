@@ -209,7 +209,8 @@ impl Node {
     fn on_timer(&mut self, timer: Timer, cx: &mut Cx) {
         match timer {
             Timer::ExpirySweep => {
-                self.shard.sweep_expired(cx.wall_ms());
+                let now_ms = self.shard.observe_time_ms(cx.wall_ms());
+                self.shard.sweep_expired(now_ms);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
                     timer: Timer::ExpirySweep,
@@ -418,6 +419,7 @@ impl Node {
         let now_ms = cx.wall_ms();
         let db = conn.db as u16;
         if to == self.thread && tx.is_none() && !self.hop_blocked(db, &ops) {
+            let now_ms = self.shard.observe_time_ms(now_ms);
             let results = ops
                 .into_iter()
                 .map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx));
@@ -518,7 +520,7 @@ impl Node {
         argv: &Argv,
         cx: &mut Cx,
     ) -> Reply {
-        let now_ms = cx.wall_ms();
+        let now_ms = self.shard.observe_time_ms(cx.wall_ms());
         let mut ecx = ExecCx {
             shard: &mut self.shard,
             db,
@@ -670,7 +672,10 @@ impl Node {
             cx.mark("plant.skip_shard_ordering");
             hop.ops.reverse();
         }
-        let (db, now_ms) = (hop.db, hop.now_ms);
+        // The hop may have waited (in flight, or parked behind a transaction): it runs at the
+        // later of its stamp and this shard's clock, so time never goes back on a shard.
+        let now_ms = self.shard.observe_time_ms(hop.now_ms.max(cx.wall_ms()));
+        let db = hop.db;
         let mut results: Vec<HopResult> = hop
             .ops
             .into_iter()

@@ -19,6 +19,10 @@ pub struct ShardStats {
 
 pub struct Shard {
     dbs: Vec<Db>,
+    /// The latest time any command on this shard ran at: commands never run earlier, so one
+    /// shard's view of expiry never goes back (a hop stamped long ago, or a wall clock that
+    /// stepped back, still sees what later commands saw).
+    clock_floor_ms: u64,
     sweep_db: usize,
     sweep_cursor: u64,
     pub stats: ShardStats,
@@ -35,11 +39,18 @@ impl Shard {
             dbs: (0..dbs_len)
                 .map(|i| Db::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9)))
                 .collect(),
+            clock_floor_ms: 0,
             sweep_db: 0,
             sweep_cursor: 0,
             stats: ShardStats::default(),
             maxmemory_policy: MaxmemoryPolicy::default(),
         }
+    }
+
+    /// The time a command that wants to run at `now_ms` runs at on this shard.
+    pub fn observe_time_ms(&mut self, now_ms: u64) -> u64 {
+        self.clock_floor_ms = self.clock_floor_ms.max(now_ms);
+        self.clock_floor_ms
     }
 
     pub fn db(&mut self, index: usize) -> &mut Db {
