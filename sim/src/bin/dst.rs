@@ -123,6 +123,10 @@ fn sweep(args: &Args) -> ExitCode {
             println!("trace-hash {} {:016x}", report.seed, report.trace_hash);
         }
     }
+    if !failures.is_empty() {
+        let seeds: Vec<String> = failures.iter().map(|f| f.seed.to_string()).collect();
+        println!("failing seeds: {}", seeds.join(" "));
+    }
     match failures.first() {
         None => ExitCode::SUCCESS,
         Some(first) => {
