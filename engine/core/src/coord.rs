@@ -146,6 +146,7 @@ fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
         TxPhase::Running { txid, .. } => Some(TxHop {
             txid: *txid,
             conclude,
+            local: false,
         }),
         TxPhase::None => None,
         TxPhase::Scheduling { .. } => unreachable!("hops sent before scheduling finished"),

@@ -31,6 +31,10 @@ pub struct TxHop {
     pub txid: TxId,
     /// The transaction's last hop on this shard: release its intents afterwards.
     pub conclude: bool,
+    /// A plain command queued behind a transaction on this shard: it runs at the shard's time
+    /// when it runs. A coordinated transaction runs every hop at its one time, the hop's stamp,
+    /// so all its shards see one clock (as a Redis command does).
+    pub local: bool,
 }
 
 #[derive(Debug)]

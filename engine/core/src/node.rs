@@ -620,6 +620,7 @@ impl Node {
             hop.tx = Some(TxHop {
                 txid,
                 conclude: true,
+                local: true,
             });
         }
         let Some(tx) = hop.tx else {
@@ -674,7 +675,12 @@ impl Node {
         }
         // The hop may have waited (in flight, or parked behind a transaction): it runs at the
         // later of its stamp and this shard's clock, so time never goes back on a shard.
-        let now_ms = self.shard.observe_time_ms(hop.now_ms.max(cx.wall_ms()));
+        let now_ms = match hop.tx {
+            Some(TxHop { local: false, .. }) => hop.now_ms,
+            Some(TxHop { local: true, .. }) | None => {
+                self.shard.observe_time_ms(hop.now_ms.max(cx.wall_ms()))
+            }
+        };
         let db = hop.db;
         let mut results: Vec<HopResult> = hop
             .ops
@@ -695,6 +701,7 @@ impl Node {
             Some(TxHop {
                 txid,
                 conclude: true,
+                ..
             }) => {
                 self.txq.remove(txid);
                 true
