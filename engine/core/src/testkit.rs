@@ -13,15 +13,6 @@ use crate::node::Node;
 /// Steps one `run` may take before the cluster is declared stuck.
 const STEPS_MAX: usize = 1_000_000;
 
-/// RESP2 multibulk encoding of a command.
-pub fn frame(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
-    }
-    out
-}
-
 pub struct TestCluster {
     nodes: Vec<Node>,
     cxs: Vec<Cx>,
