@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use crate::db::parse_canonical_i64;
+use crate::numfmt;
 use crate::resp::Limits;
 
 /// Redis's default `proto-max-bulk-len`: 512 MiB.
@@ -364,7 +364,7 @@ fn out_of_range(min: i64, max: i64) -> SetReason {
 
 /// An integer config: `string2ll`, then Redis's bounds.
 fn int_in(value: &[u8], min: i64, max: i64) -> Result<i64, SetReason> {
-    let n = parse_canonical_i64(value)
+    let n = numfmt::parse_i64(value)
         .ok_or(Cow::Borrowed("argument couldn't be parsed into an integer"))?;
     if n < min || n > max {
         return Err(out_of_range(min, max));
@@ -430,8 +430,8 @@ fn save_arg(value: &[u8]) -> Result<String, SetReason> {
         return Err(bad());
     }
     for pair in words.chunks(2) {
-        let seconds = parse_canonical_i64(pair[0].as_bytes()).ok_or_else(bad)?;
-        let changes = parse_canonical_i64(pair[1].as_bytes()).ok_or_else(bad)?;
+        let seconds = numfmt::parse_i64(pair[0].as_bytes()).ok_or_else(bad)?;
+        let changes = numfmt::parse_i64(pair[1].as_bytes()).ok_or_else(bad)?;
         if seconds < 1 || changes < 0 {
             return Err(bad());
         }
@@ -472,7 +472,7 @@ fn output_limits_arg(current: &str, value: &[u8]) -> Result<String, SetReason> {
         };
         let hard = memory(group[1].as_bytes()).map_err(|_| bad())?;
         let soft = memory(group[2].as_bytes()).map_err(|_| bad())?;
-        let seconds = parse_canonical_i64(group[3].as_bytes())
+        let seconds = numfmt::parse_i64(group[3].as_bytes())
             .filter(|s| *s >= 0)
             .ok_or_else(bad)?;
         limits[class] = [hard.to_string(), soft.to_string(), seconds.to_string()];

@@ -24,7 +24,7 @@ impl StrValue {
     /// most 20 characters, else embedded or raw bytes by length.
     pub fn from_bytes(bytes: Vec<u8>) -> StrValue {
         if bytes.len() <= 20 {
-            if let Some(n) = parse_canonical_i64(&bytes) {
+            if let Some(n) = crate::numfmt::parse_i64(&bytes) {
                 return StrValue::Int(n);
             }
         }
@@ -69,34 +69,6 @@ fn decimal_len(n: i64) -> usize {
         digits += 1;
     }
     sign + digits
-}
-
-/// Redis's string2ll: optional '-', digits, no leading zeros, no '+', no spaces, fits in i64.
-pub fn parse_canonical_i64(bytes: &[u8]) -> Option<i64> {
-    let (negative, digits) = match bytes {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, bytes),
-    };
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if digits[0] == b'0' && (digits.len() > 1 || negative) {
-        return None;
-    }
-    let mut magnitude: u64 = 0;
-    for &d in digits {
-        magnitude = magnitude
-            .checked_mul(10)?
-            .checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        if magnitude == 1 << 63 {
-            return Some(i64::MIN);
-        }
-        i64::try_from(magnitude).ok().map(|m| -m)
-    } else {
-        i64::try_from(magnitude).ok()
-    }
 }
 
 /// A value of any type. Later families add lists, hashes, sets and sorted sets.
@@ -302,17 +274,6 @@ mod tests {
 
     fn string(s: &str) -> Value {
         Value::Str(StrValue::from_bytes(s.as_bytes().to_vec()))
-    }
-
-    #[test]
-    fn canonical_integers() {
-        assert_eq!(parse_canonical_i64(b"123"), Some(123));
-        assert_eq!(parse_canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_canonical_i64(b"9223372036854775808"), None);
-        for bad in ["", "-", "+1", "01", "-0", " 1", "1 ", "1a"] {
-            assert_eq!(parse_canonical_i64(bad.as_bytes()), None, "{bad:?}");
-        }
-        assert_eq!(parse_canonical_i64(b"0"), Some(0));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! `finish()`, which rejects anything left over.
 
 use crate::argv::Argv;
-use crate::db::parse_canonical_i64;
 use crate::error::CmdError;
+use crate::numfmt;
 
 pub struct Args<'a> {
     argv: &'a Argv,
@@ -69,7 +69,7 @@ impl<'a> Iterator for Args<'a> {
 
 /// An integer argument with Redis's strictness (string2ll).
 pub fn parse_i64(arg: &[u8]) -> Result<i64, CmdError> {
-    parse_canonical_i64(arg).ok_or(CmdError::NotInteger)
+    numfmt::parse_i64(arg).ok_or(CmdError::NotInteger)
 }
 
 pub fn eq_word(arg: &[u8], word: &str) -> bool {

@@ -45,7 +45,7 @@ use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, Docs, Exec, GatherDbs, KeySpec, Merge};
 use crate::config::PROTO_MAX_BULK_LEN_DEFAULT_BYTES;
-use crate::db::{parse_canonical_i64, Entry, StrValue, Value, EMBSTR_LEN_MAX_BYTES};
+use crate::db::{Entry, StrValue, Value, EMBSTR_LEN_MAX_BYTES};
 use crate::error::CmdError;
 use crate::numfmt;
 use crate::reply::Reply;
@@ -720,7 +720,7 @@ fn incr_by(ecx: &mut ExecCx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
             let current = match value {
                 StrValue::Int(n) => *n,
                 StrValue::Bytes { bytes, .. } => {
-                    parse_canonical_i64(bytes).ok_or(CmdError::NotInteger)?
+                    numfmt::parse_i64(bytes).ok_or(CmdError::NotInteger)?
                 }
             };
             let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
