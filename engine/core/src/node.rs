@@ -571,17 +571,14 @@ impl Node {
             self.send_hop(conn, to, seq, None, ops, cx);
             return Flow::Next;
         }
-        if let Some(results) = self.send_hop(conn, to, seq, None, ops, cx) {
-            // Ran here after all (the local shard, no longer blocked).
-            let mut replies = results.into_iter().map(|r| match r {
-                HopResult::Reply(reply) => reply,
-                other => unreachable!("batch got {other:?}"),
-            });
-            for reply in replies.by_ref() {
-                conn.encode(&reply);
-            }
-            return Flow::Next;
-        }
+        // A batch for this thread's own shard is built only when its first command is blocked
+        // by a transaction's intents, so it always travels as a message.
+        let ran_here = self.send_hop(conn, to, seq, None, ops, cx);
+        assert!(
+            ran_here.is_none(),
+            "shard {:?}: a blocked batch ran at once",
+            self.thread
+        );
         conn.state = ConnState::Waiting(Box::new(Pending {
             seq,
             outstanding: 1,
