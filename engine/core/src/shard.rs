@@ -110,6 +110,11 @@ impl Shard {
         self.dbs.iter().map(Db::len).sum()
     }
 
+    /// The bytes this shard accounts for: every database's entries and table.
+    pub fn used_memory_bytes(&self) -> usize {
+        self.dbs.iter().map(Db::used_bytes).sum()
+    }
+
     pub fn check_invariants(&self) {
         for db in &self.dbs {
             db.check_invariants();

@@ -534,7 +534,7 @@ fn report_inserts(keys_len: usize) -> (DashTable<crate::db::Entry>, Vec<f64>, (f
     for _ in 0..keys_len {
         let key = splitmix(&mut state).to_le_bytes().to_vec();
         let (splits, len, capacity) = (table.stats().splits, table.len(), table.capacity());
-        table.insert(Entry::new(key, Value::Str(StrValue::Int(0)), 0));
+        table.insert(Entry::new(&key, Value::Str(StrValue::Int(0)), 0));
         if table.stats().splits > splits && capacity > 0 {
             loads_at_split.push(len as f64 / capacity as f64);
         }
@@ -593,7 +593,7 @@ fn dash_report() {
     let mut state = 7;
     for _ in 0..KEYS_LEN {
         let key = splitmix(&mut state).to_le_bytes().to_vec();
-        chained.insert(Entry::new(key, Value::Str(StrValue::Int(0)), 0));
+        chained.insert(Entry::new(&key, Value::Str(StrValue::Int(0)), 0));
     }
     let chained_per_entry = chained.capacity_bytes() as f64 / KEYS_LEN as f64;
     println!(

@@ -1,9 +1,19 @@
 //! A logical database (SELECT index) on one shard: the table of entries, the count of entries
-//! carrying a TTL, and lazy expiry.
+//! carrying a TTL, the bytes they take, and lazy expiry.
 //!
-//! Invariant: `expires_len` equals the number of entries whose `expire_at_ms` is set; the TTL
+//! Invariants (checked by `check_invariants`): `expires_len` equals the number of entries with
+//! a deadline; `entries_bytes` equals the sum of `Entry::heap_bytes` over the table. The TTL
 //! lives inside the entry (no second table). A key whose deadline has passed is logically gone:
 //! every lookup removes it before answering.
+//!
+//! Every change to an entry goes through `Db` (insert, remove, `set_expire`, the sweep) or
+//! through the `EntryMut` guard `get_mut` lends, which settles both counts when it is dropped;
+//! so the counts are exact after every step, with no allocator query.
+
+mod entry;
+pub mod size_class;
+
+pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 
 use crate::table::{Keyed, Table};
 
@@ -38,24 +48,67 @@ impl StrValue {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        match self {
-            StrValue::Int(n) => n.to_string().into_bytes(),
-            StrValue::Bytes { bytes, .. } => bytes.clone(),
-        }
+        self.as_ref().to_bytes()
     }
 
     pub fn len_bytes(&self) -> usize {
-        match self {
-            StrValue::Int(n) => decimal_len(*n),
-            StrValue::Bytes { bytes, .. } => bytes.len(),
-        }
+        self.as_ref().len_bytes()
     }
 
     pub fn encoding(&self) -> &'static str {
+        self.as_ref().encoding()
+    }
+
+    /// OBJECT ENCODING would say "raw".
+    pub fn is_raw(&self) -> bool {
+        matches!(self, StrValue::Bytes { raw: true, .. })
+    }
+
+    pub fn as_ref(&self) -> StrRef<'_> {
         match self {
-            StrValue::Int(_) => "int",
-            StrValue::Bytes { raw: false, .. } => "embstr",
-            StrValue::Bytes { raw: true, .. } => "raw",
+            StrValue::Int(n) => StrRef::Int(*n),
+            StrValue::Bytes { bytes, raw } => StrRef::Bytes { bytes, raw: *raw },
+        }
+    }
+}
+
+/// A string value as an entry holds it, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrRef<'a> {
+    Int(i64),
+    Bytes { bytes: &'a [u8], raw: bool },
+}
+
+impl StrRef<'_> {
+    pub fn to_bytes(self) -> Vec<u8> {
+        match self {
+            StrRef::Int(n) => n.to_string().into_bytes(),
+            StrRef::Bytes { bytes, .. } => bytes.to_vec(),
+        }
+    }
+
+    pub fn len_bytes(self) -> usize {
+        match self {
+            StrRef::Int(n) => decimal_len(n),
+            StrRef::Bytes { bytes, .. } => bytes.len(),
+        }
+    }
+
+    pub fn encoding(self) -> &'static str {
+        match self {
+            StrRef::Int(_) => "int",
+            StrRef::Bytes { raw: false, .. } => "embstr",
+            StrRef::Bytes { raw: true, .. } => "raw",
+        }
+    }
+
+    pub fn to_owned(self) -> StrValue {
+        match self {
+            StrRef::Int(n) => StrValue::Int(n),
+            StrRef::Bytes { bytes, raw } => StrValue::Bytes {
+                bytes: bytes.to_vec(),
+                raw,
+            },
         }
     }
 }
@@ -92,41 +145,80 @@ impl Value {
     }
 }
 
-/// One key and its value, TTL and access metadata.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
-    pub key: Vec<u8>,
-    pub value: Value,
-    /// Unix ms deadline; `None` for a persistent key.
-    pub expire_at_ms: Option<u64>,
-    /// Wall ms of the last access (OBJECT IDLETIME).
-    pub accessed_ms: u64,
+/// A value as an entry holds it, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Str(StrRef<'a>),
+}
+
+impl ValueRef<'_> {
+    /// The name TYPE answers.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            ValueRef::Str(_) => "string",
+        }
+    }
+
+    pub fn encoding(self) -> &'static str {
+        match self {
+            ValueRef::Str(s) => s.encoding(),
+        }
+    }
+
+    pub fn to_owned(self) -> Value {
+        match self {
+            ValueRef::Str(s) => Value::Str(s.to_owned()),
+        }
+    }
 }
 
 impl Keyed for Entry {
     fn key(&self) -> &[u8] {
-        &self.key
+        Entry::key(self)
     }
 }
 
-impl Entry {
-    pub fn new(key: Vec<u8>, value: Value, now_ms: u64) -> Entry {
-        Entry {
-            key,
-            value,
-            expire_at_ms: None,
-            accessed_ms: now_ms,
-        }
-    }
+/// An entry lent out for changing in place; when dropped it settles the database's TTL count
+/// and byte count with whatever the borrower did.
+pub struct EntryMut<'a> {
+    entry: &'a mut Entry,
+    expires_len: &'a mut usize,
+    entries_bytes: &'a mut usize,
+    had_ttl: bool,
+    heap_bytes_before: usize,
+}
 
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at_ms.is_some_and(|at| at <= now_ms)
+impl std::ops::Deref for EntryMut<'_> {
+    type Target = Entry;
+    fn deref(&self) -> &Entry {
+        self.entry
+    }
+}
+
+impl std::ops::DerefMut for EntryMut<'_> {
+    fn deref_mut(&mut self) -> &mut Entry {
+        self.entry
+    }
+}
+
+impl Drop for EntryMut<'_> {
+    fn drop(&mut self) {
+        let has_ttl = self.entry.expire_at_ms().is_some();
+        match (self.had_ttl, has_ttl) {
+            (false, true) => *self.expires_len += 1,
+            (true, false) => *self.expires_len -= 1,
+            _ => {}
+        }
+        *self.entries_bytes =
+            *self.entries_bytes - self.heap_bytes_before + self.entry.heap_bytes();
     }
 }
 
 pub struct Db {
     table: Table<Entry>,
     expires_len: usize,
+    /// Sum of `Entry::heap_bytes` over the table.
+    entries_bytes: usize,
 }
 
 impl Db {
@@ -134,6 +226,7 @@ impl Db {
         Db {
             table: Table::new(seed),
             expires_len: 0,
+            entries_bytes: 0,
         }
     }
 
@@ -150,6 +243,21 @@ impl Db {
         self.expires_len
     }
 
+    /// Heap bytes of the entries (blocks and value buffers, by allocator class).
+    pub fn entries_bytes(&self) -> usize {
+        self.entries_bytes
+    }
+
+    /// Bytes of the table itself: segments, buckets and directory.
+    pub fn table_bytes(&self) -> usize {
+        self.table.capacity_bytes()
+    }
+
+    /// All the bytes this database accounts for.
+    pub fn used_bytes(&self) -> usize {
+        self.entries_bytes + self.table_bytes()
+    }
+
     /// Removes `key` if its deadline has passed; true when it did.
     fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
         let due = self.table.get(key).is_some_and(|e| e.is_expired(now_ms));
@@ -159,11 +267,25 @@ impl Db {
         due
     }
 
-    /// The live entry under `key`, updating its access time.
-    pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+    /// The live entry under `key`, updating its access time, for changing in place.
+    pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<EntryMut<'_>> {
         self.expire_if_due(key, now_ms);
         let entry = self.table.get_mut(key)?;
-        entry.accessed_ms = now_ms;
+        entry.touch(now_ms);
+        Some(EntryMut {
+            had_ttl: entry.expire_at_ms().is_some(),
+            heap_bytes_before: entry.heap_bytes(),
+            entry,
+            expires_len: &mut self.expires_len,
+            entries_bytes: &mut self.entries_bytes,
+        })
+    }
+
+    /// The live entry under `key`, updating its access time (a read that counts as an access).
+    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
+        self.expire_if_due(key, now_ms);
+        let entry = self.table.get_mut(key)?;
+        entry.touch(now_ms);
         Some(entry)
     }
 
@@ -179,24 +301,29 @@ impl Db {
 
     /// Inserts or replaces the whole entry, returning the live entry it replaced.
     pub fn insert(&mut self, entry: Entry, now_ms: u64) -> Option<Entry> {
-        let had_ttl = entry.expire_at_ms.is_some();
+        let had_ttl = entry.expire_at_ms().is_some();
+        self.entries_bytes += entry.heap_bytes();
         let old = self.table.insert(entry);
         if had_ttl {
             self.expires_len += 1;
         }
         let old = old?;
-        if old.expire_at_ms.is_some() {
+        self.forget(&old);
+        (!old.is_expired(now_ms)).then_some(old)
+    }
+
+    /// Takes a removed entry out of the counts.
+    fn forget(&mut self, old: &Entry) {
+        if old.expire_at_ms().is_some() {
             self.expires_len -= 1;
         }
-        (!old.is_expired(now_ms)).then_some(old)
+        self.entries_bytes -= old.heap_bytes();
     }
 
     /// Removes `key` whether or not it has expired.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let old = self.table.remove(key)?;
-        if old.expire_at_ms.is_some() {
-            self.expires_len -= 1;
-        }
+        self.forget(&old);
         Some(old)
     }
 
@@ -211,18 +338,21 @@ impl Db {
         let Some(entry) = self.table.get_mut(key) else {
             return false;
         };
-        match (entry.expire_at_ms.is_some(), expire_at_ms.is_some()) {
+        match (entry.expire_at_ms().is_some(), expire_at_ms.is_some()) {
             (false, true) => self.expires_len += 1,
             (true, false) => self.expires_len -= 1,
             _ => {}
         }
-        entry.expire_at_ms = expire_at_ms;
+        self.entries_bytes -= entry.heap_bytes();
+        entry.set_expire_at_ms(expire_at_ms);
+        self.entries_bytes += entry.heap_bytes();
         true
     }
 
     pub fn clear(&mut self) {
         self.table.clear();
         self.expires_len = 0;
+        self.entries_bytes = 0;
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
@@ -236,13 +366,17 @@ impl Db {
 
     /// Removes expired entries from one bucket; returns the next cursor and how many went.
     pub fn sweep_bucket(&mut self, cursor: u64, now_ms: u64) -> (u64, usize) {
-        let mut with_ttl_removed = 0;
+        let mut bytes_removed = 0;
         let (next, removed) = self.table.sweep_bucket(cursor, |e| {
             let due = e.is_expired(now_ms);
-            with_ttl_removed += usize::from(due);
+            if due {
+                bytes_removed += e.heap_bytes();
+            }
             due
         });
-        self.expires_len -= with_ttl_removed;
+        // Only entries with a deadline can be due.
+        self.expires_len -= removed;
+        self.entries_bytes -= bytes_removed;
         (next, removed)
     }
 
@@ -254,16 +388,20 @@ impl Db {
         self.table.random_entry(random)
     }
 
-    /// Checks the invariant that `expires_len` counts the entries with a TTL.
+    /// Checks that `expires_len` counts the entries with a TTL and `entries_bytes` their bytes.
     pub fn check_invariants(&self) {
-        let counted = self
-            .table
-            .iter()
-            .filter(|e| e.expire_at_ms.is_some())
-            .count();
+        let (mut with_ttl, mut bytes) = (0, 0);
+        for e in self.table.iter() {
+            with_ttl += usize::from(e.expire_at_ms().is_some());
+            bytes += e.heap_bytes();
+        }
         assert_eq!(
-            counted, self.expires_len,
+            with_ttl, self.expires_len,
             "expires_len out of step with the table"
+        );
+        assert_eq!(
+            bytes, self.entries_bytes,
+            "entries_bytes out of step with the table"
         );
     }
 }
@@ -288,10 +426,9 @@ mod tests {
     #[test]
     fn lazy_expiry_and_ttl_count() {
         let mut db = Db::new(1);
-        let mut e = Entry::new(b"k".to_vec(), string("v"), 0);
-        e.expire_at_ms = Some(100);
+        let e = Entry::new(b"k", string("v"), 0).with_expire_at_ms(Some(100));
         db.insert(e, 0);
-        db.insert(Entry::new(b"p".to_vec(), string("v"), 0), 0);
+        db.insert(Entry::new(b"p", string("v"), 0), 0);
         assert_eq!(db.expires_len(), 1);
         assert!(db.get_mut(b"k", 99).is_some());
         assert!(db.get_mut(b"k", 100).is_none());
@@ -304,8 +441,8 @@ mod tests {
     fn sweep_removes_only_due_entries() {
         let mut db = Db::new(3);
         for i in 0..50u64 {
-            let mut e = Entry::new(format!("k{i}").into_bytes(), string("v"), 0);
-            e.expire_at_ms = Some(i * 10);
+            let key = format!("k{i}").into_bytes();
+            let e = Entry::new(&key, string("v"), 0).with_expire_at_ms(Some(i * 10));
             db.insert(e, 0);
         }
         let mut cursor = 0;
