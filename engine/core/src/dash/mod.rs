@@ -6,7 +6,7 @@
 //! ```text
 //!  hash = xxh3_64(key, seed)                                                       bit 0
 //!  ┌───────────── 32 bits ─────────────┬─────────── 24 bits ───────────┬── 8 bits ──┐
-//!  │ position: picks the segment       │ home bucket (mod 56)          │ fingerprint│
+//!  │ position: picks the segment       │ home bucket (mod 52)          │ fingerprint│
 //!  └───────────────────────────────────┴───────────────────────────────┴────────────┘
 //!
 //!  directory: 2^global_depth segment indices, indexed by the top global_depth bits
@@ -15,10 +15,10 @@
 //!      │    │    └───────► segment B   local depth 2, owns positions 10…
 //!      └────┴────────────► segment A   local depth 1, owns positions 0…
 //!
-//!  segment: 56 regular buckets + 4 stash buckets, 14 inline slots each (840 slots)
+//!  segment: 52 regular buckets + 4 stash buckets, 14 inline slots each (784 slots)
 //!    ┌────┬────┬────┬─────┬─────┐ ┌────┬────┬────┬────┐
-//!    │ b0 │ b1 │ b2 │ ... │ b55 │ │ s0 │ s1 │ s2 │ s3 │   an entry whose home is b lives in
-//!    └────┴────┴────┴─────┴─────┘ └────┴────┴────┴────┘   b, b+1 (mod 56) or the stash
+//!    │ b0 │ b1 │ b2 │ ... │ b51 │ │ s0 │ s1 │ s2 │ s3 │   an entry whose home is b lives in
+//!    └────┴────┴────┴─────┴─────┘ └────┴────┴────┴────┘   b, b+1 (mod 52) or the stash
 //!  bucket: [Option<E>; 14] slots, [u8; 14] fingerprints, [u8; 14] home buckets, len
 //! ```
 //!
@@ -66,8 +66,10 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Entries one bucket holds inline (Dragonfly's figure; papers/dash.md has our load factors).
 pub const BUCKET_SLOTS: usize = 14;
-/// Regular (home) buckets per segment.
-pub const SEGMENT_BUCKETS: usize = 56;
+/// Regular (home) buckets per segment. Dragonfly has 56; with 8-byte slots a bucket is 144
+/// bytes, and 56 + 4 buckets (8,640 bytes) would take mimalloc's 10,240-byte class, while
+/// 52 + 4 (8,064 bytes) fit the 8,192-byte class (papers/dash.md, "Compact entries").
+pub const SEGMENT_BUCKETS: usize = 52;
 /// Overflow buckets per segment, shared by all its regular buckets.
 pub const STASH_BUCKETS: usize = 4;
 /// Regular plus stash buckets per segment.
@@ -220,12 +222,19 @@ impl<E> DashTable<E> {
     }
 
     /// Bytes the table owns for `E` = this table's entry type, not counting what entries point
-    /// to: slots, fingerprints, homes and counts of every bucket, segment headers, directory.
+    /// to: slots, fingerprints, homes and counts of every bucket, segment headers, directory;
+    /// each allocation counted by its allocator class (db::size_class).
     pub fn capacity_bytes(&self) -> usize {
-        let buckets_bytes = SEGMENT_BUCKETS_TOTAL * std::mem::size_of::<segment::Bucket<E>>();
-        self.segments.capacity() * std::mem::size_of::<Segment<E>>()
+        use crate::db::size_class::class_bytes;
+        let buckets_bytes = class_bytes(Self::buckets_alloc_bytes());
+        class_bytes(self.segments.capacity() * std::mem::size_of::<Segment<E>>())
             + self.segments.len() * buckets_bytes
-            + self.directory.capacity() * std::mem::size_of::<u32>()
+            + class_bytes(self.directory.capacity() * std::mem::size_of::<u32>())
+    }
+
+    /// The size of one segment's bucket array (one allocation).
+    pub fn buckets_alloc_bytes() -> usize {
+        SEGMENT_BUCKETS_TOTAL * std::mem::size_of::<segment::Bucket<E>>()
     }
 
     pub fn stats(&self) -> &DashStats {

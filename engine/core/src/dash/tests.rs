@@ -601,3 +601,14 @@ fn dash_report() {
         overhead(chained_per_entry)
     );
 }
+
+/// A segment's bucket array is one allocation: with the shard's 8-byte entries it must fill
+/// its allocator class, or every segment pays for the gap (SEGMENT_BUCKETS's comment).
+#[test]
+fn bucket_array_fills_its_size_class() {
+    use crate::db::size_class::class_bytes;
+    let bytes = DashTable::<crate::db::Entry>::buckets_alloc_bytes();
+    let class = class_bytes(bytes);
+    assert_eq!(class, 8192, "bucket array of {bytes} bytes");
+    assert!((class - bytes) * 50 <= class, "{bytes} wastes over 2% of {class}");
+}
