@@ -14,6 +14,7 @@ pub mod config_cmd;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
+pub mod memory;
 pub mod object;
 pub mod server;
 pub mod strings;
@@ -279,6 +280,7 @@ pub enum ConnCmd {
     DebugSleep,
     Shutdown,
     ObjectHelp,
+    MemoryHelp,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -410,8 +412,13 @@ impl CommandSpec {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 3] {
-    [strings::SPECS, keyspace::SPECS, server::SPECS]
+pub fn families() -> [&'static [CommandSpec]; 4] {
+    [
+        strings::SPECS,
+        keyspace::SPECS,
+        server::SPECS,
+        memory::SPECS,
+    ]
 }
 
 /// Case-insensitive lookup over the table, built once per node.

@@ -416,6 +416,42 @@ impl<E: Keyed> DashTable<E> {
         Some(self.segments[s].entry_mut(pos))
     }
 
+    /// Moves `key` one slot toward the head of its bucket (a cache hit); false when absent.
+    pub fn promote(&mut self, key: &[u8]) -> bool {
+        let Some((s, pos)) = self.find(key) else {
+            return false;
+        };
+        self.segments[s].promote(pos);
+        true
+    }
+
+    /// Removes one entry that `eligible` accepts, nearest the tail of the buckets where `key`
+    /// would live (whether or not it is present), else elsewhere in its segment, else in the
+    /// next segments, visiting at most `segments_max` segments. Eviction frees the slot an
+    /// insert of `key` is about to need, so a full segment is emptied rather than split.
+    pub fn evict_near(
+        &mut self,
+        key: &[u8],
+        segments_max: usize,
+        eligible: impl Fn(&E) -> bool,
+    ) -> Option<E> {
+        if self.segments.is_empty() {
+            return None;
+        }
+        let hashed = self.hashed(key);
+        let first = self.segment_index(hashed.position);
+        let home = usize::from(hashed.home);
+        for i in 0..segments_max.min(self.segments.len()) {
+            let s = (first + i) % self.segments.len();
+            if let Some(pos) = self.segments[s].eviction_victim(home, &eligible) {
+                let taken = self.segments[s].unplace(pos);
+                self.len -= 1;
+                return Some(taken.entry);
+            }
+        }
+        None
+    }
+
     /// Inserts `entry`, returning the entry it replaced.
     pub fn insert(&mut self, entry: E) -> Option<E> {
         let hashed = self.hashed(entry.key());

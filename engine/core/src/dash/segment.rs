@@ -45,8 +45,17 @@ impl<E> Bucket<E> {
         usize::from(self.len) == BUCKET_SLOTS
     }
 
+    /// The last free slot: new entries enter at a bucket's tail, the end eviction takes from,
+    /// and climb toward slot 0 on hits (`Segment::promote`).
     fn free_slot(&self) -> Option<usize> {
-        self.slots.iter().position(Option::is_none)
+        self.slots.iter().rposition(Option::is_none)
+    }
+
+    /// The occupied slot nearest the tail whose entry `eligible` accepts.
+    fn tail_slot(&self, eligible: &impl Fn(&E) -> bool) -> Option<usize> {
+        self.slots
+            .iter()
+            .rposition(|slot| slot.as_ref().is_some_and(eligible))
     }
 
     /// The occupied slot whose entry has this home, if any (a candidate for displacement).
@@ -271,6 +280,34 @@ impl<E> Segment<E> {
                 self.place_in(to, taken);
             }
         }
+    }
+
+    /// Moves the entry at `pos` one slot toward its bucket's head (swapping with the entry there,
+    /// if any): the hit half of the 2Q-like eviction order, with no per-entry metadata.
+    pub fn promote(&mut self, pos: Pos) {
+        if pos.slot == 0 {
+            return;
+        }
+        let bucket = &mut self.buckets[pos.bucket];
+        let ahead = pos.slot - 1;
+        bucket.slots.swap(ahead, pos.slot);
+        bucket.fingerprints.swap(ahead, pos.slot);
+        bucket.homes.swap(ahead, pos.slot);
+    }
+
+    /// The position eviction takes next, looking from `home`: the tail of the home bucket, the
+    /// neighbour, the stash, then the other buckets of the segment in order.
+    pub fn eviction_victim(&self, home: usize, eligible: impl Fn(&E) -> bool) -> Option<Pos> {
+        let order = [home, neighbour(home)]
+            .into_iter()
+            .chain(SEGMENT_BUCKETS..SEGMENT_BUCKETS_TOTAL)
+            .chain((0..SEGMENT_BUCKETS).map(|i| (home + 2 + i) % SEGMENT_BUCKETS));
+        for bucket in order {
+            if let Some(slot) = self.buckets[bucket].tail_slot(&eligible) {
+                return Some(Pos { bucket, slot });
+            }
+        }
+        None
     }
 
     /// Bumps every logical bucket's version (a split or merge changed the whole segment).

@@ -610,5 +610,32 @@ fn bucket_array_fills_its_size_class() {
     let bytes = DashTable::<crate::db::Entry>::buckets_alloc_bytes();
     let class = class_bytes(bytes);
     assert_eq!(class, 8192, "bucket array of {bytes} bytes");
-    assert!((class - bytes) * 50 <= class, "{bytes} wastes over 2% of {class}");
+    assert!(
+        (class - bytes) * 50 <= class,
+        "{bytes} wastes over 2% of {class}"
+    );
+}
+
+/// Table bytes per key for the memory benchmark's keys ("key:N", half of 1M on each of two
+/// shards). `cargo test -p damselfly-core --release dash_loader_shape -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn dash_loader_shape() {
+    use crate::db::{Entry, StrValue, Value};
+    let mut table: DashTable<Entry> = DashTable::new(0x5eed);
+    for i in 0..1_000_000u32 {
+        let key = format!("key:{i}");
+        if xxh3_64_with_seed(key.as_bytes(), 0) % 2 == 0 {
+            table.insert(Entry::new(key.as_bytes(), Value::Str(StrValue::Int(0)), 0));
+        }
+    }
+    let stats = table.stats();
+    println!(
+        "keys {}, segments {}, load {:.3}, table bytes/key {:.2}, fill at split mean {:.3}",
+        table.len(),
+        table.segments_len(),
+        table.len() as f64 / table.capacity() as f64,
+        table.capacity_bytes() as f64 / table.len() as f64,
+        stats.split_segment_len_sum as f64 / stats.splits as f64 / SEGMENT_SLOTS as f64
+    );
 }

@@ -626,7 +626,11 @@ mod tests {
         let e = Entry::new(b"key:123456", bytes(&[b'x'; 16]), 0);
         assert_eq!(e.shape().block_len(), 32);
         assert_eq!(e.heap_bytes(), 32);
-        assert_eq!(std::mem::size_of::<Option<Entry>>(), 8, "a slot is one pointer");
+        assert_eq!(
+            std::mem::size_of::<Option<Entry>>(),
+            8,
+            "a slot is one pointer"
+        );
     }
 
     #[test]
@@ -679,8 +683,7 @@ mod tests {
 
     #[test]
     fn edits_go_raw_and_grow_in_their_own_buffer() {
-        let mut e = Entry::new(b"k", bytes(b"12"), 0)
-            .with_expire_at_ms(Some(99));
+        let mut e = Entry::new(b"k", bytes(b"12"), 0).with_expire_at_ms(Some(99));
         let len = e.edit_raw(|b| {
             b.extend_from_slice(b"3");
             b.len()

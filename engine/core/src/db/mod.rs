@@ -219,6 +219,8 @@ pub struct Db {
     expires_len: usize,
     /// Sum of `Entry::heap_bytes` over the table.
     entries_bytes: usize,
+    /// Hits move an entry toward its bucket's head (an evicting policy is set).
+    promote_on_hit: bool,
 }
 
 impl Db {
@@ -227,6 +229,34 @@ impl Db {
             table: Table::new(seed),
             expires_len: 0,
             entries_bytes: 0,
+            promote_on_hit: false,
+        }
+    }
+
+    /// Whether hits reorder buckets for eviction (only under an evicting policy: it costs a
+    /// second probe per hit).
+    pub fn set_promote_on_hit(&mut self, on: bool) {
+        self.promote_on_hit = on;
+    }
+
+    /// Evicts one entry near `key`'s place in the table (see `DashTable::evict_near`), only
+    /// among entries with a deadline when `volatile_only`.
+    pub fn evict_near(
+        &mut self,
+        key: &[u8],
+        segments_max: usize,
+        volatile_only: bool,
+    ) -> Option<Entry> {
+        let evicted = self.table.evict_near(key, segments_max, |e| {
+            !volatile_only || e.expire_at_ms().is_some()
+        })?;
+        self.forget(&evicted);
+        Some(evicted)
+    }
+
+    fn promote(&mut self, key: &[u8]) {
+        if self.promote_on_hit {
+            self.table.promote(key);
         }
     }
 
@@ -270,6 +300,7 @@ impl Db {
     /// The live entry under `key`, updating its access time, for changing in place.
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<EntryMut<'_>> {
         self.expire_if_due(key, now_ms);
+        self.promote(key);
         let entry = self.table.get_mut(key)?;
         entry.touch(now_ms);
         Some(EntryMut {
@@ -284,6 +315,7 @@ impl Db {
     /// The live entry under `key`, updating its access time (a read that counts as an access).
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
         self.expire_if_due(key, now_ms);
+        self.promote(key);
         let entry = self.table.get_mut(key)?;
         entry.touch(now_ms);
         Some(entry)
