@@ -237,4 +237,126 @@ mod tests {
         assert!(stats.contains("$10\r\nkeys.count\r\n:100\r\n"), "{stats}");
         assert!(stats.contains("$4\r\ndb.0\r\n"), "{stats}");
     }
+
+    fn used_memory(c: &mut TestCluster, conn: crate::cx::ConnId) -> u64 {
+        let info = c.cmd_text(conn, &["INFO", "memory"]);
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .expect("used_memory in INFO");
+        line.parse().expect("a number")
+    }
+
+    const OOM: &str = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+
+    #[test]
+    fn writes_past_maxmemory_are_refused_and_deletes_still_run() {
+        let mut c = TestCluster::new(2);
+        let conn = c.connect(0);
+        let value = "x".repeat(1000);
+        assert_eq!(
+            c.cmd_text(conn, &["CONFIG", "SET", "maxmemory", "200kb"]),
+            "+OK\r\n"
+        );
+        let mut refused_at = None;
+        for i in 0..1000 {
+            let reply = c.cmd_text(conn, &["SET", &format!("k{i}"), &value]);
+            if reply == OOM {
+                refused_at = Some(i);
+                break;
+            }
+            assert_eq!(reply, "+OK\r\n");
+        }
+        let refused_at = refused_at.expect("a write is refused before 1000 KB are stored");
+        assert!(refused_at > 100, "refused after {refused_at} keys");
+        // Reads and non-DENYOOM writes go on.
+        assert_eq!(
+            c.cmd_text(conn, &["GET", "k0"]),
+            format!("$1000\r\n{value}\r\n")
+        );
+        assert_eq!(c.cmd_text(conn, &["APPEND", "k0", "y"]), OOM);
+        for i in 0..refused_at {
+            c.cmd(conn, &["DEL", &format!("k{i}")]);
+        }
+        assert_eq!(c.cmd_text(conn, &["SET", "again", &value]), "+OK\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["CONFIG", "SET", "maxmemory", "0"]),
+            "+OK\r\n"
+        );
+    }
+
+    #[test]
+    fn an_evicting_policy_keeps_used_memory_near_maxmemory_and_keeps_hot_keys() {
+        for policy in ["allkeys-lru", "allkeys-lfu", "allkeys-random"] {
+            let mut c = TestCluster::new(2);
+            let conn = c.connect(0);
+            let maxmemory: u64 = 200 * 1024;
+            c.cmd(conn, &["CONFIG", "SET", "maxmemory-policy", policy]);
+            c.cmd(
+                conn,
+                &["CONFIG", "SET", "maxmemory", &maxmemory.to_string()],
+            );
+            let value = "x".repeat(1000);
+            c.cmd(conn, &["SET", "hot", "1"]);
+            let mut overshoot_max: i64 = 0;
+            for i in 0..3000 {
+                let reply = c.cmd_text(conn, &["SET", &format!("k{i}"), &value]);
+                assert_eq!(reply, "+OK\r\n", "{policy}: write {i}");
+                assert_eq!(
+                    c.cmd_text(conn, &["GET", "hot"]),
+                    "$1\r\n1\r\n",
+                    "{policy}: {i}"
+                );
+                if i % 50 == 0 {
+                    overshoot_max =
+                        overshoot_max.max(used_memory(&mut c, conn) as i64 - maxmemory as i64);
+                }
+            }
+            // At most one command's entry and one segment per shard past the budget.
+            let margin = 2 * (8192 + 2048);
+            assert!(
+                overshoot_max <= margin,
+                "{policy}: overshoot {overshoot_max}"
+            );
+            let info = c.cmd_text(conn, &["INFO", "stats"]);
+            let evicted: u64 = info
+                .lines()
+                .find_map(|l| l.strip_prefix("evicted_keys:"))
+                .expect("evicted_keys")
+                .parse()
+                .expect("a number");
+            assert!(evicted > 2000, "{policy}: evicted {evicted}");
+        }
+    }
+
+    #[test]
+    fn volatile_policies_evict_only_keys_with_a_ttl() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        c.cmd(conn, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]);
+        c.cmd(conn, &["CONFIG", "SET", "maxmemory", "100kb"]);
+        let value = "x".repeat(1000);
+        for i in 0..20 {
+            assert_eq!(
+                c.cmd_text(conn, &["SET", &format!("p{i}"), &value]),
+                "+OK\r\n"
+            );
+        }
+        let mut refused = false;
+        for i in 0..500 {
+            let reply = c.cmd_text(conn, &["SET", &format!("t{i}"), &value, "EX", "1000"]);
+            refused |= reply == OOM;
+        }
+        assert!(!refused, "keys with a TTL make room for each other");
+        for i in 0..20 {
+            assert_eq!(c.cmd_text(conn, &["EXISTS", &format!("p{i}")]), ":1\r\n");
+        }
+        // Without volatile keys to evict, persistent writes are refused.
+        c.cmd(conn, &["FLUSHALL"]);
+        let mut refused = false;
+        for i in 0..500 {
+            refused |= c.cmd_text(conn, &["SET", &format!("p{i}"), &value]) == OOM;
+        }
+        assert!(refused);
+    }
 }

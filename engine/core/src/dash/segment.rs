@@ -51,11 +51,13 @@ impl<E> Bucket<E> {
         self.slots.iter().rposition(Option::is_none)
     }
 
-    /// The occupied slot nearest the tail whose entry `eligible` accepts.
-    fn tail_slot(&self, eligible: &impl Fn(&E) -> bool) -> Option<usize> {
-        self.slots
+    /// The occupied slot nearest the tail, at or after `slot_min`, whose entry `eligible`
+    /// accepts.
+    fn tail_slot(&self, slot_min: usize, eligible: &impl Fn(&E) -> bool) -> Option<usize> {
+        let slot = self.slots[slot_min..]
             .iter()
-            .rposition(|slot| slot.as_ref().is_some_and(eligible))
+            .rposition(|slot| slot.as_ref().is_some_and(eligible))?;
+        Some(slot_min + slot)
     }
 
     /// The occupied slot whose entry has this home, if any (a candidate for displacement).
@@ -296,15 +298,21 @@ impl<E> Segment<E> {
     }
 
     /// The position eviction takes next, looking from `home`: the tail of the home bucket, the
-    /// neighbour, the stash, then the other buckets of the segment in order.
+    /// neighbour, the stash, then the other buckets of the segment in order. A bucket's head
+    /// (slot 0, where repeated hits lead) is the protected part of the 2Q order: it is taken
+    /// only when no bucket has anything behind its head.
     pub fn eviction_victim(&self, home: usize, eligible: impl Fn(&E) -> bool) -> Option<Pos> {
-        let order = [home, neighbour(home)]
-            .into_iter()
-            .chain(SEGMENT_BUCKETS..SEGMENT_BUCKETS_TOTAL)
-            .chain((0..SEGMENT_BUCKETS).map(|i| (home + 2 + i) % SEGMENT_BUCKETS));
-        for bucket in order {
-            if let Some(slot) = self.buckets[bucket].tail_slot(&eligible) {
-                return Some(Pos { bucket, slot });
+        let order = || {
+            [home, neighbour(home)]
+                .into_iter()
+                .chain(SEGMENT_BUCKETS..SEGMENT_BUCKETS_TOTAL)
+                .chain((0..SEGMENT_BUCKETS - 2).map(move |i| (home + 2 + i) % SEGMENT_BUCKETS))
+        };
+        for slot_min in [1, 0] {
+            for bucket in order() {
+                if let Some(slot) = self.buckets[bucket].tail_slot(slot_min, &eligible) {
+                    return Some(Pos { bucket, slot });
+                }
             }
         }
         None

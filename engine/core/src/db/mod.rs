@@ -488,3 +488,161 @@ mod tests {
         db.check_invariants();
     }
 }
+
+#[cfg(test)]
+mod accounting_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Set {
+            key: u8,
+            len: usize,
+            ttl: Option<u64>,
+        },
+        SetInt {
+            key: u8,
+            n: i64,
+        },
+        Append {
+            key: u8,
+            len: usize,
+        },
+        Expire {
+            key: u8,
+            at_ms: Option<u64>,
+        },
+        Incr {
+            key: u8,
+        },
+        Remove {
+            key: u8,
+        },
+        Get {
+            key: u8,
+        },
+        Sweep {
+            cursor_steps: u8,
+            now_ms: u64,
+        },
+        Evict {
+            near: u8,
+            volatile_only: bool,
+        },
+        Rename {
+            from: u8,
+            to: u8,
+        },
+        Clear,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0u8..40;
+        let len = prop_oneof![0usize..20, 20usize..300, Just(1024usize), 1000usize..3000];
+        prop_oneof![
+            4 => (key.clone(), len.clone(), proptest::option::of(0u64..100))
+                .prop_map(|(key, len, ttl)| Op::Set { key, len, ttl }),
+            1 => (key.clone(), any::<i64>()).prop_map(|(key, n)| Op::SetInt { key, n }),
+            2 => (key.clone(), len).prop_map(|(key, len)| Op::Append { key, len }),
+            1 => (key.clone(), proptest::option::of(0u64..100))
+                .prop_map(|(key, at_ms)| Op::Expire { key, at_ms }),
+            1 => key.clone().prop_map(|key| Op::Incr { key }),
+            2 => key.clone().prop_map(|key| Op::Remove { key }),
+            2 => key.clone().prop_map(|key| Op::Get { key }),
+            1 => (any::<u8>(), 0u64..120)
+                .prop_map(|(cursor_steps, now_ms)| Op::Sweep { cursor_steps, now_ms }),
+            1 => (key.clone(), any::<bool>())
+                .prop_map(|(near, volatile_only)| Op::Evict { near, volatile_only }),
+            1 => (key.clone(), key).prop_map(|(from, to)| Op::Rename { from, to }),
+            1 => Just(Op::Clear),
+        ]
+    }
+
+    fn name(key: u8) -> Vec<u8> {
+        // Some keys long enough for wide blocks.
+        if key % 13 == 0 {
+            vec![b'k'; 256 + usize::from(key)]
+        } else {
+            format!("key:{key}").into_bytes()
+        }
+    }
+
+    fn apply(db: &mut Db, op: &Op) {
+        let now_ms = 10;
+        match op {
+            Op::Set { key, len, ttl } => {
+                let value = Value::Str(StrValue::from_bytes(vec![b'v'; *len]));
+                let entry = Entry::new(&name(*key), value, now_ms).with_expire_at_ms(*ttl);
+                db.insert(entry, now_ms);
+            }
+            Op::SetInt { key, n } => {
+                let entry = Entry::new(&name(*key), Value::Str(StrValue::Int(*n)), now_ms);
+                db.insert(entry, now_ms);
+            }
+            Op::Append { key, len } => {
+                if let Some(mut e) = db.get_mut(&name(*key), now_ms) {
+                    e.edit_raw(|b| b.extend(std::iter::repeat_n(b'a', *len)));
+                }
+            }
+            Op::Expire { key, at_ms } => {
+                db.set_expire(&name(*key), *at_ms);
+            }
+            Op::Incr { key } => {
+                if let Some(mut e) = db.get_mut(&name(*key), now_ms) {
+                    e.set_value(Value::Str(StrValue::Int(7)));
+                }
+            }
+            Op::Remove { key } => {
+                db.remove(&name(*key));
+            }
+            Op::Get { key } => {
+                db.set_promote_on_hit(true);
+                db.get(&name(*key), now_ms);
+            }
+            Op::Sweep {
+                cursor_steps,
+                now_ms,
+            } => {
+                let mut cursor = 0;
+                for _ in 0..*cursor_steps {
+                    cursor = db.sweep_bucket(cursor, *now_ms).0;
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+            }
+            Op::Evict {
+                near,
+                volatile_only,
+            } => {
+                db.evict_near(&name(*near), 4, *volatile_only);
+            }
+            Op::Rename { from, to } => {
+                if let Some(e) = db.remove(&name(*from)) {
+                    db.insert(e.with_key(&name(*to)), now_ms);
+                }
+            }
+            Op::Clear => db.clear(),
+        }
+    }
+
+    proptest! {
+        /// After any sequence of writes, deadlines, edits, sweeps and evictions, the bytes the
+        /// database accounts equal the sum over its entries (and the TTL count holds).
+        #[test]
+        fn accounted_bytes_equal_the_sum_over_entries(
+            ops in proptest::collection::vec(op(), 1..120)
+        ) {
+            let mut db = Db::new(5);
+            for op in &ops {
+                apply(&mut db, op);
+                db.check_invariants();
+            }
+            let sum: usize = db.iter().map(Entry::heap_bytes).sum();
+            prop_assert_eq!(db.entries_bytes(), sum);
+            db.clear();
+            prop_assert_eq!(db.entries_bytes(), 0);
+        }
+    }
+}
