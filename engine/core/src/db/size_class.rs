@@ -2,9 +2,10 @@
 //!
 //! The production driver allocates with mimalloc (v3, as libmimalloc-sys 0.1.49 builds it). A
 //! small request is served from a page of equal blocks, so it costs its *size class*, not its
-//! length. mimalloc's classes (its `mi_bin`): every multiple of 8 bytes up to 64, then four
-//! classes per doubling (80, 96, 112, 128, 160, 192, 224, 256, 320 …), so a request loses at most
-//! a quarter of its class (less than 12.5% of it past 128 bytes). A request past `LARGE_OBJECT_MAX_BYTES` gets whole OS pages.
+//! length. mimalloc's classes (its `mi_bin`, with 16-byte minimum alignment on x86-64): 8, then
+//! every multiple of 16 up to 64, then four classes per doubling (80, 96, 112, 128, 160, 192,
+//! 224, 256, 320 …), so a request loses at most a quarter of its class (less than 12.5% of it
+//! past 128 bytes). A 17..=32-byte request takes 32 bytes: there is no 24-byte class. A request past `LARGE_OBJECT_MAX_BYTES` gets whole OS pages.
 //!
 //! The engine never asks the allocator (accounting must be deterministic, the same under the
 //! simulator), so it repeats the rule here; engine/server's `size_classes` test checks this
@@ -14,7 +15,7 @@
 
 /// Bytes of a machine word: classes are whole words.
 const WORD_BYTES: usize = 8;
-/// Up to this many words every size has its own class.
+/// Up to this many words classes are word-granular (two words apart, after the first).
 const EXACT_CLASSES_WORDS_MAX: usize = 8;
 /// mimalloc's MI_LARGE_MAX_OBJ_SIZE (4 MiB large pages / 8): past it, requests are rounded to
 /// OS pages instead of classes.
@@ -29,6 +30,8 @@ pub const fn class_bytes(n: usize) -> usize {
     }
     let words = n.div_ceil(WORD_BYTES);
     if words <= EXACT_CLASSES_WORDS_MAX {
+        // 16-byte minimum alignment (MI_ALIGN2W): one word, then even word counts.
+        let words = if words == 1 { 1 } else { words.next_multiple_of(2) };
         return words * WORD_BYTES;
     }
     if n > LARGE_OBJECT_MAX_BYTES {
@@ -50,7 +53,10 @@ mod tests {
             (1, 8),
             (8, 8),
             (9, 16),
+            (17, 32),
             (26, 32),
+            (33, 48),
+            (49, 64),
             (64, 64),
             (65, 80),
             (80, 80),
