@@ -59,8 +59,8 @@ pub struct Shard {
     /// A copy of the node's `maxmemory-policy` (CONFIG SET updates it): OBJECT FREQ and
     /// IDLETIME answer by it, and eviction follows it.
     pub maxmemory_policy: MaxmemoryPolicy,
-    /// This shard's part of `maxmemory` (0: no limit).
-    budget_bytes: u64,
+    /// This shard's part of `maxmemory`; `None` without a limit (maxmemory 0).
+    budget_bytes: Option<u64>,
     peak_bytes: u64,
     /// The process's resident bytes as the driver last read them (0: never told). The engine
     /// never reads it itself and decides nothing by it: INFO shows it.
@@ -80,7 +80,7 @@ impl Shard {
             sweep_cursor: 0,
             stats: ShardStats::default(),
             maxmemory_policy: MaxmemoryPolicy::default(),
-            budget_bytes: 0,
+            budget_bytes: None,
             peak_bytes: 0,
             process_rss_bytes: 0,
         }
@@ -93,7 +93,8 @@ impl Shard {
         shards: u16,
         policy: MaxmemoryPolicy,
     ) {
-        self.budget_bytes = maxmemory_bytes / u64::from(shards.max(1));
+        self.budget_bytes =
+            (maxmemory_bytes > 0).then(|| maxmemory_bytes / u64::from(shards.max(1)));
         self.maxmemory_policy = policy;
         let evicting = policy != MaxmemoryPolicy::NoEviction;
         for db in &mut self.dbs {
@@ -101,7 +102,7 @@ impl Shard {
         }
     }
 
-    pub fn budget_bytes(&self) -> u64 {
+    pub fn budget_bytes(&self) -> Option<u64> {
         self.budget_bytes
     }
 
@@ -118,7 +119,10 @@ impl Shard {
     /// (under an evicting policy), then refuse a DENYOOM command if still over.
     pub fn admit(&mut self, db: usize, spec: &CommandSpec, argv: &Argv) -> Result<(), CmdError> {
         self.note_peak();
-        if self.budget_bytes == 0 || self.used_memory_bytes() as u64 <= self.budget_bytes {
+        let Some(budget_bytes) = self.budget_bytes else {
+            return Ok(());
+        };
+        if self.used_memory_bytes() as u64 <= budget_bytes {
             return Ok(());
         }
         let volatile_only = match self.maxmemory_policy {
@@ -136,9 +140,9 @@ impl Shard {
                 .key_indexes(argv.len())
                 .first()
                 .map_or_else(Vec::new, |&i| argv[i].to_vec());
-            self.evict(db, &near, volatile_only);
+            self.evict(db, &near, volatile_only, budget_bytes);
         }
-        let over = self.used_memory_bytes() as u64 > self.budget_bytes;
+        let over = self.used_memory_bytes() as u64 > budget_bytes;
         if over && spec.has(crate::cmd::flag::DENYOOM) {
             return Err(CmdError::OutOfMemory);
         }
@@ -147,13 +151,13 @@ impl Shard {
 
     /// Evicts entries near `near` (in database `db` first, then the others) until the shard is
     /// within budget or nothing eligible is found.
-    fn evict(&mut self, db: usize, near: &[u8], volatile_only: bool) {
+    fn evict(&mut self, db: usize, near: &[u8], volatile_only: bool, budget_bytes: u64) {
         let order: Vec<usize> = std::iter::once(db)
             .chain((0..self.dbs.len()).filter(|&d| d != db))
             .collect();
         let mut evicted = 0;
         for d in order {
-            while self.used_memory_bytes() as u64 > self.budget_bytes
+            while self.used_memory_bytes() as u64 > budget_bytes
                 && evicted < EVICTIONS_PER_COMMAND_MAX
             {
                 if self.dbs[d]
