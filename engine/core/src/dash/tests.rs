@@ -625,7 +625,7 @@ fn dash_loader_shape() {
     let mut table: DashTable<Entry> = DashTable::new(0x5eed);
     for i in 0..1_000_000u32 {
         let key = format!("key:{i}");
-        if xxh3_64_with_seed(key.as_bytes(), 0) % 2 == 0 {
+        if xxh3_64_with_seed(key.as_bytes(), 0).is_multiple_of(2) {
             table.insert(Entry::new(key.as_bytes(), Value::Str(StrValue::Int(0)), 0));
         }
     }

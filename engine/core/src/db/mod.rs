@@ -561,7 +561,7 @@ mod accounting_tests {
 
     fn name(key: u8) -> Vec<u8> {
         // Some keys long enough for wide blocks.
-        if key % 13 == 0 {
+        if key.is_multiple_of(13) {
             vec![b'k'; 256 + usize::from(key)]
         } else {
             format!("key:{key}").into_bytes()
