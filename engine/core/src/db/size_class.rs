@@ -31,7 +31,11 @@ pub const fn class_bytes(n: usize) -> usize {
     let words = n.div_ceil(WORD_BYTES);
     if words <= EXACT_CLASSES_WORDS_MAX {
         // 16-byte minimum alignment (MI_ALIGN2W): one word, then even word counts.
-        let words = if words == 1 { 1 } else { words.next_multiple_of(2) };
+        let words = if words == 1 {
+            1
+        } else {
+            words.next_multiple_of(2)
+        };
         return words * WORD_BYTES;
     }
     if n > LARGE_OBJECT_MAX_BYTES {
