@@ -122,7 +122,16 @@ impl Shard {
         let Some(budget_bytes) = self.budget_bytes else {
             return Ok(());
         };
-        if self.used_memory_bytes() as u64 <= budget_bytes {
+        let evicting = self.maxmemory_policy != MaxmemoryPolicy::NoEviction;
+        // An evicting shard keeps room for the split the command's insert may cause, so the
+        // table's growth never carries it past the budget (only the command's own entry can).
+        let headroom = if evicting {
+            self.dbs[db].split_growth_bytes() as u64
+        } else {
+            0
+        };
+        let target_bytes = budget_bytes.saturating_sub(headroom);
+        if self.used_memory_bytes() as u64 <= target_bytes {
             return Ok(());
         }
         let volatile_only = match self.maxmemory_policy {
@@ -140,7 +149,7 @@ impl Shard {
                 .key_indexes(argv.len())
                 .first()
                 .map_or_else(Vec::new, |&i| argv[i].to_vec());
-            self.evict(db, &near, volatile_only, budget_bytes);
+            self.evict(db, &near, volatile_only, target_bytes);
         }
         let over = self.used_memory_bytes() as u64 > budget_bytes;
         if over && spec.has(crate::cmd::flag::DENYOOM) {

@@ -232,6 +232,23 @@ impl<E> DashTable<E> {
             + class_bytes(self.directory.capacity() * std::mem::size_of::<u32>())
     }
 
+    /// The most `capacity_bytes` can grow by in one insert: a split's new bucket array, plus the
+    /// segment list's and the directory's reallocation when either is at capacity.
+    pub fn split_growth_bytes(&self) -> usize {
+        use crate::db::size_class::class_bytes;
+        let grown = |len: usize, cap: usize, size: usize| {
+            if len < cap {
+                0
+            } else {
+                class_bytes((cap * 2).max(4) * size) - class_bytes(cap * size)
+            }
+        };
+        let segment_size = std::mem::size_of::<Segment<E>>();
+        class_bytes(Self::buckets_alloc_bytes())
+            + grown(self.segments.len(), self.segments.capacity(), segment_size)
+            + grown(self.directory.len(), self.directory.capacity(), 4)
+    }
+
     /// The size of one segment's bucket array (one allocation).
     pub fn buckets_alloc_bytes() -> usize {
         SEGMENT_BUCKETS_TOTAL * std::mem::size_of::<segment::Bucket<E>>()

@@ -283,6 +283,12 @@ impl Db {
         self.table.capacity_bytes()
     }
 
+    /// The most one insert can add to the table's bytes (a segment split; see
+    /// `DashTable::split_growth_bytes`).
+    pub fn split_growth_bytes(&self) -> usize {
+        self.table.split_growth_bytes()
+    }
+
     /// All the bytes this database accounts for.
     pub fn used_bytes(&self) -> usize {
         self.entries_bytes + self.table_bytes()
