@@ -639,3 +639,72 @@ fn dash_loader_shape() {
         stats.split_segment_len_sum as f64 / stats.splits as f64 / SEGMENT_SLOTS as f64
     );
 }
+
+/// New entries enter at a bucket's tail, hits climb toward the head, and eviction takes tails
+/// first, sparing the head while anything else is there.
+#[test]
+fn eviction_takes_tails_and_spares_promoted_heads() {
+    let mut table = DashTable::new(11);
+    let ids = ids_with_home(&table, 5, 0, 3);
+    // Home bucket 5 receives its keys only while it is no fuller than its neighbour, so insert
+    // them one at a time with the neighbour kept level.
+    insert_all(&mut table, &ids[..1]);
+    let slot_of = |table: &DashTable<Item>, i: u64| table.find(&key(i)).map(|(_, pos)| pos.slot);
+    assert_eq!(
+        slot_of(&table, ids[0]),
+        Some(BUCKET_SLOTS - 1),
+        "enters at the tail"
+    );
+    for _ in 0..BUCKET_SLOTS {
+        assert!(table.promote(&key(ids[0])));
+    }
+    assert_eq!(slot_of(&table, ids[0]), Some(0), "hits lead to the head");
+    insert_all(&mut table, &ids[1..]);
+    let evicted = table
+        .evict_near(&key(ids[0]), 1, |_| true)
+        .expect("an entry");
+    assert_ne!(evicted.1, ids[0], "the head is spared");
+    let evicted = table
+        .evict_near(&key(ids[0]), 1, |_| true)
+        .expect("an entry");
+    assert_ne!(evicted.1, ids[0], "the head is spared");
+    let last = table
+        .evict_near(&key(ids[0]), 1, |_| true)
+        .expect("the head, last");
+    assert_eq!(last.1, ids[0]);
+    assert!(table.evict_near(&key(ids[0]), 1, |_| true).is_none());
+    assert!(table.is_empty());
+    table.check_invariants();
+}
+
+/// Evicting near a key frees room in the segment it will land in, so a full table at its
+/// budget can take a new key without splitting.
+#[test]
+fn evicting_near_a_key_avoids_the_split() {
+    let mut table = DashTable::new(3);
+    let mut i = 0;
+    while table.segments_len() < 2 {
+        table.insert(item(i));
+        i += 1;
+    }
+    // Fill both segments to about 90%, where inserts start to overflow into the stash.
+    while table.len() < SEGMENT_SLOTS * 2 * 9 / 10 {
+        table.insert(item(i));
+        i += 1;
+    }
+    assert_eq!(table.segments_len(), 2, "no split below 94% full");
+    // At that fill, evicting before each insert keeps every insert from splitting.
+    let splits = table.stats().splits;
+    for j in i..i + 2000 {
+        table
+            .evict_near(&key(j), 1, |_| true)
+            .expect("something to evict");
+        table.insert(item(j));
+    }
+    assert_eq!(
+        table.stats().splits,
+        splits,
+        "evict-then-insert never splits"
+    );
+    table.check_invariants();
+}
