@@ -8,7 +8,8 @@
 //!
 //! Encodings follow Redis so OBJECT ENCODING answers alike (`db::StrValue`). A value written
 //! whole (SET, SETNX, SETEX, GETSET, MSET, MSETNX, APPEND to a missing key) goes through
-//! `StrValue::from_bytes`, Redis's tryObjectEncoding: int, embstr up to 44 bytes, else raw.
+//! `StrValue::from_bytes` (or `Entry::from_set_bytes`), Redis's tryObjectEncoding: int, embstr up
+//! to 44 bytes, else raw.
 //! APPEND and SETRANGE on an existing value make it raw (dbUnshareStringValue), even when
 //! appending nothing; INCR-family results are int; INCRBYFLOAT results are embstr or raw by
 //! length and never int (createStringObject); GETEX and reads leave the encoding alone.
@@ -243,6 +244,13 @@ fn store(ecx: &mut ExecCx, key: &[u8], value: StrValue, expire_at_ms: Option<u64
     ecx.db().insert(entry, now_ms);
 }
 
+/// `store` for a value written as given (SET and its kin): encoded as Redis's SET encodes it.
+fn store_bytes(ecx: &mut ExecCx, key: &[u8], value: &[u8], expire_at_ms: Option<u64>) {
+    let now_ms = ecx.now_ms;
+    let entry = Entry::from_set_bytes(key, value, expire_at_ms, now_ms);
+    ecx.db().insert(entry, now_ms);
+}
+
 /// The bytes of a value; an int is formatted (Redis's getDecodedObject).
 fn str_bytes(value: StrRef<'_>) -> Cow<'_, [u8]> {
     match value {
@@ -443,12 +451,7 @@ fn set(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             SetTtl::Clear | SetTtl::Expire(..) => new_deadline_ms,
             SetTtl::Keep => old_deadline_ms,
         };
-        store(
-            ecx,
-            key,
-            StrValue::from_bytes(argv[2].to_vec()),
-            expire_at_ms,
-        );
+        store_bytes(ecx, key, &argv[2], expire_at_ms);
     }
     Ok(match (old_value, writes) {
         (Some(old), _) => Reply::opt_bulk(old),
@@ -461,7 +464,7 @@ fn setnx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     if contains(ecx, &argv[1]) {
         return Ok(Reply::Int(0));
     }
-    store(ecx, &argv[1], StrValue::from_bytes(argv[2].to_vec()), None);
+    store_bytes(ecx, &argv[1], &argv[2], None);
     Ok(Reply::Int(1))
 }
 
@@ -482,18 +485,13 @@ fn set_with_ttl(
     cmd: &'static str,
 ) -> Result<Reply, CmdError> {
     let expire_at_ms = word.deadline_ms(&argv[2], ecx.now_ms, cmd)?;
-    store(
-        ecx,
-        &argv[1],
-        StrValue::from_bytes(argv[3].to_vec()),
-        Some(expire_at_ms),
-    );
+    store_bytes(ecx, &argv[1], &argv[3], Some(expire_at_ms));
     Ok(Reply::OK)
 }
 
 fn getset(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let old = lookup_read(ecx, &argv[1])?.map(StrRef::to_bytes);
-    store(ecx, &argv[1], StrValue::from_bytes(argv[2].to_vec()), None);
+    store_bytes(ecx, &argv[1], &argv[2], None);
     Ok(Reply::opt_bulk(old))
 }
 
@@ -577,7 +575,7 @@ fn mget(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn mset(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     for (key, value) in pairs(argv, "mset")? {
-        store(ecx, key, StrValue::from_bytes(value.to_vec()), None);
+        store_bytes(ecx, key, value, None);
     }
     Ok(Reply::OK)
 }
@@ -589,7 +587,7 @@ fn msetnx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     for (key, value) in pairs(argv, "msetnx")? {
-        store(ecx, key, StrValue::from_bytes(value.to_vec()), None);
+        store_bytes(ecx, key, value, None);
     }
     Ok(Reply::Int(1))
 }

@@ -230,6 +230,31 @@ impl Entry {
         Entry::build(key, None, lru_clock(now_ms), raw, payload)
     }
 
+    /// The entry SET writes: `value` encoded as Redis's SET encodes it (an int when it is a
+    /// canonical i64 of at most 20 characters, else embstr or raw by length), copied straight
+    /// into the block when it goes inline (no intermediate buffer).
+    pub fn from_set_bytes(
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+        now_ms: u64,
+    ) -> Entry {
+        let lru = lru_clock(now_ms);
+        if value.len() <= super::INT_TEXT_LEN_MAX_BYTES {
+            if let Some(n) = crate::numfmt::parse_i64(value) {
+                return Entry::build(key, expire_at_ms, lru, false, Payload::Int(n));
+            }
+        }
+        let raw = value.len() > super::EMBSTR_LEN_MAX_BYTES;
+        let has_ttl = expire_at_ms.is_some();
+        let payload = if inline_pays(key.len(), has_ttl, value.len(), value.len()) {
+            Payload::Inline(value)
+        } else {
+            Payload::External(value.to_vec())
+        };
+        Entry::build(key, expire_at_ms, lru, raw, payload)
+    }
+
     /// The same entry with deadline `expire_at_ms`.
     pub fn with_expire_at_ms(mut self, expire_at_ms: Option<u64>) -> Entry {
         self.set_expire_at_ms(expire_at_ms);
@@ -727,6 +752,29 @@ mod tests {
         let e = Entry::new(b"k", bytes(&[b'z'; 2000]), 0);
         let back = std::thread::scope(|s| s.spawn(move || e).join().expect("joined"));
         assert_eq!(str_of(&back).len_bytes(), 2000);
+    }
+
+    #[test]
+    fn set_bytes_encode_as_from_bytes_does() {
+        let long = vec![b'x'; 2000];
+        let values: [&[u8]; 8] = [
+            b"",
+            b"12",
+            b"-0",
+            b"012",
+            &[b'a'; 44],
+            &[b'a'; 45],
+            b"99999999999999999999",
+            &long,
+        ];
+        for value in values {
+            for ttl in [None, Some(5)] {
+                let direct = Entry::from_set_bytes(b"k", value, ttl, 3000);
+                let via = Entry::new(b"k", bytes(value), 3000).with_expire_at_ms(ttl);
+                assert_eq!(direct, via, "{value:?}");
+                assert_eq!(direct.heap_bytes(), via.heap_bytes());
+            }
+        }
     }
 
     #[test]

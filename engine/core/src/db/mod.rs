@@ -28,12 +28,14 @@ pub enum StrValue {
 
 /// Redis keeps strings of up to 44 bytes embedded in the object header.
 pub const EMBSTR_LEN_MAX_BYTES: usize = 44;
+/// Redis tries the integer encoding only for strings of at most this many characters.
+pub const INT_TEXT_LEN_MAX_BYTES: usize = 20;
 
 impl StrValue {
     /// Encodes `bytes` as Redis's SET does: an integer when the text is a canonical i64 of at
     /// most 20 characters, else embedded or raw bytes by length.
     pub fn from_bytes(bytes: Vec<u8>) -> StrValue {
-        if bytes.len() <= 20 {
+        if bytes.len() <= INT_TEXT_LEN_MAX_BYTES {
             if let Some(n) = crate::numfmt::parse_i64(&bytes) {
                 return StrValue::Int(n);
             }
