@@ -488,7 +488,7 @@ fn run_redis_benchmark(servers: &[Server], bench: &BenchOptions) -> Result<u64, 
 
 /// Time for a server to settle after a load before its RSS is read: the damselfly server
 /// returns free allocator pages each second, Redis's allocator purges in the background.
-const MEMORY_SETTLE: Duration = Duration::from_millis(1500);
+const MEMORY_SETTLE: Duration = Duration::from_millis(3000);
 
 fn memory_mode(options: &Options, work_dir: &Path) -> Result<bool, String> {
     let keys = options.memory_keys;
