@@ -393,20 +393,19 @@ impl<'a> Search<'a> {
     }
 
     /// The instants worth trying for an op whose window is [early, late]: its start, every key
-    /// deadline inside the window, and its end.
+    /// deadline inside the window, and its end. An op that never returned (its client gave up)
+    /// has no end: it may have run at any later deadline.
     fn instants(node: &Node, early: u64, late: Option<u64>) -> Vec<u64> {
         let mut times = vec![early];
-        if let Some(late) = late {
-            let mut deadlines: Vec<u64> = (0..node.model.db_count())
-                .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
-                .map(|ms| ms.saturating_mul(1000))
-                .filter(|&t| t > early && t < late)
-                .collect();
-            deadlines.sort_unstable();
-            deadlines.dedup();
-            times.extend(deadlines);
-            times.push(late);
-        }
+        let mut deadlines: Vec<u64> = (0..node.model.db_count())
+            .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
+            .map(|ms| ms.saturating_mul(1000))
+            .filter(|&t| t > early && late.is_none_or(|late| t < late))
+            .collect();
+        deadlines.sort_unstable();
+        deadlines.dedup();
+        times.extend(deadlines);
+        times.extend(late);
         times
     }
 
@@ -586,6 +585,28 @@ mod tests {
             ),
             op(3, 2_000, Some(50_000), "SET x w", Resp::ok()),
             op(1, 60_000, Some(70_000), "GET x", bulk("w")),
+        ];
+        assert!(accepts(&history));
+    }
+
+    /// Regression (sim seed 90742): a command whose client disconnected before the reply ran
+    /// later, after a key's deadline passed; trying only its invocation time rejected it.
+    #[test]
+    fn accepts_a_pending_op_that_ran_after_a_deadline() {
+        let deadline_ms = (T0_US + 5_000) / 1000;
+        let history = [
+            op(
+                1,
+                0,
+                Some(1_000),
+                &format!("SET x old PXAT {deadline_ms}"),
+                Resp::ok(),
+            ),
+            Op {
+                reply: None, // the client left before the reply
+                ..op(2, 2_000, None, "SETNX x new", Resp::Int(1))
+            },
+            op(1, 10_000, Some(11_000), "GET x", bulk("new")),
         ];
         assert!(accepts(&history));
     }

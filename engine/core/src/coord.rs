@@ -21,6 +21,7 @@ use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{
     GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, Pending, Plan, TxHop, TxPhase,
+    TxTime,
 };
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
@@ -64,6 +65,8 @@ fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
         locks,
         accepted,
         refused,
+        not_runnable,
+        runnable_at_ms,
     } = &mut pending.tx
     else {
         unreachable!("schedule outside the scheduling phase")
@@ -71,6 +74,8 @@ fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     *txid = cx.next_txid();
     accepted.clear();
     *refused = false;
+    not_runnable.clear();
+    *runnable_at_ms = 0;
     let (txid, locks) = (*txid, locks.clone());
     for (to, lockset) in locks {
         let op = HopOp::Schedule {
@@ -91,6 +96,8 @@ fn pending_tx(node: &mut Node, plan: Plan, locks: Vec<(ThreadId, LockSet)>) -> P
         locks,
         accepted: Vec::new(),
         refused: false,
+        not_runnable: Vec::new(),
+        runnable_at_ms: 0,
     };
     Pending {
         seq: node.alloc_seq(),
@@ -101,7 +108,14 @@ fn pending_tx(node: &mut Node, plan: Plan, locks: Vec<(ThreadId, LockSet)>) -> P
 }
 
 /// Where scheduling stands once every shard answered: retried after a refusal (cancelling
-/// where it was accepted), or running, with the plan's first hops sent.
+/// where it was accepted), still waiting until it is runnable everywhere, or running, with the
+/// plan's first hops sent.
+///
+/// The transaction's one time is fixed only when it is runnable on every shard: at least each
+/// shard's clock at that moment. Every conflicting command that ran before it on any of its
+/// shards ran by then, so it sees a time no earlier than theirs. Fixing the time at launch
+/// instead lets two conflicting transactions that finished scheduling in the opposite order of
+/// their txids run on a shard with their times inverted (simulator seeds 45467 and 90742).
 fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     loop {
         let TxPhase::Scheduling {
@@ -109,15 +123,22 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
             locks,
             accepted,
             refused,
+            not_runnable,
+            runnable_at_ms,
         } = &mut pending.tx
         else {
             return;
         };
         if !*refused {
+            if !not_runnable.is_empty() {
+                cx.mark("vll.wait_runnable");
+                return;
+            }
             let shards = locks.iter().map(|l| l.0).collect();
             pending.tx = TxPhase::Running {
                 txid: *txid,
                 shards,
+                now_ms: cx.wall_ms().max(*runnable_at_ms),
             };
             launch(node, conn, pending, cx);
             return;
@@ -143,10 +164,10 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
 
 fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
     match &pending.tx {
-        TxPhase::Running { txid, .. } => Some(TxHop {
+        TxPhase::Running { txid, now_ms, .. } => Some(TxHop {
             txid: *txid,
             conclude,
-            local: false,
+            time: TxTime::At(*now_ms),
         }),
         TxPhase::None => None,
         TxPhase::Scheduling { .. } => unreachable!("hops sent before scheduling finished"),
@@ -287,7 +308,8 @@ pub(crate) fn start_gather(
         .any(|(db, _)| *db as usize >= node.config.databases)
     {
         // An out-of-range DB option: the handler reports it when run on the copies.
-        let reply = run_on_copies(node, conn.db, spec, &argv, &[], &[], cx).0;
+        let now_ms = cx.wall_ms();
+        let reply = run_on_copies(node, conn.db, spec, &argv, &[], &[], now_ms, cx).0;
         conn.encode(&reply);
         return Flow::Next;
     }
@@ -327,7 +349,8 @@ pub(crate) fn start_gather(
 
 /// Runs the command on a scratch shard holding copies of the fetched entries; returns the reply
 /// and the entries that changed, as (database, key, new entry or None for deleted).
-#[allow(clippy::type_complexity)]
+/// `now_ms` is the transaction's time, the one its fetches ran at.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn run_on_copies(
     node: &Node,
     db: usize,
@@ -335,12 +358,12 @@ fn run_on_copies(
     argv: &Argv,
     keys: &[(u16, Vec<u8>)],
     fetched: &[Option<Option<Entry>>],
+    now_ms: u64,
     cx: &mut Cx,
 ) -> (Reply, Vec<(u16, Vec<u8>, Option<Entry>)>) {
     let Exec::Shard { run, .. } = spec.exec else {
         unreachable!("{} is not keyed", spec.name)
     };
-    let now_ms = cx.wall_ms();
     let mut scratch = Shard::new(node.config.databases, 0);
     for ((kdb, _), entry) in keys.iter().zip(fetched) {
         if let Some(Some(entry)) = entry {
@@ -383,14 +406,45 @@ fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
 
 /// Folds the results one thread sent back into the transaction phase or the plan.
 fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) {
+    if let [HopResult::Runnable { txid, at_ms }] = results[..] {
+        // A notice for an earlier, cancelled attempt finds another txid, or none: dropped.
+        if let TxPhase::Scheduling {
+            txid: current,
+            not_runnable,
+            runnable_at_ms,
+            ..
+        } = &mut pending.tx
+        {
+            if *current == txid {
+                not_runnable.retain(|&t| t != from);
+                *runnable_at_ms = (*runnable_at_ms).max(at_ms);
+            }
+        }
+        return;
+    }
     if let TxPhase::Scheduling {
-        accepted, refused, ..
+        accepted,
+        refused,
+        not_runnable,
+        runnable_at_ms,
+        ..
     } = &mut pending.tx
     {
         for result in results {
             match result {
-                HopResult::Scheduled(true) => accepted.push(from),
-                HopResult::Scheduled(false) => *refused = true,
+                HopResult::Scheduled {
+                    accepted: true,
+                    runnable_at_ms: at,
+                } => {
+                    accepted.push(from);
+                    match at {
+                        Some(at_ms) => *runnable_at_ms = (*runnable_at_ms).max(at_ms),
+                        None => not_runnable.push(from),
+                    }
+                }
+                HopResult::Scheduled {
+                    accepted: false, ..
+                } => *refused = true,
                 other => unreachable!("scheduling got {other:?}"),
             }
         }
@@ -463,7 +517,7 @@ fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx)
     debug_assert_eq!(pending.outstanding, 0);
     if let TxPhase::Scheduling { .. } = pending.tx {
         finish_scheduling(node, conn, pending, cx);
-        if pending.outstanding > 0 {
+        if pending.outstanding > 0 || matches!(pending.tx, TxPhase::Scheduling { .. }) {
             return None;
         }
     }
@@ -514,6 +568,10 @@ fn advance_gather(
     if let Some(reply) = state.reply.take() {
         return Some(reply);
     }
+    let (shards, now_ms) = match &pending.tx {
+        TxPhase::Running { shards, now_ms, .. } => (shards.clone(), *now_ms),
+        TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
+    };
     let fetched = std::mem::take(&mut state.fetched);
     let (reply, changed) = run_on_copies(
         node,
@@ -522,12 +580,9 @@ fn advance_gather(
         &state.argv,
         &state.keys,
         &fetched,
+        now_ms,
         cx,
     );
-    let shards: Vec<ThreadId> = match &pending.tx {
-        TxPhase::Running { shards, .. } => shards.clone(),
-        TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
-    };
     let mut stores: Vec<(ThreadId, Vec<EntryChange>)> =
         shards.into_iter().map(|s| (s, Vec::new())).collect();
     for change in changed {

@@ -18,10 +18,10 @@ use crate::config::Config;
 use crate::conn::{Conn, ConnState, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
-use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase};
+use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase, TxTime};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
-use crate::tx::{LockMode, LockSet, TxQueue};
+use crate::tx::{LockMode, LockSet, RunnableWatch, TxQueue};
 
 /// Commands squashed into one hop at most.
 pub const SQUASH_COMMANDS_MAX: usize = 64;
@@ -155,8 +155,12 @@ impl Node {
                 conn.id
             );
             if let ConnState::Waiting(pending) = &conn.state {
+                let awaits_runnable = matches!(
+                    &pending.tx,
+                    TxPhase::Scheduling { refused: false, not_runnable, .. } if !not_runnable.is_empty()
+                );
                 assert!(
-                    pending.outstanding > 0,
+                    pending.outstanding > 0 || awaits_runnable,
                     "conn {:?} waits for nothing",
                     conn.id
                 );
@@ -416,13 +420,24 @@ impl Node {
         ops: Vec<HopOp>,
         cx: &mut Cx,
     ) -> Option<Vec<HopResult>> {
-        let now_ms = cx.wall_ms();
+        let now_ms = match tx {
+            Some(TxHop {
+                time: TxTime::At(at_ms),
+                ..
+            }) => at_ms,
+            _ => cx.wall_ms(),
+        };
         let db = conn.db as u16;
         if to == self.thread && tx.is_none() && !self.hop_blocked(db, &ops) {
             let now_ms = self.shard.observe_time_ms(now_ms);
+            let origin = RunnableWatch {
+                thread: self.thread,
+                conn: conn.id,
+                seq,
+            };
             let results = ops
                 .into_iter()
-                .map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx));
+                .map(|op| self.run_hop_op(db, now_ms, op, origin, Some(conn), cx));
             return Some(results.collect());
         }
         if to != self.thread && cx.planted(Plant::DropMessage) && cx.random_u64().is_multiple_of(8)
@@ -617,7 +632,7 @@ impl Node {
             hop.tx = Some(TxHop {
                 txid,
                 conclude: true,
-                local: true,
+                time: TxTime::ShardClock,
             });
         }
         let Some(tx) = hop.tx else {
@@ -649,6 +664,7 @@ impl Node {
             return;
         }
         loop {
+            self.notify_runnable(cx);
             let ready = self.txq.take_runnable_hops();
             if ready.is_empty() {
                 return;
@@ -657,6 +673,21 @@ impl Node {
             for hop in ready {
                 self.run_hop(hop, cx);
             }
+        }
+    }
+
+    /// Tells the coordinators of transactions that became runnable here, with this shard's
+    /// clock: the transaction will run no earlier than it.
+    fn notify_runnable(&mut self, cx: &mut Cx) {
+        for (txid, watch) in self.txq.take_runnable_watches() {
+            let at_ms = self.shard.observe_time_ms(0);
+            let done = HopDone {
+                from: self.thread,
+                conn: watch.conn,
+                seq: watch.seq,
+                results: vec![HopResult::Runnable { txid, at_ms }],
+            };
+            cx.send(watch.thread, Msg::HopDone(done));
         }
     }
 
@@ -670,19 +701,34 @@ impl Node {
             cx.mark("plant.skip_shard_ordering");
             hop.ops.reverse();
         }
-        // The hop may have waited (in flight, or parked behind a transaction): it runs at the
-        // later of its stamp and this shard's clock, so time never goes back on a shard.
+        // A plain hop may have waited (in flight, or parked behind a transaction): it runs at the
+        // later of its stamp and this shard's clock, so time never goes back on a shard. A
+        // coordinated transaction runs at its fixed time, which is no earlier than this shard's
+        // clock was when the transaction became runnable here.
         let now_ms = match hop.tx {
-            Some(TxHop { local: false, .. }) => hop.now_ms,
-            Some(TxHop { local: true, .. }) | None => {
-                self.shard.observe_time_ms(hop.now_ms.max(cx.wall_ms()))
+            Some(TxHop {
+                time: TxTime::At(at_ms),
+                ..
+            }) => {
+                self.shard.observe_time_ms(at_ms);
+                at_ms
             }
+            Some(TxHop {
+                time: TxTime::ShardClock,
+                ..
+            })
+            | None => self.shard.observe_time_ms(hop.now_ms.max(cx.wall_ms())),
         };
         let db = hop.db;
+        let origin = RunnableWatch {
+            thread: hop.from,
+            conn: hop.conn,
+            seq: hop.seq,
+        };
         let mut results: Vec<HopResult> = hop
             .ops
             .into_iter()
-            .map(|op| self.run_hop_op(db, now_ms, op, None, cx))
+            .map(|op| self.run_hop_op(db, now_ms, op, origin, None, cx))
             .collect();
         if reorder {
             results.reverse();
@@ -707,13 +753,14 @@ impl Node {
         }
     }
 
-    /// Runs one op on this shard. `current` is the coordinating connection when it lives on
-    /// this thread (it is out of `conns` while it runs).
+    /// Runs one op on this shard. `origin` is the hop's sender; `current` is the coordinating
+    /// connection when it lives on this thread (it is out of `conns` while it runs).
     fn run_hop_op(
         &mut self,
         db: u16,
         now_ms: u64,
         op: HopOp,
+        origin: RunnableWatch,
         current: Option<&Conn>,
         cx: &mut Cx,
     ) -> HopResult {
@@ -760,11 +807,22 @@ impl Node {
                     locks
                 };
                 let ignore_conflicts = cx.planted(Plant::RunConflictingOutOfOrder);
-                let coordinator = (self.thread, current.map_or(ConnId(0), |c| c.id));
-                HopResult::Scheduled(
-                    self.txq
-                        .schedule(txid, locks, coordinator, ignore_conflicts),
-                )
+                let coordinator = (origin.thread, origin.conn);
+                let accepted = self
+                    .txq
+                    .schedule(txid, locks, coordinator, ignore_conflicts);
+                let runnable_at_ms = if accepted && self.txq.runnable(txid) {
+                    Some(self.shard.observe_time_ms(0))
+                } else {
+                    if accepted {
+                        self.txq.watch_runnable(txid, origin);
+                    }
+                    None
+                };
+                HopResult::Scheduled {
+                    accepted,
+                    runnable_at_ms,
+                }
             }
             HopOp::Cancel { txid } => {
                 self.txq.remove(txid);
@@ -779,9 +837,13 @@ impl Node {
         let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
+        let runnable_notice = matches!(done.results[..], [HopResult::Runnable { .. }]);
         let current = match &mut conn.state {
             ConnState::Waiting(pending) if pending.seq == done.seq => {
-                pending.outstanding -= 1;
+                // A shard's notice that a transaction became runnable is not a hop's answer.
+                if !runnable_notice {
+                    pending.outstanding -= 1;
+                }
                 true
             }
             // A stale result: the connection moved on (RESET, or it is closing).
