@@ -4,8 +4,9 @@
 Usage: gen_command_args.py REDIS_PORT DAMSELFLY_PORT
   Asks Damselfly (COMMAND LIST) which rows we have, asks redis-server 7.0 (COMMAND DOCS, RESP3)
   for each row's arguments, history and doc flags, and rewrites the text between the
-  BEGIN/END generated markers in command_args.rs. Run `cargo fmt` is not needed: the table is
-  `#[rustfmt::skip]` and this script keeps it within 100 columns.
+  BEGIN/END generated markers in command_args.rs. The table is `#[rustfmt::skip]`, so this
+  script lays it out itself, within 100 columns. To document a new row, add the row, rebuild,
+  start both servers and rerun this.
 
 The test `command_docs_equals_live_redis_for_every_row` checks the result against the server.
 """
