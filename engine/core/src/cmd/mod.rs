@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod client;
+pub mod command_args;
 pub mod command_docs;
 pub mod config_cmd;
 pub mod expire;
