@@ -100,7 +100,7 @@ pub static SPECS: &[CommandSpec] = &[
         acl::FAST | acl::TRANSACTION,
         &[],
         MultiCmd::Multi,
-        docs("Start a transaction block", "1.2.0", "O(1)"),
+        docs("Mark the start of a transaction block", "1.2.0", "O(1)"),
     ),
     row(
         "exec",

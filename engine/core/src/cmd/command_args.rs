@@ -530,6 +530,7 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ])),
     ("type", args(&[key("key", 0)])),
     ("unlink", args(&[key("key", 0).multiple()])),
+    ("watch", args(&[key("key", 0).multiple()])),
 ];
 // END generated
 
