@@ -290,13 +290,21 @@ mod tests {
     #[test]
     fn plants_by_name() {
         let flags = parse_ok(
-            &["--plant", "skip-intent-locks", "--plant=lose-a-wakeup,drop-message"],
+            &[
+                "--plant",
+                "skip-intent-locks",
+                "--plant=lose-a-wakeup,drop-message",
+            ],
             &[],
             "",
         );
-        let expected = [Plant::SkipIntentLocks, Plant::LoseWakeup, Plant::DropMessage]
-            .iter()
-            .fold(0, |bits, &plant| bits | (1u64 << plant as u8));
+        let expected = [
+            Plant::SkipIntentLocks,
+            Plant::LoseWakeup,
+            Plant::DropMessage,
+        ]
+        .iter()
+        .fold(0, |bits, &plant| bits | (1u64 << plant as u8));
         assert_eq!(flags.plants(), expected);
         let err = parse(os(&["--plant=no-such-bug"]), env(&[]), no_file).unwrap_err();
         assert!(err.to_string().contains("skip-intent-locks"), "{err}");
