@@ -508,35 +508,42 @@ fn print_load_results(options: &Options, series: &[Vec<Series>]) {
     }
 }
 
-/// The contention sweep in one table: median ops/s per hot set size and server.
+/// The contention sweep in one table: median ops/s and CPU per op by hot set size and server.
+/// (CPU per op is the steadier figure on a shared machine: it does not count time descheduled.)
 fn print_sweep(options: &Options, series: &[Vec<Series>]) {
     println!();
-    println!("## contention sweep: median MSET/s by hot set size (contention = 1 / hot keys)");
+    println!("## contention sweep: MSET/s (median) and server CPU s/Mops by hot set size");
+    println!("# contention = hot keys per command / hot set size");
     let servers: Vec<&str> = series
         .first()
         .map(|rows| rows.iter().map(|s| s.server).collect())
         .unwrap_or_default();
     let mut header = format!("{:>10} {:>11}", "hot keys", "contention");
     for server in &servers {
-        header.push_str(&format!(" {server:>14}"));
+        header.push_str(&format!(
+            " {:>16} {:>10}",
+            format!("{server} ops/s"),
+            "cpu s/Mops"
+        ));
     }
-    println!("{header}   damselfly/redis");
+    println!("{header}   damselfly/redis ops/s");
     for (workload, rows) in options.workloads.iter().zip(series) {
         let Fanout::Multi(multi) = workload.fanout else {
             continue;
         };
-        let medians: Vec<f64> = rows
-            .iter()
-            .map(|s| s.summary().ops_per_sec_median)
-            .collect();
-        let contention = 1.0 / multi.hot_set_keys as f64;
+        let summaries: Vec<report::Summary> = rows.iter().map(Series::summary).collect();
+        let contention = multi.hot_keys_per_command as f64 / multi.hot_set_keys as f64;
         let mut line = format!("{:>10} {contention:>11.5}", multi.hot_set_keys);
-        for median in &medians {
-            line.push_str(&format!(" {median:>14.0}"));
+        for summary in &summaries {
+            line.push_str(&format!(
+                " {:>16.0} {:>10.2}",
+                summary.ops_per_sec_median, summary.cpu_s_per_mops
+            ));
         }
-        let find = |name| servers.iter().position(|s| *s == name).map(|i| medians[i]);
+        let find = |name| summaries.iter().find(|s| s.server == name);
         if let (Some(d), Some(r)) = (find("damselfly"), find("redis")) {
-            line.push_str(&format!("   {:.2}x", d / r.max(1e-9)));
+            let ratio = d.ops_per_sec_median / r.ops_per_sec_median.max(1e-9);
+            line.push_str(&format!("   {ratio:.2}x"));
         }
         println!("{line}");
     }
