@@ -96,7 +96,8 @@ fn run(args: &Args) -> Result<bool, String> {
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     let keys_per_sec = report.ops_per_sec() * workload.keys_per_command() as f64;
     println!(
-        "ops {} in {:.3} s: {:.0} ops/s ({keys_per_sec:.0} keys/s); p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us; errors {}",
+        "ops {} in {:.3} s: {:.0} ops/s ({keys_per_sec:.0} keys/s); \
+         p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us; errors {}",
         report.ops,
         report.elapsed.as_secs_f64(),
         report.ops_per_sec(),

@@ -15,7 +15,8 @@
 //! - `acct:*` (needs MULTI/EXEC): transfers between accounts keep the sum of all balances.
 //!
 //! The `planted_*` tests prove the checkers: with `--plant skip-intent-locks` (transactions take
-//! no intent locks) or `--plant run-conflicting-out-of-order`, each of them must catch a tear. Every run is bounded in time and operations.
+//! no intent locks) or `--plant run-conflicting-out-of-order`, each of them must catch a tear.
+//! Every run is bounded in time and operations.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
