@@ -488,7 +488,6 @@ fn planted_run_conflicting_out_of_order_is_caught() {
 }
 
 #[test]
-#[ignore = "needs MULTI/EXEC (issue 4)"]
 fn transfers_keep_the_total() {
     let server = start_server(&[]);
     let accounts = spread_keys("acct", GROUP_KEYS);
