@@ -152,7 +152,7 @@ fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
     for i in order {
         let op = &history[i];
         let conn = conns.entry(op.client).or_default();
-        let before = *conn;
+        let before = conn.clone();
         let is_select = op
             .argv
             .first()
@@ -414,7 +414,7 @@ impl<'a> Search<'a> {
         self.steps += 1;
         let p = self.ops[i];
         let mut model = node.model.clone();
-        let mut conn = p.conn;
+        let mut conn = p.conn.clone();
         let reply = model.apply(&mut conn, &p.op.argv, t_us / 1000);
         let accepted =
             p.op.reply
