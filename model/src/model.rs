@@ -210,7 +210,7 @@ impl Model {
     }
 
     /// Removes every key whose deadline has passed (`expire_at_ms <= now_ms`).
-    fn expire_all(&mut self, now_ms: u64) {
+    pub(crate) fn expire_all(&mut self, now_ms: u64) {
         for db in &mut self.dbs {
             db.retain(|_, e| is_live(e, now_ms));
         }

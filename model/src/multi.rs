@@ -97,8 +97,15 @@ pub(crate) fn exec(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {
     if broken {
         return Resp::NilArray;
     }
-    let replies = queued.iter().map(|argv| commands::dispatch(cx, argv));
-    Resp::Array(replies.collect())
+    // Each queued command sees the keys the one before it left already expired (SET … PXAT
+    // in the past, then SETNX of the same key, sets it), as Redis's per-command lookups do.
+    let mut replies = Vec::with_capacity(queued.len());
+    for argv in &queued {
+        let now_ms = cx.now_ms;
+        cx.model.expire_all(now_ms);
+        replies.push(commands::dispatch(cx, argv));
+    }
+    Resp::Array(replies)
 }
 
 pub(crate) fn discard(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {

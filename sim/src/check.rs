@@ -238,7 +238,8 @@ mod tests {
                 client,
                 argv,
                 invoke_us,
-                return_us: Some(invoke_us + 700),
+                // The model ran it at the next millisecond: the window must hold that instant.
+                return_us: Some(invoke_us + 1_700),
                 reply: Some(reply.to_resp2_bytes()),
             });
         }

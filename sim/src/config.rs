@@ -45,7 +45,7 @@ pub struct SimConfig {
 /// Whether seeds may draw MULTI/EXEC/WATCH workloads. Off until the engine's transactions are
 /// on main: flipping it changes no other knob of any seed, and while it is off every seed's
 /// workload, trace and plant budget are what they were.
-pub const TRANSACTIONS_ENABLED: bool = false;
+pub const TRANSACTIONS_ENABLED: bool = true;
 
 impl SimConfig {
     pub fn from_seed(seed: u64) -> SimConfig {
