@@ -16,6 +16,7 @@ use crate::config::MaxmemoryPolicy;
 use crate::cx::Cx;
 use crate::db::Db;
 use crate::error::CmdError;
+use crate::watch::WatchRegistry;
 
 /// Buckets the active-expiry sweep visits per tick, across all databases: bounded work per tick.
 pub const SWEEP_BUCKETS_PER_TICK_MAX: usize = 64;
@@ -65,6 +66,11 @@ pub struct Shard {
     /// The process's resident bytes as the driver last read them (0: never told). The engine
     /// never reads it itself and decides nothing by it: INFO shows it.
     process_rss_bytes: u64,
+    /// Who WATCHes keys of this shard.
+    pub watches: WatchRegistry,
+    /// When set, every modification signalled on this shard is also logged here: a scratch
+    /// shard (commands run on copies) reports what it modified, changed data or not.
+    pub modified_log: Option<Vec<(u16, Vec<u8>)>>,
 }
 
 impl Shard {
@@ -83,6 +89,8 @@ impl Shard {
             budget_bytes: None,
             peak_bytes: 0,
             process_rss_bytes: 0,
+            watches: WatchRegistry::default(),
+            modified_log: None,
         }
     }
 
@@ -265,10 +273,32 @@ impl Shard {
         self.dbs.iter().map(Db::used_bytes).sum()
     }
 
+    /// Database `db` is about to be emptied, or swapped with `replaced_by`: its watched keys
+    /// that live in either count as modified (Redis's touchAllWatchedKeysInDb).
+    pub fn modified_db(&mut self, db: usize, replaced_by: Option<usize>, now_ms: u64) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let dbs = &mut self.dbs;
+        self.watches.touch_db(db as u16, |key| {
+            dbs[db].contains(key, now_ms)
+                || replaced_by.is_some_and(|r| dbs[r].contains(key, now_ms))
+        });
+    }
+
+    /// A command modified (database, key): Redis's signalModifiedKey.
+    pub fn modified(&mut self, db: u16, key: &[u8]) {
+        self.watches.touch(db, key);
+        if let Some(log) = &mut self.modified_log {
+            log.push((db, key.to_vec()));
+        }
+    }
+
     pub fn check_invariants(&self) {
         for db in &self.dbs {
             db.check_invariants();
         }
+        self.watches.check_invariants();
     }
 }
 
@@ -284,6 +314,11 @@ pub struct ExecCx<'a> {
 impl ExecCx<'_> {
     pub fn db(&mut self) -> &mut Db {
         self.shard.db(self.db)
+    }
+
+    /// The command modified `key` in its database (see `Shard::modified`).
+    pub fn modified(&mut self, key: &[u8]) {
+        self.shard.modified(self.db as u16, key);
     }
 
     /// The time reads compare deadlines against. Planted bug `SkipExpiryCheckOnRead` makes

@@ -242,6 +242,7 @@ fn store(ecx: &mut ExecCx, key: &[u8], value: StrValue, expire_at_ms: Option<u64
     let now_ms = ecx.now_ms;
     let entry = Entry::new(key, Value::Str(value), now_ms).with_expire_at_ms(expire_at_ms);
     ecx.db().insert(entry, now_ms);
+    ecx.modified(key);
 }
 
 /// `store` for a value written as given (SET and its kin): encoded as Redis's SET encodes it.
@@ -249,6 +250,7 @@ fn store_bytes(ecx: &mut ExecCx, key: &[u8], value: &[u8], expire_at_ms: Option<
     let now_ms = ecx.now_ms;
     let entry = Entry::from_set_bytes(key, value, expire_at_ms, now_ms);
     ecx.db().insert(entry, now_ms);
+    ecx.modified(key);
 }
 
 /// The bytes of a value; an int is formatted (Redis's getDecodedObject).
@@ -501,6 +503,7 @@ fn getdel(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     };
     let removed = ecx.db().remove(&argv[1]);
     assert!(removed.is_some(), "getdel: key vanished after its lookup");
+    ecx.modified(&argv[1]);
     Ok(Reply::Bulk(old))
 }
 
@@ -539,6 +542,10 @@ fn getex(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         return Ok(Reply::Nil);
     };
     let now_ms = ecx.now_ms;
+    let had_ttl = ecx
+        .db()
+        .peek(key, now_ms)
+        .is_some_and(|e| e.expire_at_ms().is_some());
     let updated = match ttl {
         GetExTtl::Unchanged => true,
         GetExTtl::Persist => ecx.db().set_expire(key, None),
@@ -553,6 +560,10 @@ fn getex(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         }
     };
     assert!(updated, "getex: key vanished after its lookup");
+    // Redis signals a TTL it set or removed, not a PERSIST of a key without one.
+    if matches!(ttl, GetExTtl::Expire(..)) || (ttl == GetExTtl::Persist && had_ttl) {
+        ecx.modified(key);
+    }
     Ok(Reply::Bulk(value))
 }
 
@@ -597,13 +608,20 @@ fn msetnx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn append(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, tail) = (&argv[1], &argv[2]);
-    if let Some(mut entry) = lookup_write(ecx, key)? {
-        check_string_len(str_of(&entry).len_bytes() as u64, tail.len() as u64)?;
-        let len_bytes = entry.edit_raw(|bytes| {
-            bytes.extend_from_slice(tail);
-            bytes.len()
-        });
-        return Ok(Reply::Int(len_bytes as i64));
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
+            check_string_len(str_of(&entry).len_bytes() as u64, tail.len() as u64)?;
+            let len_bytes = entry.edit_raw(|bytes| {
+                bytes.extend_from_slice(tail);
+                bytes.len()
+            });
+            Some(Reply::Int(len_bytes as i64))
+        }
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
     let value = StrValue::from_bytes(tail.to_vec());
     let len_bytes = value.len_bytes();
@@ -648,16 +666,23 @@ fn setrange(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, patch) = (&argv[1], &argv[3]);
     let offset = parse_i64(&argv[2])?;
     let offset = u64::try_from(offset).map_err(|_| CmdError::OffsetOutOfRange)?;
-    if let Some(mut entry) = lookup_write(ecx, key)? {
-        if patch.is_empty() {
-            return Ok(Reply::Int(str_of(&entry).len_bytes() as i64));
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
+            if patch.is_empty() {
+                return Ok(Reply::Int(str_of(&entry).len_bytes() as i64));
+            }
+            check_string_len(offset, patch.len() as u64)?;
+            let len_bytes = entry.edit_raw(|bytes| {
+                write_at(bytes, offset as usize, patch);
+                bytes.len()
+            });
+            Some(Reply::Int(len_bytes as i64))
         }
-        check_string_len(offset, patch.len() as u64)?;
-        let len_bytes = entry.edit_raw(|bytes| {
-            write_at(bytes, offset as usize, patch);
-            bytes.len()
-        });
-        return Ok(Reply::Int(len_bytes as i64));
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
     // Nothing to write on a missing key creates nothing, whatever the offset.
     if patch.is_empty() {
@@ -704,14 +729,23 @@ fn decrby(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 /// Adds `by` to the integer under `key` (0 when missing), keeping its TTL.
 fn incr_by(ecx: &mut ExecCx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
-    if let Some(mut entry) = lookup_write(ecx, key)? {
-        let current = match str_of(&entry) {
-            StrRef::Int(n) => n,
-            StrRef::Bytes { bytes, .. } => numfmt::parse_i64(bytes).ok_or(CmdError::NotInteger)?,
-        };
-        let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
-        entry.set_value(Value::Str(StrValue::Int(next)));
-        return Ok(Reply::Int(next));
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
+            let current = match str_of(&entry) {
+                StrRef::Int(n) => n,
+                StrRef::Bytes { bytes, .. } => {
+                    numfmt::parse_i64(bytes).ok_or(CmdError::NotInteger)?
+                }
+            };
+            let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
+            entry.set_value(Value::Str(StrValue::Int(next)));
+            Some(Reply::Int(next))
+        }
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
     store(ecx, key, StrValue::Int(by), None);
     Ok(Reply::Int(by))
@@ -721,10 +755,17 @@ fn incr_by(ecx: &mut ExecCx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
 /// TTL; the reply bytes are also what is stored.
 fn incrbyfloat(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, incr) = (&argv[1], &argv[2]);
-    if let Some(mut entry) = lookup_write(ecx, key)? {
-        let sum = numfmt::incr_by_float(Some(&str_bytes(str_of(&entry))), incr)?;
-        entry.set_value(Value::Str(embstr_or_raw(sum.clone())));
-        return Ok(Reply::Bulk(sum));
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
+            let sum = numfmt::incr_by_float(Some(&str_bytes(str_of(&entry))), incr)?;
+            entry.set_value(Value::Str(embstr_or_raw(sum.clone())));
+            Some(Reply::Bulk(sum))
+        }
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
     let sum = numfmt::incr_by_float(None, incr)?;
     store(ecx, key, embstr_or_raw(sum.clone()), None);
