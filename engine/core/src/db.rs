@@ -127,6 +127,9 @@ impl Entry {
 pub struct Db {
     table: Table<Entry>,
     expires_len: usize,
+    /// Expired keys read here stay in the table (they read as absent). Set while a transaction
+    /// is queued on the shard: it may still read at a time before their deadline.
+    keep_expired: bool,
 }
 
 impl Db {
@@ -134,6 +137,7 @@ impl Db {
         Db {
             table: Table::new(seed),
             expires_len: 0,
+            keep_expired: false,
         }
     }
 
@@ -150,10 +154,14 @@ impl Db {
         self.expires_len
     }
 
-    /// Removes `key` if its deadline has passed; true when it did.
-    fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
+    pub fn set_keep_expired(&mut self, keep: bool) {
+        self.keep_expired = keep;
+    }
+
+    /// Removes `key` if its deadline has passed (unless expired keys are kept); true when due.
+    pub fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
         let due = self.table.get(key).is_some_and(|e| e.is_expired(now_ms));
-        if due {
+        if due && !self.keep_expired {
             self.remove(key);
         }
         due
@@ -161,7 +169,9 @@ impl Db {
 
     /// The live entry under `key`, updating its access time.
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        self.expire_if_due(key, now_ms);
+        if self.expire_if_due(key, now_ms) {
+            return None;
+        }
         let entry = self.table.get_mut(key)?;
         entry.accessed_ms = now_ms;
         Some(entry)
@@ -169,7 +179,9 @@ impl Db {
 
     /// The live entry under `key`, without touching its access time (OBJECT, TYPE-free peeks).
     pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.expire_if_due(key, now_ms);
+        if self.expire_if_due(key, now_ms) {
+            return None;
+        }
         self.table.get(key)
     }
 
