@@ -55,16 +55,17 @@ pub(crate) fn reject(cx: &mut Ctx, spec: Option<&Spec>, error: Resp) -> Resp {
     if cx.conn.in_multi() {
         cx.conn.tx = TxState::Doomed;
     }
-    match (spec, error) {
-        (Some(spec), Resp::Error(text)) if spec.name == "exec" => {
-            discard_transaction(cx);
-            let reason = text.strip_prefix("ERR ").unwrap_or(&text);
-            Resp::err(format!(
-                "EXECABORT Transaction discarded because of: {reason}"
-            ))
-        }
-        (_, error) => error,
+    if !spec.is_some_and(|s| s.name == "exec") {
+        return error;
     }
+    discard_transaction(cx);
+    let Resp::Error(text) = error else {
+        panic!("a refusal is an error reply, not {error:?}");
+    };
+    let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+    Resp::err(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
 }
 
 /// `discardTransaction`: leaves MULTI and forgets every watch.
