@@ -55,7 +55,8 @@ pub(crate) fn reject(cx: &mut Ctx, spec: Option<&Spec>, error: Resp) -> Resp {
     if cx.conn.in_multi() {
         cx.conn.tx = TxState::Doomed;
     }
-    if !spec.is_some_and(|s| s.name == "exec") {
+    let is_exec = spec.is_some_and(|s| s.name == "exec");
+    if !is_exec {
         return error;
     }
     discard_transaction(cx);
