@@ -36,10 +36,15 @@ type SplitPart = (ThreadId, Vec<usize>, Argv, Vec<KeyLock>);
 type EntryChange = (u16, Vec<u8>, Option<Entry>);
 
 /// A hop whose reply nobody waits for (a cancel): no connection's request has sequence 0.
-const SEQ_NO_REPLY: u64 = 0;
+pub(crate) const SEQ_NO_REPLY: u64 = 0;
 
 /// Finishes a command synchronously when no hop is outstanding, else parks the plan.
-fn park_or_finish(node: &mut Node, conn: &mut Conn, mut pending: Pending, cx: &mut Cx) -> Flow {
+pub(crate) fn park_or_finish(
+    node: &mut Node,
+    conn: &mut Conn,
+    mut pending: Pending,
+    cx: &mut Cx,
+) -> Flow {
     if pending.outstanding == 0 {
         if let Some(reply) = advance(node, conn, &mut pending, cx) {
             conn.encode(&reply);
@@ -50,7 +55,7 @@ fn park_or_finish(node: &mut Node, conn: &mut Conn, mut pending: Pending, cx: &m
     Flow::Stop
 }
 
-fn lock_mode(spec: &CommandSpec) -> LockMode {
+pub(crate) fn lock_mode(spec: &CommandSpec) -> LockMode {
     if spec.has(cmd::flag::WRITE) {
         LockMode::Exclusive
     } else {
@@ -59,7 +64,7 @@ fn lock_mode(spec: &CommandSpec) -> LockMode {
 }
 
 /// Begins scheduling: sends the schedule to every shard of the transaction with a fresh txid.
-fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     let TxPhase::Scheduling {
         txid,
         locks,
@@ -91,6 +96,15 @@ fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
 
 /// A pending command that starts as a transaction over `locks`.
 fn pending_tx(node: &mut Node, plan: Plan, locks: Vec<(ThreadId, LockSet)>) -> Pending {
+    pending_tx_with_seq(node.alloc_seq(), plan, locks)
+}
+
+/// A pending command, request number `seq`, that starts as a transaction over `locks`.
+pub(crate) fn pending_tx_with_seq(
+    seq: u64,
+    plan: Plan,
+    locks: Vec<(ThreadId, LockSet)>,
+) -> Pending {
     let tx = TxPhase::Scheduling {
         txid: crate::tx::TxId(0),
         locks,
@@ -100,7 +114,7 @@ fn pending_tx(node: &mut Node, plan: Plan, locks: Vec<(ThreadId, LockSet)>) -> P
         runnable_at_ms: 0,
     };
     Pending {
-        seq: node.alloc_seq(),
+        seq,
         outstanding: 0,
         plan,
         tx,
@@ -162,7 +176,7 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
     }
 }
 
-fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
+pub(crate) fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
     match &pending.tx {
         TxPhase::Running { txid, now_ms, .. } => Some(TxHop {
             txid: *txid,
@@ -180,6 +194,8 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     let (last_hop, first_of_two) = (tx_hop(pending, true), tx_hop(pending, false));
     match &mut pending.plan {
         Plan::Batch { .. } => unreachable!("batches are sent as they are built"),
+        Plan::Watch => unreachable!("watches are sent as they are built"),
+        Plan::Exec(_) => return, // `advance` sends EXEC's first wave
         Plan::Split {
             spec,
             parts,
@@ -270,6 +286,23 @@ pub(crate) fn start_split(
     park_or_finish(node, conn, pending, cx)
 }
 
+/// The (database, key) pairs a keyed command touches.
+pub(crate) fn command_keys(
+    spec: &CommandSpec,
+    merge: Merge,
+    argv: &Argv,
+    db: usize,
+) -> Vec<(u16, Vec<u8>)> {
+    match merge {
+        Merge::Gather(dbs) => gather_keys(spec, dbs, argv, db),
+        Merge::OneKey | Merge::SumInts | Merge::AllOk | Merge::KeyOrder => spec
+            .key_indexes(argv.len())
+            .into_iter()
+            .map(|i| (db as u16, argv[i].to_vec()))
+            .collect(),
+    }
+}
+
 /// The (database, key) pairs a gathered command touches.
 fn gather_keys(spec: &CommandSpec, dbs: GatherDbs, argv: &Argv, db: usize) -> Vec<(u16, Vec<u8>)> {
     let indexes = spec.key_indexes(argv.len());
@@ -351,7 +384,7 @@ pub(crate) fn start_gather(
 /// and the entries that changed, as (database, key, new entry or None for deleted).
 /// `now_ms` is the transaction's time, the one its fetches ran at.
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
-fn run_on_copies(
+pub(crate) fn run_on_copies(
     node: &Node,
     db: usize,
     spec: &CommandSpec,
@@ -365,6 +398,7 @@ fn run_on_copies(
         unreachable!("{} is not keyed", spec.name)
     };
     let mut scratch = Shard::new(node.config.databases, 0);
+    scratch.modified_log = Some(Vec::new());
     for ((kdb, _), entry) in keys.iter().zip(fetched) {
         if let Some(Some(entry)) = entry {
             scratch.db(*kdb as usize).insert(entry.clone(), now_ms);
@@ -383,11 +417,15 @@ fn run_on_copies(
     if spec.has(cmd::flag::READONLY) {
         return (reply, Vec::new());
     }
+    // Stored back: what changed, and what the command modified though the data came out
+    // the same (SET to the same value), so the shard signals it to watchers.
+    let modified = scratch.modified_log.take().unwrap_or_default();
     let mut changed = Vec::new();
     for ((kdb, key), before) in keys.iter().zip(fetched) {
         let after = scratch.db(*kdb as usize).peek(key, now_ms).cloned();
         let before = before.clone().flatten();
-        if !same_data(before.as_ref(), after.as_ref()) {
+        let signalled = modified.iter().any(|(d, k)| d == kdb && k == key);
+        if signalled || !same_data(before.as_ref(), after.as_ref()) {
             changed.push((*kdb, key.clone(), after));
         }
     }
@@ -405,7 +443,7 @@ fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
 }
 
 /// Folds the results one thread sent back into the transaction phase or the plan.
-fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) {
+pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) {
     if let [HopResult::Runnable { txid, at_ms }] = results[..] {
         // A notice for an earlier, cancelled attempt finds another txid, or none: dropped.
         if let TxPhase::Scheduling {
@@ -451,6 +489,8 @@ fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) 
         return;
     }
     match &mut pending.plan {
+        Plan::Exec(_) => crate::multi::fold(pending, from, results),
+        Plan::Watch => {}
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
                 HopResult::Reply(reply) => reply,
@@ -522,6 +562,8 @@ fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx)
         }
     }
     match &mut pending.plan {
+        Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
+        Plan::Watch => Some(Reply::OK),
         Plan::Batch { replies } => {
             let last = replies.pop();
             for reply in replies.drain(..) {
@@ -641,13 +683,13 @@ pub enum Targets {
     One(ThreadId),
 }
 
-pub(crate) fn start_node_cmd(
-    node: &mut Node,
-    conn: &mut Conn,
+/// A node-wide command's op and the threads it goes to, or its reply when it needs none.
+pub(crate) fn plan_node(
+    node: &Node,
+    conn: &Conn,
     cmd: NodeCmd,
-    argv: Argv,
-    cx: &mut Cx,
-) -> Flow {
+    argv: &Argv,
+) -> Result<(NodeOp, Vec<ThreadId>), Reply> {
     let planned = match cmd {
         NodeCmd::DbSize
         | NodeCmd::Keys
@@ -656,28 +698,39 @@ pub(crate) fn start_node_cmd(
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
         | NodeCmd::SwapDb => {
-            cmd::keyspace::plan_node_cmd(cmd, &argv, conn.db, node.threads, node.config.databases)
+            cmd::keyspace::plan_node_cmd(cmd, argv, conn.db, node.threads, node.config.databases)
         }
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => cmd::server::plan_node_cmd(cmd, &argv, conn, &node.config),
+        | NodeCmd::ConfigResetStat => cmd::server::plan_node_cmd(cmd, argv, conn, &node.config),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
-        Err(CmdErrorOrReply::Error(err)) => {
-            conn.encode(&Reply::Error(err));
-            return Flow::Next;
-        }
-        Err(CmdErrorOrReply::Reply(reply)) => {
-            conn.encode(&reply);
-            return Flow::Next;
-        }
+        Err(CmdErrorOrReply::Error(err)) => return Err(Reply::Error(err)),
+        Err(CmdErrorOrReply::Reply(reply)) => return Err(reply),
     };
     let targets: Vec<ThreadId> = match targets {
         Targets::All => (0..node.threads).map(ThreadId).collect(),
         Targets::One(t) => vec![t],
+    };
+    Ok((op, targets))
+}
+
+pub(crate) fn start_node_cmd(
+    node: &mut Node,
+    conn: &mut Conn,
+    cmd: NodeCmd,
+    argv: Argv,
+    cx: &mut Cx,
+) -> Flow {
+    let (op, targets) = match plan_node(node, conn, cmd, &argv) {
+        Ok(planned) => planned,
+        Err(reply) => {
+            conn.encode(&reply);
+            return Flow::Next;
+        }
     };
     let locks = if node_cmd_is_transaction(cmd) {
         targets.iter().map(|t| (*t, LockSet::Everything)).collect()
@@ -739,7 +792,7 @@ impl From<CmdError> for CmdErrorOrReply {
     }
 }
 
-fn finish_node_cmd(
+pub(crate) fn finish_node_cmd(
     node: &mut Node,
     conn: &mut Conn,
     cmd: NodeCmd,

@@ -66,6 +66,12 @@ pub enum HopOp {
     Schedule { txid: TxId, locks: LockSet },
     /// Withdraw a transaction scheduled here (another shard refused it).
     Cancel { txid: TxId },
+    /// The sending connection WATCHes these (database, key) pairs here.
+    Watch { keys: Vec<(u16, Vec<u8>)> },
+    /// The sending connection's watches here end (UNWATCH, DISCARD, RESET, disconnect).
+    Unwatch,
+    /// Whether the sending connection's watches here still hold; they end either way.
+    CheckWatch,
 }
 
 #[derive(Debug)]
@@ -87,6 +93,8 @@ pub enum HopResult {
         txid: TxId,
         at_ms: u64,
     },
+    /// No watched key here was modified since WATCH.
+    WatchClean(bool),
 }
 
 #[derive(Debug)]
@@ -215,6 +223,10 @@ pub enum Plan {
     },
     /// A cross-shard command run on copies: first the fetch, then the store of changes.
     Gather(Box<GatherState>),
+    /// EXEC: a MULTI body run in waves, under one transaction when it spans shards.
+    Exec(Box<crate::multi::ExecState>),
+    /// WATCH: registrations acknowledged by each shard.
+    Watch,
     /// A node-wide command collecting one result per thread.
     Node {
         cmd: NodeCmd,

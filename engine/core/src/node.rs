@@ -122,6 +122,10 @@ impl Node {
     }
 
     /// The transaction queue, for failure reports.
+    pub fn tx_queue_len(&self) -> usize {
+        self.txq.len()
+    }
+
     pub fn tx_queue_summary(&self) -> String {
         format!("{:?}", self.txq)
     }
@@ -135,7 +139,7 @@ impl Node {
             Msg::ConnOpen(open) => self.on_conn_open(open, cx),
             Msg::ConnData { conn, bytes } => self.on_conn_data(conn, &bytes, cx),
             Msg::ConnWritten { conn, bytes_len } => self.on_conn_written(conn, bytes_len, cx),
-            Msg::ConnClosed { conn } => self.on_conn_closed(conn),
+            Msg::ConnClosed { conn } => self.on_conn_closed(conn, cx),
             Msg::Timer(timer) => self.on_timer(timer, cx),
             Msg::Hop(hop) => self.on_hop(hop, cx),
             Msg::HopDone(done) => self.on_hop_done(done, cx),
@@ -239,14 +243,14 @@ impl Node {
     /// The peer went away. A command in flight finishes first: a transaction it scheduled
     /// must run and conclude on every shard (there is no rollback), or its intents would block
     /// those keys forever. The connection is dropped once it has nothing in flight.
-    fn on_conn_closed(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
+    fn on_conn_closed(&mut self, id: ConnId, cx: &mut Cx) {
+        let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
+        crate::multi::unwatch_all(self, &mut conn, cx);
         if let ConnState::Waiting(_) = conn.state {
             conn.peer_gone = true;
-        } else {
-            self.conns.remove(&id);
+            self.conns.insert(id, conn);
         }
     }
 
@@ -345,12 +349,24 @@ impl Node {
         let spec = match self.resolve(conn, &argv) {
             Ok(spec) => spec,
             Err(err) => {
+                // A command rejected while queueing dooms the transaction (EXECABORT).
+                if let Some(queue) = &mut conn.multi {
+                    queue.aborted = true;
+                }
                 conn.encode(&Reply::Error(err));
                 return Flow::Next;
             }
         };
         conn.last_cmd = spec.name;
+        let Some(argv) = crate::multi::queue_if_in_multi(conn, spec, argv) else {
+            return Flow::Next;
+        };
         match spec.exec {
+            Exec::Multi(cmd) => crate::multi::run(self, conn, cmd, argv, cx),
+            Exec::Conn(crate::cmd::ConnCmd::Reset) => {
+                crate::multi::discard(self, conn, cx);
+                self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, &argv, cx)
+            }
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, &argv, cx),
             Exec::Node(cmd) => self.start_node_cmd(conn, cmd, argv, cx),
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
@@ -399,6 +415,34 @@ impl Node {
                 cx.push(Effect::Shutdown);
                 conn.state = ConnState::Closing;
                 Flow::Stop
+            }
+        }
+    }
+
+    /// A connection command run inside EXEC: its reply. Nothing waits inside an atomic body,
+    /// so DEBUG SLEEP answers at once; QUIT and RESET are never queued.
+    pub(crate) fn conn_cmd_reply(
+        &mut self,
+        conn: &mut Conn,
+        cmd: crate::cmd::ConnCmd,
+        argv: &Argv,
+        cx: &mut Cx,
+    ) -> Reply {
+        let mut ccx = ConnCx {
+            conn,
+            config: &mut self.config,
+            server: &self.server,
+            table: &self.table,
+            threads: self.threads,
+            cx,
+        };
+        match server::run_conn_cmd(cmd, &mut ccx, argv) {
+            ConnOutcome::Reply(reply) | ConnOutcome::Close(reply) => reply,
+            ConnOutcome::Sleep { .. } => Reply::OK,
+            ConnOutcome::Shutdown => {
+                cx.push(Effect::Shutdown);
+                conn.state = ConnState::Closing;
+                Reply::OK
             }
         }
     }
@@ -784,15 +828,16 @@ impl Node {
             ),
             HopOp::Store { entries } => {
                 for (db, key, entry) in entries {
-                    let db = self.shard.db(db as usize);
+                    let table = self.shard.db(db as usize);
                     match entry {
                         Some(entry) => {
-                            db.insert(entry, now_ms);
+                            table.insert(entry, now_ms);
                         }
                         None => {
-                            db.remove(&key);
+                            table.remove(&key);
                         }
                     }
+                    self.shard.modified(db, &key);
                 }
                 HopResult::Stored
             }
@@ -828,6 +873,27 @@ impl Node {
                 self.txq.remove(txid);
                 self.wake(cx);
                 HopResult::Stored
+            }
+            HopOp::Watch { keys } => {
+                for (db, key) in keys {
+                    let alive = self.shard.db(db as usize).contains(&key, now_ms);
+                    let who = (origin.thread, origin.conn);
+                    self.shard.watches.watch(who, db, &key, alive);
+                }
+                HopResult::Stored
+            }
+            HopOp::Unwatch => {
+                self.shard.watches.forget((origin.thread, origin.conn));
+                HopResult::Stored
+            }
+            HopOp::CheckWatch => {
+                let shard = &mut self.shard;
+                let mut watches = std::mem::take(&mut shard.watches);
+                let clean = watches.check_and_forget((origin.thread, origin.conn), |db, key| {
+                    shard.db(db as usize).contains(key, now_ms)
+                });
+                shard.watches = watches;
+                HopResult::WatchClean(clean)
             }
         }
     }
