@@ -99,8 +99,13 @@ pub(crate) fn exec(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {
     if broken {
         return Resp::NilArray;
     }
-    let replies = queued.iter().map(|argv| commands::dispatch(cx, argv));
-    Resp::Array(replies.collect())
+    let mut replies = Vec::with_capacity(queued.len());
+    for argv in &queued {
+        // A queued SET .. PXAT <past> leaves a dead key: the next command must not see it.
+        cx.model.expire_all(cx.now_ms);
+        replies.push(commands::dispatch(cx, argv));
+    }
+    Resp::Array(replies)
 }
 
 pub(crate) fn discard(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {
@@ -221,6 +226,21 @@ mod tests {
         assert_eq!(
             run(&mut m, &mut c, "EXEC"),
             Resp::err("ERR EXEC without MULTI")
+        );
+    }
+
+    /// Regression (sim seed 57 with transactions): a queued SET with a deadline already past
+    /// left a dead key that the next queued command saw as alive.
+    #[test]
+    fn a_key_set_already_expired_is_gone_for_the_next_queued_command() {
+        let (mut m, mut c) = (Model::default(), ConnState::default());
+        run(&mut m, &mut c, "MULTI");
+        run(&mut m, &mut c, "SET k v PXAT 1");
+        run(&mut m, &mut c, "EXISTS k");
+        run(&mut m, &mut c, "GET k");
+        assert_eq!(
+            run(&mut m, &mut c, "EXEC"),
+            Resp::Array(vec![Resp::ok(), Resp::Int(0), Resp::Nil])
         );
     }
 
