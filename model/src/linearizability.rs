@@ -147,6 +147,10 @@ struct Prepared {
     /// The client queued a SELECT inside MULTI, so its database after EXEC depends on the
     /// search: every op of it is chained and may touch anything.
     dynamic: bool,
+    /// The op changes nothing but its own connection, and its reply depends on nothing else:
+    /// MULTI, and whatever is sent while queueing except EXEC, DISCARD and RESET (+QUEUED, or
+    /// an error decided by the command's name and arity). See `Search::successors`.
+    private: bool,
     touch: Touch,
 }
 
@@ -176,10 +180,15 @@ fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
         if !op.argv.is_empty() {
             model.apply(conn, &op.argv, op.invoke_us / 1000);
         }
+        let name = op.argv.first().map(|n| n.to_ascii_lowercase());
+        let is = |word: &str| name.as_deref() == Some(word.as_bytes());
+        let private =
+            is("multi") || (before.in_multi() && !(is("exec") || is("discard") || is("reset")));
         prepared.push(Prepared {
             touch: touched(&before, &op.argv, dbs),
             chained: !before.is_idle(),
             dynamic: false,
+            private,
             conn: before,
             op: op.clone(),
         });
@@ -397,9 +406,25 @@ impl<'a> Search<'a> {
     }
 
     /// The configurations reachable by linearizing one more op, in candidate order.
+    ///
+    /// A private op that is a candidate is placed at once, alone, at the current clock: it
+    /// commutes with every other client's op, so any linearization from here can be reordered
+    /// to place it first (its own client's next op follows it anyway), and leaving the clock
+    /// alone constrains no one (a point inside its interval, after its client's previous op and
+    /// before its next, always exists). This keeps queued commands from multiplying the
+    /// interleavings; its reply depends on nothing, so a mismatch ends the branch.
     fn successors(&mut self, node: &Node) -> Vec<Node> {
+        let candidates = self.candidates(node);
+        if let Some(&i) = candidates.iter().find(|&&i| self.ops[i].private) {
+            let attempt = self.attempt(node, i, node.clock_us);
+            return if attempt.accepted {
+                vec![attempt.node]
+            } else {
+                Vec::new()
+            };
+        }
         let mut out = Vec::new();
-        for i in self.candidates(node) {
+        for i in candidates {
             let op = &self.ops[i].op;
             let early = op.invoke_us.max(node.clock_us);
             if op.return_us.is_some_and(|r| early > r) {
@@ -410,7 +435,8 @@ impl<'a> Search<'a> {
             // passes, so those instants, earliest first, cover every distinct outcome; a later
             // time with the same outcome is dominated (the clock only moves forward).
             let mut tried: Vec<(Resp, Model)> = Vec::new();
-            for t in Self::instants(node, early, late) {
+            let named = self.queued_deadlines_us(node, i);
+            for t in Self::instants(node, early, late, &named) {
                 let attempt = self.attempt(node, i, t);
                 if tried
                     .iter()
@@ -429,13 +455,15 @@ impl<'a> Search<'a> {
     }
 
     /// The instants worth trying for an op whose window is [early, late]: its start, every key
-    /// deadline inside the window, and its end. An op that never returned (its client gave up)
-    /// has no end: it may have run at any later deadline.
-    fn instants(node: &Node, early: u64, late: Option<u64>) -> Vec<u64> {
+    /// deadline inside the window (of the keys as they are, and the `named` ones the op may
+    /// set itself), and its end. An op that never returned (its client gave up) has no end: it
+    /// may have run at any later deadline.
+    fn instants(node: &Node, early: u64, late: Option<u64>, named: &[u64]) -> Vec<u64> {
         let mut times = vec![early];
         let mut deadlines: Vec<u64> = (0..node.model.db_count())
             .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
             .map(|ms| ms.saturating_mul(1000))
+            .chain(named.iter().copied())
             .filter(|&t| t > early && late.is_none_or(|late| t < late))
             .collect();
         deadlines.sort_unstable();
@@ -443,6 +471,32 @@ impl<'a> Search<'a> {
         times.extend(deadlines);
         times.extend(late);
         times
+    }
+
+    /// For an EXEC: every number among its queued commands' arguments, read as an absolute
+    /// time in ms and in s (as µs). A body can set a deadline and read the key after it
+    /// (`SET k v PXAT d`, then `EXISTS k`): its reply then changes at `d`, which no key held
+    /// before the EXEC. Relative TTLs cannot do that (time is frozen inside EXEC), and numbers
+    /// that are no deadline only add instants that change nothing.
+    fn queued_deadlines_us(&self, node: &Node, i: usize) -> Vec<u64> {
+        let p = self.ops[i];
+        let is_exec =
+            p.op.argv
+                .first()
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"));
+        let Some(conn) = node
+            .conns
+            .get(&p.op.client)
+            .filter(|_| is_exec && p.chained)
+        else {
+            return Vec::new();
+        };
+        let numbers = conn.queued().iter().flat_map(|argv| argv.iter().skip(1));
+        let numbers = numbers.filter_map(|arg| std::str::from_utf8(arg).ok()?.parse::<u64>().ok());
+        numbers
+            .flat_map(|n| [n.checked_mul(1_000), n.checked_mul(1_000_000)])
+            .flatten()
+            .collect()
     }
 
     /// Applies op `i` to `node` at time `t_us`.
@@ -986,6 +1040,36 @@ mod tests {
             op(1, 2_000, Some(2_010), "EXEC", array(&[])),
         ];
         rejects(&h);
+    }
+
+    /// Regression (sim seed 8422 with transactions): an EXEC set a deadline inside its own
+    /// window and read the key after it; only an instant past that deadline, which no key held
+    /// before, explains both its reply and a later op that had to follow it.
+    #[test]
+    fn accepts_an_exec_whose_only_legal_time_is_a_deadline_it_sets() {
+        let deadline_ms = (T0_US + 5_000) / 1000;
+        let h = [
+            op(1, 0, Some(10), "SET k 1", Resp::ok()),
+            op(1, 20, Some(30), "MULTI", Resp::ok()),
+            op(
+                1,
+                40,
+                Some(50),
+                &format!("SET k 2 PXAT {deadline_ms}"),
+                queued(),
+            ),
+            op(1, 60, Some(70), "EXISTS k", queued()),
+            op(
+                1,
+                80,
+                Some(20_000),
+                "EXEC",
+                array(&[Resp::ok(), Resp::Int(0)]),
+            ),
+            // Must follow the EXEC (the key is gone) and return before its end.
+            op(2, 100, Some(6_000), "SETNX k 3", Resp::Int(1)),
+        ];
+        assert!(accepts(&h));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! State is deliberately plain: a vector of logical databases, each a `BTreeMap` from key to
 //! `Entry { value, expire_at_ms }`. Expiry is logical: a key whose `expire_at_ms <= now_ms`
 //! does not exist. `apply` enforces that by removing every such key, in every database, before
-//! the command runs; a command therefore sees one frozen time, like Redis's
+//! the command runs (and EXEC again before each command it runs, since one may have set a
+//! deadline already past); a command therefore sees one frozen time, like Redis's
 //! `commandTimeSnapshot`, and never meets an expired entry. This requires that the `now_ms`
 //! passed to successive `apply` calls never decreases (a purged key cannot come back).
 //!

@@ -55,16 +55,18 @@ pub(crate) fn reject(cx: &mut Ctx, spec: Option<&Spec>, error: Resp) -> Resp {
     if cx.conn.in_multi() {
         cx.conn.tx = TxState::Doomed;
     }
-    match (spec, error) {
-        (Some(spec), Resp::Error(text)) if spec.name == "exec" => {
-            discard_transaction(cx);
-            let reason = text.strip_prefix("ERR ").unwrap_or(&text);
-            Resp::err(format!(
-                "EXECABORT Transaction discarded because of: {reason}"
-            ))
-        }
-        (_, error) => error,
+    let is_exec = spec.is_some_and(|s| s.name == "exec");
+    if !is_exec {
+        return error;
     }
+    discard_transaction(cx);
+    let Resp::Error(text) = error else {
+        panic!("a refusal is an error reply, not {error:?}");
+    };
+    let reason = text.strip_prefix("ERR ").unwrap_or(&text);
+    Resp::err(format!(
+        "EXECABORT Transaction discarded because of: {reason}"
+    ))
 }
 
 /// `discardTransaction`: leaves MULTI and forgets every watch.
@@ -97,12 +99,10 @@ pub(crate) fn exec(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {
     if broken {
         return Resp::NilArray;
     }
-    // Each queued command sees the keys the one before it left already expired (SET … PXAT
-    // in the past, then SETNX of the same key, sets it), as Redis's per-command lookups do.
     let mut replies = Vec::with_capacity(queued.len());
     for argv in &queued {
-        let now_ms = cx.now_ms;
-        cx.model.expire_all(now_ms);
+        // A queued SET .. PXAT <past> leaves a dead key: the next command must not see it.
+        cx.model.expire_all(cx.now_ms);
         replies.push(commands::dispatch(cx, argv));
     }
     Resp::Array(replies)
@@ -226,6 +226,21 @@ mod tests {
         assert_eq!(
             run(&mut m, &mut c, "EXEC"),
             Resp::err("ERR EXEC without MULTI")
+        );
+    }
+
+    /// Regression (sim seed 57 with transactions): a queued SET with a deadline already past
+    /// left a dead key that the next queued command saw as alive.
+    #[test]
+    fn a_key_set_already_expired_is_gone_for_the_next_queued_command() {
+        let (mut m, mut c) = (Model::default(), ConnState::default());
+        run(&mut m, &mut c, "MULTI");
+        run(&mut m, &mut c, "SET k v PXAT 1");
+        run(&mut m, &mut c, "EXISTS k");
+        run(&mut m, &mut c, "GET k");
+        assert_eq!(
+            run(&mut m, &mut c, "EXEC"),
+            Resp::Array(vec![Resp::ok(), Resp::Int(0), Resp::Nil])
         );
     }
 

@@ -222,7 +222,8 @@ mod tests {
     const WALL_START_US: u64 = 1_767_225_600_000_000;
 
     /// A transaction-heavy history the model itself answers: clients take turns, one request
-    /// at a time, each 700 µs long and 300 µs apart, so it is linearizable by construction.
+    /// at a time, each 700 µs long and 300 µs apart, each taking effect when it is sent, so the
+    /// history is linearizable by construction.
     fn model_history(seed: u64, clients: usize, requests: usize) -> Vec<Observed> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut workload = Workload::new(4, 200, 300, 600, true);
@@ -233,7 +234,7 @@ mod tests {
             let client = rng.gen_range(0..clients);
             let invoke_us = WALL_START_US + i as u64 * 1_000;
             let argv = workload.next(client, &mut rng, invoke_us / 1000);
-            let reply = model.apply(&mut conns[client], &argv, invoke_us / 1000 + 1);
+            let reply = model.apply(&mut conns[client], &argv, invoke_us / 1000);
             history.push(Observed {
                 client,
                 argv,

@@ -135,6 +135,9 @@ impl Node {
     }
 
     pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
+        // A queued transaction may read at a time before this shard's clock: a read now must
+        // not delete a key it still sees alive (seed 18038).
+        self.shard.set_keep_expired(!self.txq.is_empty());
         match msg {
             Msg::ConnOpen(open) => self.on_conn_open(open, cx),
             Msg::ConnData { conn, bytes } => self.on_conn_data(conn, &bytes, cx),
@@ -217,8 +220,14 @@ impl Node {
     fn on_timer(&mut self, timer: Timer, cx: &mut Cx) {
         match timer {
             Timer::ExpirySweep => {
-                let now_ms = self.shard.observe_time_ms(cx.wall_ms());
-                self.shard.sweep_expired(now_ms);
+                // A scheduled transaction reads its keys at its one time, which may be earlier
+                // than this shard's clock: sweeping now could delete a key it must still see
+                // alive (seed 18038). Skip the tick while any transaction is queued here; reads
+                // still expire keys lazily.
+                if self.txq.is_empty() {
+                    let now_ms = self.shard.observe_time_ms(cx.wall_ms());
+                    self.shard.sweep_expired(now_ms);
+                }
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
                     timer: Timer::ExpirySweep,
@@ -862,6 +871,9 @@ impl Node {
                 let accepted = self
                     .txq
                     .schedule(txid, locks, coordinator, ignore_conflicts);
+                if accepted {
+                    self.shard.set_keep_expired(true);
+                }
                 let runnable_at_ms = if accepted && self.txq.runnable(txid) {
                     Some(self.shard.observe_time_ms(0))
                 } else {

@@ -211,6 +211,13 @@ impl Shard {
         self.clock_floor_ms
     }
 
+    /// Whether reads leave expired keys in place (see `Db::set_keep_expired`).
+    pub fn set_keep_expired(&mut self, keep: bool) {
+        for db in &mut self.dbs {
+            db.set_keep_expired(keep);
+        }
+    }
+
     pub fn db(&mut self, index: usize) -> &mut Db {
         &mut self.dbs[index]
     }

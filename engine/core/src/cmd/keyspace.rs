@@ -625,7 +625,7 @@ fn scan_shard(shard: &mut Shard, db: usize, args: &ScanArgs, now_ms: u64) -> Nod
         });
         // Deleting between buckets is safe: the cursor contract holds across resizes.
         for key in expired.drain(..) {
-            db.remove(&key);
+            db.expire_if_due(&key, now_ms);
         }
         buckets += 1;
         if cursor == 0 || seen >= args.count || buckets > buckets_max {
@@ -653,7 +653,7 @@ fn random_key(shard: &mut Shard, db: usize, now_ms: u64, cx: &mut Cx) -> NodeRes
                 }
             }
             Some((key, true)) => {
-                db.remove(&key);
+                db.expire_if_due(&key, now_ms);
             }
         }
     }

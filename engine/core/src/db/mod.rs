@@ -223,6 +223,9 @@ pub struct Db {
     entries_bytes: usize,
     /// Hits move an entry toward its bucket's head (an evicting policy is set).
     promote_on_hit: bool,
+    /// Expired keys read here stay in the table (they read as absent). Set while a transaction
+    /// is queued on the shard: it may still read at a time before their deadline.
+    keep_expired: bool,
 }
 
 impl Db {
@@ -232,7 +235,12 @@ impl Db {
             expires_len: 0,
             entries_bytes: 0,
             promote_on_hit: false,
+            keep_expired: false,
         }
+    }
+
+    pub fn set_keep_expired(&mut self, keep: bool) {
+        self.keep_expired = keep;
     }
 
     /// Whether hits reorder buckets for eviction (only under an evicting policy: it costs a
@@ -296,10 +304,10 @@ impl Db {
         self.entries_bytes + self.table_bytes()
     }
 
-    /// Removes `key` if its deadline has passed; true when it did.
-    fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
+    /// Removes `key` if its deadline has passed (unless expired keys are kept); true when due.
+    pub fn expire_if_due(&mut self, key: &[u8], now_ms: u64) -> bool {
         let due = self.table.get(key).is_some_and(|e| e.is_expired(now_ms));
-        if due {
+        if due && !self.keep_expired {
             self.remove(key);
         }
         due
@@ -307,7 +315,9 @@ impl Db {
 
     /// The live entry under `key`, updating its access time, for changing in place.
     pub fn get_mut(&mut self, key: &[u8], now_ms: u64) -> Option<EntryMut<'_>> {
-        self.expire_if_due(key, now_ms);
+        if self.expire_if_due(key, now_ms) {
+            return None;
+        }
         self.promote(key);
         let entry = self.table.get_mut(key)?;
         entry.touch(now_ms);
@@ -322,7 +332,9 @@ impl Db {
 
     /// The live entry under `key`, updating its access time (a read that counts as an access).
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.expire_if_due(key, now_ms);
+        if self.expire_if_due(key, now_ms) {
+            return None;
+        }
         self.promote(key);
         let entry = self.table.get_mut(key)?;
         entry.touch(now_ms);
@@ -331,7 +343,9 @@ impl Db {
 
     /// The live entry under `key`, without touching its access time (OBJECT, TYPE-free peeks).
     pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
-        self.expire_if_due(key, now_ms);
+        if self.expire_if_due(key, now_ms) {
+            return None;
+        }
         self.table.get(key)
     }
 
