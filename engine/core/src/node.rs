@@ -85,7 +85,7 @@ impl Node {
     ) -> Node {
         assert!(thread.0 < threads, "thread {thread:?} of {threads}");
         let mut shard = Shard::new(config.databases, seed);
-        shard.maxmemory_policy = config.maxmemory_policy;
+        shard.set_memory_limits(config.maxmemory_bytes, threads, config.maxmemory_policy);
         Node {
             thread,
             threads,
@@ -565,7 +565,10 @@ impl Node {
                 .any(|&i| self.txq.blocks(conn.db as u16, &argv[i], mode))
         };
         if single && first == self.thread && !blocked {
-            let reply = self.exec_here(conn.db, run, &argv, cx);
+            let reply = match self.shard.admit(conn.db, spec, &argv) {
+                Ok(()) => self.exec_here(conn.db, run, &argv, cx),
+                Err(oom) => Reply::Error(oom),
+            };
             conn.encode(&reply);
             return Flow::Next;
         }
@@ -822,6 +825,9 @@ impl Node {
                 let Exec::Shard { run, .. } = spec.exec else {
                     unreachable!("{} is not keyed", spec.name)
                 };
+                if let Err(oom) = self.shard.admit(db as usize, spec, &argv) {
+                    return HopResult::Reply(Reply::Error(oom));
+                }
                 let mut ecx = ExecCx {
                     shard: &mut self.shard,
                     db: db as usize,

@@ -165,6 +165,7 @@ async fn run(setup: Setup) {
     let worker = Rc::new(Worker::new(thread, node, cx, Arc::clone(&shared)));
     worker.start();
     tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
+    tokio::task::spawn_local(memory_loop(Rc::clone(&worker)));
     if let Some(listener) = listener {
         match TcpListener::from_std(listener) {
             Ok(listener) => drop(tokio::task::spawn_local(accept_loop(listener, shared))),
@@ -413,6 +414,32 @@ async fn mailbox_loop(worker: &Rc<Worker>) {
         // Under a steady stream of hops the mailbox is never empty; let the sockets run.
         tokio::task::yield_now().await;
     }
+}
+
+/// How often a thread returns its allocator's free pages to the OS and tells its engine the
+/// process's resident memory (INFO used_memory_rss).
+const MEMORY_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Every `MEMORY_REPORT_INTERVAL`: mimalloc's collect for this thread's heap (the engine keeps
+/// its own byte counts and never asks the allocator), then the RSS reading for the engine.
+async fn memory_loop(worker: Rc<Worker>) {
+    let mut interval = tokio::time::interval(MEMORY_REPORT_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        // SAFETY: mi_collect only walks this thread's own heap; it has no preconditions.
+        unsafe { libmimalloc_sys::mi_collect(false) };
+        let rss_bytes = process_rss_bytes().unwrap_or(0);
+        worker.with_core(|core, _| core.node.shard_mut().set_process_rss_bytes(rss_bytes));
+    }
+}
+
+/// The process's resident bytes from /proc/self/statm (pages × 4 KiB); `None` off Linux.
+fn process_rss_bytes() -> Option<u64> {
+    const PAGE_BYTES: u64 = 4096;
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * PAGE_BYTES)
 }
 
 /// Fires the engine's timers: sleeps until the earliest, or until a new one is armed.

@@ -15,6 +15,7 @@ pub mod config_cmd;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
+pub mod memory;
 pub mod object;
 pub mod server;
 pub mod strings;
@@ -280,6 +281,7 @@ pub enum ConnCmd {
     DebugSleep,
     Shutdown,
     ObjectHelp,
+    MemoryHelp,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -413,12 +415,13 @@ impl CommandSpec {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 4] {
+pub fn families() -> [&'static [CommandSpec]; 5] {
     [
         strings::SPECS,
         keyspace::SPECS,
         server::SPECS,
         crate::multi::SPECS,
+        memory::SPECS,
     ]
 }
 

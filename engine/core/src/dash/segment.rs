@@ -45,8 +45,19 @@ impl<E> Bucket<E> {
         usize::from(self.len) == BUCKET_SLOTS
     }
 
+    /// The last free slot: new entries enter at a bucket's tail, the end eviction takes from,
+    /// and climb toward slot 0 on hits (`Segment::promote`).
     fn free_slot(&self) -> Option<usize> {
-        self.slots.iter().position(Option::is_none)
+        self.slots.iter().rposition(Option::is_none)
+    }
+
+    /// The occupied slot nearest the tail, at or after `slot_min`, whose entry `eligible`
+    /// accepts.
+    fn tail_slot(&self, slot_min: usize, eligible: &impl Fn(&E) -> bool) -> Option<usize> {
+        let slot = self.slots[slot_min..]
+            .iter()
+            .rposition(|slot| slot.as_ref().is_some_and(eligible))?;
+        Some(slot_min + slot)
     }
 
     /// The occupied slot whose entry has this home, if any (a candidate for displacement).
@@ -271,6 +282,40 @@ impl<E> Segment<E> {
                 self.place_in(to, taken);
             }
         }
+    }
+
+    /// Moves the entry at `pos` one slot toward its bucket's head (swapping with the entry there,
+    /// if any): the hit half of the 2Q-like eviction order, with no per-entry metadata.
+    pub fn promote(&mut self, pos: Pos) {
+        if pos.slot == 0 {
+            return;
+        }
+        let bucket = &mut self.buckets[pos.bucket];
+        let ahead = pos.slot - 1;
+        bucket.slots.swap(ahead, pos.slot);
+        bucket.fingerprints.swap(ahead, pos.slot);
+        bucket.homes.swap(ahead, pos.slot);
+    }
+
+    /// The position eviction takes next, looking from `home`: the tail of the home bucket, the
+    /// neighbour, the stash, then the other buckets of the segment in order. A bucket's head
+    /// (slot 0, where repeated hits lead) is the protected part of the 2Q order: it is taken
+    /// only when no bucket has anything behind its head.
+    pub fn eviction_victim(&self, home: usize, eligible: impl Fn(&E) -> bool) -> Option<Pos> {
+        let order = || {
+            [home, neighbour(home)]
+                .into_iter()
+                .chain(SEGMENT_BUCKETS..SEGMENT_BUCKETS_TOTAL)
+                .chain((0..SEGMENT_BUCKETS - 2).map(move |i| (home + 2 + i) % SEGMENT_BUCKETS))
+        };
+        for slot_min in [1, 0] {
+            for bucket in order() {
+                if let Some(slot) = self.buckets[bucket].tail_slot(slot_min, &eligible) {
+                    return Some(Pos { bucket, slot });
+                }
+            }
+        }
+        None
     }
 
     /// Bumps every logical bucket's version (a split or merge changed the whole segment).
