@@ -10,6 +10,10 @@
 # Usage: benches/callgrind.sh [GETS]        (default 100000; loopback only)
 # Env:   SERVERS="redis damselfly"  KEYS=10000  DAMSELFLY_BIN=...  REDIS_BIN=redis-server
 #        CARGO_TARGET_DIR (where loadgen and damselfly are built; default <root>/target)
+#        DAMSELFLY_ARGS (default "--proactor_threads 1": one shard, as redis-server's one thread;
+#        with 2 threads about half the keys take a cross-thread hop)
+#        OUT_DIR: keep each server's callgrind output there as <server>.callgrind, for
+#        `callgrind_annotate --inclusive=yes OUT_DIR/damselfly.callgrind`
 set -euo pipefail
 
 GETS=${1:-100000}
@@ -80,6 +84,10 @@ measure() {
   # `totals:` (not `summary:`, which stays 0 when collection starts switched off), summed over
   # any dump files too.
   total=$(cat "$out"* | awk '/^totals:/ {sum += $2} END {print sum + 0}')
+  if [[ -n ${OUT_DIR:-} ]]; then
+    mkdir -p "$OUT_DIR"
+    cp "$out" "$OUT_DIR/$name.callgrind"
+  fi
   echo "$name: $total instructions for $GETS GETs (pipeline $PIPELINE): $((total / GETS)) per GET"
 }
 
@@ -87,7 +95,8 @@ status=0
 for server in $SERVERS; do
   case $server in
     redis) measure redis "$REDIS_BIN" --save "" --appendonly no --dir "$work" || status=1 ;;
-    damselfly) measure damselfly "$DAMSELFLY_BIN" || status=1 ;;
+    # shellcheck disable=SC2086 # DAMSELFLY_ARGS is a list of flags
+    damselfly) measure damselfly "$DAMSELFLY_BIN" ${DAMSELFLY_ARGS:---proactor_threads 1} || status=1 ;;
     *) echo "unknown server $server" >&2; status=2 ;;
   esac
 done

@@ -40,6 +40,9 @@ pub fn hash_slot_key(key: &[u8]) -> &[u8] {
 
 /// The thread whose shard owns `key`. Unseeded on purpose: every thread and every run must agree.
 pub fn shard_of(key: &[u8], threads: u16) -> ThreadId {
+    if threads == 1 {
+        return ThreadId(0);
+    }
     ThreadId((xxh3_64(hash_slot_key(key)) % u64::from(threads)) as u16)
 }
 
@@ -65,6 +68,9 @@ pub struct Node {
     /// This shard's VLL transaction queue and intent locks.
     pub(crate) txq: TxQueue,
     next_seq: u64,
+    /// The argv commands decode into: its buffers serve command after command, so a command
+    /// that runs here allocates none (one that travels takes it, and the next starts afresh).
+    argv: Argv,
 }
 
 /// What dispatching one command led to.
@@ -97,6 +103,7 @@ impl Node {
             counters: NodeCounters::default(),
             txq: TxQueue::default(),
             next_seq: 1,
+            argv: Argv::new(),
         }
     }
 
@@ -257,23 +264,26 @@ impl Node {
             }
             return;
         }
+        let mut argv = std::mem::take(&mut self.argv);
         while conn.is_ready() && !conn.output_backed_up() {
-            let argv = match conn.stashed.take() {
-                Some(argv) => argv,
-                None => match conn.decoder.next_command() {
-                    Ok(Some(argv)) => argv,
-                    Ok(None) => break,
+            if let Some(stashed) = conn.stashed.take() {
+                argv = stashed;
+            } else {
+                match conn.decoder.next_command_into(&mut argv) {
+                    Ok(true) => {}
+                    Ok(false) => break,
                     Err(err) => {
                         conn.encode(&Reply::Error(CmdError::Protocol(err.0)));
                         conn.state = ConnState::Closing;
                         break;
                     }
-                },
-            };
-            if let Flow::Stop = self.dispatch(&mut conn, argv, cx) {
+                }
+            }
+            if let Flow::Stop = self.dispatch(&mut conn, &mut argv, cx) {
                 break;
             }
         }
+        self.argv = argv;
         self.flush(&mut conn, cx);
         self.conns.insert(id, conn);
     }
@@ -334,11 +344,12 @@ impl Node {
         Ok(spec)
     }
 
-    fn dispatch(&mut self, conn: &mut Conn, argv: Argv, cx: &mut Cx) -> Flow {
+    /// Runs one command. A command that must travel or wait takes `argv`, leaving it empty.
+    fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
         self.counters.commands_processed += 1;
         conn.commands_processed += 1;
         conn.last_cmd_ms = cx.wall_ms();
-        let spec = match self.resolve(conn, &argv) {
+        let spec = match self.resolve(conn, argv) {
             Ok(spec) => spec,
             Err(err) => {
                 conn.encode(&Reply::Error(err));
@@ -347,12 +358,12 @@ impl Node {
         };
         conn.last_cmd = spec.name;
         match spec.exec {
-            Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, &argv, cx),
-            Exec::Node(cmd) => self.start_node_cmd(conn, cmd, argv, cx),
+            Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
+            Exec::Node(cmd) => self.start_node_cmd(conn, cmd, std::mem::take(argv), cx),
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
             Exec::Container => {
                 let cmd = server::bare_container_cmd(spec);
-                self.run_conn_cmd(conn, cmd, &argv, cx)
+                self.run_conn_cmd(conn, cmd, argv, cx)
             }
         }
     }
@@ -478,9 +489,13 @@ impl Node {
         spec: &'static CommandSpec,
         run: crate::cmd::ShardFn,
         merge: Merge,
-        argv: Argv,
+        argv: &mut Argv,
         cx: &mut Cx,
     ) -> Flow {
+        if self.run_one_key_here(conn, spec, run, argv, cx) {
+            return Flow::Next;
+        }
+        let argv = std::mem::take(argv);
         let key_indexes = spec.key_indexes(argv.len());
         let first = shard_of(&argv[key_indexes[0]], self.threads);
         let single = key_indexes
@@ -511,6 +526,37 @@ impl Node {
             }
             Merge::Gather(dbs) => crate::coord::start_gather(self, conn, spec, dbs, argv, cx),
         }
+    }
+
+    /// The common case, with no allocation: a one-key command whose key lives on this shard
+    /// and is not behind a transaction's intents runs at once. False when it is not that case.
+    fn run_one_key_here(
+        &mut self,
+        conn: &mut Conn,
+        spec: &'static CommandSpec,
+        run: crate::cmd::ShardFn,
+        argv: &Argv,
+        cx: &mut Cx,
+    ) -> bool {
+        let Some(key) = spec.only_key_index(argv.len()).map(|i| &argv[i]) else {
+            return false;
+        };
+        if shard_of(key, self.threads) != self.thread {
+            return false;
+        }
+        if !self.txq.is_empty() {
+            let mode = if spec.has(crate::cmd::flag::WRITE) {
+                LockMode::Exclusive
+            } else {
+                LockMode::Shared
+            };
+            if self.txq.blocks(conn.db as u16, key, mode) {
+                return false;
+            }
+        }
+        let reply = self.exec_here(conn.db, run, argv, cx);
+        conn.encode(&reply);
+        true
     }
 
     pub(crate) fn exec_here(

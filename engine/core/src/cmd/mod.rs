@@ -384,6 +384,17 @@ impl CommandSpec {
         indexes
     }
 
+    /// The index of the command's one key when its key specs name exactly one argument (GET,
+    /// SET, INCR…) and `argc` has it: `key_indexes` without the allocation, for the hot path.
+    pub fn only_key_index(&self, argc: usize) -> Option<usize> {
+        match self.keys {
+            [KeySpec { begin, last: 0, .. }] if usize::from(*begin) < argc => {
+                Some(usize::from(*begin))
+            }
+            _ => None,
+        }
+    }
+
     /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs.
     pub fn legacy_range(&self) -> (i64, i64, i64) {
         let Some(first) = self.keys.first() else {
@@ -552,5 +563,16 @@ mod tests {
         assert_eq!(table.lookup(b"rename").unwrap().key_indexes(3), vec![1, 2]);
         assert_eq!(table.lookup(b"get").unwrap().legacy_range(), (1, 1, 1));
         assert_eq!(table.lookup(b"mset").unwrap().legacy_range(), (1, -1, 2));
+        assert_eq!(table.lookup(b"get").unwrap().only_key_index(2), Some(1));
+        assert_eq!(table.lookup(b"mget").unwrap().only_key_index(2), None);
+        assert_eq!(table.lookup(b"rename").unwrap().only_key_index(3), None);
+        assert_eq!(table.lookup(b"ping").unwrap().only_key_index(1), None);
+        for spec in table.iter() {
+            for argc in 0..6 {
+                if let Some(i) = spec.only_key_index(argc) {
+                    assert_eq!(spec.key_indexes(argc), vec![i], "{}", spec.name);
+                }
+            }
+        }
     }
 }

@@ -158,14 +158,26 @@ impl Decoder {
     /// The next complete command, `Ok(None)` when more bytes are needed. After an error the
     /// connection must close: the decoder's state is then unspecified (though never unsafe).
     pub fn next_command(&mut self) -> Result<Option<Argv>, ProtocolError> {
+        let mut argv = Argv::new();
+        Ok(self.next_command_into(&mut argv)?.then_some(argv))
+    }
+
+    /// `next_command` into the caller's `argv`, whose buffers it reuses: true when a command is
+    /// there, false when more bytes are needed (`argv` is then unspecified). A caller that keeps
+    /// one `Argv` across commands allocates nothing once its buffers are big enough.
+    pub fn next_command_into(&mut self, argv: &mut Argv) -> Result<bool, ProtocolError> {
         loop {
             let step = match std::mem::take(&mut self.state) {
-                State::Idle => self.start_request()?,
+                State::Idle if self.whole_multibulk(argv) => return Ok(true),
+                State::Idle => self.start_request(std::mem::take(argv))?,
                 State::Multibulk(multibulk) => self.continue_multibulk(multibulk)?,
             };
             match step {
-                Step::Command(argv) => return Ok(Some(argv)),
-                Step::NeedMore => return Ok(None),
+                Step::Command(done) => {
+                    *argv = done;
+                    return Ok(true);
+                }
+                Step::NeedMore => return Ok(false),
                 Step::Continue => {}
             }
         }
@@ -181,10 +193,81 @@ impl Decoder {
         self.buf.len() - self.pos + partial
     }
 
-    fn start_request(&mut self) -> Result<Step, ProtocolError> {
+    /// The fast path: a multibulk wholly buffered, of at most `LOOKAHEAD_ARGS_MAX` arguments,
+    /// within every limit, decoded into `argv` with one walk over its headers to check it and
+    /// one to copy it. Anything else (a partial request, an inline one, an error, a limit) leaves
+    /// everything untouched and returns false, and the state machine decides: the fast path
+    /// only takes what the state machine would take the same way. Its work is bounded however
+    /// the stream is cut (a header is at most `LOOKAHEAD_HEADER_MAX_BYTES`, payloads are skipped
+    /// by length), so retrying it on every `feed` of a trickling request stays linear.
+    fn whole_multibulk(&mut self, argv: &mut Argv) -> bool {
+        let bytes = &self.buf[self.pos..];
+        let Some((count, first_at)) = short_header(bytes, b'*') else {
+            return false;
+        };
+        let args_max = if self.authenticated {
+            LOOKAHEAD_ARGS_MAX
+        } else {
+            UNAUTHENTICATED_ARGS_MAX
+        };
+        let Some(args) = u32::try_from(count)
+            .ok()
+            .filter(|n| (1..=args_max).contains(n))
+        else {
+            return false;
+        };
+        let Some((end, payload_len_bytes)) = self.whole_bulks(bytes, first_at, args) else {
+            return false;
+        };
+        argv.clear();
+        argv.reserve(args as usize, payload_len_bytes);
+        let mut at = first_at;
+        for _ in 0..args {
+            let (len_bytes, payload_at) =
+                short_header(&bytes[at..], b'$').expect("checked by whole_bulks");
+            let payload_at = at + payload_at;
+            let len_bytes = len_bytes as usize;
+            argv.push(&bytes[payload_at..payload_at + len_bytes]);
+            at = payload_at + len_bytes + BULK_TRAILER_LEN_BYTES;
+        }
+        debug_assert_eq!(at, end);
+        self.consume(end);
+        true
+    }
+
+    /// Checks that `args` bulk strings from `at` are wholly in `bytes` with short headers and
+    /// lengths within the limits; returns where they end and their payload bytes in all.
+    fn whole_bulks(&self, bytes: &[u8], mut at: usize, args: u32) -> Option<(usize, usize)> {
+        let len_max_bytes = if self.authenticated {
+            self.limits.bulk_len_max_bytes
+        } else {
+            self.limits
+                .bulk_len_max_bytes
+                .min(UNAUTHENTICATED_BULK_LEN_MAX_BYTES)
+        };
+        let mut payload_len_bytes = 0u64;
+        for _ in 0..args {
+            let (len_bytes, payload_at) = short_header(bytes.get(at..)?, b'$')?;
+            let len_bytes = u64::try_from(len_bytes).ok()?;
+            payload_len_bytes += len_bytes;
+            if len_bytes > len_max_bytes || payload_len_bytes > ARGV_LEN_MAX_BYTES {
+                return None;
+            }
+            let len_bytes = usize::try_from(len_bytes).ok()?;
+            at = at
+                .checked_add(payload_at)?
+                .checked_add(len_bytes)?
+                .checked_add(BULK_TRAILER_LEN_BYTES)?;
+        }
+        let payload_len_bytes = usize::try_from(payload_len_bytes).ok()?;
+        (at <= bytes.len()).then_some((at, payload_len_bytes))
+    }
+
+    /// Starts a request; `spare` is an emptied argv whose buffers the command may reuse.
+    fn start_request(&mut self, spare: Argv) -> Result<Step, ProtocolError> {
         match self.buf.get(self.pos) {
             None => Ok(Step::NeedMore),
-            Some(b'*') => self.multibulk_header(),
+            Some(b'*') => self.multibulk_header(spare),
             Some(_) => self.inline_request(),
         }
     }
@@ -224,7 +307,7 @@ impl Decoder {
                 && self.buf[self.pos + INLINE_LEN_MAX_BYTES] != b'\r')
     }
 
-    fn multibulk_header(&mut self) -> Result<Step, ProtocolError> {
+    fn multibulk_header(&mut self, mut spare: Argv) -> Result<Step, ProtocolError> {
         let Some(cr) = self.header_line(ProtocolError::MULTIBULK_COUNT_TOO_BIG)? else {
             return Ok(Step::NeedMore);
         };
@@ -241,12 +324,13 @@ impl Decoder {
             return Ok(Step::Continue);
         };
         let payload_len_bytes = buffered_payload_len_bytes(&self.buf[self.pos..], args);
-        let argv = Argv::with_capacity(
+        spare.clear();
+        spare.reserve(
             min(args as usize, ARGS_PREALLOC_MAX),
             payload_len_bytes.unwrap_or(0),
         );
         self.state = State::Multibulk(Multibulk {
-            argv,
+            argv: spare,
             args_left: args,
             bulk: Bulk::Header,
         });
@@ -412,6 +496,21 @@ impl Decoder {
     }
 }
 
+/// A `*<n>` or `$<n>` line (`kind` is its first byte) at the start of `bytes`, at most
+/// `LOOKAHEAD_HEADER_MAX_BYTES` long, with the byte after its `\r`: the number and where the
+/// next line starts. `None` for anything else, a NUL before the `\r` included.
+fn short_header(bytes: &[u8], kind: u8) -> Option<(i64, usize)> {
+    if bytes.first() != Some(&kind) {
+        return None;
+    }
+    let window = &bytes[..min(bytes.len(), LOOKAHEAD_HEADER_MAX_BYTES)];
+    let end = window.iter().position(|&byte| byte == b'\r' || byte == 0)?;
+    if window[end] != b'\r' || end + 1 >= bytes.len() {
+        return None;
+    }
+    Some((parse_string2ll(&window[1..end])?, end + 2))
+}
+
 /// Room to reserve for a payload of `len_bytes` of which `buffered` bytes are here: never more
 /// than `RESERVE_AHEAD_MAX_BYTES` beyond them, so a `$536870912` header alone costs nothing.
 fn reserve_len_bytes(len_bytes: usize, buffered: usize) -> usize {
@@ -490,6 +589,26 @@ mod tests {
                 match decoder.next_command() {
                     Ok(Some(argv)) => commands.push(argv),
                     Ok(None) => break,
+                    Err(err) => return (commands, Some(err)),
+                }
+            }
+        }
+        (commands, None)
+    }
+
+    /// `drive` through `next_command_into` with one argv for the whole stream, as a node does.
+    fn drive_into<'a>(
+        decoder: &mut Decoder,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Outcome {
+        let mut commands = Vec::new();
+        let mut argv = Argv::from_slices(&["left", "over"]);
+        for chunk in chunks {
+            decoder.feed(chunk);
+            loop {
+                match decoder.next_command_into(&mut argv) {
+                    Ok(true) => commands.push(argv.clone()),
+                    Ok(false) => break,
                     Err(err) => return (commands, Some(err)),
                 }
             }
@@ -818,6 +937,55 @@ mod tests {
     }
 
     #[test]
+    fn whole_requests_take_the_fast_path_and_reuse_the_argv() {
+        let mut decoder = Decoder::default();
+        let mut argv = Argv::new();
+        decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+        assert_eq!(argv, Argv::from_slices(&["GET", "key"]));
+        assert!(matches!(decoder.state, State::Idle), "decoded in one piece");
+        let first = argv.get(0).unwrap().as_ptr();
+        for _ in 0..100 {
+            decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nyek\r\n");
+            assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+            assert_eq!(argv.get(0).unwrap().as_ptr(), first, "same buffer");
+        }
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(false));
+
+        // The last byte missing: the state machine takes over, then finishes it.
+        decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(false));
+        assert!(matches!(decoder.state, State::Multibulk(_)));
+        decoder.feed(b"\n");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+        assert_eq!(argv, Argv::from_slices(&["GET", "key"]));
+    }
+
+    #[test]
+    fn fast_path_leaves_limits_and_errors_to_the_state_machine() {
+        let mut many = format!("*{}\r\n", LOOKAHEAD_ARGS_MAX + 1).into_bytes();
+        for _ in 0..=LOOKAHEAD_ARGS_MAX {
+            many.extend_from_slice(b"$1\r\nx\r\n");
+        }
+        let (commands, error) = decode(&many);
+        assert_eq!(
+            (commands[0].len(), error),
+            (LOOKAHEAD_ARGS_MAX as usize + 1, None)
+        );
+        let eleven = b"*11\r\n$1\r\nx\r\n";
+        let expected = err(&[], ProtocolError::MULTIBULK_LEN_UNAUTHENTICATED);
+        assert_eq!(decode_with(unauthenticated, eleven), expected);
+        assert_eq!(
+            short_header(b"$3\r\n", b'$'),
+            Some((3, 4)),
+            "a header with the byte after its CR"
+        );
+        assert_eq!(short_header(b"$3\r", b'$'), None);
+        assert_eq!(short_header(b"$3\0\r\n", b'$'), None);
+        assert_eq!(short_header(b"*3\r\n", b'$'), None);
+    }
+
+    #[test]
     fn lookahead_sizes_only_whole_buffered_multibulks() {
         let bytes = b"$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
         assert_eq!(buffered_payload_len_bytes(bytes, 3), Some(9));
@@ -914,7 +1082,8 @@ mod tests {
             let whole = drive(&mut stream.decoder(), [&stream.bytes[..]]);
             let chunked = drive(&mut stream.decoder(), stream.chunks());
             let bytewise = drive(&mut stream.decoder(), stream.bytes.chunks(1));
-            whole == chunked && whole == bytewise
+            let reused = drive_into(&mut stream.decoder(), stream.chunks());
+            whole == chunked && whole == bytewise && whole == reused
         }
         QuickCheck::new()
             .tests(2000)
