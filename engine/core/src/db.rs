@@ -254,6 +254,25 @@ impl Db {
         self.table.random_entry(random)
     }
 
+    /// Runs `visit` on the live entry under `key` in one table lookup (removing the entry
+    /// instead when its deadline has passed); `None` when there is none. The access time is
+    /// the visitor's to update. For hot paths: `peek` and `get_mut` return a borrow, so they
+    /// look twice (once to expire, once to borrow); a visitor's result borrows nothing.
+    pub fn visit_live<R>(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        visit: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
+        match self.table.get_mut(key) {
+            None => return None,
+            Some(entry) if !entry.is_expired(now_ms) => return Some(visit(entry)),
+            Some(_) => {}
+        }
+        self.remove(key);
+        None
+    }
+
     /// Checks the invariant that `expires_len` counts the entries with a TTL.
     pub fn check_invariants(&self) {
         let counted = self
@@ -297,6 +316,22 @@ mod tests {
         assert!(db.get_mut(b"k", 100).is_none());
         assert_eq!(db.len(), 1);
         assert_eq!(db.expires_len(), 0);
+        db.check_invariants();
+    }
+
+    #[test]
+    fn visit_live_sees_live_entries_and_expires_due_ones() {
+        let mut db = Db::new(2);
+        let mut e = Entry::new(b"k".to_vec(), string("v"), 0);
+        e.expire_at_ms = Some(100);
+        db.insert(e, 0);
+        assert_eq!(
+            db.visit_live(b"k", 99, |e| e.key.clone()),
+            Some(b"k".to_vec())
+        );
+        assert_eq!(db.visit_live(b"missing", 99, |_| ()), None);
+        assert_eq!(db.visit_live(b"k", 100, |_| ()), None);
+        assert_eq!((db.len(), db.expires_len()), (0, 0), "the due entry went");
         db.check_invariants();
     }
 

@@ -208,7 +208,9 @@ impl Node {
             return;
         };
         conn.out_pending_bytes = conn.out_pending_bytes.saturating_sub(bytes_len);
-        if conn.out_pending_bytes < OUTPUT_PENDING_RESUME_BYTES {
+        // Only a connection that stopped reading may have something to resume; for the others
+        // (nearly every write) this is bookkeeping alone.
+        if !conn.reading && conn.out_pending_bytes < OUTPUT_PENDING_RESUME_BYTES {
             self.run_conn(id, cx);
         }
     }
@@ -264,6 +266,9 @@ impl Node {
             }
             return;
         }
+        if conn.out.capacity() == 0 {
+            conn.out = cx.take_buffer();
+        }
         let mut argv = std::mem::take(&mut self.argv);
         while conn.is_ready() && !conn.output_backed_up() {
             if let Some(stashed) = conn.stashed.take() {
@@ -289,8 +294,10 @@ impl Node {
     }
 
     fn flush(&mut self, conn: &mut Conn, cx: &mut Cx) {
-        if !conn.out.is_empty() {
-            let bytes = std::mem::take(&mut conn.out);
+        let bytes = std::mem::take(&mut conn.out);
+        if bytes.is_empty() {
+            cx.recycle_buffer(bytes);
+        } else {
             conn.out_pending_bytes += bytes.len();
             self.counters.net_output_bytes += bytes.len() as u64;
             cx.push(Effect::Write {
@@ -556,6 +563,10 @@ impl Node {
         }
         let reply = self.exec_here(conn.db, run, argv, cx);
         conn.encode(&reply);
+        if let Reply::Bulk(bytes) = reply {
+            // Handlers may build bulk replies in buffers from `cx`: hand this one back.
+            cx.recycle_buffer(bytes);
+        }
         true
     }
 

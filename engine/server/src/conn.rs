@@ -79,10 +79,11 @@ impl ConnIo {
     }
 
     /// Appends `bytes` to the output, writing at once when nothing is queued ahead of them.
-    /// Returns how many bytes reached the socket now.
-    pub fn write(&self, bytes: Vec<u8>) -> usize {
+    /// Returns how many bytes reached the socket now, and the emptied buffer when that was all
+    /// of them (for the engine to reuse).
+    pub fn write(&self, bytes: Vec<u8>) -> (usize, Option<Vec<u8>>) {
         if self.phase.get() == Phase::Done {
-            return 0;
+            return (0, Some(bytes));
         }
         let mut out = self.out.borrow_mut();
         let written = if out.is_empty() {
@@ -92,15 +93,16 @@ impl ConnIo {
         } else {
             0
         };
-        if written < bytes.len() {
-            if written == 0 {
-                out.append(bytes);
-            } else {
-                out.append(bytes[written..].to_vec());
-            }
-            self.wake.notify_one();
+        if written == bytes.len() {
+            return (written, Some(bytes));
         }
-        written
+        if written == 0 {
+            out.append(bytes);
+        } else {
+            out.append(bytes[written..].to_vec());
+        }
+        self.wake.notify_one();
+        (written, None)
     }
 
     /// Writes queued output until it is empty or the socket is full; returns the bytes written.

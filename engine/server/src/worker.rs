@@ -377,9 +377,13 @@ impl Core {
     fn write(&mut self, conn: ConnId, bytes: Vec<u8>) {
         // A connection already gone has no one to read its output.
         let Some(io) = self.conns.get(&conn) else {
+            self.cx.recycle_buffer(bytes);
             return;
         };
-        let bytes_len = io.write(bytes);
+        let (bytes_len, emptied) = io.write(bytes);
+        if let Some(buffer) = emptied {
+            self.cx.recycle_buffer(buffer);
+        }
         if bytes_len > 0 {
             self.local.push_back(Msg::ConnWritten { conn, bytes_len });
         }

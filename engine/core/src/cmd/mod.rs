@@ -14,6 +14,7 @@ pub mod config_cmd;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
+pub mod names;
 pub mod object;
 pub mod server;
 pub mod strings;
@@ -428,6 +429,8 @@ pub fn families() -> [&'static [CommandSpec]; 3] {
 /// Case-insensitive lookup over the table, built once per node.
 pub struct CommandTable {
     by_name: Vec<(Vec<u8>, &'static CommandSpec)>,
+    /// `by_name` positions by name, without case: the dispatch lookup.
+    index: names::NameIndex,
 }
 
 /// Longest command name the table knows; longer names are unknown without a lookup.
@@ -448,21 +451,15 @@ impl CommandTable {
                 pair[0].1.name
             );
         }
-        CommandTable { by_name }
+        let index = names::NameIndex::new(by_name.iter().map(|(name, _)| name.as_slice()));
+        CommandTable { by_name, index }
     }
 
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         if name.len() > NAME_LEN_MAX_BYTES {
             return None;
         }
-        let mut upper = [0u8; NAME_LEN_MAX_BYTES];
-        let upper = &mut upper[..name.len()];
-        upper.copy_from_slice(name);
-        upper.make_ascii_uppercase();
-        let i = self
-            .by_name
-            .binary_search_by(|(n, _)| n.as_slice().cmp(upper))
-            .ok()?;
+        let i = self.index.find(name, |i| &self.by_name[i].0)?;
         Some(self.by_name[i].1)
     }
 

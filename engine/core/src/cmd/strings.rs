@@ -359,9 +359,28 @@ fn claim_ttl(seen: &mut Option<TtlWord>, word: TtlWord) -> Result<(), CmdError> 
 // ---------------------------------------------------------------------------------------------
 // GET, SET and the single-key setters.
 
+/// `lookup_read` in one table lookup, copying the value into a buffer from the `Cx` (the node
+/// hands it back after encoding): the hot path allocates nothing.
 fn get(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let value = lookup_read(ecx, &argv[1])?.map(StrValue::to_bytes);
-    Ok(Reply::opt_bulk(value))
+    let now_ms = ecx.read_now_ms();
+    let mut bytes = ecx.cx.take_buffer();
+    let found = ecx.db().visit_live(&argv[1], now_ms, |entry| {
+        entry.accessed_ms = now_ms;
+        as_str_mut(&mut entry.value).map(|value| bytes.extend_from_slice(&str_bytes(value)))
+    });
+    let stats = &mut ecx.shard.stats;
+    match found {
+        Some(found) => {
+            stats.keyspace_hits += 1;
+            found?;
+            Ok(Reply::Bulk(bytes))
+        }
+        None => {
+            stats.keyspace_misses += 1;
+            ecx.cx.recycle_buffer(bytes);
+            Ok(Reply::Nil)
+        }
+    }
 }
 
 /// When SET writes.

@@ -194,73 +194,49 @@ impl Decoder {
     }
 
     /// The fast path: a multibulk wholly buffered, of at most `LOOKAHEAD_ARGS_MAX` arguments,
-    /// within every limit, decoded into `argv` with one walk over its headers to check it and
-    /// one to copy it. Anything else (a partial request, an inline one, an error, a limit) leaves
-    /// everything untouched and returns false, and the state machine decides: the fast path
-    /// only takes what the state machine would take the same way. Its work is bounded however
-    /// the stream is cut (a header is at most `LOOKAHEAD_HEADER_MAX_BYTES`, payloads are skipped
-    /// by length), so retrying it on every `feed` of a trickling request stays linear.
+    /// within every limit, decoded into `argv` in one walk. Anything else (a partial request,
+    /// an inline one, an error, a limit) consumes nothing and returns false (`argv` is then
+    /// unspecified), and the state machine decides: the fast path only takes what the state
+    /// machine would take the same way. A failed try costs at most one pass over the buffered
+    /// bytes, and is not repeated for the same request: the state machine then consumes its
+    /// `*` line (or waits for it, which the fast path rejects after a few bytes).
     fn whole_multibulk(&mut self, argv: &mut Argv) -> bool {
         let bytes = &self.buf[self.pos..];
-        let Some((count, first_at)) = short_header(bytes, b'*') else {
+        let Some((count, mut at)) = short_header(bytes, b'*') else {
             return false;
         };
-        let args_max = if self.authenticated {
-            LOOKAHEAD_ARGS_MAX
+        let (args_max, len_max_bytes) = if self.authenticated {
+            (LOOKAHEAD_ARGS_MAX, self.limits.bulk_len_max_bytes)
         } else {
-            UNAUTHENTICATED_ARGS_MAX
+            let len_max_bytes = self.limits.bulk_len_max_bytes;
+            (
+                UNAUTHENTICATED_ARGS_MAX,
+                len_max_bytes.min(UNAUTHENTICATED_BULK_LEN_MAX_BYTES),
+            )
         };
-        let Some(args) = u32::try_from(count)
-            .ok()
-            .filter(|n| (1..=args_max).contains(n))
-        else {
+        if !(1..=u64::from(args_max)).contains(&count) {
             return false;
-        };
-        let Some((end, payload_len_bytes)) = self.whole_bulks(bytes, first_at, args) else {
-            return false;
-        };
+        }
         argv.clear();
-        argv.reserve(args as usize, payload_len_bytes);
-        let mut at = first_at;
-        for _ in 0..args {
-            let (len_bytes, payload_at) =
-                short_header(&bytes[at..], b'$').expect("checked by whole_bulks");
-            let payload_at = at + payload_at;
-            let len_bytes = len_bytes as usize;
-            argv.push(&bytes[payload_at..payload_at + len_bytes]);
-            at = payload_at + len_bytes + BULK_TRAILER_LEN_BYTES;
-        }
-        debug_assert_eq!(at, end);
-        self.consume(end);
-        true
-    }
-
-    /// Checks that `args` bulk strings from `at` are wholly in `bytes` with short headers and
-    /// lengths within the limits; returns where they end and their payload bytes in all.
-    fn whole_bulks(&self, bytes: &[u8], mut at: usize, args: u32) -> Option<(usize, usize)> {
-        let len_max_bytes = if self.authenticated {
-            self.limits.bulk_len_max_bytes
-        } else {
-            self.limits
-                .bulk_len_max_bytes
-                .min(UNAUTHENTICATED_BULK_LEN_MAX_BYTES)
-        };
-        let mut payload_len_bytes = 0u64;
-        for _ in 0..args {
-            let (len_bytes, payload_at) = short_header(bytes.get(at..)?, b'$')?;
-            let len_bytes = u64::try_from(len_bytes).ok()?;
-            payload_len_bytes += len_bytes;
-            if len_bytes > len_max_bytes || payload_len_bytes > ARGV_LEN_MAX_BYTES {
-                return None;
+        for _ in 0..count {
+            let Some((len_bytes, payload_at)) = short_header(&bytes[at..], b'$') else {
+                return false;
+            };
+            let argv_len_bytes = argv.bytes_len() as u64 + len_bytes;
+            if len_bytes > len_max_bytes || argv_len_bytes > ARGV_LEN_MAX_BYTES {
+                return false;
             }
-            let len_bytes = usize::try_from(len_bytes).ok()?;
-            at = at
-                .checked_add(payload_at)?
-                .checked_add(len_bytes)?
-                .checked_add(BULK_TRAILER_LEN_BYTES)?;
+            let start = at + payload_at;
+            // At most ARGV_LEN_MAX_BYTES, so it fits a usize.
+            let end = start + len_bytes as usize;
+            if end + BULK_TRAILER_LEN_BYTES > bytes.len() {
+                return false;
+            }
+            argv.push(&bytes[start..end]);
+            at = end + BULK_TRAILER_LEN_BYTES;
         }
-        let payload_len_bytes = usize::try_from(payload_len_bytes).ok()?;
-        (at <= bytes.len()).then_some((at, payload_len_bytes))
+        self.consume(at);
+        true
     }
 
     /// Starts a request; `spare` is an emptied argv whose buffers the command may reuse.
@@ -496,19 +472,26 @@ impl Decoder {
     }
 }
 
-/// A `*<n>` or `$<n>` line (`kind` is its first byte) at the start of `bytes`, at most
-/// `LOOKAHEAD_HEADER_MAX_BYTES` long, with the byte after its `\r`: the number and where the
-/// next line starts. `None` for anything else, a NUL before the `\r` included.
-fn short_header(bytes: &[u8], kind: u8) -> Option<(i64, usize)> {
-    if bytes.first() != Some(&kind) {
+/// A `*<n>` or `$<n>` line (`kind` is its first byte) at the start of `bytes` with `n` a
+/// canonical non-negative number (one `parse_string2ll` accepts) followed by `\r` and one more
+/// byte: `n` and where the next line starts. `None` for anything else (a sign, a leading zero,
+/// a NUL, a partial line), which the state machine then judges.
+fn short_header(bytes: &[u8], kind: u8) -> Option<(u64, usize)> {
+    match bytes {
+        [k, b'1'..=b'9', ..] if *k == kind => {}
+        [k, b'0', b'\r', _, ..] if *k == kind => return Some((0, 4)),
+        _ => return None,
+    }
+    let mut n = 0u64;
+    let mut at = 1;
+    while let Some(digit @ b'0'..=b'9') = bytes.get(at) {
+        n = n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+        at += 1;
+    }
+    if n > i64::MAX as u64 || bytes.get(at) != Some(&b'\r') || at + 1 >= bytes.len() {
         return None;
     }
-    let window = &bytes[..min(bytes.len(), LOOKAHEAD_HEADER_MAX_BYTES)];
-    let end = window.iter().position(|&byte| byte == b'\r' || byte == 0)?;
-    if window[end] != b'\r' || end + 1 >= bytes.len() {
-        return None;
-    }
-    Some((parse_string2ll(&window[1..end])?, end + 2))
+    Some((n, at + 2))
 }
 
 /// Room to reserve for a payload of `len_bytes` of which `buffered` bytes are here: never more
@@ -981,6 +964,17 @@ mod tests {
             "a header with the byte after its CR"
         );
         assert_eq!(short_header(b"$3\r", b'$'), None);
+        assert_eq!(short_header(b"$0\r\n", b'$'), Some((0, 4)));
+        assert_eq!(short_header(b"$0\r", b'$'), None);
+        assert_eq!(short_header(b"$01\r\n", b'$'), None);
+        assert_eq!(short_header(b"$-1\r\n", b'$'), None);
+        assert_eq!(short_header(b"$12x\r\n", b'$'), None);
+        assert_eq!(
+            short_header(b"$9223372036854775807\r\n", b'$'),
+            Some((i64::MAX as u64, 22))
+        );
+        assert_eq!(short_header(b"$9223372036854775808\r\n", b'$'), None);
+        assert_eq!(short_header(b"$99999999999999999999\r\n", b'$'), None);
         assert_eq!(short_header(b"$3\0\r\n", b'$'), None);
         assert_eq!(short_header(b"*3\r\n", b'$'), None);
     }
