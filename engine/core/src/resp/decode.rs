@@ -166,9 +166,13 @@ impl Decoder {
     /// there, false when more bytes are needed (`argv` is then unspecified). A caller that keeps
     /// one `Argv` across commands allocates nothing once its buffers are big enough.
     pub fn next_command_into(&mut self, argv: &mut Argv) -> Result<bool, ProtocolError> {
+        if let State::Idle = self.state {
+            if self.whole_multibulk(argv) {
+                return Ok(true);
+            }
+        }
         loop {
             let step = match std::mem::take(&mut self.state) {
-                State::Idle if self.whole_multibulk(argv) => return Ok(true),
                 State::Idle => self.start_request(std::mem::take(argv))?,
                 State::Multibulk(multibulk) => self.continue_multibulk(multibulk)?,
             };
