@@ -7,15 +7,13 @@
 //! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
-use std::collections::BTreeMap;
-
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::argv::Argv;
 use crate::cmd::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
 use crate::config::Config;
-use crate::conn::{Conn, ConnState, OUTPUT_PENDING_RESUME_BYTES};
+use crate::conn::{Conn, ConnState, ConnTable, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
 use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase};
@@ -63,7 +61,7 @@ pub struct Node {
     pub(crate) server: ServerInfo,
     pub(crate) table: CommandTable,
     pub(crate) shard: Shard,
-    pub(crate) conns: BTreeMap<ConnId, Conn>,
+    pub(crate) conns: ConnTable,
     pub(crate) counters: NodeCounters,
     /// This shard's VLL transaction queue and intent locks.
     pub(crate) txq: TxQueue,
@@ -99,7 +97,7 @@ impl Node {
             server,
             table: CommandTable::new(),
             shard,
-            conns: BTreeMap::new(),
+            conns: ConnTable::default(),
             counters: NodeCounters::default(),
             txq: TxQueue::default(),
             next_seq: 1,
@@ -191,7 +189,7 @@ impl Node {
             cx.push(Effect::Close { conn: open.conn });
             return;
         }
-        self.conns.insert(open.conn, conn);
+        self.conns.insert(Box::new(conn));
     }
 
     fn on_conn_data(&mut self, id: ConnId, bytes: &[u8], cx: &mut Cx) {
@@ -256,13 +254,20 @@ impl Node {
     }
 
     fn run_conn(&mut self, id: ConnId, cx: &mut Cx) {
-        let Some(mut conn) = self.conns.remove(&id) else {
+        let Some(conn) = self.conns.take(&id) else {
             return;
         };
+        self.run_taken_conn(conn, cx);
+    }
+
+    /// `run_conn` for a connection already checked out of `conns`; checks it back in.
+    fn run_taken_conn(&mut self, mut conn: Box<Conn>, cx: &mut Cx) {
         if conn.peer_gone {
             // Nobody is left to read replies: drop it once nothing is in flight.
             if let ConnState::Waiting(_) = conn.state {
-                self.conns.insert(id, conn);
+                self.conns.put_back(conn);
+            } else {
+                self.conns.remove(&conn.id);
             }
             return;
         }
@@ -290,7 +295,7 @@ impl Node {
         }
         self.argv = argv;
         self.flush(&mut conn, cx);
-        self.conns.insert(id, conn);
+        self.conns.put_back(conn);
     }
 
     fn flush(&mut self, conn: &mut Conn, cx: &mut Cx) {
@@ -499,10 +504,9 @@ impl Node {
         argv: &mut Argv,
         cx: &mut Cx,
     ) -> Flow {
-        if self.run_one_key_here(conn, spec, run, argv, cx) {
-            return Flow::Next;
+        if let Some(flow) = self.run_one_key(conn, spec, run, argv, cx) {
+            return flow;
         }
-        let argv = std::mem::take(argv);
         let key_indexes = spec.key_indexes(argv.len());
         let first = shard_of(&argv[key_indexes[0]], self.threads);
         let single = key_indexes
@@ -519,13 +523,14 @@ impl Node {
                 .any(|&i| self.txq.blocks(conn.db as u16, &argv[i], mode))
         };
         if single && first == self.thread && !blocked {
-            let reply = self.exec_here(conn.db, run, &argv, cx);
+            let reply = self.exec_here(conn.db, run, argv, cx);
             conn.encode(&reply);
             return Flow::Next;
         }
         if single {
             return self.send_batch(conn, first, spec, argv, cx);
         }
+        let argv = std::mem::take(argv);
         match merge {
             Merge::OneKey => unreachable!("{} has one key", spec.name),
             Merge::SumInts | Merge::AllOk | Merge::KeyOrder => {
@@ -535,31 +540,29 @@ impl Node {
         }
     }
 
-    /// The common case, with no allocation: a one-key command whose key lives on this shard
-    /// and is not behind a transaction's intents runs at once. False when it is not that case.
-    fn run_one_key_here(
+    /// A one-key command, the common case, with no allocation when it runs here: at once when
+    /// its key lives on this shard and is not behind a transaction's intents, else in a batch
+    /// to the owning shard. `None` when the command has other than one key.
+    fn run_one_key(
         &mut self,
         conn: &mut Conn,
         spec: &'static CommandSpec,
         run: crate::cmd::ShardFn,
-        argv: &Argv,
+        argv: &mut Argv,
         cx: &mut Cx,
-    ) -> bool {
-        let Some(key) = spec.only_key_index(argv.len()).map(|i| &argv[i]) else {
-            return false;
-        };
-        if shard_of(key, self.threads) != self.thread {
-            return false;
-        }
-        if !self.txq.is_empty() {
+    ) -> Option<Flow> {
+        let key = &argv[spec.only_key_index(argv.len())?];
+        let owner = shard_of(key, self.threads);
+        let blocked = !self.txq.is_empty() && {
             let mode = if spec.has(crate::cmd::flag::WRITE) {
                 LockMode::Exclusive
             } else {
                 LockMode::Shared
             };
-            if self.txq.blocks(conn.db as u16, key, mode) {
-                return false;
-            }
+            self.txq.blocks(conn.db as u16, key, mode)
+        };
+        if owner != self.thread || blocked {
+            return Some(self.send_batch(conn, owner, spec, argv, cx));
         }
         let reply = self.exec_here(conn.db, run, argv, cx);
         conn.encode(&reply);
@@ -567,7 +570,7 @@ impl Node {
             // Handlers may build bulk replies in buffers from `cx`: hand this one back.
             cx.recycle_buffer(bytes);
         }
-        true
+        Some(Flow::Next)
     }
 
     pub(crate) fn exec_here(
@@ -588,28 +591,34 @@ impl Node {
     }
 
     /// Sends `argv` to shard `to`, with the following pipelined commands that also go only to
-    /// `to`, in one hop.
+    /// `to`, in one hop. `argv` is the caller's decoding buffer: the hop gets exact copies.
     fn send_batch(
         &mut self,
         conn: &mut Conn,
         to: ThreadId,
         spec: &'static CommandSpec,
-        argv: Argv,
+        argv: &mut Argv,
         cx: &mut Cx,
     ) -> Flow {
-        let mut ops = vec![HopOp::Run { spec, argv }];
+        let mut ops = vec![HopOp::Run {
+            spec,
+            argv: argv.clone(),
+        }];
         while ops.len() < SQUASH_COMMANDS_MAX {
-            let Ok(Some(next)) = conn.decoder.next_command() else {
+            let Ok(true) = conn.decoder.next_command_into(argv) else {
                 break;
             };
-            match self.squashable(conn, &next, to) {
+            match self.squashable(conn, argv, to) {
                 Some(spec) => {
                     self.counters.commands_processed += 1;
                     conn.commands_processed += 1;
-                    ops.push(HopOp::Run { spec, argv: next });
+                    ops.push(HopOp::Run {
+                        spec,
+                        argv: argv.clone(),
+                    });
                 }
                 None => {
-                    conn.stashed = Some(next);
+                    conn.stashed = Some(std::mem::take(argv));
                     break;
                 }
             }
@@ -654,10 +663,13 @@ impl Node {
         let Exec::Shard { .. } = spec.exec else {
             return None;
         };
-        let all_there = spec
-            .key_indexes(argv.len())
-            .iter()
-            .all(|&i| shard_of(&argv[i], self.threads) == to);
+        let all_there = match spec.only_key_index(argv.len()) {
+            Some(i) => shard_of(&argv[i], self.threads) == to,
+            None => spec
+                .key_indexes(argv.len())
+                .iter()
+                .all(|&i| shard_of(&argv[i], self.threads) == to),
+        };
         all_there.then_some(spec)
     }
 
@@ -833,7 +845,7 @@ impl Node {
 
     fn on_hop_done(&mut self, done: HopDone, cx: &mut Cx) {
         let id = done.conn;
-        let Some(mut conn) = self.conns.remove(&id) else {
+        let Some(mut conn) = self.conns.take(&id) else {
             return;
         };
         let current = match &mut conn.state {
@@ -844,10 +856,18 @@ impl Node {
             // A stale result: the connection moved on (RESET, or it is closing).
             _ => false,
         };
+        if conn.out.capacity() == 0 {
+            conn.out = cx.take_buffer();
+        }
         let finished = current && crate::coord::absorb(self, &mut conn, done, cx);
-        self.conns.insert(id, conn);
         if finished {
-            self.run_conn(id, cx);
+            self.run_taken_conn(conn, cx);
+        } else {
+            if conn.out.is_empty() {
+                // Still waiting: the buffer goes back until the replies are all in.
+                cx.recycle_buffer(std::mem::take(&mut conn.out));
+            }
+            self.conns.put_back(conn);
         }
     }
 
