@@ -138,7 +138,10 @@ impl Node {
     pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
         match msg {
             Msg::ConnOpen(open) => self.on_conn_open(open, cx),
-            Msg::ConnData { conn, bytes } => self.on_conn_data(conn, &bytes, cx),
+            Msg::ConnData { conn, bytes } => {
+                self.on_conn_data(conn, &bytes, cx);
+                cx.recycle_buffer(bytes);
+            }
             Msg::ConnWritten { conn, bytes_len } => self.on_conn_written(conn, bytes_len, cx),
             Msg::ConnClosed { conn } => self.on_conn_closed(conn),
             Msg::Timer(timer) => self.on_timer(timer, cx),

@@ -27,6 +27,7 @@ use damselfly_core::cx::{
     ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer, TxIdSource,
 };
 use damselfly_core::node::Node;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
@@ -226,16 +227,46 @@ impl Worker {
         self.with_core(|core, _| core.local.push_back(msg));
     }
 
+    /// `deliver` for several messages in order, in one burst (one clock reading).
+    fn deliver_all(&self, msgs: &mut Vec<Msg>) {
+        if !msgs.is_empty() {
+            self.with_core(|core, _| core.local.extend(msgs.drain(..)));
+        }
+    }
+
     /// The peer went away, the socket failed, or a close finished flushing. Idempotent.
     pub fn conn_gone(&self, conn: ConnId) {
         self.with_core(|core, _| core.finish(conn, &self.shared));
     }
 
-    /// Reads what the socket has (at most `READ_BUFFER_BYTES`); empty means end of stream.
+    /// Reads what the socket has (at most `READ_BUFFER_BYTES`), into a buffer the engine hands
+    /// back when it has consumed it; empty means end of stream.
+    ///
+    /// A read that leaves room in the buffer has drained the socket, so it clears the socket's
+    /// readiness at once (as tokio's own `poll_read` does on epoll, whose edge-triggered events
+    /// report any later data anew): the task then waits for the next event instead of paying a
+    /// `recv` that could only answer EAGAIN, which cost one wasted syscall per request at
+    /// pipeline 1.
     pub fn read_from(&self, stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
         let mut buf = self.read_buf.borrow_mut();
-        let len = stream.try_read(&mut buf)?;
-        Ok(buf[..len].to_vec())
+        let mut drained_len = None;
+        let read = stream.try_io(Interest::READABLE, || {
+            let len = (&*socket2::SockRef::from(stream)).read(&mut buf)?;
+            if len > 0 && len < buf.len() {
+                drained_len = Some(len);
+                // Not an error: the one way to tell tokio that readiness is used up.
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            Ok(len)
+        });
+        let len = match (read, drained_len) {
+            (_, Some(len)) | (Ok(len), None) => len,
+            (Err(err), None) => return Err(err),
+        };
+        let mut bytes = self.core.borrow_mut().cx.take_buffer();
+        bytes.extend_from_slice(&buf[..len]);
+        Ok(bytes)
     }
 
     /// Runs `f` on the engine state, then steps every queued local message and routes effects.
@@ -248,6 +279,9 @@ impl Worker {
         let clock = self.shared.clock;
         f(core, clock);
         let mut effects = std::mem::take(&mut core.effects);
+        // One clock reading serves every step of this burst: they follow each other within
+        // microseconds, and a clock read costs more than a whole pipelined GET.
+        let mut clock_read = false;
         loop {
             core.cx.drain_effects_into(&mut effects);
             for effect in effects.drain(..) {
@@ -256,7 +290,10 @@ impl Worker {
             let Some(msg) = core.local.pop_front() else {
                 break;
             };
-            core.cx.set_time(clock.now_mono_us(), clock.wall_us());
+            if !clock_read {
+                core.cx.set_time(clock.now_mono_us(), clock.wall_us());
+                clock_read = true;
+            }
             core.node.on_msg(msg, &mut core.cx);
         }
         core.effects = effects;
@@ -403,13 +440,19 @@ impl Core {
 async fn mailbox_loop(worker: &Rc<Worker>) {
     let mailbox = &worker.shared.mailboxes[usize::from(worker.thread.0)];
     let mut batch = VecDeque::new();
+    let mut msgs = Vec::new();
     while mailbox.recv(&mut batch).await {
         for inbound in batch.drain(..) {
             match inbound {
-                Inbound::Msg(msg) => worker.deliver(msg),
-                Inbound::Conn(new) => worker.open_conn(new),
+                Inbound::Msg(msg) => msgs.push(msg),
+                Inbound::Conn(new) => {
+                    // In arrival order: what came before the connection goes first.
+                    worker.deliver_all(&mut msgs);
+                    worker.open_conn(new);
+                }
             }
         }
+        worker.deliver_all(&mut msgs);
         // Under a steady stream of hops the mailbox is never empty; let the sockets run.
         tokio::task::yield_now().await;
     }
