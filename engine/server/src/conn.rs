@@ -5,7 +5,9 @@
 //! no task switch) and queues only what the kernel would not take. The task waits for the socket
 //! to become readable (when the engine wants input) or writable (when output is queued), reads
 //! into the thread's shared buffer and hands the bytes to the engine, or flushes the queue and
-//! reports the bytes written. Whatever the socket does, the engine hears `ConnClosed` once: the
+//! reports the bytes written. The router tells the task that what it waits for changed by a
+//! poke: a flag and the task's waker, kept in the `ConnIo` (no `Notify`: its waiter list and
+//! lock cost more than the rest of a pipeline-1 request's bookkeeping). Whatever the socket does, the engine hears `ConnClosed` once: the
 //! thread's connection table is the guard (see `Worker::conn_gone`).
 //!
 //! Lifecycle: `Open` → (engine's `Close`) `Closing`: stop reading, flush → `Done`: write side
@@ -15,11 +17,10 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use damselfly_core::cx::{ConnId, Msg};
-use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 
 use crate::worker::Worker;
 
@@ -62,8 +63,19 @@ pub struct ConnIo {
     /// The engine's `ReadInterest`.
     reading: Cell<bool>,
     phase: Cell<Phase>,
-    /// Wakes the task when the router changed what it should wait for.
-    wake: Notify,
+    /// Set by the router when it changed what the task should wait for; like a permit, it
+    /// stays set until the task sees it.
+    poked: Cell<bool>,
+    /// The task's waker while it waits.
+    waker: Cell<Option<Waker>>,
+}
+
+/// What the task woke for.
+enum Event {
+    /// The router poked: look again at what to wait for.
+    Poked,
+    Ready { readable: bool, writable: bool },
+    Failed,
 }
 
 impl ConnIo {
@@ -74,7 +86,8 @@ impl ConnIo {
             out: RefCell::new(Output::default()),
             reading: Cell::new(true),
             phase: Cell::new(Phase::Open),
-            wake: Notify::new(),
+            poked: Cell::new(false),
+            waker: Cell::new(None),
         }
     }
 
@@ -101,7 +114,7 @@ impl ConnIo {
         } else {
             out.append(bytes[written..].to_vec());
         }
-        self.wake.notify_one();
+        self.poke();
         (written, None)
     }
 
@@ -128,7 +141,7 @@ impl ConnIo {
 
     pub fn set_reading(&self, enabled: bool) {
         self.reading.set(enabled);
-        self.wake.notify_one();
+        self.poke();
     }
 
     /// The engine's `Close`: stop reading and flush. True when nothing is left to flush, so the
@@ -138,7 +151,7 @@ impl ConnIo {
             self.phase.set(Phase::Closing);
         }
         self.reading.set(false);
-        self.wake.notify_one();
+        self.poke();
         self.out.borrow().is_empty()
     }
 
@@ -149,18 +162,57 @@ impl ConnIo {
             // The peer may have gone first; nothing is left to tell it.
             tracing::trace!(conn = self.id.0, %err, "shutdown");
         }
-        self.wake.notify_one();
+        self.poke();
     }
 
-    /// What the task should wait for; `None`: only for the router's wake-up.
-    fn interest(&self) -> Option<Interest> {
-        let writable = !self.out.borrow().is_empty();
-        let readable = self.reading.get() && self.phase.get() == Phase::Open;
-        match (readable, writable) {
-            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
+    /// Wakes the task to look again at what it waits for.
+    fn poke(&self) {
+        self.poked.set(true);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Whether the task should wait for the socket to be readable (the engine wants input).
+    fn wants_read(&self) -> bool {
+        self.reading.get() && self.phase.get() == Phase::Open
+    }
+
+    /// Whether the task should wait for the socket to be writable (output is queued).
+    fn wants_write(&self) -> bool {
+        !self.out.borrow().is_empty()
+    }
+
+    /// The task's wait: a poke, or the readiness it wants. Registers the task's waker with
+    /// the socket (for each direction it wants) and with the router (for pokes).
+    fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Event> {
+        if self.poked.replace(false) {
+            return Poll::Ready(Event::Poked);
+        }
+        match self.waker.take() {
+            Some(waker) if waker.will_wake(cx.waker()) => self.waker.set(Some(waker)),
+            _ => self.waker.set(Some(cx.waker().clone())),
+        }
+        let mut writable = false;
+        if self.wants_write() {
+            match self.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => writable = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(Event::Failed),
+                Poll::Pending => {}
+            }
+        }
+        let mut readable = false;
+        if self.wants_read() {
+            match self.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => readable = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(Event::Failed),
+                Poll::Pending => {}
+            }
+        }
+        if readable || writable {
+            Poll::Ready(Event::Ready { readable, writable })
+        } else {
+            Poll::Pending
         }
     }
 }
@@ -168,24 +220,21 @@ impl ConnIo {
 /// The connection's task: runs until the connection is `Done`.
 pub async fn run(worker: Rc<Worker>, io: Rc<ConnIo>) {
     while io.phase.get() != Phase::Done {
-        let Some(interest) = io.interest() else {
-            io.wake.notified().await;
-            continue;
-        };
-        let ready = tokio::select! {
-            biased;
-            () = io.wake.notified() => continue,
-            ready = io.stream.ready(interest) => ready,
-        };
-        let Ok(ready) = ready else {
-            worker.conn_gone(io.id);
-            return;
-        };
-        if ready.is_writable() && !on_writable(&worker, &io) {
-            return;
-        }
-        if ready.is_readable() && io.interest().is_some_and(|i| i.is_readable()) {
-            on_readable(&worker, &io);
+        match std::future::poll_fn(|cx| io.poll_event(cx)).await {
+            Event::Poked => {}
+            Event::Failed => {
+                worker.conn_gone(io.id);
+                return;
+            }
+            Event::Ready { readable, writable } => {
+                if writable && !on_writable(&worker, &io) {
+                    return;
+                }
+                // Writing may have changed the phase (a close that finished flushing).
+                if readable && io.wants_read() {
+                    on_readable(&worker, &io);
+                }
+            }
         }
     }
 }

@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -183,7 +183,8 @@ struct Core {
     effects: Vec<Effect>,
     /// Messages for this thread's engine, stepped after the current step.
     local: VecDeque<Msg>,
-    conns: HashMap<ConnId, Rc<ConnIo>>,
+    /// The sockets of the connections hosted here (a BTreeMap: no hashing on every write).
+    conns: BTreeMap<ConnId, Rc<ConnIo>>,
     timers: BinaryHeap<Reverse<(u64, Timer)>>,
 }
 
@@ -207,7 +208,7 @@ impl Worker {
                 cx,
                 effects: Vec::new(),
                 local: VecDeque::new(),
-                conns: HashMap::new(),
+                conns: BTreeMap::new(),
                 timers: BinaryHeap::new(),
             }),
             timer_wake: Notify::new(),

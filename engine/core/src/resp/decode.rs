@@ -109,6 +109,8 @@ enum Bulk {
 /// What one step of decoding did.
 enum Step {
     Command(Argv),
+    /// The command is in the caller's argv.
+    InPlace,
     /// State changed; step again.
     Continue,
     NeedMore,
@@ -173,7 +175,7 @@ impl Decoder {
         }
         loop {
             let step = match std::mem::take(&mut self.state) {
-                State::Idle => self.start_request(std::mem::take(argv))?,
+                State::Idle => self.start_request(argv)?,
                 State::Multibulk(multibulk) => self.continue_multibulk(multibulk)?,
             };
             match step {
@@ -181,6 +183,7 @@ impl Decoder {
                     *argv = done;
                     return Ok(true);
                 }
+                Step::InPlace => return Ok(true),
                 Step::NeedMore => return Ok(false),
                 Step::Continue => {}
             }
@@ -243,16 +246,18 @@ impl Decoder {
         true
     }
 
-    /// Starts a request; `spare` is an emptied argv whose buffers the command may reuse.
-    fn start_request(&mut self, spare: Argv) -> Result<Step, ProtocolError> {
+    /// Starts a request; `argv` is the caller's, whose buffers the command may reuse (it is
+    /// left alone when there is nothing to start yet).
+    fn start_request(&mut self, argv: &mut Argv) -> Result<Step, ProtocolError> {
         match self.buf.get(self.pos) {
             None => Ok(Step::NeedMore),
-            Some(b'*') => self.multibulk_header(spare),
-            Some(_) => self.inline_request(),
+            Some(b'*') => self.multibulk_header(argv),
+            Some(_) => self.inline_request(argv),
         }
     }
 
-    fn inline_request(&mut self) -> Result<Step, ProtocolError> {
+    /// An inline request, split straight into `argv` (`Step::InPlace`).
+    fn inline_request(&mut self, argv: &mut Argv) -> Result<Step, ProtocolError> {
         let Some(lf) = self.find_line_end(b'\n') else {
             return if self.inline_known_too_long() {
                 Err(ProtocolError::INLINE_TOO_BIG)
@@ -265,14 +270,14 @@ impl Decoder {
         if line.len() > INLINE_LEN_MAX_BYTES {
             return Err(ProtocolError::INLINE_TOO_BIG);
         }
-        let mut argv = Argv::new();
-        split_inline(line, &mut argv)?;
+        argv.clear();
+        split_inline(line, argv)?;
         self.consume(lf + 1);
         // Redis skips an empty or blank line without a reply.
         Ok(if argv.is_empty() {
             Step::Continue
         } else {
-            Step::Command(argv)
+            Step::InPlace
         })
     }
 
@@ -287,7 +292,8 @@ impl Decoder {
                 && self.buf[self.pos + INLINE_LEN_MAX_BYTES] != b'\r')
     }
 
-    fn multibulk_header(&mut self, mut spare: Argv) -> Result<Step, ProtocolError> {
+    /// A `*` line; the arguments then fill `argv`'s buffers, held in the state until done.
+    fn multibulk_header(&mut self, argv: &mut Argv) -> Result<Step, ProtocolError> {
         let Some(cr) = self.header_line(ProtocolError::MULTIBULK_COUNT_TOO_BIG)? else {
             return Ok(Step::NeedMore);
         };
@@ -304,6 +310,7 @@ impl Decoder {
             return Ok(Step::Continue);
         };
         let payload_len_bytes = buffered_payload_len_bytes(&self.buf[self.pos..], args);
+        let mut spare = std::mem::take(argv);
         spare.clear();
         spare.reserve(
             min(args as usize, ARGS_PREALLOC_MAX),
@@ -936,8 +943,12 @@ mod tests {
             decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nyek\r\n");
             assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
             assert_eq!(argv.get(0).unwrap().as_ptr(), first, "same buffer");
+            // Asking again with nothing buffered keeps the buffers too.
+            assert_eq!(decoder.next_command_into(&mut argv), Ok(false));
         }
-        assert_eq!(decoder.next_command_into(&mut argv), Ok(false));
+        decoder.feed(b"GET key\r\n");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+        assert_eq!(argv.get(0).unwrap().as_ptr(), first, "inline requests reuse it too");
 
         // The last byte missing: the state machine takes over, then finishes it.
         decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r");

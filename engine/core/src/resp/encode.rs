@@ -11,6 +11,7 @@
 //! formatted in stack buffers: encoding allocates nothing beyond `out` and, for an aggregate, the
 //! walk's stack.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::slice;
 
@@ -82,6 +83,7 @@ fn encode_one<'a>(
 ) -> Option<Children<'a>> {
     use RespVersion::{Resp2, Resp3};
     match (reply, version) {
+        (Reply::Simple(Cow::Borrowed(text)), _) => static_line(out, b'+', text),
         (Reply::Simple(text), _) => line(out, b'+', text.as_bytes()),
         (Reply::Error(err), _) => line(out, b'-', &err.wire()),
         (Reply::Int(n), _) => int_line(out, b':', *n),
@@ -135,6 +137,16 @@ fn verbatim(out: &mut Vec<u8>, format: &str, text: &[u8]) {
     out.extend_from_slice(format.as_bytes());
     out.push(b':');
     out.extend_from_slice(text);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// `<kind><text>\r\n` for a text of our own (OK, PONG, QUEUED…), which never holds CR or LF:
+/// no scan for them on the most common reply.
+fn static_line(out: &mut Vec<u8>, kind: u8, text: &'static str) {
+    debug_assert!(!text.contains(['\r', '\n']), "{text:?} would split its line");
+    out.reserve(text.len() + 3);
+    out.push(kind);
+    out.extend_from_slice(text.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
