@@ -43,6 +43,7 @@ impl Argv {
         self.data.reserve(bytes);
     }
 
+    #[inline]
     pub fn push(&mut self, arg: &[u8]) {
         self.data.extend_from_slice(arg);
         self.ends
@@ -70,6 +71,7 @@ impl Argv {
         self.ends.is_empty()
     }
 
+    #[inline]
     pub fn get(&self, index: usize) -> Option<&[u8]> {
         let end = *self.ends.get(index)? as usize;
         let start = if index == 0 {
@@ -102,6 +104,7 @@ impl Argv {
 impl std::ops::Index<usize> for Argv {
     type Output = [u8];
 
+    #[inline]
     fn index(&self, index: usize) -> &[u8] {
         match self.get(index) {
             Some(arg) => arg,

@@ -338,7 +338,8 @@ impl Node {
             });
         };
         // A container needs a subcommand unless its arity allows none (COMMAND alone).
-        if let (Exec::Container, true) = (spec.exec, argv.len() >= 2 || !spec.arity_ok(1)) {
+        let container = matches!(spec.exec, Exec::Container);
+        if container && (argv.len() >= 2 || !spec.arity_ok(1)) {
             if argv.len() < 2 {
                 return Err(CmdError::WrongArity(spec.name.into()));
             }

@@ -74,7 +74,10 @@ pub struct ConnIo {
 enum Event {
     /// The router poked: look again at what to wait for.
     Poked,
-    Ready { readable: bool, writable: bool },
+    Ready {
+        readable: bool,
+        writable: bool,
+    },
     Failed,
 }
 

@@ -8,13 +8,13 @@
 //! The engine state lives in a `RefCell` that is borrowed only by synchronous code, never across
 //! an `.await`; a second borrow would be a driver bug and panics with that message.
 //!
-//! Tasks on the thread: the mailbox loop (cross-thread messages and new connections), one task
-//! per connection (`conn.rs`), the timer task, and on thread 0 the accept loop. Thread 0 accepts
+//! Tasks on the thread: the mailbox loop (cross-thread messages, new connections, due timers),
+//! one task per connection (`conn.rs`), and on thread 0 the accept loop. Timers live on a helper
+//! thread (`timer.rs`), so the runtime runs without tokio's time driver. Thread 0 accepts
 //! for everyone and deals connections round-robin (see `server.rs` for why).
 
 use std::cell::RefCell;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,12 +34,21 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::conn::{self, ConnIo};
 use crate::mailbox::Mailbox;
+use crate::timer::Timers;
 
 /// One read takes at most this much from a socket (into the thread's one buffer).
 pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// After a failed accept (out of file descriptors, say), wait before the next one rather than
 /// spin on an error that will not go away at once.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// What the timer thread wakes a proactor thread for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Wake {
+    Engine(Timer),
+    /// The accept loop's pause after a failed accept is over.
+    AcceptRetry,
+}
 
 /// What a thread's mailbox carries.
 pub enum Inbound {
@@ -133,9 +142,9 @@ fn thread_main(setup: Setup) {
         thread: setup.thread,
         shared: Arc::clone(&setup.shared),
     };
+    // No time driver: see timer.rs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
-        .enable_time()
         .build();
     match runtime {
         Ok(runtime) => tokio::task::LocalSet::new().block_on(&runtime, run(setup)),
@@ -159,19 +168,43 @@ async fn run(setup: Setup) {
         ..CxOptions::default()
     };
     let cx = Cx::new(splitmix64(splitmix64(seed)), options);
-    let worker = Rc::new(Worker::new(thread, node, cx, Arc::clone(&shared)));
+    let accept_retry = Arc::new(Notify::new());
+    let timers = {
+        let to = Arc::clone(&shared);
+        let accept_retry = Arc::clone(&accept_retry);
+        let wake = move |wake| match wake {
+            Wake::Engine(timer) => {
+                let inbound = Inbound::Msg(Msg::Timer(timer));
+                // Refused only once the thread is stopping: the timer no longer matters.
+                drop(to.mailboxes[usize::from(thread.0)].push(inbound));
+            }
+            Wake::AcceptRetry => accept_retry.notify_one(),
+        };
+        match Timers::start(format!("timers-{}", thread.0), shared.clock, wake) {
+            Ok(timers) => timers,
+            Err(err) => {
+                tracing::error!(thread = thread.0, %err, "cannot start the timer thread");
+                return;
+            }
+        }
+    };
+    let worker = Rc::new(Worker::new(thread, node, cx, Arc::clone(&shared), timers));
     worker.start();
-    tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
     if let Some(listener) = listener {
         match TcpListener::from_std(listener) {
-            Ok(listener) => drop(tokio::task::spawn_local(accept_loop(listener, shared))),
+            Ok(listener) => {
+                let accept = accept_loop(listener, Rc::clone(&worker), accept_retry);
+                drop(tokio::task::spawn_local(accept));
+            }
             Err(err) => {
                 tracing::error!(%err, "cannot register the listener");
+                worker.timers.stop();
                 return;
             }
         }
     }
     mailbox_loop(&worker).await;
+    worker.timers.stop();
     worker.close_all();
 }
 
@@ -185,21 +218,26 @@ struct Core {
     local: VecDeque<Msg>,
     /// The sockets of the connections hosted here (a BTreeMap: no hashing on every write).
     conns: BTreeMap<ConnId, Rc<ConnIo>>,
-    timers: BinaryHeap<Reverse<(u64, Timer)>>,
 }
 
 pub struct Worker {
     thread: ThreadId,
     shared: Arc<Shared>,
     core: RefCell<Core>,
-    timer_wake: Notify,
+    timers: Timers<Wake>,
     /// The thread's one read buffer: a socket is read only when it is ready, and the bytes are
     /// copied out before the next read, so one buffer serves every connection.
     read_buf: RefCell<Box<[u8]>>,
 }
 
 impl Worker {
-    fn new(thread: ThreadId, node: Node, cx: Cx, shared: Arc<Shared>) -> Worker {
+    fn new(
+        thread: ThreadId,
+        node: Node,
+        cx: Cx,
+        shared: Arc<Shared>,
+        timers: Timers<Wake>,
+    ) -> Worker {
         Worker {
             thread,
             shared,
@@ -209,9 +247,8 @@ impl Worker {
                 effects: Vec::new(),
                 local: VecDeque::new(),
                 conns: BTreeMap::new(),
-                timers: BinaryHeap::new(),
             }),
-            timer_wake: Notify::new(),
+            timers,
             read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
         }
     }
@@ -322,8 +359,7 @@ impl Worker {
                 }
             }
             Effect::ArmTimer { timer, at_mono_us } => {
-                core.timers.push(Reverse((at_mono_us, timer)));
-                self.timer_wake.notify_one();
+                self.timers.arm(at_mono_us, Wake::Engine(timer));
             }
             Effect::Shutdown => {
                 tracing::info!(thread = self.thread.0, "SHUTDOWN requested");
@@ -369,26 +405,6 @@ impl Worker {
         self.with_core(|core, _| {
             core.conns.insert(id, io);
             core.local.push_back(Msg::ConnOpen(open));
-        });
-    }
-
-    fn next_timer_at(&self) -> Option<u64> {
-        let core = self.core.borrow();
-        core.timers
-            .peek()
-            .map(|Reverse((at_mono_us, _))| *at_mono_us)
-    }
-
-    fn fire_due_timers(&self) {
-        self.with_core(|core, clock| {
-            let now_mono_us = clock.now_mono_us();
-            while let Some(Reverse((at_mono_us, timer))) = core.timers.peek().copied() {
-                if at_mono_us > now_mono_us {
-                    break;
-                }
-                core.timers.pop();
-                core.local.push_back(Msg::Timer(timer));
-            }
         });
     }
 
@@ -459,33 +475,22 @@ async fn mailbox_loop(worker: &Rc<Worker>) {
     }
 }
 
-/// Fires the engine's timers: sleeps until the earliest, or until a new one is armed.
-async fn timer_loop(worker: Rc<Worker>) {
-    loop {
-        let Some(at_mono_us) = worker.next_timer_at() else {
-            worker.timer_wake.notified().await;
-            continue;
-        };
-        let deadline = tokio::time::Instant::from_std(worker.shared.clock.instant_at(at_mono_us));
-        tokio::select! {
-            () = tokio::time::sleep_until(deadline) => worker.fire_due_timers(),
-            () = worker.timer_wake.notified() => {}
-        }
-    }
-}
-
 /// Accepts for the whole node and deals connections to threads in turn.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, retry: Arc<Notify>) {
+    let shared = &worker.shared;
     let mut next = 0;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                hand_off(&shared, stream, peer, next);
+                hand_off(shared, stream, peer, next);
                 next = (next + 1) % shared.mailboxes.len();
             }
             Err(err) => {
                 tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                let delay_us = u64::try_from(ACCEPT_RETRY_DELAY.as_micros()).unwrap_or(u64::MAX);
+                let at_mono_us = shared.clock.now_mono_us().saturating_add(delay_us);
+                worker.timers.arm(at_mono_us, Wake::AcceptRetry);
+                retry.notified().await;
             }
         }
     }

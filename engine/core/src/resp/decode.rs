@@ -948,7 +948,11 @@ mod tests {
         }
         decoder.feed(b"GET key\r\n");
         assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
-        assert_eq!(argv.get(0).unwrap().as_ptr(), first, "inline requests reuse it too");
+        assert_eq!(
+            argv.get(0).unwrap().as_ptr(),
+            first,
+            "inline requests reuse it too"
+        );
 
         // The last byte missing: the state machine takes over, then finishes it.
         decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r");

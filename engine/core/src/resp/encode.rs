@@ -143,7 +143,10 @@ fn verbatim(out: &mut Vec<u8>, format: &str, text: &[u8]) {
 /// `<kind><text>\r\n` for a text of our own (OK, PONG, QUEUED…), which never holds CR or LF:
 /// no scan for them on the most common reply.
 fn static_line(out: &mut Vec<u8>, kind: u8, text: &'static str) {
-    debug_assert!(!text.contains(['\r', '\n']), "{text:?} would split its line");
+    debug_assert!(
+        !text.contains(['\r', '\n']),
+        "{text:?} would split its line"
+    );
     out.reserve(text.len() + 3);
     out.push(kind);
     out.extend_from_slice(text.as_bytes());
