@@ -11,7 +11,7 @@
 #        (the other commands: RATIO=1:0 measures SETs; PIPELINE=1 one command per batch)
 # Env:   SERVERS="redis damselfly"  KEYS=10000  DAMSELFLY_BIN=...  REDIS_BIN=redis-server
 #        CARGO_TARGET_DIR (where loadgen and damselfly are built; default <root>/target)
-#        PIPELINE=16  RATIO=0:1 (SET:GET)  DATA_SIZE=32 (value bytes)
+#        PIPELINE=16  RATIO=0:1 (SET:GET)  DATA_SIZE=32 (value bytes)  CLIENTS=1 (connections)
 #        DAMSELFLY_ARGS (default "--proactor_threads 1": one shard, as redis-server's one thread;
 #        with 2 threads about half the keys take a cross-thread hop)
 #        OUT_DIR: keep each server's callgrind output there as <server>.callgrind, for
@@ -24,6 +24,7 @@ SERVERS=${SERVERS:-"redis damselfly"}
 PIPELINE=${PIPELINE:-16}
 RATIO=${RATIO:-0:1}
 DATA_SIZE=${DATA_SIZE:-32}
+CLIENTS=${CLIENTS:-1}
 # valgrind runs servers 20-50x slower: generous, but bounded, waits.
 READY_WAIT_S=60
 LOAD_TIME_MAX_S=300
@@ -79,7 +80,7 @@ measure() {
   "$loadgen" --port "$port" --load --key-range "$KEYS" --data-size "$DATA_SIZE" \
     --duration "$LOAD_TIME_MAX_S" >/dev/null
   callgrind_control -i on "$vpid" >/dev/null 2>&1
-  "$loadgen" --port "$port" --ratio "$RATIO" --pipeline "$PIPELINE" --clients 1 --threads 1 \
+  "$loadgen" --port "$port" --ratio "$RATIO" --pipeline "$PIPELINE" --clients "$CLIENTS" --threads 1 \
     --key-range "$KEYS" --data-size "$DATA_SIZE" --requests "$GETS" \
     --duration "$LOAD_TIME_MAX_S" | sed "s/^/  $name: /"
   callgrind_control -i off "$vpid" >/dev/null 2>&1
@@ -95,7 +96,7 @@ measure() {
     cp "$out" "$OUT_DIR/$name.callgrind"
   fi
   echo "$name: $total instructions for $GETS commands (SET:GET $RATIO, pipeline $PIPELINE," \
-    "$DATA_SIZE B values): $((total / GETS)) per command"
+    "$DATA_SIZE B values, $CLIENTS connections): $((total / GETS)) per command"
 }
 
 status=0
