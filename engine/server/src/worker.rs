@@ -216,6 +216,9 @@ struct Core {
     effects: Vec<Effect>,
     /// Messages for this thread's engine, stepped after the current step.
     local: VecDeque<Msg>,
+    /// Messages for other threads (by thread), sent together at the end of the burst: one
+    /// lock and at most one wake-up per destination instead of one per message.
+    outbox: Vec<VecDeque<Inbound>>,
     /// The sockets of the connections hosted here (a BTreeMap: no hashing on every write).
     conns: BTreeMap<ConnId, Rc<ConnIo>>,
 }
@@ -238,6 +241,7 @@ impl Worker {
         shared: Arc<Shared>,
         timers: Timers<Wake>,
     ) -> Worker {
+        let outbox = shared.mailboxes.iter().map(|_| VecDeque::new()).collect();
         Worker {
             thread,
             shared,
@@ -246,6 +250,7 @@ impl Worker {
                 cx,
                 effects: Vec::new(),
                 local: VecDeque::new(),
+                outbox,
                 conns: BTreeMap::new(),
             }),
             timers,
@@ -335,16 +340,23 @@ impl Worker {
             core.node.on_msg(msg, &mut core.cx);
         }
         core.effects = effects;
+        for (to, outbox) in core.outbox.iter_mut().enumerate() {
+            if self.shared.mailboxes[to].push_all(outbox).is_err() {
+                tracing::debug!(
+                    to,
+                    dropped = outbox.len(),
+                    "messages dropped: thread is stopping"
+                );
+                outbox.clear();
+            }
+        }
     }
 
     fn route(&self, core: &mut Core, effect: Effect) {
         match effect {
             Effect::Send { to, msg } if to == self.thread => core.local.push_back(msg),
             Effect::Send { to, msg } => {
-                let mailbox = &self.shared.mailboxes[usize::from(to.0)];
-                if mailbox.push(Inbound::Msg(msg)).is_err() {
-                    tracing::debug!(to = to.0, "message dropped: thread is stopping");
-                }
+                core.outbox[usize::from(to.0)].push_back(Inbound::Msg(msg));
             }
             Effect::Write { conn, bytes } => core.write(conn, bytes),
             Effect::Close { conn } => {
