@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use hdrhistogram::Histogram;
 
-use crate::reply::{scan, ReplyKind, Scan};
+use crate::reply::{scan, scan_array, ReplyKind, Scan};
 use crate::workload::{Expect, Generator};
 
 /// Bytes asked of the kernel per read.
@@ -166,7 +166,17 @@ impl Conn {
         tally: &mut Tally,
     ) -> io::Result<()> {
         loop {
-            let (kind, len_bytes) = match scan(&self.input[self.in_pos..]) {
+            let input = &self.input[self.in_pos..];
+            let expects_array = self
+                .pending
+                .front()
+                .is_some_and(|request| matches!(request.expect, Expect::Array { .. }));
+            let scanned = if expects_array {
+                scan_array(input)
+            } else {
+                scan(input)
+            };
+            let (kind, len_bytes) = match scanned {
                 Scan::Incomplete => return Ok(()),
                 Scan::Malformed => return Err(desync("malformed reply")),
                 Scan::Reply { kind, len_bytes } => (kind, len_bytes),
@@ -177,6 +187,9 @@ impl Conn {
             match (request.expect, kind) {
                 (Expect::Ok, ReplyKind::Ok)
                 | (Expect::BulkOrNil, ReplyKind::Bulk | ReplyKind::Nil) => {
+                    tally.ops += 1;
+                }
+                (Expect::Array { len }, ReplyKind::Array { len: got }) if len == got => {
                     tally.ops += 1;
                 }
                 (_, ReplyKind::Error { start, end }) => {

@@ -2,9 +2,11 @@
 //! pieces they share. The criterion micro-benches live in `benches/benches/`.
 //!
 //! Map of the crate:
-//! - `reply` scans RESP replies just far enough to check them (OK, bulk, nil, error).
+//! - `reply` scans RESP replies just far enough to check them (OK, bulk, nil, error, and MGET's
+//!   array of bulks).
 //! - `zipf` samples skewed key ranks; `workload` says what to send (SET:GET ratio, value size,
-//!   key range and distribution, pipeline depth, closed or open loop) and encodes commands.
+//!   key range and distribution, pipeline depth, closed or open loop, one key per command or
+//!   MSET/MGET of several with a hot set) and encodes commands.
 //! - `conn` is one non-blocking connection's state machine; `load` runs threads of them under
 //!   `poll(2)` and returns throughput, errors and an HdrHistogram of latencies.
 //! - `procfs` reads a server's CPU time and RSS; `server` starts, pins, pings and stops

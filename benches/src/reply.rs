@@ -2,8 +2,9 @@
 //! copying or allocating. The load generator only needs to check replies (SET gives `+OK`, GET a
 //! bulk string or nil) and count them, so payloads are skipped, not decoded.
 //!
-//! Aggregates are not expected from SET, GET or PING; an array is reported as `Malformed` so a
-//! surprise fails the run instead of desynchronising the pipeline.
+//! Aggregates are not expected from SET, GET or PING; `scan` reports an array as `Malformed` so a
+//! surprise fails the run instead of desynchronising the pipeline. MGET's flat array of bulk
+//! strings and nils has its own scanner, `scan_array`, used only where one is expected.
 
 /// What kind of reply was scanned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +22,10 @@ pub enum ReplyKind {
     Bulk,
     /// `$-1` (RESP2) or `_` (RESP3).
     Nil,
+    /// A flat array of `len` bulk strings or nils (MGET); from `scan_array` only.
+    Array {
+        len: usize,
+    },
 }
 
 /// The outcome of scanning the front of a buffer.
@@ -60,6 +65,38 @@ pub fn scan(buf: &[u8]) -> Scan {
     Scan::Reply {
         kind,
         len_bytes: line_len_bytes,
+    }
+}
+
+/// Scans an array of bulk strings and nils at the front of `buf` (any other reply, an error
+/// included, is scanned as `scan` does). Nested aggregates are `Malformed`.
+pub fn scan_array(buf: &[u8]) -> Scan {
+    if buf.first() != Some(&b'*') {
+        return scan(buf);
+    }
+    let Some(line_end) = buf.iter().position(|&b| b == b'\n') else {
+        return Scan::Incomplete;
+    };
+    if line_end < 2 || buf[line_end - 1] != b'\r' {
+        return Scan::Malformed;
+    }
+    let Some(len) = parse_len(&buf[1..line_end - 1]) else {
+        return Scan::Malformed;
+    };
+    let mut pos = line_end + 1;
+    for _ in 0..len {
+        match scan(&buf[pos..]) {
+            Scan::Reply {
+                kind: ReplyKind::Bulk | ReplyKind::Nil,
+                len_bytes,
+            } => pos += len_bytes,
+            Scan::Incomplete => return Scan::Incomplete,
+            Scan::Reply { .. } | Scan::Malformed => return Scan::Malformed,
+        }
+    }
+    Scan::Reply {
+        kind: ReplyKind::Array { len },
+        len_bytes: pos,
     }
 }
 
@@ -123,6 +160,25 @@ mod tests {
             assert_eq!(scan(&bytes[..cut]), Scan::Incomplete, "cut at {cut}");
         }
         assert_eq!(scan(b"$0\r\n\r\n"), reply(ReplyKind::Bulk, 6));
+    }
+
+    #[test]
+    fn arrays_of_bulks_and_nils() {
+        let bytes = b"*3\r\n$1\r\na\r\n$-1\r\n$0\r\n\r\n";
+        let whole = reply(ReplyKind::Array { len: 3 }, bytes.len());
+        assert_eq!(scan_array(bytes), whole);
+        for cut in 0..bytes.len() {
+            assert_eq!(scan_array(&bytes[..cut]), Scan::Incomplete, "cut at {cut}");
+        }
+        assert_eq!(
+            scan_array(b"*0\r\n+OK"),
+            reply(ReplyKind::Array { len: 0 }, 4)
+        );
+        let err = ReplyKind::Error { start: 1, end: 4 };
+        assert_eq!(scan_array(b"-ERR\r\n"), reply(err, 6));
+        assert_eq!(scan_array(b"*1\r\n*1\r\n$1\r\na\r\n"), Scan::Malformed);
+        assert_eq!(scan_array(b"*1\r\n:1\r\n"), Scan::Malformed);
+        assert_eq!(scan_array(b"*-1\r\n"), Scan::Malformed);
     }
 
     #[test]

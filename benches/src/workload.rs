@@ -5,6 +5,12 @@
 //! as memtier does, so every run of a workload sends the same mix whatever its length. Keys are
 //! `key:<index>` with the index drawn uniformly, by Zipf rank (rank 1 → index 0), or in order
 //! (the loader: thread `t` of `T` writes `t, t+T, t+2T, …` so threads never overlap).
+//!
+//! Multi-key workloads (`Fanout::Multi`) send MSET and MGET of K keys in the same cycle, for
+//! the cost of commands that span shards (VLL transactions in damselfly). Their contention knob
+//! is a hot set: `hot_keys_per_command` of each command's keys come from keys `0..hot_set_keys`,
+//! the rest from the whole range. With one hot key per command the chance that two commands
+//! conflict on it is 1 / `hot_set_keys`: the VLL paper's contention index.
 
 use std::time::Duration;
 
@@ -23,6 +29,39 @@ pub enum KeyDist {
     /// Every key once, in order; for loading a data set.
     Sequential,
 }
+
+/// How many keys each command names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fanout {
+    /// SET and GET: one key each.
+    Single,
+    /// MSET and MGET of several keys each.
+    Multi(MultiKey),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MultiKey {
+    pub keys_per_command: usize,
+    /// Keys of each command drawn from the hot set (the rest follow `keys`); 0 for none.
+    pub hot_keys_per_command: usize,
+    /// The hot set is keys `0..hot_set_keys`.
+    pub hot_set_keys: u64,
+}
+
+impl MultiKey {
+    /// K keys per command, drawn from the whole range.
+    pub fn uniform(keys_per_command: usize) -> MultiKey {
+        MultiKey {
+            keys_per_command,
+            hot_keys_per_command: 0,
+            hot_set_keys: 1,
+        }
+    }
+}
+
+/// Most keys one command may name: RESP argument counts stay small, and the load generator's
+/// buffers stay bounded.
+pub const KEYS_PER_COMMAND_MAX: usize = 1000;
 
 /// When a connection sends its next batch of `pipeline` commands.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,6 +86,8 @@ pub struct Workload {
     pub value_len_bytes: usize,
     pub key_range: u64,
     pub keys: KeyDist,
+    /// One key per command, or MSET/MGET of several.
+    pub fanout: Fanout,
     pub pacing: Pacing,
     /// Stop issuing after this long…
     pub duration: Duration,
@@ -68,6 +109,7 @@ impl Workload {
             value_len_bytes,
             key_range: keys,
             keys: KeyDist::Sequential,
+            fanout: Fanout::Single,
             pacing: Pacing::Closed,
             duration: time_max,
             requests_max: keys,
@@ -86,8 +128,18 @@ impl Workload {
             Pacing::Closed => "closed loop".to_string(),
             Pacing::Open { ops_per_sec } => format!("open loop at {ops_per_sec} ops/s"),
         };
+        let commands = match self.fanout {
+            Fanout::Single => "SET:GET".to_string(),
+            Fanout::Multi(multi) if multi.hot_keys_per_command == 0 => {
+                format!("MSET:MGET of {} keys", multi.keys_per_command)
+            }
+            Fanout::Multi(multi) => format!(
+                "MSET:MGET of {} keys ({} from a hot set of {})",
+                multi.keys_per_command, multi.hot_keys_per_command, multi.hot_set_keys
+            ),
+        };
         format!(
-            "SET:GET {}:{}, pipeline {}, {} clients on {} threads, {} B values, {} keys {keys}, \
+            "{commands} {}:{}, pipeline {}, {} clients on {} threads, {} B values, {} keys {keys}, \
              {pacing}",
             self.set_ratio,
             self.get_ratio,
@@ -114,10 +166,36 @@ impl Workload {
             ),
             (self.key_range >= 1, "key range must be at least 1"),
             (self.requests_max >= 1, "requests must be at least 1"),
+            (
+                self.fanout_valid(),
+                "keys per command must be 1..=1000, hot keys at most that, \
+              the hot set at least 1 key and within the range, and a multi-key workload not \
+              sequential",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, why)) => Err(format!("workload {}: {why}", self.name)),
             None => Ok(()),
+        }
+    }
+
+    fn fanout_valid(&self) -> bool {
+        match self.fanout {
+            Fanout::Single => true,
+            Fanout::Multi(multi) => {
+                (1..=KEYS_PER_COMMAND_MAX).contains(&multi.keys_per_command)
+                    && multi.hot_keys_per_command <= multi.keys_per_command
+                    && (1..=self.key_range).contains(&multi.hot_set_keys)
+                    && self.keys != KeyDist::Sequential
+            }
+        }
+    }
+
+    /// Keys each command names: ops/s times this is keys/s.
+    pub fn keys_per_command(&self) -> usize {
+        match self.fanout {
+            Fanout::Single => 1,
+            Fanout::Multi(multi) => multi.keys_per_command,
         }
     }
 }
@@ -129,6 +207,8 @@ pub enum Expect {
     Ok,
     /// GET: a bulk string or nil.
     BulkOrNil,
+    /// MGET: an array of `len` bulk strings or nils.
+    Array { len: usize },
 }
 
 /// One thread's command source.
@@ -137,6 +217,7 @@ pub struct Generator {
     zipf: Option<Zipf>,
     keys: KeyDist,
     key_range: u64,
+    fanout: Fanout,
     cycle_len: u32,
     set_ratio: u32,
     cycle_pos: u32,
@@ -161,6 +242,7 @@ impl Generator {
             zipf,
             keys: workload.keys,
             key_range: workload.key_range,
+            fanout: workload.fanout,
             cycle_len: workload.set_ratio + workload.get_ratio,
             set_ratio: workload.set_ratio,
             // Threads start at different points of the cycle so a short run still mixes.
@@ -179,9 +261,12 @@ impl Generator {
 
     /// Appends one command to `out` and says what it must be answered with.
     pub fn push_command(&mut self, out: &mut Vec<u8>) -> Expect {
-        let index = self.next_key();
         let is_set = self.cycle_pos < self.set_ratio;
         self.cycle_pos = (self.cycle_pos + 1) % self.cycle_len;
+        if let Fanout::Multi(multi) = self.fanout {
+            return self.push_multi(out, multi, is_set);
+        }
+        let index = self.next_key();
         if is_set {
             out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
             push_key(out, index);
@@ -193,6 +278,37 @@ impl Generator {
             out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n");
             push_key(out, index);
             Expect::BulkOrNil
+        }
+    }
+
+    /// MSET or MGET of `multi.keys_per_command` keys, the hot ones first.
+    fn push_multi(&mut self, out: &mut Vec<u8>, multi: MultiKey, is_set: bool) -> Expect {
+        let keys = multi.keys_per_command;
+        let args = if is_set { 1 + 2 * keys } else { 1 + keys };
+        out.push(b'*');
+        out.extend_from_slice(args.to_string().as_bytes());
+        out.extend_from_slice(if is_set {
+            b"\r\n$4\r\nMSET\r\n"
+        } else {
+            b"\r\n$4\r\nMGET\r\n"
+        });
+        for i in 0..keys {
+            let index = if i < multi.hot_keys_per_command {
+                self.rng.gen_range(0..multi.hot_set_keys)
+            } else {
+                self.next_key()
+            };
+            push_key(out, index);
+            if is_set {
+                push_bulk_header(out, &self.value_len_text);
+                out.extend_from_slice(&self.value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        if is_set {
+            Expect::Ok
+        } else {
+            Expect::Array { len: keys }
         }
     }
 
@@ -277,6 +393,64 @@ mod tests {
             generator.exhausted(),
             "thread 1 of 2 over 4 keys writes keys 1 and 3"
         );
+    }
+
+    fn multi(keys_per_command: usize, hot_keys_per_command: usize, hot_set_keys: u64) -> Workload {
+        Workload {
+            fanout: Fanout::Multi(MultiKey {
+                keys_per_command,
+                hot_keys_per_command,
+                hot_set_keys,
+            }),
+            key_range: 1000,
+            ..workload(1, 1)
+        }
+    }
+
+    #[test]
+    fn mset_and_mget_encoding() {
+        let mut generator = Generator::new(&multi(2, 2, 1), 0);
+        let mut out = Vec::new();
+        assert_eq!(generator.push_command(&mut out), Expect::Ok);
+        let mset = b"*5\r\n$4\r\nMSET\r\n$5\r\nkey:0\r\n$3\r\nabc\r\n$5\r\nkey:0\r\n$3\r\nabc\r\n";
+        assert_eq!(out, mset, "a hot set of one key: every key is key:0");
+        out.clear();
+        assert_eq!(generator.push_command(&mut out), Expect::Array { len: 2 });
+        assert_eq!(out, b"*3\r\n$4\r\nMGET\r\n$5\r\nkey:0\r\n$5\r\nkey:0\r\n");
+    }
+
+    #[test]
+    fn hot_keys_come_first_and_from_the_hot_set() {
+        let mut generator = Generator::new(&multi(10, 3, 5), 0);
+        let mut out = Vec::new();
+        let mut cold_beyond_hot_set = false;
+        for _ in 0..200 {
+            out.clear();
+            generator.push_command(&mut out);
+            let text = String::from_utf8_lossy(&out).into_owned();
+            let keys: Vec<u64> = text
+                .split("\r\n")
+                .filter_map(|part| part.strip_prefix("key:"))
+                .map(|index| index.parse().unwrap())
+                .collect();
+            assert_eq!(keys.len(), 10, "{text}");
+            assert!(keys[..3].iter().all(|&k| k < 5), "{keys:?}");
+            cold_beyond_hot_set |= keys[3..].iter().any(|&k| k >= 5);
+        }
+        assert!(cold_beyond_hot_set, "cold keys come from the whole range");
+    }
+
+    #[test]
+    fn bad_fanouts_are_refused() {
+        assert!(multi(10, 1, 100).validate().is_ok());
+        assert!(multi(0, 0, 1).validate().is_err());
+        assert!(multi(2, 3, 1).validate().is_err());
+        assert!(multi(2, 1, 0).validate().is_err());
+        assert!(
+            multi(2, 1, 1001).validate().is_err(),
+            "hot set beyond the range"
+        );
+        assert_eq!(multi(7, 0, 1).keys_per_command(), 7);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use crate::args;
 use crate::keyspace;
 use crate::model::{ConnState, Ctx};
+use crate::multi::{self, InMulti};
 use crate::resp::Resp;
 use crate::strings;
 
@@ -43,6 +44,8 @@ pub(crate) struct Spec {
     pub arity: i32,
     pub keys: KeySpec,
     pub run: Handler,
+    /// Queued after MULTI, or run at once (the transaction commands themselves).
+    pub in_multi: InMulti,
 }
 
 const fn spec(name: &'static str, arity: i32, keys: KeySpec, run: Handler) -> Spec {
@@ -51,6 +54,15 @@ const fn spec(name: &'static str, arity: i32, keys: KeySpec, run: Handler) -> Sp
         arity,
         keys,
         run,
+        in_multi: InMulti::Queue,
+    }
+}
+
+/// A command that runs at once even between MULTI and EXEC.
+const fn control(name: &'static str, arity: i32, keys: KeySpec, run: Handler) -> Spec {
+    Spec {
+        in_multi: InMulti::Run,
+        ..spec(name, arity, keys, run)
     }
 }
 
@@ -105,6 +117,12 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("keys", 2, K::Everything, keyspace::keys),
     spec("ping", -1, K::None, keyspace::ping),
     spec("echo", 2, K::None, keyspace::echo),
+    control("multi", 1, K::None, multi::multi),
+    control("exec", 1, K::None, multi::exec),
+    control("discard", 1, K::None, multi::discard),
+    control("watch", -2, K::All, multi::watch),
+    spec("unwatch", 1, K::None, multi::unwatch),
+    control("reset", 1, K::None, multi::reset),
 ];
 
 /// The spec for a command name, case-insensitively (C-string compare, like Redis's dict).
@@ -131,13 +149,16 @@ pub(crate) fn arity_error(name: &str) -> Resp {
     ))
 }
 
-/// Runs a command: lookup, arity, handler.
+/// Runs a command: lookup, arity, then the handler, or the queue after MULTI.
 pub(crate) fn dispatch(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     let Some(spec) = lookup(&argv[0]) else {
-        return unknown_command(argv);
+        return multi::reject(cx, None, unknown_command(argv));
     };
     if !arity_ok(spec, argv.len()) {
-        return arity_error(spec.name);
+        return multi::reject(cx, Some(spec), arity_error(spec.name));
+    }
+    if let Some(queued) = multi::queue(cx, spec, argv) {
+        return queued;
     }
     (spec.run)(cx, argv)
 }

@@ -43,10 +43,7 @@ fn db_in_range(cx: &Ctx, id: i32) -> Result<usize, Resp> {
 
 /// DEL and UNLINK: the number of keys removed (a repeated key counts once).
 pub(crate) fn del(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
-    let removed = argv[1..]
-        .iter()
-        .filter(|k| cx.db().remove(*k).is_some())
-        .count();
+    let removed = argv[1..].iter().filter(|k| cx.delete(k)).count();
     Resp::Int(removed as i64)
 }
 
@@ -74,8 +71,8 @@ fn rename_generic(cx: &mut Ctx, argv: &[Vec<u8>], nx: bool) -> Resp {
     if nx && cx.entry(dst).is_some() {
         return Resp::Int(0);
     }
-    cx.db().remove(src);
-    cx.db().insert(dst.clone(), entry);
+    cx.delete(src);
+    cx.model.insert(cx.conn.db, dst, entry);
     done
 }
 
@@ -114,11 +111,10 @@ pub(crate) fn copy(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     let Some(entry) = cx.entry(src).cloned() else {
         return Resp::Int(0);
     };
-    let target = cx.model.db_mut(dst_db);
-    if target.contains_key(dst) && !replace {
+    if cx.model.db(dst_db).contains_key(dst) && !replace {
         return Resp::Int(0);
     }
-    target.insert(dst.clone(), entry);
+    cx.model.insert(dst_db, dst, entry);
     Resp::Int(1)
 }
 
@@ -134,8 +130,8 @@ pub(crate) fn move_(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     if cx.model.db(dst_db).contains_key(key) {
         return Resp::Int(0);
     }
-    cx.db().remove(key);
-    cx.model.db_mut(dst_db).insert(key.clone(), entry);
+    cx.delete(key);
+    cx.model.insert(dst_db, key, entry);
     Resp::Int(1)
 }
 
@@ -214,15 +210,11 @@ fn expire_generic(cx: &mut Ctx, argv: &[Vec<u8>], kind: ExpireKind) -> Resp {
         return Resp::Int(0);
     }
     if when <= cx.now_ms as i64 {
-        cx.db().remove(&argv[1]);
+        cx.delete(&argv[1]);
     } else {
-        entry_mut(cx, &argv[1]).expire_at_ms = Some(when as u64);
+        cx.set_expire(&argv[1], Some(when as u64));
     }
     Resp::Int(1)
-}
-
-fn entry_mut<'a>(cx: &'a mut Ctx, key: &[u8]) -> &'a mut crate::model::Entry {
-    cx.entry(key).expect("caller checked the key exists")
 }
 
 pub(crate) fn expire(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
@@ -301,7 +293,7 @@ pub(crate) fn pexpiretime(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
 pub(crate) fn persist(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     match cx.entry(&argv[1]) {
         Some(e) if e.expire_at_ms.is_some() => {
-            e.expire_at_ms = None;
+            cx.set_expire(&argv[1], None);
             Resp::Int(1)
         }
         _ => Resp::Int(0),
@@ -323,14 +315,14 @@ fn check_flush_args(argv: &[Vec<u8>]) -> Result<(), Resp> {
 
 pub(crate) fn flushdb(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     tri!(check_flush_args(argv));
-    cx.db().clear();
+    cx.model.clear(cx.conn.db);
     Resp::ok()
 }
 
 pub(crate) fn flushall(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     tri!(check_flush_args(argv));
     for index in 0..cx.model.db_count() {
-        cx.model.db_mut(index).clear();
+        cx.model.clear(index);
     }
     Resp::ok()
 }

@@ -9,7 +9,7 @@
 //! Map of the crate:
 //! - [`model`]: state (`Model`, `Entry`, `Value`, `ConnState`), `apply`, `digest`.
 //! - `commands`: the command table (name, arity, keys touched, handler) and dispatch.
-//! - `strings`, `keyspace`: one file per command family, each a port of Redis's checks in
+//! - `strings`, `keyspace`, `multi`: one file per command family, each a port of Redis's checks in
 //!   Redis's order.
 //! - [`resp`]: the reply type and its exact RESP2/RESP3 bytes.
 //! - `args`, `glob`, `longdouble`, `bignum`, `fnv`: Redis's number parsing, glob matching,
@@ -27,11 +27,12 @@ mod keyspace;
 pub mod linearizability;
 mod longdouble;
 pub mod model;
+mod multi;
 pub mod resp;
 mod strings;
 
 pub use commands::{touched, Touch};
-pub use model::{ConnState, Db, Entry, Model, Value, DBS_DEFAULT};
+pub use model::{ConnState, Db, Entry, Model, TxState, Value, WatchedKey, DBS_DEFAULT};
 pub use resp::Resp;
 
 /// Deterministic hashing for callers that key maps by model values (FNV-1a).

@@ -37,7 +37,7 @@
 //! **Budget.** Every model application is one step; past `steps_max` the answer is
 //! `Violation::Unknown`, distinct from a proven violation.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use crate::commands::{touched, Touch};
@@ -136,48 +136,81 @@ pub fn check_with_stats(history: &[Op], config: &CheckConfig) -> (Result<(), Vio
 #[derive(Clone, Debug)]
 struct Prepared {
     op: Op,
-    /// The client's connection state when the op was sent (SELECT replayed per client).
+    /// The client's connection state when the op was sent, as far as it is known without
+    /// searching: the database (SELECT replayed per client) and the protocol. Used unless
+    /// `chained`.
     conn: ConnState,
+    /// The op continues a transaction (after WATCH or MULTI): its connection state, with the
+    /// queue and the watches, is what the client's previous op left in the search node, and
+    /// that op is in the same partition.
+    chained: bool,
+    /// The client queued a SELECT inside MULTI, so its database after EXEC depends on the
+    /// search: every op of it is chained and may touch anything.
+    dynamic: bool,
     touch: Touch,
 }
 
-/// Orders ops by invocation and derives each op's connection state by replaying the client's
-/// SELECTs (SELECT's effect depends only on its argument, so this needs no search).
+/// Orders ops by invocation and derives each op's connection state by replaying each client's
+/// ops through a scratch model of its own. Data there is wrong (other clients are missing),
+/// but what is derived does not depend on data: SELECT, and whether the connection is in a
+/// transaction or watching (MULTI, WATCH, EXEC... change that whatever the keys hold).
 fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
     let mut order: Vec<usize> = (0..history.len()).collect();
     order.sort_by_key(|&i| (history[i].invoke_us, i));
-    let mut conns: BTreeMap<u32, ConnState> = BTreeMap::new();
-    let mut scratch = Model::new(dbs);
+    let mut scratch: BTreeMap<u32, (Model, ConnState)> = BTreeMap::new();
+    let mut dynamic: BTreeSet<u32> = BTreeSet::new();
     let mut prepared = Vec::with_capacity(history.len());
     for i in order {
         let op = &history[i];
-        let conn = conns.entry(op.client).or_default();
-        let before = *conn;
+        let (model, conn) = scratch
+            .entry(op.client)
+            .or_insert_with(|| (Model::new(dbs), ConnState::default()));
+        let before = conn.clone();
         let is_select = op
             .argv
             .first()
             .is_some_and(|n| n.eq_ignore_ascii_case(b"select"));
-        if is_select {
-            scratch.apply(conn, &op.argv, 0);
+        if is_select && before.in_multi() {
+            dynamic.insert(op.client);
         }
-        let touch = touched(&before, &op.argv, dbs);
+        if !op.argv.is_empty() {
+            model.apply(conn, &op.argv, op.invoke_us / 1000);
+        }
         prepared.push(Prepared {
-            op: op.clone(),
+            touch: touched(&before, &op.argv, dbs),
+            chained: !before.is_idle(),
+            dynamic: false,
             conn: before,
-            touch,
+            op: op.clone(),
         });
+    }
+    let mut seen: BTreeSet<u32> = BTreeSet::new();
+    for p in prepared
+        .iter_mut()
+        .filter(|p| dynamic.contains(&p.op.client))
+    {
+        p.dynamic = true;
+        p.chained = !seen.insert(p.op.client);
+        p.touch = Touch::Everything;
     }
     prepared
 }
 
 /// Groups op indices into independent partitions (union-find over shared keys). Ops that touch
 /// nothing are alone; if any op may touch everything (or partitioning is off), every op that
-/// touches state lands in one partition.
+/// touches state lands in one partition. A chained op joins its client's previous op, so a
+/// transaction (WATCH .. MULTI .. EXEC) is one unit touching the union of its keys.
 fn partitions(ops: &[Prepared], enabled: bool) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..ops.len()).collect();
     let mut owner: BTreeMap<(usize, Vec<u8>), usize> = BTreeMap::new();
+    let mut last_of_client: BTreeMap<u32, usize> = BTreeMap::new();
     let mut join_all = !enabled;
     for (i, p) in ops.iter().enumerate() {
+        if let Some(prev) = last_of_client.insert(p.op.client, i) {
+            if p.chained {
+                union(&mut parent, i, prev);
+            }
+        }
         match &p.touch {
             Touch::Nothing => {}
             Touch::Everything => join_all = true,
@@ -256,6 +289,8 @@ struct Node {
     completed_done: u32,
     clock_us: u64,
     model: Model,
+    /// The connection state of each client in the middle of a transaction (see `chained`).
+    conns: BTreeMap<u32, ConnState>,
 }
 
 struct Search<'a> {
@@ -294,6 +329,7 @@ impl<'a> Search<'a> {
             completed_done: 0,
             clock_us: 0,
             model: self.initial.clone(),
+            conns: BTreeMap::new(),
         };
         let mut seen: HashSet<Node, FnvBuild> = HashSet::default();
         let mut best = start.done.clone();
@@ -393,20 +429,19 @@ impl<'a> Search<'a> {
     }
 
     /// The instants worth trying for an op whose window is [early, late]: its start, every key
-    /// deadline inside the window, and its end.
+    /// deadline inside the window, and its end. An op that never returned (its client gave up)
+    /// has no end: it may have run at any later deadline.
     fn instants(node: &Node, early: u64, late: Option<u64>) -> Vec<u64> {
         let mut times = vec![early];
-        if let Some(late) = late {
-            let mut deadlines: Vec<u64> = (0..node.model.db_count())
-                .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
-                .map(|ms| ms.saturating_mul(1000))
-                .filter(|&t| t > early && t < late)
-                .collect();
-            deadlines.sort_unstable();
-            deadlines.dedup();
-            times.extend(deadlines);
-            times.push(late);
-        }
+        let mut deadlines: Vec<u64> = (0..node.model.db_count())
+            .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
+            .map(|ms| ms.saturating_mul(1000))
+            .filter(|&t| t > early && late.is_none_or(|late| t < late))
+            .collect();
+        deadlines.sort_unstable();
+        deadlines.dedup();
+        times.extend(deadlines);
+        times.extend(late);
         times
     }
 
@@ -414,19 +449,43 @@ impl<'a> Search<'a> {
     fn attempt(&mut self, node: &Node, i: usize, t_us: u64) -> Attempt {
         self.steps += 1;
         let p = self.ops[i];
+        let client = p.op.client;
         let mut model = node.model.clone();
-        let mut conn = p.conn;
+        let mut conns = node.conns.clone();
+        let mut conn = if p.chained {
+            conns.remove(&client).unwrap_or_else(|| {
+                panic!(
+                    "client {client}'s transaction state is missing before {:?}",
+                    p.op
+                )
+            })
+        } else {
+            p.conn.clone()
+        };
+        let is_exec =
+            p.op.argv
+                .first()
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"));
+        let queued = if is_exec {
+            conn.queued().to_vec()
+        } else {
+            Vec::new()
+        };
         let reply = model.apply(&mut conn, &p.op.argv, t_us / 1000);
         let accepted =
             p.op.reply
                 .as_ref()
-                .is_none_or(|want| replies_match(&p.op.argv, &reply, want));
+                .is_none_or(|want| replies_match(&p.op.argv, &queued, &reply, want));
+        if p.dynamic || !conn.is_idle() {
+            conns.insert(client, conn);
+        }
         let completed_done = node.completed_done + u32::from(p.op.return_us.is_some());
         let node = Node {
             done: node.done.with(i),
             completed_done,
             clock_us: t_us,
             model,
+            conns,
         };
         Attempt {
             reply,
@@ -443,13 +502,18 @@ struct Attempt {
     accepted: bool,
 }
 
-/// Model reply vs recorded reply. KEYS replies are sets (Redis's order is unspecified).
-fn replies_match(argv: &[Vec<u8>], model: &Resp, recorded: &Resp) -> bool {
-    let is_keys = argv
-        .first()
-        .is_some_and(|n| n.eq_ignore_ascii_case(b"keys"));
+/// Model reply vs recorded reply. KEYS replies are sets (Redis's order is unspecified); an
+/// EXEC's replies are compared one by one, each as the reply of its queued command.
+fn replies_match(argv: &[Vec<u8>], queued: &[Vec<Vec<u8>>], model: &Resp, recorded: &Resp) -> bool {
+    let is = |name: &[u8]| argv.first().is_some_and(|n| n.eq_ignore_ascii_case(name));
     match (model, recorded) {
-        (Resp::Array(a), Resp::Array(b)) if is_keys => {
+        (Resp::Array(a), Resp::Array(b)) if is(b"exec") => {
+            a.len() == b.len()
+                && a.len() == queued.len()
+                && (queued.iter().zip(a.iter().zip(b)))
+                    .all(|(argv, (a, b))| replies_match(argv, &[], a, b))
+        }
+        (Resp::Array(a), Resp::Array(b)) if is(b"keys") => {
             let sorted = |v: &[Resp]| {
                 let mut bytes: Vec<Vec<u8>> = v.iter().map(Resp::to_resp2_bytes).collect();
                 bytes.sort();
@@ -586,6 +650,28 @@ mod tests {
             ),
             op(3, 2_000, Some(50_000), "SET x w", Resp::ok()),
             op(1, 60_000, Some(70_000), "GET x", bulk("w")),
+        ];
+        assert!(accepts(&history));
+    }
+
+    /// Regression (sim seed 90742): a command whose client disconnected before the reply ran
+    /// later, after a key's deadline passed; trying only its invocation time rejected it.
+    #[test]
+    fn accepts_a_pending_op_that_ran_after_a_deadline() {
+        let deadline_ms = (T0_US + 5_000) / 1000;
+        let history = [
+            op(
+                1,
+                0,
+                Some(1_000),
+                &format!("SET x old PXAT {deadline_ms}"),
+                Resp::ok(),
+            ),
+            Op {
+                reply: None, // the client left before the reply
+                ..op(2, 2_000, None, "SETNX x new", Resp::Int(1))
+            },
+            op(1, 10_000, Some(11_000), "GET x", bulk("new")),
         ];
         assert!(accepts(&history));
     }
@@ -779,6 +865,177 @@ mod tests {
         ];
         assert!(accepts(&h));
         assert_eq!(partitions(&prepare(&h, 16), true).len(), 2);
+    }
+
+    fn queued() -> Resp {
+        Resp::Simple("QUEUED".into())
+    }
+
+    fn array(items: &[Resp]) -> Resp {
+        Resp::Array(items.to_vec())
+    }
+
+    /// Client 1 runs MULTI; SET a 1; SET b 1; EXEC over [0, 100] µs, pipelined.
+    fn transaction_setting_a_and_b() -> Vec<Op> {
+        vec![
+            op(1, 0, Some(100), "MULTI", Resp::ok()),
+            op(1, 1, Some(100), "SET a 1", queued()),
+            op(1, 2, Some(100), "SET b 1", queued()),
+            op(1, 3, Some(100), "EXEC", array(&[Resp::ok(), Resp::ok()])),
+        ]
+    }
+
+    #[test]
+    fn accepts_a_transaction_interleaved_with_other_clients() {
+        for (a, b) in [(Resp::Nil, Resp::Nil), (bulk("1"), bulk("1"))] {
+            let mut h = transaction_setting_a_and_b();
+            h.push(op(2, 10, Some(90), "MGET a b", array(&[a, b])));
+            h.push(op(3, 20, Some(30), "SET c 1", Resp::ok()));
+            assert!(accepts(&h));
+        }
+    }
+
+    #[test]
+    fn rejects_a_torn_exec() {
+        let mut h = transaction_setting_a_and_b();
+        h.push(op(
+            2,
+            10,
+            Some(90),
+            "MGET a b",
+            array(&[bulk("1"), Resp::Nil]),
+        ));
+        rejects(&h);
+        // Two reads by one client: the first sees the transaction's write, the second does not.
+        let mut h = transaction_setting_a_and_b();
+        h.push(op(2, 10, Some(20), "GET b", bulk("1")));
+        h.push(op(2, 30, Some(40), "GET a", Resp::Nil));
+        rejects(&h);
+    }
+
+    #[test]
+    fn queued_commands_do_not_touch_the_data() {
+        let h = [
+            op(1, 0, Some(10), "MULTI", Resp::ok()),
+            op(1, 20, Some(30), "SET a 1", queued()),
+            op(2, 40, Some(50), "GET a", bulk("1")),
+            op(1, 60, Some(70), "EXEC", array(&[Resp::ok()])),
+        ];
+        rejects(&h);
+        let h = [
+            op(1, 0, Some(10), "MULTI", Resp::ok()),
+            op(1, 20, Some(30), "SET a 1", Resp::ok()),
+        ];
+        rejects(&h);
+    }
+
+    #[test]
+    fn rejects_an_exec_that_ignored_a_completed_write_to_a_watched_key() {
+        let h = [
+            op(1, 0, Some(10), "WATCH a", Resp::ok()),
+            op(2, 20, Some(30), "SET a 2", Resp::ok()),
+            op(1, 40, Some(50), "MULTI", Resp::ok()),
+            op(1, 60, Some(70), "SET b 1", queued()),
+            op(1, 80, Some(90), "EXEC", array(&[Resp::ok()])),
+        ];
+        rejects(&h);
+        // The same EXEC failing is the only explanation.
+        let mut h = h.to_vec();
+        h[4].reply = Some(Resp::NilArray);
+        assert!(accepts(&h));
+    }
+
+    #[test]
+    fn accepts_either_exec_outcome_when_the_write_is_concurrent() {
+        for reply in [Resp::NilArray, array(&[Resp::ok()])] {
+            let h = [
+                op(1, 0, Some(10), "WATCH a", Resp::ok()),
+                op(1, 20, Some(30), "MULTI", Resp::ok()),
+                op(1, 40, Some(50), "SET b 1", queued()),
+                op(2, 45, Some(100), "SET a 2", Resp::ok()),
+                op(1, 60, Some(70), "EXEC", reply.clone()),
+                op(
+                    3,
+                    200,
+                    Some(210),
+                    "GET b",
+                    if reply == Resp::NilArray {
+                        Resp::Nil
+                    } else {
+                        bulk("1")
+                    },
+                ),
+            ];
+            assert!(accepts(&h), "EXEC -> {reply:?}");
+        }
+    }
+
+    #[test]
+    fn a_watch_breaks_when_its_live_key_expires_before_exec() {
+        let deadline_ms = (T0_US + 1_000) / 1000;
+        let h = [
+            op(
+                2,
+                0,
+                Some(10),
+                &format!("SET a v PXAT {deadline_ms}"),
+                Resp::ok(),
+            ),
+            op(1, 20, Some(30), "WATCH a", Resp::ok()),
+            op(1, 40, Some(50), "MULTI", Resp::ok()),
+            op(1, 2_000, Some(2_010), "EXEC", array(&[])),
+        ];
+        rejects(&h);
+    }
+
+    #[test]
+    fn a_transaction_is_one_unit_for_partitioning() {
+        let mut h = transaction_setting_a_and_b();
+        h.push(op(2, 200, Some(210), "GET a", bulk("1")));
+        h.push(op(3, 200, Some(210), "GET b", bulk("1")));
+        h.push(op(4, 200, Some(210), "GET c", Resp::Nil));
+        h.push(op(5, 0, Some(10), "WATCH c", Resp::ok()));
+        h.push(op(5, 20, Some(30), "UNWATCH", Resp::ok()));
+        h.push(op(5, 40, Some(50), "GET d", Resp::Nil));
+        let parts = partitions(&prepare(&h, 16), true);
+        let sizes: Vec<usize> = parts.iter().map(Vec::len).collect();
+        // {MULTI SET SET EXEC GET a GET b}, {WATCH c UNWATCH GET c}, {GET d}
+        assert_eq!(sizes, [6, 3, 1], "{parts:?}");
+        assert!(accepts(&h));
+    }
+
+    #[test]
+    fn a_select_queued_in_multi_is_followed_through_the_search() {
+        let h = [
+            op(1, 0, Some(10), "MULTI", Resp::ok()),
+            op(1, 20, Some(30), "SELECT 1", queued()),
+            op(1, 40, Some(50), "EXEC", array(&[Resp::ok()])),
+            op(1, 60, Some(70), "SET a 1", Resp::ok()),
+            op(2, 80, Some(90), "GET a", Resp::Nil),
+            op(2, 100, Some(110), "SELECT 1", Resp::ok()),
+            op(2, 120, Some(130), "GET a", bulk("1")),
+        ];
+        assert!(accepts(&h));
+        let mut wrong = h.to_vec();
+        wrong[4].reply = Some(bulk("1"));
+        rejects(&wrong);
+    }
+
+    #[test]
+    fn a_pending_exec_may_or_may_not_have_run() {
+        for seen in [Resp::Nil, bulk("1")] {
+            let mut h = transaction_setting_a_and_b();
+            h[3].return_us = None;
+            h[3].reply = None;
+            h.push(op(
+                2,
+                500,
+                Some(510),
+                "MGET a b",
+                array(&[seen.clone(), seen]),
+            ));
+            assert!(accepts(&h));
+        }
     }
 
     #[test]

@@ -49,19 +49,93 @@ pub struct Entry {
 /// One logical database.
 pub type Db = BTreeMap<Vec<u8>, Entry>;
 
-/// Per-connection state that commands read or change: the selected database (SELECT) and the
-/// protocol version (set by the caller; HELLO is not modelled). Replies do not depend on
-/// `resp3`: the caller picks `Resp::to_resp2_bytes` or `to_resp3_bytes` from it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// Per-connection state that commands read or change: the selected database (SELECT), the
+/// protocol version (set by the caller, or back to RESP2 by RESET; HELLO is not modelled), the
+/// transaction being queued (MULTI) and the keys this connection WATCHes. Replies do not depend
+/// on `resp3`: the caller picks `Resp::to_resp2_bytes` or `to_resp3_bytes` from it.
+///
+/// Two connections that use one `Model` must have two `ConnState`s.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ConnState {
     pub db: usize,
     pub resp3: bool,
+    pub tx: TxState,
+    /// WATCHed keys, in WATCH order, each at most once (a repeated WATCH keeps the first).
+    pub watched: Vec<WatchedKey>,
+}
+
+impl ConnState {
+    /// A connection in RESP2 or RESP3 on database 0, with no transaction and no WATCH.
+    pub fn new(resp3: bool) -> ConnState {
+        ConnState {
+            resp3,
+            ..ConnState::default()
+        }
+    }
+
+    /// Between MULTI and EXEC/DISCARD: commands are queued, not run.
+    pub fn in_multi(&self) -> bool {
+        match self.tx {
+            TxState::Idle => false,
+            TxState::Queueing(_) | TxState::Doomed => true,
+        }
+    }
+
+    /// Neither in a transaction nor watching: the connection's next command depends on no
+    /// earlier one except through `db` and `resp3`.
+    pub fn is_idle(&self) -> bool {
+        !self.in_multi() && self.watched.is_empty()
+    }
+
+    /// The commands queued since MULTI (empty when idle or doomed).
+    pub fn queued(&self) -> &[Vec<Vec<u8>>] {
+        match &self.tx {
+            TxState::Queueing(queued) => queued,
+            TxState::Idle | TxState::Doomed => &[],
+        }
+    }
+}
+
+/// A connection's MULTI state (Redis's `CLIENT_MULTI` and `CLIENT_DIRTY_EXEC` flags).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TxState {
+    #[default]
+    Idle,
+    /// After MULTI: each command is checked, then queued for EXEC.
+    Queueing(Vec<Vec<Vec<u8>>>),
+    /// After MULTI and a command refused while queueing (unknown, wrong arity): commands are
+    /// still acknowledged with +QUEUED, and EXEC will discard them all with EXECABORT.
+    Doomed,
+}
+
+/// One WATCHed key, as the connection saw it at WATCH time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct WatchedKey {
+    pub db: usize,
+    pub key: Vec<u8>,
+    /// The key's modification count (`Model`'s watch registry) at WATCH time.
+    pub version: u64,
+    /// Whether the key existed (was not expired) at WATCH time: if so, EXEC fails once it no
+    /// longer does, even if nothing deleted it (Redis 7.0's `isWatchedKeyExpired`).
+    pub alive: bool,
+}
+
+/// What the model knows about a key that at least one connection WATCHes: how many do, and
+/// how many modifications Redis would have signalled on it (`signalModifiedKey`) since the
+/// first of them started watching. Keys nobody watches are not counted, so two histories
+/// that reach the same data reach equal models.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct KeyWatch {
+    pub watchers: u32,
+    pub version: u64,
 }
 
 /// The sequential reference model of a Redis 7.0 server's keyspace.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Model {
     dbs: Vec<Db>,
+    /// Watched `(db, key)` pairs; see `KeyWatch`.
+    watches: BTreeMap<(usize, Vec<u8>), KeyWatch>,
 }
 
 impl Default for Model {
@@ -76,6 +150,7 @@ impl Model {
         assert!(dbs >= 1, "a server has at least one database");
         Model {
             dbs: vec![Db::new(); dbs],
+            watches: BTreeMap::new(),
         }
     }
 
@@ -135,18 +210,121 @@ impl Model {
     }
 
     /// Removes every key whose deadline has passed (`expire_at_ms <= now_ms`).
-    fn expire_all(&mut self, now_ms: u64) {
+    pub(crate) fn expire_all(&mut self, now_ms: u64) {
         for db in &mut self.dbs {
             db.retain(|_, e| is_live(e, now_ms));
         }
     }
 
-    pub(crate) fn db_mut(&mut self, index: usize) -> &mut Db {
-        &mut self.dbs[index]
+    // Writes. Every change to a key goes through one of these, and each signals the change to
+    // WATCH like Redis's `signalModifiedKey` / `touchAllWatchedKeysInDb`, so no write path can
+    // forget it. (Only `expire_all` removes keys silently: expiry is checked at EXEC instead.)
+
+    /// Stores `entry` at `key` in database `db` (`setKey`, `dbAdd`, `dbOverwrite`).
+    pub(crate) fn insert(&mut self, db: usize, key: &[u8], entry: Entry) {
+        self.dbs[db].insert(key.to_vec(), entry);
+        self.signal_modified(db, key);
     }
 
+    /// Deletes `key` from database `db`; signals only if it existed (`dbDelete`).
+    pub(crate) fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        let removed = self.dbs[db].remove(key);
+        if removed.is_some() {
+            self.signal_modified(db, key);
+        }
+        removed
+    }
+
+    /// Sets or clears the TTL of an existing key (`setExpire`, `removeExpire`).
+    pub(crate) fn set_expire(&mut self, db: usize, key: &[u8], expire_at_ms: Option<u64>) {
+        let entry = self.dbs[db]
+            .get_mut(key)
+            .expect("set_expire on a missing key");
+        entry.expire_at_ms = expire_at_ms;
+        self.signal_modified(db, key);
+    }
+
+    /// Empties database `db` (FLUSHDB, FLUSHALL): every watched key it held is modified.
+    pub(crate) fn clear(&mut self, db: usize) {
+        let emptied = &self.dbs[db];
+        for ((_, key), watch) in self
+            .watches
+            .range_mut((db, Vec::new())..(db + 1, Vec::new()))
+        {
+            if emptied.contains_key(key) {
+                watch.version += 1;
+            }
+        }
+        self.dbs[db].clear();
+    }
+
+    /// SWAPDB: a watched key of either database is modified if it exists in either of them.
     pub(crate) fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a == b {
+            return; // Redis swaps nothing and signals nothing
+        }
+        let (da, db_) = (&self.dbs[a], &self.dbs[b]);
+        for ((index, key), watch) in self.watches.iter_mut() {
+            let swapped = *index == a || *index == b;
+            if swapped && (da.contains_key(key) || db_.contains_key(key)) {
+                watch.version += 1;
+            }
+        }
         self.dbs.swap(a, b);
+    }
+
+    fn signal_modified(&mut self, db: usize, key: &[u8]) {
+        if self.watches.is_empty() {
+            return; // the common case: no one watches anything
+        }
+        if let Some(watch) = self.watches.get_mut(&(db, key.to_vec())) {
+            watch.version += 1;
+        }
+    }
+
+    // The watch registry (Redis's per-db `watched_keys`).
+
+    /// WATCH `key` in `db` for `conn`, unless it already watches it (Redis keeps the first).
+    pub(crate) fn watch(&mut self, conn: &mut ConnState, key: &[u8]) {
+        let db = conn.db;
+        if conn.watched.iter().any(|w| w.db == db && w.key == key) {
+            return;
+        }
+        let watch = self.watches.entry((db, key.to_vec())).or_insert(KeyWatch {
+            watchers: 0,
+            version: 0,
+        });
+        watch.watchers += 1;
+        conn.watched.push(WatchedKey {
+            db,
+            key: key.to_vec(),
+            version: watch.version,
+            alive: self.dbs[db].contains_key(key),
+        });
+    }
+
+    /// Forgets every key `conn` watches (`unwatchAllKeys`).
+    pub(crate) fn unwatch_all(&mut self, conn: &mut ConnState) {
+        for w in conn.watched.drain(..) {
+            let slot = (w.db, w.key);
+            let watch = self
+                .watches
+                .get_mut(&slot)
+                .expect("a watched key is registered");
+            watch.watchers -= 1;
+            if watch.watchers == 0 {
+                self.watches.remove(&slot);
+            }
+        }
+    }
+
+    /// Would EXEC fail on `conn`'s watches: a watched key was modified since its WATCH, or it
+    /// existed then and does not now (it expired)?
+    pub(crate) fn watch_broken(&self, conn: &ConnState) -> bool {
+        conn.watched.iter().any(|w| {
+            let watch = &self.watches[&(w.db, w.key.clone())];
+            watch.version != w.version || (w.alive && !self.dbs[w.db].contains_key(&w.key))
+        })
     }
 }
 
@@ -162,21 +340,21 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The selected database.
-    pub fn db(&mut self) -> &mut Db {
-        let index = self.conn.db;
-        self.model.db_mut(index)
+    /// The selected database, read-only: writes go through the helpers below, which signal
+    /// WATCH.
+    pub fn db(&self) -> &Db {
+        self.model.db(self.conn.db)
     }
 
     /// The entry at `key` in the selected database (expired keys are already gone).
-    pub fn entry(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.db().get_mut(key)
+    pub fn entry(&self, key: &[u8]) -> Option<&Entry> {
+        self.db().get(key)
     }
 
     /// `lookupKey` + `checkType(OBJ_STRING)`: `Ok(None)` if missing, an error if not a string.
     /// (With strings the only type so far, the error arm arrives with the second `Value`
     /// variant: "WRONGTYPE Operation against a key holding the wrong kind of value".)
-    pub fn string(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, Resp> {
+    pub fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Resp> {
         match self.entry(key) {
             None => Ok(None),
             Some(Entry {
@@ -192,7 +370,16 @@ impl Ctx<'_> {
             value: Value::Str(value),
             expire_at_ms: None,
         };
-        self.db().insert(key.to_vec(), entry);
+        self.model.insert(self.conn.db, key, entry);
+    }
+
+    /// `setKey` followed by `setExpire`: a new value with a deadline.
+    pub fn set_string_expiring(&mut self, key: &[u8], value: Vec<u8>, expire_at_ms: u64) {
+        let entry = Entry {
+            value: Value::Str(value),
+            expire_at_ms: Some(expire_at_ms),
+        };
+        self.model.insert(self.conn.db, key, entry);
     }
 
     /// Replaces the value but keeps the TTL (`dbOverwrite`, used by INCR, APPEND, ...).
@@ -202,7 +389,17 @@ impl Ctx<'_> {
             value: Value::Str(value),
             expire_at_ms,
         };
-        self.db().insert(key.to_vec(), entry);
+        self.model.insert(self.conn.db, key, entry);
+    }
+
+    /// Deletes `key` from the selected database; true if it existed.
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.model.remove(self.conn.db, key).is_some()
+    }
+
+    /// Sets (or with `None` clears) the TTL of an existing key.
+    pub fn set_expire(&mut self, key: &[u8], expire_at_ms: Option<u64>) {
+        self.model.set_expire(self.conn.db, key, expire_at_ms);
     }
 }
 

@@ -150,13 +150,10 @@ fn set_generic(
     if (f.nx && found) || (f.xx && !found) {
         return old.unwrap_or(replies.aborted);
     }
-    if f.keepttl {
-        cx.overwrite_string(key, val.to_vec());
-    } else {
-        cx.set_string(key, val.to_vec());
-    }
-    if let Some(ms) = deadline {
-        cx.entry(key).expect("just set").expire_at_ms = Some(ms as u64);
+    match deadline {
+        Some(ms) => cx.set_string_expiring(key, val.to_vec(), ms as u64),
+        None if f.keepttl => cx.overwrite_string(key, val.to_vec()),
+        None => cx.set_string(key, val.to_vec()),
     }
     old.unwrap_or(replies.ok)
 }
@@ -243,7 +240,7 @@ pub(crate) fn getset(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
 
 pub(crate) fn getdel(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     let old = tri!(get_reply(cx, &argv[1]));
-    cx.db().remove(&argv[1]);
+    cx.delete(&argv[1]);
     old
 }
 
@@ -256,10 +253,13 @@ pub(crate) fn getex(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     let deadline = tri!(flags_deadline(cx, &f, "getex"));
     match deadline {
         Some(ms) if (f.exat || f.pxat) && ms <= cx.now_ms as i64 => {
-            cx.db().remove(key);
+            cx.delete(key);
         }
-        Some(ms) => cx.entry(key).expect("checked above").expire_at_ms = Some(ms as u64),
-        None if f.persist => cx.entry(key).expect("checked above").expire_at_ms = None,
+        Some(ms) => cx.set_expire(key, Some(ms as u64)),
+        // Only a TTL actually removed counts as a write (and so breaks a WATCH).
+        None if f.persist && cx.entry(key).is_some_and(|e| e.expire_at_ms.is_some()) => {
+            cx.set_expire(key, None);
+        }
         None => {}
     }
     Resp::Bulk(value)

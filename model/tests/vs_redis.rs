@@ -18,11 +18,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Commands compared, and how many of those Redis answered with an error (coverage report).
 static COMPARED: AtomicU64 = AtomicU64::new(0);
 static ERRORS: AtomicU64 = AtomicU64::new(0);
+/// EXEC replies seen: ran the queue, failed on a WATCH (null), discarded (EXECABORT).
+static EXEC_RAN: AtomicU64 = AtomicU64::new(0);
+static EXEC_NULL: AtomicU64 = AtomicU64::new(0);
+static EXEC_ABORTED: AtomicU64 = AtomicU64::new(0);
 
 use model::{ConnState, Model, Resp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use support::redis::{as_int, parse, Node, RedisServer, RespConn};
+use support::redis::{as_int, parse, split_array, Node, RedisServer, RespConn};
 
 /// A generated argument; time-dependent ones are resolved when the command is sent.
 #[derive(Clone)]
@@ -301,6 +305,66 @@ fn server_and_error_commands() -> impl Strategy<Value = Vec<Tok>> {
     ]
 }
 
+/// MULTI EXEC DISCARD WATCH UNWATCH RESET, with the refusals that doom a transaction.
+fn transaction_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let raw = |parts: &'static [&'static str]| parts.iter().map(|p| lit(p)).collect::<Vec<_>>();
+    prop_oneof![
+        4 => Just(raw(&["MULTI"])),
+        4 => Just(raw(&["EXEC"])),
+        1 => Just(raw(&["DISCARD"])),
+        3 => proptest::collection::vec(key(), 1..3).prop_map(|ks| cmd("WATCH", ks)),
+        1 => Just(raw(&["UNWATCH"])),
+        1 => Just(raw(&["RESET"])),
+        1 => Just(raw(&["EXEC", "x"])),
+        1 => Just(raw(&["WATCH"])),
+        1 => Just(raw(&["DISCARD", "x"])),
+    ]
+}
+
+/// Transactions without refusals: WATCH, MULTI, EXEC, DISCARD, UNWATCH.
+fn watch_and_multi() -> impl Strategy<Value = Vec<Tok>> {
+    prop_oneof![
+        3 => proptest::collection::vec(key(), 1..3).prop_map(|ks| cmd("WATCH", ks)),
+        3 => Just(vec![lit("MULTI")]),
+        3 => Just(vec![lit("EXEC")]),
+        1 => Just(vec![lit("DISCARD")]),
+        1 => Just(vec![lit("UNWATCH")]),
+    ]
+}
+
+/// Commands for the two-connection test: fewer refusals than `command()`, since a refused
+/// command dooms the transaction and EXECABORT would hide what the WATCHes decided.
+fn two_connection_command() -> impl Strategy<Value = Vec<Tok>> {
+    prop_oneof![
+        3 => string_commands(),
+        2 => string_commands_2(),
+        2 => expire_commands(),
+        1 => keyspace_commands(),
+        4 => watch_and_multi(),
+        1 => transaction_commands(),
+    ]
+}
+
+/// One connection WATCHes keys, either connection runs a few commands, then the watcher runs
+/// MULTI, a body, EXEC: the shape in which WATCH decides something.
+fn watch_block() -> impl Strategy<Value = Vec<(usize, Vec<Tok>)>> {
+    let commands = |n| proptest::collection::vec(two_connection_command(), 0..n);
+    (
+        0usize..2,
+        proptest::collection::vec(key(), 1..3),
+        proptest::collection::vec((0usize..2, two_connection_command()), 0..4),
+        commands(4),
+    )
+        .prop_map(|(watcher, keys, between, body)| {
+            let mut block = vec![(watcher, cmd("WATCH", keys))];
+            block.extend(between);
+            block.push((watcher, vec![lit("MULTI")]));
+            block.extend(body.into_iter().map(|c| (watcher, c)));
+            block.push((watcher, vec![lit("EXEC")]));
+            block
+        })
+}
+
 /// Any command the model knows, weighted towards string and TTL traffic.
 fn command() -> impl Strategy<Value = Vec<Tok>> {
     prop_oneof![
@@ -309,11 +373,29 @@ fn command() -> impl Strategy<Value = Vec<Tok>> {
         3 => expire_commands(),
         3 => keyspace_commands(),
         1 => server_and_error_commands(),
+        2 => transaction_commands(),
     ]
 }
 
-fn check_reply(argv: &[Vec<u8>], ours: &[u8], theirs: &[u8]) -> Result<(), TestCaseError> {
+/// Compares one reply. `queued` is what an EXEC ran (its replies are compared one by one, each
+/// as its own command's reply).
+fn check_reply(
+    argv: &[Vec<u8>],
+    queued: &[Vec<Vec<u8>>],
+    ours: &[u8],
+    theirs: &[u8],
+) -> Result<(), TestCaseError> {
     let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
+    if name == "exec" {
+        if let (Some(a), Some(b)) = (split_array(ours), split_array(theirs)) {
+            prop_assert_eq!(a.len(), b.len(), "EXEC of {} commands", queued.len());
+            prop_assert_eq!(a.len(), queued.len());
+            for ((argv, a), b) in queued.iter().zip(&a).zip(&b) {
+                check_reply(argv, &[], a, b)?;
+            }
+            return Ok(());
+        }
+    }
     let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let context = || {
         let args: Vec<String> = argv.iter().map(|a| show(a)).collect();
@@ -358,6 +440,7 @@ fn step(
     argv: &[Vec<u8>],
 ) -> Result<(), TestCaseError> {
     let now_ms = wall_ms();
+    let queued = state.queued().to_vec();
     let reply = model.apply(state, argv, now_ms);
     let ours = if state.resp3 {
         reply.to_resp3_bytes()
@@ -367,17 +450,31 @@ fn step(
     let theirs = conn.call(argv);
     COMPARED.fetch_add(1, Ordering::Relaxed);
     ERRORS.fetch_add(u64::from(theirs.starts_with(b"-")), Ordering::Relaxed);
-    check_reply(argv, &ours, &theirs)
+    if argv[0].eq_ignore_ascii_case(b"exec") {
+        let outcome = if theirs.starts_with(b"*-1") || theirs.starts_with(b"_") {
+            Some(&EXEC_NULL)
+        } else if theirs.starts_with(b"*") {
+            Some(&EXEC_RAN)
+        } else if theirs.starts_with(b"-EXECABORT") {
+            Some(&EXEC_ABORTED)
+        } else {
+            None // EXEC without MULTI
+        };
+        if let Some(counter) = outcome {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    check_reply(argv, &queued, &ours, &theirs)
 }
 
 /// Runs one generated sequence from an empty server, then compares every key's value and TTL
 /// in databases 0 and 1.
 fn run_case(conn: &mut RespConn, resp3: bool, cmds: &[Vec<Tok>]) -> Result<(), TestCaseError> {
     let start_ms = wall_ms();
+    reset_connection(conn, resp3);
     conn.call(&[b"FLUSHALL".to_vec()]);
-    conn.call(&[b"SELECT".to_vec(), b"0".to_vec()]);
     let mut model = Model::new(16);
-    let mut state = ConnState { db: 0, resp3 };
+    let mut state = ConnState::new(resp3);
     for (i, toks) in cmds.iter().enumerate() {
         let argv: Vec<Vec<u8>> = toks
             .iter()
@@ -385,35 +482,182 @@ fn run_case(conn: &mut RespConn, resp3: bool, cmds: &[Vec<Tok>]) -> Result<(), T
             .collect();
         step(conn, &mut model, &mut state, &argv)?;
     }
+    compare_final_state(conn, &mut model, &mut state)
+}
+
+/// Ends any open transaction, then compares every key's value and TTL in databases 0 and 1.
+fn compare_final_state(
+    conn: &mut RespConn,
+    model: &mut Model,
+    state: &mut ConnState,
+) -> Result<(), TestCaseError> {
+    step(conn, model, state, &[b"DISCARD".to_vec()])?;
     for db in ["0", "1"] {
         step(
             conn,
-            &mut model,
-            &mut state,
+            model,
+            state,
             &[b"SELECT".to_vec(), db.as_bytes().to_vec()],
         )?;
         for k in KEYS {
             for c in ["GET", "PTTL"] {
                 step(
                     conn,
-                    &mut model,
-                    &mut state,
+                    model,
+                    state,
                     &[c.as_bytes().to_vec(), k.as_bytes().to_vec()],
                 )?;
             }
         }
-        step(conn, &mut model, &mut state, &[b"DBSIZE".to_vec()])?;
+        step(conn, model, state, &[b"DBSIZE".to_vec()])?;
     }
     Ok(())
+}
+
+/// Two connections (RESP2 and RESP3) interleaving commands on one server: the model with two
+/// `ConnState`s must agree, which is what checks WATCH against other clients' writes.
+fn run_two_connection_case(
+    conns: &mut [RespConn; 2],
+    cmds: &[(usize, Vec<Tok>)],
+) -> Result<(), TestCaseError> {
+    let start_ms = wall_ms();
+    reset_connection(&mut conns[0], false);
+    reset_connection(&mut conns[1], true);
+    conns[0].call(&[b"FLUSHALL".to_vec()]);
+    let mut model = Model::new(16);
+    let mut states = [ConnState::new(false), ConnState::new(true)];
+    for (i, (c, toks)) in cmds.iter().enumerate() {
+        let argv: Vec<Vec<u8>> = toks
+            .iter()
+            .map(|t| resolve(t, i as u64, start_ms))
+            .collect();
+        step(&mut conns[*c], &mut model, &mut states[*c], &argv)?;
+    }
+    step(
+        &mut conns[1],
+        &mut model,
+        &mut states[1],
+        &[b"DISCARD".to_vec()],
+    )?;
+    compare_final_state(&mut conns[0], &mut model, &mut states[0])
+}
+
+#[test]
+fn model_matches_redis_with_two_connections() {
+    let server = RedisServer::start();
+    let conns = std::cell::RefCell::new([server.connect(), server.connect()]);
+    let config = Config {
+        cases: 2000,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let one = (0usize..2, two_connection_command()).prop_map(|step| vec![step]);
+    let strategy = proptest::collection::vec(prop_oneof![2 => one, 1 => watch_block()], 1..16)
+        .prop_map(|blocks| blocks.concat());
+    let result = runner.run(&strategy, |cmds| {
+        run_two_connection_case(&mut conns.borrow_mut(), &cmds)
+    });
+    if let Err(e) = result {
+        panic!("model diverged from redis-server with two connections: {e}");
+    }
+    eprintln!(
+        "vs_redis two connections: EXEC ran {}, null {}, aborted {} (all tests so far)",
+        EXEC_RAN.load(Ordering::Relaxed),
+        EXEC_NULL.load(Ordering::Relaxed),
+        EXEC_ABORTED.load(Ordering::Relaxed)
+    );
+}
+
+/// WATCH of a key that expires before EXEC, against the real server: EXEC fails if the key
+/// was alive at WATCH time, whether or not something deleted it since, and does not if it was
+/// already dead. Deadlines are 300 ms away from every step, so only a stall of that length
+/// could put the model's clock and Redis's on two sides of one.
+#[test]
+fn watched_key_expiry_matches_redis() {
+    let server = RedisServer::start();
+    let mut conns = [server.connect(), server.connect()];
+    conns[0].call(&[
+        b"DEBUG".to_vec(),
+        b"SET-ACTIVE-EXPIRE".to_vec(),
+        b"0".to_vec(),
+    ]);
+    let mut model = Model::new(16);
+    let mut states = [ConnState::default(), ConnState::default()];
+    let scripts: &[&[(usize, &str)]] = &[
+        &[
+            (1, "SET k v PX 300"),
+            (0, "WATCH k"),
+            (9, ""),
+            (0, "MULTI"),
+            (0, "EXEC"),
+        ],
+        &[
+            (1, "SET k v PX 300"),
+            (0, "WATCH k"),
+            (9, ""),
+            (1, "GET k"),
+            (0, "MULTI"),
+            (0, "EXEC"),
+        ],
+        &[
+            (1, "SET k v PX 300"),
+            (9, ""),
+            (0, "WATCH k"),
+            (1, "GET k"),
+            (0, "MULTI"),
+            (0, "EXEC"),
+        ],
+        &[
+            (1, "SET k v PX 300"),
+            (9, ""),
+            (0, "WATCH k"),
+            (1, "FLUSHDB"),
+            (0, "MULTI"),
+            (0, "EXEC"),
+        ],
+        &[
+            (1, "SET k v PX 300"),
+            (9, ""),
+            (0, "WATCH k"),
+            (1, "SET k w"),
+            (0, "MULTI"),
+            (0, "EXEC"),
+        ],
+        &[
+            (1, "SET k v PX 300"),
+            (9, ""),
+            (0, "WATCH k"),
+            (0, "MULTI"),
+            (0, "EXEC"),
+        ],
+    ];
+    for script in scripts {
+        for (c, line) in script.iter().copied() {
+            if c == 9 {
+                std::thread::sleep(std::time::Duration::from_millis(600));
+                continue;
+            }
+            let argv: Vec<Vec<u8>> = line.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+            step(&mut conns[c], &mut model, &mut states[c], &argv)
+                .unwrap_or_else(|e| panic!("{script:?}: {e}"));
+        }
+    }
+}
+
+/// Brings a connection back to a fresh one's state: no transaction, no watches, database 0, and
+/// the protocol asked for (a generated RESET may have switched back to RESP2).
+fn reset_connection(conn: &mut RespConn, resp3: bool) {
+    assert_eq!(conn.call(&[b"RESET".to_vec()]), b"+RESET\r\n");
+    if resp3 {
+        let hello = conn.call(&[b"HELLO".to_vec(), b"3".to_vec()]);
+        assert!(hello.starts_with(b"%"), "HELLO 3 should switch to RESP3");
+    }
 }
 
 fn run(resp3: bool, cases: u32) {
     let server = RedisServer::start();
     let conn = std::cell::RefCell::new(server.connect());
-    if resp3 {
-        let hello = conn.borrow_mut().call(&[b"HELLO".to_vec(), b"3".to_vec()]);
-        assert!(hello.starts_with(b"%"), "HELLO 3 should switch to RESP3");
-    }
     let config = Config {
         cases,
         failure_persistence: None,
@@ -492,6 +736,6 @@ fn known_edge_cases_match_redis() {
         let argv: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
         let reply: Resp = model.apply(&mut state, &argv, wall_ms());
         let theirs = conn.call(&argv);
-        check_reply(&argv, &reply.to_resp2_bytes(), &theirs).unwrap();
+        check_reply(&argv, &[], &reply.to_resp2_bytes(), &theirs).unwrap();
     }
 }

@@ -4,6 +4,9 @@
 //! wall time inside [invoke, return], and a client's requests run in order, so the model's
 //! clock for request i is tried at the earliest time it could have run and, if the reply
 //! differs, at the latest. That check is greedy; when it fails, the exact search decides.
+//! Transactions need nothing more: the model keeps the client's queue and watches in its
+//! `ConnState`, EXEC runs the whole queue at one instant, and with one client only the
+//! client's own writes or an expiry can break a WATCH.
 //!
 //! Many clients: the history must be linearizable (model::linearizability).
 
@@ -55,7 +58,7 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
         let mut matched = false;
         for now_ms in [earliest_ms, latest_ms] {
             let mut attempt = model.snapshot();
-            let mut attempt_conn = conn;
+            let mut attempt_conn = conn.clone();
             let expected = attempt
                 .apply(&mut attempt_conn, &op.argv, now_ms)
                 .to_resp2_bytes();
@@ -147,7 +150,8 @@ pub fn parse_reply(bytes: &[u8]) -> Result<Resp, String> {
     Ok(reply)
 }
 
-/// Nesting depth the parser follows: workload replies are at most one array deep.
+/// Nesting depth the parser follows: workload replies are at most two arrays deep (an EXEC
+/// holding an MGET's reply).
 const REPLY_DEPTH_MAX: usize = 8;
 
 fn parse_at(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<Resp, String> {
@@ -208,5 +212,91 @@ mod tests {
             Ok(Resp::Array(vec![Resp::Bulk(b"a".to_vec()), Resp::Int(5)]))
         );
         assert!(parse_reply(b"+OK\r\nextra").is_err());
+    }
+
+    use crate::workload::Workload;
+    use rand::Rng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+
+    const WALL_START_US: u64 = 1_767_225_600_000_000;
+
+    /// A transaction-heavy history the model itself answers: clients take turns, one request
+    /// at a time, each 700 µs long and 300 µs apart, so it is linearizable by construction.
+    fn model_history(seed: u64, clients: usize, requests: usize) -> Vec<Observed> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut workload = Workload::new(4, 200, 300, 600, true);
+        let mut model = Model::new(model::DBS_DEFAULT);
+        let mut conns = vec![ConnState::default(); clients];
+        let mut history = Vec::new();
+        for i in 0..requests {
+            let client = rng.gen_range(0..clients);
+            let invoke_us = WALL_START_US + i as u64 * 1_000;
+            let argv = workload.next(client, &mut rng, invoke_us / 1000);
+            let reply = model.apply(&mut conns[client], &argv, invoke_us / 1000 + 1);
+            history.push(Observed {
+                client,
+                argv,
+                invoke_us,
+                // The model ran it at the next millisecond: the window must hold that instant.
+                return_us: Some(invoke_us + 1_700),
+                reply: Some(reply.to_resp2_bytes()),
+            });
+        }
+        history
+    }
+
+    fn config(clients: usize) -> SimConfig {
+        SimConfig {
+            clients,
+            ..SimConfig::from_seed(0)
+        }
+    }
+
+    fn is(argv: &[Vec<u8>], name: &str) -> bool {
+        argv[0].eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    #[test]
+    fn transaction_histories_from_the_model_pass_both_checks() {
+        for seed in 0..20 {
+            for clients in [1, 3] {
+                let history = model_history(seed, clients, 120);
+                let execs = history.iter().filter(|o| is(&o.argv, "exec")).count();
+                assert!(execs > 0, "seed {seed}: the workload made no transaction");
+                if let Err(e) = check_history(&config(clients), &history) {
+                    panic!("seed {seed}, {clients} clients: {e}");
+                }
+            }
+        }
+    }
+
+    /// An EXEC whose queue ran is reported as failed (null) or the other way round: both the
+    /// greedy single-client check and the search must notice.
+    #[test]
+    fn a_flipped_exec_outcome_is_caught() {
+        let mut caught = 0;
+        for seed in 0..20 {
+            for clients in [1, 3] {
+                let mut history = model_history(seed, clients, 120);
+                let Some(exec) = history.iter_mut().find(|o| {
+                    is(&o.argv, "exec") && o.reply.as_deref().is_some_and(|r| r.starts_with(b"*"))
+                }) else {
+                    continue;
+                };
+                let ran = exec.reply.as_deref() != Some(b"*-1\r\n");
+                exec.reply = Some(if ran {
+                    b"*-1\r\n".to_vec()
+                } else {
+                    b"*0\r\n".to_vec()
+                });
+                assert!(
+                    check_history(&config(clients), &history).is_err(),
+                    "seed {seed}, {clients} clients: a flipped EXEC passed"
+                );
+                caught += 1;
+            }
+        }
+        assert!(caught >= 20, "only {caught} histories had an EXEC to flip");
     }
 }

@@ -35,8 +35,17 @@ pub struct SimConfig {
     /// Share of commands that touch several keys (MSET, MGET, DEL, RENAME, MSETNX…): the
     /// cross-shard transactions. Some seeds are contention-heavy on purpose.
     pub multi_key_per_mille: u32,
+    /// Share of commands that start a transaction: sometimes WATCH first, then MULTI, a body
+    /// of 1–5 commands over keys of any shard (sometimes a refused one, for EXECABORT), then
+    /// EXEC or DISCARD. Zero while `TRANSACTIONS_ENABLED` is off.
+    pub multi_per_mille: u32,
     pub plants: Vec<Plant>,
 }
+
+/// Whether seeds may draw MULTI/EXEC/WATCH workloads. Off until the engine's transactions are
+/// on main: flipping it changes no other knob of any seed, and while it is off every seed's
+/// workload, trace and plant budget are what they were.
+pub const TRANSACTIONS_ENABLED: bool = true;
 
 impl SimConfig {
     pub fn from_seed(seed: u64) -> SimConfig {
@@ -85,6 +94,15 @@ impl SimConfig {
                 rng.gen_range(300..=700)
             } else {
                 100
+            },
+            multi_per_mille: {
+                // Both draws are made either way, so the switch moves nothing else.
+                let (some, per_mille) = (rng.gen_bool(0.5), rng.gen_range(50..=300));
+                if TRANSACTIONS_ENABLED && some {
+                    per_mille
+                } else {
+                    0
+                }
             },
             plants: Vec::new(),
         }

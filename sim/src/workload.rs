@@ -6,16 +6,24 @@
 //! transactions land, a command spanning shards is not atomic and the linearizability check
 //! would (rightly) reject it. Single-client runs use any keys.
 
+use std::collections::{BTreeMap, VecDeque};
+
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+
+/// Most commands a transaction's body holds (between MULTI and EXEC).
+const TRANSACTION_BODY_MAX: usize = 5;
 
 pub struct Workload {
     keys: Vec<Vec<u8>>,
     tagged: Vec<Vec<u8>>,
     ttl_per_mille: u32,
     multi_key_per_mille: u32,
+    multi_per_mille: u32,
     cross_shard: bool,
+    /// Per client, the rest of a transaction already decided (WATCH .. MULTI .. EXEC).
+    scripted: BTreeMap<usize, VecDeque<Vec<Vec<u8>>>>,
 }
 
 impl Workload {
@@ -23,6 +31,7 @@ impl Workload {
         keys: usize,
         ttl_per_mille: u32,
         multi_key_per_mille: u32,
+        multi_per_mille: u32,
         cross_shard: bool,
     ) -> Workload {
         Workload {
@@ -33,8 +42,61 @@ impl Workload {
                 .collect(),
             ttl_per_mille,
             multi_key_per_mille,
+            multi_per_mille,
             cross_shard,
+            scripted: BTreeMap::new(),
         }
+    }
+
+    /// The next command `client` sends: the rest of its transaction if it is in one, else
+    /// sometimes the start of a new one, else one command.
+    pub fn next(&mut self, client: usize, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
+        if let Some(argv) = self.scripted.get_mut(&client).and_then(VecDeque::pop_front) {
+            return argv;
+        }
+        // No draw at all when transactions are off, so such seeds replay as they always did.
+        if self.multi_per_mille > 0 && rng.gen_range(0..1000) < self.multi_per_mille {
+            let mut script = self.transaction(rng, wall_ms);
+            let first = script.pop_front().expect("a transaction has commands");
+            self.scripted.insert(client, script);
+            return first;
+        }
+        self.command(rng, wall_ms)
+    }
+
+    /// WATCH (half the time, sometimes followed by a command or an UNWATCH), MULTI, a body
+    /// over keys of every shard, then EXEC, or DISCARD now and then. A body sometimes holds a
+    /// command the server must refuse while queueing, so that EXEC replies EXECABORT.
+    fn transaction(&self, rng: &mut ChaCha8Rng, wall_ms: u64) -> VecDeque<Vec<Vec<u8>>> {
+        let word = |w: &str| vec![w.as_bytes().to_vec()];
+        let mut script = VecDeque::new();
+        if rng.gen_ratio(1, 2) {
+            let n = rng.gen_range(1..=2);
+            let mut watch = word("WATCH");
+            watch.extend((0..n).map(|_| self.key(rng)));
+            script.push_back(watch);
+            if rng.gen_ratio(1, 3) {
+                script.push_back(self.command(rng, wall_ms));
+            }
+            if rng.gen_ratio(1, 10) {
+                script.push_back(word("UNWATCH"));
+            }
+        }
+        script.push_back(word("MULTI"));
+        for _ in 0..rng.gen_range(1..=TRANSACTION_BODY_MAX) {
+            let argv = match rng.gen_range(0..20) {
+                0 => word("GET"),                                // wrong arity
+                1 => vec![b"NOSUCHCMD".to_vec(), self.key(rng)], // unknown command
+                _ => self.command(rng, wall_ms),
+            };
+            script.push_back(argv);
+        }
+        script.push_back(word(if rng.gen_ratio(1, 8) {
+            "DISCARD"
+        } else {
+            "EXEC"
+        }));
+        script
     }
 
     /// A command over several keys: each is a transaction when its keys span shards.
@@ -100,8 +162,8 @@ impl Workload {
         }
     }
 
-    /// The next command, as arguments.
-    pub fn next(&self, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
+    /// One command, as arguments.
+    fn command(&self, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
         if rng.gen_range(0..1000) < self.multi_key_per_mille {
             return self.multi_key(rng);
         }
@@ -175,4 +237,58 @@ pub fn encode_command(argv: &[Vec<u8>]) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    /// Each client's stream is whole transactions: WATCH and UNWATCH only outside MULTI, every
+    /// MULTI closed by EXEC or DISCARD before the next one, bodies of 1 to 5 commands, however
+    /// the clients' requests interleave.
+    #[test]
+    fn transactions_are_well_formed_per_client() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut workload = Workload::new(8, 100, 100, 500, true);
+        let clients = 3;
+        let mut body: Vec<Option<usize>> = vec![None; clients];
+        let mut seen = [0usize; 2]; // EXEC, DISCARD
+        for _ in 0..3_000 {
+            let client = rng.gen_range(0..clients);
+            let argv = workload.next(client, &mut rng, 1_000);
+            let name = String::from_utf8_lossy(&argv[0]).to_ascii_uppercase();
+            match (name.as_str(), body[client]) {
+                ("MULTI", None) => body[client] = Some(0),
+                ("EXEC" | "DISCARD", Some(n)) => {
+                    assert!((1..=TRANSACTION_BODY_MAX).contains(&n), "body of {n}");
+                    seen[usize::from(name == "DISCARD")] += 1;
+                    body[client] = None;
+                }
+                ("WATCH" | "UNWATCH", None) => {}
+                ("MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH", _) => {
+                    panic!("client {client}: {name} out of place")
+                }
+                (_, Some(n)) => body[client] = Some(n + 1),
+                (_, None) => {}
+            }
+        }
+        assert!(
+            seen[0] > 100 && seen[1] > 10,
+            "EXEC/DISCARD counts {seen:?}"
+        );
+    }
+
+    /// With transactions off, `next` draws exactly what it drew before they existed, so every
+    /// seed's run (and each planted bug's budget) is unchanged.
+    #[test]
+    fn no_transactions_means_no_extra_draws() {
+        let mut a = ChaCha8Rng::seed_from_u64(3);
+        let mut b = a.clone();
+        let mut workload = Workload::new(8, 100, 100, 0, true);
+        for _ in 0..100 {
+            let argv = workload.next(0, &mut a, 1_000);
+            assert_eq!(argv, workload.command(&mut b, 1_000));
+        }
+    }
 }

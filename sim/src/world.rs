@@ -132,6 +132,7 @@ impl World {
             config.keys,
             config.ttl_per_mille,
             config.multi_key_per_mille,
+            config.multi_per_mille,
             true,
         );
         let mut world = World {
@@ -444,7 +445,7 @@ impl World {
             let mut bytes = Vec::new();
             for _ in 0..burst.min(self.config.requests_per_client - self.clients[client].sent) {
                 let wall_ms = self.wall_us() / 1000;
-                let argv = self.workload.next(&mut self.rng, wall_ms);
+                let argv = self.workload.next(client, &mut self.rng, wall_ms);
                 bytes.extend_from_slice(&encode_command(&argv));
                 let index = self.history.len();
                 self.history.push(Observed {

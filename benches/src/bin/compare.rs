@@ -7,6 +7,11 @@
 //! each, as the figure users know. Memory mode (`--memory`): a fresh server each, N keys loaded
 //! by the same loader, RSS growth per key. `--smoke`: every workload for about a second against
 //! both, exiting 0 only if both served without error. See `--help` for every flag.
+//!
+//! Multi-key workloads: `mset` and `mget` send K keys per command (`--multi-keys`, default 10),
+//! reported in keys/s too. `--sweep-hot 100000,1000,10,1` runs the contention sweep instead of
+//! `--workloads`: one MSET workload per hot set size, `--hot-keys-per-command` of each command's
+//! K keys drawn from the hot set, and a closing table of throughput against contention.
 
 // A load generator owns clocks and threads (see the crate root).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -22,7 +27,7 @@ use benches::procfs;
 use benches::redis_benchmark::{self, BenchOptions};
 use benches::report::{self, Series};
 use benches::server::{self, Kind, Server, ServerSpec};
-use benches::workload::{KeyDist, Pacing, Workload};
+use benches::workload::{Fanout, KeyDist, MultiKey, Pacing, Workload};
 
 const ABOUT: &str = "damselfly vs redis-server: throughput, latency, CPU per op, memory per key";
 
@@ -45,7 +50,22 @@ const FLAGS: &[Flag] = &[
     flag(
         "workloads",
         true,
-        "set,get,mixed,pipeline,zipf,open (default: all)",
+        "set,get,mixed,pipeline,zipf,open,mset,mget (default: all)",
+    ),
+    flag(
+        "multi-keys",
+        true,
+        "keys per MSET/MGET of the multi-key workloads and the sweep (default 10)",
+    ),
+    flag(
+        "sweep-hot",
+        true,
+        "contention sweep: hot set sizes, comma-separated (replaces --workloads)",
+    ),
+    flag(
+        "hot-keys-per-command",
+        true,
+        "sweep: keys of each MSET drawn from the hot set (default 1)",
     ),
     flag(
         "rounds",
@@ -156,6 +176,8 @@ struct Options {
     redis_args: Vec<String>,
     /// The base workload's knobs, for the loader and the report header.
     base: Workload,
+    /// The workloads are a contention sweep (`--sweep-hot`): print the closing table.
+    sweep: bool,
 }
 
 fn main() -> ExitCode {
@@ -186,11 +208,15 @@ fn options(args: &Args) -> Result<Options, String> {
     let kinds = parse_kinds(args.text("servers").unwrap_or("redis,damselfly"))?;
     let names = args
         .text("workloads")
-        .unwrap_or("set,get,mixed,pipeline,zipf,open");
-    let workloads = names
-        .split(',')
-        .map(|name| named_workload(name, &base, args, smoke))
-        .collect::<Result<Vec<_>, _>>()?;
+        .unwrap_or("set,get,mixed,pipeline,zipf,open,mset,mget");
+    let sweep = args.text("sweep-hot");
+    let workloads = match sweep {
+        Some(sizes) => sweep_workloads(sizes, &base, args)?,
+        None => names
+            .split(',')
+            .map(|name| named_workload(name, &base, args, smoke))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     let pin = args.switch("pin");
     let cpus = |name: &str, default: &str| pin.then(|| args.text(name).unwrap_or(default).into());
     let client_cpus: Option<String> = cpus("client-cpus", "1");
@@ -224,6 +250,7 @@ fn options(args: &Args) -> Result<Options, String> {
         redis_args: args::split_words(args.text("redis-args")),
         kinds,
         base,
+        sweep: sweep.is_some(),
     })
 }
 
@@ -240,6 +267,7 @@ fn base_workload(args: &Args, smoke: bool) -> Result<Workload, String> {
         value_len_bytes: args.value("data-size", 32)?,
         key_range: args.value("key-range", if smoke { 1_000 } else { 100_000 })?,
         keys: KeyDist::Uniform,
+        fanout: Fanout::Single,
         pacing: Pacing::Closed,
         duration: Duration::from_secs_f64(seconds),
         // The clock bounds a run; this bound only guards against a runaway fast path.
@@ -275,10 +303,42 @@ fn named_workload(
                 ops_per_sec: args.value("rate", if smoke { 2_000 } else { 20_000 })?,
             }
         }
+        "mset" | "mget" => {
+            let keys_per_command = args.value("multi-keys", 10)?;
+            w.fanout = Fanout::Multi(MultiKey::uniform(keys_per_command));
+            (w.set_ratio, w.get_ratio) = if name == "mset" { (1, 0) } else { (0, 1) };
+        }
         other => return Err(format!("unknown workload {other:?}")),
     }
     w.validate()?;
     Ok(w)
+}
+
+/// One MSET workload per hot set size in `sizes` (a comma-separated list).
+fn sweep_workloads(sizes: &str, base: &Workload, args: &Args) -> Result<Vec<Workload>, String> {
+    let keys_per_command = args.value("multi-keys", 10)?;
+    let hot_keys_per_command = args.value("hot-keys-per-command", 1)?;
+    sizes
+        .split(',')
+        .map(|size| {
+            let hot_set_keys: u64 = size
+                .parse()
+                .map_err(|_| format!("--sweep-hot: bad hot set size {size:?}"))?;
+            let w = Workload {
+                name: format!("mset-hot{hot_set_keys}"),
+                set_ratio: 1,
+                get_ratio: 0,
+                fanout: Fanout::Multi(MultiKey {
+                    keys_per_command,
+                    hot_keys_per_command,
+                    hot_set_keys,
+                }),
+                ..base.clone()
+            };
+            w.validate()?;
+            Ok(w)
+        })
+        .collect()
 }
 
 fn parse_kinds(text: &str) -> Result<Vec<Kind>, String> {
@@ -435,6 +495,57 @@ fn print_load_results(options: &Options, series: &[Vec<Series>]) {
         if let (Some(d), Some(r)) = (find("damselfly"), find("redis")) {
             println!("{}", report::format_ratio(d, r));
         }
+        let keys_per_command = workload.keys_per_command();
+        if keys_per_command > 1 {
+            for summary in &summaries {
+                let keys_per_sec = summary.ops_per_sec_median * keys_per_command as f64;
+                println!("# {} keys/s (med): {keys_per_sec:.0}", summary.server);
+            }
+        }
+    }
+    if options.sweep {
+        print_sweep(options, series);
+    }
+}
+
+/// The contention sweep in one table: median ops/s and CPU per op by hot set size and server.
+/// (CPU per op is the steadier figure on a shared machine: it does not count time descheduled.)
+fn print_sweep(options: &Options, series: &[Vec<Series>]) {
+    println!();
+    println!("## contention sweep: MSET/s (median) and server CPU s/Mops by hot set size");
+    println!("# contention = hot keys per command / hot set size");
+    let servers: Vec<&str> = series
+        .first()
+        .map(|rows| rows.iter().map(|s| s.server).collect())
+        .unwrap_or_default();
+    let mut header = format!("{:>10} {:>11}", "hot keys", "contention");
+    for server in &servers {
+        header.push_str(&format!(
+            " {:>16} {:>10}",
+            format!("{server} ops/s"),
+            "cpu s/Mops"
+        ));
+    }
+    println!("{header}   damselfly/redis ops/s");
+    for (workload, rows) in options.workloads.iter().zip(series) {
+        let Fanout::Multi(multi) = workload.fanout else {
+            continue;
+        };
+        let summaries: Vec<report::Summary> = rows.iter().map(Series::summary).collect();
+        let contention = multi.hot_keys_per_command as f64 / multi.hot_set_keys as f64;
+        let mut line = format!("{:>10} {contention:>11.5}", multi.hot_set_keys);
+        for summary in &summaries {
+            line.push_str(&format!(
+                " {:>16.0} {:>10.2}",
+                summary.ops_per_sec_median, summary.cpu_s_per_mops
+            ));
+        }
+        let find = |name| summaries.iter().find(|s| s.server == name);
+        if let (Some(d), Some(r)) = (find("damselfly"), find("redis")) {
+            let ratio = d.ops_per_sec_median / r.ops_per_sec_median.max(1e-9);
+            line.push_str(&format!("   {ratio:.2}x"));
+        }
+        println!("{line}");
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use benches::args::{self, Args, Flag};
 use benches::load;
 use benches::server;
-use benches::workload::{KeyDist, Pacing, Workload};
+use benches::workload::{Fanout, KeyDist, MultiKey, Pacing, Workload};
 
 const ABOUT: &str = "a pipelining RESP load generator (127.0.0.1 only)";
 
@@ -39,6 +39,21 @@ const FLAGS: &[Flag] = &[
         "requests",
         true,
         "stop after this many commands in all (default 1000000000)",
+    ),
+    flag(
+        "multi-keys",
+        true,
+        "MSET/MGET of this many keys per command instead of SET/GET",
+    ),
+    flag(
+        "hot-set",
+        true,
+        "with --multi-keys: the hot set is keys 0..N (default 1)",
+    ),
+    flag(
+        "hot-keys-per-command",
+        true,
+        "with --multi-keys: keys per command drawn from the hot set (default 0)",
     ),
     flag("load", false, "write each key of the range once, then stop"),
     flag("cpus", true, "pin the generator with taskset -c"),
@@ -79,8 +94,10 @@ fn run(args: &Args) -> Result<bool, String> {
     let report = load::run(addr, &workload)?;
     let h = &report.histogram;
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    let keys_per_sec = report.ops_per_sec() * workload.keys_per_command() as f64;
     println!(
-        "ops {} in {:.3} s: {:.0} ops/s; p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us; errors {}",
+        "ops {} in {:.3} s: {:.0} ops/s ({keys_per_sec:.0} keys/s); \
+         p50 {:.1} us, p99 {:.1} us, p99.9 {:.1} us; errors {}",
         report.ops,
         report.elapsed.as_secs_f64(),
         report.ops_per_sec(),
@@ -115,6 +132,14 @@ fn workload(args: &Args) -> Result<Workload, String> {
         },
         None => Pacing::Closed,
     };
+    let fanout = match args.text("multi-keys") {
+        Some(_) => Fanout::Multi(MultiKey {
+            keys_per_command: args.value("multi-keys", 10)?,
+            hot_keys_per_command: args.value("hot-keys-per-command", 0)?,
+            hot_set_keys: args.value("hot-set", 1)?,
+        }),
+        None => Fanout::Single,
+    };
     let workload = Workload {
         name: "loadgen".into(),
         clients: args.value("clients", 50)?,
@@ -125,6 +150,7 @@ fn workload(args: &Args) -> Result<Workload, String> {
         value_len_bytes,
         key_range,
         keys,
+        fanout,
         pacing,
         duration,
         requests_max: args.value("requests", 1_000_000_000)?,

@@ -70,6 +70,10 @@ pub struct Conn {
     pub commands_processed: u64,
     /// The peer closed while a command was in flight; drop the connection when it finishes.
     pub peer_gone: bool,
+    /// Commands queued since MULTI, until EXEC or DISCARD.
+    pub multi: Option<crate::multi::MultiQueue>,
+    /// The (database, key) pairs this connection WATCHes, until EXEC, DISCARD or UNWATCH.
+    pub watching: Vec<(u16, Vec<u8>)>,
 }
 
 impl Conn {
@@ -96,6 +100,8 @@ impl Conn {
             last_cmd: "NULL",
             commands_processed: 0,
             peer_gone: false,
+            multi: None,
+            watching: Vec::new(),
         }
     }
 

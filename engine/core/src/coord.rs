@@ -21,6 +21,7 @@ use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{
     GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, Pending, Plan, TxHop, TxPhase,
+    TxTime,
 };
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
@@ -35,10 +36,15 @@ type SplitPart = (ThreadId, Vec<usize>, Argv, Vec<KeyLock>);
 type EntryChange = (u16, Vec<u8>, Option<Entry>);
 
 /// A hop whose reply nobody waits for (a cancel): no connection's request has sequence 0.
-const SEQ_NO_REPLY: u64 = 0;
+pub(crate) const SEQ_NO_REPLY: u64 = 0;
 
 /// Finishes a command synchronously when no hop is outstanding, else parks the plan.
-fn park_or_finish(node: &mut Node, conn: &mut Conn, mut pending: Pending, cx: &mut Cx) -> Flow {
+pub(crate) fn park_or_finish(
+    node: &mut Node,
+    conn: &mut Conn,
+    mut pending: Pending,
+    cx: &mut Cx,
+) -> Flow {
     if pending.outstanding == 0 {
         if let Some(reply) = advance(node, conn, &mut pending, cx) {
             conn.encode(&reply);
@@ -49,7 +55,7 @@ fn park_or_finish(node: &mut Node, conn: &mut Conn, mut pending: Pending, cx: &m
     Flow::Stop
 }
 
-fn lock_mode(spec: &CommandSpec) -> LockMode {
+pub(crate) fn lock_mode(spec: &CommandSpec) -> LockMode {
     if spec.has(cmd::flag::WRITE) {
         LockMode::Exclusive
     } else {
@@ -58,12 +64,14 @@ fn lock_mode(spec: &CommandSpec) -> LockMode {
 }
 
 /// Begins scheduling: sends the schedule to every shard of the transaction with a fresh txid.
-fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     let TxPhase::Scheduling {
         txid,
         locks,
         accepted,
         refused,
+        not_runnable,
+        runnable_at_ms,
     } = &mut pending.tx
     else {
         unreachable!("schedule outside the scheduling phase")
@@ -71,6 +79,8 @@ fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     *txid = cx.next_txid();
     accepted.clear();
     *refused = false;
+    not_runnable.clear();
+    *runnable_at_ms = 0;
     let (txid, locks) = (*txid, locks.clone());
     for (to, lockset) in locks {
         let op = HopOp::Schedule {
@@ -86,14 +96,25 @@ fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
 
 /// A pending command that starts as a transaction over `locks`.
 fn pending_tx(node: &mut Node, plan: Plan, locks: Vec<(ThreadId, LockSet)>) -> Pending {
+    pending_tx_with_seq(node.alloc_seq(), plan, locks)
+}
+
+/// A pending command, request number `seq`, that starts as a transaction over `locks`.
+pub(crate) fn pending_tx_with_seq(
+    seq: u64,
+    plan: Plan,
+    locks: Vec<(ThreadId, LockSet)>,
+) -> Pending {
     let tx = TxPhase::Scheduling {
         txid: crate::tx::TxId(0),
         locks,
         accepted: Vec::new(),
         refused: false,
+        not_runnable: Vec::new(),
+        runnable_at_ms: 0,
     };
     Pending {
-        seq: node.alloc_seq(),
+        seq,
         outstanding: 0,
         plan,
         tx,
@@ -101,7 +122,14 @@ fn pending_tx(node: &mut Node, plan: Plan, locks: Vec<(ThreadId, LockSet)>) -> P
 }
 
 /// Where scheduling stands once every shard answered: retried after a refusal (cancelling
-/// where it was accepted), or running, with the plan's first hops sent.
+/// where it was accepted), still waiting until it is runnable everywhere, or running, with the
+/// plan's first hops sent.
+///
+/// The transaction's one time is fixed only when it is runnable on every shard: at least each
+/// shard's clock at that moment. Every conflicting command that ran before it on any of its
+/// shards ran by then, so it sees a time no earlier than theirs. Fixing the time at launch
+/// instead lets two conflicting transactions that finished scheduling in the opposite order of
+/// their txids run on a shard with their times inverted (simulator seeds 45467 and 90742).
 fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     loop {
         let TxPhase::Scheduling {
@@ -109,15 +137,22 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
             locks,
             accepted,
             refused,
+            not_runnable,
+            runnable_at_ms,
         } = &mut pending.tx
         else {
             return;
         };
         if !*refused {
+            if !not_runnable.is_empty() {
+                cx.mark("vll.wait_runnable");
+                return;
+            }
             let shards = locks.iter().map(|l| l.0).collect();
             pending.tx = TxPhase::Running {
                 txid: *txid,
                 shards,
+                now_ms: cx.wall_ms().max(*runnable_at_ms),
             };
             launch(node, conn, pending, cx);
             return;
@@ -141,12 +176,12 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
     }
 }
 
-fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
+pub(crate) fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
     match &pending.tx {
-        TxPhase::Running { txid, .. } => Some(TxHop {
+        TxPhase::Running { txid, now_ms, .. } => Some(TxHop {
             txid: *txid,
             conclude,
-            local: false,
+            time: TxTime::At(*now_ms),
         }),
         TxPhase::None => None,
         TxPhase::Scheduling { .. } => unreachable!("hops sent before scheduling finished"),
@@ -159,6 +194,8 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     let (last_hop, first_of_two) = (tx_hop(pending, true), tx_hop(pending, false));
     match &mut pending.plan {
         Plan::Batch { .. } => unreachable!("batches are sent as they are built"),
+        Plan::Watch => unreachable!("watches are sent as they are built"),
+        Plan::Exec(_) => return, // `advance` sends EXEC's first wave
         Plan::Split {
             spec,
             parts,
@@ -249,6 +286,23 @@ pub(crate) fn start_split(
     park_or_finish(node, conn, pending, cx)
 }
 
+/// The (database, key) pairs a keyed command touches.
+pub(crate) fn command_keys(
+    spec: &CommandSpec,
+    merge: Merge,
+    argv: &Argv,
+    db: usize,
+) -> Vec<(u16, Vec<u8>)> {
+    match merge {
+        Merge::Gather(dbs) => gather_keys(spec, dbs, argv, db),
+        Merge::OneKey | Merge::SumInts | Merge::AllOk | Merge::KeyOrder => spec
+            .key_indexes(argv.len())
+            .into_iter()
+            .map(|i| (db as u16, argv[i].to_vec()))
+            .collect(),
+    }
+}
+
 /// The (database, key) pairs a gathered command touches.
 fn gather_keys(spec: &CommandSpec, dbs: GatherDbs, argv: &Argv, db: usize) -> Vec<(u16, Vec<u8>)> {
     let indexes = spec.key_indexes(argv.len());
@@ -287,7 +341,8 @@ pub(crate) fn start_gather(
         .any(|(db, _)| *db as usize >= node.config.databases)
     {
         // An out-of-range DB option: the handler reports it when run on the copies.
-        let reply = run_on_copies(node, conn.db, spec, &argv, &[], &[], cx).0;
+        let now_ms = cx.wall_ms();
+        let reply = run_on_copies(node, conn.db, spec, &argv, &[], &[], now_ms, cx).0;
         conn.encode(&reply);
         return Flow::Next;
     }
@@ -327,21 +382,23 @@ pub(crate) fn start_gather(
 
 /// Runs the command on a scratch shard holding copies of the fetched entries; returns the reply
 /// and the entries that changed, as (database, key, new entry or None for deleted).
-#[allow(clippy::type_complexity)]
-fn run_on_copies(
+/// `now_ms` is the transaction's time, the one its fetches ran at.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+pub(crate) fn run_on_copies(
     node: &Node,
     db: usize,
     spec: &CommandSpec,
     argv: &Argv,
     keys: &[(u16, Vec<u8>)],
     fetched: &[Option<Option<Entry>>],
+    now_ms: u64,
     cx: &mut Cx,
 ) -> (Reply, Vec<(u16, Vec<u8>, Option<Entry>)>) {
     let Exec::Shard { run, .. } = spec.exec else {
         unreachable!("{} is not keyed", spec.name)
     };
-    let now_ms = cx.wall_ms();
     let mut scratch = Shard::new(node.config.databases, 0);
+    scratch.modified_log = Some(Vec::new());
     for ((kdb, _), entry) in keys.iter().zip(fetched) {
         if let Some(Some(entry)) = entry {
             scratch.db(*kdb as usize).insert(entry.clone(), now_ms);
@@ -360,11 +417,15 @@ fn run_on_copies(
     if spec.has(cmd::flag::READONLY) {
         return (reply, Vec::new());
     }
+    // Stored back: what changed, and what the command modified though the data came out
+    // the same (SET to the same value), so the shard signals it to watchers.
+    let modified = scratch.modified_log.take().unwrap_or_default();
     let mut changed = Vec::new();
     for ((kdb, key), before) in keys.iter().zip(fetched) {
         let after = scratch.db(*kdb as usize).peek(key, now_ms).cloned();
         let before = before.clone().flatten();
-        if !same_data(before.as_ref(), after.as_ref()) {
+        let signalled = modified.iter().any(|(d, k)| d == kdb && k == key);
+        if signalled || !same_data(before.as_ref(), after.as_ref()) {
             changed.push((*kdb, key.clone(), after));
         }
     }
@@ -382,21 +443,54 @@ fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
 }
 
 /// Folds the results one thread sent back into the transaction phase or the plan.
-fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) {
+pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) {
+    if let [HopResult::Runnable { txid, at_ms }] = results[..] {
+        // A notice for an earlier, cancelled attempt finds another txid, or none: dropped.
+        if let TxPhase::Scheduling {
+            txid: current,
+            not_runnable,
+            runnable_at_ms,
+            ..
+        } = &mut pending.tx
+        {
+            if *current == txid {
+                not_runnable.retain(|&t| t != from);
+                *runnable_at_ms = (*runnable_at_ms).max(at_ms);
+            }
+        }
+        return;
+    }
     if let TxPhase::Scheduling {
-        accepted, refused, ..
+        accepted,
+        refused,
+        not_runnable,
+        runnable_at_ms,
+        ..
     } = &mut pending.tx
     {
         for result in results {
             match result {
-                HopResult::Scheduled(true) => accepted.push(from),
-                HopResult::Scheduled(false) => *refused = true,
+                HopResult::Scheduled {
+                    accepted: true,
+                    runnable_at_ms: at,
+                } => {
+                    accepted.push(from);
+                    match at {
+                        Some(at_ms) => *runnable_at_ms = (*runnable_at_ms).max(at_ms),
+                        None => not_runnable.push(from),
+                    }
+                }
+                HopResult::Scheduled {
+                    accepted: false, ..
+                } => *refused = true,
                 other => unreachable!("scheduling got {other:?}"),
             }
         }
         return;
     }
     match &mut pending.plan {
+        Plan::Exec(_) => crate::multi::fold(pending, from, results),
+        Plan::Watch => {}
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
                 HopResult::Reply(reply) => reply,
@@ -463,11 +557,13 @@ fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx)
     debug_assert_eq!(pending.outstanding, 0);
     if let TxPhase::Scheduling { .. } = pending.tx {
         finish_scheduling(node, conn, pending, cx);
-        if pending.outstanding > 0 {
+        if pending.outstanding > 0 || matches!(pending.tx, TxPhase::Scheduling { .. }) {
             return None;
         }
     }
     match &mut pending.plan {
+        Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
+        Plan::Watch => Some(Reply::OK),
         Plan::Batch { replies } => {
             let last = replies.pop();
             for reply in replies.drain(..) {
@@ -514,6 +610,10 @@ fn advance_gather(
     if let Some(reply) = state.reply.take() {
         return Some(reply);
     }
+    let (shards, now_ms) = match &pending.tx {
+        TxPhase::Running { shards, now_ms, .. } => (shards.clone(), *now_ms),
+        TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
+    };
     let fetched = std::mem::take(&mut state.fetched);
     let (reply, changed) = run_on_copies(
         node,
@@ -522,12 +622,9 @@ fn advance_gather(
         &state.argv,
         &state.keys,
         &fetched,
+        now_ms,
         cx,
     );
-    let shards: Vec<ThreadId> = match &pending.tx {
-        TxPhase::Running { shards, .. } => shards.clone(),
-        TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
-    };
     let mut stores: Vec<(ThreadId, Vec<EntryChange>)> =
         shards.into_iter().map(|s| (s, Vec::new())).collect();
     for change in changed {
@@ -586,13 +683,13 @@ pub enum Targets {
     One(ThreadId),
 }
 
-pub(crate) fn start_node_cmd(
-    node: &mut Node,
-    conn: &mut Conn,
+/// A node-wide command's op and the threads it goes to, or its reply when it needs none.
+pub(crate) fn plan_node(
+    node: &Node,
+    conn: &Conn,
     cmd: NodeCmd,
-    argv: Argv,
-    cx: &mut Cx,
-) -> Flow {
+    argv: &Argv,
+) -> Result<(NodeOp, Vec<ThreadId>), Reply> {
     let planned = match cmd {
         NodeCmd::DbSize
         | NodeCmd::Keys
@@ -601,28 +698,39 @@ pub(crate) fn start_node_cmd(
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
         | NodeCmd::SwapDb => {
-            cmd::keyspace::plan_node_cmd(cmd, &argv, conn.db, node.threads, node.config.databases)
+            cmd::keyspace::plan_node_cmd(cmd, argv, conn.db, node.threads, node.config.databases)
         }
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => cmd::server::plan_node_cmd(cmd, &argv, conn, &node.config),
+        | NodeCmd::ConfigResetStat => cmd::server::plan_node_cmd(cmd, argv, conn, &node.config),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
-        Err(CmdErrorOrReply::Error(err)) => {
-            conn.encode(&Reply::Error(err));
-            return Flow::Next;
-        }
-        Err(CmdErrorOrReply::Reply(reply)) => {
-            conn.encode(&reply);
-            return Flow::Next;
-        }
+        Err(CmdErrorOrReply::Error(err)) => return Err(Reply::Error(err)),
+        Err(CmdErrorOrReply::Reply(reply)) => return Err(reply),
     };
     let targets: Vec<ThreadId> = match targets {
         Targets::All => (0..node.threads).map(ThreadId).collect(),
         Targets::One(t) => vec![t],
+    };
+    Ok((op, targets))
+}
+
+pub(crate) fn start_node_cmd(
+    node: &mut Node,
+    conn: &mut Conn,
+    cmd: NodeCmd,
+    argv: Argv,
+    cx: &mut Cx,
+) -> Flow {
+    let (op, targets) = match plan_node(node, conn, cmd, &argv) {
+        Ok(planned) => planned,
+        Err(reply) => {
+            conn.encode(&reply);
+            return Flow::Next;
+        }
     };
     let locks = if node_cmd_is_transaction(cmd) {
         targets.iter().map(|t| (*t, LockSet::Everything)).collect()
@@ -684,7 +792,7 @@ impl From<CmdError> for CmdErrorOrReply {
     }
 }
 
-fn finish_node_cmd(
+pub(crate) fn finish_node_cmd(
     node: &mut Node,
     conn: &mut Conn,
     cmd: NodeCmd,

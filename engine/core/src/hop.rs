@@ -31,10 +31,20 @@ pub struct TxHop {
     pub txid: TxId,
     /// The transaction's last hop on this shard: release its intents afterwards.
     pub conclude: bool,
-    /// A plain command queued behind a transaction on this shard: it runs at the shard's time
-    /// when it runs. A coordinated transaction runs every hop at its one time, the hop's stamp,
-    /// so all its shards see one clock (as a Redis command does).
-    pub local: bool,
+    pub time: TxTime,
+}
+
+/// The time a transaction's hop runs at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxTime {
+    /// A coordinated transaction runs every hop at its one time, so all its shards see one
+    /// clock, as a Redis command does. The coordinator fixes it once the transaction is runnable
+    /// on every shard, at or after each shard's clock then: so on every shard a transaction runs
+    /// no earlier than whatever conflicting work ran before it.
+    At(u64),
+    /// A plain command queued behind a transaction on this shard: it runs at the shard's clock
+    /// when its turn comes.
+    ShardClock,
 }
 
 #[derive(Debug)]
@@ -56,6 +66,12 @@ pub enum HopOp {
     Schedule { txid: TxId, locks: LockSet },
     /// Withdraw a transaction scheduled here (another shard refused it).
     Cancel { txid: TxId },
+    /// The sending connection WATCHes these (database, key) pairs here.
+    Watch { keys: Vec<(u16, Vec<u8>)> },
+    /// The sending connection's watches here end (UNWATCH, DISCARD, RESET, disconnect).
+    Unwatch,
+    /// Whether the sending connection's watches here still hold; they end either way.
+    CheckWatch,
 }
 
 #[derive(Debug)]
@@ -64,8 +80,21 @@ pub enum HopResult {
     Entries(Vec<Option<Entry>>),
     Stored,
     Node(NodeResult),
-    /// Whether the shard accepted the schedule.
-    Scheduled(bool),
+    /// The shard's answer to a schedule: refused (a higher txid was scheduled there), or
+    /// accepted, with the shard's clock if the transaction can already run there (else a
+    /// `Runnable` follows when it can).
+    Scheduled {
+        accepted: bool,
+        runnable_at_ms: Option<u64>,
+    },
+    /// A scheduled transaction became runnable on the sending shard, whose clock reads `at_ms`.
+    /// Sent on its own, outside the count of outstanding hops.
+    Runnable {
+        txid: TxId,
+        at_ms: u64,
+    },
+    /// No watched key here was modified since WATCH.
+    WatchClean(bool),
 }
 
 #[derive(Debug)]
@@ -157,15 +186,24 @@ pub struct Pending {
 pub enum TxPhase {
     /// Not a transaction: hops run as they arrive.
     None,
-    /// Waiting for every shard to accept `txid`; then the plan launches.
+    /// Waiting for every shard to accept `txid` and for it to be runnable on each; then the
+    /// plan launches at the latest of those shards' clocks.
     Scheduling {
         txid: TxId,
         locks: Vec<(ThreadId, LockSet)>,
         accepted: Vec<ThreadId>,
         refused: bool,
+        /// Shards that accepted but where the transaction cannot run yet.
+        not_runnable: Vec<ThreadId>,
+        /// The latest clock among the shards where it is runnable.
+        runnable_at_ms: u64,
     },
-    /// Scheduled on `shards`; the plan's hops carry the txid.
-    Running { txid: TxId, shards: Vec<ThreadId> },
+    /// Scheduled on `shards`; the plan's hops carry the txid and run at `now_ms`.
+    Running {
+        txid: TxId,
+        shards: Vec<ThreadId>,
+        now_ms: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -185,6 +223,10 @@ pub enum Plan {
     },
     /// A cross-shard command run on copies: first the fetch, then the store of changes.
     Gather(Box<GatherState>),
+    /// EXEC: a MULTI body run in waves, under one transaction when it spans shards.
+    Exec(Box<crate::multi::ExecState>),
+    /// WATCH: registrations acknowledged by each shard.
+    Watch,
     /// A node-wide command collecting one result per thread.
     Node {
         cmd: NodeCmd,

@@ -16,10 +16,10 @@ use crate::config::Config;
 use crate::conn::{Conn, ConnState, ConnTable, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
-use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase};
+use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase, TxTime};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
-use crate::tx::{LockMode, LockSet, TxQueue};
+use crate::tx::{LockMode, LockSet, RunnableWatch, TxQueue};
 
 /// Commands squashed into one hop at most.
 pub const SQUASH_COMMANDS_MAX: usize = 64;
@@ -127,6 +127,10 @@ impl Node {
     }
 
     /// The transaction queue, for failure reports.
+    pub fn tx_queue_len(&self) -> usize {
+        self.txq.len()
+    }
+
     pub fn tx_queue_summary(&self) -> String {
         format!("{:?}", self.txq)
     }
@@ -143,7 +147,7 @@ impl Node {
                 cx.recycle_buffer(bytes);
             }
             Msg::ConnWritten { conn, bytes_len } => self.on_conn_written(conn, bytes_len, cx),
-            Msg::ConnClosed { conn } => self.on_conn_closed(conn),
+            Msg::ConnClosed { conn } => self.on_conn_closed(conn, cx),
             Msg::Timer(timer) => self.on_timer(timer, cx),
             Msg::Hop(hop) => self.on_hop(hop, cx),
             Msg::HopDone(done) => self.on_hop_done(done, cx),
@@ -163,8 +167,12 @@ impl Node {
                 conn.id
             );
             if let ConnState::Waiting(pending) = &conn.state {
+                let awaits_runnable = matches!(
+                    &pending.tx,
+                    TxPhase::Scheduling { refused: false, not_runnable, .. } if !not_runnable.is_empty()
+                );
                 assert!(
-                    pending.outstanding > 0,
+                    pending.outstanding > 0 || awaits_runnable,
                     "conn {:?} waits for nothing",
                     conn.id
                 );
@@ -245,12 +253,14 @@ impl Node {
     /// The peer went away. A command in flight finishes first: a transaction it scheduled
     /// must run and conclude on every shard (there is no rollback), or its intents would block
     /// those keys forever. The connection is dropped once it has nothing in flight.
-    fn on_conn_closed(&mut self, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(&id) else {
+    fn on_conn_closed(&mut self, id: ConnId, cx: &mut Cx) {
+        let Some(mut conn) = self.conns.take(&id) else {
             return;
         };
+        crate::multi::unwatch_all(self, &mut conn, cx);
         if let ConnState::Waiting(_) = conn.state {
             conn.peer_gone = true;
+            self.conns.put_back(conn);
         } else {
             self.conns.remove(&id);
         }
@@ -368,12 +378,29 @@ impl Node {
         let spec = match self.resolve(conn, argv) {
             Ok(spec) => spec,
             Err(err) => {
+                // A command rejected while queueing dooms the transaction (EXECABORT).
+                if let Some(queue) = &mut conn.multi {
+                    queue.aborted = true;
+                }
                 conn.encode(&Reply::Error(err));
                 return Flow::Next;
             }
         };
         conn.last_cmd = spec.name;
+        if conn.multi.is_some() {
+            // Queued commands keep their argv; outside MULTI the decoding buffer stays put.
+            let Some(unqueued) = crate::multi::queue_if_in_multi(conn, spec, std::mem::take(argv))
+            else {
+                return Flow::Next;
+            };
+            *argv = unqueued;
+        }
         match spec.exec {
+            Exec::Multi(cmd) => crate::multi::run(self, conn, cmd, std::mem::take(argv), cx),
+            Exec::Conn(crate::cmd::ConnCmd::Reset) => {
+                crate::multi::discard(self, conn, cx);
+                self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, argv, cx)
+            }
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
             Exec::Node(cmd) => self.start_node_cmd(conn, cmd, std::mem::take(argv), cx),
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
@@ -426,6 +453,34 @@ impl Node {
         }
     }
 
+    /// A connection command run inside EXEC: its reply. Nothing waits inside an atomic body,
+    /// so DEBUG SLEEP answers at once; QUIT and RESET are never queued.
+    pub(crate) fn conn_cmd_reply(
+        &mut self,
+        conn: &mut Conn,
+        cmd: crate::cmd::ConnCmd,
+        argv: &Argv,
+        cx: &mut Cx,
+    ) -> Reply {
+        let mut ccx = ConnCx {
+            conn,
+            config: &mut self.config,
+            server: &self.server,
+            table: &self.table,
+            threads: self.threads,
+            cx,
+        };
+        match server::run_conn_cmd(cmd, &mut ccx, argv) {
+            ConnOutcome::Reply(reply) | ConnOutcome::Close(reply) => reply,
+            ConnOutcome::Sleep { .. } => Reply::OK,
+            ConnOutcome::Shutdown => {
+                cx.push(Effect::Shutdown);
+                conn.state = ConnState::Closing;
+                Reply::OK
+            }
+        }
+    }
+
     fn next_seq(&mut self) -> u64 {
         self.next_seq += 1;
         self.next_seq
@@ -443,13 +498,24 @@ impl Node {
         ops: Vec<HopOp>,
         cx: &mut Cx,
     ) -> Option<Vec<HopResult>> {
-        let now_ms = cx.wall_ms();
+        let now_ms = match tx {
+            Some(TxHop {
+                time: TxTime::At(at_ms),
+                ..
+            }) => at_ms,
+            _ => cx.wall_ms(),
+        };
         let db = conn.db as u16;
         if to == self.thread && tx.is_none() && !self.hop_blocked(db, &ops) {
             let now_ms = self.shard.observe_time_ms(now_ms);
+            let origin = RunnableWatch {
+                thread: self.thread,
+                conn: conn.id,
+                seq,
+            };
             let results = ops
                 .into_iter()
-                .map(|op| self.run_hop_op(db, now_ms, op, Some(conn), cx));
+                .map(|op| self.run_hop_op(db, now_ms, op, origin, Some(conn), cx));
             return Some(results.collect());
         }
         if to != self.thread && cx.planted(Plant::DropMessage) && cx.random_u64().is_multiple_of(8)
@@ -690,7 +756,7 @@ impl Node {
             hop.tx = Some(TxHop {
                 txid,
                 conclude: true,
-                local: true,
+                time: TxTime::ShardClock,
             });
         }
         let Some(tx) = hop.tx else {
@@ -722,6 +788,7 @@ impl Node {
             return;
         }
         loop {
+            self.notify_runnable(cx);
             let ready = self.txq.take_runnable_hops();
             if ready.is_empty() {
                 return;
@@ -730,6 +797,21 @@ impl Node {
             for hop in ready {
                 self.run_hop(hop, cx);
             }
+        }
+    }
+
+    /// Tells the coordinators of transactions that became runnable here, with this shard's
+    /// clock: the transaction will run no earlier than it.
+    fn notify_runnable(&mut self, cx: &mut Cx) {
+        for (txid, watch) in self.txq.take_runnable_watches() {
+            let at_ms = self.shard.observe_time_ms(0);
+            let done = HopDone {
+                from: self.thread,
+                conn: watch.conn,
+                seq: watch.seq,
+                results: vec![HopResult::Runnable { txid, at_ms }],
+            };
+            cx.send(watch.thread, Msg::HopDone(done));
         }
     }
 
@@ -743,19 +825,34 @@ impl Node {
             cx.mark("plant.skip_shard_ordering");
             hop.ops.reverse();
         }
-        // The hop may have waited (in flight, or parked behind a transaction): it runs at the
-        // later of its stamp and this shard's clock, so time never goes back on a shard.
+        // A plain hop may have waited (in flight, or parked behind a transaction): it runs at the
+        // later of its stamp and this shard's clock, so time never goes back on a shard. A
+        // coordinated transaction runs at its fixed time, which is no earlier than this shard's
+        // clock was when the transaction became runnable here.
         let now_ms = match hop.tx {
-            Some(TxHop { local: false, .. }) => hop.now_ms,
-            Some(TxHop { local: true, .. }) | None => {
-                self.shard.observe_time_ms(hop.now_ms.max(cx.wall_ms()))
+            Some(TxHop {
+                time: TxTime::At(at_ms),
+                ..
+            }) => {
+                self.shard.observe_time_ms(at_ms);
+                at_ms
             }
+            Some(TxHop {
+                time: TxTime::ShardClock,
+                ..
+            })
+            | None => self.shard.observe_time_ms(hop.now_ms.max(cx.wall_ms())),
         };
         let db = hop.db;
+        let origin = RunnableWatch {
+            thread: hop.from,
+            conn: hop.conn,
+            seq: hop.seq,
+        };
         let mut results: Vec<HopResult> = hop
             .ops
             .into_iter()
-            .map(|op| self.run_hop_op(db, now_ms, op, None, cx))
+            .map(|op| self.run_hop_op(db, now_ms, op, origin, None, cx))
             .collect();
         if reorder {
             results.reverse();
@@ -780,13 +877,14 @@ impl Node {
         }
     }
 
-    /// Runs one op on this shard. `current` is the coordinating connection when it lives on
-    /// this thread (it is out of `conns` while it runs).
+    /// Runs one op on this shard. `origin` is the hop's sender; `current` is the coordinating
+    /// connection when it lives on this thread (it is out of `conns` while it runs).
     fn run_hop_op(
         &mut self,
         db: u16,
         now_ms: u64,
         op: HopOp,
+        origin: RunnableWatch,
         current: Option<&Conn>,
         cx: &mut Cx,
     ) -> HopResult {
@@ -810,15 +908,16 @@ impl Node {
             ),
             HopOp::Store { entries } => {
                 for (db, key, entry) in entries {
-                    let db = self.shard.db(db as usize);
+                    let table = self.shard.db(db as usize);
                     match entry {
                         Some(entry) => {
-                            db.insert(entry, now_ms);
+                            table.insert(entry, now_ms);
                         }
                         None => {
-                            db.remove(&key);
+                            table.remove(&key);
                         }
                     }
+                    self.shard.modified(db, &key);
                 }
                 HopResult::Stored
             }
@@ -833,16 +932,48 @@ impl Node {
                     locks
                 };
                 let ignore_conflicts = cx.planted(Plant::RunConflictingOutOfOrder);
-                let coordinator = (self.thread, current.map_or(ConnId(0), |c| c.id));
-                HopResult::Scheduled(
-                    self.txq
-                        .schedule(txid, locks, coordinator, ignore_conflicts),
-                )
+                let coordinator = (origin.thread, origin.conn);
+                let accepted = self
+                    .txq
+                    .schedule(txid, locks, coordinator, ignore_conflicts);
+                let runnable_at_ms = if accepted && self.txq.runnable(txid) {
+                    Some(self.shard.observe_time_ms(0))
+                } else {
+                    if accepted {
+                        self.txq.watch_runnable(txid, origin);
+                    }
+                    None
+                };
+                HopResult::Scheduled {
+                    accepted,
+                    runnable_at_ms,
+                }
             }
             HopOp::Cancel { txid } => {
                 self.txq.remove(txid);
                 self.wake(cx);
                 HopResult::Stored
+            }
+            HopOp::Watch { keys } => {
+                for (db, key) in keys {
+                    let alive = self.shard.db(db as usize).contains(&key, now_ms);
+                    let who = (origin.thread, origin.conn);
+                    self.shard.watches.watch(who, db, &key, alive);
+                }
+                HopResult::Stored
+            }
+            HopOp::Unwatch => {
+                self.shard.watches.forget((origin.thread, origin.conn));
+                HopResult::Stored
+            }
+            HopOp::CheckWatch => {
+                let shard = &mut self.shard;
+                let mut watches = std::mem::take(&mut shard.watches);
+                let clean = watches.check_and_forget((origin.thread, origin.conn), |db, key| {
+                    shard.db(db as usize).contains(key, now_ms)
+                });
+                shard.watches = watches;
+                HopResult::WatchClean(clean)
             }
         }
     }
@@ -852,9 +983,13 @@ impl Node {
         let Some(mut conn) = self.conns.take(&id) else {
             return;
         };
+        let runnable_notice = matches!(done.results[..], [HopResult::Runnable { .. }]);
         let current = match &mut conn.state {
             ConnState::Waiting(pending) if pending.seq == done.seq => {
-                pending.outstanding -= 1;
+                // A shard's notice that a transaction became runnable is not a hop's answer.
+                if !runnable_notice {
+                    pending.outstanding -= 1;
+                }
                 true
             }
             // A stale result: the connection moved on (RESET, or it is closing).

@@ -4,6 +4,7 @@
 use crate::config::MaxmemoryPolicy;
 use crate::cx::Cx;
 use crate::db::Db;
+use crate::watch::WatchRegistry;
 
 /// Buckets the active-expiry sweep visits per tick, across all databases: bounded work per tick.
 pub const SWEEP_BUCKETS_PER_TICK_MAX: usize = 64;
@@ -29,6 +30,11 @@ pub struct Shard {
     /// A copy of the node's `maxmemory-policy` (CONFIG SET updates it): OBJECT FREQ and
     /// IDLETIME answer by it.
     pub maxmemory_policy: MaxmemoryPolicy,
+    /// Who WATCHes keys of this shard.
+    pub watches: WatchRegistry,
+    /// When set, every modification signalled on this shard is also logged here: a scratch
+    /// shard (commands run on copies) reports what it modified, changed data or not.
+    pub modified_log: Option<Vec<(u16, Vec<u8>)>>,
 }
 
 impl Shard {
@@ -44,6 +50,8 @@ impl Shard {
             sweep_cursor: 0,
             stats: ShardStats::default(),
             maxmemory_policy: MaxmemoryPolicy::default(),
+            watches: WatchRegistry::default(),
+            modified_log: None,
         }
     }
 
@@ -110,10 +118,32 @@ impl Shard {
         self.dbs.iter().map(Db::len).sum()
     }
 
+    /// Database `db` is about to be emptied, or swapped with `replaced_by`: its watched keys
+    /// that live in either count as modified (Redis's touchAllWatchedKeysInDb).
+    pub fn modified_db(&mut self, db: usize, replaced_by: Option<usize>, now_ms: u64) {
+        if self.watches.is_empty() {
+            return;
+        }
+        let dbs = &mut self.dbs;
+        self.watches.touch_db(db as u16, |key| {
+            dbs[db].contains(key, now_ms)
+                || replaced_by.is_some_and(|r| dbs[r].contains(key, now_ms))
+        });
+    }
+
+    /// A command modified (database, key): Redis's signalModifiedKey.
+    pub fn modified(&mut self, db: u16, key: &[u8]) {
+        self.watches.touch(db, key);
+        if let Some(log) = &mut self.modified_log {
+            log.push((db, key.to_vec()));
+        }
+    }
+
     pub fn check_invariants(&self) {
         for db in &self.dbs {
             db.check_invariants();
         }
+        self.watches.check_invariants();
     }
 }
 
@@ -129,6 +159,11 @@ pub struct ExecCx<'a> {
 impl ExecCx<'_> {
     pub fn db(&mut self) -> &mut Db {
         self.shard.db(self.db)
+    }
+
+    /// The command modified `key` in its database (see `Shard::modified`).
+    pub fn modified(&mut self, key: &[u8]) {
+        self.shard.modified(self.db as u16, key);
     }
 
     /// The time reads compare deadlines against. Planted bug `SkipExpiryCheckOnRead` makes

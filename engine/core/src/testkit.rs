@@ -146,6 +146,13 @@ impl TestCluster {
         self.output.remove(&conn).unwrap_or_default()
     }
 
+    /// The peer hangs up; runs until quiet.
+    pub fn hang_up(&mut self, conn: ConnId) {
+        let thread = self.conn_thread[&conn];
+        self.queue.push_back((thread, Msg::ConnClosed { conn }));
+        self.run();
+    }
+
     pub fn is_closed(&self, conn: ConnId) -> bool {
         self.closed.contains_key(&conn)
     }

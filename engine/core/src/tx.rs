@@ -54,10 +54,13 @@ impl Intents {
     }
 }
 
-/// A hop that arrived before its transaction could run here.
-#[derive(Debug)]
-pub struct ParkedHop {
-    pub hop: Hop,
+/// Where to say that a transaction became runnable: its coordinator's thread, connection and
+/// request number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunnableWatch {
+    pub thread: ThreadId,
+    pub conn: ConnId,
+    pub seq: u64,
 }
 
 #[derive(Debug)]
@@ -65,7 +68,9 @@ struct QueuedTx {
     locks: LockSet,
     free: bool,
     /// Hops waiting for this transaction to become runnable, in arrival order.
-    parked: VecDeque<ParkedHop>,
+    parked: VecDeque<Hop>,
+    /// The coordinator waiting to hear that this transaction can run here.
+    watch: Option<RunnableWatch>,
     /// Who coordinates it, for assertion messages.
     coordinator: (ThreadId, ConnId),
 }
@@ -143,6 +148,7 @@ impl TxQueue {
                 locks,
                 free,
                 parked: VecDeque::new(),
+                watch: None,
                 coordinator,
             },
         );
@@ -192,7 +198,16 @@ impl TxQueue {
             .queue
             .get_mut(&txid)
             .unwrap_or_else(|| panic!("parking a hop of {txid:?}, which is not queued"));
-        tx.parked.push_back(ParkedHop { hop });
+        tx.parked.push_back(hop);
+    }
+
+    /// Asks to be told (by `take_runnable_watches`) when `txid` becomes runnable.
+    pub fn watch_runnable(&mut self, txid: TxId, watch: RunnableWatch) {
+        let tx = self
+            .queue
+            .get_mut(&txid)
+            .unwrap_or_else(|| panic!("watching {txid:?}, which is not queued"));
+        tx.watch = Some(watch);
     }
 
     /// Removes `txid` (concluded or cancelled) and releases its intents.
@@ -215,7 +230,21 @@ impl TxQueue {
         let mut ready = Vec::new();
         for (txid, tx) in self.queue.iter_mut() {
             if (tx.free || Some(*txid) == head) && !tx.parked.is_empty() {
-                ready.extend(tx.parked.drain(..).map(|p| p.hop));
+                ready.extend(tx.parked.drain(..));
+            }
+        }
+        ready
+    }
+
+    /// The coordinators to tell, now that the queue changed, that their transaction can run.
+    pub fn take_runnable_watches(&mut self) -> Vec<(TxId, RunnableWatch)> {
+        let head = self.queue.keys().next().copied();
+        let mut ready = Vec::new();
+        for (txid, tx) in self.queue.iter_mut() {
+            if tx.free || Some(*txid) == head {
+                if let Some(watch) = tx.watch.take() {
+                    ready.push((*txid, watch));
+                }
             }
         }
         ready

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 use damselfly_core::config::Config;
+use damselfly_core::cx::Plant;
 
 /// Threads beyond this are a typo, not a machine (and `ThreadId` is a u16).
 pub const PROACTOR_THREADS_MAX: u16 = 1024;
@@ -71,6 +72,17 @@ pub struct Flags {
     /// File of `--flag=value` lines (`#` starts a comment line).
     #[arg(long)]
     pub flagfile: Option<PathBuf>,
+    /// Testing only: enable a planted bug by name (repeatable, or comma-separated), so a test can
+    /// prove its checker catches it. Hidden: no production run sets it.
+    #[arg(long, hide = true, value_delimiter = ',', value_parser = parse_plant)]
+    pub plant: Vec<Plant>,
+}
+
+fn parse_plant(name: &str) -> Result<Plant, String> {
+    Plant::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Plant::ALL.iter().map(|plant| plant.name()).collect();
+        format!("no planted bug {name:?}; known: {}", names.join(", "))
+    })
 }
 
 #[derive(Debug)]
@@ -209,6 +221,13 @@ impl Flags {
         }
     }
 
+    /// The planted bugs as the engine's `CxOptions::plants` bit set (0 in production).
+    pub fn plants(&self) -> u64 {
+        self.plant
+            .iter()
+            .fold(0, |bits, &plant| bits | (1u64 << plant as u8))
+    }
+
     /// The engine's settings; `port` is the one actually bound (it differs for `--port 0`).
     pub fn config(&self, port: u16) -> Config {
         Config {
@@ -265,6 +284,34 @@ mod tests {
         assert_eq!(flags.loglevel, LogLevel::Info);
         assert!(flags.threads() >= 1);
         assert_eq!(flags.config(6379), Config::default());
+        assert_eq!(flags.plants(), 0);
+    }
+
+    #[test]
+    fn plants_by_name() {
+        let flags = parse_ok(
+            &[
+                "--plant",
+                "skip-intent-locks",
+                "--plant=lose-a-wakeup,drop-message",
+            ],
+            &[],
+            "",
+        );
+        let expected = [
+            Plant::SkipIntentLocks,
+            Plant::LoseWakeup,
+            Plant::DropMessage,
+        ]
+        .iter()
+        .fold(0, |bits, &plant| bits | (1u64 << plant as u8));
+        assert_eq!(flags.plants(), expected);
+        let err = parse(os(&["--plant=no-such-bug"]), env(&[]), no_file).unwrap_err();
+        assert!(err.to_string().contains("skip-intent-locks"), "{err}");
+        let Err(FlagError::Clap(help)) = parse(os(&["--help"]), env(&[]), no_file) else {
+            panic!("--help must stop parsing")
+        };
+        assert!(!help.to_string().contains("--plant"), "the flag is hidden");
     }
 
     #[test]

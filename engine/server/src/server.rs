@@ -102,6 +102,9 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
         port,
         "damselfly started"
     );
+    if !flags.plant.is_empty() {
+        tracing::warn!(plants = ?flags.plant, "planted bugs enabled: for tests only");
+    }
     let reason = runtime.block_on(wait_for_stop(&shared.control, signals));
     tracing::info!(%reason, "shutting down");
     let joined_clean = stop_all(&shared, handles);
@@ -151,6 +154,7 @@ fn spawn_all(
             seed: process_seed.wrapping_add(u64::from(i)),
             listener: listener.take(),
             shared: Arc::clone(shared),
+            plants: flags.plants(),
         };
         match worker::spawn(setup) {
             Ok(handle) => handles.push(handle),

@@ -112,6 +112,8 @@ pub struct Setup {
     /// The listening socket, for the thread that accepts.
     pub listener: Option<std::net::TcpListener>,
     pub shared: Arc<Shared>,
+    /// Planted bugs (`--plant`, tests only): `CxOptions::plants`.
+    pub plants: u64,
 }
 
 pub fn spawn(setup: Setup) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -160,11 +162,13 @@ async fn run(setup: Setup) {
         seed,
         listener,
         shared,
+        plants,
     } = setup;
     let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
     let node = Node::new(thread, threads, config, info, splitmix64(seed));
     let options = CxOptions {
         txids: shared.txids.clone(),
+        plants,
         ..CxOptions::default()
     };
     let cx = Cx::new(splitmix64(splitmix64(seed)), options);

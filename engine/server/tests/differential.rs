@@ -14,6 +14,8 @@
 //! - `@sleep MS`: pause both sides (expiry cases). `@reconnect`: fresh connections.
 //! - `@closed`: both servers must have closed the connection (after QUIT); reconnects after.
 //! - `@raw <quoted bytes>`: send bytes verbatim (inline commands) and compare one reply.
+//! - `@other <command>`: run the command on a second connection of each side (another client
+//!   writing a WATCHed key) and compare its reply.
 //!
 //! Each file starts on fresh connections after FLUSHALL, so files do not depend on each other.
 //! Mismatches are collected, printed with file:line, and fail the test at the end.
@@ -53,6 +55,10 @@ enum Step {
     Raw {
         bytes: Vec<u8>,
         compare: Compare,
+    },
+    /// A command from a second client.
+    Other {
+        args: Vec<Vec<u8>>,
     },
     Resp3,
     Sleep(Duration),
@@ -214,6 +220,9 @@ fn parse_case_file(path: &Path) -> Vec<Line> {
                     compare = Compare::Exact;
                     step
                 }
+                ("other", command) => Step::Other {
+                    args: split_args(command).unwrap_or_else(|e| fail(&e)),
+                },
                 _ => fail("unknown directive"),
             }
         } else {
@@ -349,6 +358,8 @@ struct Side {
     name: &'static str,
     port: u16,
     conn: Option<RawConn>,
+    /// The second client of `@other`, opened on first use.
+    other: Option<RawConn>,
 }
 
 impl Side {
@@ -462,6 +473,21 @@ fn run_file(path: &Path, sides: &mut [Side; 2], tally: &mut Tally) -> Result<(),
                 );
             }
             Step::Raw { bytes, compare } => exchange(sides, bytes, *compare, &file, line, tally),
+            Step::Other { args } => {
+                for side in sides.iter_mut() {
+                    if side.other.is_none() {
+                        side.other =
+                            RawConn::connect_with_timeout(side.port, support::IO_TIMEOUT).ok();
+                    }
+                    std::mem::swap(&mut side.conn, &mut side.other);
+                }
+                let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                let request = support::encode_cmd(&refs);
+                exchange(sides, &request, Compare::Exact, &file, line, tally);
+                for side in sides.iter_mut() {
+                    std::mem::swap(&mut side.conn, &mut side.other);
+                }
+            }
             Step::Resp3 => {
                 for side in sides.iter_mut() {
                     let r = side
@@ -545,11 +571,13 @@ fn differential_cases() {
             name: "redis",
             port: reference.port(),
             conn: None,
+            other: None,
         },
         Side {
             name: target.name(),
             port: target.port(),
             conn: None,
+            other: None,
         },
     ];
     let mut tally = Tally {

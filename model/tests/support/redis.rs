@@ -177,6 +177,21 @@ fn parse_one(r: &mut &[u8]) -> Node {
     }
 }
 
+/// The raw bytes of each element of an array reply (`*n`), or `None` for anything else.
+pub fn split_array(raw: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let header_end = raw.iter().position(|&b| b == b'\n')? + 1;
+    let header = std::str::from_utf8(raw.strip_prefix(b"*")?.get(..header_end - 3)?).ok()?;
+    let n: usize = header.parse().ok()?; // a null array (`*-1`) is not split
+    let mut rest = &raw[header_end..];
+    let mut items = Vec::new();
+    for _ in 0..n {
+        let mut item = Vec::new();
+        read_reply(&mut rest, &mut item);
+        items.push(item);
+    }
+    Some(items)
+}
+
 /// The integer of an `:n` reply, if it is one.
 pub fn as_int(raw: &[u8]) -> Option<i64> {
     let text = raw.strip_prefix(b":")?.strip_suffix(b"\r\n")?;

@@ -141,6 +141,7 @@ fn op_expire(ecx: &mut ExecCx, argv: &Argv, setter: Setter) -> Result<Reply, Cmd
     } else {
         db.set_expire(key, Some(when_ms as u64));
     }
+    ecx.modified(key);
     Ok(Reply::Int(1))
 }
 
@@ -168,6 +169,7 @@ pub(crate) fn persist(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> 
         .is_some_and(|e| e.expire_at_ms.is_some());
     if had_ttl {
         db.set_expire(&argv[1], None);
+        ecx.modified(&argv[1]);
     }
     Ok(Reply::Int(i64::from(had_ttl)))
 }

@@ -208,12 +208,14 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 
 fn del(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let now_ms = ecx.now_ms;
-    let removed = argv
-        .iter()
-        .skip(1)
-        .filter(|key| ecx.db().take(key, now_ms).is_some())
-        .count();
-    Ok(Reply::Int(removed as i64))
+    let mut removed = 0;
+    for key in argv.iter().skip(1) {
+        if ecx.db().take(key, now_ms).is_some() {
+            ecx.modified(key);
+            removed += 1;
+        }
+    }
+    Ok(Reply::Int(removed))
 }
 
 /// Counts every argument that names a live key, repeats included (Redis does too).
@@ -295,6 +297,8 @@ fn op_rename(
     let mut entry = db.remove(src).expect("source looked up above");
     entry.key = dst.to_vec();
     db.insert(entry, now_ms);
+    ecx.modified(src);
+    ecx.modified(dst);
     Ok(done(mode))
 }
 
@@ -353,6 +357,7 @@ fn copy(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     target.insert(copied, now_ms);
+    ecx.shard.modified(args.dst_db as u16, dst);
     Ok(Reply::Int(1))
 }
 
@@ -372,6 +377,8 @@ fn move_(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     }
     let entry = ecx.db().remove(key).expect("source looked up above");
     ecx.shard.db(dst_db).insert(entry, now_ms);
+    ecx.modified(key);
+    ecx.shard.modified(dst_db as u16, key);
     Ok(Reply::Int(1))
 }
 
@@ -559,14 +566,20 @@ pub(crate) fn run_node_op(node: &mut Node, op: NodeOp, now_ms: u64, cx: &mut Cx)
         }
         NodeOp::RandomKey { db } => random_key(shard, db as usize, now_ms, cx),
         NodeOp::FlushDb { db } => {
+            shard.modified_db(db as usize, None, now_ms);
             shard.db(db as usize).clear();
             NodeResult::Done
         }
         NodeOp::FlushAll => {
+            for db in 0..shard.dbs_len() {
+                shard.modified_db(db, None, now_ms);
+            }
             shard.flush_all();
             NodeResult::Done
         }
         NodeOp::SwapDb { a, b } => {
+            shard.modified_db(a as usize, Some(b as usize), now_ms);
+            shard.modified_db(b as usize, Some(a as usize), now_ms);
             shard.swap_dbs(a as usize, b as usize);
             NodeResult::Done
         }

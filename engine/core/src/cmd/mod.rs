@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod client;
+pub mod command_args;
 pub mod command_docs;
 pub mod config_cmd;
 pub mod expire;
@@ -307,6 +308,8 @@ pub enum Exec {
     },
     Conn(ConnCmd),
     Node(NodeCmd),
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH (module `multi`).
+    Multi(crate::multi::MultiCmd),
     /// A container (CLIENT, CONFIG…): dispatch goes to the subcommand named by argument 1.
     Container,
 }
@@ -422,8 +425,13 @@ impl CommandSpec {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 3] {
-    [strings::SPECS, keyspace::SPECS, server::SPECS]
+pub fn families() -> [&'static [CommandSpec]; 4] {
+    [
+        strings::SPECS,
+        keyspace::SPECS,
+        server::SPECS,
+        crate::multi::SPECS,
+    ]
 }
 
 /// Case-insensitive lookup over the table, built once per node.
@@ -520,7 +528,11 @@ mod tests {
                     spec.name
                 );
             }
-            let keyed = matches!(spec.exec, Exec::Shard { .. });
+            // WATCH names keys but runs at the connection (it registers them on their shards).
+            let keyed = matches!(
+                spec.exec,
+                Exec::Shard { .. } | Exec::Multi(crate::multi::MultiCmd::Watch)
+            );
             assert_eq!(
                 keyed,
                 !spec.keys.is_empty(),

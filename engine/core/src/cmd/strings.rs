@@ -232,6 +232,7 @@ fn store(ecx: &mut ExecCx, key: &[u8], value: StrValue, expire_at_ms: Option<u64
     let mut entry = Entry::new(key.to_vec(), Value::Str(value), now_ms);
     entry.expire_at_ms = expire_at_ms;
     ecx.db().insert(entry, now_ms);
+    ecx.modified(key);
 }
 
 /// The bytes of a value; an int is formatted (Redis's getDecodedObject).
@@ -527,6 +528,7 @@ fn getdel(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     };
     let removed = ecx.db().remove(&argv[1]);
     assert!(removed.is_some(), "getdel: key vanished after its lookup");
+    ecx.modified(&argv[1]);
     Ok(Reply::Bulk(old))
 }
 
@@ -565,6 +567,10 @@ fn getex(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         return Ok(Reply::Nil);
     };
     let now_ms = ecx.now_ms;
+    let had_ttl = ecx
+        .db()
+        .peek(key, now_ms)
+        .is_some_and(|e| e.expire_at_ms.is_some());
     let updated = match ttl {
         GetExTtl::Unchanged => true,
         GetExTtl::Persist => ecx.db().set_expire(key, None),
@@ -579,6 +585,10 @@ fn getex(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         }
     };
     assert!(updated, "getex: key vanished after its lookup");
+    // Redis signals a TTL it set or removed, not a PERSIST of a key without one.
+    if matches!(ttl, GetExTtl::Expire(..)) || (ttl == GetExTtl::Persist && had_ttl) {
+        ecx.modified(key);
+    }
     Ok(Reply::Bulk(value))
 }
 
@@ -628,7 +638,9 @@ fn append(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             check_string_len(value.len_bytes() as u64, tail.len() as u64)?;
             let bytes = make_raw(value);
             bytes.extend_from_slice(tail);
-            Ok(Reply::Int(bytes.len() as i64))
+            let len_bytes = bytes.len();
+            ecx.modified(key);
+            Ok(Reply::Int(len_bytes as i64))
         }
         None => {
             let value = StrValue::from_bytes(tail.to_vec());
@@ -684,7 +696,9 @@ fn setrange(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             check_string_len(offset, patch.len() as u64)?;
             let bytes = make_raw(value);
             write_at(bytes, offset as usize, patch);
-            Ok(Reply::Int(bytes.len() as i64))
+            let len_bytes = bytes.len();
+            ecx.modified(key);
+            Ok(Reply::Int(len_bytes as i64))
         }
         None => {
             // Nothing to write on a missing key creates nothing, whatever the offset.
@@ -744,6 +758,7 @@ fn incr_by(ecx: &mut ExecCx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
             };
             let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
             *value = StrValue::Int(next);
+            ecx.modified(key);
             Ok(Reply::Int(next))
         }
         None => {
@@ -761,6 +776,7 @@ fn incrbyfloat(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         Some(value) => {
             let sum = numfmt::incr_by_float(Some(&str_bytes(value)), incr)?;
             *value = embstr_or_raw(sum.clone());
+            ecx.modified(key);
             Ok(Reply::Bulk(sum))
         }
         None => {

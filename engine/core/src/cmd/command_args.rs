@@ -1,0 +1,595 @@
+//! The parts of COMMAND DOCS that the table rows do not carry: each command's argument tree,
+//! its history, and its doc flags (deprecated, syscmd), keyed by full command name.
+//!
+//! The data is Redis 7.0.15's public command metadata. It lives in one keyed table beside the
+//! rows, not in them, so adding a command's docs never touches a family file; `EXTRA_DOCS` is
+//! regenerated from a live redis-server by `tools/gen_command_args.py`, and the test
+//! `command_docs_equals_live_redis_for_every_row` (in `command_docs`) compares every row's
+//! COMMAND DOCS reply with the server's, so the two cannot drift apart unnoticed.
+//!
+//! An argument reads as a constructor naming its type (`key`, `integer`, `pure_token`,
+//! `oneof`…) followed by modifiers in any order (`.token("EX")`, `.since("6.2.0")`,
+//! `.optional()`); the reply lists the fields in Redis's order whatever the order here.
+
+/// An argument's type, as COMMAND DOCS names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgType {
+    String,
+    Integer,
+    Double,
+    /// A key; `Arg::key_spec_index` says which of the row's key specs finds it.
+    Key,
+    Pattern,
+    UnixTime,
+    /// A bare keyword such as NX: its `token` is all there is.
+    PureToken,
+    /// Exactly one of the nested arguments.
+    OneOf,
+    /// The nested arguments, in sequence.
+    Block,
+}
+
+impl ArgType {
+    pub const fn name(self) -> &'static str {
+        match self {
+            ArgType::String => "string",
+            ArgType::Integer => "integer",
+            ArgType::Double => "double",
+            ArgType::Key => "key",
+            ArgType::Pattern => "pattern",
+            ArgType::UnixTime => "unix-time",
+            ArgType::PureToken => "pure-token",
+            ArgType::OneOf => "oneof",
+            ArgType::Block => "block",
+        }
+    }
+
+    /// Whether the type nests arguments (Redis then always sends an `arguments` field).
+    pub const fn nests(self) -> bool {
+        matches!(self, ArgType::OneOf | ArgType::Block)
+    }
+}
+
+/// Argument flags, in the order COMMAND DOCS lists them.
+pub mod argflag {
+    pub const OPTIONAL: u8 = 1 << 0;
+    pub const MULTIPLE: u8 = 1 << 1;
+    /// The token repeats with each value (`GET pattern [GET pattern …]`).
+    pub const MULTIPLE_TOKEN: u8 = 1 << 2;
+
+    pub const NAMES: &[(u8, &str)] = &[
+        (OPTIONAL, "optional"),
+        (MULTIPLE, "multiple"),
+        (MULTIPLE_TOKEN, "multiple_token"),
+    ];
+}
+
+/// Command doc flags, in the order COMMAND DOCS lists them.
+pub mod docflag {
+    pub const DEPRECATED: u8 = 1 << 0;
+    /// A system command (DEBUG…), not meant for applications.
+    pub const SYSCMD: u8 = 1 << 1;
+
+    pub const NAMES: &[(u8, &str)] = &[(DEPRECATED, "deprecated"), (SYSCMD, "syscmd")];
+}
+
+/// One node of a command's argument tree.
+#[derive(Clone, Copy, Debug)]
+pub struct Arg {
+    pub name: &'static str,
+    pub kind: ArgType,
+    /// For a key: the index of the key spec (COMMAND INFO's ninth field) that finds it.
+    pub key_spec_index: Option<u8>,
+    /// The keyword that introduces the argument (EX before seconds).
+    pub token: Option<&'static str>,
+    pub since: Option<&'static str>,
+    pub deprecated_since: Option<&'static str>,
+    /// `argflag` bits.
+    pub flags: u8,
+    /// A `OneOf` or `Block`'s members; empty for the other types.
+    pub args: &'static [Arg],
+}
+
+const fn leaf(name: &'static str, kind: ArgType) -> Arg {
+    Arg {
+        name,
+        kind,
+        key_spec_index: None,
+        token: None,
+        since: None,
+        deprecated_since: None,
+        flags: 0,
+        args: &[],
+    }
+}
+
+pub const fn string(name: &'static str) -> Arg {
+    leaf(name, ArgType::String)
+}
+
+pub const fn integer(name: &'static str) -> Arg {
+    leaf(name, ArgType::Integer)
+}
+
+pub const fn double(name: &'static str) -> Arg {
+    leaf(name, ArgType::Double)
+}
+
+pub const fn pattern(name: &'static str) -> Arg {
+    leaf(name, ArgType::Pattern)
+}
+
+pub const fn unix_time(name: &'static str) -> Arg {
+    leaf(name, ArgType::UnixTime)
+}
+
+pub const fn key(name: &'static str, key_spec_index: u8) -> Arg {
+    Arg {
+        key_spec_index: Some(key_spec_index),
+        ..leaf(name, ArgType::Key)
+    }
+}
+
+pub const fn pure_token(name: &'static str, token: &'static str) -> Arg {
+    leaf(name, ArgType::PureToken).token(token)
+}
+
+pub const fn oneof(name: &'static str, args: &'static [Arg]) -> Arg {
+    Arg {
+        args,
+        ..leaf(name, ArgType::OneOf)
+    }
+}
+
+pub const fn block(name: &'static str, args: &'static [Arg]) -> Arg {
+    Arg {
+        args,
+        ..leaf(name, ArgType::Block)
+    }
+}
+
+impl Arg {
+    pub const fn token(self, token: &'static str) -> Arg {
+        Arg {
+            token: Some(token),
+            ..self
+        }
+    }
+
+    pub const fn since(self, version: &'static str) -> Arg {
+        Arg {
+            since: Some(version),
+            ..self
+        }
+    }
+
+    pub const fn deprecated_since(self, version: &'static str) -> Arg {
+        Arg {
+            deprecated_since: Some(version),
+            ..self
+        }
+    }
+
+    pub const fn optional(self) -> Arg {
+        self.flag(argflag::OPTIONAL)
+    }
+
+    pub const fn multiple(self) -> Arg {
+        self.flag(argflag::MULTIPLE)
+    }
+
+    pub const fn multiple_token(self) -> Arg {
+        self.flag(argflag::MULTIPLE_TOKEN)
+    }
+
+    const fn flag(self, bit: u8) -> Arg {
+        Arg {
+            flags: self.flags | bit,
+            ..self
+        }
+    }
+}
+
+/// What COMMAND DOCS says about a command beyond the row's `Docs`.
+#[derive(Clone, Copy, Debug)]
+pub struct ExtraDocs {
+    /// `docflag` bits.
+    pub doc_flags: u8,
+    pub deprecated_since: Option<&'static str>,
+    /// What to use instead of a deprecated command.
+    pub replaced_by: Option<&'static str>,
+    /// (version, change) pairs, oldest first.
+    pub history: &'static [(&'static str, &'static str)],
+    pub args: &'static [Arg],
+}
+
+impl ExtraDocs {
+    /// A command that takes no arguments and has no history or doc flags.
+    pub const EMPTY: ExtraDocs = ExtraDocs {
+        doc_flags: 0,
+        deprecated_since: None,
+        replaced_by: None,
+        history: &[],
+        args: &[],
+    };
+
+    pub const fn history(self, history: &'static [(&'static str, &'static str)]) -> ExtraDocs {
+        ExtraDocs { history, ..self }
+    }
+
+    pub const fn deprecated(self, since: &'static str, replaced_by: &'static str) -> ExtraDocs {
+        ExtraDocs {
+            doc_flags: self.doc_flags | docflag::DEPRECATED,
+            deprecated_since: Some(since),
+            replaced_by: Some(replaced_by),
+            ..self
+        }
+    }
+
+    pub const fn syscmd(self) -> ExtraDocs {
+        ExtraDocs {
+            doc_flags: self.doc_flags | docflag::SYSCMD,
+            ..self
+        }
+    }
+}
+
+/// A command's argument tree, with no history or doc flags yet.
+pub const fn args(args: &'static [Arg]) -> ExtraDocs {
+    ExtraDocs {
+        args,
+        ..ExtraDocs::EMPTY
+    }
+}
+
+/// The extra docs of a command or subcommand ("set", "client|kill"); `EMPTY` when it has none.
+pub fn extra_docs(name: &str) -> &'static ExtraDocs {
+    EXTRA_DOCS
+        .binary_search_by(|(n, _)| n.cmp(&name))
+        .map_or(&ExtraDocs::EMPTY, |i| &EXTRA_DOCS[i].1)
+}
+
+// The table below is Redis 7.0.15's metadata for our rows, sorted by name; rows with nothing
+// to add (CLIENT ID, TIME…) are absent.
+// BEGIN generated by tools/gen_command_args.py
+#[rustfmt::skip]
+pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
+    ("append", args(&[key("key", 0), string("value")])),
+    ("auth", args(&[string("username").since("6.0.0").optional(), string("password")]).history(&[
+        ("6.0.0", "Added ACL style (username and password)."),
+    ])),
+    ("client|kill", args(&[
+        oneof("filter", &[
+            string("ip:port").deprecated_since("2.8.12"),
+            oneof("new-format", &[
+                integer("client-id").token("ID").since("2.8.12").optional(),
+                oneof("normal_master_slave_pubsub", &[
+                    pure_token("normal", "NORMAL"),
+                    pure_token("master", "MASTER").since("3.2.0"),
+                    pure_token("slave", "SLAVE"),
+                    pure_token("replica", "REPLICA").since("5.0.0"),
+                    pure_token("pubsub", "PUBSUB"),
+                ]).token("TYPE").since("2.8.12").optional(),
+                string("username").token("USER").optional(),
+                string("ip:port").token("ADDR").optional(),
+                string("ip:port").token("LADDR").since("6.2.0").optional(),
+                string("yes/no").token("SKIPME").optional(),
+            ]).multiple(),
+        ]),
+    ]).history(&[
+        ("2.8.12", "Added new filter format."),
+        ("2.8.12", "`ID` option."),
+        ("3.2.0", "Added `master` type in for `TYPE` option."),
+        ("5.0.0", concat!(
+            "Replaced `slave` `TYPE` with `replica`. `slave` still supported for backward ",
+            "compatibility.",
+        )),
+        ("6.2.0", "`LADDR` option."),
+    ])),
+    ("client|list", args(&[
+        oneof("normal_master_replica_pubsub", &[
+            pure_token("normal", "NORMAL"),
+            pure_token("master", "MASTER"),
+            pure_token("replica", "REPLICA"),
+            pure_token("pubsub", "PUBSUB"),
+        ]).token("TYPE").since("5.0.0").optional(),
+        block("id", &[integer("client-id").multiple()]).token("ID").since("6.2.0").optional(),
+    ]).history(&[
+        ("2.8.12", "Added unique client `id` field."),
+        ("5.0.0", "Added optional `TYPE` filter."),
+        ("6.0.0", "Added `user` field."),
+        ("6.2.0", concat!(
+            "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the optional `ID` ",
+            "filter.",
+        )),
+        ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
+        ("7.0.3", "Added `ssub` field."),
+    ])),
+    ("client|no-evict", args(&[
+        oneof("enabled", &[pure_token("on", "ON"), pure_token("off", "OFF")]),
+    ])),
+    ("client|setname", args(&[string("connection-name")])),
+    ("command|docs", args(&[string("command-name").optional().multiple()])),
+    ("command|info", args(&[string("command-name").optional().multiple()]).history(&[
+        ("7.0.0", "Allowed to be called with no argument to get info on all commands."),
+    ])),
+    ("command|list", args(&[
+        oneof("filterby", &[
+            string("module-name").token("MODULE"),
+            string("category").token("ACLCAT"),
+            pattern("pattern").token("PATTERN"),
+        ]).token("FILTERBY").optional(),
+    ])),
+    ("config|get", args(&[block("parameter", &[string("parameter")]).multiple()]).history(&[
+        ("7.0.0", "Added the ability to pass multiple pattern parameters in one call"),
+    ])),
+    ("config|set", args(&[
+        block("parameter_value", &[string("parameter"), string("value")]).multiple(),
+    ]).history(&[
+        ("7.0.0", "Added the ability to set multiple parameters in one call."),
+    ])),
+    ("copy", args(&[
+        key("source", 0),
+        key("destination", 1),
+        integer("destination-db").token("DB").optional(),
+        pure_token("replace", "REPLACE").optional(),
+    ])),
+    ("debug", ExtraDocs::EMPTY.syscmd()),
+    ("decr", args(&[key("key", 0)])),
+    ("decrby", args(&[key("key", 0), integer("decrement")])),
+    ("del", args(&[key("key", 0).multiple()])),
+    ("echo", args(&[string("message")])),
+    ("exists", args(&[key("key", 0).multiple()]).history(&[
+        ("3.0.3", "Accepts multiple `key` arguments."),
+    ])),
+    ("expire", args(&[
+        key("key", 0),
+        integer("seconds"),
+        oneof("condition", &[
+            pure_token("nx", "NX"),
+            pure_token("xx", "XX"),
+            pure_token("gt", "GT"),
+            pure_token("lt", "LT"),
+        ]).since("7.0.0").optional(),
+    ]).history(&[
+        ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+    ])),
+    ("expireat", args(&[
+        key("key", 0),
+        unix_time("unix-time-seconds"),
+        oneof("condition", &[
+            pure_token("nx", "NX"),
+            pure_token("xx", "XX"),
+            pure_token("gt", "GT"),
+            pure_token("lt", "LT"),
+        ]).since("7.0.0").optional(),
+    ]).history(&[
+        ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+    ])),
+    ("expiretime", args(&[key("key", 0)])),
+    ("flushall", args(&[
+        oneof("async", &[
+            pure_token("async", "ASYNC").since("4.0.0"),
+            pure_token("sync", "SYNC").since("6.2.0"),
+        ]).optional(),
+    ]).history(&[
+        ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+        ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+    ])),
+    ("flushdb", args(&[
+        oneof("async", &[
+            pure_token("async", "ASYNC").since("4.0.0"),
+            pure_token("sync", "SYNC").since("6.2.0"),
+        ]).optional(),
+    ]).history(&[
+        ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+        ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+    ])),
+    ("get", args(&[key("key", 0)])),
+    ("getdel", args(&[key("key", 0)])),
+    ("getex", args(&[
+        key("key", 0),
+        oneof("expiration", &[
+            integer("seconds").token("EX"),
+            integer("milliseconds").token("PX"),
+            unix_time("unix-time-seconds").token("EXAT"),
+            unix_time("unix-time-milliseconds").token("PXAT"),
+            pure_token("persist", "PERSIST"),
+        ]).optional(),
+    ])),
+    ("getrange", args(&[key("key", 0), integer("start"), integer("end")])),
+    ("getset", args(&[key("key", 0), string("value")])
+        .deprecated("6.2.0", "`SET` with the `!GET` argument")),
+    ("hello", args(&[
+        block("arguments", &[
+            integer("protover"),
+            block("username_password", &[
+                string("username"),
+                string("password"),
+            ]).token("AUTH").optional(),
+            string("clientname").token("SETNAME").optional(),
+        ]).optional(),
+    ]).history(&[
+        ("6.2.0", concat!(
+            "`protover` made optional; when called without arguments the command reports the ",
+            "current connection's context.",
+        )),
+    ])),
+    ("incr", args(&[key("key", 0)])),
+    ("incrby", args(&[key("key", 0), integer("increment")])),
+    ("incrbyfloat", args(&[key("key", 0), double("increment")])),
+    ("info", args(&[string("section").optional().multiple()]).history(&[
+        ("7.0.0", "Added support for taking multiple section arguments."),
+    ])),
+    ("keys", args(&[pattern("pattern")])),
+    ("lcs", args(&[
+        key("key1", 0),
+        key("key2", 0),
+        pure_token("len", "LEN").optional(),
+        pure_token("idx", "IDX").optional(),
+        integer("len").token("MINMATCHLEN").optional(),
+        pure_token("withmatchlen", "WITHMATCHLEN").optional(),
+    ])),
+    ("mget", args(&[key("key", 0).multiple()])),
+    ("move", args(&[key("key", 0), integer("db")])),
+    ("mset", args(&[block("key_value", &[key("key", 0), string("value")]).multiple()])),
+    ("msetnx", args(&[block("key_value", &[key("key", 0), string("value")]).multiple()])),
+    ("object|encoding", args(&[key("key", 0)])),
+    ("object|freq", args(&[key("key", 0)])),
+    ("object|idletime", args(&[key("key", 0)])),
+    ("object|refcount", args(&[key("key", 0)])),
+    ("persist", args(&[key("key", 0)])),
+    ("pexpire", args(&[
+        key("key", 0),
+        integer("milliseconds"),
+        oneof("condition", &[
+            pure_token("nx", "NX"),
+            pure_token("xx", "XX"),
+            pure_token("gt", "GT"),
+            pure_token("lt", "LT"),
+        ]).since("7.0.0").optional(),
+    ]).history(&[
+        ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+    ])),
+    ("pexpireat", args(&[
+        key("key", 0),
+        unix_time("unix-time-milliseconds"),
+        oneof("condition", &[
+            pure_token("nx", "NX"),
+            pure_token("xx", "XX"),
+            pure_token("gt", "GT"),
+            pure_token("lt", "LT"),
+        ]).since("7.0.0").optional(),
+    ]).history(&[
+        ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
+    ])),
+    ("pexpiretime", args(&[key("key", 0)])),
+    ("ping", args(&[string("message").optional()])),
+    ("psetex", args(&[key("key", 0), integer("milliseconds"), string("value")])),
+    ("pttl", args(&[key("key", 0)]).history(&[
+        ("2.8.0", "Added the -2 reply."),
+    ])),
+    ("rename", args(&[key("key", 0), key("newkey", 1)])),
+    ("renamenx", args(&[key("key", 0), key("newkey", 1)]).history(&[
+        ("3.2.0", concat!(
+            "The command no longer returns an error when source and destination names are ",
+            "the same.",
+        )),
+    ])),
+    ("scan", args(&[
+        integer("cursor"),
+        pattern("pattern").token("MATCH").optional(),
+        integer("count").token("COUNT").optional(),
+        string("type").token("TYPE").since("6.0.0").optional(),
+    ]).history(&[
+        ("6.0.0", "Added the `TYPE` subcommand."),
+    ])),
+    ("select", args(&[integer("index")])),
+    ("set", args(&[
+        key("key", 0),
+        string("value"),
+        oneof("condition", &[
+            pure_token("nx", "NX"),
+            pure_token("xx", "XX"),
+        ]).since("2.6.12").optional(),
+        pure_token("get", "GET").since("6.2.0").optional(),
+        oneof("expiration", &[
+            integer("seconds").token("EX").since("2.6.12"),
+            integer("milliseconds").token("PX").since("2.6.12"),
+            unix_time("unix-time-seconds").token("EXAT").since("6.2.0"),
+            unix_time("unix-time-milliseconds").token("PXAT").since("6.2.0"),
+            pure_token("keepttl", "KEEPTTL").since("6.0.0"),
+        ]).optional(),
+    ]).history(&[
+        ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+        ("6.0.0", "Added the `KEEPTTL` option."),
+        ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+        ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+    ])),
+    ("setex", args(&[key("key", 0), integer("seconds"), string("value")])),
+    ("setnx", args(&[key("key", 0), string("value")])),
+    ("setrange", args(&[key("key", 0), integer("offset"), string("value")])),
+    ("shutdown", args(&[
+        oneof("nosave_save", &[
+            pure_token("nosave", "NOSAVE"),
+            pure_token("save", "SAVE"),
+        ]).optional(),
+        pure_token("now", "NOW").since("7.0.0").optional(),
+        pure_token("force", "FORCE").since("7.0.0").optional(),
+        pure_token("abort", "ABORT").since("7.0.0").optional(),
+    ]).history(&[
+        ("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),
+    ])),
+    ("strlen", args(&[key("key", 0)])),
+    ("substr", args(&[key("key", 0), integer("start"), integer("end")])
+        .deprecated("2.0.0", "`GETRANGE`")),
+    ("swapdb", args(&[integer("index1"), integer("index2")])),
+    ("touch", args(&[key("key", 0).multiple()])),
+    ("ttl", args(&[key("key", 0)]).history(&[
+        ("2.8.0", "Added the -2 reply."),
+    ])),
+    ("type", args(&[key("key", 0)])),
+    ("unlink", args(&[key("key", 0).multiple()])),
+    ("watch", args(&[key("key", 0).multiple()])),
+];
+// END generated
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::CommandTable;
+
+    fn walk(args: &[Arg], visit: &mut impl FnMut(&Arg)) {
+        for arg in args {
+            visit(arg);
+            walk(arg.args, visit);
+        }
+    }
+
+    #[test]
+    fn table_is_sorted_and_names_rows() {
+        let table = CommandTable::new();
+        for pair in EXTRA_DOCS.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} out of order", pair[1].0);
+        }
+        for (name, docs) in EXTRA_DOCS {
+            let (parent, sub) = name
+                .split_once('|')
+                .map_or((*name, None), |(p, s)| (p, Some(s)));
+            let row = table.lookup(parent.as_bytes()).expect(name);
+            let row = sub.map_or(Some(row), |s| CommandTable::subcommand(row, s.as_bytes()));
+            let row = row.unwrap_or_else(|| panic!("{name} is not a table row"));
+            walk(docs.args, &mut |arg| {
+                assert_eq!(
+                    arg.kind.nests(),
+                    !arg.args.is_empty(),
+                    "{name}: {}",
+                    arg.name
+                );
+                assert_eq!(
+                    arg.kind == ArgType::Key,
+                    arg.key_spec_index.is_some(),
+                    "{name}"
+                );
+                if let Some(index) = arg.key_spec_index {
+                    assert!(usize::from(index) < row.keys.len(), "{name}: {}", arg.name);
+                }
+                if arg.kind == ArgType::PureToken {
+                    assert!(arg.token.is_some(), "{name}: {}", arg.name);
+                }
+            });
+            let deprecated = docs.doc_flags & docflag::DEPRECATED != 0;
+            assert_eq!(deprecated, docs.deprecated_since.is_some(), "{name}");
+            assert_eq!(deprecated, docs.replaced_by.is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn lookup_by_full_name() {
+        assert_eq!(extra_docs("set").args[0].name, "key");
+        assert!(extra_docs("client|kill").history.len() > 1);
+        assert!(extra_docs("client|id").args.is_empty());
+        assert_eq!(extra_docs("getset").doc_flags, docflag::DEPRECATED);
+        assert!(extra_docs("nosuch").args.is_empty());
+    }
+}

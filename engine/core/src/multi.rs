@@ -1,0 +1,832 @@
+//! MULTI, EXEC, DISCARD, WATCH and UNWATCH.
+//!
+//! Between MULTI and EXEC a connection queues commands (a command rejected while queueing
+//! dooms the transaction: EXECABORT). EXEC runs the body atomically. A body whose keyed
+//! commands all live on one shard, with nothing watched, is one plain hop: a hop runs to
+//! completion, so that is atomic by itself. Any other body is one VLL transaction (`tx.rs`)
+//! over the union of its keys and the watched keys — everything, if it holds a node-wide command
+//! — run in waves: the watch check first (when something is watched), then consecutive
+//! single-shard commands squashed into one hop per shard, and each command that spans shards or
+//! the node as a wave of its own. The last wave concludes the transaction on every shard.
+//!
+//! WATCH registers the keys on their shards (`watch.rs`) and answers once every shard holds
+//! them, so no write acknowledged after WATCH's reply can slip by unseen.
+
+use crate::argv::Argv;
+use crate::cmd::{self, acl, flag, keyflag, CommandSpec, ConnCmd, Docs, Exec, KeySpec};
+use crate::conn::Conn;
+use crate::coord;
+use crate::cx::{Cx, ThreadId};
+use crate::db::Entry;
+use crate::error::CmdError;
+use crate::hop::{HopOp, HopResult, NodeResult, Pending, Plan, TxPhase};
+use crate::node::{shard_of, Flow, Node};
+use crate::reply::Reply;
+use crate::tx::{LockMode, LockSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MultiCmd {
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
+}
+
+/// Items grouped by the shard that owns them, shards in order of first appearance.
+type ByShard<T> = Vec<(ThreadId, Vec<T>)>;
+
+fn group_by_shard<T>(
+    items: impl IntoIterator<Item = T>,
+    owner: impl Fn(&T) -> ThreadId,
+) -> ByShard<T> {
+    let mut groups: ByShard<T> = Vec::new();
+    for item in items {
+        let to = owner(&item);
+        match groups.iter_mut().find(|(t, _)| *t == to) {
+            Some((_, list)) => list.push(item),
+            None => groups.push((to, vec![item])),
+        }
+    }
+    groups
+}
+
+/// What a connection queued since MULTI.
+#[derive(Debug, Default)]
+pub struct MultiQueue {
+    pub cmds: Vec<(&'static CommandSpec, Argv)>,
+    /// A command was rejected while queueing: EXEC answers EXECABORT.
+    pub aborted: bool,
+}
+
+const NLS: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
+const QUICK: u32 = NLS | flag::FAST | flag::ALLOW_BUSY;
+
+const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
+    Docs {
+        summary,
+        since,
+        group: "transactions",
+        complexity,
+    }
+}
+
+const fn row(
+    name: &'static str,
+    arity: i16,
+    flags: u32,
+    acl_cats: u32,
+    keys: &'static [KeySpec],
+    cmd: MultiCmd,
+    docs: Docs,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl: acl_cats,
+        keys,
+        exec: Exec::Multi(cmd),
+        subcommands: &[],
+        docs,
+    }
+}
+
+pub static SPECS: &[CommandSpec] = &[
+    row(
+        "multi",
+        1,
+        QUICK,
+        acl::FAST | acl::TRANSACTION,
+        &[],
+        MultiCmd::Multi,
+        docs("Mark the start of a transaction block", "1.2.0", "O(1)"),
+    ),
+    row(
+        "exec",
+        1,
+        NLS | flag::SKIP_SLOWLOG,
+        acl::SLOW | acl::TRANSACTION,
+        &[],
+        MultiCmd::Exec,
+        docs(
+            "Execute all commands issued after MULTI",
+            "1.2.0",
+            "Depends on commands in the transaction",
+        ),
+    ),
+    row(
+        "discard",
+        1,
+        QUICK,
+        acl::FAST | acl::TRANSACTION,
+        &[],
+        MultiCmd::Discard,
+        docs(
+            "Discard all commands issued after MULTI",
+            "2.0.0",
+            "O(N), when N is the number of queued commands",
+        ),
+    ),
+    row(
+        "watch",
+        -2,
+        QUICK,
+        acl::FAST | acl::TRANSACTION,
+        &[KeySpec::all_from(keyflag::RO, 1, 1)],
+        MultiCmd::Watch,
+        docs(
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+            "2.2.0",
+            "O(1) for every key.",
+        ),
+    ),
+    row(
+        "unwatch",
+        1,
+        QUICK,
+        acl::FAST | acl::TRANSACTION,
+        &[],
+        MultiCmd::Unwatch,
+        docs("Forget about all watched keys", "2.2.0", "O(1)"),
+    ),
+];
+
+/// Whether a command given after MULTI is queued rather than run: all but the ones that steer
+/// the transaction itself, as in Redis.
+fn is_queued(spec: &CommandSpec) -> bool {
+    !matches!(
+        spec.exec,
+        Exec::Multi(MultiCmd::Multi | MultiCmd::Exec | MultiCmd::Discard | MultiCmd::Watch)
+            | Exec::Conn(ConnCmd::Quit | ConnCmd::Reset)
+    )
+}
+
+/// Queues `argv` when the connection is inside MULTI (answering QUEUED or, for a command
+/// refused inside transactions, an error that dooms it); else hands `argv` back.
+pub(crate) fn queue_if_in_multi(
+    conn: &mut Conn,
+    spec: &'static CommandSpec,
+    argv: Argv,
+) -> Option<Argv> {
+    let Some(queue) = &mut conn.multi else {
+        return Some(argv);
+    };
+    if !is_queued(spec) {
+        return Some(argv);
+    }
+    if spec.has(flag::NO_MULTI) {
+        queue.aborted = true;
+        let err =
+            CmdError::NotAllowedInMulti("ERR Command not allowed inside a transaction".into());
+        conn.encode(&Reply::Error(err));
+        return None;
+    }
+    queue.cmds.push((spec, argv));
+    conn.encode(&Reply::simple("QUEUED"));
+    None
+}
+
+pub(crate) fn run(
+    node: &mut Node,
+    conn: &mut Conn,
+    cmd: MultiCmd,
+    argv: Argv,
+    cx: &mut Cx,
+) -> Flow {
+    let reply = match cmd {
+        MultiCmd::Multi if conn.multi.is_some() => Reply::Error(CmdError::MultiNested),
+        MultiCmd::Multi => {
+            conn.multi = Some(MultiQueue::default());
+            Reply::OK
+        }
+        MultiCmd::Discard if conn.multi.is_none() => Reply::Error(CmdError::DiscardWithoutMulti),
+        MultiCmd::Discard => {
+            discard(node, conn, cx);
+            Reply::OK
+        }
+        MultiCmd::Watch if conn.multi.is_some() => Reply::Error(CmdError::WatchInsideMulti),
+        MultiCmd::Watch => return start_watch(node, conn, &argv, cx),
+        MultiCmd::Unwatch => {
+            unwatch_all(node, conn, cx);
+            Reply::OK
+        }
+        MultiCmd::Exec => match conn.multi.take() {
+            None => Reply::Error(CmdError::ExecWithoutMulti),
+            Some(queue) if queue.aborted => {
+                unwatch_all(node, conn, cx);
+                Reply::Error(CmdError::ExecAbort)
+            }
+            Some(queue) => return start_exec(node, conn, queue.cmds, cx),
+        },
+    };
+    conn.encode(&reply);
+    Flow::Next
+}
+
+/// Leaves MULTI (DISCARD, RESET) and ends every watch.
+pub(crate) fn discard(node: &mut Node, conn: &mut Conn, cx: &mut Cx) {
+    conn.multi = None;
+    unwatch_all(node, conn, cx);
+}
+
+/// Ends every watch of the connection, on every shard that holds one; nobody waits for the
+/// answers (hops from one thread to another arrive in order, so a later WATCH lands after).
+pub(crate) fn unwatch_all(node: &mut Node, conn: &mut Conn, cx: &mut Cx) {
+    for to in watched_shards(node, conn) {
+        node.send_hop(
+            conn,
+            to,
+            coord::SEQ_NO_REPLY,
+            None,
+            vec![HopOp::Unwatch],
+            cx,
+        );
+    }
+    conn.watching.clear();
+}
+
+fn watched_shards(node: &Node, conn: &Conn) -> Vec<ThreadId> {
+    let mut shards: Vec<ThreadId> = conn
+        .watching
+        .iter()
+        .map(|(_, key)| shard_of(key, node.threads))
+        .collect();
+    shards.sort();
+    shards.dedup();
+    shards
+}
+
+fn start_watch(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> Flow {
+    let db = conn.db as u16;
+    let mut fresh = Vec::new();
+    for key in argv.iter().skip(1) {
+        let pair = (db, key.to_vec());
+        if !conn.watching.contains(&pair) {
+            conn.watching.push(pair.clone());
+            fresh.push(pair);
+        }
+    }
+    let by_shard = group_by_shard(fresh, |(_, key)| shard_of(key, node.threads));
+    let mut pending = Pending {
+        seq: node.alloc_seq(),
+        outstanding: 0,
+        plan: Plan::Watch,
+        tx: TxPhase::None,
+    };
+    for (to, keys) in by_shard {
+        if node
+            .send_hop(conn, to, pending.seq, None, vec![HopOp::Watch { keys }], cx)
+            .is_none()
+        {
+            pending.outstanding += 1;
+        }
+    }
+    coord::park_or_finish(node, conn, pending, cx)
+}
+
+/// How one queued command runs inside EXEC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// A keyed command whose keys all live on one shard.
+    OneShard(ThreadId),
+    /// A keyed command whose keys span shards: run on copies (fetch, run, store).
+    Copies,
+    /// A node-wide command.
+    Node(cmd::NodeCmd),
+    /// Runs at the connection: PING, ECHO, SELECT, CLIENT SETNAME, UNWATCH…
+    AtConn,
+}
+
+fn classify(node: &Node, spec: &CommandSpec, argv: &Argv) -> Step {
+    match spec.exec {
+        Exec::Shard { .. } => {
+            let keys = spec.key_indexes(argv.len());
+            let Some(first) = keys.first() else {
+                return Step::OneShard(node.thread());
+            };
+            let owner = shard_of(&argv[*first], node.threads);
+            // COPY … DB n and MOVE touch another database of the same shard: still one shard.
+            if keys
+                .iter()
+                .all(|&i| shard_of(&argv[i], node.threads) == owner)
+            {
+                Step::OneShard(owner)
+            } else {
+                Step::Copies
+            }
+        }
+        Exec::Node(cmd) => Step::Node(cmd),
+        Exec::Conn(_) | Exec::Container | Exec::Multi(_) => Step::AtConn,
+    }
+}
+
+/// A queued command, the database it runs in and how it runs.
+#[derive(Debug)]
+pub struct QueuedCmd {
+    spec: &'static CommandSpec,
+    argv: Argv,
+    db: usize,
+    step: Step,
+}
+
+/// EXEC's progress through its body.
+#[derive(Debug)]
+pub struct ExecState {
+    cmds: Vec<QueuedCmd>,
+    replies: Vec<Option<Reply>>,
+    /// The first command not yet run.
+    next: usize,
+    /// Shards whose watches must be checked before the body runs.
+    check_watches: Vec<ThreadId>,
+    wave: Wave,
+    /// The last wave concluded the transaction everywhere.
+    concluded: bool,
+    /// A watched key changed: the body does not run and EXEC answers nil.
+    watch_failed: bool,
+}
+
+#[derive(Debug)]
+enum Wave {
+    Idle,
+    CheckWatches,
+    /// Squashed single-shard commands: for each shard, the commands it runs, in order.
+    Batch {
+        parts: Vec<(ThreadId, Vec<usize>)>,
+    },
+    /// Command `at` spans shards: its entries are being fetched (or stored when `stored`);
+    /// `parts` says which of `keys` each shard fetches, in order.
+    Copies {
+        at: usize,
+        keys: Vec<(u16, Vec<u8>)>,
+        parts: Vec<(ThreadId, Vec<usize>)>,
+        fetched: Vec<Option<Option<Entry>>>,
+        stored: bool,
+    },
+    /// Node-wide command `at`, one result per thread.
+    Node {
+        at: usize,
+        results: Vec<(ThreadId, NodeResult)>,
+    },
+    /// Empty hops concluding the transaction.
+    Conclude,
+}
+
+/// The database each queued command runs in: SELECT inside the body moves the later ones,
+/// when it will succeed (it runs at the connection, in order).
+fn with_dbs(node: &Node, conn: &Conn, cmds: Vec<(&'static CommandSpec, Argv)>) -> Vec<QueuedCmd> {
+    let mut db = conn.db;
+    cmds.into_iter()
+        .map(|(spec, argv)| {
+            let queued = QueuedCmd {
+                spec,
+                db,
+                step: classify(node, spec, &argv),
+                argv,
+            };
+            if let Exec::Conn(ConnCmd::Select) = spec.exec {
+                if let Some(n) = cmd::args::parse_i64(&queued.argv[1])
+                    .ok()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .filter(|&n| n < node.config.databases)
+                {
+                    db = n;
+                }
+            }
+            queued
+        })
+        .collect()
+}
+
+fn start_exec(
+    node: &mut Node,
+    conn: &mut Conn,
+    cmds: Vec<(&'static CommandSpec, Argv)>,
+    cx: &mut Cx,
+) -> Flow {
+    let cmds = with_dbs(node, conn, cmds);
+    let check_watches = watched_shards(node, conn);
+    let watched = std::mem::take(&mut conn.watching);
+    let mut shards: Vec<ThreadId> = cmds
+        .iter()
+        .filter_map(|c| match c.step {
+            Step::OneShard(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    shards.sort();
+    shards.dedup();
+    let needs_tx = !check_watches.is_empty()
+        || shards.len() > 1
+        || cmds
+            .iter()
+            .any(|c| matches!(c.step, Step::Copies | Step::Node(_)));
+    let state = ExecState {
+        replies: vec![None; cmds.len()],
+        cmds,
+        next: 0,
+        check_watches,
+        wave: Wave::Idle,
+        concluded: false,
+        watch_failed: false,
+    };
+    let seq = node.alloc_seq();
+    if !needs_tx {
+        // One shard (or none): the body is one plain hop, atomic by itself.
+        let mut pending = Pending {
+            seq,
+            outstanding: 0,
+            plan: Plan::Exec(Box::new(state)),
+            tx: TxPhase::None,
+        };
+        let reply = advance_exec(node, conn, &mut pending, cx);
+        return finish(node, conn, pending, reply, cx);
+    }
+    let locks = exec_locks(node, &state, &watched);
+    let mut pending = coord::pending_tx_with_seq(seq, Plan::Exec(Box::new(state)), locks);
+    coord::schedule(node, conn, &mut pending, cx);
+    coord::park_or_finish(node, conn, pending, cx)
+}
+
+fn finish(
+    node: &mut Node,
+    conn: &mut Conn,
+    pending: Pending,
+    reply: Option<Reply>,
+    cx: &mut Cx,
+) -> Flow {
+    match reply {
+        Some(reply) => {
+            conn.encode(&reply);
+            Flow::Next
+        }
+        None => coord::park_or_finish(node, conn, pending, cx),
+    }
+}
+
+/// The intents EXEC takes: each command's keys (exclusive for writes) and the watched keys
+/// (shared); everything on every shard when the body holds a node-wide command.
+fn exec_locks(
+    node: &Node,
+    state: &ExecState,
+    watched: &[(u16, Vec<u8>)],
+) -> Vec<(ThreadId, LockSet)> {
+    if state.cmds.iter().any(|c| matches!(c.step, Step::Node(_))) {
+        return (0..node.threads)
+            .map(|t| (ThreadId(t), LockSet::Everything))
+            .collect();
+    }
+    let mut keys: Vec<(u16, Vec<u8>, LockMode)> = watched
+        .iter()
+        .map(|(db, key)| (*db, key.clone(), LockMode::Shared))
+        .collect();
+    for c in &state.cmds {
+        if let Exec::Shard { merge, .. } = c.spec.exec {
+            let mode = coord::lock_mode(c.spec);
+            let touched = coord::command_keys(c.spec, merge, &c.argv, c.db);
+            keys.extend(touched.into_iter().map(|(db, key)| (db, key, mode)));
+        }
+    }
+    group_by_shard(keys, |(_, key, _)| shard_of(key, node.threads))
+        .into_iter()
+        .map(|(t, keys)| (t, LockSet::Keys(keys)))
+        .collect()
+}
+
+fn tx_shards(pending: &Pending) -> Vec<ThreadId> {
+    match &pending.tx {
+        TxPhase::Running { shards, .. } => shards.clone(),
+        TxPhase::None | TxPhase::Scheduling { .. } => Vec::new(),
+    }
+}
+
+fn exec_state(pending: &mut Pending) -> &mut ExecState {
+    let Plan::Exec(state) = &mut pending.plan else {
+        unreachable!("an EXEC plan")
+    };
+    state
+}
+
+/// Sends `ops` to `to` as part of EXEC's wave; true when it ran at once (plain hop to this
+/// thread's shard) and its results are folded already.
+fn send(
+    node: &mut Node,
+    conn: &Conn,
+    pending: &mut Pending,
+    to: ThreadId,
+    ops: Vec<HopOp>,
+    conclude: bool,
+    cx: &mut Cx,
+) {
+    let tx = coord::tx_hop(pending, conclude);
+    match node.send_hop(conn, to, pending.seq, tx, ops, cx) {
+        Some(results) => fold(pending, to, results),
+        None => pending.outstanding += 1,
+    }
+}
+
+/// Folds one shard's results into the wave under way.
+pub(crate) fn fold(pending: &mut Pending, from: ThreadId, results: Vec<HopResult>) {
+    let state = exec_state(pending);
+    match &mut state.wave {
+        Wave::Idle => unreachable!("EXEC results with no wave out"),
+        Wave::CheckWatches => {
+            for result in results {
+                if let HopResult::WatchClean(false) = result {
+                    state.watch_failed = true;
+                }
+            }
+        }
+        Wave::Batch { parts } => {
+            // A shard in no part sent an empty concluding hop's answer.
+            if let Some((_, positions)) = parts.iter().find(|(t, _)| *t == from) {
+                for (&at, result) in positions.iter().zip(results) {
+                    let HopResult::Reply(reply) = result else {
+                        unreachable!("batch result")
+                    };
+                    state.replies[at] = Some(reply);
+                }
+            }
+        }
+        Wave::Copies {
+            parts,
+            fetched,
+            stored,
+            ..
+        } => {
+            if *stored {
+                return;
+            }
+            let Some(HopResult::Entries(entries)) = results.into_iter().next() else {
+                unreachable!("fetch result")
+            };
+            let (_, members) = parts.iter().find(|(t, _)| *t == from).expect("fetch part");
+            for (&n, entry) in members.iter().zip(entries) {
+                fetched[n] = Some(entry);
+            }
+        }
+        Wave::Node { results: got, .. } => {
+            for result in results {
+                let HopResult::Node(r) = result else {
+                    unreachable!("node op result")
+                };
+                got.push((from, r));
+            }
+        }
+        Wave::Conclude => {}
+    }
+}
+
+/// Runs EXEC forward while nothing is outstanding: the reply when done, None when a wave is
+/// out.
+pub(crate) fn advance_exec(
+    node: &mut Node,
+    conn: &mut Conn,
+    pending: &mut Pending,
+    cx: &mut Cx,
+) -> Option<Reply> {
+    loop {
+        if pending.outstanding > 0 {
+            return None;
+        }
+        let in_tx = matches!(pending.tx, TxPhase::Running { .. });
+        let state = exec_state(pending);
+        // Close the wave that came back.
+        match std::mem::replace(&mut state.wave, Wave::Idle) {
+            Wave::Copies {
+                at,
+                keys,
+                fetched,
+                stored: false,
+                ..
+            } => {
+                store_copies(node, conn, pending, at, keys, fetched, cx);
+                continue;
+            }
+            Wave::Node { at, results } => {
+                let c = &state.cmds[at];
+                let reply =
+                    coord::finish_node_cmd(node, conn, node_cmd(c), &c.argv.clone(), results, cx);
+                exec_state(pending).replies[at] = Some(reply);
+            }
+            Wave::Conclude => {}
+            Wave::Idle | Wave::CheckWatches | Wave::Batch { .. } | Wave::Copies { .. } => {}
+        }
+        let state = exec_state(pending);
+        let done = state.watch_failed
+            || (state.check_watches.is_empty() && state.next == state.cmds.len());
+        if done {
+            if in_tx && !state.concluded {
+                state.concluded = true;
+                state.wave = Wave::Conclude;
+                for to in tx_shards(pending) {
+                    send(node, conn, pending, to, Vec::new(), true, cx);
+                }
+                continue;
+            }
+            conn.watching.clear();
+            if state.watch_failed {
+                return Some(Reply::NilArray);
+            }
+            let replies = state
+                .replies
+                .drain(..)
+                .map(|r| r.expect("every command ran"))
+                .collect();
+            return Some(Reply::Array(replies));
+        }
+        if !state.check_watches.is_empty() {
+            let shards = std::mem::take(&mut state.check_watches);
+            state.wave = Wave::CheckWatches;
+            for to in shards {
+                send(node, conn, pending, to, vec![HopOp::CheckWatch], false, cx);
+            }
+            continue;
+        }
+        let at = state.next;
+        match state.cmds[at].step {
+            Step::AtConn => {
+                let reply = run_at_conn(node, conn, &state.cmds[at], cx);
+                let state = exec_state(pending);
+                state.replies[at] = Some(reply);
+                state.next += 1;
+            }
+            Step::OneShard(_) => send_batch(node, conn, pending, in_tx, cx),
+            Step::Copies => {
+                let c = &state.cmds[at];
+                let Exec::Shard { merge, .. } = c.spec.exec else {
+                    unreachable!("copies of a keyed command")
+                };
+                let keys = coord::command_keys(c.spec, merge, &c.argv, c.db);
+                let parts = group_by_shard(0..keys.len(), |&n| shard_of(&keys[n].1, node.threads));
+                let fetches: ByShard<(u16, Vec<u8>)> = parts
+                    .iter()
+                    .map(|(t, members)| (*t, members.iter().map(|&n| keys[n].clone()).collect()))
+                    .collect();
+                state.next += 1;
+                state.wave = Wave::Copies {
+                    at,
+                    fetched: vec![None; keys.len()],
+                    keys,
+                    parts,
+                    stored: false,
+                };
+                for (to, keys) in fetches {
+                    send(
+                        node,
+                        conn,
+                        pending,
+                        to,
+                        vec![HopOp::Fetch { keys }],
+                        false,
+                        cx,
+                    );
+                }
+            }
+            Step::Node(cmd) => {
+                let c = &state.cmds[at];
+                state.next += 1;
+                match coord::plan_node(node, conn, cmd, &c.argv.clone()) {
+                    Err(reply) => exec_state(pending).replies[at] = Some(reply),
+                    Ok((op, targets)) => {
+                        exec_state(pending).wave = Wave::Node {
+                            at,
+                            results: Vec::new(),
+                        };
+                        for to in targets {
+                            send(
+                                node,
+                                conn,
+                                pending,
+                                to,
+                                vec![HopOp::Node(op.clone())],
+                                false,
+                                cx,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn node_cmd(c: &QueuedCmd) -> cmd::NodeCmd {
+    match c.step {
+        Step::Node(cmd) => cmd,
+        other => unreachable!("{other:?} is not node-wide"),
+    }
+}
+
+/// Squashes the run of single-shard commands from `next` into one hop per shard. When the run
+/// ends the body, the same wave concludes the transaction on every shard.
+fn send_batch(node: &mut Node, conn: &mut Conn, pending: &mut Pending, in_tx: bool, cx: &mut Cx) {
+    let state = exec_state(pending);
+    let start = state.next;
+    let db = state.cmds[start].db;
+    let mut parts: Vec<(ThreadId, Vec<usize>)> = Vec::new();
+    let mut ops: Vec<(ThreadId, Vec<HopOp>)> = Vec::new();
+    while state.next < state.cmds.len() {
+        let c = &state.cmds[state.next];
+        let Step::OneShard(owner) = c.step else { break };
+        if c.db != db {
+            break;
+        }
+        match parts.iter().position(|(t, _)| *t == owner) {
+            Some(i) => {
+                parts[i].1.push(state.next);
+                ops[i].1.push(HopOp::Run {
+                    spec: c.spec,
+                    argv: c.argv.clone(),
+                });
+            }
+            None => {
+                parts.push((owner, vec![state.next]));
+                ops.push((
+                    owner,
+                    vec![HopOp::Run {
+                        spec: c.spec,
+                        argv: c.argv.clone(),
+                    }],
+                ));
+            }
+        }
+        state.next += 1;
+    }
+    let last = state.next == state.cmds.len();
+    state.wave = Wave::Batch { parts };
+    let conclude = in_tx && last;
+    if conclude {
+        state.concluded = true;
+    }
+    let saved_db = conn.db;
+    conn.db = db; // the hop runs in the batch's database
+    let mut sent = Vec::new();
+    for (to, ops) in ops {
+        sent.push(to);
+        send(node, conn, pending, to, ops, conclude, cx);
+    }
+    if conclude {
+        for to in tx_shards(pending).into_iter().filter(|t| !sent.contains(t)) {
+            send(node, conn, pending, to, Vec::new(), true, cx);
+        }
+    }
+    conn.db = saved_db;
+}
+
+/// A spanning command's second half: run it on the fetched copies, store what changed.
+#[allow(clippy::too_many_arguments)]
+fn store_copies(
+    node: &mut Node,
+    conn: &mut Conn,
+    pending: &mut Pending,
+    at: usize,
+    keys: Vec<(u16, Vec<u8>)>,
+    fetched: Vec<Option<Option<Entry>>>,
+    cx: &mut Cx,
+) {
+    let now_ms = match pending.tx {
+        TxPhase::Running { now_ms, .. } => now_ms,
+        TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("copies run in a transaction"),
+    };
+    let state = exec_state(pending);
+    let c = &state.cmds[at];
+    let (reply, changed) =
+        coord::run_on_copies(node, c.db, c.spec, &c.argv, &keys, &fetched, now_ms, cx);
+    state.replies[at] = Some(reply);
+    state.wave = Wave::Copies {
+        at,
+        keys,
+        parts: Vec::new(),
+        fetched: Vec::new(),
+        stored: true,
+    };
+    let by_shard = group_by_shard(changed, |change| shard_of(&change.1, node.threads));
+    for (to, entries) in by_shard {
+        send(
+            node,
+            conn,
+            pending,
+            to,
+            vec![HopOp::Store { entries }],
+            false,
+            cx,
+        );
+    }
+}
+
+/// A queued command that runs at the connection: its reply. DEBUG SLEEP inside EXEC answers
+/// at once (the body is atomic; no time passes inside it).
+fn run_at_conn(node: &mut Node, conn: &mut Conn, c: &QueuedCmd, cx: &mut Cx) -> Reply {
+    let cmd = match c.spec.exec {
+        Exec::Conn(cmd) => cmd,
+        Exec::Container => cmd::server::bare_container_cmd(c.spec),
+        Exec::Multi(MultiCmd::Unwatch) => return Reply::OK,
+        Exec::Multi(other) => unreachable!("{other:?} is never queued"),
+        Exec::Shard { .. } | Exec::Node(_) => unreachable!("{} runs on shards", c.spec.name),
+    };
+    node.conn_cmd_reply(conn, cmd, &c.argv, cx)
+}
+
+#[cfg(test)]
+mod tests;
