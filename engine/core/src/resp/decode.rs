@@ -489,8 +489,11 @@ impl Decoder {
 /// a NUL, a partial line), which the state machine then judges.
 fn short_header(bytes: &[u8], kind: u8) -> Option<(u64, usize)> {
     match bytes {
+        // One digit: most counts and key lengths.
+        [k, digit @ b'0'..=b'9', b'\r', _, ..] if *k == kind => {
+            return Some((u64::from(digit - b'0'), 4))
+        }
         [k, b'1'..=b'9', ..] if *k == kind => {}
-        [k, b'0', b'\r', _, ..] if *k == kind => return Some((0, 4)),
         _ => return None,
     }
     let mut n = 0u64;

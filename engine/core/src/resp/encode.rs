@@ -33,6 +33,10 @@ const VERBATIM_FORMAT_LEN_BYTES: usize = 3;
 
 /// Appends the encoding of `reply` in `version` to `out`.
 pub fn encode(reply: &Reply, version: RespVersion, out: &mut Vec<u8>) {
+    if let Reply::Bulk(bytes) = reply {
+        // The commonest reply (GET), without the walk.
+        return bulk(out, b'$', bytes);
+    }
     // Children still to write, innermost aggregate last. Empty (no allocation) for a scalar.
     let mut stack: Vec<Children<'_>> = Vec::new();
     let mut next = Some(reply);
