@@ -148,6 +148,9 @@ pub struct ConnTable {
     free: Vec<usize>,
     /// Connections in `slots` (checked in).
     present: usize,
+    /// The last connection looked up and its slot: a step looks its connection up several
+    /// times (data in, check out, check in), so the index is searched once.
+    last: Option<(ConnId, usize)>,
 }
 
 impl ConnTable {
@@ -169,26 +172,42 @@ impl ConnTable {
         self.present += 1;
     }
 
+    fn slot_of(&mut self, id: &ConnId) -> Option<usize> {
+        match self.last {
+            Some((last, slot)) if last == *id => Some(slot),
+            _ => {
+                let slot = *self.index.get(id)?;
+                self.last = Some((*id, slot));
+                Some(slot)
+            }
+        }
+    }
+
     pub fn get(&self, id: &ConnId) -> Option<&Conn> {
-        self.slots[*self.index.get(id)?].as_deref()
+        let slot = match self.last {
+            Some((last, slot)) if last == *id => slot,
+            _ => *self.index.get(id)?,
+        };
+        self.slots[slot].as_deref()
     }
 
     pub fn get_mut(&mut self, id: &ConnId) -> Option<&mut Conn> {
-        self.slots[*self.index.get(id)?].as_deref_mut()
+        let slot = self.slot_of(id)?;
+        self.slots[slot].as_deref_mut()
     }
 
     /// Checks a connection out to run a step; `None` when it is not hosted or already out.
     pub fn take(&mut self, id: &ConnId) -> Option<Box<Conn>> {
-        let conn = self.slots[*self.index.get(id)?].take()?;
+        let slot = self.slot_of(id)?;
+        let conn = self.slots[slot].take()?;
         self.present -= 1;
         Some(conn)
     }
 
     /// Checks back in a connection `take` handed out.
     pub fn put_back(&mut self, conn: Box<Conn>) {
-        let slot = *self
-            .index
-            .get(&conn.id)
+        let slot = self
+            .slot_of(&conn.id)
             .unwrap_or_else(|| panic!("conn {:?} put back but not hosted", conn.id));
         assert!(
             self.slots[slot].is_none(),
@@ -202,6 +221,9 @@ impl ConnTable {
     /// Stops hosting `id`, checked in or out; returns the connection if it was checked in.
     pub fn remove(&mut self, id: &ConnId) -> Option<Box<Conn>> {
         let slot = self.index.remove(id)?;
+        if self.last.is_some_and(|(last, _)| last == *id) {
+            self.last = None;
+        }
         self.free.push(slot);
         let conn = self.slots[slot].take();
         self.present -= usize::from(conn.is_some());
@@ -275,5 +297,13 @@ mod tests {
         table.insert(conn(5));
         assert_eq!(table.slots.len(), 2, "freed slots are reused");
         assert_eq!(ids(&table), vec![4, 5]);
+        // The lookup cache forgets a removed connection whose slot went to another.
+        let four = table.take(&ConnId(4)).unwrap();
+        assert!(table.remove(&ConnId(4)).is_none());
+        drop(four);
+        table.insert(conn(6));
+        assert!(table.get(&ConnId(4)).is_none());
+        assert!(table.take(&ConnId(4)).is_none());
+        assert_eq!(table.get(&ConnId(6)).map(|c| c.id), Some(ConnId(6)));
     }
 }

@@ -263,10 +263,10 @@ fn on_writable(worker: &Worker, io: &ConnIo) -> bool {
     true
 }
 
-fn on_readable(worker: &Worker, io: &ConnIo) {
+fn on_readable(worker: &Worker, io: &Rc<ConnIo>) {
     match worker.read_from(&io.stream) {
         Ok(bytes) if bytes.is_empty() => worker.conn_gone(io.id),
-        Ok(bytes) => worker.deliver(Msg::ConnData { conn: io.id, bytes }),
+        Ok(bytes) => worker.deliver_from(io, bytes),
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
         Err(err) => {
             tracing::debug!(conn = io.id.0, %err, "read failed");

@@ -225,6 +225,9 @@ struct Core {
     outbox: Vec<VecDeque<Inbound>>,
     /// The sockets of the connections hosted here (a BTreeMap: no hashing on every write).
     conns: BTreeMap<ConnId, Rc<ConnIo>>,
+    /// The socket whose input this burst handles: its reply is written without a search of
+    /// `conns`. Cleared at the end of the burst.
+    hint: Option<Rc<ConnIo>>,
 }
 
 pub struct Worker {
@@ -256,6 +259,7 @@ impl Worker {
                 local: VecDeque::new(),
                 outbox,
                 conns: BTreeMap::new(),
+                hint: None,
             }),
             timers,
             read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
@@ -272,6 +276,14 @@ impl Worker {
     /// Steps the engine with `msg` and everything it leads to on this thread.
     pub fn deliver(&self, msg: Msg) {
         self.with_core(|core, _| core.local.push_back(msg));
+    }
+
+    /// `deliver` for bytes read from `io`'s socket.
+    pub fn deliver_from(&self, io: &Rc<ConnIo>, bytes: Vec<u8>) {
+        self.with_core(|core, _| {
+            core.hint = Some(Rc::clone(io));
+            core.local.push_back(Msg::ConnData { conn: io.id, bytes });
+        });
     }
 
     /// `deliver` for several messages in order, in one burst (one clock reading).
@@ -344,6 +356,7 @@ impl Worker {
             core.node.on_msg(msg, &mut core.cx);
         }
         core.effects = effects;
+        core.hint = None;
         for (to, outbox) in core.outbox.iter_mut().enumerate() {
             if self.shared.mailboxes[to].push_all(outbox).is_err() {
                 tracing::debug!(
@@ -445,8 +458,13 @@ impl Worker {
 
 impl Core {
     fn write(&mut self, conn: ConnId, bytes: Vec<u8>) {
-        // A connection already gone has no one to read its output.
-        let Some(io) = self.conns.get(&conn) else {
+        // A connection already gone has no one to read its output (a hinted one that went
+        // is `Done`, and its `write` takes nothing).
+        let io = match &self.hint {
+            Some(io) if io.id == conn => Some(io),
+            _ => self.conns.get(&conn),
+        };
+        let Some(io) = io else {
             self.cx.recycle_buffer(bytes);
             return;
         };
