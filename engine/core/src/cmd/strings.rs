@@ -455,9 +455,10 @@ fn set(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         SetReply::Status => None,
     };
     let now_ms = ecx.read_now_ms();
-    let old = ecx.db().peek(key, now_ms);
+    // One table lookup (`peek` takes two): whether the key lives, and its deadline.
+    let old = ecx.db().visit_live(key, now_ms, |e| e.expire_at_ms);
     let found = old.is_some();
-    let old_deadline_ms = old.and_then(|e| e.expire_at_ms);
+    let old_deadline_ms = old.flatten();
     let writes = match args.cond {
         SetCond::Always => true,
         SetCond::IfAbsent => !found,
