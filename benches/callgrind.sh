@@ -80,7 +80,8 @@ measure() {
   "$loadgen" --port "$port" --load --key-range "$KEYS" --data-size "$DATA_SIZE" \
     --duration "$LOAD_TIME_MAX_S" >/dev/null
   callgrind_control -i on "$vpid" >/dev/null 2>&1
-  "$loadgen" --port "$port" --ratio "$RATIO" --pipeline "$PIPELINE" --clients "$CLIENTS" --threads 1 \
+  "$loadgen" --port "$port" --ratio "$RATIO" --pipeline "$PIPELINE" --clients "$CLIENTS" \
+    --threads 1 \
     --key-range "$KEYS" --data-size "$DATA_SIZE" --requests "$GETS" \
     --duration "$LOAD_TIME_MAX_S" | sed "s/^/  $name: /"
   callgrind_control -i off "$vpid" >/dev/null 2>&1
@@ -104,7 +105,9 @@ for server in $SERVERS; do
   case $server in
     redis) measure redis "$REDIS_BIN" --save "" --appendonly no --dir "$work" || status=1 ;;
     # shellcheck disable=SC2086 # DAMSELFLY_ARGS is a list of flags
-    damselfly) measure damselfly "$DAMSELFLY_BIN" ${DAMSELFLY_ARGS:---proactor_threads 1} || status=1 ;;
+    damselfly)
+      measure damselfly "$DAMSELFLY_BIN" ${DAMSELFLY_ARGS:---proactor_threads 1} || status=1
+      ;;
     *) echo "unknown server $server" >&2; status=2 ;;
   esac
 done

@@ -1,14 +1,14 @@
 //! One client socket on its owning thread: the bytes in, the bytes out, and nothing else.
 //!
 //! `ConnIo` is shared (`Rc`) by the thread's effect router and the connection's task. The router
-//! writes a step's reply straight to the socket (`try_write`: one syscall per pipelined batch,
-//! no task switch) and queues only what the kernel would not take. The task waits for the socket
-//! to become readable (when the engine wants input) or writable (when output is queued), reads
-//! into the thread's shared buffer and hands the bytes to the engine, or flushes the queue and
-//! reports the bytes written. The router tells the task that what it waits for changed by a
-//! poke: a flag and the task's waker, kept in the `ConnIo` (no `Notify`: its waiter list and
-//! lock cost more than the rest of a pipeline-1 request's bookkeeping). Whatever the socket does, the engine hears `ConnClosed` once: the
-//! thread's connection table is the guard (see `Worker::conn_gone`).
+//! writes a step's reply straight to the socket (`try_write`: one syscall per pipelined batch, no
+//! task switch) and queues only what the kernel would not take. The task waits for the socket to
+//! become readable (when the engine wants input) or writable (when output is queued), reads into
+//! the thread's shared buffer and hands the bytes to the engine, or flushes the queue and reports
+//! the bytes written. The router tells the task that what it waits for changed by a poke: a flag
+//! and the task's waker, kept in the `ConnIo` (no `Notify`: its waiter list and lock cost more than
+//! the rest of a pipeline-1 request's bookkeeping). Whatever the socket does, the engine hears
+//! `ConnClosed` once: the thread's connection table is the guard (see `Worker::conn_gone`).
 //!
 //! Lifecycle: `Open` → (engine's `Close`) `Closing`: stop reading, flush → `Done`: write side
 //! shut down, task ends, socket closed when the last `Rc` drops. Peer EOF or a socket error goes

@@ -1,11 +1,11 @@
 //! Cross-thread mailboxes: the only place where proactor threads touch each other.
 //!
 //! A `Mailbox` is a mutex-guarded queue plus a wake-up `Signal`. Producers (any thread) push one
-//! item, or a batch in one lock (`push_all`: a thread sends what one burst of engine steps
-//! produced for a thread at once); the consumer (the owning thread) takes *everything* queued in
-//! one lock, so a busy thread pays one lock per batch, not per message. `close` is the shutdown flag: it is kept inside the
-//! same mutex as the queue, so "closed" and "empty" are read together and a consumer can never
-//! see one without the other.
+//! item, or a batch in one lock (`push_all`: a thread sends what one burst of engine steps produced
+//! for a thread at once); the consumer (the owning thread) takes *everything* queued in one lock,
+//! so a busy thread pays one lock per batch, not per message. `close` is the shutdown flag: it is
+//! kept inside the same mutex as the queue, so "closed" and "empty" are read together and a
+//! consumer can never see one without the other.
 //!
 //! Wake-up protocol (the part loom checks): a producer signals only when its push turned an empty
 //! queue non-empty. That is enough because the consumer drains the whole queue at once: if the
