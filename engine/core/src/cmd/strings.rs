@@ -46,7 +46,7 @@ use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, Docs, Exec, GatherDbs, KeySpec, Merge};
 use crate::config::PROTO_MAX_BULK_LEN_DEFAULT_BYTES;
-use crate::db::{Entry, EntryMut, StrRef, StrValue, Value, ValueRef, EMBSTR_LEN_MAX_BYTES};
+use crate::db::{Access, Entry, EntryMut, StrRef, StrValue, Value, ValueRef, EMBSTR_LEN_MAX_BYTES};
 use crate::error::CmdError;
 use crate::numfmt;
 use crate::reply::Reply;
@@ -364,9 +364,29 @@ fn claim_ttl(seen: &mut Option<TtlWord>, word: TtlWord) -> Result<(), CmdError> 
 // ---------------------------------------------------------------------------------------------
 // GET, SET and the single-key setters.
 
+/// `lookup_read` in one table lookup, copying the value into a buffer from the `Cx` (the node
+/// hands it back after encoding): the hot path allocates nothing.
 fn get(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let value = lookup_read(ecx, &argv[1])?.map(StrRef::to_bytes);
-    Ok(Reply::opt_bulk(value))
+    let now_ms = ecx.read_now_ms();
+    let mut bytes = ecx.cx.take_buffer();
+    let found = ecx
+        .db()
+        .visit_live(&argv[1], now_ms, Access::Touch, |entry| {
+            as_str(entry.value()).map(|value| value.write_to(&mut bytes))
+        });
+    let stats = &mut ecx.shard.stats;
+    match found {
+        Some(found) => {
+            stats.keyspace_hits += 1;
+            found?;
+            Ok(Reply::Bulk(bytes))
+        }
+        None => {
+            stats.keyspace_misses += 1;
+            ecx.cx.recycle_buffer(bytes);
+            Ok(Reply::Nil)
+        }
+    }
 }
 
 /// When SET writes.
@@ -440,9 +460,12 @@ fn set(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         SetReply::Status => None,
     };
     let now_ms = ecx.read_now_ms();
-    let old = ecx.db().peek(key, now_ms);
+    // One table lookup (`peek` takes two): whether the key lives, and its deadline.
+    let old = ecx
+        .db()
+        .visit_live(key, now_ms, Access::Peek, |e| e.expire_at_ms());
     let found = old.is_some();
-    let old_deadline_ms = old.and_then(|e| e.expire_at_ms());
+    let old_deadline_ms = old.flatten();
     let writes = match args.cond {
         SetCond::Always => true,
         SetCond::IfAbsent => !found,

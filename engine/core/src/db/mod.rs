@@ -89,6 +89,14 @@ impl StrRef<'_> {
         }
     }
 
+    /// Appends the value's bytes to `out` (the hot path's reply buffer; allocates nothing).
+    pub fn write_to(self, out: &mut Vec<u8>) {
+        match self {
+            StrRef::Int(n) => crate::numfmt::fmt_i64(n, out),
+            StrRef::Bytes { bytes, .. } => out.extend_from_slice(bytes),
+        }
+    }
+
     pub fn len_bytes(self) -> usize {
         match self {
             StrRef::Int(n) => decimal_len(n),
@@ -124,6 +132,13 @@ fn decimal_len(n: i64) -> usize {
         digits += 1;
     }
     sign + digits
+}
+
+/// Whether a lookup counts as an access (access time, cache-mode promotion) or only looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Touch,
+    Peek,
 }
 
 /// A value of any type. Later families add lists, hashes, sets and sorted sets.
@@ -341,6 +356,33 @@ impl Db {
         Some(entry)
     }
 
+    /// Runs `visit` on the live entry under `key` in one table lookup; `None` when there is
+    /// none. A due entry is removed (unless expired keys are kept). With `Access::Touch` the
+    /// visit counts as an access, as `get` does. For hot paths: `get` and `peek` look the key up
+    /// twice (once to expire, once to borrow); a visitor's result borrows nothing.
+    pub fn visit_live<R>(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        access: Access,
+        visit: impl FnOnce(&Entry) -> R,
+    ) -> Option<R> {
+        let entry = self.table.get_mut(key)?;
+        if entry.is_expired(now_ms) {
+            if !self.keep_expired {
+                self.remove(key);
+            }
+            return None;
+        }
+        if access == Access::Peek {
+            return Some(visit(entry));
+        }
+        entry.touch(now_ms);
+        let seen = visit(entry);
+        self.promote(key);
+        Some(seen)
+    }
+
     /// The live entry under `key`, without touching its access time (OBJECT, TYPE-free peeks).
     pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&Entry> {
         if self.expire_if_due(key, now_ms) {
@@ -488,6 +530,28 @@ mod tests {
         assert!(db.get_mut(b"k", 100).is_none());
         assert_eq!(db.len(), 1);
         assert_eq!(db.expires_len(), 0);
+        db.check_invariants();
+    }
+
+    #[test]
+    fn visit_live_sees_live_entries_and_expires_due_ones() {
+        let mut db = Db::new(2);
+        db.insert(
+            Entry::new(b"k", string("v"), 0).with_expire_at_ms(Some(100)),
+            0,
+        );
+        let key_of = |e: &Entry| e.key().to_vec();
+        assert_eq!(
+            db.visit_live(b"k", 99, Access::Touch, key_of),
+            Some(b"k".to_vec())
+        );
+        assert_eq!(db.visit_live(b"missing", 99, Access::Peek, |_| ()), None);
+        db.set_keep_expired(true);
+        assert_eq!(db.visit_live(b"k", 100, Access::Peek, |_| ()), None);
+        assert_eq!(db.len(), 1, "kept while a transaction is queued");
+        db.set_keep_expired(false);
+        assert_eq!(db.visit_live(b"k", 100, Access::Touch, |_| ()), None);
+        assert_eq!((db.len(), db.expires_len()), (0, 0), "the due entry went");
         db.check_invariants();
     }
 
