@@ -45,6 +45,33 @@ pub struct ClientAttrs {
     pub no_touch: bool,
 }
 
+/// A command name as a client sent it (at most `LookedUp::NAME_LEN_MAX` bytes) and its spec.
+#[derive(Clone, Copy, Debug)]
+pub struct LookedUp {
+    name: [u8; LookedUp::NAME_LEN_MAX],
+    name_len: u8,
+    pub spec: &'static crate::cmd::CommandSpec,
+}
+
+impl LookedUp {
+    const NAME_LEN_MAX: usize = 16;
+
+    /// `None` for names too long to remember (no command name is that long).
+    pub fn new(name: &[u8], spec: &'static crate::cmd::CommandSpec) -> Option<LookedUp> {
+        let mut kept = [0; LookedUp::NAME_LEN_MAX];
+        kept.get_mut(..name.len())?.copy_from_slice(name);
+        Some(LookedUp {
+            name: kept,
+            name_len: name.len() as u8,
+            spec,
+        })
+    }
+
+    pub fn is(&self, name: &[u8]) -> bool {
+        self.name[..usize::from(self.name_len)] == *name
+    }
+}
+
 pub struct Conn {
     pub id: ConnId,
     pub peer_addr: String,
@@ -67,6 +94,10 @@ pub struct Conn {
     pub last_cmd_ms: u64,
     /// Full name of the last command run ("get", "client|list").
     pub last_cmd: &'static str,
+    /// The last command name looked up, as sent, and what it resolved to (before any
+    /// subcommand): pipelines repeat names, and comparing bytes with one name is cheaper than
+    /// the index's case-folding hash and probe.
+    pub last_looked_up: std::cell::Cell<Option<LookedUp>>,
     pub commands_processed: u64,
     /// The peer closed while a command was in flight; drop the connection when it finishes.
     pub peer_gone: bool,
@@ -98,6 +129,7 @@ impl Conn {
             created_ms: now_ms,
             last_cmd_ms: now_ms,
             last_cmd: "NULL",
+            last_looked_up: std::cell::Cell::new(None),
             commands_processed: 0,
             peer_gone: false,
             multi: None,

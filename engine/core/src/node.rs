@@ -13,7 +13,7 @@ use crate::argv::Argv;
 use crate::cmd::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
 use crate::config::Config;
-use crate::conn::{Conn, ConnState, ConnTable, OUTPUT_PENDING_RESUME_BYTES};
+use crate::conn::{Conn, ConnState, ConnTable, LookedUp, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
 use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase, TxTime};
@@ -349,7 +349,13 @@ impl Node {
     /// Looks the command up and checks what Redis checks before any handler: name, arity,
     /// authentication.
     fn resolve(&self, conn: &Conn, argv: &Argv) -> Result<&'static CommandSpec, CmdError> {
-        let Some(mut spec) = self.table.lookup(&argv[0]) else {
+        let name = &argv[0];
+        let repeated = conn.last_looked_up.get().filter(|last| last.is(name));
+        let Some(mut spec) = repeated.map(|last| last.spec).or_else(|| {
+            let spec = self.table.lookup(name)?;
+            conn.last_looked_up.set(LookedUp::new(name, spec));
+            Some(spec)
+        }) else {
             let args = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
             return Err(CmdError::UnknownCommand {
                 name: argv[0].to_vec(),
@@ -1057,6 +1063,30 @@ mod tests {
             .map(|i| format!("{tag}{i}"))
             .find(|k| shard_of(k.as_bytes(), threads) == ThreadId(thread))
             .unwrap()
+    }
+
+    #[test]
+    fn a_remembered_command_name_never_answers_for_another() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        let pipeline = b"SET k v\r\nGET k\r\nGET k\r\ngEt k\r\nGETX k\r\nGET k\r\nSTRLEN k\r\n\
+            GET\r\nCLIENT NOSUCH\r\nclient id\r\n";
+        let replies = String::from_utf8(c.send(conn, pipeline)).unwrap();
+        let expected = [
+            "+OK",
+            "$1\r\nv",
+            "$1\r\nv",
+            "$1\r\nv",
+            "-ERR unknown command 'GETX', with args beginning with: 'k' ",
+            "$1\r\nv",
+            ":1",
+            "-ERR wrong number of arguments for 'get' command",
+            "-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.",
+        ]
+        .map(|line| format!("{line}\r\n"))
+        .concat();
+        assert!(replies.starts_with(&expected), "{replies:?}");
+        assert!(replies[expected.len()..].starts_with(':'), "{replies:?}");
     }
 
     #[test]

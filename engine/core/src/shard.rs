@@ -126,10 +126,15 @@ impl Shard {
     /// Redis's processCommand memory step for `spec` on this shard: evict while over budget
     /// (under an evicting policy), then refuse a DENYOOM command if still over.
     pub fn admit(&mut self, db: usize, spec: &CommandSpec, argv: &Argv) -> Result<(), CmdError> {
-        self.note_peak();
         let Some(budget_bytes) = self.budget_bytes else {
+            // Only a write grows memory, so only a write can set a new peak: reads (the hot
+            // GET) skip the accounting sum.
+            if spec.has(crate::cmd::flag::WRITE) {
+                self.note_peak();
+            }
             return Ok(());
         };
+        self.note_peak();
         let evicting = self.maxmemory_policy != MaxmemoryPolicy::NoEviction;
         // An evicting shard keeps room for the split the command's insert may cause, so the
         // table's growth never carries it past the budget (only the command's own entry can).

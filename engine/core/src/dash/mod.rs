@@ -60,6 +60,8 @@ mod segment;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
+
 use crate::table::Keyed;
 use segment::{InsertPath, Pos, Segment};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -180,6 +182,9 @@ pub struct DashTable<E> {
     /// Versions a new first segment starts from, so versions never go back across `clear`.
     version_floor: u64,
     stats: DashStats,
+    /// `capacity_bytes` for the (segments, segments' capacity, directory's capacity) it was
+    /// computed for: memory admission asks on every write, and the shape rarely changes.
+    capacity_bytes_memo: Cell<(usize, usize, usize, usize)>,
 }
 
 impl<E> DashTable<E> {
@@ -192,6 +197,7 @@ impl<E> DashTable<E> {
             seed,
             version_floor: 0,
             stats: DashStats::default(),
+            capacity_bytes_memo: Cell::new((0, 0, 0, 0)),
         }
     }
 
@@ -226,10 +232,23 @@ impl<E> DashTable<E> {
     /// each allocation counted by its allocator class (db::size_class).
     pub fn capacity_bytes(&self) -> usize {
         use crate::db::size_class::class_bytes;
+        let shape = (
+            self.segments.len(),
+            self.segments.capacity(),
+            self.directory.capacity(),
+        );
+        let (segments, segments_capacity, directory_capacity, bytes) =
+            self.capacity_bytes_memo.get();
+        if shape == (segments, segments_capacity, directory_capacity) {
+            return bytes;
+        }
         let buckets_bytes = class_bytes(Self::buckets_alloc_bytes());
-        class_bytes(self.segments.capacity() * std::mem::size_of::<Segment<E>>())
-            + self.segments.len() * buckets_bytes
-            + class_bytes(self.directory.capacity() * std::mem::size_of::<u32>())
+        let bytes = class_bytes(shape.1 * std::mem::size_of::<Segment<E>>())
+            + shape.0 * buckets_bytes
+            + class_bytes(shape.2 * std::mem::size_of::<u32>());
+        self.capacity_bytes_memo
+            .set((shape.0, shape.1, shape.2, bytes));
+        bytes
     }
 
     /// The most `capacity_bytes` can grow by in one insert: a split's new bucket array, plus the

@@ -331,10 +331,15 @@ impl Entry {
 
     /// The whole block.
     fn bytes(&self) -> &[u8] {
-        let len = self.shape().block_len();
+        self.bytes_of(self.shape())
+    }
+
+    /// `bytes` for a caller that already decoded the shape (the prefix is read once per
+    /// lookup, not once per field: GET reads the key, the deadline and the value).
+    fn bytes_of(&self, shape: Shape) -> &[u8] {
         // SAFETY: the block was allocated with exactly the length its shape gives, initialised
         // in `build`, and its shape never changes in place (only through a new block).
-        unsafe { std::slice::from_raw_parts(self.block.as_ptr(), len) }
+        unsafe { std::slice::from_raw_parts(self.block.as_ptr(), shape.block_len()) }
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
@@ -345,14 +350,14 @@ impl Entry {
 
     pub fn key(&self) -> &[u8] {
         let shape = self.shape();
-        &self.bytes()[shape.key_at()..shape.value_at()]
+        &self.bytes_of(shape)[shape.key_at()..shape.value_at()]
     }
 
     pub fn expire_at_ms(&self) -> Option<u64> {
         let shape = self.shape();
         shape
             .has_ttl()
-            .then(|| read_u64(self.bytes(), shape.prefix_len()))
+            .then(|| read_u64(self.bytes_of(shape), shape.prefix_len()))
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
@@ -385,10 +390,12 @@ impl Entry {
 
     fn external(&self) -> Option<ExternalParts> {
         let shape = self.shape();
-        if shape.kind() != KIND_EXTERNAL {
-            return None;
-        }
-        let bytes = self.bytes();
+        (shape.kind() == KIND_EXTERNAL).then(|| self.external_of(shape))
+    }
+
+    /// The external buffer's parts; `shape` is this entry's, of kind external.
+    fn external_of(&self, shape: Shape) -> ExternalParts {
+        let bytes = self.bytes_of(shape);
         let at = shape.value_at();
         let ptr = read_u64(bytes, at) as usize as *mut u8;
         let (len, cap) = if shape.wide() {
@@ -399,7 +406,7 @@ impl Entry {
         } else {
             (read_u32(bytes, at + 8), read_u32(bytes, at + 12))
         };
-        Some(ExternalParts { ptr, len, cap })
+        ExternalParts { ptr, len, cap }
     }
 
     pub fn value(&self) -> ValueRef<'_> {
@@ -407,16 +414,16 @@ impl Entry {
         let raw = shape.flags & FLAG_RAW != 0;
         let at = shape.value_at();
         let str_ref = match shape.kind() {
-            KIND_INT => StrRef::Int(read_u64(self.bytes(), at) as i64),
+            KIND_INT => StrRef::Int(read_u64(self.bytes_of(shape), at) as i64),
             KIND_EXTERNAL => {
-                let parts = self.external().expect("an external value");
+                let parts = self.external_of(shape);
                 // SAFETY: the block owns this buffer (parts of a live Vec<u8>); the slice lives
                 // no longer than `&self`, and the buffer changes only through `&mut self`.
                 let bytes = unsafe { std::slice::from_raw_parts(parts.ptr, parts.len) };
                 StrRef::Bytes { bytes, raw }
             }
             _ => StrRef::Bytes {
-                bytes: &self.bytes()[at..at + shape.inline_len],
+                bytes: &self.bytes_of(shape)[at..at + shape.inline_len],
                 raw,
             },
         };
