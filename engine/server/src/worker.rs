@@ -533,8 +533,10 @@ async fn memory_loop(worker: Rc<Worker>, wake: Arc<Notify>) {
             .saturating_add(interval_us);
         worker.timers.arm(at_mono_us, Wake::MemoryReport);
         wake.notified().await;
+        // Forced: it also frees the blocks other threads handed back to this heap (request
+        // buffers freed away from home), which a plain collect leaves for later.
         // SAFETY: mi_collect only walks this thread's own heap; it has no preconditions.
-        unsafe { libmimalloc_sys::mi_collect(false) };
+        unsafe { libmimalloc_sys::mi_collect(true) };
         let rss_bytes = process_rss_bytes().unwrap_or(0);
         worker.with_core(|core, _| core.node.shard_mut().set_process_rss_bytes(rss_bytes));
     }
