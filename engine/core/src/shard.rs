@@ -50,6 +50,8 @@ pub struct ShardMemory {
 
 pub struct Shard {
     dbs: Vec<Db>,
+    /// What every database's `keep_expired` is set to.
+    keep_expired: bool,
     /// The latest time any command on this shard ran at: commands never run earlier, so one
     /// shard's view of expiry never goes back (a hop stamped long ago, or a wall clock that
     /// stepped back, still sees what later commands saw).
@@ -81,6 +83,7 @@ impl Shard {
             dbs: (0..dbs_len)
                 .map(|i| Db::new(seed ^ (i as u64).wrapping_mul(0x9e37_79b9)))
                 .collect(),
+            keep_expired: false,
             clock_floor_ms: 0,
             sweep_db: 0,
             sweep_cursor: 0,
@@ -217,7 +220,12 @@ impl Shard {
     }
 
     /// Whether reads leave expired keys in place (see `Db::set_keep_expired`).
+    /// Called before every message, so it costs one comparison unless the setting changes.
     pub fn set_keep_expired(&mut self, keep: bool) {
+        if keep == self.keep_expired {
+            return;
+        }
+        self.keep_expired = keep;
         for db in &mut self.dbs {
             db.set_keep_expired(keep);
         }
