@@ -75,9 +75,19 @@ struct QueuedTx {
     coordinator: (ThreadId, ConnId),
 }
 
+/// Counters of one shard's scheduling, for INFO.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxStats {
+    /// Schedules refused: each costs its coordinator a cancel and a retry.
+    pub refused: u64,
+    /// Schedules accepted below a higher txid already queued here.
+    pub out_of_order: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct TxQueue {
     queue: BTreeMap<TxId, QueuedTx>,
+    stats: TxStats,
     /// The highest txid ever scheduled here; lower ones are refused.
     last_scheduled: Option<TxId>,
     intents: BTreeMap<(u16, Vec<u8>), Intents>,
@@ -92,6 +102,10 @@ impl TxQueue {
 
     pub fn len(&self) -> usize {
         self.queue.len()
+    }
+
+    pub fn stats(&self) -> TxStats {
+        self.stats
     }
 
     /// Whether a command outside any transaction must wait before touching `key` in `mode`.
@@ -137,6 +151,7 @@ impl TxQueue {
         ignore_conflicts: bool,
     ) -> bool {
         if self.last_scheduled.is_some_and(|last| txid <= last) {
+            self.stats.refused += 1;
             return false;
         }
         self.last_scheduled = Some(txid);
