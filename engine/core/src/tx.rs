@@ -99,7 +99,10 @@ impl KeyIntents {
 
     /// How many intents below `txid` conflict with `mode`.
     fn conflicts_below(&self, txid: TxId, mode: LockMode) -> u32 {
-        let below = self.0.iter().filter(|(holder, held)| *holder < txid && held.conflicts_with(mode));
+        let below = self
+            .0
+            .iter()
+            .filter(|(holder, held)| *holder < txid && held.conflicts_with(mode));
         below.count() as u32
     }
 }
@@ -294,7 +297,10 @@ impl TxQueue {
             }
             LockSet::Keys(keys) => {
                 for (db, key, mode) in keys {
-                    let by_key = self.intents.get_mut(db).expect("intents of a locked database");
+                    let by_key = self
+                        .intents
+                        .get_mut(db)
+                        .expect("intents of a locked database");
                     let intents = by_key.get_mut(key.as_slice()).unwrap_or_else(|| {
                         panic!("{txid:?} releases db {db} key {key:?}, which has no intents")
                     });
@@ -320,9 +326,14 @@ impl TxQueue {
     fn unblock_above(&mut self, txid: TxId, locks: &LockSet) {
         let above = (Bound::Excluded(txid), Bound::Unbounded);
         let adjust = |queue: &mut BTreeMap<TxId, QueuedTx>, holder: TxId| {
-            let tx = queue.get_mut(&holder).expect("intents of a queued transaction");
+            let tx = queue
+                .get_mut(&holder)
+                .expect("intents of a queued transaction");
             tx.blockers = tx.blockers.checked_sub(1).unwrap_or_else(|| {
-                panic!("{holder:?} (coordinator {:?}): {txid:?} was not counted", tx.coordinator)
+                panic!(
+                    "{holder:?} (coordinator {:?}): {txid:?} was not counted",
+                    tx.coordinator
+                )
             });
         };
         match locks {
@@ -489,7 +500,13 @@ mod tests {
         assert!(schedule(&mut q, 5, x("a")));
         assert!(schedule(&mut q, 3, x("b")), "other key: no order to break");
         assert!(q.runnable(TxId(3)) && q.runnable(TxId(5)));
-        assert_eq!(q.stats(), TxStats { refused: 0, out_of_order: 1 });
+        assert_eq!(
+            q.stats(),
+            TxStats {
+                refused: 0,
+                out_of_order: 1
+            }
+        );
     }
 
     #[test]
@@ -497,7 +514,11 @@ mod tests {
         let mut q = TxQueue::default();
         assert!(schedule(&mut q, 5, x("a")));
         assert!(!schedule(&mut q, 3, s("a")), "reads what 5 writes");
-        assert!(!schedule(&mut q, 4, keys(&[("b", LockMode::Shared), ("a", LockMode::Shared)])));
+        assert!(!schedule(
+            &mut q,
+            4,
+            keys(&[("b", LockMode::Shared), ("a", LockMode::Shared)])
+        ));
         assert!(schedule(&mut q, 6, s("a")), "a higher one queues behind");
         assert!(!q.runnable(TxId(6)));
         assert_eq!(q.stats().refused, 2);
@@ -519,7 +540,10 @@ mod tests {
         assert!(schedule(&mut q, 5, s("a")));
         assert!(schedule(&mut q, 3, s("a")), "two readers in either order");
         assert!(q.runnable(TxId(3)) && q.runnable(TxId(5)));
-        assert!(!schedule(&mut q, 4, x("a")), "a writer below a queued reader");
+        assert!(
+            !schedule(&mut q, 4, x("a")),
+            "a writer below a queued reader"
+        );
         assert!(schedule(&mut q, 7, x("a")));
         assert!(!q.runnable(TxId(7)));
         assert!(q.blocks(0, b"a", LockMode::Shared), "a writer is queued");
@@ -533,10 +557,16 @@ mod tests {
     fn everything_conflicts_with_every_queued_transaction() {
         let mut q = TxQueue::default();
         assert!(schedule(&mut q, 5, x("a")));
-        assert!(!schedule(&mut q, 4, LockSet::Everything), "5 is queued above");
+        assert!(
+            !schedule(&mut q, 4, LockSet::Everything),
+            "5 is queued above"
+        );
         assert!(schedule(&mut q, 6, LockSet::Everything));
         assert!(!q.runnable(TxId(6)));
-        assert!(!schedule(&mut q, 3, s("zzz")), "below a queued everything lock");
+        assert!(
+            !schedule(&mut q, 3, s("zzz")),
+            "below a queued everything lock"
+        );
         assert!(q.blocks(3, b"any", LockMode::Shared));
         assert!(schedule(&mut q, 7, s("b")));
         assert!(!q.runnable(TxId(7)), "behind the everything lock");
@@ -545,7 +575,10 @@ mod tests {
         remove(&mut q, 6);
         assert!(q.runnable(TxId(7)));
         remove(&mut q, 7);
-        assert!(schedule(&mut q, 2, LockSet::Everything), "nothing queued above");
+        assert!(
+            schedule(&mut q, 2, LockSet::Everything),
+            "nothing queued above"
+        );
         assert!(q.runnable(TxId(2)));
     }
 
@@ -554,13 +587,20 @@ mod tests {
         let mut q = TxQueue::default();
         assert!(schedule(&mut q, 1, x("a")));
         assert!(schedule(&mut q, 2, x("b")));
-        assert!(schedule(&mut q, 3, keys(&[("b", LockMode::Shared), ("c", LockMode::Shared)])));
+        assert!(schedule(
+            &mut q,
+            3,
+            keys(&[("b", LockMode::Shared), ("c", LockMode::Shared)])
+        ));
         assert!(schedule(&mut q, 4, s("c")));
         assert!(q.runnable(TxId(1)) && q.runnable(TxId(2)));
         assert!(!q.runnable(TxId(3)), "reads what 2 writes");
         assert!(q.runnable(TxId(4)), "shared with shared");
         remove(&mut q, 2);
-        assert!(q.runnable(TxId(3)), "1 is still queued, but conflicts with nothing of 3's");
+        assert!(
+            q.runnable(TxId(3)),
+            "1 is still queued, but conflicts with nothing of 3's"
+        );
     }
 
     #[test]
@@ -580,8 +620,16 @@ mod tests {
     #[test]
     fn a_key_named_twice_counts_both_intents() {
         let mut q = TxQueue::default();
-        assert!(schedule(&mut q, 1, keys(&[("a", LockMode::Exclusive), ("a", LockMode::Exclusive)])));
-        assert!(schedule(&mut q, 2, keys(&[("a", LockMode::Shared), ("a", LockMode::Shared)])));
+        assert!(schedule(
+            &mut q,
+            1,
+            keys(&[("a", LockMode::Exclusive), ("a", LockMode::Exclusive)])
+        ));
+        assert!(schedule(
+            &mut q,
+            2,
+            keys(&[("a", LockMode::Shared), ("a", LockMode::Shared)])
+        ));
         assert!(!q.runnable(TxId(2)));
         remove(&mut q, 1);
         assert!(q.runnable(TxId(2)));
@@ -617,7 +665,10 @@ mod tests {
         q.plant_accept_conflicting_lower(true);
         assert!(schedule(&mut q, 5, x("a")));
         q.schedule(TxId(3), x("a"), WHO, false);
-        assert!(q.runnable(TxId(3)) && q.runnable(TxId(5)), "both run: the bug");
+        assert!(
+            q.runnable(TxId(3)) && q.runnable(TxId(5)),
+            "both run: the bug"
+        );
         q.check_invariants();
     }
 }
