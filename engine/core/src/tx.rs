@@ -59,18 +59,6 @@ pub enum LockMode {
     Exclusive,
 }
 
-impl LockMode {
-    /// Two intents on one key conflict unless both are shared.
-    fn conflicts_with(self, other: LockMode) -> bool {
-        match (self, other) {
-            (LockMode::Shared, LockMode::Shared) => false,
-            (LockMode::Shared, LockMode::Exclusive)
-            | (LockMode::Exclusive, LockMode::Shared)
-            | (LockMode::Exclusive, LockMode::Exclusive) => true,
-        }
-    }
-}
-
 /// What a transaction locks on one shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LockSet {
@@ -80,30 +68,61 @@ pub enum LockSet {
     Everything,
 }
 
-/// The intents queued transactions hold on one key: one (txid, mode) per lock, in txid order, a
-/// transaction that names a key twice holding two. Rarely more than a few.
+/// The intents queued transactions hold on one key, each list in ascending txid order (a
+/// transaction that names a key twice appears twice). Sorted, so the lowest and highest holder
+/// of each mode, which decide every conflict question, are the ends.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct KeyIntents(Vec<(TxId, LockMode)>);
+struct KeyIntents {
+    shared: Vec<TxId>,
+    exclusive: Vec<TxId>,
+}
 
 impl KeyIntents {
+    fn holders_mut(&mut self, mode: LockMode) -> &mut Vec<TxId> {
+        match mode {
+            LockMode::Shared => &mut self.shared,
+            LockMode::Exclusive => &mut self.exclusive,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.shared.is_empty() && self.exclusive.is_empty()
+    }
+
     fn conflicts(&self, mode: LockMode) -> bool {
-        self.0.iter().any(|(_, held)| held.conflicts_with(mode))
+        !self.exclusive.is_empty() || (mode == LockMode::Exclusive && !self.shared.is_empty())
     }
 
     /// Whether a transaction above `txid` holds an intent conflicting with `mode`.
     fn conflicts_above(&self, txid: TxId, mode: LockMode) -> bool {
-        self.0
-            .iter()
-            .any(|(holder, held)| *holder > txid && held.conflicts_with(mode))
+        let above = |holders: &Vec<TxId>| holders.last().is_some_and(|h| *h > txid);
+        above(&self.exclusive) || (mode == LockMode::Exclusive && above(&self.shared))
     }
 
-    /// How many intents below `txid` conflict with `mode`.
-    fn conflicts_below(&self, txid: TxId, mode: LockMode) -> u32 {
-        let below = self
-            .0
-            .iter()
-            .filter(|(holder, held)| *holder < txid && held.conflicts_with(mode));
-        below.count() as u32
+    /// Whether a transaction below `txid` holds an intent conflicting with `mode`.
+    fn conflicts_below(&self, txid: TxId, mode: LockMode) -> bool {
+        let below = |holders: &Vec<TxId>| holders.first().is_some_and(|h| *h < txid);
+        below(&self.exclusive) || (mode == LockMode::Exclusive && below(&self.shared))
+    }
+
+    /// Adds to `out` the holders above `txid` that no longer conflict with any lower holder here
+    /// now that `txid`, which held `mode`, has left: the lowest holder if it is exclusive, and,
+    /// if `txid` was exclusive, the shared holders above it and below the lowest exclusive one.
+    fn unblocked_by(&self, txid: TxId, mode: LockMode, out: &mut Vec<TxId>) {
+        let lowest_exclusive = self.exclusive.first().copied();
+        if let Some(e) = lowest_exclusive {
+            // `<=`: a transaction holding the key in both modes does not block itself.
+            if e > txid && self.shared.first().is_none_or(|s| e <= *s) {
+                out.push(e);
+            }
+        }
+        if mode == LockMode::Exclusive {
+            let from = self.shared.partition_point(|h| *h <= txid);
+            let to = lowest_exclusive.map_or(self.shared.len(), |e| {
+                self.shared.partition_point(|h| *h < e)
+            });
+            out.extend(self.shared.get(from..to).unwrap_or_default());
+        }
     }
 }
 
@@ -119,26 +138,27 @@ pub struct RunnableWatch {
     pub seq: u64,
 }
 
+/// Whether a queued transaction may run here. It moves from `Blocked` to `Runnable` once,
+/// never back (fact 2 of the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Turn {
+    /// A lower transaction queued here conflicts with it.
+    Blocked,
+    Runnable,
+}
+
 #[derive(Debug)]
 struct QueuedTx {
     locks: LockSet,
-    /// Conflicts with lower queued transactions (pairs of intents on a shared key; one for each
-    /// lower transaction when either side locks everything). Runnable at zero.
-    blockers: u32,
-    /// The planted bug `run-conflicting-out-of-order`: runnable whatever its blockers.
-    ignores_blockers: bool,
+    turn: Turn,
+    /// The planted bug `run-conflicting-out-of-order`: made runnable whatever its conflicts.
+    planted_runnable: bool,
     /// Hops waiting for this transaction to become runnable, in arrival order.
     parked: VecDeque<Hop>,
     /// The coordinator waiting to hear that this transaction can run here.
     watch: Option<RunnableWatch>,
     /// Who coordinates it, for assertion messages.
     coordinator: (ThreadId, ConnId),
-}
-
-impl QueuedTx {
-    fn runnable(&self) -> bool {
-        self.blockers == 0 || self.ignores_blockers
-    }
 }
 
 /// Counters of one shard's scheduling, for INFO.
@@ -211,21 +231,25 @@ impl TxQueue {
             "{txid:?} (coordinator {coordinator:?}) scheduled twice"
         );
         let below_highest = self.queue.last_key_value().is_some_and(|(h, _)| *h > txid);
-        if below_highest && !self.accepts_conflicting_lower && self.conflicts_above(txid, &locks) {
-            self.stats.refused += 1;
-            return false;
-        }
         if below_highest {
+            if !self.accepts_conflicting_lower && self.conflicts_above(txid, &locks) {
+                self.stats.refused += 1;
+                return false;
+            }
             self.stats.out_of_order += 1;
         }
-        let blockers = self.conflicts_below(txid, &locks);
+        let turn = if ignore_conflicts || !self.conflicts_below(txid, &locks) {
+            Turn::Runnable
+        } else {
+            Turn::Blocked
+        };
         self.take_intents(txid, &locks);
         self.queue.insert(
             txid,
             QueuedTx {
                 locks,
-                blockers,
-                ignores_blockers: ignore_conflicts,
+                turn,
+                planted_runnable: ignore_conflicts,
                 parked: VecDeque::new(),
                 watch: None,
                 coordinator,
@@ -249,117 +273,77 @@ impl TxQueue {
         }
     }
 
-    /// How many conflicts `locks` have with transactions below `txid` queued here: the count a
-    /// transaction scheduled now starts with.
-    fn conflicts_below(&self, txid: TxId, locks: &LockSet) -> u32 {
+    /// Whether `locks` conflict with a transaction below `txid` queued here: while they do,
+    /// `txid` may not run.
+    fn conflicts_below(&self, txid: TxId, locks: &LockSet) -> bool {
         match locks {
-            LockSet::Everything => self.queue.range(..txid).count() as u32,
+            LockSet::Everything => self.queue.first_key_value().is_some_and(|(h, _)| *h < txid),
             LockSet::Keys(keys) => {
-                let everything = self.everything.range(..txid).count() as u32;
-                let keyed: u32 = keys
-                    .iter()
-                    .filter_map(|(db, key, mode)| {
-                        Some(self.key_intents(*db, key)?.conflicts_below(txid, *mode))
+                self.everything.first().is_some_and(|e| *e < txid)
+                    || keys.iter().any(|(db, key, mode)| {
+                        self.key_intents(*db, key)
+                            .is_some_and(|i| i.conflicts_below(txid, *mode))
                     })
-                    .sum();
-                everything + keyed
             }
         }
     }
 
     fn take_intents(&mut self, txid: TxId, locks: &LockSet) {
-        match locks {
-            LockSet::Everything => {
-                self.everything.insert(txid);
-            }
-            LockSet::Keys(keys) => {
-                for (db, key, mode) in keys {
-                    let by_key = self.intents.entry(*db).or_default();
-                    match by_key.get_mut(key.as_slice()) {
-                        Some(intents) => {
-                            let at = intents.0.partition_point(|(held, _)| *held <= txid);
-                            intents.0.insert(at, (txid, *mode));
-                        }
-                        None => {
-                            by_key.insert(key.clone(), KeyIntents(vec![(txid, *mode)]));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn release_intents(&mut self, txid: TxId, locks: &LockSet) {
-        match locks {
-            LockSet::Everything => {
-                let held = self.everything.remove(&txid);
-                assert!(held, "{txid:?} released an everything lock it did not hold");
-            }
-            LockSet::Keys(keys) => {
-                for (db, key, mode) in keys {
-                    let by_key = self
-                        .intents
-                        .get_mut(db)
-                        .expect("intents of a locked database");
-                    let intents = by_key.get_mut(key.as_slice()).unwrap_or_else(|| {
-                        panic!("{txid:?} releases db {db} key {key:?}, which has no intents")
-                    });
-                    let at = intents
-                        .0
-                        .iter()
-                        .position(|held| *held == (txid, *mode))
-                        .unwrap_or_else(|| panic!("{txid:?} held no {mode:?} intent on {key:?}"));
-                    intents.0.remove(at);
-                    if intents.0.is_empty() {
-                        by_key.remove(key.as_slice());
-                        if by_key.is_empty() {
-                            self.intents.remove(db);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Takes what `txid`, which held `locks`, blocked off the blocker counts of the higher
-    /// queued transactions.
-    fn unblock_above(&mut self, txid: TxId, locks: &LockSet) {
-        let above = (Bound::Excluded(txid), Bound::Unbounded);
-        let adjust = |queue: &mut BTreeMap<TxId, QueuedTx>, holder: TxId| {
-            let tx = queue
-                .get_mut(&holder)
-                .expect("intents of a queued transaction");
-            tx.blockers = tx.blockers.checked_sub(1).unwrap_or_else(|| {
-                panic!(
-                    "{holder:?} (coordinator {:?}): {txid:?} was not counted",
-                    tx.coordinator
-                )
-            });
+        let LockSet::Keys(keys) = locks else {
+            self.everything.insert(txid);
+            return;
         };
-        match locks {
-            LockSet::Everything => {
-                let higher: Vec<TxId> = self.queue.range(above).map(|(t, _)| *t).collect();
-                for holder in higher {
-                    adjust(&mut self.queue, holder);
-                }
+        for (db, key, mode) in keys {
+            let by_key = self.intents.entry(*db).or_default();
+            if !by_key.contains_key(key.as_slice()) {
+                by_key.insert(key.clone(), KeyIntents::default());
             }
-            LockSet::Keys(keys) => {
-                for &holder in self.everything.range(above) {
-                    adjust(&mut self.queue, holder);
-                }
-                for (db, key, mode) in keys {
-                    let Some(intents) = self.intents.get(db).and_then(|k| k.get(key.as_slice()))
-                    else {
-                        continue;
-                    };
-                    for (holder, held) in &intents.0 {
-                        if *holder > txid && held.conflicts_with(*mode) {
-                            adjust(&mut self.queue, *holder);
-                        }
-                    }
+            let intents = by_key.get_mut(key.as_slice()).expect("inserted above");
+            let holders = intents.holders_mut(*mode);
+            let at = holders.partition_point(|h| *h <= txid);
+            holders.insert(at, txid);
+        }
+    }
+
+    /// Gives up `txid`'s intents; returns the transactions above it that its leaving may have
+    /// let run (each still to be checked against its other keys).
+    fn release_intents(&mut self, txid: TxId, locks: &LockSet) -> Vec<TxId> {
+        let mut unblocked = Vec::new();
+        let LockSet::Keys(keys) = locks else {
+            let held = self.everything.remove(&txid);
+            assert!(held, "{txid:?} released an everything lock it did not hold");
+            if self.everything.first().is_none_or(|e| *e > txid) {
+                let next = self.everything.first().copied();
+                let above = (
+                    Bound::Excluded(txid),
+                    next.map_or(Bound::Unbounded, Bound::Excluded),
+                );
+                unblocked.extend(self.queue.range(above).map(|(t, _)| *t));
+            }
+            return unblocked;
+        };
+        for (db, key, mode) in keys {
+            let by_key = self
+                .intents
+                .get_mut(db)
+                .expect("intents of a locked database");
+            let intents = by_key.get_mut(key.as_slice()).unwrap_or_else(|| {
+                panic!("{txid:?} releases db {db} key {key:?}, which has no intents")
+            });
+            let holders = intents.holders_mut(*mode);
+            let at = holders
+                .binary_search(&txid)
+                .unwrap_or_else(|_| panic!("{txid:?} held no {mode:?} intent on {key:?}"));
+            holders.remove(at);
+            intents.unblocked_by(txid, *mode, &mut unblocked);
+            if intents.is_empty() {
+                by_key.remove(key.as_slice());
+                if by_key.is_empty() {
+                    self.intents.remove(db);
                 }
             }
         }
+        unblocked
     }
 
     pub fn contains(&self, txid: TxId) -> bool {
@@ -368,7 +352,9 @@ impl TxQueue {
 
     /// Whether `txid`'s hops may run now: no lower transaction queued here conflicts with it.
     pub fn runnable(&self, txid: TxId) -> bool {
-        self.queue.get(&txid).is_some_and(QueuedTx::runnable)
+        self.queue
+            .get(&txid)
+            .is_some_and(|tx| tx.turn == Turn::Runnable)
     }
 
     pub fn park(&mut self, txid: TxId, hop: Hop) {
@@ -388,8 +374,8 @@ impl TxQueue {
         tx.watch = Some(watch);
     }
 
-    /// Removes `txid` (concluded or cancelled), releases its intents and unblocks the higher
-    /// transactions that conflicted with it.
+    /// Removes `txid` (concluded or cancelled), releases its intents and lets run the higher
+    /// transactions that waited only for it.
     pub fn remove(&mut self, txid: TxId) {
         let tx = self
             .queue
@@ -400,15 +386,28 @@ impl TxQueue {
             "{txid:?} (coordinator {:?}) concluded with parked hops",
             tx.coordinator
         );
-        self.release_intents(txid, &tx.locks);
-        self.unblock_above(txid, &tx.locks);
+        let mut unblocked = self.release_intents(txid, &tx.locks);
+        // An everything lock waits for every lower transaction: it may run once it is the head.
+        if let Some(head) = self.everything.first() {
+            if self.queue.first_key_value().is_some_and(|(h, _)| h == head) {
+                unblocked.push(*head);
+            }
+        }
+        for candidate in unblocked {
+            let Some(waiting) = self.queue.get(&candidate) else {
+                unreachable!("{candidate:?} holds intents but is not queued")
+            };
+            if waiting.turn == Turn::Blocked && !self.conflicts_below(candidate, &waiting.locks) {
+                self.queue.get_mut(&candidate).expect("queued").turn = Turn::Runnable;
+            }
+        }
     }
 
     /// Hops that can run now that the queue changed: those of the runnable transactions.
     pub fn take_runnable_hops(&mut self) -> Vec<Hop> {
         let mut ready = Vec::new();
         for tx in self.queue.values_mut() {
-            if tx.runnable() && !tx.parked.is_empty() {
+            if tx.turn == Turn::Runnable && !tx.parked.is_empty() {
                 ready.extend(tx.parked.drain(..));
             }
         }
@@ -419,7 +418,7 @@ impl TxQueue {
     pub fn take_runnable_watches(&mut self) -> Vec<(TxId, RunnableWatch)> {
         let mut ready = Vec::new();
         for (txid, tx) in self.queue.iter_mut() {
-            if tx.runnable() {
+            if tx.turn == Turn::Runnable {
                 if let Some(watch) = tx.watch.take() {
                     ready.push((*txid, watch));
                 }
@@ -428,8 +427,9 @@ impl TxQueue {
         ready
     }
 
-    /// Checks that the intents are the queued transactions' locks and that every blocker count
-    /// is the transaction's conflicts with the lower queued ones.
+    /// Checks that the intents are the queued transactions' locks, and that a transaction is
+    /// runnable exactly when no lower queued one conflicts with it: none waits forever (a lost
+    /// wake-up) and none runs early.
     pub fn check_invariants(&self) {
         let mut expected = TxQueue::default();
         for (txid, tx) in &self.queue {
@@ -444,18 +444,16 @@ impl TxQueue {
             "everything locks out of step with the queue"
         );
         for (txid, tx) in &self.queue {
+            let blocked = self.conflicts_below(*txid, &tx.locks);
+            let turn = if blocked && !tx.planted_runnable {
+                Turn::Blocked
+            } else {
+                Turn::Runnable
+            };
             assert_eq!(
-                tx.blockers,
-                self.conflicts_below(*txid, &tx.locks),
-                "{txid:?} (coordinator {:?}): blocker count out of step with the queue",
+                tx.turn, turn,
+                "{txid:?} (coordinator {:?}): turn out of step with the queue",
                 tx.coordinator
-            );
-        }
-        if let Some((head, tx)) = self.queue.first_key_value() {
-            assert!(
-                tx.blockers == 0,
-                "the head {head:?} waits for {} blockers",
-                tx.blockers
             );
         }
     }
@@ -659,7 +657,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "blocker count out of step")]
+    #[should_panic(expected = "turn out of step")]
     fn the_invariants_catch_a_conflicting_lower_txid_let_in() {
         let mut q = TxQueue::default();
         q.plant_accept_conflicting_lower(true);
@@ -670,5 +668,78 @@ mod tests {
             "both run: the bug"
         );
         q.check_invariants();
+    }
+
+    /// Whether two lock sets conflict, the plain way: the model the queue must agree with.
+    fn model_conflict(a: &LockSet, b: &LockSet) -> bool {
+        let (LockSet::Keys(a), LockSet::Keys(b)) = (a, b) else {
+            return true;
+        };
+        a.iter().any(|(adb, akey, amode)| {
+            b.iter().any(|(bdb, bkey, bmode)| {
+                adb == bdb
+                    && akey == bkey
+                    && (*amode == LockMode::Exclusive || *bmode == LockMode::Exclusive)
+            })
+        })
+    }
+
+    /// Random schedules and removals against the plain definitions: refused exactly when a
+    /// higher queued transaction conflicts; runnable exactly when no lower queued one does.
+    #[test]
+    fn the_queue_agrees_with_the_plain_definitions() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for _round in 0..200 {
+            let mut q = TxQueue::default();
+            let mut model: BTreeMap<u64, LockSet> = BTreeMap::new();
+            for _step in 0..60 {
+                if next(3) == 0 && !model.is_empty() {
+                    let at = next(model.len() as u64) as usize;
+                    let txid = *model.keys().nth(at).unwrap();
+                    model.remove(&txid);
+                    remove(&mut q, txid);
+                } else {
+                    let txid = next(40);
+                    if model.contains_key(&txid) {
+                        continue;
+                    }
+                    let locks = if next(15) == 0 {
+                        LockSet::Everything
+                    } else {
+                        let names = ["a", "b", "c", "d"];
+                        let list: Vec<(&str, LockMode)> = (0..1 + next(3))
+                            .map(|_| {
+                                let mode = if next(2) == 0 {
+                                    LockMode::Shared
+                                } else {
+                                    LockMode::Exclusive
+                                };
+                                (names[next(4) as usize], mode)
+                            })
+                            .collect();
+                        keys(&list)
+                    };
+                    let refuse = model
+                        .range(txid + 1..)
+                        .any(|(_, held)| model_conflict(held, &locks));
+                    assert_eq!(schedule(&mut q, txid, locks.clone()), !refuse);
+                    if !refuse {
+                        model.insert(txid, locks);
+                    }
+                }
+                for (txid, locks) in &model {
+                    let blocked = model
+                        .range(..txid)
+                        .any(|(_, lower)| model_conflict(lower, locks));
+                    assert_eq!(q.runnable(TxId(*txid)), !blocked, "{txid} in {model:?}");
+                }
+            }
+        }
     }
 }
