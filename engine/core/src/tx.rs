@@ -2,13 +2,14 @@
 //! "VLL: a lock manager redesign for main memory database systems", as Dragonfly adapts it).
 //!
 //! Every key a queued transaction touches carries its intent (shared for reads, exclusive for
-//! writes), recorded with its txid. Each queued transaction counts its *blockers*: its conflicts
-//! with lower txids queued here. It may run when it has none. One that had none when scheduled
-//! is VLL's *free* transaction and runs at once, out of queue order; the head of the queue never
-//! has any. So a conflicting transaction waits for the lower ones it conflicts with, not for
-//! every lower one. A command that is not part of a transaction runs at once unless one of its
-//! keys carries a conflicting intent; then it is queued like a one-hop transaction under a fresh
-//! (highest) txid.
+//! writes), recorded with its txid: VLL's per-key counters, kept as short sorted txid lists so
+//! that the lowest and highest conflicting holder are at hand. A transaction may run once no
+//! lower txid queued here conflicts with it. One that is runnable when scheduled is VLL's *free*
+//! transaction and runs at once, out of queue order; the head of the queue is always runnable;
+//! a blocked one waits for the lower ones it conflicts with, not for every lower one (when one
+//! leaves, only the holders of its keys next in line are re-checked). A command that is not part
+//! of a transaction runs at once unless one of its keys carries a conflicting intent; then it is
+//! queued like a one-hop transaction under a fresh (highest) txid.
 //!
 //! Admission: a shard accepts a txid lower than ones it has queued unless the newcomer conflicts
 //! with a *higher queued* transaction; only then does it refuse (the coordinator cancels
@@ -18,10 +19,9 @@
 //!
 //! Why that is enough. On every shard:
 //! 1. Of two conflicting transactions queued together, the higher cannot run until the lower is
-//!    gone: the later scheduled is the higher (else it was refused) and counted the lower.
-//! 2. Once runnable, a transaction stays runnable until it concludes here: a later arrival never
-//!    adds to a queued transaction's blockers (a lower one that would is refused, a higher one
-//!    counts only its own).
+//!    gone: the later scheduled is the higher (else it was refused), and the lower blocks it.
+//! 2. Once runnable, a transaction stays runnable until it concludes here: a later arrival that
+//!    conflicts with it is higher (a lower one is refused), and a higher one blocks only itself.
 //! 3. A plain command runs only while no conflicting intent is queued.
 //!
 //! A coordinator launches its transaction only once it is runnable on every shard (papers/vll.md,
@@ -36,11 +36,11 @@
 //! lifetime: the history is linearizable. A transaction's one time, fixed at its point, is no
 //! earlier than that of any conflicting work before it. Hence no refusal for a conflict with a
 //! higher transaction that already *concluded* here: it ran at its point, before the
-//! newcomer's. Nor deadlock: a transaction waits only for lower txids (its blockers here; on
+//! newcomer's. Nor deadlock: a transaction waits only for lower txids (conflicting ones here; on
 //! other shards, where it waits for lower ones), and such waits cannot close a cycle.
 //!
-//! Invariants: the per-key intents are exactly the queued transactions' locks, and each queued
-//! transaction's blocker count equals its conflicts with the lower queued ones.
+//! Invariants: the per-key intents are exactly the queued transactions' locks, and a queued
+//! transaction is runnable exactly when no lower queued one conflicts with it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
