@@ -440,11 +440,16 @@ fn load_mode(options: &Options, work_dir: &Path) -> Result<bool, String> {
         .iter()
         .map(|_| servers.iter().map(|s| Series::new(s.kind.name())).collect())
         .collect();
+    let mut tx_counts = vec![vec![TxCounts::default(); servers.len()]; options.workloads.len()];
     let mut errors = 0;
     for round in 0..options.rounds {
         for (w, workload) in options.workloads.iter().enumerate() {
             for i in round_order(servers.len(), round) {
+                let tx_before = tx_counters(&servers[i])?;
                 let (report, cpu_seconds) = run_one(&servers[i], workload)?;
+                if let (Some(before), Some(after)) = (tx_before, tx_counters(&servers[i])?) {
+                    tx_counts[w][i].add(before, after, report.ops);
+                }
                 errors += report.errors;
                 if let Some(e) = &report.first_error {
                     eprintln!(
@@ -459,6 +464,7 @@ fn load_mode(options: &Options, work_dir: &Path) -> Result<bool, String> {
         }
     }
     print_load_results(options, &series);
+    print_tx_counts(options, &servers, &tx_counts);
     if let Some(bench) = &options.bench {
         errors += run_redis_benchmark(&servers, bench)?;
     }
@@ -466,6 +472,67 @@ fn load_mode(options: &Options, work_dir: &Path) -> Result<bool, String> {
         server.stop();
     }
     finish(options, errors)
+}
+
+/// A damselfly server's VLL scheduling counters over a workload's runs (INFO stats).
+#[derive(Clone, Copy, Debug, Default)]
+struct TxCounts {
+    refused: u64,
+    out_of_order: u64,
+    commands: u64,
+}
+
+impl TxCounts {
+    fn add(&mut self, before: TxCounts, after: TxCounts, commands: u64) {
+        self.refused += after.refused.saturating_sub(before.refused);
+        self.out_of_order += after.out_of_order.saturating_sub(before.out_of_order);
+        self.commands += commands;
+    }
+}
+
+/// The VLL counters of INFO stats (damselfly only; None for a server without them).
+fn tx_counters(server: &Server) -> Result<Option<TxCounts>, String> {
+    if server.kind != Kind::Damselfly {
+        return Ok(None);
+    }
+    let reply = server.command(b"*2\r\n$4\r\nINFO\r\n$5\r\nstats\r\n")?;
+    let text = String::from_utf8_lossy(&reply);
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|n| n.trim().parse().ok())
+    };
+    Ok(field("tx_schedules_refused")
+        .zip(field("tx_schedules_out_of_order"))
+        .map(|(refused, out_of_order)| TxCounts {
+            refused,
+            out_of_order,
+            commands: 0,
+        }))
+}
+
+/// Refused and out-of-order VLL schedules per command, by workload (damselfly only).
+fn print_tx_counts(options: &Options, servers: &[Server], counts: &[Vec<TxCounts>]) {
+    let Some(d) = servers.iter().position(|s| s.kind == Kind::Damselfly) else {
+        return;
+    };
+    println!();
+    println!("## damselfly VLL schedules per command (INFO stats, all rounds)");
+    println!(
+        "{:>16} {:>12} {:>14} {:>14}",
+        "workload", "commands", "refused/cmd", "out-of-order/cmd"
+    );
+    for (workload, row) in options.workloads.iter().zip(counts) {
+        let c = row[d];
+        let per = |n: u64| n as f64 / c.commands.max(1) as f64;
+        println!(
+            "{:>16} {:>12} {:>14.4} {:>14.4}",
+            workload.name,
+            c.commands,
+            per(c.refused),
+            per(c.out_of_order)
+        );
+    }
 }
 
 /// Server indexes for `round`: in order on even rounds, reversed on odd (A B, B A, …).

@@ -4,9 +4,11 @@
 //!
 //! A command that writes or reads several shards atomically is a VLL transaction (`tx.rs`):
 //! the coordinator takes a txid, schedules it with its intents on every shard it touches,
-//! and only when all accepted does it launch the plan's hops, which carry the txid. A shard that
-//! already scheduled a higher txid refuses; the coordinator cancels where it was accepted and
-//! tries again with a fresh txid. The last hop on each shard concludes the transaction there.
+//! and only when all accepted, and it is runnable on each, does it launch the plan's hops, which
+//! carry the txid. A shard where it conflicts with a higher queued txid refuses; the coordinator
+//! cancels where it was accepted and tries again with a fresh txid (higher than any queued, so
+//! refused again only if a still higher conflicting one got in first). The last hop on each
+//! shard concludes the transaction there.
 //!
 //! Each command records a `Plan` on the waiting connection; `absorb` folds each `HopDone` into
 //! it and, when nothing is outstanding, `advance` moves to the next phase or writes the reply.
@@ -16,7 +18,7 @@
 use crate::argv::Argv;
 use crate::cmd::{self, CommandSpec, Exec, GatherDbs, Merge, NodeCmd};
 use crate::conn::{Conn, ConnState};
-use crate::cx::{Cx, ThreadId};
+use crate::cx::{Cx, Plant, ThreadId};
 use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{
@@ -77,6 +79,10 @@ pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: 
         unreachable!("schedule outside the scheduling phase")
     };
     *txid = cx.next_txid();
+    // The planted bug lives in the shard's queue, which cannot see `cx`: switched here, so it
+    // is on in the queue of every thread that coordinates a transaction.
+    node.txq
+        .plant_accept_conflicting_lower(cx.planted(Plant::AcceptConflictingLowerTxid));
     accepted.clear();
     *refused = false;
     not_runnable.clear();

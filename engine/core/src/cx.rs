@@ -108,10 +108,13 @@ pub enum Plant {
     RunConflictingOutOfOrder = 5,
     /// A waiting transaction is not woken when its locks free up.
     LoseWakeup = 6,
+    /// A shard admits a transaction below a conflicting higher one queued there instead of
+    /// refusing it: both may run, in either order.
+    AcceptConflictingLowerTxid = 7,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 7] = [
+    pub const ALL: [Plant; 8] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -119,6 +122,7 @@ impl Plant {
         Plant::SkipIntentLocks,
         Plant::RunConflictingOutOfOrder,
         Plant::LoseWakeup,
+        Plant::AcceptConflictingLowerTxid,
     ];
 
     pub fn name(self) -> &'static str {
@@ -130,6 +134,7 @@ impl Plant {
             Plant::SkipIntentLocks => "skip-intent-locks",
             Plant::RunConflictingOutOfOrder => "run-conflicting-out-of-order",
             Plant::LoseWakeup => "lose-a-wakeup",
+            Plant::AcceptConflictingLowerTxid => "accept-conflicting-lower-txid",
         }
     }
 

@@ -80,7 +80,7 @@ pub enum HopResult {
     Entries(Vec<Option<Entry>>),
     Stored,
     Node(NodeResult),
-    /// The shard's answer to a schedule: refused (a higher txid was scheduled there), or
+    /// The shard's answer to a schedule: refused (it conflicts with a higher txid queued there), or
     /// accepted, with the shard's clock if the transaction can already run there (else a
     /// `Runnable` follows when it can).
     Scheduled {

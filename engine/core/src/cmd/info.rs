@@ -29,11 +29,14 @@ use crate::hop::NodeResult;
 use crate::node::{Node, NodeCounters};
 use crate::reply::Reply;
 use crate::shard::ShardStats;
+use crate::tx::TxStats;
 
 /// Counters one thread reports for INFO.
 #[derive(Clone, Debug, Default)]
 pub struct ThreadStats {
     pub connected_clients: u64,
+    /// This shard's VLL scheduling counters.
+    pub tx: TxStats,
     pub counters: NodeCounters,
     pub shard: ShardStats,
     /// (keys, keys with a TTL) per database.
@@ -137,6 +140,7 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
         .collect();
     NodeResult::Stats(Box::new(ThreadStats {
         connected_clients: node.conns_len() as u64 + u64::from(current.is_some()),
+        tx: node.txq.stats(),
         counters: node.counters,
         shard: shard.stats,
         keyspace,
@@ -156,6 +160,7 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
 #[derive(Default)]
 struct Totals {
     clients: u64,
+    tx: TxStats,
     counters: NodeCounters,
     shard: ShardStats,
     keyspace: Vec<(u64, u64)>,
@@ -175,6 +180,8 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
             unreachable!("INFO part {result:?}")
         };
         t.clients += s.connected_clients;
+        t.tx.refused += s.tx.refused;
+        t.tx.out_of_order += s.tx.out_of_order;
         t.counters.connections_received += s.counters.connections_received;
         t.counters.commands_processed += s.counters.commands_processed;
         t.counters.rejected_connections += s.counters.rejected_connections;
@@ -391,6 +398,10 @@ fn stats_section(t: &Totals, out: &mut String) {
         ("pubsub_channels", "0".into()),
         ("pubsub_patterns", "0".into()),
         ("total_error_replies", "0".into()),
+        // Not in Redis: VLL schedules refused (each a cancel and retry for the coordinator)
+        // and accepted below a higher queued txid, summed over shards.
+        ("tx_schedules_refused", t.tx.refused.to_string()),
+        ("tx_schedules_out_of_order", t.tx.out_of_order.to_string()),
     ];
     push_fields(out, &fields);
 }
