@@ -231,13 +231,15 @@ impl Node {
         match timer {
             Timer::ExpirySweep => {
                 // A scheduled transaction reads its keys at its one time, which may be earlier
-                // than this shard's clock: sweeping now could delete a key it must still see
-                // alive (seed 18038). Skip the tick while any transaction is queued here; reads
-                // still expire keys lazily.
-                if self.txq.is_empty() {
-                    let now_ms = self.shard.observe_time_ms(cx.wall_ms());
-                    self.shard.sweep_expired(now_ms);
-                }
+                // than this shard's clock: sweeping at the clock could delete a key it must
+                // still see alive (seed 18038). So while transactions are queued, sweep only
+                // what is due at the earliest time any of them can read.
+                let now_ms = self.shard.observe_time_ms(cx.wall_ms());
+                let sweep_at_ms = self
+                    .txq
+                    .earliest_read_ms()
+                    .map_or(now_ms, |t| t.min(now_ms));
+                self.shard.sweep_expired(sweep_at_ms);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
                     timer: Timer::ExpirySweep,
@@ -771,7 +773,10 @@ impl Node {
             // transaction. A fresh txid is above every one scheduled, so this cannot be refused.
             let txid = cx.next_txid();
             let locks = LockSet::Keys(Self::run_locks(hop.db, &hop.ops));
-            let scheduled = self.txq.schedule(txid, locks, (hop.from, hop.conn), false);
+            let clock_ms = self.shard.observe_time_ms(0);
+            let scheduled = self
+                .txq
+                .schedule(txid, locks, (hop.from, hop.conn), false, clock_ms);
             assert!(scheduled, "shard {:?}: fresh {txid:?} refused", self.thread);
             cx.mark("vll.plain_command_queued");
             hop.tx = Some(TxHop {
@@ -957,9 +962,10 @@ impl Node {
                 };
                 let ignore_conflicts = cx.planted(Plant::RunConflictingOutOfOrder);
                 let coordinator = (origin.thread, origin.conn);
-                let accepted = self
-                    .txq
-                    .schedule(txid, locks, coordinator, ignore_conflicts);
+                let clock_ms = self.shard.observe_time_ms(0);
+                let accepted =
+                    self.txq
+                        .schedule(txid, locks, coordinator, ignore_conflicts, clock_ms);
                 if accepted {
                     self.shard.set_keep_expired(true);
                 }

@@ -159,6 +159,8 @@ struct QueuedTx {
     watch: Option<RunnableWatch>,
     /// Who coordinates it, for assertion messages.
     coordinator: (ThreadId, ConnId),
+    /// The shard's clock when it was scheduled here.
+    scheduled_at_ms: u64,
 }
 
 /// Counters of one shard's scheduling, for INFO.
@@ -219,12 +221,15 @@ impl TxQueue {
     /// Enters `txid` into the queue and takes its intents. Refused (false) when it conflicts
     /// with a higher transaction queued here: the coordinator must cancel everywhere and retry.
     /// `ignore_conflicts` is the planted bug that makes every transaction runnable at once.
+    /// `shard_clock_ms` is the shard's clock now: the transaction will read at this time or
+    /// later (`earliest_read_ms`).
     pub fn schedule(
         &mut self,
         txid: TxId,
         locks: LockSet,
         coordinator: (ThreadId, ConnId),
         ignore_conflicts: bool,
+        shard_clock_ms: u64,
     ) -> bool {
         assert!(
             !self.queue.contains_key(&txid),
@@ -253,9 +258,17 @@ impl TxQueue {
                 parked: VecDeque::new(),
                 watch: None,
                 coordinator,
+                scheduled_at_ms: shard_clock_ms,
             },
         );
         true
+    }
+
+    /// The earliest time any queued transaction can read at: each reads at a time fixed once it
+    /// is runnable on every shard, never before this shard's clock when it was scheduled here.
+    /// A key due by then is expired for all of them, so the sweep may delete it.
+    pub fn earliest_read_ms(&self) -> Option<u64> {
+        self.queue.values().map(|tx| tx.scheduled_at_ms).min()
     }
 
     /// Whether `locks` conflict with a transaction above `txid` queued here.
@@ -482,7 +495,7 @@ mod tests {
     const WHO: (ThreadId, ConnId) = (ThreadId(0), ConnId(1));
 
     fn schedule(q: &mut TxQueue, txid: u64, locks: LockSet) -> bool {
-        let accepted = q.schedule(TxId(txid), locks, WHO, false);
+        let accepted = q.schedule(TxId(txid), locks, WHO, false, 0);
         q.check_invariants();
         accepted
     }
@@ -662,7 +675,7 @@ mod tests {
         let mut q = TxQueue::default();
         q.plant_accept_conflicting_lower(true);
         assert!(schedule(&mut q, 5, x("a")));
-        q.schedule(TxId(3), x("a"), WHO, false);
+        q.schedule(TxId(3), x("a"), WHO, false, 0);
         assert!(
             q.runnable(TxId(3)) && q.runnable(TxId(5)),
             "both run: the bug"
