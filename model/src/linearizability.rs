@@ -37,10 +37,10 @@
 //! **Budget.** Every model application is one step; past `steps_max` the answer is
 //! `Violation::Unknown`, distinct from a proven violation.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use crate::commands::{touched, Touch};
+use crate::commands::{leaves_state_alone, touched, Touch};
 use crate::fnv::FnvBuild;
 use crate::model::{ConnState, Model};
 use crate::resp::Resp;
@@ -69,6 +69,10 @@ pub struct CheckConfig {
     pub steps_max: u64,
     /// Split the history by key (P-compositionality). Off only to measure its effect.
     pub partition: bool,
+    /// Prune the search with the rules of `Search::successors` and `Search::run` (horizon,
+    /// effect-free ops first, earliest-clock memo, canonical watch counts). Each keeps every
+    /// linearization the search could find without it. Off only to measure their effect.
+    pub reduce: bool,
 }
 
 impl Default for CheckConfig {
@@ -77,6 +81,7 @@ impl Default for CheckConfig {
             initial: Model::default(),
             steps_max: 5_000_000,
             partition: true,
+            reduce: true,
         }
     }
 }
@@ -151,6 +156,9 @@ struct Prepared {
     /// MULTI, and whatever is sent while queueing except EXEC, DISCARD and RESET (+QUEUED, or
     /// an error decided by the command's name and arity). See `Search::successors`.
     private: bool,
+    /// Whatever the state, the op with its recorded reply changes nothing
+    /// (`commands::leaves_state_alone`). See `Search::successors`.
+    inert: bool,
     touch: Touch,
 }
 
@@ -184,7 +192,9 @@ fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
         let is = |word: &str| name.as_deref() == Some(word.as_bytes());
         let private =
             is("multi") || (before.in_multi() && !(is("exec") || is("discard") || is("reset")));
+        let inert = !before.in_multi() && leaves_state_alone(&op.argv, op.reply.as_ref());
         prepared.push(Prepared {
+            inert,
             touch: touched(&before, &op.argv, dbs),
             chained: !before.is_idle(),
             dynamic: false,
@@ -289,14 +299,22 @@ impl Bitset {
     }
 }
 
-/// A configuration of the search: which ops are linearized, the state they led to, and the
-/// time of the last linearization point.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A node of the search: a configuration and the time of the last linearization point.
+#[derive(Clone, Debug)]
 struct Node {
+    config: Config,
+    clock_us: u64,
+}
+
+/// Which ops are linearized and the state they led to: the memo table's key. The clock is
+/// kept beside it, because a configuration reached earlier dominates the same one reached
+/// later (see `Search::run`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Config {
     done: Bitset,
     /// How many ops of `done` returned (derived from `done`, kept to test completion in O(1)).
     completed_done: u32,
-    clock_us: u64,
+    /// With the watch counts in canonical form (`Model::canonicalize_watches`).
     model: Model,
     /// The connection state of each client in the middle of a transaction (see `chained`).
     conns: BTreeMap<u32, ConnState>,
@@ -310,9 +328,13 @@ struct Search<'a> {
     initial: &'a Model,
     steps: u64,
     steps_max: u64,
+    /// The reductions of `CheckConfig::reduce`.
+    reduce: bool,
+    off: String, // TEMP
 }
 
 impl<'a> Search<'a> {
+    fn on(&self, c: char) -> bool { self.reduce && !self.off.contains(c) } // TEMP
     fn new(ops: &'a [&'a Prepared], config: &'a CheckConfig) -> Search<'a> {
         let mut last: BTreeMap<u32, usize> = BTreeMap::new();
         let prev_of_client = ops
@@ -328,27 +350,40 @@ impl<'a> Search<'a> {
             initial: &config.initial,
             steps: 0,
             steps_max: config.steps_max,
+            reduce: config.reduce,
+            off: std::env::var("LIN_OFF").unwrap_or_default(),
         }
     }
 
     /// Depth-first search with an explicit stack and a table of configurations already seen.
+    ///
+    /// The table maps each configuration to the earliest clock it was reached at, and a node
+    /// whose configuration was already reached at its clock or earlier is not expanded again:
+    /// from the same configuration an earlier clock allows every placement a later one does
+    /// (each op may take effect at any instant of its window not before the clock, and the
+    /// instants tried at the later clock are tried, or matched by an instant with the same
+    /// outcome, at the earlier one; see `successors`), so the later node can only succeed
+    /// where the earlier one does. Without `reduce`, only equal clocks match, as in Lowe's
+    /// original table.
     fn run(&mut self) -> Result<(), Violation> {
         let start = Node {
-            done: Bitset::new(self.ops.len()),
-            completed_done: 0,
+            config: Config {
+                done: Bitset::new(self.ops.len()),
+                completed_done: 0,
+                model: self.initial.clone(),
+                conns: BTreeMap::new(),
+            },
             clock_us: 0,
-            model: self.initial.clone(),
-            conns: BTreeMap::new(),
         };
-        let mut seen: HashSet<Node, FnvBuild> = HashSet::default();
-        let mut best = start.done.clone();
+        let mut seen: HashMap<Config, Vec<u64>, FnvBuild> = HashMap::default();
+        let mut best = start.config.done.clone();
         let mut stack = vec![start];
         while let Some(node) = stack.pop() {
             if self.is_complete(&node) {
                 return Ok(());
             }
-            if node.done.len() > best.len() {
-                best = node.done.clone();
+            if node.config.done.len() > best.len() {
+                best = node.config.done.clone();
             }
             let children = self.successors(&node);
             if self.steps > self.steps_max {
@@ -358,10 +393,21 @@ impl<'a> Search<'a> {
                 });
             }
             for child in children {
-                if !seen.contains(&child) {
-                    seen.insert(child.clone());
-                    stack.push(child);
+                let clocks = seen.entry(child.config.clone()).or_default();
+                let covered = if self.on('c') {
+                    clocks.first().is_some_and(|&c| c <= child.clock_us)
+                } else {
+                    clocks.contains(&child.clock_us)
+                };
+                if covered {
+                    continue;
                 }
+                if self.on('c') {
+                    *clocks = vec![child.clock_us];
+                } else {
+                    clocks.push(child.clock_us);
+                }
+                stack.push(child);
             }
         }
         let in_longest_prefix = (0..self.ops.len()).map(|i| best.has(i)).collect();
@@ -377,20 +423,22 @@ impl<'a> Search<'a> {
 
     /// Every op that returned is linearized (pending ones may be left out).
     fn is_complete(&self, node: &Node) -> bool {
-        node.completed_done == self.completed
+        node.config.completed_done == self.completed
     }
 
     /// Ops that may take effect next: not yet linearized, their client's previous op is, and
-    /// no other unlinearized op returned before they were invoked.
+    /// no other unlinearized op returned before they were invoked. Also returns the earliest
+    /// return among the unlinearized ops (`u64::MAX` if none returned).
     ///
     /// Ops are sorted by invocation, so we scan from the first unlinearized op and stop at the
     /// first op invoked after the earliest return seen so far: every later op is invoked later
     /// still, and that earliest return belongs to an unlinearized op that must precede it.
-    fn candidates(&self, node: &Node) -> Vec<usize> {
+    fn candidates(&self, node: &Node) -> (Vec<usize>, u64) {
+        let done = &node.config.done;
         let mut first_return = u64::MAX;
         let mut window = Vec::new();
-        let start = node.done.first_unset();
-        for i in (start..self.ops.len()).filter(|&i| !node.done.has(i)) {
+        let start = done.first_unset();
+        for i in (start..self.ops.len()).filter(|&i| !done.has(i)) {
             let op = &self.ops[i].op;
             if op.invoke_us > first_return {
                 break;
@@ -400,9 +448,9 @@ impl<'a> Search<'a> {
         }
         let ready = |&i: &usize| {
             self.ops[i].op.invoke_us <= first_return
-                && self.prev_of_client[i].is_none_or(|p| node.done.has(p))
+                && self.prev_of_client[i].is_none_or(|p| done.has(p))
         };
-        window.into_iter().filter(ready).collect()
+        (window.into_iter().filter(ready).collect(), first_return)
     }
 
     /// The configurations reachable by linearizing one more op, in candidate order.
@@ -413,8 +461,26 @@ impl<'a> Search<'a> {
     /// alone constrains no one (a point inside its interval, after its client's previous op and
     /// before its next, always exists). This keeps queued commands from multiplying the
     /// interleavings; its reply depends on nothing, so a mismatch ends the branch.
+    ///
+    /// With `reduce`, two more rules cut the tree without losing a linearization:
+    ///
+    /// - **Horizon.** No op is placed after the earliest return among the unlinearized ops:
+    ///   that op would then have to take effect after it returned, so the child is dead. (The
+    ///   op that returns first may still take effect at its own return.) Without the rule
+    ///   the search would expand such dead subtrees to exhaustion.
+    /// - **Inert ops go first.** An op that changes nothing whatever the state, given its
+    ///   recorded reply (a read; SETNX replying 0; see `commands::leaves_state_alone`), and
+    ///   that can take effect at the current clock (invoked by then, not returned before) with
+    ///   that reply, is placed there, alone. Any linearization from this node places it later
+    ///   (where, its reply being the same, it changed nothing either) or, if it never
+    ///   returned, not at all; taking it out of there and putting it here leaves every other
+    ///   op's state and instant as they were, and the order constraints it imposes on others
+    ///   (its client's next op, ops invoked after it returned) only get easier. So this child
+    ///   succeeds whenever the node does, and reads no longer multiply the interleavings.
+    ///   (Being inert at this state alone would not do: `SET k v` changes nothing where k
+    ///   already holds v, but not where it goes in the linearization that needs it.)
     fn successors(&mut self, node: &Node) -> Vec<Node> {
-        let candidates = self.candidates(node);
+        let (candidates, first_return) = self.candidates(node);
         if let Some(&i) = candidates.iter().find(|&&i| self.ops[i].private) {
             let attempt = self.attempt(node, i, node.clock_us);
             return if attempt.accepted {
@@ -422,6 +488,36 @@ impl<'a> Search<'a> {
             } else {
                 Vec::new()
             };
+        }
+        let horizon = if self.on('h') { first_return } else { u64::MAX };
+        if node.clock_us > horizon {
+            return Vec::new();
+        }
+        // Attempts at the current clock, made while looking for an effect-free op, are reused
+        // below rather than made again.
+        let mut at_clock: Vec<(usize, Attempt)> = Vec::new();
+        if self.on('g') {
+            for &i in &candidates {
+                let op = &self.ops[i].op;
+                let placeable_now = op.invoke_us <= node.clock_us
+                    && op.return_us.is_none_or(|r| node.clock_us <= r);
+                if !placeable_now || !self.ops[i].inert {
+                    continue;
+                }
+                let attempt = self.attempt(node, i, node.clock_us);
+                let effect_free = attempt.node.config.model == node.config.model
+                    && attempt.node.config.conns == node.config.conns;
+                if attempt.accepted && effect_free {
+                    return vec![attempt.node];
+                }
+                at_clock.push((i, attempt));
+            }
+        }
+        let mut candidates = candidates;
+        if self.on('r') {
+            // Most urgent first: the op that returns first is the one that most constrains
+            // what follows (the order only decides which branch is explored first).
+            candidates.sort_by_key(|&i| (self.ops[i].op.return_us.unwrap_or(u64::MAX), i));
         }
         let mut out = Vec::new();
         for i in candidates {
@@ -437,14 +533,21 @@ impl<'a> Search<'a> {
             let mut tried: Vec<(Resp, Model)> = Vec::new();
             let named = self.queued_deadlines_us(node, i);
             for t in Self::instants(node, early, late, &named) {
-                let attempt = self.attempt(node, i, t);
-                if tried
+                if t > horizon {
+                    break; // instants are in increasing order
+                }
+                let reused = at_clock
                     .iter()
-                    .any(|(r, m)| *r == attempt.reply && *m == attempt.node.model)
-                {
+                    .position(|(j, _)| *j == i && t == node.clock_us);
+                let attempt = match reused {
+                    Some(k) => at_clock.swap_remove(k).1,
+                    None => self.attempt(node, i, t),
+                };
+                let model = &attempt.node.config.model;
+                if tried.iter().any(|(r, m)| *r == attempt.reply && m == model) {
                     continue;
                 }
-                tried.push((attempt.reply.clone(), attempt.node.model.clone()));
+                tried.push((attempt.reply.clone(), model.clone()));
                 if attempt.accepted {
                     out.push(attempt.node);
                 }
@@ -460,8 +563,9 @@ impl<'a> Search<'a> {
     /// may have run at any later deadline.
     fn instants(node: &Node, early: u64, late: Option<u64>, named: &[u64]) -> Vec<u64> {
         let mut times = vec![early];
-        let mut deadlines: Vec<u64> = (0..node.model.db_count())
-            .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
+        let model = &node.config.model;
+        let mut deadlines: Vec<u64> = (0..model.db_count())
+            .flat_map(|d| model.db(d).values().filter_map(|e| e.expire_at_ms))
             .map(|ms| ms.saturating_mul(1000))
             .chain(named.iter().copied())
             .filter(|&t| t > early && late.is_none_or(|late| t < late))
@@ -485,6 +589,7 @@ impl<'a> Search<'a> {
                 .first()
                 .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"));
         let Some(conn) = node
+            .config
             .conns
             .get(&p.op.client)
             .filter(|_| is_exec && p.chained)
@@ -504,8 +609,8 @@ impl<'a> Search<'a> {
         self.steps += 1;
         let p = self.ops[i];
         let client = p.op.client;
-        let mut model = node.model.clone();
-        let mut conns = node.conns.clone();
+        let mut model = node.config.model.clone();
+        let mut conns = node.config.conns.clone();
         let mut conn = if p.chained {
             conns.remove(&client).unwrap_or_else(|| {
                 panic!(
@@ -533,13 +638,18 @@ impl<'a> Search<'a> {
         if p.dynamic || !conn.is_idle() {
             conns.insert(client, conn);
         }
-        let completed_done = node.completed_done + u32::from(p.op.return_us.is_some());
+        if self.on('w') {
+            model.canonicalize_watches(conns.values_mut());
+        }
+        let completed_done = node.config.completed_done + u32::from(p.op.return_us.is_some());
         let node = Node {
-            done: node.done.with(i),
-            completed_done,
+            config: Config {
+                done: node.config.done.with(i),
+                completed_done,
+                model,
+                conns,
+            },
             clock_us: t_us,
-            model,
-            conns,
         };
         Attempt {
             reply,

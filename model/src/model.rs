@@ -319,6 +319,44 @@ impl Model {
         }
     }
 
+    /// Rewrites the watch registry's modification counts, and the counts each of `conns`
+    /// recorded at WATCH, to a canonical form that keeps what EXEC can observe: counts are only
+    /// ever compared for equality, and only increase, so all that matters is whether each watch
+    /// is still clean (its count equals the registry's) or not. Afterwards every registry count
+    /// is 1, a clean watch records 1 and a broken one 0; every later WATCH, write and EXEC
+    /// behaves as it would have on the original counts. Two states that differ only by how
+    /// many writes hit a watched key thus become equal, which the linearizability checker's
+    /// memo table needs (model::linearizability).
+    ///
+    /// `conns` must be every connection watching anything; if they do not account for every
+    /// registered watch, nothing is changed (the rewrite would then lose information) and
+    /// `false` is returned.
+    pub(crate) fn canonicalize_watches<'a>(
+        &mut self,
+        conns: impl IntoIterator<Item = &'a mut ConnState>,
+    ) -> bool {
+        if self.watches.is_empty() {
+            return true;
+        }
+        let conns: Vec<&mut ConnState> = conns.into_iter().collect();
+        let watching: usize = conns.iter().map(|c| c.watched.len()).sum();
+        let registered: usize = self.watches.values().map(|w| w.watchers as usize).sum();
+        let known = |w: &WatchedKey| self.watches.contains_key(&(w.db, w.key.clone()));
+        if watching != registered || !conns.iter().all(|c| c.watched.iter().all(known)) {
+            return false;
+        }
+        for conn in conns {
+            for w in &mut conn.watched {
+                let current = self.watches[&(w.db, w.key.clone())].version;
+                w.version = u64::from(current == w.version);
+            }
+        }
+        for watch in self.watches.values_mut() {
+            watch.version = 1;
+        }
+        true
+    }
+
     /// Would EXEC fail on `conn`'s watches: a watched key was modified since its WATCH, or it
     /// existed then and does not now (it expired)?
     pub(crate) fn watch_broken(&self, conn: &ConnState) -> bool {
