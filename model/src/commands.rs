@@ -430,7 +430,10 @@ mod tests {
             ("RENAME k k", Resp::ok()),
             ("APPEND k", Resp::Int(0)),
             ("EXEC", Resp::err("EXECABORT Transaction discarded")),
-            ("WATCH k", Resp::err("ERR WATCH inside MULTI is not allowed")),
+            (
+                "WATCH k",
+                Resp::err("ERR WATCH inside MULTI is not allowed"),
+            ),
             ("NOSUCH k", Resp::err("ERR unknown command")),
         ] {
             assert!(!leaves_state_alone(&argv(cmd), Some(&reply)), "{cmd}");

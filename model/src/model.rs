@@ -453,6 +453,75 @@ mod tests {
         m.apply(conn, &argv, now_ms)
     }
 
+    /// Canonical watch counts change no reply: two connections WATCH, write and EXEC in a
+    /// fixed pseudo-random order, once as they are and once with the counts rewritten after
+    /// every command; and two states that differ only in how often a watched key was written
+    /// become equal.
+    #[test]
+    fn canonical_watch_counts_change_no_reply() {
+        let script = [
+            "WATCH k",
+            "SET k 1",
+            "MULTI",
+            "WATCH j",
+            "GET k",
+            "SET j 2",
+            "EXEC",
+            "EXEC",
+            "INCR k",
+            "WATCH k j",
+            "MULTI",
+            "SET j 3",
+            "APPEND k x",
+            "EXEC",
+            "WATCH j",
+            "UNWATCH",
+            "DEL j",
+            "EXEC",
+        ];
+        let (mut plain, mut canon) = (Model::default(), Model::default());
+        let mut plain_conns = [ConnState::default(), ConnState::default()];
+        let mut canon_conns = plain_conns.clone();
+        let mut seed = 7u64;
+        let mut outcomes = [0; 2]; // EXECs refused by a watch, EXECs that ran
+        for step in 0..400 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (who, cmd) = (
+                (seed >> 33) as usize % 2,
+                script[(seed >> 40) as usize % script.len()],
+            );
+            let expected = run(&mut plain, &mut plain_conns[who], cmd, NOW_MS);
+            let got = run(&mut canon, &mut canon_conns[who], cmd, NOW_MS);
+            assert_eq!(got, expected, "step {step}: {cmd} on connection {who}");
+            assert!(canon.canonicalize_watches(canon_conns.iter_mut()));
+            match expected {
+                Resp::NilArray => outcomes[0] += 1,
+                Resp::Array(_) => outcomes[1] += 1,
+                _ => {}
+            }
+        }
+        assert!(
+            outcomes.iter().all(|&n| n > 5),
+            "EXEC outcomes {outcomes:?}"
+        );
+        let (mut a, mut b) = (Model::default(), Model::default());
+        let (mut ca, mut cb) = (ConnState::default(), ConnState::default());
+        let mut other = ConnState::default();
+        run(&mut a, &mut ca, "WATCH k", NOW_MS);
+        run(&mut b, &mut cb, "WATCH k", NOW_MS);
+        run(&mut a, &mut other, "SET k 1", NOW_MS);
+        run(&mut b, &mut other, "SET k 0", NOW_MS);
+        run(&mut b, &mut other, "SET k 1", NOW_MS);
+        assert_ne!((&a, &ca), (&b, &cb));
+        assert!(a.canonicalize_watches([&mut ca]));
+        assert!(b.canonicalize_watches([&mut cb]));
+        assert_eq!((&a, &ca), (&b, &cb));
+        // A watch the given connections do not account for: nothing is rewritten.
+        assert!(!a.canonicalize_watches([]));
+    }
+
     #[test]
     fn keys_vanish_exactly_at_their_deadline() {
         let (mut m, mut c) = (Model::default(), ConnState::default());
