@@ -402,19 +402,15 @@ impl<'a> Search<'a> {
                 });
             }
             for child in children {
-                let clocks = seen.entry(child.config.clone()).or_default();
-                let covered = if self.reduce {
-                    clocks.first().is_some_and(|&c| c <= child.clock_us)
-                } else {
-                    clocks.contains(&child.clock_us)
-                };
-                if covered {
-                    continue;
-                }
-                if self.reduce {
-                    *clocks = vec![child.clock_us];
-                } else {
-                    clocks.push(child.clock_us);
+                let clock = child.clock_us;
+                match seen.get_mut(&child.config) {
+                    Some(clocks) if self.reduce && clocks[0] <= clock => continue,
+                    Some(clocks) if clocks.contains(&clock) => continue,
+                    Some(clocks) if self.reduce => clocks[0] = clock,
+                    Some(clocks) => clocks.push(clock),
+                    None => {
+                        seen.insert(child.config.clone(), vec![clock]);
+                    }
                 }
                 stack.push(child);
             }
