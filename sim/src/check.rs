@@ -94,7 +94,7 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
 }
 
 /// One line per op: index, wall-clock window relative to the first op, command, reply.
-fn describe(ops: &[Observed]) -> String {
+pub fn describe(ops: &[Observed]) -> String {
     let base = ops.first().map_or(0, |o| o.invoke_us);
     let lines: Vec<String> = ops
         .iter()

@@ -114,24 +114,27 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
 }
 
 /// What the linearizability search costs on a seed's history, whatever the number of clients
-/// (the single-client fast path is skipped): for diagnosing slow or budget-bound seeds.
-pub fn search_cost(
-    seed: u64,
-    plants: &[Plant],
-) -> Result<
-    (
-        SimConfig,
-        usize,
-        Result<(), String>,
-        model::linearizability::Stats,
-    ),
-    String,
-> {
+/// (the single-client fast path is skipped), and the history itself: for diagnosing slow or
+/// budget-bound seeds.
+pub fn search_cost(seed: u64, plants: &[Plant]) -> Result<SearchCost, String> {
     let config = SimConfig::from_seed(seed).with_plants(plants);
     let mut world = World::new(config.clone());
     world.run()?;
     let (result, stats) = check::linearizable_with_stats(&world.history);
-    Ok((config, world.history.len(), result, stats))
+    Ok(SearchCost {
+        config,
+        history: world.history,
+        result,
+        stats,
+    })
+}
+
+/// See `search_cost`.
+pub struct SearchCost {
+    pub config: SimConfig,
+    pub history: Vec<world::Observed>,
+    pub result: Result<(), String>,
+    pub stats: model::linearizability::Stats,
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

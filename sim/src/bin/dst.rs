@@ -3,7 +3,8 @@
 //! `dst --seeds N [--base B] [--plant NAME]…` runs seeds B..B+N in parallel (rayon) and exits 1
 //! naming the first failing seed; `--replay SEED [--trace]` runs one seed and prints its trace
 //! tail; `--trace-hash` prints each seed's trace hash last; `--stats` prints what the
-//! linearizability search cost (per seed with `--replay`, the costliest seeds of a sweep);
+//! linearizability search cost (per seed with `--replay`, and its whole history with
+//! `--trace`; the costliest seeds of a sweep);
 //! `--plant list` prints the plantable bugs, one per line.
 
 // The runner reports seeds per second of real time; the simulation itself never reads a clock.
@@ -111,31 +112,35 @@ fn replay(seed: u64, args: &Args) -> ExitCode {
 
 fn search_cost(seed: u64, args: &Args) -> ExitCode {
     let started = Instant::now();
-    match sim::search_cost(seed, &args.plants) {
-        Ok((config, requests, result, stats)) => {
-            println!("config: {config:?}");
-            println!(
-                "seed {seed}: {requests} requests; search: {} partitions, largest {} ops, \
-                 {} steps, {:.2}s; {}",
-                stats.partitions,
-                stats.largest_partition,
-                stats.steps,
-                started.elapsed().as_secs_f64(),
-                match &result {
-                    Ok(()) => "linearizable".to_string(),
-                    Err(e) => e.clone(),
-                }
-            );
-            if result.is_ok() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
+    let cost = match sim::search_cost(seed, &args.plants) {
+        Ok(cost) => cost,
         Err(e) => {
             println!("seed {seed}: the run failed before the check: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("config: {:?}", cost.config);
+    if args.trace {
+        println!("history:\n{}", sim::check::describe(&cost.history));
+    }
+    let stats = cost.stats;
+    println!(
+        "seed {seed}: {} requests; search: {} partitions, largest {} ops, {} steps, \
+         {elapsed:.2}s; {}",
+        cost.history.len(),
+        stats.partitions,
+        stats.largest_partition,
+        stats.steps,
+        match &cost.result {
+            Ok(()) => "linearizable",
+            Err(e) => e,
+        }
+    );
+    if cost.result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
