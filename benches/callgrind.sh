@@ -8,14 +8,23 @@
 # most 1,500 per GET; redis-server 7.0 is about 3,600.
 #
 # Usage: benches/callgrind.sh [GETS]        (default 100000; loopback only)
+#        (the other commands: RATIO=1:0 measures SETs; PIPELINE=1 one command per batch)
 # Env:   SERVERS="redis damselfly"  KEYS=10000  DAMSELFLY_BIN=...  REDIS_BIN=redis-server
 #        CARGO_TARGET_DIR (where loadgen and damselfly are built; default <root>/target)
+#        PIPELINE=16  RATIO=0:1 (SET:GET)  DATA_SIZE=32 (value bytes)  CLIENTS=1 (connections)
+#        DAMSELFLY_ARGS (default "--proactor_threads 1": one shard, as redis-server's one thread;
+#        with 2 threads about half the keys take a cross-thread hop)
+#        OUT_DIR: keep each server's callgrind output there as <server>.callgrind, for
+#        `callgrind_annotate --inclusive=yes OUT_DIR/damselfly.callgrind`
 set -euo pipefail
 
 GETS=${1:-100000}
 KEYS=${KEYS:-10000}
 SERVERS=${SERVERS:-"redis damselfly"}
-PIPELINE=16
+PIPELINE=${PIPELINE:-16}
+RATIO=${RATIO:-0:1}
+DATA_SIZE=${DATA_SIZE:-32}
+CLIENTS=${CLIENTS:-1}
 # valgrind runs servers 20-50x slower: generous, but bounded, waits.
 READY_WAIT_S=60
 LOAD_TIME_MAX_S=300
@@ -68,10 +77,13 @@ measure() {
     sleep 0.1
     waited=$((waited + 1))
   done
-  "$loadgen" --port "$port" --load --key-range "$KEYS" --duration "$LOAD_TIME_MAX_S" >/dev/null
+  "$loadgen" --port "$port" --load --key-range "$KEYS" --data-size "$DATA_SIZE" \
+    --duration "$LOAD_TIME_MAX_S" >/dev/null
   callgrind_control -i on "$vpid" >/dev/null 2>&1
-  "$loadgen" --port "$port" --ratio 0:1 --pipeline "$PIPELINE" --clients 1 --threads 1 \
-    --key-range "$KEYS" --requests "$GETS" --duration "$LOAD_TIME_MAX_S" | sed "s/^/  $name: /"
+  "$loadgen" --port "$port" --ratio "$RATIO" --pipeline "$PIPELINE" --clients "$CLIENTS" \
+    --threads 1 \
+    --key-range "$KEYS" --data-size "$DATA_SIZE" --requests "$GETS" \
+    --duration "$LOAD_TIME_MAX_S" | sed "s/^/  $name: /"
   callgrind_control -i off "$vpid" >/dev/null 2>&1
   kill -TERM "$vpid"
   wait "$vpid" || true
@@ -80,14 +92,22 @@ measure() {
   # `totals:` (not `summary:`, which stays 0 when collection starts switched off), summed over
   # any dump files too.
   total=$(cat "$out"* | awk '/^totals:/ {sum += $2} END {print sum + 0}')
-  echo "$name: $total instructions for $GETS GETs (pipeline $PIPELINE): $((total / GETS)) per GET"
+  if [[ -n ${OUT_DIR:-} ]]; then
+    mkdir -p "$OUT_DIR"
+    cp "$out" "$OUT_DIR/$name.callgrind"
+  fi
+  echo "$name: $total instructions for $GETS commands (SET:GET $RATIO, pipeline $PIPELINE," \
+    "$DATA_SIZE B values, $CLIENTS connections): $((total / GETS)) per command"
 }
 
 status=0
 for server in $SERVERS; do
   case $server in
     redis) measure redis "$REDIS_BIN" --save "" --appendonly no --dir "$work" || status=1 ;;
-    damselfly) measure damselfly "$DAMSELFLY_BIN" || status=1 ;;
+    # shellcheck disable=SC2086 # DAMSELFLY_ARGS is a list of flags
+    damselfly)
+      measure damselfly "$DAMSELFLY_BIN" ${DAMSELFLY_ARGS:---proactor_threads 1} || status=1
+      ;;
     *) echo "unknown server $server" >&2; status=2 ;;
   esac
 done

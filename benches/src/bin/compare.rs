@@ -107,6 +107,11 @@ const FLAGS: &[Flag] = &[
         "ops/s of the open-loop `open` workload (default 20000)",
     ),
     flag("keys", true, "memory mode: keys to load (default 1000000)"),
+    flag(
+        "churn",
+        false,
+        "memory mode: then delete every other key and load all again, RSS after each",
+    ),
     flag("no-redis-benchmark", false, "skip redis-benchmark"),
     flag(
         "bench-requests",
@@ -167,6 +172,7 @@ struct Options {
     workloads: Vec<Workload>,
     rounds: usize,
     memory_keys: u64,
+    churn: bool,
     bench: Option<BenchOptions>,
     server_cpus: Option<String>,
     client_cpus: Option<String>,
@@ -238,6 +244,7 @@ fn options(args: &Args) -> Result<Options, String> {
         workloads,
         rounds: args.value("rounds", if smoke { 1 } else { 5 })?,
         memory_keys: args.value("keys", if smoke { 10_000 } else { 1_000_000 })?,
+        churn: args.switch("churn"),
         bench: bench.transpose()?,
         server_cpus: cpus("server-cpus", "0"),
         client_cpus,
@@ -590,28 +597,90 @@ fn run_redis_benchmark(servers: &[Server], bench: &BenchOptions) -> Result<u64, 
     Ok(failures)
 }
 
+/// Time for a server to settle after a load before its RSS is read: the damselfly server
+/// returns free allocator pages each second, Redis's allocator purges in the background.
+const MEMORY_SETTLE: Duration = Duration::from_millis(3000);
+
 fn memory_mode(options: &Options, work_dir: &Path) -> Result<bool, String> {
     let keys = options.memory_keys;
     let value_len_bytes = options.base.value_len_bytes;
     println!("## memory: {keys} keys of {value_len_bytes} B values, pipelined SETs, fresh servers");
-    println!("server          rss before(B)   rss after(B)   bytes/key");
+    println!(
+        "server         step          rss before(B)   rss after(B)   bytes/key  used_memory/key"
+    );
     for &kind in &options.kinds {
         let server = Server::start(&spec(options, kind, work_dir)?)?;
         let rss = || procfs::rss_bytes(server.pid).map_err(|e| format!("rss: {e}"));
         // Let start-up allocations (and lazily touched pages) settle before the baseline.
         thread::sleep(Duration::from_millis(300));
         let before = rss()?;
+        let report = |step: &str, live_keys: u64| -> Result<(), String> {
+            thread::sleep(MEMORY_SETTLE);
+            let after = rss()?;
+            let per_key = (after as f64 - before as f64) / live_keys.max(1) as f64;
+            let used = used_memory_bytes(&server)? as f64 / live_keys.max(1) as f64;
+            println!(
+                "{:<14} {step:<12} {before:>14} {after:>14} {per_key:>11.1} {used:>16.1}",
+                kind.name()
+            );
+            Ok(())
+        };
         load_keys(&server, keys, value_len_bytes)?;
-        thread::sleep(Duration::from_millis(300));
-        let after = rss()?;
-        let per_key = (after as f64 - before as f64) / keys as f64;
-        println!(
-            "{:<14} {before:>14} {after:>14} {per_key:>11.1}",
-            kind.name()
-        );
+        report("fill", keys)?;
+        if options.churn {
+            delete_every_other_key(&server, keys)?;
+            report("delete half", keys - keys.div_ceil(2))?;
+            load_keys(&server, keys, value_len_bytes)?;
+            report("fill again", keys)?;
+        }
         server.stop();
     }
     Ok(true)
+}
+
+/// INFO's used_memory.
+fn used_memory_bytes(server: &Server) -> Result<u64, String> {
+    let reply = server.command(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n")?;
+    let text = String::from_utf8_lossy(&reply);
+    text.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("{}: no used_memory in INFO", server.kind.name()))
+}
+
+/// DEL key:0, key:2, key:4 … in pipelined batches, reading every reply.
+fn delete_every_other_key(server: &Server, keys: u64) -> Result<(), String> {
+    use std::io::{Read, Write};
+    const BATCH: u64 = 1000;
+    let mut stream = std::net::TcpStream::connect(server.addr).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let mut index = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while index < keys {
+        let mut out = Vec::new();
+        let mut sent = 0;
+        while sent < BATCH && index < keys {
+            let key = format!("key:{index}");
+            out.extend_from_slice(
+                format!("*2\r\n$3\r\nDEL\r\n${}\r\n{key}\r\n", key.len()).as_bytes(),
+            );
+            index += 2;
+            sent += 1;
+        }
+        stream.write_all(&out).map_err(|e| e.to_string())?;
+        // Each reply is ":1\r\n" or ":0\r\n": count line ends.
+        let mut replies = 0;
+        while replies < sent {
+            let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("connection closed during DEL".into());
+            }
+            replies += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    Ok(())
 }
 
 fn finish(options: &Options, errors: u64) -> Result<bool, String> {

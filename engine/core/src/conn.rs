@@ -7,6 +7,8 @@
 //! `OUTPUT_PENDING_PAUSE_BYTES`, the connection stops running commands and stops reading, until
 //! the driver reports the output drained below `OUTPUT_PENDING_RESUME_BYTES`.
 
+use std::collections::BTreeMap;
+
 use crate::argv::Argv;
 use crate::cx::{ConnId, ConnOpen};
 use crate::hop::Pending;
@@ -43,6 +45,33 @@ pub struct ClientAttrs {
     pub no_touch: bool,
 }
 
+/// A command name as a client sent it (at most `LookedUp::NAME_LEN_MAX` bytes) and its spec.
+#[derive(Clone, Copy, Debug)]
+pub struct LookedUp {
+    name: [u8; LookedUp::NAME_LEN_MAX],
+    name_len: u8,
+    pub spec: &'static crate::cmd::CommandSpec,
+}
+
+impl LookedUp {
+    const NAME_LEN_MAX: usize = 16;
+
+    /// `None` for names too long to remember (no command name is that long).
+    pub fn new(name: &[u8], spec: &'static crate::cmd::CommandSpec) -> Option<LookedUp> {
+        let mut kept = [0; LookedUp::NAME_LEN_MAX];
+        kept.get_mut(..name.len())?.copy_from_slice(name);
+        Some(LookedUp {
+            name: kept,
+            name_len: name.len() as u8,
+            spec,
+        })
+    }
+
+    pub fn is(&self, name: &[u8]) -> bool {
+        self.name[..usize::from(self.name_len)] == *name
+    }
+}
+
 pub struct Conn {
     pub id: ConnId,
     pub peer_addr: String,
@@ -65,6 +94,10 @@ pub struct Conn {
     pub last_cmd_ms: u64,
     /// Full name of the last command run ("get", "client|list").
     pub last_cmd: &'static str,
+    /// The last command name looked up, as sent, and what it resolved to (before any
+    /// subcommand): pipelines repeat names, and comparing bytes with one name is cheaper than
+    /// the index's case-folding hash and probe.
+    pub last_looked_up: std::cell::Cell<Option<LookedUp>>,
     pub commands_processed: u64,
     /// The peer closed while a command was in flight; drop the connection when it finishes.
     pub peer_gone: bool,
@@ -96,6 +129,7 @@ impl Conn {
             created_ms: now_ms,
             last_cmd_ms: now_ms,
             last_cmd: "NULL",
+            last_looked_up: std::cell::Cell::new(None),
             commands_processed: 0,
             peer_gone: false,
             multi: None,
@@ -130,5 +164,178 @@ impl Conn {
 
     pub fn encode(&mut self, reply: &crate::reply::Reply) {
         crate::resp::encode(reply, self.resp, &mut self.out);
+    }
+}
+
+/// The connections a thread hosts, by id. A connection running a step is checked out (`take`)
+/// and checked back in (`put_back`): while out it is invisible (`get`, `values`, `len` skip
+/// it), as the code that lists connections expects, yet it keeps its slot. So the hot path
+/// moves one pointer each way and never restructures the id index; only open and close do.
+#[derive(Default)]
+pub struct ConnTable {
+    /// Slot of each hosted connection, in id order (CLIENT LIST order).
+    index: BTreeMap<ConnId, usize>,
+    /// `None`: checked out, or free (then listed in `free`).
+    slots: Vec<Option<Box<Conn>>>,
+    free: Vec<usize>,
+    /// Connections in `slots` (checked in).
+    present: usize,
+    /// The last connection looked up and its slot: a step looks its connection up several
+    /// times (data in, check out, check in), so the index is searched once.
+    last: Option<(ConnId, usize)>,
+}
+
+impl ConnTable {
+    /// Hosts a new connection; an id already hosted is a caller bug.
+    pub fn insert(&mut self, conn: Box<Conn>) {
+        let id = conn.id;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(conn);
+                slot
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.slots.len() - 1
+            }
+        };
+        let old = self.index.insert(id, slot);
+        assert!(old.is_none(), "conn {id:?} hosted twice");
+        self.present += 1;
+    }
+
+    fn slot_of(&mut self, id: &ConnId) -> Option<usize> {
+        match self.last {
+            Some((last, slot)) if last == *id => Some(slot),
+            _ => {
+                let slot = *self.index.get(id)?;
+                self.last = Some((*id, slot));
+                Some(slot)
+            }
+        }
+    }
+
+    pub fn get(&self, id: &ConnId) -> Option<&Conn> {
+        let slot = match self.last {
+            Some((last, slot)) if last == *id => slot,
+            _ => *self.index.get(id)?,
+        };
+        self.slots[slot].as_deref()
+    }
+
+    pub fn get_mut(&mut self, id: &ConnId) -> Option<&mut Conn> {
+        let slot = self.slot_of(id)?;
+        self.slots[slot].as_deref_mut()
+    }
+
+    /// Checks a connection out to run a step; `None` when it is not hosted or already out.
+    pub fn take(&mut self, id: &ConnId) -> Option<Box<Conn>> {
+        let slot = self.slot_of(id)?;
+        let conn = self.slots[slot].take()?;
+        self.present -= 1;
+        Some(conn)
+    }
+
+    /// Checks back in a connection `take` handed out.
+    pub fn put_back(&mut self, conn: Box<Conn>) {
+        let slot = self
+            .slot_of(&conn.id)
+            .unwrap_or_else(|| panic!("conn {:?} put back but not hosted", conn.id));
+        assert!(
+            self.slots[slot].is_none(),
+            "conn {:?} put back twice",
+            conn.id
+        );
+        self.slots[slot] = Some(conn);
+        self.present += 1;
+    }
+
+    /// Stops hosting `id`, checked in or out; returns the connection if it was checked in.
+    pub fn remove(&mut self, id: &ConnId) -> Option<Box<Conn>> {
+        let slot = self.index.remove(id)?;
+        if self.last.is_some_and(|(last, _)| last == *id) {
+            self.last = None;
+        }
+        self.free.push(slot);
+        let conn = self.slots[slot].take();
+        self.present -= usize::from(conn.is_some());
+        conn
+    }
+
+    /// Checked-in connections, in id order.
+    pub fn values(&self) -> impl Iterator<Item = &Conn> + '_ {
+        self.index
+            .values()
+            .filter_map(|&slot| self.slots[slot].as_deref())
+    }
+
+    /// Checked-in connections.
+    pub fn len(&self) -> usize {
+        self.present
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.present == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(id: u64) -> Box<Conn> {
+        let open = ConnOpen {
+            conn: ConnId(id),
+            peer_addr: "127.0.0.1:1".into(),
+            local_addr: "127.0.0.1:2".into(),
+            peer_is_loopback: true,
+            clients_total: 1,
+        };
+        Box::new(Conn::new(&open, true, Limits::default(), 0))
+    }
+
+    fn ids(table: &ConnTable) -> Vec<u64> {
+        table.values().map(|c| c.id.0).collect()
+    }
+
+    #[test]
+    fn checked_out_connections_are_hidden_but_keep_their_place() {
+        let mut table = ConnTable::default();
+        for id in [3, 1, 2] {
+            table.insert(conn(id));
+        }
+        assert_eq!((ids(&table), table.len()), (vec![1, 2, 3], 3));
+        let two = table.take(&ConnId(2)).unwrap();
+        assert!(table.take(&ConnId(2)).is_none(), "already out");
+        assert!(table.get(&ConnId(2)).is_none());
+        assert_eq!((ids(&table), table.len()), (vec![1, 3], 2));
+        table.put_back(two);
+        assert_eq!((ids(&table), table.len()), (vec![1, 2, 3], 3));
+        table.get_mut(&ConnId(3)).unwrap().db = 5;
+        assert_eq!(table.get(&ConnId(3)).unwrap().db, 5);
+    }
+
+    #[test]
+    fn removal_frees_the_slot_checked_in_or_out() {
+        let mut table = ConnTable::default();
+        table.insert(conn(1));
+        table.insert(conn(2));
+        let one = table.take(&ConnId(1)).unwrap();
+        assert!(table.remove(&ConnId(1)).is_none(), "it was out");
+        drop(one);
+        assert_eq!(table.remove(&ConnId(2)).map(|c| c.id), Some(ConnId(2)));
+        assert!(table.is_empty());
+        table.insert(conn(4));
+        table.insert(conn(5));
+        assert_eq!(table.slots.len(), 2, "freed slots are reused");
+        assert_eq!(ids(&table), vec![4, 5]);
+        // The lookup cache forgets a removed connection whose slot went to another.
+        let four = table.take(&ConnId(4)).unwrap();
+        assert!(table.remove(&ConnId(4)).is_none());
+        drop(four);
+        table.insert(conn(6));
+        assert!(table.get(&ConnId(4)).is_none());
+        assert!(table.take(&ConnId(4)).is_none());
+        assert_eq!(table.get(&ConnId(6)).map(|c| c.id), Some(ConnId(6)));
     }
 }

@@ -437,7 +437,7 @@ pub(crate) fn run_on_copies(
 fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => a.value == b.value && a.expire_at_ms == b.expire_at_ms,
+        (Some(a), Some(b)) => a.value() == b.value() && a.expire_at_ms() == b.expire_at_ms(),
         _ => false,
     }
 }

@@ -150,6 +150,11 @@ impl TxIdSource {
     }
 }
 
+/// Spare byte buffers a thread keeps for the next replies, at most.
+pub const SPARE_BUFFERS_MAX: usize = 16;
+/// A buffer bigger than this is freed rather than kept: a rare huge reply must not pin memory.
+pub const SPARE_BUFFER_CAPACITY_MAX_BYTES: usize = 64 * 1024;
+
 /// Options a driver sets once per thread.
 #[derive(Clone, Debug, Default)]
 pub struct CxOptions {
@@ -172,6 +177,10 @@ pub struct Cx {
     effects: Vec<Effect>,
     options: CxOptions,
     marks: BTreeMap<&'static str, u64>,
+    /// Emptied output buffers, handed back by the driver once written (`recycle_buffer`) and
+    /// reused for the next replies (`take_buffer`), so a steady stream of replies allocates
+    /// nothing. Which buffer comes back is invisible to the engine: only capacity differs.
+    spare_buffers: Vec<Vec<u8>>,
 }
 
 impl Cx {
@@ -183,6 +192,7 @@ impl Cx {
             effects: Vec::new(),
             options,
             marks: BTreeMap::new(),
+            spare_buffers: Vec::new(),
         }
     }
 
@@ -229,6 +239,23 @@ impl Cx {
     /// Drains effects into the caller's buffer, keeping both allocations alive.
     pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
         out.append(&mut self.effects);
+    }
+
+    /// An empty buffer for replies, with room from an earlier use when there is a spare one.
+    pub fn take_buffer(&mut self) -> Vec<u8> {
+        self.spare_buffers.pop().unwrap_or_default()
+    }
+
+    /// Hands back a buffer whose bytes are no longer needed (the driver wrote them).
+    pub fn recycle_buffer(&mut self, mut buffer: Vec<u8>) {
+        let capacity = buffer.capacity();
+        if capacity > 0
+            && capacity <= SPARE_BUFFER_CAPACITY_MAX_BYTES
+            && self.spare_buffers.len() < SPARE_BUFFERS_MAX
+        {
+            buffer.clear();
+            self.spare_buffers.push(buffer);
+        }
     }
 
     /// A fresh transaction id, higher than every one handed out before on any thread.
@@ -285,6 +312,25 @@ mod tests {
         cx.set_time(50, 4_000);
         assert_eq!(cx.now_mono_us(), 100);
         assert_eq!(cx.wall_ms(), 4);
+    }
+
+    #[test]
+    fn buffers_are_reused_within_bounds() {
+        let mut cx = Cx::new(1, CxOptions::default());
+        assert_eq!(cx.take_buffer().capacity(), 0);
+        let mut buffer = Vec::with_capacity(100);
+        buffer.extend_from_slice(b"written");
+        let ptr = buffer.as_ptr();
+        cx.recycle_buffer(buffer);
+        let reused = cx.take_buffer();
+        assert!(reused.is_empty());
+        assert_eq!((reused.as_ptr(), reused.capacity()), (ptr, 100));
+        cx.recycle_buffer(Vec::with_capacity(SPARE_BUFFER_CAPACITY_MAX_BYTES + 1));
+        assert_eq!(cx.take_buffer().capacity(), 0, "too big to keep");
+        for _ in 0..SPARE_BUFFERS_MAX + 5 {
+            cx.recycle_buffer(Vec::with_capacity(8));
+        }
+        assert_eq!(cx.spare_buffers.len(), SPARE_BUFFERS_MAX);
     }
 
     #[test]

@@ -7,15 +7,13 @@
 //! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
-use std::collections::BTreeMap;
-
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::argv::Argv;
 use crate::cmd::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
 use crate::config::Config;
-use crate::conn::{Conn, ConnState, OUTPUT_PENDING_RESUME_BYTES};
+use crate::conn::{Conn, ConnState, ConnTable, LookedUp, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
 use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase, TxTime};
@@ -40,6 +38,9 @@ pub fn hash_slot_key(key: &[u8]) -> &[u8] {
 
 /// The thread whose shard owns `key`. Unseeded on purpose: every thread and every run must agree.
 pub fn shard_of(key: &[u8], threads: u16) -> ThreadId {
+    if threads == 1 {
+        return ThreadId(0);
+    }
     ThreadId((xxh3_64(hash_slot_key(key)) % u64::from(threads)) as u16)
 }
 
@@ -60,11 +61,14 @@ pub struct Node {
     pub(crate) server: ServerInfo,
     pub(crate) table: CommandTable,
     pub(crate) shard: Shard,
-    pub(crate) conns: BTreeMap<ConnId, Conn>,
+    pub(crate) conns: ConnTable,
     pub(crate) counters: NodeCounters,
     /// This shard's VLL transaction queue and intent locks.
     pub(crate) txq: TxQueue,
     next_seq: u64,
+    /// The argv commands decode into: its buffers serve command after command, so a command
+    /// that runs here allocates none (one that travels takes it, and the next starts afresh).
+    argv: Argv,
 }
 
 /// What dispatching one command led to.
@@ -85,7 +89,7 @@ impl Node {
     ) -> Node {
         assert!(thread.0 < threads, "thread {thread:?} of {threads}");
         let mut shard = Shard::new(config.databases, seed);
-        shard.maxmemory_policy = config.maxmemory_policy;
+        shard.set_memory_limits(config.maxmemory_bytes, threads, config.maxmemory_policy);
         Node {
             thread,
             threads,
@@ -93,10 +97,11 @@ impl Node {
             server,
             table: CommandTable::new(),
             shard,
-            conns: BTreeMap::new(),
+            conns: ConnTable::default(),
             counters: NodeCounters::default(),
             txq: TxQueue::default(),
             next_seq: 1,
+            argv: Argv::new(),
         }
     }
 
@@ -140,7 +145,10 @@ impl Node {
         self.shard.set_keep_expired(!self.txq.is_empty());
         match msg {
             Msg::ConnOpen(open) => self.on_conn_open(open, cx),
-            Msg::ConnData { conn, bytes } => self.on_conn_data(conn, &bytes, cx),
+            Msg::ConnData { conn, bytes } => {
+                self.on_conn_data(conn, &bytes, cx);
+                cx.recycle_buffer(bytes);
+            }
             Msg::ConnWritten { conn, bytes_len } => self.on_conn_written(conn, bytes_len, cx),
             Msg::ConnClosed { conn } => self.on_conn_closed(conn, cx),
             Msg::Timer(timer) => self.on_timer(timer, cx),
@@ -195,7 +203,7 @@ impl Node {
             cx.push(Effect::Close { conn: open.conn });
             return;
         }
-        self.conns.insert(open.conn, conn);
+        self.conns.insert(Box::new(conn));
     }
 
     fn on_conn_data(&mut self, id: ConnId, bytes: &[u8], cx: &mut Cx) {
@@ -212,7 +220,9 @@ impl Node {
             return;
         };
         conn.out_pending_bytes = conn.out_pending_bytes.saturating_sub(bytes_len);
-        if conn.out_pending_bytes < OUTPUT_PENDING_RESUME_BYTES {
+        // Only a connection that stopped reading may have something to resume; for the others
+        // (nearly every write) this is bookkeeping alone.
+        if !conn.reading && conn.out_pending_bytes < OUTPUT_PENDING_RESUME_BYTES {
             self.run_conn(id, cx);
         }
     }
@@ -253,51 +263,68 @@ impl Node {
     /// must run and conclude on every shard (there is no rollback), or its intents would block
     /// those keys forever. The connection is dropped once it has nothing in flight.
     fn on_conn_closed(&mut self, id: ConnId, cx: &mut Cx) {
-        let Some(mut conn) = self.conns.remove(&id) else {
+        let Some(mut conn) = self.conns.take(&id) else {
             return;
         };
         crate::multi::unwatch_all(self, &mut conn, cx);
         if let ConnState::Waiting(_) = conn.state {
             conn.peer_gone = true;
-            self.conns.insert(id, conn);
+            self.conns.put_back(conn);
+        } else {
+            self.conns.remove(&id);
         }
     }
 
     fn run_conn(&mut self, id: ConnId, cx: &mut Cx) {
-        let Some(mut conn) = self.conns.remove(&id) else {
+        let Some(conn) = self.conns.take(&id) else {
             return;
         };
+        self.run_taken_conn(conn, cx);
+    }
+
+    /// `run_conn` for a connection already checked out of `conns`; checks it back in.
+    fn run_taken_conn(&mut self, mut conn: Box<Conn>, cx: &mut Cx) {
         if conn.peer_gone {
             // Nobody is left to read replies: drop it once nothing is in flight.
             if let ConnState::Waiting(_) = conn.state {
-                self.conns.insert(id, conn);
+                self.conns.put_back(conn);
+            } else {
+                self.conns.remove(&conn.id);
             }
             return;
         }
+        if conn.out.capacity() == 0 {
+            conn.out = cx.take_buffer();
+        }
+        let mut argv = std::mem::take(&mut self.argv);
         while conn.is_ready() && !conn.output_backed_up() {
-            let argv = match conn.stashed.take() {
-                Some(argv) => argv,
-                None => match conn.decoder.next_command() {
-                    Ok(Some(argv)) => argv,
-                    Ok(None) => break,
+            if let Some(stashed) = conn.stashed.take() {
+                argv = stashed;
+            } else {
+                match conn.decoder.next_command_into(&mut argv) {
+                    Ok(true) => {}
+                    Ok(false) => break,
                     Err(err) => {
                         conn.encode(&Reply::Error(CmdError::Protocol(err.0)));
                         conn.state = ConnState::Closing;
                         break;
                     }
-                },
-            };
-            if let Flow::Stop = self.dispatch(&mut conn, argv, cx) {
+                }
+            }
+            if let Flow::Stop = self.dispatch(&mut conn, &mut argv, cx) {
                 break;
             }
         }
+        self.argv = argv;
         self.flush(&mut conn, cx);
-        self.conns.insert(id, conn);
+        self.conns.put_back(conn);
     }
 
     fn flush(&mut self, conn: &mut Conn, cx: &mut Cx) {
-        if !conn.out.is_empty() {
-            let bytes = std::mem::take(&mut conn.out);
+        let bytes = std::mem::take(&mut conn.out);
+        if bytes.is_empty() {
+            cx.recycle_buffer(bytes);
+        } else {
             conn.out_pending_bytes += bytes.len();
             self.counters.net_output_bytes += bytes.len() as u64;
             cx.push(Effect::Write {
@@ -322,7 +349,13 @@ impl Node {
     /// Looks the command up and checks what Redis checks before any handler: name, arity,
     /// authentication.
     fn resolve(&self, conn: &Conn, argv: &Argv) -> Result<&'static CommandSpec, CmdError> {
-        let Some(mut spec) = self.table.lookup(&argv[0]) else {
+        let name = &argv[0];
+        let repeated = conn.last_looked_up.get().filter(|last| last.is(name));
+        let Some(mut spec) = repeated.map(|last| last.spec).or_else(|| {
+            let spec = self.table.lookup(name)?;
+            conn.last_looked_up.set(LookedUp::new(name, spec));
+            Some(spec)
+        }) else {
             let args = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
             return Err(CmdError::UnknownCommand {
                 name: argv[0].to_vec(),
@@ -330,7 +363,8 @@ impl Node {
             });
         };
         // A container needs a subcommand unless its arity allows none (COMMAND alone).
-        if let (Exec::Container, true) = (spec.exec, argv.len() >= 2 || !spec.arity_ok(1)) {
+        let container = matches!(spec.exec, Exec::Container);
+        if container && (argv.len() >= 2 || !spec.arity_ok(1)) {
             if argv.len() < 2 {
                 return Err(CmdError::WrongArity(spec.name.into()));
             }
@@ -351,11 +385,12 @@ impl Node {
         Ok(spec)
     }
 
-    fn dispatch(&mut self, conn: &mut Conn, argv: Argv, cx: &mut Cx) -> Flow {
+    /// Runs one command. A command that must travel or wait takes `argv`, leaving it empty.
+    fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
         self.counters.commands_processed += 1;
         conn.commands_processed += 1;
         conn.last_cmd_ms = cx.wall_ms();
-        let spec = match self.resolve(conn, &argv) {
+        let spec = match self.resolve(conn, argv) {
             Ok(spec) => spec,
             Err(err) => {
                 // A command rejected while queueing dooms the transaction (EXECABORT).
@@ -367,21 +402,26 @@ impl Node {
             }
         };
         conn.last_cmd = spec.name;
-        let Some(argv) = crate::multi::queue_if_in_multi(conn, spec, argv) else {
-            return Flow::Next;
-        };
+        if conn.multi.is_some() {
+            // Queued commands keep their argv; outside MULTI the decoding buffer stays put.
+            let Some(unqueued) = crate::multi::queue_if_in_multi(conn, spec, std::mem::take(argv))
+            else {
+                return Flow::Next;
+            };
+            *argv = unqueued;
+        }
         match spec.exec {
-            Exec::Multi(cmd) => crate::multi::run(self, conn, cmd, argv, cx),
+            Exec::Multi(cmd) => crate::multi::run(self, conn, cmd, std::mem::take(argv), cx),
             Exec::Conn(crate::cmd::ConnCmd::Reset) => {
                 crate::multi::discard(self, conn, cx);
-                self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, &argv, cx)
+                self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, argv, cx)
             }
-            Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, &argv, cx),
-            Exec::Node(cmd) => self.start_node_cmd(conn, cmd, argv, cx),
+            Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
+            Exec::Node(cmd) => self.start_node_cmd(conn, cmd, std::mem::take(argv), cx),
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
             Exec::Container => {
                 let cmd = server::bare_container_cmd(spec);
-                self.run_conn_cmd(conn, cmd, &argv, cx)
+                self.run_conn_cmd(conn, cmd, argv, cx)
             }
         }
     }
@@ -546,9 +586,12 @@ impl Node {
         spec: &'static CommandSpec,
         run: crate::cmd::ShardFn,
         merge: Merge,
-        argv: Argv,
+        argv: &mut Argv,
         cx: &mut Cx,
     ) -> Flow {
+        if let Some(flow) = self.run_one_key(conn, spec, run, argv, cx) {
+            return flow;
+        }
         let key_indexes = spec.key_indexes(argv.len());
         let first = shard_of(&argv[key_indexes[0]], self.threads);
         let single = key_indexes
@@ -565,13 +608,17 @@ impl Node {
                 .any(|&i| self.txq.blocks(conn.db as u16, &argv[i], mode))
         };
         if single && first == self.thread && !blocked {
-            let reply = self.exec_here(conn.db, run, &argv, cx);
+            let reply = match self.shard.admit(conn.db, spec, argv) {
+                Ok(()) => self.exec_here(conn.db, run, argv, cx),
+                Err(oom) => Reply::Error(oom),
+            };
             conn.encode(&reply);
             return Flow::Next;
         }
         if single {
             return self.send_batch(conn, first, spec, argv, cx);
         }
+        let argv = std::mem::take(argv);
         match merge {
             Merge::OneKey => unreachable!("{} has one key", spec.name),
             Merge::SumInts | Merge::AllOk | Merge::KeyOrder => {
@@ -579,6 +626,42 @@ impl Node {
             }
             Merge::Gather(dbs) => crate::coord::start_gather(self, conn, spec, dbs, argv, cx),
         }
+    }
+
+    /// A one-key command, the common case, with no allocation when it runs here: at once when
+    /// its key lives on this shard and is not behind a transaction's intents, else in a batch
+    /// to the owning shard. `None` when the command has other than one key.
+    fn run_one_key(
+        &mut self,
+        conn: &mut Conn,
+        spec: &'static CommandSpec,
+        run: crate::cmd::ShardFn,
+        argv: &mut Argv,
+        cx: &mut Cx,
+    ) -> Option<Flow> {
+        let key = &argv[spec.only_key_index(argv.len())?];
+        let owner = shard_of(key, self.threads);
+        let blocked = !self.txq.is_empty() && {
+            let mode = if spec.has(crate::cmd::flag::WRITE) {
+                LockMode::Exclusive
+            } else {
+                LockMode::Shared
+            };
+            self.txq.blocks(conn.db as u16, key, mode)
+        };
+        if owner != self.thread || blocked {
+            return Some(self.send_batch(conn, owner, spec, argv, cx));
+        }
+        let reply = match self.shard.admit(conn.db, spec, argv) {
+            Ok(()) => self.exec_here(conn.db, run, argv, cx),
+            Err(oom) => Reply::Error(oom),
+        };
+        conn.encode(&reply);
+        if let Reply::Bulk(bytes) = reply {
+            // Handlers may build bulk replies in buffers from `cx`: hand this one back.
+            cx.recycle_buffer(bytes);
+        }
+        Some(Flow::Next)
     }
 
     pub(crate) fn exec_here(
@@ -599,28 +682,34 @@ impl Node {
     }
 
     /// Sends `argv` to shard `to`, with the following pipelined commands that also go only to
-    /// `to`, in one hop.
+    /// `to`, in one hop. `argv` is the caller's decoding buffer: the hop gets exact copies.
     fn send_batch(
         &mut self,
         conn: &mut Conn,
         to: ThreadId,
         spec: &'static CommandSpec,
-        argv: Argv,
+        argv: &mut Argv,
         cx: &mut Cx,
     ) -> Flow {
-        let mut ops = vec![HopOp::Run { spec, argv }];
+        let mut ops = vec![HopOp::Run {
+            spec,
+            argv: argv.clone(),
+        }];
         while ops.len() < SQUASH_COMMANDS_MAX {
-            let Ok(Some(next)) = conn.decoder.next_command() else {
+            let Ok(true) = conn.decoder.next_command_into(argv) else {
                 break;
             };
-            match self.squashable(conn, &next, to) {
+            match self.squashable(conn, argv, to) {
                 Some(spec) => {
                     self.counters.commands_processed += 1;
                     conn.commands_processed += 1;
-                    ops.push(HopOp::Run { spec, argv: next });
+                    ops.push(HopOp::Run {
+                        spec,
+                        argv: argv.clone(),
+                    });
                 }
                 None => {
-                    conn.stashed = Some(next);
+                    conn.stashed = Some(std::mem::take(argv));
                     break;
                 }
             }
@@ -665,10 +754,13 @@ impl Node {
         let Exec::Shard { .. } = spec.exec else {
             return None;
         };
-        let all_there = spec
-            .key_indexes(argv.len())
-            .iter()
-            .all(|&i| shard_of(&argv[i], self.threads) == to);
+        let all_there = match spec.only_key_index(argv.len()) {
+            Some(i) => shard_of(&argv[i], self.threads) == to,
+            None => spec
+                .key_indexes(argv.len())
+                .iter()
+                .all(|&i| shard_of(&argv[i], self.threads) == to),
+        };
         all_there.then_some(spec)
     }
 
@@ -822,6 +914,9 @@ impl Node {
                 let Exec::Shard { run, .. } = spec.exec else {
                     unreachable!("{} is not keyed", spec.name)
                 };
+                if let Err(oom) = self.shard.admit(db as usize, spec, &argv) {
+                    return HopResult::Reply(Reply::Error(oom));
+                }
                 let mut ecx = ExecCx {
                     shard: &mut self.shard,
                     db: db as usize,
@@ -912,7 +1007,7 @@ impl Node {
 
     fn on_hop_done(&mut self, done: HopDone, cx: &mut Cx) {
         let id = done.conn;
-        let Some(mut conn) = self.conns.remove(&id) else {
+        let Some(mut conn) = self.conns.take(&id) else {
             return;
         };
         let runnable_notice = matches!(done.results[..], [HopResult::Runnable { .. }]);
@@ -927,10 +1022,18 @@ impl Node {
             // A stale result: the connection moved on (RESET, or it is closing).
             _ => false,
         };
+        if conn.out.capacity() == 0 {
+            conn.out = cx.take_buffer();
+        }
         let finished = current && crate::coord::absorb(self, &mut conn, done, cx);
-        self.conns.insert(id, conn);
         if finished {
-            self.run_conn(id, cx);
+            self.run_taken_conn(conn, cx);
+        } else {
+            if conn.out.is_empty() {
+                // Still waiting: the buffer goes back until the replies are all in.
+                cx.recycle_buffer(std::mem::take(&mut conn.out));
+            }
+            self.conns.put_back(conn);
         }
     }
 
@@ -960,6 +1063,30 @@ mod tests {
             .map(|i| format!("{tag}{i}"))
             .find(|k| shard_of(k.as_bytes(), threads) == ThreadId(thread))
             .unwrap()
+    }
+
+    #[test]
+    fn a_remembered_command_name_never_answers_for_another() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        let pipeline = b"SET k v\r\nGET k\r\nGET k\r\ngEt k\r\nGETX k\r\nGET k\r\nSTRLEN k\r\n\
+            GET\r\nCLIENT NOSUCH\r\nclient id\r\n";
+        let replies = String::from_utf8(c.send(conn, pipeline)).unwrap();
+        let expected = [
+            "+OK",
+            "$1\r\nv",
+            "$1\r\nv",
+            "$1\r\nv",
+            "-ERR unknown command 'GETX', with args beginning with: 'k' ",
+            "$1\r\nv",
+            ":1",
+            "-ERR wrong number of arguments for 'get' command",
+            "-ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP.",
+        ]
+        .map(|line| format!("{line}\r\n"))
+        .concat();
+        assert!(replies.starts_with(&expected), "{replies:?}");
+        assert!(replies[expected.len()..].starts_with(':'), "{replies:?}");
     }
 
     #[test]

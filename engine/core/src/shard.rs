@@ -1,21 +1,51 @@
-//! A shard: the logical databases for the keys that hash to it, its expiry sweep and counters.
-//! A shard is touched only by its own thread; other threads reach it with hops.
+//! A shard: the logical databases for the keys that hash to it, its expiry sweep, counters and
+//! memory budget. A shard is touched only by its own thread; other threads reach it with hops.
+//!
+//! Memory: the shard's bytes are what its databases account for (db.rs: entries by allocator
+//! class, plus tables), never an allocator query, so every decision is the same under the
+//! simulator. Its budget is `maxmemory / shards`. Before a command runs, `admit` does what
+//! Redis's performEvictions and OOM check do: under an evicting policy it evicts until the
+//! shard is within budget, taking entries from the tails of the buckets where the command's
+//! first key lives (DashTable::evict_near); a DENYOOM command that still finds the shard over
+//! budget gets Redis's OOM error. A command may then overshoot by its own allocation, as in
+//! Redis; the next command evicts it back.
 
+use crate::argv::Argv;
+use crate::cmd::CommandSpec;
 use crate::config::MaxmemoryPolicy;
 use crate::cx::Cx;
 use crate::db::Db;
+use crate::error::CmdError;
 use crate::watch::WatchRegistry;
 
 /// Buckets the active-expiry sweep visits per tick, across all databases: bounded work per tick.
 pub const SWEEP_BUCKETS_PER_TICK_MAX: usize = 64;
 /// Redis's default `hz` is 10: a sweep tick every 100 ms.
 pub const SWEEP_INTERVAL_US: u64 = 100_000;
+/// Segments one eviction looks through for an eligible entry before giving up (bounded work
+/// when, say, a volatile policy finds no key with a TTL).
+pub const EVICTION_SEGMENTS_MAX: usize = 16;
+/// Entries one command may evict at most before it is refused (Redis bounds its eviction loop
+/// by time; we bound it by count, so it is deterministic).
+pub const EVICTIONS_PER_COMMAND_MAX: usize = 1024;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardStats {
     pub expired_keys: u64,
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
+    pub evicted_keys: u64,
+}
+
+/// The memory figures of one shard, for INFO and MEMORY STATS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShardMemory {
+    pub used_bytes: u64,
+    /// The largest `used_bytes` seen before a command or by INFO.
+    pub peak_bytes: u64,
+    pub entries_bytes: u64,
+    pub tables_bytes: u64,
+    pub keys: u64,
 }
 
 pub struct Shard {
@@ -28,8 +58,14 @@ pub struct Shard {
     sweep_cursor: u64,
     pub stats: ShardStats,
     /// A copy of the node's `maxmemory-policy` (CONFIG SET updates it): OBJECT FREQ and
-    /// IDLETIME answer by it.
+    /// IDLETIME answer by it, and eviction follows it.
     pub maxmemory_policy: MaxmemoryPolicy,
+    /// This shard's part of `maxmemory`; `None` without a limit (maxmemory 0).
+    budget_bytes: Option<u64>,
+    peak_bytes: u64,
+    /// The process's resident bytes as the driver last read them (0: never told). The engine
+    /// never reads it itself and decides nothing by it: INFO shows it.
+    process_rss_bytes: u64,
     /// Who WATCHes keys of this shard.
     pub watches: WatchRegistry,
     /// When set, every modification signalled on this shard is also logged here: a scratch
@@ -50,8 +86,127 @@ impl Shard {
             sweep_cursor: 0,
             stats: ShardStats::default(),
             maxmemory_policy: MaxmemoryPolicy::default(),
+            budget_bytes: None,
+            peak_bytes: 0,
+            process_rss_bytes: 0,
             watches: WatchRegistry::default(),
             modified_log: None,
+        }
+    }
+
+    /// Sets the memory limit: `maxmemory_bytes` for the node, split evenly over `shards`.
+    pub fn set_memory_limits(
+        &mut self,
+        maxmemory_bytes: u64,
+        shards: u16,
+        policy: MaxmemoryPolicy,
+    ) {
+        self.budget_bytes =
+            (maxmemory_bytes > 0).then(|| maxmemory_bytes / u64::from(shards.max(1)));
+        self.maxmemory_policy = policy;
+        let evicting = policy != MaxmemoryPolicy::NoEviction;
+        for db in &mut self.dbs {
+            db.set_promote_on_hit(evicting);
+        }
+    }
+
+    pub fn budget_bytes(&self) -> Option<u64> {
+        self.budget_bytes
+    }
+
+    /// The driver reports the process's resident memory (INFO used_memory_rss).
+    pub fn set_process_rss_bytes(&mut self, rss_bytes: u64) {
+        self.process_rss_bytes = rss_bytes;
+    }
+
+    pub fn process_rss_bytes(&self) -> u64 {
+        self.process_rss_bytes
+    }
+
+    /// Redis's processCommand memory step for `spec` on this shard: evict while over budget
+    /// (under an evicting policy), then refuse a DENYOOM command if still over.
+    pub fn admit(&mut self, db: usize, spec: &CommandSpec, argv: &Argv) -> Result<(), CmdError> {
+        let Some(budget_bytes) = self.budget_bytes else {
+            // Only a write grows memory, so only a write can set a new peak: reads (the hot
+            // GET) skip the accounting sum.
+            if spec.has(crate::cmd::flag::WRITE) {
+                self.note_peak();
+            }
+            return Ok(());
+        };
+        self.note_peak();
+        let evicting = self.maxmemory_policy != MaxmemoryPolicy::NoEviction;
+        // An evicting shard keeps room for the split the command's insert may cause, so the
+        // table's growth never carries it past the budget (only the command's own entry can).
+        let headroom = if evicting {
+            self.dbs[db].split_growth_bytes() as u64
+        } else {
+            0
+        };
+        let target_bytes = budget_bytes.saturating_sub(headroom);
+        if self.used_memory_bytes() as u64 <= target_bytes {
+            return Ok(());
+        }
+        let volatile_only = match self.maxmemory_policy {
+            MaxmemoryPolicy::NoEviction => None,
+            MaxmemoryPolicy::AllkeysLru
+            | MaxmemoryPolicy::AllkeysLfu
+            | MaxmemoryPolicy::AllkeysRandom => Some(false),
+            MaxmemoryPolicy::VolatileLru
+            | MaxmemoryPolicy::VolatileLfu
+            | MaxmemoryPolicy::VolatileRandom
+            | MaxmemoryPolicy::VolatileTtl => Some(true),
+        };
+        if let Some(volatile_only) = volatile_only {
+            let near: Vec<u8> = spec
+                .key_indexes(argv.len())
+                .first()
+                .map_or_else(Vec::new, |&i| argv[i].to_vec());
+            self.evict(db, &near, volatile_only, target_bytes);
+        }
+        let over = self.used_memory_bytes() as u64 > budget_bytes;
+        if over && spec.has(crate::cmd::flag::DENYOOM) {
+            return Err(CmdError::OutOfMemory);
+        }
+        Ok(())
+    }
+
+    /// Evicts entries near `near` (in database `db` first, then the others) until the shard is
+    /// within budget or nothing eligible is found.
+    fn evict(&mut self, db: usize, near: &[u8], volatile_only: bool, budget_bytes: u64) {
+        let order: Vec<usize> = std::iter::once(db)
+            .chain((0..self.dbs.len()).filter(|&d| d != db))
+            .collect();
+        let mut evicted = 0;
+        for d in order {
+            while self.used_memory_bytes() as u64 > budget_bytes
+                && evicted < EVICTIONS_PER_COMMAND_MAX
+            {
+                if self.dbs[d]
+                    .evict_near(near, EVICTION_SEGMENTS_MAX, volatile_only)
+                    .is_none()
+                {
+                    break;
+                }
+                evicted += 1;
+            }
+        }
+        self.stats.evicted_keys += evicted as u64;
+    }
+
+    fn note_peak(&mut self) {
+        self.peak_bytes = self.peak_bytes.max(self.used_memory_bytes() as u64);
+    }
+
+    /// This shard's memory figures.
+    pub fn memory(&self) -> ShardMemory {
+        let used_bytes = self.used_memory_bytes() as u64;
+        ShardMemory {
+            used_bytes,
+            peak_bytes: self.peak_bytes.max(used_bytes),
+            entries_bytes: self.dbs.iter().map(|d| d.entries_bytes() as u64).sum(),
+            tables_bytes: self.dbs.iter().map(|d| d.table_bytes() as u64).sum(),
+            keys: self.keys_len() as u64,
         }
     }
 
@@ -123,6 +278,11 @@ impl Shard {
 
     pub fn keys_len(&self) -> usize {
         self.dbs.iter().map(Db::len).sum()
+    }
+
+    /// The bytes this shard accounts for: every database's entries and table.
+    pub fn used_memory_bytes(&self) -> usize {
+        self.dbs.iter().map(Db::used_bytes).sum()
     }
 
     /// Database `db` is about to be emptied, or swapped with `replaced_by`: its watched keys

@@ -1,12 +1,14 @@
 //! One client socket on its owning thread: the bytes in, the bytes out, and nothing else.
 //!
 //! `ConnIo` is shared (`Rc`) by the thread's effect router and the connection's task. The router
-//! writes a step's reply straight to the socket (`try_write`: one syscall per pipelined batch,
-//! no task switch) and queues only what the kernel would not take. The task waits for the socket
-//! to become readable (when the engine wants input) or writable (when output is queued), reads
-//! into the thread's shared buffer and hands the bytes to the engine, or flushes the queue and
-//! reports the bytes written. Whatever the socket does, the engine hears `ConnClosed` once: the
-//! thread's connection table is the guard (see `Worker::conn_gone`).
+//! writes a step's reply straight to the socket (`try_write`: one syscall per pipelined batch, no
+//! task switch) and queues only what the kernel would not take. The task waits for the socket to
+//! become readable (when the engine wants input) or writable (when output is queued), reads into
+//! the thread's shared buffer and hands the bytes to the engine, or flushes the queue and reports
+//! the bytes written. The router tells the task that what it waits for changed by a poke: a flag
+//! and the task's waker, kept in the `ConnIo` (no `Notify`: its waiter list and lock cost more than
+//! the rest of a pipeline-1 request's bookkeeping). Whatever the socket does, the engine hears
+//! `ConnClosed` once: the thread's connection table is the guard (see `Worker::conn_gone`).
 //!
 //! Lifecycle: `Open` → (engine's `Close`) `Closing`: stop reading, flush → `Done`: write side
 //! shut down, task ends, socket closed when the last `Rc` drops. Peer EOF or a socket error goes
@@ -15,11 +17,10 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 
 use damselfly_core::cx::{ConnId, Msg};
-use tokio::io::Interest;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 
 use crate::worker::Worker;
 
@@ -62,8 +63,22 @@ pub struct ConnIo {
     /// The engine's `ReadInterest`.
     reading: Cell<bool>,
     phase: Cell<Phase>,
-    /// Wakes the task when the router changed what it should wait for.
-    wake: Notify,
+    /// Set by the router when it changed what the task should wait for; like a permit, it
+    /// stays set until the task sees it.
+    poked: Cell<bool>,
+    /// The task's waker while it waits.
+    waker: Cell<Option<Waker>>,
+}
+
+/// What the task woke for.
+enum Event {
+    /// The router poked: look again at what to wait for.
+    Poked,
+    Ready {
+        readable: bool,
+        writable: bool,
+    },
+    Failed,
 }
 
 impl ConnIo {
@@ -74,15 +89,17 @@ impl ConnIo {
             out: RefCell::new(Output::default()),
             reading: Cell::new(true),
             phase: Cell::new(Phase::Open),
-            wake: Notify::new(),
+            poked: Cell::new(false),
+            waker: Cell::new(None),
         }
     }
 
     /// Appends `bytes` to the output, writing at once when nothing is queued ahead of them.
-    /// Returns how many bytes reached the socket now.
-    pub fn write(&self, bytes: Vec<u8>) -> usize {
+    /// Returns how many bytes reached the socket now, and the emptied buffer when that was all
+    /// of them (for the engine to reuse).
+    pub fn write(&self, bytes: Vec<u8>) -> (usize, Option<Vec<u8>>) {
         if self.phase.get() == Phase::Done {
-            return 0;
+            return (0, Some(bytes));
         }
         let mut out = self.out.borrow_mut();
         let written = if out.is_empty() {
@@ -92,15 +109,16 @@ impl ConnIo {
         } else {
             0
         };
-        if written < bytes.len() {
-            if written == 0 {
-                out.append(bytes);
-            } else {
-                out.append(bytes[written..].to_vec());
-            }
-            self.wake.notify_one();
+        if written == bytes.len() {
+            return (written, Some(bytes));
         }
-        written
+        if written == 0 {
+            out.append(bytes);
+        } else {
+            out.append(bytes[written..].to_vec());
+        }
+        self.poke();
+        (written, None)
     }
 
     /// Writes queued output until it is empty or the socket is full; returns the bytes written.
@@ -126,7 +144,7 @@ impl ConnIo {
 
     pub fn set_reading(&self, enabled: bool) {
         self.reading.set(enabled);
-        self.wake.notify_one();
+        self.poke();
     }
 
     /// The engine's `Close`: stop reading and flush. True when nothing is left to flush, so the
@@ -136,7 +154,7 @@ impl ConnIo {
             self.phase.set(Phase::Closing);
         }
         self.reading.set(false);
-        self.wake.notify_one();
+        self.poke();
         self.out.borrow().is_empty()
     }
 
@@ -147,18 +165,57 @@ impl ConnIo {
             // The peer may have gone first; nothing is left to tell it.
             tracing::trace!(conn = self.id.0, %err, "shutdown");
         }
-        self.wake.notify_one();
+        self.poke();
     }
 
-    /// What the task should wait for; `None`: only for the router's wake-up.
-    fn interest(&self) -> Option<Interest> {
-        let writable = !self.out.borrow().is_empty();
-        let readable = self.reading.get() && self.phase.get() == Phase::Open;
-        match (readable, writable) {
-            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
-            (true, false) => Some(Interest::READABLE),
-            (false, true) => Some(Interest::WRITABLE),
-            (false, false) => None,
+    /// Wakes the task to look again at what it waits for.
+    fn poke(&self) {
+        self.poked.set(true);
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Whether the task should wait for the socket to be readable (the engine wants input).
+    fn wants_read(&self) -> bool {
+        self.reading.get() && self.phase.get() == Phase::Open
+    }
+
+    /// Whether the task should wait for the socket to be writable (output is queued).
+    fn wants_write(&self) -> bool {
+        !self.out.borrow().is_empty()
+    }
+
+    /// The task's wait: a poke, or the readiness it wants. Registers the task's waker with
+    /// the socket (for each direction it wants) and with the router (for pokes).
+    fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Event> {
+        if self.poked.replace(false) {
+            return Poll::Ready(Event::Poked);
+        }
+        match self.waker.take() {
+            Some(waker) if waker.will_wake(cx.waker()) => self.waker.set(Some(waker)),
+            _ => self.waker.set(Some(cx.waker().clone())),
+        }
+        let mut writable = false;
+        if self.wants_write() {
+            match self.stream.poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => writable = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(Event::Failed),
+                Poll::Pending => {}
+            }
+        }
+        let mut readable = false;
+        if self.wants_read() {
+            match self.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => readable = true,
+                Poll::Ready(Err(_)) => return Poll::Ready(Event::Failed),
+                Poll::Pending => {}
+            }
+        }
+        if readable || writable {
+            Poll::Ready(Event::Ready { readable, writable })
+        } else {
+            Poll::Pending
         }
     }
 }
@@ -166,24 +223,21 @@ impl ConnIo {
 /// The connection's task: runs until the connection is `Done`.
 pub async fn run(worker: Rc<Worker>, io: Rc<ConnIo>) {
     while io.phase.get() != Phase::Done {
-        let Some(interest) = io.interest() else {
-            io.wake.notified().await;
-            continue;
-        };
-        let ready = tokio::select! {
-            biased;
-            () = io.wake.notified() => continue,
-            ready = io.stream.ready(interest) => ready,
-        };
-        let Ok(ready) = ready else {
-            worker.conn_gone(io.id);
-            return;
-        };
-        if ready.is_writable() && !on_writable(&worker, &io) {
-            return;
-        }
-        if ready.is_readable() && io.interest().is_some_and(|i| i.is_readable()) {
-            on_readable(&worker, &io);
+        match std::future::poll_fn(|cx| io.poll_event(cx)).await {
+            Event::Poked => {}
+            Event::Failed => {
+                worker.conn_gone(io.id);
+                return;
+            }
+            Event::Ready { readable, writable } => {
+                if writable && !on_writable(&worker, &io) {
+                    return;
+                }
+                // Writing may have changed the phase (a close that finished flushing).
+                if readable && io.wants_read() {
+                    on_readable(&worker, &io);
+                }
+            }
         }
     }
 }
@@ -209,10 +263,10 @@ fn on_writable(worker: &Worker, io: &ConnIo) -> bool {
     true
 }
 
-fn on_readable(worker: &Worker, io: &ConnIo) {
+fn on_readable(worker: &Worker, io: &Rc<ConnIo>) {
     match worker.read_from(&io.stream) {
         Ok(bytes) if bytes.is_empty() => worker.conn_gone(io.id),
-        Ok(bytes) => worker.deliver(Msg::ConnData { conn: io.id, bytes }),
+        Ok(bytes) => worker.deliver_from(io, bytes),
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
         Err(err) => {
             tracing::debug!(conn = io.id.0, %err, "read failed");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
-use damselfly_core::config::Config;
+use damselfly_core::config::{Config, MaxmemoryPolicy};
 use damselfly_core::cx::Plant;
 
 /// Threads beyond this are a typo, not a machine (and `ThreadId` is a u16).
@@ -72,10 +72,25 @@ pub struct Flags {
     /// File of `--flag=value` lines (`#` starts a comment line).
     #[arg(long)]
     pub flagfile: Option<PathBuf>,
+    /// Memory limit for the data, split evenly over the shards: bytes or Redis units (100mb,
+    /// 4gb; k/m/g are powers of 1000, kb/mb/gb of 1024); 0: no limit.
+    #[arg(long, default_value = "0", value_parser = parse_memory)]
+    pub maxmemory: u64,
+    /// Evict keys instead of refusing writes when --maxmemory is reached (sets
+    /// maxmemory-policy allkeys-lru; CONFIG SET maxmemory-policy changes it later).
+    #[arg(long = "cache_mode", default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub cache_mode: bool,
     /// Testing only: enable a planted bug by name (repeatable, or comma-separated), so a test can
     /// prove its checker catches it. Hidden: no production run sets it.
     #[arg(long, hide = true, value_delimiter = ',', value_parser = parse_plant)]
     pub plant: Vec<Plant>,
+}
+
+/// `--maxmemory`: Redis's memtoull, as CONFIG SET maxmemory reads it.
+fn parse_memory(value: &str) -> Result<u64, String> {
+    damselfly_core::config::memory(value.as_bytes()).map_err(|reason| reason.to_string())
 }
 
 fn parse_plant(name: &str) -> Result<Plant, String> {
@@ -242,6 +257,12 @@ impl Flags {
             protected_mode: self.protected_mode,
             bind: self.bind.clone(),
             port,
+            maxmemory_bytes: self.maxmemory,
+            maxmemory_policy: if self.cache_mode {
+                MaxmemoryPolicy::AllkeysLru
+            } else {
+                MaxmemoryPolicy::NoEviction
+            },
             ..Config::default()
         }
     }
@@ -268,6 +289,23 @@ mod tests {
 
     fn parse_ok(args: &[&str], vars: &[(&str, &str)], file: &str) -> Flags {
         parse(os(args), env(vars), |_| Ok(file.to_string())).unwrap()
+    }
+
+    #[test]
+    fn maxmemory_takes_redis_units_and_cache_mode_evicts() {
+        let flags = parse_ok(&["--maxmemory", "100mb", "--cache_mode"], &[], "");
+        let config = flags.config(6379);
+        assert_eq!(config.maxmemory_bytes, 100 * 1024 * 1024);
+        assert_eq!(config.maxmemory_policy, MaxmemoryPolicy::AllkeysLru);
+        let flags = parse_ok(&[], &[("DFLY_maxmemory", "4gb")], "");
+        assert_eq!(flags.config(6379).maxmemory_bytes, 4 << 30);
+        assert_eq!(
+            flags.config(6379).maxmemory_policy,
+            MaxmemoryPolicy::NoEviction
+        );
+        assert_eq!(parse_ok(&["--maxmemory=12345"], &[], "").maxmemory, 12345);
+        assert!(parse(os(&["--maxmemory", "-1"]), env(&[]), no_file).is_err());
+        assert!(parse(os(&["--maxmemory", "10xb"]), env(&[]), no_file).is_err());
     }
 
     #[test]

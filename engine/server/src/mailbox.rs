@@ -1,10 +1,11 @@
 //! Cross-thread mailboxes: the only place where proactor threads touch each other.
 //!
 //! A `Mailbox` is a mutex-guarded queue plus a wake-up `Signal`. Producers (any thread) push one
-//! item; the consumer (the owning thread) takes *everything* queued in one lock, so a busy thread
-//! pays one lock per batch, not per message. `close` is the shutdown flag: it is kept inside the
-//! same mutex as the queue, so "closed" and "empty" are read together and a consumer can never
-//! see one without the other.
+//! item, or a batch in one lock (`push_all`: a thread sends what one burst of engine steps produced
+//! for a thread at once); the consumer (the owning thread) takes *everything* queued in one lock,
+//! so a busy thread pays one lock per batch, not per message. `close` is the shutdown flag: it is
+//! kept inside the same mutex as the queue, so "closed" and "empty" are read together and a
+//! consumer can never see one without the other.
 //!
 //! Wake-up protocol (the part loom checks): a producer signals only when its push turned an empty
 //! queue non-empty. That is enough because the consumer drains the whole queue at once: if the
@@ -95,6 +96,27 @@ impl<T, S: Signal> Mailbox<T, S> {
         Ok(())
     }
 
+    /// Queues every item of `items` in order, in one lock and with at most one signal; leaves
+    /// them in `items` when the mailbox is closed.
+    pub fn push_all(&self, items: &mut VecDeque<T>) -> Result<(), ()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let was_empty = {
+            let mut state = self.lock();
+            let State::Open(queued) = &mut *state else {
+                return Err(());
+            };
+            let was_empty = queued.is_empty();
+            queued.append(items);
+            was_empty
+        };
+        if was_empty {
+            self.signal.notify();
+        }
+        Ok(())
+    }
+
     /// Moves every queued item to the back of `out`.
     pub fn try_recv(&self, out: &mut VecDeque<T>) -> Recv {
         let mut state = self.lock();
@@ -159,6 +181,27 @@ mod tests {
         assert_eq!(mailbox.try_recv(&mut out), Recv::Items);
         assert_eq!(out, [0, 1, 2, 3, 4]);
         assert_eq!(mailbox.try_recv(&mut out), Recv::Empty);
+    }
+
+    #[test]
+    fn batches_keep_their_order_behind_earlier_items() {
+        let mailbox: Mailbox<u32> = Mailbox::new(tokio::sync::Notify::new());
+        mailbox.push(0).unwrap();
+        let mut batch: VecDeque<u32> = (1..4).collect();
+        mailbox.push_all(&mut batch).unwrap();
+        assert!(batch.is_empty());
+        mailbox.push_all(&mut VecDeque::new()).unwrap();
+        let mut out = VecDeque::new();
+        assert_eq!(mailbox.try_recv(&mut out), Recv::Items);
+        assert_eq!(out, [0, 1, 2, 3]);
+        mailbox.close();
+        let mut refused: VecDeque<u32> = (7..9).collect();
+        assert_eq!(mailbox.push_all(&mut refused), Err(()));
+        assert_eq!(
+            refused,
+            [7, 8],
+            "a closed mailbox leaves the batch with the sender"
+        );
     }
 
     #[test]
@@ -311,6 +354,33 @@ mod loom_tests {
             }
             producer.join().unwrap();
             assert_eq!(seen, [1, 2]);
+        });
+    }
+
+    /// A batch and a single push race: the consumer sees all three, the batch in its order.
+    #[test]
+    fn mailbox_no_lost_wakeup_batch() {
+        loom::model(|| {
+            let mailbox = Arc::new(Mailbox::new(Permit::new()));
+            let batcher = {
+                let mailbox = Arc::clone(&mailbox);
+                loom::thread::spawn(move || {
+                    let mut batch: VecDeque<u32> = [1, 2].into();
+                    mailbox.push_all(&mut batch).unwrap();
+                })
+            };
+            let single = {
+                let mailbox = Arc::clone(&mailbox);
+                loom::thread::spawn(move || mailbox.push(3).unwrap())
+            };
+            let mut seen = VecDeque::new();
+            while seen.len() < 3 {
+                assert!(recv(&mailbox, &mut seen));
+            }
+            batcher.join().unwrap();
+            single.join().unwrap();
+            let batch: Vec<u32> = seen.iter().copied().filter(|&i| i != 3).collect();
+            assert_eq!(batch, [1, 2]);
         });
     }
 

@@ -4,7 +4,8 @@
 //! may not touch: OS threads, sockets, clocks, OS randomness, signals. Map:
 //! - `flags`: command line, `DFLY_*` environment and `--flagfile`, mapped to the engine `Config`.
 //! - `server`: the supervisor (bind, start threads, wait for a stop, join).
-//! - `worker`: one proactor thread (runtime, engine `Node`, effect routing, timers, accepting).
+//! - `worker`: one proactor thread (runtime, engine `Node`, effect routing, accepting).
+//! - `timer`: a proactor thread's timers, on a helper thread (no time driver in the runtime).
 //! - `conn`: one socket's reads and writes on its thread.
 //! - `mailbox`: the cross-thread queue, wake-up and shutdown flag (loom-checked).
 //! - `clock`: the monotonic origin and wall clock handed to the engine each step.
@@ -26,6 +27,8 @@ mod flags;
 mod mailbox;
 #[cfg(not(loom))]
 mod server;
+#[cfg(not(loom))]
+mod timer;
 #[cfg(not(loom))]
 mod worker;
 

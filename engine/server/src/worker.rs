@@ -8,13 +8,13 @@
 //! The engine state lives in a `RefCell` that is borrowed only by synchronous code, never across
 //! an `.await`; a second borrow would be a driver bug and panics with that message.
 //!
-//! Tasks on the thread: the mailbox loop (cross-thread messages and new connections), one task
-//! per connection (`conn.rs`), the timer task, and on thread 0 the accept loop. Thread 0 accepts
+//! Tasks on the thread: the mailbox loop (cross-thread messages, new connections, due timers),
+//! one task per connection (`conn.rs`), and on thread 0 the accept loop. Timers live on a helper
+//! thread (`timer.rs`), so the runtime runs without tokio's time driver. Thread 0 accepts
 //! for everyone and deals connections round-robin (see `server.rs` for why).
 
 use std::cell::RefCell;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,18 +27,30 @@ use damselfly_core::cx::{
     ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer, TxIdSource,
 };
 use damselfly_core::node::Node;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::conn::{self, ConnIo};
 use crate::mailbox::Mailbox;
+use crate::timer::Timers;
 
 /// One read takes at most this much from a socket (into the thread's one buffer).
 pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// After a failed accept (out of file descriptors, say), wait before the next one rather than
 /// spin on an error that will not go away at once.
 const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(10);
+
+/// What the timer thread wakes a proactor thread for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Wake {
+    Engine(Timer),
+    /// The accept loop's pause after a failed accept is over.
+    AcceptRetry,
+    /// Time for the thread's allocator collect and RSS report (`memory_loop`).
+    MemoryReport,
+}
 
 /// What a thread's mailbox carries.
 pub enum Inbound {
@@ -134,9 +146,9 @@ fn thread_main(setup: Setup) {
         thread: setup.thread,
         shared: Arc::clone(&setup.shared),
     };
+    // No time driver: see timer.rs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
-        .enable_time()
         .build();
     match runtime {
         Ok(runtime) => tokio::task::LocalSet::new().block_on(&runtime, run(setup)),
@@ -162,19 +174,47 @@ async fn run(setup: Setup) {
         ..CxOptions::default()
     };
     let cx = Cx::new(splitmix64(splitmix64(seed)), options);
-    let worker = Rc::new(Worker::new(thread, node, cx, Arc::clone(&shared)));
+    let accept_retry = Arc::new(Notify::new());
+    let memory_report = Arc::new(Notify::new());
+    let timers = {
+        let to = Arc::clone(&shared);
+        let accept_retry = Arc::clone(&accept_retry);
+        let memory_report = Arc::clone(&memory_report);
+        let wake = move |wake| match wake {
+            Wake::Engine(timer) => {
+                let inbound = Inbound::Msg(Msg::Timer(timer));
+                // Refused only once the thread is stopping: the timer no longer matters.
+                drop(to.mailboxes[usize::from(thread.0)].push(inbound));
+            }
+            Wake::AcceptRetry => accept_retry.notify_one(),
+            Wake::MemoryReport => memory_report.notify_one(),
+        };
+        match Timers::start(format!("timers-{}", thread.0), shared.clock, wake) {
+            Ok(timers) => timers,
+            Err(err) => {
+                tracing::error!(thread = thread.0, %err, "cannot start the timer thread");
+                return;
+            }
+        }
+    };
+    let worker = Rc::new(Worker::new(thread, node, cx, Arc::clone(&shared), timers));
     worker.start();
-    tokio::task::spawn_local(timer_loop(Rc::clone(&worker)));
+    tokio::task::spawn_local(memory_loop(Rc::clone(&worker), memory_report));
     if let Some(listener) = listener {
         match TcpListener::from_std(listener) {
-            Ok(listener) => drop(tokio::task::spawn_local(accept_loop(listener, shared))),
+            Ok(listener) => {
+                let accept = accept_loop(listener, Rc::clone(&worker), accept_retry);
+                drop(tokio::task::spawn_local(accept));
+            }
             Err(err) => {
                 tracing::error!(%err, "cannot register the listener");
+                worker.timers.stop();
                 return;
             }
         }
     }
     mailbox_loop(&worker).await;
+    worker.timers.stop();
     worker.close_all();
 }
 
@@ -186,22 +226,35 @@ struct Core {
     effects: Vec<Effect>,
     /// Messages for this thread's engine, stepped after the current step.
     local: VecDeque<Msg>,
-    conns: HashMap<ConnId, Rc<ConnIo>>,
-    timers: BinaryHeap<Reverse<(u64, Timer)>>,
+    /// Messages for other threads (by thread), sent together at the end of the burst: one
+    /// lock and at most one wake-up per destination instead of one per message.
+    outbox: Vec<VecDeque<Inbound>>,
+    /// The sockets of the connections hosted here (a BTreeMap: no hashing on every write).
+    conns: BTreeMap<ConnId, Rc<ConnIo>>,
+    /// The socket whose input this burst handles: its reply is written without a search of
+    /// `conns`. Cleared at the end of the burst.
+    hint: Option<Rc<ConnIo>>,
 }
 
 pub struct Worker {
     thread: ThreadId,
     shared: Arc<Shared>,
     core: RefCell<Core>,
-    timer_wake: Notify,
+    timers: Timers<Wake>,
     /// The thread's one read buffer: a socket is read only when it is ready, and the bytes are
     /// copied out before the next read, so one buffer serves every connection.
     read_buf: RefCell<Box<[u8]>>,
 }
 
 impl Worker {
-    fn new(thread: ThreadId, node: Node, cx: Cx, shared: Arc<Shared>) -> Worker {
+    fn new(
+        thread: ThreadId,
+        node: Node,
+        cx: Cx,
+        shared: Arc<Shared>,
+        timers: Timers<Wake>,
+    ) -> Worker {
+        let outbox = shared.mailboxes.iter().map(|_| VecDeque::new()).collect();
         Worker {
             thread,
             shared,
@@ -210,10 +263,11 @@ impl Worker {
                 cx,
                 effects: Vec::new(),
                 local: VecDeque::new(),
-                conns: HashMap::new(),
-                timers: BinaryHeap::new(),
+                outbox,
+                conns: BTreeMap::new(),
+                hint: None,
             }),
-            timer_wake: Notify::new(),
+            timers,
             read_buf: RefCell::new(vec![0; READ_BUFFER_BYTES].into_boxed_slice()),
         }
     }
@@ -230,16 +284,54 @@ impl Worker {
         self.with_core(|core, _| core.local.push_back(msg));
     }
 
+    /// `deliver` for bytes read from `io`'s socket.
+    pub fn deliver_from(&self, io: &Rc<ConnIo>, bytes: Vec<u8>) {
+        self.with_core(|core, _| {
+            core.hint = Some(Rc::clone(io));
+            core.local.push_back(Msg::ConnData { conn: io.id, bytes });
+        });
+    }
+
+    /// `deliver` for several messages in order, in one burst (one clock reading).
+    fn deliver_all(&self, msgs: &mut Vec<Msg>) {
+        if !msgs.is_empty() {
+            self.with_core(|core, _| core.local.extend(msgs.drain(..)));
+        }
+    }
+
     /// The peer went away, the socket failed, or a close finished flushing. Idempotent.
     pub fn conn_gone(&self, conn: ConnId) {
         self.with_core(|core, _| core.finish(conn, &self.shared));
     }
 
-    /// Reads what the socket has (at most `READ_BUFFER_BYTES`); empty means end of stream.
+    /// Reads what the socket has (at most `READ_BUFFER_BYTES`), into a buffer the engine hands
+    /// back when it has consumed it; empty means end of stream.
+    ///
+    /// A read that leaves room in the buffer has drained the socket, so it clears the socket's
+    /// readiness at once (as tokio's own `poll_read` does on epoll, whose edge-triggered events
+    /// report any later data anew): the task then waits for the next event instead of paying a
+    /// `recv` that could only answer EAGAIN, which cost one wasted syscall per request at
+    /// pipeline 1.
     pub fn read_from(&self, stream: &TcpStream) -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
         let mut buf = self.read_buf.borrow_mut();
-        let len = stream.try_read(&mut buf)?;
-        Ok(buf[..len].to_vec())
+        let mut drained_len = None;
+        let read = stream.try_io(Interest::READABLE, || {
+            let len = (&*socket2::SockRef::from(stream)).read(&mut buf)?;
+            if len > 0 && len < buf.len() {
+                drained_len = Some(len);
+                // Not an error: the one way to tell tokio that readiness is used up.
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            Ok(len)
+        });
+        let len = match (read, drained_len) {
+            (_, Some(len)) | (Ok(len), None) => len,
+            (Err(err), None) => return Err(err),
+        };
+        let mut bytes = self.core.borrow_mut().cx.take_buffer();
+        bytes.extend_from_slice(&buf[..len]);
+        Ok(bytes)
     }
 
     /// Runs `f` on the engine state, then steps every queued local message and routes effects.
@@ -252,6 +344,9 @@ impl Worker {
         let clock = self.shared.clock;
         f(core, clock);
         let mut effects = std::mem::take(&mut core.effects);
+        // One clock reading serves every step of this burst: they follow each other within
+        // microseconds, and a clock read costs more than a whole pipelined GET.
+        let mut clock_read = false;
         loop {
             core.cx.drain_effects_into(&mut effects);
             for effect in effects.drain(..) {
@@ -260,20 +355,31 @@ impl Worker {
             let Some(msg) = core.local.pop_front() else {
                 break;
             };
-            core.cx.set_time(clock.now_mono_us(), clock.wall_us());
+            if !clock_read {
+                core.cx.set_time(clock.now_mono_us(), clock.wall_us());
+                clock_read = true;
+            }
             core.node.on_msg(msg, &mut core.cx);
         }
         core.effects = effects;
+        core.hint = None;
+        for (to, outbox) in core.outbox.iter_mut().enumerate() {
+            if self.shared.mailboxes[to].push_all(outbox).is_err() {
+                tracing::debug!(
+                    to,
+                    dropped = outbox.len(),
+                    "messages dropped: thread is stopping"
+                );
+                outbox.clear();
+            }
+        }
     }
 
     fn route(&self, core: &mut Core, effect: Effect) {
         match effect {
             Effect::Send { to, msg } if to == self.thread => core.local.push_back(msg),
             Effect::Send { to, msg } => {
-                let mailbox = &self.shared.mailboxes[usize::from(to.0)];
-                if mailbox.push(Inbound::Msg(msg)).is_err() {
-                    tracing::debug!(to = to.0, "message dropped: thread is stopping");
-                }
+                core.outbox[usize::from(to.0)].push_back(Inbound::Msg(msg));
             }
             Effect::Write { conn, bytes } => core.write(conn, bytes),
             Effect::Close { conn } => {
@@ -288,8 +394,7 @@ impl Worker {
                 }
             }
             Effect::ArmTimer { timer, at_mono_us } => {
-                core.timers.push(Reverse((at_mono_us, timer)));
-                self.timer_wake.notify_one();
+                self.timers.arm(at_mono_us, Wake::Engine(timer));
             }
             Effect::Shutdown => {
                 tracing::info!(thread = self.thread.0, "SHUTDOWN requested");
@@ -338,26 +443,6 @@ impl Worker {
         });
     }
 
-    fn next_timer_at(&self) -> Option<u64> {
-        let core = self.core.borrow();
-        core.timers
-            .peek()
-            .map(|Reverse((at_mono_us, _))| *at_mono_us)
-    }
-
-    fn fire_due_timers(&self) {
-        self.with_core(|core, clock| {
-            let now_mono_us = clock.now_mono_us();
-            while let Some(Reverse((at_mono_us, timer))) = core.timers.peek().copied() {
-                if at_mono_us > now_mono_us {
-                    break;
-                }
-                core.timers.pop();
-                core.local.push_back(Msg::Timer(timer));
-            }
-        });
-    }
-
     /// At shutdown: a last flush attempt, then close every socket. The engine is not told; it
     /// is dropped right after.
     fn close_all(&self) {
@@ -379,11 +464,20 @@ impl Worker {
 
 impl Core {
     fn write(&mut self, conn: ConnId, bytes: Vec<u8>) {
-        // A connection already gone has no one to read its output.
-        let Some(io) = self.conns.get(&conn) else {
+        // A connection already gone has no one to read its output (a hinted one that went
+        // is `Done`, and its `write` takes nothing).
+        let io = match &self.hint {
+            Some(io) if io.id == conn => Some(io),
+            _ => self.conns.get(&conn),
+        };
+        let Some(io) = io else {
+            self.cx.recycle_buffer(bytes);
             return;
         };
-        let bytes_len = io.write(bytes);
+        let (bytes_len, emptied) = io.write(bytes);
+        if let Some(buffer) = emptied {
+            self.cx.recycle_buffer(buffer);
+        }
         if bytes_len > 0 {
             self.local.push_back(Msg::ConnWritten { conn, bytes_len });
         }
@@ -403,45 +497,75 @@ impl Core {
 async fn mailbox_loop(worker: &Rc<Worker>) {
     let mailbox = &worker.shared.mailboxes[usize::from(worker.thread.0)];
     let mut batch = VecDeque::new();
+    let mut msgs = Vec::new();
     while mailbox.recv(&mut batch).await {
         for inbound in batch.drain(..) {
             match inbound {
-                Inbound::Msg(msg) => worker.deliver(msg),
-                Inbound::Conn(new) => worker.open_conn(new),
+                Inbound::Msg(msg) => msgs.push(msg),
+                Inbound::Conn(new) => {
+                    // In arrival order: what came before the connection goes first.
+                    worker.deliver_all(&mut msgs);
+                    worker.open_conn(new);
+                }
             }
         }
+        worker.deliver_all(&mut msgs);
         // Under a steady stream of hops the mailbox is never empty; let the sockets run.
         tokio::task::yield_now().await;
     }
 }
 
-/// Fires the engine's timers: sleeps until the earliest, or until a new one is armed.
-async fn timer_loop(worker: Rc<Worker>) {
+/// How often a thread returns its allocator's free pages to the OS and tells its engine the
+/// process's resident memory (INFO used_memory_rss).
+const MEMORY_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Every `MEMORY_REPORT_INTERVAL`: mimalloc's collect for this thread's heap (the engine keeps
+/// its own byte counts and never asks the allocator), then the RSS reading for the engine.
+/// The timer helper wakes it (`Wake::MemoryReport`); it re-arms after each report, so a busy
+/// thread that reports late skips ticks rather than bunching them.
+async fn memory_loop(worker: Rc<Worker>, wake: Arc<Notify>) {
+    let interval_us = u64::try_from(MEMORY_REPORT_INTERVAL.as_micros()).unwrap_or(u64::MAX);
     loop {
-        let Some(at_mono_us) = worker.next_timer_at() else {
-            worker.timer_wake.notified().await;
-            continue;
-        };
-        let deadline = tokio::time::Instant::from_std(worker.shared.clock.instant_at(at_mono_us));
-        tokio::select! {
-            () = tokio::time::sleep_until(deadline) => worker.fire_due_timers(),
-            () = worker.timer_wake.notified() => {}
-        }
+        let at_mono_us = worker
+            .shared
+            .clock
+            .now_mono_us()
+            .saturating_add(interval_us);
+        worker.timers.arm(at_mono_us, Wake::MemoryReport);
+        wake.notified().await;
+        // Forced: it also frees the blocks other threads handed back to this heap (request
+        // buffers freed away from home), which a plain collect leaves for later.
+        // SAFETY: mi_collect only walks this thread's own heap; it has no preconditions.
+        unsafe { libmimalloc_sys::mi_collect(true) };
+        let rss_bytes = process_rss_bytes().unwrap_or(0);
+        worker.with_core(|core, _| core.node.shard_mut().set_process_rss_bytes(rss_bytes));
     }
 }
 
+/// The process's resident bytes from /proc/self/statm (pages × 4 KiB); `None` off Linux.
+fn process_rss_bytes() -> Option<u64> {
+    const PAGE_BYTES: u64 = 4096;
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * PAGE_BYTES)
+}
+
 /// Accepts for the whole node and deals connections to threads in turn.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, retry: Arc<Notify>) {
+    let shared = &worker.shared;
     let mut next = 0;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                hand_off(&shared, stream, peer, next);
+                hand_off(shared, stream, peer, next);
                 next = (next + 1) % shared.mailboxes.len();
             }
             Err(err) => {
                 tracing::warn!(%err, "accept failed");
-                tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                let delay_us = u64::try_from(ACCEPT_RETRY_DELAY.as_micros()).unwrap_or(u64::MAX);
+                let at_mono_us = shared.clock.now_mono_us().saturating_add(delay_us);
+                worker.timers.arm(at_mono_us, Wake::AcceptRetry);
+                retry.notified().await;
             }
         }
     }

@@ -430,6 +430,7 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         integer("len").token("MINMATCHLEN").optional(),
         pure_token("withmatchlen", "WITHMATCHLEN").optional(),
     ])),
+    ("memory|usage", args(&[key("key", 0), integer("count").token("SAMPLES").optional()])),
     ("mget", args(&[key("key", 0).multiple()])),
     ("move", args(&[key("key", 0), integer("db")])),
     ("mset", args(&[block("key_value", &[key("key", 0), string("value")]).multiple()])),

@@ -96,7 +96,9 @@ pub fn apply_set(node: &mut Node, pairs: &[(String, Vec<u8>)]) {
             unreachable!("CONFIG SET {name} was validated, yet: {reason}");
         }
     }
-    node.shard.maxmemory_policy = node.config.maxmemory_policy;
+    let (maxmemory, policy) = (node.config.maxmemory_bytes, node.config.maxmemory_policy);
+    node.shard
+        .set_memory_limits(maxmemory, node.threads, policy);
 }
 
 /// CONFIG RESETSTAT on one thread: the counters INFO reports, not the data or the clients.

@@ -129,10 +129,10 @@ fn op_expire(ecx: &mut ExecCx, argv: &Argv, setter: Setter) -> Result<Reply, Cmd
     let when_ms = deadline_ms(setter, &argv[2], now_ms as i64)?;
     let key = &argv[1];
     let db = ecx.db();
-    let Some(entry) = db.get_mut(key, now_ms) else {
+    let Some(entry) = db.get(key, now_ms) else {
         return Ok(Reply::Int(0));
     };
-    let current_ms = entry.expire_at_ms.map(|at| at as i64);
+    let current_ms = entry.expire_at_ms().map(|at| at as i64);
     if !cond.allows(current_ms, when_ms) {
         return Ok(Reply::Int(0));
     }
@@ -166,7 +166,7 @@ pub(crate) fn persist(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> 
     let db = ecx.db();
     let had_ttl = db
         .get_mut(&argv[1], now_ms)
-        .is_some_and(|e| e.expire_at_ms.is_some());
+        .is_some_and(|e| e.expire_at_ms().is_some());
     if had_ttl {
         db.set_expire(&argv[1], None);
         ecx.modified(&argv[1]);
@@ -197,7 +197,7 @@ fn op_ttl(ecx: &mut ExecCx, argv: &Argv, query: TtlQuery) -> Result<Reply, CmdEr
     let Some(entry) = ecx.db().peek(&argv[1], read_now_ms) else {
         return Ok(Reply::Int(MISSING));
     };
-    let Some(at_ms) = entry.expire_at_ms else {
+    let Some(at_ms) = entry.expire_at_ms() else {
         return Ok(Reply::Int(PERSISTENT));
     };
     let rounded_s = |ms: u64| ((ms + 500) / 1000) as i64;

@@ -7,10 +7,17 @@
 //! commandstats, errorstats or latencystats). Unknown section names select nothing, so
 //! `INFO nosuch` is an empty string, as in Redis.
 //!
-//! What the engine cannot know it reports as a fixed value: used_memory is the engine's own
-//! estimate of key and value bytes (no allocator statistics), used_memory_rss repeats it (the
-//! driver may later report real RSS), CPU times are 0 (no OS queries in the engine), and
-//! instantaneous_ops_per_sec and rdb_changes_since_last_save are 0 (no sampling, no RDB yet).
+//! What the engine cannot know it reports as a fixed value: CPU times are 0 (no OS queries in
+//! the engine), and instantaneous_ops_per_sec and rdb_changes_since_last_save are 0 (no
+//! sampling, no RDB yet).
+//!
+//! Memory: used_memory is the sum of every shard's accounted bytes (entries by allocator class
+//! plus tables, shard.rs), the figure maxmemory is enforced against; used_memory_peak is the
+//! sum of the shards' peaks (each sampled before every command, so it can exceed the true
+//! node-wide peak a little); used_memory_rss is the process's resident memory as the driver
+//! last reported it (engine/server reads it on a timer), or used_memory where no driver
+//! reports one (simulator, tests); mem_fragmentation_ratio is their quotient. MEMORY STATS
+//! (cmd/memory.rs) rides this gather too.
 
 use std::fmt::Write as _;
 
@@ -18,11 +25,10 @@ use crate::argv::Argv;
 use crate::cmd::server::REDIS_VERSION_COMPAT;
 use crate::conn::Conn;
 use crate::cx::{Cx, ThreadId};
-use crate::db::{Entry, Value};
 use crate::hop::NodeResult;
 use crate::node::{Node, NodeCounters};
 use crate::reply::Reply;
-use crate::shard::{Shard, ShardStats};
+use crate::shard::ShardStats;
 
 /// Counters one thread reports for INFO.
 #[derive(Clone, Debug, Default)]
@@ -34,6 +40,11 @@ pub struct ThreadStats {
     pub keyspace: Vec<(u64, u64)>,
     /// The engine's estimate of the bytes its keys and values take.
     pub used_memory_bytes: u64,
+    pub memory: crate::shard::ShardMemory,
+    /// (table bytes, entry bytes) per database.
+    pub db_memory: Vec<(u64, u64)>,
+    /// The process's resident bytes as the driver reported them to this thread (0: none).
+    pub process_rss_bytes: u64,
 }
 
 /// INFO sections in the order Redis prints them.
@@ -115,23 +126,6 @@ fn requested_sections(argv: &Argv) -> Vec<Section> {
     wanted
 }
 
-/// Fixed per-entry bookkeeping counted on top of key and value bytes.
-const ENTRY_OVERHEAD_BYTES: u64 = std::mem::size_of::<Entry>() as u64;
-
-fn value_len_bytes(value: &Value) -> u64 {
-    match value {
-        Value::Str(s) => s.len_bytes() as u64,
-    }
-}
-
-/// An estimate of the bytes a shard's data takes: walks every entry (O(keys) per INFO).
-fn shard_memory_bytes(shard: &Shard) -> u64 {
-    (0..shard.dbs_len())
-        .flat_map(|i| shard.db_ref(i).iter())
-        .map(|e| ENTRY_OVERHEAD_BYTES + e.key.len() as u64 + value_len_bytes(&e.value))
-        .sum()
-}
-
 /// This thread's part of INFO.
 pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
     let shard = node.shard();
@@ -146,7 +140,15 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
         counters: node.counters,
         shard: shard.stats,
         keyspace,
-        used_memory_bytes: shard_memory_bytes(shard),
+        used_memory_bytes: shard.used_memory_bytes() as u64,
+        memory: shard.memory(),
+        db_memory: (0..shard.dbs_len())
+            .map(|i| {
+                let db = shard.db_ref(i);
+                (db.table_bytes() as u64, db.entries_bytes() as u64)
+            })
+            .collect(),
+        process_rss_bytes: shard.process_rss_bytes(),
     }))
 }
 
@@ -158,6 +160,9 @@ struct Totals {
     shard: ShardStats,
     keyspace: Vec<(u64, u64)>,
     used_memory_bytes: u64,
+    peak_memory_bytes: u64,
+    entries_bytes: u64,
+    rss_bytes: u64,
 }
 
 fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
@@ -179,6 +184,10 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
         t.shard.keyspace_hits += s.shard.keyspace_hits;
         t.shard.keyspace_misses += s.shard.keyspace_misses;
         t.used_memory_bytes += s.used_memory_bytes;
+        t.peak_memory_bytes += s.memory.peak_bytes;
+        t.entries_bytes += s.memory.entries_bytes;
+        t.rss_bytes = t.rss_bytes.max(s.process_rss_bytes);
+        t.shard.evicted_keys += s.shard.evicted_keys;
         for (sum, part) in t.keyspace.iter_mut().zip(&s.keyspace) {
             sum.0 += part.0;
             sum.1 += part.1;
@@ -203,6 +212,9 @@ pub fn bytes_to_human(n: u64) -> String {
 
 /// Formats INFO from the threads' stats.
 pub fn finish(node: &Node, argv: &Argv, results: Vec<(ThreadId, NodeResult)>, cx: &Cx) -> Reply {
+    if argv[0].eq_ignore_ascii_case(b"memory") {
+        return crate::cmd::memory::finish_stats(&results);
+    }
     let t = totals(results, node.config.databases);
     let sections: Vec<String> = requested_sections(argv)
         .into_iter()
@@ -313,22 +325,29 @@ fn server_section(node: &Node, cx: &Cx, out: &mut String) {
 
 fn memory_section(node: &Node, t: &Totals, out: &mut String) {
     let used = t.used_memory_bytes;
+    let rss = if t.rss_bytes > 0 { t.rss_bytes } else { used };
+    let peak = t.peak_memory_bytes.max(used);
     let maxmemory = node.config.maxmemory_bytes;
+    let fragmentation = if used > 0 {
+        rss as f64 / used as f64
+    } else {
+        1.0
+    };
     let fields = [
         ("used_memory", used.to_string()),
         ("used_memory_human", bytes_to_human(used)),
-        ("used_memory_rss", used.to_string()),
-        ("used_memory_rss_human", bytes_to_human(used)),
-        ("used_memory_peak", used.to_string()),
-        ("used_memory_peak_human", bytes_to_human(used)),
-        ("used_memory_dataset", used.to_string()),
+        ("used_memory_rss", rss.to_string()),
+        ("used_memory_rss_human", bytes_to_human(rss)),
+        ("used_memory_peak", peak.to_string()),
+        ("used_memory_peak_human", bytes_to_human(peak)),
+        ("used_memory_dataset", t.entries_bytes.to_string()),
         ("maxmemory", maxmemory.to_string()),
         ("maxmemory_human", bytes_to_human(maxmemory)),
         (
             "maxmemory_policy",
             node.config.maxmemory_policy.name().into(),
         ),
-        ("mem_fragmentation_ratio", "1.00".into()),
+        ("mem_fragmentation_ratio", format!("{fragmentation:.2}")),
         ("mem_allocator", "libc".into()),
         ("lazyfree_pending_objects", "0".into()),
     ];
@@ -366,7 +385,7 @@ fn stats_section(t: &Totals, out: &mut String) {
         ("total_net_output_bytes", c.net_output_bytes.to_string()),
         ("rejected_connections", c.rejected_connections.to_string()),
         ("expired_keys", t.shard.expired_keys.to_string()),
-        ("evicted_keys", "0".into()),
+        ("evicted_keys", t.shard.evicted_keys.to_string()),
         ("keyspace_hits", t.shard.keyspace_hits.to_string()),
         ("keyspace_misses", t.shard.keyspace_misses.to_string()),
         ("pubsub_channels", "0".into()),
@@ -496,9 +515,11 @@ mod tests {
             c.cmd(conn, &["SET", "k1", &"x".repeat(2000)]);
             c.cmd(conn, &["SET", "k2", "12345"]);
             let info = c.cmd_text(conn, &["INFO", "memory"]);
-            let expected = 2 * ENTRY_OVERHEAD_BYTES + 2 + 2000 + 2 + 5;
+            let expected: usize = (0..threads)
+                .map(|t| c.node(t).shard().used_memory_bytes())
+                .sum();
+            assert!(expected > 2000, "the 2000-byte value is counted");
             assert_eq!(field(&info, "used_memory"), expected.to_string());
-            assert_eq!(field(&info, "used_memory_rss"), expected.to_string());
             assert_eq!(field(&info, "maxmemory_policy"), "noeviction");
         }
     }

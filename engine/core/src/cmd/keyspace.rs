@@ -27,7 +27,6 @@ use crate::cmd::{
 };
 use crate::coord::{CmdErrorOrReply, Targets};
 use crate::cx::{Cx, ThreadId};
-use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
 use crate::node::Node;
@@ -245,7 +244,7 @@ fn type_(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let name = ecx
         .db()
         .peek(&argv[1], now_ms)
-        .map_or("none", |e| e.value.type_name());
+        .map_or("none", |e| e.value().type_name());
     Ok(Reply::simple(name))
 }
 
@@ -294,9 +293,8 @@ fn op_rename(
             return Ok(Reply::Int(0));
         }
     }
-    let mut entry = db.remove(src).expect("source looked up above");
-    entry.key = dst.to_vec();
-    db.insert(entry, now_ms);
+    let entry = db.remove(src).expect("source looked up above");
+    db.insert(entry.with_key(dst), now_ms);
     ecx.modified(src);
     ecx.modified(dst);
     Ok(done(mode))
@@ -347,11 +345,9 @@ fn copy(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     };
     // A copy is a new object: its access time starts now.
-    let copied = Entry {
-        key: dst.to_vec(),
-        accessed_ms: now_ms,
-        ..found.clone()
-    };
+    let mut copied = found.with_key(dst);
+    copied.touch(now_ms);
+    drop(found);
     let target = ecx.shard.db(args.dst_db);
     if target.get_mut(dst, now_ms).is_some() && args.mode == CopyMode::KeepExisting {
         return Ok(Reply::Int(0));
@@ -594,8 +590,8 @@ fn keys(shard: &Shard, db: usize, pattern: &[u8], now_ms: u64) -> Vec<Vec<u8>> {
         .db_ref(db)
         .iter()
         .filter(|e| !e.is_expired(now_ms))
-        .filter(|e| all || crate::glob::glob_match(pattern, &e.key, false))
-        .map(|e| e.key.clone())
+        .filter(|e| all || crate::glob::glob_match(pattern, e.key(), false))
+        .map(|e| e.key().to_vec())
         .collect()
 }
 
@@ -612,19 +608,19 @@ fn scan_shard(shard: &mut Shard, db: usize, args: &ScanArgs, now_ms: u64) -> Nod
         cursor = db.scan_bucket(cursor, |e| {
             seen += 1;
             if e.is_expired(now_ms) {
-                expired.push(e.key.clone());
+                expired.push(e.key().to_vec());
                 return;
             }
             let matches = args
                 .pattern
                 .as_deref()
-                .is_none_or(|p| crate::glob::glob_match(p, &e.key, false));
+                .is_none_or(|p| crate::glob::glob_match(p, e.key(), false));
             let typed = args
                 .type_name
                 .as_deref()
-                .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
+                .is_none_or(|t| t.eq_ignore_ascii_case(e.value().type_name().as_bytes()));
             if matches && typed {
-                keys.push(e.key.clone());
+                keys.push(e.key().to_vec());
             }
         });
         // Deleting between buckets is safe: the cursor contract holds across resizes.
@@ -647,7 +643,7 @@ fn random_key(shard: &mut Shard, db: usize, now_ms: u64, cx: &mut Cx) -> NodeRes
     for _ in 0..=keys_len {
         let picked = db
             .random_entry(|| cx.random_u64())
-            .map(|e| (e.key.clone(), e.is_expired(now_ms)));
+            .map(|e| (e.key().to_vec(), e.is_expired(now_ms)));
         match picked {
             None => break,
             Some((key, false)) => {

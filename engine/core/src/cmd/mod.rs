@@ -15,6 +15,8 @@ pub mod config_cmd;
 pub mod expire;
 pub mod info;
 pub mod keyspace;
+pub mod memory;
+pub mod names;
 pub mod object;
 pub mod server;
 pub mod strings;
@@ -280,6 +282,7 @@ pub enum ConnCmd {
     DebugSleep,
     Shutdown,
     ObjectHelp,
+    MemoryHelp,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -387,6 +390,17 @@ impl CommandSpec {
         indexes
     }
 
+    /// The index of the command's one key when its key specs name exactly one argument (GET,
+    /// SET, INCR…) and `argc` has it: `key_indexes` without the allocation, for the hot path.
+    pub fn only_key_index(&self, argc: usize) -> Option<usize> {
+        match self.keys {
+            [KeySpec { begin, last: 0, .. }] if usize::from(*begin) < argc => {
+                Some(usize::from(*begin))
+            }
+            _ => None,
+        }
+    }
+
     /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs.
     pub fn legacy_range(&self) -> (i64, i64, i64) {
         let Some(first) = self.keys.first() else {
@@ -413,18 +427,21 @@ impl CommandSpec {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 4] {
+pub fn families() -> [&'static [CommandSpec]; 5] {
     [
         strings::SPECS,
         keyspace::SPECS,
         server::SPECS,
         crate::multi::SPECS,
+        memory::SPECS,
     ]
 }
 
 /// Case-insensitive lookup over the table, built once per node.
 pub struct CommandTable {
     by_name: Vec<(Vec<u8>, &'static CommandSpec)>,
+    /// `by_name` positions by name, without case: the dispatch lookup.
+    index: names::NameIndex,
 }
 
 /// Longest command name the table knows; longer names are unknown without a lookup.
@@ -445,21 +462,15 @@ impl CommandTable {
                 pair[0].1.name
             );
         }
-        CommandTable { by_name }
+        let index = names::NameIndex::new(by_name.iter().map(|(name, _)| name.as_slice()));
+        CommandTable { by_name, index }
     }
 
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         if name.len() > NAME_LEN_MAX_BYTES {
             return None;
         }
-        let mut upper = [0u8; NAME_LEN_MAX_BYTES];
-        let upper = &mut upper[..name.len()];
-        upper.copy_from_slice(name);
-        upper.make_ascii_uppercase();
-        let i = self
-            .by_name
-            .binary_search_by(|(n, _)| n.as_slice().cmp(upper))
-            .ok()?;
+        let i = self.index.find(name, |i| &self.by_name[i].0)?;
         Some(self.by_name[i].1)
     }
 
@@ -564,5 +575,16 @@ mod tests {
         assert_eq!(table.lookup(b"rename").unwrap().key_indexes(3), vec![1, 2]);
         assert_eq!(table.lookup(b"get").unwrap().legacy_range(), (1, 1, 1));
         assert_eq!(table.lookup(b"mset").unwrap().legacy_range(), (1, -1, 2));
+        assert_eq!(table.lookup(b"get").unwrap().only_key_index(2), Some(1));
+        assert_eq!(table.lookup(b"mget").unwrap().only_key_index(2), None);
+        assert_eq!(table.lookup(b"rename").unwrap().only_key_index(3), None);
+        assert_eq!(table.lookup(b"ping").unwrap().only_key_index(1), None);
+        for spec in table.iter() {
+            for argc in 0..6 {
+                if let Some(i) = spec.only_key_index(argc) {
+                    assert_eq!(spec.key_indexes(argc), vec![i], "{}", spec.name);
+                }
+            }
+        }
     }
 }

@@ -14,10 +14,11 @@
 //!   answers Redis's "not selected" error for every existing key. IDLETIME therefore never
 //!   needs Redis's "LFU policy is selected" error.
 //! - IDLETIME: whole seconds between the LRU clock readings (second resolution) of the last
-//!   access and now, from `Entry::accessed_ms`.
+//!   access and now: the entry keeps Redis's 24-bit clock (`Entry::idle_s`), so the answer and
+//!   its wrap after 194 days are Redis's.
 
 use crate::argv::Argv;
-use crate::db::{StrValue, Value};
+use crate::db::{StrRef, ValueRef};
 use crate::error::CmdError;
 use crate::reply::Reply;
 use crate::shard::ExecCx;
@@ -26,8 +27,6 @@ use crate::shard::ExecCx;
 const SHARED_INTEGERS_LEN: i64 = 10_000;
 /// Redis's OBJ_SHARED_REFCOUNT, reported for shared objects.
 const SHARED_REFCOUNT: i64 = i32::MAX as i64;
-/// Redis's LRU clock resolution.
-const LRU_CLOCK_RESOLUTION_MS: u64 = 1000;
 
 const HELP_LINES: &[&str] = &[
     "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -66,7 +65,7 @@ fn with_entry(
 }
 
 pub(crate) fn encoding(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    with_entry(ecx, argv, |e, _| Ok(Reply::bulk(e.value.encoding())))
+    with_entry(ecx, argv, |e, _| Ok(Reply::bulk(e.value().encoding())))
 }
 
 pub(crate) fn freq(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
@@ -75,20 +74,18 @@ pub(crate) fn freq(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 pub(crate) fn idletime(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     with_entry(ecx, argv, |e, now_ms| {
-        let lru_now = now_ms / LRU_CLOCK_RESOLUTION_MS;
-        let lru_accessed = e.accessed_ms / LRU_CLOCK_RESOLUTION_MS;
-        Ok(Reply::Int(lru_now.saturating_sub(lru_accessed) as i64))
+        Ok(Reply::Int(e.idle_s(now_ms) as i64))
     })
 }
 
 pub(crate) fn refcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    with_entry(ecx, argv, |e, _| Ok(Reply::Int(refcount_of(&e.value))))
+    with_entry(ecx, argv, |e, _| Ok(Reply::Int(refcount_of(e.value()))))
 }
 
-fn refcount_of(value: &Value) -> i64 {
+fn refcount_of(value: ValueRef) -> i64 {
     match value {
-        Value::Str(StrValue::Int(n)) if (0..SHARED_INTEGERS_LEN).contains(n) => SHARED_REFCOUNT,
-        Value::Str(StrValue::Int(_) | StrValue::Bytes { .. }) => 1,
+        ValueRef::Str(StrRef::Int(n)) if (0..SHARED_INTEGERS_LEN).contains(&n) => SHARED_REFCOUNT,
+        ValueRef::Str(StrRef::Int(_) | StrRef::Bytes { .. }) => 1,
     }
 }
 
@@ -98,14 +95,15 @@ mod tests {
 
     #[test]
     fn small_integers_are_shared() {
-        let int = |n| Value::Str(StrValue::Int(n));
-        assert_eq!(refcount_of(&int(0)), 2_147_483_647);
-        assert_eq!(refcount_of(&int(9999)), 2_147_483_647);
-        assert_eq!(refcount_of(&int(10_000)), 1);
-        assert_eq!(refcount_of(&int(-1)), 1);
-        assert_eq!(
-            refcount_of(&Value::Str(StrValue::from_bytes(b"a".to_vec()))),
-            1
-        );
+        let int = |n| ValueRef::Str(StrRef::Int(n));
+        assert_eq!(refcount_of(int(0)), 2_147_483_647);
+        assert_eq!(refcount_of(int(9999)), 2_147_483_647);
+        assert_eq!(refcount_of(int(10_000)), 1);
+        assert_eq!(refcount_of(int(-1)), 1);
+        let bytes = StrRef::Bytes {
+            bytes: b"a",
+            raw: false,
+        };
+        assert_eq!(refcount_of(ValueRef::Str(bytes)), 1);
     }
 }

@@ -631,6 +631,7 @@ fn run_conn_cmd_inner(
         ConnCmd::ConfigGet => config_cmd::get(ccx.config, argv),
         ConnCmd::ConfigHelp => command_docs::help_reply(config_cmd::HELP_LINES),
         ConnCmd::ObjectHelp => crate::cmd::object::help(),
+        ConnCmd::MemoryHelp => crate::cmd::memory::help(),
     };
     Ok(ConnOutcome::Reply(reply))
 }

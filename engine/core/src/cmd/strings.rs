@@ -8,7 +8,8 @@
 //!
 //! Encodings follow Redis so OBJECT ENCODING answers alike (`db::StrValue`). A value written
 //! whole (SET, SETNX, SETEX, GETSET, MSET, MSETNX, APPEND to a missing key) goes through
-//! `StrValue::from_bytes`, Redis's tryObjectEncoding: int, embstr up to 44 bytes, else raw.
+//! `StrValue::from_bytes` (or `Entry::from_set_bytes`), Redis's tryObjectEncoding: int, embstr up
+//! to 44 bytes, else raw.
 //! APPEND and SETRANGE on an existing value make it raw (dbUnshareStringValue), even when
 //! appending nothing; INCR-family results are int; INCRBYFLOAT results are embstr or raw by
 //! length and never int (createStringObject); GETEX and reads leave the encoding alone.
@@ -45,7 +46,7 @@ use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, Docs, Exec, GatherDbs, KeySpec, Merge};
 use crate::config::PROTO_MAX_BULK_LEN_DEFAULT_BYTES;
-use crate::db::{Entry, StrValue, Value, EMBSTR_LEN_MAX_BYTES};
+use crate::db::{Access, Entry, EntryMut, StrRef, StrValue, Value, ValueRef, EMBSTR_LEN_MAX_BYTES};
 use crate::error::CmdError;
 use crate::numfmt;
 use crate::reply::Reply;
@@ -188,15 +189,15 @@ pub const SPECS: &[CommandSpec] = &[
 // Lookups and stores.
 
 /// The value as a string, or WRONGTYPE: the one place that knows which values are strings.
-fn as_str_mut(value: &mut Value) -> Result<&mut StrValue, CmdError> {
+fn as_str(value: ValueRef<'_>) -> Result<StrRef<'_>, CmdError> {
     match value {
-        Value::Str(s) => Ok(s),
+        ValueRef::Str(s) => Ok(s),
     }
 }
 
 /// Redis's lookupKeyRead for a string: counts a keyspace hit or miss (a key of another type is
 /// a hit), then checks the type.
-fn lookup_read<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<&'e StrValue>, CmdError> {
+fn lookup_read<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<StrRef<'e>>, CmdError> {
     let now_ms = ecx.read_now_ms();
     let found = ecx.db().contains(key, now_ms);
     let stats = &mut ecx.shard.stats;
@@ -205,19 +206,29 @@ fn lookup_read<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<&'e StrValu
     } else {
         stats.keyspace_misses += 1;
     }
-    match ecx.db().get_mut(key, now_ms) {
+    match ecx.db().get(key, now_ms) {
         None => Ok(None),
-        Some(entry) => as_str_mut(&mut entry.value).map(|s| Some(&*s)),
+        Some(entry) => as_str(entry.value()).map(Some),
     }
 }
 
-/// Redis's lookupKeyWrite for a string: no keyspace counters; the value to edit in place
+/// Redis's lookupKeyWrite for a string: no keyspace counters; the entry to edit in place
 /// (keeping its TTL), `None` when absent, WRONGTYPE for another type.
-fn lookup_write<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<&'e mut StrValue>, CmdError> {
+fn lookup_write<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<EntryMut<'e>>, CmdError> {
     let now_ms = ecx.read_now_ms();
     match ecx.db().get_mut(key, now_ms) {
         None => Ok(None),
-        Some(entry) => as_str_mut(&mut entry.value).map(Some),
+        Some(entry) => {
+            as_str(entry.value())?;
+            Ok(Some(entry))
+        }
+    }
+}
+
+/// The string value of an entry `lookup_write` checked.
+fn str_of(entry: &Entry) -> StrRef<'_> {
+    match entry.value() {
+        ValueRef::Str(s) => s,
     }
 }
 
@@ -229,31 +240,24 @@ fn contains(ecx: &mut ExecCx, key: &[u8]) -> bool {
 /// Writes a whole new entry, replacing any value and TTL under `key`.
 fn store(ecx: &mut ExecCx, key: &[u8], value: StrValue, expire_at_ms: Option<u64>) {
     let now_ms = ecx.now_ms;
-    let mut entry = Entry::new(key.to_vec(), Value::Str(value), now_ms);
-    entry.expire_at_ms = expire_at_ms;
+    let entry = Entry::new(key, Value::Str(value), now_ms).with_expire_at_ms(expire_at_ms);
+    ecx.db().insert(entry, now_ms);
+    ecx.modified(key);
+}
+
+/// `store` for a value written as given (SET and its kin): encoded as Redis's SET encodes it.
+fn store_bytes(ecx: &mut ExecCx, key: &[u8], value: &[u8], expire_at_ms: Option<u64>) {
+    let now_ms = ecx.now_ms;
+    let entry = Entry::from_set_bytes(key, value, expire_at_ms, now_ms);
     ecx.db().insert(entry, now_ms);
     ecx.modified(key);
 }
 
 /// The bytes of a value; an int is formatted (Redis's getDecodedObject).
-fn str_bytes(value: &StrValue) -> Cow<'_, [u8]> {
+fn str_bytes(value: StrRef<'_>) -> Cow<'_, [u8]> {
     match value {
-        StrValue::Int(n) => Cow::Owned(n.to_string().into_bytes()),
-        StrValue::Bytes { bytes, .. } => Cow::Borrowed(bytes),
-    }
-}
-
-/// Redis's dbUnshareStringValue: the value as raw bytes to edit in place.
-fn make_raw(value: &mut StrValue) -> &mut Vec<u8> {
-    if let StrValue::Int(n) = *value {
-        *value = StrValue::raw(n.to_string().into_bytes());
-    }
-    match value {
-        StrValue::Bytes { bytes, raw } => {
-            *raw = true;
-            bytes
-        }
-        StrValue::Int(_) => unreachable!("an int value was just made raw"),
+        StrRef::Int(n) => Cow::Owned(n.to_string().into_bytes()),
+        StrRef::Bytes { bytes, .. } => Cow::Borrowed(bytes),
     }
 }
 
@@ -360,9 +364,29 @@ fn claim_ttl(seen: &mut Option<TtlWord>, word: TtlWord) -> Result<(), CmdError> 
 // ---------------------------------------------------------------------------------------------
 // GET, SET and the single-key setters.
 
+/// `lookup_read` in one table lookup, copying the value into a buffer from the `Cx` (the node
+/// hands it back after encoding): the hot path allocates nothing.
 fn get(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let value = lookup_read(ecx, &argv[1])?.map(StrValue::to_bytes);
-    Ok(Reply::opt_bulk(value))
+    let now_ms = ecx.read_now_ms();
+    let mut bytes = ecx.cx.take_buffer();
+    let found = ecx
+        .db()
+        .visit_live(&argv[1], now_ms, Access::Touch, |entry| {
+            as_str(entry.value()).map(|value| value.write_to(&mut bytes))
+        });
+    let stats = &mut ecx.shard.stats;
+    match found {
+        Some(found) => {
+            stats.keyspace_hits += 1;
+            found?;
+            Ok(Reply::Bulk(bytes))
+        }
+        None => {
+            stats.keyspace_misses += 1;
+            ecx.cx.recycle_buffer(bytes);
+            Ok(Reply::Nil)
+        }
+    }
 }
 
 /// When SET writes.
@@ -432,13 +456,16 @@ fn set(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         SetTtl::Clear | SetTtl::Keep => None,
     };
     let old_value = match args.reply {
-        SetReply::OldValue => Some(lookup_read(ecx, key)?.map(StrValue::to_bytes)),
+        SetReply::OldValue => Some(lookup_read(ecx, key)?.map(StrRef::to_bytes)),
         SetReply::Status => None,
     };
     let now_ms = ecx.read_now_ms();
-    let old = ecx.db().peek(key, now_ms);
+    // One table lookup (`peek` takes two): whether the key lives, and its deadline.
+    let old = ecx
+        .db()
+        .visit_live(key, now_ms, Access::Peek, |e| e.expire_at_ms());
     let found = old.is_some();
-    let old_deadline_ms = old.and_then(|e| e.expire_at_ms);
+    let old_deadline_ms = old.flatten();
     let writes = match args.cond {
         SetCond::Always => true,
         SetCond::IfAbsent => !found,
@@ -449,12 +476,7 @@ fn set(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             SetTtl::Clear | SetTtl::Expire(..) => new_deadline_ms,
             SetTtl::Keep => old_deadline_ms,
         };
-        store(
-            ecx,
-            key,
-            StrValue::from_bytes(argv[2].to_vec()),
-            expire_at_ms,
-        );
+        store_bytes(ecx, key, &argv[2], expire_at_ms);
     }
     Ok(match (old_value, writes) {
         (Some(old), _) => Reply::opt_bulk(old),
@@ -467,7 +489,7 @@ fn setnx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     if contains(ecx, &argv[1]) {
         return Ok(Reply::Int(0));
     }
-    store(ecx, &argv[1], StrValue::from_bytes(argv[2].to_vec()), None);
+    store_bytes(ecx, &argv[1], &argv[2], None);
     Ok(Reply::Int(1))
 }
 
@@ -488,23 +510,18 @@ fn set_with_ttl(
     cmd: &'static str,
 ) -> Result<Reply, CmdError> {
     let expire_at_ms = word.deadline_ms(&argv[2], ecx.now_ms, cmd)?;
-    store(
-        ecx,
-        &argv[1],
-        StrValue::from_bytes(argv[3].to_vec()),
-        Some(expire_at_ms),
-    );
+    store_bytes(ecx, &argv[1], &argv[3], Some(expire_at_ms));
     Ok(Reply::OK)
 }
 
 fn getset(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let old = lookup_read(ecx, &argv[1])?.map(StrValue::to_bytes);
-    store(ecx, &argv[1], StrValue::from_bytes(argv[2].to_vec()), None);
+    let old = lookup_read(ecx, &argv[1])?.map(StrRef::to_bytes);
+    store_bytes(ecx, &argv[1], &argv[2], None);
     Ok(Reply::opt_bulk(old))
 }
 
 fn getdel(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let Some(old) = lookup_read(ecx, &argv[1])?.map(StrValue::to_bytes) else {
+    let Some(old) = lookup_read(ecx, &argv[1])?.map(StrRef::to_bytes) else {
         return Ok(Reply::Nil);
     };
     let removed = ecx.db().remove(&argv[1]);
@@ -544,14 +561,14 @@ fn parse_getex(argv: &Argv) -> Result<GetExTtl<'_>, CmdError> {
 fn getex(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let ttl = parse_getex(argv)?;
     let key = &argv[1];
-    let Some(value) = lookup_read(ecx, key)?.map(StrValue::to_bytes) else {
+    let Some(value) = lookup_read(ecx, key)?.map(StrRef::to_bytes) else {
         return Ok(Reply::Nil);
     };
     let now_ms = ecx.now_ms;
     let had_ttl = ecx
         .db()
         .peek(key, now_ms)
-        .is_some_and(|e| e.expire_at_ms.is_some());
+        .is_some_and(|e| e.expire_at_ms().is_some());
     let updated = match ttl {
         GetExTtl::Unchanged => true,
         GetExTtl::Persist => ecx.db().set_expire(key, None),
@@ -581,7 +598,7 @@ fn mget(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     for key in argv.iter().skip(1) {
         // MGET answers nil for a key of another type rather than WRONGTYPE.
         let value = match lookup_read(ecx, key) {
-            Ok(value) => value.map(StrValue::to_bytes),
+            Ok(value) => value.map(StrRef::to_bytes),
             Err(CmdError::WrongType) => None,
             Err(other) => return Err(other),
         };
@@ -592,7 +609,7 @@ fn mget(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn mset(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     for (key, value) in pairs(argv, "mset")? {
-        store(ecx, key, StrValue::from_bytes(value.to_vec()), None);
+        store_bytes(ecx, key, value, None);
     }
     Ok(Reply::OK)
 }
@@ -604,7 +621,7 @@ fn msetnx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(0));
     }
     for (key, value) in pairs(argv, "msetnx")? {
-        store(ecx, key, StrValue::from_bytes(value.to_vec()), None);
+        store_bytes(ecx, key, value, None);
     }
     Ok(Reply::Int(1))
 }
@@ -614,26 +631,29 @@ fn msetnx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn append(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, tail) = (&argv[1], &argv[2]);
-    match lookup_write(ecx, key)? {
-        Some(value) => {
-            check_string_len(value.len_bytes() as u64, tail.len() as u64)?;
-            let bytes = make_raw(value);
-            bytes.extend_from_slice(tail);
-            let len_bytes = bytes.len();
-            ecx.modified(key);
-            Ok(Reply::Int(len_bytes as i64))
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
+            check_string_len(str_of(&entry).len_bytes() as u64, tail.len() as u64)?;
+            let len_bytes = entry.edit_raw(|bytes| {
+                bytes.extend_from_slice(tail);
+                bytes.len()
+            });
+            Some(Reply::Int(len_bytes as i64))
         }
-        None => {
-            let value = StrValue::from_bytes(tail.to_vec());
-            let len_bytes = value.len_bytes();
-            store(ecx, key, value, None);
-            Ok(Reply::Int(len_bytes as i64))
-        }
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
+    let value = StrValue::from_bytes(tail.to_vec());
+    let len_bytes = value.len_bytes();
+    store(ecx, key, value, None);
+    Ok(Reply::Int(len_bytes as i64))
 }
 
 fn strlen(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let len_bytes = lookup_read(ecx, &argv[1])?.map_or(0, StrValue::len_bytes);
+    let len_bytes = lookup_read(ecx, &argv[1])?.map_or(0, StrRef::len_bytes);
     Ok(Reply::Int(len_bytes as i64))
 }
 
@@ -669,31 +689,34 @@ fn setrange(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, patch) = (&argv[1], &argv[3]);
     let offset = parse_i64(&argv[2])?;
     let offset = u64::try_from(offset).map_err(|_| CmdError::OffsetOutOfRange)?;
-    match lookup_write(ecx, key)? {
-        Some(value) => {
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
             if patch.is_empty() {
-                return Ok(Reply::Int(value.len_bytes() as i64));
+                return Ok(Reply::Int(str_of(&entry).len_bytes() as i64));
             }
             check_string_len(offset, patch.len() as u64)?;
-            let bytes = make_raw(value);
-            write_at(bytes, offset as usize, patch);
-            let len_bytes = bytes.len();
-            ecx.modified(key);
-            Ok(Reply::Int(len_bytes as i64))
+            let len_bytes = entry.edit_raw(|bytes| {
+                write_at(bytes, offset as usize, patch);
+                bytes.len()
+            });
+            Some(Reply::Int(len_bytes as i64))
         }
-        None => {
-            // Nothing to write on a missing key creates nothing, whatever the offset.
-            if patch.is_empty() {
-                return Ok(Reply::Int(0));
-            }
-            check_string_len(offset, patch.len() as u64)?;
-            let mut bytes = Vec::new();
-            write_at(&mut bytes, offset as usize, patch);
-            let len_bytes = bytes.len();
-            store(ecx, key, StrValue::raw(bytes), None);
-            Ok(Reply::Int(len_bytes as i64))
-        }
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
+    // Nothing to write on a missing key creates nothing, whatever the offset.
+    if patch.is_empty() {
+        return Ok(Reply::Int(0));
+    }
+    check_string_len(offset, patch.len() as u64)?;
+    let mut bytes = Vec::new();
+    write_at(&mut bytes, offset as usize, patch);
+    let len_bytes = bytes.len();
+    store(ecx, key, StrValue::raw(bytes), None);
+    Ok(Reply::Int(len_bytes as i64))
 }
 
 /// Copies `patch` to `offset`, zero-filling any gap past the end.
@@ -729,43 +752,47 @@ fn decrby(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 /// Adds `by` to the integer under `key` (0 when missing), keeping its TTL.
 fn incr_by(ecx: &mut ExecCx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
-    match lookup_write(ecx, key)? {
-        Some(value) => {
-            let current = match value {
-                StrValue::Int(n) => *n,
-                StrValue::Bytes { bytes, .. } => {
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
+            let current = match str_of(&entry) {
+                StrRef::Int(n) => n,
+                StrRef::Bytes { bytes, .. } => {
                     numfmt::parse_i64(bytes).ok_or(CmdError::NotInteger)?
                 }
             };
             let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
-            *value = StrValue::Int(next);
-            ecx.modified(key);
-            Ok(Reply::Int(next))
+            entry.set_value(Value::Str(StrValue::Int(next)));
+            Some(Reply::Int(next))
         }
-        None => {
-            store(ecx, key, StrValue::Int(by), None);
-            Ok(Reply::Int(by))
-        }
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
+    store(ecx, key, StrValue::Int(by), None);
+    Ok(Reply::Int(by))
 }
 
 /// INCRBYFLOAT key increment: x87 long-double arithmetic and formatting (numfmt), keeping the
 /// TTL; the reply bytes are also what is stored.
 fn incrbyfloat(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, incr) = (&argv[1], &argv[2]);
-    match lookup_write(ecx, key)? {
-        Some(value) => {
-            let sum = numfmt::incr_by_float(Some(&str_bytes(value)), incr)?;
-            *value = embstr_or_raw(sum.clone());
-            ecx.modified(key);
-            Ok(Reply::Bulk(sum))
+    let edited = match lookup_write(ecx, key)? {
+        Some(mut entry) => {
+            let sum = numfmt::incr_by_float(Some(&str_bytes(str_of(&entry))), incr)?;
+            entry.set_value(Value::Str(embstr_or_raw(sum.clone())));
+            Some(Reply::Bulk(sum))
         }
-        None => {
-            let sum = numfmt::incr_by_float(None, incr)?;
-            store(ecx, key, embstr_or_raw(sum.clone()), None);
-            Ok(Reply::Bulk(sum))
-        }
+        None => None,
+    };
+    if let Some(reply) = edited {
+        ecx.modified(key);
+        return Ok(reply);
     }
+    let sum = numfmt::incr_by_float(None, incr)?;
+    store(ecx, key, embstr_or_raw(sum.clone()), None);
+    Ok(Reply::Bulk(sum))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -827,8 +854,8 @@ fn parse_lcs(argv: &Argv) -> Result<LcsReply, CmdError> {
 fn lcs(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     // Both keys are looked up (and counted) before either type is checked; LCS has its own
     // text for a wrong type, and a missing key is an empty string.
-    let a = lookup_read(ecx, &argv[1]).map(|v| v.map(StrValue::to_bytes));
-    let b = lookup_read(ecx, &argv[2]).map(|v| v.map(StrValue::to_bytes));
+    let a = lookup_read(ecx, &argv[1]).map(|v| v.map(StrRef::to_bytes));
+    let b = lookup_read(ecx, &argv[2]).map(|v| v.map(StrRef::to_bytes));
     let (Ok(a), Ok(b)) = (a, b) else {
         return Err(CmdError::LcsKeysNotStrings);
     };
@@ -1102,7 +1129,7 @@ mod tests {
         }
 
         fn encoding(&mut self, key: &str) -> &'static str {
-            self.entry(key).value.encoding()
+            self.entry(key).value().encoding()
         }
 
         fn counters(&self) -> (u64, u64) {
@@ -2100,7 +2127,7 @@ mod tests {
         ];
         for (line, want) in cases {
             assert!(!d.run(line).is_error(), "{line}");
-            assert_eq!(d.entry("k").expire_at_ms, *want, "{line}");
+            assert_eq!(d.entry("k").expire_at_ms(), *want, "{line}");
         }
         d.shard.check_invariants();
     }

@@ -6,7 +6,7 @@
 //! ```text
 //!  hash = xxh3_64(key, seed)                                                       bit 0
 //!  ┌───────────── 32 bits ─────────────┬─────────── 24 bits ───────────┬── 8 bits ──┐
-//!  │ position: picks the segment       │ home bucket (mod 56)          │ fingerprint│
+//!  │ position: picks the segment       │ home bucket (mod 52)          │ fingerprint│
 //!  └───────────────────────────────────┴───────────────────────────────┴────────────┘
 //!
 //!  directory: 2^global_depth segment indices, indexed by the top global_depth bits
@@ -15,10 +15,10 @@
 //!      │    │    └───────► segment B   local depth 2, owns positions 10…
 //!      └────┴────────────► segment A   local depth 1, owns positions 0…
 //!
-//!  segment: 56 regular buckets + 4 stash buckets, 14 inline slots each (840 slots)
+//!  segment: 52 regular buckets + 4 stash buckets, 14 inline slots each (784 slots)
 //!    ┌────┬────┬────┬─────┬─────┐ ┌────┬────┬────┬────┐
-//!    │ b0 │ b1 │ b2 │ ... │ b55 │ │ s0 │ s1 │ s2 │ s3 │   an entry whose home is b lives in
-//!    └────┴────┴────┴─────┴─────┘ └────┴────┴────┴────┘   b, b+1 (mod 56) or the stash
+//!    │ b0 │ b1 │ b2 │ ... │ b51 │ │ s0 │ s1 │ s2 │ s3 │   an entry whose home is b lives in
+//!    └────┴────┴────┴─────┴─────┘ └────┴────┴────┴────┘   b, b+1 (mod 52) or the stash
 //!  bucket: [Option<E>; 14] slots, [u8; 14] fingerprints, [u8; 14] home buckets, len
 //! ```
 //!
@@ -60,14 +60,18 @@ mod segment;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
+
 use crate::table::Keyed;
 use segment::{InsertPath, Pos, Segment};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Entries one bucket holds inline (Dragonfly's figure; papers/dash.md has our load factors).
 pub const BUCKET_SLOTS: usize = 14;
-/// Regular (home) buckets per segment.
-pub const SEGMENT_BUCKETS: usize = 56;
+/// Regular (home) buckets per segment. Dragonfly has 56; with 8-byte slots a bucket is 144
+/// bytes, and 56 + 4 buckets (8,640 bytes) would take mimalloc's 10,240-byte class, while
+/// 52 + 4 (8,064 bytes) fit the 8,192-byte class (papers/dash.md, "Compact entries").
+pub const SEGMENT_BUCKETS: usize = 52;
 /// Overflow buckets per segment, shared by all its regular buckets.
 pub const STASH_BUCKETS: usize = 4;
 /// Regular plus stash buckets per segment.
@@ -178,6 +182,9 @@ pub struct DashTable<E> {
     /// Versions a new first segment starts from, so versions never go back across `clear`.
     version_floor: u64,
     stats: DashStats,
+    /// `capacity_bytes` for the (segments, segments' capacity, directory's capacity) it was
+    /// computed for: memory admission asks on every write, and the shape rarely changes.
+    capacity_bytes_memo: Cell<(usize, usize, usize, usize)>,
 }
 
 impl<E> DashTable<E> {
@@ -190,6 +197,7 @@ impl<E> DashTable<E> {
             seed,
             version_floor: 0,
             stats: DashStats::default(),
+            capacity_bytes_memo: Cell::new((0, 0, 0, 0)),
         }
     }
 
@@ -220,12 +228,49 @@ impl<E> DashTable<E> {
     }
 
     /// Bytes the table owns for `E` = this table's entry type, not counting what entries point
-    /// to: slots, fingerprints, homes and counts of every bucket, segment headers, directory.
+    /// to: slots, fingerprints, homes and counts of every bucket, segment headers, directory;
+    /// each allocation counted by its allocator class (db::size_class).
     pub fn capacity_bytes(&self) -> usize {
-        let buckets_bytes = SEGMENT_BUCKETS_TOTAL * std::mem::size_of::<segment::Bucket<E>>();
-        self.segments.capacity() * std::mem::size_of::<Segment<E>>()
-            + self.segments.len() * buckets_bytes
-            + self.directory.capacity() * std::mem::size_of::<u32>()
+        use crate::db::size_class::class_bytes;
+        let shape = (
+            self.segments.len(),
+            self.segments.capacity(),
+            self.directory.capacity(),
+        );
+        let (segments, segments_capacity, directory_capacity, bytes) =
+            self.capacity_bytes_memo.get();
+        if shape == (segments, segments_capacity, directory_capacity) {
+            return bytes;
+        }
+        let buckets_bytes = class_bytes(Self::buckets_alloc_bytes());
+        let bytes = class_bytes(shape.1 * std::mem::size_of::<Segment<E>>())
+            + shape.0 * buckets_bytes
+            + class_bytes(shape.2 * std::mem::size_of::<u32>());
+        self.capacity_bytes_memo
+            .set((shape.0, shape.1, shape.2, bytes));
+        bytes
+    }
+
+    /// The most `capacity_bytes` can grow by in one insert: a split's new bucket array, plus the
+    /// segment list's and the directory's reallocation when either is at capacity.
+    pub fn split_growth_bytes(&self) -> usize {
+        use crate::db::size_class::class_bytes;
+        let grown = |len: usize, cap: usize, size: usize| {
+            if len < cap {
+                0
+            } else {
+                class_bytes((cap * 2).max(4) * size) - class_bytes(cap * size)
+            }
+        };
+        let segment_size = std::mem::size_of::<Segment<E>>();
+        class_bytes(Self::buckets_alloc_bytes())
+            + grown(self.segments.len(), self.segments.capacity(), segment_size)
+            + grown(self.directory.len(), self.directory.capacity(), 4)
+    }
+
+    /// The size of one segment's bucket array (one allocation).
+    pub fn buckets_alloc_bytes() -> usize {
+        SEGMENT_BUCKETS_TOTAL * std::mem::size_of::<segment::Bucket<E>>()
     }
 
     pub fn stats(&self) -> &DashStats {
@@ -405,6 +450,42 @@ impl<E: Keyed> DashTable<E> {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut E> {
         let (s, pos) = self.find(key)?;
         Some(self.segments[s].entry_mut(pos))
+    }
+
+    /// Moves `key` one slot toward the head of its bucket (a cache hit); false when absent.
+    pub fn promote(&mut self, key: &[u8]) -> bool {
+        let Some((s, pos)) = self.find(key) else {
+            return false;
+        };
+        self.segments[s].promote(pos);
+        true
+    }
+
+    /// Removes one entry that `eligible` accepts, nearest the tail of the buckets where `key`
+    /// would live (whether or not it is present), else elsewhere in its segment, else in the
+    /// next segments, visiting at most `segments_max` segments. Eviction frees the slot an
+    /// insert of `key` is about to need, so a full segment is emptied rather than split.
+    pub fn evict_near(
+        &mut self,
+        key: &[u8],
+        segments_max: usize,
+        eligible: impl Fn(&E) -> bool,
+    ) -> Option<E> {
+        if self.segments.is_empty() {
+            return None;
+        }
+        let hashed = self.hashed(key);
+        let first = self.segment_index(hashed.position);
+        let home = usize::from(hashed.home);
+        for i in 0..segments_max.min(self.segments.len()) {
+            let s = (first + i) % self.segments.len();
+            if let Some(pos) = self.segments[s].eviction_victim(home, &eligible) {
+                let taken = self.segments[s].unplace(pos);
+                self.len -= 1;
+                return Some(taken.entry);
+            }
+        }
+        None
     }
 
     /// Inserts `entry`, returning the entry it replaced.

@@ -534,7 +534,7 @@ fn report_inserts(keys_len: usize) -> (DashTable<crate::db::Entry>, Vec<f64>, (f
     for _ in 0..keys_len {
         let key = splitmix(&mut state).to_le_bytes().to_vec();
         let (splits, len, capacity) = (table.stats().splits, table.len(), table.capacity());
-        table.insert(Entry::new(key, Value::Str(StrValue::Int(0)), 0));
+        table.insert(Entry::new(&key, Value::Str(StrValue::Int(0)), 0));
         if table.stats().splits > splits && capacity > 0 {
             loads_at_split.push(len as f64 / capacity as f64);
         }
@@ -593,11 +593,118 @@ fn dash_report() {
     let mut state = 7;
     for _ in 0..KEYS_LEN {
         let key = splitmix(&mut state).to_le_bytes().to_vec();
-        chained.insert(Entry::new(key, Value::Str(StrValue::Int(0)), 0));
+        chained.insert(Entry::new(&key, Value::Str(StrValue::Int(0)), 0));
     }
     let chained_per_entry = chained.capacity_bytes() as f64 / KEYS_LEN as f64;
     println!(
         "chained bytes per entry at 1M {chained_per_entry:.1} (overhead {:.1})",
         overhead(chained_per_entry)
     );
+}
+
+/// A segment's bucket array is one allocation: with the shard's 8-byte entries it must fill
+/// its allocator class, or every segment pays for the gap (SEGMENT_BUCKETS's comment).
+#[test]
+fn bucket_array_fills_its_size_class() {
+    use crate::db::size_class::class_bytes;
+    let bytes = DashTable::<crate::db::Entry>::buckets_alloc_bytes();
+    let class = class_bytes(bytes);
+    assert_eq!(class, 8192, "bucket array of {bytes} bytes");
+    assert!(
+        (class - bytes) * 50 <= class,
+        "{bytes} wastes over 2% of {class}"
+    );
+}
+
+/// Table bytes per key for the memory benchmark's keys ("key:N", half of 1M on each of two
+/// shards). `cargo test -p damselfly-core --release dash_loader_shape -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn dash_loader_shape() {
+    use crate::db::{Entry, StrValue, Value};
+    let mut table: DashTable<Entry> = DashTable::new(0x5eed);
+    for i in 0..1_000_000u32 {
+        let key = format!("key:{i}");
+        if xxh3_64_with_seed(key.as_bytes(), 0).is_multiple_of(2) {
+            table.insert(Entry::new(key.as_bytes(), Value::Str(StrValue::Int(0)), 0));
+        }
+    }
+    let stats = table.stats();
+    println!(
+        "keys {}, segments {}, load {:.3}, table bytes/key {:.2}, fill at split mean {:.3}",
+        table.len(),
+        table.segments_len(),
+        table.len() as f64 / table.capacity() as f64,
+        table.capacity_bytes() as f64 / table.len() as f64,
+        stats.split_segment_len_sum as f64 / stats.splits as f64 / SEGMENT_SLOTS as f64
+    );
+}
+
+/// New entries enter at a bucket's tail, hits climb toward the head, and eviction takes tails
+/// first, sparing the head while anything else is there.
+#[test]
+fn eviction_takes_tails_and_spares_promoted_heads() {
+    let mut table = DashTable::new(11);
+    let ids = ids_with_home(&table, 5, 0, 3);
+    // Home bucket 5 receives its keys only while it is no fuller than its neighbour, so insert
+    // them one at a time with the neighbour kept level.
+    insert_all(&mut table, &ids[..1]);
+    let slot_of = |table: &DashTable<Item>, i: u64| table.find(&key(i)).map(|(_, pos)| pos.slot);
+    assert_eq!(
+        slot_of(&table, ids[0]),
+        Some(BUCKET_SLOTS - 1),
+        "enters at the tail"
+    );
+    for _ in 0..BUCKET_SLOTS {
+        assert!(table.promote(&key(ids[0])));
+    }
+    assert_eq!(slot_of(&table, ids[0]), Some(0), "hits lead to the head");
+    insert_all(&mut table, &ids[1..]);
+    let evicted = table
+        .evict_near(&key(ids[0]), 1, |_| true)
+        .expect("an entry");
+    assert_ne!(evicted.1, ids[0], "the head is spared");
+    let evicted = table
+        .evict_near(&key(ids[0]), 1, |_| true)
+        .expect("an entry");
+    assert_ne!(evicted.1, ids[0], "the head is spared");
+    let last = table
+        .evict_near(&key(ids[0]), 1, |_| true)
+        .expect("the head, last");
+    assert_eq!(last.1, ids[0]);
+    assert!(table.evict_near(&key(ids[0]), 1, |_| true).is_none());
+    assert!(table.is_empty());
+    table.check_invariants();
+}
+
+/// Evicting near a key frees room in the segment it will land in, so a full table at its
+/// budget can take a new key without splitting.
+#[test]
+fn evicting_near_a_key_avoids_the_split() {
+    let mut table = DashTable::new(3);
+    let mut i = 0;
+    while table.segments_len() < 2 {
+        table.insert(item(i));
+        i += 1;
+    }
+    // Fill both segments to about 90%, where inserts start to overflow into the stash.
+    while table.len() < SEGMENT_SLOTS * 2 * 9 / 10 {
+        table.insert(item(i));
+        i += 1;
+    }
+    assert_eq!(table.segments_len(), 2, "no split below 94% full");
+    // At that fill, evicting before each insert keeps every insert from splitting.
+    let splits = table.stats().splits;
+    for j in i..i + 2000 {
+        table
+            .evict_near(&key(j), 1, |_| true)
+            .expect("something to evict");
+        table.insert(item(j));
+    }
+    assert_eq!(
+        table.stats().splits,
+        splits,
+        "evict-then-insert never splits"
+    );
+    table.check_invariants();
 }

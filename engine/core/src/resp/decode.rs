@@ -109,6 +109,8 @@ enum Bulk {
 /// What one step of decoding did.
 enum Step {
     Command(Argv),
+    /// The command is in the caller's argv.
+    InPlace,
     /// State changed; step again.
     Continue,
     NeedMore,
@@ -158,14 +160,31 @@ impl Decoder {
     /// The next complete command, `Ok(None)` when more bytes are needed. After an error the
     /// connection must close: the decoder's state is then unspecified (though never unsafe).
     pub fn next_command(&mut self) -> Result<Option<Argv>, ProtocolError> {
+        let mut argv = Argv::new();
+        Ok(self.next_command_into(&mut argv)?.then_some(argv))
+    }
+
+    /// `next_command` into the caller's `argv`, whose buffers it reuses: true when a command is
+    /// there, false when more bytes are needed (`argv` is then unspecified). A caller that keeps
+    /// one `Argv` across commands allocates nothing once its buffers are big enough.
+    pub fn next_command_into(&mut self, argv: &mut Argv) -> Result<bool, ProtocolError> {
+        if let State::Idle = self.state {
+            if self.whole_multibulk(argv) {
+                return Ok(true);
+            }
+        }
         loop {
             let step = match std::mem::take(&mut self.state) {
-                State::Idle => self.start_request()?,
+                State::Idle => self.start_request(argv)?,
                 State::Multibulk(multibulk) => self.continue_multibulk(multibulk)?,
             };
             match step {
-                Step::Command(argv) => return Ok(Some(argv)),
-                Step::NeedMore => return Ok(None),
+                Step::Command(done) => {
+                    *argv = done;
+                    return Ok(true);
+                }
+                Step::InPlace => return Ok(true),
+                Step::NeedMore => return Ok(false),
                 Step::Continue => {}
             }
         }
@@ -181,15 +200,64 @@ impl Decoder {
         self.buf.len() - self.pos + partial
     }
 
-    fn start_request(&mut self) -> Result<Step, ProtocolError> {
+    /// The fast path: a multibulk wholly buffered, of at most `LOOKAHEAD_ARGS_MAX` arguments,
+    /// within every limit, decoded into `argv` in one walk. Anything else (a partial request,
+    /// an inline one, an error, a limit) consumes nothing and returns false (`argv` is then
+    /// unspecified), and the state machine decides: the fast path only takes what the state
+    /// machine would take the same way. A failed try costs at most one pass over the buffered
+    /// bytes, and is not repeated for the same request: the state machine then consumes its
+    /// `*` line (or waits for it, which the fast path rejects after a few bytes).
+    fn whole_multibulk(&mut self, argv: &mut Argv) -> bool {
+        let bytes = &self.buf[self.pos..];
+        let Some((count, mut at)) = short_header(bytes, b'*') else {
+            return false;
+        };
+        let (args_max, len_max_bytes) = if self.authenticated {
+            (LOOKAHEAD_ARGS_MAX, self.limits.bulk_len_max_bytes)
+        } else {
+            let len_max_bytes = self.limits.bulk_len_max_bytes;
+            (
+                UNAUTHENTICATED_ARGS_MAX,
+                len_max_bytes.min(UNAUTHENTICATED_BULK_LEN_MAX_BYTES),
+            )
+        };
+        if !(1..=u64::from(args_max)).contains(&count) {
+            return false;
+        }
+        argv.clear();
+        for _ in 0..count {
+            let Some((len_bytes, payload_at)) = short_header(&bytes[at..], b'$') else {
+                return false;
+            };
+            let argv_len_bytes = argv.bytes_len() as u64 + len_bytes;
+            if len_bytes > len_max_bytes || argv_len_bytes > ARGV_LEN_MAX_BYTES {
+                return false;
+            }
+            let start = at + payload_at;
+            // At most ARGV_LEN_MAX_BYTES, so it fits a usize.
+            let end = start + len_bytes as usize;
+            if end + BULK_TRAILER_LEN_BYTES > bytes.len() {
+                return false;
+            }
+            argv.push(&bytes[start..end]);
+            at = end + BULK_TRAILER_LEN_BYTES;
+        }
+        self.consume(at);
+        true
+    }
+
+    /// Starts a request; `argv` is the caller's, whose buffers the command may reuse (it is
+    /// left alone when there is nothing to start yet).
+    fn start_request(&mut self, argv: &mut Argv) -> Result<Step, ProtocolError> {
         match self.buf.get(self.pos) {
             None => Ok(Step::NeedMore),
-            Some(b'*') => self.multibulk_header(),
-            Some(_) => self.inline_request(),
+            Some(b'*') => self.multibulk_header(argv),
+            Some(_) => self.inline_request(argv),
         }
     }
 
-    fn inline_request(&mut self) -> Result<Step, ProtocolError> {
+    /// An inline request, split straight into `argv` (`Step::InPlace`).
+    fn inline_request(&mut self, argv: &mut Argv) -> Result<Step, ProtocolError> {
         let Some(lf) = self.find_line_end(b'\n') else {
             return if self.inline_known_too_long() {
                 Err(ProtocolError::INLINE_TOO_BIG)
@@ -202,14 +270,14 @@ impl Decoder {
         if line.len() > INLINE_LEN_MAX_BYTES {
             return Err(ProtocolError::INLINE_TOO_BIG);
         }
-        let mut argv = Argv::new();
-        split_inline(line, &mut argv)?;
+        argv.clear();
+        split_inline(line, argv)?;
         self.consume(lf + 1);
         // Redis skips an empty or blank line without a reply.
         Ok(if argv.is_empty() {
             Step::Continue
         } else {
-            Step::Command(argv)
+            Step::InPlace
         })
     }
 
@@ -224,7 +292,8 @@ impl Decoder {
                 && self.buf[self.pos + INLINE_LEN_MAX_BYTES] != b'\r')
     }
 
-    fn multibulk_header(&mut self) -> Result<Step, ProtocolError> {
+    /// A `*` line; the arguments then fill `argv`'s buffers, held in the state until done.
+    fn multibulk_header(&mut self, argv: &mut Argv) -> Result<Step, ProtocolError> {
         let Some(cr) = self.header_line(ProtocolError::MULTIBULK_COUNT_TOO_BIG)? else {
             return Ok(Step::NeedMore);
         };
@@ -241,12 +310,14 @@ impl Decoder {
             return Ok(Step::Continue);
         };
         let payload_len_bytes = buffered_payload_len_bytes(&self.buf[self.pos..], args);
-        let argv = Argv::with_capacity(
+        let mut spare = std::mem::take(argv);
+        spare.clear();
+        spare.reserve(
             min(args as usize, ARGS_PREALLOC_MAX),
             payload_len_bytes.unwrap_or(0),
         );
         self.state = State::Multibulk(Multibulk {
-            argv,
+            argv: spare,
             args_left: args,
             bulk: Bulk::Header,
         });
@@ -412,6 +483,31 @@ impl Decoder {
     }
 }
 
+/// A `*<n>` or `$<n>` line (`kind` is its first byte) at the start of `bytes` with `n` a
+/// canonical non-negative number (one `parse_string2ll` accepts) followed by `\r` and one more
+/// byte: `n` and where the next line starts. `None` for anything else (a sign, a leading zero,
+/// a NUL, a partial line), which the state machine then judges.
+fn short_header(bytes: &[u8], kind: u8) -> Option<(u64, usize)> {
+    match bytes {
+        // One digit: most counts and key lengths.
+        [k, digit @ b'0'..=b'9', b'\r', _, ..] if *k == kind => {
+            return Some((u64::from(digit - b'0'), 4))
+        }
+        [k, b'1'..=b'9', ..] if *k == kind => {}
+        _ => return None,
+    }
+    let mut n = 0u64;
+    let mut at = 1;
+    while let Some(digit @ b'0'..=b'9') = bytes.get(at) {
+        n = n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+        at += 1;
+    }
+    if n > i64::MAX as u64 || bytes.get(at) != Some(&b'\r') || at + 1 >= bytes.len() {
+        return None;
+    }
+    Some((n, at + 2))
+}
+
 /// Room to reserve for a payload of `len_bytes` of which `buffered` bytes are here: never more
 /// than `RESERVE_AHEAD_MAX_BYTES` beyond them, so a `$536870912` header alone costs nothing.
 fn reserve_len_bytes(len_bytes: usize, buffered: usize) -> usize {
@@ -490,6 +586,26 @@ mod tests {
                 match decoder.next_command() {
                     Ok(Some(argv)) => commands.push(argv),
                     Ok(None) => break,
+                    Err(err) => return (commands, Some(err)),
+                }
+            }
+        }
+        (commands, None)
+    }
+
+    /// `drive` through `next_command_into` with one argv for the whole stream, as a node does.
+    fn drive_into<'a>(
+        decoder: &mut Decoder,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Outcome {
+        let mut commands = Vec::new();
+        let mut argv = Argv::from_slices(&["left", "over"]);
+        for chunk in chunks {
+            decoder.feed(chunk);
+            loop {
+                match decoder.next_command_into(&mut argv) {
+                    Ok(true) => commands.push(argv.clone()),
+                    Ok(false) => break,
                     Err(err) => return (commands, Some(err)),
                 }
             }
@@ -818,6 +934,74 @@ mod tests {
     }
 
     #[test]
+    fn whole_requests_take_the_fast_path_and_reuse_the_argv() {
+        let mut decoder = Decoder::default();
+        let mut argv = Argv::new();
+        decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+        assert_eq!(argv, Argv::from_slices(&["GET", "key"]));
+        assert!(matches!(decoder.state, State::Idle), "decoded in one piece");
+        let first = argv.get(0).unwrap().as_ptr();
+        for _ in 0..100 {
+            decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nyek\r\n");
+            assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+            assert_eq!(argv.get(0).unwrap().as_ptr(), first, "same buffer");
+            // Asking again with nothing buffered keeps the buffers too.
+            assert_eq!(decoder.next_command_into(&mut argv), Ok(false));
+        }
+        decoder.feed(b"GET key\r\n");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+        assert_eq!(
+            argv.get(0).unwrap().as_ptr(),
+            first,
+            "inline requests reuse it too"
+        );
+
+        // The last byte missing: the state machine takes over, then finishes it.
+        decoder.feed(b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(false));
+        assert!(matches!(decoder.state, State::Multibulk(_)));
+        decoder.feed(b"\n");
+        assert_eq!(decoder.next_command_into(&mut argv), Ok(true));
+        assert_eq!(argv, Argv::from_slices(&["GET", "key"]));
+    }
+
+    #[test]
+    fn fast_path_leaves_limits_and_errors_to_the_state_machine() {
+        let mut many = format!("*{}\r\n", LOOKAHEAD_ARGS_MAX + 1).into_bytes();
+        for _ in 0..=LOOKAHEAD_ARGS_MAX {
+            many.extend_from_slice(b"$1\r\nx\r\n");
+        }
+        let (commands, error) = decode(&many);
+        assert_eq!(
+            (commands[0].len(), error),
+            (LOOKAHEAD_ARGS_MAX as usize + 1, None)
+        );
+        let eleven = b"*11\r\n$1\r\nx\r\n";
+        let expected = err(&[], ProtocolError::MULTIBULK_LEN_UNAUTHENTICATED);
+        assert_eq!(decode_with(unauthenticated, eleven), expected);
+        assert_eq!(
+            short_header(b"$3\r\n", b'$'),
+            Some((3, 4)),
+            "a header with the byte after its CR"
+        );
+        assert_eq!(short_header(b"$3\r", b'$'), None);
+        assert_eq!(short_header(b"$0\r\n", b'$'), Some((0, 4)));
+        assert_eq!(short_header(b"$0\r", b'$'), None);
+        assert_eq!(short_header(b"$01\r\n", b'$'), None);
+        assert_eq!(short_header(b"$-1\r\n", b'$'), None);
+        assert_eq!(short_header(b"$12x\r\n", b'$'), None);
+        assert_eq!(
+            short_header(b"$9223372036854775807\r\n", b'$'),
+            Some((i64::MAX as u64, 22))
+        );
+        assert_eq!(short_header(b"$9223372036854775808\r\n", b'$'), None);
+        assert_eq!(short_header(b"$99999999999999999999\r\n", b'$'), None);
+        assert_eq!(short_header(b"$3\0\r\n", b'$'), None);
+        assert_eq!(short_header(b"*3\r\n", b'$'), None);
+    }
+
+    #[test]
     fn lookahead_sizes_only_whole_buffered_multibulks() {
         let bytes = b"$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
         assert_eq!(buffered_payload_len_bytes(bytes, 3), Some(9));
@@ -914,7 +1098,8 @@ mod tests {
             let whole = drive(&mut stream.decoder(), [&stream.bytes[..]]);
             let chunked = drive(&mut stream.decoder(), stream.chunks());
             let bytewise = drive(&mut stream.decoder(), stream.bytes.chunks(1));
-            whole == chunked && whole == bytewise
+            let reused = drive_into(&mut stream.decoder(), stream.chunks());
+            whole == chunked && whole == bytewise && whole == reused
         }
         QuickCheck::new()
             .tests(2000)

@@ -11,6 +11,7 @@
 //! formatted in stack buffers: encoding allocates nothing beyond `out` and, for an aggregate, the
 //! walk's stack.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::slice;
 
@@ -32,6 +33,10 @@ const VERBATIM_FORMAT_LEN_BYTES: usize = 3;
 
 /// Appends the encoding of `reply` in `version` to `out`.
 pub fn encode(reply: &Reply, version: RespVersion, out: &mut Vec<u8>) {
+    if let Reply::Bulk(bytes) = reply {
+        // The commonest reply (GET), without the walk.
+        return bulk(out, b'$', bytes);
+    }
     // Children still to write, innermost aggregate last. Empty (no allocation) for a scalar.
     let mut stack: Vec<Children<'_>> = Vec::new();
     let mut next = Some(reply);
@@ -82,6 +87,7 @@ fn encode_one<'a>(
 ) -> Option<Children<'a>> {
     use RespVersion::{Resp2, Resp3};
     match (reply, version) {
+        (Reply::Simple(Cow::Borrowed(text)), _) => static_line(out, b'+', text),
         (Reply::Simple(text), _) => line(out, b'+', text.as_bytes()),
         (Reply::Error(err), _) => line(out, b'-', &err.wire()),
         (Reply::Int(n), _) => int_line(out, b':', *n),
@@ -138,6 +144,19 @@ fn verbatim(out: &mut Vec<u8>, format: &str, text: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// `<kind><text>\r\n` for a text of our own (OK, PONG, QUEUED…), which never holds CR or LF:
+/// no scan for them on the most common reply.
+fn static_line(out: &mut Vec<u8>, kind: u8, text: &'static str) {
+    debug_assert!(
+        !text.contains(['\r', '\n']),
+        "{text:?} would split its line"
+    );
+    out.reserve(text.len() + 3);
+    out.push(kind);
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
 /// `<kind><text>\r\n`, with CR and LF inside `text` turned into spaces so the line stays one.
 fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
     out.push(kind);
@@ -152,39 +171,44 @@ fn line(out: &mut Vec<u8>, kind: u8, text: &[u8]) {
 }
 
 fn bulk(out: &mut Vec<u8>, kind: u8, bytes: &[u8]) {
+    out.reserve(NUMBER_LINE_MAX_BYTES + bytes.len() + 2);
     count_line(out, kind, bytes.len());
     out.extend_from_slice(bytes);
     out.extend_from_slice(b"\r\n");
 }
 
 fn count_line(out: &mut Vec<u8>, kind: u8, count: usize) {
-    out.push(kind);
-    push_decimal(out, count as u64, false);
-    out.extend_from_slice(b"\r\n");
+    number_line(out, kind, count as u64, false);
 }
 
 fn int_line(out: &mut Vec<u8>, kind: u8, n: i64) {
-    out.push(kind);
-    push_decimal(out, n.unsigned_abs(), n < 0);
-    out.extend_from_slice(b"\r\n");
+    number_line(out, kind, n.unsigned_abs(), n < 0);
 }
 
-/// Decimal digits without going through `fmt`: this runs for every reply.
-fn push_decimal(out: &mut Vec<u8>, mut magnitude: u64, negative: bool) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
+/// The longest number line: a kind byte, a sign, the 20 digits of `u64::MAX`, CR LF.
+const NUMBER_LINE_MAX_BYTES: usize = 1 + 1 + 20 + 2;
+
+/// `<kind>[-]<digits>\r\n`, built backwards on the stack and appended with one copy, without
+/// going through `fmt`: this runs for every reply.
+fn number_line(out: &mut Vec<u8>, kind: u8, mut magnitude: u64, negative: bool) {
+    let mut line = [0u8; NUMBER_LINE_MAX_BYTES];
+    let mut start = NUMBER_LINE_MAX_BYTES - 2;
+    line[start..].copy_from_slice(b"\r\n");
     loop {
         start -= 1;
-        digits[start] = b'0' + (magnitude % 10) as u8;
+        line[start] = b'0' + (magnitude % 10) as u8;
         magnitude /= 10;
         if magnitude == 0 {
             break;
         }
     }
     if negative {
-        out.push(b'-');
+        start -= 1;
+        line[start] = b'-';
     }
-    out.extend_from_slice(&digits[start..]);
+    start -= 1;
+    line[start] = kind;
+    out.extend_from_slice(&line[start..]);
 }
 
 /// A formatted double, held on the stack.
