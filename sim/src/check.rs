@@ -36,7 +36,7 @@ pub fn check_history(config: &SimConfig, history: &[Observed]) -> Result<u64, St
     // The op-by-op check is greedy: when two instants give the same reply but different states
     // (APPEND "" on a key just at its deadline), it may commit to the wrong one. The search
     // keeps every branch, so it has the last word, for one client as for many.
-    let (result, stats) = linearizable_with_stats(history);
+    let (result, stats) = linearizable_with_stats(history, &CheckConfig::default());
     result
         .map(|()| stats.steps)
         .map_err(|search| match config.clients {
@@ -120,16 +120,19 @@ pub fn describe(ops: &[Observed]) -> String {
 
 /// Many clients: the whole history must be linearizable against the model.
 pub fn check_linearizable(history: &[Observed]) -> Result<(), String> {
-    linearizable_with_stats(history).0
+    linearizable_with_stats(history, &CheckConfig::default()).0
 }
 
 /// `check_linearizable`, also reporting what the search cost (for `dst --replay N --stats`).
-pub fn linearizable_with_stats(history: &[Observed]) -> (Result<(), String>, Stats) {
+pub fn linearizable_with_stats(
+    history: &[Observed],
+    config: &CheckConfig,
+) -> (Result<(), String>, Stats) {
     let ops = match as_ops(history) {
         Ok(ops) => ops,
         Err(e) => return (Err(e), Stats::default()),
     };
-    let (result, stats) = linearizability::check_with_stats(&ops, &CheckConfig::default());
+    let (result, stats) = linearizability::check_with_stats(&ops, config);
     let result = result.map_err(|violation| format!("history is not linearizable:\n{violation}"));
     (result, stats)
 }

@@ -115,12 +115,16 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
 
 /// What the linearizability search costs on a seed's history, whatever the number of clients
 /// (the single-client fast path is skipped), and the history itself: for diagnosing slow or
-/// budget-bound seeds.
-pub fn search_cost(seed: u64, plants: &[Plant]) -> Result<SearchCost, String> {
+/// budget-bound seeds. `reduce: false` measures the plain search (`CheckConfig::reduce`).
+pub fn search_cost(seed: u64, plants: &[Plant], reduce: bool) -> Result<SearchCost, String> {
     let config = SimConfig::from_seed(seed).with_plants(plants);
     let mut world = World::new(config.clone());
     world.run()?;
-    let (result, stats) = check::linearizable_with_stats(&world.history);
+    let search = model::linearizability::CheckConfig {
+        reduce,
+        ..Default::default()
+    };
+    let (result, stats) = check::linearizable_with_stats(&world.history, &search);
     Ok(SearchCost {
         config,
         history: world.history,

@@ -4,7 +4,8 @@
 //! naming the first failing seed; `--replay SEED [--trace]` runs one seed and prints its trace
 //! tail; `--trace-hash` prints each seed's trace hash last; `--stats` prints what the
 //! linearizability search cost (per seed with `--replay`, and its whole history with
-//! `--trace`; the costliest seeds of a sweep);
+//! `--trace`; the costliest seeds of a sweep; `--plain` measures the search without its
+//! reductions);
 //! `--plant list` prints the plantable bugs, one per line.
 
 // The runner reports seeds per second of real time; the simulation itself never reads a clock.
@@ -23,6 +24,7 @@ struct Args {
     trace: bool,
     trace_hash: bool,
     stats: bool,
+    plain: bool,
     plants: Vec<Plant>,
     list_plants: bool,
 }
@@ -35,6 +37,7 @@ fn parse_args() -> Result<Args, String> {
         trace: false,
         trace_hash: false,
         stats: false,
+        plain: false,
         plants: Vec::new(),
         list_plants: false,
     };
@@ -51,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
             "--trace" => args.trace = true,
             "--trace-hash" => args.trace_hash = true,
             "--stats" => args.stats = true,
+            "--plain" => args.plain = true,
             "--plant" => {
                 let name = it.next().ok_or("--plant needs a name (or 'list')")?;
                 if name == "list" {
@@ -112,7 +116,7 @@ fn replay(seed: u64, args: &Args) -> ExitCode {
 
 fn search_cost(seed: u64, args: &Args) -> ExitCode {
     let started = Instant::now();
-    let cost = match sim::search_cost(seed, &args.plants) {
+    let cost = match sim::search_cost(seed, &args.plants, !args.plain) {
         Ok(cost) => cost,
         Err(e) => {
             println!("seed {seed}: the run failed before the check: {e}");
