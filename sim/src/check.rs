@@ -93,7 +93,7 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
     Ok(())
 }
 
-/// One line per op: index, wall-clock window relative to the first op, command, reply.
+/// One line per op: index, client, wall-clock window relative to the first op, command, reply.
 pub fn describe(ops: &[Observed]) -> String {
     let base = ops.first().map_or(0, |o| o.invoke_us);
     let lines: Vec<String> = ops
@@ -109,7 +109,8 @@ pub fn describe(ops: &[Observed]) -> String {
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
             format!(
-                "  {i:3} [{} .. {ret}] {} -> {reply:?}",
+                "  {i:3} c{} [{} .. {ret}] {} -> {reply:?}",
+                o.client,
                 o.invoke_us - base,
                 printable(&o.argv)
             )

@@ -119,7 +119,12 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
 pub fn search_cost(seed: u64, plants: &[Plant], reduce: bool) -> Result<SearchCost, String> {
     let config = SimConfig::from_seed(seed).with_plants(plants);
     let mut world = World::new(config.clone());
-    world.run()?;
+    if let Err(e) = world.run() {
+        return Err(format!(
+            "{e}\nhistory:\n{}",
+            check::describe(&world.history)
+        ));
+    }
     let search = model::linearizability::CheckConfig {
         reduce,
         ..Default::default()
