@@ -243,3 +243,201 @@ fn db_index(arg: &[u8], dbs: usize) -> Option<usize> {
         .and_then(|v| usize::try_from(v).ok())
         .filter(|&v| v < dbs)
 }
+
+/// Whether `argv`, outside MULTI, with this reply (`None`: whatever it replied), can have
+/// changed nothing at all: no key, no TTL, no WATCH count, not its connection. True for
+/// commands that only read, and for a few writes whose reply says they did nothing (SETNX
+/// and friends replying 0, GETDEL replying nil, an error from any data command: every handler
+/// checks before it writes). The linearizability checker may place such an op as soon as it
+/// can take effect, because wherever else it went it would have changed nothing either.
+/// `false` is always safe (it only costs the checker time).
+pub fn leaves_state_alone(argv: &[Vec<u8>], reply: Option<&Resp>) -> bool {
+    let Some(spec) = argv.first().and_then(|name| lookup(name)) else {
+        return false;
+    };
+    if !arity_ok(spec, argv.len()) {
+        return false;
+    }
+    const READS: &[&str] = &[
+        "get",
+        "mget",
+        "strlen",
+        "getrange",
+        "substr",
+        "exists",
+        "touch",
+        "type",
+        "ttl",
+        "pttl",
+        "expiretime",
+        "pexpiretime",
+        "dbsize",
+        "keys",
+        "ping",
+        "echo",
+    ];
+    const NOTHING_DONE_IS_0: &[&str] = &[
+        "setnx",
+        "msetnx",
+        "del",
+        "unlink",
+        "persist",
+        "expire",
+        "pexpire",
+        "expireat",
+        "pexpireat",
+        "renamenx",
+        "copy",
+        "move",
+    ];
+    if READS.contains(&spec.name) {
+        return true;
+    }
+    match reply {
+        Some(Resp::Int(0)) => NOTHING_DONE_IS_0.contains(&spec.name),
+        Some(Resp::Nil) => spec.name == "getdel",
+        // The connection commands change the connection even when they fail (EXEC's
+        // EXECABORT ends the transaction).
+        Some(Resp::Error(_)) => spec.in_multi == InMulti::Queue && spec.name != "unwatch",
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Model;
+
+    const NOW_MS: u64 = 1_700_000_000_000;
+
+    fn argv(cmd: &str) -> Vec<Vec<u8>> {
+        cmd.split(' ').map(|a| a.as_bytes().to_vec()).collect()
+    }
+
+    /// Start states: empty, `k` a number, `k` text with a TTL and `j` set, `k` expired; each
+    /// with `k` and `j` watched by another connection, so a write that signals shows up.
+    fn states() -> Vec<(Model, ConnState)> {
+        let setups: [&[&str]; 4] = [
+            &[],
+            &["SET k 5"],
+            &["SET k abc PX 5000", "SET j 1"],
+            &["SET k gone PX 1"],
+        ];
+        setups
+            .iter()
+            .map(|setup| {
+                let (mut m, mut own, mut watcher) =
+                    (Model::default(), ConnState::default(), ConnState::default());
+                for cmd in *setup {
+                    m.apply(&mut own, &argv(cmd), NOW_MS);
+                }
+                m.apply(&mut watcher, &argv("WATCH k j"), NOW_MS);
+                (m, own)
+            })
+            .collect()
+    }
+
+    /// Every command the checker trusts to change nothing (given its reply) really changes
+    /// nothing, from every start state: the claim `leaves_state_alone` makes.
+    #[test]
+    fn commands_said_to_leave_state_alone_do() {
+        let commands = [
+            "GET k",
+            "MGET k j x",
+            "STRLEN k",
+            "GETRANGE k 0 1",
+            "SUBSTR k 0 1",
+            "EXISTS k j",
+            "TOUCH k",
+            "TYPE k",
+            "TTL k",
+            "PTTL k",
+            "EXPIRETIME k",
+            "PEXPIRETIME k",
+            "DBSIZE",
+            "KEYS *",
+            "PING",
+            "ECHO hi",
+            "SETNX k 1",
+            "MSETNX k 1 x 2",
+            "MSETNX x 1",
+            "DEL k",
+            "DEL x",
+            "UNLINK k j",
+            "PERSIST k",
+            "EXPIRE k 10",
+            "EXPIRE k 10 NX",
+            "PEXPIRE x 10",
+            "EXPIREAT k 1",
+            "PEXPIREAT k 1700000009000 XX",
+            "PEXPIREAT k 1700000009000 GT",
+            "RENAMENX k j",
+            "RENAMENX j k",
+            "RENAME x k",
+            "RENAME k k",
+            "COPY k j",
+            "COPY k x",
+            "MOVE k 1",
+            "GETDEL k",
+            "GETDEL x",
+            "INCR k",
+            "INCRBY k x",
+            "INCRBYFLOAT k nan",
+            "DECR k",
+            "APPEND k z",
+            "SETRANGE k 0 z",
+            "SETRANGE k 999999999999 z",
+            "SET k v NX",
+            "SET k v XX GET",
+            "SET k v EX 0",
+            "GETEX k PERSIST",
+            "GETSET k v",
+            "MSET k 1",
+            "SELECT 99",
+            "SWAPDB 0 99",
+        ];
+        let mut trusted = 0;
+        for cmd in commands {
+            let argv = argv(cmd);
+            for (before, conn) in states() {
+                let (mut after, mut after_conn) = (before.clone(), conn.clone());
+                let reply = after.apply(&mut after_conn, &argv, NOW_MS + 10);
+                // Keys already expired at NOW_MS + 10 are gone either way.
+                let mut purged = before.clone();
+                purged.expire_all(NOW_MS + 10);
+                for claimed in [None, Some(&reply)] {
+                    if leaves_state_alone(&argv, claimed) {
+                        trusted += 1;
+                        assert_eq!(
+                            (&after, &after_conn),
+                            (&purged, &conn),
+                            "{cmd} -> {reply:?} changed the state"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(trusted > 100, "only {trusted} cases exercised the claim");
+    }
+
+    #[test]
+    fn writes_are_not_said_to_leave_state_alone() {
+        for (cmd, reply) in [
+            ("SET k v", Resp::ok()),
+            ("SETNX k v", Resp::Int(1)),
+            ("DEL k", Resp::Int(1)),
+            ("GETDEL k", Resp::bulk("v")),
+            ("RENAME k k", Resp::ok()),
+            ("APPEND k", Resp::Int(0)),
+            ("EXEC", Resp::err("EXECABORT Transaction discarded")),
+            (
+                "WATCH k",
+                Resp::err("ERR WATCH inside MULTI is not allowed"),
+            ),
+            ("NOSUCH k", Resp::err("ERR unknown command")),
+        ] {
+            assert!(!leaves_state_alone(&argv(cmd), Some(&reply)), "{cmd}");
+            assert!(!leaves_state_alone(&argv(cmd), None), "{cmd}");
+        }
+    }
+}

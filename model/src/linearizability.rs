@@ -14,8 +14,20 @@
 //! linearized at any point after their invocation, or never: they may or may not have happened.
 //!
 //! **Memoisation (Lowe).** Two paths that linearize the same set of ops and reach the same model
-//! state (and clock) have identical futures, so each configuration is expanded once. We store the
-//! whole state in the table (hashed with FNV), so the cache never confuses two states.
+//! state have the same futures, so each configuration is expanded once. We store the whole
+//! state in the table (hashed with FNV), so the cache never confuses two states. The state is
+//! put in a canonical form first (WATCH's modification counts reduced to clean/broken, which
+//! is all EXEC can observe), and the table keeps the earliest clock each configuration was
+//! reached at: reaching it again later can only allow less.
+//!
+//! **Pruning and order.** Placing an op after another unlinearized op returned kills the
+//! branch, so it is not tried; an op that cannot change anything (a read, a SETNX that
+//! replied 0) is placed as soon as it can be, without branching; and the op that returns first
+//! is explored first. Each rule keeps every linearization the plain search finds (the reasons
+//! are at `Search::successors` and `Search::run`; `CheckConfig::reduce` turns them off, and a
+//! test compares both searches' verdicts on thousands of dense histories). Without them, many
+//! pipelined clients on one key (sim seed 685) cost the search hundreds of thousands of steps,
+//! and a slow write among many reads more than the budget.
 //!
 //! **P-compositionality (Horn & Kroening).** Linearizability is local: a history is linearizable
 //! iff its restriction to each independent part is. We partition ops by the `(db, key)` pairs
@@ -37,10 +49,10 @@
 //! **Budget.** Every model application is one step; past `steps_max` the answer is
 //! `Violation::Unknown`, distinct from a proven violation.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use crate::commands::{touched, Touch};
+use crate::commands::{leaves_state_alone, touched, Touch};
 use crate::fnv::FnvBuild;
 use crate::model::{ConnState, Model};
 use crate::resp::Resp;
@@ -69,6 +81,10 @@ pub struct CheckConfig {
     pub steps_max: u64,
     /// Split the history by key (P-compositionality). Off only to measure its effect.
     pub partition: bool,
+    /// Prune the search with the rules of `Search::successors` and `Search::run` (horizon,
+    /// effect-free ops first, earliest-clock memo, canonical watch counts). Each keeps every
+    /// linearization the search could find without it. Off only to measure their effect.
+    pub reduce: bool,
 }
 
 impl Default for CheckConfig {
@@ -77,6 +93,7 @@ impl Default for CheckConfig {
             initial: Model::default(),
             steps_max: 5_000_000,
             partition: true,
+            reduce: true,
         }
     }
 }
@@ -151,6 +168,9 @@ struct Prepared {
     /// MULTI, and whatever is sent while queueing except EXEC, DISCARD and RESET (+QUEUED, or
     /// an error decided by the command's name and arity). See `Search::successors`.
     private: bool,
+    /// Whatever the state, the op with its recorded reply changes nothing
+    /// (`commands::leaves_state_alone`). See `Search::successors`.
+    inert: bool,
     touch: Touch,
 }
 
@@ -184,7 +204,9 @@ fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
         let is = |word: &str| name.as_deref() == Some(word.as_bytes());
         let private =
             is("multi") || (before.in_multi() && !(is("exec") || is("discard") || is("reset")));
+        let inert = !before.in_multi() && leaves_state_alone(&op.argv, op.reply.as_ref());
         prepared.push(Prepared {
+            inert,
             touch: touched(&before, &op.argv, dbs),
             chained: !before.is_idle(),
             dynamic: false,
@@ -289,14 +311,22 @@ impl Bitset {
     }
 }
 
-/// A configuration of the search: which ops are linearized, the state they led to, and the
-/// time of the last linearization point.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A node of the search: a configuration and the time of the last linearization point.
+#[derive(Clone, Debug)]
 struct Node {
+    config: Config,
+    clock_us: u64,
+}
+
+/// Which ops are linearized and the state they led to: the memo table's key. The clock is
+/// kept beside it, because a configuration reached earlier dominates the same one reached
+/// later (see `Search::run`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Config {
     done: Bitset,
     /// How many ops of `done` returned (derived from `done`, kept to test completion in O(1)).
     completed_done: u32,
-    clock_us: u64,
+    /// With the watch counts in canonical form (`Model::canonicalize_watches`).
     model: Model,
     /// The connection state of each client in the middle of a transaction (see `chained`).
     conns: BTreeMap<u32, ConnState>,
@@ -310,6 +340,8 @@ struct Search<'a> {
     initial: &'a Model,
     steps: u64,
     steps_max: u64,
+    /// The reductions of `CheckConfig::reduce`.
+    reduce: bool,
 }
 
 impl<'a> Search<'a> {
@@ -328,27 +360,39 @@ impl<'a> Search<'a> {
             initial: &config.initial,
             steps: 0,
             steps_max: config.steps_max,
+            reduce: config.reduce,
         }
     }
 
     /// Depth-first search with an explicit stack and a table of configurations already seen.
+    ///
+    /// The table maps each configuration to the earliest clock it was reached at, and a node
+    /// whose configuration was already reached at its clock or earlier is not expanded again:
+    /// from the same configuration an earlier clock allows every placement a later one does
+    /// (each op may take effect at any instant of its window not before the clock, and the
+    /// instants tried at the later clock are tried, or matched by an instant with the same
+    /// outcome, at the earlier one; see `successors`), so the later node can only succeed
+    /// where the earlier one does. Without `reduce`, only equal clocks match, as in Lowe's
+    /// original table.
     fn run(&mut self) -> Result<(), Violation> {
         let start = Node {
-            done: Bitset::new(self.ops.len()),
-            completed_done: 0,
+            config: Config {
+                done: Bitset::new(self.ops.len()),
+                completed_done: 0,
+                model: self.initial.clone(),
+                conns: BTreeMap::new(),
+            },
             clock_us: 0,
-            model: self.initial.clone(),
-            conns: BTreeMap::new(),
         };
-        let mut seen: HashSet<Node, FnvBuild> = HashSet::default();
-        let mut best = start.done.clone();
+        let mut seen: HashMap<Config, Vec<u64>, FnvBuild> = HashMap::default();
+        let mut best = start.config.done.clone();
         let mut stack = vec![start];
         while let Some(node) = stack.pop() {
             if self.is_complete(&node) {
                 return Ok(());
             }
-            if node.done.len() > best.len() {
-                best = node.done.clone();
+            if node.config.done.len() > best.len() {
+                best = node.config.done.clone();
             }
             let children = self.successors(&node);
             if self.steps > self.steps_max {
@@ -358,10 +402,17 @@ impl<'a> Search<'a> {
                 });
             }
             for child in children {
-                if !seen.contains(&child) {
-                    seen.insert(child.clone());
-                    stack.push(child);
+                let clock = child.clock_us;
+                match seen.get_mut(&child.config) {
+                    Some(clocks) if self.reduce && clocks[0] <= clock => continue,
+                    Some(clocks) if clocks.contains(&clock) => continue,
+                    Some(clocks) if self.reduce => clocks[0] = clock,
+                    Some(clocks) => clocks.push(clock),
+                    None => {
+                        seen.insert(child.config.clone(), vec![clock]);
+                    }
                 }
+                stack.push(child);
             }
         }
         let in_longest_prefix = (0..self.ops.len()).map(|i| best.has(i)).collect();
@@ -377,20 +428,22 @@ impl<'a> Search<'a> {
 
     /// Every op that returned is linearized (pending ones may be left out).
     fn is_complete(&self, node: &Node) -> bool {
-        node.completed_done == self.completed
+        node.config.completed_done == self.completed
     }
 
     /// Ops that may take effect next: not yet linearized, their client's previous op is, and
-    /// no other unlinearized op returned before they were invoked.
+    /// no other unlinearized op returned before they were invoked. Also returns the earliest
+    /// return among the unlinearized ops (`u64::MAX` if none returned).
     ///
     /// Ops are sorted by invocation, so we scan from the first unlinearized op and stop at the
     /// first op invoked after the earliest return seen so far: every later op is invoked later
     /// still, and that earliest return belongs to an unlinearized op that must precede it.
-    fn candidates(&self, node: &Node) -> Vec<usize> {
+    fn candidates(&self, node: &Node) -> (Vec<usize>, u64) {
+        let done = &node.config.done;
         let mut first_return = u64::MAX;
         let mut window = Vec::new();
-        let start = node.done.first_unset();
-        for i in (start..self.ops.len()).filter(|&i| !node.done.has(i)) {
+        let start = done.first_unset();
+        for i in (start..self.ops.len()).filter(|&i| !done.has(i)) {
             let op = &self.ops[i].op;
             if op.invoke_us > first_return {
                 break;
@@ -400,9 +453,9 @@ impl<'a> Search<'a> {
         }
         let ready = |&i: &usize| {
             self.ops[i].op.invoke_us <= first_return
-                && self.prev_of_client[i].is_none_or(|p| node.done.has(p))
+                && self.prev_of_client[i].is_none_or(|p| done.has(p))
         };
-        window.into_iter().filter(ready).collect()
+        (window.into_iter().filter(ready).collect(), first_return)
     }
 
     /// The configurations reachable by linearizing one more op, in candidate order.
@@ -413,8 +466,28 @@ impl<'a> Search<'a> {
     /// alone constrains no one (a point inside its interval, after its client's previous op and
     /// before its next, always exists). This keeps queued commands from multiplying the
     /// interleavings; its reply depends on nothing, so a mismatch ends the branch.
+    ///
+    /// With `reduce`, two more rules cut the tree without losing a linearization, and the
+    /// candidates are tried most urgent first (earliest return; never-returned ops last), which
+    /// only decides which branch is explored first:
+    ///
+    /// - **Horizon.** No op is placed after the earliest return among the unlinearized ops:
+    ///   that op would then have to take effect after it returned, so the child is dead. (The
+    ///   op that returns first may still take effect at its own return.) Without the rule
+    ///   the search would expand such dead subtrees to exhaustion.
+    /// - **Inert ops go first.** An op that changes nothing whatever the state, given its
+    ///   recorded reply (a read; SETNX replying 0; see `commands::leaves_state_alone`), and
+    ///   that can take effect at the current clock (invoked by then, not returned before) with
+    ///   that reply, is placed there, alone. Any linearization from this node places it later
+    ///   (where, its reply being the same, it changed nothing either) or, if it never
+    ///   returned, not at all; taking it out of there and putting it here leaves every other
+    ///   op's state and instant as they were, and the order constraints it imposes on others
+    ///   (its client's next op, ops invoked after it returned) only get easier. So this child
+    ///   succeeds whenever the node does, and reads no longer multiply the interleavings.
+    ///   (Being inert at this state alone would not do: `SET k v` changes nothing where k
+    ///   already holds v, but not where it goes in the linearization that needs it.)
     fn successors(&mut self, node: &Node) -> Vec<Node> {
-        let candidates = self.candidates(node);
+        let (candidates, first_return) = self.candidates(node);
         if let Some(&i) = candidates.iter().find(|&&i| self.ops[i].private) {
             let attempt = self.attempt(node, i, node.clock_us);
             return if attempt.accepted {
@@ -422,6 +495,36 @@ impl<'a> Search<'a> {
             } else {
                 Vec::new()
             };
+        }
+        let horizon = if self.reduce { first_return } else { u64::MAX };
+        if node.clock_us > horizon {
+            return Vec::new();
+        }
+        // Attempts at the current clock, made while looking for an inert op, are reused below
+        // rather than made again.
+        let mut at_clock: Vec<(usize, Attempt)> = Vec::new();
+        if self.reduce {
+            for &i in &candidates {
+                let op = &self.ops[i].op;
+                let placeable_now = op.invoke_us <= node.clock_us
+                    && op.return_us.is_none_or(|r| node.clock_us <= r);
+                if !placeable_now || !self.ops[i].inert {
+                    continue;
+                }
+                let attempt = self.attempt(node, i, node.clock_us);
+                let effect_free = attempt.node.config.model == node.config.model
+                    && attempt.node.config.conns == node.config.conns;
+                if attempt.accepted && effect_free {
+                    return vec![attempt.node];
+                }
+                at_clock.push((i, attempt));
+            }
+        }
+        let mut candidates = candidates;
+        if self.reduce {
+            // The op that returns first constrains the rest most: a wrong guess about it is
+            // found out soonest.
+            candidates.sort_by_key(|&i| (self.ops[i].op.return_us.unwrap_or(u64::MAX), i));
         }
         let mut out = Vec::new();
         for i in candidates {
@@ -437,20 +540,27 @@ impl<'a> Search<'a> {
             let mut tried: Vec<(Resp, Model)> = Vec::new();
             let named = self.queued_deadlines_us(node, i);
             for t in Self::instants(node, early, late, &named) {
-                let attempt = self.attempt(node, i, t);
-                if tried
+                if t > horizon {
+                    break; // instants are in increasing order
+                }
+                let reused = at_clock
                     .iter()
-                    .any(|(r, m)| *r == attempt.reply && *m == attempt.node.model)
-                {
+                    .position(|(j, _)| *j == i && t == node.clock_us);
+                let attempt = match reused {
+                    Some(k) => at_clock.swap_remove(k).1,
+                    None => self.attempt(node, i, t),
+                };
+                let model = &attempt.node.config.model;
+                if tried.iter().any(|(r, m)| *r == attempt.reply && m == model) {
                     continue;
                 }
-                tried.push((attempt.reply.clone(), attempt.node.model.clone()));
+                tried.push((attempt.reply.clone(), model.clone()));
                 if attempt.accepted {
                     out.push(attempt.node);
                 }
             }
         }
-        out.reverse(); // the stack pops the last pushed: explore early candidates first
+        out.reverse(); // the stack pops the last pushed: explore the first candidate first
         out
     }
 
@@ -460,8 +570,9 @@ impl<'a> Search<'a> {
     /// may have run at any later deadline.
     fn instants(node: &Node, early: u64, late: Option<u64>, named: &[u64]) -> Vec<u64> {
         let mut times = vec![early];
-        let mut deadlines: Vec<u64> = (0..node.model.db_count())
-            .flat_map(|d| node.model.db(d).values().filter_map(|e| e.expire_at_ms))
+        let model = &node.config.model;
+        let mut deadlines: Vec<u64> = (0..model.db_count())
+            .flat_map(|d| model.db(d).values().filter_map(|e| e.expire_at_ms))
             .map(|ms| ms.saturating_mul(1000))
             .chain(named.iter().copied())
             .filter(|&t| t > early && late.is_none_or(|late| t < late))
@@ -485,6 +596,7 @@ impl<'a> Search<'a> {
                 .first()
                 .is_some_and(|n| n.eq_ignore_ascii_case(b"exec"));
         let Some(conn) = node
+            .config
             .conns
             .get(&p.op.client)
             .filter(|_| is_exec && p.chained)
@@ -504,8 +616,8 @@ impl<'a> Search<'a> {
         self.steps += 1;
         let p = self.ops[i];
         let client = p.op.client;
-        let mut model = node.model.clone();
-        let mut conns = node.conns.clone();
+        let mut model = node.config.model.clone();
+        let mut conns = node.config.conns.clone();
         let mut conn = if p.chained {
             conns.remove(&client).unwrap_or_else(|| {
                 panic!(
@@ -533,13 +645,23 @@ impl<'a> Search<'a> {
         if p.dynamic || !conn.is_idle() {
             conns.insert(client, conn);
         }
-        let completed_done = node.completed_done + u32::from(p.op.return_us.is_some());
+        if self.reduce {
+            // Every watching connection is in `conns` (a watching client is never idle).
+            let canonical = model.canonicalize_watches(conns.values_mut());
+            debug_assert!(
+                canonical,
+                "a watch registered by no connection in the search"
+            );
+        }
+        let completed_done = node.config.completed_done + u32::from(p.op.return_us.is_some());
         let node = Node {
-            done: node.done.with(i),
-            completed_done,
+            config: Config {
+                done: node.config.done.with(i),
+                completed_done,
+                model,
+                conns,
+            },
             clock_us: t_us,
-            model,
-            conns,
         };
         Attempt {
             reply,

@@ -319,6 +319,44 @@ impl Model {
         }
     }
 
+    /// Rewrites the watch registry's modification counts, and the counts each of `conns`
+    /// recorded at WATCH, to a canonical form that keeps what EXEC can observe: counts are only
+    /// ever compared for equality, and only increase, so all that matters is whether each watch
+    /// is still clean (its count equals the registry's) or not. Afterwards every registry count
+    /// is 1, a clean watch records 1 and a broken one 0; every later WATCH, write and EXEC
+    /// behaves as it would have on the original counts. Two states that differ only by how
+    /// many writes hit a watched key thus become equal, which the linearizability checker's
+    /// memo table needs (model::linearizability).
+    ///
+    /// `conns` must be every connection watching anything; if they do not account for every
+    /// registered watch, nothing is changed (the rewrite would then lose information) and
+    /// `false` is returned.
+    pub(crate) fn canonicalize_watches<'a>(
+        &mut self,
+        conns: impl IntoIterator<Item = &'a mut ConnState>,
+    ) -> bool {
+        if self.watches.is_empty() {
+            return true;
+        }
+        let conns: Vec<&mut ConnState> = conns.into_iter().collect();
+        let watching: usize = conns.iter().map(|c| c.watched.len()).sum();
+        let registered: usize = self.watches.values().map(|w| w.watchers as usize).sum();
+        let known = |w: &WatchedKey| self.watches.contains_key(&(w.db, w.key.clone()));
+        if watching != registered || !conns.iter().all(|c| c.watched.iter().all(known)) {
+            return false;
+        }
+        for conn in conns {
+            for w in &mut conn.watched {
+                let current = self.watches[&(w.db, w.key.clone())].version;
+                w.version = u64::from(current == w.version);
+            }
+        }
+        for watch in self.watches.values_mut() {
+            watch.version = 1;
+        }
+        true
+    }
+
     /// Would EXEC fail on `conn`'s watches: a watched key was modified since its WATCH, or it
     /// existed then and does not now (it expired)?
     pub(crate) fn watch_broken(&self, conn: &ConnState) -> bool {
@@ -413,6 +451,75 @@ mod tests {
     fn run(m: &mut Model, conn: &mut ConnState, cmd: &str, now_ms: u64) -> Resp {
         let argv: Vec<Vec<u8>> = cmd.split(' ').map(|a| a.as_bytes().to_vec()).collect();
         m.apply(conn, &argv, now_ms)
+    }
+
+    /// Canonical watch counts change no reply: two connections WATCH, write and EXEC in a
+    /// fixed pseudo-random order, once as they are and once with the counts rewritten after
+    /// every command; and two states that differ only in how often a watched key was written
+    /// become equal.
+    #[test]
+    fn canonical_watch_counts_change_no_reply() {
+        let script = [
+            "WATCH k",
+            "SET k 1",
+            "MULTI",
+            "WATCH j",
+            "GET k",
+            "SET j 2",
+            "EXEC",
+            "EXEC",
+            "INCR k",
+            "WATCH k j",
+            "MULTI",
+            "SET j 3",
+            "APPEND k x",
+            "EXEC",
+            "WATCH j",
+            "UNWATCH",
+            "DEL j",
+            "EXEC",
+        ];
+        let (mut plain, mut canon) = (Model::default(), Model::default());
+        let mut plain_conns = [ConnState::default(), ConnState::default()];
+        let mut canon_conns = plain_conns.clone();
+        let mut seed = 7u64;
+        let mut outcomes = [0; 2]; // EXECs refused by a watch, EXECs that ran
+        for step in 0..400 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (who, cmd) = (
+                (seed >> 33) as usize % 2,
+                script[(seed >> 40) as usize % script.len()],
+            );
+            let expected = run(&mut plain, &mut plain_conns[who], cmd, NOW_MS);
+            let got = run(&mut canon, &mut canon_conns[who], cmd, NOW_MS);
+            assert_eq!(got, expected, "step {step}: {cmd} on connection {who}");
+            assert!(canon.canonicalize_watches(canon_conns.iter_mut()));
+            match expected {
+                Resp::NilArray => outcomes[0] += 1,
+                Resp::Array(_) => outcomes[1] += 1,
+                _ => {}
+            }
+        }
+        assert!(
+            outcomes.iter().all(|&n| n > 5),
+            "EXEC outcomes {outcomes:?}"
+        );
+        let (mut a, mut b) = (Model::default(), Model::default());
+        let (mut ca, mut cb) = (ConnState::default(), ConnState::default());
+        let mut other = ConnState::default();
+        run(&mut a, &mut ca, "WATCH k", NOW_MS);
+        run(&mut b, &mut cb, "WATCH k", NOW_MS);
+        run(&mut a, &mut other, "SET k 1", NOW_MS);
+        run(&mut b, &mut other, "SET k 0", NOW_MS);
+        run(&mut b, &mut other, "SET k 1", NOW_MS);
+        assert_ne!((&a, &ca), (&b, &cb));
+        assert!(a.canonicalize_watches([&mut ca]));
+        assert!(b.canonicalize_watches([&mut cb]));
+        assert_eq!((&a, &ca), (&b, &cb));
+        // A watch the given connections do not account for: nothing is rewritten.
+        assert!(!a.canonicalize_watches([]));
     }
 
     #[test]

@@ -10,13 +10,15 @@
 //!
 //! Many clients: the history must be linearizable (model::linearizability).
 
-use model::linearizability::{self, CheckConfig, Op};
+use model::linearizability::{self, CheckConfig, Op, Stats};
 use model::{ConnState, Model, Resp};
 
 use crate::config::SimConfig;
 use crate::world::{printable, Observed};
 
-pub fn check_history(config: &SimConfig, history: &[Observed]) -> Result<(), String> {
+/// Checks a history; on success, returns the linearizability search's steps (0 when the
+/// single-client op-by-op check sufficed).
+pub fn check_history(config: &SimConfig, history: &[Observed]) -> Result<u64, String> {
     for op in history {
         if let Some(reply) = &op.reply {
             if reply.starts_with(b"-ERR Protocol") {
@@ -29,18 +31,21 @@ pub fn check_history(config: &SimConfig, history: &[Observed]) -> Result<(), Str
         }
     }
     if config.clients == 1 && check_sequential(history).is_ok() {
-        return Ok(());
+        return Ok(0);
     }
     // The op-by-op check is greedy: when two instants give the same reply but different states
     // (APPEND "" on a key just at its deadline), it may commit to the wrong one. The search
     // keeps every branch, so it has the last word, for one client as for many.
-    check_linearizable(history).map_err(|search| match config.clients {
-        1 => format!(
-            "{}\n{search}",
-            check_sequential(history).err().unwrap_or_default()
-        ),
-        _ => search,
-    })
+    let (result, stats) = linearizable_with_stats(history, &CheckConfig::default());
+    result
+        .map(|()| stats.steps)
+        .map_err(|search| match config.clients {
+            1 => format!(
+                "{}\n{search}",
+                check_sequential(history).err().unwrap_or_default()
+            ),
+            _ => search,
+        })
 }
 
 fn check_sequential(history: &[Observed]) -> Result<(), String> {
@@ -88,8 +93,8 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
     Ok(())
 }
 
-/// One line per op: index, wall-clock window relative to the first op, command, reply.
-fn describe(ops: &[Observed]) -> String {
+/// One line per op: index, client, wall-clock window relative to the first op, command, reply.
+pub fn describe(ops: &[Observed]) -> String {
     let base = ops.first().map_or(0, |o| o.invoke_us);
     let lines: Vec<String> = ops
         .iter()
@@ -104,7 +109,8 @@ fn describe(ops: &[Observed]) -> String {
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
             format!(
-                "  {i:3} [{} .. {ret}] {} -> {reply:?}",
+                "  {i:3} c{} [{} .. {ret}] {} -> {reply:?}",
+                o.client,
                 o.invoke_us - base,
                 printable(&o.argv)
             )
@@ -115,6 +121,25 @@ fn describe(ops: &[Observed]) -> String {
 
 /// Many clients: the whole history must be linearizable against the model.
 pub fn check_linearizable(history: &[Observed]) -> Result<(), String> {
+    linearizable_with_stats(history, &CheckConfig::default()).0
+}
+
+/// `check_linearizable`, also reporting what the search cost (for `dst --replay N --stats`).
+pub fn linearizable_with_stats(
+    history: &[Observed],
+    config: &CheckConfig,
+) -> (Result<(), String>, Stats) {
+    let ops = match as_ops(history) {
+        Ok(ops) => ops,
+        Err(e) => return (Err(e), Stats::default()),
+    };
+    let (result, stats) = linearizability::check_with_stats(&ops, config);
+    let result = result.map_err(|violation| format!("history is not linearizable:\n{violation}"));
+    (result, stats)
+}
+
+/// The history in the checker's terms.
+fn as_ops(history: &[Observed]) -> Result<Vec<Op>, String> {
     let mut ops = Vec::with_capacity(history.len());
     for observed in history {
         let reply = match &observed.reply {
@@ -131,10 +156,7 @@ pub fn check_linearizable(history: &[Observed]) -> Result<(), String> {
             reply,
         });
     }
-    match linearizability::check(&ops, &CheckConfig::default()) {
-        Ok(()) => Ok(()),
-        Err(violation) => Err(format!("history is not linearizable:\n{violation}")),
-    }
+    Ok(ops)
 }
 
 /// Parses one whole RESP2 reply into the model's reply type.

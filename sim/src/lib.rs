@@ -31,6 +31,8 @@ pub struct RunReport {
     pub trace_hash: u64,
     pub requests: usize,
     pub events: u64,
+    /// Steps the linearizability search took (0 if the single-client check sufficed).
+    pub search_steps: u64,
 }
 
 /// Why a seed failed, with everything needed to replay it.
@@ -98,15 +100,50 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
     if let Err(reason) = run {
         return Err(fail(reason, world.trace_tail()));
     }
-    if let Err(reason) = check::check_history(&config, &world.history) {
-        return Err(fail(reason, world.trace_tail()));
-    }
+    let search_steps = match check::check_history(&config, &world.history) {
+        Ok(steps) => steps,
+        Err(reason) => return Err(fail(reason, world.trace_tail())),
+    };
     Ok(RunReport {
         seed,
         trace_hash: world.trace_hash(),
         requests: world.history.len(),
         events: world.events_processed(),
+        search_steps,
     })
+}
+
+/// What the linearizability search costs on a seed's history, whatever the number of clients
+/// (the single-client fast path is skipped), and the history itself: for diagnosing slow or
+/// budget-bound seeds. `reduce: false` measures the plain search (`CheckConfig::reduce`).
+pub fn search_cost(seed: u64, plants: &[Plant], reduce: bool) -> Result<SearchCost, String> {
+    let config = SimConfig::from_seed(seed).with_plants(plants);
+    let mut world = World::new(config.clone());
+    if let Err(e) = world.run() {
+        return Err(format!(
+            "{e}\nhistory:\n{}",
+            check::describe(&world.history)
+        ));
+    }
+    let search = model::linearizability::CheckConfig {
+        reduce,
+        ..Default::default()
+    };
+    let (result, stats) = check::linearizable_with_stats(&world.history, &search);
+    Ok(SearchCost {
+        config,
+        history: world.history,
+        result,
+        stats,
+    })
+}
+
+/// See `search_cost`.
+pub struct SearchCost {
+    pub config: SimConfig,
+    pub history: Vec<world::Observed>,
+    pub result: Result<(), String>,
+    pub stats: model::linearizability::Stats,
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -25,6 +25,8 @@ use crate::workload::{encode_command, Workload};
 pub const QUIET_PHASE_US: u64 = 30_000_000;
 /// Events one run may process at most (a runaway loop is a failure, not a hang).
 pub const EVENTS_MAX: u64 = 5_000_000;
+/// Fresh events' sequence numbers start here; postponed ones count from 1 below it.
+const FRESH_SEQ_BASE: u64 = 1 << 62;
 /// Trace lines kept for a failure report.
 const TRACE_TAIL_LEN: usize = 40;
 /// Wall clock at virtual time zero: 2026-01-01T00:00:00Z.
@@ -90,6 +92,8 @@ pub struct World {
     cxs: Vec<Cx>,
     events: BTreeMap<(u64, u64), Event>,
     seq: u64,
+    /// Sequence numbers of postponed deliveries (see `postpone`).
+    postponed: u64,
     now_us: u64,
     wall_offset_us: u64,
     link_last: BTreeMap<(Endpoint, Endpoint), u64>,
@@ -143,6 +147,7 @@ impl World {
             cxs,
             events: BTreeMap::new(),
             seq: 0,
+            postponed: 0,
             now_us: 0,
             wall_offset_us: WALL_START_US,
             link_last: BTreeMap::new(),
@@ -200,7 +205,19 @@ impl World {
 
     fn schedule(&mut self, at_us: u64, event: Event) {
         self.seq += 1;
-        self.events.insert((at_us, self.seq), event);
+        self.events
+            .insert((at_us, FRESH_SEQ_BASE + self.seq), event);
+    }
+
+    /// Puts back a message a stalled thread could not take yet, to arrive when the stall ends.
+    /// It gets a sequence number below every fresh event's, so that it still arrives before a
+    /// later message of its link that happens to be due at exactly that instant: a fresh seq
+    /// would let that message overtake it (seed 79450: the last "\n" of a request arrived
+    /// ahead of the requests before it, and the request never completed).
+    fn postpone(&mut self, at_us: u64, event: Event) {
+        self.postponed += 1;
+        debug_assert!(self.postponed < FRESH_SEQ_BASE);
+        self.events.insert((at_us, self.postponed), event);
     }
 
     fn delay_us(&mut self) -> u64 {
@@ -333,7 +350,7 @@ impl World {
         let t = to.0 as usize;
         if self.stalled_until[t] > self.now_us {
             let at = self.stalled_until[t];
-            self.schedule(at, Event::Deliver { to, msg });
+            self.postpone(at, Event::Deliver { to, msg });
             return;
         }
         self.trace(format!(

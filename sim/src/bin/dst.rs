@@ -2,8 +2,11 @@
 //!
 //! `dst --seeds N [--base B] [--plant NAME]…` runs seeds B..B+N in parallel (rayon) and exits 1
 //! naming the first failing seed; `--replay SEED [--trace]` runs one seed and prints its trace
-//! tail; `--trace-hash` prints each seed's trace hash last; `--plant list` prints the plantable
-//! bugs, one per line.
+//! tail; `--trace-hash` prints each seed's trace hash last; `--stats` prints what the
+//! linearizability search cost (per seed with `--replay`, and its whole history with
+//! `--trace`; the costliest seeds of a sweep; `--plain` measures the search without its
+//! reductions);
+//! `--plant list` prints the plantable bugs, one per line.
 
 // The runner reports seeds per second of real time; the simulation itself never reads a clock.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -20,6 +23,8 @@ struct Args {
     replay: Option<u64>,
     trace: bool,
     trace_hash: bool,
+    stats: bool,
+    plain: bool,
     plants: Vec<Plant>,
     list_plants: bool,
 }
@@ -31,6 +36,8 @@ fn parse_args() -> Result<Args, String> {
         replay: None,
         trace: false,
         trace_hash: false,
+        stats: false,
+        plain: false,
         plants: Vec::new(),
         list_plants: false,
     };
@@ -46,6 +53,8 @@ fn parse_args() -> Result<Args, String> {
             "--replay" => args.replay = Some(number(it.next(), "--replay")?),
             "--trace" => args.trace = true,
             "--trace-hash" => args.trace_hash = true,
+            "--stats" => args.stats = true,
+            "--plain" => args.plain = true,
             "--plant" => {
                 let name = it.next().ok_or("--plant needs a name (or 'list')")?;
                 if name == "list" {
@@ -77,6 +86,9 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let (Some(seed), true) = (args.replay, args.stats) {
+        return search_cost(seed, &args);
+    }
     if let Some(seed) = args.replay {
         return replay(seed, &args);
     }
@@ -102,6 +114,40 @@ fn replay(seed: u64, args: &Args) -> ExitCode {
     }
 }
 
+fn search_cost(seed: u64, args: &Args) -> ExitCode {
+    let started = Instant::now();
+    let cost = match sim::search_cost(seed, &args.plants, !args.plain) {
+        Ok(cost) => cost,
+        Err(e) => {
+            println!("seed {seed}: the run failed before the check: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("config: {:?}", cost.config);
+    if args.trace {
+        println!("history:\n{}", sim::check::describe(&cost.history));
+    }
+    let stats = cost.stats;
+    println!(
+        "seed {seed}: {} requests; search: {} partitions, largest {} ops, {} steps, \
+         {elapsed:.2}s; {}",
+        cost.history.len(),
+        stats.partitions,
+        stats.largest_partition,
+        stats.steps,
+        match &cost.result {
+            Ok(()) => "linearizable",
+            Err(e) => e,
+        }
+    );
+    if cost.result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn sweep(args: &Args) -> ExitCode {
     let started = Instant::now();
     let seeds: Vec<u64> = (args.base..args.base + args.seeds).collect();
@@ -118,6 +164,15 @@ fn sweep(args: &Args) -> ExitCode {
         args.seeds as f64 / elapsed.max(1e-9),
         failures.len()
     );
+    if args.stats {
+        let mut costly: Vec<&sim::RunReport> = results.iter().flatten().collect();
+        costly.sort_by_key(|r| std::cmp::Reverse(r.search_steps));
+        let total: u64 = costly.iter().map(|r| r.search_steps).sum();
+        println!("search steps: {total} in all; the costliest seeds:");
+        for report in costly.iter().take(10) {
+            println!("  seed {} {} steps", report.seed, report.search_steps);
+        }
+    }
     if args.trace_hash {
         for report in results.iter().flatten() {
             println!("trace-hash {} {:016x}", report.seed, report.trace_hash);
