@@ -506,6 +506,25 @@ mod tests {
     }
 
     #[test]
+    fn the_earliest_read_is_the_oldest_schedule_clock_still_queued() {
+        let mut q = TxQueue::default();
+        assert_eq!(q.earliest_read_ms(), None);
+        assert!(q.schedule(TxId(7), x("a"), WHO, false, 500));
+        assert!(q.schedule(TxId(3), x("b"), WHO, false, 800));
+        assert!(q.schedule(TxId(9), x("a"), WHO, false, 650));
+        assert_eq!(q.earliest_read_ms(), Some(500));
+        remove(&mut q, 7);
+        assert_eq!(
+            q.earliest_read_ms(),
+            Some(650),
+            "a lower txid may carry a later clock"
+        );
+        remove(&mut q, 9);
+        remove(&mut q, 3);
+        assert_eq!(q.earliest_read_ms(), None);
+    }
+
+    #[test]
     fn a_lower_txid_that_conflicts_with_nothing_higher_is_accepted() {
         let mut q = TxQueue::default();
         assert!(schedule(&mut q, 5, x("a")));
