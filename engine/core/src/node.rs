@@ -553,19 +553,31 @@ impl Node {
         None
     }
 
-    /// The intents the `Run` ops of a hop need: exclusive for writes, shared for reads.
+    /// The intents a hop needs: exclusive for writes, shared for reads and for WATCH.
     fn run_locks(db: u16, ops: &[HopOp]) -> Vec<(u16, Vec<u8>, LockMode)> {
         let mut locks = Vec::new();
         for op in ops {
-            if let HopOp::Run { spec, argv } = op {
-                let mode = if spec.has(crate::cmd::flag::WRITE) {
-                    LockMode::Exclusive
-                } else {
-                    LockMode::Shared
-                };
-                for i in spec.key_indexes(argv.len()) {
-                    locks.push((db, argv[i].to_vec(), mode));
+            match op {
+                HopOp::Run { spec, argv } => {
+                    let mode = if spec.has(crate::cmd::flag::WRITE) {
+                        LockMode::Exclusive
+                    } else {
+                        LockMode::Shared
+                    };
+                    for i in spec.key_indexes(argv.len()) {
+                        locks.push((db, argv[i].to_vec(), mode));
+                    }
                 }
+                // WATCH reads whether its keys live: behind a queued transaction that writes
+                // them, or a multi-shard write would be seen whole on one shard and not yet on
+                // another, and its own write would then spoil the watch (seed 141809).
+                HopOp::Watch { keys } => {
+                    locks.extend(
+                        keys.iter()
+                            .map(|(db, key)| (*db, key.clone(), LockMode::Shared)),
+                    );
+                }
+                _ => {}
             }
         }
         locks
