@@ -428,13 +428,14 @@ impl Node {
         }
     }
 
-    fn run_conn_cmd(
+    /// Runs a connection command against this node's config and server state.
+    fn conn_outcome(
         &mut self,
         conn: &mut Conn,
         cmd: crate::cmd::ConnCmd,
         argv: &Argv,
         cx: &mut Cx,
-    ) -> Flow {
+    ) -> ConnOutcome {
         let mut ccx = ConnCx {
             conn,
             config: &mut self.config,
@@ -443,7 +444,17 @@ impl Node {
             threads: self.threads,
             cx,
         };
-        match server::run_conn_cmd(cmd, &mut ccx, argv) {
+        server::run_conn_cmd(cmd, &mut ccx, argv)
+    }
+
+    fn run_conn_cmd(
+        &mut self,
+        conn: &mut Conn,
+        cmd: crate::cmd::ConnCmd,
+        argv: &Argv,
+        cx: &mut Cx,
+    ) -> Flow {
+        match self.conn_outcome(conn, cmd, argv, cx) {
             ConnOutcome::Reply(reply) => {
                 conn.encode(&reply);
                 Flow::Next
@@ -479,15 +490,7 @@ impl Node {
         argv: &Argv,
         cx: &mut Cx,
     ) -> Reply {
-        let mut ccx = ConnCx {
-            conn,
-            config: &mut self.config,
-            server: &self.server,
-            table: &self.table,
-            threads: self.threads,
-            cx,
-        };
-        match server::run_conn_cmd(cmd, &mut ccx, argv) {
+        match self.conn_outcome(conn, cmd, argv, cx) {
             ConnOutcome::Reply(reply) | ConnOutcome::Close(reply) => reply,
             ConnOutcome::Sleep { .. } => Reply::OK,
             ConnOutcome::Shutdown => {

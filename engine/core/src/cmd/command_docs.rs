@@ -407,12 +407,7 @@ fn args_reply(args: &[Arg]) -> Reply {
             }
         }
         if arg.flags != 0 {
-            let flags = argflag::NAMES
-                .iter()
-                .filter(|(bit, _)| arg.flags & bit != 0)
-                .map(|(_, name)| Reply::simple(name))
-                .collect();
-            fields.push((bulk_str("flags"), Reply::Set(flags)));
+            fields.push((bulk_str("flags"), flag_set(argflag::NAMES, arg.flags)));
         }
         if arg.kind.nests() {
             fields.push((bulk_str("arguments"), args_reply(arg.args)));
@@ -422,15 +417,23 @@ fn args_reply(args: &[Arg]) -> Reply {
     Reply::Array(args.iter().map(arg_reply).collect())
 }
 
+/// The names of the bits set in `bits`, as a set of simple strings.
+fn flag_set(names: &[(u8, &'static str)], bits: u8) -> Reply {
+    let set = names
+        .iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| Reply::simple(name))
+        .collect();
+    Reply::Set(set)
+}
+
 /// The fields `ExtraDocs` adds after complexity, in Redis's order.
 fn push_extra_docs(fields: &mut Vec<(Reply, Reply)>, extra: &ExtraDocs) {
     if extra.doc_flags != 0 {
-        let flags = docflag::NAMES
-            .iter()
-            .filter(|(bit, _)| extra.doc_flags & bit != 0)
-            .map(|(_, name)| Reply::simple(name))
-            .collect();
-        fields.push((bulk_str("doc_flags"), Reply::Set(flags)));
+        fields.push((
+            bulk_str("doc_flags"),
+            flag_set(docflag::NAMES, extra.doc_flags),
+        ));
     }
     if let Some(version) = extra.deprecated_since {
         fields.push((bulk_str("deprecated_since"), bulk_str(version)));

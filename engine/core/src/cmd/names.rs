@@ -70,7 +70,7 @@ impl NameIndex {
             }
             if self.keys[position] == (name.len(), word)
                 && (name.len() <= WORD_BYTES
-                    || equal_upper(&name_at(position)[WORD_BYTES..], &name[WORD_BYTES..]))
+                    || name_at(position)[WORD_BYTES..].eq_ignore_ascii_case(&name[WORD_BYTES..]))
             {
                 return Some(position);
             }
@@ -101,26 +101,6 @@ fn upper_word(name: &[u8]) -> u64 {
     let lower = from_a & !past_z & !word & (0x80 * ONES);
     // 0x80 >> 2 is the case bit, 0x20.
     word - (lower >> 2)
-}
-
-/// ASCII upper case of every byte value.
-const UPPER: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        table[byte] = (byte as u8).to_ascii_uppercase();
-        byte += 1;
-    }
-    table
-};
-
-/// Whether `name` upper-cased equals `upper` (already upper case).
-fn equal_upper(upper: &[u8], name: &[u8]) -> bool {
-    upper.len() == name.len()
-        && upper
-            .iter()
-            .zip(name)
-            .all(|(&u, &b)| UPPER[usize::from(b)] == u)
 }
 
 #[cfg(test)]
