@@ -18,7 +18,7 @@
 use crate::argv::Argv;
 use crate::cmd::{self, CommandSpec, Exec, GatherDbs, Merge, NodeCmd};
 use crate::conn::{Conn, ConnState};
-use crate::cx::{Cx, Plant, ThreadId};
+use crate::cx::{Cx, ThreadId};
 use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{
@@ -79,10 +79,6 @@ pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: 
         unreachable!("schedule outside the scheduling phase")
     };
     *txid = cx.next_txid();
-    // The planted bug lives in the shard's queue, which cannot see `cx`: switched here, so it
-    // is on in the queue of every thread that coordinates a transaction.
-    node.txq
-        .plant_accept_conflicting_lower(cx.planted(Plant::AcceptConflictingLowerTxid));
     accepted.clear();
     *refused = false;
     not_runnable.clear();

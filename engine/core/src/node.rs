@@ -976,6 +976,9 @@ impl Node {
                     locks
                 };
                 let ignore_conflicts = cx.planted(Plant::RunConflictingOutOfOrder);
+                // The queue cannot see `cx`: the planted refusal bug is switched per schedule.
+                self.txq
+                    .plant_accept_conflicting_lower(cx.planted(Plant::AcceptConflictingLowerTxid));
                 let coordinator = (origin.thread, origin.conn);
                 let clock_ms = self.shard.observe_time_ms(0);
                 let accepted =
