@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 /// How long we wait for a fresh server to accept connections.
 const STARTUP_WAIT_MAX: Duration = Duration::from_secs(10);
+/// Fresh ports to try when another server took ours first.
+const SPAWN_ATTEMPTS_MAX: u32 = 3;
 
 /// A running redis-server child; killed and reaped when dropped.
 pub struct RedisServer {
@@ -19,6 +21,17 @@ impl RedisServer {
     /// Starts `redis-server` with no persistence. Panics with a clear message if the binary is
     /// missing: CI installs it, and a silently skipped oracle would prove nothing.
     pub fn start() -> RedisServer {
+        let mut why = String::new();
+        for _ in 0..SPAWN_ATTEMPTS_MAX {
+            match RedisServer::try_start() {
+                Ok(server) => return server,
+                Err(text) => why = text,
+            }
+        }
+        panic!("redis-server did not start in {SPAWN_ATTEMPTS_MAX} attempts: {why}");
+    }
+
+    fn try_start() -> Result<RedisServer, String> {
         let port = free_port();
         let spawned = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -33,22 +46,37 @@ impl RedisServer {
                  7.0: install it (Debian: `apt-get install redis-server`) and put it on PATH."
             ),
         };
-        let server = RedisServer { child, port };
-        server.wait_ready();
-        server
+        let mut server = RedisServer { child, port };
+        server.wait_ready()?;
+        Ok(server)
     }
 
-    fn wait_ready(&self) {
+    /// Waits until our child answers on the port. The answer is identified by INFO's
+    /// `process_id`: the free port can be taken by another test's server before our child binds
+    /// it, and then that server answers while ours exits.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let started = Instant::now();
         while started.elapsed() < STARTUP_WAIT_MAX {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status} (port {})", self.port));
+            }
             if let Ok(mut conn) = self.try_connect() {
-                if conn.call(&[b"PING".to_vec()]) == b"+PONG\r\n" {
-                    return;
+                let info = conn.call(&[b"INFO".to_vec(), b"server".to_vec()]);
+                let pid = String::from_utf8_lossy(&info)
+                    .lines()
+                    .find_map(|line| line.strip_prefix("process_id:"))
+                    .and_then(|pid| pid.trim().parse::<u32>().ok());
+                match pid {
+                    Some(pid) if pid == self.child.id() => return Ok(()),
+                    Some(pid) => {
+                        return Err(format!("port {} answers as pid {pid}", self.port));
+                    }
+                    None => {}
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("redis-server on port {} did not become ready", self.port);
+        Err(format!("no answer on port {}", self.port))
     }
 
     fn try_connect(&self) -> std::io::Result<RespConn> {

@@ -841,6 +841,7 @@ mod tests {
         *at = end + 2;
         match kind {
             '+' => Some(Value::Simple(line)),
+            '-' => Some(Value::Simple(format!("-{line}"))),
             ':' => Some(Value::Int(line.parse().unwrap())),
             '_' => Some(Value::Bulk(None)),
             '$' if line == "-1" => Some(Value::Bulk(None)),
@@ -894,31 +895,64 @@ mod tests {
     /// A redis-server on a free loopback port, stopped when dropped.
     struct Oracle {
         child: std::process::Child,
-        stream: std::net::TcpStream,
+        stream: Option<std::net::TcpStream>,
     }
 
     impl Oracle {
+        /// Starts redis-server on a free port and makes sure the server answering there is our
+        /// child (by INFO's process_id): the port can be taken by another test's server between
+        /// our probe and the child's bind, and then that one answers while ours exits.
         #[allow(clippy::disallowed_methods)] // waiting for a child process is test-only
         fn start() -> Oracle {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let mut child = std::process::Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .expect("redis-server 7.0 must be installed for this test");
-            for _ in 0..100 {
+            let mut why = String::new();
+            for _ in 0..3 {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("a free port")
+                    .port();
+                let child = std::process::Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("redis-server 7.0 must be installed for this test");
+                let mut oracle = Oracle {
+                    child,
+                    stream: None,
+                };
+                match oracle.connect(port) {
+                    Ok(()) => return oracle,
+                    Err(text) => why = text,
+                }
+            }
+            panic!("redis-server did not start: {why}");
+        }
+
+        #[allow(clippy::disallowed_methods)] // sleeping while a child process starts is test-only
+        fn connect(&mut self, port: u16) -> Result<(), String> {
+            for _ in 0..200 {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Err(format!("exited with {status} (port {port})"));
+                }
                 if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                    return Oracle { child, stream };
+                    stream
+                        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                        .expect("a read timeout");
+                    self.stream = Some(stream);
+                    let info = self.cmd(&["INFO", "server"]);
+                    let pid = String::from_utf8_lossy(&info)
+                        .lines()
+                        .find_map(|line| line.strip_prefix("process_id:"))
+                        .and_then(|pid| pid.trim().parse::<u32>().ok());
+                    match pid {
+                        Some(pid) if pid == self.child.id() => return Ok(()),
+                        Some(pid) => return Err(format!("port {port} answers as pid {pid}")),
+                        None => self.stream = None,
+                    }
                 }
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("redis-server did not start on port {port}");
+            Err(format!("no answer on port {port}"))
         }
 
         fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
@@ -927,11 +961,12 @@ mod tests {
             for arg in args {
                 frame.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
             }
-            self.stream.write_all(frame.as_bytes()).unwrap();
+            let stream = self.stream.as_mut().expect("connected");
+            stream.write_all(frame.as_bytes()).unwrap();
             let mut buf = Vec::new();
             let mut chunk = [0u8; 65536];
             loop {
-                let n = self.stream.read(&mut chunk).unwrap();
+                let n = stream.read(&mut chunk).unwrap();
                 assert!(n > 0, "redis-server closed the connection");
                 buf.extend_from_slice(&chunk[..n]);
                 if decode(&buf, &mut 0).is_some() {

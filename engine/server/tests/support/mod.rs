@@ -112,8 +112,27 @@ impl Proc {
                     self.log_text()
                 ));
             }
-            if ping_ok(self.port) {
-                return Ok(());
+            match answering_server(self.port) {
+                Answer::Nobody => {}
+                Answer::Pid(pid) if pid != self.child.id() => {
+                    // The free port was taken by another test's server between our probe and
+                    // our child's bind: that server answers, and ours will exit. Try another port.
+                    return Err(format!(
+                        "port {} answers as pid {pid}, not our {} (pid {})",
+                        self.port,
+                        self.name,
+                        self.child.id()
+                    ));
+                }
+                Answer::Pid(_) => return Ok(()),
+                // Behind a password INFO is refused; our child still running means it bound the
+                // port (a server that cannot bind exits at once).
+                Answer::Unidentified => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    if matches!(self.child.try_wait(), Ok(None)) {
+                        return Ok(());
+                    }
+                }
             }
             if Instant::now() >= deadline {
                 return Err(format!(
@@ -149,12 +168,34 @@ impl Drop for Proc {
     }
 }
 
-fn ping_ok(port: u16) -> bool {
+/// Who answers on a port: identified by INFO's `process_id`, because a free port can be taken by
+/// another test's server before our child binds it (and a connect to a port nobody listens on can
+/// even connect to itself).
+enum Answer {
+    Nobody,
+    Pid(u32),
+    Unidentified,
+}
+
+fn answering_server(port: u16) -> Answer {
     let Ok(mut conn) = RawConn::connect_with_timeout(port, Duration::from_millis(500)) else {
-        return false;
+        return Answer::Nobody;
     };
-    // Any complete reply means the server is up: with a password set, PING answers -NOAUTH.
-    conn.try_cmd(&[b"PING"]).is_ok()
+    let Ok(reply) = conn.try_cmd(&[b"INFO", b"server"]) else {
+        return Answer::Nobody;
+    };
+    let text = String::from_utf8_lossy(&reply);
+    if text.starts_with("-NOAUTH") {
+        return Answer::Unidentified;
+    }
+    match text
+        .lines()
+        .find_map(|line| line.strip_prefix("process_id:"))
+        .and_then(|pid| pid.trim().parse().ok())
+    {
+        Some(pid) => Answer::Pid(pid),
+        None => Answer::Nobody,
+    }
 }
 
 /// Spawns with retries: the free port may be taken between release and bind.
