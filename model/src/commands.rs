@@ -132,7 +132,7 @@ pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
         .find(|s| name.eq_ignore_ascii_case(s.name.as_bytes()))
 }
 
-fn arity_ok(spec: &Spec, argc: usize) -> bool {
+pub(crate) fn arity_ok(spec: &Spec, argc: usize) -> bool {
     let argc = argc as i64;
     let arity = i64::from(spec.arity);
     if arity > 0 {
@@ -140,6 +140,30 @@ fn arity_ok(spec: &Spec, argc: usize) -> bool {
     } else {
         argc >= -arity
     }
+}
+
+/// Redis 7.0's `denyoom` commands among ours (COMMAND INFO's flags): refused when used memory
+/// is over `maxmemory`.
+const DENYOOM: &[&str] = &[
+    "set",
+    "setnx",
+    "setex",
+    "psetex",
+    "mset",
+    "msetnx",
+    "getset",
+    "append",
+    "setrange",
+    "incr",
+    "decr",
+    "incrby",
+    "decrby",
+    "incrbyfloat",
+    "copy",
+];
+
+pub(crate) fn denies_when_out_of_memory(spec: &Spec) -> bool {
+    DENYOOM.contains(&spec.name)
 }
 
 /// `addReplyErrorArity`.

@@ -198,7 +198,7 @@ fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
             dynamic.insert(op.client);
         }
         if !op.argv.is_empty() {
-            model.apply(conn, &op.argv, op.invoke_us / 1000);
+            model.apply_as_recorded(conn, &op.argv, op.invoke_us / 1000, op.reply.as_ref());
         }
         let name = op.argv.first().map(|n| n.to_ascii_lowercase());
         let is = |word: &str| name.as_deref() == Some(word.as_bytes());
@@ -637,7 +637,7 @@ impl<'a> Search<'a> {
         } else {
             Vec::new()
         };
-        let reply = model.apply(&mut conn, &p.op.argv, t_us / 1000);
+        let reply = model.apply_as_recorded(&mut conn, &p.op.argv, t_us / 1000, p.op.reply.as_ref());
         let accepted =
             p.op.reply
                 .as_ref()

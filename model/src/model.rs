@@ -18,6 +18,7 @@ use std::hash::Hasher;
 
 use crate::commands;
 use crate::fnv::Fnv64;
+use crate::multi;
 use crate::resp::Resp;
 
 /// Redis's default `databases` setting.
@@ -78,7 +79,7 @@ impl ConnState {
     pub fn in_multi(&self) -> bool {
         match self.tx {
             TxState::Idle => false,
-            TxState::Queueing(_) | TxState::Doomed => true,
+            TxState::Queueing(_) | TxState::Doomed { .. } => true,
         }
     }
 
@@ -92,7 +93,7 @@ impl ConnState {
     pub fn queued(&self) -> &[Vec<Vec<u8>>] {
         match &self.tx {
             TxState::Queueing(queued) => queued,
-            TxState::Idle | TxState::Doomed => &[],
+            TxState::Idle | TxState::Doomed { .. } => &[],
         }
     }
 }
@@ -106,7 +107,10 @@ pub enum TxState {
     Queueing(Vec<Vec<Vec<u8>>>),
     /// After MULTI and a command refused while queueing (unknown, wrong arity): commands are
     /// still acknowledged with +QUEUED, and EXEC will discard them all with EXECABORT.
-    Doomed,
+    /// `denyoom_queued`: a command Redis refuses when out of memory was queued before the
+    /// refusal (Redis's `mstate.cmd_flags`), which decides whether EXEC itself can be refused
+    /// for memory.
+    Doomed { denyoom_queued: bool },
 }
 
 /// One WATCHed key, as the connection saw it at WATCH time.
@@ -173,6 +177,61 @@ impl Model {
             },
             argv,
         )
+    }
+
+    /// `apply`, or, when the server's recorded reply says it refused the command because used
+    /// memory was over `maxmemory`, what Redis does then (`refuse_for_memory`). The model keeps
+    /// no memory figures, so a refusal is taken from the record; one Redis would never make
+    /// (a read outside MULTI, say) gets a reply no server sends, so it never matches.
+    pub fn apply_as_recorded(
+        &mut self,
+        conn: &mut ConnState,
+        argv: &[Vec<u8>],
+        now_ms: u64,
+        recorded: Option<&Resp>,
+    ) -> Resp {
+        if recorded.is_some_and(multi::is_memory_refusal) {
+            self.expire_all(now_ms);
+            return self
+                .refuse_for_memory(conn, argv, now_ms)
+                .unwrap_or_else(|| Resp::err("MODEL Redis never refuses this for memory"));
+        }
+        self.apply(conn, argv, now_ms)
+    }
+
+    /// Redis 7.0's processCommand step for a server over `maxmemory` (with nothing left to
+    /// evict): outside MULTI it refuses the commands flagged `denyoom`; between MULTI and EXEC
+    /// it refuses every command but EXEC, DISCARD and RESET, dooming the transaction; EXEC is
+    /// refused, and the transaction discarded, when a `denyoom` command is queued. `None` where
+    /// Redis runs the command anyway (and where lookup or arity fail first).
+    pub fn refuse_for_memory(
+        &mut self,
+        conn: &mut ConnState,
+        argv: &[Vec<u8>],
+        now_ms: u64,
+    ) -> Option<Resp> {
+        let spec = commands::lookup(argv.first()?)?;
+        if !commands::arity_ok(spec, argv.len()) {
+            return None;
+        }
+        let refused = if conn.in_multi() {
+            match spec.name {
+                "discard" | "reset" => false,
+                "exec" => multi::denyoom_queued(conn),
+                _ => true,
+            }
+        } else {
+            commands::denies_when_out_of_memory(spec)
+        };
+        if !refused {
+            return None;
+        }
+        let mut cx = Ctx {
+            model: self,
+            conn,
+            now_ms,
+        };
+        Some(multi::reject(&mut cx, Some(spec), Resp::err(multi::OOM)))
     }
 
     /// Number of logical databases.

@@ -19,7 +19,7 @@
 //! keep the watches; a repeated WATCH of the same key keeps its first state.
 
 use crate::commands::{self, Spec};
-use crate::model::{Ctx, TxState};
+use crate::model::{ConnState, Ctx, TxState};
 use crate::resp::Resp;
 
 const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
@@ -27,6 +27,8 @@ const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
 const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
 const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+/// Redis's `shared.oomerr`.
+pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// Whether a command is queued between MULTI and EXEC or always runs at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +46,9 @@ pub(crate) fn queue(cx: &mut Ctx, spec: &Spec, argv: &[Vec<u8>]) -> Option<Resp>
     match &mut cx.conn.tx {
         TxState::Idle => return None,
         TxState::Queueing(queued) => queued.push(argv.to_vec()),
-        TxState::Doomed => {}
+        // Redis stops queueing once the transaction is doomed (`queueMultiCommand`), so what
+        // comes after the refusal adds nothing to the queue's flags.
+        TxState::Doomed { .. } => {}
     }
     Some(Resp::Simple("QUEUED".to_string()))
 }
@@ -53,7 +57,9 @@ pub(crate) fn queue(cx: &mut Ctx, spec: &Spec, argv: &[Vec<u8>]) -> Option<Resp>
 /// dooms an open transaction; a refused EXEC also discards it at once and says why.
 pub(crate) fn reject(cx: &mut Ctx, spec: Option<&Spec>, error: Resp) -> Resp {
     if cx.conn.in_multi() {
-        cx.conn.tx = TxState::Doomed;
+        cx.conn.tx = TxState::Doomed {
+            denyoom_queued: denyoom_queued(cx.conn),
+        };
     }
     let is_exec = spec.is_some_and(|s| s.name == "exec");
     if !is_exec {
@@ -67,6 +73,29 @@ pub(crate) fn reject(cx: &mut Ctx, spec: Option<&Spec>, error: Resp) -> Resp {
     Resp::err(format!(
         "EXECABORT Transaction discarded because of: {reason}"
     ))
+}
+
+/// Whether the open transaction holds a command Redis refuses when out of memory (then EXEC
+/// itself is refused for memory).
+pub(crate) fn denyoom_queued(conn: &ConnState) -> bool {
+    match &conn.tx {
+        TxState::Idle => false,
+        TxState::Doomed { denyoom_queued } => *denyoom_queued,
+        TxState::Queueing(queued) => queued.iter().any(|argv| {
+            commands::lookup(&argv[0]).is_some_and(commands::denies_when_out_of_memory)
+        }),
+    }
+}
+
+/// Whether a reply is Redis's refusal for memory: the plain one, or EXEC's.
+pub(crate) fn is_memory_refusal(reply: &Resp) -> bool {
+    match reply {
+        Resp::Error(text) => {
+            text == OOM
+                || text.strip_prefix("EXECABORT Transaction discarded because of: ") == Some(OOM)
+        }
+        _ => false,
+    }
 }
 
 /// `discardTransaction`: leaves MULTI and forgets every watch.
@@ -86,7 +115,7 @@ pub(crate) fn multi(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {
 pub(crate) fn exec(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {
     let queued = match std::mem::take(&mut cx.conn.tx) {
         TxState::Idle => return Resp::err(EXEC_WITHOUT_MULTI),
-        TxState::Doomed => {
+        TxState::Doomed { .. } => {
             discard_transaction(cx);
             return Resp::err(EXECABORT);
         }

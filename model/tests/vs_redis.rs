@@ -746,3 +746,67 @@ fn known_edge_cases_match_redis() {
         check_reply(&argv, &queued, &reply.to_resp2_bytes(), &theirs).unwrap();
     }
 }
+
+/// A server over `maxmemory` with nothing to evict (noeviction, `maxmemory 1`): what Redis
+/// refuses and how a refusal ends a transaction. The model runs a generated prefix with room,
+/// then the rest as a full server would (`Model::refuse_for_memory`, else `apply`); replies and
+/// the final state must equal Redis's.
+#[test]
+fn memory_refusals_match_redis_when_full() {
+    let server = RedisServer::start();
+    let conn = std::cell::RefCell::new((server.connect(), server.connect()));
+    let config = Config {
+        cases: 500,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let strategy = (
+        proptest::collection::vec(command(), 0..10),
+        proptest::collection::vec(command(), 1..20),
+    );
+    let refused = AtomicU64::new(0);
+    let result = runner.run(&strategy, |(room, full)| {
+        let (conn, admin) = &mut *conn.borrow_mut();
+        let maxmemory = |admin: &mut RespConn, bytes: &str| {
+            let set = ["CONFIG", "SET", "maxmemory", bytes].map(|a| a.as_bytes().to_vec());
+            assert_eq!(admin.call(&set), b"+OK\r\n");
+        };
+        maxmemory(admin, "0");
+        let start_ms = wall_ms();
+        reset_connection(conn, false);
+        conn.call(&[b"FLUSHALL".to_vec()]);
+        let mut model = Model::new(16);
+        let mut state = ConnState::new(false);
+        let resolved = |i: usize, toks: &[Tok]| -> Vec<Vec<u8>> {
+            toks.iter()
+                .map(|t| resolve(t, i as u64, start_ms))
+                .collect()
+        };
+        for (i, toks) in room.iter().enumerate() {
+            step(conn, &mut model, &mut state, &resolved(i, toks))?;
+        }
+        maxmemory(admin, "1");
+        for (i, toks) in full.iter().enumerate() {
+            let argv = resolved(room.len() + i, toks);
+            let now_ms = wall_ms();
+            let queued = state.queued().to_vec();
+            let ours = match model.refuse_for_memory(&mut state, &argv, now_ms) {
+                Some(reply) => {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                    reply
+                }
+                None => model.apply(&mut state, &argv, now_ms),
+            };
+            let theirs = conn.call(&argv);
+            check_reply(&argv, &queued, &ours.to_resp2_bytes(), &theirs)?;
+        }
+        maxmemory(admin, "0");
+        compare_final_state(conn, &mut model, &mut state)
+    });
+    if let Err(e) = result {
+        panic!("the model's memory refusals diverged from redis-server: {e}");
+    }
+    let refused = refused.load(Ordering::Relaxed);
+    assert!(refused > 500, "only {refused} refusals were compared");
+}

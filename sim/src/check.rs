@@ -64,8 +64,9 @@ fn check_sequential(history: &[Observed]) -> Result<(), String> {
         for now_ms in [earliest_ms, latest_ms] {
             let mut attempt = model.snapshot();
             let mut attempt_conn = conn.clone();
+            let recorded = parse_reply(reply).ok();
             let expected = attempt
-                .apply(&mut attempt_conn, &op.argv, now_ms)
+                .apply_as_recorded(&mut attempt_conn, &op.argv, now_ms, recorded.as_ref())
                 .to_resp2_bytes();
             if &expected == reply {
                 model = attempt;
