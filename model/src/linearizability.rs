@@ -637,7 +637,8 @@ impl<'a> Search<'a> {
         } else {
             Vec::new()
         };
-        let reply = model.apply_as_recorded(&mut conn, &p.op.argv, t_us / 1000, p.op.reply.as_ref());
+        let reply =
+            model.apply_as_recorded(&mut conn, &p.op.argv, t_us / 1000, p.op.reply.as_ref());
         let accepted =
             p.op.reply
                 .as_ref()

@@ -2,10 +2,12 @@
 //! network's delays and the faults. Printing the config of a failing seed tells a reader what
 //! world the bug lived in.
 
+use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
+use damselfly_core::config::MaxmemoryPolicy;
 use damselfly_core::cx::Plant;
 
 #[derive(Clone, Debug)]
@@ -39,7 +41,26 @@ pub struct SimConfig {
     /// of 1–5 commands over keys of any shard (sometimes a refused one, for EXECABORT), then
     /// EXEC or DISCARD. Zero while `TRANSACTIONS_ENABLED` is off.
     pub multi_per_mille: u32,
+    /// A memory budget per shard (0: none) and the policy at it: with one, writes meet OOM
+    /// refusals or evictions, which the checker takes as Redis's refusals and as deletes at the
+    /// instant they happened. Drawn from a stream of its own, so adding it moved no other knob
+    /// of any seed.
+    pub shard_budget_bytes: u64,
+    pub maxmemory_policy: MaxmemoryPolicy,
     pub plants: Vec<Plant>,
+}
+
+/// Share of seeds that run with a memory budget, per mille.
+const BUDGET_PER_MILLE: u32 = 400;
+/// What a shard's table costs with its first segment, and the room an evicting shard keeps
+/// free beyond what it holds (for the split an insert may cause): budgets are drawn around
+/// them, so that a few small entries decide between room and eviction or refusal.
+fn table_and_reserve_bytes() -> (u64, u64) {
+    use damselfly_core::db::{Db, Entry, StrValue, Value};
+    let mut db = Db::new(0);
+    let value = Value::Str(StrValue::from_bytes(b"v".to_vec()));
+    db.insert(Entry::new(b"k", value, 0), 0);
+    (db.table_bytes() as u64, db.split_growth_bytes() as u64)
 }
 
 /// Whether seeds may draw MULTI/EXEC/WATCH workloads. Off until the engine's transactions are
@@ -104,8 +125,52 @@ impl SimConfig {
                     0
                 }
             },
+            shard_budget_bytes: 0,
+            maxmemory_policy: MaxmemoryPolicy::NoEviction,
             plants: Vec::new(),
         }
+        .with_budget_drawn()
+    }
+
+    /// The memory budget, from the seed's own stream: most budgets leave room for a few dozen
+    /// small entries past the table (an evicting shard keeps one segment's worth free for a
+    /// split, so its budget is a segment larger); some are below even the first segment.
+    fn with_budget_drawn(mut self) -> SimConfig {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x6d65_6d6f_7279_0000);
+        if rng.gen_range(0..1000) >= BUDGET_PER_MILLE {
+            return self;
+        }
+        // Refusals come mostly from noeviction, evictions from the others: weigh them alike.
+        self.maxmemory_policy = if rng.gen_bool(0.3) {
+            MaxmemoryPolicy::NoEviction
+        } else {
+            let evicting: Vec<MaxmemoryPolicy> = MaxmemoryPolicy::ALL
+                .into_iter()
+                .filter(|&p| p != MaxmemoryPolicy::NoEviction)
+                .collect();
+            *evicting.choose(&mut rng).expect("policies")
+        };
+        let evicting = self.maxmemory_policy != MaxmemoryPolicy::NoEviction;
+        let (table, reserve) = table_and_reserve_bytes();
+        let base = if evicting { table + reserve } else { table };
+        // Entries of the workload take 16 to 96 bytes.
+        self.shard_budget_bytes = if rng.gen_ratio(1, 10) {
+            rng.gen_range(1..base)
+        } else {
+            base + rng.gen_range(0..=240)
+        };
+        // Under a volatile policy only keys with a TTL can go: give the workload some.
+        let volatile = matches!(
+            self.maxmemory_policy,
+            MaxmemoryPolicy::VolatileLru
+                | MaxmemoryPolicy::VolatileLfu
+                | MaxmemoryPolicy::VolatileRandom
+                | MaxmemoryPolicy::VolatileTtl
+        );
+        if volatile {
+            self.ttl_per_mille = self.ttl_per_mille.max(400);
+        }
+        self
     }
 
     pub fn with_plants(mut self, plants: &[Plant]) -> SimConfig {

@@ -113,6 +113,13 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
     })
 }
 
+/// The history one seed records (no check): for tests that look at what a workload met.
+pub fn run_history(seed: u64) -> Result<Vec<world::Observed>, String> {
+    let mut world = World::new(SimConfig::from_seed(seed));
+    world.run()?;
+    Ok(world.history)
+}
+
 /// What the linearizability search costs on a seed's history, whatever the number of clients
 /// (the single-client fast path is skipped), and the history itself: for diagnosing slow or
 /// budget-bound seeds. `reduce: false` measures the plain search (`CheckConfig::reduce`).

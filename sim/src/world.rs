@@ -41,6 +41,9 @@ pub struct Observed {
     pub invoke_us: u64,
     pub return_us: Option<u64>,
     pub reply: Option<Vec<u8>>,
+    /// Not a client's request: a key the server evicted, recorded as a DEL at the one instant
+    /// it happened (`invoke_us == return_us`), whose reply nobody saw.
+    pub eviction: bool,
 }
 
 #[derive(Debug)]
@@ -118,6 +121,11 @@ impl World {
         };
         let mut nodes = Vec::new();
         let mut cxs = Vec::new();
+        let node_config = Config {
+            maxmemory_bytes: config.shard_budget_bytes * u64::from(config.threads),
+            maxmemory_policy: config.maxmemory_policy,
+            ..Config::default()
+        };
         for t in 0..config.threads {
             let server = ServerInfo {
                 damselfly_version: "sim".into(),
@@ -126,10 +134,13 @@ impl World {
             nodes.push(Node::new(
                 ThreadId(t),
                 config.threads,
-                Config::default(),
+                node_config.clone(),
                 server,
                 rng.gen(),
             ));
+            if config.shard_budget_bytes > 0 {
+                nodes.last_mut().expect("a node").shard_mut().eviction_log = Some(Vec::new());
+            }
             cxs.push(Cx::new(rng.gen(), options.clone()));
         }
         let workload = Workload::new(
@@ -362,8 +373,36 @@ impl World {
         let wall = self.wall_us();
         self.cxs[t].set_time(self.now_us, wall);
         self.nodes[t].on_msg(msg, &mut self.cxs[t]);
+        self.record_evictions(t);
         self.route(to);
         self.maybe_fault(t);
+    }
+
+    /// Adds what thread `t`'s shard evicted in the step just taken to the history: a DEL at
+    /// the step's wall time, from a client of its own (no program order ties it to others).
+    fn record_evictions(&mut self, t: usize) {
+        let Some(log) = self.nodes[t].shard_mut().eviction_log.as_mut() else {
+            return;
+        };
+        let evicted = std::mem::take(log);
+        let wall = self.wall_us();
+        for (db, key) in evicted {
+            assert_eq!(db, 0, "the workload uses database 0 only");
+            self.trace(format!(
+                "{} t{t} evicts {}",
+                self.now_us,
+                String::from_utf8_lossy(&key)
+            ));
+            let client = self.config.clients + self.history.len();
+            self.history.push(Observed {
+                client,
+                argv: vec![b"DEL".to_vec(), key],
+                invoke_us: wall,
+                return_us: Some(wall),
+                reply: None,
+                eviction: true,
+            });
+        }
     }
 
     fn maybe_fault(&mut self, t: usize) {
@@ -471,6 +510,7 @@ impl World {
                     invoke_us: self.wall_us(),
                     return_us: None,
                     reply: None,
+                    eviction: false,
                 });
                 self.clients[client].in_flight.push_back(index);
                 self.clients[client].sent += 1;

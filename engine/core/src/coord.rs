@@ -67,6 +67,7 @@ pub(crate) fn lock_mode(spec: &CommandSpec) -> LockMode {
 
 /// Begins scheduling: sends the schedule to every shard of the transaction with a fresh txid.
 pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+    let admit = node.shard.budget_bytes().is_some() && needs_memory(&pending.plan);
     let TxPhase::Scheduling {
         txid,
         locks,
@@ -74,6 +75,7 @@ pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: 
         refused,
         not_runnable,
         runnable_at_ms,
+        out_of_memory,
     } = &mut pending.tx
     else {
         unreachable!("schedule outside the scheduling phase")
@@ -83,16 +85,28 @@ pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: 
     *refused = false;
     not_runnable.clear();
     *runnable_at_ms = 0;
+    *out_of_memory = false;
     let (txid, locks) = (*txid, locks.clone());
     for (to, lockset) in locks {
         let op = HopOp::Schedule {
             txid,
             locks: lockset,
+            admit,
         };
         match node.send_hop(conn, to, pending.seq, None, vec![op], cx) {
             Some(results) => fold_results(pending, to, results),
             None => pending.outstanding += 1,
         }
+    }
+}
+
+/// Whether a plan holds a write that Redis refuses when out of memory (`denyoom`).
+fn needs_memory(plan: &Plan) -> bool {
+    match plan {
+        Plan::Split { spec, .. } => spec.has(cmd::flag::DENYOOM),
+        Plan::Gather(state) => state.spec.has(cmd::flag::DENYOOM),
+        Plan::Exec(state) => crate::multi::needs_memory(state),
+        Plan::Batch { .. } | Plan::Watch | Plan::Refused(_) | Plan::Node { .. } => false,
     }
 }
 
@@ -114,6 +128,7 @@ pub(crate) fn pending_tx_with_seq(
         refused: false,
         not_runnable: Vec::new(),
         runnable_at_ms: 0,
+        out_of_memory: false,
     };
     Pending {
         seq,
@@ -141,10 +156,36 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
             refused,
             not_runnable,
             runnable_at_ms,
+            out_of_memory,
         } = &mut pending.tx
         else {
             return;
         };
+        if *out_of_memory {
+            // Refused for memory: withdrawn everywhere before any hop ran, so nothing changed.
+            cx.mark("vll.out_of_memory");
+            let (txid, cancel_on) = (*txid, std::mem::take(accepted));
+            for to in cancel_on {
+                node.send_hop(
+                    conn,
+                    to,
+                    SEQ_NO_REPLY,
+                    None,
+                    vec![HopOp::Cancel { txid }],
+                    cx,
+                );
+            }
+            pending.tx = TxPhase::None;
+            let reply = match &pending.plan {
+                Plan::Exec(_) => {
+                    crate::multi::forget_watches(node, conn, pending, cx);
+                    CmdError::ExecAbortOutOfMemory
+                }
+                _ => CmdError::OutOfMemory,
+            };
+            pending.plan = Plan::Refused(Reply::Error(reply));
+            return;
+        }
         if !*refused {
             if !not_runnable.is_empty() {
                 cx.mark("vll.wait_runnable");
@@ -197,6 +238,7 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     match &mut pending.plan {
         Plan::Batch { .. } => unreachable!("batches are sent as they are built"),
         Plan::Watch => unreachable!("watches are sent as they are built"),
+        Plan::Refused(_) => unreachable!("a refused plan launches nothing"),
         Plan::Exec(_) => return, // `advance` sends EXEC's first wave
         Plan::Split {
             spec,
@@ -205,7 +247,12 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
             ..
         } => {
             for ((owner, _), argv) in parts.iter().zip(part_argvs.drain(..)) {
-                sends.push((*owner, vec![HopOp::Run { spec, argv }], last_hop));
+                let op = HopOp::Run {
+                    spec,
+                    argv,
+                    admit: false,
+                };
+                sends.push((*owner, vec![op], last_hop));
             }
         }
         Plan::Gather(state) => {
@@ -467,6 +514,7 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
         refused,
         not_runnable,
         runnable_at_ms,
+        out_of_memory,
         ..
     } = &mut pending.tx
     {
@@ -475,8 +523,10 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
                 HopResult::Scheduled {
                     accepted: true,
                     runnable_at_ms: at,
+                    out_of_memory: over,
                 } => {
                     accepted.push(from);
+                    *out_of_memory |= over;
                     match at {
                         Some(at_ms) => *runnable_at_ms = (*runnable_at_ms).max(at_ms),
                         None => not_runnable.push(from),
@@ -492,7 +542,7 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
     }
     match &mut pending.plan {
         Plan::Exec(_) => crate::multi::fold(pending, from, results),
-        Plan::Watch => {}
+        Plan::Watch | Plan::Refused(_) => {}
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
                 HopResult::Reply(reply) => reply,
@@ -566,6 +616,7 @@ fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx)
     match &mut pending.plan {
         Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
         Plan::Watch => Some(Reply::OK),
+        Plan::Refused(reply) => Some(std::mem::replace(reply, Reply::OK)),
         Plan::Batch { replies } => {
             let last = replies.pop();
             for reply in replies.drain(..) {

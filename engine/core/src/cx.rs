@@ -111,10 +111,15 @@ pub enum Plant {
     /// A shard admits a transaction below a conflicting higher one queued there instead of
     /// refusing it: both may run, in either order.
     AcceptConflictingLowerTxid = 7,
+    /// A transaction is admitted for memory by each shard as its hop runs instead of once when
+    /// scheduled: it can be refused on one shard after it wrote on another.
+    AdmitEachHop = 8,
+    /// Eviction deletes keys that queued transactions hold intents on.
+    EvictLockedKeys = 9,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 8] = [
+    pub const ALL: [Plant; 10] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -123,6 +128,8 @@ impl Plant {
         Plant::RunConflictingOutOfOrder,
         Plant::LoseWakeup,
         Plant::AcceptConflictingLowerTxid,
+        Plant::AdmitEachHop,
+        Plant::EvictLockedKeys,
     ];
 
     pub fn name(self) -> &'static str {
@@ -135,6 +142,8 @@ impl Plant {
             Plant::RunConflictingOutOfOrder => "run-conflicting-out-of-order",
             Plant::LoseWakeup => "lose-a-wakeup",
             Plant::AcceptConflictingLowerTxid => "accept-conflicting-lower-txid",
+            Plant::AdmitEachHop => "admit-each-hop",
+            Plant::EvictLockedKeys => "evict-locked-keys",
         }
     }
 

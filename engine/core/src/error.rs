@@ -120,6 +120,10 @@ pub enum CmdError {
     },
     /// SHUTDOWN ABORT with no shutdown under way.
     NoShutdownInProgress,
+    // memory
+    /// EXEC refused because used memory is over maxmemory and the body holds a write that
+    /// needs memory; the transaction is discarded.
+    ExecAbortOutOfMemory,
 }
 
 impl CmdError {
@@ -232,6 +236,10 @@ impl CmdError {
             InvalidArgCountForCommand => "ERR Invalid number of arguments specified for command",
             InvalidArgsForCommand => "ERR Invalid arguments specified for command",
             NoShutdownInProgress => "ERR No shutdown in progress.",
+            ExecAbortOutOfMemory => {
+                "EXECABORT Transaction discarded because of: OOM command not allowed when used \
+                 memory > 'maxmemory'."
+            }
         };
         Cow::Borrowed(s)
     }

@@ -49,10 +49,13 @@ pub enum TxTime {
 
 #[derive(Debug)]
 pub enum HopOp {
-    /// Run a keyed command whose keys all live on this shard.
+    /// Run a keyed command whose keys all live on this shard. With `admit`, it takes Redis's
+    /// memory step first (`Shard::admit`): a plain command does; a transaction's commands were
+    /// admitted when it was scheduled, and an EXEC body's commands never are one by one.
     Run {
         spec: &'static CommandSpec,
         argv: Argv,
+        admit: bool,
     },
     /// Copies of the live entries under (database, key) pairs (None where absent).
     Fetch { keys: Vec<(u16, Vec<u8>)> },
@@ -62,8 +65,15 @@ pub enum HopOp {
     },
     /// A node-wide operation (DBSIZE, KEYS, FLUSHALL, INFO…).
     Node(NodeOp),
-    /// Enter a transaction into this shard's queue and take its intents.
-    Schedule { txid: TxId, locks: LockSet },
+    /// Enter a transaction into this shard's queue and take its intents. With `admit`, the
+    /// transaction holds a write that needs memory: once accepted, the shard makes room
+    /// (Redis's memory step, taken here once for the whole transaction) and says whether it is
+    /// within budget, so a transaction is refused for memory everywhere or nowhere.
+    Schedule {
+        txid: TxId,
+        locks: LockSet,
+        admit: bool,
+    },
     /// Withdraw a transaction scheduled here (another shard refused it).
     Cancel { txid: TxId },
     /// The sending connection WATCHes these (database, key) pairs here.
@@ -86,6 +96,8 @@ pub enum HopResult {
     Scheduled {
         accepted: bool,
         runnable_at_ms: Option<u64>,
+        /// The schedule asked for admission and the shard is over its memory budget.
+        out_of_memory: bool,
     },
     /// A scheduled transaction became runnable on the sending shard, whose clock reads `at_ms`.
     /// Sent on its own, outside the count of outstanding hops.
@@ -197,6 +209,8 @@ pub enum TxPhase {
         not_runnable: Vec<ThreadId>,
         /// The latest clock among the shards where it is runnable.
         runnable_at_ms: u64,
+        /// A shard that admitted it for memory is over budget: it ends with an OOM refusal.
+        out_of_memory: bool,
     },
     /// Scheduled on `shards`; the plan's hops carry the txid and run at `now_ms`.
     Running {
@@ -227,6 +241,8 @@ pub enum Plan {
     Exec(Box<crate::multi::ExecState>),
     /// WATCH: registrations acknowledged by each shard.
     Watch,
+    /// Refused before it ran (a transaction over memory): the reply, once nothing is pending.
+    Refused(Reply),
     /// A node-wide command collecting one result per thread.
     Node {
         cmd: NodeCmd,

@@ -182,7 +182,11 @@ pub(crate) fn queue_if_in_multi(
         conn.encode(&Reply::Error(err));
         return None;
     }
-    queue.cmds.push((spec, argv));
+    // Redis stops queueing once the transaction is doomed (EXEC discards it anyway), so what
+    // comes after a refusal never counts as queued (see `refuse_for_memory`).
+    if !queue.aborted {
+        queue.cmds.push((spec, argv));
+    }
     conn.encode(&Reply::simple("QUEUED"));
     None
 }
@@ -244,6 +248,74 @@ pub(crate) fn unwatch_all(node: &mut Node, conn: &mut Conn, cx: &mut Cx) {
         );
     }
     conn.watching.clear();
+}
+
+/// Whether an EXEC body holds a write Redis refuses when out of memory (then EXEC itself is
+/// refused for memory, as one).
+pub(crate) fn needs_memory(state: &ExecState) -> bool {
+    state.cmds.iter().any(|c| c.spec.has(flag::DENYOOM))
+}
+
+/// An EXEC refused for memory while scheduling: its watches end unchecked, as a discarded
+/// transaction's do.
+pub(crate) fn forget_watches(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+    let shards = std::mem::take(&mut exec_state(pending).check_watches);
+    for to in shards {
+        node.send_hop(
+            conn,
+            to,
+            coord::SEQ_NO_REPLY,
+            None,
+            vec![HopOp::Unwatch],
+            cx,
+        );
+    }
+}
+
+/// Redis's memory step for a connection inside MULTI (processCommand): over `maxmemory`, every
+/// command but EXEC, DISCARD, QUIT and RESET is refused and dooms the transaction, since queueing
+/// takes memory too; EXEC of a doomed transaction is refused for memory when a write that needs
+/// memory was queued before the refusal (a transaction that is not doomed is admitted on the
+/// shards it writes when it is scheduled). Redis asks about the whole server; a connection here
+/// asks its own thread's shard. True when it refused (the reply is written).
+pub(crate) fn refuse_for_memory(
+    node: &mut Node,
+    conn: &mut Conn,
+    spec: &CommandSpec,
+    cx: &mut Cx,
+) -> bool {
+    let Some(queue) = &conn.multi else {
+        return false;
+    };
+    if node.shard.budget_bytes().is_none() {
+        return false;
+    }
+    let exec = match spec.exec {
+        Exec::Multi(MultiCmd::Exec) => {
+            let denyoom_queued = queue.cmds.iter().any(|(s, _)| s.has(flag::DENYOOM));
+            if !(queue.aborted && denyoom_queued) {
+                return false;
+            }
+            true
+        }
+        Exec::Multi(MultiCmd::Discard) | Exec::Conn(ConnCmd::Quit | ConnCmd::Reset) => {
+            return false;
+        }
+        _ => false,
+    };
+    let locked = crate::node::keys_in_transactions(&node.txq, cx);
+    if node.shard.make_room(conn.db, &[], locked) {
+        return false;
+    }
+    let reply = if exec {
+        discard(node, conn, cx);
+        CmdError::ExecAbortOutOfMemory
+    } else {
+        conn.multi.as_mut().expect("in MULTI").aborted = true;
+        CmdError::OutOfMemory
+    };
+    conn.encode(&Reply::Error(reply));
+    true
 }
 
 fn watched_shards(node: &Node, conn: &Conn) -> Vec<ThreadId> {
@@ -416,7 +488,12 @@ fn start_exec(
         .collect();
     shards.sort();
     shards.dedup();
+    // A body that writes with a memory limit is scheduled even on one shard: admission for
+    // memory is taken when it is scheduled, for the whole body at once.
+    let admit =
+        node.shard.budget_bytes().is_some() && cmds.iter().any(|c| c.spec.has(flag::DENYOOM));
     let needs_tx = !check_watches.is_empty()
+        || admit
         || shards.len() > 1
         || cmds
             .iter()
@@ -738,6 +815,7 @@ fn send_batch(node: &mut Node, conn: &mut Conn, pending: &mut Pending, in_tx: bo
                 ops[i].1.push(HopOp::Run {
                     spec: c.spec,
                     argv: c.argv.clone(),
+                    admit: false,
                 });
             }
             None => {
@@ -747,6 +825,7 @@ fn send_batch(node: &mut Node, conn: &mut Conn, pending: &mut Pending, in_tx: bo
                     vec![HopOp::Run {
                         spec: c.spec,
                         argv: c.argv.clone(),
+                        admit: false,
                     }],
                 ));
             }

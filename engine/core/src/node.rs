@@ -24,6 +24,16 @@ use crate::tx::{LockMode, LockSet, RunnableWatch, TxQueue};
 /// Commands squashed into one hop at most.
 pub const SQUASH_COMMANDS_MAX: usize = 64;
 
+/// Which keys eviction must leave alone: those a queued transaction holds intents on (see
+/// `Shard::admit`).
+pub(crate) fn keys_in_transactions<'q>(
+    txq: &'q TxQueue,
+    cx: &Cx,
+) -> impl Fn(u16, &[u8]) -> bool + 'q {
+    let planted = cx.planted(Plant::EvictLockedKeys);
+    move |db, key| !planted && txq.blocks(db, key, LockMode::Exclusive)
+}
+
 /// The part of a key that picks its shard: the first non-empty `{…}` section, else the key.
 pub fn hash_slot_key(key: &[u8]) -> &[u8] {
     if let Some(open) = key.iter().position(|&b| b == b'{') {
@@ -405,6 +415,9 @@ impl Node {
         };
         conn.last_cmd = spec.name;
         if conn.multi.is_some() {
+            if crate::multi::refuse_for_memory(self, conn, spec, cx) {
+                return Flow::Next;
+            }
             // Queued commands keep their argv; outside MULTI the decoding buffer stays put.
             let Some(unqueued) = crate::multi::queue_if_in_multi(conn, spec, std::mem::take(argv))
             else {
@@ -561,7 +574,7 @@ impl Node {
         let mut locks = Vec::new();
         for op in ops {
             match op {
-                HopOp::Run { spec, argv } => {
+                HopOp::Run { spec, argv, .. } => {
                     let mode = if spec.has(crate::cmd::flag::WRITE) {
                         LockMode::Exclusive
                     } else {
@@ -625,7 +638,8 @@ impl Node {
                 .any(|&i| self.txq.blocks(conn.db as u16, &argv[i], mode))
         };
         if single && first == self.thread && !blocked {
-            let reply = match self.shard.admit(conn.db, spec, argv) {
+            let locked = keys_in_transactions(&self.txq, cx);
+            let reply = match self.shard.admit(conn.db, spec, argv, locked) {
                 Ok(()) => self.exec_here(conn.db, run, argv, cx),
                 Err(oom) => Reply::Error(oom),
             };
@@ -669,7 +683,8 @@ impl Node {
         if owner != self.thread || blocked {
             return Some(self.send_batch(conn, owner, spec, argv, cx));
         }
-        let reply = match self.shard.admit(conn.db, spec, argv) {
+        let locked = keys_in_transactions(&self.txq, cx);
+        let reply = match self.shard.admit(conn.db, spec, argv, locked) {
             Ok(()) => self.exec_here(conn.db, run, argv, cx),
             Err(oom) => Reply::Error(oom),
         };
@@ -711,6 +726,7 @@ impl Node {
         let mut ops = vec![HopOp::Run {
             spec,
             argv: argv.clone(),
+            admit: true,
         }];
         while ops.len() < SQUASH_COMMANDS_MAX {
             let Ok(true) = conn.decoder.next_command_into(argv) else {
@@ -723,6 +739,7 @@ impl Node {
                     ops.push(HopOp::Run {
                         spec,
                         argv: argv.clone(),
+                        admit: true,
                     });
                 }
                 None => {
@@ -930,12 +947,15 @@ impl Node {
         cx: &mut Cx,
     ) -> HopResult {
         match op {
-            HopOp::Run { spec, argv } => {
+            HopOp::Run { spec, argv, admit } => {
                 let Exec::Shard { run, .. } = spec.exec else {
                     unreachable!("{} is not keyed", spec.name)
                 };
-                if let Err(oom) = self.shard.admit(db as usize, spec, &argv) {
-                    return HopResult::Reply(Reply::Error(oom));
+                if admit || cx.planted(Plant::AdmitEachHop) {
+                    let locked = keys_in_transactions(&self.txq, cx);
+                    if let Err(oom) = self.shard.admit(db as usize, spec, &argv, locked) {
+                        return HopResult::Reply(Reply::Error(oom));
+                    }
                 }
                 let mut ecx = ExecCx {
                     shard: &mut self.shard,
@@ -968,7 +988,14 @@ impl Node {
             HopOp::Node(op) => {
                 HopResult::Node(crate::coord::run_node_op(self, op, now_ms, current, cx))
             }
-            HopOp::Schedule { txid, locks } => {
+            HopOp::Schedule { txid, locks, admit } => {
+                // Where the transaction writes first here: eviction starts near it.
+                let near = match (admit, &locks) {
+                    (true, LockSet::Keys(keys)) => {
+                        keys.first().map(|(db, key, _)| (*db, key.clone()))
+                    }
+                    _ => None,
+                };
                 let locks = if cx.planted(Plant::SkipIntentLocks) {
                     cx.mark("plant.skip_intent_locks");
                     LockSet::Keys(Vec::new())
@@ -987,6 +1014,12 @@ impl Node {
                 if accepted {
                     self.shard.set_keep_expired(true);
                 }
+                let admit_each_hop = cx.planted(Plant::AdmitEachHop);
+                let out_of_memory = accepted && admit && !admit_each_hop && {
+                    let (db, near) = near.unwrap_or((db, Vec::new()));
+                    let locked = keys_in_transactions(&self.txq, cx);
+                    !self.shard.make_room(db as usize, &near, locked)
+                };
                 let runnable_at_ms = if accepted && self.txq.runnable(txid) {
                     Some(self.shard.observe_time_ms(0))
                 } else {
@@ -998,6 +1031,7 @@ impl Node {
                 HopResult::Scheduled {
                     accepted,
                     runnable_at_ms,
+                    out_of_memory,
                 }
             }
             HopOp::Cancel { txid } => {

@@ -73,6 +73,9 @@ pub struct Shard {
     /// When set, every modification signalled on this shard is also logged here: a scratch
     /// shard (commands run on copies) reports what it modified, changed data or not.
     pub modified_log: Option<Vec<(u16, Vec<u8>)>>,
+    /// When set, every evicted (database, key) is logged here, in order: the simulator turns
+    /// evictions into deletes in the history it checks.
+    pub eviction_log: Option<Vec<(u16, Vec<u8>)>>,
 }
 
 impl Shard {
@@ -94,6 +97,7 @@ impl Shard {
             process_rss_bytes: 0,
             watches: WatchRegistry::default(),
             modified_log: None,
+            eviction_log: None,
         }
     }
 
@@ -128,14 +132,47 @@ impl Shard {
 
     /// Redis's processCommand memory step for `spec` on this shard: evict while over budget
     /// (under an evicting policy), then refuse a DENYOOM command if still over.
-    pub fn admit(&mut self, db: usize, spec: &CommandSpec, argv: &Argv) -> Result<(), CmdError> {
-        let Some(budget_bytes) = self.budget_bytes else {
+    ///
+    /// `locked` says which keys a queued transaction holds intents on: those are never evicted.
+    /// A transaction may have run on another shard already and read or written its keys here
+    /// in a hop still to come; deleting one under it would tear it (simulator seeds with a
+    /// memory budget). Expiry waits for queued transactions for the same reason.
+    pub fn admit(
+        &mut self,
+        db: usize,
+        spec: &CommandSpec,
+        argv: &Argv,
+        locked: impl Fn(u16, &[u8]) -> bool,
+    ) -> Result<(), CmdError> {
+        if self.budget_bytes.is_none() {
             // Only a write grows memory, so only a write can set a new peak: reads (the hot
             // GET) skip the accounting sum.
             if spec.has(crate::cmd::flag::WRITE) {
                 self.note_peak();
             }
             return Ok(());
+        }
+        let near: &[u8] = spec
+            .key_indexes(argv.len())
+            .first()
+            .map_or(&[], |&i| &argv[i]);
+        if self.make_room(db, near, locked) || !spec.has(crate::cmd::flag::DENYOOM) {
+            return Ok(());
+        }
+        Err(CmdError::OutOfMemory)
+    }
+
+    /// The memory step for work that is about to write here and must not be refused halfway:
+    /// a transaction's admission on each of its shards, or a command queued after MULTI. Evicts
+    /// near `near` while over budget; true when the shard is within budget (or has none).
+    pub fn make_room(
+        &mut self,
+        db: usize,
+        near: &[u8],
+        locked: impl Fn(u16, &[u8]) -> bool,
+    ) -> bool {
+        let Some(budget_bytes) = self.budget_bytes else {
+            return true;
         };
         self.note_peak();
         let evicting = self.maxmemory_policy != MaxmemoryPolicy::NoEviction;
@@ -148,7 +185,7 @@ impl Shard {
         };
         let target_bytes = budget_bytes.saturating_sub(headroom);
         if self.used_memory_bytes() as u64 <= target_bytes {
-            return Ok(());
+            return true;
         }
         let volatile_only = match self.maxmemory_policy {
             MaxmemoryPolicy::NoEviction => None,
@@ -161,22 +198,22 @@ impl Shard {
             | MaxmemoryPolicy::VolatileTtl => Some(true),
         };
         if let Some(volatile_only) = volatile_only {
-            let near: Vec<u8> = spec
-                .key_indexes(argv.len())
-                .first()
-                .map_or_else(Vec::new, |&i| argv[i].to_vec());
-            self.evict(db, &near, volatile_only, target_bytes);
+            self.evict(db, near, volatile_only, target_bytes, locked);
         }
-        let over = self.used_memory_bytes() as u64 > budget_bytes;
-        if over && spec.has(crate::cmd::flag::DENYOOM) {
-            return Err(CmdError::OutOfMemory);
-        }
-        Ok(())
+        self.used_memory_bytes() as u64 <= budget_bytes
     }
 
     /// Evicts entries near `near` (in database `db` first, then the others) until the shard is
-    /// within budget or nothing eligible is found.
-    fn evict(&mut self, db: usize, near: &[u8], volatile_only: bool, budget_bytes: u64) {
+    /// within budget or nothing eligible is found. Each eviction is a modification, as in Redis
+    /// (a WATCH on the key fails).
+    fn evict(
+        &mut self,
+        db: usize,
+        near: &[u8],
+        volatile_only: bool,
+        budget_bytes: u64,
+        locked: impl Fn(u16, &[u8]) -> bool,
+    ) {
         let order: Vec<usize> = std::iter::once(db)
             .chain((0..self.dbs.len()).filter(|&d| d != db))
             .collect();
@@ -185,11 +222,16 @@ impl Shard {
             while self.used_memory_bytes() as u64 > budget_bytes
                 && evicted < EVICTIONS_PER_COMMAND_MAX
             {
-                if self.dbs[d]
-                    .evict_near(near, EVICTION_SEGMENTS_MAX, volatile_only)
-                    .is_none()
-                {
+                let eligible = |e: &crate::db::Entry| {
+                    (!volatile_only || e.expire_at_ms().is_some()) && !locked(d as u16, e.key())
+                };
+                let Some(entry) = self.dbs[d].evict_near(near, EVICTION_SEGMENTS_MAX, eligible)
+                else {
                     break;
+                };
+                self.modified(d as u16, entry.key());
+                if let Some(log) = &mut self.eviction_log {
+                    log.push((d as u16, entry.key().to_vec()));
                 }
                 evicted += 1;
             }

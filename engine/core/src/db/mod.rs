@@ -264,17 +264,15 @@ impl Db {
         self.promote_on_hit = on;
     }
 
-    /// Evicts one entry near `key`'s place in the table (see `DashTable::evict_near`), only
-    /// among entries with a deadline when `volatile_only`.
+    /// Evicts one `eligible` entry near `key`'s place in the table (see
+    /// `DashTable::evict_near`).
     pub fn evict_near(
         &mut self,
         key: &[u8],
         segments_max: usize,
-        volatile_only: bool,
+        eligible: impl Fn(&Entry) -> bool,
     ) -> Option<Entry> {
-        let evicted = self.table.evict_near(key, segments_max, |e| {
-            !volatile_only || e.expire_at_ms().is_some()
-        })?;
+        let evicted = self.table.evict_near(key, segments_max, eligible)?;
         self.forget(&evicted);
         Some(evicted)
     }
@@ -702,7 +700,10 @@ mod accounting_tests {
                 near,
                 volatile_only,
             } => {
-                db.evict_near(&name(*near), 4, *volatile_only);
+                let volatile_only = *volatile_only;
+                db.evict_near(&name(*near), 4, |e| {
+                    !volatile_only || e.expire_at_ms().is_some()
+                });
             }
             Op::Rename { from, to } => {
                 if let Some(e) = db.remove(&name(*from)) {

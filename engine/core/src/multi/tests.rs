@@ -243,3 +243,36 @@ fn a_client_that_leaves_mid_multi_or_watch_leaves_nothing_behind() {
         }
     }
 }
+
+/// An eviction is a modification, as in Redis: a WATCH on the evicted key fails EXEC.
+#[test]
+fn an_evicted_key_fails_its_watchers() {
+    let config = crate::config::Config {
+        maxmemory_bytes: 1,
+        maxmemory_policy: crate::config::MaxmemoryPolicy::AllkeysLru,
+        ..crate::config::Config::default()
+    };
+    let mut c = TestCluster::with_config(1, config);
+    let (a, b) = (c.connect(0), c.connect(0));
+    // The table's first segment alone passes a 1-byte limit: the next write evicts `w`.
+    run(&mut c, b, &[(&["SET", "w", "v"], "+OK\r\n")]);
+    run(&mut c, a, &[(&["WATCH", "w"], "+OK\r\n")]);
+    run(
+        &mut c,
+        b,
+        &[
+            (
+                &["SET", "x", "y"],
+                "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+            ),
+            (&["EXISTS", "w"], ":0\r\n"),
+        ],
+    );
+    run(
+        &mut c,
+        a,
+        &[(&["MULTI"], "+OK\r\n"), (&["EXEC"], "*-1\r\n")],
+    );
+    let stats = c.cmd_text(b, &["INFO", "stats"]);
+    assert!(stats.contains("evicted_keys:1\r\n"), "{stats}");
+}
