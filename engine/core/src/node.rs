@@ -250,6 +250,7 @@ impl Node {
                     .earliest_read_ms()
                     .map_or(now_ms, |t| t.min(now_ms));
                 self.shard.sweep_expired(sweep_at_ms);
+                self.shard.note_peak();
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
                     timer: Timer::ExpirySweep,

@@ -145,11 +145,8 @@ impl Shard {
         locked: impl Fn(u16, &[u8]) -> bool,
     ) -> Result<(), CmdError> {
         if self.budget_bytes.is_none() {
-            // Only a write grows memory, so only a write can set a new peak: reads (the hot
-            // GET) skip the accounting sum.
-            if spec.has(crate::cmd::flag::WRITE) {
-                self.note_peak();
-            }
+            // Without a limit nothing to decide: the peak is noted by the periodic tick and
+            // when it is read, as Redis's serverCron does, not summed on every write.
             return Ok(());
         }
         let near: &[u8] = spec
@@ -239,7 +236,9 @@ impl Shard {
         self.stats.evicted_keys += evicted as u64;
     }
 
-    fn note_peak(&mut self) {
+    /// Raises the recorded peak to the current use (the periodic tick, and every memory step
+    /// under a limit).
+    pub fn note_peak(&mut self) {
         self.peak_bytes = self.peak_bytes.max(self.used_memory_bytes() as u64);
     }
 

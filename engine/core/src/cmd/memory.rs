@@ -180,6 +180,31 @@ mod tests {
         assert_eq!(c.cmd_text(conn, &["MEMORY", "USAGE", "nokey"]), "$-1\r\n");
     }
 
+    fn info_figure(c: &mut TestCluster, conn: crate::cx::ConnId, name: &str) -> u64 {
+        let info = c.cmd_text(conn, &["INFO", "memory"]);
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("{name} in {info}"));
+        line.parse().expect("a number")
+    }
+
+    /// The peak is noted by the periodic tick (as Redis's cron does), not on every write: a
+    /// level held across a tick is remembered after the keys go.
+    #[test]
+    fn the_peak_outlives_deleted_keys() {
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        for i in 0..100 {
+            c.cmd(conn, &["SET", &format!("k{i}"), &"x".repeat(1000)]);
+        }
+        let full = info_figure(&mut c, conn, "used_memory");
+        c.advance_ms(200);
+        c.cmd(conn, &["FLUSHALL"]);
+        assert!(info_figure(&mut c, conn, "used_memory") < full / 10);
+        assert!(info_figure(&mut c, conn, "used_memory_peak") >= full);
+    }
+
     #[test]
     fn usage_and_subcommand_errors_are_redis_texts() {
         let mut c = TestCluster::new(1);
