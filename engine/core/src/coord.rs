@@ -28,7 +28,7 @@ use crate::hop::{
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard};
-use crate::tx::{LockMode, LockSet};
+use crate::tx::{LockMode, LockSet, TxId};
 
 /// A (database, key) and the intent a transaction takes on it.
 type KeyLock = (u16, Vec<u8>, LockMode);
@@ -165,16 +165,7 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
             // Refused for memory: withdrawn everywhere before any hop ran, so nothing changed.
             cx.mark("vll.out_of_memory");
             let (txid, cancel_on) = (*txid, std::mem::take(accepted));
-            for to in cancel_on {
-                node.send_hop(
-                    conn,
-                    to,
-                    SEQ_NO_REPLY,
-                    None,
-                    vec![HopOp::Cancel { txid }],
-                    cx,
-                );
-            }
+            cancel(node, conn, txid, cancel_on, cx);
             pending.tx = TxPhase::None;
             let reply = match &pending.plan {
                 Plan::Exec(_) => {
@@ -202,20 +193,19 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
         }
         cx.mark("vll.schedule_refused");
         let (txid, cancel_on) = (*txid, std::mem::take(accepted));
-        for to in cancel_on {
-            node.send_hop(
-                conn,
-                to,
-                SEQ_NO_REPLY,
-                None,
-                vec![HopOp::Cancel { txid }],
-                cx,
-            );
-        }
+        cancel(node, conn, txid, cancel_on, cx);
         schedule(node, conn, pending, cx);
         if pending.outstanding > 0 {
             return;
         }
+    }
+}
+
+/// Withdraws transaction `txid` from the shards that accepted it; nobody waits for the answers.
+fn cancel(node: &mut Node, conn: &Conn, txid: TxId, shards: Vec<ThreadId>, cx: &mut Cx) {
+    for to in shards {
+        let op = HopOp::Cancel { txid };
+        node.send_hop(conn, to, SEQ_NO_REPLY, None, vec![op], cx);
     }
 }
 

@@ -237,16 +237,8 @@ pub(crate) fn discard(node: &mut Node, conn: &mut Conn, cx: &mut Cx) {
 /// Ends every watch of the connection, on every shard that holds one; nobody waits for the
 /// answers (hops from one thread to another arrive in order, so a later WATCH lands after).
 pub(crate) fn unwatch_all(node: &mut Node, conn: &mut Conn, cx: &mut Cx) {
-    for to in watched_shards(node, conn) {
-        node.send_hop(
-            conn,
-            to,
-            coord::SEQ_NO_REPLY,
-            None,
-            vec![HopOp::Unwatch],
-            cx,
-        );
-    }
+    let shards = watched_shards(node, conn);
+    send_unwatch(node, conn, shards, cx);
     conn.watching.clear();
 }
 
@@ -260,15 +252,14 @@ pub(crate) fn needs_memory(state: &ExecState) -> bool {
 /// transaction's do.
 pub(crate) fn forget_watches(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
     let shards = std::mem::take(&mut exec_state(pending).check_watches);
+    send_unwatch(node, conn, shards, cx);
+}
+
+/// Ends the connection's watches on `shards`; nobody waits for the answers.
+fn send_unwatch(node: &mut Node, conn: &Conn, shards: Vec<ThreadId>, cx: &mut Cx) {
     for to in shards {
-        node.send_hop(
-            conn,
-            to,
-            coord::SEQ_NO_REPLY,
-            None,
-            vec![HopOp::Unwatch],
-            cx,
-        );
+        let op = HopOp::Unwatch;
+        node.send_hop(conn, to, coord::SEQ_NO_REPLY, None, vec![op], cx);
     }
 }
 
