@@ -336,7 +336,10 @@ mod tests {
         assert!(flags.threads() >= 1);
         assert_eq!(flags.config(6379), Config::default());
         assert_eq!(flags.plants(), 0);
-        assert_eq!(flags.io_backend, None, "unset: the server probes the kernel");
+        assert_eq!(
+            flags.io_backend, None,
+            "unset: the server probes the kernel"
+        );
     }
 
     #[test]

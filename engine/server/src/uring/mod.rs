@@ -88,7 +88,9 @@ pub fn new_wake() -> std::io::Result<ThreadWake> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: `fd` was just created and is owned by nobody else.
-    Ok(ThreadWake::EventFd(unsafe { std::fs::File::from_raw_fd(fd) }))
+    Ok(ThreadWake::EventFd(unsafe {
+        std::fs::File::from_raw_fd(fd)
+    }))
 }
 
 /// What an operation was for, in the top bits of its `user_data`; the slot is in the low 32.
@@ -233,7 +235,15 @@ pub fn run(setup: Setup) {
         let ring = new_ring()?;
         let recv_buffers = RecvBuffers::new(RECV_BUFFERS, RECV_BUFFER_BYTES, RECV_BUFFER_GROUP);
         recv_buffers.register(&ring)?;
-        Ok(Loop::new(thread, shared, ring, (node, cx), recv_buffers, timers, listener))
+        Ok(Loop::new(
+            thread,
+            shared,
+            ring,
+            (node, cx),
+            recv_buffers,
+            timers,
+            listener,
+        ))
     });
     match started {
         Ok(mut lp) => {
@@ -256,7 +266,9 @@ fn new_ring() -> std::io::Result<IoUring> {
         .setup_submit_all();
     builder.build(SQ_ENTRIES).or_else(|err| {
         tracing::debug!(%err, "io_uring without deferred task work");
-        IoUring::builder().setup_cqsize(CQ_ENTRIES).build(SQ_ENTRIES)
+        IoUring::builder()
+            .setup_cqsize(CQ_ENTRIES)
+            .build(SQ_ENTRIES)
     })
 }
 
@@ -349,7 +361,9 @@ impl Loop {
     }
 
     fn queue_conn(&mut self, slot: u32) {
-        let conn = self.conns[slot as usize].as_mut().expect("touched slot is live");
+        let conn = self.conns[slot as usize]
+            .as_mut()
+            .expect("touched slot is live");
         conn.touched = false;
         let fd = conn.stream.as_raw_fd();
         let mut entries: [Option<squeue::Entry>; 2] = [None, None];
@@ -389,11 +403,15 @@ impl Loop {
                 }
                 if conn.phase == Phase::Open && conn.reading && !conn.recv_armed {
                     entries[1] = Some(
-                        opcode::Recv::new(types::Fd(fd), std::ptr::null_mut(), self.recv_buffers.buffer_bytes())
-                            .buf_group(self.recv_buffers.group())
-                            .build()
-                            .flags(squeue::Flags::BUFFER_SELECT)
-                            .user_data(Op::Recv.user_data(slot)),
+                        opcode::Recv::new(
+                            types::Fd(fd),
+                            std::ptr::null_mut(),
+                            self.recv_buffers.buffer_bytes(),
+                        )
+                        .buf_group(self.recv_buffers.group())
+                        .build()
+                        .flags(squeue::Flags::BUFFER_SELECT)
+                        .user_data(Op::Recv.user_data(slot)),
                     );
                     conn.recv_armed = true;
                 }
@@ -435,7 +453,9 @@ impl Loop {
     }
 
     fn touch(&mut self, slot: u32) {
-        let conn = self.conns[slot as usize].as_mut().expect("touched slot is live");
+        let conn = self.conns[slot as usize]
+            .as_mut()
+            .expect("touched slot is live");
         if !conn.touched {
             conn.touched = true;
             self.touched.push(slot);
@@ -463,7 +483,9 @@ impl Loop {
     }
 
     fn on_recv(&mut self, slot: u32, result: i32, flags: u32) {
-        let conn = self.conns[slot as usize].as_mut().expect("receive for a live slot");
+        let conn = self.conns[slot as usize]
+            .as_mut()
+            .expect("receive for a live slot");
         conn.recv_armed = false;
         let phase = conn.phase;
         let id = conn.id;
@@ -496,7 +518,9 @@ impl Loop {
     }
 
     fn on_sent(&mut self, slot: u32, result: i32) {
-        let conn = self.conns[slot as usize].as_mut().expect("send for a live slot");
+        let conn = self.conns[slot as usize]
+            .as_mut()
+            .expect("send for a live slot");
         conn.send_armed = false;
         let id = conn.id;
         let sent = usize::try_from(result).unwrap_or(0);
@@ -615,8 +639,13 @@ impl Loop {
     }
 
     fn free_slot(&mut self, slot: u32) {
-        let conn = self.conns[slot as usize].take().expect("freeing a live slot");
-        assert!(!conn.recv_armed && !conn.send_armed, "slot freed with I/O in flight");
+        let conn = self.conns[slot as usize]
+            .take()
+            .expect("freeing a live slot");
+        assert!(
+            !conn.recv_armed && !conn.send_armed,
+            "slot freed with I/O in flight"
+        );
         self.cx.recycle_buffer(conn.out.bytes);
         self.free_slots.push(slot);
         // Dropping the stream closes the socket.
@@ -625,7 +654,9 @@ impl Loop {
     /// Forgets the connection and tells the engine, once; shuts the write side so the peer
     /// sees EOF after our last reply. Operations in flight are cancelled by `queue_conn`.
     fn finish(&mut self, slot: u32) {
-        let conn = self.conns[slot as usize].as_mut().expect("finishing a live slot");
+        let conn = self.conns[slot as usize]
+            .as_mut()
+            .expect("finishing a live slot");
         if conn.phase == Phase::Done {
             return;
         }
@@ -686,7 +717,10 @@ impl Loop {
             }
             Effect::ReadInterest { conn, enabled } => {
                 if let Some(&slot) = self.slot_of.get(&conn) {
-                    self.conns[slot as usize].as_mut().expect("open slot").reading = enabled;
+                    self.conns[slot as usize]
+                        .as_mut()
+                        .expect("open slot")
+                        .reading = enabled;
                     self.touch(slot);
                 }
             }

@@ -41,8 +41,9 @@ impl RecvBuffers {
     pub fn new(count: u16, buffer_bytes: u32, group: u16) -> RecvBuffers {
         assert!(count.is_power_of_two(), "a buffer ring has 2^n entries");
         let entry_bytes = std::mem::size_of::<BufRingEntry>();
-        let ring_layout = Layout::from_size_align(entry_bytes * usize::from(count), RING_ALIGN_BYTES)
-            .expect("buffer ring layout");
+        let ring_layout =
+            Layout::from_size_align(entry_bytes * usize::from(count), RING_ALIGN_BYTES)
+                .expect("buffer ring layout");
         // SAFETY: the layout has a non-zero size (count >= 1); zeroed entries are valid.
         let ring = unsafe { alloc_zeroed(ring_layout) }.cast::<BufRingEntry>();
         let Some(ring) = NonNull::new(ring) else {
@@ -122,7 +123,10 @@ impl RecvBuffers {
     /// The first `len_bytes` of buffer `id`, which a completion just handed us.
     pub fn filled(&self, id: u16, len_bytes: usize) -> &[u8] {
         assert!(id < self.count, "buffer id {id} out of {}", self.count);
-        assert!(len_bytes <= self.buffer_bytes as usize, "completion longer than its buffer");
+        assert!(
+            len_bytes <= self.buffer_bytes as usize,
+            "completion longer than its buffer"
+        );
         // SAFETY: buffer `id` lies inside the block; a completion named it, so the kernel is
         // done writing it and will not touch it again until we `provide` it, which needs
         // `&mut self` and so ends this borrow first.
