@@ -51,6 +51,10 @@ const CQ_ENTRIES: u32 = 4096;
 /// Receive buffers per thread and their size: 2 MiB at most, touched only as data arrives.
 const RECV_BUFFERS: u16 = 128;
 const RECV_BUFFER_BYTES: u32 = 16 * 1024;
+/// A receive's `ioprio` flag (IORING_RECVSEND_POLL_FIRST, 5.19): wait for data before the first
+/// attempt. We re-arm a receive right after the last one drained the socket, so an attempt at
+/// submit would only find it empty and cost a failed `recv` inside the kernel.
+const RECV_POLL_FIRST: u16 = 1;
 /// Our one buffer group id per ring.
 const RECV_BUFFER_GROUP: u16 = 0;
 /// How long a stopping thread waits for its cancelled operations before it leaks their buffers.
@@ -409,6 +413,7 @@ impl Loop {
                             self.recv_buffers.buffer_bytes(),
                         )
                         .buf_group(self.recv_buffers.group())
+                        .ioprio(RECV_POLL_FIRST)
                         .build()
                         .flags(squeue::Flags::BUFFER_SELECT)
                         .user_data(Op::Recv.user_data(slot)),
