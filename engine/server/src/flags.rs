@@ -21,6 +21,16 @@ pub const PROACTOR_THREADS_MAX: u16 = 1024;
 /// Prefix of the environment variables that set flags: `DFLY_port=7000`.
 pub const ENV_PREFIX: &str = "DFLY_";
 
+/// How the proactor threads do socket I/O (`--io_backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IoBackend {
+    /// An io_uring event loop per thread: one `io_uring_enter` submits a whole batch of sends
+    /// and receives and waits for the next completions (uring.rs).
+    Uring,
+    /// A tokio runtime per thread: readiness from epoll, one syscall per read or write.
+    Epoll,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
     Error,
@@ -82,6 +92,9 @@ pub struct Flags {
           num_args = 0..=1, default_missing_value = "true",
           value_parser = BoolishValueParser::new())]
     pub cache_mode: bool,
+    /// Socket I/O: uring or epoll. Unset: uring when the kernel offers it, else epoll.
+    #[arg(long = "io_backend", value_enum)]
+    pub io_backend: Option<IoBackend>,
     /// Testing only: enable a planted bug by name (repeatable, or comma-separated), so a test can
     /// prove its checker catches it. Hidden: no production run sets it.
     #[arg(long, hide = true, value_delimiter = ',', value_parser = parse_plant)]
@@ -323,6 +336,19 @@ mod tests {
         assert!(flags.threads() >= 1);
         assert_eq!(flags.config(6379), Config::default());
         assert_eq!(flags.plants(), 0);
+        assert_eq!(
+            flags.io_backend, None,
+            "unset: the server probes the kernel"
+        );
+    }
+
+    #[test]
+    fn io_backend_by_flag_or_env() {
+        let flags = parse_ok(&["--io_backend=epoll"], &[], "");
+        assert_eq!(flags.io_backend, Some(IoBackend::Epoll));
+        let flags = parse_ok(&[], &[("DFLY_io_backend", "uring")], "");
+        assert_eq!(flags.io_backend, Some(IoBackend::Uring));
+        assert!(parse(os(&["--io_backend=kqueue"]), env(&[]), no_file).is_err());
     }
 
     #[test]

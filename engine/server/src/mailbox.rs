@@ -48,6 +48,28 @@ impl Signal for tokio::sync::Notify {
     }
 }
 
+/// A proactor thread's wake-up. The epoll backend's mailbox task awaits a tokio `Notify`; the
+/// uring backend keeps a read armed on an eventfd, so that a push from another thread (or the
+/// timer helper) completes that read and ends the loop's wait for completions. An eventfd's
+/// counter is the permit: a write while nobody reads is seen by the next read.
+pub enum ThreadWake {
+    Task(tokio::sync::Notify),
+    EventFd(std::fs::File),
+}
+
+impl Signal for ThreadWake {
+    fn notify(&self) {
+        match self {
+            ThreadWake::Task(notify) => notify.notify_one(),
+            ThreadWake::EventFd(file) => {
+                use std::io::Write;
+                // Fails only if the counter would pass u64::MAX - 1, and then a wake is pending.
+                drop((&*file).write(&1u64.to_ne_bytes()));
+            }
+        }
+    }
+}
+
 /// What the queue holds: items while open, nothing once closed.
 enum State<T> {
     Open(VecDeque<T>),
@@ -76,6 +98,11 @@ impl<T, S: Signal> Mailbox<T, S> {
             state: Mutex::new(State::Open(VecDeque::new())),
             signal,
         }
+    }
+
+    /// The wake-up producers signal (the uring loop arms its read on the eventfd inside).
+    pub fn signal(&self) -> &S {
+        &self.signal
     }
 
     /// Queues `item`; hands it back when the mailbox is closed.
@@ -156,6 +183,22 @@ impl<T> Mailbox<T, tokio::sync::Notify> {
                 Recv::Items => return true,
                 Recv::Closed => return false,
                 Recv::Empty => self.signal.notified().await,
+            }
+        }
+    }
+}
+
+impl<T> Mailbox<T, ThreadWake> {
+    /// `Mailbox::recv` for a thread's mailbox under the epoll backend.
+    pub async fn recv(&self, out: &mut VecDeque<T>) -> bool {
+        let ThreadWake::Task(notify) = &self.signal else {
+            panic!("an eventfd mailbox is drained by the uring loop, never awaited");
+        };
+        loop {
+            match self.try_recv(out) {
+                Recv::Items => return true,
+                Recv::Closed => return false,
+                Recv::Empty => notify.notified().await,
             }
         }
     }

@@ -4,7 +4,9 @@
 //! may not touch: OS threads, sockets, clocks, OS randomness, signals. Map:
 //! - `flags`: command line, `DFLY_*` environment and `--flagfile`, mapped to the engine `Config`.
 //! - `server`: the supervisor (bind, start threads, wait for a stop, join).
-//! - `worker`: one proactor thread (runtime, engine `Node`, effect routing, accepting).
+//! - `worker`: one proactor thread (runtime, engine `Node`, effect routing, accepting); the
+//!   epoll backend and what both backends share.
+//! - `uring`: the io_uring backend's event loop for a proactor thread (`--io_backend`).
 //! - `timer`: a proactor thread's timers, on a helper thread (no time driver in the runtime).
 //! - `conn`: one socket's reads and writes on its thread.
 //! - `mailbox`: the cross-thread queue, wake-up and shutdown flag (loom-checked).
@@ -29,6 +31,8 @@ mod mailbox;
 mod server;
 #[cfg(not(loom))]
 mod timer;
+#[cfg(not(loom))]
+mod uring;
 #[cfg(not(loom))]
 mod worker;
 

@@ -24,8 +24,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::clock::Clock;
-use crate::flags::Flags;
-use crate::mailbox::Mailbox;
+use crate::flags::{Flags, IoBackend};
+use crate::mailbox::{Mailbox, ThreadWake};
 use crate::worker::{self, Control, Setup, Shared};
 
 /// Pending connections the kernel queues before we accept (Redis's `tcp-backlog` default).
@@ -93,11 +93,27 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
         .port();
     let info = server_info(flags, port, clock)?;
     let threads = flags.threads();
-    let shared = Arc::new(Shared::new(threads, clock));
-    let handles = spawn_all(flags, port, info, listener, &shared)?;
+    let backend = io_backend(flags.io_backend)?;
+    let wakes = (0..threads)
+        .map(|_| match backend {
+            IoBackend::Uring => crate::uring::new_wake(),
+            IoBackend::Epoll => Ok(ThreadWake::Task(tokio::sync::Notify::new())),
+        })
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(context("cannot create the threads' wake-ups"))?;
+    if backend == IoBackend::Uring {
+        // io_uring waits for a blocking socket itself; a non-blocking one could complete its
+        // accepts and receives with EAGAIN instead of waiting.
+        listener
+            .set_nonblocking(false)
+            .map_err(context("listening socket"))?;
+    }
+    let shared = Arc::new(Shared::new(wakes, clock));
+    let handles = spawn_all(flags, port, info, listener, &shared, backend)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         threads,
+        io_backend = ?backend,
         bind = %flags.bind,
         port,
         "damselfly started"
@@ -136,12 +152,30 @@ fn bind(flags: &Flags) -> Result<std::net::TcpListener, StartError> {
     listen().map_err(context(what))
 }
 
+/// The backend asked for, or (unset) uring when the kernel offers it, else epoll.
+fn io_backend(asked: Option<IoBackend>) -> Result<IoBackend, StartError> {
+    match asked {
+        Some(IoBackend::Epoll) => Ok(IoBackend::Epoll),
+        Some(IoBackend::Uring) => crate::uring::probe()
+            .map(|()| IoBackend::Uring)
+            .map_err(context("--io_backend=uring: io_uring is not available")),
+        None => match crate::uring::probe() {
+            Ok(()) => Ok(IoBackend::Uring),
+            Err(err) => {
+                tracing::warn!(%err, "io_uring is not available: using the epoll backend");
+                Ok(IoBackend::Epoll)
+            }
+        },
+    }
+}
+
 fn spawn_all(
     flags: &Flags,
     port: u16,
     info: ServerInfo,
     listener: std::net::TcpListener,
     shared: &Arc<Shared>,
+    backend: IoBackend,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, StartError> {
     let process_seed = os_random_u64().map_err(context("cannot read OS randomness"))?;
     let mut listener = Some(listener);
@@ -155,6 +189,7 @@ fn spawn_all(
             listener: listener.take(),
             shared: Arc::clone(shared),
             plants: flags.plants(),
+            backend,
         };
         match worker::spawn(setup) {
             Ok(handle) => handles.push(handle),

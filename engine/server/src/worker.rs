@@ -8,6 +8,9 @@
 //! The engine state lives in a `RefCell` that is borrowed only by synchronous code, never across
 //! an `.await`; a second borrow would be a driver bug and panics with that message.
 //!
+//! This file is the epoll backend (`--io_backend=epoll`) and what both backends share (the
+//! mailboxes, the setup, the hand-off of accepted connections); uring.rs is the io_uring loop.
+//!
 //! Tasks on the thread: the mailbox loop (cross-thread messages, new connections, due timers),
 //! one task per connection (`conn.rs`), and on thread 0 the accept loop. Timers live on a helper
 //! thread (`timer.rs`), so the runtime runs without tokio's time driver. Thread 0 accepts
@@ -33,18 +36,19 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::conn::{self, ConnIo};
-use crate::mailbox::Mailbox;
+use crate::flags::IoBackend;
+use crate::mailbox::{Mailbox, ThreadWake};
 use crate::timer::Timers;
 
 /// One read takes at most this much from a socket (into the thread's one buffer).
 pub const READ_BUFFER_BYTES: usize = 64 * 1024;
 /// After a failed accept (out of file descriptors, say), wait before the next one rather than
 /// spin on an error that will not go away at once.
-const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(10);
+pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(10);
 
 /// What the timer thread wakes a proactor thread for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Wake {
+pub enum Wake {
     Engine(Timer),
     /// The accept loop's pause after a failed accept is over.
     AcceptRetry,
@@ -58,6 +62,9 @@ pub enum Inbound {
     Msg(Msg),
     /// A connection accepted by thread 0, to be hosted here.
     Conn(NewConn),
+    /// A timer of the driver itself fell due (uring backend: the timer helper posts here; the
+    /// epoll backend's timers wake their tasks directly).
+    Wake(Wake),
 }
 
 pub struct NewConn {
@@ -79,7 +86,7 @@ pub enum Control {
 
 /// What all threads share: the mailboxes and the node-wide counters.
 pub struct Shared {
-    pub mailboxes: Box<[Mailbox<Inbound>]>,
+    pub mailboxes: Box<[Mailbox<Inbound, ThreadWake>]>,
     pub control: Mailbox<Control>,
     /// Open connections on the node (`ConnOpen::clients_total`).
     pub clients_total: AtomicU64,
@@ -92,9 +99,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(threads: u16, clock: Clock) -> Shared {
+    /// One mailbox per thread, each woken by its `wakes` entry.
+    pub fn new(wakes: Vec<ThreadWake>, clock: Clock) -> Shared {
         Shared {
-            mailboxes: (0..threads).map(|_| Mailbox::new(Notify::new())).collect(),
+            mailboxes: wakes.into_iter().map(Mailbox::new).collect(),
             control: Mailbox::new(Notify::new()),
             clients_total: AtomicU64::new(0),
             txids: TxIdSource::default(),
@@ -116,6 +124,7 @@ pub struct Setup {
     pub shared: Arc<Shared>,
     /// Planted bugs (`--plant`, tests only): `CxOptions::plants`.
     pub plants: u64,
+    pub backend: IoBackend,
 }
 
 pub fn spawn(setup: Setup) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -146,6 +155,10 @@ fn thread_main(setup: Setup) {
         thread: setup.thread,
         shared: Arc::clone(&setup.shared),
     };
+    if setup.backend == IoBackend::Uring {
+        crate::uring::run(setup);
+        return;
+    }
     // No time driver: see timer.rs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -154,6 +167,26 @@ fn thread_main(setup: Setup) {
         Ok(runtime) => tokio::task::LocalSet::new().block_on(&runtime, run(setup)),
         Err(err) => tracing::error!(thread = setup.thread.0, %err, "cannot start runtime"),
     }
+}
+
+/// The thread's engine and its `Cx`, seeded from `seed`.
+pub fn new_engine(
+    thread: ThreadId,
+    config: Config,
+    info: ServerInfo,
+    seed: u64,
+    shared: &Shared,
+    plants: u64,
+) -> (Node, Cx) {
+    let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
+    let node = Node::new(thread, threads, config, info, splitmix64(seed));
+    let options = CxOptions {
+        txids: shared.txids.clone(),
+        plants,
+        ..CxOptions::default()
+    };
+    let cx = Cx::new(splitmix64(splitmix64(seed)), options);
+    (node, cx)
 }
 
 async fn run(setup: Setup) {
@@ -165,15 +198,9 @@ async fn run(setup: Setup) {
         listener,
         shared,
         plants,
+        backend: _,
     } = setup;
-    let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
-    let node = Node::new(thread, threads, config, info, splitmix64(seed));
-    let options = CxOptions {
-        txids: shared.txids.clone(),
-        plants,
-        ..CxOptions::default()
-    };
-    let cx = Cx::new(splitmix64(splitmix64(seed)), options);
+    let (node, cx) = new_engine(thread, config, info, seed, &shared, plants);
     let accept_retry = Arc::new(Notify::new());
     let memory_report = Arc::new(Notify::new());
     let timers = {
@@ -363,16 +390,7 @@ impl Worker {
         }
         core.effects = effects;
         core.hint = None;
-        for (to, outbox) in core.outbox.iter_mut().enumerate() {
-            if self.shared.mailboxes[to].push_all(outbox).is_err() {
-                tracing::debug!(
-                    to,
-                    dropped = outbox.len(),
-                    "messages dropped: thread is stopping"
-                );
-                outbox.clear();
-            }
-        }
+        send_outboxes(&mut core.outbox, &self.shared);
     }
 
     fn route(&self, core: &mut Core, effect: Effect) {
@@ -493,6 +511,21 @@ impl Core {
     }
 }
 
+/// Sends what a burst of steps produced for other threads: one lock and at most one wake-up
+/// per destination instead of one per message.
+pub fn send_outboxes(outboxes: &mut [VecDeque<Inbound>], shared: &Shared) {
+    for (to, outbox) in outboxes.iter_mut().enumerate() {
+        if shared.mailboxes[to].push_all(outbox).is_err() {
+            tracing::debug!(
+                to,
+                dropped = outbox.len(),
+                "messages dropped: thread is stopping"
+            );
+            outbox.clear();
+        }
+    }
+}
+
 /// Delivers this thread's mail in batches until the supervisor closes the mailbox.
 async fn mailbox_loop(worker: &Rc<Worker>) {
     let mailbox = &worker.shared.mailboxes[usize::from(worker.thread.0)];
@@ -507,6 +540,9 @@ async fn mailbox_loop(worker: &Rc<Worker>) {
                     worker.deliver_all(&mut msgs);
                     worker.open_conn(new);
                 }
+                Inbound::Wake(wake) => {
+                    unreachable!("epoll timers wake their tasks directly, not by mail: {wake:?}")
+                }
             }
         }
         worker.deliver_all(&mut msgs);
@@ -517,7 +553,7 @@ async fn mailbox_loop(worker: &Rc<Worker>) {
 
 /// How often a thread returns its allocator's free pages to the OS and tells its engine the
 /// process's resident memory (INFO used_memory_rss).
-const MEMORY_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+pub const MEMORY_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Every `MEMORY_REPORT_INTERVAL`: mimalloc's collect for this thread's heap (the engine keeps
 /// its own byte counts and never asks the allocator), then the RSS reading for the engine.
@@ -543,7 +579,7 @@ async fn memory_loop(worker: Rc<Worker>, wake: Arc<Notify>) {
 }
 
 /// The process's resident bytes from /proc/self/statm (pages × 4 KiB); `None` off Linux.
-fn process_rss_bytes() -> Option<u64> {
+pub fn process_rss_bytes() -> Option<u64> {
     const PAGE_BYTES: u64 = 4096;
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
@@ -557,7 +593,11 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, retry: Arc<Notif
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                hand_off(shared, stream, peer, next);
+                // Detach from this thread's reactor; the owning thread registers it with its own.
+                match stream.into_std() {
+                    Ok(stream) => hand_off(shared, stream, peer, next),
+                    Err(err) => tracing::warn!(%peer, %err, "cannot hand off connection"),
+                }
                 next = (next + 1) % shared.mailboxes.len();
             }
             Err(err) => {
@@ -571,15 +611,8 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, retry: Arc<Notif
     }
 }
 
-fn hand_off(shared: &Shared, stream: TcpStream, peer: SocketAddr, to: usize) {
-    // Detach from this thread's reactor; the owning thread registers it with its own.
-    let stream = match stream.into_std() {
-        Ok(stream) => stream,
-        Err(err) => {
-            tracing::warn!(%peer, %err, "cannot hand off connection");
-            return;
-        }
-    };
+/// Deals an accepted connection to thread `to` through its mailbox.
+pub fn hand_off(shared: &Shared, stream: std::net::TcpStream, peer: SocketAddr, to: usize) {
     let local = match stream.local_addr() {
         Ok(local) => local,
         Err(err) => {

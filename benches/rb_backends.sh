@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# redis-benchmark against redis-server and damselfly on each socket backend (io_uring, epoll) in
+# one run, with each server's CPU time: the rb_matrix.sh method with a third server.
+#
+# All three servers start fresh, pinned to CPU 0 (damselfly with 1 thread), the client on
+# CPU 1 (PIN=no: nothing pinned). Then, ROUNDS times, every (pipeline, test) runs against each
+# server, the order rotating by round so drift falls on all alike. Each run is
+#   taskset -c 1 redis-benchmark -p PORT -n N -c 50 -d 256 -P P -t TEST -q --csv
+# and the server's utime+stime (/proc/PID/stat) is read before and after it. Printed per
+# (pipeline, test, server): median ops/s, median p99, ops per server CPU-second (all rounds'
+# ops over all rounds' CPU), and each damselfly backend's ratios to redis.
+#
+# Usage: benches/rb_backends.sh [N]        (default 200000 requests per run)
+# Env:   PIPELINES="1 16"  TESTS="set get"  ROUNDS=3  CLIENTS=50  DATA_SIZE=256  PIN=yes
+#        DAMSELFLY_BIN, REDIS_BIN, CARGO_TARGET_DIR (where damselfly is built)
+set -euo pipefail
+
+N=${1:-200000}
+PIPELINES=${PIPELINES:-"1 16"}
+TESTS=${TESTS:-"set get"}
+ROUNDS=${ROUNDS:-3}
+CLIENTS=${CLIENTS:-50}
+DATA_SIZE=${DATA_SIZE:-256}
+PIN=${PIN:-yes}
+READY_WAIT_S=10
+RUN_TIME_MAX_S=300
+SERVERS=(redis uring epoll)
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+DAMSELFLY_BIN=${DAMSELFLY_BIN:-$target/release/damselfly}
+REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
+TICKS_PER_S=$(getconf CLK_TCK)
+
+[[ -x $DAMSELFLY_BIN ]] || { echo "no damselfly at $DAMSELFLY_BIN (cargo build --release)" >&2; exit 2; }
+[[ -x $REDIS_BIN ]] || { echo "no redis-server" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/damselfly-rbb.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+server_pin=() client_pin=()
+if [[ $PIN == yes ]]; then server_pin=(taskset -c 0) client_pin=(taskset -c 1); fi
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+cpu_ticks() {
+  sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+wait_ready() {
+  local port=$1 waited=0
+  until [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
+    ((waited < READY_WAIT_S * 10)) || { echo "no PONG on $port" >&2; return 1; }
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+declare -A pid_of port_of
+for server in "${SERVERS[@]}"; do
+  port=$(free_port)
+  case $server in
+    redis) "${server_pin[@]}" "$REDIS_BIN" --port "$port" --bind 127.0.0.1 --save "" \
+      --appendonly no --dir "$work" >"$work/redis.log" 2>&1 & ;;
+    *) "${server_pin[@]}" "$DAMSELFLY_BIN" --port "$port" --bind 127.0.0.1 \
+      --proactor_threads 1 --io_backend "$server" >"$work/$server.log" 2>&1 & ;;
+  esac
+  pid_of[$server]=$!
+  port_of[$server]=$port
+  pids+=("$!")
+  wait_ready "$port"
+done
+
+bench() {
+  local server=$1 p=$2 test=$3 pid=${pid_of[$1]} before after csv
+  before=$(cpu_ticks "$pid")
+  csv=$(timeout "$RUN_TIME_MAX_S" "${client_pin[@]}" redis-benchmark -p "${port_of[$server]}" \
+    -n "$N" -c "$CLIENTS" -d "$DATA_SIZE" -P "$p" -t "$test" -q --csv)
+  after=$(cpu_ticks "$pid")
+  echo "$csv" | awk -F, -v ticks=$((after - before)) '
+    NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
+    { gsub(/"/, ""); print $col["rps"], $col["p99_latency_ms"], ticks }' \
+    >>"$work/$p.$test.$server"
+}
+
+median() {
+  sort -g -k"$1" "$2" | awk -v c="$1" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'
+}
+
+summary() {
+  local ops_per_cpu_s
+  ops_per_cpu_s=$(awk -v n="$N" -v tps="$TICKS_PER_S" '{ ticks += $3 }
+    END { cpu_s = ticks / tps; printf "%.0f", (cpu_s > 0 ? NR * n / cpu_s : 0) }' "$1")
+  echo "$(median 1 "$1") $(median 2 "$1") $ops_per_cpu_s"
+}
+
+echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
+  "kernel $(uname -r); commit $(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo '?');" \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg); pinned: $PIN"
+echo "# redis-benchmark -n $N -c $CLIENTS -d $DATA_SIZE -P <p> -t <test>; $ROUNDS rounds"
+for round in $(seq 1 "$ROUNDS"); do
+  for p in $PIPELINES; do
+    for test in $TESTS; do
+      for i in 0 1 2; do
+        bench "${SERVERS[$(((i + round) % 3))]}" "$p" "$test"
+      done
+    done
+  done
+done
+printf '%-3s %-4s %-10s %10s %8s %11s %8s %8s %9s\n' P test server 'ops/s' 'p99 ms' 'ops/cpu-s' \
+  'ops/r' 'p99/r' 'cpu-eff/r'
+for p in $PIPELINES; do
+  for test in $TESTS; do
+    read -r r_rps r_p99 r_eff < <(summary "$work/$p.$test.redis")
+    for server in "${SERVERS[@]}"; do
+      read -r rps p99 eff < <(summary "$work/$p.$test.$server")
+      awk -v s="$server" -v p="$p" -v t="$test" -v a="$rps" -v c="$p99" -v e="$eff" \
+        -v b="$r_rps" -v d="$r_p99" -v f="$r_eff" 'BEGIN {
+          printf "%-3s %-4s %-10s %10s %8s %11s %7.2fx %7.2fx %8.2fx\n", p, t, s, a, c, e,
+            (b > 0 ? a / b : 0), (d > 0 ? c / d : 0), (f > 0 ? e / f : 0) }'
+    done
+  done
+done
