@@ -148,13 +148,8 @@ fn as_ops(history: &[Observed]) -> Result<Vec<Op>, String> {
             Some(bytes) => Some(parse_reply(bytes)?),
             None => None,
         };
-        // A request whose reply never came may or may not have run: no return time. An
-        // eviction did happen, at its instant; nobody saw a reply.
-        let return_us = if observed.eviction {
-            observed.return_us
-        } else {
-            observed.reply.as_ref().and(observed.return_us)
-        };
+        // A request whose reply never came may or may not have run: no return time.
+        let return_us = observed.reply.as_ref().and(observed.return_us);
         ops.push(Op {
             client: observed.client as u32,
             invoke_us: observed.invoke_us,

@@ -42,7 +42,7 @@ pub struct Observed {
     pub return_us: Option<u64>,
     pub reply: Option<Vec<u8>>,
     /// Not a client's request: a key the server evicted, recorded as a DEL at the one instant
-    /// it happened (`invoke_us == return_us`), whose reply nobody saw.
+    /// it happened (`invoke_us == return_us`), replying what that DEL would have.
     pub eviction: bool,
 }
 
@@ -379,27 +379,36 @@ impl World {
     }
 
     /// Adds what thread `t`'s shard evicted in the step just taken to the history: a DEL at
-    /// the step's wall time, from a client of its own (no program order ties it to others).
+    /// the step's wall time, from a client of its own (no program order ties it to others). Its
+    /// reply is what that DEL answers at that instant: 1 for an entry still live then, 0 for
+    /// one past its deadline (the model has no such key). A known reply lets the checker prune
+    /// far more orders than an unknown one.
     fn record_evictions(&mut self, t: usize) {
         let Some(log) = self.nodes[t].shard_mut().eviction_log.as_mut() else {
             return;
         };
         let evicted = std::mem::take(log);
         let wall = self.wall_us();
-        for (db, key) in evicted {
-            assert_eq!(db, 0, "the workload uses database 0 only");
+        for e in evicted {
+            assert_eq!(e.db, 0, "the workload uses database 0 only");
+            let live = e.expire_at_ms.is_none_or(|at_ms| at_ms > wall / 1000);
             self.trace(format!(
-                "{} t{t} evicts {}",
+                "{} t{t} evicts {} ({})",
                 self.now_us,
-                String::from_utf8_lossy(&key)
+                String::from_utf8_lossy(&e.key),
+                if live { "live" } else { "expired" }
             ));
             let client = self.config.clients + self.history.len();
             self.history.push(Observed {
                 client,
-                argv: vec![b"DEL".to_vec(), key],
+                argv: vec![b"DEL".to_vec(), e.key],
                 invoke_us: wall,
                 return_us: Some(wall),
-                reply: None,
+                reply: Some(if live {
+                    b":1\r\n".to_vec()
+                } else {
+                    b":0\r\n".to_vec()
+                }),
                 eviction: true,
             });
         }

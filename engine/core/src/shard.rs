@@ -73,9 +73,18 @@ pub struct Shard {
     /// When set, every modification signalled on this shard is also logged here: a scratch
     /// shard (commands run on copies) reports what it modified, changed data or not.
     pub modified_log: Option<Vec<(u16, Vec<u8>)>>,
-    /// When set, every evicted (database, key) is logged here, in order: the simulator turns
-    /// evictions into deletes in the history it checks.
-    pub eviction_log: Option<Vec<(u16, Vec<u8>)>>,
+    /// When set, every eviction is logged here, in order: the simulator turns evictions into
+    /// deletes in the history it checks.
+    pub eviction_log: Option<Vec<Evicted>>,
+}
+
+/// One eviction, for `Shard::eviction_log`: the entry's deadline tells whether it was still
+/// live at a given instant (an entry past its deadline may wait in the table for expiry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evicted {
+    pub db: u16,
+    pub key: Vec<u8>,
+    pub expire_at_ms: Option<u64>,
 }
 
 impl Shard {
@@ -228,7 +237,11 @@ impl Shard {
                 };
                 self.modified(d as u16, entry.key());
                 if let Some(log) = &mut self.eviction_log {
-                    log.push((d as u16, entry.key().to_vec()));
+                    log.push(Evicted {
+                        db: d as u16,
+                        key: entry.key().to_vec(),
+                        expire_at_ms: entry.expire_at_ms(),
+                    });
                 }
                 evicted += 1;
             }
