@@ -59,6 +59,12 @@ const RECV_BUFFERS: u16 = 128;
 const RECV_BUFFER_BYTES: u32 = 16 * 1024;
 /// Our one buffer group id per ring.
 const RECV_BUFFER_GROUP: u16 = 0;
+/// Waiting for a batch of completions (kernel 6.12+): with `n` connections the loop waits for
+/// `n / WAIT_BATCH_CONNS_PER_COMPLETION` completions (at most `WAIT_BATCH_MAX`) for up to
+/// `WAIT_BATCH_MIN_WAIT_US`, then returns at the first. Few connections: wait for one.
+const WAIT_BATCH_CONNS_PER_COMPLETION: usize = 4;
+const WAIT_BATCH_MAX: usize = 16;
+const WAIT_BATCH_MIN_WAIT_US: u32 = 50;
 /// How long a stopping thread waits for its cancelled operations before it leaks their buffers.
 const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -389,7 +395,7 @@ impl Loop {
     fn run(&mut self) {
         while !self.stopping {
             self.queue_submissions();
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait() {
                 Ok(_) => {}
                 // A signal, or completions the kernel could not post yet: reap and go on.
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
@@ -397,6 +403,21 @@ impl Loop {
             }
             self.reap();
             self.step();
+        }
+    }
+
+    /// Submits what is queued and waits for completions: for one, or, with many connections,
+    /// for a batch of them but no longer than `WAIT_BATCH_MIN_WAIT_US` before settling for one.
+    fn submit_and_wait(&mut self) -> std::io::Result<usize> {
+        let want = (self.slot_of.len() / WAIT_BATCH_CONNS_PER_COMPLETION).clamp(1, WAIT_BATCH_MAX);
+        if want == 1 || !self.ring.params().is_feature_min_timeout() {
+            return self.ring.submit_and_wait(1);
+        }
+        let args = types::SubmitArgs::new().min_wait_usec(WAIT_BATCH_MIN_WAIT_US);
+        match self.ring.submitter().submit_with_args(want, &args) {
+            // The short wait ran out: what has come (perhaps nothing) is reaped as usual.
+            Err(err) if err.raw_os_error() == Some(libc::ETIME) => Ok(0),
+            other => other,
         }
     }
 
