@@ -10,7 +10,8 @@
 //!    (at most one in flight per connection, so output keeps its order), a multishot receive
 //!    when the engine wants input and none is armed, or a cancel of the armed one when it no
 //!    longer does; re-arm the mailbox wake-up and the accept;
-//! 2. submit and wait for at least one completion (one syscall);
+//! 2. submit and wait (one syscall): for one completion, or with many connections for a batch
+//!    of them, up to `WAIT_BATCH_MIN_WAIT_US` (fewer wake-ups per request);
 //! 3. reap every completion: receive → `ConnData`; send → `ConnWritten`; mailbox wake-up →
 //!    the mail; accept → hand-off; then step the engine through all of it in one burst.
 //!
