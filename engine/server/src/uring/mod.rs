@@ -7,14 +7,21 @@
 //!
 //! One turn of the loop:
 //! 1. queue: for each connection touched since the last turn, one send of its pending output
-//!    (at most one in flight per connection, so output keeps its order) and a receive when
-//!    the engine wants input and none is armed; re-arm the mailbox wake-up and the accept;
-//! 2. submit and wait for at least one completion (one syscall);
+//!    (at most one in flight per connection, so output keeps its order), a multishot receive
+//!    when the engine wants input and none is armed, or a cancel of the armed one when it no
+//!    longer does; re-arm the mailbox wake-up and the accept;
+//! 2. submit and wait (one syscall): for one completion, or with many connections for a batch
+//!    of them, up to `WAIT_BATCH_MIN_WAIT_US` (fewer wake-ups per request);
 //! 3. reap every completion: receive → `ConnData`; send → `ConnWritten`; mailbox wake-up →
 //!    the mail; accept → hand-off; then step the engine through all of it in one burst.
 //!
 //! Receives pick their buffer from the thread's buffer ring (recv_buffers.rs), so an idle
-//! connection costs no buffer. Another thread's mail (and the timer helper's) wakes the loop
+//! connection costs no buffer. A receive is multishot: armed once, it posts a completion per
+//! arrival for the connection's life, so the kernel sets up its wait on the socket once, not
+//! once per request. It ends (a completion without IORING_CQE_F_MORE) on end of stream, an
+//! error, a cancel, or an empty buffer ring (ENOBUFS); the loop then arms a new one if the
+//! engine still wants input. Backpressure (`ReadInterest` off) cancels it; bytes that arrive
+//! before the cancel lands are delivered as usual (the engine buffers them). Another thread's mail (and the timer helper's) wakes the loop
 //! through an eventfd with a read kept armed. Thread 0 accepts with one multishot accept.
 //!
 //! Buffers lent to the kernel: a send reads `Conn::out` from its SQE until its completion, so
@@ -51,12 +58,14 @@ const CQ_ENTRIES: u32 = 4096;
 /// Receive buffers per thread and their size: 2 MiB at most, touched only as data arrives.
 const RECV_BUFFERS: u16 = 128;
 const RECV_BUFFER_BYTES: u32 = 16 * 1024;
-/// A receive's `ioprio` flag (IORING_RECVSEND_POLL_FIRST, 5.19): wait for data before the first
-/// attempt. We re-arm a receive right after the last one drained the socket, so an attempt at
-/// submit would only find it empty and cost a failed `recv` inside the kernel.
-const RECV_POLL_FIRST: u16 = 1;
 /// Our one buffer group id per ring.
 const RECV_BUFFER_GROUP: u16 = 0;
+/// Waiting for a batch of completions (kernel 6.12+): with `n` connections the loop waits for
+/// `n / WAIT_BATCH_CONNS_PER_COMPLETION` completions (at most `WAIT_BATCH_MAX`) for up to
+/// `WAIT_BATCH_MIN_WAIT_US`, then returns at the first. Few connections: wait for one.
+const WAIT_BATCH_CONNS_PER_COMPLETION: usize = 4;
+const WAIT_BATCH_MAX: usize = 16;
+const WAIT_BATCH_MIN_WAIT_US: u32 = 50;
 /// How long a stopping thread waits for its cancelled operations before it leaks their buffers.
 const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -72,13 +81,72 @@ pub fn probe() -> std::io::Result<()> {
         opcode::AcceptMulti::CODE,
         opcode::AsyncCancel2::CODE,
     ];
-    if needed.iter().all(|&code| probe.is_supported(code)) {
-        Ok(())
+    if !needed.iter().all(|&code| probe.is_supported(code)) {
+        return Err(unsupported("the kernel lacks an io_uring operation we use"));
+    }
+    if !multishot_recv_works()? {
+        return Err(unsupported("the kernel lacks multishot receives (6.0+)"));
+    }
+    Ok(())
+}
+
+fn unsupported(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::Unsupported, what)
+}
+
+/// Whether a multishot receive stays armed after its first completion. The opcode probe cannot
+/// tell (the multishot flag rides on IORING_OP_RECV, which 5.19 has without it), so this arms
+/// one on a socket pair with one byte waiting and looks at the completion.
+fn multishot_recv_works() -> std::io::Result<bool> {
+    use std::io::Write;
+    let mut ring = IoUring::new(4)?;
+    let buffers = RecvBuffers::new(2, 64, RECV_BUFFER_GROUP);
+    buffers.register(&ring)?;
+    let (ours, mut peer) = std::os::unix::net::UnixStream::pair()?;
+    peer.write_all(b"x")?;
+    let recv = opcode::RecvMulti::new(types::Fd(ours.as_raw_fd()), RECV_BUFFER_GROUP)
+        .build()
+        .user_data(1);
+    let cancel = opcode::AsyncCancel2::new(types::CancelBuilder::user_data(1))
+        .build()
+        .user_data(2);
+    // SAFETY: the receive writes only into `buffers`, registered above; `finish_probe` waits
+    // for its last completion before they are dropped, and leaks them if it cannot.
+    unsafe { ring.submission().push(&recv) }.expect("a fresh ring has room");
+    ring.submit_and_wait(1)?;
+    let first = ring
+        .completion()
+        .next()
+        .expect("submit_and_wait(1) returned");
+    let stays_armed = first.result() == 1 && cqueue::more(first.flags());
+    if stays_armed {
+        // SAFETY: a cancel names no memory.
+        unsafe { ring.submission().push(&cancel) }.expect("the ring has room");
+    }
+    finish_probe(&mut ring, buffers, !cqueue::more(first.flags()));
+    Ok(stays_armed)
+}
+
+/// Waits (briefly) for the probe receive's last completion, then frees its buffers; if it does
+/// not come, the buffers are leaked, not freed, since the kernel may still write them.
+fn finish_probe(ring: &mut IoUring, buffers: RecvBuffers, mut recv_over: bool) {
+    let wait = types::Timespec::from(Duration::from_millis(100));
+    for _ in 0..4 {
+        if recv_over {
+            break;
+        }
+        let args = types::SubmitArgs::new().timespec(&wait);
+        if let Err(err) = ring.submitter().submit_with_args(1, &args) {
+            tracing::debug!(%err, "waiting for the probe receive");
+        }
+        for cqe in ring.completion() {
+            recv_over |= cqe.user_data() == 1 && !cqueue::more(cqe.flags());
+        }
+    }
+    if recv_over {
+        drop(buffers);
     } else {
-        Err(std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            "the kernel lacks an io_uring operation we use",
-        ))
+        std::mem::forget(buffers);
     }
 }
 
@@ -159,7 +227,10 @@ struct Conn {
     phase: Phase,
     /// The engine's `ReadInterest`.
     reading: bool,
+    /// A multishot receive is armed (until its last completion, the one without MORE).
     recv_armed: bool,
+    /// The armed receive has been asked to stop (reading off, or closing).
+    recv_cancel_sent: bool,
     /// Output lent to the kernel while `send_armed`; otherwise output not yet sent.
     out: Output,
     send_armed: bool,
@@ -325,7 +396,7 @@ impl Loop {
     fn run(&mut self) {
         while !self.stopping {
             self.queue_submissions();
-            match self.ring.submit_and_wait(1) {
+            match self.submit_and_wait() {
                 Ok(_) => {}
                 // A signal, or completions the kernel could not post yet: reap and go on.
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
@@ -333,6 +404,21 @@ impl Loop {
             }
             self.reap();
             self.step();
+        }
+    }
+
+    /// Submits what is queued and waits for completions: for one, or, with many connections,
+    /// for a batch of them but no longer than `WAIT_BATCH_MIN_WAIT_US` before settling for one.
+    fn submit_and_wait(&mut self) -> std::io::Result<usize> {
+        let want = (self.slot_of.len() / WAIT_BATCH_CONNS_PER_COMPLETION).clamp(1, WAIT_BATCH_MAX);
+        if want == 1 || !self.ring.params().is_feature_min_timeout() {
+            return self.ring.submit_and_wait(1);
+        }
+        let args = types::SubmitArgs::new().min_wait_usec(WAIT_BATCH_MIN_WAIT_US);
+        match self.ring.submitter().submit_with_args(want, &args) {
+            // The short wait ran out: what has come (perhaps nothing) is reaped as usual.
+            Err(err) if err.raw_os_error() == Some(libc::ETIME) => Ok(0),
+            other => other,
         }
     }
 
@@ -405,28 +491,15 @@ impl Loop {
                     );
                     conn.send_armed = true;
                 }
-                if conn.phase == Phase::Open && conn.reading && !conn.recv_armed {
-                    entries[1] = Some(
-                        opcode::Recv::new(
-                            types::Fd(fd),
-                            std::ptr::null_mut(),
-                            self.recv_buffers.buffer_bytes(),
-                        )
-                        .buf_group(self.recv_buffers.group())
-                        .ioprio(RECV_POLL_FIRST)
-                        .build()
-                        .flags(squeue::Flags::BUFFER_SELECT)
-                        .user_data(Op::Recv.user_data(slot)),
-                    );
-                    conn.recv_armed = true;
-                }
+                entries[1] = recv_entry(conn, slot, self.recv_buffers.group());
             }
         }
         for entry in entries.iter().flatten() {
             // SAFETY: a send reads `conn.out.pending()`, heap bytes of a Vec that stays in its
             // slot untouched while `send_armed` (writes go to `queued`), and the slot is freed
-            // only after the send completes. A receive writes only into a ring buffer the
-            // kernel picks (registered for the loop's life). A cancel names no memory.
+            // only after the send completes. A receive (every shot of it) writes only into a
+            // ring buffer the kernel picks (registered for the loop's life), and the slot is
+            // freed only after its last completion. A cancel names no memory.
             unsafe { self.push(entry) };
         }
     }
@@ -491,7 +564,11 @@ impl Loop {
         let conn = self.conns[slot as usize]
             .as_mut()
             .expect("receive for a live slot");
-        conn.recv_armed = false;
+        if !cqueue::more(flags) {
+            // The multishot receive is over; `queue_conn` arms another if input is wanted.
+            conn.recv_armed = false;
+            conn.recv_cancel_sent = false;
+        }
         let phase = conn.phase;
         let id = conn.id;
         let buffer = cqueue::buffer_select(flags);
@@ -512,6 +589,7 @@ impl Loop {
                 self.finish(slot);
             }
             // Every buffer was out: they are back before the next submit; receive again then.
+            // (Ours too: reading off cancels the receive.)
             (Err(_), _) if result == -libc::ENOBUFS => {}
             (Err(_), _) if result == -libc::ECANCELED => {}
             (Err(_), _) => {
@@ -616,6 +694,7 @@ impl Loop {
             phase: Phase::Open,
             reading: true,
             recv_armed: false,
+            recv_cancel_sent: false,
             out: Output::default(),
             send_armed: false,
             queued: Vec::new(),
@@ -869,7 +948,9 @@ impl Loop {
                         if let Some(buffer) = cqueue::buffer_select(cqe.flags()) {
                             self.recv_buffers.provide(buffer);
                         }
-                        self.conns[slot as usize].as_mut().expect("live").recv_armed = false;
+                        if !cqueue::more(cqe.flags()) {
+                            self.conns[slot as usize].as_mut().expect("live").recv_armed = false;
+                        }
                     }
                     Op::Send => {
                         self.conns[slot as usize].as_mut().expect("live").send_armed = false;
@@ -880,6 +961,31 @@ impl Loop {
         }
         true
     }
+}
+
+/// The receive entry a connection needs now, if any: a multishot receive when the engine wants
+/// input and none is armed; a cancel of the armed one when it no longer does (once).
+fn recv_entry(conn: &mut Conn, slot: u32, buf_group: u16) -> Option<squeue::Entry> {
+    let wanted = conn.phase == Phase::Open && conn.reading;
+    if wanted && !conn.recv_armed {
+        conn.recv_armed = true;
+        let fd = types::Fd(conn.stream.as_raw_fd());
+        return Some(
+            opcode::RecvMulti::new(fd, buf_group)
+                .build()
+                .user_data(Op::Recv.user_data(slot)),
+        );
+    }
+    if !wanted && conn.recv_armed && !conn.recv_cancel_sent {
+        conn.recv_cancel_sent = true;
+        let cancel = types::CancelBuilder::user_data(Op::Recv.user_data(slot));
+        return Some(
+            opcode::AsyncCancel2::new(cancel)
+                .build()
+                .user_data(Op::Cancel.user_data(slot)),
+        );
+    }
+    None
 }
 
 #[cfg(test)]

@@ -77,6 +77,7 @@ impl RecvBuffers {
         self.group
     }
 
+    #[cfg(test)]
     pub fn buffer_bytes(&self) -> u32 {
         self.buffer_bytes
     }
@@ -223,5 +224,40 @@ mod tests {
         assert_eq!(cqe.result(), 1);
         assert_eq!(cqueue::buffer_select(cqe.flags()), Some(taken[0]));
         assert_eq!(buffers.filled(taken[0], 1), b"y");
+    }
+
+    /// One multishot receive serves every message (each completion flagged MORE, each in a
+    /// buffer of its own) until the ring runs dry: then it ends with ENOBUFS and no MORE.
+    #[test]
+    fn a_multishot_receive_serves_until_the_buffers_run_out() {
+        let mut ring = IoUring::new(8).unwrap();
+        let buffers = RecvBuffers::new(2, 16, GROUP);
+        buffers.register(&ring).unwrap();
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        let recv = opcode::RecvMulti::new(types::Fd(ours.as_raw_fd()), GROUP)
+            .build()
+            .user_data(1);
+        // SAFETY: as in `recv_once`; the receive ends (ENOBUFS, asserted below) before the
+        // buffers are dropped.
+        unsafe { ring.submission().push(&recv) }.expect("queue has room");
+        ring.submit().unwrap();
+        let mut taken = Vec::new();
+        for msg in [&b"one"[..], b"two"] {
+            peer.write_all(msg).unwrap();
+            ring.submit_and_wait(1).unwrap();
+            let cqe = ring.completion().next().expect("a completion");
+            assert!(cqueue::more(cqe.flags()), "still armed");
+            let id = cqueue::buffer_select(cqe.flags()).expect("a picked buffer");
+            let len = usize::try_from(cqe.result()).expect("a receive, not an error");
+            assert_eq!(buffers.filled(id, len), msg);
+            taken.push(id);
+        }
+        assert_ne!(taken[0], taken[1]);
+        peer.write_all(b"three").unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let cqe = ring.completion().next().expect("a completion");
+        assert_eq!(cqe.result(), -libc::ENOBUFS);
+        assert!(!cqueue::more(cqe.flags()), "a dry ring ends the receive");
+        ring.submitter().unregister_buf_ring(GROUP).unwrap();
     }
 }
