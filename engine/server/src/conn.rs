@@ -24,25 +24,30 @@ use tokio::net::TcpStream;
 
 use crate::worker::Worker;
 
+/// Where a connection is in its life (both socket backends share it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Open,
-    /// The engine asked to close: flush what is queued, then finish.
+    /// The engine asked to close: no more reading; flush what is queued, then finish.
     Closing,
     /// Finished: the engine has been (or is being) told `ConnClosed`.
     Done,
 }
 
-/// Output the kernel has not taken yet: `bytes[start..]`.
+/// Output the kernel has not taken yet: `bytes[start..]` (both socket backends share it).
 #[derive(Default)]
-struct Output {
-    bytes: Vec<u8>,
-    start: usize,
+pub(crate) struct Output {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) start: usize,
 }
 
 impl Output {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.start == self.bytes.len()
+    }
+
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.bytes[self.start..]
     }
 
     fn append(&mut self, bytes: Vec<u8>) {
@@ -126,7 +131,7 @@ impl ConnIo {
         let mut out = self.out.borrow_mut();
         let mut written = 0;
         while !out.is_empty() {
-            match self.stream.try_write(&out.bytes[out.start..]) {
+            match self.stream.try_write(out.pending()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     out.start += n;

@@ -133,6 +133,13 @@ pub fn spawn(setup: Setup) -> std::io::Result<std::thread::JoinHandle<()>> {
         .spawn(move || thread_main(setup))
 }
 
+/// The engine asked the node to stop (SHUTDOWN): tell the supervisor.
+pub(crate) fn ask_shutdown(shared: &Shared, thread: ThreadId) {
+    tracing::info!(thread = thread.0, "SHUTDOWN requested");
+    // Refused only when the supervisor is already stopping the node.
+    drop(shared.control.push(Control::Shutdown { thread }));
+}
+
 /// Tells the supervisor that this thread ended, however it ended (a panic included).
 struct ExitNotice {
     thread: ThreadId,
@@ -414,14 +421,7 @@ impl Worker {
             Effect::ArmTimer { timer, at_mono_us } => {
                 self.timers.arm(at_mono_us, Wake::Engine(timer));
             }
-            Effect::Shutdown => {
-                tracing::info!(thread = self.thread.0, "SHUTDOWN requested");
-                let asked = Control::Shutdown {
-                    thread: self.thread,
-                };
-                // Refused only when the supervisor is already stopping the node.
-                drop(self.shared.control.push(asked));
-            }
+            Effect::Shutdown => ask_shutdown(&self.shared, self.thread),
         }
     }
 

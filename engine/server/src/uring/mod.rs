@@ -47,9 +47,10 @@ use damselfly_core::node::Node;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use self::recv_buffers::RecvBuffers;
+use crate::conn::{Output, Phase};
 use crate::mailbox::{Recv, ThreadWake};
 use crate::timer::Timers;
-use crate::worker::{self, Control, Inbound, NewConn, Setup, Shared, Wake};
+use crate::worker::{self, Inbound, NewConn, Setup, Shared, Wake};
 
 /// Submission queue entries; a full queue is submitted early, so this only bounds a batch.
 const SQ_ENTRIES: u32 = 1024;
@@ -192,32 +193,6 @@ impl Op {
             other => panic!("completion with unknown operation {other}"),
         };
         (op, slot)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Open,
-    /// The engine asked to close: no more receives; flush, then finish.
-    Closing,
-    /// Finished: the engine has been told `ConnClosed` (or the thread is stopping).
-    Done,
-}
-
-/// Output: `bytes[start..]` not yet taken by the kernel.
-#[derive(Default)]
-struct Output {
-    bytes: Vec<u8>,
-    start: usize,
-}
-
-impl Output {
-    fn is_empty(&self) -> bool {
-        self.start == self.bytes.len()
-    }
-
-    fn pending(&self) -> &[u8] {
-        &self.bytes[self.start..]
     }
 }
 
@@ -811,14 +786,7 @@ impl Loop {
             Effect::ArmTimer { timer, at_mono_us } => {
                 self.timers.arm(at_mono_us, Wake::Engine(timer));
             }
-            Effect::Shutdown => {
-                tracing::info!(thread = self.thread.0, "SHUTDOWN requested");
-                let asked = Control::Shutdown {
-                    thread: self.thread,
-                };
-                // Refused only when the supervisor is already stopping the node.
-                drop(self.shared.control.push(asked));
-            }
+            Effect::Shutdown => worker::ask_shutdown(&self.shared, self.thread),
         }
     }
 
