@@ -37,6 +37,9 @@ TICKS_PER_S=$(getconf CLK_TCK)
 
 work=$(mktemp -d /tmp/damselfly-rbb.XXXXXX)
 pids=()
+# shellcheck source=rb_common.sh
+source "$(dirname "$0")/rb_common.sh"
+
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -46,23 +49,6 @@ trap cleanup EXIT
 
 server_pin=() client_pin=()
 if [[ $PIN == yes ]]; then server_pin=(taskset -c 0) client_pin=(taskset -c 1); fi
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-cpu_ticks() {
-  sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
-
-wait_ready() {
-  local port=$1 waited=0
-  until [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
-    ((waited < READY_WAIT_S * 10)) || { echo "no PONG on $port" >&2; return 1; }
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-}
 
 declare -A pid_of port_of
 for server in "${SERVERS[@]}"; do
@@ -85,21 +71,8 @@ bench() {
   csv=$(timeout "$RUN_TIME_MAX_S" "${client_pin[@]}" redis-benchmark -p "${port_of[$server]}" \
     -n "$N" -c "$CLIENTS" -d "$DATA_SIZE" -P "$p" -t "$test" -q --csv)
   after=$(cpu_ticks "$pid")
-  echo "$csv" | awk -F, -v ticks=$((after - before)) '
-    NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
-    { gsub(/"/, ""); print $col["rps"], $col["p99_latency_ms"], ticks }' \
+  echo "$csv" | csv_row $((after - before)) \
     >>"$work/$p.$test.$server"
-}
-
-median() {
-  sort -g -k"$1" "$2" | awk -v c="$1" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'
-}
-
-summary() {
-  local ops_per_cpu_s
-  ops_per_cpu_s=$(awk -v n="$N" -v tps="$TICKS_PER_S" '{ ticks += $3 }
-    END { cpu_s = ticks / tps; printf "%.0f", (cpu_s > 0 ? NR * n / cpu_s : 0) }' "$1")
-  echo "$(median 1 "$1") $(median 2 "$1") $ops_per_cpu_s"
 }
 
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \

@@ -44,30 +44,15 @@ command -v redis-benchmark >/dev/null || { echo "redis-benchmark missing (redis-
 
 work=$(mktemp -d /tmp/damselfly-rb.XXXXXX)
 pids=()
+# shellcheck source=rb_common.sh
+source "$(dirname "$0")/rb_common.sh"
+
 cleanup() {
   local pid
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# cpu_ticks PID: utime+stime of every thread. Fields counted after the last ')' of the name.
-cpu_ticks() {
-  sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
-}
-
-wait_ready() {
-  local port=$1 waited=0
-  until [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]]; do
-    ((waited < READY_WAIT_S * 10)) || { echo "no PONG on $port" >&2; return 1; }
-    sleep 0.1
-    waited=$((waited + 1))
-  done
-}
 
 # start NAME PINNED THREADS: starts a server; sets started_pid and started_port.
 start() {
@@ -99,23 +84,7 @@ bench() {
   csv=$(timeout "$RUN_TIME_MAX_S" "${pin[@]}" redis-benchmark -p "$port" -n "$N" -c "$CLIENTS" \
     -d "$DATA_SIZE" -P "$p" -t "$test" -q --csv $RB_EXTRA)
   after=$(cpu_ticks "$pid")
-  # Columns by header name: "test","rps",...,"p99_latency_ms",...
-  echo "$csv" | awk -F, -v ticks=$((after - before)) '
-    NR == 1 { for (i = 1; i <= NF; i++) { gsub(/"/, "", $i); col[$i] = i }; next }
-    { gsub(/"/, ""); print $col["rps"], $col["p99_latency_ms"], ticks }' >>"$out"
-}
-
-# median COLUMN FILE: the median (lower middle) of a column.
-median() {
-  sort -g -k"$1" "$2" | awk -v c="$1" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'
-}
-
-# summary FILE: "median_rps median_p99 ops_per_cpu_s" over the rounds in FILE.
-summary() {
-  local ops_per_cpu_s
-  ops_per_cpu_s=$(awk -v n="$N" -v tps="$TICKS_PER_S" '{ ticks += $3 }
-    END { cpu_s = ticks / tps; printf "%.0f", (cpu_s > 0 ? NR * n / cpu_s : 0) }' "$1")
-  echo "$(median 1 "$1") $(median 2 "$1") $ops_per_cpu_s"
+  echo "$csv" | csv_row $((after - before)) >>"$out"
 }
 
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
