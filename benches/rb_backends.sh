@@ -39,12 +39,6 @@ work=$(mktemp -d /tmp/damselfly-rbb.XXXXXX)
 pids=()
 # shellcheck source=rb_common.sh
 source "$(dirname "$0")/rb_common.sh"
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
 trap cleanup EXIT
 
 server_pin=() client_pin=()

@@ -1,5 +1,12 @@
-# Helpers shared by rb_matrix.sh and rb_backends.sh (sourced; they set N, TICKS_PER_S and
-# READY_WAIT_S before calling these).
+# Helpers shared by rb_matrix.sh and rb_backends.sh (sourced; they set N, TICKS_PER_S,
+# READY_WAIT_S, `work` and `pids` before calling these).
+
+# cleanup: stops every server started (by PID) and removes the work directory.
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 
 # free_port: a loopback port that was free a moment ago.
 free_port() {

@@ -46,12 +46,6 @@ work=$(mktemp -d /tmp/damselfly-rb.XXXXXX)
 pids=()
 # shellcheck source=rb_common.sh
 source "$(dirname "$0")/rb_common.sh"
-
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
 trap cleanup EXIT
 
 # start NAME PINNED THREADS: starts a server; sets started_pid and started_port.

@@ -13,6 +13,15 @@ pub struct Flag {
     pub help: &'static str,
 }
 
+/// A row of a bin's flag table.
+pub const fn flag(name: &'static str, takes_value: bool, help: &'static str) -> Flag {
+    Flag {
+        name,
+        takes_value,
+        help,
+    }
+}
+
 pub struct Args {
     values: BTreeMap<&'static str, String>,
     switches: Vec<&'static str>,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use benches::args::{Args, Flag};
+use benches::args::{flag, Args, Flag};
 use benches::reply::{scan, ReplyKind, Scan};
 use benches::server::{self, Kind, Server, ServerSpec};
 use benches::zipf::Zipf;
@@ -41,14 +41,6 @@ const FLAGS: &[Flag] = &[
     ),
     flag("help", false, "this text"),
 ];
-
-const fn flag(name: &'static str, takes_value: bool, help: &'static str) -> Flag {
-    Flag {
-        name,
-        takes_value,
-        help,
-    }
-}
 
 /// A run stops after this long whatever the request count.
 const RUN_TIME_MAX: Duration = Duration::from_secs(240);

@@ -21,7 +21,7 @@ use std::process::{Command, ExitCode};
 use std::thread;
 use std::time::Duration;
 
-use benches::args::{self, Args, Flag};
+use benches::args::{self, flag, Args, Flag};
 use benches::load;
 use benches::procfs;
 use benches::redis_benchmark::{self, BenchOptions};
@@ -155,14 +155,6 @@ const FLAGS: &[Flag] = &[
     ),
     flag("help", false, "this text"),
 ];
-
-const fn flag(name: &'static str, takes_value: bool, help: &'static str) -> Flag {
-    Flag {
-        name,
-        takes_value,
-        help,
-    }
-}
 
 /// Everything a run needs, settled from the flags.
 struct Options {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use benches::args::{self, Args, Flag};
+use benches::args::{self, flag, Args, Flag};
 use benches::load;
 use benches::server;
 use benches::workload::{Fanout, KeyDist, MultiKey, Pacing, Workload};
@@ -59,14 +59,6 @@ const FLAGS: &[Flag] = &[
     flag("cpus", true, "pin the generator with taskset -c"),
     flag("help", false, "this text"),
 ];
-
-const fn flag(name: &'static str, takes_value: bool, help: &'static str) -> Flag {
-    Flag {
-        name,
-        takes_value,
-        help,
-    }
-}
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();

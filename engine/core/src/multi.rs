@@ -245,7 +245,12 @@ pub(crate) fn unwatch_all(node: &mut Node, conn: &mut Conn, cx: &mut Cx) {
 /// Whether an EXEC body holds a write Redis refuses when out of memory (then EXEC itself is
 /// refused for memory, as one).
 pub(crate) fn needs_memory(state: &ExecState) -> bool {
-    state.cmds.iter().any(|c| c.spec.has(flag::DENYOOM))
+    any_denyoom(state.cmds.iter().map(|c| c.spec))
+}
+
+/// Whether any of these commands is one Redis refuses when out of memory (`denyoom`).
+fn any_denyoom<'a>(specs: impl IntoIterator<Item = &'a CommandSpec>) -> bool {
+    specs.into_iter().any(|s| s.has(flag::DENYOOM))
 }
 
 /// An EXEC refused for memory while scheduling: its watches end unchecked, as a discarded
@@ -281,19 +286,17 @@ pub(crate) fn refuse_for_memory(
     if node.shard.budget_bytes().is_none() {
         return false;
     }
-    let exec = match spec.exec {
+    let exec = matches!(spec.exec, Exec::Multi(MultiCmd::Exec));
+    let exempt = match spec.exec {
         Exec::Multi(MultiCmd::Exec) => {
-            let denyoom_queued = queue.cmds.iter().any(|(s, _)| s.has(flag::DENYOOM));
-            if !(queue.aborted && denyoom_queued) {
-                return false;
-            }
-            true
+            !(queue.aborted && any_denyoom(queue.cmds.iter().map(|(s, _)| *s)))
         }
-        Exec::Multi(MultiCmd::Discard) | Exec::Conn(ConnCmd::Quit | ConnCmd::Reset) => {
-            return false;
-        }
+        Exec::Multi(MultiCmd::Discard) | Exec::Conn(ConnCmd::Quit | ConnCmd::Reset) => true,
         _ => false,
     };
+    if exempt {
+        return false;
+    }
     let locked = crate::node::keys_in_transactions(&node.txq, cx);
     if node.shard.make_room(conn.db, &[], locked) {
         return false;
@@ -481,8 +484,7 @@ fn start_exec(
     shards.dedup();
     // A body that writes with a memory limit is scheduled even on one shard: admission for
     // memory is taken when it is scheduled, for the whole body at once.
-    let admit =
-        node.shard.budget_bytes().is_some() && cmds.iter().any(|c| c.spec.has(flag::DENYOOM));
+    let admit = node.shard.budget_bytes().is_some() && any_denyoom(cmds.iter().map(|c| c.spec));
     let needs_tx = !check_watches.is_empty()
         || admit
         || shards.len() > 1

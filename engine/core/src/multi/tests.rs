@@ -244,7 +244,9 @@ fn a_client_that_leaves_mid_multi_or_watch_leaves_nothing_behind() {
     }
 }
 
-/// An eviction is a modification, as in Redis: a WATCH on the evicted key fails EXEC.
+/// A WATCH on a key that is then evicted fails EXEC, as in Redis. (The eviction also signals the
+/// key as modified, as Redis's evict.c does; here the watch would fail anyway, because a key
+/// alive at WATCH and gone at EXEC counts as changed.)
 #[test]
 fn an_evicted_key_fails_its_watchers() {
     let config = crate::config::Config {
