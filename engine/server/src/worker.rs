@@ -177,26 +177,18 @@ fn thread_main(setup: Setup) {
 }
 
 /// The thread's engine and its `Cx`, seeded from `seed`.
-pub fn new_engine(
-    thread: ThreadId,
-    config: Config,
-    info: ServerInfo,
-    seed: u64,
-    shared: &Shared,
-    plants: u64,
-) -> (Node, Cx) {
-    let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
-    let node = Node::new(thread, threads, config, info, splitmix64(seed));
-    let options = CxOptions {
-        txids: shared.txids.clone(),
-        plants,
-        ..CxOptions::default()
-    };
-    let cx = Cx::new(splitmix64(splitmix64(seed)), options);
-    (node, cx)
+/// What a thread starts from, whatever its socket backend: its engine and `Cx`, and what it
+/// shares with the others.
+pub struct Started {
+    pub thread: ThreadId,
+    pub node: Node,
+    pub cx: Cx,
+    pub listener: Option<std::net::TcpListener>,
+    pub shared: Arc<Shared>,
 }
 
-async fn run(setup: Setup) {
+/// Builds the thread's engine and its `Cx`, seeded from the setup's seed.
+pub fn start_engine(setup: Setup) -> Started {
     let Setup {
         thread,
         config,
@@ -207,7 +199,31 @@ async fn run(setup: Setup) {
         plants,
         backend: _,
     } = setup;
-    let (node, cx) = new_engine(thread, config, info, seed, &shared, plants);
+    let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
+    let node = Node::new(thread, threads, config, info, splitmix64(seed));
+    let options = CxOptions {
+        txids: shared.txids.clone(),
+        plants,
+        ..CxOptions::default()
+    };
+    let cx = Cx::new(splitmix64(splitmix64(seed)), options);
+    Started {
+        thread,
+        node,
+        cx,
+        listener,
+        shared,
+    }
+}
+
+async fn run(setup: Setup) {
+    let Started {
+        thread,
+        node,
+        cx,
+        listener,
+        shared,
+    } = start_engine(setup);
     let accept_retry = Arc::new(Notify::new());
     let memory_report = Arc::new(Notify::new());
     let timers = {

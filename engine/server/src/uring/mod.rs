@@ -258,17 +258,13 @@ struct Loop {
 
 /// The thread's body under this backend: set up, loop until the mailbox closes, stop.
 pub fn run(setup: Setup) {
-    let Setup {
+    let worker::Started {
         thread,
-        config,
-        info,
-        seed,
+        node,
+        cx,
         listener,
         shared,
-        plants,
-        backend: _,
-    } = setup;
-    let (node, cx) = worker::new_engine(thread, config, info, seed, &shared, plants);
+    } = worker::start_engine(setup);
     let timers = {
         let to = Arc::clone(&shared);
         let wake = move |wake| {
