@@ -26,19 +26,12 @@ READY_WAIT_S=10
 RUN_TIME_MAX_S=300
 SERVERS=(redis uring epoll)
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-DAMSELFLY_BIN=${DAMSELFLY_BIN:-$target/release/damselfly}
-REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
-TICKS_PER_S=$(getconf CLK_TCK)
-
-[[ -x $DAMSELFLY_BIN ]] || { echo "no damselfly at $DAMSELFLY_BIN (cargo build --release)" >&2; exit 2; }
-[[ -x $REDIS_BIN ]] || { echo "no redis-server" >&2; exit 2; }
+# shellcheck source=rb_common.sh
+source "$(dirname "$0")/rb_common.sh"
+locate_servers
 
 work=$(mktemp -d /tmp/damselfly-rbb.XXXXXX)
 pids=()
-# shellcheck source=rb_common.sh
-source "$(dirname "$0")/rb_common.sh"
 trap cleanup EXIT
 
 server_pin=() client_pin=()

@@ -1,6 +1,18 @@
 # Helpers shared by rb_matrix.sh and rb_backends.sh (sourced; they set N, TICKS_PER_S,
 # READY_WAIT_S, `work` and `pids` before calling these).
 
+# locate_servers: sets root, DAMSELFLY_BIN, REDIS_BIN (from the environment or the defaults)
+# and TICKS_PER_S; exits 2 when a server binary is missing.
+locate_servers() {
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  local target=${CARGO_TARGET_DIR:-$root/target}
+  DAMSELFLY_BIN=${DAMSELFLY_BIN:-$target/release/damselfly}
+  REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
+  TICKS_PER_S=$(getconf CLK_TCK)
+  [[ -x $DAMSELFLY_BIN ]] || { echo "no damselfly at $DAMSELFLY_BIN (cargo build --release)" >&2; exit 2; }
+  [[ -x $REDIS_BIN ]] || { echo "no redis-server" >&2; exit 2; }
+}
+
 # cleanup: stops every server started (by PID) and removes the work directory.
 cleanup() {
   local pid

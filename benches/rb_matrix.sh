@@ -32,20 +32,13 @@ READY_WAIT_S=10
 # A run is bounded: even 10k ops/s finish N=200000 in 20 s.
 RUN_TIME_MAX_S=300
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-DAMSELFLY_BIN=${DAMSELFLY_BIN:-$target/release/damselfly}
-REDIS_BIN=${REDIS_BIN:-$(command -v redis-server || true)}
-TICKS_PER_S=$(getconf CLK_TCK)
-
-[[ -x $DAMSELFLY_BIN ]] || { echo "no damselfly at $DAMSELFLY_BIN (cargo build --release)" >&2; exit 2; }
-[[ -x $REDIS_BIN ]] || { echo "no redis-server" >&2; exit 2; }
+# shellcheck source=rb_common.sh
+source "$(dirname "$0")/rb_common.sh"
+locate_servers
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark missing (redis-tools)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/damselfly-rb.XXXXXX)
 pids=()
-# shellcheck source=rb_common.sh
-source "$(dirname "$0")/rb_common.sh"
 trap cleanup EXIT
 
 # start NAME PINNED THREADS: starts a server; sets started_pid and started_port.
