@@ -2,8 +2,8 @@
 # redis-benchmark against redis-server and damselfly on each socket backend (io_uring, epoll) in
 # one run, with each server's CPU time: the rb_matrix.sh method with a third server.
 #
-# All three servers start fresh, pinned to CPU 0 (damselfly with 1 thread), the client on
-# CPU 1 (PIN=no: nothing pinned). Then, ROUNDS times, every (pipeline, test) runs against each
+# All servers start fresh, pinned to CPU 0 (damselfly with THREADS threads, default 1), the
+# client on CPU 1 (PIN=no: nothing pinned; the default with THREADS > 1). Then, ROUNDS times, every (pipeline, test) runs against each
 # server, the order rotating by round so drift falls on all alike. Each run is
 #   taskset -c 1 redis-benchmark -p PORT -n N -c 50 -d 256 -P P -t TEST -q --csv
 # and the server's utime+stime (/proc/PID/stat) is read before and after it. Printed per
@@ -12,7 +12,9 @@
 #
 # Usage: benches/rb_backends.sh [N]        (default 200000 requests per run)
 # Env:   PIPELINES="1 16"  TESTS="set get"  ROUNDS=3  CLIENTS=50  DATA_SIZE=256  PIN=yes
-#        DAMSELFLY_BIN, REDIS_BIN, CARGO_TARGET_DIR (where damselfly is built)
+#        THREADS=1  KEY_RANGE= (redis-benchmark -r: spread keys; unset: one key)
+#        SERVERS="redis uring epoll" (redis first; "base" is BASE_BIN on io_uring, for an A/B)
+#        DAMSELFLY_BIN, BASE_BIN, REDIS_BIN, CARGO_TARGET_DIR (where damselfly is built)
 set -euo pipefail
 
 N=${1:-200000}
@@ -21,10 +23,13 @@ TESTS=${TESTS:-"set get"}
 ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
 DATA_SIZE=${DATA_SIZE:-256}
-PIN=${PIN:-yes}
+THREADS=${THREADS:-1}
+if ((THREADS > 1)); then PIN=${PIN:-no}; else PIN=${PIN:-yes}; fi
+KEY_RANGE=${KEY_RANGE:-}
 READY_WAIT_S=10
 RUN_TIME_MAX_S=300
-SERVERS=(redis uring epoll)
+read -r -a SERVERS <<<"${SERVERS:-redis uring epoll}"
+[[ ${SERVERS[0]} == redis ]] || { echo "SERVERS must start with redis (the ratios' base)" >&2; exit 2; }
 
 # shellcheck source=rb_common.sh
 source "$(dirname "$0")/rb_common.sh"
@@ -43,8 +48,11 @@ for server in "${SERVERS[@]}"; do
   case $server in
     redis) "${server_pin[@]}" "$REDIS_BIN" --port "$port" --bind 127.0.0.1 --save "" \
       --appendonly no --dir "$work" >"$work/redis.log" 2>&1 & ;;
+    base) "${server_pin[@]}" "${BASE_BIN:?BASE_BIN names the binary to compare with}" \
+      --port "$port" --bind 127.0.0.1 --proactor_threads "$THREADS" --io_backend uring \
+      >"$work/$server.log" 2>&1 & ;;
     *) "${server_pin[@]}" "$DAMSELFLY_BIN" --port "$port" --bind 127.0.0.1 \
-      --proactor_threads 1 --io_backend "$server" >"$work/$server.log" 2>&1 & ;;
+      --proactor_threads "$THREADS" --io_backend "$server" >"$work/$server.log" 2>&1 & ;;
   esac
   pid_of[$server]=$!
   port_of[$server]=$port
@@ -56,7 +64,7 @@ bench() {
   local server=$1 p=$2 test=$3 pid=${pid_of[$1]} before after csv
   before=$(cpu_ticks "$pid")
   csv=$(timeout "$RUN_TIME_MAX_S" "${client_pin[@]}" redis-benchmark -p "${port_of[$server]}" \
-    -n "$N" -c "$CLIENTS" -d "$DATA_SIZE" -P "$p" -t "$test" -q --csv)
+    -n "$N" -c "$CLIENTS" -d "$DATA_SIZE" -P "$p" -t "$test" ${KEY_RANGE:+-r "$KEY_RANGE"} -q --csv)
   after=$(cpu_ticks "$pid")
   echo "$csv" | csv_row $((after - before)) \
     >>"$work/$p.$test.$server"
@@ -64,13 +72,13 @@ bench() {
 
 echo "# machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')," \
   "kernel $(uname -r); commit $(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo '?');" \
-  "load average $(cut -d' ' -f1-3 /proc/loadavg); pinned: $PIN"
-echo "# redis-benchmark -n $N -c $CLIENTS -d $DATA_SIZE -P <p> -t <test>; $ROUNDS rounds"
+  "load average $(cut -d' ' -f1-3 /proc/loadavg); pinned: $PIN; damselfly threads: $THREADS"
+echo "# redis-benchmark -n $N -c $CLIENTS -d $DATA_SIZE -P <p> -t <test>${KEY_RANGE:+ -r $KEY_RANGE}; $ROUNDS rounds"
 for round in $(seq 1 "$ROUNDS"); do
   for p in $PIPELINES; do
     for test in $TESTS; do
-      for i in 0 1 2; do
-        bench "${SERVERS[$(((i + round) % 3))]}" "$p" "$test"
+      for i in "${!SERVERS[@]}"; do
+        bench "${SERVERS[$(((i + round) % ${#SERVERS[@]}))]}" "$p" "$test"
       done
     done
   done

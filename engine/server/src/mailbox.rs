@@ -7,12 +7,16 @@
 //! kept inside the same mutex as the queue, so "closed" and "empty" are read together and a
 //! consumer can never see one without the other.
 //!
-//! Wake-up protocol (the part loom checks): a producer signals only when its push turned an empty
-//! queue non-empty. That is enough because the consumer drains the whole queue at once: if the
-//! queue was already non-empty, an earlier producer's signal is still pending (or the consumer is
-//! awake and will see our item in its next drain). The signal must keep a permit when nobody is
-//! waiting, as `tokio::sync::Notify::notify_one` does, so a push that lands between the
-//! consumer's "empty" verdict and its wait is never lost. A stale permit costs one empty drain.
+//! Wake-up protocol (the part loom checks): the consumer says it is going to sleep by finding the
+//! queue empty with `try_recv_or_sleep`, which marks it asleep under the queue's lock; any other
+//! drain (`try_recv`) marks it awake. A producer signals only when its push found the consumer
+//! marked asleep, and clears the mark, so one signal answers one sleep however many producers
+//! push. That is enough because the consumer looks at the queue before every wait: a push while
+//! it is awake is seen by that look, and a push after the look finds the mark. The signal must
+//! keep a permit when nobody is waiting, as `tokio::sync::Notify::notify_one` does, so a push
+//! that lands between the consumer's "empty" verdict and its wait is never lost. A stale permit
+//! costs one empty drain. A busy consumer (the common case under load) costs producers no
+//! signal at all: at pipeline 1 on two threads that was one eventfd write per cross-thread hop.
 //!
 //! Why not `tokio::sync::mpsc`: it is correct too, but it hands out one message per `recv`, and
 //! we cannot run its internals under our loom model. This file is small enough to check.
@@ -22,7 +26,7 @@
 //! most `clients × threads`; new-connection handoffs are bounded by the accept rate and refused
 //! by the engine past `maxclients`.
 //!
-//! Loom model (the `loom_tests` module below), run with
+//! Loom model (the `loom_tests` module below; CI's `loom` step), run with
 //!   CARGO_TARGET_DIR=/tmp/target-loom RUSTFLAGS="--cfg loom" \
 //!     cargo test -p damselfly-server --release --bin damselfly mailbox
 //! (`--bin` keeps integration tests, which need tokio's net, out of a loom build; a separate
@@ -49,22 +53,31 @@ impl Signal for tokio::sync::Notify {
 }
 
 /// A proactor thread's wake-up. The epoll backend's mailbox task awaits a tokio `Notify`; the
-/// uring backend keeps a read armed on an eventfd, so that a push from another thread (or the
-/// timer helper) completes that read and ends the loop's wait for completions. An eventfd's
-/// counter is the permit: a write while nobody reads is seen by the next read.
+/// uring backend's loop is woken by a completion on its ring (see `RingWake`).
 pub enum ThreadWake {
     Task(tokio::sync::Notify),
-    EventFd(std::fs::File),
+    Ring(RingWake),
+}
+
+/// How a uring loop is woken. Another uring loop posts a completion straight into this ring
+/// with a message of its own ring (`IORING_OP_MSG_RING`), which rides on that loop's next submit;
+/// anyone else (the timer helper, or when messages are unavailable) writes the eventfd, on which
+/// the loop keeps a read armed. An eventfd's counter is the permit: a write while nobody reads
+/// is seen by the next read.
+pub struct RingWake {
+    pub eventfd: std::fs::File,
+    /// The loop's ring while it runs and accepts messages; -1 otherwise.
+    pub ring_fd: std::sync::atomic::AtomicI32,
 }
 
 impl Signal for ThreadWake {
     fn notify(&self) {
         match self {
             ThreadWake::Task(notify) => notify.notify_one(),
-            ThreadWake::EventFd(file) => {
+            ThreadWake::Ring(ring) => {
                 use std::io::Write;
                 // Fails only if the counter would pass u64::MAX - 1, and then a wake is pending.
-                drop((&*file).write(&1u64.to_ne_bytes()));
+                drop((&ring.eventfd).write(&1u64.to_ne_bytes()));
             }
         }
     }
@@ -72,7 +85,11 @@ impl Signal for ThreadWake {
 
 /// What the queue holds: items while open, nothing once closed.
 enum State<T> {
-    Open(VecDeque<T>),
+    Open {
+        items: VecDeque<T>,
+        /// The consumer found the queue empty and will wait for the signal.
+        consumer_asleep: bool,
+    },
     Closed,
 }
 
@@ -95,7 +112,10 @@ pub struct Mailbox<T, S = tokio::sync::Notify> {
 impl<T, S: Signal> Mailbox<T, S> {
     pub fn new(signal: S) -> Mailbox<T, S> {
         Mailbox {
-            state: Mutex::new(State::Open(VecDeque::new())),
+            state: Mutex::new(State::Open {
+                items: VecDeque::new(),
+                consumer_asleep: false,
+            }),
             signal,
         }
     }
@@ -107,51 +127,82 @@ impl<T, S: Signal> Mailbox<T, S> {
 
     /// Queues `item`; hands it back when the mailbox is closed.
     pub fn push(&self, item: T) -> Result<(), T> {
-        let was_empty = {
-            let mut state = self.lock();
-            let State::Open(items) = &mut *state else {
-                return Err(item);
-            };
-            let was_empty = items.is_empty();
-            items.push_back(item);
-            was_empty
-        };
-        // Outside the lock: the woken consumer would only block on it.
-        if was_empty {
-            self.signal.notify();
+        let mut item = Some(item);
+        let wake = self.enqueue(|items| items.extend(item.take()));
+        match wake {
+            Ok(wake) => {
+                self.wake_if(wake);
+                Ok(())
+            }
+            Err(()) => Err(item.expect("a closed mailbox left the item alone")),
         }
-        Ok(())
     }
 
     /// Queues every item of `items` in order, in one lock and with at most one signal; leaves
     /// them in `items` when the mailbox is closed.
     pub fn push_all(&self, items: &mut VecDeque<T>) -> Result<(), ()> {
-        if items.is_empty() {
-            return Ok(());
-        }
-        let was_empty = {
-            let mut state = self.lock();
-            let State::Open(queued) = &mut *state else {
-                return Err(());
-            };
-            let was_empty = queued.is_empty();
-            queued.append(items);
-            was_empty
-        };
-        if was_empty {
-            self.signal.notify();
-        }
+        let wake = self.push_all_unsignalled(items)?;
+        self.wake_if(wake);
         Ok(())
     }
 
-    /// Moves every queued item to the back of `out`.
+    /// `push_all` that leaves the signal to the caller: returns whether the consumer must be
+    /// woken (it is asleep). The uring loop wakes another ring by a message of its own ring,
+    /// which rides on its next submit instead of costing a write syscall here.
+    pub fn push_all_unsignalled(&self, items: &mut VecDeque<T>) -> Result<bool, ()> {
+        if items.is_empty() {
+            return Ok(false);
+        }
+        self.enqueue(|queued| queued.append(items))
+    }
+
+    fn enqueue(&self, add: impl FnOnce(&mut VecDeque<T>)) -> Result<bool, ()> {
+        let mut state = self.lock();
+        let State::Open {
+            items,
+            consumer_asleep,
+        } = &mut *state
+        else {
+            return Err(());
+        };
+        add(items);
+        Ok(std::mem::take(consumer_asleep))
+    }
+
+    fn wake_if(&self, wake: bool) {
+        // Outside the lock: the woken consumer would only block on it.
+        if wake {
+            self.signal.notify();
+        }
+    }
+
+    /// Moves every queued item to the back of `out`; the consumer is awake (it will look again
+    /// before it sleeps), so producers need not signal.
     pub fn try_recv(&self, out: &mut VecDeque<T>) -> Recv {
+        self.take(out, false)
+    }
+
+    /// `try_recv` by a consumer that will wait for the signal when it finds nothing: an empty
+    /// queue marks it asleep, so the next push signals.
+    pub fn try_recv_or_sleep(&self, out: &mut VecDeque<T>) -> Recv {
+        self.take(out, true)
+    }
+
+    fn take(&self, out: &mut VecDeque<T>, sleep_when_empty: bool) -> Recv {
         let mut state = self.lock();
         match &mut *state {
-            State::Open(items) if items.is_empty() => Recv::Empty,
-            State::Open(items) => {
-                out.append(items);
-                Recv::Items
+            State::Open {
+                items,
+                consumer_asleep,
+            } => {
+                if items.is_empty() {
+                    *consumer_asleep = sleep_when_empty;
+                    Recv::Empty
+                } else {
+                    *consumer_asleep = sleep_when_empty;
+                    out.append(items);
+                    Recv::Items
+                }
             }
             State::Closed => Recv::Closed,
         }
@@ -162,7 +213,7 @@ impl<T, S: Signal> Mailbox<T, S> {
         let state = std::mem::replace(&mut *self.lock(), State::Closed);
         self.signal.notify();
         match state {
-            State::Open(items) => items,
+            State::Open { items, .. } => items,
             State::Closed => VecDeque::new(),
         }
     }
@@ -179,7 +230,7 @@ impl<T> Mailbox<T, tokio::sync::Notify> {
     /// Waits until items arrive (moved to `out`, returns true) or the mailbox closes (false).
     pub async fn recv(&self, out: &mut VecDeque<T>) -> bool {
         loop {
-            match self.try_recv(out) {
+            match self.try_recv_or_sleep(out) {
                 Recv::Items => return true,
                 Recv::Closed => return false,
                 Recv::Empty => self.signal.notified().await,
@@ -195,7 +246,7 @@ impl<T> Mailbox<T, ThreadWake> {
             panic!("an eventfd mailbox is drained by the uring loop, never awaited");
         };
         loop {
-            match self.try_recv(out) {
+            match self.try_recv_or_sleep(out) {
                 Recv::Items => return true,
                 Recv::Closed => return false,
                 Recv::Empty => notify.notified().await,
@@ -255,6 +306,52 @@ mod tests {
         assert_eq!(mailbox.push(8), Err(8));
         assert_eq!(mailbox.try_recv(&mut VecDeque::new()), Recv::Closed);
         assert!(mailbox.close().is_empty(), "closing twice is harmless");
+    }
+
+    /// Counts signals.
+    #[derive(Default)]
+    struct Count(std::sync::atomic::AtomicU32);
+
+    impl super::Signal for Count {
+        fn notify(&self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn producers_signal_only_a_consumer_that_said_it_sleeps() {
+        let mailbox: Mailbox<u32, Count> = Mailbox::new(Count::default());
+        let signals = || {
+            mailbox
+                .signal()
+                .0
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let mut out = VecDeque::new();
+        mailbox.push(1).unwrap();
+        assert_eq!(signals(), 0, "a consumer that never slept is awake");
+        assert_eq!(mailbox.try_recv_or_sleep(&mut out), Recv::Items);
+        assert_eq!(mailbox.try_recv_or_sleep(&mut out), Recv::Empty);
+        mailbox.push(2).unwrap();
+        mailbox.push_all(&mut VecDeque::from([3, 4])).unwrap();
+        assert_eq!(signals(), 1, "one signal answers one sleep");
+        assert_eq!(mailbox.try_recv_or_sleep(&mut out), Recv::Items);
+        assert_eq!(mailbox.try_recv_or_sleep(&mut out), Recv::Empty);
+        assert_eq!(mailbox.try_recv(&mut out), Recv::Empty);
+        mailbox.push(5).unwrap();
+        assert_eq!(signals(), 1, "a plain drain marks the consumer awake");
+        assert_eq!(mailbox.try_recv_or_sleep(&mut out), Recv::Items);
+        assert_eq!(mailbox.try_recv_or_sleep(&mut out), Recv::Empty);
+        let mut batch = VecDeque::from([6]);
+        assert_eq!(mailbox.push_all_unsignalled(&mut batch), Ok(true));
+        assert_eq!(signals(), 1, "the caller signals an unsignalled push");
+        assert_eq!(
+            mailbox.push_all_unsignalled(&mut VecDeque::new()),
+            Ok(false)
+        );
+        assert_eq!(out, [1, 2, 3, 4, 5]);
+        mailbox.close();
+        assert_eq!(signals(), 2, "close always signals");
     }
 
     /// Two producer threads push while an async consumer sleeps and wakes; every item arrives,
@@ -348,7 +445,7 @@ mod loom_tests {
     /// The consumer loop of `Mailbox::recv`, blocking instead of awaiting.
     fn recv(mailbox: &Mailbox<u32, Permit>, out: &mut VecDeque<u32>) -> bool {
         loop {
-            match mailbox.try_recv(out) {
+            match mailbox.try_recv_or_sleep(out) {
                 Recv::Items => return true,
                 Recv::Closed => return false,
                 Recv::Empty => mailbox.signal.wait(),
@@ -424,6 +521,39 @@ mod loom_tests {
             single.join().unwrap();
             let batch: Vec<u32> = seen.iter().copied().filter(|&i| i != 3).collect();
             assert_eq!(batch, [1, 2]);
+        });
+    }
+
+    /// The uring loop's consumer: it drains awake (`try_recv`) after every batch of work and
+    /// looks once more, marking itself asleep, before it waits. A push that lands while it is
+    /// awake skips the signal; the look before the wait must find it.
+    #[test]
+    fn mailbox_no_lost_wakeup_awake_drains() {
+        loom::model(|| {
+            let mailbox = Arc::new(Mailbox::new(Permit::new()));
+            let producers: Vec<_> = (0..2)
+                .map(|p| {
+                    let mailbox = Arc::clone(&mailbox);
+                    loom::thread::spawn(move || mailbox.push(p).unwrap())
+                })
+                .collect();
+            let mut seen = VecDeque::new();
+            while seen.len() < 2 {
+                assert_ne!(mailbox.try_recv(&mut seen), Recv::Closed);
+                if seen.len() == 2 {
+                    break;
+                }
+                match mailbox.try_recv_or_sleep(&mut seen) {
+                    Recv::Items => {}
+                    Recv::Empty => mailbox.signal.wait(),
+                    Recv::Closed => unreachable!("nobody closes"),
+                }
+            }
+            for producer in producers {
+                producer.join().unwrap();
+            }
+            seen.make_contiguous().sort_unstable();
+            assert_eq!(seen, [0, 1]);
         });
     }
 

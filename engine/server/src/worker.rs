@@ -529,7 +529,7 @@ impl Core {
 
 /// Sends what a burst of steps produced for other threads: one lock and at most one wake-up
 /// per destination instead of one per message.
-pub fn send_outboxes(outboxes: &mut [VecDeque<Inbound>], shared: &Shared) {
+fn send_outboxes(outboxes: &mut [VecDeque<Inbound>], shared: &Shared) {
     for (to, outbox) in outboxes.iter_mut().enumerate() {
         if shared.mailboxes[to].push_all(outbox).is_err() {
             tracing::debug!(

@@ -38,7 +38,7 @@ mod recv_buffers;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, FromRawFd};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,7 +48,7 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 
 use self::recv_buffers::RecvBuffers;
 use crate::conn::{Output, Phase};
-use crate::mailbox::{Recv, ThreadWake};
+use crate::mailbox::{Recv, RingWake, Signal, ThreadWake};
 use crate::timer::Timers;
 use crate::worker::{self, Inbound, NewConn, Setup, Shared, Wake};
 
@@ -89,6 +89,23 @@ pub fn probe() -> std::io::Result<()> {
         return Err(unsupported("the kernel lacks multishot receives (6.0+)"));
     }
     Ok(())
+}
+
+/// A message from thread `from`'s ring that posts `Op::Mail` on thread `to`'s ring (`ring_fd`);
+/// the sender hears back only if it fails (`Op::MailSent`).
+fn wake_message(ring_fd: i32, from: u32, to: u32) -> squeue::Entry {
+    opcode::MsgRingData::new(types::Fd(ring_fd), 0, Op::Mail.user_data(from), None)
+        .build()
+        .flags(squeue::Flags::SKIP_SUCCESS)
+        .user_data(Op::MailSent.user_data(to))
+}
+
+/// Whether rings can wake each other with messages that post nothing back on success.
+fn ring_messages_work(ring: &IoUring) -> bool {
+    let mut probe = io_uring::Probe::new();
+    ring.submitter().register_probe(&mut probe).is_ok()
+        && probe.is_supported(opcode::MsgRingData::CODE)
+        && ring.params().is_feature_skip_cqe_on_success()
 }
 
 fn unsupported(what: &str) -> std::io::Error {
@@ -161,8 +178,10 @@ pub fn new_wake() -> std::io::Result<ThreadWake> {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: `fd` was just created and is owned by nobody else.
-    Ok(ThreadWake::EventFd(unsafe {
-        std::fs::File::from_raw_fd(fd)
+    let eventfd = unsafe { std::fs::File::from_raw_fd(fd) };
+    Ok(ThreadWake::Ring(RingWake {
+        eventfd,
+        ring_fd: AtomicI32::new(-1),
     }))
 }
 
@@ -175,9 +194,19 @@ enum Op {
     Cancel = 3,
     Accept = 4,
     Wake = 5,
+    /// Another ring's message: mail is waiting (posted by that ring, so never in flight here).
+    Mail = 6,
+    /// Our message to thread `slot` failed (a success posts nothing here: CQE_SKIP_SUCCESS).
+    MailSent = 7,
 }
 
 impl Op {
+    /// Whether this ring counts the operation in `Loop::in_flight` (it submitted it and waits
+    /// for its last completion at shutdown).
+    fn in_flight(self) -> bool {
+        !matches!(self, Op::Mail | Op::MailSent)
+    }
+
     fn user_data(self, slot: u32) -> u64 {
         (u64::from(self as u8) << 32) | u64::from(slot)
     }
@@ -190,6 +219,8 @@ impl Op {
             3 => Op::Cancel,
             4 => Op::Accept,
             5 => Op::Wake,
+            6 => Op::Mail,
+            7 => Op::MailSent,
             other => panic!("completion with unknown operation {other}"),
         };
         (op, slot)
@@ -253,6 +284,8 @@ struct Loop {
     in_flight: usize,
     timers: Timers<Wake>,
     mail: VecDeque<Inbound>,
+    /// This kernel posts ring-to-ring messages (`Op::Mail`) without a completion for the sender.
+    ring_messages: bool,
     stopping: bool,
 }
 
@@ -350,6 +383,7 @@ impl Loop {
             accept_paused: false,
             next_thread: 0,
             in_flight: 0,
+            ring_messages: false,
             timers,
             mail: VecDeque::new(),
             stopping: false,
@@ -360,6 +394,12 @@ impl Loop {
         let clock = self.shared.clock;
         self.cx.set_time(clock.now_mono_us(), clock.wall_us());
         self.node.start(&mut self.cx);
+        self.ring_messages = ring_messages_work(&self.ring);
+        if self.ring_messages {
+            let fd = self.ring.as_raw_fd();
+            let wake = self.ring_wake(usize::from(self.thread.0));
+            wake.ring_fd.store(fd, Ordering::Release);
+        }
         self.step();
         self.arm_memory_report();
     }
@@ -367,13 +407,21 @@ impl Loop {
     fn run(&mut self) {
         while !self.stopping {
             self.queue_submissions();
-            match self.submit_and_wait() {
+            // The last look before sleeping marks this thread asleep, so other threads signal
+            // only then; mail found here means there is work and no reason to wait.
+            let mailbox = &self.shared.mailboxes[usize::from(self.thread.0)];
+            let submitted = match mailbox.try_recv_or_sleep(&mut self.mail) {
+                Recv::Empty => self.submit_and_wait(),
+                Recv::Items | Recv::Closed => self.ring.submit(),
+            };
+            match submitted {
                 Ok(_) => {}
                 // A signal, or completions the kernel could not post yet: reap and go on.
                 Err(err) if matches!(err.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {}
                 Err(err) => panic!("io_uring_enter failed on thread {}: {err}", self.thread.0),
             }
             self.reap();
+            self.take_mail();
             self.step();
         }
     }
@@ -481,20 +529,34 @@ impl Loop {
     /// Any memory the entry names must stay valid, and unmoved, until its completion.
     unsafe fn push(&mut self, entry: &squeue::Entry) {
         // SAFETY: the caller's promise.
+        unsafe { self.push_uncounted(entry) };
+        self.in_flight += 1;
+    }
+
+    /// `push` for an operation that is not waited for at shutdown.
+    ///
+    /// # Safety
+    /// As for `push`.
+    unsafe fn push_uncounted(&mut self, entry: &squeue::Entry) {
+        // SAFETY: the caller's promise.
         while unsafe { self.ring.submission().push(entry) }.is_err() {
             if let Err(err) = self.ring.submit() {
                 panic!("io_uring submit failed on thread {}: {err}", self.thread.0);
             }
         }
-        self.in_flight += 1;
     }
 
     fn wake_fd(&self) -> i32 {
-        let ThreadWake::EventFd(file) = self.shared.mailboxes[usize::from(self.thread.0)].signal()
-        else {
-            panic!("uring thread {} without an eventfd wake-up", self.thread.0);
+        self.ring_wake(usize::from(self.thread.0))
+            .eventfd
+            .as_raw_fd()
+    }
+
+    fn ring_wake(&self, thread: usize) -> &RingWake {
+        let ThreadWake::Ring(wake) = self.shared.mailboxes[thread].signal() else {
+            panic!("uring thread {thread} without a ring wake-up");
         };
-        file.as_raw_fd()
+        wake
     }
 
     fn wake_buf_ptr(&mut self) -> *mut u8 {
@@ -517,16 +579,19 @@ impl Loop {
             let Some(cqe) = self.ring.completion().next() else {
                 break;
             };
-            if !cqueue::more(cqe.flags()) {
+            let (op, slot) = Op::of(cqe.user_data());
+            if op.in_flight() && !cqueue::more(cqe.flags()) {
                 self.in_flight -= 1;
             }
-            let (op, slot) = Op::of(cqe.user_data());
             match op {
                 Op::Recv => self.on_recv(slot, cqe.result(), cqe.flags()),
                 Op::Send => self.on_sent(slot, cqe.result()),
                 Op::Cancel => {}
                 Op::Accept => self.on_accept(cqe.result(), cqe.flags()),
                 Op::Wake => self.on_wake(cqe.result()),
+                // `take_mail` runs after every reap.
+                Op::Mail => {}
+                Op::MailSent => self.on_message_failed(slot, cqe.result()),
             }
         }
     }
@@ -625,16 +690,31 @@ impl Loop {
         }
     }
 
-    /// The eventfd read completed: another thread (or the timer helper) left mail.
+    /// The eventfd read completed: another thread (or the timer helper) left mail, which
+    /// `take_mail` collects after every reap.
     fn on_wake(&mut self, result: i32) {
         self.wake_armed = false;
         if result < 0 && result != -libc::ECANCELED {
             tracing::warn!(errno = -result, "mailbox wake-up read failed");
         }
+    }
+
+    /// A message to another ring failed (it is stopping, or its ring is gone): its eventfd
+    /// still wakes it.
+    fn on_message_failed(&mut self, to: u32, result: i32) {
+        tracing::debug!(
+            to,
+            errno = -result,
+            "ring message failed; waking by eventfd"
+        );
+        self.shared.mailboxes[to as usize].signal().notify();
+    }
+
+    /// Delivers this thread's mail (a lock per turn, uncontended unless mail is coming in).
+    fn take_mail(&mut self) {
         let mailbox = &self.shared.mailboxes[usize::from(self.thread.0)];
-        match mailbox.try_recv(&mut self.mail) {
-            Recv::Items | Recv::Empty => {}
-            Recv::Closed => self.stopping = true,
+        if mailbox.try_recv(&mut self.mail) == Recv::Closed {
+            self.stopping = true;
         }
         while let Some(inbound) = self.mail.pop_front() {
             match inbound {
@@ -748,7 +828,41 @@ impl Loop {
             self.node.on_msg(msg, &mut self.cx);
         }
         self.effects = effects;
-        worker::send_outboxes(&mut self.outbox, &self.shared);
+        self.send_mail();
+    }
+
+    /// Sends what a burst of steps produced for other threads: one lock per destination, and a
+    /// wake-up only for a thread that said it sleeps — by a message of our ring, which the next
+    /// submit carries, where this kernel has them.
+    fn send_mail(&mut self) {
+        for to in 0..self.outbox.len() {
+            let mailbox = &self.shared.mailboxes[to];
+            match mailbox.push_all_unsignalled(&mut self.outbox[to]) {
+                Ok(false) => {}
+                Ok(true) => self.wake_thread(to),
+                Err(()) => {
+                    tracing::debug!(
+                        to,
+                        dropped = self.outbox[to].len(),
+                        "messages dropped: thread is stopping"
+                    );
+                    self.outbox[to].clear();
+                }
+            }
+        }
+    }
+
+    fn wake_thread(&mut self, to: usize) {
+        let ring_fd = self.ring_wake(to).ring_fd.load(Ordering::Acquire);
+        if !self.ring_messages || ring_fd < 0 {
+            self.shared.mailboxes[to].signal().notify();
+            return;
+        }
+        let to = u32::try_from(to).expect("thread index fits u32");
+        let entry = wake_message(ring_fd, u32::from(self.thread.0), to);
+        // SAFETY: a ring message names no memory. Not counted in flight: it completes here
+        // only when it fails, and shutdown need not wait for it.
+        unsafe { self.push_uncounted(&entry) };
     }
 
     fn route(&mut self, effect: Effect) {
@@ -835,6 +949,10 @@ impl Loop {
     /// buffer is freed while the kernel may still use it.
     fn stop(mut self) {
         self.timers.stop();
+        // Other rings wake this one by eventfd from now on (its mailbox is closed anyway).
+        self.ring_wake(usize::from(self.thread.0))
+            .ring_fd
+            .store(-1, Ordering::Release);
         tracing::debug!(
             thread = self.thread.0,
             conns = self.slot_of.len(),
@@ -903,10 +1021,10 @@ impl Loop {
                 }
             }
             while let Some(cqe) = self.ring.completion().next() {
-                if !cqueue::more(cqe.flags()) {
+                let (op, slot) = Op::of(cqe.user_data());
+                if op.in_flight() && !cqueue::more(cqe.flags()) {
                     self.in_flight -= 1;
                 }
-                let (op, slot) = Op::of(cqe.user_data());
                 match op {
                     Op::Recv => {
                         if let Some(buffer) = cqueue::buffer_select(cqe.flags()) {
@@ -919,7 +1037,7 @@ impl Loop {
                     Op::Send => {
                         self.conns[slot as usize].as_mut().expect("live").send_armed = false;
                     }
-                    Op::Cancel | Op::Accept | Op::Wake => {}
+                    Op::Cancel | Op::Accept | Op::Wake | Op::Mail | Op::MailSent => {}
                 }
             }
         }
@@ -954,11 +1072,59 @@ fn recv_entry(conn: &mut Conn, slot: u32, buf_group: u16) -> Option<squeue::Entr
 
 #[cfg(test)]
 mod tests {
-    use super::Op;
+    use std::os::fd::AsRawFd;
+
+    use super::{new_ring, new_wake, ring_messages_work, wake_message, Op};
+    use crate::mailbox::ThreadWake;
+
+    /// A wake message lands on the other ring as `Op::Mail` from its sender and posts nothing
+    /// back; one aimed at something that is not a ring comes back as `Op::MailSent` for its
+    /// destination, with an error (the loop then falls back to the eventfd).
+    #[test]
+    fn wake_messages_reach_the_other_ring_and_failures_come_back() {
+        let mut sender = new_ring().unwrap();
+        let mut receiver = new_ring().unwrap();
+        if !ring_messages_work(&sender) {
+            eprintln!("skipped: this kernel has no ring messages");
+            return;
+        }
+        let entry = wake_message(receiver.as_raw_fd(), 3, 5);
+        // SAFETY: a ring message names no memory.
+        unsafe { sender.submission().push(&entry) }.unwrap();
+        sender.submit().unwrap();
+        receiver.submit_and_wait(1).unwrap();
+        let posted: Vec<_> = receiver.completion().map(|cqe| cqe.user_data()).collect();
+        assert_eq!(posted.len(), 1);
+        assert_eq!(Op::of(posted[0]), (Op::Mail, 3));
+        assert_eq!(
+            sender.completion().count(),
+            0,
+            "a success posts nothing back"
+        );
+
+        let ThreadWake::Ring(not_a_ring) = new_wake().unwrap() else {
+            unreachable!("new_wake makes a ring wake-up")
+        };
+        let entry = wake_message(not_a_ring.eventfd.as_raw_fd(), 3, 5);
+        // SAFETY: as above.
+        unsafe { sender.submission().push(&entry) }.unwrap();
+        sender.submit_and_wait(1).unwrap();
+        let failed = sender.completion().next().unwrap();
+        assert_eq!(Op::of(failed.user_data()), (Op::MailSent, 5));
+        assert!(failed.result() < 0, "result {}", failed.result());
+    }
 
     #[test]
     fn user_data_round_trips() {
-        for op in [Op::Recv, Op::Send, Op::Cancel, Op::Accept, Op::Wake] {
+        for op in [
+            Op::Recv,
+            Op::Send,
+            Op::Cancel,
+            Op::Accept,
+            Op::Wake,
+            Op::Mail,
+            Op::MailSent,
+        ] {
             for slot in [0, 1, 77, u32::MAX] {
                 assert_eq!(Op::of(op.user_data(slot)), (op, slot));
             }
