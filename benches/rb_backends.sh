@@ -8,7 +8,8 @@
 #   taskset -c 1 redis-benchmark -p PORT -n N -c 50 -d 256 -P P -t TEST -q --csv
 # and the server's utime+stime (/proc/PID/stat) is read before and after it. Printed per
 # (pipeline, test, server): median ops/s, median p99, ops per server CPU-second (all rounds'
-# ops over all rounds' CPU), and each damselfly backend's ratios to redis.
+# ops over all rounds' CPU), each damselfly backend's ratios to redis, and the client's median
+# CPU share (client%: its CPU seconds over its wall time; near 100% the client set the pace).
 #
 # Usage: benches/rb_backends.sh [N]        (default 200000 requests per run)
 # Env:   PIPELINES="1 16"  TESTS="set get"  ROUNDS=3  CLIENTS=50  DATA_SIZE=256  PIN=yes
@@ -61,12 +62,15 @@ for server in "${SERVERS[@]}"; do
 done
 
 bench() {
-  local server=$1 p=$2 test=$3 pid=${pid_of[$1]} before after csv
+  local server=$1 p=$2 test=$3 pid=${pid_of[$1]} before after csv busy
   before=$(cpu_ticks "$pid")
-  csv=$(timeout "$RUN_TIME_MAX_S" "${client_pin[@]}" redis-benchmark -p "${port_of[$server]}" \
-    -n "$N" -c "$CLIENTS" -d "$DATA_SIZE" -P "$p" -t "$test" ${KEY_RANGE:+-r "$KEY_RANGE"} -q --csv)
+  csv=$(timeout "$RUN_TIME_MAX_S" /usr/bin/time -f '%e %U %S' -o "$work/client.time" \
+    "${client_pin[@]}" redis-benchmark -p "${port_of[$server]}" -n "$N" -c "$CLIENTS" \
+    -d "$DATA_SIZE" -P "$p" -t "$test" ${KEY_RANGE:+-r "$KEY_RANGE"} -q --csv)
   after=$(cpu_ticks "$pid")
-  echo "$csv" | csv_row $((after - before)) \
+  # The client's CPU over its wall time: near 100% means the client, not the server, set the pace.
+  busy=$(awk '{ printf "%.0f", ($1 > 0 ? 100 * ($2 + $3) / $1 : 0) }' "$work/client.time")
+  echo "$csv" | csv_row $((after - before)) | sed "s/\$/ $busy/" \
     >>"$work/$p.$test.$server"
 }
 
@@ -83,17 +87,18 @@ for round in $(seq 1 "$ROUNDS"); do
     done
   done
 done
-printf '%-3s %-4s %-10s %10s %8s %11s %8s %8s %9s\n' P test server 'ops/s' 'p99 ms' 'ops/cpu-s' \
-  'ops/r' 'p99/r' 'cpu-eff/r'
+printf '%-3s %-4s %-10s %10s %8s %11s %8s %8s %9s %8s\n' P test server 'ops/s' 'p99 ms' 'ops/cpu-s' \
+  'ops/r' 'p99/r' 'cpu-eff/r' 'client%'
 for p in $PIPELINES; do
   for test in $TESTS; do
     read -r r_rps r_p99 r_eff < <(summary "$work/$p.$test.redis")
     for server in "${SERVERS[@]}"; do
       read -r rps p99 eff < <(summary "$work/$p.$test.$server")
+      busy=$(median 4 "$work/$p.$test.$server")
       awk -v s="$server" -v p="$p" -v t="$test" -v a="$rps" -v c="$p99" -v e="$eff" \
-        -v b="$r_rps" -v d="$r_p99" -v f="$r_eff" 'BEGIN {
-          printf "%-3s %-4s %-10s %10s %8s %11s %7.2fx %7.2fx %8.2fx\n", p, t, s, a, c, e,
-            (b > 0 ? a / b : 0), (d > 0 ? c / d : 0), (f > 0 ? e / f : 0) }'
+        -v b="$r_rps" -v d="$r_p99" -v f="$r_eff" -v k="$busy" 'BEGIN {
+          printf "%-3s %-4s %-10s %10s %8s %11s %7.2fx %7.2fx %8.2fx %7s%%\n", p, t, s, a, c, e,
+            (b > 0 ? a / b : 0), (d > 0 ? c / d : 0), (f > 0 ? e / f : 0), k }'
     done
   done
 done

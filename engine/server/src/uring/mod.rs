@@ -408,11 +408,12 @@ impl Loop {
         while !self.stopping {
             self.queue_submissions();
             // The last look before sleeping marks this thread asleep, so other threads signal
-            // only then; mail found here means there is work and no reason to wait.
+            // only then. Mail found here is stepped first; what it adds to the submissions
+            // goes with the next wait's syscall rather than one of its own.
             let mailbox = &self.shared.mailboxes[usize::from(self.thread.0)];
             let submitted = match mailbox.try_recv_or_sleep(&mut self.mail) {
                 Recv::Empty => self.submit_and_wait(),
-                Recv::Items | Recv::Closed => self.ring.submit(),
+                Recv::Items | Recv::Closed => Ok(0),
             };
             match submitted {
                 Ok(_) => {}
