@@ -146,6 +146,7 @@ impl Shard {
     /// A transaction may have run on another shard already and read or written its keys here
     /// in a hop still to come; deleting one under it would tear it (simulator seeds with a
     /// memory budget). Expiry waits for queued transactions for the same reason.
+    #[inline]
     pub fn admit(
         &mut self,
         db: usize,
@@ -155,9 +156,21 @@ impl Shard {
     ) -> Result<(), CmdError> {
         if self.budget_bytes.is_none() {
             // Without a limit nothing to decide: the peak is noted by the periodic tick and
-            // when it is read, as Redis's serverCron does, not summed on every write.
+            // when it is read, as Redis's serverCron does, not summed on every write. Inlined,
+            // this is one compare on every command's path.
             return Ok(());
         }
+        self.admit_within_budget(db, spec, argv, locked)
+    }
+
+    #[inline(never)]
+    fn admit_within_budget(
+        &mut self,
+        db: usize,
+        spec: &CommandSpec,
+        argv: &Argv,
+        locked: impl Fn(u16, &[u8]) -> bool,
+    ) -> Result<(), CmdError> {
         let near: &[u8] = spec
             .key_indexes(argv.len())
             .first()

@@ -460,10 +460,15 @@ fn set(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         SetReply::Status => None,
     };
     let now_ms = ecx.read_now_ms();
-    // One table lookup (`peek` takes two): whether the key lives, and its deadline.
-    let old = ecx
-        .db()
-        .visit_live(key, now_ms, Access::Peek, |e| e.expire_at_ms());
+    // Whether the key lives, and its deadline, matter only to NX, XX and KEEPTTL: a plain SET
+    // replaces whatever is there (an expired entry too) in the insert's own lookup.
+    let old = if args.cond == SetCond::Always && !matches!(args.ttl, SetTtl::Keep) {
+        None
+    } else {
+        // One table lookup (`peek` takes two).
+        ecx.db()
+            .visit_live(key, now_ms, Access::Peek, |e| e.expire_at_ms())
+    };
     let found = old.is_some();
     let old_deadline_ms = old.flatten();
     let writes = match args.cond {

@@ -284,6 +284,8 @@ struct Loop {
     in_flight: usize,
     timers: Timers<Wake>,
     mail: VecDeque<Inbound>,
+    /// A wake-up completed since the last `take_mail`.
+    mail_signalled: bool,
     /// This kernel posts ring-to-ring messages (`Op::Mail`) without a completion for the sender.
     ring_messages: bool,
     stopping: bool,
@@ -386,6 +388,7 @@ impl Loop {
             ring_messages: false,
             timers,
             mail: VecDeque::new(),
+            mail_signalled: false,
             stopping: false,
         }
     }
@@ -413,7 +416,11 @@ impl Loop {
             let mailbox = &self.shared.mailboxes[usize::from(self.thread.0)];
             let submitted = match mailbox.try_recv_or_sleep(&mut self.mail) {
                 Recv::Empty => self.submit_and_wait(),
-                Recv::Items | Recv::Closed => Ok(0),
+                Recv::Items => Ok(0),
+                Recv::Closed => {
+                    self.stopping = true;
+                    Ok(0)
+                }
             };
             match submitted {
                 Ok(_) => {}
@@ -590,8 +597,7 @@ impl Loop {
                 Op::Cancel => {}
                 Op::Accept => self.on_accept(cqe.result(), cqe.flags()),
                 Op::Wake => self.on_wake(cqe.result()),
-                // `take_mail` runs after every reap.
-                Op::Mail => {}
+                Op::Mail => self.mail_signalled = true,
                 Op::MailSent => self.on_message_failed(slot, cqe.result()),
             }
         }
@@ -691,10 +697,10 @@ impl Loop {
         }
     }
 
-    /// The eventfd read completed: another thread (or the timer helper) left mail, which
-    /// `take_mail` collects after every reap.
+    /// The eventfd read completed: another thread (or the timer helper) left mail.
     fn on_wake(&mut self, result: i32) {
         self.wake_armed = false;
+        self.mail_signalled = true;
         if result < 0 && result != -libc::ECANCELED {
             tracing::warn!(errno = -result, "mailbox wake-up read failed");
         }
@@ -711,11 +717,16 @@ impl Loop {
         self.shared.mailboxes[to as usize].signal().notify();
     }
 
-    /// Delivers this thread's mail (a lock per turn, uncontended unless mail is coming in).
+    /// Delivers the mail taken by the look before the wait, and, when a wake-up came in during
+    /// it, what is queued now (which also marks this thread awake, so that producers stop
+    /// signalling). Without a wake-up nothing was pushed since the look (a push would have
+    /// signalled); if one is on its way, the next turn's look, before any sleep, takes it.
     fn take_mail(&mut self) {
-        let mailbox = &self.shared.mailboxes[usize::from(self.thread.0)];
-        if mailbox.try_recv(&mut self.mail) == Recv::Closed {
-            self.stopping = true;
+        if std::mem::take(&mut self.mail_signalled) {
+            let mailbox = &self.shared.mailboxes[usize::from(self.thread.0)];
+            if mailbox.try_recv(&mut self.mail) == Recv::Closed {
+                self.stopping = true;
+            }
         }
         while let Some(inbound) = self.mail.pop_front() {
             match inbound {
