@@ -129,6 +129,7 @@ impl World {
         for t in 0..config.threads {
             let server = ServerInfo {
                 damselfly_version: "sim".into(),
+                multiplexing_api: "sim".into(),
                 ..ServerInfo::default()
             };
             nodes.push(Node::new(

@@ -54,6 +54,7 @@ impl TestCluster {
         for t in 0..threads {
             let server = ServerInfo {
                 damselfly_version: "test".into(),
+                multiplexing_api: "epoll".into(),
                 started_mono_us: cluster.now_mono_us,
                 started_wall_ms: cluster.wall_us / 1000,
                 ..ServerInfo::default()

@@ -91,9 +91,9 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
         .local_addr()
         .map_err(context("listening address"))?
         .port();
-    let info = server_info(flags, port, clock)?;
-    let threads = flags.threads();
     let backend = io_backend(flags.io_backend)?;
+    let info = server_info(flags, port, clock, backend)?;
+    let threads = flags.threads();
     let wakes = (0..threads)
         .map(|_| match backend {
             IoBackend::Uring => crate::uring::new_wake(),
@@ -237,7 +237,12 @@ fn stop_all(shared: &Shared, handles: Vec<std::thread::JoinHandle<()>>) -> bool 
     clean
 }
 
-fn server_info(flags: &Flags, port: u16, clock: Clock) -> Result<ServerInfo, StartError> {
+fn server_info(
+    flags: &Flags,
+    port: u16,
+    clock: Clock,
+    backend: IoBackend,
+) -> Result<ServerInfo, StartError> {
     let mut run_id = [0u8; RUN_ID_BYTES];
     getrandom::getrandom(&mut run_id)
         .map_err(|err| context("cannot read OS randomness")(err.into()))?;
@@ -263,6 +268,11 @@ fn server_info(flags: &Flags, port: u16, clock: Clock) -> Result<ServerInfo, Sta
         master_replid: hex(&replid),
         started_mono_us: clock.now_mono_us(),
         started_wall_ms: clock.wall_us() / 1000,
+        multiplexing_api: match backend {
+            IoBackend::Uring => "io_uring",
+            IoBackend::Epoll => "epoll",
+        }
+        .into(),
     })
 }
 
@@ -309,6 +319,7 @@ mod tests {
             &crate::flags::parse(vec![], vec![], |_| unreachable!()).unwrap(),
             1,
             Clock::start(),
+            IoBackend::Epoll,
         )
         .unwrap();
         assert_eq!(info.run_id.len(), 40);

@@ -34,6 +34,16 @@ fn each_backend_serves_big_values_and_pipelines() {
         for threads in ["1", "2"] {
             let server = start(backend, threads);
             let mut conn = server.conn();
+            let info = String::from_utf8(conn.cmd(&[b"INFO", b"server"])).unwrap();
+            let api = if backend == "uring" {
+                "io_uring"
+            } else {
+                "epoll"
+            };
+            assert!(
+                info.contains(&format!("\r\nmultiplexing_api:{api}\r\n")),
+                "{backend}: {info}"
+            );
             let value = vec![b'v'; BIG_VALUE_BYTES];
             assert_eq!(conn.cmd(&[b"SET", b"big", &value]), b"+OK\r\n");
             let mut expected = format!("${BIG_VALUE_BYTES}\r\n").into_bytes();

@@ -313,7 +313,7 @@ fn server_section(node: &Node, cx: &Cx, out: &mut String) {
         ("redis_mode", "standalone".into()),
         ("os", server.os.clone()),
         ("arch_bits", server.arch_bits.to_string()),
-        ("multiplexing_api", "epoll".into()),
+        ("multiplexing_api", server.multiplexing_api.clone()),
         ("process_id", server.process_id.to_string()),
         ("process_supervised", "no".into()),
         ("run_id", server.run_id.clone()),

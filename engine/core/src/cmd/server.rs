@@ -57,6 +57,8 @@ pub struct ServerInfo {
     pub started_mono_us: u64,
     /// Wall time the server started: LASTSAVE and rdb_last_save_time until there are saves.
     pub started_wall_ms: u64,
+    /// INFO's multiplexing_api: the driver's socket layer ("io_uring" or "epoll").
+    pub multiplexing_api: String,
 }
 
 /// What a connection command asks the node to do besides replying.
