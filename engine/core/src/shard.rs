@@ -163,6 +163,7 @@ impl Shard {
         self.admit_within_budget(db, spec, argv, locked)
     }
 
+    /// `admit` with a budget: out of line, so that the common no-budget case inlines small.
     #[inline(never)]
     fn admit_within_budget(
         &mut self,

@@ -442,6 +442,19 @@ mod loom_tests {
         }
     }
 
+    /// `count` producer threads, each pushing its own number.
+    fn spawn_producers(
+        mailbox: &Arc<Mailbox<u32, Permit>>,
+        count: u32,
+    ) -> Vec<loom::thread::JoinHandle<()>> {
+        (0..count)
+            .map(|p| {
+                let mailbox = Arc::clone(mailbox);
+                loom::thread::spawn(move || mailbox.push(p).unwrap())
+            })
+            .collect()
+    }
+
     /// The consumer loop of `Mailbox::recv`, blocking instead of awaiting.
     fn recv(mailbox: &Mailbox<u32, Permit>, out: &mut VecDeque<u32>) -> bool {
         loop {
@@ -457,12 +470,7 @@ mod loom_tests {
     fn mailbox_no_lost_wakeup_two_producers() {
         loom::model(|| {
             let mailbox = Arc::new(Mailbox::new(Permit::new()));
-            let producers: Vec<_> = (0..2)
-                .map(|p| {
-                    let mailbox = Arc::clone(&mailbox);
-                    loom::thread::spawn(move || mailbox.push(p).unwrap())
-                })
-                .collect();
+            let producers = spawn_producers(&mailbox, 2);
             let mut seen = VecDeque::new();
             while seen.len() < 2 {
                 assert!(recv(&mailbox, &mut seen));
@@ -524,19 +532,14 @@ mod loom_tests {
         });
     }
 
-    /// The uring loop's consumer: it drains awake (`try_recv`) after every batch of work and
-    /// looks once more, marking itself asleep, before it waits. A push that lands while it is
-    /// awake skips the signal; the look before the wait must find it.
+    /// The uring loop's consumer: it drains awake (`try_recv`) when a wake-up ended its wait,
+    /// and looks once more, marking itself asleep, before every wait. A push that lands while
+    /// it is awake skips the signal; the look before the wait must find it.
     #[test]
     fn mailbox_no_lost_wakeup_awake_drains() {
         loom::model(|| {
             let mailbox = Arc::new(Mailbox::new(Permit::new()));
-            let producers: Vec<_> = (0..2)
-                .map(|p| {
-                    let mailbox = Arc::clone(&mailbox);
-                    loom::thread::spawn(move || mailbox.push(p).unwrap())
-                })
-                .collect();
+            let producers = spawn_producers(&mailbox, 2);
             let mut seen = VecDeque::new();
             while seen.len() < 2 {
                 assert_ne!(mailbox.try_recv(&mut seen), Recv::Closed);
