@@ -501,12 +501,10 @@ impl Loop {
                 }
             }
             Phase::Open | Phase::Closing => {
-                if !conn.send_armed && conn.out.is_empty() && !conn.queued.is_empty() {
-                    conn.out = Output {
-                        bytes: std::mem::take(&mut conn.queued),
-                        start: 0,
-                    };
-                }
+                debug_assert!(
+                    conn.send_armed || conn.queued.is_empty(),
+                    "output queued behind no send"
+                );
                 if !conn.send_armed && !conn.out.is_empty() {
                     let pending = conn.out.pending();
                     let len = u32::try_from(pending.len()).unwrap_or(u32::MAX);
@@ -652,9 +650,19 @@ impl Loop {
         let sent = usize::try_from(result).unwrap_or(0);
         if conn.phase != Phase::Done && sent > 0 {
             conn.out.start += sent;
+            // Output that came while the send was in flight joins `out` now, behind what is left
+            // of it: with the send no longer armed, the next write appends to `out`, and bytes
+            // still in `queued` would then go out after newer ones (replies out of order).
             if conn.out.is_empty() {
-                let done = std::mem::take(&mut conn.out);
+                let queued = Output {
+                    bytes: std::mem::take(&mut conn.queued),
+                    start: 0,
+                };
+                let done = std::mem::replace(&mut conn.out, queued);
                 self.cx.recycle_buffer(done.bytes);
+            } else if !conn.queued.is_empty() {
+                conn.out.bytes.extend_from_slice(&conn.queued);
+                conn.queued.clear();
             }
             let flushed_close = conn.phase == Phase::Closing && conn.nothing_to_send();
             self.local.push_back(Msg::ConnWritten {
