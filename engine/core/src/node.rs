@@ -62,6 +62,8 @@ pub struct NodeCounters {
     pub rejected_connections: u64,
     pub net_input_bytes: u64,
     pub net_output_bytes: u64,
+    /// Hops sent to another thread's shard (each a message there and a reply back).
+    pub hops_sent: u64,
 }
 
 pub struct Node {
@@ -566,6 +568,9 @@ impl Node {
             tx,
             ops,
         };
+        if to != self.thread {
+            self.counters.hops_sent += 1;
+        }
         cx.send(to, Msg::Hop(hop));
         None
     }

@@ -226,6 +226,43 @@ fn maxclients_flag_refuses_extra_clients() {
     assert_eq!(target.conn().cmd_str(&["PING"]), b"+PONG\r\n");
 }
 
+/// INFO's `hops_to_other_threads`: GETs of keys the connection's own thread does not own each
+/// cost a hop; on one thread nothing does.
+#[test]
+fn hops_to_other_threads_are_counted() {
+    if support::against_redis() {
+        return;
+    }
+    let hops = |conn: &mut support::RawConn| -> u64 {
+        let info = String::from_utf8(conn.cmd_str(&["INFO", "stats"])).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("hops_to_other_threads:"))
+            .expect("the field")
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    const KEYS: u64 = 40;
+    for (threads, expect_hops) in [("1", false), ("2", true)] {
+        let target = Target::under_test(&["--proactor_threads", threads]);
+        let mut conn = target.conn();
+        let before = hops(&mut conn);
+        for k in 0..KEYS {
+            assert_eq!(conn.cmd_str(&["GET", &format!("key:{k}")]), b"$-1\r\n");
+        }
+        let sent = hops(&mut conn) - before;
+        if expect_hops {
+            // About half the keys live on the other thread (and INFO itself asks it once).
+            assert!(
+                (KEYS / 4..=KEYS).contains(&sent),
+                "{threads} threads: {sent} hops"
+            );
+        } else {
+            assert_eq!(sent, 0, "one thread never hops");
+        }
+    }
+}
+
 #[test]
 fn proactor_threads_flag_is_accepted() {
     for threads in ["1", "2"] {

@@ -187,6 +187,7 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
         t.counters.rejected_connections += s.counters.rejected_connections;
         t.counters.net_input_bytes += s.counters.net_input_bytes;
         t.counters.net_output_bytes += s.counters.net_output_bytes;
+        t.counters.hops_sent += s.counters.hops_sent;
         t.shard.expired_keys += s.shard.expired_keys;
         t.shard.keyspace_hits += s.shard.keyspace_hits;
         t.shard.keyspace_misses += s.shard.keyspace_misses;
@@ -402,6 +403,9 @@ fn stats_section(t: &Totals, out: &mut String) {
         // and accepted below a higher queued txid, summed over shards.
         ("tx_schedules_refused", t.tx.refused.to_string()),
         ("tx_schedules_out_of_order", t.tx.out_of_order.to_string()),
+        // Not in Redis: hops sent to another thread's shard, summed over threads (a command
+        // on a key owned elsewhere, or a batch of them, costs one).
+        ("hops_to_other_threads", t.counters.hops_sent.to_string()),
     ];
     push_fields(out, &fields);
 }
