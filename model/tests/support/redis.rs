@@ -60,19 +60,17 @@ impl RedisServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("exited with {status} (port {})", self.port));
             }
-            if let Ok(mut conn) = self.try_connect() {
-                let info = conn.call(&[b"INFO".to_vec(), b"server".to_vec()]);
-                let pid = String::from_utf8_lossy(&info)
-                    .lines()
-                    .find_map(|line| line.strip_prefix("process_id:"))
-                    .and_then(|pid| pid.trim().parse::<u32>().ok());
-                match pid {
-                    Some(pid) if pid == self.child.id() => return Ok(()),
-                    Some(pid) => {
-                        return Err(format!("port {} answers as pid {pid}", self.port));
-                    }
-                    None => {}
+            // A reset or a short answer (a server on its way out, a socket connected to itself)
+            // identifies nobody yet: look again.
+            if let Some(pid) = self
+                .try_connect()
+                .ok()
+                .and_then(|mut conn| conn.server_pid())
+            {
+                if pid == self.child.id() {
+                    return Ok(());
                 }
+                return Err(format!("port {} answers as pid {pid}", self.port));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -116,6 +114,23 @@ pub struct RespConn {
 }
 
 impl RespConn {
+    /// INFO server's `process_id`, or None on any error (the INFO reply is one bulk string).
+    fn server_pid(&mut self) -> Option<u32> {
+        use std::io::Read;
+        self.writer
+            .write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n")
+            .ok()?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).ok()?;
+        let len: usize = line.trim_end().strip_prefix('$')?.parse().ok()?;
+        let mut body = vec![0; len + 2];
+        self.reader.read_exact(&mut body).ok()?;
+        String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|pid| pid.trim().parse().ok())
+    }
+
     /// Sends `argv` as a RESP multibulk and returns the raw bytes of the one reply.
     pub fn call(&mut self, argv: &[Vec<u8>]) -> Vec<u8> {
         let mut out = format!("*{}\r\n", argv.len()).into_bytes();
