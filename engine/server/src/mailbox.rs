@@ -16,7 +16,8 @@
 //! keep a permit when nobody is waiting, as `tokio::sync::Notify::notify_one` does, so a push
 //! that lands between the consumer's "empty" verdict and its wait is never lost. A stale permit
 //! costs one empty drain. A busy consumer (the common case under load) costs producers no
-//! signal at all: at pipeline 1 on two threads that was one eventfd write per cross-thread hop.
+//! signal at all. (Signalling on every empty-to-non-empty push instead cost 7,071 eventfd writes
+//! per 100,000 GETs at pipeline 1 on two threads; now ring messages, and fewer of them.)
 //!
 //! Why not `tokio::sync::mpsc`: it is correct too, but it hands out one message per `recv`, and
 //! we cannot run its internals under our loom model. This file is small enough to check.
@@ -139,7 +140,9 @@ impl<T, S: Signal> Mailbox<T, S> {
     }
 
     /// Queues every item of `items` in order, in one lock and with at most one signal; leaves
-    /// them in `items` when the mailbox is closed.
+    /// them in `items` when the mailbox is closed. (The threads use `push_all_unsignalled` and
+    /// wake each other their own way; this is its checked, self-signalling form.)
+    #[cfg(test)]
     pub fn push_all(&self, items: &mut VecDeque<T>) -> Result<(), ()> {
         let wake = self.push_all_unsignalled(items)?;
         self.wake_if(wake);

@@ -37,7 +37,7 @@ use tokio::sync::Notify;
 use crate::clock::Clock;
 use crate::conn::{self, ConnIo};
 use crate::flags::IoBackend;
-use crate::mailbox::{Mailbox, ThreadWake};
+use crate::mailbox::{Mailbox, Signal, ThreadWake};
 use crate::timer::Timers;
 
 /// One read takes at most this much from a socket (into the thread's one buffer).
@@ -176,7 +176,6 @@ fn thread_main(setup: Setup) {
     }
 }
 
-/// The thread's engine and its `Cx`, seeded from `seed`.
 /// What a thread starts from, whatever its socket backend: its engine and `Cx`, and what it
 /// shares with the others.
 pub struct Started {
@@ -413,7 +412,9 @@ impl Worker {
         }
         core.effects = effects;
         core.hint = None;
-        send_outboxes(&mut core.outbox, &self.shared);
+        send_outboxes(&mut core.outbox, &self.shared, |to| {
+            self.shared.mailboxes[to].signal().notify();
+        });
     }
 
     fn route(&self, core: &mut Core, effect: Effect) {
@@ -527,17 +528,26 @@ impl Core {
     }
 }
 
-/// Sends what a burst of steps produced for other threads: one lock and at most one wake-up
-/// per destination instead of one per message.
-fn send_outboxes(outboxes: &mut [VecDeque<Inbound>], shared: &Shared) {
+/// Sends what a burst of steps produced for other threads: one lock per destination instead
+/// of one per message, and `wake(to)` only for a destination that said it sleeps. Each backend
+/// wakes its own way (epoll: the thread's `Notify`; uring: a message of the sender's ring).
+pub fn send_outboxes(
+    outboxes: &mut [VecDeque<Inbound>],
+    shared: &Shared,
+    mut wake: impl FnMut(usize),
+) {
     for (to, outbox) in outboxes.iter_mut().enumerate() {
-        if shared.mailboxes[to].push_all(outbox).is_err() {
-            tracing::debug!(
-                to,
-                dropped = outbox.len(),
-                "messages dropped: thread is stopping"
-            );
-            outbox.clear();
+        match shared.mailboxes[to].push_all_unsignalled(outbox) {
+            Ok(false) => {}
+            Ok(true) => wake(to),
+            Err(()) => {
+                tracing::debug!(
+                    to,
+                    dropped = outbox.len(),
+                    "messages dropped: thread is stopping"
+                );
+                outbox.clear();
+            }
         }
     }
 }

@@ -21,8 +21,10 @@
 //! once per request. It ends (a completion without IORING_CQE_F_MORE) on end of stream, an
 //! error, a cancel, or an empty buffer ring (ENOBUFS); the loop then arms a new one if the
 //! engine still wants input. Backpressure (`ReadInterest` off) cancels it; bytes that arrive
-//! before the cancel lands are delivered as usual (the engine buffers them). Another thread's mail (and the timer helper's) wakes the loop
-//! through an eventfd with a read kept armed. Thread 0 accepts with one multishot accept.
+//! before the cancel lands are delivered as usual (the engine buffers them). Another loop's
+//! mail wakes this one by a ring message (IORING_OP_MSG_RING), sent only when this loop said
+//! it is going to sleep; the timer helper's (or a refused message's) by an eventfd with a read
+//! kept armed. Thread 0 accepts with one multishot accept.
 //!
 //! Buffers lent to the kernel: a send reads `Conn::out` from its SQE until its completion, so
 //! `out` is left untouched while `send_armed` (new output waits in `queued`), and a slot is
@@ -400,8 +402,7 @@ impl Loop {
         self.ring_messages = ring_messages_work(&self.ring);
         if self.ring_messages {
             let fd = self.ring.as_raw_fd();
-            let wake = self.ring_wake(usize::from(self.thread.0));
-            wake.ring_fd.store(fd, Ordering::Release);
+            self.own_wake().ring_fd.store(fd, Ordering::Release);
         }
         self.step();
         self.arm_memory_report();
@@ -535,34 +536,16 @@ impl Loop {
     /// Any memory the entry names must stay valid, and unmoved, until its completion.
     unsafe fn push(&mut self, entry: &squeue::Entry) {
         // SAFETY: the caller's promise.
-        unsafe { self.push_uncounted(entry) };
+        unsafe { push_entry(&mut self.ring, self.thread, entry) };
         self.in_flight += 1;
     }
 
-    /// `push` for an operation that is not waited for at shutdown.
-    ///
-    /// # Safety
-    /// As for `push`.
-    unsafe fn push_uncounted(&mut self, entry: &squeue::Entry) {
-        // SAFETY: the caller's promise.
-        while unsafe { self.ring.submission().push(entry) }.is_err() {
-            if let Err(err) = self.ring.submit() {
-                panic!("io_uring submit failed on thread {}: {err}", self.thread.0);
-            }
-        }
-    }
-
     fn wake_fd(&self) -> i32 {
-        self.ring_wake(usize::from(self.thread.0))
-            .eventfd
-            .as_raw_fd()
+        self.own_wake().eventfd.as_raw_fd()
     }
 
-    fn ring_wake(&self, thread: usize) -> &RingWake {
-        let ThreadWake::Ring(wake) = self.shared.mailboxes[thread].signal() else {
-            panic!("uring thread {thread} without a ring wake-up");
-        };
-        wake
+    fn own_wake(&self) -> &RingWake {
+        ring_wake(&self.shared, usize::from(self.thread.0))
     }
 
     fn wake_buf_ptr(&mut self) -> *mut u8 {
@@ -851,38 +834,29 @@ impl Loop {
         self.send_mail();
     }
 
-    /// Sends what a burst of steps produced for other threads: one lock per destination, and a
-    /// wake-up only for a thread that said it sleeps — by a message of our ring, which the next
-    /// submit carries, where this kernel has them.
+    /// Sends what a burst of steps produced for other threads, waking a sleeping one by a
+    /// message of our ring (the next submit carries it) where this kernel has them.
     fn send_mail(&mut self) {
-        for to in 0..self.outbox.len() {
-            let mailbox = &self.shared.mailboxes[to];
-            match mailbox.push_all_unsignalled(&mut self.outbox[to]) {
-                Ok(false) => {}
-                Ok(true) => self.wake_thread(to),
-                Err(()) => {
-                    tracing::debug!(
-                        to,
-                        dropped = self.outbox[to].len(),
-                        "messages dropped: thread is stopping"
-                    );
-                    self.outbox[to].clear();
-                }
+        let Loop {
+            thread,
+            shared,
+            ring,
+            outbox,
+            ring_messages,
+            ..
+        } = self;
+        worker::send_outboxes(outbox, shared, |to| {
+            let ring_fd = ring_wake(shared, to).ring_fd.load(Ordering::Acquire);
+            if !*ring_messages || ring_fd < 0 {
+                shared.mailboxes[to].signal().notify();
+                return;
             }
-        }
-    }
-
-    fn wake_thread(&mut self, to: usize) {
-        let ring_fd = self.ring_wake(to).ring_fd.load(Ordering::Acquire);
-        if !self.ring_messages || ring_fd < 0 {
-            self.shared.mailboxes[to].signal().notify();
-            return;
-        }
-        let to = u32::try_from(to).expect("thread index fits u32");
-        let entry = wake_message(ring_fd, u32::from(self.thread.0), to);
-        // SAFETY: a ring message names no memory. Not counted in flight: it completes here
-        // only when it fails, and shutdown need not wait for it.
-        unsafe { self.push_uncounted(&entry) };
+            let to = u32::try_from(to).expect("thread index fits u32");
+            let entry = wake_message(ring_fd, u32::from(thread.0), to);
+            // SAFETY: a ring message names no memory. Not counted in flight: it completes here
+            // only when it fails, and shutdown need not wait for it.
+            unsafe { push_entry(ring, *thread, &entry) };
+        });
     }
 
     fn route(&mut self, effect: Effect) {
@@ -970,9 +944,7 @@ impl Loop {
     fn stop(mut self) {
         self.timers.stop();
         // Other rings wake this one by eventfd from now on (its mailbox is closed anyway).
-        self.ring_wake(usize::from(self.thread.0))
-            .ring_fd
-            .store(-1, Ordering::Release);
+        self.own_wake().ring_fd.store(-1, Ordering::Release);
         tracing::debug!(
             thread = self.thread.0,
             conns = self.slot_of.len(),
@@ -1063,6 +1035,28 @@ impl Loop {
         }
         true
     }
+}
+
+/// Queues `entry` on `ring`, submitting early when the queue is full. Not counted in flight:
+/// `Loop::push` counts what shutdown must wait for.
+///
+/// # Safety
+/// Any memory the entry names must stay valid, and unmoved, until its completion.
+unsafe fn push_entry(ring: &mut IoUring, thread: ThreadId, entry: &squeue::Entry) {
+    // SAFETY: the caller's promise.
+    while unsafe { ring.submission().push(entry) }.is_err() {
+        if let Err(err) = ring.submit() {
+            panic!("io_uring submit failed on thread {}: {err}", thread.0);
+        }
+    }
+}
+
+/// Thread `thread`'s wake-up under this backend.
+fn ring_wake(shared: &Shared, thread: usize) -> &RingWake {
+    let ThreadWake::Ring(wake) = shared.mailboxes[thread].signal() else {
+        panic!("uring thread {thread} without a ring wake-up");
+    };
+    wake
 }
 
 /// The receive entry a connection needs now, if any: a multishot receive when the engine wants
