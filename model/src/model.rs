@@ -13,7 +13,7 @@
 //! (Redis also counts expired keys not yet reclaimed), and KEYS returns keys in key order
 //! (Redis: hash-table order, i.e. unspecified). Compare KEYS replies as sets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hasher;
 
 use crate::commands;
@@ -24,12 +24,14 @@ use crate::resp::Resp;
 /// Redis's default `databases` setting.
 pub const DBS_DEFAULT: usize = 16;
 
-/// A value. Only strings exist so far; the List, Hash, Set and ZSet families add variants here,
-/// and every `match` on `Value` in the model is exhaustive so that the compiler lists the places
-/// a new type must be handled (TYPE, WRONGTYPE checks, digest).
+/// A value. Every `match` on `Value` in the model is exhaustive so that the compiler lists the
+/// places a new type must be handled (TYPE, WRONGTYPE checks, digest). Collections are never
+/// empty: a command that removes the last element removes the key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Value {
     Str(Vec<u8>),
+    Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    Set(BTreeSet<Vec<u8>>),
 }
 
 impl Value {
@@ -37,8 +39,15 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
+}
+
+/// Redis's WRONGTYPE error.
+pub(crate) fn wrong_type() -> Resp {
+    Resp::Error("WRONGTYPE Operation against a key holding the wrong kind of value".into())
 }
 
 /// A key's value and its absolute expiry time (Unix ms), if any.
@@ -262,6 +271,21 @@ impl Model {
                         h.write_u8(b's');
                         h.write_bytes(s);
                     }
+                    Value::Hash(fields) => {
+                        h.write_u8(b'h');
+                        h.write_u64(fields.len() as u64);
+                        for (field, value) in fields {
+                            h.write_bytes(field);
+                            h.write_bytes(value);
+                        }
+                    }
+                    Value::Set(members) => {
+                        h.write_u8(b'S');
+                        h.write_u64(members.len() as u64);
+                        for member in members {
+                            h.write_bytes(member);
+                        }
+                    }
                 }
                 h.write_u64(entry.expire_at_ms.map_or(0, |t| t.wrapping_add(1)));
             }
@@ -450,8 +474,6 @@ impl Ctx<'_> {
     }
 
     /// `lookupKey` + `checkType(OBJ_STRING)`: `Ok(None)` if missing, an error if not a string.
-    /// (With strings the only type so far, the error arm arrives with the second `Value`
-    /// variant: "WRONGTYPE Operation against a key holding the wrong kind of value".)
     pub fn string(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Resp> {
         match self.entry(key) {
             None => Ok(None),
@@ -459,6 +481,7 @@ impl Ctx<'_> {
                 value: Value::Str(s),
                 ..
             }) => Ok(Some(s.clone())),
+            Some(_) => Err(wrong_type()),
         }
     }
 

@@ -9,6 +9,7 @@
 //! (its shard and its connections) and `coord` coordinates work across shards; `cmd` is the
 //! command table and one file per command family; `shard`, `db` and `table` hold the data.
 
+pub mod access;
 pub mod argv;
 pub mod cmd;
 pub mod config;

@@ -35,6 +35,16 @@ pub struct ShardStats {
     pub keyspace_hits: u64,
     pub keyspace_misses: u64,
     pub evicted_keys: u64,
+    /// Keys changed (Redis's `dirty`, INFO's rdb_changes_since_last_save).
+    pub dirty: u64,
+}
+
+/// The encoding thresholds of collections, from CONFIG (`hash-max-listpack-*`,
+/// `set-max-intset-entries`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CollectionLimits {
+    pub hash: crate::db::HashLimits,
+    pub set: crate::db::SetLimits,
 }
 
 /// The memory figures of one shard, for INFO and MEMORY STATS.
@@ -70,6 +80,8 @@ pub struct Shard {
     process_rss_bytes: u64,
     /// Who WATCHes keys of this shard.
     pub watches: WatchRegistry,
+    /// When collections change encoding (CONFIG SET updates it).
+    pub limits: CollectionLimits,
     /// When set, every modification signalled on this shard is also logged here: a scratch
     /// shard (commands run on copies) reports what it modified, changed data or not.
     pub modified_log: Option<Vec<(u16, Vec<u8>)>>,
@@ -105,6 +117,7 @@ impl Shard {
             peak_bytes: 0,
             process_rss_bytes: 0,
             watches: WatchRegistry::default(),
+            limits: CollectionLimits::default(),
             modified_log: None,
             eviction_log: None,
         }
@@ -303,6 +316,11 @@ impl Shard {
         &mut self.dbs[index]
     }
 
+    /// A database and the counters its lookups update, borrowed together.
+    pub fn db_and_stats(&mut self, index: usize) -> (&mut Db, &mut ShardStats) {
+        (&mut self.dbs[index], &mut self.stats)
+    }
+
     pub fn db_ref(&self, index: usize) -> &Db {
         &self.dbs[index]
     }
@@ -376,6 +394,7 @@ impl Shard {
 
     /// A command modified (database, key): Redis's signalModifiedKey.
     pub fn modified(&mut self, db: u16, key: &[u8]) {
+        self.stats.dirty += 1;
         self.watches.touch(db, key);
         if let Some(log) = &mut self.modified_log {
             log.push((db, key.to_vec()));

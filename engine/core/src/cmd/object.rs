@@ -85,7 +85,7 @@ pub(crate) fn refcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError>
 fn refcount_of(value: ValueRef) -> i64 {
     match value {
         ValueRef::Str(StrRef::Int(n)) if (0..SHARED_INTEGERS_LEN).contains(&n) => SHARED_REFCOUNT,
-        ValueRef::Str(StrRef::Int(_) | StrRef::Bytes { .. }) => 1,
+        ValueRef::Str(StrRef::Int(_) | StrRef::Bytes { .. }) | ValueRef::Coll(_) => 1,
     }
 }
 

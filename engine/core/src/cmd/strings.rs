@@ -192,6 +192,7 @@ pub const SPECS: &[CommandSpec] = &[
 fn as_str(value: ValueRef<'_>) -> Result<StrRef<'_>, CmdError> {
     match value {
         ValueRef::Str(s) => Ok(s),
+        ValueRef::Coll(_) => Err(CmdError::WrongType),
     }
 }
 
@@ -229,6 +230,7 @@ fn lookup_write<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<EntryMut<'
 fn str_of(entry: &Entry) -> StrRef<'_> {
     match entry.value() {
         ValueRef::Str(s) => s,
+        ValueRef::Coll(_) => unreachable!("lookup_write checked the type"),
     }
 }
 

@@ -6,6 +6,7 @@
 //!                │ 1 B │     3 B     │ 1 | 4 │  1 | 4  │  only if TTL │    │ inline   │
 //!                └─────┴─────────────┴───────┴─────────┴──────────────┴────┴──────────┘
 //!  value: inline bytes | i64 (an "int" string) | external: ptr, len, cap of its own buffer
+//!         | object: ptr to a boxed `Collection` (hash, set…)
 //! ```
 //!
 //! Why this shape (papers/dash.md has the figures): a Dash segment splits all at once, so at
@@ -30,11 +31,13 @@ use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 
 use super::size_class::class_bytes;
-use super::{StrRef, StrValue, Value, ValueRef};
+use super::{Collection, StrRef, StrValue, Value, ValueRef};
 
 const KIND_INLINE: u8 = 0;
 const KIND_INT: u8 = 1;
 const KIND_EXTERNAL: u8 = 2;
+/// A collection: the value slot holds a `Box<Collection>`'s pointer.
+const KIND_OBJECT: u8 = 3;
 const KIND_MASK: u8 = 0b11;
 /// OBJECT ENCODING says "raw" rather than "embstr" (a logical mark, not the storage).
 const FLAG_RAW: u8 = 1 << 2;
@@ -114,6 +117,7 @@ impl Shape {
         match self.kind() {
             KIND_INT => INT_BYTES,
             KIND_EXTERNAL => self.external_len(),
+            KIND_OBJECT => POINTER_BYTES,
             _ => self.inline_len,
         }
     }
@@ -176,6 +180,7 @@ enum Payload<'a> {
     InlineOwned(Vec<u8>),
     Int(i64),
     External(Vec<u8>),
+    Object(Box<Collection>),
 }
 
 /// An external buffer as a block records it: the parts of a `Vec<u8>` the block owns.
@@ -224,9 +229,10 @@ unsafe impl Sync for Entry {}
 impl Entry {
     /// An entry without a deadline, accessed at `now_ms`.
     pub fn new(key: &[u8], value: Value, now_ms: u64) -> Entry {
-        let Value::Str(value) = value;
-        let raw = value.is_raw();
-        let payload = owned_payload(key.len(), false, value, false);
+        let (raw, payload) = match value {
+            Value::Str(value) => (value.is_raw(), owned_payload(key.len(), false, value, false)),
+            Value::Coll(object) => (false, Payload::Object(object)),
+        };
         Entry::build(key, None, lru_clock(now_ms), raw, payload)
     }
 
@@ -267,6 +273,7 @@ impl Entry {
             Payload::InlineOwned(bytes) => (KIND_INLINE, bytes.len(), 0),
             Payload::Int(_) => (KIND_INT, 0, 0),
             Payload::External(vec) => (KIND_EXTERNAL, 0, vec.capacity()),
+            Payload::Object(_) => (KIND_OBJECT, 0, 0),
         };
         let wide =
             key.len() > NARROW_LEN_MAX || inline_len > NARROW_LEN_MAX || cap > u32::MAX as usize;
@@ -310,6 +317,10 @@ impl Entry {
             Payload::InlineOwned(bytes) => out[value_at..].copy_from_slice(&bytes),
             Payload::Int(n) => out[value_at..].copy_from_slice(&n.to_le_bytes()),
             Payload::External(vec) => write_external(out, shape, ExternalParts::of(vec)),
+            Payload::Object(object) => {
+                let ptr = Box::into_raw(object) as usize as u64;
+                out[value_at..].copy_from_slice(&ptr.to_le_bytes());
+            }
         }
         Entry { block }
     }
@@ -414,6 +425,12 @@ impl Entry {
         let raw = shape.flags & FLAG_RAW != 0;
         let at = shape.value_at();
         let str_ref = match shape.kind() {
+            KIND_OBJECT => {
+                // SAFETY: an object block owns the box its pointer came from (`build`); the
+                // reference lives no longer than `&self`, and the box changes only through
+                // `&mut self`.
+                return ValueRef::Coll(unsafe { &*self.object_ptr(shape) });
+            }
             KIND_INT => StrRef::Int(read_u64(self.bytes_of(shape), at) as i64),
             KIND_EXTERNAL => {
                 let parts = self.external_of(shape);
@@ -430,25 +447,62 @@ impl Entry {
         ValueRef::Str(str_ref)
     }
 
+    /// The boxed collection's pointer; `shape` is this entry's, of kind object.
+    fn object_ptr(&self, shape: Shape) -> *mut Collection {
+        read_u64(self.bytes_of(shape), shape.value_at()) as usize as *mut Collection
+    }
+
+    /// The collection this entry holds, to change in place (`None` for a string). The caller
+    /// keeps the database's byte count (`EntryMut` does).
+    pub fn collection_mut(&mut self) -> Option<&mut Collection> {
+        let shape = self.shape();
+        // SAFETY: as in `value`; `&mut self` makes this the only reference to the box.
+        (shape.kind() == KIND_OBJECT).then(|| unsafe { &mut *self.object_ptr(shape) })
+    }
+
     /// Bytes this entry holds on the heap, by allocator class: the block, plus the external
-    /// buffer's capacity if it has one. The shard's memory accounting adds these up.
+    /// buffer's capacity or the collection (its box and what it owns) if it has one. The
+    /// shard's memory accounting adds these up; a collection keeps its own count, so this is
+    /// O(1).
     pub fn heap_bytes(&self) -> usize {
-        let external = self.external().map_or(0, |parts| class_bytes(parts.cap));
-        class_bytes(self.shape().block_len()) + external
+        let shape = self.shape();
+        let value = match shape.kind() {
+            KIND_EXTERNAL => class_bytes(self.external_of(shape).cap),
+            KIND_OBJECT => match self.value() {
+                ValueRef::Coll(c) => class_bytes(std::mem::size_of::<Collection>()) + c.heap_bytes(),
+                ValueRef::Str(_) => unreachable!("an object block holds a collection"),
+            },
+            _ => 0,
+        };
+        class_bytes(shape.block_len()) + value
+    }
+
+    /// Takes the collection out of an object block, leaving it to be freed without it.
+    fn take_object(&mut self, shape: Shape) -> Box<Collection> {
+        let ptr = self.object_ptr(shape);
+        // The block points nowhere valid now: its caller frees or rebuilds it at once.
+        let at = shape.value_at();
+        self.bytes_mut()[at..at + POINTER_BYTES].copy_from_slice(&0u64.to_le_bytes());
+        // SAFETY: the pointer came from `Box::into_raw` in `build` and the block no longer
+        // records it, so this box is its only owner.
+        unsafe { Box::from_raw(ptr) }
     }
 
     /// Replaces this block by one built from its key and LRU clock with `ttl`, `raw` and the
     /// value `next` names, then frees the old block (not its external buffer: the new block
     /// takes that over, or it is dropped here).
     fn rebuild(&mut self, ttl: Option<u64>, raw: bool, next: NewValue) {
-        let old_layout = self.shape().layout();
-        let old_value = match self.external() {
+        let shape = self.shape();
+        let old_layout = shape.layout();
+        let old_value = match (shape.kind(), self.external()) {
+            (KIND_OBJECT, _) => Payload::Object(self.take_object(shape)),
             // SAFETY: the block owns the buffer; it is freed below without touching it, so
             // the Vec made here is its only owner.
-            Some(parts) => Payload::External(unsafe { parts.into_vec() }),
-            None => match self.value() {
+            (_, Some(parts)) => Payload::External(unsafe { parts.into_vec() }),
+            (_, None) => match self.value() {
                 ValueRef::Str(StrRef::Int(n)) => Payload::Int(n),
                 ValueRef::Str(StrRef::Bytes { bytes, .. }) => Payload::Inline(bytes),
+                ValueRef::Coll(_) => unreachable!("object blocks are handled above"),
             },
         };
         let payload = match next {
@@ -456,6 +510,10 @@ impl Entry {
             NewValue::Owned { value, edited } => {
                 drop(old_value);
                 owned_payload(self.shape().key_len, ttl.is_some(), value, edited)
+            }
+            NewValue::Object(object) => {
+                drop(old_value);
+                Payload::Object(object)
             }
         };
         let built = Entry::build(self.key(), ttl, self.lru(), raw, payload);
@@ -484,7 +542,14 @@ impl Entry {
 
     /// Replaces the value, keeping the key, deadline and access time.
     pub fn set_value(&mut self, value: Value) {
-        let Value::Str(value) = value;
+        let value = match value {
+            Value::Str(value) => value,
+            Value::Coll(object) => {
+                let ttl = self.expire_at_ms();
+                self.rebuild(ttl, false, NewValue::Object(object));
+                return;
+            }
+        };
         let shape = self.shape();
         if let (KIND_INT, StrValue::Int(n)) = (shape.kind(), &value) {
             let at = shape.value_at();
@@ -511,6 +576,7 @@ impl Entry {
             }
             None => match self.value() {
                 ValueRef::Str(str_ref) => str_ref.to_bytes(),
+                ValueRef::Coll(_) => unreachable!("edit_raw on a collection (type unchecked)"),
             },
         };
         let result = edit(&mut bytes);
@@ -537,6 +603,7 @@ impl Entry {
                 KIND_EXTERNAL => Payload::External(bytes.to_vec()),
                 _ => Payload::Inline(bytes),
             },
+            ValueRef::Coll(c) => Payload::Object(Box::new(c.clone())),
         };
         Entry::build(key, self.expire_at_ms(), self.lru(), raw, payload)
     }
@@ -548,6 +615,8 @@ enum NewValue {
     Keep,
     /// A new value; `edited` by APPEND or SETRANGE (it may grow again).
     Owned { value: StrValue, edited: bool },
+    /// A new collection.
+    Object(Box<Collection>),
 }
 
 fn write_external(out: &mut [u8], shape: Shape, parts: ExternalParts) {
@@ -600,6 +669,10 @@ pub fn inline_pays(key_len: usize, has_ttl: bool, value_len: usize, cap: usize) 
 
 impl Drop for Entry {
     fn drop(&mut self) {
+        let shape = self.shape();
+        if shape.kind() == KIND_OBJECT {
+            drop(self.take_object(shape));
+        }
         if let Some(parts) = self.external() {
             // SAFETY: the block owns the buffer and is being freed: this is its last owner.
             drop(unsafe { parts.into_vec() });

@@ -11,9 +11,13 @@
 //! so the counts are exact after every step, with no allocator query.
 
 mod entry;
+pub mod hash;
+pub mod set;
 pub mod size_class;
 
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
+pub use hash::{HashLimits, HashValue};
+pub use set::{Member, SetLimits, SetValue};
 
 use crate::table::{Keyed, Table};
 
@@ -141,50 +145,127 @@ pub enum Access {
     Peek,
 }
 
-/// A value of any type. Later families add lists, hashes, sets and sorted sets.
+/// A value of any type: a string, or a collection kept behind one pointer in the entry.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Coll(Box<Collection>),
 }
 
 impl Value {
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Str(s) => ValueRef::Str(s.as_ref()),
+            Value::Coll(c) => ValueRef::Coll(c),
+        }
+    }
+
     /// The name TYPE answers.
     pub fn type_name(&self) -> &'static str {
+        self.as_ref().type_name()
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        self.as_ref().encoding()
+    }
+}
+
+/// A collection value. Each kind has a compact encoding while small and a scalable one above
+/// Redis's thresholds, and keeps its own byte count (`heap_bytes` is O(1)).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Collection {
+    Hash(HashValue),
+    Set(SetValue),
+}
+
+impl Collection {
+    pub fn type_name(&self) -> &'static str {
+        self.kind().type_name()
+    }
+
+    pub fn kind(&self) -> Kind {
         match self {
-            Value::Str(_) => "string",
+            Collection::Hash(_) => Kind::Hash,
+            Collection::Set(_) => Kind::Set,
         }
     }
 
     pub fn encoding(&self) -> &'static str {
         match self {
-            Value::Str(s) => s.encoding(),
+            Collection::Hash(h) => h.encoding(),
+            Collection::Set(s) => s.encoding(),
+        }
+    }
+
+    /// Elements (fields, members): an empty collection is never stored.
+    pub fn len(&self) -> usize {
+        match self {
+            Collection::Hash(h) => h.len(),
+            Collection::Set(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Collection::Hash(h) => h.heap_bytes(),
+            Collection::Set(s) => s.heap_bytes(),
+        }
+    }
+}
+
+/// The type of a value, as TYPE names it and as a typed lookup expects it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Hash,
+    Set,
+}
+
+impl Kind {
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::Str => "string",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
         }
     }
 }
 
 /// A value as an entry holds it, borrowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ValueRef<'a> {
     Str(StrRef<'a>),
+    Coll(&'a Collection),
 }
 
 impl ValueRef<'_> {
+    pub fn kind(self) -> Kind {
+        match self {
+            ValueRef::Str(_) => Kind::Str,
+            ValueRef::Coll(c) => c.kind(),
+        }
+    }
+
     /// The name TYPE answers.
     pub fn type_name(self) -> &'static str {
-        match self {
-            ValueRef::Str(_) => "string",
-        }
+        self.kind().type_name()
     }
 
     pub fn encoding(self) -> &'static str {
         match self {
             ValueRef::Str(s) => s.encoding(),
+            ValueRef::Coll(c) => c.encoding(),
         }
     }
 
     pub fn to_owned(self) -> Value {
         match self {
             ValueRef::Str(s) => Value::Str(s.to_owned()),
+            ValueRef::Coll(c) => Value::Coll(Box::new(c.clone())),
         }
     }
 }
@@ -233,6 +314,8 @@ impl Drop for EntryMut<'_> {
 
 pub struct Db {
     table: Table<Entry>,
+    /// Keys the hash functions of this database's collections (deterministic per seed).
+    seed: u64,
     expires_len: usize,
     /// Sum of `Entry::heap_bytes` over the table.
     entries_bytes: usize,
@@ -247,11 +330,17 @@ impl Db {
     pub fn new(seed: u64) -> Db {
         Db {
             table: Table::new(seed),
+            seed,
             expires_len: 0,
             entries_bytes: 0,
             promote_on_hit: false,
             keep_expired: false,
         }
+    }
+
+    /// The seed a new collection's hash table is keyed with.
+    pub fn collection_seed(&self) -> u64 {
+        self.seed
     }
 
     pub fn set_keep_expired(&mut self, keep: bool) {
