@@ -230,7 +230,10 @@ impl Entry {
     /// An entry without a deadline, accessed at `now_ms`.
     pub fn new(key: &[u8], value: Value, now_ms: u64) -> Entry {
         let (raw, payload) = match value {
-            Value::Str(value) => (value.is_raw(), owned_payload(key.len(), false, value, false)),
+            Value::Str(value) => (
+                value.is_raw(),
+                owned_payload(key.len(), false, value, false),
+            ),
             Value::Coll(object) => (false, Payload::Object(object)),
         };
         Entry::build(key, None, lru_clock(now_ms), raw, payload)
@@ -469,7 +472,9 @@ impl Entry {
         let value = match shape.kind() {
             KIND_EXTERNAL => class_bytes(self.external_of(shape).cap),
             KIND_OBJECT => match self.value() {
-                ValueRef::Coll(c) => class_bytes(std::mem::size_of::<Collection>()) + c.heap_bytes(),
+                ValueRef::Coll(c) => {
+                    class_bytes(std::mem::size_of::<Collection>()) + c.heap_bytes()
+                }
                 ValueRef::Str(_) => unreachable!("an object block holds a collection"),
             },
             _ => 0,
@@ -714,6 +719,7 @@ impl std::fmt::Debug for Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::Collection;
 
     fn bytes(s: &[u8]) -> Value {
         Value::Str(StrValue::from_bytes(s.to_vec()))
@@ -722,7 +728,53 @@ mod tests {
     fn str_of(e: &Entry) -> StrRef<'_> {
         match e.value() {
             ValueRef::Str(s) => s,
+            ValueRef::Coll(_) => panic!("a string entry"),
         }
+    }
+
+    fn hash_of(fields: &[(&str, &str)]) -> Value {
+        let mut h = crate::db::HashValue::new(7);
+        for (f, v) in fields {
+            h.insert(f.as_bytes(), v.as_bytes(), &Default::default());
+        }
+        Value::Coll(Box::new(Collection::Hash(h)))
+    }
+
+    /// The object kind's box is owned, moved and freed by the block: through a deadline
+    /// added and removed (rebuilds), a clone under another key, an in-place edit, a value
+    /// replaced by a string and back, and drop (Miri checks the frees).
+    #[test]
+    fn collections_live_behind_the_object_pointer() {
+        let mut e = Entry::new(b"h", hash_of(&[("f", "v")]), 0);
+        assert_eq!(e.value().type_name(), "hash");
+        let one_field = e.heap_bytes();
+        e.set_expire_at_ms(Some(99));
+        e.set_expire_at_ms(None);
+        e.set_expire_at_ms(Some(100));
+        assert_eq!(e.expire_at_ms(), Some(100));
+        match e.collection_mut() {
+            Some(Collection::Hash(h)) => {
+                h.insert(b"g", b"w", &Default::default());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.heap_bytes() >= one_field);
+        let copy = e.with_key(b"h2");
+        assert_eq!(copy.value(), e.value());
+        assert_eq!(copy.key(), b"h2");
+        assert_eq!(e.clone(), e);
+        e.set_value(bytes(b"plain"));
+        assert_eq!(
+            str_of(&e),
+            StrRef::Bytes {
+                bytes: b"plain",
+                raw: false
+            }
+        );
+        e.set_value(hash_of(&[("a", "b")]));
+        assert_eq!(e.value().encoding(), "listpack");
+        assert_eq!(e.expire_at_ms(), Some(100));
+        drop(copy);
     }
 
     #[test]

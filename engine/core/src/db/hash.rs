@@ -128,7 +128,9 @@ impl HashValue {
 
     /// The `index`th pair in `iter` order (HRANDFIELD draws indexes below `len`).
     pub fn nth(&self, index: usize) -> Option<(&[u8], &[u8])> {
-        self.pairs.get(index).map(|(f, v)| (f.as_slice(), v.as_slice()))
+        self.pairs
+            .get(index)
+            .map(|(f, v)| (f.as_slice(), v.as_slice()))
     }
 
     /// One step of HSCAN: visits some pairs, returns the next cursor (0: done). A pair present
