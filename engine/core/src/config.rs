@@ -101,7 +101,18 @@ pub struct Config {
     pub client_output_buffer_limit: String,
     /// Normalized as Redis prints it ("AKE", "xE").
     pub notify_keyspace_events: String,
+    /// `hash-max-listpack-entries` (alias `hash-max-ziplist-entries`).
+    pub hash_max_listpack_entries: u64,
+    /// `hash-max-listpack-value` (alias `hash-max-ziplist-value`), bytes.
+    pub hash_max_listpack_value_bytes: u64,
+    pub set_max_intset_entries: u64,
 }
+
+/// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
+/// 128, but a server started without a file, like ours, uses these).
+pub const HASH_MAX_LISTPACK_ENTRIES_DEFAULT: u64 = 512;
+pub const HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES: u64 = 64;
+pub const SET_MAX_INTSET_ENTRIES_DEFAULT: u64 = 512;
 
 impl Default for Config {
     fn default() -> Config {
@@ -128,11 +139,28 @@ impl Default for Config {
             client_output_buffer_limit:
                 "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60".into(),
             notify_keyspace_events: String::new(),
+            hash_max_listpack_entries: HASH_MAX_LISTPACK_ENTRIES_DEFAULT,
+            hash_max_listpack_value_bytes: HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
+            set_max_intset_entries: SET_MAX_INTSET_ENTRIES_DEFAULT,
         }
     }
 }
 
 impl Config {
+    /// The encoding thresholds shards apply to collections.
+    pub fn collection_limits(&self) -> crate::shard::CollectionLimits {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        crate::shard::CollectionLimits {
+            hash: crate::db::HashLimits {
+                listpack_entries_max: size(self.hash_max_listpack_entries),
+                listpack_value_max_bytes: size(self.hash_max_listpack_value_bytes),
+            },
+            set: crate::db::SetLimits {
+                intset_entries_max: size(self.set_max_intset_entries),
+            },
+        }
+    }
+
     // `..Limits::default()` keeps the decoder's other limits at Redis's values as it grows.
     #[allow(clippy::needless_update)]
     pub fn resp_limits(&self) -> Limits {
@@ -177,13 +205,18 @@ pub enum Param {
     SlowlogMaxLen,
     ClientOutputBufferLimit,
     NotifyKeyspaceEvents,
+    HashMaxListpackEntries,
+    HashMaxZiplistEntries,
+    HashMaxListpackValue,
+    HashMaxZiplistValue,
+    SetMaxIntsetEntries,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
 const INT_MAX: i64 = i32::MAX as i64;
 
 impl Param {
-    pub const ALL: [Param; 21] = [
+    pub const ALL: [Param; 26] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -205,6 +238,11 @@ impl Param {
         Param::SlowlogMaxLen,
         Param::ClientOutputBufferLimit,
         Param::NotifyKeyspaceEvents,
+        Param::HashMaxListpackEntries,
+        Param::HashMaxZiplistEntries,
+        Param::HashMaxListpackValue,
+        Param::HashMaxZiplistValue,
+        Param::SetMaxIntsetEntries,
     ];
 
     pub fn name(self) -> &'static str {
@@ -230,6 +268,11 @@ impl Param {
             Param::SlowlogMaxLen => "slowlog-max-len",
             Param::ClientOutputBufferLimit => "client-output-buffer-limit",
             Param::NotifyKeyspaceEvents => "notify-keyspace-events",
+            Param::HashMaxListpackEntries => "hash-max-listpack-entries",
+            Param::HashMaxZiplistEntries => "hash-max-ziplist-entries",
+            Param::HashMaxListpackValue => "hash-max-listpack-value",
+            Param::HashMaxZiplistValue => "hash-max-ziplist-value",
+            Param::SetMaxIntsetEntries => "set-max-intset-entries",
         }
     }
 
@@ -259,7 +302,12 @@ impl Param {
             | Param::SlowlogLogSlowerThan
             | Param::SlowlogMaxLen
             | Param::ClientOutputBufferLimit
-            | Param::NotifyKeyspaceEvents => Mutability::Mutable,
+            | Param::NotifyKeyspaceEvents
+            | Param::HashMaxListpackEntries
+            | Param::HashMaxZiplistEntries
+            | Param::HashMaxListpackValue
+            | Param::HashMaxZiplistValue
+            | Param::SetMaxIntsetEntries => Mutability::Mutable,
         }
     }
 }
@@ -294,6 +342,13 @@ impl Config {
             Param::SlowlogMaxLen => self.slowlog_max_len.to_string(),
             Param::ClientOutputBufferLimit => self.client_output_buffer_limit.clone(),
             Param::NotifyKeyspaceEvents => self.notify_keyspace_events.clone(),
+            Param::HashMaxListpackEntries | Param::HashMaxZiplistEntries => {
+                self.hash_max_listpack_entries.to_string()
+            }
+            Param::HashMaxListpackValue | Param::HashMaxZiplistValue => {
+                self.hash_max_listpack_value_bytes.to_string()
+            }
+            Param::SetMaxIntsetEntries => self.set_max_intset_entries.to_string(),
         };
         text.into_bytes()
     }
@@ -331,6 +386,15 @@ impl Config {
             }
             Param::NotifyKeyspaceEvents => {
                 self.notify_keyspace_events = keyspace_events_arg(value)?;
+            }
+            Param::HashMaxListpackEntries | Param::HashMaxZiplistEntries => {
+                self.hash_max_listpack_entries = int_in(value, 0, i64::MAX)? as u64;
+            }
+            Param::HashMaxListpackValue | Param::HashMaxZiplistValue => {
+                self.hash_max_listpack_value_bytes = int_in(value, 0, i64::MAX)? as u64;
+            }
+            Param::SetMaxIntsetEntries => {
+                self.set_max_intset_entries = int_in(value, 0, i64::MAX)? as u64;
             }
             Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
                 unreachable!("{} is not settable", param.name())

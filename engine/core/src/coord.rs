@@ -437,6 +437,7 @@ pub(crate) fn run_on_copies(
         unreachable!("{} is not keyed", spec.name)
     };
     let mut scratch = Shard::new(node.config.databases, 0);
+    scratch.limits = node.shard.limits;
     scratch.modified_log = Some(Vec::new());
     for ((kdb, _), entry) in keys.iter().zip(fetched) {
         if let Some(Some(entry)) = entry {

@@ -102,6 +102,7 @@ impl Node {
         assert!(thread.0 < threads, "thread {thread:?} of {threads}");
         let mut shard = Shard::new(config.databases, seed);
         shard.set_memory_limits(config.maxmemory_bytes, threads, config.maxmemory_policy);
+        shard.limits = config.collection_limits();
         Node {
             thread,
             threads,

@@ -99,6 +99,7 @@ pub fn apply_set(node: &mut Node, pairs: &[(String, Vec<u8>)]) {
     let (maxmemory, policy) = (node.config.maxmemory_bytes, node.config.maxmemory_policy);
     node.shard
         .set_memory_limits(maxmemory, node.threads, policy);
+    node.shard.limits = node.config.collection_limits();
 }
 
 /// CONFIG RESETSTAT on one thread: the counters INFO reports, not the data or the clients.

@@ -8,8 +8,8 @@
 //! `INFO nosuch` is an empty string, as in Redis.
 //!
 //! What the engine cannot know it reports as a fixed value: CPU times are 0 (no OS queries in
-//! the engine), and instantaneous_ops_per_sec and rdb_changes_since_last_save are 0 (no
-//! sampling, no RDB yet).
+//! the engine), and instantaneous_ops_per_sec is 0 (no sampling); rdb_changes_since_last_save counts
+//! every key change since start (no RDB yet).
 //!
 //! Memory: used_memory is the sum of every shard's accounted bytes (entries by allocator class
 //! plus tables, shard.rs), the figure maxmemory is enforced against; used_memory_peak is the
@@ -191,6 +191,7 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
         t.shard.expired_keys += s.shard.expired_keys;
         t.shard.keyspace_hits += s.shard.keyspace_hits;
         t.shard.keyspace_misses += s.shard.keyspace_misses;
+        t.shard.dirty += s.shard.dirty;
         t.used_memory_bytes += s.used_memory_bytes;
         t.peak_memory_bytes += s.memory.peak_bytes;
         t.entries_bytes += s.memory.entries_bytes;
@@ -255,7 +256,7 @@ fn section_body(section: Section, node: &Node, t: &Totals, cx: &Cx, out: &mut St
             push_fields(out, &fields);
         }
         Section::Memory => memory_section(node, t, out),
-        Section::Persistence => persistence_section(node, out),
+        Section::Persistence => persistence_section(node, t, out),
         Section::Stats => stats_section(t, out),
         Section::Replication => {
             let fields = [
@@ -362,11 +363,12 @@ fn memory_section(node: &Node, t: &Totals, out: &mut String) {
     push_fields(out, &fields);
 }
 
-fn persistence_section(node: &Node, out: &mut String) {
+fn persistence_section(node: &Node, t: &Totals, out: &mut String) {
     let fields = [
         ("loading", "0".to_string()),
         ("async_loading", "0".into()),
-        ("rdb_changes_since_last_save", "0".into()),
+        // Every key change since start: nothing is ever saved yet.
+        ("rdb_changes_since_last_save", t.shard.dirty.to_string()),
         ("rdb_bgsave_in_progress", "0".into()),
         (
             "rdb_last_save_time",
