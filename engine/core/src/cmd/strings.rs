@@ -196,21 +196,10 @@ fn as_str(value: ValueRef<'_>) -> Result<StrRef<'_>, CmdError> {
     }
 }
 
-/// Redis's lookupKeyRead for a string: counts a keyspace hit or miss (a key of another type is
-/// a hit), then checks the type.
+/// Redis's lookupKeyRead for a string (access.rs: counts a keyspace hit or miss, a key of
+/// another type being a hit), then the type check.
 fn lookup_read<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<StrRef<'e>>, CmdError> {
-    let now_ms = ecx.read_now_ms();
-    let found = ecx.db().contains(key, now_ms);
-    let stats = &mut ecx.shard.stats;
-    if found {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-    match ecx.db().get(key, now_ms) {
-        None => Ok(None),
-        Some(entry) => as_str(entry.value()).map(Some),
-    }
+    ecx.read_entry(key).map(|e| as_str(e.value())).transpose()
 }
 
 /// Redis's lookupKeyWrite for a string: no keyspace counters; the entry to edit in place
@@ -241,10 +230,7 @@ fn contains(ecx: &mut ExecCx, key: &[u8]) -> bool {
 
 /// Writes a whole new entry, replacing any value and TTL under `key`.
 fn store(ecx: &mut ExecCx, key: &[u8], value: StrValue, expire_at_ms: Option<u64>) {
-    let now_ms = ecx.now_ms;
-    let entry = Entry::new(key, Value::Str(value), now_ms).with_expire_at_ms(expire_at_ms);
-    ecx.db().insert(entry, now_ms);
-    ecx.modified(key);
+    ecx.put(key, Value::Str(value), expire_at_ms);
 }
 
 /// `store` for a value written as given (SET and its kin): encoded as Redis's SET encodes it.
@@ -531,9 +517,8 @@ fn getdel(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let Some(old) = lookup_read(ecx, &argv[1])?.map(StrRef::to_bytes) else {
         return Ok(Reply::Nil);
     };
-    let removed = ecx.db().remove(&argv[1]);
+    let removed = ecx.delete(&argv[1]);
     assert!(removed.is_some(), "getdel: key vanished after its lookup");
-    ecx.modified(&argv[1]);
     Ok(Reply::Bulk(old))
 }
 
