@@ -25,6 +25,8 @@ pub struct BenchOptions {
     /// `taskset -c` CPU list for the client, when pinning.
     pub cpus: Option<String>,
     pub time_max: Duration,
+    /// redis-benchmark's `-t` list (`set,get`, `hset,sadd,spop`…).
+    pub tests: &'static str,
 }
 
 /// One row of its table.
@@ -36,7 +38,7 @@ pub struct BenchRow {
     pub p99_ms: f64,
 }
 
-/// Runs `redis-benchmark -t set,get` against `addr`.
+/// Runs `redis-benchmark -t <options.tests>` against `addr`.
 pub fn run(addr: SocketAddr, options: &BenchOptions) -> Result<Vec<BenchRow>, String> {
     let mut command = match &options.cpus {
         Some(cpus) => {
@@ -55,7 +57,14 @@ pub fn run(addr: SocketAddr, options: &BenchOptions) -> Result<Vec<BenchRow>, St
         ("-r", options.key_range.to_string()),
         ("--threads", options.threads.to_string()),
     ];
-    command.args(["-h", &addr.ip().to_string(), "-q", "--csv", "-t", "set,get"]);
+    command.args([
+        "-h",
+        &addr.ip().to_string(),
+        "-q",
+        "--csv",
+        "-t",
+        options.tests,
+    ]);
     for (flag, value) in &numbers {
         command.arg(flag).arg(value);
     }

@@ -228,6 +228,7 @@ fn options(args: &Args) -> Result<Options, String> {
             threads: base.threads,
             cpus: client_cpus.clone(),
             time_max: Duration::from_secs(if smoke { 10 } else { 300 }),
+            tests: "set,get",
         })
     });
     Ok(Options {
