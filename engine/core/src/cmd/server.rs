@@ -1,5 +1,5 @@
 //! Connection and server commands: PING, ECHO, HELLO, AUTH, QUIT, RESET, SELECT, TIME,
-//! LASTSAVE, DEBUG, SHUTDOWN, INFO and the CLIENT, COMMAND and CONFIG containers, with Redis
+//! LASTSAVE, SAVE, BGSAVE, DEBUG, SHUTDOWN, INFO and the CLIENT, COMMAND and CONFIG containers, with Redis
 //! 7.0.15's rows, replies and error texts.
 //!
 //! Most are answered by the connection alone (`ConnCmd`): they read or change the connection
@@ -16,8 +16,14 @@
 //! - RESET clears the name, database, protocol and authentication, not CLIENT NO-EVICT.
 //! - DEBUG SLEEP reads its argument like `strtod`: garbage and negatives sleep 0 seconds.
 //!
-//! Where we differ: DEBUG is enabled (Redis 7 refuses it unless `enable-debug-command`), and
-//! SHUTDOWN SAVE stops like NOSAVE (the engine has no persistence yet).
+//! - A command named POST or `Host:` is HTTP sent to us (cross-protocol scripting): the
+//!   connection closes without running or answering anything more, and a warning is logged at
+//!   most once per `SECURITY_WARNING_INTERVAL_US`.
+//!
+//! Where we differ: DEBUG is enabled (Redis 7 refuses it unless `enable-debug-command`). There
+//! is no persistence yet, so SAVE, BGSAVE and a SHUTDOWN that would save (SAVE, or a `save`
+//! schedule without NOSAVE) answer `PersistenceUnsupported` and keep running, as Redis does
+//! when its save fails; SHUTDOWN ... FORCE stops anyway, as Redis's does.
 
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
@@ -26,7 +32,7 @@ use crate::cmd::{flag, CommandSpec, CommandTable, ConnCmd, Docs, Exec, NodeCmd};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::coord::{CmdErrorOrReply, Targets};
-use crate::cx::{ConnOpen, Cx, ThreadId};
+use crate::cx::{ConnOpen, Cx, Effect, LogLevel, ThreadId};
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
 use crate::node::Node;
@@ -393,6 +399,10 @@ const SHUTDOWN_SUMMARY: &str =
 const SHUTDOWN_N: &str = "O(N) when saving, where N is the total number of keys in all databases \
     when saving data, otherwise O(1)";
 const LASTSAVE_SUMMARY: &str = "Get the UNIX time stamp of the last successful save to disk";
+const SAVE_N: &str = "O(N) where N is the total number of keys in all databases";
+/// SAVE and BGSAVE: Redis's `admin noscript no_async_loading`, @admin @slow @dangerous.
+const SAVE_FLAGS: u32 = flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING;
+const SAVE_ACL: u32 = acl::ADMIN | acl::DANGEROUS;
 
 pub const SPECS: &[CommandSpec] = &[
     conn(
@@ -479,6 +489,32 @@ pub const SPECS: &[CommandSpec] = &[
         0,
         ConnCmd::Shutdown,
         docs(SHUTDOWN_SUMMARY, "1.0.0", SERVER, SHUTDOWN_N),
+    ),
+    conn(
+        "save",
+        1,
+        SAVE_FLAGS | flag::NO_MULTI,
+        SAVE_ACL,
+        ConnCmd::Save,
+        docs(
+            "Synchronously save the dataset to disk",
+            "1.0.0",
+            SERVER,
+            SAVE_N,
+        ),
+    ),
+    conn(
+        "bgsave",
+        -1,
+        SAVE_FLAGS,
+        SAVE_ACL,
+        ConnCmd::BgSave,
+        docs(
+            "Asynchronously save the dataset to disk",
+            "1.0.0",
+            SERVER,
+            O1,
+        ),
     ),
     conn(
         "debug",
@@ -607,11 +643,14 @@ fn run_conn_cmd_inner(
         }
         ConnCmd::LastSave => Reply::Int((ccx.server.started_wall_ms / 1000) as i64),
         ConnCmd::DebugSleep => return debug(argv),
-        ConnCmd::Shutdown => {
-            return match parse_shutdown(argv)? {
-                ShutdownAction::Stop(_) => Ok(ConnOutcome::Shutdown),
-                ShutdownAction::Abort => Err(CmdError::NoShutdownInProgress),
-            }
+        ConnCmd::Shutdown => return shutdown(ccx, argv),
+        ConnCmd::Save => return Err(CmdError::PersistenceUnsupported),
+        ConnCmd::BgSave => {
+            // BGSAVE [SCHEDULE]: Redis checks the syntax before anything else.
+            let mut args = Args::new(argv, 1);
+            args.eat("SCHEDULE");
+            args.finish()?;
+            return Err(CmdError::PersistenceUnsupported);
         }
         ConnCmd::ClientId => Reply::Int(ccx.conn.id.0 as i64),
         ConnCmd::ClientSetName => {
@@ -780,12 +819,18 @@ fn strtod_prefix(arg: &[u8]) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// What SHUTDOWN asks for. NOW and FORCE change nothing here: there are no replicas to wait
-/// for and no save that could fail.
+/// What SHUTDOWN asks for. NOW changes nothing here: there are no replicas to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ShutdownAction {
-    Stop(SaveMode),
+    Stop { save: SaveMode, force: Force },
     Abort,
+}
+
+/// SHUTDOWN FORCE: stop even when what should come first (the save) fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Force {
+    No,
+    Yes,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -800,13 +845,18 @@ fn parse_shutdown(argv: &Argv) -> Result<ShutdownAction, CmdError> {
     let mut save = SaveMode::Default;
     let mut abort = false;
     let mut other_flags = false;
+    let mut force = Force::No;
     for arg in argv.iter().skip(1) {
         let mode = if eq_word(arg, "NOSAVE") {
             SaveMode::NoSave
         } else if eq_word(arg, "SAVE") {
             SaveMode::Save
-        } else if eq_word(arg, "NOW") || eq_word(arg, "FORCE") {
+        } else if eq_word(arg, "NOW") {
             other_flags = true;
+            continue;
+        } else if eq_word(arg, "FORCE") {
+            other_flags = true;
+            force = Force::Yes;
             continue;
         } else if eq_word(arg, "ABORT") {
             abort = true;
@@ -822,7 +872,75 @@ fn parse_shutdown(argv: &Argv) -> Result<ShutdownAction, CmdError> {
     match (abort, save, other_flags) {
         (true, SaveMode::Default, false) => Ok(ShutdownAction::Abort),
         (true, _, _) => Err(CmdError::Syntax),
-        (false, save, _) => Ok(ShutdownAction::Stop(save)),
+        (false, save, _) => Ok(ShutdownAction::Stop { save, force }),
+    }
+}
+
+/// SHUTDOWN saves first when asked to (SAVE) or when a `save` schedule is configured and
+/// NOSAVE is absent, as Redis decides; we cannot save, so such a SHUTDOWN fails as Redis's
+/// does when its save fails: the server keeps running unless FORCE.
+fn shutdown(ccx: &mut ConnCx, argv: &Argv) -> Result<ConnOutcome, CmdError> {
+    let (save, force) = match parse_shutdown(argv)? {
+        ShutdownAction::Stop { save, force } => (save, force),
+        ShutdownAction::Abort => return Err(CmdError::NoShutdownInProgress),
+    };
+    let wants_save = match save {
+        SaveMode::Save => true,
+        SaveMode::Default => !ccx.config.save.is_empty(),
+        SaveMode::NoSave => false,
+    };
+    if !wants_save {
+        return Ok(ConnOutcome::Shutdown);
+    }
+    let (text, outcome) = match force {
+        Force::No => (
+            "Error trying to save the DB, can't exit: persistence is not supported yet \
+             (SHUTDOWN NOSAVE stops without saving).",
+            Err(CmdError::PersistenceUnsupported),
+        ),
+        Force::Yes => (
+            "Error trying to save the DB: persistence is not supported yet. Exit anyway \
+             (SHUTDOWN FORCE).",
+            Ok(ConnOutcome::Shutdown),
+        ),
+    };
+    ccx.cx.push(Effect::Log {
+        level: LogLevel::Warning,
+        text,
+    });
+    outcome
+}
+
+/// Redis 7.0's warning when a client sends POST or `Host:` (its text, word for word).
+pub(crate) const SECURITY_ATTACK_WARNING: &str = "Possible SECURITY ATTACK detected. It looks \
+    like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker \
+    attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection \
+    aborted.";
+/// The attack warning is logged at most this often (Redis: once a minute), so an attacker
+/// cannot flood the log.
+pub const SECURITY_WARNING_INTERVAL_US: u64 = 60 * 1_000_000;
+
+/// Whether a command name is the start of an HTTP request: `POST / HTTP/1.1` or a `Host:`
+/// header line, read as inline commands. Redis 7.0 checks exactly these two, ignoring case.
+pub(crate) fn is_cross_protocol_attack(name: &[u8]) -> bool {
+    eq_word(name, "POST") || eq_word(name, "HOST:")
+}
+
+/// Lets a log line through at most once per `SECURITY_WARNING_INTERVAL_US` (monotonic time).
+#[derive(Debug, Default)]
+pub(crate) struct LogLimiter {
+    last_mono_us: Option<u64>,
+}
+
+impl LogLimiter {
+    pub(crate) fn allow(&mut self, now_mono_us: u64) -> bool {
+        let due = self
+            .last_mono_us
+            .is_none_or(|last| now_mono_us.saturating_sub(last) > SECURITY_WARNING_INTERVAL_US);
+        if due {
+            self.last_mono_us = Some(now_mono_us);
+        }
+        due
     }
 }
 
@@ -1340,6 +1458,7 @@ mod tests {
             local_addr: "10.0.0.2:6379".into(),
             peer_is_loopback: loopback,
             clients_total: 1,
+            fd: crate::cx::fake_fd(0),
         };
         let config = Config::default();
         assert_eq!(refuse_connection(&config, &open(true)), None);
