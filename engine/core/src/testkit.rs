@@ -158,11 +158,18 @@ impl TestCluster {
         self.run();
     }
 
-    /// The peer shuts its sending side (end of stream); runs until quiet.
-    pub fn end_input(&mut self, conn: ConnId) {
+    /// The peer sends `bytes` and shuts its sending side (end of stream) before the engine
+    /// has run any of it; runs until quiet and returns what the connection received.
+    pub fn send_and_end_input(&mut self, conn: ConnId, bytes: &[u8]) -> Vec<u8> {
         let thread = self.conn_thread[&conn];
+        let data = Msg::ConnData {
+            conn,
+            bytes: bytes.to_vec(),
+        };
+        self.queue.push_back((thread, data));
         self.queue.push_back((thread, Msg::ConnInputEnded { conn }));
         self.run();
+        self.take_output(conn)
     }
 
     /// Log lines emitted so far.

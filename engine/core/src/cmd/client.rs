@@ -431,6 +431,78 @@ mod tests {
         }
     }
 
+    /// The `fd=` field of each CLIENT LIST line, by id.
+    fn listed_fds(reply: &str) -> Vec<(u64, String)> {
+        let field = |line: &str, name: &str| {
+            let value = line.split(' ').find_map(|f| f.strip_prefix(name));
+            value.unwrap().to_string()
+        };
+        reply
+            .split('\n')
+            .filter(|line| line.contains("id="))
+            .map(|line| (field(line, "id=").parse().unwrap(), field(line, "fd=")))
+            .collect()
+    }
+
+    /// Regression (issue 23): every client showed `fd=8`. Each shows its own descriptor, and
+    /// CLIENT INFO agrees with CLIENT LIST.
+    #[test]
+    fn each_client_shows_its_own_descriptor() {
+        for threads in THREADS {
+            let (mut c, conns) = three_clients(threads);
+            let fds = listed_fds(&c.cmd_text(conns[0], &["CLIENT", "LIST"]));
+            let expected: Vec<(u64, String)> = conns
+                .iter()
+                .map(|conn| (conn.0, crate::cx::fake_fd(conn.0).to_string()))
+                .collect();
+            assert_eq!(fds, expected);
+            for conn in conns {
+                let info = c.cmd_text(conn, &["CLIENT", "INFO"]);
+                let listed = fds.iter().filter(|(id, _)| *id == conn.0).cloned();
+                assert_eq!(listed_fds(&info), listed.collect::<Vec<_>>());
+            }
+        }
+    }
+
+    /// Regression (issue 23): `CONFIG SET timeout` was accepted and did nothing. A client
+    /// idle for longer is closed on the periodic tick, without a reply; one that keeps
+    /// talking, or just keeps reading replies, is not.
+    #[test]
+    fn idle_clients_are_closed_after_timeout() {
+        const TICK_MS: u64 = 100;
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let idle = c.connect(0);
+            let active = c.connect(threads - 1);
+            assert_eq!(
+                c.cmd_text(active, &["CONFIG", "SET", "timeout", "1"]),
+                "+OK\r\n"
+            );
+            c.take_output(idle);
+            let mut idle_closed_at_ms = None;
+            for step in 1..=30 {
+                c.advance_ms(TICK_MS);
+                if step % 5 == 0 {
+                    assert_eq!(c.cmd_text(active, &["PING"]), "+PONG\r\n", "step {step}");
+                }
+                if idle_closed_at_ms.is_none() && c.is_closed(idle) {
+                    idle_closed_at_ms = Some(step * TICK_MS);
+                }
+            }
+            let closed_at_ms = idle_closed_at_ms.expect("the idle client is closed");
+            assert!((1_000..=1_200).contains(&closed_at_ms), "{closed_at_ms} ms");
+            assert_eq!(c.take_output(idle), b"", "closed without a reply");
+            assert!(!c.is_closed(active));
+            assert_eq!(
+                c.cmd_text(active, &["CONFIG", "SET", "timeout", "0"]),
+                "+OK\r\n"
+            );
+            c.advance_ms(10_000);
+            c.advance_ms(TICK_MS);
+            assert!(!c.is_closed(active), "timeout 0 closes nobody");
+        }
+    }
+
     #[test]
     fn list_gathers_every_thread_in_id_order() {
         for threads in THREADS {

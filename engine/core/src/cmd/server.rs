@@ -17,8 +17,8 @@
 //! - DEBUG SLEEP reads its argument like `strtod`: garbage and negatives sleep 0 seconds.
 //!
 //! - A command named POST or `Host:` is HTTP sent to us (cross-protocol scripting): the
-//!   connection closes without running or answering anything more, and a warning is logged at
-//!   most once per `SECURITY_WARNING_INTERVAL_US`.
+//!   connection closes without running or answering anything more (replies of the same read
+//!   included), and a warning is logged at most once per `SECURITY_WARNING_INTERVAL_US`.
 //!
 //! Where we differ: DEBUG is enabled (Redis 7 refuses it unless `enable-debug-command`). There
 //! is no persistence yet, so SAVE, BGSAVE and a SHUTDOWN that would save (SAVE, or a `save`
@@ -927,6 +927,8 @@ pub(crate) fn is_cross_protocol_attack(name: &[u8]) -> bool {
 }
 
 /// Lets a log line through at most once per `SECURITY_WARNING_INTERVAL_US` (monotonic time).
+/// Each thread keeps its own (threads share no state), so a node logs at most one line per
+/// thread per interval where Redis logs one.
 #[derive(Debug, Default)]
 pub(crate) struct LogLimiter {
     last_mono_us: Option<u64>,
@@ -1060,7 +1062,7 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::*;
     use super::*;
-    use crate::cx::ConnId;
+    use crate::cx::{ConnId, LogLevel};
     use crate::testkit::TestCluster;
 
     const NOAUTH_HELLO: &str = "-NOAUTH HELLO must be called with the client already \
@@ -1428,6 +1430,149 @@ mod tests {
             c.cmd(conn, &["SHUTDOWN", "NOSAVE", "nosave", "NOW", "FORCE"]);
             assert!(c.shutdown_requested());
             assert!(c.is_closed(conn));
+        }
+    }
+
+    /// Regression (issue 23): SHUTDOWN SAVE exited without saving. With no persistence, a
+    /// SHUTDOWN that should save refuses, as Redis's does when its save fails.
+    #[test]
+    fn shutdown_that_should_save_refuses_without_persistence() {
+        let unsupported = "-ERR persistence is not supported yet\r\n";
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(c.cmd_text(conn, &["SHUTDOWN", "SAVE"]), unsupported);
+            assert_eq!(c.cmd_text(conn, &["shutdown", "now", "save"]), unsupported);
+            assert_eq!(
+                c.cmd_text(conn, &["CONFIG", "SET", "save", "3600 1"]),
+                "+OK\r\n"
+            );
+            assert_eq!(
+                c.cmd_text(conn, &["SHUTDOWN"]),
+                unsupported,
+                "a save schedule means plain SHUTDOWN saves"
+            );
+            assert!(!c.shutdown_requested() && !c.is_closed(conn));
+            assert_eq!(c.cmd_text(conn, &["PING"]), "+PONG\r\n");
+            assert!(c
+                .logs()
+                .iter()
+                .all(|(level, _)| *level == LogLevel::Warning));
+            assert_eq!(c.logs().len(), 3, "each refusal is logged");
+            c.cmd(conn, &["SHUTDOWN", "SAVE", "FORCE"]);
+            assert!(
+                c.shutdown_requested() && c.is_closed(conn),
+                "FORCE stops anyway"
+            );
+        }
+        for no_save in [&["SHUTDOWN"][..], &["SHUTDOWN", "NOSAVE"]] {
+            let mut c = TestCluster::new(1);
+            let conn = c.connect(0);
+            c.cmd(conn, no_save);
+            assert!(c.shutdown_requested(), "{no_save:?} with no save schedule");
+        }
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        c.cmd(conn, &["CONFIG", "SET", "save", "3600 1"]);
+        c.cmd(conn, &["SHUTDOWN", "NOSAVE"]);
+        assert!(c.shutdown_requested(), "NOSAVE skips the schedule");
+    }
+
+    /// Issue 23: SAVE and BGSAVE were unknown commands; they are Redis's rows and say what is
+    /// missing, after Redis's own arity, syntax and MULTI checks.
+    #[test]
+    fn save_and_bgsave_answer_that_persistence_is_missing() {
+        let unsupported = "-ERR persistence is not supported yet\r\n";
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        assert_eq!(c.cmd_text(conn, &["SAVE"]), unsupported);
+        assert_eq!(c.cmd_text(conn, &["BGSAVE"]), unsupported);
+        assert_eq!(c.cmd_text(conn, &["bgsave", "schedule"]), unsupported);
+        assert_eq!(
+            c.cmd_text(conn, &["BGSAVE", "foo"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["BGSAVE", "SCHEDULE", "x"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["SAVE", "x"]),
+            "-ERR wrong number of arguments for 'save' command\r\n"
+        );
+        c.cmd(conn, &["MULTI"]);
+        assert_eq!(
+            c.cmd_text(conn, &["SAVE"]),
+            "-ERR Command not allowed inside a transaction\r\n"
+        );
+        assert!(!c.shutdown_requested());
+    }
+
+    /// Regression (issue 23): an HTTP request's lines ran as commands (cross-protocol
+    /// scripting). Redis 7.0.15, checked: `SET x 1`, `PING`, `Host: x`, `SET y 1` in one read
+    /// sets x, answers nothing at all, closes, and logs its warning once a minute at most.
+    #[test]
+    fn post_or_host_closes_without_running_or_answering_anything_more() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            // Every attack on thread 0: each thread limits its own warnings.
+            let attacker = c.connect(0);
+            let out = c.send(attacker, b"SET x 1\r\nPING\r\nHost: x\r\nSET y 1\r\n");
+            assert_eq!(String::from_utf8_lossy(&out), "", "no reply at all");
+            assert!(c.is_closed(attacker));
+            let warned = [(LogLevel::Warning, SECURITY_ATTACK_WARNING)];
+            assert_eq!(c.logs(), &warned[..]);
+            let other = c.connect(0);
+            assert_eq!(c.cmd_text(other, &["GET", "x"]), "$1\r\n1\r\n");
+            assert_eq!(c.cmd_text(other, &["EXISTS", "y"]), ":0\r\n");
+            // Any case, as a RESP array too, authenticated or not, inside MULTI too.
+            for attack in [
+                &b"*3\r\n$4\r\npost\r\n$1\r\n/\r\n$8\r\nHTTP/1.1\r\n"[..],
+                b"MULTI\r\nSET z 1\r\nhOsT: example.com\r\nEXEC\r\n",
+            ] {
+                let conn = c.connect(0);
+                assert_eq!(c.send(conn, attack), b"");
+                assert!(c.is_closed(conn));
+            }
+            assert_eq!(c.cmd_text(other, &["EXISTS", "z"]), ":0\r\n");
+            assert_eq!(c.logs().len(), 1, "rate-limited");
+            c.advance_ms(SECURITY_WARNING_INTERVAL_US / 1000 + 1);
+            let conn = c.connect(0);
+            c.send(conn, b"POST / HTTP/1.1\r\n");
+            assert_eq!(c.logs().len(), 2, "logged again a minute later");
+            // A key or value named POST is only data.
+            assert_eq!(c.cmd_text(other, &["SET", "POST", "Host:"]), "+OK\r\n");
+        }
+    }
+
+    /// Regression (issue 23): a client that shut its sending side got no replies. Redis runs
+    /// what it read, replies, then closes; here too when commands hop to other shards and the
+    /// end of stream arrives while they are in flight.
+    #[test]
+    fn half_closed_client_gets_every_reply_then_closes() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let mut pipeline = Vec::new();
+            let mut expected = String::new();
+            for i in 0..50 {
+                let key = format!("k{i}");
+                pipeline.extend_from_slice(format!("SET {key} {i}\r\nGET {key}\r\n").as_bytes());
+                let len = i.to_string().len();
+                expected.push_str(&format!("+OK\r\n${len}\r\n{i}\r\n"));
+            }
+            pipeline.extend_from_slice(b"MGET k1 k2 k3\r\n*2\r\n$4\r\nECHO");
+            expected.push_str("*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n");
+            let out = c.send_and_end_input(conn, &pipeline);
+            assert_eq!(String::from_utf8_lossy(&out), expected, "{threads} threads");
+            assert!(
+                c.is_closed(conn),
+                "closed after the replies; the partial ECHO dropped"
+            );
+            // Nothing left to run: closes at once.
+            let idle = c.connect(threads - 1);
+            assert_eq!(c.send_and_end_input(idle, b""), b"");
+            assert!(c.is_closed(idle));
         }
     }
 
