@@ -103,7 +103,8 @@ fn http_lines_close_the_connection_unanswered() {
         let mut conn = server.conn();
         conn.send(attack);
         assert!(closes_within(&mut conn, IO_TIMEOUT), "{}", escape(attack));
-        assert_eq!(escape(conn.pending()), "", "{}", escape(attack));
+        let got = conn.pending();
+        assert!(got.is_empty(), "{} got {}", escape(attack), escape(got));
     }
     let mut conn = server.conn();
     assert_eq!(conn.cmd_str(&["EXISTS", "curlkey"]), b":0\r\n");
