@@ -6,6 +6,10 @@
 //! Backpressure: once the bytes handed to the driver but not yet written pass
 //! `OUTPUT_PENDING_PAUSE_BYTES`, the connection stops running commands and stops reading, until
 //! the driver reports the output drained below `OUTPUT_PENDING_RESUME_BYTES`.
+//!
+//! End of input (the peer shut its sending side) is not the end of the connection: the commands
+//! already read still run and are answered, then the connection closes (`input_ended`), as
+//! Redis does for `printf 'GET a\r\n' | nc -N`. A peer that vanishes (`peer_gone`) gets nothing.
 
 use std::collections::BTreeMap;
 

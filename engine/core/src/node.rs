@@ -430,17 +430,9 @@ impl Node {
 
     /// Runs one command. A command that must travel or wait takes `argv`, leaving it empty.
     fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
+        // Two short compares: a name of another length is rejected at once.
         if server::is_cross_protocol_attack(&argv[0]) {
-            // HTTP sent to us (a browser tricked into it): run and answer nothing more.
-            conn.out.clear();
-            conn.state = ConnState::Closing;
-            if self.security_warning.allow(cx.now_mono_us()) {
-                cx.push(Effect::Log {
-                    level: crate::cx::LogLevel::Warning,
-                    text: server::SECURITY_ATTACK_WARNING,
-                });
-            }
-            return Flow::Stop;
+            return self.refuse_cross_protocol(conn, cx);
         }
         self.counters.commands_processed += 1;
         conn.commands_processed += 1;
@@ -482,6 +474,20 @@ impl Node {
                 self.run_conn_cmd(conn, cmd, argv, cx)
             }
         }
+    }
+
+    /// HTTP sent to us (a browser tricked into it, say): as Redis, answer nothing more, not
+    /// even the replies of this read, run nothing more, close, and warn (rate-limited).
+    fn refuse_cross_protocol(&mut self, conn: &mut Conn, cx: &mut Cx) -> Flow {
+        conn.out.clear();
+        conn.state = ConnState::Closing;
+        if self.security_warning.allow(cx.now_mono_us()) {
+            cx.push(Effect::Log {
+                level: crate::cx::LogLevel::Warning,
+                text: server::SECURITY_ATTACK_WARNING,
+            });
+        }
+        Flow::Stop
     }
 
     /// Runs a connection command against this node's config and server state.
