@@ -204,6 +204,7 @@ impl World {
                 local_addr: "127.0.0.1:6379".into(),
                 peer_is_loopback: true,
                 clients_total: self.config.clients as u64,
+                fd: damselfly_core::cx::fake_fd(client as u64),
             };
             self.send_link(Endpoint::Client(client), thread, Msg::ConnOpen(open));
             let at = self.now_us + self.rng.gen_range(0..1000);
@@ -463,6 +464,9 @@ impl World {
                     self.schedule(at, Event::Timer { thread, timer });
                 }
                 Effect::Shutdown => self.trace(format!("{} shutdown requested", self.now_us)),
+                Effect::Log { level, text } => {
+                    self.trace(format!("{} log {level:?}: {text}", self.now_us));
+                }
             }
         }
     }
@@ -603,6 +607,7 @@ fn msg_summary(msg: &Msg) -> String {
             format!("data c{} {:?}", conn.0, String::from_utf8_lossy(bytes))
         }
         Msg::ConnWritten { conn, bytes_len } => format!("written c{} {bytes_len}", conn.0),
+        Msg::ConnInputEnded { conn } => format!("input-ended c{}", conn.0),
         Msg::ConnClosed { conn } => format!("closed c{}", conn.0),
         Msg::Timer(timer) => format!("timer {timer:?}"),
         Msg::Hop(hop) => format!(

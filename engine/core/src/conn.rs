@@ -6,6 +6,10 @@
 //! Backpressure: once the bytes handed to the driver but not yet written pass
 //! `OUTPUT_PENDING_PAUSE_BYTES`, the connection stops running commands and stops reading, until
 //! the driver reports the output drained below `OUTPUT_PENDING_RESUME_BYTES`.
+//!
+//! End of input (the peer shut its sending side) is not the end of the connection: the commands
+//! already read still run and are answered, then the connection closes (`input_ended`), as
+//! Redis does for `printf 'GET a\r\n' | nc -N`. A peer that vanishes (`peer_gone`) gets nothing.
 
 use std::collections::BTreeMap;
 
@@ -77,6 +81,8 @@ pub struct Conn {
     pub peer_addr: String,
     pub local_addr: String,
     pub peer_is_loopback: bool,
+    /// The socket's descriptor (CLIENT LIST `fd=`).
+    pub fd: i32,
     pub decoder: Decoder,
     pub resp: RespVersion,
     pub db: usize,
@@ -92,6 +98,9 @@ pub struct Conn {
     pub reading: bool,
     pub created_ms: u64,
     pub last_cmd_ms: u64,
+    /// When bytes last came in or went out (Redis's `lastinteraction`): the idle `timeout`
+    /// counts from here, on the monotonic clock so a wall-clock step closes nobody.
+    pub last_interaction_mono_us: u64,
     /// Full name of the last command run ("get", "client|list").
     pub last_cmd: &'static str,
     /// The last command name looked up, as sent, and what it resolved to (before any
@@ -101,6 +110,9 @@ pub struct Conn {
     pub commands_processed: u64,
     /// The peer closed while a command was in flight; drop the connection when it finishes.
     pub peer_gone: bool,
+    /// The peer will send nothing more (it shut its sending side): run what was read, reply,
+    /// then close.
+    pub input_ended: bool,
     /// Commands queued since MULTI, until EXEC or DISCARD.
     pub multi: Option<crate::multi::MultiQueue>,
     /// The (database, key) pairs this connection WATCHes, until EXEC, DISCARD or UNWATCH.
@@ -108,7 +120,12 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(open: &ConnOpen, authenticated: bool, limits: Limits, now_ms: u64) -> Conn {
+    pub fn new(
+        open: &ConnOpen,
+        authenticated: bool,
+        limits: Limits,
+        (now_ms, now_mono_us): (u64, u64),
+    ) -> Conn {
         let mut decoder = Decoder::new(limits);
         decoder.set_authenticated(authenticated);
         Conn {
@@ -116,6 +133,7 @@ impl Conn {
             peer_addr: open.peer_addr.clone(),
             local_addr: open.local_addr.clone(),
             peer_is_loopback: open.peer_is_loopback,
+            fd: open.fd,
             decoder,
             resp: RespVersion::Resp2,
             db: 0,
@@ -128,10 +146,12 @@ impl Conn {
             reading: true,
             created_ms: now_ms,
             last_cmd_ms: now_ms,
+            last_interaction_mono_us: now_mono_us,
             last_cmd: "NULL",
             last_looked_up: std::cell::Cell::new(None),
             commands_processed: 0,
             peer_gone: false,
+            input_ended: false,
             multi: None,
             watching: Vec::new(),
         }
@@ -290,8 +310,9 @@ mod tests {
             local_addr: "127.0.0.1:2".into(),
             peer_is_loopback: true,
             clients_total: 1,
+            fd: crate::cx::fake_fd(id),
         };
-        Box::new(Conn::new(&open, true, Limits::default(), 0))
+        Box::new(Conn::new(&open, true, Limits::default(), (0, 0)))
     }
 
     fn ids(table: &ConnTable) -> Vec<u64> {

@@ -23,6 +23,13 @@ pub struct ThreadId(pub u16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u64);
 
+/// The descriptor a simulated or test connection numbered `n` (from 0) shows in CLIENT LIST:
+/// after Redis's usual first client descriptor, so the fields look like a real server's.
+pub fn fake_fd(n: u64) -> i32 {
+    const FAKE_FD_FIRST: i32 = 8;
+    FAKE_FD_FIRST.saturating_add(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
 /// A new connection handed to the thread that will host it.
 #[derive(Clone, Debug)]
 pub struct ConnOpen {
@@ -36,6 +43,8 @@ pub struct ConnOpen {
     /// Connections open on the whole node, this one included (the driver counts accepts and
     /// closes); the engine decides whether `maxclients` is exceeded.
     pub clients_total: u64,
+    /// The socket's descriptor, as CLIENT LIST's `fd=` shows it (a simulator makes one up).
+    pub fd: i32,
 }
 
 /// Timers a thread can arm. A stale or repeated firing is a no-op.
@@ -60,6 +69,11 @@ pub enum Msg {
     ConnWritten {
         conn: ConnId,
         bytes_len: usize,
+    },
+    /// The peer shut its sending side (end of stream): the engine runs what it has read,
+    /// then answers `Close`, as Redis replies to a half-closed client before closing it.
+    ConnInputEnded {
+        conn: ConnId,
     },
     /// The peer went away (or the driver closed it after a `Close`).
     ConnClosed {
@@ -87,6 +101,15 @@ pub enum Effect {
     ArmTimer { timer: Timer, at_mono_us: u64 },
     /// Stop the whole node (SHUTDOWN).
     Shutdown,
+    /// A line for the server log. The engine rate-limits what could flood it.
+    Log { level: LogLevel, text: &'static str },
+}
+
+/// How much a log line matters (Redis's LL_WARNING and LL_VERBOSE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Warning,
+    Verbose,
 }
 
 /// Bugs planted on purpose, switched on at run time, so that the simulator can prove it catches

@@ -120,6 +120,9 @@ pub enum CmdError {
     },
     /// SHUTDOWN ABORT with no shutdown under way.
     NoShutdownInProgress,
+    /// SAVE, BGSAVE, or a SHUTDOWN that would save: there is no persistence yet. Our own text
+    /// (Redis always has persistence), saying what is missing rather than "unknown command".
+    PersistenceUnsupported,
     // memory
     /// EXEC refused because used memory is over maxmemory and the body holds a write that
     /// needs memory; the transaction is discarded.
@@ -236,6 +239,7 @@ impl CmdError {
             InvalidArgCountForCommand => "ERR Invalid number of arguments specified for command",
             InvalidArgsForCommand => "ERR Invalid arguments specified for command",
             NoShutdownInProgress => "ERR No shutdown in progress.",
+            PersistenceUnsupported => "ERR persistence is not supported yet",
             ExecAbortOutOfMemory => {
                 "EXECABORT Transaction discarded because of: OOM command not allowed when used \
                  memory > 'maxmemory'."

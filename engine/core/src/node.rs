@@ -78,6 +78,8 @@ pub struct Node {
     /// This shard's VLL transaction queue and intent locks.
     pub(crate) txq: TxQueue,
     next_seq: u64,
+    /// Rate limit of the cross-protocol attack warning.
+    security_warning: server::LogLimiter,
     /// The argv commands decode into: its buffers serve command after command, so a command
     /// that runs here allocates none (one that travels takes it, and the next starts afresh).
     argv: Argv,
@@ -114,6 +116,7 @@ impl Node {
             counters: NodeCounters::default(),
             txq: TxQueue::default(),
             next_seq: 1,
+            security_warning: server::LogLimiter::default(),
             argv: Argv::new(),
         }
     }
@@ -163,6 +166,7 @@ impl Node {
                 cx.recycle_buffer(bytes);
             }
             Msg::ConnWritten { conn, bytes_len } => self.on_conn_written(conn, bytes_len, cx),
+            Msg::ConnInputEnded { conn } => self.on_conn_input_ended(conn, cx),
             Msg::ConnClosed { conn } => self.on_conn_closed(conn, cx),
             Msg::Timer(timer) => self.on_timer(timer, cx),
             Msg::Hop(hop) => self.on_hop(hop, cx),
@@ -203,7 +207,7 @@ impl Node {
             &open,
             authenticated,
             self.config.resp_limits(),
-            cx.wall_ms(),
+            (cx.wall_ms(), cx.now_mono_us()),
         );
         if let Some(refusal) = server::refuse_connection(&self.config, &open) {
             self.counters.rejected_connections += 1;
@@ -224,6 +228,7 @@ impl Node {
             return;
         };
         self.counters.net_input_bytes += bytes.len() as u64;
+        conn.last_interaction_mono_us = cx.now_mono_us();
         conn.decoder.feed(bytes);
         self.run_conn(id, cx);
     }
@@ -233,6 +238,7 @@ impl Node {
             return;
         };
         conn.out_pending_bytes = conn.out_pending_bytes.saturating_sub(bytes_len);
+        conn.last_interaction_mono_us = cx.now_mono_us();
         // Only a connection that stopped reading may have something to resume; for the others
         // (nearly every write) this is bookkeeping alone.
         if !conn.reading && conn.out_pending_bytes < OUTPUT_PENDING_RESUME_BYTES {
@@ -254,6 +260,7 @@ impl Node {
                     .map_or(now_ms, |t| t.min(now_ms));
                 self.shard.sweep_expired(sweep_at_ms);
                 self.shard.note_peak();
+                crate::cmd::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
                     timer: Timer::ExpirySweep,
@@ -291,6 +298,19 @@ impl Node {
         }
     }
 
+    /// The peer will send nothing more: run what it sent (`run_taken_conn` closes once the
+    /// input is used up), unless the connection is closing anyway.
+    fn on_conn_input_ended(&mut self, id: ConnId, cx: &mut Cx) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if matches!(conn.state, ConnState::Closing) {
+            return;
+        }
+        conn.input_ended = true;
+        self.run_conn(id, cx);
+    }
+
     fn run_conn(&mut self, id: ConnId, cx: &mut Cx) {
         let Some(conn) = self.conns.take(&id) else {
             return;
@@ -313,13 +333,17 @@ impl Node {
             conn.out = cx.take_buffer();
         }
         let mut argv = std::mem::take(&mut self.argv);
+        let mut drained = false;
         while conn.is_ready() && !conn.output_backed_up() {
             if let Some(stashed) = conn.stashed.take() {
                 argv = stashed;
             } else {
                 match conn.decoder.next_command_into(&mut argv) {
                     Ok(true) => {}
-                    Ok(false) => break,
+                    Ok(false) => {
+                        drained = true;
+                        break;
+                    }
                     Err(err) => {
                         conn.encode(&Reply::Error(CmdError::Protocol(err.0)));
                         conn.state = ConnState::Closing;
@@ -332,6 +356,10 @@ impl Node {
             }
         }
         self.argv = argv;
+        if drained && conn.input_ended {
+            // Every whole command the peer sent has run; a partial one never will.
+            conn.state = ConnState::Closing;
+        }
         self.flush(&mut conn, cx);
         self.conns.put_back(conn);
     }
@@ -403,6 +431,10 @@ impl Node {
 
     /// Runs one command. A command that must travel or wait takes `argv`, leaving it empty.
     fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
+        // Two short compares: a name of another length is rejected at once.
+        if server::is_cross_protocol_attack(&argv[0]) {
+            return self.refuse_cross_protocol(conn, cx);
+        }
         self.counters.commands_processed += 1;
         conn.commands_processed += 1;
         conn.last_cmd_ms = cx.wall_ms();
@@ -443,6 +475,20 @@ impl Node {
                 self.run_conn_cmd(conn, cmd, argv, cx)
             }
         }
+    }
+
+    /// HTTP sent to us (a browser tricked into it, say): as Redis, answer nothing more, not
+    /// even the replies of this read, run nothing more, close, and warn (rate-limited).
+    fn refuse_cross_protocol(&mut self, conn: &mut Conn, cx: &mut Cx) -> Flow {
+        conn.out.clear();
+        conn.state = ConnState::Closing;
+        if self.security_warning.allow(cx.now_mono_us()) {
+            cx.push(Effect::Log {
+                level: crate::cx::LogLevel::Warning,
+                text: server::SECURITY_ATTACK_WARNING,
+            });
+        }
+        Flow::Stop
     }
 
     /// Runs a connection command against this node's config and server state.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::cmd::server::ServerInfo;
 use crate::config::Config;
-use crate::cx::{ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer};
+use crate::cx::{ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, ThreadId, Timer};
 use crate::node::Node;
 
 /// Steps one `run` may take before the cluster is declared stuck.
@@ -25,6 +25,8 @@ pub struct TestCluster {
     now_mono_us: u64,
     wall_us: u64,
     shutdown: bool,
+    /// Log lines the engine emitted, in order.
+    logs: Vec<(LogLevel, &'static str)>,
 }
 
 impl TestCluster {
@@ -50,6 +52,7 @@ impl TestCluster {
             // 2026-01-01T00:00:00Z, so deadlines look like real unix times.
             wall_us: 1_767_225_600_000_000,
             shutdown: false,
+            logs: Vec::new(),
         };
         for t in 0..threads {
             let server = ServerInfo {
@@ -100,6 +103,7 @@ impl TestCluster {
             local_addr: "127.0.0.1:6379".into(),
             peer_is_loopback: true,
             clients_total: self.conn_thread.len() as u64,
+            fd: crate::cx::fake_fd(conn.0),
         };
         self.queue
             .push_back((ThreadId(thread), Msg::ConnOpen(open)));
@@ -152,6 +156,25 @@ impl TestCluster {
         let thread = self.conn_thread[&conn];
         self.queue.push_back((thread, Msg::ConnClosed { conn }));
         self.run();
+    }
+
+    /// The peer sends `bytes` and shuts its sending side (end of stream) before the engine
+    /// has run any of it; runs until quiet and returns what the connection received.
+    pub fn send_and_end_input(&mut self, conn: ConnId, bytes: &[u8]) -> Vec<u8> {
+        let thread = self.conn_thread[&conn];
+        let data = Msg::ConnData {
+            conn,
+            bytes: bytes.to_vec(),
+        };
+        self.queue.push_back((thread, data));
+        self.queue.push_back((thread, Msg::ConnInputEnded { conn }));
+        self.run();
+        self.take_output(conn)
+    }
+
+    /// Log lines emitted so far.
+    pub fn logs(&self) -> &[(LogLevel, &'static str)] {
+        &self.logs
     }
 
     pub fn is_closed(&self, conn: ConnId) -> bool {
@@ -211,6 +234,7 @@ impl TestCluster {
                     self.timers.push((at_mono_us, thread, timer))
                 }
                 Effect::Shutdown => self.shutdown = true,
+                Effect::Log { level, text } => self.logs.push((level, text)),
             }
         }
     }

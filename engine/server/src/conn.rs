@@ -11,8 +11,9 @@
 //! `ConnClosed` once: the thread's connection table is the guard (see `Worker::conn_gone`).
 //!
 //! Lifecycle: `Open` → (engine's `Close`) `Closing`: stop reading, flush → `Done`: write side
-//! shut down, task ends, socket closed when the last `Rc` drops. Peer EOF or a socket error goes
-//! straight to `Done`.
+//! shut down, task ends, socket closed when the last `Rc` drops. Peer EOF → `InputEnded`: stop
+//! reading and tell the engine, which runs what it read, replies and then asks to close (Redis
+//! answers a half-closed client). A socket error goes straight to `Done`.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -28,6 +29,9 @@ use crate::worker::Worker;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
     Open,
+    /// The peer sent end of stream: nothing more to read, but replies still go out until the
+    /// engine, having run what it read, asks to close.
+    InputEnded,
     /// The engine asked to close: no more reading; flush what is queued, then finish.
     Closing,
     /// Finished: the engine has been (or is being) told `ConnClosed`.
@@ -155,7 +159,7 @@ impl ConnIo {
     /// The engine's `Close`: stop reading and flush. True when nothing is left to flush, so the
     /// caller finishes the connection now.
     pub fn begin_close(&self) -> bool {
-        if self.phase.get() == Phase::Open {
+        if matches!(self.phase.get(), Phase::Open | Phase::InputEnded) {
             self.phase.set(Phase::Closing);
         }
         self.reading.set(false);
@@ -270,7 +274,10 @@ fn on_writable(worker: &Worker, io: &ConnIo) -> bool {
 
 fn on_readable(worker: &Worker, io: &Rc<ConnIo>) {
     match worker.read_from(&io.stream) {
-        Ok(bytes) if bytes.is_empty() => worker.conn_gone(io.id),
+        Ok(bytes) if bytes.is_empty() => {
+            io.phase.set(Phase::InputEnded);
+            worker.deliver(Msg::ConnInputEnded { conn: io.id });
+        }
         Ok(bytes) => worker.deliver_from(io, bytes),
         Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
         Err(err) => {

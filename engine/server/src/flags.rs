@@ -18,6 +18,8 @@ use damselfly_core::cx::Plant;
 
 /// Threads beyond this are a typo, not a machine (and `ThreadId` is a u16).
 pub const PROACTOR_THREADS_MAX: u16 = 1024;
+/// Redis's largest `timeout` (an int config: INT_MAX seconds).
+pub const TIMEOUT_MAX_S: u64 = i32::MAX as u64;
 /// Prefix of the environment variables that set flags: `DFLY_port=7000`.
 pub const ENV_PREFIX: &str = "DFLY_";
 
@@ -66,6 +68,10 @@ pub struct Flags {
     /// Connections open at once, beyond which new clients are refused.
     #[arg(long, default_value_t = 10_000)]
     pub maxclients: u64,
+    /// Close a client idle for more than this many seconds (0: never); Redis's `timeout`.
+    #[arg(long, default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=TIMEOUT_MAX_S))]
+    pub timeout: u64,
     /// Without a password, refuse clients that are not on loopback.
     #[arg(long = "protected_mode", default_value_t = true, action = ArgAction::Set,
           num_args = 0..=1, default_missing_value = "true",
@@ -267,6 +273,7 @@ impl Flags {
                 .filter(|pass| !pass.is_empty())
                 .map(String::into_bytes),
             maxclients: self.maxclients,
+            timeout_s: self.timeout,
             protected_mode: self.protected_mode,
             bind: self.bind.clone(),
             port,
@@ -322,6 +329,16 @@ mod tests {
     }
 
     #[test]
+    fn timeout_sets_the_idle_client_timeout() {
+        let flags = parse_ok(&["--timeout", "30"], &[], "");
+        assert_eq!(flags.config(6379).timeout_s, 30);
+        let flags = parse_ok(&[], &[("DFLY_timeout", "5")], "");
+        assert_eq!(flags.config(6379).timeout_s, 5);
+        assert!(parse(os(&["--timeout", "-1"]), env(&[]), no_file).is_err());
+        assert!(parse(os(&["--timeout", "2147483648"]), env(&[]), no_file).is_err());
+    }
+
+    #[test]
     fn defaults() {
         let flags = parse(os(&[]), env(&[]), no_file).unwrap();
         assert_eq!(flags.port, 6379);
@@ -330,6 +347,7 @@ mod tests {
         assert_eq!(flags.requirepass, None);
         assert_eq!(flags.dbnum, 16);
         assert_eq!(flags.maxclients, 10_000);
+        assert_eq!(flags.timeout, 0);
         assert!(flags.protected_mode);
         assert!(!flags.logtostderr);
         assert_eq!(flags.loglevel, LogLevel::Info);

@@ -27,7 +27,7 @@ use std::time::Duration;
 use damselfly_core::cmd::server::ServerInfo;
 use damselfly_core::config::Config;
 use damselfly_core::cx::{
-    ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer, TxIdSource,
+    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, ThreadId, Timer, TxIdSource,
 };
 use damselfly_core::node::Node;
 use tokio::io::Interest;
@@ -138,6 +138,15 @@ pub(crate) fn ask_shutdown(shared: &Shared, thread: ThreadId) {
     tracing::info!(thread = thread.0, "SHUTDOWN requested");
     // Refused only when the supervisor is already stopping the node.
     drop(shared.control.push(Control::Shutdown { thread }));
+}
+
+/// Writes an engine's log line (`Effect::Log`): Redis's warnings at warn, its verbose lines at
+/// debug (Redis's default `loglevel notice` hides them too).
+pub(crate) fn log_engine(thread: ThreadId, level: LogLevel, text: &str) {
+    match level {
+        LogLevel::Warning => tracing::warn!(thread = thread.0, "{text}"),
+        LogLevel::Verbose => tracing::debug!(thread = thread.0, "{text}"),
+    }
 }
 
 /// Tells the supervisor that this thread ended, however it ended (a panic included).
@@ -439,6 +448,7 @@ impl Worker {
                 self.timers.arm(at_mono_us, Wake::Engine(timer));
             }
             Effect::Shutdown => ask_shutdown(&self.shared, self.thread),
+            Effect::Log { level, text } => log_engine(self.thread, level, text),
         }
     }
 
@@ -463,6 +473,7 @@ impl Worker {
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(conn = id.0, %err, "TCP_NODELAY");
         }
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
         let io = Rc::new(ConnIo::new(id, stream));
         let open = ConnOpen {
             conn: id,
@@ -470,6 +481,7 @@ impl Worker {
             local_addr: local.to_string(),
             peer_is_loopback: peer.ip().to_canonical().is_loopback(),
             clients_total,
+            fd,
         };
         tokio::task::spawn_local(conn::run(Rc::clone(self), Rc::clone(&io)));
         self.with_core(|core, _| {

@@ -6,6 +6,11 @@
 //! closes the caller: when `SKIPME no` (or the old `CLIENT KILL ip:port` form) matches the
 //! caller, the coordinator counts it, replies, and closes it after the reply, as Redis does.
 //!
+//! Idle clients: with `timeout` set, a connection that has neither sent nor been sent anything
+//! for longer is closed (`close_idle`, on the shard's periodic tick), as Redis's clientsCron
+//! does. Only connections ready for their next command qualify: one with a command in flight
+//! is busy, not idle (Redis never sees that state between its cron runs).
+//!
 //! Redis 7.0.15 has no CLIENT SETINFO or NO-TOUCH (7.2) and no KILL MAXAGE (7.4): they answer
 //! Redis 7.0's errors. CLIENT LIST lines have 7.0's fields (no lib-name, lib-ver).
 
@@ -13,8 +18,8 @@ use std::borrow::Cow;
 
 use crate::argv::Argv;
 use crate::cmd::args::{parse_i64, Args};
-use crate::conn::{Conn, ConnState};
-use crate::cx::{ConnId, Cx, Effect, ThreadId};
+use crate::conn::{Conn, ConnState, ConnTable};
+use crate::cx::{ConnId, Cx, Effect, LogLevel, ThreadId};
 use crate::error::CmdError;
 use crate::hop::NodeResult;
 use crate::node::Node;
@@ -153,13 +158,14 @@ pub fn client_line(conn: &Conn, now_ms: u64) -> String {
     let flags = if conn.attrs.no_evict { "e" } else { "N" };
     let qbuf = conn.decoder.buffered_len_bytes();
     format!(
-        "id={} addr={} laddr={} fd=8 name={name} age={age_s} idle={idle_s} flags={flags} db={} \
+        "id={} addr={} laddr={} fd={} name={name} age={age_s} idle={idle_s} flags={flags} db={} \
          sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 \
          rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 \
          resp={resp}\n",
         conn.id.0,
         conn.peer_addr,
         conn.local_addr,
+        conn.fd,
         conn.db,
         conn.out_pending_bytes,
         conn.out_pending_bytes + qbuf,
@@ -268,6 +274,33 @@ pub fn no_evict(conn: &mut Conn, argv: &Argv) -> Result<Reply, CmdError> {
     args.finish()?;
     conn.attrs.no_evict = on;
     Ok(Reply::OK)
+}
+
+/// Closes the connections idle for more than `timeout_s` seconds (0: never), as Redis's
+/// clientsCron does: no reply, the connection just ends.
+pub(crate) fn close_idle(conns: &mut ConnTable, timeout_s: u64, cx: &mut Cx) {
+    if timeout_s == 0 {
+        return;
+    }
+    let now_mono_us = cx.now_mono_us();
+    let idle_max_us = timeout_s.saturating_mul(1_000_000);
+    let idle: Vec<ConnId> = conns
+        .values()
+        .filter(|conn| {
+            conn.is_ready()
+                && now_mono_us.saturating_sub(conn.last_interaction_mono_us) > idle_max_us
+        })
+        .map(|conn| conn.id)
+        .collect();
+    for id in idle {
+        let conn = conns.get_mut(&id).expect("listed just now");
+        conn.state = ConnState::Closing;
+        cx.push(Effect::Close { conn: id });
+        cx.push(Effect::Log {
+            level: LogLevel::Verbose,
+            text: "Closing idle client",
+        });
+    }
 }
 
 pub fn info(conn: &Conn, now_ms: u64) -> Reply {
@@ -383,17 +416,90 @@ mod tests {
             let conn = c.connect(0);
             c.cmd(conn, &["HELLO", "3"]);
             let line = format!(
-                "id={} addr=127.0.0.1:{} laddr=127.0.0.1:6379 fd=8 name= age=0 idle=0 flags=N \
+                "id={} addr=127.0.0.1:{} laddr=127.0.0.1:6379 fd={} name= age=0 idle=0 flags=N \
                  db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 \
                  rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=client|info \
                  user=default redir=-1 resp=3\n",
                 conn.0,
-                40000 + conn.0
+                40000 + conn.0,
+                crate::cx::fake_fd(conn.0),
             );
             assert_eq!(
                 c.cmd_text(conn, &["CLIENT", "INFO"]),
                 format!("={}\r\ntxt:{line}\r\n", line.len() + 4)
             );
+        }
+    }
+
+    /// The `fd=` field of each CLIENT LIST line, by id.
+    fn listed_fds(reply: &str) -> Vec<(u64, String)> {
+        let field = |line: &str, name: &str| {
+            let value = line.split(' ').find_map(|f| f.strip_prefix(name));
+            value.unwrap().to_string()
+        };
+        reply
+            .split('\n')
+            .filter(|line| line.contains("id="))
+            .map(|line| (field(line, "id=").parse().unwrap(), field(line, "fd=")))
+            .collect()
+    }
+
+    /// Regression (issue 23): every client showed `fd=8`. Each shows its own descriptor, and
+    /// CLIENT INFO agrees with CLIENT LIST.
+    #[test]
+    fn each_client_shows_its_own_descriptor() {
+        for threads in THREADS {
+            let (mut c, conns) = three_clients(threads);
+            let fds = listed_fds(&c.cmd_text(conns[0], &["CLIENT", "LIST"]));
+            let expected: Vec<(u64, String)> = conns
+                .iter()
+                .map(|conn| (conn.0, crate::cx::fake_fd(conn.0).to_string()))
+                .collect();
+            assert_eq!(fds, expected);
+            for conn in conns {
+                let info = c.cmd_text(conn, &["CLIENT", "INFO"]);
+                let listed = fds.iter().filter(|(id, _)| *id == conn.0).cloned();
+                assert_eq!(listed_fds(&info), listed.collect::<Vec<_>>());
+            }
+        }
+    }
+
+    /// Regression (issue 23): `CONFIG SET timeout` was accepted and did nothing. A client
+    /// idle for longer is closed on the periodic tick, without a reply; one that keeps
+    /// talking, or just keeps reading replies, is not.
+    #[test]
+    fn idle_clients_are_closed_after_timeout() {
+        const TICK_MS: u64 = 100;
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let idle = c.connect(0);
+            let active = c.connect(threads - 1);
+            assert_eq!(
+                c.cmd_text(active, &["CONFIG", "SET", "timeout", "1"]),
+                "+OK\r\n"
+            );
+            c.take_output(idle);
+            let mut idle_closed_at_ms = None;
+            for step in 1..=30 {
+                c.advance_ms(TICK_MS);
+                if step % 5 == 0 {
+                    assert_eq!(c.cmd_text(active, &["PING"]), "+PONG\r\n", "step {step}");
+                }
+                if idle_closed_at_ms.is_none() && c.is_closed(idle) {
+                    idle_closed_at_ms = Some(step * TICK_MS);
+                }
+            }
+            let closed_at_ms = idle_closed_at_ms.expect("the idle client is closed");
+            assert!((1_000..=1_200).contains(&closed_at_ms), "{closed_at_ms} ms");
+            assert_eq!(c.take_output(idle), b"", "closed without a reply");
+            assert!(!c.is_closed(active));
+            assert_eq!(
+                c.cmd_text(active, &["CONFIG", "SET", "timeout", "0"]),
+                "+OK\r\n"
+            );
+            c.advance_ms(10_000);
+            c.advance_ms(TICK_MS);
+            assert!(!c.is_closed(active), "timeout 0 closes nobody");
         }
     }
 

@@ -258,6 +258,9 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("auth", args(&[string("username").since("6.0.0").optional(), string("password")]).history(&[
         ("6.0.0", "Added ACL style (username and password)."),
     ])),
+    ("bgsave", args(&[pure_token("schedule", "SCHEDULE").since("3.2.2").optional()]).history(&[
+        ("3.2.2", "Added the `SCHEDULE` option."),
+    ])),
     ("client|kill", args(&[
         oneof("filter", &[
             string("ip:port").deprecated_since("2.8.12"),

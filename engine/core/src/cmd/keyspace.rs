@@ -20,7 +20,7 @@
 //! redis-server 7.0.15 with active expiry off answers DBSIZE 2 for one live and one expired key.
 
 use crate::argv::Argv;
-use crate::cmd::args::{eq_word, parse_i64, Args};
+use crate::cmd::args::{eq_word, parse_i64, parse_scan_cursor, Args};
 use crate::cmd::{
     acl, expire, flag, keyflag as kf, object, CommandSpec, ConnCmd, Docs, Exec, GatherDbs, KeySpec,
     Merge, NodeCmd, ShardFn,
@@ -423,7 +423,7 @@ struct ScanArgs {
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
 fn parse_scan(argv: &Argv) -> Result<ScanArgs, CmdError> {
     let mut parsed = ScanArgs {
-        cursor: parse_cursor(&argv[1])?,
+        cursor: parse_scan_cursor(&argv[1])?,
         pattern: None,
         count: SCAN_COUNT_DEFAULT,
         type_name: None,
@@ -452,34 +452,14 @@ fn parse_scan(argv: &Argv) -> Result<ScanArgs, CmdError> {
     Ok(parsed)
 }
 
-/// Redis reads the cursor with strtoul: a leading '+' or '-' is allowed ('-1' wraps to
-/// u64::MAX), an empty string is 0, a leading space, trailing junk or overflow is an error.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let (negative, digits) = match arg {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, arg),
-    };
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if negative { n.wrapping_neg() } else { n })
-}
-
 /// Where a client cursor points: the shard and that shard's table cursor. A cursor naming a
-/// shard we do not have was never handed out; it starts over rather than failing, since Redis
-/// accepts any cursor.
+/// shard past our last was never handed out; it points past the end, so the scan is over
+/// (`(threads, 0)`: no shard answers, the next cursor is 0). Redis too accepts any cursor and
+/// answers 0 for the largest ones, `-1` among them (strtoul wraps it to u64::MAX).
 fn scan_position(cursor: u64, threads: u16) -> (u16, u64) {
     let shard = (cursor & ((1 << SCAN_SHARD_BITS) - 1)) as u16;
     if shard >= threads {
-        return (0, 0);
+        return (threads, 0);
     }
     (shard, cursor >> SCAN_SHARD_BITS)
 }
@@ -1300,14 +1280,26 @@ mod tests {
     /// Cursors are read like strtoul: '+', '-' (wrapping) and the empty string are accepted.
     #[test]
     fn scan_cursor_parsing_is_lenient_like_strtoul() {
-        assert_eq!(super::parse_cursor(b""), Ok(0));
-        assert_eq!(super::parse_cursor(b"+5"), Ok(5));
-        assert_eq!(super::parse_cursor(b"-1"), Ok(u64::MAX));
-        assert_eq!(super::parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
         each(|t| {
             t.run(&["SET", "only", "v"]);
             assert_eq!(scan(t, "", &[]), ("0".into(), vec!["only".to_string()]));
             assert_eq!(scan(t, "+0", &[]), ("0".into(), vec!["only".to_string()]));
+        });
+    }
+
+    /// Regression (issue 23): `SCAN -1` (u64::MAX once strtoul wraps it) named no shard we
+    /// have, restarted the scan and listed every key with a fresh cursor. Redis answers cursor
+    /// 0 for it (it is the last position), so past the last shard the iteration is over.
+    #[test]
+    fn scan_cursor_past_the_last_shard_ends_the_iteration() {
+        each(|t| {
+            for i in 0..300 {
+                t.run(&["SET", &format!("k{i}"), "v"]);
+            }
+            assert_ne!(scan(t, "0", &[]).0, "0", "300 keys take several calls");
+            for cursor in ["-1", "18446744073709551615"] {
+                assert_eq!(scan(t, cursor, &[]), ("0".into(), Vec::new()), "{cursor}");
+            }
         });
     }
 

@@ -281,6 +281,8 @@ pub enum ConnCmd {
     LastSave,
     DebugSleep,
     Shutdown,
+    Save,
+    BgSave,
     ObjectHelp,
     MemoryHelp,
 }

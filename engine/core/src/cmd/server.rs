@@ -1,5 +1,5 @@
 //! Connection and server commands: PING, ECHO, HELLO, AUTH, QUIT, RESET, SELECT, TIME,
-//! LASTSAVE, DEBUG, SHUTDOWN, INFO and the CLIENT, COMMAND and CONFIG containers, with Redis
+//! LASTSAVE, SAVE, BGSAVE, DEBUG, SHUTDOWN, INFO and the CLIENT, COMMAND and CONFIG containers, with Redis
 //! 7.0.15's rows, replies and error texts.
 //!
 //! Most are answered by the connection alone (`ConnCmd`): they read or change the connection
@@ -16,8 +16,14 @@
 //! - RESET clears the name, database, protocol and authentication, not CLIENT NO-EVICT.
 //! - DEBUG SLEEP reads its argument like `strtod`: garbage and negatives sleep 0 seconds.
 //!
-//! Where we differ: DEBUG is enabled (Redis 7 refuses it unless `enable-debug-command`), and
-//! SHUTDOWN SAVE stops like NOSAVE (the engine has no persistence yet).
+//! - A command named POST or `Host:` is HTTP sent to us (cross-protocol scripting): the
+//!   connection closes without running or answering anything more (replies of the same read
+//!   included), and a warning is logged at most once per `SECURITY_WARNING_INTERVAL_US`.
+//!
+//! Where we differ: DEBUG is enabled (Redis 7 refuses it unless `enable-debug-command`). There
+//! is no persistence yet, so SAVE, BGSAVE and a SHUTDOWN that would save (SAVE, or a `save`
+//! schedule without NOSAVE) answer `PersistenceUnsupported` and keep running, as Redis does
+//! when its save fails; SHUTDOWN ... FORCE stops anyway, as Redis's does.
 
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
@@ -26,7 +32,7 @@ use crate::cmd::{flag, CommandSpec, CommandTable, ConnCmd, Docs, Exec, NodeCmd};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::coord::{CmdErrorOrReply, Targets};
-use crate::cx::{ConnOpen, Cx, ThreadId};
+use crate::cx::{ConnOpen, Cx, Effect, LogLevel, ThreadId};
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
 use crate::node::Node;
@@ -393,6 +399,10 @@ const SHUTDOWN_SUMMARY: &str =
 const SHUTDOWN_N: &str = "O(N) when saving, where N is the total number of keys in all databases \
     when saving data, otherwise O(1)";
 const LASTSAVE_SUMMARY: &str = "Get the UNIX time stamp of the last successful save to disk";
+const SAVE_N: &str = "O(N) where N is the total number of keys in all databases";
+/// SAVE and BGSAVE: Redis's `admin noscript no_async_loading`, @admin @slow @dangerous.
+const SAVE_FLAGS: u32 = flag::ADMIN | flag::NOSCRIPT | flag::NO_ASYNC_LOADING;
+const SAVE_ACL: u32 = acl::ADMIN | acl::DANGEROUS;
 
 pub const SPECS: &[CommandSpec] = &[
     conn(
@@ -479,6 +489,32 @@ pub const SPECS: &[CommandSpec] = &[
         0,
         ConnCmd::Shutdown,
         docs(SHUTDOWN_SUMMARY, "1.0.0", SERVER, SHUTDOWN_N),
+    ),
+    conn(
+        "save",
+        1,
+        SAVE_FLAGS | flag::NO_MULTI,
+        SAVE_ACL,
+        ConnCmd::Save,
+        docs(
+            "Synchronously save the dataset to disk",
+            "1.0.0",
+            SERVER,
+            SAVE_N,
+        ),
+    ),
+    conn(
+        "bgsave",
+        -1,
+        SAVE_FLAGS,
+        SAVE_ACL,
+        ConnCmd::BgSave,
+        docs(
+            "Asynchronously save the dataset to disk",
+            "1.0.0",
+            SERVER,
+            O1,
+        ),
     ),
     conn(
         "debug",
@@ -607,11 +643,14 @@ fn run_conn_cmd_inner(
         }
         ConnCmd::LastSave => Reply::Int((ccx.server.started_wall_ms / 1000) as i64),
         ConnCmd::DebugSleep => return debug(argv),
-        ConnCmd::Shutdown => {
-            return match parse_shutdown(argv)? {
-                ShutdownAction::Stop(_) => Ok(ConnOutcome::Shutdown),
-                ShutdownAction::Abort => Err(CmdError::NoShutdownInProgress),
-            }
+        ConnCmd::Shutdown => return shutdown(ccx, argv),
+        ConnCmd::Save => return Err(CmdError::PersistenceUnsupported),
+        ConnCmd::BgSave => {
+            // BGSAVE [SCHEDULE]: Redis checks the syntax before anything else.
+            let mut args = Args::new(argv, 1);
+            args.eat("SCHEDULE");
+            args.finish()?;
+            return Err(CmdError::PersistenceUnsupported);
         }
         ConnCmd::ClientId => Reply::Int(ccx.conn.id.0 as i64),
         ConnCmd::ClientSetName => {
@@ -780,12 +819,18 @@ fn strtod_prefix(arg: &[u8]) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// What SHUTDOWN asks for. NOW and FORCE change nothing here: there are no replicas to wait
-/// for and no save that could fail.
+/// What SHUTDOWN asks for. NOW changes nothing here: there are no replicas to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ShutdownAction {
-    Stop(SaveMode),
+    Stop { save: SaveMode, force: Force },
     Abort,
+}
+
+/// SHUTDOWN FORCE: stop even when what should come first (the save) fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Force {
+    No,
+    Yes,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -800,13 +845,18 @@ fn parse_shutdown(argv: &Argv) -> Result<ShutdownAction, CmdError> {
     let mut save = SaveMode::Default;
     let mut abort = false;
     let mut other_flags = false;
+    let mut force = Force::No;
     for arg in argv.iter().skip(1) {
         let mode = if eq_word(arg, "NOSAVE") {
             SaveMode::NoSave
         } else if eq_word(arg, "SAVE") {
             SaveMode::Save
-        } else if eq_word(arg, "NOW") || eq_word(arg, "FORCE") {
+        } else if eq_word(arg, "NOW") {
             other_flags = true;
+            continue;
+        } else if eq_word(arg, "FORCE") {
+            other_flags = true;
+            force = Force::Yes;
             continue;
         } else if eq_word(arg, "ABORT") {
             abort = true;
@@ -822,7 +872,77 @@ fn parse_shutdown(argv: &Argv) -> Result<ShutdownAction, CmdError> {
     match (abort, save, other_flags) {
         (true, SaveMode::Default, false) => Ok(ShutdownAction::Abort),
         (true, _, _) => Err(CmdError::Syntax),
-        (false, save, _) => Ok(ShutdownAction::Stop(save)),
+        (false, save, _) => Ok(ShutdownAction::Stop { save, force }),
+    }
+}
+
+/// SHUTDOWN saves first when asked to (SAVE) or when a `save` schedule is configured and
+/// NOSAVE is absent, as Redis decides; we cannot save, so such a SHUTDOWN fails as Redis's
+/// does when its save fails: the server keeps running unless FORCE.
+fn shutdown(ccx: &mut ConnCx, argv: &Argv) -> Result<ConnOutcome, CmdError> {
+    let (save, force) = match parse_shutdown(argv)? {
+        ShutdownAction::Stop { save, force } => (save, force),
+        ShutdownAction::Abort => return Err(CmdError::NoShutdownInProgress),
+    };
+    let wants_save = match save {
+        SaveMode::Save => true,
+        SaveMode::Default => !ccx.config.save.is_empty(),
+        SaveMode::NoSave => false,
+    };
+    if !wants_save {
+        return Ok(ConnOutcome::Shutdown);
+    }
+    let (text, outcome) = match force {
+        Force::No => (
+            "Error trying to save the DB, can't exit: persistence is not supported yet \
+             (SHUTDOWN NOSAVE stops without saving).",
+            Err(CmdError::PersistenceUnsupported),
+        ),
+        Force::Yes => (
+            "Error trying to save the DB: persistence is not supported yet. Exit anyway \
+             (SHUTDOWN FORCE).",
+            Ok(ConnOutcome::Shutdown),
+        ),
+    };
+    ccx.cx.push(Effect::Log {
+        level: LogLevel::Warning,
+        text,
+    });
+    outcome
+}
+
+/// Redis 7.0's warning when a client sends POST or `Host:` (its text, word for word).
+pub(crate) const SECURITY_ATTACK_WARNING: &str = "Possible SECURITY ATTACK detected. It looks \
+    like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker \
+    attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection \
+    aborted.";
+/// The attack warning is logged at most this often (Redis: once a minute), so an attacker
+/// cannot flood the log.
+pub const SECURITY_WARNING_INTERVAL_US: u64 = 60 * 1_000_000;
+
+/// Whether a command name is the start of an HTTP request: `POST / HTTP/1.1` or a `Host:`
+/// header line, read as inline commands. Redis 7.0 checks exactly these two, ignoring case.
+pub(crate) fn is_cross_protocol_attack(name: &[u8]) -> bool {
+    eq_word(name, "POST") || eq_word(name, "HOST:")
+}
+
+/// Lets a log line through at most once per `SECURITY_WARNING_INTERVAL_US` (monotonic time).
+/// Each thread keeps its own (threads share no state), so a node logs at most one line per
+/// thread per interval where Redis logs one.
+#[derive(Debug, Default)]
+pub(crate) struct LogLimiter {
+    last_mono_us: Option<u64>,
+}
+
+impl LogLimiter {
+    pub(crate) fn allow(&mut self, now_mono_us: u64) -> bool {
+        let due = self
+            .last_mono_us
+            .is_none_or(|last| now_mono_us.saturating_sub(last) > SECURITY_WARNING_INTERVAL_US);
+        if due {
+            self.last_mono_us = Some(now_mono_us);
+        }
+        due
     }
 }
 
@@ -942,7 +1062,7 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::*;
     use super::*;
-    use crate::cx::ConnId;
+    use crate::cx::{ConnId, LogLevel};
     use crate::testkit::TestCluster;
 
     const NOAUTH_HELLO: &str = "-NOAUTH HELLO must be called with the client already \
@@ -1313,6 +1433,149 @@ mod tests {
         }
     }
 
+    /// Regression (issue 23): SHUTDOWN SAVE exited without saving. With no persistence, a
+    /// SHUTDOWN that should save refuses, as Redis's does when its save fails.
+    #[test]
+    fn shutdown_that_should_save_refuses_without_persistence() {
+        let unsupported = "-ERR persistence is not supported yet\r\n";
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            assert_eq!(c.cmd_text(conn, &["SHUTDOWN", "SAVE"]), unsupported);
+            assert_eq!(c.cmd_text(conn, &["shutdown", "now", "save"]), unsupported);
+            assert_eq!(
+                c.cmd_text(conn, &["CONFIG", "SET", "save", "3600 1"]),
+                "+OK\r\n"
+            );
+            assert_eq!(
+                c.cmd_text(conn, &["SHUTDOWN"]),
+                unsupported,
+                "a save schedule means plain SHUTDOWN saves"
+            );
+            assert!(!c.shutdown_requested() && !c.is_closed(conn));
+            assert_eq!(c.cmd_text(conn, &["PING"]), "+PONG\r\n");
+            assert!(c
+                .logs()
+                .iter()
+                .all(|(level, _)| *level == LogLevel::Warning));
+            assert_eq!(c.logs().len(), 3, "each refusal is logged");
+            c.cmd(conn, &["SHUTDOWN", "SAVE", "FORCE"]);
+            assert!(
+                c.shutdown_requested() && c.is_closed(conn),
+                "FORCE stops anyway"
+            );
+        }
+        for no_save in [&["SHUTDOWN"][..], &["SHUTDOWN", "NOSAVE"]] {
+            let mut c = TestCluster::new(1);
+            let conn = c.connect(0);
+            c.cmd(conn, no_save);
+            assert!(c.shutdown_requested(), "{no_save:?} with no save schedule");
+        }
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        c.cmd(conn, &["CONFIG", "SET", "save", "3600 1"]);
+        c.cmd(conn, &["SHUTDOWN", "NOSAVE"]);
+        assert!(c.shutdown_requested(), "NOSAVE skips the schedule");
+    }
+
+    /// Issue 23: SAVE and BGSAVE were unknown commands; they are Redis's rows and say what is
+    /// missing, after Redis's own arity, syntax and MULTI checks.
+    #[test]
+    fn save_and_bgsave_answer_that_persistence_is_missing() {
+        let unsupported = "-ERR persistence is not supported yet\r\n";
+        let mut c = TestCluster::new(1);
+        let conn = c.connect(0);
+        assert_eq!(c.cmd_text(conn, &["SAVE"]), unsupported);
+        assert_eq!(c.cmd_text(conn, &["BGSAVE"]), unsupported);
+        assert_eq!(c.cmd_text(conn, &["bgsave", "schedule"]), unsupported);
+        assert_eq!(
+            c.cmd_text(conn, &["BGSAVE", "foo"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["BGSAVE", "SCHEDULE", "x"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["SAVE", "x"]),
+            "-ERR wrong number of arguments for 'save' command\r\n"
+        );
+        c.cmd(conn, &["MULTI"]);
+        assert_eq!(
+            c.cmd_text(conn, &["SAVE"]),
+            "-ERR Command not allowed inside a transaction\r\n"
+        );
+        assert!(!c.shutdown_requested());
+    }
+
+    /// Regression (issue 23): an HTTP request's lines ran as commands (cross-protocol
+    /// scripting). Redis 7.0.15, checked: `SET x 1`, `PING`, `Host: x`, `SET y 1` in one read
+    /// sets x, answers nothing at all, closes, and logs its warning once a minute at most.
+    #[test]
+    fn post_or_host_closes_without_running_or_answering_anything_more() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            // Every attack on thread 0: each thread limits its own warnings.
+            let attacker = c.connect(0);
+            let out = c.send(attacker, b"SET x 1\r\nPING\r\nHost: x\r\nSET y 1\r\n");
+            assert_eq!(String::from_utf8_lossy(&out), "", "no reply at all");
+            assert!(c.is_closed(attacker));
+            let warned = [(LogLevel::Warning, SECURITY_ATTACK_WARNING)];
+            assert_eq!(c.logs(), &warned[..]);
+            let other = c.connect(0);
+            assert_eq!(c.cmd_text(other, &["GET", "x"]), "$1\r\n1\r\n");
+            assert_eq!(c.cmd_text(other, &["EXISTS", "y"]), ":0\r\n");
+            // Any case, as a RESP array too, authenticated or not, inside MULTI too.
+            for attack in [
+                &b"*3\r\n$4\r\npost\r\n$1\r\n/\r\n$8\r\nHTTP/1.1\r\n"[..],
+                b"MULTI\r\nSET z 1\r\nhOsT: example.com\r\nEXEC\r\n",
+            ] {
+                let conn = c.connect(0);
+                assert_eq!(c.send(conn, attack), b"");
+                assert!(c.is_closed(conn));
+            }
+            assert_eq!(c.cmd_text(other, &["EXISTS", "z"]), ":0\r\n");
+            assert_eq!(c.logs().len(), 1, "rate-limited");
+            c.advance_ms(SECURITY_WARNING_INTERVAL_US / 1000 + 1);
+            let conn = c.connect(0);
+            c.send(conn, b"POST / HTTP/1.1\r\n");
+            assert_eq!(c.logs().len(), 2, "logged again a minute later");
+            // A key or value named POST is only data.
+            assert_eq!(c.cmd_text(other, &["SET", "POST", "Host:"]), "+OK\r\n");
+        }
+    }
+
+    /// Regression (issue 23): a client that shut its sending side got no replies. Redis runs
+    /// what it read, replies, then closes; here too when commands hop to other shards and the
+    /// end of stream arrives while they are in flight.
+    #[test]
+    fn half_closed_client_gets_every_reply_then_closes() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let mut pipeline = Vec::new();
+            let mut expected = String::new();
+            for i in 0..50 {
+                let key = format!("k{i}");
+                pipeline.extend_from_slice(format!("SET {key} {i}\r\nGET {key}\r\n").as_bytes());
+                let len = i.to_string().len();
+                expected.push_str(&format!("+OK\r\n${len}\r\n{i}\r\n"));
+            }
+            pipeline.extend_from_slice(b"MGET k1 k2 k3\r\n*2\r\n$4\r\nECHO");
+            expected.push_str("*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n");
+            let out = c.send_and_end_input(conn, &pipeline);
+            assert_eq!(String::from_utf8_lossy(&out), expected, "{threads} threads");
+            assert!(
+                c.is_closed(conn),
+                "closed after the replies; the partial ECHO dropped"
+            );
+            // Nothing left to run: closes at once.
+            let idle = c.connect(threads - 1);
+            assert_eq!(c.send_and_end_input(idle, b""), b"");
+            assert!(c.is_closed(idle));
+        }
+    }
+
     #[test]
     fn maxclients_refuses_the_connection_past_the_limit() {
         for threads in THREADS {
@@ -1340,6 +1603,7 @@ mod tests {
             local_addr: "10.0.0.2:6379".into(),
             peer_is_loopback: loopback,
             clients_total: 1,
+            fd: crate::cx::fake_fd(0),
         };
         let config = Config::default();
         assert_eq!(refuse_connection(&config, &open(true)), None);

@@ -31,7 +31,8 @@
 //! freed only when neither a send nor a receive is in flight. At shutdown every operation is
 //! cancelled and waited for before buffers are freed; if that wait times out, they are leaked.
 //!
-//! Lifecycle of a connection: `Open` → (engine's `Close`) `Closing`: no more receives, flush →
+//! Lifecycle of a connection: `Open` → (end of stream) `InputEnded`: no more receives, the
+//! engine runs what it read and replies → (engine's `Close`) `Closing`: no more receives, flush →
 //! `Done`: the engine was told `ConnClosed` (once: `slot_of` is the guard), write side shut,
 //! operations in flight cancelled; the slot (and the socket) go when the last one completes.
 
@@ -501,7 +502,7 @@ impl Loop {
                     );
                 }
             }
-            Phase::Open | Phase::Closing => {
+            Phase::Open | Phase::InputEnded | Phase::Closing => {
                 debug_assert!(
                     conn.send_armed || conn.queued.is_empty(),
                     "output queued behind no send"
@@ -606,11 +607,18 @@ impl Loop {
                 self.recv_buffers.provide(buffer);
             }
             (Ok(_), buffer) => {
-                // End of stream (a buffer is picked only for data, but hand back any).
+                // End of stream (a buffer is picked only for data, but hand back any). The
+                // engine still answers what it read, then closes; a close under way goes on.
                 if let Some(buffer) = buffer {
                     self.recv_buffers.provide(buffer);
                 }
-                self.finish(slot);
+                if phase == Phase::Open {
+                    self.conns[slot as usize]
+                        .as_mut()
+                        .expect("receive for a live slot")
+                        .phase = Phase::InputEnded;
+                    self.local.push_back(Msg::ConnInputEnded { conn: id });
+                }
             }
             // Every buffer was out: they are back before the next submit; receive again then.
             // (Ours too: reading off cancels the receive.)
@@ -742,6 +750,7 @@ impl Loop {
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(conn = id.0, %err, "TCP_NODELAY");
         }
+        let fd = stream.as_raw_fd();
         let conn = Conn {
             id,
             stream,
@@ -773,6 +782,7 @@ impl Loop {
             local_addr: local.to_string(),
             peer_is_loopback: peer.ip().to_canonical().is_loopback(),
             clients_total,
+            fd,
         }));
     }
 
@@ -891,6 +901,7 @@ impl Loop {
                 self.timers.arm(at_mono_us, Wake::Engine(timer));
             }
             Effect::Shutdown => worker::ask_shutdown(&self.shared, self.thread),
+            Effect::Log { level, text } => worker::log_engine(self.thread, level, text),
         }
     }
 

@@ -300,6 +300,25 @@ impl Damselfly {
     pub fn conn(&self) -> RawConn {
         RawConn::connect(self.port())
     }
+
+    /// What the server printed so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        self.proc.log_text()
+    }
+
+    /// The exit status if the process ends within `wait` (polled; bounded).
+    pub fn exit_within(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Ok(Some(status)) = self.proc.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// The server a test judges: Damselfly, or redis-server under `DIFF_AGAINST_REDIS=1`.
