@@ -12,6 +12,10 @@
 
 mod entry;
 pub mod hash;
+mod intset;
+mod listpack;
+mod packed;
+mod packed_table;
 pub mod set;
 pub mod size_class;
 
