@@ -137,8 +137,17 @@ impl Intset {
         (0..self.len()).map(|i| self.at(i))
     }
 
-    #[cfg(test)]
+    /// Bytes per member (1, 2, 4 or 8).
     pub fn width(&self) -> u8 {
         self.width
+    }
+
+    /// Members ascending and distinct, each fitting the width, the buffer whole members.
+    pub fn check_invariants(&self) {
+        assert!(matches!(self.width, 1 | 2 | 4 | 8), "width {}", self.width);
+        assert_eq!(self.bytes.len() % usize::from(self.width), 0);
+        let all: Vec<i64> = self.iter().collect();
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "intset ascending, distinct");
+        assert!(all.iter().all(|&n| width_of(n) <= self.width));
     }
 }

@@ -98,10 +98,11 @@ impl Listpack {
         }
     }
 
-    /// Bytes of the records themselves (the debug recount: the buffer holds nothing else).
-    #[cfg(test)]
-    pub fn records_bytes(&self) -> usize {
-        self.iter().map(|(f, v)| str_len(f) + str_len(v)).sum()
+    /// Recounts pairs and bytes the slow way: the buffer holds the records and nothing else.
+    pub fn check_invariants(&self) {
+        assert_eq!(self.iter().count(), self.len(), "listpack pair count");
+        let records: usize = self.iter().map(|(f, v)| str_len(f) + str_len(v)).sum();
+        assert_eq!(records, self.bytes.len(), "listpack bytes");
     }
 }
 

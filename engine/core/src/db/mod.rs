@@ -13,6 +13,8 @@
 mod entry;
 pub mod hash;
 mod intset;
+#[cfg(test)]
+mod memory_shapes;
 mod listpack;
 mod packed;
 mod packed_table;

@@ -427,3 +427,160 @@ impl<'a, const VALUES: bool> Iterator for Iter<'a, VALUES> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("member:{i}").into_bytes()
+    }
+
+    /// Runs a whole scan, calling `between` after every step; returns every key visited.
+    fn scan_all(
+        t: &mut PackedTable<false>,
+        mut between: impl FnMut(&mut PackedTable<false>, usize),
+    ) -> BTreeSet<Vec<u8>> {
+        let mut seen = BTreeSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = t.scan(cursor, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            if cursor == 0 {
+                return seen;
+            }
+            between(t, step);
+            t.check_invariants();
+            step += 1;
+        }
+    }
+
+    #[test]
+    fn scan_visits_survivors_while_the_table_grows() {
+        let mut t = PackedTable::<false>::new(11, 0);
+        for i in 0..100 {
+            t.insert(&key(i), &[]);
+        }
+        // Growth stops after 40 steps: a table that outgrows the cursor forever never ends.
+        let seen = scan_all(&mut t, |t, step| {
+            for j in 0..40 * u32::from(step < 40) {
+                t.insert(&key(1_000 + step as u32 * 40 + j), &[]);
+            }
+        });
+        assert!(t.buckets_len() >= 1024, "grew during the scan");
+        assert!((0..100).all(|i| seen.contains(&key(i))));
+    }
+
+    #[test]
+    fn scan_visits_survivors_while_the_table_shrinks() {
+        let mut t = PackedTable::<false>::new(12, 0);
+        for i in 0..2_000 {
+            t.insert(&key(i), &[]);
+        }
+        let buckets_before = t.buckets_len();
+        let mut next_victim = 100;
+        let seen = scan_all(&mut t, |t, _| {
+            for _ in 0..60 {
+                if next_victim < 2_000 {
+                    assert!(t.remove(&key(next_victim)));
+                    next_victim += 1;
+                }
+            }
+        });
+        assert!(t.buckets_len() < buckets_before / 4, "shrank during the scan");
+        assert!((0..100).all(|i| seen.contains(&key(i))));
+    }
+
+    #[test]
+    fn scan_of_a_steady_table_visits_each_element_once() {
+        let mut t = PackedTable::<true>::new(13, 0);
+        for i in 0..500 {
+            t.insert(&key(i), b"v");
+        }
+        let mut visits = 0;
+        let mut cursor = 0;
+        loop {
+            cursor = t.scan(cursor, |_, v| {
+                assert_eq!(v, b"v");
+                visits += 1;
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(visits, 500);
+    }
+
+    #[test]
+    fn updates_leave_garbage_that_compaction_reclaims() {
+        let mut t = PackedTable::<true>::new(14, 0);
+        for i in 0..50 {
+            t.insert(&key(i), b"short");
+        }
+        for round in 0..20usize {
+            for i in 0..50 {
+                let value = vec![b'x'; 1 + (round + i as usize) % 30];
+                assert!(!t.insert(&key(i), &value));
+                assert_eq!(t.get(&key(i)).unwrap().1, value.as_slice());
+                t.check_invariants();
+            }
+        }
+        assert!(t.garbage_bytes as usize <= t.arena.len() / 2 + 64);
+    }
+
+    #[test]
+    fn random_is_uniform_over_live_elements_with_free_slots() {
+        let mut t = PackedTable::<false>::new(15, 0);
+        for i in 0..64 {
+            t.insert(&key(i), &[]);
+        }
+        for i in (0..64).step_by(2) {
+            t.remove(&key(i));
+        }
+        assert!(t.nodes.len() > t.len(), "free slots remain");
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut draw = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut counts = std::collections::BTreeMap::new();
+        for _ in 0..32_000 {
+            let node = t.random(&mut draw).unwrap();
+            *counts.entry(t.entry(node).0.to_vec()).or_insert(0u32) += 1;
+        }
+        assert_eq!(counts.len(), 32);
+        assert!(counts.values().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn random_falls_back_to_counting_when_draws_miss() {
+        let mut t = PackedTable::<false>::new(16, 0);
+        t.insert(b"a", &[]);
+        t.insert(b"b", &[]);
+        t.remove(b"a");
+        // Always draws slot 0, which is free (or, after a rebuild, the live one).
+        let node = t.random(|| 0).unwrap();
+        assert_eq!(t.entry(node).0, b"b");
+    }
+
+    #[test]
+    fn next_cursor_walks_every_bucket_once() {
+        for mask in [3u64, 7, 1023] {
+            let mut seen = BTreeSet::new();
+            let mut cursor = 0;
+            loop {
+                assert!(seen.insert(cursor & mask));
+                cursor = next_cursor(cursor, mask);
+                if cursor == 0 {
+                    break;
+                }
+            }
+            assert_eq!(seen.len() as u64, mask + 1);
+        }
+    }
+}

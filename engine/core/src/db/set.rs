@@ -253,10 +253,7 @@ impl SetValue {
     /// Recounts the slow way and checks the encoding's invariants (tests, simulator).
     pub fn check_invariants(&self) {
         match &self.repr {
-            Repr::Intset { ints, .. } => {
-                let all: Vec<i64> = ints.iter().collect();
-                assert!(all.windows(2).all(|w| w[0] < w[1]), "intset ascending, distinct");
-            }
+            Repr::Intset { ints, .. } => ints.check_invariants(),
             Repr::Table(t) => t.check_invariants(),
         }
     }
@@ -279,6 +276,187 @@ impl<'a> Iterator for Iter<'a> {
                 Some(Member::Int(n))
             }
             Iter::Table(it) => it.next().map(|(m, _)| Member::Bytes(m)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    const D: SetLimits = SetLimits {
+        intset_entries_max: 512,
+    };
+
+    /// Members to draw from: integers of every width (some only the text of one), and texts
+    /// string2ll refuses.
+    const POOL: &[&str] = &[
+        "0", "1", "-1", "7", "127", "-128", "128", "300", "-32768", "32768", "70000",
+        "-2147483649", "9223372036854775807", "-9223372036854775808", "a", "01", "-0", "+1",
+        " 1", "1.0", "member:1", "",
+    ];
+
+    fn member(i: usize) -> &'static [u8] {
+        POOL[i % POOL.len()].as_bytes()
+    }
+
+    fn check(s: &SetValue, model: &BTreeSet<Vec<u8>>, table: bool) {
+        s.check_invariants();
+        assert_eq!(s.len(), model.len());
+        assert_eq!(s.encoding(), if table { "hashtable" } else { "intset" });
+        let got: BTreeSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
+        assert_eq!(&got, model);
+        if !table {
+            let ints: Vec<i64> = s.iter().map(|m| match m {
+                Member::Int(n) => n,
+                Member::Bytes(b) => panic!("an intset yields integers, not {b:?}"),
+            }).collect();
+            assert!(ints.windows(2).all(|w| w[0] < w[1]), "ascending");
+        }
+        for (i, m) in s.iter().enumerate() {
+            assert_eq!(s.nth(i), Some(m));
+            assert!(s.contains_member(m));
+        }
+        assert_eq!(s.nth(s.len()), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn set_matches_a_btreeset_across_conversions(
+            intset_max in 1usize..8,
+            seed in any::<u64>(),
+            first in 0usize..POOL.len(),
+            ops in proptest::collection::vec((any::<bool>(), 0usize..POOL.len() + 40), 1..160),
+        ) {
+            let limits = SetLimits { intset_entries_max: intset_max };
+            // Half the pool are integers; past it, numbers as text (mostly integers).
+            let text = |i: usize| if i < POOL.len() { member(i).to_vec() }
+                else { format!("{}", i as i64 * 997 - 20_000).into_bytes() };
+            let mut s = SetValue::new_for(member(first), seed);
+            let mut table = as_int(member(first)).is_none();
+            let mut model = BTreeSet::new();
+            for (add, i) in ops {
+                let m = text(i);
+                if add {
+                    table |= as_int(&m).is_none();
+                    prop_assert_eq!(s.insert(&m, &limits), model.insert(m.clone()));
+                    table |= model.len() > intset_max;
+                } else {
+                    prop_assert_eq!(s.remove(&m), model.remove(&m));
+                }
+                prop_assert_eq!(s.contains(&m), model.contains(&m));
+                check(&s, &model, table);
+                prop_assert!(s.clone() == s);
+            }
+        }
+    }
+
+    #[test]
+    fn new_for_picks_the_encoding_set_type_create_does() {
+        assert_eq!(SetValue::new_for(b"12", 1).encoding(), "intset");
+        for text in ["a", "012", "-0", "+1", "9223372036854775808", "1 "] {
+            assert_eq!(SetValue::new_for(text.as_bytes(), 1).encoding(), "hashtable", "{text}");
+        }
+        assert_eq!(SetValue::new_intset(1).encoding(), "intset");
+    }
+
+    #[test]
+    fn the_513th_integer_converts() {
+        let mut s = SetValue::new_for(b"0", 1);
+        for j in 0..512 {
+            assert!(s.insert(j.to_string().as_bytes(), &D));
+        }
+        assert_eq!(s.encoding(), "intset");
+        assert!(!s.insert(b"5", &D), "a present member adds nothing");
+        assert_eq!(s.encoding(), "intset");
+        assert!(s.insert(b"512", &D));
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"0") && s.contains(b"512") && !s.contains(b"513"));
+        while s.len() > 0 {
+            let m = s.nth(0).unwrap().to_vec();
+            assert!(s.remove(&m));
+        }
+        assert_eq!(s.encoding(), "hashtable", "never converts back");
+    }
+
+    #[test]
+    fn a_non_integer_member_converts() {
+        let mut s = SetValue::new_for(b"1", 1);
+        s.insert(b"1", &D);
+        s.insert(b"-0", &D);
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"1") && s.contains(b"-0") && !s.contains(b"0"));
+        assert!(s.contains_member(Member::Int(1)));
+    }
+
+    #[test]
+    fn intset_ascends_and_widens() {
+        let mut s = SetValue::new_intset(1);
+        let Repr::Intset { ints, .. } = &s.repr else { unreachable!() };
+        assert_eq!(ints.width(), 1);
+        for (n, width) in [(5, 1), (-3, 1), (1000, 2), (-70_000, 4), (i64::MAX, 8), (0, 8)] {
+            s.insert(n.to_string().as_bytes(), &D);
+            let Repr::Intset { ints, .. } = &s.repr else { unreachable!() };
+            assert_eq!(ints.width(), width, "after {n}");
+        }
+        let got: Vec<Member> = s.iter().collect();
+        let want = [-70_000, -3, 0, 5, 1000, i64::MAX].map(Member::Int);
+        assert_eq!(got, want);
+        s.remove(i64::MAX.to_string().as_bytes());
+        let Repr::Intset { ints, .. } = &s.repr else { unreachable!() };
+        assert_eq!(ints.width(), 8, "never narrows");
+    }
+
+    #[test]
+    fn sscan_visits_survivors_as_the_set_shrinks() {
+        let mut s = SetValue::new_for(b"x", 2);
+        for j in 0..3000 {
+            s.insert(format!("member:{j}").as_bytes(), &D);
+        }
+        let mut seen = BTreeSet::new();
+        let (mut cursor, mut victim) = (0, 100);
+        loop {
+            cursor = s.scan(cursor, |m| {
+                seen.insert(m.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+            for _ in 0..50 {
+                if victim < 3000 {
+                    assert!(s.remove(format!("member:{victim}").as_bytes()));
+                    victim += 1;
+                }
+            }
+        }
+        assert!((0..100).all(|j| seen.contains(format!("member:{j}").as_bytes())));
+        let ints = SetValue::new_for(b"1", 3);
+        assert_eq!(ints.scan(0, |_| ()), 0, "an intset in one step");
+    }
+
+    #[test]
+    fn pop_random_empties_both_encodings() {
+        let mut x = 7u64;
+        let mut draw = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 11
+        };
+        for first in ["1", "a"] {
+            let mut s = SetValue::new_for(first.as_bytes(), 4);
+            let mut model = BTreeSet::new();
+            for j in 0..300 {
+                s.insert(j.to_string().as_bytes(), &D);
+                model.insert(j.to_string().into_bytes());
+            }
+            while let Some(m) = s.pop_random(&mut draw) {
+                assert!(model.remove(&m), "{m:?}");
+                s.check_invariants();
+            }
+            assert!(model.is_empty() && s.is_empty());
         }
     }
 }
