@@ -319,7 +319,10 @@ mod tests {
 
     #[test]
     fn a_65_byte_value_or_field_converts() {
-        for (f, v) in [(vec![b'f'; 64], vec![b'v'; 65]), (vec![b'f'; 65], vec![b'v'; 64])] {
+        for (f, v) in [
+            (vec![b'f'; 64], vec![b'v'; 65]),
+            (vec![b'f'; 65], vec![b'v'; 64]),
+        ] {
             let mut h = HashValue::new(2);
             h.insert(b"a", b"1", &D);
             h.insert(&f[..64], &v[..64], &D);
@@ -332,7 +335,11 @@ mod tests {
         let mut h = HashValue::new(3);
         h.insert(b"a", b"1", &D);
         h.insert(b"a", &[b'v'; 65], &D);
-        assert_eq!(h.encoding(), "hashtable", "an update that grows a value converts too");
+        assert_eq!(
+            h.encoding(),
+            "hashtable",
+            "an update that grows a value converts too"
+        );
         assert_eq!(h.len(), 1);
     }
 
@@ -350,7 +357,11 @@ mod tests {
         assert_eq!(pairs, want);
         h.remove(b"a");
         h.insert(b"a", b"1", &D);
-        assert_eq!(h.nth(2), Some((&b"a"[..], &b"1"[..])), "re-added at the end");
+        assert_eq!(
+            h.nth(2),
+            Some((&b"a"[..], &b"1"[..])),
+            "re-added at the end"
+        );
     }
 
     #[test]
@@ -379,7 +390,11 @@ mod tests {
         let mut small = HashValue::new(6);
         small.insert(b"a", b"1", &D);
         let mut visits = 0;
-        assert_eq!(small.scan(0, |_, _| visits += 1), 0, "a listpack in one step");
+        assert_eq!(
+            small.scan(0, |_, _| visits += 1),
+            0,
+            "a listpack in one step"
+        );
         assert_eq!(visits, 1);
     }
 
@@ -395,7 +410,9 @@ mod tests {
             for _ in 0..n * 40 {
                 let (f, _) = h
                     .random(|| {
-                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         x >> 11
                     })
                     .unwrap();

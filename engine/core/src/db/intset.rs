@@ -138,6 +138,7 @@ impl Intset {
     }
 
     /// Bytes per member (1, 2, 4 or 8).
+    #[cfg(test)]
     pub fn width(&self) -> u8 {
         self.width
     }
@@ -147,7 +148,10 @@ impl Intset {
         assert!(matches!(self.width, 1 | 2 | 4 | 8), "width {}", self.width);
         assert_eq!(self.bytes.len() % usize::from(self.width), 0);
         let all: Vec<i64> = self.iter().collect();
-        assert!(all.windows(2).all(|w| w[0] < w[1]), "intset ascending, distinct");
+        assert!(
+            all.windows(2).all(|w| w[0] < w[1]),
+            "intset ascending, distinct"
+        );
         assert!(all.iter().all(|&n| width_of(n) <= self.width));
     }
 }

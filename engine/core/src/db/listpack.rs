@@ -60,7 +60,10 @@ impl Listpack {
             reserve_class(&mut self.bytes, str_len(field) + str_len(value));
             put_str(&mut self.bytes, field);
             put_str(&mut self.bytes, value);
-            self.len = self.len.checked_add(1).expect("a listpack holds fewer than 2^32 pairs");
+            self.len = self
+                .len
+                .checked_add(1)
+                .expect("a listpack holds fewer than 2^32 pairs");
             return true;
         };
         let old_bytes = found.end - found.value_at;

@@ -13,7 +13,11 @@ fn entry_bytes(c: Collection) -> usize {
 fn hash_of(fields: usize) -> HashValue {
     let mut h = HashValue::new(1);
     for j in 0..fields {
-        h.insert(format!("f{j}").as_bytes(), &[b'v'; 16], &HashLimits::default());
+        h.insert(
+            format!("f{j}").as_bytes(),
+            &[b'v'; 16],
+            &HashLimits::default(),
+        );
     }
     h
 }
@@ -32,10 +36,30 @@ fn collections_meet_the_memory_targets() {
     println!("size_of Collection {collection} B");
     let members = set_of((0..1000).map(|j| format!("member:{j}")));
     let shapes = [
-        ("hash, 1000 fields f<j>, 16 B values", 1000, Collection::Hash(hash_of(1000)), 50),
-        ("set, 1000 members member:<j>", 1000, Collection::Set(members), 30),
-        ("hash, 50 fields f<j> (listpack), per key", 1, Collection::Hash(hash_of(50)), 1368),
-        ("set, 100 ints 0..100 (intset), per key", 1, Collection::Set(set_of(0..100)), 286),
+        (
+            "hash, 1000 fields f<j>, 16 B values",
+            1000,
+            Collection::Hash(hash_of(1000)),
+            50,
+        ),
+        (
+            "set, 1000 members member:<j>",
+            1000,
+            Collection::Set(members),
+            30,
+        ),
+        (
+            "hash, 50 fields f<j> (listpack), per key",
+            1,
+            Collection::Hash(hash_of(50)),
+            1368,
+        ),
+        (
+            "set, 100 ints 0..100 (intset), per key",
+            1,
+            Collection::Set(set_of(0..100)),
+            286,
+        ),
     ];
     for (name, n, c, target_per_element) in shapes {
         let encoding = c.encoding();
@@ -46,5 +70,8 @@ fn collections_meet_the_memory_targets() {
         assert!(all <= target_per_element * n, "{name}: {all} B");
     }
     let wide = Collection::Set(set_of(1000..1100));
-    println!("set, 100 ints 1000..1100 (2-byte intset): all-in {} B", entry_bytes(wide));
+    println!(
+        "set, 100 ints 1000..1100 (2-byte intset): all-in {} B",
+        entry_bytes(wide)
+    );
 }

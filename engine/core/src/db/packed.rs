@@ -112,7 +112,17 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_each_width() {
-        for n in [0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 0x1f_ffff, 0x20_0000, u32::MAX] {
+        for n in [
+            0,
+            1,
+            0x7f,
+            0x80,
+            0x3fff,
+            0x4000,
+            0x1f_ffff,
+            0x20_0000,
+            u32::MAX,
+        ] {
             let mut out = vec![9];
             put_varint(&mut out, n);
             assert_eq!(out.len() - 1, varint_len(n), "{n}");
@@ -127,7 +137,11 @@ mod tests {
             reserve_class(&mut v, 1);
             v.push(i as u8);
             assert_eq!(class_bytes(v.capacity()), v.capacity());
-            assert!((v.capacity() - v.len()) * 10 <= v.capacity() * 3 + 160, "{}", v.capacity());
+            assert!(
+                (v.capacity() - v.len()) * 10 <= v.capacity() * 3 + 160,
+                "{}",
+                v.capacity()
+            );
         }
     }
 }

@@ -362,7 +362,12 @@ impl<const VALUES: bool> PackedTable<VALUES> {
             }
         }
         let k = (draw() % u64::from(self.len)) as usize;
-        let at = self.nodes.iter().enumerate().filter(|(_, n)| n.offset != FREE).nth(k);
+        let at = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.offset != FREE)
+            .nth(k);
         at.map(|(at, _)| at as u32)
     }
 
@@ -490,7 +495,10 @@ mod tests {
                 }
             }
         });
-        assert!(t.buckets_len() < buckets_before / 4, "shrank during the scan");
+        assert!(
+            t.buckets_len() < buckets_before / 4,
+            "shrank during the scan"
+        );
         assert!((0..100).all(|i| seen.contains(&key(i))));
     }
 
@@ -554,7 +562,10 @@ mod tests {
             *counts.entry(t.entry(node).0.to_vec()).or_insert(0u32) += 1;
         }
         assert_eq!(counts.len(), 32);
-        assert!(counts.values().all(|&c| (800..1200).contains(&c)), "{counts:?}");
+        assert!(
+            counts.values().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
     }
 
     #[test]

@@ -220,9 +220,9 @@ impl SetValue {
     pub fn random(&self, mut draw: impl FnMut() -> u64) -> Option<Member<'_>> {
         match &self.repr {
             Repr::Intset { ints, .. } if ints.len() == 0 => None,
-            Repr::Intset { ints, .. } => {
-                ints.nth((draw() % ints.len() as u64) as usize).map(Member::Int)
-            }
+            Repr::Intset { ints, .. } => ints
+                .nth((draw() % ints.len() as u64) as usize)
+                .map(Member::Int),
             Repr::Table(t) => t.random(draw).map(|node| Member::Bytes(t.entry(node).0)),
         }
     }
@@ -293,9 +293,28 @@ mod tests {
     /// Members to draw from: integers of every width (some only the text of one), and texts
     /// string2ll refuses.
     const POOL: &[&str] = &[
-        "0", "1", "-1", "7", "127", "-128", "128", "300", "-32768", "32768", "70000",
-        "-2147483649", "9223372036854775807", "-9223372036854775808", "a", "01", "-0", "+1",
-        " 1", "1.0", "member:1", "",
+        "0",
+        "1",
+        "-1",
+        "7",
+        "127",
+        "-128",
+        "128",
+        "300",
+        "-32768",
+        "32768",
+        "70000",
+        "-2147483649",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "a",
+        "01",
+        "-0",
+        "+1",
+        " 1",
+        "1.0",
+        "member:1",
+        "",
     ];
 
     fn member(i: usize) -> &'static [u8] {
@@ -309,10 +328,13 @@ mod tests {
         let got: BTreeSet<Vec<u8>> = s.iter().map(Member::to_vec).collect();
         assert_eq!(&got, model);
         if !table {
-            let ints: Vec<i64> = s.iter().map(|m| match m {
-                Member::Int(n) => n,
-                Member::Bytes(b) => panic!("an intset yields integers, not {b:?}"),
-            }).collect();
+            let ints: Vec<i64> = s
+                .iter()
+                .map(|m| match m {
+                    Member::Int(n) => n,
+                    Member::Bytes(b) => panic!("an intset yields integers, not {b:?}"),
+                })
+                .collect();
             assert!(ints.windows(2).all(|w| w[0] < w[1]), "ascending");
         }
         for (i, m) in s.iter().enumerate() {
@@ -359,7 +381,11 @@ mod tests {
     fn new_for_picks_the_encoding_set_type_create_does() {
         assert_eq!(SetValue::new_for(b"12", 1).encoding(), "intset");
         for text in ["a", "012", "-0", "+1", "9223372036854775808", "1 "] {
-            assert_eq!(SetValue::new_for(text.as_bytes(), 1).encoding(), "hashtable", "{text}");
+            assert_eq!(
+                SetValue::new_for(text.as_bytes(), 1).encoding(),
+                "hashtable",
+                "{text}"
+            );
         }
         assert_eq!(SetValue::new_intset(1).encoding(), "intset");
     }
@@ -376,7 +402,7 @@ mod tests {
         assert!(s.insert(b"512", &D));
         assert_eq!(s.encoding(), "hashtable");
         assert!(s.contains(b"0") && s.contains(b"512") && !s.contains(b"513"));
-        while s.len() > 0 {
+        while !s.is_empty() {
             let m = s.nth(0).unwrap().to_vec();
             assert!(s.remove(&m));
         }
@@ -396,18 +422,31 @@ mod tests {
     #[test]
     fn intset_ascends_and_widens() {
         let mut s = SetValue::new_intset(1);
-        let Repr::Intset { ints, .. } = &s.repr else { unreachable!() };
+        let Repr::Intset { ints, .. } = &s.repr else {
+            unreachable!()
+        };
         assert_eq!(ints.width(), 1);
-        for (n, width) in [(5, 1), (-3, 1), (1000, 2), (-70_000, 4), (i64::MAX, 8), (0, 8)] {
+        for (n, width) in [
+            (5, 1),
+            (-3, 1),
+            (1000, 2),
+            (-70_000, 4),
+            (i64::MAX, 8),
+            (0, 8),
+        ] {
             s.insert(n.to_string().as_bytes(), &D);
-            let Repr::Intset { ints, .. } = &s.repr else { unreachable!() };
+            let Repr::Intset { ints, .. } = &s.repr else {
+                unreachable!()
+            };
             assert_eq!(ints.width(), width, "after {n}");
         }
         let got: Vec<Member> = s.iter().collect();
         let want = [-70_000, -3, 0, 5, 1000, i64::MAX].map(Member::Int);
         assert_eq!(got, want);
         s.remove(i64::MAX.to_string().as_bytes());
-        let Repr::Intset { ints, .. } = &s.repr else { unreachable!() };
+        let Repr::Intset { ints, .. } = &s.repr else {
+            unreachable!()
+        };
         assert_eq!(ints.width(), 8, "never narrows");
     }
 
@@ -442,7 +481,9 @@ mod tests {
     fn pop_random_empties_both_encodings() {
         let mut x = 7u64;
         let mut draw = || {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             x >> 11
         };
         for first in ["1", "a"] {
