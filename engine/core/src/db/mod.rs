@@ -12,6 +12,12 @@
 
 mod entry;
 pub mod hash;
+mod intset;
+#[cfg(test)]
+mod memory_shapes;
+mod listpack;
+mod packed;
+mod packed_table;
 pub mod set;
 pub mod size_class;
 

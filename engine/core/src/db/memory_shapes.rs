@@ -1,0 +1,77 @@
+//! The memory targets, measured the way the shard accounts them: the entry's `heap_bytes`
+//! (its block, the collection's box and everything the collection owns) for the shapes the
+//! comparison with redis-server 7.0 loads. `cargo test -p damselfly-core --lib memory_shapes
+//! -- --nocapture` prints the figures; the asserts hold the targets.
+
+use super::{Collection, Entry, HashLimits, HashValue, SetLimits, SetValue, Value};
+
+/// An entry's bytes for `key` holding `c`.
+fn entry_bytes(c: Collection) -> usize {
+    Entry::new(b"key:123456", Value::Coll(Box::new(c)), 0).heap_bytes()
+}
+
+fn hash_of(fields: usize) -> HashValue {
+    let mut h = HashValue::new(1);
+    for j in 0..fields {
+        h.insert(
+            format!("f{j}").as_bytes(),
+            &[b'v'; 16],
+            &HashLimits::default(),
+        );
+    }
+    h
+}
+
+fn set_of<T: std::fmt::Display>(members: impl Iterator<Item = T>) -> SetValue {
+    let mut s = SetValue::new_intset(1);
+    for m in members {
+        s.insert(m.to_string().as_bytes(), &SetLimits::default());
+    }
+    s
+}
+
+#[test]
+fn collections_meet_the_memory_targets() {
+    let collection = std::mem::size_of::<Collection>();
+    println!("size_of Collection {collection} B");
+    let members = set_of((0..1000).map(|j| format!("member:{j}")));
+    let shapes = [
+        (
+            "hash, 1000 fields f<j>, 16 B values",
+            1000,
+            Collection::Hash(hash_of(1000)),
+            50,
+        ),
+        (
+            "set, 1000 members member:<j>",
+            1000,
+            Collection::Set(members),
+            30,
+        ),
+        (
+            "hash, 50 fields f<j> (listpack), per key",
+            1,
+            Collection::Hash(hash_of(50)),
+            1368,
+        ),
+        (
+            "set, 100 ints 0..100 (intset), per key",
+            1,
+            Collection::Set(set_of(0..100)),
+            286,
+        ),
+    ];
+    for (name, n, c, target_per_element) in shapes {
+        let encoding = c.encoding();
+        let own = c.heap_bytes();
+        let all = entry_bytes(c);
+        let per = all as f64 / n as f64;
+        println!("{name}: {encoding}, own {own} B, all-in {all} B, {per:.1} B/element");
+        assert!(all <= target_per_element * n, "{name}: {all} B");
+    }
+    let wide = Collection::Set(set_of(1000..1100));
+    println!(
+        "set, 100 ints 1000..1100 (2-byte intset): all-in {} B",
+        entry_bytes(wide)
+    );
+}
