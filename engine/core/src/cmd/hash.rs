@@ -550,3 +550,697 @@ fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
         Reply::Array(items),
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::cx::{ConnId, Cx, CxOptions};
+    use crate::shard::Shard;
+    use crate::testkit::TestCluster;
+
+    const OK: &str = "+OK\r\n";
+    const NIL: &str = "$-1\r\n";
+    const EMPTY_ARRAY: &str = "*0\r\n";
+    const SYNTAX: &str = "-ERR syntax error\r\n";
+    const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
+    const NOT_FLOAT: &str = "-ERR value is not a valid float\r\n";
+    const WRONGTYPE: &str =
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    const BAD_CURSOR: &str = "-ERR invalid cursor\r\n";
+    const EMPTY_SCAN: &str = "*2\r\n$1\r\n0\r\n*0\r\n";
+
+    /// Every test runs on one shard and on three.
+    const THREADS: [u16; 2] = [1, 3];
+
+    struct T {
+        c: TestCluster,
+        conn: ConnId,
+        threads: u16,
+    }
+
+    impl T {
+        fn new(threads: u16) -> T {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            T { c, conn, threads }
+        }
+
+        fn run(&mut self, args: &[&str]) -> String {
+            self.c.cmd_text(self.conn, args)
+        }
+
+        /// Asserts each (command, reply) in order.
+        fn check(&mut self, steps: &[(&[&str], &str)]) {
+            for (args, want) in steps {
+                let got = self.run(args);
+                assert_eq!(&got, want, "{args:?} on {} threads", self.threads);
+            }
+        }
+    }
+
+    fn each(test: impl Fn(&mut T)) {
+        for threads in THREADS {
+            test(&mut T::new(threads));
+        }
+    }
+
+    fn bulk(s: &str) -> String {
+        format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    fn int(n: i64) -> String {
+        format!(":{n}\r\n")
+    }
+
+    /// A flat array of bulk strings, "" standing for nil.
+    fn array(items: &[&str]) -> String {
+        let mut out = format!("*{}\r\n", items.len());
+        for item in items {
+            out += &if item.is_empty() {
+                NIL.to_string()
+            } else {
+                bulk(item)
+            };
+        }
+        out
+    }
+
+    fn arity(name: &str) -> String {
+        format!("-ERR wrong number of arguments for '{name}' command\r\n")
+    }
+
+    /// The bulk strings of a reply, in order, at any depth.
+    fn bulks(reply: &str) -> Vec<String> {
+        let lines: Vec<&str> = reply.split("\r\n").collect();
+        lines
+            .windows(2)
+            .filter(|w| w[0].starts_with('$'))
+            .map(|w| w[1].to_string())
+            .collect()
+    }
+
+    /// HSET key with fields f0..f{n-1}, each value v{i}.
+    fn fill(t: &mut T, key: &str, n: usize) {
+        let pairs: Vec<String> = (0..n)
+            .flat_map(|i| [format!("f{i}"), format!("v{i}")])
+            .collect();
+        let mut args = vec!["HSET", key];
+        args.extend(pairs.iter().map(String::as_str));
+        assert_eq!(t.run(&args), int(n as i64));
+    }
+
+    #[test]
+    fn hset_counts_new_fields_and_hmset_answers_ok() {
+        each(|t| {
+            t.check(&[
+                (&["HSET", "h", "a", "1", "b", "2"], &int(2)),
+                (&["HSET", "h", "a", "3", "c", "4", "c", "5"], &int(1)),
+                (&["HGET", "h", "a"], &bulk("3")),
+                (&["HGET", "h", "c"], &bulk("5")),
+                (&["HMSET", "h", "d", "6"], OK),
+                (&["HLEN", "h"], &int(4)),
+                (&["HGET", "h", "nope"], NIL),
+                (&["HGET", "missing", "a"], NIL),
+                (&["TYPE", "h"], "+hash\r\n"),
+                (&["HSET", "h", "", ""], &int(1)),
+                (&["HGET", "h", ""], "$0\r\n\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn odd_pairs_are_arity_errors_before_the_type_check() {
+        each(|t| {
+            t.check(&[
+                (&["SET", "s", "v"], OK),
+                (&["HSET", "s", "f", "v", "g"], &arity("hset")),
+                (&["HMSET", "s", "f", "v", "g"], &arity("hmset")),
+                (&["HSET", "h", "f"], &arity("hset")),
+                (&["HMSET", "h", "f"], &arity("hmset")),
+                (&["HSET", "s", "f", "v"], WRONGTYPE),
+                (&["HMSET", "s", "f", "v"], WRONGTYPE),
+                (&["EXISTS", "h"], &int(0)),
+            ]);
+        });
+    }
+
+    #[test]
+    fn hsetnx_sets_only_a_new_field() {
+        each(|t| {
+            t.check(&[
+                (&["HSETNX", "h", "f", "1"], &int(1)),
+                (&["HSETNX", "h", "f", "2"], &int(0)),
+                (&["HGET", "h", "f"], &bulk("1")),
+                (&["SET", "s", "v"], OK),
+                (&["HSETNX", "s", "f", "1"], WRONGTYPE),
+            ]);
+        });
+    }
+
+    #[test]
+    fn hdel_counts_and_removes_the_emptied_key() {
+        each(|t| {
+            t.check(&[
+                (&["HDEL", "h", "a"], &int(0)),
+                (&["HSET", "h", "a", "1", "b", "2"], &int(2)),
+                (&["HDEL", "h", "a", "a", "nope"], &int(1)),
+                (&["EXISTS", "h"], &int(1)),
+                (&["HDEL", "h", "b"], &int(1)),
+                (&["EXISTS", "h"], &int(0)),
+                (&["SET", "s", "v"], OK),
+                (&["HDEL", "s", "a"], WRONGTYPE),
+            ]);
+        });
+    }
+
+    #[test]
+    fn readers_on_present_missing_and_wrong_keys() {
+        each(|t| {
+            t.check(&[
+                (&["HSET", "h", "a", "hello", "b", "1"], &int(2)),
+                (
+                    &["HMGET", "h", "a", "nope", "b"],
+                    &array(&["hello", "", "1"]),
+                ),
+                (&["HMGET", "missing", "a", "b"], &array(&["", ""])),
+                (&["HLEN", "missing"], &int(0)),
+                (&["HSTRLEN", "h", "a"], &int(5)),
+                (&["HSTRLEN", "h", "nope"], &int(0)),
+                (&["HSTRLEN", "missing", "a"], &int(0)),
+                (&["HEXISTS", "h", "a"], &int(1)),
+                (&["HEXISTS", "h", "nope"], &int(0)),
+                (&["HEXISTS", "missing", "a"], &int(0)),
+                (&["HKEYS", "h"], &array(&["a", "b"])),
+                (&["HVALS", "h"], &array(&["hello", "1"])),
+                (&["HGETALL", "h"], &array(&["a", "hello", "b", "1"])),
+                (&["HKEYS", "missing"], EMPTY_ARRAY),
+                (&["HVALS", "missing"], EMPTY_ARRAY),
+                (&["HGETALL", "missing"], EMPTY_ARRAY),
+                (&["SET", "s", "v"], OK),
+            ]);
+            for cmd in [
+                &["HGET", "s", "a"][..],
+                &["HMGET", "s", "a"],
+                &["HLEN", "s"],
+                &["HSTRLEN", "s", "a"],
+                &["HEXISTS", "s", "a"],
+                &["HKEYS", "s"],
+                &["HVALS", "s"],
+                &["HGETALL", "s"],
+                &["HRANDFIELD", "s"],
+                &["HRANDFIELD", "s", "2"],
+                &["HSCAN", "s", "0"],
+                &["HINCRBY", "s", "f", "1"],
+                &["HINCRBYFLOAT", "s", "f", "1"],
+            ] {
+                assert_eq!(t.run(cmd), WRONGTYPE, "{cmd:?}");
+            }
+            assert_eq!(t.run(&["GET", "s"]), bulk("v"));
+        });
+    }
+
+    #[test]
+    fn resp3_maps_nils_and_nested_pairs() {
+        each(|t| {
+            t.run(&["HELLO", "3"]);
+            t.check(&[
+                (&["HSET", "h", "a", "1"], &int(1)),
+                (&["HGETALL", "h"], "%1\r\n$1\r\na\r\n$1\r\n1\r\n"),
+                (&["HGETALL", "missing"], "%0\r\n"),
+                (&["HMGET", "h", "a", "b"], "*2\r\n$1\r\n1\r\n_\r\n"),
+                (&["HGET", "h", "b"], "_\r\n"),
+                (&["HRANDFIELD", "missing"], "_\r\n"),
+                (&["HRANDFIELD", "missing", "1", "WITHVALUES"], EMPTY_ARRAY),
+                (
+                    &["HRANDFIELD", "h", "2", "WITHVALUES"],
+                    "*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+                ),
+                (
+                    &["HRANDFIELD", "h", "-2", "WITHVALUES"],
+                    "*2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+                ),
+                (&["HRANDFIELD", "h", "-2"], &array(&["a", "a"])),
+                (&["HRANDFIELD", "h", "0", "WITHVALUES"], EMPTY_ARRAY),
+                (
+                    &["HSCAN", "h", "0"],
+                    "*2\r\n$1\r\n0\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n",
+                ),
+                (&["HSCAN", "missing", "0"], EMPTY_SCAN),
+            ]);
+        });
+    }
+
+    #[test]
+    fn hincrby_creates_adds_and_refuses() {
+        each(|t| {
+            t.check(&[
+                (&["HINCRBY", "h", "n", "5"], &int(5)),
+                (&["HINCRBY", "h", "n", "-7"], &int(-2)),
+                (&["HGET", "h", "n"], &bulk("-2")),
+                (&["HSET", "h", "x", "abc", "sp", " 1", "f", "1.5"], &int(3)),
+                (
+                    &["HINCRBY", "h", "x", "1"],
+                    "-ERR hash value is not an integer\r\n",
+                ),
+                (
+                    &["HINCRBY", "h", "sp", "1"],
+                    "-ERR hash value is not an integer\r\n",
+                ),
+                (
+                    &["HINCRBY", "h", "f", "1"],
+                    "-ERR hash value is not an integer\r\n",
+                ),
+                (&["HSET", "h", "m", "9223372036854775807"], &int(1)),
+                (
+                    &["HINCRBY", "h", "m", "1"],
+                    "-ERR increment or decrement would overflow\r\n",
+                ),
+                (&["HINCRBY", "h", "m", "-1"], &int(9223372036854775806)),
+                (&["HINCRBY", "h", "n", "abc"], NOT_INT),
+                (&["HINCRBY", "h", "n", "9223372036854775808"], NOT_INT),
+                // The increment is parsed before the key's type is checked.
+                (&["SET", "s", "v"], OK),
+                (&["HINCRBY", "s", "n", "abc"], NOT_INT),
+                // A refused increment on a new key creates nothing.
+                (&["HINCRBY", "new", "n", "x"], NOT_INT),
+                (&["EXISTS", "new"], &int(0)),
+            ]);
+        });
+    }
+
+    #[test]
+    fn hincrbyfloat_long_double_results_and_errors() {
+        each(|t| {
+            t.check(&[
+                (&["HINCRBYFLOAT", "h", "f", "0.1"], &bulk("0.1")),
+                (&["HINCRBYFLOAT", "h", "f", "0.2"], &bulk("0.3")),
+                (
+                    &["HSET", "h", "g", "10.50", "e", "5.0e3", "i", "3"],
+                    &int(3),
+                ),
+                (&["HINCRBYFLOAT", "h", "g", "0.1"], &bulk("10.6")),
+                (&["HINCRBYFLOAT", "h", "e", "2.0e2"], &bulk("5200")),
+                (&["HINCRBYFLOAT", "h", "i", "1.5"], &bulk("4.5")),
+                (&["HGET", "h", "i"], &bulk("4.5")),
+                (&["HINCRBYFLOAT", "h", "f", "abc"], NOT_FLOAT),
+                (&["HINCRBYFLOAT", "h", "f", "nan"], NOT_FLOAT),
+                (
+                    &["HINCRBYFLOAT", "h", "f", "inf"],
+                    "-ERR value is NaN or Infinity\r\n",
+                ),
+                (
+                    &["HINCRBYFLOAT", "h", "f", "-inf"],
+                    "-ERR value is NaN or Infinity\r\n",
+                ),
+                (
+                    &["HSET", "h", "w", "abc", "sp", " 1", "inf", "inf"],
+                    &int(3),
+                ),
+                (
+                    &["HINCRBYFLOAT", "h", "w", "1"],
+                    "-ERR hash value is not a float\r\n",
+                ),
+                (
+                    &["HINCRBYFLOAT", "h", "sp", "1"],
+                    "-ERR hash value is not a float\r\n",
+                ),
+                (
+                    &["HINCRBYFLOAT", "h", "inf", "1"],
+                    "-ERR increment would produce NaN or Infinity\r\n",
+                ),
+                (&["HGET", "h", "w"], &bulk("abc")),
+                (&["SET", "s", "v"], OK),
+                (
+                    &["HINCRBYFLOAT", "s", "f", "inf"],
+                    "-ERR value is NaN or Infinity\r\n",
+                ),
+                (&["HINCRBYFLOAT", "new", "f", "x"], NOT_FLOAT),
+                (&["EXISTS", "new"], &int(0)),
+            ]);
+        });
+    }
+
+    #[test]
+    fn hrandfield_argument_errors_come_before_the_key() {
+        let between = "-ERR value is out of range, value must between -9223372036854775807 and \
+                       9223372036854775807\r\n";
+        let range = "-ERR value is out of range\r\n";
+        each(|t| {
+            t.check(&[
+                (&["SET", "s", "v"], OK),
+                (&["HRANDFIELD", "s", "abc"], NOT_INT),
+                (&["HRANDFIELD", "s", "1", "foo"], SYNTAX),
+                (&["HRANDFIELD", "s", "1", "WITHVALUES", "x"], SYNTAX),
+                (&["HRANDFIELD", "missing", "0", "foo"], SYNTAX),
+                (&["HRANDFIELD", "s", "-9223372036854775808"], between),
+                (
+                    &["HRANDFIELD", "s", "4611686018427387904", "withvalues"],
+                    range,
+                ),
+                (
+                    &["HRANDFIELD", "s", "-4611686018427387904", "withvalues"],
+                    range,
+                ),
+                (
+                    &["HRANDFIELD", "missing", "4611686018427387903", "withvalues"],
+                    EMPTY_ARRAY,
+                ),
+                (
+                    &[
+                        "HRANDFIELD",
+                        "missing",
+                        "-4611686018427387903",
+                        "withvalues",
+                    ],
+                    EMPTY_ARRAY,
+                ),
+                (&["HRANDFIELD", "missing"], NIL),
+                (&["HRANDFIELD", "missing", "3"], EMPTY_ARRAY),
+                (&["HRANDFIELD", "missing", "-3"], EMPTY_ARRAY),
+            ]);
+        });
+    }
+
+    /// The pairs of an HRANDFIELD WITHVALUES reply (RESP2).
+    fn rand_pairs(t: &mut T, count: &str) -> Vec<(String, String)> {
+        let items = bulks(&t.run(&["HRANDFIELD", "h", count, "WITHVALUES"]));
+        items
+            .chunks(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect()
+    }
+
+    #[test]
+    fn hrandfield_counts_follow_redis_cases() {
+        each(|t| {
+            fill(t, "h", 10);
+            let stored: BTreeMap<String, String> = (0..10)
+                .map(|i| (format!("f{i}"), format!("v{i}")))
+                .collect();
+            let consistent =
+                |pairs: &[(String, String)]| pairs.iter().all(|(f, v)| stored.get(f) == Some(v));
+            // count 0, whole hash, distinct (case 3 and case 4), repetition.
+            assert_eq!(t.run(&["HRANDFIELD", "h", "0"]), EMPTY_ARRAY);
+            for count in ["10", "11", "1000"] {
+                let pairs = rand_pairs(t, count);
+                assert_eq!(pairs.len(), 10, "{count}");
+                assert!(consistent(&pairs));
+                let fields: BTreeSet<_> = pairs.iter().map(|p| &p.0).collect();
+                assert_eq!(fields.len(), 10, "{count}");
+            }
+            for count in [2usize, 3, 4, 9] {
+                let pairs = rand_pairs(t, &count.to_string());
+                assert_eq!(pairs.len(), count);
+                assert!(consistent(&pairs));
+                let fields: BTreeSet<_> = pairs.iter().map(|p| &p.0).collect();
+                assert_eq!(fields.len(), count, "distinct for {count}");
+            }
+            let pairs = rand_pairs(t, "-50");
+            assert_eq!(pairs.len(), 50);
+            assert!(consistent(&pairs));
+            let fields: BTreeSet<_> = pairs.iter().map(|p| &p.0).collect();
+            assert!(fields.len() < 50, "repetition with a negative count");
+            let one = bulks(&t.run(&["HRANDFIELD", "h"]));
+            assert!(stored.contains_key(&one[0]));
+            assert_eq!(bulks(&t.run(&["HRANDFIELD", "h", "-3"])).len(), 3);
+            assert_eq!(bulks(&t.run(&["HRANDFIELD", "h", "1"])).len(), 1);
+        });
+    }
+
+    #[test]
+    fn hrandfield_repeats_past_the_named_limit_are_refused() {
+        each(|t| {
+            fill(t, "h", 2);
+            let past = format!("-{}", RANDFIELD_REPEATS_MAX + 1);
+            assert_eq!(
+                t.run(&["HRANDFIELD", "h", &past]),
+                "-ERR value is out of range\r\n"
+            );
+        });
+    }
+
+    #[test]
+    fn hscan_cursor_and_options() {
+        each(|t| {
+            t.check(&[
+                (&["HSCAN", "missing", "0", "COUNT", "0"], EMPTY_SCAN),
+                (&["HSCAN", "missing", "abc"], BAD_CURSOR),
+                (&["HSET", "h", "a1", "1", "a2", "2", "b1", "3"], &int(3)),
+                (
+                    &["HSCAN", "h", "0"],
+                    &format!(
+                        "*2\r\n$1\r\n0\r\n{}",
+                        array(&["a1", "1", "a2", "2", "b1", "3"])
+                    ),
+                ),
+                (
+                    &["HSCAN", "h", "0", "MATCH", "a*", "COUNT", "1"],
+                    &format!("*2\r\n$1\r\n0\r\n{}", array(&["a1", "1", "a2", "2"])),
+                ),
+                (
+                    &["HSCAN", "h", "0", "match", "x*"],
+                    &format!("*2\r\n$1\r\n0\r\n{EMPTY_ARRAY}"),
+                ),
+                (&["HSCAN", "h", "0", "COUNT", "0"], SYNTAX),
+                (&["HSCAN", "h", "0", "COUNT", "-1"], SYNTAX),
+                (&["HSCAN", "h", "0", "COUNT", "x"], NOT_INT),
+                (&["HSCAN", "h", "0", "COUNT"], SYNTAX),
+                (&["HSCAN", "h", "0", "MATCH"], SYNTAX),
+                (&["HSCAN", "h", "0", "TYPE", "hash"], SYNTAX),
+                (&["HSCAN", "h", "0", "NOVALUES"], SYNTAX),
+                (&["HSCAN", "h", "-"], BAD_CURSOR),
+                (&["HSCAN", "h", " 1"], BAD_CURSOR),
+                (&["HSCAN", "h", "18446744073709551616"], BAD_CURSOR),
+            ]);
+            // A listpack comes back whole, with cursor 0, from any cursor.
+            for cursor in ["", "-1", "18446744073709551615", "+5", "-0"] {
+                let reply = t.run(&["HSCAN", "h", cursor]);
+                assert_eq!(bulks(&reply).len(), 7, "{cursor:?}");
+                assert!(reply.starts_with("*2\r\n$1\r\n0\r\n"), "{cursor:?}");
+            }
+        });
+    }
+
+    #[test]
+    fn hscan_iterates_a_hashtable_whole() {
+        each(|t| {
+            fill(t, "h", 600);
+            assert_eq!(t.run(&["OBJECT", "ENCODING", "h"]), "$9\r\nhashtable\r\n");
+            let mut seen = BTreeMap::new();
+            let mut cursor = "0".to_string();
+            for _ in 0..1000 {
+                let mut items = bulks(&t.run(&["HSCAN", "h", &cursor, "COUNT", "7"]));
+                cursor = items.remove(0);
+                for pair in items.chunks(2) {
+                    seen.insert(pair[0].clone(), pair[1].clone());
+                }
+                if cursor == "0" {
+                    break;
+                }
+            }
+            assert_eq!(cursor, "0");
+            assert_eq!(seen.len(), 600);
+            assert!(seen.iter().all(|(f, v)| f[1..] == v[1..]));
+        });
+    }
+
+    #[test]
+    fn parse_cursor_is_strtoul() {
+        let ok: &[(&[u8], u64)] = &[
+            (b"0", 0),
+            (b"", 0),
+            (b"007", 7),
+            (b"+5", 5),
+            (b"-0", 0),
+            (b"-1", u64::MAX),
+            (b"18446744073709551615", u64::MAX),
+            (b"-18446744073709551615", 1),
+            (b"1\0x", 1),
+        ];
+        for (arg, want) in ok {
+            assert_eq!(parse_cursor(arg), Ok(*want), "{arg:?}");
+        }
+        let bad: &[&[u8]] = &[
+            b"-",
+            b"+",
+            b" 1",
+            b"\x0b1",
+            b"1 ",
+            b"0x1",
+            b"abc",
+            b"18446744073709551616",
+            b"-18446744073709551616",
+            b"--1",
+        ];
+        for arg in bad {
+            assert_eq!(parse_cursor(arg), Err(CmdError::InvalidCursor), "{arg:?}");
+        }
+    }
+
+    #[test]
+    fn encodings_convert_at_the_listpack_limits() {
+        each(|t| {
+            let x64 = "x".repeat(64);
+            let x65 = "x".repeat(65);
+            let e70 = "10000000000000000000222479489586148259025995410601157579323600873193472";
+            // hash-max-listpack-entries is 512 in redis-server 7.0.
+            fill(t, "h", 512);
+            assert_eq!(t.run(&["OBJECT", "ENCODING", "h"]), bulk("listpack"));
+            t.check(&[
+                (&["HSET", "h", "f0", "again"], &int(0)),
+                (&["OBJECT", "ENCODING", "h"], &bulk("listpack")),
+                (&["HSET", "h", "f512", "v"], &int(1)),
+                (&["OBJECT", "ENCODING", "h"], &bulk("hashtable")),
+                (&["HDEL", "h", "f512", "f511"], &int(2)),
+                (&["OBJECT", "ENCODING", "h"], &bulk("hashtable")),
+                (&["HSET", "v", "f", &x64], &int(1)),
+                (&["HSET", "v", &x64, "v"], &int(1)),
+                (&["OBJECT", "ENCODING", "v"], &bulk("listpack")),
+                (&["HSET", "v", "f", &x65], &int(0)),
+                (&["OBJECT", "ENCODING", "v"], &bulk("hashtable")),
+                (&["HSETNX", "n", &x65, "1"], &int(1)),
+                (&["OBJECT", "ENCODING", "n"], &bulk("hashtable")),
+                (&["HINCRBY", "i", &x65, "1"], &int(1)),
+                (&["OBJECT", "ENCODING", "i"], &bulk("hashtable")),
+                (&["HSET", "fl", "f", "1"], &int(1)),
+                (&["HINCRBYFLOAT", "fl", "f", "1e70"], &bulk(e70)),
+                (&["OBJECT", "ENCODING", "fl"], &bulk("hashtable")),
+            ]);
+        });
+    }
+
+    /// A shard driven directly, to read its keyspace counters.
+    struct Direct {
+        shard: Shard,
+        cx: Cx,
+        table: crate::cmd::CommandTable,
+    }
+
+    impl Direct {
+        fn run(&mut self, line: &str) -> Reply {
+            let args: Vec<&str> = line.split(' ').collect();
+            let spec = self.table.lookup(args[0].as_bytes()).expect("command");
+            assert!(spec.arity_ok(args.len()), "{line}: arity");
+            let Exec::Shard { run, .. } = spec.exec else {
+                panic!("{line}: not keyed")
+            };
+            let mut ecx = ExecCx {
+                shard: &mut self.shard,
+                db: 0,
+                now_ms: 1_767_225_600_000,
+                cx: &mut self.cx,
+            };
+            run(&mut ecx, &Argv::from_slices(&args)).into()
+        }
+
+        fn counters(&self) -> (u64, u64) {
+            let stats = &self.shard.stats;
+            (stats.keyspace_hits, stats.keyspace_misses)
+        }
+    }
+
+    #[test]
+    fn keyspace_counters_follow_lookup_key_read() {
+        let mut d = Direct {
+            shard: Shard::new(1, 7),
+            cx: Cx::new(1, CxOptions::default()),
+            table: crate::cmd::CommandTable::new(),
+        };
+        d.run("HSET h f 1");
+        // (command, hits added, misses added), as redis-server 7.0 counts them.
+        let cases: &[(&str, u64, u64)] = &[
+            ("HGET h f", 1, 0),
+            ("HGET missing f", 0, 1),
+            ("HMGET h f g", 1, 0),
+            ("HMGET missing f", 0, 1),
+            ("HLEN h", 1, 0),
+            ("HSTRLEN missing f", 0, 1),
+            ("HEXISTS h f", 1, 0),
+            ("HKEYS h", 1, 0),
+            ("HVALS missing", 0, 1),
+            ("HGETALL h", 1, 0),
+            ("HRANDFIELD h", 1, 0),
+            ("HRANDFIELD missing 2", 0, 1),
+            ("HSCAN h 0", 1, 0),
+            ("HSCAN missing 0", 0, 1),
+            ("HSET h g 2", 0, 0),
+            ("HSETNX h g 2", 0, 0),
+            ("HMSET n a 1", 0, 0),
+            ("HINCRBY h c 1", 0, 0),
+            ("HINCRBYFLOAT h c 1", 0, 0),
+            ("HDEL h c", 0, 0),
+            ("HDEL missing c", 0, 0),
+        ];
+        for (line, hits, misses) in cases {
+            let (h0, m0) = d.counters();
+            assert!(!d.run(line).is_error(), "{line}");
+            let (h1, m1) = d.counters();
+            assert_eq!((h1 - h0, m1 - m0), (*hits, *misses), "{line}");
+        }
+    }
+
+    /// Every row as COMMAND INFO on redis-server 7.0.15 shows it: arity, flags, legacy key
+    /// range, ACL categories and key-spec flags.
+    #[test]
+    fn rows_match_redis_command_info() {
+        // name arity | flags | legacy first last step | ACL categories | key-spec flags
+        let rows = [
+            "hset -4 | write denyoom fast | 1 1 1 | write hash fast | RW update",
+            "hsetnx 4 | write denyoom fast | 1 1 1 | write hash fast | RW insert",
+            "hget 3 | readonly fast | 1 1 1 | read hash fast | RO access",
+            "hmset -4 | write denyoom fast | 1 1 1 | write hash fast | RW update",
+            "hmget -3 | readonly fast | 1 1 1 | read hash fast | RO access",
+            "hdel -3 | write fast | 1 1 1 | write hash fast | RW delete",
+            "hlen 2 | readonly fast | 1 1 1 | read hash fast | RO",
+            "hstrlen 3 | readonly fast | 1 1 1 | read hash fast | RO",
+            "hexists 3 | readonly fast | 1 1 1 | read hash fast | RO",
+            "hkeys 2 | readonly | 1 1 1 | read hash slow | RO access",
+            "hvals 2 | readonly | 1 1 1 | read hash slow | RO access",
+            "hgetall 2 | readonly | 1 1 1 | read hash slow | RO access",
+            "hincrby 4 | write denyoom fast | 1 1 1 | write hash fast | RW access update",
+            "hincrbyfloat 4 | write denyoom fast | 1 1 1 | write hash fast | RW access update",
+            "hrandfield -2 | readonly | 1 1 1 | read hash slow | RO access",
+            "hscan -3 | readonly | 1 1 1 | read hash slow | RO access",
+        ];
+        assert_eq!(SPECS.len(), rows.len());
+        for want in rows {
+            let name = want.split(' ').next().expect("name");
+            let spec = SPECS.iter().find(|s| s.name == name).expect(name);
+            assert_eq!(info_line(spec), want);
+        }
+    }
+
+    /// A row as one line: the fields COMMAND INFO shows, in its order.
+    fn info_line(spec: &CommandSpec) -> String {
+        let flags: Vec<&str> = flag::NAMES
+            .iter()
+            .filter(|f| spec.has(f.0))
+            .map(|f| f.1)
+            .collect();
+        let (first, last, step) = spec.legacy_range();
+        let cats = spec.acl_categories();
+        let order = ["read", "write", "hash", "fast", "slow"];
+        let cats: Vec<&str> = order
+            .into_iter()
+            .filter(|c| {
+                let bit = acl::NAMES.iter().position(|n| n == c).expect("category");
+                cats & (1 << bit) != 0
+            })
+            .collect();
+        let key_flags: Vec<&str> = kf::NAMES
+            .iter()
+            .filter(|f| spec.keys[0].flags & f.0 != 0)
+            .map(|f| f.1)
+            .collect();
+        format!(
+            "{} {} | {} | {first} {last} {step} | {} | {}",
+            spec.name,
+            spec.arity,
+            flags.join(" "),
+            cats.join(" "),
+            key_flags.join(" ")
+        )
+    }
+}
