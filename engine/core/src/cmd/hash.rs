@@ -383,6 +383,9 @@ fn hrandfield(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     }
 }
 
+/// A field and its value, borrowed from the hash.
+type Pair<'h> = (&'h [u8], &'h [u8]);
+
 /// A uniform index below `len` (> 0).
 fn draw(rng: &mut ChaCha8Rng, len: usize) -> usize {
     assert!(len > 0, "a stored hash is never empty");
@@ -394,7 +397,7 @@ fn rand_fields<'h>(
     h: &'h HashValue,
     count: i64,
     rng: &mut ChaCha8Rng,
-) -> Result<Vec<(&'h [u8], &'h [u8])>, CmdError> {
+) -> Result<Vec<Pair<'h>>, CmdError> {
     let nth = |i: usize| h.nth(i).expect("index below len");
     let len = h.len();
     // Case 1: a negative count (or 1) draws with repetition.
@@ -431,7 +434,7 @@ fn rand_fields<'h>(
     Ok(picked)
 }
 
-fn rand_reply(picked: Vec<(&[u8], &[u8])>, with_values: WithValues) -> Reply {
+fn rand_reply(picked: Vec<Pair<'_>>, with_values: WithValues) -> Reply {
     match with_values {
         WithValues::No => Reply::bulk_array(picked.into_iter().map(|(f, _)| f)),
         WithValues::Yes => Reply::Pairs(
