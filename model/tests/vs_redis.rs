@@ -374,15 +374,16 @@ fn hash_commands() -> impl Strategy<Value = Vec<Tok>> {
     let pairs = || proptest::collection::vec((field(), value()), 0..3);
     let fields = || proptest::collection::vec(field(), 1..4);
     let flat = |kv: Vec<(Tok, Tok)>| kv.into_iter().flat_map(|(f, v)| [f, v]);
+    let keyed = |k: Tok, rest: Vec<Tok>| [k].into_iter().chain(rest).collect::<Vec<Tok>>();
     prop_oneof![
-        4 => (key(), pairs()).prop_map(move |(k, kv)| cmd("HSET", [k].into_iter().chain(flat(kv)).collect())),
+        4 => (key(), pairs()).prop_map(move |(k, kv)| cmd("HSET", keyed(k, flat(kv).collect()))),
         1 => (key(), pairs(), proptest::option::of(field())).prop_map(move |(k, kv, odd)| {
             cmd("HMSET", [k].into_iter().chain(flat(kv)).chain(odd).collect())
         }),
         2 => (key(), field(), value()).prop_map(|(k, f, v)| cmd("HSETNX", vec![k, f, v])),
         3 => (key(), field()).prop_map(|(k, f)| cmd("HGET", vec![k, f])),
-        2 => (key(), fields()).prop_map(|(k, fs)| cmd("HMGET", [k].into_iter().chain(fs).collect())),
-        3 => (key(), fields()).prop_map(|(k, fs)| cmd("HDEL", [k].into_iter().chain(fs).collect())),
+        2 => (key(), fields()).prop_map(move |(k, fs)| cmd("HMGET", keyed(k, fs))),
+        3 => (key(), fields()).prop_map(move |(k, fs)| cmd("HDEL", keyed(k, fs))),
         2 => (one_of(&["HLEN", "HKEYS", "HVALS", "HGETALL"]), key()).prop_map(|(c, k)| vec![c, k]),
         2 => (one_of(&["HSTRLEN", "HEXISTS"]), key(), field()).prop_map(|(c, k, f)| vec![c, k, f]),
         3 => (key(), field(), int_arg()).prop_map(|(k, f, n)| cmd("HINCRBY", vec![k, f, n])),
