@@ -7,6 +7,7 @@
 //! count arguments beyond what their own grammar needs.
 
 use crate::args;
+use crate::hash;
 use crate::keyspace;
 use crate::model::{ConnState, Ctx};
 use crate::multi::{self, InMulti};
@@ -91,6 +92,20 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("incrby", 3, K::First, strings::incrby),
     spec("decrby", 3, K::First, strings::decrby),
     spec("incrbyfloat", 3, K::First, strings::incrbyfloat),
+    spec("hset", -4, K::First, hash::hset),
+    spec("hmset", -4, K::First, hash::hmset),
+    spec("hsetnx", 4, K::First, hash::hsetnx),
+    spec("hget", 3, K::First, hash::hget),
+    spec("hmget", -3, K::First, hash::hmget),
+    spec("hdel", -3, K::First, hash::hdel),
+    spec("hlen", 2, K::First, hash::hlen),
+    spec("hstrlen", 3, K::First, hash::hstrlen),
+    spec("hexists", 3, K::First, hash::hexists),
+    spec("hkeys", 2, K::First, hash::hkeys),
+    spec("hvals", 2, K::First, hash::hvals),
+    spec("hgetall", 2, K::First, hash::hgetall),
+    spec("hincrby", 4, K::First, hash::hincrby),
+    spec("hincrbyfloat", 4, K::First, hash::hincrbyfloat),
     spec("del", -2, K::All, keyspace::del),
     spec("unlink", -2, K::All, keyspace::del),
     spec("exists", -2, K::All, keyspace::exists),
@@ -160,6 +175,11 @@ const DENYOOM: &[&str] = &[
     "decrby",
     "incrbyfloat",
     "copy",
+    "hset",
+    "hmset",
+    "hsetnx",
+    "hincrby",
+    "hincrbyfloat",
 ];
 
 pub(crate) fn denies_when_out_of_memory(spec: &Spec) -> bool {

@@ -9,7 +9,7 @@
 //! Map of the crate:
 //! - [`model`]: state (`Model`, `Entry`, `Value`, `ConnState`), `apply`, `digest`.
 //! - `commands`: the command table (name, arity, keys touched, handler) and dispatch.
-//! - `strings`, `keyspace`, `multi`: one file per command family, each a port of Redis's checks in
+//! - `strings`, `hash`, `keyspace`, `multi`: one file per command family, each a port of Redis's checks in
 //!   Redis's order.
 //! - [`resp`]: the reply type and its exact RESP2/RESP3 bytes.
 //! - `args`, `glob`, `longdouble`, `bignum`, `fnv`: Redis's number parsing, glob matching,
@@ -23,6 +23,7 @@ mod bignum;
 mod commands;
 mod fnv;
 mod glob;
+mod hash;
 mod keyspace;
 pub mod linearizability;
 mod longdouble;

@@ -15,7 +15,7 @@ use crate::resp::Resp;
 /// Redis's default `proto-max-bulk-len`: the largest string APPEND/SETRANGE may build.
 const PROTO_MAX_BULK_LEN_BYTES: i64 = 512 * 1024 * 1024;
 const TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub(crate) const NOT_FLOAT: &str = "ERR value is not a valid float";
 
 /// Unwraps a `Result<T, Resp>` or returns the error reply from the handler.
 macro_rules! tri {

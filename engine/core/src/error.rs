@@ -89,6 +89,20 @@ pub enum CmdError {
     /// LCS whose (n+1)*(m+1) table of u32 would pass proto-max-bulk-len.
     LcsTableTooLarge,
 
+    // hash family
+    /// HINCRBY on a field whose value is not an integer.
+    HashValueNotInteger,
+    /// HINCRBYFLOAT on a field whose value is not a float.
+    HashValueNotFloat,
+    /// HINCRBYFLOAT with an increment of inf (checked before the key is looked up).
+    IncrIsNanOrInfinity,
+    /// ERR value is out of range, value must between <min> and <max> (getRangeLong…OrReply
+    /// without a message: HRANDFIELD's count).
+    ValueNotBetween {
+        min: i64,
+        max: i64,
+    },
+
     // keyspace family
     /// ERR Unsupported option <opt> (EXPIRE and friends); holds the option as sent.
     UnsupportedExpireOption(Vec<u8>),
@@ -220,6 +234,13 @@ impl CmdError {
             LcsIdxWithLen => "ERR If you want both the length and indexes, please just use IDX.",
             LcsTableTooLarge => {
                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+            }
+            HashValueNotInteger => "ERR hash value is not an integer",
+            HashValueNotFloat => "ERR hash value is not a float",
+            IncrIsNanOrInfinity => "ERR value is NaN or Infinity",
+            ValueNotBetween { min, max } => {
+                return format!("ERR value is out of range, value must between {min} and {max}")
+                    .into()
             }
             ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible"

@@ -19,6 +19,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     /// RESP3 map; a flat array of key, value, key, value… in RESP2.
     Map(Vec<(Reply, Reply)>),
+    /// Pairs sent as an array of 2-element arrays in RESP3 and as one flat array in RESP2
+    /// (HRANDFIELD WITHVALUES; Redis writes such replies pair by pair).
+    Pairs(Vec<(Reply, Reply)>),
     /// RESP3 set; an array in RESP2.
     Set(Vec<Reply>),
     /// RESP3 double; a bulk string in RESP2.

@@ -403,6 +403,9 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("getrange", args(&[key("key", 0), integer("start"), integer("end")])),
     ("getset", args(&[key("key", 0), string("value")])
         .deprecated("6.2.0", "`SET` with the `!GET` argument")),
+    ("hdel", args(&[key("key", 0), string("field").multiple()]).history(&[
+        ("2.4.0", "Accepts multiple `field` arguments."),
+    ])),
     ("hello", args(&[
         block("arguments", &[
             integer("protover"),
@@ -418,6 +421,40 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
             "current connection's context.",
         )),
     ])),
+    ("hexists", args(&[key("key", 0), string("field")])),
+    ("hget", args(&[key("key", 0), string("field")])),
+    ("hgetall", args(&[key("key", 0)])),
+    ("hincrby", args(&[key("key", 0), string("field"), integer("increment")])),
+    ("hincrbyfloat", args(&[key("key", 0), string("field"), double("increment")])),
+    ("hkeys", args(&[key("key", 0)])),
+    ("hlen", args(&[key("key", 0)])),
+    ("hmget", args(&[key("key", 0), string("field").multiple()])),
+    ("hmset", args(&[
+        key("key", 0),
+        block("field_value", &[string("field"), string("value")]).multiple(),
+    ]).deprecated("4.0.0", "`HSET` with multiple field-value pairs")),
+    ("hrandfield", args(&[
+        key("key", 0),
+        block("options", &[
+            integer("count"),
+            pure_token("withvalues", "WITHVALUES").optional(),
+        ]).optional(),
+    ])),
+    ("hscan", args(&[
+        key("key", 0),
+        integer("cursor"),
+        pattern("pattern").token("MATCH").optional(),
+        integer("count").token("COUNT").optional(),
+    ])),
+    ("hset", args(&[
+        key("key", 0),
+        block("field_value", &[string("field"), string("value")]).multiple(),
+    ]).history(&[
+        ("4.0.0", "Accepts multiple `field` and `value` arguments."),
+    ])),
+    ("hsetnx", args(&[key("key", 0), string("field"), string("value")])),
+    ("hstrlen", args(&[key("key", 0), string("field")])),
+    ("hvals", args(&[key("key", 0)])),
     ("incr", args(&[key("key", 0)])),
     ("incrby", args(&[key("key", 0), integer("increment")])),
     ("incrbyfloat", args(&[key("key", 0), double("increment")])),

@@ -13,6 +13,7 @@ pub mod command_args;
 pub mod command_docs;
 pub mod config_cmd;
 pub mod expire;
+pub mod hash;
 pub mod info;
 pub mod keyspace;
 pub mod memory;
@@ -429,9 +430,10 @@ impl CommandSpec {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 5] {
+pub fn families() -> [&'static [CommandSpec]; 6] {
     [
         strings::SPECS,
+        hash::SPECS,
         keyspace::SPECS,
         server::SPECS,
         crate::multi::SPECS,

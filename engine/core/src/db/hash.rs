@@ -28,7 +28,8 @@ pub struct HashLimits {
 impl Default for HashLimits {
     fn default() -> HashLimits {
         HashLimits {
-            listpack_entries_max: 128,
+            // redis-server 7.0's built-in default (config.c), not the 128 of the other types.
+            listpack_entries_max: 512,
             listpack_value_max_bytes: 64,
         }
     }

@@ -46,7 +46,7 @@ pub fn encode(reply: &Reply, version: RespVersion, out: &mut Vec<u8>) {
         }
         next = None;
         while let Some(top) = stack.last_mut() {
-            if let Some(child) = top.next() {
+            if let Some(child) = top.next(out) {
                 next = Some(child);
                 break;
             }
@@ -61,16 +61,28 @@ enum Children<'a> {
     /// Map entries; the value of the entry whose key was just handed out waits in the second
     /// field.
     Pairs(slice::Iter<'a, (Reply, Reply)>, Option<&'a Reply>),
+    /// `Reply::Pairs` in RESP3: as `Pairs`, with a 2-element array header before each key.
+    NestedPairs(slice::Iter<'a, (Reply, Reply)>, Option<&'a Reply>),
 }
 
 impl<'a> Children<'a> {
-    fn next(&mut self) -> Option<&'a Reply> {
+    /// The next child to write; a nested pair's header is written to `out` first.
+    fn next(&mut self, out: &mut Vec<u8>) -> Option<&'a Reply> {
         match self {
             Children::Items(items) => items.next(),
             Children::Pairs(pairs, value) => match value.take() {
                 Some(value) => Some(value),
                 None => {
                     let (key, pending) = pairs.next()?;
+                    *value = Some(pending);
+                    Some(key)
+                }
+            },
+            Children::NestedPairs(pairs, value) => match value.take() {
+                Some(value) => Some(value),
+                None => {
+                    let (key, pending) = pairs.next()?;
+                    count_line(out, b'*', 2);
                     *value = Some(pending);
                     Some(key)
                 }
@@ -98,6 +110,11 @@ fn encode_one<'a>(
         (Reply::Array(items), _) => return Some(items_header(out, b'*', items)),
         (Reply::Map(pairs), Resp2) => return Some(pairs_header(out, b'*', 2, pairs)),
         (Reply::Map(pairs), Resp3) => return Some(pairs_header(out, b'%', 1, pairs)),
+        (Reply::Pairs(pairs), Resp2) => return Some(pairs_header(out, b'*', 2, pairs)),
+        (Reply::Pairs(pairs), Resp3) => {
+            count_line(out, b'*', pairs.len());
+            return Some(Children::NestedPairs(pairs.iter(), None));
+        }
         (Reply::Set(items), Resp2) | (Reply::Push(items), Resp2) => {
             return Some(items_header(out, b'*', items))
         }
@@ -423,6 +440,20 @@ mod tests {
             resp3(&map),
             b"%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n*1\r\n_\r\n"
         );
+
+        let pairs = Reply::Pairs(vec![
+            (Reply::bulk("a"), Reply::bulk("1")),
+            (Reply::bulk("b"), Reply::Array(vec![])),
+        ]);
+        assert_eq!(
+            resp2(&pairs),
+            b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n*0\r\n"
+        );
+        assert_eq!(
+            resp3(&pairs),
+            b"*2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$1\r\nb\r\n*0\r\n"
+        );
+        assert_eq!(resp3(&Reply::Pairs(vec![])), b"*0\r\n");
 
         let set = Reply::Set(vec![Reply::bulk("x"), Reply::Double(2.0)]);
         assert_eq!(resp2(&set), b"*2\r\n$1\r\nx\r\n$1\r\n2\r\n");
