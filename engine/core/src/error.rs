@@ -89,6 +89,16 @@ pub enum CmdError {
     /// LCS whose (n+1)*(m+1) table of u32 would pass proto-max-bulk-len.
     LcsTableTooLarge,
 
+    // set family
+    /// SINTERCARD numkeys not a positive integer.
+    NumkeysNotPositive,
+    /// SINTERCARD numkeys past the arguments given.
+    NumkeysPastArgs,
+    /// SINTERCARD LIMIT not a non-negative integer.
+    LimitNegative,
+    /// SRANDMEMBER count of i64::MIN (Redis's range is symmetric; its text says "must between").
+    RandomCountOutOfRange,
+
     // keyspace family
     /// ERR Unsupported option <opt> (EXPIRE and friends); holds the option as sent.
     UnsupportedExpireOption(Vec<u8>),
@@ -217,6 +227,13 @@ impl CmdError {
             LcsIdxWithLen => "ERR If you want both the length and indexes, please just use IDX.",
             LcsTableTooLarge => {
                 "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+            }
+            NumkeysNotPositive => "ERR numkeys should be greater than 0",
+            NumkeysPastArgs => "ERR Number of keys can't be greater than number of args",
+            LimitNegative => "ERR LIMIT can't be negative",
+            RandomCountOutOfRange => {
+                "ERR value is out of range, value must between -9223372036854775807 and \
+                 9223372036854775807"
             }
             ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible"

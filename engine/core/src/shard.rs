@@ -186,7 +186,7 @@ impl Shard {
         locked: impl Fn(u16, &[u8]) -> bool,
     ) -> Result<(), CmdError> {
         let near: &[u8] = spec
-            .key_indexes(argv.len())
+            .key_indexes(argv)
             .first()
             .map_or(&[], |&i| &argv[i]);
         if self.make_room(db, near, locked) || !spec.has(crate::cmd::flag::DENYOOM) {
