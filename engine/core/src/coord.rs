@@ -424,7 +424,7 @@ pub(crate) fn start_gather(
 /// `now_ms` is the transaction's time, the one its fetches ran at.
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub(crate) fn run_on_copies(
-    node: &Node,
+    node: &mut Node,
     db: usize,
     spec: &CommandSpec,
     argv: &Argv,
@@ -453,6 +453,10 @@ pub(crate) fn run_on_copies(
         argv,
     )
     .into();
+    // The handler's lookups count where the coordinator runs, as if it had read the keys
+    // itself (SINTER, LCS… count a hit or miss per key).
+    node.shard.stats.keyspace_hits += scratch.stats.keyspace_hits;
+    node.shard.stats.keyspace_misses += scratch.stats.keyspace_misses;
     if spec.has(cmd::flag::READONLY) {
         return (reply, Vec::new());
     }

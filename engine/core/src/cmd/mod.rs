@@ -501,9 +501,7 @@ impl CommandSpec {
                 begin,
                 find: FindKeys::Range { last: 0, .. },
                 ..
-            }] if usize::from(*begin) < argc => {
-                Some(usize::from(*begin))
-            }
+            }] if usize::from(*begin) < argc => Some(usize::from(*begin)),
             _ => None,
         }
     }

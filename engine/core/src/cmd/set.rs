@@ -385,7 +385,14 @@ fn sadd(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             .skip(2)
             .filter(|m| set.insert(m, limits))
             .count();
-        Ok((added, if added > 0 { Change::Modified } else { Change::Unchanged }))
+        Ok((
+            added,
+            if added > 0 {
+                Change::Modified
+            } else {
+                Change::Unchanged
+            },
+        ))
     })?;
     Ok(Reply::Int(added.unwrap_or(0) as i64))
 }
@@ -393,18 +400,29 @@ fn sadd(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 fn srem(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let removed = ecx.edit_set(&argv[1], IfAbsent::Skip, &argv[2], |set, _| {
         let removed = argv.iter().skip(2).filter(|m| set.remove(m)).count();
-        Ok((removed, if removed > 0 { Change::Modified } else { Change::Unchanged }))
+        Ok((
+            removed,
+            if removed > 0 {
+                Change::Modified
+            } else {
+                Change::Unchanged
+            },
+        ))
     })?;
     Ok(Reply::Int(removed.unwrap_or(0) as i64))
 }
 
 /// SMEMBERS is Redis's SINTER of one key.
 fn smembers(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    Ok(Reply::Set(ecx.read_set(&argv[1])?.map_or_else(Vec::new, members_reply)))
+    Ok(Reply::Set(
+        ecx.read_set(&argv[1])?.map_or_else(Vec::new, members_reply),
+    ))
 }
 
 fn sismember(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let found = ecx.read_set(&argv[1])?.is_some_and(|s| s.contains(&argv[2]));
+    let found = ecx
+        .read_set(&argv[1])?
+        .is_some_and(|s| s.contains(&argv[2]));
     Ok(Reply::Int(i64::from(found)))
 }
 
@@ -478,7 +496,10 @@ fn spop_count(ecx: &mut ExecCx, key: &[u8], count: usize) -> Result<Reply, CmdEr
         for m in &popped {
             set.remove(m);
         }
-        Ok((popped.into_iter().map(Reply::Bulk).collect(), Change::Modified))
+        Ok((
+            popped.into_iter().map(Reply::Bulk).collect(),
+            Change::Modified,
+        ))
     })?;
     Ok(Reply::Set(popped.unwrap_or_default()))
 }
@@ -486,9 +507,10 @@ fn spop_count(ecx: &mut ExecCx, key: &[u8], count: usize) -> Result<Reply, CmdEr
 fn srandmember(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let Some(count) = parse_opt_count(argv)? else {
         let mut rng = command_rng(ecx);
-        let member = ecx
-            .read_set(&argv[1])?
-            .map(|set| set.nth(below(&mut rng, set.len())).expect("index below len"));
+        let member = ecx.read_set(&argv[1])?.map(|set| {
+            set.nth(below(&mut rng, set.len()))
+                .expect("index below len")
+        });
         return Ok(member.map_or(Reply::Nil, member_reply));
     };
     let count = parse_rand_count(count)?;
@@ -528,14 +550,28 @@ fn smove(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     }
     let removed = ecx.edit_set(src, IfAbsent::Skip, member, |set, _| {
         let removed = set.remove(member);
-        Ok((removed, if removed { Change::Modified } else { Change::Unchanged }))
+        Ok((
+            removed,
+            if removed {
+                Change::Modified
+            } else {
+                Change::Unchanged
+            },
+        ))
     })?;
     if removed != Some(true) {
         return Ok(Reply::Int(0));
     }
     ecx.edit_set(dst, IfAbsent::Create, member, |set, limits| {
         let added = set.insert(member, limits);
-        Ok(((), if added { Change::Modified } else { Change::Unchanged }))
+        Ok((
+            (),
+            if added {
+                Change::Modified
+            } else {
+                Change::Unchanged
+            },
+        ))
     })?;
     Ok(Reply::Int(1))
 }
@@ -575,7 +611,9 @@ fn key_args(argv: &Argv, from: usize) -> Vec<&[u8]> {
 
 fn sinter(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let sets = read_sets(ecx, &key_args(argv, 1))?;
-    Ok(Reply::Set(intersect(&sets, 0).into_iter().map(Reply::Bulk).collect()))
+    Ok(Reply::Set(
+        intersect(&sets, 0).into_iter().map(Reply::Bulk).collect(),
+    ))
 }
 
 fn sintercard(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
@@ -678,4 +716,488 @@ fn scan_reply(cursor: u64, members: Vec<Vec<u8>>) -> Reply {
         Reply::bulk(cursor.to_string()),
         Reply::Array(members.into_iter().map(Reply::Bulk).collect()),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cx::ConnId;
+    use crate::node::shard_of;
+    use crate::testkit::TestCluster;
+
+    /// Every test runs on one shard and on three (keys spread over shards).
+    const THREADS: [u16; 2] = [1, 3];
+    const WRONGTYPE: &str =
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    const SYNTAX: &str = "-ERR syntax error\r\n";
+    const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
+
+    struct T {
+        c: TestCluster,
+        conn: ConnId,
+        threads: u16,
+    }
+
+    impl T {
+        fn new(threads: u16) -> T {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            T { c, conn, threads }
+        }
+
+        fn run(&mut self, line: &str) -> String {
+            let args: Vec<&str> = line.split(' ').collect();
+            self.c.cmd_text(self.conn, &args)
+        }
+
+        /// Asserts each (command, reply) in order; commands are space-separated words.
+        fn check(&mut self, steps: &[(&str, &str)]) {
+            for (line, want) in steps {
+                let got = self.run(line);
+                assert_eq!(&got, want, "{line} on {} threads", self.threads);
+            }
+        }
+
+        /// The members of a flat reply (an array or set of bulks), sorted.
+        fn sorted(&mut self, line: &str) -> Vec<String> {
+            let mut items = bulks(&self.run(line));
+            items.sort();
+            items
+        }
+    }
+
+    fn each(test: impl Fn(&mut T)) {
+        for threads in THREADS {
+            test(&mut T::new(threads));
+        }
+    }
+
+    fn bulks(reply: &str) -> Vec<String> {
+        let lines: Vec<&str> = reply.split("\r\n").collect();
+        lines
+            .windows(2)
+            .filter(|w| w[0].starts_with('$'))
+            .map(|w| w[1].to_string())
+            .collect()
+    }
+
+    fn int(n: i64) -> String {
+        format!(":{n}\r\n")
+    }
+
+    fn bulk(s: &str) -> String {
+        format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    /// A RESP2 array of bulks.
+    fn arr(items: &[&str]) -> String {
+        items
+            .iter()
+            .fold(format!("*{}\r\n", items.len()), |out, i| out + &bulk(i))
+    }
+
+    /// A RESP3 set of bulks.
+    fn set3(items: &[&str]) -> String {
+        items
+            .iter()
+            .fold(format!("~{}\r\n", items.len()), |out, i| out + &bulk(i))
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Key names that land on different shards of three.
+    fn assert_spread(keys: &[&str]) {
+        let shards: BTreeSet<_> = keys.iter().map(|k| shard_of(k.as_bytes(), 3)).collect();
+        assert!(shards.len() > 1, "{keys:?} all hash to one shard");
+    }
+
+    #[test]
+    fn sadd_srem_scard_sismember_smismember() {
+        each(|t| {
+            t.check(&[
+                ("SADD s 3 1 2 1", &int(3)),
+                ("SADD s 2 4", &int(1)),
+                ("SMEMBERS s", &arr(&["1", "2", "3", "4"])),
+                ("SCARD s", &int(4)),
+                ("SISMEMBER s 2", &int(1)),
+                ("SISMEMBER s 9", &int(0)),
+                ("SMISMEMBER s 1 9 4", "*3\r\n:1\r\n:0\r\n:1\r\n"),
+                ("SMISMEMBER nosuch a b", "*2\r\n:0\r\n:0\r\n"),
+                ("SISMEMBER nosuch a", &int(0)),
+                ("SCARD nosuch", &int(0)),
+                ("SREM s 1 9 2", &int(2)),
+                ("SREM nosuch a", &int(0)),
+                ("SREM s 3 4", &int(2)),
+                // The last member gone, the key goes too.
+                ("EXISTS s", &int(0)),
+                ("SMEMBERS nosuch", "*0\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn every_command_answers_wrongtype_on_a_string() {
+        each(|t| {
+            t.check(&[("SET str x", "+OK\r\n"), ("SADD s 1", &int(1))]);
+            for line in [
+                "SADD str a",
+                "SREM str a",
+                "SMEMBERS str",
+                "SISMEMBER str a",
+                "SMISMEMBER str a",
+                "SCARD str",
+                "SPOP str",
+                "SPOP str 0",
+                "SRANDMEMBER str",
+                "SRANDMEMBER str -1",
+                "SMOVE str s a",
+                "SMOVE s str 1",
+                "SMOVE s str 9",
+                "SMOVE str str a",
+                "SINTER s str",
+                "SINTER nosuch str",
+                "SINTERCARD 2 nosuch str",
+                "SINTERSTORE d nosuch str",
+                "SUNION nosuch str",
+                "SDIFF nosuch str",
+                "SDIFF str nosuch",
+                "SUNIONSTORE d s str",
+                "SDIFFSTORE d nosuch str",
+                "SSCAN str 0",
+            ] {
+                t.check(&[(line, WRONGTYPE)]);
+            }
+            t.check(&[("EXISTS d", &int(0)), ("SMEMBERS s", &arr(&["1"]))]);
+        });
+    }
+
+    #[test]
+    fn encodings_follow_set_type_create() {
+        each(|t| {
+            t.check(&[
+                ("SADD i 5 -3", &int(2)),
+                ("OBJECT ENCODING i", &bulk("intset")),
+                ("SADD h a", &int(1)),
+                ("OBJECT ENCODING h", &bulk("hashtable")),
+                // A non-integer member converts an intset.
+                ("SADD i x", &int(1)),
+                ("OBJECT ENCODING i", &bulk("hashtable")),
+                // "01" is not canonical: not an integer.
+                ("SADD z 01", &int(1)),
+                ("OBJECT ENCODING z", &bulk("hashtable")),
+            ]);
+            let members: Vec<String> = (0..512).map(|i| i.to_string()).collect();
+            let line = format!("SADD big {}", members.join(" "));
+            t.check(&[
+                (&line, &int(512)),
+                ("OBJECT ENCODING big", &bulk("intset")),
+                ("SADD big 512", &int(1)),
+                ("OBJECT ENCODING big", &bulk("hashtable")),
+            ]);
+        });
+    }
+
+    #[test]
+    fn store_commands_build_an_intset_overwrite_and_delete() {
+        assert_spread(&["d", "a", "b"]);
+        each(|t| {
+            t.check(&[
+                ("SADD a 1 2 3 x", &int(4)),
+                ("SADD b 2 3 4", &int(3)),
+                ("SINTERSTORE d a b", &int(2)),
+                ("SMEMBERS d", &arr(&["2", "3"])),
+                ("OBJECT ENCODING d", &bulk("intset")),
+                ("SUNIONSTORE d a b", &int(5)),
+                ("OBJECT ENCODING d", &bulk("hashtable")),
+                ("SDIFFSTORE d b a", &int(1)),
+                ("SMEMBERS d", &arr(&["4"])),
+                // Overwrites any type and drops the TTL.
+                ("SET d str EX 100", "+OK\r\n"),
+                ("SDIFFSTORE d a b", &int(2)),
+                ("TTL d", &int(-1)),
+                ("TYPE d", "+set\r\n"),
+                // An empty result deletes the destination.
+                ("SINTERSTORE d a nosuch", &int(0)),
+                ("EXISTS d", &int(0)),
+                ("SET d str", "+OK\r\n"),
+                ("SDIFFSTORE d a a", &int(0)),
+                ("EXISTS d", &int(0)),
+                ("SUNIONSTORE d nosuch", &int(0)),
+                ("EXISTS d", &int(0)),
+                // The destination may be a source.
+                ("SUNIONSTORE a a b", &int(5)),
+                ("SCARD a", &int(5)),
+            ]);
+        });
+    }
+
+    #[test]
+    fn sinter_sunion_sdiff_replies() {
+        each(|t| {
+            t.check(&[("SADD a 1 2 3", &int(3)), ("SADD b 3 4 1", &int(3))]);
+            t.check(&[
+                ("SINTER a b", &arr(&["1", "3"])),
+                ("SINTER a nosuch", "*0\r\n"),
+                ("SUNION a b nosuch", &arr(&["1", "2", "3", "4"])),
+                ("SDIFF a b", &arr(&["2"])),
+                ("SDIFF nosuch a", "*0\r\n"),
+                ("SDIFF a nosuch", &arr(&["1", "2", "3"])),
+                ("SINTERCARD 2 a b", &int(2)),
+                ("SINTERCARD 2 a b LIMIT 1", &int(1)),
+                ("SINTERCARD 2 a b LIMIT 0", &int(2)),
+                ("SINTERCARD 2 a b LIMIT 1 LIMIT 5", &int(2)),
+                ("SINTERCARD 1 nosuch", &int(0)),
+            ]);
+            t.run("HELLO 3");
+            t.check(&[
+                ("SINTER a b", &set3(&["1", "3"])),
+                ("SMEMBERS nosuch", "~0\r\n"),
+                ("SUNION a", &set3(&["1", "2", "3"])),
+            ]);
+            t.run("SADD h x y z");
+            assert_eq!(
+                t.sorted("SUNION h a"),
+                strings(&["1", "2", "3", "x", "y", "z"])
+            );
+        });
+    }
+
+    #[test]
+    fn sintercard_errors_come_before_lookups() {
+        each(|t| {
+            t.run("SET str x");
+            let numkeys = "-ERR numkeys should be greater than 0\r\n";
+            t.check(&[
+                ("SINTERCARD 0 a", numkeys),
+                ("SINTERCARD -1 a", numkeys),
+                ("SINTERCARD abc a", numkeys),
+                ("SINTERCARD 99999999999999999999 a", numkeys),
+                (
+                    "SINTERCARD 3 a b",
+                    "-ERR Number of keys can't be greater than number of args\r\n",
+                ),
+                (
+                    "SINTERCARD 1 str LIMIT -1",
+                    "-ERR LIMIT can't be negative\r\n",
+                ),
+                (
+                    "SINTERCARD 1 str LIMIT abc",
+                    "-ERR LIMIT can't be negative\r\n",
+                ),
+                ("SINTERCARD 1 str LIMIT", SYNTAX),
+                ("SINTERCARD 1 str foo 1", SYNTAX),
+                ("COMMAND GETKEYS SINTERCARD 2 a b", &arr(&["a", "b"])),
+                (
+                    "COMMAND GETKEYS SINTERCARD 3 a b",
+                    "-ERR Invalid arguments specified for command\r\n",
+                ),
+            ]);
+        });
+    }
+
+    #[test]
+    fn smove_follows_redis_order_of_checks() {
+        assert_spread(&["src", "dst"]);
+        each(|t| {
+            t.check(&[
+                ("SET str x", "+OK\r\n"),
+                ("SADD src 1 a", &int(2)),
+                ("SMOVE nosuch str a", &int(0)),
+                ("SMOVE src str a", WRONGTYPE),
+                ("SMOVE src str nosuchmember", WRONGTYPE),
+                ("SMOVE src src a", &int(1)),
+                ("SMOVE src src b", &int(0)),
+                ("SMOVE src dst b", &int(0)),
+                ("EXISTS dst", &int(0)),
+                // A new destination takes its encoding from the member.
+                ("SMOVE src dst 1", &int(1)),
+                ("OBJECT ENCODING dst", &bulk("intset")),
+                ("SADD dst a", &int(1)),
+                // Already there: removed from the source all the same.
+                ("SMOVE src dst a", &int(1)),
+                ("EXISTS src", &int(0)),
+                ("SMEMBERS dst", &arr(&["1", "a"])),
+            ]);
+        });
+    }
+
+    #[test]
+    fn spop_removes_what_it_returns() {
+        each(|t| {
+            t.check(&[
+                ("SPOP nosuch", "$-1\r\n"),
+                ("SPOP nosuch 3", "*0\r\n"),
+                (
+                    "SPOP s -1",
+                    "-ERR value is out of range, must be positive\r\n",
+                ),
+                (
+                    "SPOP s abc",
+                    "-ERR value is out of range, must be positive\r\n",
+                ),
+                ("SPOP s 1 2", SYNTAX),
+                ("SADD s 1 2 3 4 5 6 7 8 9 10", &int(10)),
+                ("SPOP s 0", "*0\r\n"),
+            ]);
+            let mut left: BTreeSet<String> = (1..=10).map(|i| i.to_string()).collect();
+            for count in [1, 3] {
+                let popped = bulks(&t.run(&format!("SPOP s {count}")));
+                assert_eq!(popped.len(), count);
+                for m in &popped {
+                    assert!(left.remove(m), "{m} popped twice or never there");
+                }
+            }
+            let one = bulks(&t.run("SPOP s"));
+            assert!(left.remove(&one[0]));
+            assert_eq!(
+                t.sorted("SMEMBERS s"),
+                left.iter().cloned().collect::<Vec<_>>()
+            );
+            // Count at or past the size: everything, and the key is gone.
+            let rest: BTreeSet<String> = bulks(&t.run("SPOP s 100")).into_iter().collect();
+            assert_eq!(rest, left);
+            t.check(&[("EXISTS s", &int(0))]);
+            // A count that pops most of the set keeps the rest (the other strategy).
+            t.run("SADD s a b c d e f g h i j");
+            let popped: BTreeSet<String> = bulks(&t.run("SPOP s 8")).into_iter().collect();
+            let kept: BTreeSet<String> = t.sorted("SMEMBERS s").into_iter().collect();
+            assert_eq!(popped.len(), 8);
+            assert_eq!(kept.len(), 2);
+            assert!(popped.is_disjoint(&kept));
+            t.run("HELLO 3");
+            t.check(&[("SPOP s 0", "~0\r\n")]);
+            assert!(t.run("SPOP s 1").starts_with("~1\r\n"));
+        });
+    }
+
+    #[test]
+    fn srandmember_counts() {
+        each(|t| {
+            t.check(&[
+                ("SRANDMEMBER nosuch", "$-1\r\n"),
+                ("SRANDMEMBER nosuch 5", "*0\r\n"),
+                ("SRANDMEMBER s abc", NOT_INT),
+                ("SRANDMEMBER s 1 2", SYNTAX),
+                (
+                    "SRANDMEMBER s -9223372036854775808",
+                    "-ERR value is out of range, value must between -9223372036854775807 and \
+                     9223372036854775807\r\n",
+                ),
+                ("SADD s a b c d e", &int(5)),
+                ("SRANDMEMBER s 0", "*0\r\n"),
+            ]);
+            let all = strings(&["a", "b", "c", "d", "e"]);
+            assert_eq!(t.sorted("SRANDMEMBER s 5"), all);
+            assert_eq!(t.sorted("SRANDMEMBER s 50"), all);
+            for count in [1, 2, 4] {
+                let got = t.sorted(&format!("SRANDMEMBER s {count}"));
+                let distinct: BTreeSet<&String> = got.iter().collect();
+                assert_eq!((got.len(), distinct.len()), (count, count));
+                assert!(got.iter().all(|m| all.contains(m)));
+            }
+            // Negative: exactly |count| draws, repeats allowed (20 draws of 5 must repeat).
+            let got = t.sorted("SRANDMEMBER s -20");
+            assert_eq!(got.len(), 20);
+            assert!(got.iter().all(|m| all.contains(m)));
+            assert!(all.contains(&bulks(&t.run("SRANDMEMBER s"))[0]));
+            t.check(&[("SCARD s", &int(5))]);
+            t.run("HELLO 3");
+            // Arrays even in RESP3, even when the whole set comes back.
+            assert!(t.run("SRANDMEMBER s 9").starts_with("*5\r\n"));
+            assert!(t.run("SRANDMEMBER s -2").starts_with("*2\r\n"));
+        });
+    }
+
+    #[test]
+    fn sscan_cursor_and_options_parse_like_redis() {
+        each(|t| {
+            let invalid = "-ERR invalid cursor\r\n";
+            let whole = "*2\r\n$1\r\n0\r\n*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n";
+            t.check(&[
+                ("SSCAN nosuch 0 foo", "*2\r\n$1\r\n0\r\n*0\r\n"),
+                ("SSCAN nosuch abc", invalid),
+                ("SADD s 1 2 3", &int(3)),
+                ("SSCAN s 0", whole),
+                ("SSCAN s -1", whole),
+                ("SSCAN s +5", whole),
+                ("SSCAN s 18446744073709551615", whole),
+                ("SSCAN s -18446744073709551615", whole),
+                ("SSCAN s 18446744073709551616", invalid),
+                ("SSCAN s -", invalid),
+                ("SSCAN s 1.5", invalid),
+                ("SSCAN s 0 COUNT 0", SYNTAX),
+                ("SSCAN s 0 COUNT -1", SYNTAX),
+                ("SSCAN s 0 COUNT abc", NOT_INT),
+                ("SSCAN s 0 MATCH", SYNTAX),
+                ("SSCAN s 0 TYPE string", SYNTAX),
+                (
+                    "SSCAN s 0 MATCH 1 COUNT 1 MATCH 2",
+                    "*2\r\n$1\r\n0\r\n*1\r\n$1\r\n2\r\n",
+                ),
+            ]);
+            assert_eq!(parse_scan_cursor(b""), Ok(0));
+            assert_eq!(parse_scan_cursor(b" 1"), Err(CmdError::InvalidCursor));
+            assert_eq!(parse_scan_cursor(b"7\0junk"), Ok(7));
+            // A full iteration of a hashtable set sees every member.
+            let members: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+            t.run(&format!("SADD h {}", members.join(" ")));
+            let mut seen = BTreeSet::new();
+            let mut cursor = "0".to_string();
+            loop {
+                let mut items = bulks(&t.run(&format!("SSCAN h {cursor} COUNT 5")));
+                cursor = items.remove(0);
+                seen.extend(items);
+                if cursor == "0" {
+                    break;
+                }
+            }
+            assert_eq!(seen, members.into_iter().collect());
+        });
+    }
+
+    #[test]
+    fn multi_key_commands_inside_multi_exec() {
+        assert_spread(&["a", "b", "d"]);
+        each(|t| {
+            t.check(&[
+                ("SADD a 1 2", &int(2)),
+                ("MULTI", "+OK\r\n"),
+                ("SMOVE a b 1", "+QUEUED\r\n"),
+                ("SUNIONSTORE d a b", "+QUEUED\r\n"),
+                ("SINTERCARD 2 a b", "+QUEUED\r\n"),
+                ("EXEC", "*3\r\n:1\r\n:2\r\n:0\r\n"),
+                ("SMEMBERS d", &arr(&["1", "2"])),
+            ]);
+        });
+    }
+
+    #[test]
+    fn read_commands_count_keyspace_hits() {
+        each(|t| {
+            t.run("SADD s 1");
+            t.run("SET str x");
+            t.run("CONFIG RESETSTAT");
+            t.run("SINTER s nosuch str");
+            t.run("SPOP nosuch");
+            let info = t.run("INFO stats");
+            assert!(info.contains("keyspace_hits:2\r\n"), "{} {info}", t.threads);
+            assert!(info.contains("keyspace_misses:1\r\n"), "{info}");
+        });
+    }
+
+    #[test]
+    fn parsers_are_typed() {
+        assert_eq!(parse_rand_count(b"-3"), Ok(RandCount::Repeats(3)));
+        assert_eq!(parse_rand_count(b"3"), Ok(RandCount::Distinct(3)));
+        assert_eq!(parse_rand_count(b"-16777217"), Err(CmdError::OutOfRange));
+        assert_eq!(
+            parse_rand_count(b"-16777216"),
+            Ok(RandCount::Repeats(1 << 24))
+        );
+        assert_eq!(parse_spop_count(b"0"), Ok(0));
+        let argv = Argv::from_slices(&["SINTERCARD", "2", "a", "b", "LIMIT", "3"]);
+        assert_eq!(parse_sintercard(&argv), Ok((2, 3)));
+    }
 }
