@@ -188,8 +188,11 @@ const DENYOOM: &[&str] = &[
 /// model does not claim: their replies are compared as multisets.
 pub fn unordered_reply(argv: &[Vec<u8>]) -> bool {
     const UNORDERED: &[&str] = &["keys", "smembers", "sinter", "sunion", "sdiff"];
-    argv.first()
-        .is_some_and(|name| UNORDERED.iter().any(|u| name.eq_ignore_ascii_case(u.as_bytes())))
+    argv.first().is_some_and(|name| {
+        UNORDERED
+            .iter()
+            .any(|u| name.eq_ignore_ascii_case(u.as_bytes()))
+    })
 }
 
 pub(crate) fn denies_when_out_of_memory(spec: &Spec) -> bool {

@@ -13,6 +13,7 @@
 
 pub mod check;
 pub mod config;
+pub mod mix_set;
 pub mod reply_reader;
 pub mod workload;
 pub mod world;
