@@ -74,7 +74,7 @@ pub fn set_command(rng: &mut ChaCha8Rng, key: Vec<u8>, other_keys: &[Vec<u8>]) -
             line("SMOVE", [key, dst, member(rng)])
         }
         13 => line(
-            *["SINTER", "SUNION", "SDIFF"].choose(rng).expect("names"),
+            ["SINTER", "SUNION", "SDIFF"].choose(rng).expect("names"),
             keys(rng, &key, other_keys, 2),
         ),
         14 => {
