@@ -12,6 +12,7 @@ use crate::keyspace;
 use crate::model::{ConnState, Ctx};
 use crate::multi::{self, InMulti};
 use crate::resp::Resp;
+use crate::set;
 use crate::strings;
 
 /// A command handler: `argv[0]` is the command name, arity already checked.
@@ -30,6 +31,9 @@ pub(crate) enum KeySpec {
     All,
     /// `argv[1], argv[3], ...` (MSET).
     Pairs,
+    /// `argv[2]` to `argv[1 + numkeys]`, `numkeys` being `argv[1]` (SINTERCARD); a count that
+    /// is not a usable integer touches no key (the command fails before any lookup).
+    Keynum,
     /// `argv[1]` in this db and in the db named by `argv[2]` (MOVE).
     Move,
     /// `argv[1]` here, `argv[2]` here or in the db named after `DB` (COPY).
@@ -106,6 +110,20 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("hgetall", 2, K::First, hash::hgetall),
     spec("hincrby", 4, K::First, hash::hincrby),
     spec("hincrbyfloat", 4, K::First, hash::hincrbyfloat),
+    spec("sadd", -3, K::First, set::sadd),
+    spec("srem", -3, K::First, set::srem),
+    spec("smembers", 2, K::First, set::smembers),
+    spec("sismember", 3, K::First, set::sismember),
+    spec("smismember", -3, K::First, set::smismember),
+    spec("scard", 2, K::First, set::scard),
+    spec("smove", 4, K::FirstTwo, set::smove),
+    spec("sinter", -2, K::All, set::sinter),
+    spec("sintercard", -3, K::Keynum, set::sintercard),
+    spec("sinterstore", -3, K::All, set::sinterstore),
+    spec("sunion", -2, K::All, set::sunion),
+    spec("sunionstore", -3, K::All, set::sunionstore),
+    spec("sdiff", -2, K::All, set::sdiff),
+    spec("sdiffstore", -3, K::All, set::sdiffstore),
     spec("del", -2, K::All, keyspace::del),
     spec("unlink", -2, K::All, keyspace::del),
     spec("exists", -2, K::All, keyspace::exists),
@@ -180,7 +198,22 @@ const DENYOOM: &[&str] = &[
     "hsetnx",
     "hincrby",
     "hincrbyfloat",
+    "sadd",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
 ];
+
+/// Commands whose array or set reply lists members in the server's iteration order, which the
+/// model does not claim: their replies are compared as multisets.
+pub fn unordered_reply(argv: &[Vec<u8>]) -> bool {
+    const UNORDERED: &[&str] = &["keys", "smembers", "sinter", "sunion", "sdiff"];
+    argv.first().is_some_and(|name| {
+        UNORDERED
+            .iter()
+            .any(|u| name.eq_ignore_ascii_case(u.as_bytes()))
+    })
+}
 
 pub(crate) fn denies_when_out_of_memory(spec: &Spec) -> bool {
     DENYOOM.contains(&spec.name)
@@ -263,6 +296,13 @@ pub fn touched(conn: &ConnState, argv: &[Vec<u8>], dbs: usize) -> Touch {
         K::FirstTwo => vec![here(&argv[1]), here(&argv[2])],
         K::All => argv[1..].iter().map(here).collect(),
         K::Pairs => argv[1..].iter().step_by(2).map(here).collect(),
+        K::Keynum => {
+            let numkeys = crate::args::string2ll(&argv[1])
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n <= argv.len() - 2)
+                .unwrap_or(0);
+            argv[2..2 + numkeys].iter().map(here).collect()
+        }
         K::Move => {
             let mut keys = vec![here(&argv[1])];
             keys.extend(db_index(&argv[2], dbs).map(|db| (db, argv[1].clone())));
@@ -304,6 +344,14 @@ pub fn leaves_state_alone(argv: &[Vec<u8>], reply: Option<&Resp>) -> bool {
     }
     const READS: &[&str] = &[
         "get",
+        "smembers",
+        "sismember",
+        "smismember",
+        "scard",
+        "sinter",
+        "sintercard",
+        "sunion",
+        "sdiff",
         "mget",
         "strlen",
         "getrange",
@@ -321,6 +369,9 @@ pub fn leaves_state_alone(argv: &[Vec<u8>], reply: Option<&Resp>) -> bool {
         "echo",
     ];
     const NOTHING_DONE_IS_0: &[&str] = &[
+        "sadd",
+        "srem",
+        "smove",
         "setnx",
         "msetnx",
         "del",
@@ -361,11 +412,12 @@ mod tests {
     /// Start states: empty, `k` a number, `k` text with a TTL and `j` set, `k` expired; each
     /// with `k` and `j` watched by another connection, so a write that signals shows up.
     fn states() -> Vec<(Model, ConnState)> {
-        let setups: [&[&str]; 4] = [
+        let setups: [&[&str]; 5] = [
             &[],
             &["SET k 5"],
             &["SET k abc PX 5000", "SET j 1"],
             &["SET k gone PX 1"],
+            &["SADD k a b 1", "SADD j b"],
         ];
         setups
             .iter()
@@ -386,6 +438,18 @@ mod tests {
     #[test]
     fn commands_said_to_leave_state_alone_do() {
         let commands = [
+            "SMEMBERS k",
+            "SISMEMBER k a",
+            "SMISMEMBER k a b",
+            "SCARD k",
+            "SINTER k j",
+            "SINTERCARD 2 k j LIMIT 1",
+            "SUNION k j",
+            "SDIFF k j",
+            "SADD k a",
+            "SREM k zz",
+            "SMOVE k j zz",
+            "SMOVE k k a",
             "GET k",
             "MGET k j x",
             "STRLEN k",

@@ -30,6 +30,7 @@ mod longdouble;
 pub mod model;
 mod multi;
 pub mod resp;
+mod set;
 mod strings;
 
 pub use commands::{touched, Touch};

@@ -679,7 +679,8 @@ struct Attempt {
     accepted: bool,
 }
 
-/// Model reply vs recorded reply. KEYS replies are sets (Redis's order is unspecified); an
+/// Model reply vs recorded reply. KEYS and the set family's member lists are multisets
+/// (Redis's order is unspecified, `commands::unordered_reply`); an
 /// EXEC's replies are compared one by one, each as the reply of its queued command.
 fn replies_match(argv: &[Vec<u8>], queued: &[Vec<Vec<u8>>], model: &Resp, recorded: &Resp) -> bool {
     let is = |name: &[u8]| argv.first().is_some_and(|n| n.eq_ignore_ascii_case(name));
@@ -690,7 +691,9 @@ fn replies_match(argv: &[Vec<u8>], queued: &[Vec<Vec<u8>>], model: &Resp, record
                 && (queued.iter().zip(a.iter().zip(b)))
                     .all(|(argv, (a, b))| replies_match(argv, &[], a, b))
         }
-        (Resp::Array(a), Resp::Array(b)) if is(b"keys") => {
+        (Resp::Array(a), Resp::Array(b)) | (Resp::Set(a), Resp::Set(b))
+            if crate::commands::unordered_reply(argv) =>
+        {
             let sorted = |v: &[Resp]| {
                 let mut bytes: Vec<Vec<u8>> = v.iter().map(Resp::to_resp2_bytes).collect();
                 bytes.sort();

@@ -287,6 +287,36 @@ fn keyspace_commands() -> impl Strategy<Value = Vec<Tok>> {
     ]
 }
 
+/// Set commands with few members (integers and words, so intsets convert now and then).
+fn set_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let member = || one_of(&["1", "2", "3", "-7", "01", "a", "b", "c", ""]);
+    let members = || proptest::collection::vec(member(), 1..4);
+    let keys = || proptest::collection::vec(key(), 1..4);
+    prop_oneof![
+        4 => (one_of(&["SADD", "SREM"]), key(), members())
+            .prop_map(|(c, k, ms)| std::iter::once(c).chain([k]).chain(ms).collect()),
+        2 => (one_of(&["SMEMBERS", "SCARD"]), key()).prop_map(|(c, k)| vec![c, k]),
+        2 => (key(), member()).prop_map(|(k, m)| cmd("SISMEMBER", vec![k, m])),
+        1 => (key(), members()).prop_map(|(k, ms)| {
+            std::iter::once(lit("SMISMEMBER")).chain([k]).chain(ms).collect()
+        }),
+        2 => (key(), key(), member()).prop_map(|(a, b, m)| cmd("SMOVE", vec![a, b, m])),
+        2 => (one_of(&["SINTER", "SUNION", "SDIFF"]), keys())
+            .prop_map(|(c, ks)| std::iter::once(c).chain(ks).collect()),
+        2 => (one_of(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key(), keys())
+            .prop_map(|(c, d, ks)| std::iter::once(c).chain([d]).chain(ks).collect()),
+        1 => (one_of(&["1", "2", "3", "0", "x"]), keys(), one_of(&["", "0", "1", "-1", "x"]))
+            .prop_map(|(n, ks, limit)| {
+                let mut line = vec![lit("SINTERCARD"), n];
+                line.extend(ks);
+                if !matches!(&limit, Tok::Lit(b) if b.is_empty()) {
+                    line.extend([lit("LIMIT"), limit]);
+                }
+                line
+            }),
+    ]
+}
+
 fn server_and_error_commands() -> impl Strategy<Value = Vec<Tok>> {
     let raw = |parts: &'static [&'static str]| parts.iter().map(|p| lit(p)).collect::<Vec<_>>();
     prop_oneof![
@@ -399,6 +429,7 @@ fn command() -> impl Strategy<Value = Vec<Tok>> {
         4 => string_commands_2(),
         3 => expire_commands(),
         3 => keyspace_commands(),
+        3 => set_commands(),
         1 => server_and_error_commands(),
         2 => transaction_commands(),
     ]
@@ -447,7 +478,7 @@ fn check_reply(
     // The model lists a hash in field order, Redis in listpack or table order: compare the
     // pairs (HGETALL) or items (HKEYS, HVALS) as multisets.
     let hash_listing = matches!(name.as_str(), "hkeys" | "hvals" | "hgetall");
-    let aggregate = |raw: &[u8]| matches!(raw.first(), Some(b'*' | b'%'));
+    let aggregate = |raw: &[u8]| matches!(raw.first(), Some(b'*' | b'%' | b'~'));
     if hash_listing && aggregate(ours) && aggregate(theirs) {
         let per = if name == "hgetall" { 2 } else { 1 };
         let sorted = |raw: &[u8]| match parse(raw) {
@@ -461,7 +492,8 @@ fn check_reply(
         prop_assert_eq!(sorted(ours), sorted(theirs), "{}", context());
         return Ok(());
     }
-    if name == "keys" && ours.starts_with(b"*") && theirs.starts_with(b"*") {
+    let unordered = ["keys", "smembers", "sinter", "sunion", "sdiff"].contains(&name.as_str());
+    if unordered && aggregate(ours) && aggregate(theirs) {
         let sorted = |raw: &[u8]| match parse(raw) {
             Node::Agg(t, mut items) => {
                 items.sort();
@@ -544,7 +576,7 @@ fn compare_final_state(
             &[b"SELECT".to_vec(), db.as_bytes().to_vec()],
         )?;
         for k in KEYS {
-            for c in ["GET", "PTTL", "HGETALL"] {
+            for c in ["GET", "PTTL", "TYPE", "HGETALL", "SMEMBERS"] {
                 step(
                     conn,
                     model,

@@ -274,7 +274,7 @@ pub(crate) fn start_split(
     key_indexes: &[usize],
     cx: &mut Cx,
 ) -> Flow {
-    let step = spec.keys[0].step.max(1) as usize;
+    let step = spec.keys[0].step().max(1) as usize;
     if !(argv.len() - spec.keys[0].begin as usize).is_multiple_of(step) {
         // A pairwise command (MSET) whose last key lacks its value is malformed as a whole: run
         // it once, unsplit, so its handler rejects it before any part writes.
@@ -335,7 +335,7 @@ pub(crate) fn command_keys(
     match merge {
         Merge::Gather(dbs) => gather_keys(spec, dbs, argv, db),
         Merge::OneKey | Merge::SumInts | Merge::AllOk | Merge::KeyOrder => spec
-            .key_indexes(argv.len())
+            .key_indexes(argv)
             .into_iter()
             .map(|i| (db as u16, argv[i].to_vec()))
             .collect(),
@@ -344,7 +344,7 @@ pub(crate) fn command_keys(
 
 /// The (database, key) pairs a gathered command touches.
 fn gather_keys(spec: &CommandSpec, dbs: GatherDbs, argv: &Argv, db: usize) -> Vec<(u16, Vec<u8>)> {
-    let indexes = spec.key_indexes(argv.len());
+    let indexes = spec.key_indexes(argv);
     let mut target_db = db;
     if let GatherDbs::CopyDbOption = dbs {
         let mut args = cmd::Args::new(argv, 3);
@@ -424,7 +424,7 @@ pub(crate) fn start_gather(
 /// `now_ms` is the transaction's time, the one its fetches ran at.
 #[allow(clippy::type_complexity, clippy::too_many_arguments)]
 pub(crate) fn run_on_copies(
-    node: &Node,
+    node: &mut Node,
     db: usize,
     spec: &CommandSpec,
     argv: &Argv,
@@ -454,6 +454,10 @@ pub(crate) fn run_on_copies(
         argv,
     )
     .into();
+    // The handler's lookups count where the coordinator runs, as if it had read the keys
+    // itself (SINTER, LCS… count a hit or miss per key).
+    node.shard.stats.keyspace_hits += scratch.stats.keyspace_hits;
+    node.shard.stats.keyspace_misses += scratch.stats.keyspace_misses;
     if spec.has(cmd::flag::READONLY) {
         return (reply, Vec::new());
     }

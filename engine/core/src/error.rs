@@ -102,6 +102,13 @@ pub enum CmdError {
         min: i64,
         max: i64,
     },
+    // set family
+    /// SINTERCARD numkeys not a positive integer.
+    NumkeysNotPositive,
+    /// SINTERCARD numkeys past the arguments given.
+    NumkeysPastArgs,
+    /// SINTERCARD LIMIT not a non-negative integer.
+    LimitNegative,
 
     // keyspace family
     /// ERR Unsupported option <opt> (EXPIRE and friends); holds the option as sent.
@@ -242,6 +249,9 @@ impl CmdError {
                 return format!("ERR value is out of range, value must between {min} and {max}")
                     .into()
             }
+            NumkeysNotPositive => "ERR numkeys should be greater than 0",
+            NumkeysPastArgs => "ERR Number of keys can't be greater than number of args",
+            LimitNegative => "ERR LIMIT can't be negative",
             ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible"
             }

@@ -367,7 +367,7 @@ enum Step {
 fn classify(node: &Node, spec: &CommandSpec, argv: &Argv) -> Step {
     match spec.exec {
         Exec::Shard { .. } => {
-            let keys = spec.key_indexes(argv.len());
+            let keys = spec.key_indexes(argv);
             let Some(first) = keys.first() else {
                 return Step::OneShard(node.thread());
             };

@@ -633,7 +633,7 @@ impl Node {
                     } else {
                         LockMode::Shared
                     };
-                    for i in spec.key_indexes(argv.len()) {
+                    for i in spec.key_indexes(argv) {
                         locks.push((db, argv[i].to_vec(), mode));
                     }
                 }
@@ -675,8 +675,14 @@ impl Node {
         if let Some(flow) = self.run_one_key(conn, spec, run, argv, cx) {
             return flow;
         }
-        let key_indexes = spec.key_indexes(argv.len());
-        let first = shard_of(&argv[key_indexes[0]], self.threads);
+        let key_indexes = spec.key_indexes(argv);
+        let Some(&first_index) = key_indexes.first() else {
+            // A keynum spec that finds no key (SINTERCARD 0 a): the handler answers the error.
+            let reply = self.exec_here(conn.db, run, argv, cx);
+            conn.encode(&reply);
+            return Flow::Next;
+        };
+        let first = shard_of(&argv[first_index], self.threads);
         let single = key_indexes
             .iter()
             .all(|&i| shard_of(&argv[i], self.threads) == first);
@@ -844,7 +850,7 @@ impl Node {
         let all_there = match spec.only_key_index(argv.len()) {
             Some(i) => shard_of(&argv[i], self.threads) == to,
             None => spec
-                .key_indexes(argv.len())
+                .key_indexes(argv)
                 .iter()
                 .all(|&i| shard_of(&argv[i], self.threads) == to),
         };

@@ -185,10 +185,7 @@ impl Shard {
         argv: &Argv,
         locked: impl Fn(u16, &[u8]) -> bool,
     ) -> Result<(), CmdError> {
-        let near: &[u8] = spec
-            .key_indexes(argv.len())
-            .first()
-            .map_or(&[], |&i| &argv[i]);
+        let near: &[u8] = spec.key_indexes(argv).first().map_or(&[], |&i| &argv[i]);
         if self.make_room(db, near, locked) || !spec.has(crate::cmd::flag::DENYOOM) {
             return Ok(());
         }

@@ -13,6 +13,8 @@
 //! - `ring:*`: one token key moved round a ring of keys by RENAME; EXISTS over the ring must
 //!   count exactly one key and MGET must show exactly one value.
 //! - `acct:*` (needs MULTI/EXEC): transfers between accounts keep the sum of all balances.
+//! - `smove:*`: one member moved back and forth by SMOVE between two sets on different shards;
+//!   a MULTI/EXEC of SISMEMBER on both, and SUNION of both, must find it in exactly one.
 //!
 //! The `planted_*` tests prove the checkers: with `--plant skip-intent-locks` (transactions take
 //! no intent locks) or `--plant run-conflicting-out-of-order`, each of them must catch a tear.
@@ -88,6 +90,10 @@ enum Role {
     Transferrer { accounts: Vec<String>, seed: u64 },
     /// MGET every account: the balances add up to the starting total.
     Auditor { accounts: Vec<String> },
+    /// SMOVE the member from `sets[from]` to the other set.
+    SetMover { sets: [String; 2], from: usize },
+    /// MULTI SISMEMBER a; SISMEMBER b; EXEC, then SUNION a b: the member is in exactly one.
+    SetReader { sets: [String; 2] },
 }
 
 impl Role {
@@ -101,6 +107,8 @@ impl Role {
             Role::RingReader { .. } => "ring reader",
             Role::Transferrer { .. } => "MULTI transferrer",
             Role::Auditor { .. } => "balance auditor",
+            Role::SetMover { .. } => "SMOVE mover",
+            Role::SetReader { .. } => "set reader",
         }
     }
 
@@ -130,8 +138,62 @@ impl Role {
             Role::RingReader { ring } => check_ring(conn, ring, op),
             Role::Transferrer { accounts, seed } => transfer(conn, accounts, *seed ^ op),
             Role::Auditor { accounts } => audit(conn, accounts),
+            Role::SetMover { sets, from } => {
+                let to = 1 - *from;
+                let args = [
+                    "SMOVE".into(),
+                    sets[*from].clone(),
+                    sets[to].clone(),
+                    SMOVE_MEMBER.into(),
+                ];
+                let reply = send(conn, &args)?;
+                if reply != b":1\r\n" {
+                    let reply = support::escape(&reply);
+                    return Err(format!("torn SMOVE: the mover's SMOVE answered {reply}"));
+                }
+                *from = to;
+                Ok(())
+            }
+            Role::SetReader { sets } => check_one_holder(conn, sets),
         }
     }
+}
+
+const SMOVE_MEMBER: &str = "token";
+
+/// The member is in exactly one of the two sets, seen by one transaction and by one SUNION.
+fn check_one_holder(conn: &mut RawConn, sets: &[String; 2]) -> Result<(), String> {
+    expect_ok(conn, &["MULTI".into()])?;
+    for set in sets {
+        let reply = send(
+            conn,
+            &["SISMEMBER".into(), set.clone(), SMOVE_MEMBER.into()],
+        )?;
+        if reply != b"+QUEUED\r\n" {
+            return Err(format!("SISMEMBER in MULTI: {}", support::escape(&reply)));
+        }
+    }
+    let reply = send(conn, &["EXEC".into()])?;
+    let held = match reply.as_slice() {
+        b"*2\r\n:1\r\n:0\r\n" | b"*2\r\n:0\r\n:1\r\n" => 1,
+        b"*2\r\n:0\r\n:0\r\n" => 0,
+        b"*2\r\n:1\r\n:1\r\n" => 2,
+        other => return Err(format!("EXEC: {}", support::escape(other))),
+    };
+    if held != 1 {
+        return Err(format!(
+            "torn SMOVE: SISMEMBER finds the member in {held} sets"
+        ));
+    }
+    let reply = send(conn, &command("SUNION", sets))?;
+    let token = format!("*1\r\n${}\r\n{SMOVE_MEMBER}\r\n", SMOVE_MEMBER.len());
+    if reply != token.as_bytes() {
+        return Err(format!(
+            "torn SMOVE: SUNION answered {}",
+            support::escape(&reply)
+        ));
+    }
+    Ok(())
 }
 
 fn send(conn: &mut RawConn, args: &[String]) -> Result<Vec<u8>, String> {
@@ -487,6 +549,45 @@ fn planted_skip_intent_locks_is_caught() {
 #[test]
 fn planted_run_conflicting_out_of_order_is_caught() {
     assert_plant_caught("run-conflicting-out-of-order");
+}
+
+/// SMOVE between sets on different shards is atomic for MULTI/EXEC readers and for SUNION.
+#[test]
+fn smove_across_shards_is_never_torn() {
+    let server = start_server(&[]);
+    let keys = spread_keys("smove", usize::from(PROACTOR_THREADS));
+    let sets = [keys[0].clone(), keys[1].clone()];
+    assert_ne!(
+        shard_of(sets[0].as_bytes(), PROACTOR_THREADS),
+        shard_of(sets[1].as_bytes(), PROACTOR_THREADS)
+    );
+    let reply = server
+        .conn()
+        .try_cmd(&[
+            b"SADD".as_slice(),
+            sets[0].as_bytes(),
+            SMOVE_MEMBER.as_bytes(),
+        ])
+        .expect("SADD");
+    assert_eq!(reply, b":1\r\n");
+    let reader = || Role::SetReader { sets: sets.clone() };
+    let roles = vec![
+        Role::SetMover {
+            sets: sets.clone(),
+            from: 0,
+        },
+        reader(),
+        reader(),
+        reader(),
+    ];
+    let outcome = run_mix(&server, roles, RUN_TIME_MAX, &[]);
+    let summary = outcome.summary();
+    eprintln!("{summary}");
+    assert!(outcome.violations.is_empty(), "{summary}");
+    assert!(
+        outcome.ops.iter().all(|&(_, ops)| ops >= CLIENT_OPS_MIN),
+        "some client barely ran: {summary}"
+    );
 }
 
 #[test]

@@ -517,6 +517,9 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
             "the same.",
         )),
     ])),
+    ("sadd", args(&[key("key", 0), string("member").multiple()]).history(&[
+        ("2.4.0", "Accepts multiple `member` arguments."),
+    ])),
     ("scan", args(&[
         integer("cursor"),
         pattern("pattern").token("MATCH").optional(),
@@ -525,6 +528,9 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ]).history(&[
         ("6.0.0", "Added the `TYPE` subcommand."),
     ])),
+    ("scard", args(&[key("key", 0)])),
+    ("sdiff", args(&[key("key", 0).multiple()])),
+    ("sdiffstore", args(&[key("destination", 0), key("key", 1).multiple()])),
     ("select", args(&[integer("index")])),
     ("set", args(&[
         key("key", 0),
@@ -561,9 +567,37 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ]).history(&[
         ("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),
     ])),
+    ("sinter", args(&[key("key", 0).multiple()])),
+    ("sintercard", args(&[
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        integer("limit").token("LIMIT").optional(),
+    ])),
+    ("sinterstore", args(&[key("destination", 0), key("key", 1).multiple()])),
+    ("sismember", args(&[key("key", 0), string("member")])),
+    ("smembers", args(&[key("key", 0)])),
+    ("smismember", args(&[key("key", 0), string("member").multiple()])),
+    ("smove", args(&[key("source", 0), key("destination", 1), string("member")])),
+    ("spop", args(&[key("key", 0), integer("count").since("3.2.0").optional()]).history(&[
+        ("3.2.0", "Added the `count` argument."),
+    ])),
+    ("srandmember", args(&[key("key", 0), integer("count").since("2.6.0").optional()]).history(&[
+        ("2.6.0", "Added the optional `count` argument."),
+    ])),
+    ("srem", args(&[key("key", 0), string("member").multiple()]).history(&[
+        ("2.4.0", "Accepts multiple `member` arguments."),
+    ])),
+    ("sscan", args(&[
+        key("key", 0),
+        integer("cursor"),
+        pattern("pattern").token("MATCH").optional(),
+        integer("count").token("COUNT").optional(),
+    ])),
     ("strlen", args(&[key("key", 0)])),
     ("substr", args(&[key("key", 0), integer("start"), integer("end")])
         .deprecated("2.0.0", "`GETRANGE`")),
+    ("sunion", args(&[key("key", 0).multiple()])),
+    ("sunionstore", args(&[key("destination", 0), key("key", 1).multiple()])),
     ("swapdb", args(&[integer("index1"), integer("index2")])),
     ("touch", args(&[key("key", 0).multiple()])),
     ("ttl", args(&[key("key", 0)]).history(&[

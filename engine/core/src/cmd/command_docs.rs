@@ -17,7 +17,7 @@
 use crate::argv::Argv;
 use crate::cmd::args::Args;
 use crate::cmd::command_args::{argflag, docflag, extra_docs, Arg, ExtraDocs};
-use crate::cmd::{acl, flag, keyflag, CommandSpec, CommandTable, Exec, KeySpec};
+use crate::cmd::{acl, flag, keyflag, CommandSpec, CommandTable, Exec, FindKeys, KeySpec};
 use crate::error::CmdError;
 use crate::glob::glob_match;
 use crate::reply::Reply;
@@ -306,16 +306,32 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
             Reply::Map(vec![(bulk_str("index"), Reply::Int(i64::from(spec.begin)))]),
         ),
     ]);
-    let find = Reply::Map(vec![
-        (bulk_str("type"), bulk_str("range")),
-        (
-            bulk_str("spec"),
-            Reply::Map(vec![
-                (bulk_str("lastkey"), Reply::Int(i64::from(spec.last))),
-                (bulk_str("keystep"), Reply::Int(i64::from(spec.step))),
-                (bulk_str("limit"), Reply::Int(0)),
-            ]),
+    let int = |n: i64| Reply::Int(n);
+    let (find_type, find_spec) = match spec.find {
+        FindKeys::Range { last, step } => (
+            "range",
+            vec![
+                (bulk_str("lastkey"), int(i64::from(last))),
+                (bulk_str("keystep"), int(i64::from(step))),
+                (bulk_str("limit"), int(0)),
+            ],
         ),
+        FindKeys::Keynum {
+            keynum_index,
+            first,
+            step,
+        } => (
+            "keynum",
+            vec![
+                (bulk_str("keynumidx"), int(i64::from(keynum_index))),
+                (bulk_str("firstkey"), int(i64::from(first))),
+                (bulk_str("keystep"), int(i64::from(step))),
+            ],
+        ),
+    };
+    let find = Reply::Map(vec![
+        (bulk_str("type"), bulk_str(find_type)),
+        (bulk_str("spec"), Reply::Map(find_spec)),
     ]);
     let mut fields = Vec::with_capacity(4);
     if !spec.notes.is_empty() {
@@ -329,11 +345,15 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
 
 /// One COMMAND INFO row, with Redis 7.0's ten fields.
 pub fn info_reply(spec: &CommandSpec) -> Reply {
-    let flags = flag::NAMES
+    let mut flags: Vec<Reply> = flag::NAMES
         .iter()
         .filter(|(bit, _)| spec.has(*bit))
         .map(|(_, name)| Reply::simple(name))
         .collect();
+    // Redis derives movablekeys from the key specs and lists it after the row's flags.
+    if spec.movable_keys() {
+        flags.push(Reply::simple("movablekeys"));
+    }
     let cats = spec.acl_categories();
     let categories = acl::NAMES
         .iter()
@@ -563,7 +583,7 @@ pub fn command_getkeys(table: &CommandTable, argv: &Argv) -> Result<Reply, CmdEr
         return Err(CmdError::InvalidArgCountForCommand);
     }
     let keys: Vec<Reply> = spec
-        .key_indexes(target.len())
+        .key_indexes(target.as_slice())
         .into_iter()
         .map(|i| Reply::bulk(target[i]))
         .collect();
@@ -590,7 +610,7 @@ pub fn command_getkeys_and_flags(table: &CommandTable, argv: &Argv) -> Result<Re
         let spec_flags = key_spec
             .flags_for
             .map_or(key_spec.flags, |resolve| resolve(target));
-        for i in key_spec.indexes(target.len()) {
+        for i in key_spec.indexes(target.as_slice()) {
             let flags = keyflag::NAMES
                 .iter()
                 .filter(|(bit, _)| spec_flags & bit != 0)

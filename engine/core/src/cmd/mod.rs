@@ -20,6 +20,7 @@ pub mod memory;
 pub mod names;
 pub mod object;
 pub mod server;
+pub mod set;
 pub mod strings;
 
 use crate::argv::Argv;
@@ -159,14 +160,54 @@ pub mod keyflag {
 /// Resolves a `VARIABLE_FLAGS` key spec's flags for one command line.
 pub type KeyFlagsFn = fn(&[&[u8]]) -> u16;
 
-/// One Redis 7 key specification: keys start at argument `begin` and run to `last` (negative:
-/// counted from the end, -1 is the last argument) every `step` arguments.
+/// How a key spec finds its keys once it has found where they begin (Redis 7's find_keys).
+#[derive(Clone, Copy, Debug)]
+pub enum FindKeys {
+    /// Keys run from `begin` to `last` (relative to `begin`; negative: counted from the end,
+    /// -1 is the last argument) every `step` arguments.
+    Range { last: i8, step: u8 },
+    /// The argument at `begin + keynum_index` counts the keys, which start at `begin + first`
+    /// and follow every `step` arguments (SINTERCARD numkeys key…). A count that is not a
+    /// non-negative integer, or keys past the end, find nothing (Redis's invalid spec).
+    Keynum {
+        keynum_index: u8,
+        first: u8,
+        step: u8,
+    },
+}
+
+/// A command line as key specs read it: the argument count and, for keynum specs, one argument.
+pub trait CommandLine {
+    fn argc(&self) -> usize;
+    fn arg(&self, index: usize) -> &[u8];
+}
+
+impl CommandLine for Argv {
+    fn argc(&self) -> usize {
+        self.len()
+    }
+
+    fn arg(&self, index: usize) -> &[u8] {
+        &self[index]
+    }
+}
+
+impl CommandLine for [&[u8]] {
+    fn argc(&self) -> usize {
+        self.len()
+    }
+
+    fn arg(&self, index: usize) -> &[u8] {
+        self[index]
+    }
+}
+
+/// One Redis 7 key specification: keys are searched from argument `begin` and found by `find`.
 #[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
     pub flags: u16,
     pub begin: u8,
-    pub last: i8,
-    pub step: u8,
+    pub find: FindKeys,
     /// Redis's free-text note on the spec (COMMAND INFO shows it first when present).
     pub notes: &'static str,
     /// For `VARIABLE_FLAGS` specs: the flags a given command line really uses (SET with or
@@ -176,11 +217,30 @@ pub struct KeySpec {
 
 impl KeySpec {
     pub const fn one(flags: u16, index: u8) -> KeySpec {
+        KeySpec::range(flags, index, 0, 1)
+    }
+
+    /// Keys from `begin` to `last` every `step` (see `FindKeys::Range`).
+    pub const fn range(flags: u16, begin: u8, last: i8, step: u8) -> KeySpec {
         KeySpec {
             flags,
-            begin: index,
-            last: 0,
-            step: 1,
+            begin,
+            find: FindKeys::Range { last, step },
+            notes: "",
+            flags_for: None,
+        }
+    }
+
+    /// A key count at `begin + keynum_index`, keys from `begin + first` (see `FindKeys::Keynum`).
+    pub const fn keynum(flags: u16, begin: u8, keynum_index: u8, first: u8, step: u8) -> KeySpec {
+        KeySpec {
+            flags,
+            begin,
+            find: FindKeys::Keynum {
+                keynum_index,
+                first,
+                step,
+            },
             notes: "",
             flags_for: None,
         }
@@ -201,29 +261,72 @@ impl KeySpec {
 
     /// Every `step`-th argument from `begin` to the end.
     pub const fn all_from(flags: u16, begin: u8, step: u8) -> KeySpec {
-        KeySpec {
-            flags,
-            begin,
-            last: -1,
-            step,
-            notes: "",
-            flags_for: None,
+        KeySpec::range(flags, begin, -1, step)
+    }
+
+    /// The step between keys (and their companions: MSET's values).
+    pub const fn step(&self) -> u8 {
+        match self.find {
+            FindKeys::Range { step, .. } | FindKeys::Keynum { step, .. } => step,
         }
     }
 
-    /// Argument indexes of the keys this spec finds in `argc` arguments.
-    pub fn indexes(&self, argc: usize) -> impl Iterator<Item = usize> {
+    /// Argument indexes of the keys this spec finds in `line`.
+    pub fn indexes<L: CommandLine + ?Sized>(&self, line: &L) -> impl Iterator<Item = usize> {
+        let argc = line.argc();
         let begin = self.begin as usize;
-        let last = if self.last >= 0 {
-            begin + self.last as usize
-        } else {
-            argc.saturating_sub(self.last.unsigned_abs() as usize)
+        let (first, last, step) = match self.find {
+            FindKeys::Range { last, step } => {
+                let last = if last >= 0 {
+                    begin + last as usize
+                } else {
+                    argc.saturating_sub(last.unsigned_abs() as usize)
+                };
+                (begin, last.min(argc.saturating_sub(1)), step)
+            }
+            FindKeys::Keynum {
+                keynum_index,
+                first,
+                step,
+            } => keynum_range(line, begin, keynum_index, first, step),
         };
-        let last = last.min(argc.saturating_sub(1));
-        (begin..=last)
-            .step_by(self.step.max(1) as usize)
+        (first..=last)
+            .step_by(step.max(1) as usize)
             .filter(move |&i| i < argc && begin < argc)
     }
+}
+
+/// A keynum spec's (first, last, step); an empty range (first > last) when the count is not a
+/// non-negative integer or the keys would run past the end, as Redis's getKeysUsingKeySpecs.
+fn keynum_range<L: CommandLine + ?Sized>(
+    line: &L,
+    begin: usize,
+    keynum_index: u8,
+    first: u8,
+    step: u8,
+) -> (usize, usize, u8) {
+    const NONE: (usize, usize, u8) = (1, 0, 1);
+    let at = begin + usize::from(keynum_index);
+    if at >= line.argc() {
+        return NONE;
+    }
+    let Some(count) = crate::numfmt::parse_i64(line.arg(at)).and_then(|n| usize::try_from(n).ok())
+    else {
+        return NONE;
+    };
+    let first = begin + usize::from(first);
+    let step_len = usize::from(step.max(1));
+    let Some(last) = count
+        .checked_sub(1)
+        .and_then(|n| n.checked_mul(step_len))
+        .and_then(|n| n.checked_add(first))
+    else {
+        return NONE;
+    };
+    if last >= line.argc() {
+        return NONE;
+    }
+    (first, last, step)
 }
 
 /// How a keyed command's work combines when its keys live on several shards.
@@ -385,9 +488,9 @@ impl CommandSpec {
         cats
     }
 
-    /// Argument indexes of every key of this command in `argc` arguments, in argument order.
-    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
-        let mut indexes: Vec<usize> = self.keys.iter().flat_map(|k| k.indexes(argc)).collect();
+    /// Argument indexes of every key of this command in `line`, in argument order.
+    pub fn key_indexes<L: CommandLine + ?Sized>(&self, line: &L) -> Vec<usize> {
+        let mut indexes: Vec<usize> = self.keys.iter().flat_map(|k| k.indexes(line)).collect();
         indexes.sort_unstable();
         indexes.dedup();
         indexes
@@ -397,43 +500,65 @@ impl CommandSpec {
     /// SET, INCR…) and `argc` has it: `key_indexes` without the allocation, for the hot path.
     pub fn only_key_index(&self, argc: usize) -> Option<usize> {
         match self.keys {
-            [KeySpec { begin, last: 0, .. }] if usize::from(*begin) < argc => {
-                Some(usize::from(*begin))
-            }
+            [KeySpec {
+                begin,
+                find: FindKeys::Range { last: 0, .. },
+                ..
+            }] if usize::from(*begin) < argc => Some(usize::from(*begin)),
             _ => None,
         }
     }
 
-    /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs.
+    /// Whether a key spec finds keys by reading an argument (Redis's movablekeys flag).
+    pub fn movable_keys(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|k| matches!(k.find, FindKeys::Keynum { .. }))
+    }
+
+    /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs:
+    /// (0, 0, 0) for movable keys, as Redis's populateCommandLegacyRangeSpec.
     pub fn legacy_range(&self) -> (i64, i64, i64) {
         let Some(first) = self.keys.first() else {
             return (0, 0, 0);
         };
-        if self.keys.len() == 1 {
-            let k = first;
-            let last = if k.last < 0 {
-                i64::from(k.last)
-            } else {
-                i64::from(k.begin) + i64::from(k.last)
-            };
-            return (i64::from(k.begin), last, i64::from(k.step));
+        let range = |k: &KeySpec| match k.find {
+            FindKeys::Range { last, step } => Some((last, step)),
+            FindKeys::Keynum { .. } => None,
+        };
+        if self.movable_keys() {
+            return (0, 0, 0);
         }
-        // Several single-key specs at consecutive positions (RENAME, COPY, LMOVE…).
-        let last = self
-            .keys
-            .iter()
-            .map(|k| i64::from(k.begin) + i64::from(k.last))
-            .max()
-            .unwrap_or(0);
-        (i64::from(first.begin), last, 1)
+        if self.keys.len() == 1 {
+            let (last, step) = range(first).expect("not movable");
+            let last = if last < 0 {
+                i64::from(last)
+            } else {
+                i64::from(first.begin) + i64::from(last)
+            };
+            return (i64::from(first.begin), last, i64::from(step));
+        }
+        // Several specs at consecutive positions (RENAME, COPY, LMOVE, SINTERSTORE…): the last
+        // key is the furthest any spec reaches, -1 when one runs to the end.
+        let mut last_key = 0;
+        for k in self.keys {
+            let (last, _) = range(k).expect("not movable");
+            if last < 0 {
+                last_key = i64::from(last);
+                break;
+            }
+            last_key = last_key.max(i64::from(k.begin) + i64::from(last));
+        }
+        (i64::from(first.begin), last_key, 1)
     }
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 6] {
+pub fn families() -> [&'static [CommandSpec]; 7] {
     [
         strings::SPECS,
         hash::SPECS,
+        set::SPECS,
         keyspace::SPECS,
         server::SPECS,
         crate::multi::SPECS,
@@ -574,9 +699,11 @@ mod tests {
     #[test]
     fn key_indexes_follow_specs() {
         let table = CommandTable::new();
-        assert_eq!(table.lookup(b"mset").unwrap().key_indexes(5), vec![1, 3]);
-        assert_eq!(table.lookup(b"mget").unwrap().key_indexes(4), vec![1, 2, 3]);
-        assert_eq!(table.lookup(b"rename").unwrap().key_indexes(3), vec![1, 2]);
+        let line = |words: &str| Argv::from_slices(&words.split(' ').collect::<Vec<_>>());
+        let keys = |name: &[u8], words: &str| table.lookup(name).unwrap().key_indexes(&line(words));
+        assert_eq!(keys(b"mset", "mset a 1 b 2"), vec![1, 3]);
+        assert_eq!(keys(b"mget", "mget a b c"), vec![1, 2, 3]);
+        assert_eq!(keys(b"rename", "rename a b"), vec![1, 2]);
         assert_eq!(table.lookup(b"get").unwrap().legacy_range(), (1, 1, 1));
         assert_eq!(table.lookup(b"mset").unwrap().legacy_range(), (1, -1, 2));
         assert_eq!(table.lookup(b"get").unwrap().only_key_index(2), Some(1));
@@ -586,7 +713,8 @@ mod tests {
         for spec in table.iter() {
             for argc in 0..6 {
                 if let Some(i) = spec.only_key_index(argc) {
-                    assert_eq!(spec.key_indexes(argc), vec![i], "{}", spec.name);
+                    let args = Argv::from_slices(&vec!["1"; argc]);
+                    assert_eq!(spec.key_indexes(&args), vec![i], "{}", spec.name);
                 }
             }
         }

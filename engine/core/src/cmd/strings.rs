@@ -105,14 +105,7 @@ fn set_key_flags(argv: &[&[u8]]) -> u16 {
 const GETEX_KEYS: &[KeySpec] = &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)
     .with_notes("RW and UPDATE because it changes the TTL")];
 const OW_UPDATE: &[KeySpec] = &[KeySpec::one(kf::OW | kf::UPDATE, 1)];
-const LCS_KEYS: &[KeySpec] = &[KeySpec {
-    flags: kf::RO | kf::ACCESS,
-    begin: 1,
-    last: 1,
-    step: 1,
-    notes: "",
-    flags_for: None,
-}];
+const LCS_KEYS: &[KeySpec] = &[KeySpec::range(kf::RO | kf::ACCESS, 1, 1, 1)];
 
 const W_DENYOOM: u32 = flag::WRITE | flag::DENYOOM;
 const W_DENYOOM_FAST: u32 = flag::WRITE | flag::DENYOOM | flag::FAST;

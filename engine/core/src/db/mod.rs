@@ -13,9 +13,9 @@
 mod entry;
 pub mod hash;
 mod intset;
+mod listpack;
 #[cfg(test)]
 mod memory_shapes;
-mod listpack;
 mod packed;
 mod packed_table;
 pub mod set;
