@@ -221,6 +221,14 @@ impl Collection {
             Collection::Set(s) => s.heap_bytes(),
         }
     }
+
+    /// Recounts the collection the slow way against what it keeps (its byte count, chains).
+    pub fn check_invariants(&self) {
+        match self {
+            Collection::Hash(h) => h.check_invariants(),
+            Collection::Set(s) => s.check_invariants(),
+        }
+    }
 }
 
 /// The type of a value, as TYPE names it and as a typed lookup expects it.
@@ -583,6 +591,10 @@ impl Db {
         for e in self.table.iter() {
             with_ttl += usize::from(e.expire_at_ms().is_some());
             bytes += e.heap_bytes();
+            if let ValueRef::Coll(c) = e.value() {
+                assert!(!c.is_empty(), "an empty collection is stored under {:?}", e.key());
+                c.check_invariants();
+            }
         }
         assert_eq!(
             with_ttl, self.expires_len,
