@@ -13,7 +13,7 @@
 //! them, so no write acknowledged after WATCH's reply can slip by unseen.
 
 use crate::argv::Argv;
-use crate::cmd::{self, acl, flag, keyflag, CommandSpec, ConnCmd, Docs, Exec, KeySpec};
+use crate::cmd::{self, acl, flag, keyflag, CommandSpec, ConnCmd, Docs, Exec, Family, KeySpec};
 use crate::conn::Conn;
 use crate::coord;
 use crate::cx::{Cx, ThreadId};
@@ -62,14 +62,10 @@ pub struct MultiQueue {
 const NLS: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
 const QUICK: u32 = NLS | flag::FAST | flag::ALLOW_BUSY;
 
-const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
-    Docs {
-        summary,
-        since,
-        group: "transactions",
-        complexity,
-    }
-}
+const TRANSACTIONS: Family = Family {
+    group: "transactions",
+    acl: 0,
+};
 
 const fn row(
     name: &'static str,
@@ -80,16 +76,7 @@ const fn row(
     cmd: MultiCmd,
     docs: Docs,
 ) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl_cats,
-        keys,
-        exec: Exec::Multi(cmd),
-        subcommands: &[],
-        docs,
-    }
+    TRANSACTIONS.row(name, arity, flags, acl_cats, keys, Exec::Multi(cmd), docs)
 }
 
 pub static SPECS: &[CommandSpec] = &[
@@ -100,7 +87,7 @@ pub static SPECS: &[CommandSpec] = &[
         acl::FAST | acl::TRANSACTION,
         &[],
         MultiCmd::Multi,
-        docs("Mark the start of a transaction block", "1.2.0", "O(1)"),
+        TRANSACTIONS.docs("Mark the start of a transaction block", "1.2.0", "O(1)"),
     ),
     row(
         "exec",
@@ -109,7 +96,7 @@ pub static SPECS: &[CommandSpec] = &[
         acl::SLOW | acl::TRANSACTION,
         &[],
         MultiCmd::Exec,
-        docs(
+        TRANSACTIONS.docs(
             "Execute all commands issued after MULTI",
             "1.2.0",
             "Depends on commands in the transaction",
@@ -122,7 +109,7 @@ pub static SPECS: &[CommandSpec] = &[
         acl::FAST | acl::TRANSACTION,
         &[],
         MultiCmd::Discard,
-        docs(
+        TRANSACTIONS.docs(
             "Discard all commands issued after MULTI",
             "2.0.0",
             "O(N), when N is the number of queued commands",
@@ -135,7 +122,7 @@ pub static SPECS: &[CommandSpec] = &[
         acl::FAST | acl::TRANSACTION,
         &[KeySpec::all_from(keyflag::RO, 1, 1)],
         MultiCmd::Watch,
-        docs(
+        TRANSACTIONS.docs(
             "Watch the given keys to determine execution of the MULTI/EXEC block",
             "2.2.0",
             "O(1) for every key.",
@@ -148,7 +135,7 @@ pub static SPECS: &[CommandSpec] = &[
         acl::FAST | acl::TRANSACTION,
         &[],
         MultiCmd::Unwatch,
-        docs("Forget about all watched keys", "2.2.0", "O(1)"),
+        TRANSACTIONS.docs("Forget about all watched keys", "2.2.0", "O(1)"),
     ),
 ];
 

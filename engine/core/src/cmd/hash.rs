@@ -41,7 +41,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
-use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, Docs, Exec, KeySpec, Merge};
+use crate::cmd::Family;
+use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, KeySpec};
 use crate::db::HashValue;
 use crate::error::CmdError;
 use crate::glob::glob_match;
@@ -58,37 +59,10 @@ const SCAN_COUNT_DEFAULT: usize = 10;
 /// scanGenericCommand gives up after `count * 10` extra table steps.
 const SCAN_STEPS_PER_COUNT: usize = 10;
 
-const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
-    Docs {
-        summary,
-        since,
-        group: "hash",
-        complexity,
-    }
-}
-
-const fn row(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    keys: &'static [KeySpec],
-    run: crate::cmd::ShardFn,
-    docs: Docs,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl::HASH,
-        keys,
-        exec: Exec::Shard {
-            run,
-            merge: Merge::OneKey,
-        },
-        subcommands: &[],
-        docs,
-    }
-}
+const HASH: Family = Family {
+    group: "hash",
+    acl: acl::HASH,
+};
 
 const RO: &[KeySpec] = &[KeySpec::one(kf::RO, 1)];
 const RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
@@ -101,47 +75,47 @@ const SIZE_N: &str = "O(N) where N is the size of the hash.";
 
 #[rustfmt::skip]
 pub const SPECS: &[CommandSpec] = &[
-    row("hset", -4, W_DENYOOM_FAST, RW_UPDATE, hset,
-        docs("Set the string value of a hash field", "2.0.0", "O(1) for each field/value pair \
+    HASH.one_key("hset", -4, W_DENYOOM_FAST, RW_UPDATE, hset,
+        HASH.docs("Set the string value of a hash field", "2.0.0", "O(1) for each field/value pair \
         added, so O(N) to add N field/value pairs when the command is called with multiple \
         field/value pairs.")),
-    row("hsetnx", 4, W_DENYOOM_FAST, &[KeySpec::one(kf::RW | kf::INSERT, 1)], hsetnx,
-        docs("Set the value of a hash field, only if the field does not exist", "2.0.0",
+    HASH.one_key("hsetnx", 4, W_DENYOOM_FAST, &[KeySpec::one(kf::RW | kf::INSERT, 1)], hsetnx,
+        HASH.docs("Set the value of a hash field, only if the field does not exist", "2.0.0",
         "O(1)")),
-    row("hget", 3, R_FAST, RO_ACCESS, hget,
-        docs("Get the value of a hash field", "2.0.0", "O(1)")),
-    row("hmset", -4, W_DENYOOM_FAST, RW_UPDATE, hmset,
-        docs("Set multiple hash fields to multiple values", "2.0.0",
+    HASH.one_key("hget", 3, R_FAST, RO_ACCESS, hget,
+        HASH.docs("Get the value of a hash field", "2.0.0", "O(1)")),
+    HASH.one_key("hmset", -4, W_DENYOOM_FAST, RW_UPDATE, hmset,
+        HASH.docs("Set multiple hash fields to multiple values", "2.0.0",
         "O(N) where N is the number of fields being set.")),
-    row("hmget", -3, R_FAST, RO_ACCESS, hmget,
-        docs("Get the values of all the given hash fields", "2.0.0",
+    HASH.one_key("hmget", -3, R_FAST, RO_ACCESS, hmget,
+        HASH.docs("Get the values of all the given hash fields", "2.0.0",
         "O(N) where N is the number of fields being requested.")),
-    row("hdel", -3, flag::WRITE | flag::FAST, &[KeySpec::one(kf::RW | kf::DELETE, 1)], hdel,
-        docs("Delete one or more hash fields", "2.0.0",
+    HASH.one_key("hdel", -3, flag::WRITE | flag::FAST, &[KeySpec::one(kf::RW | kf::DELETE, 1)], hdel,
+        HASH.docs("Delete one or more hash fields", "2.0.0",
         "O(N) where N is the number of fields to be removed.")),
-    row("hlen", 2, R_FAST, RO, hlen,
-        docs("Get the number of fields in a hash", "2.0.0", "O(1)")),
-    row("hstrlen", 3, R_FAST, RO, hstrlen,
-        docs("Get the length of the value of a hash field", "3.2.0", "O(1)")),
-    row("hexists", 3, R_FAST, RO, hexists,
-        docs("Determine if a hash field exists", "2.0.0", "O(1)")),
-    row("hkeys", 2, flag::READONLY, RO_ACCESS, hkeys,
-        docs("Get all the fields in a hash", "2.0.0", SIZE_N)),
-    row("hvals", 2, flag::READONLY, RO_ACCESS, hvals,
-        docs("Get all the values in a hash", "2.0.0", SIZE_N)),
-    row("hgetall", 2, flag::READONLY, RO_ACCESS, hgetall,
-        docs("Get all the fields and values in a hash", "2.0.0", SIZE_N)),
-    row("hincrby", 4, W_DENYOOM_FAST, RW_ACCESS_UPDATE, hincrby,
-        docs("Increment the integer value of a hash field by the given number", "2.0.0",
+    HASH.one_key("hlen", 2, R_FAST, RO, hlen,
+        HASH.docs("Get the number of fields in a hash", "2.0.0", "O(1)")),
+    HASH.one_key("hstrlen", 3, R_FAST, RO, hstrlen,
+        HASH.docs("Get the length of the value of a hash field", "3.2.0", "O(1)")),
+    HASH.one_key("hexists", 3, R_FAST, RO, hexists,
+        HASH.docs("Determine if a hash field exists", "2.0.0", "O(1)")),
+    HASH.one_key("hkeys", 2, flag::READONLY, RO_ACCESS, hkeys,
+        HASH.docs("Get all the fields in a hash", "2.0.0", SIZE_N)),
+    HASH.one_key("hvals", 2, flag::READONLY, RO_ACCESS, hvals,
+        HASH.docs("Get all the values in a hash", "2.0.0", SIZE_N)),
+    HASH.one_key("hgetall", 2, flag::READONLY, RO_ACCESS, hgetall,
+        HASH.docs("Get all the fields and values in a hash", "2.0.0", SIZE_N)),
+    HASH.one_key("hincrby", 4, W_DENYOOM_FAST, RW_ACCESS_UPDATE, hincrby,
+        HASH.docs("Increment the integer value of a hash field by the given number", "2.0.0",
         "O(1)")),
-    row("hincrbyfloat", 4, W_DENYOOM_FAST, RW_ACCESS_UPDATE, hincrbyfloat,
-        docs("Increment the float value of a hash field by the given amount", "2.6.0",
+    HASH.one_key("hincrbyfloat", 4, W_DENYOOM_FAST, RW_ACCESS_UPDATE, hincrbyfloat,
+        HASH.docs("Increment the float value of a hash field by the given amount", "2.6.0",
         "O(1)")),
-    row("hrandfield", -2, flag::READONLY, RO_ACCESS, hrandfield,
-        docs("Get one or multiple random fields from a hash", "6.2.0",
+    HASH.one_key("hrandfield", -2, flag::READONLY, RO_ACCESS, hrandfield,
+        HASH.docs("Get one or multiple random fields from a hash", "6.2.0",
         "O(N) where N is the number of fields returned")),
-    row("hscan", -3, flag::READONLY, RO_ACCESS, hscan,
-        docs("Incrementally iterate hash fields and associated values", "2.8.0",
+    HASH.one_key("hscan", -3, flag::READONLY, RO_ACCESS, hscan,
+        HASH.docs("Incrementally iterate hash fields and associated values", "2.8.0",
         "O(1) for every call. O(N) for a complete iteration, including enough command calls \
         for the cursor to return back to 0. N is the number of elements inside the \
         collection..")),
@@ -1126,7 +1100,7 @@ mod tests {
             let args: Vec<&str> = line.split(' ').collect();
             let spec = self.table.lookup(args[0].as_bytes()).expect("command");
             assert!(spec.arity_ok(args.len()), "{line}: arity");
-            let Exec::Shard { run, .. } = spec.exec else {
+            let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
                 panic!("{line}: not keyed")
             };
             let mut ecx = ExecCx {

@@ -21,9 +21,10 @@
 
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, parse_scan_cursor, Args};
+use crate::cmd::Family;
 use crate::cmd::{
-    acl, expire, flag, keyflag as kf, object, CommandSpec, ConnCmd, Docs, Exec, GatherDbs, KeySpec,
-    Merge, NodeCmd, ShardFn,
+    acl, expire, flag, keyflag as kf, object, CommandSpec, ConnCmd, Exec, GatherDbs, KeySpec,
+    Merge, NodeCmd,
 };
 use crate::coord::{CmdErrorOrReply, Targets};
 use crate::cx::{Cx, ThreadId};
@@ -40,64 +41,15 @@ const SCAN_BUCKETS_PER_COUNT: usize = 10;
 /// Redis's default SCAN COUNT.
 const SCAN_COUNT_DEFAULT: usize = 10;
 
-const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
-    Docs {
-        summary,
-        since,
-        group: "generic",
-        complexity,
-    }
-}
-
-const fn server_docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
-    Docs {
-        summary,
-        since,
-        group: "server",
-        complexity,
-    }
-}
-
-const fn keyed(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    keys: &'static [KeySpec],
-    run: ShardFn,
-    merge: Merge,
-    docs: Docs,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl::KEYSPACE,
-        keys,
-        exec: Exec::Shard { run, merge },
-        subcommands: &[],
-        docs,
-    }
-}
-
-const fn node(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    acl_cats: u32,
-    cmd: NodeCmd,
-    docs: Docs,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl_cats,
-        keys: &[],
-        exec: Exec::Node(cmd),
-        subcommands: &[],
-        docs,
-    }
-}
+const GENERIC: Family = Family {
+    group: "generic",
+    acl: acl::KEYSPACE,
+};
+/// Keyspace-wide commands Redis files under the server group (DBSIZE, FLUSHDB…).
+const SERVER_GROUP: Family = Family {
+    group: "server",
+    acl: 0,
+};
 
 const ONE_RW_UPDATE: &[KeySpec] = &[KeySpec::one(kf::RW | kf::UPDATE, 1)];
 const ONE_RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
@@ -107,83 +59,83 @@ const RF: u32 = flag::READONLY | flag::FAST;
 const O1: &str = "O(1)";
 
 pub const SPECS: &[CommandSpec] = &[
-    keyed("del", -2, flag::WRITE, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, docs("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).")),
-    keyed("unlink", -2, WF, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, docs("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.")),
-    keyed("exists", -2, RF, &[KeySpec::all_from(kf::RO, 1, 1)], exists, Merge::SumInts, docs("Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.")),
-    keyed("touch", -2, RF, &[KeySpec::all_from(kf::RO, 1, 1)], touch, Merge::SumInts, docs("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.")),
-    keyed("type", 2, RF, &[KeySpec::one(kf::RO, 1)], type_, Merge::OneKey, docs("Determine the type stored at key", "1.0.0", O1)),
-    keyed("rename", 3, flag::WRITE, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1), KeySpec::one(kf::OW | kf::UPDATE, 2)], rename, Merge::Gather(GatherDbs::Current), docs("Rename a key", "1.0.0", O1)),
-    keyed("renamenx", 3, WF, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1), KeySpec::one(kf::OW | kf::INSERT, 2)], renamenx, Merge::Gather(GatherDbs::Current), docs("Rename a key, only if the new key does not exist", "1.0.0", O1)),
-    keyed("copy", -3, flag::WRITE | flag::DENYOOM, &[KeySpec::one(kf::RO | kf::ACCESS, 1), KeySpec::one(kf::OW | kf::UPDATE, 2)], copy, Merge::Gather(GatherDbs::CopyDbOption), docs("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")),
-    keyed("move", 3, WF, &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)], move_, Merge::OneKey, docs("Move a key to another database", "1.0.0", O1)),
-    keyed("expire", -3, WF, ONE_RW_UPDATE, expire::expire, Merge::OneKey, docs("Set a key's time to live in seconds", "1.0.0", O1)),
-    keyed("pexpire", -3, WF, ONE_RW_UPDATE, expire::pexpire, Merge::OneKey, docs("Set a key's time to live in milliseconds", "2.6.0", O1)),
-    keyed("expireat", -3, WF, ONE_RW_UPDATE, expire::expireat, Merge::OneKey, docs("Set the expiration for a key as a UNIX timestamp", "1.2.0", O1)),
-    keyed("pexpireat", -3, WF, ONE_RW_UPDATE, expire::pexpireat, Merge::OneKey, docs("Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", O1)),
-    keyed("persist", 2, WF, ONE_RW_UPDATE, expire::persist, Merge::OneKey, docs("Remove the expiration from a key", "2.2.0", O1)),
-    keyed("ttl", 2, RF, ONE_RO_ACCESS, expire::ttl, Merge::OneKey, docs("Get the time to live for a key in seconds", "1.0.0", O1)),
-    keyed("pttl", 2, RF, ONE_RO_ACCESS, expire::pttl, Merge::OneKey, docs("Get the time to live for a key in milliseconds", "2.6.0", O1)),
-    keyed("expiretime", 2, RF, ONE_RO_ACCESS, expire::expiretime, Merge::OneKey, docs("Get the expiration Unix timestamp for a key", "7.0.0", O1)),
-    keyed("pexpiretime", 2, RF, ONE_RO_ACCESS, expire::pexpiretime, Merge::OneKey, docs("Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", O1)),
-    CommandSpec { name: "object", arity: -2, flags: 0, acl: 0, keys: &[], exec: Exec::Container, subcommands: OBJECT_SUBCOMMANDS, docs: docs("A container for object introspection commands", "2.2.3", "Depends on subcommand.") },
-    node("dbsize", 1, RF, acl::KEYSPACE, NodeCmd::DbSize, server_docs("Return the number of keys in the selected database", "1.0.0", O1)),
-    node("keys", 2, flag::READONLY, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::Keys, docs("Find all keys matching the given pattern", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")),
-    node("scan", -2, flag::READONLY, acl::KEYSPACE, NodeCmd::Scan, docs("Incrementally iterate the keys space", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")),
-    node("randomkey", 1, flag::READONLY, acl::KEYSPACE, NodeCmd::RandomKey, docs("Return a random key from the keyspace", "1.0.0", O1)),
-    node("flushdb", -1, flag::WRITE, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::FlushDb, server_docs("Remove all keys from the current database", "1.0.0", "O(N) where N is the number of keys in the selected database")),
-    node("flushall", -1, flag::WRITE, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::FlushAll, server_docs("Remove all keys from all databases", "1.0.0", "O(N) where N is the total number of keys in all databases")),
-    node("swapdb", 3, WF, acl::KEYSPACE | acl::DANGEROUS, NodeCmd::SwapDb, server_docs("Swaps two Redis databases", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.")),
+    GENERIC.keyed("del", -2, flag::WRITE, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, GENERIC.docs("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).")),
+    GENERIC.keyed("unlink", -2, WF, &[KeySpec::all_from(kf::RM | kf::DELETE, 1, 1)], del, Merge::SumInts, GENERIC.docs("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.")),
+    GENERIC.keyed("exists", -2, RF, &[KeySpec::all_from(kf::RO, 1, 1)], exists, Merge::SumInts, GENERIC.docs("Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.")),
+    GENERIC.keyed("touch", -2, RF, &[KeySpec::all_from(kf::RO, 1, 1)], touch, Merge::SumInts, GENERIC.docs("Alters the last access time of a key(s). Returns the number of existing keys specified.", "3.2.1", "O(N) where N is the number of keys that will be touched.")),
+    GENERIC.keyed("type", 2, RF, &[KeySpec::one(kf::RO, 1)], type_, Merge::OneKey, GENERIC.docs("Determine the type stored at key", "1.0.0", O1)),
+    GENERIC.keyed("rename", 3, flag::WRITE, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1), KeySpec::one(kf::OW | kf::UPDATE, 2)], rename, Merge::Gather(GatherDbs::Current), GENERIC.docs("Rename a key", "1.0.0", O1)),
+    GENERIC.keyed("renamenx", 3, WF, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1), KeySpec::one(kf::OW | kf::INSERT, 2)], renamenx, Merge::Gather(GatherDbs::Current), GENERIC.docs("Rename a key, only if the new key does not exist", "1.0.0", O1)),
+    GENERIC.keyed("copy", -3, flag::WRITE | flag::DENYOOM, &[KeySpec::one(kf::RO | kf::ACCESS, 1), KeySpec::one(kf::OW | kf::UPDATE, 2)], copy, Merge::Gather(GatherDbs::CopyDbOption), GENERIC.docs("Copy a key", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")),
+    GENERIC.keyed("move", 3, WF, &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)], move_, Merge::OneKey, GENERIC.docs("Move a key to another database", "1.0.0", O1)),
+    GENERIC.keyed("expire", -3, WF, ONE_RW_UPDATE, expire::expire, Merge::OneKey, GENERIC.docs("Set a key's time to live in seconds", "1.0.0", O1)),
+    GENERIC.keyed("pexpire", -3, WF, ONE_RW_UPDATE, expire::pexpire, Merge::OneKey, GENERIC.docs("Set a key's time to live in milliseconds", "2.6.0", O1)),
+    GENERIC.keyed("expireat", -3, WF, ONE_RW_UPDATE, expire::expireat, Merge::OneKey, GENERIC.docs("Set the expiration for a key as a UNIX timestamp", "1.2.0", O1)),
+    GENERIC.keyed("pexpireat", -3, WF, ONE_RW_UPDATE, expire::pexpireat, Merge::OneKey, GENERIC.docs("Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0", O1)),
+    GENERIC.keyed("persist", 2, WF, ONE_RW_UPDATE, expire::persist, Merge::OneKey, GENERIC.docs("Remove the expiration from a key", "2.2.0", O1)),
+    GENERIC.keyed("ttl", 2, RF, ONE_RO_ACCESS, expire::ttl, Merge::OneKey, GENERIC.docs("Get the time to live for a key in seconds", "1.0.0", O1)),
+    GENERIC.keyed("pttl", 2, RF, ONE_RO_ACCESS, expire::pttl, Merge::OneKey, GENERIC.docs("Get the time to live for a key in milliseconds", "2.6.0", O1)),
+    GENERIC.keyed("expiretime", 2, RF, ONE_RO_ACCESS, expire::expiretime, Merge::OneKey, GENERIC.docs("Get the expiration Unix timestamp for a key", "7.0.0", O1)),
+    GENERIC.keyed("pexpiretime", 2, RF, ONE_RO_ACCESS, expire::pexpiretime, Merge::OneKey, GENERIC.docs("Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", O1)),
+    CommandSpec { name: "object", arity: -2, flags: 0, acl: 0, keys: &[], exec: Exec::Container, subcommands: OBJECT_SUBCOMMANDS, docs: GENERIC.docs("A container for object introspection commands", "2.2.3", "Depends on subcommand.") },
+    GENERIC.keyless("dbsize", 1, RF, 0, Exec::Node(NodeCmd::DbSize), SERVER_GROUP.docs("Return the number of keys in the selected database", "1.0.0", O1)),
+    GENERIC.keyless("keys", 2, flag::READONLY, acl::DANGEROUS, Exec::Node(NodeCmd::Keys), GENERIC.docs("Find all keys matching the given pattern", "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")),
+    GENERIC.keyless("scan", -2, flag::READONLY, 0, Exec::Node(NodeCmd::Scan), GENERIC.docs("Incrementally iterate the keys space", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")),
+    GENERIC.keyless("randomkey", 1, flag::READONLY, 0, Exec::Node(NodeCmd::RandomKey), GENERIC.docs("Return a random key from the keyspace", "1.0.0", O1)),
+    GENERIC.keyless("flushdb", -1, flag::WRITE, acl::DANGEROUS, Exec::Node(NodeCmd::FlushDb), SERVER_GROUP.docs("Remove all keys from the current database", "1.0.0", "O(N) where N is the number of keys in the selected database")),
+    GENERIC.keyless("flushall", -1, flag::WRITE, acl::DANGEROUS, Exec::Node(NodeCmd::FlushAll), SERVER_GROUP.docs("Remove all keys from all databases", "1.0.0", "O(N) where N is the total number of keys in all databases")),
+    GENERIC.keyless("swapdb", 3, WF, acl::DANGEROUS, Exec::Node(NodeCmd::SwapDb), SERVER_GROUP.docs("Swaps two Redis databases", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.")),
 ];
 
 /// OBJECT's subcommands; each keyed one runs on the shard owning argument 2.
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    keyed(
+    GENERIC.keyed(
         "object|encoding",
         3,
         flag::READONLY,
         OBJECT_KEY,
         object::encoding,
         Merge::OneKey,
-        docs(
+        GENERIC.docs(
             "Inspect the internal encoding of a Redis object",
             "2.2.3",
             O1,
         ),
     ),
-    keyed(
+    GENERIC.keyed(
         "object|freq",
         3,
         flag::READONLY,
         OBJECT_KEY,
         object::freq,
         Merge::OneKey,
-        docs(
+        GENERIC.docs(
             "Get the logarithmic access frequency counter of a Redis object",
             "4.0.0",
             O1,
         ),
     ),
-    keyed(
+    GENERIC.keyed(
         "object|idletime",
         3,
         flag::READONLY,
         OBJECT_KEY,
         object::idletime,
         Merge::OneKey,
-        docs(
+        GENERIC.docs(
             "Get the time since a Redis object was last accessed",
             "2.2.3",
             O1,
         ),
     ),
-    keyed(
+    GENERIC.keyed(
         "object|refcount",
         3,
         flag::READONLY,
         OBJECT_KEY,
         object::refcount,
         Merge::OneKey,
-        docs(
+        GENERIC.docs(
             "Get the number of references to the value of the key",
             "2.2.3",
             O1,
@@ -197,7 +149,7 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
         keys: &[],
         exec: Exec::Conn(ConnCmd::ObjectHelp),
         subcommands: &[],
-        docs: docs(
+        docs: GENERIC.docs(
             "Show helpful text about the different subcommands",
             "6.2.0",
             O1,

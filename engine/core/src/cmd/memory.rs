@@ -11,9 +11,8 @@
 
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64};
-use crate::cmd::{
-    acl, flag, keyflag as kf, CommandSpec, ConnCmd, Docs, Exec, KeySpec, Merge, NodeCmd,
-};
+use crate::cmd::Family;
+use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, KeySpec, Merge, NodeCmd};
 use crate::cx::ThreadId;
 use crate::error::CmdError;
 use crate::hop::NodeResult;
@@ -24,25 +23,21 @@ use crate::shard::ExecCx;
 /// fingerprint and home bytes.
 pub const SLOT_BYTES: usize = std::mem::size_of::<Option<crate::db::Entry>>() + 2;
 
-const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
-    Docs {
-        summary,
-        since,
-        group: "server",
-        complexity,
-    }
-}
+const SERVER: Family = Family {
+    group: "server",
+    acl: 0,
+};
 
 #[rustfmt::skip]
 pub(crate) const SPECS: &[CommandSpec] = &[
-    CommandSpec { name: "memory", arity: -2, flags: 0, acl: 0, keys: &[], exec: Exec::Container, subcommands: SUBCOMMANDS, docs: docs("A container for memory diagnostics commands", "4.0.0", "Depends on subcommand.") },
+    CommandSpec { name: "memory", arity: -2, flags: 0, acl: 0, keys: &[], exec: Exec::Container, subcommands: SUBCOMMANDS, docs: SERVER.docs("A container for memory diagnostics commands", "4.0.0", "Depends on subcommand.") },
 ];
 
 #[rustfmt::skip]
 const SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec { name: "memory|usage", arity: -3, flags: flag::READONLY, acl: 0, keys: &[KeySpec::one(kf::RO, 2)], exec: Exec::Shard { run: usage, merge: Merge::OneKey }, subcommands: &[], docs: docs("Estimate the memory usage of a key", "4.0.0", "O(N) where N is the number of samples.") },
-    CommandSpec { name: "memory|stats", arity: 2, flags: 0, acl: 0, keys: &[], exec: Exec::Node(NodeCmd::Info), subcommands: &[], docs: docs("Show memory usage details", "4.0.0", "O(1)") },
-    CommandSpec { name: "memory|help", arity: 2, flags: flag::LOADING | flag::STALE, acl: 0, keys: &[], exec: Exec::Conn(ConnCmd::MemoryHelp), subcommands: &[], docs: docs("Show helpful text about the different subcommands", "4.0.0", "O(1)") },
+    CommandSpec { name: "memory|usage", arity: -3, flags: flag::READONLY, acl: 0, keys: &[KeySpec::one(kf::RO, 2)], exec: Exec::Shard { run: usage, merge: Merge::OneKey }, subcommands: &[], docs: SERVER.docs("Estimate the memory usage of a key", "4.0.0", "O(N) where N is the number of samples.") },
+    CommandSpec { name: "memory|stats", arity: 2, flags: 0, acl: 0, keys: &[], exec: Exec::Node(NodeCmd::Info), subcommands: &[], docs: SERVER.docs("Show memory usage details", "4.0.0", "O(1)") },
+    CommandSpec { name: "memory|help", arity: 2, flags: flag::LOADING | flag::STALE, acl: 0, keys: &[], exec: Exec::Conn(ConnCmd::MemoryHelp), subcommands: &[], docs: SERVER.docs("Show helpful text about the different subcommands", "4.0.0", "O(1)") },
 ];
 
 const _: () = assert!(acl::SLOW != 0);

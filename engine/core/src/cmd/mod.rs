@@ -553,6 +553,120 @@ impl CommandSpec {
     }
 }
 
+/// What the rows of one family share: their COMMAND DOCS group and their type's ACL category.
+/// Every family builds its rows through its `Family` (`HASH.keyed(…)`), the one row builder.
+#[derive(Clone, Copy, Debug)]
+pub struct Family {
+    pub group: &'static str,
+    /// ACL categories every row of the family carries (`acl::HASH`…; 0 for none).
+    pub acl: u32,
+}
+
+impl Family {
+    pub const fn docs(
+        self,
+        summary: &'static str,
+        since: &'static str,
+        complexity: &'static str,
+    ) -> Docs {
+        Docs {
+            summary,
+            since,
+            group: self.group,
+            complexity,
+        }
+    }
+
+    /// The general row: `acl` adds categories to the family's.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn row(
+        self,
+        name: &'static str,
+        arity: i16,
+        flags: u32,
+        acl: u32,
+        keys: &'static [KeySpec],
+        exec: Exec,
+        docs: Docs,
+    ) -> CommandSpec {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            acl: self.acl | acl,
+            keys,
+            exec,
+            subcommands: &[],
+            docs,
+        }
+    }
+
+    /// A row run on the shard(s) owning its keys.
+    #[allow(clippy::too_many_arguments)]
+    pub const fn keyed(
+        self,
+        name: &'static str,
+        arity: i16,
+        flags: u32,
+        keys: &'static [KeySpec],
+        run: ShardFn,
+        merge: Merge,
+        docs: Docs,
+    ) -> CommandSpec {
+        self.row(
+            name,
+            arity,
+            flags,
+            0,
+            keys,
+            Exec::Shard { run, merge },
+            docs,
+        )
+    }
+
+    /// A keyed row whose one key never spans shards.
+    pub const fn one_key(
+        self,
+        name: &'static str,
+        arity: i16,
+        flags: u32,
+        keys: &'static [KeySpec],
+        run: ShardFn,
+        docs: Docs,
+    ) -> CommandSpec {
+        self.keyed(name, arity, flags, keys, run, Merge::OneKey, docs)
+    }
+
+    /// A keyless row answered by the connection, the node or the transaction machinery.
+    pub const fn keyless(
+        self,
+        name: &'static str,
+        arity: i16,
+        flags: u32,
+        acl: u32,
+        exec: Exec,
+        docs: Docs,
+    ) -> CommandSpec {
+        self.row(name, arity, flags, acl, &[], exec, docs)
+    }
+
+    /// A container (CLIENT, CONFIG…): dispatch goes to the subcommand row.
+    pub const fn container(
+        self,
+        name: &'static str,
+        arity: i16,
+        flags: u32,
+        acl: u32,
+        subcommands: &'static [CommandSpec],
+        docs: Docs,
+    ) -> CommandSpec {
+        CommandSpec {
+            subcommands,
+            ..self.keyless(name, arity, flags, acl, Exec::Container, docs)
+        }
+    }
+}
+
 /// Every family's rows.
 pub fn families() -> [&'static [CommandSpec]; 7] {
     [

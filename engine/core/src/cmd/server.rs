@@ -28,7 +28,7 @@
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::{acl, client, command_docs, config_cmd, info};
-use crate::cmd::{flag, CommandSpec, CommandTable, ConnCmd, Docs, Exec, NodeCmd};
+use crate::cmd::{flag, CommandSpec, CommandTable, ConnCmd, Docs, Exec, Family, NodeCmd};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::coord::{CmdErrorOrReply, Targets};
@@ -89,39 +89,20 @@ pub struct ConnCx<'a> {
     pub cx: &'a mut Cx,
 }
 
+/// Server rows carry no type category; their docs name their own group (server, connection).
 const fn docs(
     summary: &'static str,
     since: &'static str,
     group: &'static str,
     complexity: &'static str,
 ) -> Docs {
-    Docs {
-        summary,
-        since,
-        group,
-        complexity,
-    }
+    Family { group, acl: 0 }.docs(summary, since, complexity)
 }
 
-const fn row(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    acl_cats: u32,
-    exec: Exec,
-    docs: Docs,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl_cats,
-        keys: &[],
-        exec,
-        subcommands: &[],
-        docs,
-    }
-}
+const SERVER_ROWS: Family = Family {
+    group: "server",
+    acl: 0,
+};
 
 const fn conn(
     name: &'static str,
@@ -131,7 +112,7 @@ const fn conn(
     cmd: ConnCmd,
     docs: Docs,
 ) -> CommandSpec {
-    row(name, arity, flags, acl_cats, Exec::Conn(cmd), docs)
+    SERVER_ROWS.keyless(name, arity, flags, acl_cats, Exec::Conn(cmd), docs)
 }
 
 const fn node(
@@ -142,21 +123,7 @@ const fn node(
     cmd: NodeCmd,
     docs: Docs,
 ) -> CommandSpec {
-    row(name, arity, flags, acl_cats, Exec::Node(cmd), docs)
-}
-
-const fn container(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    acl_cats: u32,
-    subcommands: &'static [CommandSpec],
-    docs: Docs,
-) -> CommandSpec {
-    CommandSpec {
-        subcommands,
-        ..row(name, arity, flags, acl_cats, Exec::Container, docs)
-    }
+    SERVER_ROWS.keyless(name, arity, flags, acl_cats, Exec::Node(cmd), docs)
 }
 
 const C: u32 = acl::CONNECTION;
@@ -542,7 +509,7 @@ pub const SPECS: &[CommandSpec] = &[
             O1,
         ),
     ),
-    container(
+    SERVER_ROWS.container(
         "client",
         -2,
         0,
@@ -555,7 +522,7 @@ pub const SPECS: &[CommandSpec] = &[
             BY_SUBCOMMAND,
         ),
     ),
-    container(
+    SERVER_ROWS.container(
         "command",
         -1,
         LS,
@@ -568,7 +535,7 @@ pub const SPECS: &[CommandSpec] = &[
             COMMANDS_N,
         ),
     ),
-    container(
+    SERVER_ROWS.container(
         "config",
         -2,
         0,

@@ -44,7 +44,8 @@ use rand_chacha::ChaCha8Rng;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
-use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, Docs, Exec, GatherDbs, KeySpec, Merge};
+use crate::cmd::Family;
+use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::db::{Collection, Kind, Member, SetValue, Value};
 use crate::error::CmdError;
 use crate::glob::glob_match;
@@ -64,35 +65,10 @@ const SRANDMEMBER_SUB_STRATEGY_MUL: usize = 3;
 /// The most members SRANDMEMBER with a negative count answers (see the module doc).
 const RANDOM_REPEATS_MAX: u64 = 1 << 24;
 
-const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
-    Docs {
-        summary,
-        since,
-        group: "set",
-        complexity,
-    }
-}
-
-const fn row(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    keys: &'static [KeySpec],
-    run: crate::cmd::ShardFn,
-    merge: Merge,
-    docs: Docs,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl::SET,
-        keys,
-        exec: Exec::Shard { run, merge },
-        subcommands: &[],
-        docs,
-    }
-}
+const SET: Family = Family {
+    group: "set",
+    acl: acl::SET,
+};
 
 const RO: &[KeySpec] = &[KeySpec::one(kf::RO, 1)];
 const RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
@@ -115,51 +91,51 @@ const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in 
 
 #[rustfmt::skip]
 pub const SPECS: &[CommandSpec] = &[
-    row("sadd", -3, W_DENYOOM | flag::FAST, &[KeySpec::one(kf::RW | kf::INSERT, 1)], sadd,
-        Merge::OneKey, docs("Add one or more members to a set", "1.0.0", "O(1) for each element \
+    SET.keyed("sadd", -3, W_DENYOOM | flag::FAST, &[KeySpec::one(kf::RW | kf::INSERT, 1)], sadd,
+        Merge::OneKey, SET.docs("Add one or more members to a set", "1.0.0", "O(1) for each element \
         added, so O(N) to add N elements when the command is called with multiple arguments.")),
-    row("srem", -3, W_FAST, &[KeySpec::one(kf::RW | kf::DELETE, 1)], srem, Merge::OneKey,
-        docs("Remove one or more members from a set", "1.0.0",
+    SET.keyed("srem", -3, W_FAST, &[KeySpec::one(kf::RW | kf::DELETE, 1)], srem, Merge::OneKey,
+        SET.docs("Remove one or more members from a set", "1.0.0",
         "O(N) where N is the number of members to be removed.")),
-    row("smembers", 2, flag::READONLY, RO_ACCESS, smembers, Merge::OneKey,
-        docs("Get all the members in a set", "1.0.0", "O(N) where N is the set cardinality.")),
-    row("sismember", 3, R_FAST, RO, sismember, Merge::OneKey,
-        docs("Determine if a given value is a member of a set", "1.0.0", "O(1)")),
-    row("smismember", -3, R_FAST, RO_ACCESS, smismember, Merge::OneKey,
-        docs("Returns the membership associated with the given elements for a set", "6.2.0",
+    SET.keyed("smembers", 2, flag::READONLY, RO_ACCESS, smembers, Merge::OneKey,
+        SET.docs("Get all the members in a set", "1.0.0", "O(N) where N is the set cardinality.")),
+    SET.keyed("sismember", 3, R_FAST, RO, sismember, Merge::OneKey,
+        SET.docs("Determine if a given value is a member of a set", "1.0.0", "O(1)")),
+    SET.keyed("smismember", -3, R_FAST, RO_ACCESS, smismember, Merge::OneKey,
+        SET.docs("Returns the membership associated with the given elements for a set", "6.2.0",
         "O(N) where N is the number of elements being checked for membership")),
-    row("scard", 2, R_FAST, RO, scard, Merge::OneKey,
-        docs("Get the number of members in a set", "1.0.0", "O(1)")),
-    row("spop", -2, W_FAST, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1)], spop,
-        Merge::OneKey, docs("Remove and return one or multiple random members from a set",
+    SET.keyed("scard", 2, R_FAST, RO, scard, Merge::OneKey,
+        SET.docs("Get the number of members in a set", "1.0.0", "O(1)")),
+    SET.keyed("spop", -2, W_FAST, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1)], spop,
+        Merge::OneKey, SET.docs("Remove and return one or multiple random members from a set",
         "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the \
         passed count.")),
-    row("srandmember", -2, flag::READONLY, RO_ACCESS, srandmember, Merge::OneKey,
-        docs("Get one or multiple random members from a set", "1.0.0", "Without the count \
+    SET.keyed("srandmember", -2, flag::READONLY, RO_ACCESS, srandmember, Merge::OneKey,
+        SET.docs("Get one or multiple random members from a set", "1.0.0", "Without the count \
         argument O(1), otherwise O(N) where N is the absolute value of the passed count.")),
-    row("smove", 4, W_FAST, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1),
+    SET.keyed("smove", 4, W_FAST, &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1),
         KeySpec::one(kf::RW | kf::INSERT, 2)], smove, GATHER,
-        docs("Move a member from one set to another", "1.0.0", "O(1)")),
-    row("sinter", -2, flag::READONLY, ALL_RO_ACCESS, sinter, GATHER,
-        docs("Intersect multiple sets", "1.0.0", INTER_COMPLEXITY)),
-    row("sintercard", -3, flag::READONLY, &[KeySpec::keynum(kf::RO | kf::ACCESS, 1, 0, 1, 1)],
-        sintercard, GATHER, docs("Intersect multiple sets and return the cardinality of the \
+        SET.docs("Move a member from one set to another", "1.0.0", "O(1)")),
+    SET.keyed("sinter", -2, flag::READONLY, ALL_RO_ACCESS, sinter, GATHER,
+        SET.docs("Intersect multiple sets", "1.0.0", INTER_COMPLEXITY)),
+    SET.keyed("sintercard", -3, flag::READONLY, &[KeySpec::keynum(kf::RO | kf::ACCESS, 1, 0, 1, 1)],
+        sintercard, GATHER, SET.docs("Intersect multiple sets and return the cardinality of the \
         result", "7.0.0", INTER_COMPLEXITY)),
-    row("sinterstore", -3, W_DENYOOM, SINTERSTORE_KEYS, sinterstore, GATHER,
-        docs("Intersect multiple sets and store the resulting set in a key", "1.0.0",
+    SET.keyed("sinterstore", -3, W_DENYOOM, SINTERSTORE_KEYS, sinterstore, GATHER,
+        SET.docs("Intersect multiple sets and store the resulting set in a key", "1.0.0",
         INTER_COMPLEXITY)),
-    row("sunion", -2, flag::READONLY, ALL_RO_ACCESS, sunion, GATHER,
-        docs("Add multiple sets", "1.0.0", TOTAL_COMPLEXITY)),
-    row("sunionstore", -3, W_DENYOOM, STORE_KEYS, sunionstore, GATHER,
-        docs("Add multiple sets and store the resulting set in a key", "1.0.0",
+    SET.keyed("sunion", -2, flag::READONLY, ALL_RO_ACCESS, sunion, GATHER,
+        SET.docs("Add multiple sets", "1.0.0", TOTAL_COMPLEXITY)),
+    SET.keyed("sunionstore", -3, W_DENYOOM, STORE_KEYS, sunionstore, GATHER,
+        SET.docs("Add multiple sets and store the resulting set in a key", "1.0.0",
         TOTAL_COMPLEXITY)),
-    row("sdiff", -2, flag::READONLY, ALL_RO_ACCESS, sdiff, GATHER,
-        docs("Subtract multiple sets", "1.0.0", TOTAL_COMPLEXITY)),
-    row("sdiffstore", -3, W_DENYOOM, STORE_KEYS, sdiffstore, GATHER,
-        docs("Subtract multiple sets and store the resulting set in a key", "1.0.0",
+    SET.keyed("sdiff", -2, flag::READONLY, ALL_RO_ACCESS, sdiff, GATHER,
+        SET.docs("Subtract multiple sets", "1.0.0", TOTAL_COMPLEXITY)),
+    SET.keyed("sdiffstore", -3, W_DENYOOM, STORE_KEYS, sdiffstore, GATHER,
+        SET.docs("Subtract multiple sets and store the resulting set in a key", "1.0.0",
         TOTAL_COMPLEXITY)),
-    row("sscan", -3, flag::READONLY, RO_ACCESS, sscan, Merge::OneKey,
-        docs("Incrementally iterate Set elements", "2.8.0", "O(1) for every call. O(N) for a \
+    SET.keyed("sscan", -3, flag::READONLY, RO_ACCESS, sscan, Merge::OneKey,
+        SET.docs("Incrementally iterate Set elements", "2.8.0", "O(1) for every call. O(N) for a \
         complete iteration, including enough command calls for the cursor to return back to 0. \
         N is the number of elements inside the collection..")),
 ];

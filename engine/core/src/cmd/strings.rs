@@ -44,7 +44,8 @@ use std::borrow::Cow;
 
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
-use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, Docs, Exec, GatherDbs, KeySpec, Merge};
+use crate::cmd::Family;
+use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::config::PROTO_MAX_BULK_LEN_DEFAULT_BYTES;
 use crate::db::{Access, Entry, EntryMut, StrRef, StrValue, Value, ValueRef, EMBSTR_LEN_MAX_BYTES};
 use crate::error::CmdError;
@@ -60,35 +61,10 @@ const LCS_CELL_BYTES: u64 = std::mem::size_of::<u32>() as u64;
 // Any string fits a u32 LCS cell, so the table never needs wider cells.
 const _: () = assert!(STRING_LEN_MAX_BYTES < u32::MAX as u64);
 
-const fn docs(summary: &'static str, since: &'static str, complexity: &'static str) -> Docs {
-    Docs {
-        summary,
-        since,
-        group: "string",
-        complexity,
-    }
-}
-
-const fn row(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    keys: &'static [KeySpec],
-    run: crate::cmd::ShardFn,
-    merge: Merge,
-    docs: Docs,
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity,
-        flags,
-        acl: acl::STRING,
-        keys,
-        exec: Exec::Shard { run, merge },
-        subcommands: &[],
-        docs,
-    }
-}
+const STRING: Family = Family {
+    group: "string",
+    acl: acl::STRING,
+};
 
 const RO: &[KeySpec] = &[KeySpec::one(kf::RO, 1)];
 const RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
@@ -116,65 +92,65 @@ const GETRANGE_COMPLEXITY: &str = "O(N) where N is the length of the returned st
 
 #[rustfmt::skip]
 pub const SPECS: &[CommandSpec] = &[
-    row("get", 2, R_FAST, RO_ACCESS, get, Merge::OneKey,
-        docs("Get the value of a key", "1.0.0", "O(1)")),
-    row("set", -3, W_DENYOOM,
+    STRING.keyed("get", 2, R_FAST, RO_ACCESS, get, Merge::OneKey,
+        STRING.docs("Get the value of a key", "1.0.0", "O(1)")),
+    STRING.keyed("set", -3, W_DENYOOM,
         &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS, 1)
             .with_notes("RW and ACCESS due to the optional `GET` argument")
             .with_flags_for(set_key_flags)], set,
-        Merge::OneKey, docs("Set the string value of a key", "1.0.0", "O(1)")),
-    row("setnx", 3, W_DENYOOM_FAST, &[KeySpec::one(kf::OW | kf::INSERT, 1)], setnx,
-        Merge::OneKey, docs("Set the value of a key, only if the key does not exist", "1.0.0",
+        Merge::OneKey, STRING.docs("Set the string value of a key", "1.0.0", "O(1)")),
+    STRING.keyed("setnx", 3, W_DENYOOM_FAST, &[KeySpec::one(kf::OW | kf::INSERT, 1)], setnx,
+        Merge::OneKey, STRING.docs("Set the value of a key, only if the key does not exist", "1.0.0",
         "O(1)")),
-    row("setex", 4, W_DENYOOM, OW_UPDATE, setex, Merge::OneKey,
-        docs("Set the value and expiration of a key", "2.0.0", "O(1)")),
-    row("psetex", 4, W_DENYOOM, OW_UPDATE, psetex, Merge::OneKey,
-        docs("Set the value and expiration in milliseconds of a key", "2.6.0", "O(1)")),
-    row("mget", -2, R_FAST, &[KeySpec::all_from(kf::RO | kf::ACCESS, 1, 1)], mget,
-        Merge::KeyOrder, docs("Get the values of all the given keys", "1.0.0",
+    STRING.keyed("setex", 4, W_DENYOOM, OW_UPDATE, setex, Merge::OneKey,
+        STRING.docs("Set the value and expiration of a key", "2.0.0", "O(1)")),
+    STRING.keyed("psetex", 4, W_DENYOOM, OW_UPDATE, psetex, Merge::OneKey,
+        STRING.docs("Set the value and expiration in milliseconds of a key", "2.6.0", "O(1)")),
+    STRING.keyed("mget", -2, R_FAST, &[KeySpec::all_from(kf::RO | kf::ACCESS, 1, 1)], mget,
+        Merge::KeyOrder, STRING.docs("Get the values of all the given keys", "1.0.0",
         "O(N) where N is the number of keys to retrieve.")),
-    row("mset", -3, W_DENYOOM, &[KeySpec::all_from(kf::OW | kf::UPDATE, 1, 2)], mset,
-        Merge::AllOk, docs("Set multiple keys to multiple values", "1.0.1",
+    STRING.keyed("mset", -3, W_DENYOOM, &[KeySpec::all_from(kf::OW | kf::UPDATE, 1, 2)], mset,
+        Merge::AllOk, STRING.docs("Set multiple keys to multiple values", "1.0.1",
         "O(N) where N is the number of keys to set.")),
-    row("msetnx", -3, W_DENYOOM, &[KeySpec::all_from(kf::OW | kf::INSERT, 1, 2)], msetnx,
+    STRING.keyed("msetnx", -3, W_DENYOOM, &[KeySpec::all_from(kf::OW | kf::INSERT, 1, 2)], msetnx,
         Merge::Gather(GatherDbs::Current),
-        docs("Set multiple keys to multiple values, only if none of the keys exist", "1.0.1",
+        STRING.docs("Set multiple keys to multiple values, only if none of the keys exist", "1.0.1",
         "O(N) where N is the number of keys to set.")),
-    row("getset", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, getset, Merge::OneKey,
-        docs("Set the string value of a key and return its old value", "1.0.0", "O(1)")),
-    row("getdel", 2, flag::WRITE | flag::FAST,
+    STRING.keyed("getset", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, getset, Merge::OneKey,
+        STRING.docs("Set the string value of a key and return its old value", "1.0.0", "O(1)")),
+    STRING.keyed("getdel", 2, flag::WRITE | flag::FAST,
         &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1)], getdel, Merge::OneKey,
-        docs("Get the value of a key and delete the key", "6.2.0", "O(1)")),
-    row("getex", -2, flag::WRITE | flag::FAST, GETEX_KEYS, getex, Merge::OneKey,
-        docs("Get the value of a key and optionally set its expiration", "6.2.0", "O(1)")),
-    row("append", 3, W_DENYOOM_FAST, &[KeySpec::one(kf::RW | kf::INSERT, 1)], append,
-        Merge::OneKey, docs("Append a value to a key", "2.0.0", "O(1). The amortized time \
+        STRING.docs("Get the value of a key and delete the key", "6.2.0", "O(1)")),
+    STRING.keyed("getex", -2, flag::WRITE | flag::FAST, GETEX_KEYS, getex, Merge::OneKey,
+        STRING.docs("Get the value of a key and optionally set its expiration", "6.2.0", "O(1)")),
+    STRING.keyed("append", 3, W_DENYOOM_FAST, &[KeySpec::one(kf::RW | kf::INSERT, 1)], append,
+        Merge::OneKey, STRING.docs("Append a value to a key", "2.0.0", "O(1). The amortized time \
         complexity is O(1) assuming the appended value is small and the already present value \
         is of any size, since the dynamic string library used by Redis will double the free \
         space available on every reallocation.")),
-    row("strlen", 2, R_FAST, RO, strlen, Merge::OneKey,
-        docs("Get the length of the value stored in a key", "2.2.0", "O(1)")),
-    row("getrange", 4, flag::READONLY, RO_ACCESS, getrange, Merge::OneKey,
-        docs("Get a substring of the string stored at a key", "2.4.0", GETRANGE_COMPLEXITY)),
-    row("substr", 4, flag::READONLY, RO_ACCESS, getrange, Merge::OneKey,
-        docs("Get a substring of the string stored at a key", "1.0.0", GETRANGE_COMPLEXITY)),
-    row("setrange", 4, W_DENYOOM, &[KeySpec::one(kf::RW | kf::UPDATE, 1)], setrange,
-        Merge::OneKey, docs("Overwrite part of a string at key starting at the specified \
+    STRING.keyed("strlen", 2, R_FAST, RO, strlen, Merge::OneKey,
+        STRING.docs("Get the length of the value stored in a key", "2.2.0", "O(1)")),
+    STRING.keyed("getrange", 4, flag::READONLY, RO_ACCESS, getrange, Merge::OneKey,
+        STRING.docs("Get a substring of the string stored at a key", "2.4.0", GETRANGE_COMPLEXITY)),
+    STRING.keyed("substr", 4, flag::READONLY, RO_ACCESS, getrange, Merge::OneKey,
+        STRING.docs("Get a substring of the string stored at a key", "1.0.0", GETRANGE_COMPLEXITY)),
+    STRING.keyed("setrange", 4, W_DENYOOM, &[KeySpec::one(kf::RW | kf::UPDATE, 1)], setrange,
+        Merge::OneKey, STRING.docs("Overwrite part of a string at key starting at the specified \
         offset", "2.2.0", "O(1), not counting the time taken to copy the new string in place. \
         Usually, this string is very small so the amortized complexity is O(1). Otherwise, \
         complexity is O(M) with M being the length of the value argument.")),
-    row("incr", 2, W_DENYOOM_FAST, RW_ACCESS_UPDATE, incr, Merge::OneKey,
-        docs("Increment the integer value of a key by one", "1.0.0", "O(1)")),
-    row("decr", 2, W_DENYOOM_FAST, RW_ACCESS_UPDATE, decr, Merge::OneKey,
-        docs("Decrement the integer value of a key by one", "1.0.0", "O(1)")),
-    row("incrby", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, incrby, Merge::OneKey,
-        docs("Increment the integer value of a key by the given amount", "1.0.0", "O(1)")),
-    row("decrby", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, decrby, Merge::OneKey,
-        docs("Decrement the integer value of a key by the given number", "1.0.0", "O(1)")),
-    row("incrbyfloat", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, incrbyfloat, Merge::OneKey,
-        docs("Increment the float value of a key by the given amount", "2.6.0", "O(1)")),
-    row("lcs", -3, flag::READONLY, LCS_KEYS, lcs, Merge::Gather(GatherDbs::Current),
-        docs("Find longest common substring", "7.0.0",
+    STRING.keyed("incr", 2, W_DENYOOM_FAST, RW_ACCESS_UPDATE, incr, Merge::OneKey,
+        STRING.docs("Increment the integer value of a key by one", "1.0.0", "O(1)")),
+    STRING.keyed("decr", 2, W_DENYOOM_FAST, RW_ACCESS_UPDATE, decr, Merge::OneKey,
+        STRING.docs("Decrement the integer value of a key by one", "1.0.0", "O(1)")),
+    STRING.keyed("incrby", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, incrby, Merge::OneKey,
+        STRING.docs("Increment the integer value of a key by the given amount", "1.0.0", "O(1)")),
+    STRING.keyed("decrby", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, decrby, Merge::OneKey,
+        STRING.docs("Decrement the integer value of a key by the given number", "1.0.0", "O(1)")),
+    STRING.keyed("incrbyfloat", 3, W_DENYOOM_FAST, RW_ACCESS_UPDATE, incrbyfloat, Merge::OneKey,
+        STRING.docs("Increment the float value of a key by the given amount", "2.6.0", "O(1)")),
+    STRING.keyed("lcs", -3, flag::READONLY, LCS_KEYS, lcs, Merge::Gather(GatherDbs::Current),
+        STRING.docs("Find longest common substring", "7.0.0",
         "O(N*M) where N and M are the lengths of s1 and s2, respectively")),
 ];
 
@@ -1092,7 +1068,7 @@ mod tests {
             let args: Vec<&str> = line.split(' ').collect();
             let spec = self.table.lookup(args[0].as_bytes()).expect("command");
             assert!(spec.arity_ok(args.len()), "{line}: arity");
-            let Exec::Shard { run, .. } = spec.exec else {
+            let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
                 panic!("{line}: not keyed")
             };
             let mut ecx = ExecCx {

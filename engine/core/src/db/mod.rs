@@ -592,7 +592,11 @@ impl Db {
             with_ttl += usize::from(e.expire_at_ms().is_some());
             bytes += e.heap_bytes();
             if let ValueRef::Coll(c) = e.value() {
-                assert!(!c.is_empty(), "an empty collection is stored under {:?}", e.key());
+                assert!(
+                    !c.is_empty(),
+                    "an empty collection is stored under {:?}",
+                    e.key()
+                );
                 c.check_invariants();
             }
         }
