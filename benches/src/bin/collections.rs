@@ -298,11 +298,14 @@ fn run(args: &Args) -> Result<(), String> {
     let scale: u64 = args.value("scale", if smoke { 100 } else { 1 })?;
     let requests: u64 = args.value("requests", if smoke { 2_000 } else { 1_000_000 })?;
     let pin = args.switch("pin");
+    let damselfly_bin = args
+        .text("damselfly-bin")
+        .unwrap_or("target/release/damselfly");
+    // Servers start in their own work directory: the binary's path must not be relative.
+    let damselfly_bin = std::fs::canonicalize(damselfly_bin)
+        .map_err(|e| format!("damselfly binary {damselfly_bin}: {e}"))?;
     let setup = Setup {
-        damselfly_bin: PathBuf::from(
-            args.text("damselfly-bin")
-                .unwrap_or("target/release/damselfly"),
-        ),
+        damselfly_bin,
         redis_bin: PathBuf::from(args.text("redis-bin").unwrap_or("/usr/bin/redis-server")),
         server_cpus: pin.then(|| "0".to_string()),
         client_cpus: pin.then(|| "1".to_string()),
