@@ -224,8 +224,7 @@ impl Shard {
     }
 
     /// Evicts entries near `near` (in database `db` first, then the others) until the shard is
-    /// within budget or nothing eligible is found. Each eviction is a modification, as in Redis
-    /// (a WATCH on the key fails).
+    /// within budget or nothing eligible is found. Each eviction is a modification (`evicted`).
     fn evict(
         &mut self,
         db: usize,
@@ -249,7 +248,7 @@ impl Shard {
                 else {
                     break;
                 };
-                self.modified(d as u16, entry.key());
+                self.evicted(d as u16, entry.key());
                 if let Some(log) = &mut self.eviction_log {
                     log.push(Evicted {
                         db: d as u16,
@@ -261,6 +260,15 @@ impl Shard {
             }
         }
         self.stats.evicted_keys += evicted as u64;
+    }
+
+    /// Eviction deleted (database, key): a modification, as in Redis (a WATCH on the key
+    /// fails), except for a watcher that saw the key already expired (`touch_deleted`).
+    fn evicted(&mut self, db: u16, key: &[u8]) {
+        self.watches.touch_deleted(db, key);
+        if let Some(log) = &mut self.modified_log {
+            log.push((db, key.to_vec()));
+        }
     }
 
     /// Raises the recorded peak to the current use (the periodic tick, and every memory step
