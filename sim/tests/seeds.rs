@@ -70,10 +70,10 @@ const PLANT_BUDGETS: [(Plant, u64); 10] = [
     (Plant::AcceptConflictingLowerTxid, 110), // 224 of 3000
     // Needs a memory budget and a cross-shard write refused on one shard (or an eviction
     // inside an EXEC body).
-    (Plant::AdmitEachHop, 560), // 43 of 3000
+    (Plant::AdmitEachHop, 330), // 74 of 3000
     // Needs an eviction of a key that a cross-shard transaction holds, between its hops on
     // two shards: the budget seeds shaped for eviction races (`SimConfig`) make it common.
-    (Plant::EvictLockedKeys, 3000), // 26 of 10000
+    (Plant::EvictLockedKeys, 2500), // 33 of 10000 (before the shaping: 2 of 5000)
 ];
 
 /// A share of seeds runs with a memory budget, and those seeds meet both of Redis's answers to
