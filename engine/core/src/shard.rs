@@ -213,7 +213,7 @@ impl Shard {
     /// a transaction's admission on each of its shards (with what its writes here bring,
     /// `incoming_bytes`), or a command queued after MULTI (0: queueing writes nothing). Evicts
     /// near `near` until the shard's bytes plus `incoming_bytes` fit; true when they fit the
-    /// budget (or there is none). What cannot fit even in an empty shard evicts nothing.
+    /// budget (or there is none).
     pub fn make_room(
         &mut self,
         db: usize,
@@ -225,11 +225,15 @@ impl Shard {
             return true;
         };
         self.note_peak();
-        if incoming_bytes > budget_bytes {
-            return false;
-        }
-        // What the shard may hold before the command, so that it fits after.
-        let budget_bytes = budget_bytes - incoming_bytes;
+        // What the shard may hold before the command, so that it fits after. A write larger
+        // than the whole budget is refused, and the shard only takes Redis's own step (evict
+        // while over budget): it does not empty itself for a write it refuses anyway.
+        let fits = incoming_bytes <= budget_bytes;
+        let budget_bytes = if fits {
+            budget_bytes - incoming_bytes
+        } else {
+            budget_bytes
+        };
         let evicting = self.maxmemory_policy != MaxmemoryPolicy::NoEviction;
         // An evicting shard keeps room for the split the command's insert may cause, so the
         // table's growth never carries it past the budget (only the command's own entry can).
@@ -240,7 +244,7 @@ impl Shard {
         };
         let target_bytes = budget_bytes.saturating_sub(headroom);
         if self.used_memory_bytes() as u64 <= target_bytes {
-            return true;
+            return fits;
         }
         let volatile_only = match self.maxmemory_policy {
             MaxmemoryPolicy::NoEviction => None,
@@ -255,7 +259,7 @@ impl Shard {
         if let Some(volatile_only) = volatile_only {
             self.evict(db, near, volatile_only, target_bytes, locked);
         }
-        self.used_memory_bytes() as u64 <= budget_bytes
+        fits && self.used_memory_bytes() as u64 <= budget_bytes
     }
 
     /// Evicts entries near `near` (in database `db` first, then the others) until the shard is
