@@ -85,6 +85,11 @@ pub struct CheckConfig {
     /// effect-free ops first, earliest-clock memo, canonical watch counts). Each keeps every
     /// linearization the search could find without it. Off only to measure their effect.
     pub reduce: bool,
+    /// The server ran with a memory limit: an op whose reply never came may also have been
+    /// refused for memory (`Model::refuse_for_memory`), which changes no data yet lets the
+    /// client's later ops run. Without a limit no refusal is possible, and the check stays
+    /// stricter.
+    pub memory_refusals: bool,
 }
 
 impl Default for CheckConfig {
@@ -94,6 +99,7 @@ impl Default for CheckConfig {
             steps_max: 5_000_000,
             partition: true,
             reduce: true,
+            memory_refusals: false,
         }
     }
 }
@@ -342,6 +348,8 @@ struct Search<'a> {
     steps_max: u64,
     /// The reductions of `CheckConfig::reduce`.
     reduce: bool,
+    /// See `CheckConfig::memory_refusals`.
+    memory_refusals: bool,
 }
 
 impl<'a> Search<'a> {
@@ -361,6 +369,7 @@ impl<'a> Search<'a> {
             steps: 0,
             steps_max: config.steps_max,
             reduce: config.reduce,
+            memory_refusals: config.memory_refusals,
         }
     }
 
@@ -489,12 +498,14 @@ impl<'a> Search<'a> {
     fn successors(&mut self, node: &Node) -> Vec<Node> {
         let (candidates, first_return) = self.candidates(node);
         if let Some(&i) = candidates.iter().find(|&&i| self.ops[i].private) {
-            let attempt = self.attempt(node, i, node.clock_us);
-            return if attempt.accepted {
-                vec![attempt.node]
-            } else {
-                Vec::new()
-            };
+            let attempt = self.attempt(node, i, node.clock_us, Outcome::AsRecorded);
+            let refusal = self.refusal(node, i, node.clock_us);
+            return [attempt]
+                .into_iter()
+                .chain(refusal)
+                .filter(|a| a.accepted)
+                .map(|a| a.node)
+                .collect();
         }
         let horizon = if self.reduce { first_return } else { u64::MAX };
         if node.clock_us > horizon {
@@ -511,7 +522,7 @@ impl<'a> Search<'a> {
                 if !placeable_now || !self.ops[i].inert {
                     continue;
                 }
-                let attempt = self.attempt(node, i, node.clock_us);
+                let attempt = self.attempt(node, i, node.clock_us, Outcome::AsRecorded);
                 let effect_free = attempt.node.config.model == node.config.model
                     && attempt.node.config.conns == node.config.conns;
                 if attempt.accepted && effect_free {
@@ -548,7 +559,7 @@ impl<'a> Search<'a> {
                     .position(|(j, _)| *j == i && t == node.clock_us);
                 let attempt = match reused {
                     Some(k) => at_clock.swap_remove(k).1,
-                    None => self.attempt(node, i, t),
+                    None => self.attempt(node, i, t, Outcome::AsRecorded),
                 };
                 let model = &attempt.node.config.model;
                 if tried.iter().any(|(r, m)| *r == attempt.reply && m == model) {
@@ -557,6 +568,12 @@ impl<'a> Search<'a> {
                 tried.push((attempt.reply.clone(), model.clone()));
                 if attempt.accepted {
                     out.push(attempt.node);
+                }
+            }
+            // A refusal writes nothing, so its earliest instant allows the most.
+            if let Some(refused) = self.refusal(node, i, early).filter(|a| a.accepted) {
+                if early <= horizon {
+                    out.push(refused.node);
                 }
             }
         }
@@ -611,8 +628,17 @@ impl<'a> Search<'a> {
             .collect()
     }
 
-    /// Applies op `i` to `node` at time `t_us`.
-    fn attempt(&mut self, node: &Node, i: usize, t_us: u64) -> Attempt {
+    /// Op `i` refused for memory at `t_us`, when that is a possible outcome of it: the server
+    /// had a limit (`CheckConfig::memory_refusals`) and the op's reply is unknown (sim seed
+    /// 844013148: a client's pipelined MSET refused, its GETDEL after it run, then the client
+    /// gone before either reply came).
+    fn refusal(&mut self, node: &Node, i: usize, t_us: u64) -> Option<Attempt> {
+        let unknown = self.ops[i].op.reply.is_none();
+        (self.memory_refusals && unknown).then(|| self.attempt(node, i, t_us, Outcome::Refused))
+    }
+
+    /// Applies op `i` to `node` at time `t_us`, with the recorded outcome or refused.
+    fn attempt(&mut self, node: &Node, i: usize, t_us: u64, outcome: Outcome) -> Attempt {
         self.steps += 1;
         let p = self.ops[i];
         let client = p.op.client;
@@ -637,12 +663,22 @@ impl<'a> Search<'a> {
         } else {
             Vec::new()
         };
-        let reply =
-            model.apply_as_recorded(&mut conn, &p.op.argv, t_us / 1000, p.op.reply.as_ref());
-        let accepted =
-            p.op.reply
-                .as_ref()
-                .is_none_or(|want| replies_match(&p.op.argv, &queued, &reply, want));
+        let now_ms = t_us / 1000;
+        let (reply, accepted) = match outcome {
+            Outcome::AsRecorded => {
+                let recorded = p.op.reply.as_ref();
+                let reply = model.apply_as_recorded(&mut conn, &p.op.argv, now_ms, recorded);
+                let accepted =
+                    recorded.is_none_or(|want| replies_match(&p.op.argv, &queued, &reply, want));
+                (reply, accepted)
+            }
+            Outcome::Refused => {
+                let oom = Resp::err(crate::multi::OOM);
+                let reply = model.apply_as_recorded(&mut conn, &p.op.argv, now_ms, Some(&oom));
+                let accepted = crate::multi::is_memory_refusal(&reply);
+                (reply, accepted)
+            }
+        };
         if p.dynamic || !conn.is_idle() {
             conns.insert(client, conn);
         }
@@ -670,6 +706,15 @@ impl<'a> Search<'a> {
             accepted,
         }
     }
+}
+
+/// How an op is applied in an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// With its recorded reply (any reply, when none was recorded).
+    AsRecorded,
+    /// Refused for memory (only tried where the reply is unknown: see `Search::refusal`).
+    Refused,
 }
 
 /// The result of applying one op at one instant.
@@ -961,6 +1006,50 @@ mod tests {
             ..pending
         };
         rejects(&[late, op(2, 50, Some(60), "GET x", bulk("1"))]);
+    }
+
+    #[test]
+    fn a_pending_write_may_have_been_refused_for_memory_under_a_limit() {
+        // Sim seed 844013148: a client pipelined MSET then GETDEL and went away; the server
+        // refused the MSET (over its limit) and ran the GETDEL.
+        let gone = |invoke_us, text| Op {
+            return_us: None,
+            reply: None,
+            ..op(1, invoke_us, None, text, Resp::ok())
+        };
+        let h = [
+            op(2, 0, Some(10), "SET b 1", Resp::ok()),
+            gone(20, "MSET a 1"),
+            gone(21, "GETDEL b"),
+            op(
+                2,
+                100,
+                Some(110),
+                "MGET a b",
+                array(&[Resp::Nil, Resp::Nil]),
+            ),
+        ];
+        rejects(&h);
+        let limited = CheckConfig {
+            memory_refusals: true,
+            ..CheckConfig::default()
+        };
+        assert!(check(&h, &limited).is_ok());
+        // GETDEL is never refused for memory: the client's SET after it cannot have run
+        // without it.
+        let h = [
+            op(2, 0, Some(10), "SET b 1", Resp::ok()),
+            gone(20, "GETDEL b"),
+            gone(21, "SET a 1"),
+            op(
+                2,
+                100,
+                Some(110),
+                "MGET a b",
+                array(&[bulk("1"), bulk("1")]),
+            ),
+        ];
+        assert!(check(&h, &limited).is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn check_history(config: &SimConfig, history: &[Observed]) -> Result<u64, St
     // The op-by-op check is greedy: when two instants give the same reply but different states
     // (APPEND "" on a key just at its deadline), it may commit to the wrong one. The search
     // keeps every branch, so it has the last word, for one client as for many.
-    let (result, stats) = linearizable_with_stats(history, &CheckConfig::default());
+    let (result, stats) = linearizable_with_stats(history, &search_config(config));
     result
         .map(|()| stats.steps)
         .map_err(|search| match config.clients {
@@ -121,9 +121,18 @@ pub fn describe(ops: &[Observed]) -> String {
     lines.join("\n")
 }
 
+/// The search's settings for a seed's history: a memory budget makes refusals possible for
+/// requests whose reply never came.
+pub fn search_config(config: &SimConfig) -> CheckConfig {
+    CheckConfig {
+        memory_refusals: config.shard_budget_bytes > 0,
+        ..CheckConfig::default()
+    }
+}
+
 /// Many clients: the whole history must be linearizable against the model.
-pub fn check_linearizable(history: &[Observed]) -> Result<(), String> {
-    linearizable_with_stats(history, &CheckConfig::default()).0
+pub fn check_linearizable(config: &SimConfig, history: &[Observed]) -> Result<(), String> {
+    linearizable_with_stats(history, &search_config(config)).0
 }
 
 /// `check_linearizable`, also reporting what the search cost (for `dst --replay N --stats`).

@@ -52,6 +52,12 @@ pub struct SimConfig {
 
 /// Share of seeds that run with a memory budget, per mille.
 const BUDGET_PER_MILLE: u32 = 400;
+/// Share of budget seeds with an evicting policy that are shaped for evictions racing
+/// transactions (`SimConfig::shape_for_eviction_races`), per mille.
+const EVICTION_RACE_PER_MILLE: u32 = 500;
+/// Room past the table and split reserve such a seed's shards get: one or two entries.
+const RACE_BUDGET_SLACK_BYTES_MAX: u64 = 96;
+
 /// What a shard's table costs with its first segment, and the room an evicting shard keeps
 /// free beyond what it holds (for the split an insert may cause): budgets are drawn around
 /// them, so that a few small entries decide between room and eviction or refusal.
@@ -170,7 +176,32 @@ impl SimConfig {
         if volatile {
             self.ttl_per_mille = self.ttl_per_mille.max(400);
         }
+        // Drawn last, so the budget seeds it leaves alone keep every knob they had.
+        if evicting && rng.gen_range(0..1000) < EVICTION_RACE_PER_MILLE {
+            self.shape_for_eviction_races(&mut rng, base);
+        }
         self
+    }
+
+    /// Makes evictions race with transactions: several threads, so that a transaction's hops
+    /// on two shards are apart in time; several clients sending multi-key commands and
+    /// transactions; a budget so tight that nearly every write evicts (unless it was drawn
+    /// below the table, where nothing fits). An eviction of a key a
+    /// transaction holds, between its hops, is then common rather than a one-in-thousands
+    /// event (planted bug `evict-locked-keys`).
+    fn shape_for_eviction_races(&mut self, rng: &mut ChaCha8Rng, base_bytes: u64) {
+        self.threads = rng.gen_range(2..=4);
+        self.clients = rng.gen_range(3..=5);
+        self.keys = rng.gen_range(3..=6);
+        self.requests_per_client = rng.gen_range(12..=24);
+        self.multi_key_per_mille = rng.gen_range(300..=700);
+        let per_mille = rng.gen_range(200..=400);
+        self.multi_per_mille = if TRANSACTIONS_ENABLED { per_mille } else { 0 };
+        let slack_bytes = rng.gen_range(0..=RACE_BUDGET_SLACK_BYTES_MAX);
+        // A budget below the table stays: those seeds are where evicting shards refuse.
+        if self.shard_budget_bytes >= base_bytes {
+            self.shard_budget_bytes = base_bytes + slack_bytes;
+        }
     }
 
     pub fn with_plants(mut self, plants: &[Plant]) -> SimConfig {

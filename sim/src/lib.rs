@@ -136,7 +136,7 @@ pub fn search_cost(seed: u64, plants: &[Plant], reduce: bool) -> Result<SearchCo
     }
     let search = model::linearizability::CheckConfig {
         reduce,
-        ..Default::default()
+        ..check::search_config(&config)
     };
     let (result, stats) = check::linearizable_with_stats(&world.history, &search);
     Ok(SearchCost {

@@ -91,7 +91,7 @@ pub(crate) fn schedule(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: 
         let op = HopOp::Schedule {
             txid,
             locks: lockset,
-            admit,
+            admit_bytes: admit.then(|| incoming_bytes(&pending.plan, to)),
         };
         match node.send_hop(conn, to, pending.seq, None, vec![op], cx) {
             Some(results) => fold_results(pending, to, results),
@@ -107,6 +107,28 @@ fn needs_memory(plan: &Plan) -> bool {
         Plan::Gather(state) => state.spec.has(cmd::flag::DENYOOM),
         Plan::Exec(state) => crate::multi::needs_memory(state),
         Plan::Batch { .. } | Plan::Watch | Plan::Refused(_) | Plan::Node { .. } => false,
+    }
+}
+
+/// What the transaction's writes bring to `shard` at most, for its admission there
+/// (`shard::incoming_bytes`): a split command's part there; a command run on copies, whole (its
+/// stores may land on any of its shards); an EXEC body's commands there and those run on copies.
+fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
+    match plan {
+        Plan::Split {
+            spec,
+            parts,
+            part_argvs,
+            ..
+        } => parts
+            .iter()
+            .zip(part_argvs)
+            .filter(|((owner, _), _)| *owner == shard)
+            .map(|(_, argv)| crate::shard::incoming_bytes(spec, argv))
+            .sum(),
+        Plan::Gather(state) => crate::shard::incoming_bytes(state.spec, &state.argv),
+        Plan::Exec(state) => crate::multi::incoming_bytes(state, shard),
+        Plan::Batch { .. } | Plan::Watch | Plan::Refused(_) | Plan::Node { .. } => 0,
     }
 }
 

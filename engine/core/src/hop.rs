@@ -65,14 +65,15 @@ pub enum HopOp {
     },
     /// A node-wide operation (DBSIZE, KEYS, FLUSHALL, INFO…).
     Node(NodeOp),
-    /// Enter a transaction into this shard's queue and take its intents. With `admit`, the
-    /// transaction holds a write that needs memory: once accepted, the shard makes room
-    /// (Redis's memory step, taken here once for the whole transaction) and says whether it is
-    /// within budget, so a transaction is refused for memory everywhere or nowhere.
+    /// Enter a transaction into this shard's queue and take its intents. With `admit_bytes`,
+    /// the transaction holds a write that needs memory, and brings that many bytes here at
+    /// most (`shard::incoming_bytes` of its writes here): once accepted, the shard makes room
+    /// for them (Redis's memory step, taken here once for the whole transaction) and says
+    /// whether they fit, so a transaction is refused for memory everywhere or nowhere.
     Schedule {
         txid: TxId,
         locks: LockSet,
-        admit: bool,
+        admit_bytes: Option<u64>,
     },
     /// Withdraw a transaction scheduled here (another shard refused it).
     Cancel { txid: TxId },

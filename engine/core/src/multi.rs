@@ -235,6 +235,19 @@ pub(crate) fn needs_memory(state: &ExecState) -> bool {
     any_denyoom(state.cmds.iter().map(|c| c.spec))
 }
 
+/// What an EXEC body's writes bring to `shard` at most (`shard::incoming_bytes`): its commands
+/// that run there, and those run on copies (their stores may land anywhere).
+pub(crate) fn incoming_bytes(state: &ExecState, shard: ThreadId) -> u64 {
+    let lands_here = |c: &&QueuedCmd| match c.step {
+        Step::OneShard(owner) => owner == shard,
+        Step::Copies => true,
+        Step::Node(_) | Step::AtConn => false,
+    };
+    let cmds = state.cmds.iter().filter(lands_here);
+    cmds.map(|c| crate::shard::incoming_bytes(c.spec, &c.argv))
+        .sum()
+}
+
 /// Whether any of these commands is one Redis refuses when out of memory (`denyoom`).
 fn any_denyoom<'a>(specs: impl IntoIterator<Item = &'a CommandSpec>) -> bool {
     specs.into_iter().any(|s| s.has(flag::DENYOOM))
@@ -285,7 +298,8 @@ pub(crate) fn refuse_for_memory(
         return false;
     }
     let locked = crate::node::keys_in_transactions(&node.txq, cx);
-    if node.shard.make_room(conn.db, &[], locked) {
+    // Queueing writes nothing: only a shard already over its budget refuses.
+    if node.shard.make_room(conn.db, &[], 0, locked) {
         return false;
     }
     let reply = if exec {

@@ -1047,10 +1047,14 @@ impl Node {
             HopOp::Node(op) => {
                 HopResult::Node(crate::coord::run_node_op(self, op, now_ms, current, cx))
             }
-            HopOp::Schedule { txid, locks, admit } => {
+            HopOp::Schedule {
+                txid,
+                locks,
+                admit_bytes,
+            } => {
                 // Where the transaction writes first here: eviction starts near it.
-                let near = match (admit, &locks) {
-                    (true, LockSet::Keys(keys)) => {
+                let near = match (admit_bytes, &locks) {
+                    (Some(_), LockSet::Keys(keys)) => {
                         keys.first().map(|(db, key, _)| (*db, key.clone()))
                     }
                     _ => None,
@@ -1074,10 +1078,14 @@ impl Node {
                     self.shard.set_keep_expired(true);
                 }
                 let admit_each_hop = cx.planted(Plant::AdmitEachHop);
-                let out_of_memory = accepted && admit && !admit_each_hop && {
-                    let (db, near) = near.unwrap_or((db, Vec::new()));
-                    let locked = keys_in_transactions(&self.txq, cx);
-                    !self.shard.make_room(db as usize, &near, locked)
+                let out_of_memory = accepted && !admit_each_hop && {
+                    admit_bytes.is_some_and(|incoming_bytes| {
+                        let (db, near) = near.unwrap_or((db, Vec::new()));
+                        let locked = keys_in_transactions(&self.txq, cx);
+                        !self
+                            .shard
+                            .make_room(db as usize, &near, incoming_bytes, locked)
+                    })
                 };
                 let runnable_at_ms = if accepted && self.txq.runnable(txid) {
                     Some(self.shard.observe_time_ms(0))

@@ -4,11 +4,16 @@
 //! Memory: the shard's bytes are what its databases account for (db.rs: entries by allocator
 //! class, plus tables), never an allocator query, so every decision is the same under the
 //! simulator. Its budget is `maxmemory / shards`. Before a command runs, `admit` does what
-//! Redis's performEvictions and OOM check do: under an evicting policy it evicts until the
-//! shard is within budget, taking entries from the tails of the buckets where the command's
-//! first key lives (DashTable::evict_near); a DENYOOM command that still finds the shard over
-//! budget gets Redis's OOM error. A command may then overshoot by its own allocation, as in
-//! Redis; the next command evicts it back.
+//! Redis's performEvictions and OOM check do, counting what the command may add: a DENYOOM
+//! command brings its arguments, each by its allocator class (`incoming_bytes`), which bounds
+//! the bytes its write adds (a write stores at most its arguments). Under an evicting policy
+//! the shard evicts until its bytes plus those fit the budget, taking entries from the tails of
+//! the buckets where the command's first key lives (DashTable::evict_near); a DENYOOM command
+//! that still does not fit gets Redis's OOM error. Redis checks only that it is not over
+//! already, so one large value can carry it far past its limit; here a write overshoots by its
+//! entry's fixed overhead and a table split at most (`OVERSHOOT_BYTES_MAX`), whatever its size.
+//! A value larger than a shard's whole budget is always refused, even when other shards have
+//! room: shards share no memory figures.
 
 use crate::argv::Argv;
 use crate::cmd::CommandSpec;
@@ -28,6 +33,12 @@ pub const EVICTION_SEGMENTS_MAX: usize = 16;
 /// Entries one command may evict at most before it is refused (Redis bounds its eviction loop
 /// by time; we bound it by count, so it is deterministic).
 pub const EVICTIONS_PER_COMMAND_MAX: usize = 1024;
+/// What one admitted write may add beyond `incoming_bytes`, per shard: the entry's fixed part
+/// and the key's and value's rounding past their classes (a few dozen bytes; `db::entry`),
+/// and, under noeviction, one table split (an evicting shard keeps room for the split, see
+/// `make_room`). A segment costs about 10 KiB; engine/server's maxmemory_large test measures
+/// the node's overshoot against this.
+pub const OVERSHOOT_BYTES_MAX: u64 = 16 * 1024;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardStats {
@@ -88,6 +99,20 @@ pub struct Shard {
     /// When set, every eviction is logged here, in order: the simulator turns evictions into
     /// deletes in the history it checks.
     pub eviction_log: Option<Vec<Evicted>>,
+}
+
+/// The bytes a command's write may add to its shard, for admission: 0 for a command that is
+/// not DENYOOM; else its arguments after the name, each by its allocator class. A write stores
+/// nothing it was not sent (a value, a field, a key, a number's text), so this bounds what it
+/// adds to the entries, though an overwrite or a command that writes less (SETNX of a present
+/// key) adds less: near the limit such commands are refused a little early, never late.
+pub fn incoming_bytes(spec: &CommandSpec, argv: &Argv) -> u64 {
+    if !spec.has(crate::cmd::flag::DENYOOM) {
+        return 0;
+    }
+    let args = argv.iter().skip(1);
+    args.map(|arg| crate::db::size_class::class_bytes(arg.len()) as u64)
+        .sum()
 }
 
 /// One eviction, for `Shard::eviction_log`: the entry's deadline tells whether it was still
@@ -186,25 +211,39 @@ impl Shard {
         locked: impl Fn(u16, &[u8]) -> bool,
     ) -> Result<(), CmdError> {
         let near: &[u8] = spec.key_indexes(argv).first().map_or(&[], |&i| &argv[i]);
-        if self.make_room(db, near, locked) || !spec.has(crate::cmd::flag::DENYOOM) {
+        let incoming_bytes = incoming_bytes(spec, argv);
+        if self.make_room(db, near, incoming_bytes, locked) || !spec.has(crate::cmd::flag::DENYOOM)
+        {
             return Ok(());
         }
         Err(CmdError::OutOfMemory)
     }
 
     /// The memory step for work that is about to write here and must not be refused halfway:
-    /// a transaction's admission on each of its shards, or a command queued after MULTI. Evicts
-    /// near `near` while over budget; true when the shard is within budget (or has none).
+    /// a transaction's admission on each of its shards (with what its writes here bring,
+    /// `incoming_bytes`), or a command queued after MULTI (0: queueing writes nothing). Evicts
+    /// near `near` until the shard's bytes plus `incoming_bytes` fit; true when they fit the
+    /// budget (or there is none).
     pub fn make_room(
         &mut self,
         db: usize,
         near: &[u8],
+        incoming_bytes: u64,
         locked: impl Fn(u16, &[u8]) -> bool,
     ) -> bool {
         let Some(budget_bytes) = self.budget_bytes else {
             return true;
         };
         self.note_peak();
+        // What the shard may hold before the command, so that it fits after. A write larger
+        // than the whole budget is refused, and the shard only takes Redis's own step (evict
+        // while over budget): it does not empty itself for a write it refuses anyway.
+        let fits = incoming_bytes <= budget_bytes;
+        let budget_bytes = if fits {
+            budget_bytes - incoming_bytes
+        } else {
+            budget_bytes
+        };
         let evicting = self.maxmemory_policy != MaxmemoryPolicy::NoEviction;
         // An evicting shard keeps room for the split the command's insert may cause, so the
         // table's growth never carries it past the budget (only the command's own entry can).
@@ -215,7 +254,7 @@ impl Shard {
         };
         let target_bytes = budget_bytes.saturating_sub(headroom);
         if self.used_memory_bytes() as u64 <= target_bytes {
-            return true;
+            return fits;
         }
         let volatile_only = match self.maxmemory_policy {
             MaxmemoryPolicy::NoEviction => None,
@@ -230,12 +269,11 @@ impl Shard {
         if let Some(volatile_only) = volatile_only {
             self.evict(db, near, volatile_only, target_bytes, locked);
         }
-        self.used_memory_bytes() as u64 <= budget_bytes
+        fits && self.used_memory_bytes() as u64 <= budget_bytes
     }
 
     /// Evicts entries near `near` (in database `db` first, then the others) until the shard is
-    /// within budget or nothing eligible is found. Each eviction is a modification, as in Redis
-    /// (a WATCH on the key fails).
+    /// within budget or nothing eligible is found. Each eviction is a modification (`evicted`).
     fn evict(
         &mut self,
         db: usize,
@@ -259,7 +297,7 @@ impl Shard {
                 else {
                     break;
                 };
-                self.modified(d as u16, entry.key());
+                self.evicted(d as u16, entry.key());
                 if let Some(log) = &mut self.eviction_log {
                     log.push(Evicted {
                         db: d as u16,
@@ -271,6 +309,15 @@ impl Shard {
             }
         }
         self.stats.evicted_keys += evicted as u64;
+    }
+
+    /// Eviction deleted (database, key): a modification, as in Redis (a WATCH on the key
+    /// fails), except for a watcher that saw the key already expired (`touch_deleted`).
+    fn evicted(&mut self, db: u16, key: &[u8]) {
+        self.watches.touch_deleted(db, key);
+        if let Some(log) = &mut self.modified_log {
+            log.push((db, key.to_vec()));
+        }
     }
 
     /// Raises the recorded peak to the current use (the periodic tick, and every memory step

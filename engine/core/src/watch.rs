@@ -56,6 +56,21 @@ impl WatchRegistry {
         }
     }
 
+    /// The shard deleted (database, key) on its own, as eviction does: only the watchers that
+    /// saw the key alive fail. One that watched it already past its deadline sees no change,
+    /// as in Redis 7.0's touchWatchedKey (an expired key that is then deleted is logically
+    /// unchanged); had the key come back to life since, the write that revived it failed the
+    /// watcher already.
+    pub fn touch_deleted(&mut self, db: u16, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        if let Some(watchers) = self.by_key.get(&(db, key.to_vec())) {
+            let saw_it_alive = watchers.iter().filter(|(_, alive)| *alive);
+            self.dirty.extend(saw_it_alive.map(|(w, _)| *w));
+        }
+    }
+
     /// A database is being emptied or swapped: every watched key of `db` for which `exists`
     /// holds counts as modified.
     pub fn touch_db(&mut self, db: u16, mut exists: impl FnMut(&[u8]) -> bool) {
@@ -146,6 +161,17 @@ mod tests {
             r.check_and_forget(B, |_, _| false),
             "absent when watched, absent now: nothing changed"
         );
+    }
+
+    #[test]
+    fn deleting_a_key_expired_when_watched_fails_nobody() {
+        // Sim seed 7017310: a key watched past its deadline, then evicted before EXEC.
+        let mut r = WatchRegistry::default();
+        r.watch(A, 0, b"k", true);
+        r.watch(B, 0, b"k", false);
+        r.touch_deleted(0, b"k");
+        assert!(!r.check_and_forget(A, |_, _| true), "alive when watched");
+        assert!(r.check_and_forget(B, |_, _| false), "expired when watched");
     }
 
     #[test]

@@ -105,6 +105,9 @@ fn replay(seed: u64, args: &Args) -> ExitCode {
             if args.trace || args.trace_hash {
                 println!("trace-hash {seed} {:016x}", report.trace_hash);
             }
+            if args.trace {
+                println!("config: {:?}", sim::SimConfig::from_seed(seed));
+            }
             ExitCode::SUCCESS
         }
         Err(failure) => {

@@ -294,7 +294,9 @@ mod tests {
             c.cmd_text(conn, &["GET", "k0"]),
             format!("$1000\r\n{value}\r\n")
         );
-        assert_eq!(c.cmd_text(conn, &["APPEND", "k0", "y"]), OOM);
+        // Admission counts what a write brings: the refused value is refused again, in place
+        // of an existing one too (a write that adds less than its arguments is refused early).
+        assert_eq!(c.cmd_text(conn, &["SET", "k0", &value]), OOM);
         for i in 0..refused_at {
             c.cmd(conn, &["DEL", &format!("k{i}")]);
         }

@@ -250,14 +250,21 @@ fn a_client_that_leaves_mid_multi_or_watch_leaves_nothing_behind() {
 #[test]
 fn an_evicted_key_fails_its_watchers() {
     let config = crate::config::Config {
-        maxmemory_bytes: 1,
         maxmemory_policy: crate::config::MaxmemoryPolicy::AllkeysLru,
         ..crate::config::Config::default()
     };
     let mut c = TestCluster::with_config(1, config);
     let (a, b) = (c.connect(0), c.connect(0));
-    // The table's first segment alone passes a 1-byte limit: the next write evicts `w`.
-    run(&mut c, b, &[(&["SET", "w", "v"], "+OK\r\n")]);
+    // No write fits a 1-byte limit, so `w` is written before it is set. The table's first
+    // segment alone passes the limit: the next write evicts `w`.
+    run(
+        &mut c,
+        b,
+        &[
+            (&["SET", "w", "v"], "+OK\r\n"),
+            (&["CONFIG", "SET", "maxmemory", "1"], "+OK\r\n"),
+        ],
+    );
     run(&mut c, a, &[(&["WATCH", "w"], "+OK\r\n")]);
     run(
         &mut c,
