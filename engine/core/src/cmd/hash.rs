@@ -35,7 +35,7 @@
 
 use std::collections::BTreeSet;
 
-use rand::{Rng, SeedableRng};
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::access::{Change, IfAbsent};
@@ -344,7 +344,9 @@ fn hrandfield(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     match (asked, hash) {
         (RandField::One, None) => Ok(Reply::Nil),
         (RandField::One, Some(h)) => {
-            let (field, _) = h.nth(draw(&mut rng, h.len())).expect("index below len");
+            let (field, _) = h
+                .random(|| rng.next_u64())
+                .expect("a stored hash is not empty");
             Ok(Reply::bulk(field))
         }
         (RandField::Many { .. }, None) | (RandField::Many { count: 0, .. }, Some(_)) => {
@@ -360,19 +362,17 @@ fn hrandfield(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 /// A field and its value, borrowed from the hash.
 type Pair<'h> = (&'h [u8], &'h [u8]);
 
-/// A uniform index below `len` (> 0).
-fn draw(rng: &mut ChaCha8Rng, len: usize) -> usize {
-    assert!(len > 0, "a stored hash is never empty");
-    rng.gen_range(0..len)
-}
-
 /// HRANDFIELD's cases for a non-zero count on a hash, as hrandfieldWithCountCommand has them.
 fn rand_fields<'h>(
     h: &'h HashValue,
     count: i64,
     rng: &mut ChaCha8Rng,
 ) -> Result<Vec<Pair<'h>>, CmdError> {
-    let nth = |i: usize| h.nth(i).expect("index below len");
+    // `random` is uniform and O(1) on both encodings; `nth` walks a hashtable.
+    let mut pick = || {
+        h.random(|| rng.next_u64())
+            .expect("a stored hash is not empty")
+    };
     let len = h.len();
     // Case 1: a negative count (or 1) draws with repetition.
     if count < 0 || count == 1 {
@@ -380,7 +380,7 @@ fn rand_fields<'h>(
         if draws > RANDFIELD_REPEATS_MAX {
             return Err(CmdError::OutOfRange);
         }
-        return Ok((0..draws).map(|_| nth(draw(rng, len))).collect());
+        return Ok((0..draws).map(|_| pick()).collect());
     }
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     // Case 2: the whole hash.
@@ -391,18 +391,18 @@ fn rand_fields<'h>(
     if count.saturating_mul(3) > len {
         let mut dropped = BTreeSet::new();
         while dropped.len() < len - count {
-            dropped.insert(draw(rng, len));
+            dropped.insert(pick().0);
         }
-        let kept = h.iter().enumerate().filter(|(i, _)| !dropped.contains(i));
-        return Ok(kept.map(|(_, pair)| pair).collect());
+        let kept = h.iter().filter(|(field, _)| !dropped.contains(field));
+        return Ok(kept.collect());
     }
     // Case 4: few of many: distinct random fields in the order drawn.
     let mut seen = BTreeSet::new();
     let mut picked = Vec::with_capacity(count);
     while picked.len() < count {
-        let i = draw(rng, len);
-        if seen.insert(i) {
-            picked.push(nth(i));
+        let pair = pick();
+        if seen.insert(pair.0) {
+            picked.push(pair);
         }
     }
     Ok(picked)

@@ -437,10 +437,8 @@ fn spop_one(ecx: &mut ExecCx, key: &[u8]) -> Result<Reply, CmdError> {
     let mut rng = command_rng(ecx);
     let popped = ecx.edit_set(key, IfAbsent::Skip, key, |set, _| {
         let member = set
-            .nth(below(&mut rng, set.len()))
-            .expect("a stored set is not empty")
-            .to_vec();
-        set.remove(&member);
+            .pop_random(|| rng.next_u64())
+            .expect("a stored set is not empty");
         Ok((member, Change::Modified))
     })?;
     Ok(Reply::opt_bulk(popped))
@@ -487,8 +485,8 @@ fn srandmember(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let Some(count) = parse_opt_count(argv)? else {
         let mut rng = command_rng(ecx);
         let member = ecx.read_set(&argv[1])?.map(|set| {
-            set.nth(below(&mut rng, set.len()))
-                .expect("index below len")
+            set.random(|| rng.next_u64())
+                .expect("a stored set is not empty")
         });
         return Ok(member.map_or(Reply::Nil, member_reply));
     };
@@ -500,13 +498,31 @@ fn srandmember(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let len = set.len();
     let picked: Vec<Reply> = match count {
         RandCount::Repeats(n) => (0..n)
-            .map(|_| member_reply(set.nth(below(&mut rng, len)).expect("index below len")))
+            .map(|_| member_reply(set.random(|| rng.next_u64()).expect("not empty")))
             .collect(),
         RandCount::Distinct(n) if n >= len as u64 => members_reply(set),
-        RandCount::Distinct(n) => distinct_indexes(&mut rng, len, n as usize)
-            .into_iter()
-            .map(|i| member_reply(set.nth(i).expect("index below len")))
-            .collect(),
+        RandCount::Distinct(n) => {
+            // One pass over the set for the drawn positions (`nth` would walk it per member).
+            let order = distinct_indexes(&mut rng, len, n as usize);
+            let mut positions: Vec<(usize, usize)> = order
+                .iter()
+                .enumerate()
+                .map(|(slot, &i)| (i, slot))
+                .collect();
+            positions.sort_unstable();
+            let mut out = vec![Reply::Nil; order.len()];
+            let mut wanted = positions.iter().peekable();
+            for (i, member) in set.iter().enumerate() {
+                while let Some(&&(at, slot)) = wanted.peek() {
+                    if at != i {
+                        break;
+                    }
+                    out[slot] = member_reply(member);
+                    wanted.next();
+                }
+            }
+            out
+        }
     };
     Ok(Reply::Array(picked))
 }
