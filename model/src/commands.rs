@@ -207,7 +207,9 @@ const DENYOOM: &[&str] = &[
 /// Commands whose array or set reply lists members in the server's iteration order, which the
 /// model does not claim: their replies are compared as multisets.
 pub fn unordered_reply(argv: &[Vec<u8>]) -> bool {
-    const UNORDERED: &[&str] = &["keys", "smembers", "sinter", "sunion", "sdiff"];
+    const UNORDERED: &[&str] = &[
+        "keys", "smembers", "sinter", "sunion", "sdiff", "hkeys", "hvals",
+    ];
     argv.first().is_some_and(|name| {
         UNORDERED
             .iter()

@@ -746,8 +746,30 @@ fn replies_match(argv: &[Vec<u8>], queued: &[Vec<Vec<u8>>], model: &Resp, record
             };
             sorted(a) == sorted(b)
         }
-        _ => model == recorded,
+        _ if is(b"hgetall") && sorted_pairs(model).is_some() => {
+            sorted_pairs(model) == sorted_pairs(recorded)
+        }
+        // A RESP2 client records a map (HGETALL) as a flat array: compare on the wire.
+        _ => model == recorded || model.to_resp2_bytes() == recorded.to_resp2_bytes(),
     }
+}
+
+/// HGETALL's field/value pairs (a map, or RESP2's flat array) in sorted order: a hashtable
+/// lists them in table order, which the model does not claim. `None` for any other reply.
+fn sorted_pairs(reply: &Resp) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = match reply {
+        Resp::Map(entries) => entries
+            .iter()
+            .map(|(f, v)| (f.to_resp2_bytes(), v.to_resp2_bytes()))
+            .collect(),
+        Resp::Array(flat) if flat.len() % 2 == 0 => flat
+            .chunks(2)
+            .map(|pair| (pair[0].to_resp2_bytes(), pair[1].to_resp2_bytes()))
+            .collect(),
+        _ => return None,
+    };
+    pairs.sort();
+    Some(pairs)
 }
 
 impl fmt::Display for Violation {

@@ -47,8 +47,35 @@ pub struct SimConfig {
     /// of any seed.
     pub shard_budget_bytes: u64,
     pub maxmemory_policy: MaxmemoryPolicy,
+    /// Collection commands mixed in (`None`: strings and keyspace only). Drawn from a stream of
+    /// its own, and the workload draws them from another, so a seed without them generates
+    /// exactly what it did before they existed.
+    pub collections: Option<CollectionMix>,
     pub plants: Vec<Plant>,
 }
+
+/// A command family the workload draws besides strings and the keyspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Hash,
+    Set,
+}
+
+/// The families, one row each: a new family is a row here and a generator in its `mix_*`
+/// module; seeds that drew no collections are unchanged by it.
+pub const FAMILIES: &[Family] = &[Family::Hash, Family::Set];
+
+/// How a seed mixes collection commands into its workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CollectionMix {
+    /// Share of commands that are collection commands, per mille.
+    pub per_mille: u32,
+    /// The families drawn from (never empty).
+    pub families: Vec<Family>,
+}
+
+/// Share of seeds that mix collection commands in, per mille.
+const COLLECTIONS_PER_MILLE: u32 = 500;
 
 /// Share of seeds that run with a memory budget, per mille.
 const BUDGET_PER_MILLE: u32 = 400;
@@ -133,9 +160,40 @@ impl SimConfig {
             },
             shard_budget_bytes: 0,
             maxmemory_policy: MaxmemoryPolicy::NoEviction,
+            collections: None,
             plants: Vec::new(),
         }
         .with_budget_drawn()
+        .with_collections_drawn()
+    }
+
+    /// The collection mix, from the seed's own stream (see `collections`).
+    fn with_collections_drawn(mut self) -> SimConfig {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x636f_6c6c_6563_7400);
+        if rng.gen_range(0..1000) >= COLLECTIONS_PER_MILLE {
+            return self;
+        }
+        let per_mille = rng.gen_range(100..=500);
+        let mut families: Vec<Family> = FAMILIES
+            .iter()
+            .copied()
+            .filter(|_| rng.gen_bool(0.7))
+            .collect();
+        if families.is_empty() {
+            families.push(*FAMILIES.choose(&mut rng).expect("families"));
+        }
+        self.collections = Some(CollectionMix {
+            per_mille,
+            families,
+        });
+        self
+    }
+
+    /// The same world with strings and the keyspace only: the run the seed made before
+    /// collections existed (regression seeds replay it too).
+    pub fn without_collections(mut self) -> SimConfig {
+        self.collections = None;
+        self
     }
 
     /// The memory budget, from the seed's own stream: most budgets leave room for a few dozen

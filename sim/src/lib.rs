@@ -76,7 +76,14 @@ impl std::fmt::Display for Failure {
 
 /// Runs one seed with the given planted bugs and checks it.
 pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
-    let config = SimConfig::from_seed(seed).with_plants(plants);
+    run_config(SimConfig::from_seed(seed).with_plants(plants))
+}
+
+/// Runs and checks one world, as `run_seed` derives it or adjusted (`without_collections`).
+pub fn run_config(config: SimConfig) -> Result<RunReport, Failure> {
+    let seed = config.seed;
+    let plants = config.plants.clone();
+    let plants = plants.as_slice();
     let described = format!("{config:?}");
     let fail = |reason: String, tail: Vec<String>| Failure {
         seed,

@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, VecDeque};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+
+use crate::config::{CollectionMix, Family};
 
 /// Most commands a transaction's body holds (between MULTI and EXEC).
 const TRANSACTION_BODY_MAX: usize = 5;
@@ -24,6 +27,9 @@ pub struct Workload {
     cross_shard: bool,
     /// Per client, the rest of a transaction already decided (WATCH .. MULTI .. EXEC).
     scripted: BTreeMap<usize, VecDeque<Vec<Vec<u8>>>>,
+    /// Collection commands and the generator they are drawn with: a stream apart from the
+    /// main one, so the string commands a seed draws are the same with or without them.
+    collections: Option<(CollectionMix, ChaCha8Rng)>,
 }
 
 impl Workload {
@@ -45,13 +51,53 @@ impl Workload {
             multi_per_mille,
             cross_shard,
             scripted: BTreeMap::new(),
+            collections: None,
         }
+    }
+
+    /// Mixes collection commands in as `mix` says, drawn from a stream seeded by `seed`.
+    pub fn with_collections(mut self, mix: Option<CollectionMix>, seed: u64) -> Workload {
+        self.collections =
+            mix.map(|mix| (mix, ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_785f_636f_6c6c)));
+        self
+    }
+
+    /// A collection command, when the collection stream says this one is: over the same keys
+    /// as the rest (so types collide and WRONGTYPE is exercised).
+    fn collection_command(&mut self) -> Option<Vec<Vec<u8>>> {
+        let (mix, rng) = self.collections.as_mut()?;
+        if rng.gen_range(0..1000) >= mix.per_mille {
+            return None;
+        }
+        let family = *mix.families.choose(rng).expect("a mix names a family");
+        let key = if rng.gen_ratio(1, 5) {
+            self.tagged.choose(rng)
+        } else {
+            self.keys.choose(rng)
+        }
+        .expect("keys")
+        .clone();
+        Some(match family {
+            Family::Hash => crate::mix_hash::hash_command(rng, key),
+            Family::Set => {
+                let pool = if self.cross_shard {
+                    &self.keys
+                } else {
+                    &self.tagged
+                };
+                crate::mix_set::set_command(rng, key, pool)
+            }
+        })
     }
 
     /// The next command `client` sends: the rest of its transaction if it is in one, else
     /// sometimes the start of a new one, else one command.
     pub fn next(&mut self, client: usize, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
         if let Some(argv) = self.scripted.get_mut(&client).and_then(VecDeque::pop_front) {
+            return argv;
+        }
+        // Collection commands are extra commands from their own stream (see `collections`).
+        if let Some(argv) = self.collection_command() {
             return argv;
         }
         // No draw at all when transactions are off, so such seeds replay as they always did.
@@ -67,7 +113,9 @@ impl Workload {
     /// WATCH (half the time, sometimes followed by a command or an UNWATCH), MULTI, a body
     /// over keys of every shard, then EXEC, or DISCARD now and then. A body sometimes holds a
     /// command the server must refuse while queueing, so that EXEC replies EXECABORT.
-    fn transaction(&self, rng: &mut ChaCha8Rng, wall_ms: u64) -> VecDeque<Vec<Vec<u8>>> {
+    /// Collection commands are extra: one may come before any body command, drawn from their
+    /// own stream, so the rest of the script is what the main stream alone would make.
+    fn transaction(&mut self, rng: &mut ChaCha8Rng, wall_ms: u64) -> VecDeque<Vec<Vec<u8>>> {
         let word = |w: &str| vec![w.as_bytes().to_vec()];
         let mut script = VecDeque::new();
         if rng.gen_ratio(1, 2) {
@@ -84,6 +132,9 @@ impl Workload {
         }
         script.push_back(word("MULTI"));
         for _ in 0..rng.gen_range(1..=TRANSACTION_BODY_MAX) {
+            if let Some(extra) = self.collection_command() {
+                script.push_back(extra);
+            }
             let argv = match rng.gen_range(0..20) {
                 0 => word("GET"),                                // wrong arity
                 1 => vec![b"NOSUCHCMD".to_vec(), self.key(rng)], // unknown command
@@ -242,7 +293,6 @@ pub fn encode_command(argv: &[Vec<u8>]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand_core::SeedableRng;
 
     /// Each client's stream is whole transactions: WATCH and UNWATCH only outside MULTI, every
     /// MULTI closed by EXEC or DISCARD before the next one, bodies of 1 to 5 commands, however
@@ -290,5 +340,38 @@ mod tests {
             let argv = workload.next(0, &mut a, 1_000);
             assert_eq!(argv, workload.command(&mut b, 1_000));
         }
+    }
+
+    /// Collection commands come from their own stream: taking them out of a mixed stream
+    /// leaves exactly the commands the seed draws without them.
+    #[test]
+    fn collections_leave_the_other_commands_unchanged() {
+        let mix = CollectionMix {
+            per_mille: 400,
+            families: vec![Family::Hash, Family::Set],
+        };
+        let mut plain = Workload::new(8, 100, 100, 300, true);
+        let mut mixed = Workload::new(8, 100, 100, 300, true).with_collections(Some(mix), 9);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+        let mut collection_commands = 0;
+        for _ in 0..2_000 {
+            let expected = plain.next(0, &mut a, 1_000);
+            let got = loop {
+                let argv = mixed.next(0, &mut b, 1_000);
+                let name = String::from_utf8_lossy(&argv[0]).to_ascii_uppercase();
+                let strings = ["SET", "SETNX", "STRLEN"];
+                let collection = name.starts_with('H')
+                    || (name.starts_with('S') && !strings.contains(&name.as_str()));
+                if !collection {
+                    break argv;
+                }
+                collection_commands += 1;
+            };
+            assert_eq!(got, expected);
+        }
+        assert!(
+            collection_commands > 500,
+            "{collection_commands} collection commands"
+        );
     }
 }

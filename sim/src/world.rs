@@ -150,7 +150,8 @@ impl World {
             config.multi_key_per_mille,
             config.multi_per_mille,
             true,
-        );
+        )
+        .with_collections(config.collections.clone(), config.seed);
         let mut world = World {
             stalled_until: vec![0; config.threads as usize],
             config,

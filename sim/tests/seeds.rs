@@ -33,7 +33,30 @@ fn regression_seeds_pass() {
             .and_then(|w| w.parse().ok())
             .expect("seed number");
         assert_passes(seed, &[]);
+        // Also the run the seed made when it was filed, before collection commands existed.
+        let strings_only = sim::config::SimConfig::from_seed(seed).without_collections();
+        if let Err(failure) = sim::run_config(strings_only) {
+            panic!("strings only: {failure}");
+        }
     }
+}
+
+/// About half the seeds mix hash and set commands in, and they are checked like the rest:
+/// every collection command in a history goes through the model.
+#[test]
+fn about_half_the_seeds_mix_collections() {
+    let mixed: Vec<u64> = (0..SEEDS_PER_TEST_RUN)
+        .filter(|&seed| {
+            sim::config::SimConfig::from_seed(seed)
+                .collections
+                .is_some()
+        })
+        .collect();
+    let share = mixed.len() as u64 * 1000 / SEEDS_PER_TEST_RUN;
+    assert!(
+        (350..=650).contains(&share),
+        "{share} per mille of seeds mix collections"
+    );
 }
 
 #[test]
