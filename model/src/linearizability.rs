@@ -736,7 +736,8 @@ fn replies_match(argv: &[Vec<u8>], queued: &[Vec<Vec<u8>>], model: &Resp, record
                 && (queued.iter().zip(a.iter().zip(b)))
                     .all(|(argv, (a, b))| replies_match(argv, &[], a, b))
         }
-        (Resp::Array(a), Resp::Array(b)) | (Resp::Set(a), Resp::Set(b))
+        // A RESP2 client records a set reply as an array.
+        (Resp::Array(a) | Resp::Set(a), Resp::Array(b) | Resp::Set(b))
             if crate::commands::unordered_reply(argv) =>
         {
             let sorted = |v: &[Resp]| {
