@@ -139,10 +139,13 @@ pub enum Plant {
     AdmitEachHop = 8,
     /// Eviction deletes keys that queued transactions hold intents on.
     EvictLockedKeys = 9,
+    /// HSET and HMSET leave an existing field's old value in place (answering as if they
+    /// had replaced it): a bug inside a collection, below routing and transactions.
+    HsetKeepsOldValue = 10,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 10] = [
+    pub const ALL: [Plant; 11] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -153,6 +156,7 @@ impl Plant {
         Plant::AcceptConflictingLowerTxid,
         Plant::AdmitEachHop,
         Plant::EvictLockedKeys,
+        Plant::HsetKeepsOldValue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -167,6 +171,7 @@ impl Plant {
             Plant::AcceptConflictingLowerTxid => "accept-conflicting-lower-txid",
             Plant::AdmitEachHop => "admit-each-hop",
             Plant::EvictLockedKeys => "evict-locked-keys",
+            Plant::HsetKeepsOldValue => "hset-keeps-old-value",
         }
     }
 

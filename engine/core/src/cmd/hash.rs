@@ -140,9 +140,13 @@ fn field_pairs<'a>(
 /// Sets every pair; the number of fields that were new.
 fn set_pairs(ecx: &mut ExecCx, argv: &Argv, name: &str) -> Result<i64, CmdError> {
     let pairs = field_pairs(argv, name)?;
+    let keep_old = ecx.cx.planted(crate::cx::Plant::HsetKeepsOldValue);
     let added = ecx.edit_hash(&argv[1], IfAbsent::Create, |h, limits| {
         let added = pairs
-            .filter(|(field, value)| h.insert(field, value, limits))
+            .filter(|(field, value)| {
+                let planted_skip = keep_old && h.contains(field);
+                !planted_skip && h.insert(field, value, limits)
+            })
             .count();
         Ok((added as i64, Change::Modified))
     })?;
