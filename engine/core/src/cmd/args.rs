@@ -97,6 +97,46 @@ pub(crate) fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     Ok(if negative { n.wrapping_neg() } else { n })
 }
 
+/// Redis's default COUNT for the SCAN family.
+pub(crate) const SCAN_COUNT_DEFAULT: usize = 10;
+
+/// What HSCAN and SSCAN take after the cursor. A `MATCH *` is no pattern at all, as in Redis.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ScanOptions {
+    pub pattern: Option<Vec<u8>>,
+    pub count: usize,
+}
+
+/// `[MATCH pattern] [COUNT count]` from argument 3 on, as scanGenericCommand reads them for a
+/// key's collection: each option needs its value and may repeat (the last wins); a COUNT below
+/// 1 is a syntax error; there is no TYPE.
+pub(crate) fn parse_scan_options(argv: &Argv) -> Result<ScanOptions, CmdError> {
+    let mut parsed = ScanOptions {
+        pattern: None,
+        count: SCAN_COUNT_DEFAULT,
+    };
+    let mut args = Args::new(argv, 3);
+    while let Some(word) = args.next() {
+        if args.is_done() {
+            return Err(CmdError::Syntax);
+        }
+        if eq_word(word, "COUNT") {
+            let n = args.next_i64()?;
+            if n < 1 {
+                return Err(CmdError::Syntax);
+            }
+            parsed.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if eq_word(word, "MATCH") {
+            let pattern = args.next_arg()?;
+            parsed.pattern = (pattern != b"*").then(|| pattern.to_vec());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    args.finish()?;
+    Ok(parsed)
+}
+
 pub fn eq_word(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }

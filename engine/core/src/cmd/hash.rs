@@ -40,7 +40,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
-use crate::cmd::args::{eq_word, parse_i64, Args};
+use crate::cmd::args::{parse_i64, parse_scan_cursor, parse_scan_options, Args, ScanOptions};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, KeySpec};
 use crate::db::HashValue;
@@ -54,8 +54,6 @@ use crate::shard::ExecCx;
 const RANDFIELD_REPEATS_MAX: u64 = 1 << 24;
 /// HRANDFIELD WITHVALUES bounds its count to ±LONG_MAX/2 (t_hash.c), so twice it fits.
 const RANDFIELD_WITHVALUES_COUNT_MAX: i64 = i64::MAX / 2;
-/// HSCAN's default COUNT.
-const SCAN_COUNT_DEFAULT: usize = 10;
 /// scanGenericCommand gives up after `count * 10` extra table steps.
 const SCAN_STEPS_PER_COUNT: usize = 10;
 
@@ -427,73 +425,10 @@ fn rand_reply(picked: Vec<Pair<'_>>, with_values: WithValues) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // HSCAN.
 
-/// HSCAN's options. A `MATCH *` is no pattern at all, as in Redis.
-#[derive(Debug, PartialEq, Eq)]
-struct ScanOptions {
-    pattern: Option<Vec<u8>>,
-    count: usize,
-}
-
-/// `[MATCH pattern] [COUNT count]` from argument 3 on (scanGenericCommand's loop: each option
-/// needs its value; a COUNT below 1 is a syntax error; HSCAN takes no TYPE).
-fn parse_scan_options(argv: &Argv) -> Result<ScanOptions, CmdError> {
-    let mut parsed = ScanOptions {
-        pattern: None,
-        count: SCAN_COUNT_DEFAULT,
-    };
-    let mut args = Args::new(argv, 3);
-    while let Some(word) = args.next() {
-        if args.is_done() {
-            return Err(CmdError::Syntax);
-        }
-        if eq_word(word, "COUNT") {
-            let n = args.next_i64()?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            parsed.count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_word(word, "MATCH") {
-            let pattern = args.next_arg()?;
-            parsed.pattern = (pattern != b"*").then(|| pattern.to_vec());
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    args.finish()?;
-    Ok(parsed)
-}
-
-/// Redis 7.0's parseScanCursorOrReply: strtoul in base 10 over the argument as a C string (cut
-/// at its first NUL), refused when it starts with a space, has anything after the digits, or
-/// overflows. strtoul takes one sign: `-1` wraps to u64::MAX; a sign without digits is
-/// refused, but an empty cursor reads as 0.
-/// TODO(merge): SCAN's own copy in keyspace.rs is being fixed in cmd/args.rs; the two can
-/// become one once that lands.
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let text = arg.split(|&b| b == 0).next().unwrap_or_default();
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, text),
-    };
-    let signed_without_digits = digits.is_empty() && !text.is_empty();
-    if signed_without_digits || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if negative { n.wrapping_neg() } else { n })
-}
-
 /// HSCAN key cursor [MATCH pattern] [COUNT count]: the next cursor and a flat array of fields
 /// and values.
 fn hscan(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let cursor = parse_cursor(&argv[2])?;
+    let cursor = parse_scan_cursor(&argv[2])?;
     let Some(hash) = ecx.read_hash(&argv[1])? else {
         return Ok(scan_reply(0, Vec::new()));
     };
@@ -1041,7 +976,7 @@ mod tests {
             (b"1\0x", 1),
         ];
         for (arg, want) in ok {
-            assert_eq!(parse_cursor(arg), Ok(*want), "{arg:?}");
+            assert_eq!(parse_scan_cursor(arg), Ok(*want), "{arg:?}");
         }
         let bad: &[&[u8]] = &[
             b"-",
@@ -1056,7 +991,11 @@ mod tests {
             b"--1",
         ];
         for arg in bad {
-            assert_eq!(parse_cursor(arg), Err(CmdError::InvalidCursor), "{arg:?}");
+            assert_eq!(
+                parse_scan_cursor(arg),
+                Err(CmdError::InvalidCursor),
+                "{arg:?}"
+            );
         }
     }
 

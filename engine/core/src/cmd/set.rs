@@ -43,7 +43,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
-use crate::cmd::args::{eq_word, parse_i64, Args};
+use crate::cmd::args::{eq_word, parse_i64, parse_scan_cursor, parse_scan_options, Args};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::db::{Collection, Kind, Member, SetValue, Value};
@@ -52,8 +52,6 @@ use crate::glob::glob_match;
 use crate::reply::Reply;
 use crate::shard::ExecCx;
 
-/// SSCAN's COUNT when none is given (Redis's scanGenericCommand).
-const SCAN_COUNT_DEFAULT: usize = 10;
 /// SSCAN visits at most this many buckets per COUNT before answering (Redis's maxiterations).
 const SCAN_BUCKETS_PER_COUNT: usize = 10;
 /// SPOP with a count keeps `size - count` random members and pops the rest when count passes
@@ -197,70 +195,6 @@ fn parse_sintercard(argv: &Argv) -> Result<(usize, usize), CmdError> {
     }
     args.finish()?;
     Ok((numkeys, limit))
-}
-
-/// Redis 7.0's parseScanCursorOrReply, which reads the cursor with strtoul: a leading '+' or
-/// '-' is allowed ('-1' wraps to u64::MAX), an empty string is 0, bytes after a NUL are ignored;
-/// a leading space, a sign without digits, other trailing bytes or overflow are errors.
-/// Local to SSCAN until SCAN's own parser (cmd/keyspace.rs) agrees on '-' and '+' alone, when
-/// the two can merge into cmd/args.rs.
-fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let text = arg.split(|&b| b == 0).next().unwrap_or(&[]);
-    if text.is_empty() {
-        return Ok(0);
-    }
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CmdError::InvalidCursor);
-    }
-    let mut n: u64 = 0;
-    for &d in digits {
-        n = n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d - b'0')))
-            .ok_or(CmdError::InvalidCursor)?;
-    }
-    Ok(if negative { n.wrapping_neg() } else { n })
-}
-
-/// SSCAN's options, read only once the key is found (Redis's scanGenericCommand).
-#[derive(Debug, PartialEq, Eq)]
-struct ScanOptions {
-    /// None for no pattern or `*`, which Redis does not match against.
-    pattern: Option<Vec<u8>>,
-    count: usize,
-}
-
-/// `[MATCH pattern] [COUNT count]`, each repeatable, the last winning.
-fn parse_scan_options(argv: &Argv) -> Result<ScanOptions, CmdError> {
-    let mut options = ScanOptions {
-        pattern: None,
-        count: SCAN_COUNT_DEFAULT,
-    };
-    let mut args = Args::new(argv, 3);
-    while let Some(word) = args.next() {
-        if args.is_done() {
-            return Err(CmdError::Syntax);
-        }
-        if eq_word(word, "COUNT") {
-            let n = args.next_i64()?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            options.count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_word(word, "MATCH") {
-            let pattern = args.next_arg()?;
-            options.pattern = (pattern != b"*").then(|| pattern.to_vec());
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    args.finish()?;
-    Ok(options)
 }
 
 // ---------------------------------------------------------------------------------------------
