@@ -6,7 +6,8 @@
 //! linearizability search cost (per seed with `--replay`, and its whole history with
 //! `--trace`; the costliest seeds of a sweep; `--plain` measures the search without its
 //! reductions);
-//! `--plant list` prints the plantable bugs, one per line.
+//! `--plant list` prints the plantable bugs, one per line; `--strings-only` runs seeds without
+//! the collection commands they may mix in (as they ran before collections existed).
 
 // The runner reports seeds per second of real time; the simulation itself never reads a clock.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -27,6 +28,18 @@ struct Args {
     plain: bool,
     plants: Vec<Plant>,
     list_plants: bool,
+    strings_only: bool,
+}
+
+impl Args {
+    /// Runs one seed as the flags say.
+    fn run(&self, seed: u64) -> Result<sim::RunReport, sim::Failure> {
+        let mut config = sim::SimConfig::from_seed(seed).with_plants(&self.plants);
+        if self.strings_only {
+            config = config.without_collections();
+        }
+        sim::run_config(config)
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -40,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         plain: false,
         plants: Vec::new(),
         list_plants: false,
+        strings_only: false,
     };
     let mut it = std::env::args().skip(1);
     let number = |v: Option<String>, flag: &str| -> Result<u64, String> {
@@ -55,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
             "--trace-hash" => args.trace_hash = true,
             "--stats" => args.stats = true,
             "--plain" => args.plain = true,
+            "--strings-only" => args.strings_only = true,
             "--plant" => {
                 let name = it.next().ok_or("--plant needs a name (or 'list')")?;
                 if name == "list" {
@@ -96,7 +111,7 @@ fn main() -> ExitCode {
 }
 
 fn replay(seed: u64, args: &Args) -> ExitCode {
-    match sim::run_seed(seed, &args.plants) {
+    match args.run(seed) {
         Ok(report) => {
             println!(
                 "seed {seed} passed: {} requests, {} events",
@@ -154,10 +169,8 @@ fn search_cost(seed: u64, args: &Args) -> ExitCode {
 fn sweep(args: &Args) -> ExitCode {
     let started = Instant::now();
     let seeds: Vec<u64> = (args.base..args.base + args.seeds).collect();
-    let results: Vec<Result<sim::RunReport, sim::Failure>> = seeds
-        .par_iter()
-        .map(|&seed| sim::run_seed(seed, &args.plants))
-        .collect();
+    let results: Vec<Result<sim::RunReport, sim::Failure>> =
+        seeds.par_iter().map(|&seed| args.run(seed)).collect();
     let elapsed = started.elapsed().as_secs_f64();
     let failures: Vec<&sim::Failure> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     println!(
