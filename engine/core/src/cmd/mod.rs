@@ -2,26 +2,22 @@
 //! commands. Dispatch, arity checks, key routing, COMMAND INFO/DOCS/COUNT/LIST and the fuzzers'
 //! coverage list all read it; a test checks the rows against each other and against Redis.
 //!
-//! Each family file (`strings`, `keyspace`, `server`) holds its rows and its handlers. Handlers
+//! Each family file (`family/`: strings, hash, set, keyspace, server…) holds its rows and its
+//! handlers. Handlers
 //! that run on a shard are `ShardFn`s: they see one shard's data through `ExecCx` and never see
 //! RESP. Commands answered by the connection alone or coordinated across shards are named by
 //! `ConnCmd`/`NodeCmd` variants that `node.rs` matches exhaustively.
 
 pub mod args;
-pub mod client;
 pub mod command_args;
 pub mod command_docs;
-pub mod config_cmd;
-pub mod expire;
-pub mod hash;
-pub mod info;
-pub mod keyspace;
-pub mod memory;
+pub mod family;
 pub mod names;
-pub mod object;
-pub mod server;
-pub mod set;
-pub mod strings;
+
+// The families keep their short paths (`cmd::strings`, `cmd::hash`…).
+pub use family::{
+    client, config_cmd, expire, hash, info, keyspace, memory, object, server, set, strings,
+};
 
 use crate::argv::Argv;
 use crate::error::CmdError;

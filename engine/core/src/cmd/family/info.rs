@@ -17,7 +17,7 @@
 //! node-wide peak a little); used_memory_rss is the process's resident memory as the driver
 //! last reported it (engine/server reads it on a timer), or used_memory where no driver
 //! reports one (simulator, tests); mem_fragmentation_ratio is their quotient. MEMORY STATS
-//! (cmd/memory.rs) rides this gather too.
+//! (cmd/family/memory.rs) rides this gather too.
 
 use std::fmt::Write as _;
 

@@ -1,0 +1,16 @@
+//! The command families: one file per family, each with its design header, its rows (built
+//! through `cmd::Family`), its typed parsers and its handlers, apart from the table machinery
+//! in `cmd/` (the table, key specs, argument docs, name lookup) that every family uses.
+//! STYLE.md: one family, one file, three layers.
+
+pub mod client;
+pub mod config_cmd;
+pub mod expire;
+pub mod hash;
+pub mod info;
+pub mod keyspace;
+pub mod memory;
+pub mod object;
+pub mod server;
+pub mod set;
+pub mod strings;
