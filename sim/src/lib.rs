@@ -132,8 +132,7 @@ pub fn run_history(seed: u64) -> Result<Vec<world::Observed>, String> {
 /// What the linearizability search costs on a seed's history, whatever the number of clients
 /// (the single-client fast path is skipped), and the history itself: for diagnosing slow or
 /// budget-bound seeds. `reduce: false` measures the plain search (`CheckConfig::reduce`).
-pub fn search_cost(seed: u64, plants: &[Plant], reduce: bool) -> Result<SearchCost, String> {
-    let config = SimConfig::from_seed(seed).with_plants(plants);
+pub fn search_cost(config: SimConfig, reduce: bool) -> Result<SearchCost, String> {
     let mut world = World::new(config.clone());
     if let Err(e) = world.run() {
         return Err(format!(

@@ -32,13 +32,18 @@ struct Args {
 }
 
 impl Args {
-    /// Runs one seed as the flags say.
-    fn run(&self, seed: u64) -> Result<sim::RunReport, sim::Failure> {
-        let mut config = sim::SimConfig::from_seed(seed).with_plants(&self.plants);
+    /// One seed's world as the flags say.
+    fn config(&self, seed: u64) -> sim::SimConfig {
+        let config = sim::SimConfig::from_seed(seed).with_plants(&self.plants);
         if self.strings_only {
-            config = config.without_collections();
+            config.without_collections()
+        } else {
+            config
         }
-        sim::run_config(config)
+    }
+
+    fn run(&self, seed: u64) -> Result<sim::RunReport, sim::Failure> {
+        sim::run_config(self.config(seed))
     }
 }
 
@@ -134,7 +139,7 @@ fn replay(seed: u64, args: &Args) -> ExitCode {
 
 fn search_cost(seed: u64, args: &Args) -> ExitCode {
     let started = Instant::now();
-    let cost = match sim::search_cost(seed, &args.plants, !args.plain) {
+    let cost = match sim::search_cost(args.config(seed), !args.plain) {
         Ok(cost) => cost,
         Err(e) => {
             println!("seed {seed}: the run failed before the check: {e}");
