@@ -663,6 +663,42 @@ impl Family {
     }
 }
 
+/// A one-key row as one line of what COMMAND INFO shows, in its order: name and arity, flags,
+/// legacy key range, ACL categories (@read/@write, then `type_category`, then @fast/@slow) and
+/// the key's flags. Family tests pin their rows with it.
+#[cfg(test)]
+pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
+    let flags: Vec<&str> = flag::NAMES
+        .iter()
+        .filter(|f| spec.has(f.0))
+        .map(|f| f.1)
+        .collect();
+    let (first, last, step) = spec.legacy_range();
+    let cats = spec.acl_categories();
+    let order = ["read", "write", type_category, "fast", "slow"];
+    let cats: Vec<&str> = order
+        .into_iter()
+        .filter(|c| {
+            let bit = acl::NAMES.iter().position(|n| n == c).expect("category");
+            cats & (1 << bit) != 0
+        })
+        .collect();
+    assert_eq!(spec.keys.len(), 1, "{}", spec.name);
+    let key_flags: Vec<&str> = keyflag::NAMES
+        .iter()
+        .filter(|f| spec.keys[0].flags & f.0 != 0)
+        .map(|f| f.1)
+        .collect();
+    format!(
+        "{} {} | {} | {first} {last} {step} | {} | {}",
+        spec.name,
+        spec.arity,
+        flags.join(" "),
+        cats.join(" "),
+        key_flags.join(" ")
+    )
+}
+
 /// Every family's rows.
 pub fn families() -> [&'static [CommandSpec]; 7] {
     [

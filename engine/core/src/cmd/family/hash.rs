@@ -1128,39 +1128,7 @@ mod tests {
         for want in rows {
             let name = want.split(' ').next().expect("name");
             let spec = SPECS.iter().find(|s| s.name == name).expect(name);
-            assert_eq!(info_line(spec), want);
+            assert_eq!(crate::cmd::info_line(spec, "hash"), want);
         }
-    }
-
-    /// A row as one line: the fields COMMAND INFO shows, in its order.
-    fn info_line(spec: &CommandSpec) -> String {
-        let flags: Vec<&str> = flag::NAMES
-            .iter()
-            .filter(|f| spec.has(f.0))
-            .map(|f| f.1)
-            .collect();
-        let (first, last, step) = spec.legacy_range();
-        let cats = spec.acl_categories();
-        let order = ["read", "write", "hash", "fast", "slow"];
-        let cats: Vec<&str> = order
-            .into_iter()
-            .filter(|c| {
-                let bit = acl::NAMES.iter().position(|n| n == c).expect("category");
-                cats & (1 << bit) != 0
-            })
-            .collect();
-        let key_flags: Vec<&str> = kf::NAMES
-            .iter()
-            .filter(|f| spec.keys[0].flags & f.0 != 0)
-            .map(|f| f.1)
-            .collect();
-        format!(
-            "{} {} | {} | {first} {last} {step} | {} | {}",
-            spec.name,
-            spec.arity,
-            flags.join(" "),
-            cats.join(" "),
-            key_flags.join(" ")
-        )
     }
 }
