@@ -239,3 +239,41 @@ impl TestCluster {
         }
     }
 }
+
+/// A family test's client: one connection to a cluster of `threads`, commands as words, and
+/// replies compared as RESP text. `each` runs a test on one shard and on three.
+pub struct FamilyTest {
+    pub c: TestCluster,
+    pub conn: ConnId,
+    pub threads: u16,
+}
+
+impl FamilyTest {
+    pub fn new(threads: u16) -> FamilyTest {
+        let mut c = TestCluster::new(threads);
+        let conn = c.connect(0);
+        FamilyTest { c, conn, threads }
+    }
+
+    pub fn run(&mut self, args: &[&str]) -> String {
+        self.c.cmd_text(self.conn, args)
+    }
+
+    /// Asserts each (command, reply) in order.
+    pub fn check(&mut self, steps: &[(&[&str], &str)]) {
+        for (args, want) in steps {
+            let got = self.run(args);
+            assert_eq!(&got, want, "{args:?} on {} threads", self.threads);
+        }
+    }
+}
+
+/// Thread counts every family test runs on: one shard, and three (keys spread over shards).
+pub const FAMILY_TEST_THREADS: [u16; 2] = [1, 3];
+
+/// Runs `test` once per thread count of `FAMILY_TEST_THREADS`.
+pub fn each(test: impl Fn(&mut FamilyTest)) {
+    for threads in FAMILY_TEST_THREADS {
+        test(&mut FamilyTest::new(threads));
+    }
+}

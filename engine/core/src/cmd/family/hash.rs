@@ -472,9 +472,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::cx::{ConnId, Cx, CxOptions};
+    use crate::cx::{Cx, CxOptions};
     use crate::shard::Shard;
-    use crate::testkit::TestCluster;
 
     const OK: &str = "+OK\r\n";
     const NIL: &str = "$-1\r\n";
@@ -487,40 +486,7 @@ mod tests {
     const BAD_CURSOR: &str = "-ERR invalid cursor\r\n";
     const EMPTY_SCAN: &str = "*2\r\n$1\r\n0\r\n*0\r\n";
 
-    /// Every test runs on one shard and on three.
-    const THREADS: [u16; 2] = [1, 3];
-
-    struct T {
-        c: TestCluster,
-        conn: ConnId,
-        threads: u16,
-    }
-
-    impl T {
-        fn new(threads: u16) -> T {
-            let mut c = TestCluster::new(threads);
-            let conn = c.connect(0);
-            T { c, conn, threads }
-        }
-
-        fn run(&mut self, args: &[&str]) -> String {
-            self.c.cmd_text(self.conn, args)
-        }
-
-        /// Asserts each (command, reply) in order.
-        fn check(&mut self, steps: &[(&[&str], &str)]) {
-            for (args, want) in steps {
-                let got = self.run(args);
-                assert_eq!(&got, want, "{args:?} on {} threads", self.threads);
-            }
-        }
-    }
-
-    fn each(test: impl Fn(&mut T)) {
-        for threads in THREADS {
-            test(&mut T::new(threads));
-        }
-    }
+    use crate::testkit::{each, FamilyTest as T};
 
     fn bulk(s: &str) -> String {
         format!("${}\r\n{s}\r\n", s.len())

@@ -680,44 +680,9 @@ fn pick_random(results: Vec<(ThreadId, NodeResult)>, cx: &mut Cx) -> Reply {
 
 #[cfg(test)]
 mod tests {
-    use crate::cx::ConnId;
     use crate::node::shard_of;
-    use crate::testkit::TestCluster;
 
-    /// Every test runs on one shard and on three (keys spread over shards).
-    const THREADS: [u16; 2] = [1, 3];
-
-    struct T {
-        c: TestCluster,
-        conn: ConnId,
-        threads: u16,
-    }
-
-    impl T {
-        fn new(threads: u16) -> T {
-            let mut c = TestCluster::new(threads);
-            let conn = c.connect(0);
-            T { c, conn, threads }
-        }
-
-        fn run(&mut self, args: &[&str]) -> String {
-            self.c.cmd_text(self.conn, args)
-        }
-
-        /// Asserts each (command, reply) in order.
-        fn check(&mut self, steps: &[(&[&str], &str)]) {
-            for (args, want) in steps {
-                let got = self.run(args);
-                assert_eq!(&got, want, "{args:?} on {} threads", self.threads);
-            }
-        }
-    }
-
-    fn each(test: impl Fn(&mut T)) {
-        for threads in THREADS {
-            test(&mut T::new(threads));
-        }
-    }
+    use crate::testkit::{each, FamilyTest as T};
 
     /// Two hashtag-free key names owned by different shards (any two on one shard).
     fn apart(threads: u16, prefix: &str) -> (String, String) {
