@@ -106,6 +106,9 @@ pub struct Config {
     /// `hash-max-listpack-value` (alias `hash-max-ziplist-value`), bytes.
     pub hash_max_listpack_value_bytes: u64,
     pub set_max_intset_entries: u64,
+    /// `list-max-listpack-size` (alias `list-max-ziplist-size`): entries per node, or
+    /// -1..-5 for 4..64 KiB.
+    pub list_max_listpack_size: i64,
 }
 
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
@@ -113,6 +116,7 @@ pub struct Config {
 pub const HASH_MAX_LISTPACK_ENTRIES_DEFAULT: u64 = 512;
 pub const HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES: u64 = 64;
 pub const SET_MAX_INTSET_ENTRIES_DEFAULT: u64 = 512;
+pub const LIST_MAX_LISTPACK_SIZE_DEFAULT: i64 = -2;
 
 impl Default for Config {
     fn default() -> Config {
@@ -142,6 +146,7 @@ impl Default for Config {
             hash_max_listpack_entries: HASH_MAX_LISTPACK_ENTRIES_DEFAULT,
             hash_max_listpack_value_bytes: HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
             set_max_intset_entries: SET_MAX_INTSET_ENTRIES_DEFAULT,
+            list_max_listpack_size: LIST_MAX_LISTPACK_SIZE_DEFAULT,
         }
     }
 }
@@ -157,6 +162,9 @@ impl Config {
             },
             set: crate::db::SetLimits {
                 intset_entries_max: size(self.set_max_intset_entries),
+            },
+            list: crate::db::ListLimits {
+                fill: self.list_max_listpack_size,
             },
         }
     }
@@ -210,13 +218,17 @@ pub enum Param {
     HashMaxListpackValue,
     HashMaxZiplistValue,
     SetMaxIntsetEntries,
+    ListMaxListpackSize,
+    ListMaxZiplistSize,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
 const INT_MAX: i64 = i32::MAX as i64;
+/// Redis's `INT_MIN` bound for int configs.
+const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 26] = [
+    pub const ALL: [Param; 28] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -243,6 +255,8 @@ impl Param {
         Param::HashMaxListpackValue,
         Param::HashMaxZiplistValue,
         Param::SetMaxIntsetEntries,
+        Param::ListMaxListpackSize,
+        Param::ListMaxZiplistSize,
     ];
 
     pub fn name(self) -> &'static str {
@@ -273,6 +287,8 @@ impl Param {
             Param::HashMaxListpackValue => "hash-max-listpack-value",
             Param::HashMaxZiplistValue => "hash-max-ziplist-value",
             Param::SetMaxIntsetEntries => "set-max-intset-entries",
+            Param::ListMaxListpackSize => "list-max-listpack-size",
+            Param::ListMaxZiplistSize => "list-max-ziplist-size",
         }
     }
 
@@ -307,7 +323,9 @@ impl Param {
             | Param::HashMaxZiplistEntries
             | Param::HashMaxListpackValue
             | Param::HashMaxZiplistValue
-            | Param::SetMaxIntsetEntries => Mutability::Mutable,
+            | Param::SetMaxIntsetEntries
+            | Param::ListMaxListpackSize
+            | Param::ListMaxZiplistSize => Mutability::Mutable,
         }
     }
 }
@@ -349,6 +367,9 @@ impl Config {
                 self.hash_max_listpack_value_bytes.to_string()
             }
             Param::SetMaxIntsetEntries => self.set_max_intset_entries.to_string(),
+            Param::ListMaxListpackSize | Param::ListMaxZiplistSize => {
+                self.list_max_listpack_size.to_string()
+            }
         };
         text.into_bytes()
     }
@@ -395,6 +416,9 @@ impl Config {
             }
             Param::SetMaxIntsetEntries => {
                 self.set_max_intset_entries = int_in(value, 0, i64::MAX)? as u64;
+            }
+            Param::ListMaxListpackSize | Param::ListMaxZiplistSize => {
+                self.list_max_listpack_size = int_in(value, INT_MIN, INT_MAX)?;
             }
             Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
                 unreachable!("{} is not settable", param.name())

@@ -109,6 +109,17 @@ pub enum CmdError {
     NumkeysPastArgs,
     /// SINTERCARD LIMIT not a non-negative integer.
     LimitNegative,
+    // list family
+    /// LSET past the list's ends.
+    IndexOutOfRange,
+    /// LPOS RANK 0.
+    RankZero,
+    /// LPOS COUNT not a non-negative integer.
+    CountNegative,
+    /// LPOS MAXLEN not a non-negative integer.
+    MaxlenNegative,
+    /// LMPOP COUNT not a positive integer.
+    CountNotPositive,
 
     // keyspace family
     /// ERR Unsupported option <opt> (EXPIRE and friends); holds the option as sent.
@@ -252,6 +263,14 @@ impl CmdError {
             NumkeysNotPositive => "ERR numkeys should be greater than 0",
             NumkeysPastArgs => "ERR Number of keys can't be greater than number of args",
             LimitNegative => "ERR LIMIT can't be negative",
+            IndexOutOfRange => "ERR index out of range",
+            RankZero => {
+                "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second \
+                 ... or use negative to start from the end of the list"
+            }
+            CountNegative => "ERR COUNT can't be negative",
+            MaxlenNegative => "ERR MAXLEN can't be negative",
+            CountNotPositive => "ERR count should be greater than 0",
             ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible"
             }

@@ -13,6 +13,7 @@
 mod entry;
 pub mod hash;
 mod intset;
+pub mod list;
 mod listpack;
 #[cfg(test)]
 mod memory_shapes;
@@ -23,6 +24,7 @@ pub mod size_class;
 
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
+pub use list::{End, ListLimits, ListValue};
 pub use set::{Member, SetLimits, SetValue};
 
 use crate::table::{Keyed, Table};
@@ -182,6 +184,7 @@ impl Value {
 pub enum Collection {
     Hash(HashValue),
     Set(SetValue),
+    List(ListValue),
 }
 
 impl Collection {
@@ -193,6 +196,7 @@ impl Collection {
         match self {
             Collection::Hash(_) => Kind::Hash,
             Collection::Set(_) => Kind::Set,
+            Collection::List(_) => Kind::List,
         }
     }
 
@@ -200,6 +204,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.encoding(),
             Collection::Set(s) => s.encoding(),
+            Collection::List(l) => l.encoding(),
         }
     }
 
@@ -208,6 +213,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.len(),
             Collection::Set(s) => s.len(),
+            Collection::List(l) => l.len(),
         }
     }
 
@@ -219,6 +225,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.heap_bytes(),
             Collection::Set(s) => s.heap_bytes(),
+            Collection::List(l) => l.heap_bytes(),
         }
     }
 
@@ -227,6 +234,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.check_invariants(),
             Collection::Set(s) => s.check_invariants(),
+            Collection::List(l) => l.check_invariants(),
         }
     }
 }
@@ -237,6 +245,7 @@ pub enum Kind {
     Str,
     Hash,
     Set,
+    List,
 }
 
 impl Kind {
@@ -245,6 +254,7 @@ impl Kind {
             Kind::Str => "string",
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::List => "list",
         }
     }
 }

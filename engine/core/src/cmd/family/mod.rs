@@ -9,6 +9,7 @@ pub mod expire;
 pub mod hash;
 pub mod info;
 pub mod keyspace;
+pub mod list;
 pub mod memory;
 pub mod object;
 pub mod server;
