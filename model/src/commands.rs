@@ -9,6 +9,7 @@
 use crate::args;
 use crate::hash;
 use crate::keyspace;
+use crate::list;
 use crate::model::{ConnState, Ctx};
 use crate::multi::{self, InMulti};
 use crate::resp::Resp;
@@ -124,6 +125,23 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("sunionstore", -3, K::All, set::sunionstore),
     spec("sdiff", -2, K::All, set::sdiff),
     spec("sdiffstore", -3, K::All, set::sdiffstore),
+    spec("lpush", -3, K::First, list::lpush),
+    spec("rpush", -3, K::First, list::rpush),
+    spec("lpushx", -3, K::First, list::lpushx),
+    spec("rpushx", -3, K::First, list::rpushx),
+    spec("lpop", -2, K::First, list::lpop),
+    spec("rpop", -2, K::First, list::rpop),
+    spec("llen", 2, K::First, list::llen),
+    spec("lindex", 3, K::First, list::lindex),
+    spec("linsert", 5, K::First, list::linsert),
+    spec("lrange", 4, K::First, list::lrange),
+    spec("lrem", 4, K::First, list::lrem),
+    spec("lset", 4, K::First, list::lset),
+    spec("ltrim", 4, K::First, list::ltrim),
+    spec("lpos", -3, K::First, list::lpos),
+    spec("rpoplpush", 3, K::FirstTwo, list::rpoplpush),
+    spec("lmove", 5, K::FirstTwo, list::lmove),
+    spec("lmpop", -4, K::Keynum, list::lmpop),
     spec("del", -2, K::All, keyspace::del),
     spec("unlink", -2, K::All, keyspace::del),
     spec("exists", -2, K::All, keyspace::exists),
@@ -202,6 +220,14 @@ const DENYOOM: &[&str] = &[
     "sinterstore",
     "sunionstore",
     "sdiffstore",
+    "lpush",
+    "rpush",
+    "lpushx",
+    "rpushx",
+    "linsert",
+    "lset",
+    "rpoplpush",
+    "lmove",
 ];
 
 /// Commands whose array or set reply lists members in the server's iteration order, which the

@@ -25,6 +25,7 @@ mod fnv;
 mod glob;
 mod hash;
 mod keyspace;
+mod list;
 pub mod linearizability;
 mod longdouble;
 pub mod model;

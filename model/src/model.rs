@@ -13,7 +13,7 @@
 //! (Redis also counts expired keys not yet reclaimed), and KEYS returns keys in key order
 //! (Redis: hash-table order, i.e. unspecified). Compare KEYS replies as sets.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::Hasher;
 
 use crate::commands;
@@ -32,6 +32,7 @@ pub enum Value {
     Str(Vec<u8>),
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
+    List(VecDeque<Vec<u8>>),
 }
 
 impl Value {
@@ -41,6 +42,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 }
@@ -284,6 +286,13 @@ impl Model {
                         h.write_u64(members.len() as u64);
                         for member in members {
                             h.write_bytes(member);
+                        }
+                    }
+                    Value::List(elems) => {
+                        h.write_u8(b'l');
+                        h.write_u64(elems.len() as u64);
+                        for elem in elems {
+                            h.write_bytes(elem);
                         }
                     }
                 }
