@@ -470,6 +470,46 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         integer("len").token("MINMATCHLEN").optional(),
         pure_token("withmatchlen", "WITHMATCHLEN").optional(),
     ])),
+    ("lindex", args(&[key("key", 0), integer("index")])),
+    ("linsert", args(&[
+        key("key", 0),
+        oneof("where", &[pure_token("before", "BEFORE"), pure_token("after", "AFTER")]),
+        string("pivot"),
+        string("element"),
+    ])),
+    ("llen", args(&[key("key", 0)])),
+    ("lmove", args(&[
+        key("source", 0),
+        key("destination", 1),
+        oneof("wherefrom", &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")]),
+        oneof("whereto", &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")]),
+    ])),
+    ("lmpop", args(&[
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        oneof("where", &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")]),
+        integer("count").token("COUNT").optional(),
+    ])),
+    ("lpop", args(&[key("key", 0), integer("count").since("6.2.0").optional()]).history(&[
+        ("6.2.0", "Added the `count` argument."),
+    ])),
+    ("lpos", args(&[
+        key("key", 0),
+        string("element"),
+        integer("rank").token("RANK").optional(),
+        integer("num-matches").token("COUNT").optional(),
+        integer("len").token("MAXLEN").optional(),
+    ])),
+    ("lpush", args(&[key("key", 0), string("element").multiple()]).history(&[
+        ("2.4.0", "Accepts multiple `element` arguments."),
+    ])),
+    ("lpushx", args(&[key("key", 0), string("element").multiple()]).history(&[
+        ("4.0.0", "Accepts multiple `element` arguments."),
+    ])),
+    ("lrange", args(&[key("key", 0), integer("start"), integer("stop")])),
+    ("lrem", args(&[key("key", 0), integer("count"), string("element")])),
+    ("lset", args(&[key("key", 0), integer("index"), string("element")])),
+    ("ltrim", args(&[key("key", 0), integer("start"), integer("stop")])),
     ("memory|usage", args(&[key("key", 0), integer("count").token("SAMPLES").optional()])),
     ("mget", args(&[key("key", 0).multiple()])),
     ("move", args(&[key("key", 0), integer("db")])),
@@ -516,6 +556,17 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
             "The command no longer returns an error when source and destination names are ",
             "the same.",
         )),
+    ])),
+    ("rpop", args(&[key("key", 0), integer("count").since("6.2.0").optional()]).history(&[
+        ("6.2.0", "Added the `count` argument."),
+    ])),
+    ("rpoplpush", args(&[key("source", 0), key("destination", 1)])
+        .deprecated("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments")),
+    ("rpush", args(&[key("key", 0), string("element").multiple()]).history(&[
+        ("2.4.0", "Accepts multiple `element` arguments."),
+    ])),
+    ("rpushx", args(&[key("key", 0), string("element").multiple()]).history(&[
+        ("4.0.0", "Accepts multiple `element` arguments."),
     ])),
     ("sadd", args(&[key("key", 0), string("member").multiple()]).history(&[
         ("2.4.0", "Accepts multiple `member` arguments."),
