@@ -343,7 +343,11 @@ pub(crate) fn lpos(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
         if maxlen != 0 && examined as i64 >= maxlen {
             break;
         }
-        let at = if from_right { len - 1 - examined } else { examined };
+        let at = if from_right {
+            len - 1 - examined
+        } else {
+            examined
+        };
         if l[at] != argv[2] {
             continue;
         }

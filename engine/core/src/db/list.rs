@@ -424,11 +424,7 @@ impl ListValue {
     /// The elements from `index` rightwards (LRANGE), starting at its node.
     pub fn iter_from(&self, index: usize) -> impl Iterator<Item = &[u8]> + '_ {
         let (at, skip) = self.locate(index).unwrap_or((self.q.nodes.len(), 0));
-        self.q
-            .nodes
-            .range(at..)
-            .flat_map(Node::iter)
-            .skip(skip)
+        self.q.nodes.range(at..).flat_map(Node::iter).skip(skip)
     }
 
     /// Replaces node `at` with nodes holding `elems`, split by `limits`.
@@ -440,7 +436,9 @@ impl ListValue {
         let mut from = 0;
         while from < elems.len() {
             let (mut to, mut bytes) = (from, 0);
-            while to < elems.len() && (to == from || limits.accepts(to - from, bytes, packed_len(elems[to]))) {
+            while to < elems.len()
+                && (to == from || limits.accepts(to - from, bytes, packed_len(elems[to])))
+            {
                 bytes += packed_len(elems[to]);
                 to += 1;
             }

@@ -3,7 +3,10 @@
 //! comparison with redis-server 7.0 loads. `cargo test -p damselfly-core --lib memory_shapes
 //! -- --nocapture` prints the figures; the asserts hold the targets.
 
-use super::{Collection, Entry, HashLimits, HashValue, SetLimits, SetValue, Value};
+use super::{
+    Collection, End, Entry, HashLimits, HashValue, ListLimits, ListValue, SetLimits, SetValue,
+    Value,
+};
 
 /// An entry's bytes for `key` holding `c`.
 fn entry_bytes(c: Collection) -> usize {
@@ -30,6 +33,14 @@ fn set_of<T: std::fmt::Display>(members: impl Iterator<Item = T>) -> SetValue {
     s
 }
 
+fn list_of(elements: usize) -> ListValue {
+    let mut l = ListValue::new();
+    for _ in 0..elements {
+        l.push(End::Right, &[b'v'; 16], &ListLimits::default());
+    }
+    l
+}
+
 #[test]
 fn collections_meet_the_memory_targets() {
     let collection = std::mem::size_of::<Collection>();
@@ -53,6 +64,18 @@ fn collections_meet_the_memory_targets() {
             1,
             Collection::Hash(hash_of(50)),
             1368,
+        ),
+        (
+            "list, 100 elements of 16 B, per key (redis 7.0: 2,125 B)",
+            1,
+            Collection::List(list_of(100)),
+            2125,
+        ),
+        (
+            "list, 1,000,000 elements of 16 B (redis 7.0: 18.x B/element)",
+            1_000_000,
+            Collection::List(list_of(1_000_000)),
+            18,
         ),
         (
             "set, 100 ints 0..100 (intset), per key",

@@ -542,3 +542,129 @@ fn lmpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let keys: Vec<&[u8]> = argv.iter().skip(2).take(numkeys).collect();
     Ok(mpop_reply(mpop(ecx, &keys, end, count)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::node::shard_of;
+    use crate::testkit::each;
+
+    const OK: &str = "+OK\r\n";
+    const NIL: &str = "$-1\r\n";
+    const NIL_ARRAY: &str = "*-1\r\n";
+    const WRONGTYPE: &str =
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+
+    fn int(n: i64) -> String {
+        format!(":{n}\r\n")
+    }
+
+    fn bulk(s: &str) -> String {
+        format!("${}\r\n{s}\r\n", s.len())
+    }
+
+    fn arr(items: &[&str]) -> String {
+        let mut out = format!("*{}\r\n", items.len());
+        for s in items {
+            out.push_str(&bulk(s));
+        }
+        out
+    }
+
+    fn assert_spread(keys: &[&str]) {
+        let shards: BTreeSet<_> = keys.iter().map(|k| shard_of(k.as_bytes(), 3)).collect();
+        assert!(shards.len() > 1, "{keys:?} all hash to one shard");
+    }
+
+    #[test]
+    fn pushes_pops_and_ranges() {
+        each(|t| {
+            t.check(&[
+                (&["RPUSH", "l", "a", "b", "c"], &int(3)),
+                (&["LPUSH", "l", "z"], &int(4)),
+                (&["LRANGE", "l", "0", "-1"], &arr(&["z", "a", "b", "c"])),
+                (&["LPOP", "l", "0"], "*0\r\n"),
+                (&["LPOP", "nosuch", "0"], NIL_ARRAY),
+                (&["LPOP", "nosuch"], NIL),
+                (&["RPOP", "l", "2"], &arr(&["c", "b"])),
+                (
+                    &["LPOP", "l", "1", "2"],
+                    "-ERR wrong number of arguments for 'lpop' command\r\n",
+                ),
+                (&["LINDEX", "l", "-1"], &bulk("a")),
+                (&["LPOP", "l", "9"], &arr(&["z", "a"])),
+                (&["EXISTS", "l"], &int(0)),
+                (&["OBJECT", "ENCODING", "nosuch"], NIL),
+            ]);
+            t.run(&["RPUSH", "l", "x"]);
+            t.check(&[
+                (&["OBJECT", "ENCODING", "l"], &bulk("quicklist")),
+                (&["TYPE", "l"], "+list\r\n"),
+            ]);
+        });
+    }
+
+    #[test]
+    fn moves_across_shards_are_one_step() {
+        assert_spread(&["src", "dst"]);
+        each(|t| {
+            t.check(&[
+                (&["RPUSH", "src", "a", "b", "c"], &int(3)),
+                (&["RPOPLPUSH", "src", "dst"], &bulk("c")),
+                (&["LMOVE", "src", "dst", "LEFT", "RIGHT"], &bulk("a")),
+                (&["LRANGE", "dst", "0", "-1"], &arr(&["c", "a"])),
+                (&["SET", "str", "x"], OK),
+                (&["LMOVE", "src", "str", "LEFT", "LEFT"], WRONGTYPE),
+                (&["LMOVE", "nosuch", "str", "LEFT", "LEFT"], NIL),
+                (&["LMOVE", "src", "src", "LEFT", "RIGHT"], &bulk("b")),
+                (
+                    &["LMPOP", "3", "nosuch", "src", "dst", "RIGHT", "COUNT", "5"],
+                    "*2\r\n$3\r\nsrc\r\n*1\r\n$1\r\nb\r\n",
+                ),
+                (&["EXISTS", "src"], &int(0)),
+                (&["MULTI"], OK),
+                (&["LMOVE", "dst", "src", "RIGHT", "LEFT"], "+QUEUED\r\n"),
+                (&["LMPOP", "2", "dst", "src", "LEFT"], "+QUEUED\r\n"),
+                (
+                    &["EXEC"],
+                    "*2\r\n$1\r\na\r\n*2\r\n$3\r\ndst\r\n*1\r\n$1\r\nc\r\n",
+                ),
+                (&["LRANGE", "src", "0", "-1"], &arr(&["a"])),
+                (&["EXISTS", "dst"], &int(0)),
+            ]);
+        });
+    }
+
+    #[test]
+    fn reads_count_keyspace_hits_and_writes_do_not() {
+        each(|t| {
+            t.run(&["RPUSH", "l", "a"]);
+            t.run(&["CONFIG", "RESETSTAT"]);
+            t.run(&["LRANGE", "l", "0", "-1"]);
+            t.run(&["LLEN", "nosuch"]);
+            t.run(&["LPOP", "nosuch"]);
+            t.run(&["RPUSH", "l", "b"]);
+            let info = t.run(&["INFO", "stats"]);
+            assert!(info.contains("keyspace_hits:1\r\n"), "{info}");
+            assert!(info.contains("keyspace_misses:1\r\n"), "{info}");
+        });
+    }
+
+    #[test]
+    fn parsers_are_typed() {
+        assert_eq!(resolve_range(-100, 100, 3), (0, 3));
+        assert_eq!(resolve_range(i64::MIN, i64::MAX, 3), (0, 3));
+        assert_eq!(resolve_range(2, 1, 3), (0, 0));
+        assert_eq!(resolve_index(-1, 3), Some(2));
+        assert_eq!(resolve_index(i64::MIN, 3), None);
+        let argv = Argv::from_slices(&["LPOS", "l", "a", "RANK", "-9223372036854775808"]);
+        let opts = parse_lpos(&argv).expect("parses");
+        assert_eq!((opts.from, opts.skip), (End::Right, 0));
+        let argv = Argv::from_slices(&["LMPOP", "2", "a", "b", "left", "COUNT", "3"]);
+        assert_eq!(parse_lmpop(&argv), Ok((2, End::Left, 3)));
+        let argv = Argv::from_slices(&["LMPOP", "5", "a", "b", "LEFT"]);
+        assert_eq!(parse_lmpop(&argv), Err(CmdError::Syntax));
+    }
+}
