@@ -317,6 +317,50 @@ fn set_commands() -> impl Strategy<Value = Vec<Tok>> {
     ]
 }
 
+/// List commands over short lists of a few repeated elements (LREM, LPOS and LINSERT find them).
+fn list_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let elem = || one_of(&["a", "b", "c", "1", "-2", ""]);
+    let elems = || proptest::collection::vec(elem(), 1..4);
+    let index = || one_of(&["0", "1", "-1", "-2", "2", "5", "-9", "x"]);
+    let end = || one_of(&["LEFT", "RIGHT", "left", "UP"]);
+    let count = || one_of(&["0", "1", "2", "5", "-1", "x"]);
+    let keys = || proptest::collection::vec(key(), 1..3);
+    prop_oneof![
+        4 => (one_of(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]), key(), elems())
+            .prop_map(|(c, k, es)| std::iter::once(c).chain([k]).chain(es).collect()),
+        3 => (one_of(&["LPOP", "RPOP"]), key(), proptest::option::of(count()))
+            .prop_map(|(c, k, n)| std::iter::once(c).chain([k]).chain(n).collect()),
+        2 => (one_of(&["LLEN"]), key()).prop_map(|(c, k)| vec![c, k]),
+        2 => (key(), index()).prop_map(|(k, i)| cmd("LINDEX", vec![k, i])),
+        2 => (key(), index(), index()).prop_map(|(k, a, b)| cmd("LRANGE", vec![k, a, b])),
+        1 => (key(), index(), index()).prop_map(|(k, a, b)| cmd("LTRIM", vec![k, a, b])),
+        2 => (key(), one_of(&["BEFORE", "AFTER", "x"]), elem(), elem())
+            .prop_map(|(k, w, p, e)| cmd("LINSERT", vec![k, w, p, e])),
+        2 => (key(), index(), elem()).prop_map(|(k, i, e)| cmd("LSET", vec![k, i, e])),
+        2 => (key(), one_of(&["0", "1", "-1", "2", "-2", "x"]), elem())
+            .prop_map(|(k, n, e)| cmd("LREM", vec![k, n, e])),
+        2 => (key(), elem(), proptest::collection::vec(
+                (one_of(&["RANK", "COUNT", "MAXLEN"]), one_of(&["0", "1", "-1", "2", "-2"])),
+                0..3,
+            ))
+            .prop_map(|(k, e, opts)| {
+                let mut line = vec![lit("LPOS"), k, e];
+                line.extend(opts.into_iter().flat_map(|(o, v)| [o, v]));
+                line
+            }),
+        2 => (key(), key()).prop_map(|(a, b)| cmd("RPOPLPUSH", vec![a, b])),
+        2 => (key(), key(), end(), end()).prop_map(|(a, b, f, t)| cmd("LMOVE", vec![a, b, f, t])),
+        2 => (one_of(&["1", "2", "3", "0", "x"]), keys(), end(), proptest::option::of(count()))
+            .prop_map(|(n, ks, e, c)| {
+                let mut line = vec![lit("LMPOP"), n];
+                line.extend(ks);
+                line.push(e);
+                line.extend(c.into_iter().flat_map(|c| [lit("COUNT"), c]));
+                line
+            }),
+    ]
+}
+
 fn server_and_error_commands() -> impl Strategy<Value = Vec<Tok>> {
     let raw = |parts: &'static [&'static str]| parts.iter().map(|p| lit(p)).collect::<Vec<_>>();
     prop_oneof![
@@ -430,6 +474,7 @@ fn command() -> impl Strategy<Value = Vec<Tok>> {
         3 => expire_commands(),
         3 => keyspace_commands(),
         3 => set_commands(),
+        3 => list_commands(),
         1 => server_and_error_commands(),
         2 => transaction_commands(),
     ]
@@ -576,13 +621,12 @@ fn compare_final_state(
             &[b"SELECT".to_vec(), db.as_bytes().to_vec()],
         )?;
         for k in KEYS {
-            for c in ["GET", "PTTL", "TYPE", "HGETALL", "SMEMBERS"] {
-                step(
-                    conn,
-                    model,
-                    state,
-                    &[c.as_bytes().to_vec(), k.as_bytes().to_vec()],
-                )?;
+            for c in ["GET", "PTTL", "TYPE", "HGETALL", "SMEMBERS", "LRANGE"] {
+                let mut argv = vec![c.as_bytes().to_vec(), k.as_bytes().to_vec()];
+                if c == "LRANGE" {
+                    argv.extend([b"0".to_vec(), b"-1".to_vec()]);
+                }
+                step(conn, model, state, &argv)?;
             }
         }
         step(conn, model, state, &[b"DBSIZE".to_vec()])?;
