@@ -59,11 +59,20 @@ pub struct SimConfig {
 pub enum Family {
     Hash,
     Set,
+    List,
 }
 
 /// The families, one row each: a new family is a row here and a generator in its `mix_*`
 /// module; seeds that drew no collections are unchanged by it.
 pub const FAMILIES: &[Family] = &[Family::Hash, Family::Set];
+
+/// Families added after seeds were recorded, each with the salt of its own stream: whether a
+/// seed mixes one in, how much, and its commands all come from that stream, so a seed that
+/// drew none generates exactly what it did before the family existed.
+pub const OWN_STREAM_FAMILIES: &[(Family, u64)] = &[(Family::List, 0x6c69_7374_7300_0000)];
+
+/// Share of collection seeds that mix in each own-stream family, per mille.
+const OWN_STREAM_PER_MILLE: u32 = 500;
 
 /// How a seed mixes collection commands into its workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +81,9 @@ pub struct CollectionMix {
     pub per_mille: u32,
     /// The families drawn from (never empty).
     pub families: Vec<Family>,
+    /// Families of `OWN_STREAM_FAMILIES` mixed in, each with its share per mille (drawn
+    /// before the families above, from its own stream).
+    pub own_streams: Vec<(Family, u32)>,
 }
 
 /// Share of seeds that mix collection commands in, per mille.
@@ -182,9 +194,18 @@ impl SimConfig {
         if families.is_empty() {
             families.push(*FAMILIES.choose(&mut rng).expect("families"));
         }
+        let own_streams = OWN_STREAM_FAMILIES
+            .iter()
+            .filter_map(|&(family, salt)| {
+                let mut own = ChaCha8Rng::seed_from_u64(self.seed ^ salt);
+                (own.gen_range(0..1000) < OWN_STREAM_PER_MILLE)
+                    .then(|| (family, own.gen_range(50..=300)))
+            })
+            .collect();
         self.collections = Some(CollectionMix {
             per_mille,
             families,
+            own_streams,
         });
         self
     }

@@ -14,6 +14,7 @@
 pub mod check;
 pub mod config;
 pub mod mix_hash;
+pub mod mix_list;
 pub mod mix_set;
 pub mod reply_reader;
 pub mod workload;

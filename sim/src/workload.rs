@@ -30,6 +30,8 @@ pub struct Workload {
     /// Collection commands and the generator they are drawn with: a stream apart from the
     /// main one, so the string commands a seed draws are the same with or without them.
     collections: Option<(CollectionMix, ChaCha8Rng)>,
+    /// The own-stream families (`config::OWN_STREAM_FAMILIES`): share per mille and stream.
+    own_streams: Vec<(Family, u32, ChaCha8Rng)>,
 }
 
 impl Workload {
@@ -52,11 +54,23 @@ impl Workload {
             cross_shard,
             scripted: BTreeMap::new(),
             collections: None,
+            own_streams: Vec::new(),
         }
     }
 
     /// Mixes collection commands in as `mix` says, drawn from a stream seeded by `seed`.
     pub fn with_collections(mut self, mix: Option<CollectionMix>, seed: u64) -> Workload {
+        let own = mix.iter().flat_map(|m| m.own_streams.iter().copied());
+        self.own_streams = own
+            .map(|(family, per_mille)| {
+                let salt = crate::config::OWN_STREAM_FAMILIES
+                    .iter()
+                    .find(|(f, _)| *f == family)
+                    .map_or(0, |(_, salt)| *salt);
+                let rng = ChaCha8Rng::seed_from_u64(seed ^ salt ^ 0x6f77_6e5f_7374_7265);
+                (family, per_mille, rng)
+            })
+            .collect();
         self.collections =
             mix.map(|mix| (mix, ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_785f_636f_6c6c)));
         self
@@ -65,6 +79,9 @@ impl Workload {
     /// A collection command, when the collection stream says this one is: over the same keys
     /// as the rest (so types collide and WRONGTYPE is exercised).
     fn collection_command(&mut self) -> Option<Vec<Vec<u8>>> {
+        if let Some(argv) = self.own_stream_script(false).and_then(|s| s.into_iter().next()) {
+            return Some(argv);
+        }
         let (mix, rng) = self.collections.as_mut()?;
         if rng.gen_range(0..1000) >= mix.per_mille {
             return None;
@@ -78,6 +95,7 @@ impl Workload {
         .expect("keys")
         .clone();
         Some(match family {
+            Family::List => unreachable!("lists come from their own stream"),
             Family::Hash => crate::mix_hash::hash_command(rng, key),
             Family::Set => {
                 let pool = if self.cross_shard {
@@ -90,11 +108,44 @@ impl Workload {
         })
     }
 
+    /// Commands of an own-stream family, when its stream says this turn is one: a single
+    /// command, or (when `whole_transactions`, outside a transaction) sometimes a MULTI script.
+    fn own_stream_script(&mut self, whole_transactions: bool) -> Option<Vec<Vec<Vec<u8>>>> {
+        let pool = if self.cross_shard {
+            &self.keys
+        } else {
+            &self.tagged
+        };
+        for (family, per_mille, rng) in &mut self.own_streams {
+            if rng.gen_range(0..1000) >= *per_mille {
+                continue;
+            }
+            let key = pool.choose(rng).expect("keys").clone();
+            return Some(match family {
+                Family::List if whole_transactions && rng.gen_ratio(1, 10) => {
+                    crate::mix_list::list_transaction(rng, key, pool)
+                }
+                Family::List => vec![crate::mix_list::list_command(rng, key, pool)],
+                Family::Hash | Family::Set => unreachable!("drawn from the shared stream"),
+            });
+        }
+        None
+    }
+
     /// The next command `client` sends: the rest of its transaction if it is in one, else
     /// sometimes the start of a new one, else one command.
     pub fn next(&mut self, client: usize, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
         if let Some(argv) = self.scripted.get_mut(&client).and_then(VecDeque::pop_front) {
             return argv;
+        }
+        // Own-stream families first: a seed without them draws nothing here.
+        if let Some(script) = self.own_stream_script(true) {
+            let mut script: VecDeque<Vec<Vec<u8>>> = script.into();
+            let first = script.pop_front().expect("a script has commands");
+            if !script.is_empty() {
+                self.scripted.insert(client, script);
+            }
+            return first;
         }
         // Collection commands are extra commands from their own stream (see `collections`).
         if let Some(argv) = self.collection_command() {
@@ -349,6 +400,7 @@ mod tests {
         let mix = CollectionMix {
             per_mille: 400,
             families: vec![Family::Hash, Family::Set],
+            own_streams: Vec::new(),
         };
         let mut plain = Workload::new(8, 100, 100, 300, true);
         let mut mixed = Workload::new(8, 100, 100, 300, true).with_collections(Some(mix), 9);
@@ -373,5 +425,38 @@ mod tests {
             collection_commands > 500,
             "{collection_commands} collection commands"
         );
+    }
+
+    /// Lists come from their own stream: taking list commands (and the list stream's MULTI
+    /// scripts) out of a mixed stream leaves exactly what the seed draws without lists.
+    #[test]
+    fn lists_leave_the_other_commands_unchanged() {
+        let mix = |own_streams| CollectionMix {
+            per_mille: 300,
+            families: vec![Family::Hash, Family::Set],
+            own_streams,
+        };
+        // No main-stream transactions: every MULTI/EXEC seen comes from the list stream.
+        let mut plain = Workload::new(8, 100, 100, 0, true).with_collections(Some(mix(vec![])), 9);
+        let with_lists = mix(vec![(Family::List, 300)]);
+        let mut mixed = Workload::new(8, 100, 100, 0, true).with_collections(Some(with_lists), 9);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+        let (mut list_commands, mut transactions) = (0, 0);
+        for _ in 0..2_000 {
+            let expected = plain.next(0, &mut a, 1_000);
+            let got = loop {
+                let argv = mixed.next(0, &mut b, 1_000);
+                let name = String::from_utf8_lossy(&argv[0]).to_ascii_uppercase();
+                let list = name.starts_with('L') || name.starts_with("RP");
+                transactions += usize::from(name == "MULTI");
+                if !(list || name == "MULTI" || name == "EXEC") {
+                    break argv;
+                }
+                list_commands += usize::from(list);
+            };
+            assert_eq!(got, expected);
+        }
+        assert!(list_commands > 500, "{list_commands} list commands");
+        assert!(transactions > 10, "{transactions} list transactions");
     }
 }
