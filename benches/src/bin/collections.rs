@@ -1,7 +1,8 @@
 //! Collections side by side with redis-server: memory per element for the shapes issue 11
 //! names (hash of 50 fields, hash of 1,000 fields, intset of 100, set of 1,000 strings), memory
-//! per string key across key lengths, and redis-benchmark's hset, sadd and spop at pipeline 1
-//! and 16 with each server's CPU time.
+//! per string key across key lengths, lists of 100 and 1,000,000 16-byte elements, and
+//! redis-benchmark's hset, sadd, spop and list tests (lpush, rpush, lpop, rpop, lrange_100,
+//! lrange_600) at pipeline 1 and 16 with each server's CPU time. `--lists` runs only the lists.
 //!
 //! Each memory figure loads a fresh server with one pipelined connection and reports
 //! (VmRSS after − VmRSS before) divided by the keys (or elements) loaded, and INFO's
@@ -45,7 +46,22 @@ const FLAGS: &[Flag] = &[
         "tiny sizes: the harness works, the figures mean nothing",
     ),
     flag("pin", false, "servers on CPU 0, redis-benchmark on CPU 1"),
+    flag("lists", false, "only the list shapes and the list tests"),
 ];
+
+/// The redis-benchmark tests of the collection families, and of lists alone.
+const COLLECTION_TESTS: &[&str] = &[
+    "hset",
+    "sadd",
+    "spop",
+    "lpush",
+    "rpush",
+    "lpop",
+    "rpop",
+    "lrange_100",
+    "lrange_600",
+];
+const LIST_TESTS: &[&str] = &["lpush", "rpush", "lpop", "rpop", "lrange_100", "lrange_600"];
 
 /// Commands sent before reading their replies.
 const PIPELINE_BATCH: usize = 256;
@@ -105,6 +121,27 @@ fn set_shape(name: &str, members: u64, keys: u64, member: fn(u64) -> String) -> 
                 .map(|chunk| {
                     let mut argv = words(&[b"SADD", &key]);
                     argv.extend(chunk.iter().map(|&j| member(j).into_bytes()));
+                    argv
+                })
+                .collect()
+        }),
+    }
+}
+
+/// RPUSH key v…, `elements` 16-byte elements, in batches of 100.
+fn list_shape(elements: u64, keys: u64) -> Shape {
+    Shape {
+        name: format!("list {elements} x 16 B"),
+        keys,
+        elements_per_key: elements,
+        commands: Box::new(move |k| {
+            let key = format!("list:{k}").into_bytes();
+            (0..elements)
+                .collect::<Vec<_>>()
+                .chunks(100)
+                .map(|chunk| {
+                    let mut argv = words(&[b"RPUSH", &key]);
+                    argv.extend(chunk.iter().map(|_| VALUE_16.to_vec()));
                     argv
                 })
                 .collect()
@@ -249,19 +286,22 @@ fn memory_row(setup: &Setup, shape: &Shape) -> Result<(), String> {
     Ok(())
 }
 
-/// redis-benchmark hset,sadd,spop at one pipeline depth on one server, with its CPU time.
+/// redis-benchmark `tests` at one pipeline depth on one server, with its CPU time. A test that
+/// makes redis-benchmark fill a list first (lrange_*) reports that LPUSH row too, and its CPU
+/// figure covers both.
 fn throughput_rows(
     setup: &Setup,
     kind: Kind,
     pipeline: usize,
     requests: u64,
+    tests: &[&'static str],
 ) -> Result<(), String> {
     let extra: &[&str] = match kind {
         Kind::Redis => &[],
         Kind::Damselfly => &["--proactor_threads", "1"],
     };
     let server = start(setup, kind, extra)?;
-    for test in ["hset", "sadd", "spop"] {
+    for &test in tests {
         let cpu_before = procfs::cpu_seconds(server.pid).map_err(|e| e.to_string())?;
         let rows = redis_benchmark::run(
             server.addr,
@@ -278,6 +318,7 @@ fn throughput_rows(
             },
         )?;
         let cpu = procfs::cpu_seconds(server.pid).map_err(|e| e.to_string())? - cpu_before;
+        let ops = requests * rows.len() as u64;
         for row in rows {
             println!(
                 "| {} | P{pipeline} | {} | {:.0} | {:.3} | {:.0} |",
@@ -285,7 +326,7 @@ fn throughput_rows(
                 kind.name(),
                 row.rps,
                 row.p99_ms,
-                requests as f64 / cpu.max(1e-9),
+                ops as f64 / cpu.max(1e-9),
             );
         }
     }
@@ -316,7 +357,9 @@ fn run(args: &Args) -> Result<(), String> {
     println!("## memory (fresh server per row; RSS growth and used_memory)");
     println!("| shape | server | RSS B/key | RSS B/element | used_memory B/element |");
     println!("|---|---|---|---|---|");
-    let shapes = [
+    let lists_only = args.switch("lists");
+    let list_shapes = [list_shape(100, keys(10_000)), list_shape(1_000_000 / scale, 1)];
+    let other_shapes = [
         hash_shape(50, keys(10_000)),
         hash_shape(1_000, keys(1_000)),
         set_shape("intset 100", 100, keys(10_000), |j| j.to_string()),
@@ -328,16 +371,22 @@ fn run(args: &Args) -> Result<(), String> {
         string_shape(24, keys(1_000_000)),
         string_shape(32, keys(1_000_000)),
     ];
-    for shape in &shapes {
+    let others: &[Shape] = if lists_only { &[] } else { &other_shapes };
+    for shape in others.iter().chain(&list_shapes) {
         memory_row(&setup, shape)?;
     }
+    let tests = if lists_only {
+        LIST_TESTS
+    } else {
+        COLLECTION_TESTS
+    };
     println!();
     println!("## redis-benchmark, 50 clients, -r 100000, damselfly on 1 thread");
     println!("| test | pipeline | server | ops/s | p99 ms | ops per CPU-s |");
     println!("|---|---|---|---|---|---|");
     for pipeline in [1, 16] {
         for kind in [Kind::Redis, Kind::Damselfly] {
-            throughput_rows(&setup, kind, pipeline, requests)?;
+            throughput_rows(&setup, kind, pipeline, requests, tests)?;
         }
     }
     let _ = std::fs::remove_dir_all(&setup.work_dir);

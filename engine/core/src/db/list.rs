@@ -70,11 +70,25 @@ pub enum End {
 }
 
 /// One packed node (see the module doc).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 struct Node {
     buf: Vec<u8>,
     data_bytes: u32,
     len: u32,
+}
+
+impl Clone for Node {
+    /// Keeps the buffer's capacity: the list's byte sum counts it (a derived clone would
+    /// allocate only the length, and the copy's count would be off).
+    fn clone(&self) -> Node {
+        let mut buf = Vec::with_capacity(self.buf.capacity());
+        buf.extend_from_slice(&self.buf);
+        Node {
+            buf,
+            data_bytes: self.data_bytes,
+            len: self.len,
+        }
+    }
 }
 
 fn packed_len(elem: &[u8]) -> usize {
@@ -750,6 +764,20 @@ mod tests {
         list.push(End::Right, b"b", &lim);
         assert_eq!(list.nodes_len(), 3);
         list.check_invariants();
+    }
+
+    /// Regression (sim seed 3351): a copied list (COPY, a gathered multi-key command) kept the
+    /// original's byte sum while a derived clone shrank its buffers.
+    #[test]
+    fn a_clone_keeps_its_byte_count() {
+        let mut list = ListValue::new();
+        for i in 0..3u16 {
+            list.push(End::Right, &elem(i, false), &ListLimits::default());
+        }
+        list.pop(End::Right);
+        let copy = list.clone();
+        copy.check_invariants();
+        assert_eq!(copy.heap_bytes(), list.heap_bytes());
     }
 
     #[test]
