@@ -49,7 +49,19 @@ impl Default for ListLimits {
     }
 }
 
+/// A list of at least this many nodes opens each new node at its full byte bound at once: a
+/// long list fills its nodes, and growing each through every size class left the allocator's
+/// pages fragmented (RSS 20.2 B/element for 1,000,000 × 16 B against 17.1 counted).
+const PRESIZE_FROM_NODES: usize = 4;
+
 impl ListLimits {
+    /// The byte bound of a node, when the fill sets one below the safety limit's (negative
+    /// fills); a positive fill bounds entries, and its nodes grow as they fill.
+    fn node_bytes(&self) -> Option<usize> {
+        let fill = self.fill.clamp(FILL_MIN, FILL_MAX);
+        (fill < 0).then(|| NODE_LEVEL_BASE_BYTES << (fill.unsigned_abs() - 1))
+    }
+
     /// Whether a node of `len` elements and `bytes` bytes takes one more of `add_bytes`.
     fn accepts(&self, len: usize, bytes: usize, add_bytes: usize) -> bool {
         let fill = self.fill.clamp(FILL_MIN, FILL_MAX);
@@ -359,7 +371,13 @@ impl ListValue {
                 End::Right => node.push_back(elem),
             }),
             None => {
-                let node = Node::from_elems(std::iter::once(elem));
+                let mut node = Node::from_elems(std::iter::once(elem));
+                if self.q.nodes.len() >= PRESIZE_FROM_NODES {
+                    if let Some(bytes) = limits.node_bytes() {
+                        let extra = bytes.saturating_sub(node.buf.len());
+                        reserve_class(&mut node.buf, extra);
+                    }
+                }
                 self.q.nodes_bytes += node.heap_bytes();
                 self.reserve_node();
                 match end {
