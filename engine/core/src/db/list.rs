@@ -389,6 +389,38 @@ impl ListValue {
         self.q.len += 1;
     }
 
+    /// Pushes `elems` in order at `end` (LPUSH a b c leaves c first). When they all fit the end
+    /// node (or one new node), its buffer grows once, not through every size class on the way.
+    pub fn push_all(&mut self, end: End, elems: &[&[u8]], limits: &ListLimits) {
+        let Some(last) = elems.len().checked_sub(1) else {
+            return;
+        };
+        let bytes: usize = elems.iter().map(|e| packed_len(e)).sum();
+        match self.end_node(end) {
+            Some(at) => {
+                let node = &self.q.nodes[at];
+                if limits.accepts(node.len as usize + last, node.buf.len(), bytes) {
+                    self.edit_node(at, |node| reserve_class(&mut node.buf, bytes));
+                }
+            }
+            None if limits.accepts(last, 0, bytes) => {
+                let node = match end {
+                    End::Left => Node::from_elems(elems.iter().rev().copied()),
+                    End::Right => Node::from_elems(elems.iter().copied()),
+                };
+                self.q.nodes_bytes += node.heap_bytes();
+                self.reserve_node();
+                self.q.nodes.push_back(node);
+                self.q.len += elems.len();
+                return;
+            }
+            None => {}
+        }
+        for e in elems {
+            self.push(end, e, limits);
+        }
+    }
+
     /// Removes and returns the element at `end`.
     pub fn pop(&mut self, end: End) -> Option<Vec<u8>> {
         let at = self.end_node(end)?;
@@ -637,6 +669,7 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Op {
         Push(bool, u16, bool),
+        PushAll(bool, Vec<u16>),
         Pop(bool),
         Set(usize, u16),
         Insert(usize, u16),
@@ -648,6 +681,8 @@ mod tests {
         prop_oneof![
             6 => (any::<bool>(), 0u16..20, prop::bool::weighted(0.1))
                 .prop_map(|(l, n, w)| Op::Push(l, n, w)),
+            2 => (any::<bool>(), proptest::collection::vec(0u16..20, 0..30))
+                .prop_map(|(l, ns)| Op::PushAll(l, ns)),
             3 => any::<bool>().prop_map(Op::Pop),
             1 => (0usize..300, 0u16..20).prop_map(|(i, n)| Op::Set(i, n)),
             1 => (0usize..300, 0u16..20).prop_map(|(i, n)| Op::Insert(i, n)),
@@ -674,6 +709,18 @@ mod tests {
                     model.push_front(e);
                 } else {
                     model.push_back(e);
+                }
+            }
+            Op::PushAll(left, ref ns) => {
+                let es: Vec<Vec<u8>> = ns.iter().map(|&n| elem(n, false)).collect();
+                let slices: Vec<&[u8]> = es.iter().map(Vec::as_slice).collect();
+                list.push_all(end(left), &slices, lim);
+                for e in es {
+                    if left {
+                        model.push_front(e);
+                    } else {
+                        model.push_back(e);
+                    }
                 }
             }
             Op::Pop(left) => {

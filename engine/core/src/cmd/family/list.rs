@@ -265,9 +265,7 @@ pub(crate) fn push(
     if_absent: IfAbsent,
 ) -> Result<Option<usize>, CmdError> {
     ecx.edit_list(key, if_absent, |list, limits| {
-        for e in elems {
-            list.push(end, e, limits);
-        }
+        list.push_all(end, elems, limits);
         Ok((list.len(), Change::Modified))
     })
 }
