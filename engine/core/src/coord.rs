@@ -111,7 +111,7 @@ fn needs_memory(plan: &Plan) -> bool {
 }
 
 /// What the transaction's writes bring to `shard` at most, for its admission there
-/// (`shard::incoming_bytes`): a split command's part there; a command run on copies, whole (its
+/// (`CommandSpec::incoming_bytes`): a split command's part there; a command run on copies, whole (its
 /// stores may land on any of its shards); an EXEC body's commands there and those run on copies.
 fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
     match plan {
@@ -124,9 +124,9 @@ fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
             .iter()
             .zip(part_argvs)
             .filter(|((owner, _), _)| *owner == shard)
-            .map(|(_, argv)| crate::shard::incoming_bytes(spec, argv))
+            .map(|(_, argv)| spec.incoming_bytes(argv))
             .sum(),
-        Plan::Gather(state) => crate::shard::incoming_bytes(state.spec, &state.argv),
+        Plan::Gather(state) => state.spec.incoming_bytes(&state.argv),
         Plan::Exec(state) => crate::multi::incoming_bytes(state, shard),
         Plan::Batch { .. } | Plan::Watch | Plan::Refused(_) | Plan::Node { .. } => 0,
     }

@@ -67,7 +67,7 @@ pub enum HopOp {
     Node(NodeOp),
     /// Enter a transaction into this shard's queue and take its intents. With `admit_bytes`,
     /// the transaction holds a write that needs memory, and brings that many bytes here at
-    /// most (`shard::incoming_bytes` of its writes here): once accepted, the shard makes room
+    /// most (`CommandSpec::incoming_bytes` of its writes here): once accepted, the shard makes room
     /// for them (Redis's memory step, taken here once for the whole transaction) and says
     /// whether they fit, so a transaction is refused for memory everywhere or nowhere.
     Schedule {

@@ -27,7 +27,7 @@ pub const SQUASH_COMMANDS_MAX: usize = 64;
 /// Which keys eviction must leave alone: those a queued transaction holds intents on (see
 /// `Shard::admit`).
 pub(crate) fn keys_in_transactions<'q>(
-    txq: &'q TxQueue,
+    txq: &'q TxQueue<Hop>,
     cx: &Cx,
 ) -> impl Fn(u16, &[u8]) -> bool + 'q {
     let planted = cx.planted(Plant::EvictLockedKeys);
@@ -76,7 +76,7 @@ pub struct Node {
     pub(crate) conns: ConnTable,
     pub(crate) counters: NodeCounters,
     /// This shard's VLL transaction queue and intent locks.
-    pub(crate) txq: TxQueue,
+    pub(crate) txq: TxQueue<Hop>,
     next_seq: u64,
     /// Rate limit of the cross-protocol attack warning.
     security_warning: server::LogLimiter,
@@ -698,7 +698,7 @@ impl Node {
         };
         if single && first == self.thread && !blocked {
             let locked = keys_in_transactions(&self.txq, cx);
-            let reply = match self.shard.admit(conn.db, spec, argv, locked) {
+            let reply = match self.shard.admit(conn.db, || spec.admission(argv), locked) {
                 Ok(()) => self.exec_here(conn.db, run, argv, cx),
                 Err(oom) => Reply::Error(oom),
             };
@@ -743,7 +743,7 @@ impl Node {
             return Some(self.send_batch(conn, owner, spec, argv, cx));
         }
         let locked = keys_in_transactions(&self.txq, cx);
-        let reply = match self.shard.admit(conn.db, spec, argv, locked) {
+        let reply = match self.shard.admit(conn.db, || spec.admission(argv), locked) {
             Ok(()) => self.exec_here(conn.db, run, argv, cx),
             Err(oom) => Reply::Error(oom),
         };
@@ -1012,7 +1012,7 @@ impl Node {
                 };
                 if admit || cx.planted(Plant::AdmitEachHop) {
                     let locked = keys_in_transactions(&self.txq, cx);
-                    if let Err(oom) = self.shard.admit(db as usize, spec, &argv, locked) {
+                    if let Err(oom) = self.shard.admit(db as usize, || spec.admission(&argv), locked) {
                         return HopResult::Reply(Reply::Error(oom));
                     }
                 }

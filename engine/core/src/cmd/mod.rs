@@ -17,6 +17,7 @@ pub mod names;
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::{
     client, config_cmd, expire, hash, info, keyspace, memory, object, server, set, strings,
+    transactions,
 };
 
 use crate::argv::Argv;
@@ -413,7 +414,7 @@ pub enum Exec {
     Conn(ConnCmd),
     Node(NodeCmd),
     /// MULTI, EXEC, DISCARD, WATCH, UNWATCH (module `multi`).
-    Multi(crate::multi::MultiCmd),
+    Multi(transactions::MultiCmd),
     /// A container (CLIENT, CONFIG…): dispatch goes to the subcommand named by argument 1.
     Container,
 }
@@ -490,6 +491,30 @@ impl CommandSpec {
         indexes.sort_unstable();
         indexes.dedup();
         indexes
+    }
+
+    /// The bytes a command's write may add to its shard, for admission: 0 for a command that is
+    /// not DENYOOM; else its arguments after the name, each by its allocator class. A write
+    /// stores nothing it was not sent (a value, a field, a key, a number's text), so this bounds
+    /// what it adds to the entries, though an overwrite or a command that writes less (SETNX of
+    /// a present key) adds less: near the limit such commands are refused a little early, never
+    /// late.
+    pub fn incoming_bytes(&self, argv: &Argv) -> u64 {
+        if !self.has(flag::DENYOOM) {
+            return 0;
+        }
+        let args = argv.iter().skip(1);
+        args.map(|arg| crate::size_class::class_bytes(arg.len()) as u64)
+            .sum()
+    }
+
+    /// What the shard's memory step needs to know of this command line.
+    pub fn admission<'a>(&self, argv: &'a Argv) -> crate::shard::Admission<'a> {
+        crate::shard::Admission {
+            near: self.key_indexes(argv).first().map_or(&[], |&i| &argv[i]),
+            incoming_bytes: self.incoming_bytes(argv),
+            deny_oom: self.has(flag::DENYOOM),
+        }
     }
 
     /// The index of the command's one key when its key specs name exactly one argument (GET,
@@ -707,7 +732,7 @@ pub fn families() -> [&'static [CommandSpec]; 7] {
         set::SPECS,
         keyspace::SPECS,
         server::SPECS,
-        crate::multi::SPECS,
+        transactions::SPECS,
         memory::SPECS,
     ]
 }
@@ -809,7 +834,7 @@ mod tests {
             // WATCH names keys but runs at the connection (it registers them on their shards).
             let keyed = matches!(
                 spec.exec,
-                Exec::Shard { .. } | Exec::Multi(crate::multi::MultiCmd::Watch)
+                Exec::Shard { .. } | Exec::Multi(transactions::MultiCmd::Watch)
             );
             assert_eq!(
                 keyed,

@@ -36,6 +36,10 @@ use crate::shard::{ExecCx, Shard};
 
 /// Low cursor bits that name the shard a SCAN is in.
 pub const SCAN_SHARD_BITS: u32 = 10;
+const _: () = assert!(
+    crate::table::dash::CURSOR_BITS + SCAN_SHARD_BITS <= u64::BITS,
+    "SCAN shifts the table cursor up by the shard bits"
+);
 /// Buckets visited per requested element at most (Redis: COUNT * 10 iterations).
 const SCAN_BUCKETS_PER_COUNT: usize = 10;
 /// Redis's default SCAN COUNT.
