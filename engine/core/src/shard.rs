@@ -16,8 +16,8 @@
 //! room: shards share no memory figures.
 
 use crate::config::MaxmemoryPolicy;
-use crate::env::Env;
 use crate::db::Db;
+use crate::env::Env;
 use crate::error::CmdError;
 use crate::watch::WatchRegistry;
 

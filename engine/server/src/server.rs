@@ -18,8 +18,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use damselfly_core::cmd::server::ServerInfo;
 use damselfly_core::cx::ThreadId;
+use damselfly_core::node::commands::server::ServerInfo;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 

@@ -656,7 +656,7 @@ pub fn help_reply(lines: &[&'static str]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::server::test_util::THREADS;
+    use crate::node::commands::server::test_util::THREADS;
     use crate::testkit::TestCluster;
 
     #[test]

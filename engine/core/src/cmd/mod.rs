@@ -15,10 +15,7 @@ pub mod family;
 pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
-pub use family::{
-    client, config_cmd, expire, hash, info, keyspace, memory, object, server, set, strings,
-    transactions,
-};
+pub use family::{expire, hash, keyspace, memory, object, server, set, strings, transactions};
 
 use crate::argv::Argv;
 use crate::error::CmdError;

@@ -27,7 +27,6 @@ pub use set::{Member, SetLimits, SetValue};
 
 use crate::table::{Keyed, Table};
 
-
 /// The encoding thresholds of collections, from CONFIG (`hash-max-listpack-*`,
 /// `set-max-intset-entries`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -138,7 +138,7 @@ fn field_pairs<'a>(
 /// Sets every pair; the number of fields that were new.
 fn set_pairs(ecx: &mut ExecCx, argv: &Argv, name: &str) -> Result<i64, CmdError> {
     let pairs = field_pairs(argv, name)?;
-    let keep_old = ecx.cx.planted(crate::cx::Plant::HsetKeepsOldValue);
+    let keep_old = ecx.cx.planted(crate::env::Plant::HsetKeepsOldValue);
     let added = ecx.edit_hash(&argv[1], IfAbsent::Create, |h, limits| {
         let added = pairs
             .filter(|(field, value)| {

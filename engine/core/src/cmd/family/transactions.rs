@@ -91,4 +91,3 @@ pub static SPECS: &[CommandSpec] = &[
         TRANSACTIONS.docs("Forget about all watched keys", "2.2.0", "O(1)"),
     ),
 ];
-

@@ -91,7 +91,8 @@ pub const MERGE_LEN_MAX: usize = STASH_BUCKETS * BUCKET_SLOTS;
 /// Random bucket draws before `random_entry` walks to the next non-empty bucket instead.
 const RANDOM_TRIES_MAX: usize = 32;
 /// Width of the table cursor: home bucket above the position.
-pub const CURSOR_BITS: u32 = DIRECTORY_DEPTH_MAX + u64::BITS - (SEGMENT_BUCKETS as u64).leading_zeros();
+pub const CURSOR_BITS: u32 =
+    DIRECTORY_DEPTH_MAX + u64::BITS - (SEGMENT_BUCKETS as u64).leading_zeros();
 
 const _: () = assert!(BUCKET_SLOTS <= u8::MAX as usize, "bucket len is a u8");
 const _: () = assert!(

@@ -156,8 +156,7 @@ pub(crate) fn incoming_bytes(state: &ExecState, shard: ThreadId) -> u64 {
         Step::Node(_) | Step::AtConn => false,
     };
     let cmds = state.cmds.iter().filter(lands_here);
-    cmds.map(|c| c.spec.incoming_bytes(&c.argv))
-        .sum()
+    cmds.map(|c| c.spec.incoming_bytes(&c.argv)).sum()
 }
 
 /// Whether any of these commands is one Redis refuses when out of memory (`denyoom`).

@@ -7,16 +7,23 @@
 //! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
+pub mod commands;
+pub mod conn;
+pub mod coord;
+pub mod cx;
+pub mod hop;
+pub mod multi;
+
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::argv::Argv;
-use crate::cmd::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
 use crate::config::Config;
 use crate::conn::{Conn, ConnState, ConnTable, LookedUp, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
 use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase, TxTime};
+use crate::node::commands::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::reply::Reply;
 use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
 use crate::tx::{LockMode, LockSet, RunnableWatch, TxQueue};
@@ -260,7 +267,7 @@ impl Node {
                     .map_or(now_ms, |t| t.min(now_ms));
                 self.shard.sweep_expired(sweep_at_ms);
                 self.shard.note_peak();
-                crate::cmd::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
+                commands::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
                     timer: Timer::ExpirySweep,
@@ -412,7 +419,7 @@ impl Node {
             if argv.len() < 2 {
                 return Err(CmdError::WrongArity(spec.name.into()));
             }
-            let container = server::container_name(spec);
+            let container = crate::cmd::server::container_name(spec);
             spec = CommandTable::subcommand(spec, &argv[1]).ok_or_else(|| {
                 CmdError::UnknownSubcommand {
                     sub: argv[1].to_vec(),
@@ -471,7 +478,7 @@ impl Node {
             Exec::Node(cmd) => self.start_node_cmd(conn, cmd, std::mem::take(argv), cx),
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
             Exec::Container => {
-                let cmd = server::bare_container_cmd(spec);
+                let cmd = crate::cmd::server::bare_container_cmd(spec);
                 self.run_conn_cmd(conn, cmd, argv, cx)
             }
         }
@@ -1012,7 +1019,10 @@ impl Node {
                 };
                 if admit || cx.planted(Plant::AdmitEachHop) {
                     let locked = keys_in_transactions(&self.txq, cx);
-                    if let Err(oom) = self.shard.admit(db as usize, || spec.admission(&argv), locked) {
+                    if let Err(oom) =
+                        self.shard
+                            .admit(db as usize, || spec.admission(&argv), locked)
+                    {
                         return HopResult::Reply(Reply::Error(oom));
                     }
                 }

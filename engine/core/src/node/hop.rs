@@ -150,11 +150,11 @@ pub enum NodeOp {
     Stats,
     /// CLIENT LIST lines, filtered.
     ClientList {
-        filter: crate::cmd::server::ClientFilter,
+        filter: crate::node::commands::client::ClientFilter,
     },
     /// CLIENT KILL: close matching connections (never `except`).
     ClientKill {
-        filter: crate::cmd::server::ClientFilter,
+        filter: crate::node::commands::client::ClientFilter,
         except: ConnId,
     },
     /// A CONFIG SET applied on every thread.
@@ -180,7 +180,7 @@ pub enum NodeResult {
         keys_len: u64,
     },
     Done,
-    Stats(Box<crate::cmd::server::ThreadStats>),
+    Stats(Box<crate::node::commands::info::ThreadStats>),
     Lines(Vec<(u64, String)>),
 }
 

@@ -767,14 +767,20 @@ pub(crate) fn plan_node(
         | NodeCmd::RandomKey
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
-        | NodeCmd::SwapDb => {
-            cmd::keyspace::plan_node_cmd(cmd, argv, conn.db, node.threads, node.config.databases)
-        }
+        | NodeCmd::SwapDb => crate::node::commands::keyspace::plan_node_cmd(
+            cmd,
+            argv,
+            conn.db,
+            node.threads,
+            node.config.databases,
+        ),
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => cmd::server::plan_node_cmd(cmd, argv, conn, &node.config),
+        | NodeCmd::ConfigResetStat => {
+            crate::node::commands::server::plan_node_cmd(cmd, argv, conn, &node.config)
+        }
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -878,13 +884,15 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::RandomKey
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
-        | NodeCmd::SwapDb => cmd::keyspace::finish_node_cmd(cmd, argv, results, node.threads, cx),
+        | NodeCmd::SwapDb => {
+            crate::node::commands::keyspace::finish_node_cmd(cmd, argv, results, node.threads, cx)
+        }
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
         | NodeCmd::ConfigResetStat => {
-            cmd::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
+            crate::node::commands::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
         }
     }
 }
@@ -904,11 +912,15 @@ pub(crate) fn run_node_op(
         | NodeOp::RandomKey { .. }
         | NodeOp::FlushDb { .. }
         | NodeOp::FlushAll
-        | NodeOp::SwapDb { .. } => cmd::keyspace::run_node_op(node, op, now_ms, cx),
+        | NodeOp::SwapDb { .. } => {
+            crate::node::commands::keyspace::run_node_op(node, op, now_ms, cx)
+        }
         NodeOp::Stats
         | NodeOp::ClientList { .. }
         | NodeOp::ClientKill { .. }
         | NodeOp::ConfigSet { .. }
-        | NodeOp::ResetStats => cmd::server::run_node_op(node, op, now_ms, current, cx),
+        | NodeOp::ResetStats => {
+            crate::node::commands::server::run_node_op(node, op, now_ms, current, cx)
+        }
     }
 }
