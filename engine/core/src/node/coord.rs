@@ -297,7 +297,10 @@ pub(crate) fn start_split(
     cx: &mut Cx,
 ) -> Flow {
     let step = spec.keys[0].step().max(1) as usize;
-    if !(argv.len() - spec.keys[0].begin as usize).is_multiple_of(step) {
+    let begin = spec.keys[0]
+        .fixed_begin()
+        .expect("a split command's keys are at an index");
+    if !(argv.len() - usize::from(begin)).is_multiple_of(step) {
         // A pairwise command (MSET) whose last key lacks its value is malformed as a whole: run
         // it once, unsplit, so its handler rejects it before any part writes.
         let Exec::Shard { run, .. } = spec.exec else {
