@@ -17,7 +17,6 @@
 
 use crate::config::MaxmemoryPolicy;
 use crate::db::Db;
-use crate::env::Env;
 use crate::error::CmdError;
 use crate::watch::WatchRegistry;
 
@@ -435,35 +434,5 @@ impl Shard {
             db.check_invariants();
         }
         self.watches.check_invariants();
-    }
-}
-
-/// What a command handler running on a shard sees: the shard, the connection's database, the
-/// time of this step (one time for the whole hop) and the context for randomness and marks.
-pub struct ExecCx<'a> {
-    pub shard: &'a mut Shard,
-    pub db: usize,
-    pub now_ms: u64,
-    pub cx: &'a mut Env,
-}
-
-impl ExecCx<'_> {
-    pub fn db(&mut self) -> &mut Db {
-        self.shard.db(self.db)
-    }
-
-    /// The command modified `key` in its database (see `Shard::modified`).
-    pub fn modified(&mut self, key: &[u8]) {
-        self.shard.modified(self.db as u16, key);
-    }
-
-    /// The time reads compare deadlines against. Planted bug `SkipExpiryCheckOnRead` makes
-    /// every key look alive to readers.
-    pub fn read_now_ms(&self) -> u64 {
-        if self.cx.planted(crate::env::Plant::SkipExpiryCheckOnRead) {
-            0
-        } else {
-            self.now_ms
-        }
     }
 }

@@ -17,10 +17,10 @@ pub mod names;
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::{expire, hash, keyspace, memory, object, server, set, strings, transactions};
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 pub use args::Args;
 

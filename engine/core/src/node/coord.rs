@@ -15,6 +15,7 @@
 //! Hops for this thread's own shard outside a transaction run at once, folded in before the
 //! connection waits.
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::cmd::{self, CommandSpec, Exec, GatherDbs, Merge, NodeCmd};
 use crate::conn::{Conn, ConnState};
@@ -27,7 +28,7 @@ use crate::hop::{
 };
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
-use crate::shard::{ExecCx, Shard};
+use crate::shard::Shard;
 use crate::tx::{LockMode, LockSet, TxId};
 
 /// A (database, key) and the intent a transaction takes on it.
@@ -469,16 +470,7 @@ pub(crate) fn run_on_copies(
             scratch.db(*kdb as usize).insert(entry.clone(), now_ms);
         }
     }
-    let reply: Reply = run(
-        &mut ExecCx {
-            shard: &mut scratch,
-            db,
-            now_ms,
-            cx,
-        },
-        argv,
-    )
-    .into();
+    let reply: Reply = run(&mut ExecCx::new(&mut scratch, db, now_ms, cx), argv).into();
     // The handler's lookups count where the coordinator runs, as if it had read the keys
     // itself (SINTER, LCS… count a hit or miss per key).
     node.shard.stats.keyspace_hits += scratch.stats.keyspace_hits;

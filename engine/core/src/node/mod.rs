@@ -16,6 +16,7 @@ pub mod multi;
 
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
 use crate::config::Config;
@@ -25,7 +26,7 @@ use crate::error::CmdError;
 use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase, TxTime};
 use crate::node::commands::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::reply::Reply;
-use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
+use crate::shard::{Shard, SWEEP_INTERVAL_US};
 use crate::tx::{LockMode, LockSet, RunnableWatch, TxQueue};
 
 /// Commands squashed into one hop at most.
@@ -770,12 +771,7 @@ impl Node {
         cx: &mut Cx,
     ) -> Reply {
         let now_ms = self.shard.observe_time_ms(cx.wall_ms());
-        let mut ecx = ExecCx {
-            shard: &mut self.shard,
-            db,
-            now_ms,
-            cx,
-        };
+        let mut ecx = ExecCx::new(&mut self.shard, db, now_ms, cx);
         run(&mut ecx, argv).into()
     }
 
@@ -1026,12 +1022,7 @@ impl Node {
                         return HopResult::Reply(Reply::Error(oom));
                     }
                 }
-                let mut ecx = ExecCx {
-                    shard: &mut self.shard,
-                    db: db as usize,
-                    now_ms,
-                    cx,
-                };
+                let mut ecx = ExecCx::new(&mut self.shard, db as usize, now_ms, cx);
                 HopResult::Reply(run(&mut ecx, &argv).into())
             }
             HopOp::Fetch { keys } => HopResult::Entries(

@@ -7,6 +7,7 @@
 //! Cross-shard RENAME/RENAMENX/COPY use `Merge::Gather`: the handlers below only ever see one
 //! shard (real or scratch) holding every key they name, so they read like Redis's code.
 //!
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::Family;
@@ -16,7 +17,6 @@ use crate::cmd::{
 };
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 const GENERIC: Family = Family {
     group: "generic",
@@ -135,11 +135,9 @@ const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
 ];
 
 fn del(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let now_ms = ecx.now_ms;
     let mut removed = 0;
     for key in argv.iter().skip(1) {
-        if ecx.db().take(key, now_ms).is_some() {
-            ecx.modified(key);
+        if ecx.delete(key).is_some() {
             removed += 1;
         }
     }
@@ -163,7 +161,7 @@ fn touch(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let touched = argv
         .iter()
         .skip(1)
-        .filter(|key| ecx.db().get_mut(key, now_ms).is_some())
+        .filter(|key| ecx.db().get(key, now_ms).is_some())
         .count();
     Ok(Reply::Int(touched as i64))
 }
@@ -202,13 +200,12 @@ fn op_rename(
     dst: &[u8],
     mode: RenameMode,
 ) -> Result<Reply, CmdError> {
-    let now_ms = ecx.now_ms;
+    let now_ms = ecx.read_now_ms();
     let done = |mode| match mode {
         RenameMode::Overwrite => Reply::OK,
         RenameMode::IfAbsent => Reply::Int(1),
     };
-    let db = ecx.db();
-    if db.get_mut(src, now_ms).is_none() {
+    if ecx.db().get(src, now_ms).is_none() {
         return Err(CmdError::NoSuchKey);
     }
     if src == dst {
@@ -217,15 +214,13 @@ fn op_rename(
             RenameMode::IfAbsent => Reply::Int(0),
         });
     }
-    if db.get_mut(dst, now_ms).is_some() {
+    if ecx.db().get(dst, now_ms).is_some() {
         if let RenameMode::IfAbsent = mode {
             return Ok(Reply::Int(0));
         }
     }
-    let entry = db.remove(src).expect("source looked up above");
-    db.insert(entry.with_key(dst), now_ms);
-    ecx.modified(src);
-    ecx.modified(dst);
+    let entry = ecx.delete(src).expect("source looked up above");
+    ecx.put_entry(entry.with_key(dst));
     Ok(done(mode))
 }
 
@@ -264,46 +259,42 @@ fn parse_copy(argv: &Argv, current_db: usize, dbs: usize) -> Result<CopyArgs, Cm
 }
 
 fn copy(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let args = parse_copy(argv, ecx.db, ecx.shard.dbs_len())?;
+    let args = parse_copy(argv, ecx.db_index(), ecx.dbs_len())?;
     let (src, dst) = (&argv[1], &argv[2]);
-    if args.dst_db == ecx.db && src == dst {
+    if args.dst_db == ecx.db_index() && src == dst {
         return Err(CmdError::SourceAndDestinationSame);
     }
-    let now_ms = ecx.now_ms;
-    let Some(found) = ecx.db().get_mut(src, now_ms) else {
+    let now_ms = ecx.now_ms();
+    let Some(found) = ecx.db().get(src, now_ms) else {
         return Ok(Reply::Int(0));
     };
     // A copy is a new object: its access time starts now.
     let mut copied = found.with_key(dst);
     copied.touch(now_ms);
-    drop(found);
-    let target = ecx.shard.db(args.dst_db);
-    if target.get_mut(dst, now_ms).is_some() && args.mode == CopyMode::KeepExisting {
+    let exists = ecx.db_at(args.dst_db).get(dst, now_ms).is_some();
+    if exists && args.mode == CopyMode::KeepExisting {
         return Ok(Reply::Int(0));
     }
-    target.insert(copied, now_ms);
-    ecx.shard.modified(args.dst_db as u16, dst);
+    ecx.put_entry_in(args.dst_db, copied);
     Ok(Reply::Int(1))
 }
 
 /// MOVE key db: both databases live on the key's shard, so this never leaves it.
 fn move_(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let dst_db = db_index(&argv[2], ecx.shard.dbs_len())?;
-    if dst_db == ecx.db {
+    let dst_db = db_index(&argv[2], ecx.dbs_len())?;
+    if dst_db == ecx.db_index() {
         return Err(CmdError::SourceAndDestinationSame);
     }
-    let now_ms = ecx.now_ms;
+    let now_ms = ecx.now_ms();
     let key = &argv[1];
-    if ecx.db().get_mut(key, now_ms).is_none() {
+    if ecx.db().get(key, now_ms).is_none() {
         return Ok(Reply::Int(0));
     }
-    if ecx.shard.db(dst_db).get_mut(key, now_ms).is_some() {
+    if ecx.db_at(dst_db).get(key, now_ms).is_some() {
         return Ok(Reply::Int(0));
     }
-    let entry = ecx.db().remove(key).expect("source looked up above");
-    ecx.shard.db(dst_db).insert(entry, now_ms);
-    ecx.modified(key);
-    ecx.shard.modified(dst_db as u16, key);
+    let entry = ecx.delete(key).expect("source looked up above");
+    ecx.put_entry_in(dst_db, entry);
     Ok(Reply::Int(1))
 }
 

@@ -9,13 +9,13 @@
 //! the production driver returns freed pages to the OS on a timer instead) are absent, so they
 //! answer Redis's unknown-subcommand error, and MEMORY HELP lists what is here.
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, KeySpec, Merge, NodeCmd};
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 /// What one key costs in its slot beyond its heap bytes: the 8-byte pointer plus its
 /// fingerprint and home bytes.
