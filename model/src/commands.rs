@@ -7,6 +7,7 @@
 //! count arguments beyond what their own grammar needs.
 
 use crate::args;
+use crate::draws;
 use crate::hash;
 use crate::keyspace;
 use crate::list;
@@ -109,6 +110,11 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("hkeys", 2, K::First, hash::hkeys),
     spec("hvals", 2, K::First, hash::hvals),
     spec("hgetall", 2, K::First, hash::hgetall),
+    spec("hrandfield", -2, K::First, draws::hrandfield),
+    spec("hscan", -3, K::First, draws::hscan),
+    spec("spop", -2, K::First, draws::spop),
+    spec("srandmember", -2, K::First, draws::srandmember),
+    spec("sscan", -3, K::First, draws::sscan),
     spec("hincrby", 4, K::First, hash::hincrby),
     spec("hincrbyfloat", 4, K::First, hash::hincrbyfloat),
     spec("sadd", -3, K::First, set::sadd),
@@ -372,6 +378,10 @@ pub fn leaves_state_alone(argv: &[Vec<u8>], reply: Option<&Resp>) -> bool {
     }
     const READS: &[&str] = &[
         "get",
+        "srandmember",
+        "sscan",
+        "hrandfield",
+        "hscan",
         "smembers",
         "sismember",
         "smismember",

@@ -31,7 +31,7 @@ macro_rules! tri {
 type Hash = BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// `lookupKey` + `checkType(OBJ_HASH)`: a copy of the hash, `None` when missing.
-fn hash(cx: &Ctx, key: &[u8]) -> Result<Option<Hash>, Resp> {
+pub(crate) fn hash(cx: &Ctx, key: &[u8]) -> Result<Option<Hash>, Resp> {
     match cx.entry(key) {
         None => Ok(None),
         Some(Entry {

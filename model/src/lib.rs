@@ -21,6 +21,7 @@
 mod args;
 mod bignum;
 mod commands;
+mod draws;
 mod fnv;
 mod glob;
 mod hash;

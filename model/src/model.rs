@@ -173,6 +173,19 @@ impl Model {
     /// Runs one command, exactly as Redis 7.0 would reply to it at time `now_ms` (Unix ms).
     /// `argv[0]` is the command name (any case). `now_ms` must not decrease between calls.
     pub fn apply(&mut self, conn: &mut ConnState, argv: &[Vec<u8>], now_ms: u64) -> Resp {
+        self.apply_drawn(conn, argv, now_ms, None)
+    }
+
+    /// `apply`, taking the server's recorded reply as the draw a random or layout-shaped
+    /// command made when Redis allows it (module `draws`): SPOP then removes what the server
+    /// popped.
+    fn apply_drawn(
+        &mut self,
+        conn: &mut ConnState,
+        argv: &[Vec<u8>],
+        now_ms: u64,
+        recorded: Option<&Resp>,
+    ) -> Resp {
         assert!(!argv.is_empty(), "Model::apply needs a command name");
         assert!(
             conn.db < self.dbs.len(),
@@ -185,6 +198,7 @@ impl Model {
                 model: self,
                 conn,
                 now_ms,
+                recorded,
             },
             argv,
         )
@@ -207,7 +221,7 @@ impl Model {
                 .refuse_for_memory(conn, argv, now_ms)
                 .unwrap_or_else(|| Resp::err("MODEL Redis never refuses this for memory"));
         }
-        self.apply(conn, argv, now_ms)
+        self.apply_drawn(conn, argv, now_ms, recorded)
     }
 
     /// Redis 7.0's processCommand step for a server over `maxmemory` (with nothing left to
@@ -241,6 +255,7 @@ impl Model {
             model: self,
             conn,
             now_ms,
+            recorded: None,
         };
         Some(multi::reject(&mut cx, Some(spec), Resp::err(multi::OOM)))
     }
@@ -468,6 +483,9 @@ pub(crate) struct Ctx<'a> {
     pub model: &'a mut Model,
     pub conn: &'a mut ConnState,
     pub now_ms: u64,
+    /// The reply the server recorded for this command, when checking a history: the draw a
+    /// random or layout-shaped command made (module `draws`). `None` when the model runs alone.
+    pub recorded: Option<&'a Resp>,
 }
 
 impl Ctx<'_> {

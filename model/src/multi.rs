@@ -129,11 +129,18 @@ pub(crate) fn exec(cx: &mut Ctx, _argv: &[Vec<u8>]) -> Resp {
         return Resp::NilArray;
     }
     let mut replies = Vec::with_capacity(queued.len());
-    for argv in &queued {
+    // Each queued command's draw is its element of the recorded EXEC reply.
+    let recorded_exec = cx.recorded.take();
+    for (i, argv) in queued.iter().enumerate() {
         // A queued SET .. PXAT <past> leaves a dead key: the next command must not see it.
         cx.model.expire_all(cx.now_ms);
+        cx.recorded = match recorded_exec {
+            Some(Resp::Array(items)) => items.get(i),
+            _ => None,
+        };
         replies.push(commands::dispatch(cx, argv));
     }
+    cx.recorded = recorded_exec;
     Resp::Array(replies)
 }
 

@@ -166,6 +166,88 @@ fn strip_fraction_zeros(s: &str) -> &str {
     s.trim_end_matches('0').trim_end_matches('.')
 }
 
+/// Parses one whole reply, RESP2 or RESP3, into the model's reply type: how a recorded server
+/// reply is read back (the simulator's histories, the comparison with redis-server). RESP3's
+/// attribute, push and verbatim types are not read: no command the model knows answers them.
+pub fn parse(bytes: &[u8]) -> Result<Resp, String> {
+    let mut pos = 0;
+    let reply = parse_at(bytes, &mut pos, 0)?;
+    if pos != bytes.len() {
+        return Err(format!(
+            "trailing bytes after a reply: {:?}",
+            String::from_utf8_lossy(bytes)
+        ));
+    }
+    Ok(reply)
+}
+
+/// Nesting depth the parser follows: replies the model compares are at most a few arrays deep
+/// (an EXEC holding HRANDFIELD's RESP3 pairs).
+const REPLY_DEPTH_MAX: usize = 8;
+
+fn parse_at(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<Resp, String> {
+    if depth > REPLY_DEPTH_MAX {
+        return Err("reply nested too deep".into());
+    }
+    let rest = &bytes[*pos..];
+    let end = rest
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .ok_or("reply line without CRLF")?;
+    let line = String::from_utf8_lossy(&rest[1..end]).into_owned();
+    *pos += end + 2;
+    let number = || {
+        line.parse::<i64>()
+            .map_err(|_| format!("bad number {line:?}"))
+    };
+    let items = |len: i64, pos: &mut usize| -> Result<Vec<Resp>, String> {
+        let mut items = Vec::with_capacity(len.clamp(0, 64) as usize);
+        for _ in 0..len {
+            items.push(parse_at(bytes, pos, depth + 1)?);
+        }
+        Ok(items)
+    };
+    Ok(match rest.first() {
+        Some(b'+') => Resp::Simple(line),
+        Some(b'-') => Resp::Error(line),
+        Some(b':') => Resp::Int(number()?),
+        Some(b'_') => Resp::Nil,
+        Some(b'#') => Resp::Bool(line == "t"),
+        Some(b',') => Resp::Double(match line.as_str() {
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            other => other.parse().map_err(|_| format!("bad double {other:?}"))?,
+        }),
+        Some(b'$') => match number()? {
+            -1 => Resp::Nil,
+            len => {
+                let len = len as usize;
+                let body = bytes
+                    .get(*pos..*pos + len)
+                    .ok_or("short bulk string")?
+                    .to_vec();
+                *pos += len + 2;
+                Resp::Bulk(body)
+            }
+        },
+        Some(b'*') => match number()? {
+            -1 => Resp::NilArray,
+            len => Resp::Array(items(len, pos)?),
+        },
+        Some(b'~') => Resp::Set(items(number()?, pos)?),
+        Some(b'%') => {
+            let flat = items(2 * number()?, pos)?;
+            let mut pairs = Vec::with_capacity(flat.len() / 2);
+            let mut flat = flat.into_iter();
+            while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                pairs.push((k, v));
+            }
+            Resp::Map(pairs)
+        }
+        other => return Err(format!("unexpected reply type {other:?}")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

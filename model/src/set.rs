@@ -31,7 +31,7 @@ macro_rules! tri {
 }
 
 /// `lookupKey` + `checkType(OBJ_SET)`.
-fn set_at(cx: &Ctx, key: &[u8]) -> Result<Option<Members>, Resp> {
+pub(crate) fn set_at(cx: &Ctx, key: &[u8]) -> Result<Option<Members>, Resp> {
     match cx.entry(key) {
         None => Ok(None),
         Some(Entry {
@@ -44,7 +44,7 @@ fn set_at(cx: &Ctx, key: &[u8]) -> Result<Option<Members>, Resp> {
 
 /// Stores `members` under `key` keeping its TTL, or deletes the key when empty (Redis never
 /// keeps an empty set).
-fn update(cx: &mut Ctx, key: &[u8], members: Members) {
+pub(crate) fn update(cx: &mut Ctx, key: &[u8], members: Members) {
     if members.is_empty() {
         cx.delete(key);
         return;

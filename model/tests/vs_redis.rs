@@ -305,6 +305,12 @@ fn set_commands() -> impl Strategy<Value = Vec<Tok>> {
             .prop_map(|(c, ks)| std::iter::once(c).chain(ks).collect()),
         2 => (one_of(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), key(), keys())
             .prop_map(|(c, d, ks)| std::iter::once(c).chain([d]).chain(ks).collect()),
+        2 => (key(), one_of(&["", "0", "1", "2", "5", "-1", "x"]))
+            .prop_map(|(k, n)| draw("SPOP", k, n)),
+        2 => (key(), one_of(&["", "0", "1", "3", "9", "-2", "-9", "x"]))
+            .prop_map(|(k, n)| draw("SRANDMEMBER", k, n)),
+        1 => (key(), one_of(&["", "*", "1*", "[ab]"]), one_of(&["", "1", "10"]))
+            .prop_map(|(k, pattern, count)| scan("SSCAN", k, pattern, count)),
         1 => (one_of(&["1", "2", "3", "0", "x"]), keys(), one_of(&["", "0", "1", "-1", "x"]))
             .prop_map(|(n, ks, limit)| {
                 let mut line = vec![lit("SINTERCARD"), n];
@@ -462,7 +468,37 @@ fn hash_commands() -> impl Strategy<Value = Vec<Tok>> {
         2 => (one_of(&["HSTRLEN", "HEXISTS"]), key(), field()).prop_map(|(c, k, f)| vec![c, k, f]),
         3 => (key(), field(), int_arg()).prop_map(|(k, f, n)| cmd("HINCRBY", vec![k, f, n])),
         3 => (key(), field(), float_arg()).prop_map(|(k, f, n)| cmd("HINCRBYFLOAT", vec![k, f, n])),
+        2 => (key(), one_of(&["", "0", "1", "2", "9", "-3", "x"]), one_of(&["", "WITHVALUES"]))
+            .prop_map(|(k, n, with)| {
+                let mut line = draw("HRANDFIELD", k, n);
+                if line.len() == 3 && !matches!(&with, Tok::Lit(b) if b.is_empty()) {
+                    line.push(with);
+                }
+                line
+            }),
+        1 => (key(), one_of(&["", "*", "f*", "[ab]*"]), one_of(&["", "1", "10"]))
+            .prop_map(|(k, pattern, count)| scan("HSCAN", k, pattern, count)),
     ]
+}
+
+/// A draw command (SPOP, SRANDMEMBER, HRANDFIELD) with an optional count (`""`: none).
+fn draw(name: &str, key: Tok, count: Tok) -> Vec<Tok> {
+    let mut line = vec![lit(name), key];
+    if !matches!(&count, Tok::Lit(b) if b.is_empty()) {
+        line.push(count);
+    }
+    line
+}
+
+/// SSCAN/HSCAN from cursor 0 with optional MATCH and COUNT (`""`: left out).
+fn scan(name: &str, key: Tok, pattern: Tok, count: Tok) -> Vec<Tok> {
+    let mut line = vec![lit(name), key, lit("0")];
+    for (word, value) in [("MATCH", pattern), ("COUNT", count)] {
+        if !matches!(&value, Tok::Lit(b) if b.is_empty()) {
+            line.extend([lit(word), value]);
+        }
+    }
+    line
 }
 
 /// Any command the model knows, weighted towards string and TTL traffic.
@@ -562,13 +598,16 @@ fn step(
 ) -> Result<(), TestCaseError> {
     let now_ms = wall_ms();
     let queued = state.queued().to_vec();
-    let reply = model.apply(state, argv, now_ms);
+    // Redis answers first: a random draw (SPOP, SRANDMEMBER, HRANDFIELD) or a scan page is
+    // checked against what Redis allows and taken as Redis made it (the model's `draws`).
+    let theirs = conn.call(argv);
+    let recorded = model::resp::parse(&theirs).expect("redis-server's reply parses");
+    let reply = model.apply_as_recorded(state, argv, now_ms, Some(&recorded));
     let ours = if state.resp3 {
         reply.to_resp3_bytes()
     } else {
         reply.to_resp2_bytes()
     };
-    let theirs = conn.call(argv);
     COMPARED.fetch_add(1, Ordering::Relaxed);
     ERRORS.fetch_add(u64::from(theirs.starts_with(b"-")), Ordering::Relaxed);
     if argv[0].eq_ignore_ascii_case(b"exec") {
@@ -911,14 +950,15 @@ fn memory_refusals_match_redis_when_full() {
             let argv = resolved(room.len() + i, toks);
             let now_ms = wall_ms();
             let queued = state.queued().to_vec();
+            let theirs = conn.call(&argv);
+            let recorded = model::resp::parse(&theirs).expect("redis-server's reply parses");
             let ours = match model.refuse_for_memory(&mut state, &argv, now_ms) {
                 Some(reply) => {
                     refused.fetch_add(1, Ordering::Relaxed);
                     reply
                 }
-                None => model.apply(&mut state, &argv, now_ms),
+                None => model.apply_as_recorded(&mut state, &argv, now_ms, Some(&recorded)),
             };
-            let theirs = conn.call(&argv);
             check_reply(&argv, &queued, &ours.to_resp2_bytes(), &theirs)?;
         }
         maxmemory(admin, "0");

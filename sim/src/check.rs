@@ -170,66 +170,9 @@ fn as_ops(history: &[Observed]) -> Result<Vec<Op>, String> {
     Ok(ops)
 }
 
-/// Parses one whole RESP2 reply into the model's reply type.
+/// Parses one whole RESP2 reply into the model's reply type (`model::resp::parse`).
 pub fn parse_reply(bytes: &[u8]) -> Result<Resp, String> {
-    let mut pos = 0;
-    let reply = parse_at(bytes, &mut pos, 0)?;
-    if pos != bytes.len() {
-        return Err(format!(
-            "trailing bytes after a reply: {:?}",
-            String::from_utf8_lossy(bytes)
-        ));
-    }
-    Ok(reply)
-}
-
-/// Nesting depth the parser follows: workload replies are at most two arrays deep (an EXEC
-/// holding an MGET's reply).
-const REPLY_DEPTH_MAX: usize = 8;
-
-fn parse_at(bytes: &[u8], pos: &mut usize, depth: usize) -> Result<Resp, String> {
-    if depth > REPLY_DEPTH_MAX {
-        return Err("reply nested too deep".into());
-    }
-    let rest = &bytes[*pos..];
-    let end = rest
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .ok_or("reply line without CRLF")?;
-    let line = String::from_utf8_lossy(&rest[1..end]).into_owned();
-    *pos += end + 2;
-    let number = || {
-        line.parse::<i64>()
-            .map_err(|_| format!("bad number {line:?}"))
-    };
-    Ok(match rest.first() {
-        Some(b'+') => Resp::Simple(line),
-        Some(b'-') => Resp::Error(line),
-        Some(b':') => Resp::Int(number()?),
-        Some(b'$') => match number()? {
-            -1 => Resp::Nil,
-            len => {
-                let len = len as usize;
-                let body = bytes
-                    .get(*pos..*pos + len)
-                    .ok_or("short bulk string")?
-                    .to_vec();
-                *pos += len + 2;
-                Resp::Bulk(body)
-            }
-        },
-        Some(b'*') => match number()? {
-            -1 => Resp::NilArray,
-            len => {
-                let mut items = Vec::with_capacity(len.clamp(0, 64) as usize);
-                for _ in 0..len {
-                    items.push(parse_at(bytes, pos, depth + 1)?);
-                }
-                Resp::Array(items)
-            }
-        },
-        other => return Err(format!("unexpected RESP2 reply type {other:?}")),
-    })
+    model::resp::parse(bytes)
 }
 
 #[cfg(test)]

@@ -60,10 +60,16 @@ pub fn list_command(rng: &mut ChaCha8Rng, key: Vec<u8>, other_keys: &[Vec<u8>]) 
         13 => line("LTRIM", [key, pick(rng, INDEXES), pick(rng, INDEXES)]),
         14 => {
             let before_after = pick(rng, &["BEFORE", "AFTER"]);
-            line("LINSERT", [key, before_after, pick(rng, ELEMENTS), pick(rng, ELEMENTS)])
+            line(
+                "LINSERT",
+                [key, before_after, pick(rng, ELEMENTS), pick(rng, ELEMENTS)],
+            )
         }
         15 => line("LSET", [key, pick(rng, INDEXES), pick(rng, ELEMENTS)]),
-        16 => line("LREM", [key, pick(rng, &["0", "1", "-1", "2"]), pick(rng, ELEMENTS)]),
+        16 => line(
+            "LREM",
+            [key, pick(rng, &["0", "1", "-1", "2"]), pick(rng, ELEMENTS)],
+        ),
         17 => {
             let mut args = vec![key, pick(rng, ELEMENTS)];
             if rng.gen_bool(0.5) {
@@ -86,7 +92,10 @@ pub fn list_command(rng: &mut ChaCha8Rng, key: Vec<u8>, other_keys: &[Vec<u8>]) 
             let second = other(rng, &key, other_keys);
             let mut args = vec![b"2".to_vec(), key, second, pick(rng, ENDS)];
             if rng.gen_bool(0.5) {
-                args.extend([b"COUNT".to_vec(), rng.gen_range(1..4).to_string().into_bytes()]);
+                args.extend([
+                    b"COUNT".to_vec(),
+                    rng.gen_range(1..4).to_string().into_bytes(),
+                ]);
             }
             line("LMPOP", args)
         }
@@ -101,7 +110,10 @@ pub fn list_transaction(
     other_keys: &[Vec<u8>],
 ) -> Vec<Vec<Vec<u8>>> {
     let dst = other(rng, &key, other_keys);
-    let mut script = vec![line("MULTI", []), line("RPUSH", [key.clone(), pick(rng, ELEMENTS)])];
+    let mut script = vec![
+        line("MULTI", []),
+        line("RPUSH", [key.clone(), pick(rng, ELEMENTS)]),
+    ];
     for _ in 0..rng.gen_range(1..=3) {
         let (from, to) = if rng.gen_bool(0.5) {
             (key.clone(), dst.clone())

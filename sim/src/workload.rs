@@ -79,7 +79,10 @@ impl Workload {
     /// A collection command, when the collection stream says this one is: over the same keys
     /// as the rest (so types collide and WRONGTYPE is exercised).
     fn collection_command(&mut self) -> Option<Vec<Vec<u8>>> {
-        if let Some(argv) = self.own_stream_script(false).and_then(|s| s.into_iter().next()) {
+        if let Some(argv) = self
+            .own_stream_script(false)
+            .and_then(|s| s.into_iter().next())
+        {
             return Some(argv);
         }
         let (mix, rng) = self.collections.as_mut()?;

@@ -12,9 +12,9 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
-use damselfly_core::cmd::server::ServerInfo;
 use damselfly_core::config::Config;
 use damselfly_core::cx::{ConnId, ConnOpen, Cx, CxOptions, Effect, Msg, ThreadId, Timer};
+use damselfly_core::node::commands::server::ServerInfo;
 use damselfly_core::node::Node;
 
 use crate::config::SimConfig;

@@ -4,16 +4,72 @@
 //! promotion), a keyspace hit or miss (a key of another type counts as a hit), then the type
 //! check that answers WRONGTYPE. `peek_kind` looks without counting, as lookupKeyWrite does.
 //!
-//! Writes: every change to a key goes through `put`, `delete` or `edit_*`, and each ends in
-//! `Shard::modified`, the completion hook that signals WATCH, counts the change for
-//! `rdb_changes_since_last_save` and is where keyspace notifications and the journal attach.
-//! `edit_*` lends the collection under the key (creating it when asked), and afterwards
-//! settles the byte count, deletes a collection left empty (Redis never stores one) and
-//! signals the change only when the handler reports one.
+//! Writes: every change to a key goes through `put`, `put_entry`, `delete`, `set_expiry`,
+//! `edit_str` or `edit_*`, and each ends in `Shard::modified`, the completion hook that signals
+//! WATCH, counts the change for `rdb_changes_since_last_save` and is where keyspace
+//! notifications and the journal attach. `edit_*` lends the value under the key (a collection
+//! is created when asked), and afterwards settles the byte count, deletes a collection left
+//! empty (Redis never stores one) and signals the change only when the handler reports one.
+//!
+//! The write path is structural: `ExecCx` keeps its shard private, and what it lends handlers
+//! for reading (`ReadDb`) has no method that changes a key. A handler cannot change a key
+//! without passing through one of the writes above.
 
-use crate::db::{Collection, Entry, HashValue, Kind, ListValue, SetValue, Value, ValueRef};
+use crate::db::{
+    Access, Collection, CollectionLimits, Db, Entry, EntryMut, HashValue, Kind, ListValue,
+    SetValue, Value, ValueRef,
+};
+use crate::env::{Env, Plant};
 use crate::error::CmdError;
-use crate::shard::ExecCx;
+use crate::shard::Shard;
+
+/// What a command handler running on a shard sees: the shard (only through the reads and
+/// writes below), the connection's database, the time of this step (one time for the whole
+/// hop) and the environment for randomness and marks.
+pub struct ExecCx<'a> {
+    shard: &'a mut Shard,
+    db: usize,
+    now_ms: u64,
+    env: &'a mut Env,
+}
+
+/// A database lent for reading: lookups that expire lazily and count as accesses, never a
+/// change to a key's value or deadline.
+pub struct ReadDb<'a>(&'a mut Db);
+
+/// Each read takes the view, so that what it returns lives as long as the loan; ask
+/// `ExecCx::db` again for the next read.
+impl<'a> ReadDb<'a> {
+    /// The live entry, counted as an access (Db::get).
+    pub fn get(self, key: &[u8], now_ms: u64) -> Option<&'a Entry> {
+        self.0.get(key, now_ms)
+    }
+
+    /// The live entry, not counted as an access (Db::peek).
+    pub fn peek(self, key: &[u8], now_ms: u64) -> Option<&'a Entry> {
+        self.0.peek(key, now_ms)
+    }
+
+    pub fn contains(self, key: &[u8], now_ms: u64) -> bool {
+        self.0.contains(key, now_ms)
+    }
+
+    /// Db::visit_live: one table lookup for the hot read paths.
+    pub fn visit_live<R>(
+        self,
+        key: &[u8],
+        now_ms: u64,
+        access: Access,
+        visit: impl FnOnce(&Entry) -> R,
+    ) -> Option<R> {
+        self.0.visit_live(key, now_ms, access, visit)
+    }
+
+    /// The seed for a new collection's hashing (Db::collection_seed).
+    pub fn collection_seed(self) -> u64 {
+        self.0.collection_seed()
+    }
+}
 
 /// Whether an edit changed the key (WATCH, dirty count and, later, notifications follow it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +95,72 @@ fn check_kind(value: ValueRef<'_>, kind: Kind) -> Result<(), CmdError> {
     }
 }
 
-impl ExecCx<'_> {
+impl<'a> ExecCx<'a> {
+    pub fn new(shard: &'a mut Shard, db: usize, now_ms: u64, env: &'a mut Env) -> ExecCx<'a> {
+        ExecCx {
+            shard,
+            db,
+            now_ms,
+            env,
+        }
+    }
+
+    /// The connection's database index.
+    pub fn db_index(&self) -> usize {
+        self.db
+    }
+
+    /// How many databases the shard has (MOVE's and COPY's range check).
+    pub fn dbs_len(&self) -> usize {
+        self.shard.dbs_len()
+    }
+
+    /// The time of this step, for writing deadlines.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The time reads compare deadlines against. Planted bug `SkipExpiryCheckOnRead` makes
+    /// every key look alive to readers.
+    pub fn read_now_ms(&self) -> u64 {
+        if self.env.planted(Plant::SkipExpiryCheckOnRead) {
+            0
+        } else {
+            self.now_ms
+        }
+    }
+
+    /// The environment: the seeded RNG, planted bugs, marks, reply buffers.
+    pub fn env(&mut self) -> &mut Env {
+        self.env
+    }
+
+    /// The collection encoding thresholds (CONFIG's `*-max-listpack-*`…).
+    pub fn limits(&self) -> CollectionLimits {
+        self.shard.limits
+    }
+
+    /// The connection's database, for reading.
+    pub fn db(&mut self) -> ReadDb<'_> {
+        ReadDb(self.shard.db(self.db))
+    }
+
+    /// Database `index` of this shard, for reading (COPY's and MOVE's destination).
+    pub fn db_at(&mut self, index: usize) -> ReadDb<'_> {
+        ReadDb(self.shard.db(index))
+    }
+
+    /// Counts a keyspace hit or miss for a read that looked the key up itself (GET's one-lookup
+    /// path); `read_entry` counts its own.
+    pub fn count_lookup(&mut self, found: bool) {
+        let stats = &mut self.shard.stats;
+        if found {
+            stats.keyspace_hits += 1;
+        } else {
+            stats.keyspace_misses += 1;
+        }
+    }
+
     /// Redis's lookupKeyRead: the live entry, counting a keyspace hit or miss.
     pub fn read_entry(&mut self, key: &[u8]) -> Option<&Entry> {
         let now_ms = self.read_now_ms();
@@ -103,20 +224,74 @@ impl ExecCx<'_> {
         }
     }
 
+    /// The completion of every write: see `Shard::modified`.
+    fn modified_in(&mut self, db: usize, key: &[u8]) {
+        self.shard.modified(db as u16, key);
+    }
+
     /// Stores `value` under `key`, replacing any value and deadline, and signals the change.
     pub fn put(&mut self, key: &[u8], value: Value, expire_at_ms: Option<u64>) {
+        let entry = Entry::new(key, value, self.now_ms).with_expire_at_ms(expire_at_ms);
+        self.put_entry(entry);
+    }
+
+    /// Stores a whole entry (its key, value and deadline) in the connection's database.
+    pub fn put_entry(&mut self, entry: Entry) {
+        self.put_entry_in(self.db, entry);
+    }
+
+    /// Stores a whole entry in database `db` of this shard (COPY … DB, MOVE).
+    pub fn put_entry_in(&mut self, db: usize, entry: Entry) {
         let now_ms = self.now_ms;
-        let entry = Entry::new(key, value, now_ms).with_expire_at_ms(expire_at_ms);
-        self.db().insert(entry, now_ms);
-        self.modified(key);
+        let key = entry.key().to_vec();
+        self.shard.db(db).insert(entry, now_ms);
+        self.modified_in(db, &key);
     }
 
     /// Removes the live entry under `key`, signalling the change; `None` when there was none.
     pub fn delete(&mut self, key: &[u8]) -> Option<Entry> {
         let now_ms = self.read_now_ms();
-        let old = self.db().take(key, now_ms)?;
-        self.modified(key);
+        let old = self.shard.db(self.db).take(key, now_ms)?;
+        self.modified_in(self.db, key);
         Some(old)
+    }
+
+    /// Sets (`Some`) or clears (`None`) the deadline of the live key; false when there is no
+    /// such key. A deadline set is always a change (as Redis's EXPIRE signals one even when the
+    /// same); a clear is one only when the key had a deadline (PERSIST of a persistent key
+    /// changes nothing).
+    pub fn set_expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
+        let now_ms = self.read_now_ms();
+        let db = self.shard.db(self.db);
+        let Some(had_deadline) = db.peek(key, now_ms).map(|e| e.expire_at_ms().is_some()) else {
+            return false;
+        };
+        db.set_expire(key, expire_at_ms);
+        if expire_at_ms.is_some() || had_deadline {
+            self.modified_in(self.db, key);
+        }
+        true
+    }
+
+    /// Lends the live string under `key` to `edit`, in place (its deadline kept), and signals
+    /// the change when `edit` reports one; `None` when the key is absent, WRONGTYPE when it
+    /// holds another type (Redis's lookupKeyWrite then a type check).
+    pub fn edit_str<R>(
+        &mut self,
+        key: &[u8],
+        edit: impl FnOnce(&mut EntryMut<'_>) -> Result<(R, Change), CmdError>,
+    ) -> Result<Option<R>, CmdError> {
+        let now_ms = self.read_now_ms();
+        let Some(mut entry) = self.shard.db(self.db).get_mut(key, now_ms) else {
+            return Ok(None);
+        };
+        check_kind(entry.value(), Kind::Str)?;
+        let (reply, change) = edit(&mut entry)?;
+        drop(entry);
+        if change == Change::Modified {
+            self.modified_in(self.db, key);
+        }
+        Ok(Some(reply))
     }
 
     /// Lends the collection of `kind` under `key` to `edit` (see the module doc). `new` makes
@@ -134,7 +309,7 @@ impl ExecCx<'_> {
             match if_absent {
                 IfAbsent::Skip => return Ok(None),
                 IfAbsent::Create => {
-                    let mut fresh = new(self.db().collection_seed());
+                    let mut fresh = new(self.shard.db(self.db).collection_seed());
                     // A new key: stored only when the edit leaves something in it.
                     let result = edit(&mut fresh);
                     if !fresh.is_empty() {
@@ -147,7 +322,8 @@ impl ExecCx<'_> {
         let now_ms = self.read_now_ms();
         let (result, empty) = {
             let mut entry = self
-                .db()
+                .shard
+                .db(self.db)
                 .get_mut(key, now_ms)
                 .expect("check_type found the key live");
             let coll = entry
@@ -157,18 +333,18 @@ impl ExecCx<'_> {
             (result, coll.is_empty())
         };
         if empty {
-            self.db().remove(key);
+            self.shard.db(self.db).remove(key);
         }
         match result {
             Ok((reply, change)) => {
                 if change == Change::Modified || empty {
-                    self.modified(key);
+                    self.modified_in(self.db, key);
                 }
                 Ok(Some(reply))
             }
             Err(err) => {
                 if empty {
-                    self.modified(key);
+                    self.modified_in(self.db, key);
                 }
                 Err(err)
             }
@@ -234,5 +410,41 @@ impl ExecCx<'_> {
                 Collection::Hash(_) | Collection::Set(_) => unreachable!("kind checked: a list"),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::TestCluster;
+
+    /// A write signals WATCH only when it changed the key, as in redis-server 7.0 (checked there
+    /// with two clients): a failed INCR, a PERSIST of a persistent key and an empty SETRANGE
+    /// leave a watcher's EXEC running; APPEND and EXPIRE abort it.
+    #[test]
+    fn only_a_real_change_signals_watch() {
+        let cases: [(&[&str], bool); 7] = [
+            (&["INCR", "k"], false),
+            (&["INCRBYFLOAT", "k", "1"], false),
+            (&["PERSIST", "p"], false),
+            (&["SETRANGE", "k", "0", ""], false),
+            (&["APPEND", "k", "x"], true),
+            (&["EXPIRE", "p", "100"], true),
+            (&["SETRANGE", "k", "0", "z"], true),
+        ];
+        for threads in [1, 3] {
+            for (write, aborts) in cases {
+                let mut c = TestCluster::new(threads);
+                let (watcher, writer) = (c.connect(0), c.connect(threads - 1));
+                c.cmd(writer, &["SET", "k", "abc"]);
+                c.cmd(writer, &["SET", "p", "1"]);
+                c.cmd(watcher, &["WATCH", "k", "p"]);
+                c.cmd(writer, write);
+                c.cmd(watcher, &["MULTI"]);
+                c.cmd(watcher, &["PING"]);
+                let exec = c.cmd_text(watcher, &["EXEC"]);
+                let want = if aborts { "*-1\r\n" } else { "*1\r\n+PONG\r\n" };
+                assert_eq!(exec, want, "{write:?} on {threads} threads");
+            }
+        }
     }
 }

@@ -153,9 +153,9 @@ impl Default for Config {
 
 impl Config {
     /// The encoding thresholds shards apply to collections.
-    pub fn collection_limits(&self) -> crate::shard::CollectionLimits {
+    pub fn collection_limits(&self) -> crate::db::CollectionLimits {
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        crate::shard::CollectionLimits {
+        crate::db::CollectionLimits {
             hash: crate::db::HashLimits {
                 listpack_entries_max: size(self.hash_max_listpack_entries),
                 listpack_value_max_bytes: size(self.hash_max_listpack_value_bytes),

@@ -15,10 +15,7 @@
 //! A value larger than a shard's whole budget is always refused, even when other shards have
 //! room: shards share no memory figures.
 
-use crate::argv::Argv;
-use crate::cmd::CommandSpec;
 use crate::config::MaxmemoryPolicy;
-use crate::cx::Cx;
 use crate::db::Db;
 use crate::error::CmdError;
 use crate::watch::WatchRegistry;
@@ -50,14 +47,7 @@ pub struct ShardStats {
     pub dirty: u64,
 }
 
-/// The encoding thresholds of collections, from CONFIG (`hash-max-listpack-*`,
-/// `set-max-intset-entries`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CollectionLimits {
-    pub hash: crate::db::HashLimits,
-    pub set: crate::db::SetLimits,
-    pub list: crate::db::ListLimits,
-}
+pub use crate::db::CollectionLimits;
 
 /// The memory figures of one shard, for INFO and MEMORY STATS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -102,18 +92,16 @@ pub struct Shard {
     pub eviction_log: Option<Vec<Evicted>>,
 }
 
-/// The bytes a command's write may add to its shard, for admission: 0 for a command that is
-/// not DENYOOM; else its arguments after the name, each by its allocator class. A write stores
-/// nothing it was not sent (a value, a field, a key, a number's text), so this bounds what it
-/// adds to the entries, though an overwrite or a command that writes less (SETNX of a present
-/// key) adds less: near the limit such commands are refused a little early, never late.
-pub fn incoming_bytes(spec: &CommandSpec, argv: &Argv) -> u64 {
-    if !spec.has(crate::cmd::flag::DENYOOM) {
-        return 0;
-    }
-    let args = argv.iter().skip(1);
-    args.map(|arg| crate::db::size_class::class_bytes(arg.len()) as u64)
-        .sum()
+/// What the memory step needs to know of a command (the command table computes it, and only
+/// when there is a budget to check).
+#[derive(Clone, Copy, Debug)]
+pub struct Admission<'a> {
+    /// The command's first key: eviction starts near it.
+    pub near: &'a [u8],
+    /// What the command's write may add here (see `CommandSpec::incoming_bytes`).
+    pub incoming_bytes: u64,
+    /// The command may grow memory, so it is refused when over budget (Redis's DENYOOM).
+    pub deny_oom: bool,
 }
 
 /// One eviction, for `Shard::eviction_log`: the entry's deadline tells whether it was still
@@ -186,11 +174,10 @@ impl Shard {
     /// in a hop still to come; deleting one under it would tear it (simulator seeds with a
     /// memory budget). Expiry waits for queued transactions for the same reason.
     #[inline]
-    pub fn admit(
+    pub fn admit<'a>(
         &mut self,
         db: usize,
-        spec: &CommandSpec,
-        argv: &Argv,
+        request: impl FnOnce() -> Admission<'a>,
         locked: impl Fn(u16, &[u8]) -> bool,
     ) -> Result<(), CmdError> {
         if self.budget_bytes.is_none() {
@@ -199,7 +186,7 @@ impl Shard {
             // this is one compare on every command's path.
             return Ok(());
         }
-        self.admit_within_budget(db, spec, argv, locked)
+        self.admit_within_budget(db, request(), locked)
     }
 
     /// `admit` with a budget: out of line, so that the common no-budget case inlines small.
@@ -207,14 +194,10 @@ impl Shard {
     fn admit_within_budget(
         &mut self,
         db: usize,
-        spec: &CommandSpec,
-        argv: &Argv,
+        request: Admission<'_>,
         locked: impl Fn(u16, &[u8]) -> bool,
     ) -> Result<(), CmdError> {
-        let near: &[u8] = spec.key_indexes(argv).first().map_or(&[], |&i| &argv[i]);
-        let incoming_bytes = incoming_bytes(spec, argv);
-        if self.make_room(db, near, incoming_bytes, locked) || !spec.has(crate::cmd::flag::DENYOOM)
-        {
+        if self.make_room(db, request.near, request.incoming_bytes, locked) || !request.deny_oom {
             return Ok(());
         }
         Err(CmdError::OutOfMemory)
@@ -451,35 +434,5 @@ impl Shard {
             db.check_invariants();
         }
         self.watches.check_invariants();
-    }
-}
-
-/// What a command handler running on a shard sees: the shard, the connection's database, the
-/// time of this step (one time for the whole hop) and the context for randomness and marks.
-pub struct ExecCx<'a> {
-    pub shard: &'a mut Shard,
-    pub db: usize,
-    pub now_ms: u64,
-    pub cx: &'a mut Cx,
-}
-
-impl ExecCx<'_> {
-    pub fn db(&mut self) -> &mut Db {
-        self.shard.db(self.db)
-    }
-
-    /// The command modified `key` in its database (see `Shard::modified`).
-    pub fn modified(&mut self, key: &[u8]) {
-        self.shard.modified(self.db as u16, key);
-    }
-
-    /// The time reads compare deadlines against. Planted bug `SkipExpiryCheckOnRead` makes
-    /// every key look alive to readers.
-    pub fn read_now_ms(&self) -> u64 {
-        if self.cx.planted(crate::cx::Plant::SkipExpiryCheckOnRead) {
-            0
-        } else {
-            self.now_ms
-        }
     }
 }

@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::cmd::server::ServerInfo;
 use crate::config::Config;
 use crate::cx::{ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, ThreadId, Timer};
+use crate::node::commands::server::ServerInfo;
 use crate::node::Node;
 
 /// Steps one `run` may take before the cluster is declared stuck.

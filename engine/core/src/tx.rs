@@ -45,8 +45,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound;
 
-use crate::cx::{ConnId, ThreadId};
-use crate::hop::Hop;
+use crate::env::{ConnId, ThreadId};
 
 /// A transaction's place in the global order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -148,13 +147,13 @@ enum Turn {
 }
 
 #[derive(Debug)]
-struct QueuedTx {
+struct QueuedTx<W> {
     locks: LockSet,
     turn: Turn,
     /// The planted bug `run-conflicting-out-of-order`: made runnable whatever its conflicts.
     planted_runnable: bool,
     /// Hops waiting for this transaction to become runnable, in arrival order.
-    parked: VecDeque<Hop>,
+    parked: VecDeque<W>,
     /// The coordinator waiting to hear that this transaction can run here.
     watch: Option<RunnableWatch>,
     /// Who coordinates it, for assertion messages.
@@ -172,9 +171,11 @@ pub struct TxStats {
     pub out_of_order: u64,
 }
 
-#[derive(Debug, Default)]
-pub struct TxQueue {
-    queue: BTreeMap<TxId, QueuedTx>,
+/// One shard's transaction queue. `W` is the work a transaction parks here until it may run
+/// (the node's hops): the queue orders it and never looks inside.
+#[derive(Debug)]
+pub struct TxQueue<W> {
+    queue: BTreeMap<TxId, QueuedTx<W>>,
     intents: IntentMap,
     /// Queued transactions holding `LockSet::Everything`.
     everything: BTreeSet<TxId>,
@@ -184,7 +185,19 @@ pub struct TxQueue {
     accepts_conflicting_lower: bool,
 }
 
-impl TxQueue {
+impl<W> Default for TxQueue<W> {
+    fn default() -> Self {
+        TxQueue {
+            queue: BTreeMap::new(),
+            intents: IntentMap::default(),
+            everything: BTreeSet::new(),
+            stats: TxStats::default(),
+            accepts_conflicting_lower: false,
+        }
+    }
+}
+
+impl<W> TxQueue<W> {
     pub fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
@@ -370,7 +383,7 @@ impl TxQueue {
             .is_some_and(|tx| tx.turn == Turn::Runnable)
     }
 
-    pub fn park(&mut self, txid: TxId, hop: Hop) {
+    pub fn park(&mut self, txid: TxId, hop: W) {
         let tx = self
             .queue
             .get_mut(&txid)
@@ -417,7 +430,7 @@ impl TxQueue {
     }
 
     /// Hops that can run now that the queue changed: those of the runnable transactions.
-    pub fn take_runnable_hops(&mut self) -> Vec<Hop> {
+    pub fn take_runnable_hops(&mut self) -> Vec<W> {
         let mut ready = Vec::new();
         for tx in self.queue.values_mut() {
             if tx.turn == Turn::Runnable && !tx.parked.is_empty() {
@@ -444,7 +457,7 @@ impl TxQueue {
     /// runnable exactly when no lower queued one conflicts with it: none waits forever (a lost
     /// wake-up) and none runs early.
     pub fn check_invariants(&self) {
-        let mut expected = TxQueue::default();
+        let mut expected = TxQueue::<()>::default();
         for (txid, tx) in &self.queue {
             expected.take_intents(*txid, &tx.locks);
         }
@@ -494,20 +507,20 @@ mod tests {
 
     const WHO: (ThreadId, ConnId) = (ThreadId(0), ConnId(1));
 
-    fn schedule(q: &mut TxQueue, txid: u64, locks: LockSet) -> bool {
+    fn schedule(q: &mut TxQueue<()>, txid: u64, locks: LockSet) -> bool {
         let accepted = q.schedule(TxId(txid), locks, WHO, false, 0);
         q.check_invariants();
         accepted
     }
 
-    fn remove(q: &mut TxQueue, txid: u64) {
+    fn remove(q: &mut TxQueue<()>, txid: u64) {
         q.remove(TxId(txid));
         q.check_invariants();
     }
 
     #[test]
     fn the_earliest_read_is_the_oldest_schedule_clock_still_queued() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert_eq!(q.earliest_read_ms(), None);
         assert!(q.schedule(TxId(7), x("a"), WHO, false, 500));
         assert!(q.schedule(TxId(3), x("b"), WHO, false, 800));
@@ -526,7 +539,7 @@ mod tests {
 
     #[test]
     fn a_lower_txid_that_conflicts_with_nothing_higher_is_accepted() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 5, x("a")));
         assert!(schedule(&mut q, 3, x("b")), "other key: no order to break");
         assert!(q.runnable(TxId(3)) && q.runnable(TxId(5)));
@@ -541,7 +554,7 @@ mod tests {
 
     #[test]
     fn a_lower_txid_that_conflicts_with_a_queued_higher_one_is_refused() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 5, x("a")));
         assert!(!schedule(&mut q, 3, s("a")), "reads what 5 writes");
         assert!(!schedule(
@@ -557,7 +570,7 @@ mod tests {
     #[test]
     fn a_lower_txid_that_conflicts_with_a_concluded_higher_one_is_accepted() {
         // 5 ran here at its point; 3 is not runnable anywhere yet, so its point comes later.
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 5, x("a")));
         remove(&mut q, 5);
         assert!(schedule(&mut q, 3, x("a")));
@@ -566,7 +579,7 @@ mod tests {
 
     #[test]
     fn shared_intents_never_conflict() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 5, s("a")));
         assert!(schedule(&mut q, 3, s("a")), "two readers in either order");
         assert!(q.runnable(TxId(3)) && q.runnable(TxId(5)));
@@ -585,7 +598,7 @@ mod tests {
 
     #[test]
     fn everything_conflicts_with_every_queued_transaction() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 5, x("a")));
         assert!(
             !schedule(&mut q, 4, LockSet::Everything),
@@ -614,7 +627,7 @@ mod tests {
 
     #[test]
     fn a_transaction_waits_only_for_the_lower_ones_it_conflicts_with() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 1, x("a")));
         assert!(schedule(&mut q, 2, x("b")));
         assert!(schedule(
@@ -637,7 +650,7 @@ mod tests {
     fn a_lower_arrival_leaves_a_waiting_higher_one_as_it_was() {
         // 2 waits for 1; 1 concludes and 2 is runnable, then a lower 0 that touches other keys
         // arrives: 2 must stay runnable (its coordinator may have launched it already).
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 1, x("a")));
         assert!(schedule(&mut q, 2, x("a")));
         assert!(!q.runnable(TxId(2)));
@@ -649,7 +662,7 @@ mod tests {
 
     #[test]
     fn a_key_named_twice_counts_both_intents() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(
             &mut q,
             1,
@@ -669,7 +682,7 @@ mod tests {
 
     #[test]
     fn plain_commands_wait_behind_conflicting_intents_only() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(!q.blocks(0, b"a", LockMode::Exclusive), "empty queue");
         assert!(schedule(&mut q, 1, x("a")));
         assert!(schedule(&mut q, 2, s("b")));
@@ -681,7 +694,7 @@ mod tests {
 
     #[test]
     fn cancelling_unblocks_like_concluding() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         assert!(schedule(&mut q, 1, x("a")));
         assert!(schedule(&mut q, 2, x("a")));
         remove(&mut q, 1);
@@ -691,7 +704,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "turn out of step")]
     fn the_invariants_catch_a_conflicting_lower_txid_let_in() {
-        let mut q = TxQueue::default();
+        let mut q = TxQueue::<()>::default();
         q.plant_accept_conflicting_lower(true);
         assert!(schedule(&mut q, 5, x("a")));
         q.schedule(TxId(3), x("a"), WHO, false, 0);
@@ -728,7 +741,7 @@ mod tests {
             rng % n
         };
         for _round in 0..200 {
-            let mut q = TxQueue::default();
+            let mut q = TxQueue::<()>::default();
             let mut model: BTreeMap<u64, LockSet> = BTreeMap::new();
             for _step in 0..60 {
                 if next(3) == 0 && !model.is_empty() {

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::cx::{ConnId, ThreadId};
+use crate::env::{ConnId, ThreadId};
 
 /// A watching connection: its thread and id.
 pub type Watcher = (ThreadId, ConnId);

@@ -18,8 +18,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use damselfly_core::cmd::server::ServerInfo;
 use damselfly_core::cx::ThreadId;
+use damselfly_core::node::commands::server::ServerInfo;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
@@ -149,8 +149,28 @@ fn bind(flags: &Flags) -> Result<std::net::TcpListener, StartError> {
         socket.listen(TCP_BACKLOG)?;
         Ok(socket.into())
     };
-    listen().map_err(context(what))
+    // A run killed a moment ago may still hold the port: the kernel closes an io_uring
+    // process's descriptors only when the ring's worker threads have exited, about 0.1 s after
+    // the process (measured: a SIGKILLed run's listener was gone 0.13 s later). A supervisor
+    // restarting at once would fail, so a busy port is retried briefly before giving up.
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match listen() {
+            Err(err) if err.kind() == std::io::ErrorKind::AddrInUse && waited < BIND_RETRY_MAX => {
+                if waited.is_zero() {
+                    tracing::warn!("{what}: the address is in use; retrying for up to 2 s");
+                }
+                std::thread::sleep(BIND_RETRY_STEP);
+                waited += BIND_RETRY_STEP;
+            }
+            result => return result.map_err(context(what)),
+        }
+    }
 }
+
+/// How long a busy port is retried at start, and how often.
+const BIND_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+const BIND_RETRY_STEP: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The backend asked for, or (unset) uring when the kernel offers it, else epoll.
 fn io_backend(asked: Option<IoBackend>) -> Result<IoBackend, StartError> {
@@ -350,5 +370,24 @@ mod tests {
             err.to_string().starts_with("cannot listen on 127.0.0.1:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_port_freed_shortly_after_start_is_taken() {
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(holder);
+        });
+        let flags = crate::flags::parse(
+            vec!["damselfly".into(), format!("--port={port}").into()],
+            vec![],
+            |_| unreachable!(),
+        )
+        .unwrap();
+        let listener = bind(&flags).expect("bound once the holder let go");
+        assert_eq!(listener.local_addr().unwrap().port(), port);
+        release.join().unwrap();
     }
 }

@@ -24,11 +24,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use damselfly_core::cmd::server::ServerInfo;
 use damselfly_core::config::Config;
 use damselfly_core::cx::{
     ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, ThreadId, Timer, TxIdSource,
 };
+use damselfly_core::node::commands::server::ServerInfo;
 use damselfly_core::node::Node;
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};

@@ -17,7 +17,9 @@
 use crate::argv::Argv;
 use crate::cmd::args::Args;
 use crate::cmd::command_args::{argflag, docflag, extra_docs, Arg, ExtraDocs};
-use crate::cmd::{acl, flag, keyflag, CommandSpec, CommandTable, Exec, FindKeys, KeySpec};
+use crate::cmd::{
+    acl, flag, keyflag, BeginSearch, CommandSpec, CommandTable, Exec, FindKeys, KeySpec,
+};
 use crate::error::CmdError;
 use crate::glob::glob_match;
 use crate::reply::Reply;
@@ -299,21 +301,28 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
         .filter(|(bit, _)| spec.flags & bit != 0)
         .map(|(_, name)| Reply::simple(name))
         .collect();
-    let begin = Reply::Map(vec![
-        (bulk_str("type"), bulk_str("index")),
-        (
-            bulk_str("spec"),
-            Reply::Map(vec![(bulk_str("index"), Reply::Int(i64::from(spec.begin)))]),
-        ),
-    ]);
     let int = |n: i64| Reply::Int(n);
+    let (begin_type, begin_spec) = match spec.begin {
+        BeginSearch::Index(at) => ("index", vec![(bulk_str("index"), int(i64::from(at)))]),
+        BeginSearch::Keyword { keyword, startfrom } => (
+            "keyword",
+            vec![
+                (bulk_str("keyword"), bulk_str(keyword)),
+                (bulk_str("startfrom"), int(i64::from(startfrom))),
+            ],
+        ),
+    };
+    let begin = Reply::Map(vec![
+        (bulk_str("type"), bulk_str(begin_type)),
+        (bulk_str("spec"), Reply::Map(begin_spec)),
+    ]);
     let (find_type, find_spec) = match spec.find {
-        FindKeys::Range { last, step } => (
+        FindKeys::Range { last, step, limit } => (
             "range",
             vec![
                 (bulk_str("lastkey"), int(i64::from(last))),
                 (bulk_str("keystep"), int(i64::from(step))),
-                (bulk_str("limit"), int(0)),
+                (bulk_str("limit"), int(i64::from(limit))),
             ],
         ),
         FindKeys::Keynum {
@@ -656,7 +665,42 @@ pub fn help_reply(lines: &[&'static str]) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::server::test_util::THREADS;
+
+    #[test]
+    fn keyword_key_specs_render_as_redis_lists_them() {
+        let spec = KeySpec::after_keyword(
+            keyflag::RO,
+            "STREAMS",
+            1,
+            FindKeys::Range {
+                last: -1,
+                step: 1,
+                limit: 2,
+            },
+        );
+        let Reply::Map(fields) = key_spec_reply(&spec) else {
+            panic!("a key spec is a map")
+        };
+        let begin = &fields
+            .iter()
+            .find(|(k, _)| *k == bulk_str("begin_search"))
+            .expect("begin")
+            .1;
+        assert_eq!(
+            *begin,
+            Reply::Map(vec![
+                (bulk_str("type"), bulk_str("keyword")),
+                (
+                    bulk_str("spec"),
+                    Reply::Map(vec![
+                        (bulk_str("keyword"), bulk_str("STREAMS")),
+                        (bulk_str("startfrom"), Reply::Int(1)),
+                    ])
+                ),
+            ])
+        );
+    }
+    use crate::node::commands::server::test_util::THREADS;
     use crate::testkit::TestCluster;
 
     #[test]

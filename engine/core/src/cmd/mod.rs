@@ -16,13 +16,13 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::{
-    client, config_cmd, expire, hash, info, keyspace, list, memory, object, server, set, strings,
+    expire, hash, keyspace, list, memory, object, server, set, strings, transactions,
 };
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 pub use args::Args;
 
@@ -156,12 +156,50 @@ pub mod keyflag {
 /// Resolves a `VARIABLE_FLAGS` key spec's flags for one command line.
 pub type KeyFlagsFn = fn(&[&[u8]]) -> u16;
 
+/// Where a key spec's keys begin (Redis 7's begin_search).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BeginSearch {
+    /// At this argument.
+    Index(u8),
+    /// Just after `keyword` (matched without case), searched from argument `startfrom` towards
+    /// the end, or when negative from that far from the end towards the start (XREAD's
+    /// `STREAMS`, GEORADIUS's `STORE`). No keyword, no keys.
+    Keyword {
+        keyword: &'static str,
+        startfrom: i8,
+    },
+}
+
+impl BeginSearch {
+    /// The argument the keys begin at in `line`, if the search finds one. As Redis's
+    /// getKeysUsingKeySpecs: a forward search stops before the last argument (a keyword there
+    /// has no keys after it), a backward one before the command name.
+    pub fn locate<L: CommandLine + ?Sized>(&self, line: &L) -> Option<usize> {
+        match *self {
+            BeginSearch::Index(at) => Some(usize::from(at)),
+            BeginSearch::Keyword { keyword, startfrom } => {
+                let argc = line.argc();
+                let is_keyword = |i: &usize| line.arg(*i).eq_ignore_ascii_case(keyword.as_bytes());
+                let found = if startfrom > 0 {
+                    (usize::from(startfrom.unsigned_abs())..argc.saturating_sub(1)).find(is_keyword)
+                } else {
+                    let start = argc.checked_sub(usize::from(startfrom.unsigned_abs()))?;
+                    (1..=start).rev().find(is_keyword)
+                };
+                found.map(|i| i + 1)
+            }
+        }
+    }
+}
+
 /// How a key spec finds its keys once it has found where they begin (Redis 7's find_keys).
 #[derive(Clone, Copy, Debug)]
 pub enum FindKeys {
     /// Keys run from `begin` to `last` (relative to `begin`; negative: counted from the end,
-    /// -1 is the last argument) every `step` arguments.
-    Range { last: i8, step: u8 },
+    /// -1 is the last argument) every `step` arguments. With `last` -1, a `limit` above 1 keeps
+    /// only that fraction of the remaining arguments: XREAD's `STREAMS k1 k2 id1 id2` is keys
+    /// with limit 2.
+    Range { last: i8, step: u8, limit: u8 },
     /// The argument at `begin + keynum_index` counts the keys, which start at `begin + first`
     /// and follow every `step` arguments (SINTERCARD numkeys key…). A count that is not a
     /// non-negative integer, or keys past the end, find nothing (Redis's invalid spec).
@@ -202,7 +240,7 @@ impl CommandLine for [&[u8]] {
 #[derive(Clone, Copy, Debug)]
 pub struct KeySpec {
     pub flags: u16,
-    pub begin: u8,
+    pub begin: BeginSearch,
     pub find: FindKeys,
     /// Redis's free-text note on the spec (COMMAND INFO shows it first when present).
     pub notes: &'static str,
@@ -220,8 +258,12 @@ impl KeySpec {
     pub const fn range(flags: u16, begin: u8, last: i8, step: u8) -> KeySpec {
         KeySpec {
             flags,
-            begin,
-            find: FindKeys::Range { last, step },
+            begin: BeginSearch::Index(begin),
+            find: FindKeys::Range {
+                last,
+                step,
+                limit: 0,
+            },
             notes: "",
             flags_for: None,
         }
@@ -231,7 +273,7 @@ impl KeySpec {
     pub const fn keynum(flags: u16, begin: u8, keynum_index: u8, first: u8, step: u8) -> KeySpec {
         KeySpec {
             flags,
-            begin,
+            begin: BeginSearch::Index(begin),
             find: FindKeys::Keynum {
                 keynum_index,
                 first,
@@ -239,6 +281,30 @@ impl KeySpec {
             },
             notes: "",
             flags_for: None,
+        }
+    }
+
+    /// Keys after `keyword` (see `BeginSearch::Keyword`), found by `find`.
+    pub const fn after_keyword(
+        flags: u16,
+        keyword: &'static str,
+        startfrom: i8,
+        find: FindKeys,
+    ) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: BeginSearch::Keyword { keyword, startfrom },
+            find,
+            notes: "",
+            flags_for: None,
+        }
+    }
+
+    /// The argument keys begin at when it does not depend on the command line.
+    pub const fn fixed_begin(&self) -> Option<u8> {
+        match self.begin {
+            BeginSearch::Index(at) => Some(at),
+            BeginSearch::Keyword { .. } => None,
         }
     }
 
@@ -270,11 +336,16 @@ impl KeySpec {
     /// Argument indexes of the keys this spec finds in `line`.
     pub fn indexes<L: CommandLine + ?Sized>(&self, line: &L) -> impl Iterator<Item = usize> {
         let argc = line.argc();
-        let begin = self.begin as usize;
+        // A keyword that is not there finds nothing: begin past the end.
+        let begin = self.begin.locate(line).unwrap_or(usize::MAX);
         let (first, last, step) = match self.find {
-            FindKeys::Range { last, step } => {
+            _ if begin >= argc => (1, 0, 1),
+            FindKeys::Range { last, step, limit } => {
                 let last = if last >= 0 {
                     begin + last as usize
+                } else if limit > 1 {
+                    // Redis: first + (argc - first) / limit + lastkey, with lastkey -1.
+                    (begin + (argc - begin) / usize::from(limit)).saturating_sub(1)
                 } else {
                     argc.saturating_sub(last.unsigned_abs() as usize)
                 };
@@ -288,7 +359,7 @@ impl KeySpec {
         };
         (first..=last)
             .step_by(step.max(1) as usize)
-            .filter(move |&i| i < argc && begin < argc)
+            .filter(move |&i| i < argc)
     }
 }
 
@@ -413,7 +484,7 @@ pub enum Exec {
     Conn(ConnCmd),
     Node(NodeCmd),
     /// MULTI, EXEC, DISCARD, WATCH, UNWATCH (module `multi`).
-    Multi(crate::multi::MultiCmd),
+    Multi(transactions::MultiCmd),
     /// A container (CLIENT, CONFIG…): dispatch goes to the subcommand named by argument 1.
     Container,
 }
@@ -492,12 +563,36 @@ impl CommandSpec {
         indexes
     }
 
+    /// The bytes a command's write may add to its shard, for admission: 0 for a command that is
+    /// not DENYOOM; else its arguments after the name, each by its allocator class. A write
+    /// stores nothing it was not sent (a value, a field, a key, a number's text), so this bounds
+    /// what it adds to the entries, though an overwrite or a command that writes less (SETNX of
+    /// a present key) adds less: near the limit such commands are refused a little early, never
+    /// late.
+    pub fn incoming_bytes(&self, argv: &Argv) -> u64 {
+        if !self.has(flag::DENYOOM) {
+            return 0;
+        }
+        let args = argv.iter().skip(1);
+        args.map(|arg| crate::size_class::class_bytes(arg.len()) as u64)
+            .sum()
+    }
+
+    /// What the shard's memory step needs to know of this command line.
+    pub fn admission<'a>(&self, argv: &'a Argv) -> crate::shard::Admission<'a> {
+        crate::shard::Admission {
+            near: self.key_indexes(argv).first().map_or(&[], |&i| &argv[i]),
+            incoming_bytes: self.incoming_bytes(argv),
+            deny_oom: self.has(flag::DENYOOM),
+        }
+    }
+
     /// The index of the command's one key when its key specs name exactly one argument (GET,
     /// SET, INCR…) and `argc` has it: `key_indexes` without the allocation, for the hot path.
     pub fn only_key_index(&self, argc: usize) -> Option<usize> {
         match self.keys {
             [KeySpec {
-                begin,
+                begin: BeginSearch::Index(begin),
                 find: FindKeys::Range { last: 0, .. },
                 ..
             }] if usize::from(*begin) < argc => Some(usize::from(*begin)),
@@ -505,47 +600,57 @@ impl CommandSpec {
         }
     }
 
-    /// Whether a key spec finds keys by reading an argument (Redis's movablekeys flag).
+    /// Whether the keys cannot be read off the legacy (first, last, step) triple: Redis's
+    /// movablekeys flag, as its populateCommandLegacyRangeSpec sets it.
     pub fn movable_keys(&self) -> bool {
-        self.keys
-            .iter()
-            .any(|k| matches!(k.find, FindKeys::Keynum { .. }))
+        self.legacy().1
     }
 
-    /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs:
-    /// (0, 0, 0) for movable keys, as Redis's populateCommandLegacyRangeSpec.
+    /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs as
+    /// Redis's populateCommandLegacyRangeSpec: the index+range specs at consecutive positions
+    /// with step 1 (the others are left out and make the keys movable); (0, 0, 0) when none is.
     pub fn legacy_range(&self) -> (i64, i64, i64) {
-        let Some(first) = self.keys.first() else {
-            return (0, 0, 0);
-        };
-        let range = |k: &KeySpec| match k.find {
-            FindKeys::Range { last, step } => Some((last, step)),
-            FindKeys::Keynum { .. } => None,
-        };
-        if self.movable_keys() {
-            return (0, 0, 0);
-        }
-        if self.keys.len() == 1 {
-            let (last, step) = range(first).expect("not movable");
-            let last = if last < 0 {
-                i64::from(last)
-            } else {
-                i64::from(first.begin) + i64::from(last)
-            };
-            return (i64::from(first.begin), last, i64::from(step));
-        }
-        // Several specs at consecutive positions (RENAME, COPY, LMOVE, SINTERSTORE…): the last
-        // key is the furthest any spec reaches, -1 when one runs to the end.
-        let mut last_key = 0;
-        for k in self.keys {
-            let (last, _) = range(k).expect("not movable");
-            if last < 0 {
-                last_key = i64::from(last);
-                break;
+        self.legacy().0
+    }
+
+    fn legacy(&self) -> ((i64, i64, i64), bool) {
+        let index_range = |k: &KeySpec| match (k.begin, k.find) {
+            (BeginSearch::Index(at), FindKeys::Range { last, step, .. }) => {
+                Some((i64::from(at), i64::from(last), i64::from(step)))
             }
-            last_key = last_key.max(i64::from(k.begin) + i64::from(last));
+            _ => None,
+        };
+        if let [only] = self.keys {
+            if let Some((first, last, step)) = index_range(only) {
+                let last = if last < 0 { last } else { first + last };
+                return ((first, last, step), only.flags & keyflag::INCOMPLETE != 0);
+            }
         }
-        (i64::from(first.begin), last_key, 1)
+        let mut movable = false;
+        let (mut first_key, mut last_key, mut previous_last) = (i64::MAX, 0i64, 0i64);
+        for k in self.keys {
+            let Some((start, last, step)) = index_range(k) else {
+                movable = true;
+                continue;
+            };
+            let stop = if last >= 0 { start + last } else { last };
+            if step != 1 || (previous_last != 0 && previous_last != start - 1) {
+                movable = true;
+                continue;
+            }
+            first_key = first_key.min(start);
+            // A spec running to the end (-1) makes the whole range run to the end.
+            last_key = if stop < 0 || last_key < 0 {
+                stop.min(last_key)
+            } else {
+                last_key.max(stop)
+            };
+            previous_last = last_key;
+        }
+        if first_key == i64::MAX {
+            return ((0, 0, 0), !self.keys.is_empty());
+        }
+        ((first_key, last_key, 1), movable)
     }
 }
 
@@ -707,7 +812,7 @@ pub fn families() -> [&'static [CommandSpec]; 8] {
         set::SPECS,
         keyspace::SPECS,
         server::SPECS,
-        crate::multi::SPECS,
+        transactions::SPECS,
         memory::SPECS,
         list::SPECS,
     ]
@@ -780,6 +885,85 @@ impl Default for CommandTable {
 mod tests {
     use super::*;
 
+    fn found(spec: &KeySpec, line: &str) -> Vec<usize> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        spec.indexes(args.as_slice()).collect()
+    }
+
+    /// XREAD's spec: keys after STREAMS, half of what follows (the other half are ids).
+    const STREAMS: KeySpec = KeySpec::after_keyword(
+        keyflag::RO,
+        "STREAMS",
+        1,
+        FindKeys::Range {
+            last: -1,
+            step: 1,
+            limit: 2,
+        },
+    );
+    /// MIGRATE's KEYS: searched backwards from the second-to-last argument.
+    const KEYS_BACKWARDS: KeySpec = KeySpec::after_keyword(
+        keyflag::RW,
+        "KEYS",
+        -2,
+        FindKeys::Range {
+            last: -1,
+            step: 1,
+            limit: 0,
+        },
+    );
+
+    #[test]
+    fn keyword_specs_find_keys_after_their_keyword() {
+        assert_eq!(found(&STREAMS, "XREAD COUNT 2 STREAMS a b 0 0"), [4, 5]);
+        assert_eq!(found(&STREAMS, "XREAD streams a 0"), [2]);
+        assert_eq!(found(&STREAMS, "XREAD COUNT 2 a 0"), Vec::<usize>::new());
+        // A keyword in the last place has nothing after it: the forward search stops before.
+        assert_eq!(found(&STREAMS, "XREAD COUNT STREAMS"), Vec::<usize>::new());
+        assert_eq!(
+            found(&KEYS_BACKWARDS, "MIGRATE h p \"\" 0 5000 KEYS a b"),
+            [7, 8]
+        );
+        assert_eq!(
+            found(&KEYS_BACKWARDS, "MIGRATE h p k 0 5000"),
+            Vec::<usize>::new()
+        );
+    }
+
+    #[test]
+    fn legacy_range_keeps_only_consecutive_index_ranges_as_redis() {
+        let row = |keys: &'static [KeySpec]| CommandSpec {
+            keys,
+            ..*CommandTable::new().lookup(b"GET").expect("GET")
+        };
+        // ZUNIONSTORE: destination at 1, sources by keynum: 1 1 1, movable.
+        let zunionstore = row(const {
+            &[
+                KeySpec::one(keyflag::OW, 1),
+                KeySpec::keynum(keyflag::RO, 2, 0, 1, 1),
+            ]
+        });
+        assert_eq!(zunionstore.legacy_range(), (1, 1, 1));
+        assert!(zunionstore.movable_keys());
+        // SINTERCARD: keynum only: 0 0 0, movable.
+        let sintercard = row(const { &[KeySpec::keynum(keyflag::RO, 1, 0, 1, 1)] });
+        assert_eq!(sintercard.legacy_range(), (0, 0, 0));
+        assert!(sintercard.movable_keys());
+        // ZRANGESTORE / BLMOVE: two consecutive index specs: 1 2 1, not movable.
+        let zrangestore =
+            row(const { &[KeySpec::one(keyflag::OW, 1), KeySpec::one(keyflag::RO, 2)] });
+        assert_eq!(zrangestore.legacy_range(), (1, 2, 1));
+        assert!(!zrangestore.movable_keys());
+        // GEORADIUS: key at 1, STORE dest by keyword: 1 1 1, movable.
+        let georadius = row(const { &[KeySpec::one(keyflag::RO, 1), STREAMS] });
+        assert_eq!(georadius.legacy_range(), (1, 1, 1));
+        assert!(georadius.movable_keys());
+        // XREAD: keyword only: 0 0 0, movable.
+        let xread = row(const { &[STREAMS] });
+        assert_eq!(xread.legacy_range(), (0, 0, 0));
+        assert!(xread.movable_keys());
+    }
+
     fn all_rows() -> Vec<&'static CommandSpec> {
         families()
             .into_iter()
@@ -802,7 +986,7 @@ mod tests {
             assert_ne!(spec.arity, 0, "{} has arity 0", spec.name);
             for k in spec.keys {
                 assert!(
-                    spec.arity < 0 || (k.begin as i16) < spec.arity,
+                    spec.arity < 0 || k.fixed_begin().is_none_or(|at| i16::from(at) < spec.arity),
                     "{}: key position past arity",
                     spec.name
                 );
@@ -810,7 +994,7 @@ mod tests {
             // WATCH names keys but runs at the connection (it registers them on their shards).
             let keyed = matches!(
                 spec.exec,
-                Exec::Shard { .. } | Exec::Multi(crate::multi::MultiCmd::Watch)
+                Exec::Shard { .. } | Exec::Multi(transactions::MultiCmd::Watch)
             );
             assert_eq!(
                 keyed,

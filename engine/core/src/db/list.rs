@@ -613,7 +613,7 @@ impl ListValue {
                 .collect();
             rebuilt.push((at, kept));
         }
-        rebuilt.sort_by(|a, b| b.0.cmp(&a.0));
+        rebuilt.sort_by_key(|r| std::cmp::Reverse(r.0));
         for (at, kept) in rebuilt {
             if kept.is_empty() {
                 self.q.len -= self.q.nodes[at].len as usize;

@@ -20,7 +20,7 @@ mod memory_shapes;
 mod packed;
 mod packed_table;
 pub mod set;
-pub mod size_class;
+pub use crate::size_class;
 
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
@@ -28,6 +28,15 @@ pub use list::{End, ListLimits, ListValue};
 pub use set::{Member, SetLimits, SetValue};
 
 use crate::table::{Keyed, Table};
+
+/// The encoding thresholds of collections, from CONFIG (`hash-max-listpack-*`,
+/// `set-max-intset-entries`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CollectionLimits {
+    pub hash: HashLimits,
+    pub set: SetLimits,
+    pub list: ListLimits,
+}
 
 /// A string value, with the encoding Redis would report (OBJECT ENCODING).
 #[derive(Clone, Debug, PartialEq, Eq)]

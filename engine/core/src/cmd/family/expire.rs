@@ -9,11 +9,11 @@
 //! Quirks kept: a key without a TTL counts as an infinite TTL, so GT always fails on it and LT
 //! always succeeds; TTL and EXPIRETIME round half up to whole seconds.
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::cmd::args::parse_i64;
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 const MS_PER_S: i64 = 1000;
 
@@ -125,23 +125,22 @@ fn deadline_ms(setter: Setter, arg: &[u8], now_ms: i64) -> Result<i64, CmdError>
 fn op_expire(ecx: &mut ExecCx, argv: &Argv, setter: Setter) -> Result<Reply, CmdError> {
     let options: Vec<&[u8]> = argv.iter().skip(3).collect();
     let cond = parse_cond(&options)?;
-    let now_ms = ecx.now_ms;
+    let now_ms = ecx.now_ms();
     let when_ms = deadline_ms(setter, &argv[2], now_ms as i64)?;
     let key = &argv[1];
-    let db = ecx.db();
-    let Some(entry) = db.get(key, now_ms) else {
+    let Some(entry) = ecx.db().get(key, now_ms) else {
         return Ok(Reply::Int(0));
     };
     let current_ms = entry.expire_at_ms().map(|at| at as i64);
     if !cond.allows(current_ms, when_ms) {
         return Ok(Reply::Int(0));
     }
-    if when_ms <= now_ms as i64 {
-        db.remove(key);
+    let done = if when_ms <= now_ms as i64 {
+        ecx.delete(key).is_some()
     } else {
-        db.set_expire(key, Some(when_ms as u64));
-    }
-    ecx.modified(key);
+        ecx.set_expiry(key, Some(when_ms as u64))
+    };
+    assert!(done, "expire: the key vanished after its lookup");
     Ok(Reply::Int(1))
 }
 
@@ -162,14 +161,13 @@ pub(crate) fn pexpireat(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError
 }
 
 pub(crate) fn persist(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let now_ms = ecx.now_ms;
-    let db = ecx.db();
-    let had_ttl = db
-        .get_mut(&argv[1], now_ms)
+    let now_ms = ecx.now_ms();
+    let had_ttl = ecx
+        .db()
+        .get(&argv[1], now_ms)
         .is_some_and(|e| e.expire_at_ms().is_some());
     if had_ttl {
-        db.set_expire(&argv[1], None);
-        ecx.modified(&argv[1]);
+        ecx.set_expiry(&argv[1], None);
     }
     Ok(Reply::Int(i64::from(had_ttl)))
 }
@@ -193,7 +191,7 @@ fn op_ttl(ecx: &mut ExecCx, argv: &Argv, query: TtlQuery) -> Result<Reply, CmdEr
     const MISSING: i64 = -2;
     const PERSISTENT: i64 = -1;
     let read_now_ms = ecx.read_now_ms();
-    let now_ms = ecx.now_ms;
+    let now_ms = ecx.now_ms();
     let Some(entry) = ecx.db().peek(&argv[1], read_now_ms) else {
         return Ok(Reply::Int(MISSING));
     };

@@ -38,6 +38,7 @@ use std::collections::BTreeSet;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{parse_i64, parse_scan_cursor, parse_scan_options, Args, ScanOptions};
@@ -48,7 +49,6 @@ use crate::error::CmdError;
 use crate::glob::glob_match;
 use crate::numfmt::{self, LongDouble};
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 /// The largest number of draws HRANDFIELD makes with repetition (see the module doc).
 const RANDFIELD_REPEATS_MAX: u64 = 1 << 24;
@@ -138,7 +138,7 @@ fn field_pairs<'a>(
 /// Sets every pair; the number of fields that were new.
 fn set_pairs(ecx: &mut ExecCx, argv: &Argv, name: &str) -> Result<i64, CmdError> {
     let pairs = field_pairs(argv, name)?;
-    let keep_old = ecx.cx.planted(crate::cx::Plant::HsetKeepsOldValue);
+    let keep_old = ecx.env().planted(crate::env::Plant::HsetKeepsOldValue);
     let added = ecx.edit_hash(&argv[1], IfAbsent::Create, |h, limits| {
         let added = pairs
             .filter(|(field, value)| {
@@ -341,7 +341,7 @@ fn hrandfield(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let asked = parse_hrandfield(argv)?;
     // The draws come from the Cx's generator through a child seeded by it: the hash stays
     // borrowed from the shard while they are made.
-    let mut rng = ChaCha8Rng::seed_from_u64(ecx.cx.random_u64());
+    let mut rng = ChaCha8Rng::seed_from_u64(ecx.env().random_u64());
     let hash = ecx.read_hash(&argv[1])?;
     match (asked, hash) {
         (RandField::One, None) => Ok(Reply::Nil),
@@ -1012,12 +1012,7 @@ mod tests {
             let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
                 panic!("{line}: not keyed")
             };
-            let mut ecx = ExecCx {
-                shard: &mut self.shard,
-                db: 0,
-                now_ms: 1_767_225_600_000,
-                cx: &mut self.cx,
-            };
+            let mut ecx = ExecCx::new(&mut self.shard, 0, 1_767_225_600_000, &mut self.cx);
             run(&mut ecx, &Argv::from_slices(&args)).into()
         }
 

@@ -23,6 +23,7 @@
 //! Keyspace hits and misses: LLEN, LINDEX, LRANGE and LPOS count them (lookupKeyRead); the
 //! writes look up for writing and count nothing, as Redis does.
 
+use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
@@ -31,7 +32,6 @@ use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merg
 use crate::db::{End, Kind, ListValue};
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 const LIST: Family = Family {
     group: "list",
@@ -314,6 +314,9 @@ pub(crate) fn move_element(
     Ok(Some(elem))
 }
 
+/// A key and the elements popped from it (LMPOP).
+pub(crate) type Popped = (Vec<u8>, Vec<Vec<u8>>);
+
 /// LMPOP's step: pops up to `count` from `end` of the first of `keys` holding a list; that
 /// key and the elements, or `None` when none does. WRONGTYPE for a key of another type met
 /// before a list.
@@ -322,7 +325,7 @@ pub(crate) fn mpop(
     keys: &[&[u8]],
     end: End,
     count: usize,
-) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, CmdError> {
+) -> Result<Option<Popped>, CmdError> {
     for key in keys {
         if let Some(elems) = pop(ecx, key, end, count)? {
             return Ok(Some((key.to_vec(), elems)));
@@ -332,7 +335,7 @@ pub(crate) fn mpop(
 }
 
 /// LMPOP's (and BLMPOP's) reply: [key, [elements…]].
-pub(crate) fn mpop_reply(popped: Option<(Vec<u8>, Vec<Vec<u8>>)>) -> Reply {
+pub(crate) fn mpop_reply(popped: Option<Popped>) -> Reply {
     match popped {
         None => Reply::NilArray,
         Some((key, elems)) => Reply::Array(vec![Reply::Bulk(key), bulks(elems)]),
@@ -481,7 +484,7 @@ fn ltrim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn lpos(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let opts = parse_lpos(argv)?;
-    let elem = &argv[2];
+    let elem: &[u8] = &argv[2];
     let Some(list) = ecx.read_list(&argv[1])? else {
         return Ok(match opts.count {
             None => Reply::Nil,
@@ -499,7 +502,7 @@ fn lpos(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         if opts.maxlen != 0 && examined as u64 >= opts.maxlen {
             break;
         }
-        if e != &elem[..] {
+        if e != elem {
             continue;
         }
         matches += 1;

@@ -9,15 +9,13 @@
 //! the production driver returns freed pages to the OS on a timer instead) are absent, so they
 //! answer Redis's unknown-subcommand error, and MEMORY HELP lists what is here.
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, KeySpec, Merge, NodeCmd};
-use crate::cx::ThreadId;
 use crate::error::CmdError;
-use crate::hop::NodeResult;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 /// What one key costs in its slot beyond its heap bytes: the 8-byte pointer plus its
 /// fingerprint and home bytes.
@@ -84,76 +82,6 @@ fn usage(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         Some(entry) => Reply::Int((SLOT_BYTES + entry.heap_bytes()) as i64),
         None => Reply::Nil,
     })
-}
-
-/// MEMORY STATS from the threads' stats, in Redis's field order, leaving out the fields the
-/// engine does not account (client buffers, scripts, allocator internals).
-pub fn finish_stats(results: &[(ThreadId, NodeResult)]) -> Reply {
-    let mut peak = 0;
-    let mut used = 0;
-    let mut entries = 0;
-    let mut keys = 0;
-    let mut rss = 0;
-    let mut dbs: Vec<(u64, u64)> = Vec::new();
-    for (_, result) in results {
-        let NodeResult::Stats(s) = result else {
-            unreachable!("MEMORY STATS part {result:?}")
-        };
-        peak += s.memory.peak_bytes;
-        used += s.memory.used_bytes;
-        entries += s.memory.entries_bytes;
-        keys += s.memory.keys;
-        rss = rss.max(s.process_rss_bytes);
-        dbs.resize(dbs.len().max(s.db_memory.len()), (0, 0));
-        for (sum, part) in dbs.iter_mut().zip(&s.db_memory) {
-            sum.0 += part.0;
-            sum.1 += part.1;
-        }
-    }
-    let int = |n: u64| Reply::Int(n as i64);
-    let name = |s: &str| Reply::bulk(s);
-    let mut fields = vec![
-        (name("peak.allocated"), int(peak)),
-        (name("total.allocated"), int(used)),
-        (name("startup.allocated"), int(0)),
-    ];
-    let tables: u64 = dbs.iter().map(|d| d.0).sum();
-    for (i, (table_bytes, _)) in dbs.iter().enumerate() {
-        if *table_bytes > 0 {
-            let db = vec![
-                (name("overhead.hashtable.main"), int(*table_bytes)),
-                (name("overhead.hashtable.expires"), int(0)),
-            ];
-            fields.push((Reply::bulk(format!("db.{i}")), Reply::Map(db)));
-        }
-    }
-    fields.push((name("overhead.total"), int(tables)));
-    fields.push((name("keys.count"), int(keys)));
-    fields.push((
-        name("keys.bytes-per-key"),
-        int(used.checked_div(keys).unwrap_or(0)),
-    ));
-    fields.push((name("dataset.bytes"), int(entries)));
-    let percent = |part: u64, whole: u64| {
-        Reply::Double(if whole == 0 {
-            0.0
-        } else {
-            part as f64 * 100.0 / whole as f64
-        })
-    };
-    fields.push((name("dataset.percentage"), percent(entries, used)));
-    fields.push((name("peak.percentage"), percent(used, peak)));
-    if rss > 0 && used > 0 {
-        fields.push((
-            name("fragmentation"),
-            Reply::Double(rss as f64 / used as f64),
-        ));
-        fields.push((
-            name("fragmentation.bytes"),
-            Reply::Int(rss as i64 - used as i64),
-        ));
-    }
-    Reply::Map(fields)
 }
 
 #[cfg(test)]

@@ -3,11 +3,8 @@
 //! in `cmd/` (the table, key specs, argument docs, name lookup) that every family uses.
 //! STYLE.md: one family, one file, three layers.
 
-pub mod client;
-pub mod config_cmd;
 pub mod expire;
 pub mod hash;
-pub mod info;
 pub mod keyspace;
 pub mod list;
 pub mod memory;
@@ -15,3 +12,4 @@ pub mod object;
 pub mod server;
 pub mod set;
 pub mod strings;
+pub mod transactions;

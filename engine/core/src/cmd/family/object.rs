@@ -17,11 +17,11 @@
 //!   access and now: the entry keeps Redis's 24-bit clock (`Entry::idle_s`), so the answer and
 //!   its wrap after 194 days are Redis's.
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::db::{StrRef, ValueRef};
 use crate::error::CmdError;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 /// Redis's OBJ_SHARED_INTEGERS: the integers below this are shared objects.
 const SHARED_INTEGERS_LEN: i64 = 10_000;

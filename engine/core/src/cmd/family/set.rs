@@ -41,6 +41,7 @@ use std::collections::BTreeSet;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, parse_scan_cursor, parse_scan_options, Args};
@@ -50,7 +51,6 @@ use crate::db::{Collection, Kind, Member, SetValue, Value};
 use crate::error::CmdError;
 use crate::glob::glob_match;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 /// SSCAN visits at most this many buckets per COUNT before answering (Redis's maxiterations).
 const SCAN_BUCKETS_PER_COUNT: usize = 10;
@@ -214,7 +214,7 @@ fn members_reply(set: &SetValue) -> Vec<Reply> {
 /// An RNG for one command, drawn from the engine's: edits borrow the context, so the handler
 /// takes its randomness before it lends the set out.
 fn command_rng(ecx: &mut ExecCx) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(ecx.cx.random_u64())
+    ChaCha8Rng::seed_from_u64(ecx.env().random_u64())
 }
 
 fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
@@ -274,7 +274,7 @@ fn new_result(ecx: &mut ExecCx) -> SetValue {
 }
 
 fn add_to(ecx: &ExecCx, result: &mut SetValue, member: Member<'_>) {
-    let limits = ecx.shard.limits.set;
+    let limits = ecx.limits().set;
     match member {
         Member::Int(n) => result.insert(n.to_string().as_bytes(), &limits),
         Member::Bytes(b) => result.insert(b, &limits),

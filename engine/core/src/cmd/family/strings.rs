@@ -37,21 +37,21 @@
 //! Size limits use proto-max-bulk-len's default: it cannot be changed at run time here, so the
 //! default is the value in force.
 //!
-//! Deadlines are absolute unix milliseconds computed once from the hop's time (`ecx.now_ms`);
+//! Deadlines are absolute unix milliseconds computed once from the hop's time (`ecx.now_ms()`);
 //! lookups compare deadlines against `ecx.read_now_ms()`.
 
 use std::borrow::Cow;
 
+use crate::access::{Change, ExecCx};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::config::PROTO_MAX_BULK_LEN_DEFAULT_BYTES;
-use crate::db::{Access, Entry, EntryMut, StrRef, StrValue, Value, ValueRef, EMBSTR_LEN_MAX_BYTES};
+use crate::db::{Access, Entry, StrRef, StrValue, Value, ValueRef, EMBSTR_LEN_MAX_BYTES};
 use crate::error::CmdError;
 use crate::numfmt;
 use crate::reply::Reply;
-use crate::shard::ExecCx;
 
 /// The longest string APPEND and SETRANGE may build (Redis's checkStringLength).
 const STRING_LEN_MAX_BYTES: u64 = PROTO_MAX_BULK_LEN_DEFAULT_BYTES;
@@ -171,24 +171,11 @@ fn lookup_read<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<StrRef<'e>>
     ecx.read_entry(key).map(|e| as_str(e.value())).transpose()
 }
 
-/// Redis's lookupKeyWrite for a string: no keyspace counters; the entry to edit in place
-/// (keeping its TTL), `None` when absent, WRONGTYPE for another type.
-fn lookup_write<'e>(ecx: &'e mut ExecCx, key: &[u8]) -> Result<Option<EntryMut<'e>>, CmdError> {
-    let now_ms = ecx.read_now_ms();
-    match ecx.db().get_mut(key, now_ms) {
-        None => Ok(None),
-        Some(entry) => {
-            as_str(entry.value())?;
-            Ok(Some(entry))
-        }
-    }
-}
-
-/// The string value of an entry `lookup_write` checked.
+/// The string value of an entry `ExecCx::edit_str` lends (it checked the type).
 fn str_of(entry: &Entry) -> StrRef<'_> {
     match entry.value() {
         ValueRef::Str(s) => s,
-        ValueRef::Coll(_) => unreachable!("lookup_write checked the type"),
+        ValueRef::Coll(_) => unreachable!("edit_str checked the type"),
     }
 }
 
@@ -204,10 +191,8 @@ fn store(ecx: &mut ExecCx, key: &[u8], value: StrValue, expire_at_ms: Option<u64
 
 /// `store` for a value written as given (SET and its kin): encoded as Redis's SET encodes it.
 fn store_bytes(ecx: &mut ExecCx, key: &[u8], value: &[u8], expire_at_ms: Option<u64>) {
-    let now_ms = ecx.now_ms;
-    let entry = Entry::from_set_bytes(key, value, expire_at_ms, now_ms);
-    ecx.db().insert(entry, now_ms);
-    ecx.modified(key);
+    let entry = Entry::from_set_bytes(key, value, expire_at_ms, ecx.now_ms());
+    ecx.put_entry(entry);
 }
 
 /// The bytes of a value; an int is formatted (Redis's getDecodedObject).
@@ -325,22 +310,20 @@ fn claim_ttl(seen: &mut Option<TtlWord>, word: TtlWord) -> Result<(), CmdError> 
 /// hands it back after encoding): the hot path allocates nothing.
 fn get(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let now_ms = ecx.read_now_ms();
-    let mut bytes = ecx.cx.take_buffer();
+    let mut bytes = ecx.env().take_buffer();
     let found = ecx
         .db()
         .visit_live(&argv[1], now_ms, Access::Touch, |entry| {
             as_str(entry.value()).map(|value| value.write_to(&mut bytes))
         });
-    let stats = &mut ecx.shard.stats;
+    ecx.count_lookup(found.is_some());
     match found {
         Some(found) => {
-            stats.keyspace_hits += 1;
             found?;
             Ok(Reply::Bulk(bytes))
         }
         None => {
-            stats.keyspace_misses += 1;
-            ecx.cx.recycle_buffer(bytes);
+            ecx.env().recycle_buffer(bytes);
             Ok(Reply::Nil)
         }
     }
@@ -409,7 +392,7 @@ fn set(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let args = parse_set(argv)?;
     let key = &argv[1];
     let new_deadline_ms = match args.ttl {
-        SetTtl::Expire(word, value) => Some(word.deadline_ms(value, ecx.now_ms, "set")?),
+        SetTtl::Expire(word, value) => Some(word.deadline_ms(value, ecx.now_ms(), "set")?),
         SetTtl::Clear | SetTtl::Keep => None,
     };
     let old_value = match args.reply {
@@ -471,7 +454,7 @@ fn set_with_ttl(
     word: ExpireWord,
     cmd: &'static str,
 ) -> Result<Reply, CmdError> {
-    let expire_at_ms = word.deadline_ms(&argv[2], ecx.now_ms, cmd)?;
+    let expire_at_ms = word.deadline_ms(&argv[2], ecx.now_ms(), cmd)?;
     store_bytes(ecx, &argv[1], &argv[3], Some(expire_at_ms));
     Ok(Reply::OK)
 }
@@ -525,29 +508,23 @@ fn getex(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let Some(value) = lookup_read(ecx, key)?.map(StrRef::to_bytes) else {
         return Ok(Reply::Nil);
     };
-    let now_ms = ecx.now_ms;
-    let had_ttl = ecx
-        .db()
-        .peek(key, now_ms)
-        .is_some_and(|e| e.expire_at_ms().is_some());
+    let now_ms = ecx.now_ms();
+    // Redis signals a TTL it set or removed, not a PERSIST of a key without one: so does
+    // `set_expiry`.
     let updated = match ttl {
         GetExTtl::Unchanged => true,
-        GetExTtl::Persist => ecx.db().set_expire(key, None),
+        GetExTtl::Persist => ecx.set_expiry(key, None),
         GetExTtl::Expire(word, raw) => {
             let at_ms = word.deadline_ms(raw, now_ms, "getex")?;
             // An absolute deadline already past deletes the key now, as Redis does.
             if word.is_absolute() && at_ms <= now_ms {
-                ecx.db().remove(key).is_some()
+                ecx.delete(key).is_some()
             } else {
-                ecx.db().set_expire(key, Some(at_ms))
+                ecx.set_expiry(key, Some(at_ms))
             }
         }
     };
     assert!(updated, "getex: key vanished after its lookup");
-    // Redis signals a TTL it set or removed, not a PERSIST of a key without one.
-    if matches!(ttl, GetExTtl::Expire(..)) || (ttl == GetExTtl::Persist && had_ttl) {
-        ecx.modified(key);
-    }
     Ok(Reply::Bulk(value))
 }
 
@@ -592,19 +569,15 @@ fn msetnx(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn append(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, tail) = (&argv[1], &argv[2]);
-    let edited = match lookup_write(ecx, key)? {
-        Some(mut entry) => {
-            check_string_len(str_of(&entry).len_bytes() as u64, tail.len() as u64)?;
-            let len_bytes = entry.edit_raw(|bytes| {
-                bytes.extend_from_slice(tail);
-                bytes.len()
-            });
-            Some(Reply::Int(len_bytes as i64))
-        }
-        None => None,
-    };
+    let edited = ecx.edit_str(key, |entry| {
+        check_string_len(str_of(entry).len_bytes() as u64, tail.len() as u64)?;
+        let len_bytes = entry.edit_raw(|bytes| {
+            bytes.extend_from_slice(tail);
+            bytes.len()
+        });
+        Ok((Reply::Int(len_bytes as i64), Change::Modified))
+    })?;
     if let Some(reply) = edited {
-        ecx.modified(key);
         return Ok(reply);
     }
     let value = StrValue::from_bytes(tail.to_vec());
@@ -650,22 +623,19 @@ fn setrange(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, patch) = (&argv[1], &argv[3]);
     let offset = parse_i64(&argv[2])?;
     let offset = u64::try_from(offset).map_err(|_| CmdError::OffsetOutOfRange)?;
-    let edited = match lookup_write(ecx, key)? {
-        Some(mut entry) => {
-            if patch.is_empty() {
-                return Ok(Reply::Int(str_of(&entry).len_bytes() as i64));
-            }
-            check_string_len(offset, patch.len() as u64)?;
-            let len_bytes = entry.edit_raw(|bytes| {
-                write_at(bytes, offset as usize, patch);
-                bytes.len()
-            });
-            Some(Reply::Int(len_bytes as i64))
+    let edited = ecx.edit_str(key, |entry| {
+        if patch.is_empty() {
+            let len_bytes = str_of(entry).len_bytes() as i64;
+            return Ok((Reply::Int(len_bytes), Change::Unchanged));
         }
-        None => None,
-    };
+        check_string_len(offset, patch.len() as u64)?;
+        let len_bytes = entry.edit_raw(|bytes| {
+            write_at(bytes, offset as usize, patch);
+            bytes.len()
+        });
+        Ok((Reply::Int(len_bytes as i64), Change::Modified))
+    })?;
     if let Some(reply) = edited {
-        ecx.modified(key);
         return Ok(reply);
     }
     // Nothing to write on a missing key creates nothing, whatever the offset.
@@ -713,22 +683,16 @@ fn decrby(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 /// Adds `by` to the integer under `key` (0 when missing), keeping its TTL.
 fn incr_by(ecx: &mut ExecCx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
-    let edited = match lookup_write(ecx, key)? {
-        Some(mut entry) => {
-            let current = match str_of(&entry) {
-                StrRef::Int(n) => n,
-                StrRef::Bytes { bytes, .. } => {
-                    numfmt::parse_i64(bytes).ok_or(CmdError::NotInteger)?
-                }
-            };
-            let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
-            entry.set_value(Value::Str(StrValue::Int(next)));
-            Some(Reply::Int(next))
-        }
-        None => None,
-    };
+    let edited = ecx.edit_str(key, |entry| {
+        let current = match str_of(entry) {
+            StrRef::Int(n) => n,
+            StrRef::Bytes { bytes, .. } => numfmt::parse_i64(bytes).ok_or(CmdError::NotInteger)?,
+        };
+        let next = current.checked_add(by).ok_or(CmdError::Overflow)?;
+        entry.set_value(Value::Str(StrValue::Int(next)));
+        Ok((Reply::Int(next), Change::Modified))
+    })?;
     if let Some(reply) = edited {
-        ecx.modified(key);
         return Ok(reply);
     }
     store(ecx, key, StrValue::Int(by), None);
@@ -739,16 +703,12 @@ fn incr_by(ecx: &mut ExecCx, key: &[u8], by: i64) -> Result<Reply, CmdError> {
 /// TTL; the reply bytes are also what is stored.
 fn incrbyfloat(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (key, incr) = (&argv[1], &argv[2]);
-    let edited = match lookup_write(ecx, key)? {
-        Some(mut entry) => {
-            let sum = numfmt::incr_by_float(Some(&str_bytes(str_of(&entry))), incr)?;
-            entry.set_value(Value::Str(embstr_or_raw(sum.clone())));
-            Some(Reply::Bulk(sum))
-        }
-        None => None,
-    };
+    let edited = ecx.edit_str(key, |entry| {
+        let sum = numfmt::incr_by_float(Some(&str_bytes(str_of(entry))), incr)?;
+        entry.set_value(Value::Str(embstr_or_raw(sum.clone())));
+        Ok((Reply::Bulk(sum), Change::Modified))
+    })?;
     if let Some(reply) = edited {
-        ecx.modified(key);
         return Ok(reply);
     }
     let sum = numfmt::incr_by_float(None, incr)?;
@@ -1071,12 +1031,7 @@ mod tests {
             let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
                 panic!("{line}: not keyed")
             };
-            let mut ecx = ExecCx {
-                shard: &mut self.shard,
-                db: 0,
-                now_ms: self.now_ms,
-                cx: &mut self.cx,
-            };
+            let mut ecx = ExecCx::new(&mut self.shard, 0, self.now_ms, &mut self.cx);
             run(&mut ecx, &Argv::from_slices(&args)).into()
         }
 
@@ -2054,12 +2009,7 @@ mod tests {
         // APPEND and SETRANGE of nothing: APPEND unshares (raw), SETRANGE leaves it alone.
         let mut argv = Argv::from_slices(&["APPEND", "b", ""]);
         let run_argv = |d: &mut Direct, argv: &Argv, run: crate::cmd::ShardFn| {
-            let mut ecx = ExecCx {
-                shard: &mut d.shard,
-                db: 0,
-                now_ms: d.now_ms,
-                cx: &mut d.cx,
-            };
+            let mut ecx = ExecCx::new(&mut d.shard, 0, d.now_ms, &mut d.cx);
             run(&mut ecx, argv)
         };
         assert_eq!(run_argv(&mut d, &argv, append), Ok(Reply::Int(3)));

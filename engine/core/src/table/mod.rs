@@ -1,4 +1,4 @@
-//! The shard's hash table: `Table` is the Dash-style segmented table of `crate::dash`, keyed by
+//! The shard's hash table: `Table` is the Dash-style segmented table of `dash`, keyed by
 //! bytes (see that module for the layout, the SCAN cursor and the growth and shrink rules).
 //!
 //! SCAN contract (both tables): a key present for the whole scan is returned at least once
@@ -11,10 +11,12 @@
 //! Hashes come from a seed the owner passes in (from `Cx`), so iteration order is deterministic
 //! for a given seed and never depends on addresses.
 
+pub mod dash;
+
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// The shard's table.
-pub type Table<E> = crate::dash::DashTable<E>;
+pub type Table<E> = dash::DashTable<E>;
 
 /// What the table needs from its entries.
 pub trait Keyed {

@@ -606,7 +606,7 @@ fn dash_report() {
 /// its allocator class, or every segment pays for the gap (SEGMENT_BUCKETS's comment).
 #[test]
 fn bucket_array_fills_its_size_class() {
-    use crate::db::size_class::class_bytes;
+    use crate::size_class::class_bytes;
     let bytes = DashTable::<crate::db::Entry>::buckets_alloc_bytes();
     let class = class_bytes(bytes);
     assert_eq!(class, 8192, "bucket array of {bytes} bytes");

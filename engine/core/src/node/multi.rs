@@ -13,7 +13,8 @@
 //! them, so no write acknowledged after WATCH's reply can slip by unseen.
 
 use crate::argv::Argv;
-use crate::cmd::{self, acl, flag, keyflag, CommandSpec, ConnCmd, Docs, Exec, Family, KeySpec};
+pub use crate::cmd::family::transactions::MultiCmd;
+use crate::cmd::{self, flag, CommandSpec, ConnCmd, Exec};
 use crate::conn::Conn;
 use crate::coord;
 use crate::cx::{Cx, ThreadId};
@@ -23,15 +24,6 @@ use crate::hop::{HopOp, HopResult, NodeResult, Pending, Plan, TxPhase};
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
 use crate::tx::{LockMode, LockSet};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MultiCmd {
-    Multi,
-    Exec,
-    Discard,
-    Watch,
-    Unwatch,
-}
 
 /// Items grouped by the shard that owns them, shards in order of first appearance.
 type ByShard<T> = Vec<(ThreadId, Vec<T>)>;
@@ -58,86 +50,6 @@ pub struct MultiQueue {
     /// A command was rejected while queueing: EXEC answers EXECABORT.
     pub aborted: bool,
 }
-
-const NLS: u32 = flag::NOSCRIPT | flag::LOADING | flag::STALE;
-const QUICK: u32 = NLS | flag::FAST | flag::ALLOW_BUSY;
-
-const TRANSACTIONS: Family = Family {
-    group: "transactions",
-    acl: 0,
-};
-
-const fn row(
-    name: &'static str,
-    arity: i16,
-    flags: u32,
-    acl_cats: u32,
-    keys: &'static [KeySpec],
-    cmd: MultiCmd,
-    docs: Docs,
-) -> CommandSpec {
-    TRANSACTIONS.row(name, arity, flags, acl_cats, keys, Exec::Multi(cmd), docs)
-}
-
-pub static SPECS: &[CommandSpec] = &[
-    row(
-        "multi",
-        1,
-        QUICK,
-        acl::FAST | acl::TRANSACTION,
-        &[],
-        MultiCmd::Multi,
-        TRANSACTIONS.docs("Mark the start of a transaction block", "1.2.0", "O(1)"),
-    ),
-    row(
-        "exec",
-        1,
-        NLS | flag::SKIP_SLOWLOG,
-        acl::SLOW | acl::TRANSACTION,
-        &[],
-        MultiCmd::Exec,
-        TRANSACTIONS.docs(
-            "Execute all commands issued after MULTI",
-            "1.2.0",
-            "Depends on commands in the transaction",
-        ),
-    ),
-    row(
-        "discard",
-        1,
-        QUICK,
-        acl::FAST | acl::TRANSACTION,
-        &[],
-        MultiCmd::Discard,
-        TRANSACTIONS.docs(
-            "Discard all commands issued after MULTI",
-            "2.0.0",
-            "O(N), when N is the number of queued commands",
-        ),
-    ),
-    row(
-        "watch",
-        -2,
-        QUICK,
-        acl::FAST | acl::TRANSACTION,
-        &[KeySpec::all_from(keyflag::RO, 1, 1)],
-        MultiCmd::Watch,
-        TRANSACTIONS.docs(
-            "Watch the given keys to determine execution of the MULTI/EXEC block",
-            "2.2.0",
-            "O(1) for every key.",
-        ),
-    ),
-    row(
-        "unwatch",
-        1,
-        QUICK,
-        acl::FAST | acl::TRANSACTION,
-        &[],
-        MultiCmd::Unwatch,
-        TRANSACTIONS.docs("Forget about all watched keys", "2.2.0", "O(1)"),
-    ),
-];
 
 /// Whether a command given after MULTI is queued rather than run: all but the ones that steer
 /// the transaction itself, as in Redis.
@@ -235,7 +147,7 @@ pub(crate) fn needs_memory(state: &ExecState) -> bool {
     any_denyoom(state.cmds.iter().map(|c| c.spec))
 }
 
-/// What an EXEC body's writes bring to `shard` at most (`shard::incoming_bytes`): its commands
+/// What an EXEC body's writes bring to `shard` at most (`CommandSpec::incoming_bytes`): its commands
 /// that run there, and those run on copies (their stores may land anywhere).
 pub(crate) fn incoming_bytes(state: &ExecState, shard: ThreadId) -> u64 {
     let lands_here = |c: &&QueuedCmd| match c.step {
@@ -244,8 +156,7 @@ pub(crate) fn incoming_bytes(state: &ExecState, shard: ThreadId) -> u64 {
         Step::Node(_) | Step::AtConn => false,
     };
     let cmds = state.cmds.iter().filter(lands_here);
-    cmds.map(|c| crate::shard::incoming_bytes(c.spec, &c.argv))
-        .sum()
+    cmds.map(|c| c.spec.incoming_bytes(&c.argv)).sum()
 }
 
 /// Whether any of these commands is one Redis refuses when out of memory (`denyoom`).

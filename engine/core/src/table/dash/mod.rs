@@ -62,7 +62,7 @@ mod tests;
 
 use std::cell::Cell;
 
-use crate::table::Keyed;
+use super::Keyed;
 use segment::{InsertPath, Pos, Segment};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -91,7 +91,8 @@ pub const MERGE_LEN_MAX: usize = STASH_BUCKETS * BUCKET_SLOTS;
 /// Random bucket draws before `random_entry` walks to the next non-empty bucket instead.
 const RANDOM_TRIES_MAX: usize = 32;
 /// Width of the table cursor: home bucket above the position.
-const CURSOR_BITS: u32 = DIRECTORY_DEPTH_MAX + u64::BITS - (SEGMENT_BUCKETS as u64).leading_zeros();
+pub const CURSOR_BITS: u32 =
+    DIRECTORY_DEPTH_MAX + u64::BITS - (SEGMENT_BUCKETS as u64).leading_zeros();
 
 const _: () = assert!(BUCKET_SLOTS <= u8::MAX as usize, "bucket len is a u8");
 const _: () = assert!(
@@ -114,10 +115,6 @@ const _: () = assert!(
 const _: () = assert!(
     FINGERPRINT_BITS + HOME_HASH_BITS + DIRECTORY_DEPTH_MAX <= u64::BITS,
     "fingerprint, home and position come from disjoint hash bits"
-);
-const _: () = assert!(
-    CURSOR_BITS + crate::cmd::keyspace::SCAN_SHARD_BITS <= u64::BITS,
-    "SCAN shifts the table cursor up by the shard bits"
 );
 
 /// The fields of a key's hash the table uses.
@@ -231,7 +228,7 @@ impl<E> DashTable<E> {
     /// to: slots, fingerprints, homes and counts of every bucket, segment headers, directory;
     /// each allocation counted by its allocator class (db::size_class).
     pub fn capacity_bytes(&self) -> usize {
-        use crate::db::size_class::class_bytes;
+        use crate::size_class::class_bytes;
         if self.segments.capacity() == 0 && self.directory.capacity() == 0 {
             // Most of a shard's 16 databases are empty; the shard sums all of them per write.
             return 0;
@@ -258,7 +255,7 @@ impl<E> DashTable<E> {
     /// The most `capacity_bytes` can grow by in one insert: a split's new bucket array, plus the
     /// segment list's and the directory's reallocation when either is at capacity.
     pub fn split_growth_bytes(&self) -> usize {
-        use crate::db::size_class::class_bytes;
+        use crate::size_class::class_bytes;
         let grown = |len: usize, cap: usize, size: usize| {
             if len < cap {
                 0

@@ -122,8 +122,8 @@ pub const HELP_LINES: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::server::test_util::{with_password, THREADS};
     use crate::config::MaxmemoryPolicy;
+    use crate::node::commands::server::test_util::{with_password, THREADS};
     use crate::testkit::TestCluster;
 
     fn pair(name: &str, value: &str) -> String {

@@ -222,7 +222,7 @@ pub fn bytes_to_human(n: u64) -> String {
 /// Formats INFO from the threads' stats.
 pub fn finish(node: &Node, argv: &Argv, results: Vec<(ThreadId, NodeResult)>, cx: &Cx) -> Reply {
     if argv[0].eq_ignore_ascii_case(b"memory") {
-        return crate::cmd::memory::finish_stats(&results);
+        return finish_memory_stats(&results);
     }
     let t = totals(results, node.config.databases);
     let sections: Vec<String> = requested_sections(argv)
@@ -412,10 +412,80 @@ fn stats_section(t: &Totals, out: &mut String) {
     push_fields(out, &fields);
 }
 
+/// MEMORY STATS from the threads' stats, in Redis's field order, leaving out the fields the
+/// engine does not account (client buffers, scripts, allocator internals).
+fn finish_memory_stats(results: &[(ThreadId, NodeResult)]) -> Reply {
+    let mut peak = 0;
+    let mut used = 0;
+    let mut entries = 0;
+    let mut keys = 0;
+    let mut rss = 0;
+    let mut dbs: Vec<(u64, u64)> = Vec::new();
+    for (_, result) in results {
+        let NodeResult::Stats(s) = result else {
+            unreachable!("MEMORY STATS part {result:?}")
+        };
+        peak += s.memory.peak_bytes;
+        used += s.memory.used_bytes;
+        entries += s.memory.entries_bytes;
+        keys += s.memory.keys;
+        rss = rss.max(s.process_rss_bytes);
+        dbs.resize(dbs.len().max(s.db_memory.len()), (0, 0));
+        for (sum, part) in dbs.iter_mut().zip(&s.db_memory) {
+            sum.0 += part.0;
+            sum.1 += part.1;
+        }
+    }
+    let int = |n: u64| Reply::Int(n as i64);
+    let name = |s: &str| Reply::bulk(s);
+    let mut fields = vec![
+        (name("peak.allocated"), int(peak)),
+        (name("total.allocated"), int(used)),
+        (name("startup.allocated"), int(0)),
+    ];
+    let tables: u64 = dbs.iter().map(|d| d.0).sum();
+    for (i, (table_bytes, _)) in dbs.iter().enumerate() {
+        if *table_bytes > 0 {
+            let db = vec![
+                (name("overhead.hashtable.main"), int(*table_bytes)),
+                (name("overhead.hashtable.expires"), int(0)),
+            ];
+            fields.push((Reply::bulk(format!("db.{i}")), Reply::Map(db)));
+        }
+    }
+    fields.push((name("overhead.total"), int(tables)));
+    fields.push((name("keys.count"), int(keys)));
+    fields.push((
+        name("keys.bytes-per-key"),
+        int(used.checked_div(keys).unwrap_or(0)),
+    ));
+    fields.push((name("dataset.bytes"), int(entries)));
+    let percent = |part: u64, whole: u64| {
+        Reply::Double(if whole == 0 {
+            0.0
+        } else {
+            part as f64 * 100.0 / whole as f64
+        })
+    };
+    fields.push((name("dataset.percentage"), percent(entries, used)));
+    fields.push((name("peak.percentage"), percent(used, peak)));
+    if rss > 0 && used > 0 {
+        fields.push((
+            name("fragmentation"),
+            Reply::Double(rss as f64 / used as f64),
+        ));
+        fields.push((
+            name("fragmentation.bytes"),
+            Reply::Int(rss as i64 - used as i64),
+        ));
+    }
+    Reply::Map(fields)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmd::server::test_util::THREADS;
+    use crate::node::commands::server::test_util::THREADS;
     use crate::testkit::TestCluster;
 
     /// The INFO text with the numbers that vary between runs of the same script replaced.

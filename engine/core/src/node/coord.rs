@@ -15,6 +15,7 @@
 //! Hops for this thread's own shard outside a transaction run at once, folded in before the
 //! connection waits.
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
 use crate::cmd::{self, CommandSpec, Exec, GatherDbs, Merge, NodeCmd};
 use crate::conn::{Conn, ConnState};
@@ -27,7 +28,7 @@ use crate::hop::{
 };
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
-use crate::shard::{ExecCx, Shard};
+use crate::shard::Shard;
 use crate::tx::{LockMode, LockSet, TxId};
 
 /// A (database, key) and the intent a transaction takes on it.
@@ -111,7 +112,7 @@ fn needs_memory(plan: &Plan) -> bool {
 }
 
 /// What the transaction's writes bring to `shard` at most, for its admission there
-/// (`shard::incoming_bytes`): a split command's part there; a command run on copies, whole (its
+/// (`CommandSpec::incoming_bytes`): a split command's part there; a command run on copies, whole (its
 /// stores may land on any of its shards); an EXEC body's commands there and those run on copies.
 fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
     match plan {
@@ -124,9 +125,9 @@ fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
             .iter()
             .zip(part_argvs)
             .filter(|((owner, _), _)| *owner == shard)
-            .map(|(_, argv)| crate::shard::incoming_bytes(spec, argv))
+            .map(|(_, argv)| spec.incoming_bytes(argv))
             .sum(),
-        Plan::Gather(state) => crate::shard::incoming_bytes(state.spec, &state.argv),
+        Plan::Gather(state) => state.spec.incoming_bytes(&state.argv),
         Plan::Exec(state) => crate::multi::incoming_bytes(state, shard),
         Plan::Batch { .. } | Plan::Watch | Plan::Refused(_) | Plan::Node { .. } => 0,
     }
@@ -297,7 +298,10 @@ pub(crate) fn start_split(
     cx: &mut Cx,
 ) -> Flow {
     let step = spec.keys[0].step().max(1) as usize;
-    if !(argv.len() - spec.keys[0].begin as usize).is_multiple_of(step) {
+    let begin = spec.keys[0]
+        .fixed_begin()
+        .expect("a split command's keys are at an index");
+    if !(argv.len() - usize::from(begin)).is_multiple_of(step) {
         // A pairwise command (MSET) whose last key lacks its value is malformed as a whole: run
         // it once, unsplit, so its handler rejects it before any part writes.
         let Exec::Shard { run, .. } = spec.exec else {
@@ -466,16 +470,7 @@ pub(crate) fn run_on_copies(
             scratch.db(*kdb as usize).insert(entry.clone(), now_ms);
         }
     }
-    let reply: Reply = run(
-        &mut ExecCx {
-            shard: &mut scratch,
-            db,
-            now_ms,
-            cx,
-        },
-        argv,
-    )
-    .into();
+    let reply: Reply = run(&mut ExecCx::new(&mut scratch, db, now_ms, cx), argv).into();
     // The handler's lookups count where the coordinator runs, as if it had read the keys
     // itself (SINTER, LCS… count a hit or miss per key).
     node.shard.stats.keyspace_hits += scratch.stats.keyspace_hits;
@@ -767,14 +762,20 @@ pub(crate) fn plan_node(
         | NodeCmd::RandomKey
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
-        | NodeCmd::SwapDb => {
-            cmd::keyspace::plan_node_cmd(cmd, argv, conn.db, node.threads, node.config.databases)
-        }
+        | NodeCmd::SwapDb => crate::node::commands::keyspace::plan_node_cmd(
+            cmd,
+            argv,
+            conn.db,
+            node.threads,
+            node.config.databases,
+        ),
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => cmd::server::plan_node_cmd(cmd, argv, conn, &node.config),
+        | NodeCmd::ConfigResetStat => {
+            crate::node::commands::server::plan_node_cmd(cmd, argv, conn, &node.config)
+        }
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -878,13 +879,15 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::RandomKey
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
-        | NodeCmd::SwapDb => cmd::keyspace::finish_node_cmd(cmd, argv, results, node.threads, cx),
+        | NodeCmd::SwapDb => {
+            crate::node::commands::keyspace::finish_node_cmd(cmd, argv, results, node.threads, cx)
+        }
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
         | NodeCmd::ConfigResetStat => {
-            cmd::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
+            crate::node::commands::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
         }
     }
 }
@@ -904,11 +907,15 @@ pub(crate) fn run_node_op(
         | NodeOp::RandomKey { .. }
         | NodeOp::FlushDb { .. }
         | NodeOp::FlushAll
-        | NodeOp::SwapDb { .. } => cmd::keyspace::run_node_op(node, op, now_ms, cx),
+        | NodeOp::SwapDb { .. } => {
+            crate::node::commands::keyspace::run_node_op(node, op, now_ms, cx)
+        }
         NodeOp::Stats
         | NodeOp::ClientList { .. }
         | NodeOp::ClientKill { .. }
         | NodeOp::ConfigSet { .. }
-        | NodeOp::ResetStats => cmd::server::run_node_op(node, op, now_ms, current, cx),
+        | NodeOp::ResetStats => {
+            crate::node::commands::server::run_node_op(node, op, now_ms, current, cx)
+        }
     }
 }

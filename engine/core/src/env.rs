@@ -1,10 +1,8 @@
-//! The effect boundary. `Cx` is the engine's only window on the world: the monotonic and wall
-//! clocks (read once per step by the driver), a seeded ChaCha8 RNG, run-time switches for planted
-//! bugs, coverage marks, and the list of effects the step produced.
-//!
-//! Delivery contract (both drivers): messages between one (sender, receiver) pair arrive in FIFO
-//! order; any interleaving across senders; a `Send` to one's own thread is delivered after the
-//! current step, never re-entrantly.
+//! The engine's environment: what it reads from the world. The driver sets the monotonic and
+//! wall clocks before each step; the seeded ChaCha8 RNG, the planted-bug switches and the
+//! coverage marks live here too. Everything below the node layer (the shard, the command
+//! families) sees the world only through an `Env`; the node layer's `Cx` (module `cx`) adds the
+//! effects a step produces.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,8 +10,6 @@ use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
-
-use crate::hop::{Hop, HopDone};
 
 /// A thread of the node: owns exactly one shard and hosts connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,88 +24,6 @@ pub struct ConnId(pub u64);
 pub fn fake_fd(n: u64) -> i32 {
     const FAKE_FD_FIRST: i32 = 8;
     FAKE_FD_FIRST.saturating_add(i32::try_from(n).unwrap_or(i32::MAX))
-}
-
-/// A new connection handed to the thread that will host it.
-#[derive(Clone, Debug)]
-pub struct ConnOpen {
-    pub conn: ConnId,
-    /// "ip:port" of the peer, as CLIENT LIST shows it.
-    pub peer_addr: String,
-    /// "ip:port" of our listening side.
-    pub local_addr: String,
-    /// True when the peer is on a loopback address (protected mode lets these in).
-    pub peer_is_loopback: bool,
-    /// Connections open on the whole node, this one included (the driver counts accepts and
-    /// closes); the engine decides whether `maxclients` is exceeded.
-    pub clients_total: u64,
-    /// The socket's descriptor, as CLIENT LIST's `fd=` shows it (a simulator makes one up).
-    pub fd: i32,
-}
-
-/// Timers a thread can arm. A stale or repeated firing is a no-op.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Timer {
-    /// The shard's paced active-expiry sweep.
-    ExpirySweep,
-    /// Wake a connection that paused itself (DEBUG SLEEP).
-    ConnWake(ConnId),
-}
-
-/// Inputs to a thread's engine.
-#[derive(Debug)]
-pub enum Msg {
-    ConnOpen(ConnOpen),
-    /// Bytes read from the connection's socket.
-    ConnData {
-        conn: ConnId,
-        bytes: Vec<u8>,
-    },
-    /// The driver has handed `bytes_len` bytes of earlier `Write`s to the socket.
-    ConnWritten {
-        conn: ConnId,
-        bytes_len: usize,
-    },
-    /// The peer shut its sending side (end of stream): the engine runs what it has read,
-    /// then answers `Close`, as Redis replies to a half-closed client before closing it.
-    ConnInputEnded {
-        conn: ConnId,
-    },
-    /// The peer went away (or the driver closed it after a `Close`).
-    ConnClosed {
-        conn: ConnId,
-    },
-    Timer(Timer),
-    /// Work for this thread's shard, from a coordinator on some thread.
-    Hop(Hop),
-    /// Results of a hop, back to the coordinating connection's thread.
-    HopDone(HopDone),
-}
-
-/// Outputs of a step, carried out by the driver after the step returns.
-#[derive(Debug)]
-pub enum Effect {
-    /// Deliver `msg` to thread `to` (possibly this one, after the current step).
-    Send { to: ThreadId, msg: Msg },
-    /// Append bytes to the connection's socket output.
-    Write { conn: ConnId, bytes: Vec<u8> },
-    /// Close the connection once earlier writes are flushed; the driver answers `ConnClosed`.
-    Close { conn: ConnId },
-    /// Stop or resume reading the connection's socket (backpressure).
-    ReadInterest { conn: ConnId, enabled: bool },
-    /// Deliver `Msg::Timer(timer)` to this thread at or after `at_mono_us`.
-    ArmTimer { timer: Timer, at_mono_us: u64 },
-    /// Stop the whole node (SHUTDOWN).
-    Shutdown,
-    /// A line for the server log. The engine rate-limits what could flood it.
-    Log { level: LogLevel, text: &'static str },
-}
-
-/// How much a log line matters (Redis's LL_WARNING and LL_VERBOSE).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogLevel {
-    Warning,
-    Verbose,
 }
 
 /// Bugs planted on purpose, switched on at run time, so that the simulator can prove it catches
@@ -180,7 +94,7 @@ impl Plant {
     }
 }
 
-/// The node-wide transaction counter. Every thread's `Cx` must share one (clone it): txids
+/// The node-wide transaction counter. Every thread's `Env` must share one (clone it): txids
 /// order transactions across shards. Relaxed ordering suffices: only uniqueness and the order
 /// of values matter, and scheduling carries the value in messages.
 #[derive(Clone, Debug, Default)]
@@ -210,13 +124,11 @@ pub struct CxOptions {
     pub buggify_ppm: u32,
 }
 
-/// The engine's window on the world for one thread. The driver sets the clocks before each step
-/// and drains the effects after it.
-pub struct Cx {
+/// The engine's window on the world for one thread. The driver sets the clocks before each step.
+pub struct Env {
     now_mono_us: u64,
     wall_us: u64,
     rng: ChaCha8Rng,
-    effects: Vec<Effect>,
     options: CxOptions,
     marks: BTreeMap<&'static str, u64>,
     /// Emptied output buffers, handed back by the driver once written (`recycle_buffer`) and
@@ -225,13 +137,12 @@ pub struct Cx {
     spare_buffers: Vec<Vec<u8>>,
 }
 
-impl Cx {
-    pub fn new(seed: u64, options: CxOptions) -> Cx {
-        Cx {
+impl Env {
+    pub fn new(seed: u64, options: CxOptions) -> Env {
+        Env {
             now_mono_us: 0,
             wall_us: 0,
             rng: ChaCha8Rng::seed_from_u64(seed),
-            effects: Vec::new(),
             options,
             marks: BTreeMap::new(),
             spare_buffers: Vec::new(),
@@ -265,24 +176,6 @@ impl Cx {
         self.rng.next_u64()
     }
 
-    pub fn push(&mut self, effect: Effect) {
-        self.effects.push(effect);
-    }
-
-    pub fn send(&mut self, to: ThreadId, msg: Msg) {
-        self.effects.push(Effect::Send { to, msg });
-    }
-
-    /// The effects of the step so far, handed to the driver.
-    pub fn take_effects(&mut self) -> Vec<Effect> {
-        std::mem::take(&mut self.effects)
-    }
-
-    /// Drains effects into the caller's buffer, keeping both allocations alive.
-    pub fn drain_effects_into(&mut self, out: &mut Vec<Effect>) {
-        out.append(&mut self.effects);
-    }
-
     /// An empty buffer for replies, with room from an earlier use when there is a spare one.
     pub fn take_buffer(&mut self) -> Vec<u8> {
         self.spare_buffers.pop().unwrap_or_default()
@@ -300,9 +193,10 @@ impl Cx {
         }
     }
 
-    /// A fresh transaction id, higher than every one handed out before on any thread.
-    pub fn next_txid(&mut self) -> crate::tx::TxId {
-        crate::tx::TxId(self.options.txids.next())
+    /// A fresh transaction number, higher than every one handed out before on any thread
+    /// (`tx::TxId` wraps it).
+    pub fn next_txid_number(&mut self) -> u64 {
+        self.options.txids.next()
     }
 
     pub fn verify(&self) -> bool {
@@ -349,36 +243,36 @@ mod tests {
 
     #[test]
     fn monotonic_clock_never_goes_back() {
-        let mut cx = Cx::new(1, CxOptions::default());
-        cx.set_time(100, 5_000);
-        cx.set_time(50, 4_000);
-        assert_eq!(cx.now_mono_us(), 100);
-        assert_eq!(cx.wall_ms(), 4);
+        let mut env = Env::new(1, CxOptions::default());
+        env.set_time(100, 5_000);
+        env.set_time(50, 4_000);
+        assert_eq!(env.now_mono_us(), 100);
+        assert_eq!(env.wall_ms(), 4);
     }
 
     #[test]
     fn buffers_are_reused_within_bounds() {
-        let mut cx = Cx::new(1, CxOptions::default());
-        assert_eq!(cx.take_buffer().capacity(), 0);
+        let mut env = Env::new(1, CxOptions::default());
+        assert_eq!(env.take_buffer().capacity(), 0);
         let mut buffer = Vec::with_capacity(100);
         buffer.extend_from_slice(b"written");
         let ptr = buffer.as_ptr();
-        cx.recycle_buffer(buffer);
-        let reused = cx.take_buffer();
+        env.recycle_buffer(buffer);
+        let reused = env.take_buffer();
         assert!(reused.is_empty());
         assert_eq!((reused.as_ptr(), reused.capacity()), (ptr, 100));
-        cx.recycle_buffer(Vec::with_capacity(SPARE_BUFFER_CAPACITY_MAX_BYTES + 1));
-        assert_eq!(cx.take_buffer().capacity(), 0, "too big to keep");
+        env.recycle_buffer(Vec::with_capacity(SPARE_BUFFER_CAPACITY_MAX_BYTES + 1));
+        assert_eq!(env.take_buffer().capacity(), 0, "too big to keep");
         for _ in 0..SPARE_BUFFERS_MAX + 5 {
-            cx.recycle_buffer(Vec::with_capacity(8));
+            env.recycle_buffer(Vec::with_capacity(8));
         }
-        assert_eq!(cx.spare_buffers.len(), SPARE_BUFFERS_MAX);
+        assert_eq!(env.spare_buffers.len(), SPARE_BUFFERS_MAX);
     }
 
     #[test]
     fn same_seed_same_randomness() {
-        let mut a = Cx::new(7, CxOptions::default());
-        let mut b = Cx::new(7, CxOptions::default());
+        let mut a = Env::new(7, CxOptions::default());
+        let mut b = Env::new(7, CxOptions::default());
         assert_eq!(a.random_u64(), b.random_u64());
     }
 }

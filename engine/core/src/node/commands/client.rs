@@ -346,8 +346,8 @@ pub const HELP_LINES: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
-    use crate::cmd::server::test_util::THREADS;
     use crate::cx::ConnId;
+    use crate::node::commands::server::test_util::THREADS;
     use crate::testkit::TestCluster;
 
     /// The ids in a CLIENT LIST reply, in order.

@@ -67,7 +67,7 @@ pub enum HopOp {
     Node(NodeOp),
     /// Enter a transaction into this shard's queue and take its intents. With `admit_bytes`,
     /// the transaction holds a write that needs memory, and brings that many bytes here at
-    /// most (`shard::incoming_bytes` of its writes here): once accepted, the shard makes room
+    /// most (`CommandSpec::incoming_bytes` of its writes here): once accepted, the shard makes room
     /// for them (Redis's memory step, taken here once for the whole transaction) and says
     /// whether they fit, so a transaction is refused for memory everywhere or nowhere.
     Schedule {
@@ -150,11 +150,11 @@ pub enum NodeOp {
     Stats,
     /// CLIENT LIST lines, filtered.
     ClientList {
-        filter: crate::cmd::server::ClientFilter,
+        filter: crate::node::commands::client::ClientFilter,
     },
     /// CLIENT KILL: close matching connections (never `except`).
     ClientKill {
-        filter: crate::cmd::server::ClientFilter,
+        filter: crate::node::commands::client::ClientFilter,
         except: ConnId,
     },
     /// A CONFIG SET applied on every thread.
@@ -180,7 +180,7 @@ pub enum NodeResult {
         keys_len: u64,
     },
     Done,
-    Stats(Box<crate::cmd::server::ThreadStats>),
+    Stats(Box<crate::node::commands::info::ThreadStats>),
     Lines(Vec<(u64, String)>),
 }
 

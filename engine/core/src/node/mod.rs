@@ -7,18 +7,26 @@
 //! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
+pub mod commands;
+pub mod conn;
+pub mod coord;
+pub mod cx;
+pub mod hop;
+pub mod multi;
+
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::access::ExecCx;
 use crate::argv::Argv;
-use crate::cmd::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
 use crate::config::Config;
 use crate::conn::{Conn, ConnState, ConnTable, LookedUp, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
 use crate::error::CmdError;
 use crate::hop::{Hop, HopDone, HopOp, HopResult, Pending, Plan, TxHop, TxPhase, TxTime};
+use crate::node::commands::server::{self, ConnCx, ConnOutcome, ServerInfo};
 use crate::reply::Reply;
-use crate::shard::{ExecCx, Shard, SWEEP_INTERVAL_US};
+use crate::shard::{Shard, SWEEP_INTERVAL_US};
 use crate::tx::{LockMode, LockSet, RunnableWatch, TxQueue};
 
 /// Commands squashed into one hop at most.
@@ -27,7 +35,7 @@ pub const SQUASH_COMMANDS_MAX: usize = 64;
 /// Which keys eviction must leave alone: those a queued transaction holds intents on (see
 /// `Shard::admit`).
 pub(crate) fn keys_in_transactions<'q>(
-    txq: &'q TxQueue,
+    txq: &'q TxQueue<Hop>,
     cx: &Cx,
 ) -> impl Fn(u16, &[u8]) -> bool + 'q {
     let planted = cx.planted(Plant::EvictLockedKeys);
@@ -76,7 +84,7 @@ pub struct Node {
     pub(crate) conns: ConnTable,
     pub(crate) counters: NodeCounters,
     /// This shard's VLL transaction queue and intent locks.
-    pub(crate) txq: TxQueue,
+    pub(crate) txq: TxQueue<Hop>,
     next_seq: u64,
     /// Rate limit of the cross-protocol attack warning.
     security_warning: server::LogLimiter,
@@ -260,7 +268,7 @@ impl Node {
                     .map_or(now_ms, |t| t.min(now_ms));
                 self.shard.sweep_expired(sweep_at_ms);
                 self.shard.note_peak();
-                crate::cmd::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
+                commands::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
                     timer: Timer::ExpirySweep,
@@ -412,7 +420,7 @@ impl Node {
             if argv.len() < 2 {
                 return Err(CmdError::WrongArity(spec.name.into()));
             }
-            let container = server::container_name(spec);
+            let container = crate::cmd::server::container_name(spec);
             spec = CommandTable::subcommand(spec, &argv[1]).ok_or_else(|| {
                 CmdError::UnknownSubcommand {
                     sub: argv[1].to_vec(),
@@ -471,7 +479,7 @@ impl Node {
             Exec::Node(cmd) => self.start_node_cmd(conn, cmd, std::mem::take(argv), cx),
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
             Exec::Container => {
-                let cmd = server::bare_container_cmd(spec);
+                let cmd = crate::cmd::server::bare_container_cmd(spec);
                 self.run_conn_cmd(conn, cmd, argv, cx)
             }
         }
@@ -698,7 +706,7 @@ impl Node {
         };
         if single && first == self.thread && !blocked {
             let locked = keys_in_transactions(&self.txq, cx);
-            let reply = match self.shard.admit(conn.db, spec, argv, locked) {
+            let reply = match self.shard.admit(conn.db, || spec.admission(argv), locked) {
                 Ok(()) => self.exec_here(conn.db, run, argv, cx),
                 Err(oom) => Reply::Error(oom),
             };
@@ -743,7 +751,7 @@ impl Node {
             return Some(self.send_batch(conn, owner, spec, argv, cx));
         }
         let locked = keys_in_transactions(&self.txq, cx);
-        let reply = match self.shard.admit(conn.db, spec, argv, locked) {
+        let reply = match self.shard.admit(conn.db, || spec.admission(argv), locked) {
             Ok(()) => self.exec_here(conn.db, run, argv, cx),
             Err(oom) => Reply::Error(oom),
         };
@@ -763,12 +771,7 @@ impl Node {
         cx: &mut Cx,
     ) -> Reply {
         let now_ms = self.shard.observe_time_ms(cx.wall_ms());
-        let mut ecx = ExecCx {
-            shard: &mut self.shard,
-            db,
-            now_ms,
-            cx,
-        };
+        let mut ecx = ExecCx::new(&mut self.shard, db, now_ms, cx);
         run(&mut ecx, argv).into()
     }
 
@@ -1012,16 +1015,14 @@ impl Node {
                 };
                 if admit || cx.planted(Plant::AdmitEachHop) {
                     let locked = keys_in_transactions(&self.txq, cx);
-                    if let Err(oom) = self.shard.admit(db as usize, spec, &argv, locked) {
+                    if let Err(oom) =
+                        self.shard
+                            .admit(db as usize, || spec.admission(&argv), locked)
+                    {
                         return HopResult::Reply(Reply::Error(oom));
                     }
                 }
-                let mut ecx = ExecCx {
-                    shard: &mut self.shard,
-                    db: db as usize,
-                    now_ms,
-                    cx,
-                };
+                let mut ecx = ExecCx::new(&mut self.shard, db as usize, now_ms, cx);
                 HopResult::Reply(run(&mut ecx, &argv).into())
             }
             HopOp::Fetch { keys } => HopResult::Entries(
