@@ -60,6 +60,8 @@ pub enum Family {
     Hash,
     Set,
     List,
+    /// SPOP, SRANDMEMBER, HRANDFIELD, SSCAN, HSCAN (`mix_draws`).
+    Draws,
 }
 
 /// The families, one row each: a new family is a row here and a generator in its `mix_*`
@@ -69,7 +71,10 @@ pub const FAMILIES: &[Family] = &[Family::Hash, Family::Set];
 /// Families added after seeds were recorded, each with the salt of its own stream: whether a
 /// seed mixes one in, how much, and its commands all come from that stream, so a seed that
 /// drew none generates exactly what it did before the family existed.
-pub const OWN_STREAM_FAMILIES: &[(Family, u64)] = &[(Family::List, 0x6c69_7374_7300_0000)];
+pub const OWN_STREAM_FAMILIES: &[(Family, u64)] = &[
+    (Family::List, 0x6c69_7374_7300_0000),
+    (Family::Draws, 0x6472_6177_7300_0000),
+];
 
 /// Share of collection seeds that mix in each own-stream family, per mille.
 const OWN_STREAM_PER_MILLE: u32 = 500;

@@ -98,7 +98,7 @@ impl Workload {
         .expect("keys")
         .clone();
         Some(match family {
-            Family::List => unreachable!("lists come from their own stream"),
+            Family::List | Family::Draws => unreachable!("drawn from their own streams"),
             Family::Hash => crate::mix_hash::hash_command(rng, key),
             Family::Set => {
                 let pool = if self.cross_shard {
@@ -129,6 +129,7 @@ impl Workload {
                     crate::mix_list::list_transaction(rng, key, pool)
                 }
                 Family::List => vec![crate::mix_list::list_command(rng, key, pool)],
+                Family::Draws => vec![crate::mix_draws::draw_command(rng, key)],
                 Family::Hash | Family::Set => unreachable!("drawn from the shared stream"),
             });
         }
