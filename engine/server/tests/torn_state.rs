@@ -167,7 +167,7 @@ impl Role {
             Role::ListMover { lists, from } => {
                 let to = 1 - *from;
                 let mut args = vec![lists[*from].clone(), lists[to].clone()];
-                let name = if op % 2 == 0 {
+                let name = if op.is_multiple_of(2) {
                     "RPOPLPUSH"
                 } else {
                     args.extend(["LEFT".into(), "RIGHT".into()]);
