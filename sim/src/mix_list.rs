@@ -155,4 +155,27 @@ mod tests {
         assert_eq!(script.first(), Some(&line("MULTI", [])));
         assert_eq!(script.last(), Some(&line("EXEC", [])));
     }
+
+    /// The model knows every drawn command, and only LSET past the ends (or on a missing
+    /// list) is refused: no generated line is a syntax or arity error.
+    #[test]
+    fn every_drawn_command_is_modelled() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut model = model::Model::default();
+        let mut conn = model::ConnState::new(false);
+        let others = vec![b"b".to_vec()];
+        for i in 0..3000u64 {
+            let mut lines = vec![list_command(&mut rng, b"a".to_vec(), &others)];
+            if i.is_multiple_of(50) {
+                lines = list_transaction(&mut rng, b"a".to_vec(), &others);
+            }
+            for argv in lines {
+                let reply = model.apply(&mut conn, &argv, 1_700_000_000_000 + i);
+                if let model::Resp::Error(text) = &reply {
+                    let lset = text == "ERR index out of range" || text == "ERR no such key";
+                    assert!(lset, "{argv:?}: {text}");
+                }
+            }
+        }
+    }
 }

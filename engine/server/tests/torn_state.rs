@@ -15,6 +15,8 @@
 //! - `acct:*` (needs MULTI/EXEC): transfers between accounts keep the sum of all balances.
 //! - `smove:*`: one member moved back and forth by SMOVE between two sets on different shards;
 //!   a MULTI/EXEC of SISMEMBER on both, and SUNION of both, must find it in exactly one.
+//! - `lmove:*`: three elements moved one at a time by RPOPLPUSH and LMOVE between two lists on
+//!   different shards; a MULTI/EXEC of LLEN on both must count three.
 //!
 //! The `planted_*` tests prove the checkers: with `--plant skip-intent-locks` (transactions take
 //! no intent locks) or `--plant run-conflicting-out-of-order`, each of them must catch a tear.
@@ -94,6 +96,11 @@ enum Role {
     SetMover { sets: [String; 2], from: usize },
     /// MULTI SISMEMBER a; SISMEMBER b; EXEC, then SUNION a b: the member is in exactly one.
     SetReader { sets: [String; 2] },
+    /// RPOPLPUSH or LMOVE one element from `lists[from]` to the other list, turning back when
+    /// the source runs dry.
+    ListMover { lists: [String; 2], from: usize },
+    /// MULTI LLEN a; LLEN b; EXEC: the lengths add up to `LIST_ELEMENTS`.
+    ListReader { lists: [String; 2] },
 }
 
 impl Role {
@@ -109,6 +116,8 @@ impl Role {
             Role::Auditor { .. } => "balance auditor",
             Role::SetMover { .. } => "SMOVE mover",
             Role::SetReader { .. } => "set reader",
+            Role::ListMover { .. } => "LMOVE mover",
+            Role::ListReader { .. } => "list reader",
         }
     }
 
@@ -155,8 +164,53 @@ impl Role {
                 Ok(())
             }
             Role::SetReader { sets } => check_one_holder(conn, sets),
+            Role::ListMover { lists, from } => {
+                let to = 1 - *from;
+                let mut args = vec![lists[*from].clone(), lists[to].clone()];
+                let name = if op.is_multiple_of(2) {
+                    "RPOPLPUSH"
+                } else {
+                    args.extend(["LEFT".into(), "RIGHT".into()]);
+                    "LMOVE"
+                };
+                args.insert(0, name.into());
+                let reply = send(conn, &args)?;
+                if reply == b"$-1\r\n" {
+                    *from = to;
+                } else if !reply.starts_with(b"$") {
+                    let reply = support::escape(&reply);
+                    return Err(format!("torn LMOVE: the mover's {name} answered {reply}"));
+                }
+                Ok(())
+            }
+            Role::ListReader { lists } => check_list_total(conn, lists),
         }
     }
+}
+
+/// Elements shared by the two lists of the LMOVE test.
+const LIST_ELEMENTS: i64 = 3;
+
+/// The two lists hold `LIST_ELEMENTS` between them, seen by one transaction.
+fn check_list_total(conn: &mut RawConn, lists: &[String; 2]) -> Result<(), String> {
+    expect_ok(conn, &["MULTI".into()])?;
+    for list in lists {
+        let reply = send(conn, &["LLEN".into(), list.clone()])?;
+        if reply != b"+QUEUED\r\n" {
+            return Err(format!("LLEN in MULTI: {}", support::escape(&reply)));
+        }
+    }
+    let reply = send(conn, &["EXEC".into()])?;
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let lens: Vec<i64> = text
+        .split("\r\n")
+        .filter_map(|line| line.strip_prefix(':'))
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    if lens.len() != 2 || lens.iter().sum::<i64>() != LIST_ELEMENTS {
+        return Err(format!("torn LMOVE: EXEC of two LLENs answered {text:?}"));
+    }
+    Ok(())
 }
 
 const SMOVE_MEMBER: &str = "token";
@@ -574,6 +628,43 @@ fn smove_across_shards_is_never_torn() {
     let roles = vec![
         Role::SetMover {
             sets: sets.clone(),
+            from: 0,
+        },
+        reader(),
+        reader(),
+        reader(),
+    ];
+    let outcome = run_mix(&server, roles, RUN_TIME_MAX, &[]);
+    let summary = outcome.summary();
+    eprintln!("{summary}");
+    assert!(outcome.violations.is_empty(), "{summary}");
+    assert!(
+        outcome.ops.iter().all(|&(_, ops)| ops >= CLIENT_OPS_MIN),
+        "some client barely ran: {summary}"
+    );
+}
+
+/// RPOPLPUSH and LMOVE between lists on different shards are atomic for MULTI/EXEC readers.
+#[test]
+fn lmove_across_shards_is_never_torn() {
+    let server = start_server(&[]);
+    let keys = spread_keys("lmove", usize::from(PROACTOR_THREADS));
+    let lists = [keys[0].clone(), keys[1].clone()];
+    assert_ne!(
+        shard_of(lists[0].as_bytes(), PROACTOR_THREADS),
+        shard_of(lists[1].as_bytes(), PROACTOR_THREADS)
+    );
+    let reply = server
+        .conn()
+        .try_cmd(&[b"RPUSH".as_slice(), lists[0].as_bytes(), b"x", b"y", b"z"])
+        .expect("RPUSH");
+    assert_eq!(reply, format!(":{LIST_ELEMENTS}\r\n").as_bytes());
+    let reader = || Role::ListReader {
+        lists: lists.clone(),
+    };
+    let roles = vec![
+        Role::ListMover {
+            lists: lists.clone(),
             from: 0,
         },
         reader(),
