@@ -11,7 +11,7 @@
 //! settles the byte count, deletes a collection left empty (Redis never stores one) and
 //! signals the change only when the handler reports one.
 
-use crate::db::{Collection, Entry, HashValue, Kind, SetValue, Value, ValueRef};
+use crate::db::{Collection, Entry, HashValue, Kind, SetValue, Value, ValueRef, ZSetValue};
 use crate::error::CmdError;
 use crate::shard::ExecCx;
 
@@ -75,14 +75,21 @@ impl ExecCx<'_> {
     pub fn read_hash(&mut self, key: &[u8]) -> Result<Option<&HashValue>, CmdError> {
         Ok(self.read_coll(key, Kind::Hash)?.map(|c| match c {
             Collection::Hash(h) => h,
-            Collection::Set(_) => unreachable!("kind checked: a hash"),
+            Collection::Set(_) | Collection::ZSet(_) => unreachable!("kind checked: a hash"),
         }))
     }
 
     pub fn read_set(&mut self, key: &[u8]) -> Result<Option<&SetValue>, CmdError> {
         Ok(self.read_coll(key, Kind::Set)?.map(|c| match c {
             Collection::Set(s) => s,
-            Collection::Hash(_) => unreachable!("kind checked: a set"),
+            Collection::Hash(_) | Collection::ZSet(_) => unreachable!("kind checked: a set"),
+        }))
+    }
+
+    pub fn read_zset(&mut self, key: &[u8]) -> Result<Option<&ZSetValue>, CmdError> {
+        Ok(self.read_coll(key, Kind::ZSet)?.map(|c| match c {
+            Collection::ZSet(z) => z,
+            Collection::Hash(_) | Collection::Set(_) => unreachable!("kind checked: a zset"),
         }))
     }
 
@@ -183,7 +190,7 @@ impl ExecCx<'_> {
             |seed| Collection::Hash(HashValue::new(seed)),
             |coll| match coll {
                 Collection::Hash(h) => edit(h, &limits),
-                Collection::Set(_) => unreachable!("kind checked: a hash"),
+                Collection::Set(_) | Collection::ZSet(_) => unreachable!("kind checked: a hash"),
             },
         )
     }
@@ -204,7 +211,27 @@ impl ExecCx<'_> {
             |seed| Collection::Set(SetValue::new_for(first, seed)),
             |coll| match coll {
                 Collection::Set(s) => edit(s, &limits),
-                Collection::Hash(_) => unreachable!("kind checked: a set"),
+                Collection::Hash(_) | Collection::ZSet(_) => unreachable!("kind checked: a set"),
+            },
+        )
+    }
+
+    /// `edit_coll` for a sorted set, with the shard's listpack limits.
+    pub fn edit_zset<R>(
+        &mut self,
+        key: &[u8],
+        if_absent: IfAbsent,
+        edit: impl FnOnce(&mut ZSetValue, &crate::db::ZSetLimits) -> Result<(R, Change), CmdError>,
+    ) -> Result<Option<R>, CmdError> {
+        let limits = self.shard.limits.zset;
+        self.edit_coll(
+            key,
+            Kind::ZSet,
+            if_absent,
+            |seed| Collection::ZSet(ZSetValue::new(seed)),
+            |coll| match coll {
+                Collection::ZSet(z) => edit(z, &limits),
+                Collection::Hash(_) | Collection::Set(_) => unreachable!("kind checked: a zset"),
             },
         )
     }

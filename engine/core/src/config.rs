@@ -106,6 +106,10 @@ pub struct Config {
     /// `hash-max-listpack-value` (alias `hash-max-ziplist-value`), bytes.
     pub hash_max_listpack_value_bytes: u64,
     pub set_max_intset_entries: u64,
+    /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`).
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`), bytes of a member.
+    pub zset_max_listpack_value_bytes: u64,
 }
 
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
@@ -113,6 +117,8 @@ pub struct Config {
 pub const HASH_MAX_LISTPACK_ENTRIES_DEFAULT: u64 = 512;
 pub const HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES: u64 = 64;
 pub const SET_MAX_INTSET_ENTRIES_DEFAULT: u64 = 512;
+pub const ZSET_MAX_LISTPACK_ENTRIES_DEFAULT: u64 = 128;
+pub const ZSET_MAX_LISTPACK_VALUE_DEFAULT_BYTES: u64 = 64;
 
 impl Default for Config {
     fn default() -> Config {
@@ -142,6 +148,8 @@ impl Default for Config {
             hash_max_listpack_entries: HASH_MAX_LISTPACK_ENTRIES_DEFAULT,
             hash_max_listpack_value_bytes: HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
             set_max_intset_entries: SET_MAX_INTSET_ENTRIES_DEFAULT,
+            zset_max_listpack_entries: ZSET_MAX_LISTPACK_ENTRIES_DEFAULT,
+            zset_max_listpack_value_bytes: ZSET_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
         }
     }
 }
@@ -157,6 +165,10 @@ impl Config {
             },
             set: crate::db::SetLimits {
                 intset_entries_max: size(self.set_max_intset_entries),
+            },
+            zset: crate::db::ZSetLimits {
+                listpack_entries_max: size(self.zset_max_listpack_entries),
+                listpack_value_max_bytes: size(self.zset_max_listpack_value_bytes),
             },
         }
     }
@@ -210,13 +222,17 @@ pub enum Param {
     HashMaxListpackValue,
     HashMaxZiplistValue,
     SetMaxIntsetEntries,
+    ZsetMaxListpackEntries,
+    ZsetMaxZiplistEntries,
+    ZsetMaxListpackValue,
+    ZsetMaxZiplistValue,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
 const INT_MAX: i64 = i32::MAX as i64;
 
 impl Param {
-    pub const ALL: [Param; 26] = [
+    pub const ALL: [Param; 30] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -243,6 +259,10 @@ impl Param {
         Param::HashMaxListpackValue,
         Param::HashMaxZiplistValue,
         Param::SetMaxIntsetEntries,
+        Param::ZsetMaxListpackEntries,
+        Param::ZsetMaxZiplistEntries,
+        Param::ZsetMaxListpackValue,
+        Param::ZsetMaxZiplistValue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -273,6 +293,10 @@ impl Param {
             Param::HashMaxListpackValue => "hash-max-listpack-value",
             Param::HashMaxZiplistValue => "hash-max-ziplist-value",
             Param::SetMaxIntsetEntries => "set-max-intset-entries",
+            Param::ZsetMaxListpackEntries => "zset-max-listpack-entries",
+            Param::ZsetMaxZiplistEntries => "zset-max-ziplist-entries",
+            Param::ZsetMaxListpackValue => "zset-max-listpack-value",
+            Param::ZsetMaxZiplistValue => "zset-max-ziplist-value",
         }
     }
 
@@ -307,7 +331,11 @@ impl Param {
             | Param::HashMaxZiplistEntries
             | Param::HashMaxListpackValue
             | Param::HashMaxZiplistValue
-            | Param::SetMaxIntsetEntries => Mutability::Mutable,
+            | Param::SetMaxIntsetEntries
+            | Param::ZsetMaxListpackEntries
+            | Param::ZsetMaxZiplistEntries
+            | Param::ZsetMaxListpackValue
+            | Param::ZsetMaxZiplistValue => Mutability::Mutable,
         }
     }
 }
@@ -349,6 +377,12 @@ impl Config {
                 self.hash_max_listpack_value_bytes.to_string()
             }
             Param::SetMaxIntsetEntries => self.set_max_intset_entries.to_string(),
+            Param::ZsetMaxListpackEntries | Param::ZsetMaxZiplistEntries => {
+                self.zset_max_listpack_entries.to_string()
+            }
+            Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
+                self.zset_max_listpack_value_bytes.to_string()
+            }
         };
         text.into_bytes()
     }
@@ -395,6 +429,12 @@ impl Config {
             }
             Param::SetMaxIntsetEntries => {
                 self.set_max_intset_entries = int_in(value, 0, i64::MAX)? as u64;
+            }
+            Param::ZsetMaxListpackEntries | Param::ZsetMaxZiplistEntries => {
+                self.zset_max_listpack_entries = int_in(value, 0, i64::MAX)? as u64;
+            }
+            Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
+                self.zset_max_listpack_value_bytes = memory(value)?;
             }
             Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
                 unreachable!("{} is not settable", param.name())

@@ -56,6 +56,7 @@ pub struct ShardStats {
 pub struct CollectionLimits {
     pub hash: crate::db::HashLimits,
     pub set: crate::db::SetLimits,
+    pub zset: crate::db::ZSetLimits,
 }
 
 /// The memory figures of one shard, for INFO and MEMORY STATS.

@@ -20,10 +20,12 @@ mod packed;
 mod packed_table;
 pub mod set;
 pub mod size_class;
+pub mod zset;
 
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
 pub use set::{Member, SetLimits, SetValue};
+pub use zset::{ZSetLimits, ZSetValue};
 
 use crate::table::{Keyed, Table};
 
@@ -182,6 +184,7 @@ impl Value {
 pub enum Collection {
     Hash(HashValue),
     Set(SetValue),
+    ZSet(ZSetValue),
 }
 
 impl Collection {
@@ -193,6 +196,7 @@ impl Collection {
         match self {
             Collection::Hash(_) => Kind::Hash,
             Collection::Set(_) => Kind::Set,
+            Collection::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -200,6 +204,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.encoding(),
             Collection::Set(s) => s.encoding(),
+            Collection::ZSet(z) => z.encoding(),
         }
     }
 
@@ -208,6 +213,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.len(),
             Collection::Set(s) => s.len(),
+            Collection::ZSet(z) => z.len(),
         }
     }
 
@@ -219,6 +225,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.heap_bytes(),
             Collection::Set(s) => s.heap_bytes(),
+            Collection::ZSet(z) => z.heap_bytes(),
         }
     }
 
@@ -227,6 +234,7 @@ impl Collection {
         match self {
             Collection::Hash(h) => h.check_invariants(),
             Collection::Set(s) => s.check_invariants(),
+            Collection::ZSet(z) => z.check_invariants(),
         }
     }
 }
@@ -237,6 +245,7 @@ pub enum Kind {
     Str,
     Hash,
     Set,
+    ZSet,
 }
 
 impl Kind {
@@ -245,6 +254,7 @@ impl Kind {
             Kind::Str => "string",
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 }
