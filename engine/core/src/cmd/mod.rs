@@ -16,7 +16,7 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::{
-    client, config_cmd, expire, hash, info, keyspace, memory, object, server, set, strings,
+    client, config_cmd, expire, hash, info, keyspace, memory, object, server, set, strings, zset,
 };
 
 use crate::argv::Argv;
@@ -700,11 +700,12 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 7] {
+pub fn families() -> [&'static [CommandSpec]; 8] {
     [
         strings::SPECS,
         hash::SPECS,
         set::SPECS,
+        zset::SPECS,
         keyspace::SPECS,
         server::SPECS,
         crate::multi::SPECS,

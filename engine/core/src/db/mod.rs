@@ -25,7 +25,7 @@ pub mod zset;
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
 pub use set::{Member, SetLimits, SetValue};
-pub use zset::{ZSetLimits, ZSetValue};
+pub use zset::{cmp_entries as cmp_zset_entries, ZSetLimits, ZSetValue};
 
 use crate::table::{Keyed, Table};
 

@@ -156,9 +156,9 @@ impl ZSetValue {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Listpack { recs, .. } => records(recs)
-                .find(|r| r.member == member)
-                .map(|r| r.score),
+            Repr::Listpack { recs, .. } => {
+                records(recs).find(|r| r.member == member).map(|r| r.score)
+            }
             Repr::Tree(big) => big.find(member).map(|found| found.score),
         }
     }
@@ -422,11 +422,8 @@ impl ZSetValue {
                 big.tree.check_invariants();
                 big.index.check_invariants();
                 assert_eq!(big.index.len(), big.tree.len(), "index and tree sizes");
-                let mut want: Vec<(u32, u64)> = big
-                    .index
-                    .entries()
-                    .map(|(h, s)| (h, s.to_bits()))
-                    .collect();
+                let mut want: Vec<(u32, u64)> =
+                    big.index.entries().map(|(h, s)| (h, s.to_bits())).collect();
                 let mut got = Vec::with_capacity(big.tree.len());
                 big.tree.visit_range(0, big.tree.len(), false, &mut |m, s| {
                     got.push((big.hash(m), s.to_bits()));

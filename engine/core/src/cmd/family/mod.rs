@@ -14,3 +14,4 @@ pub mod object;
 pub mod server;
 pub mod set;
 pub mod strings;
+pub mod zset;

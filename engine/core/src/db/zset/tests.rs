@@ -111,7 +111,11 @@ fn a_large_tree_keeps_order_ranks_and_bytes() {
 fn ascending_loads_fill_their_leaves() {
     let mut z = ZSetValue::new(1);
     for j in 0..10_000 {
-        z.insert(format!("member:{j}").as_bytes(), f64::from(j), &ZSetLimits::default());
+        z.insert(
+            format!("member:{j}").as_bytes(),
+            f64::from(j),
+            &ZSetLimits::default(),
+        );
     }
     z.check_invariants();
     let per = z.heap_bytes() as f64 / 10_000.0;
@@ -153,7 +157,10 @@ fn a_listpack_reads_negative_zero_back_as_zero() {
         z.insert(format!("m{j}").as_bytes(), 1.0, &SMALL);
     }
     assert_eq!(z.encoding(), "skiplist");
-    assert!(z.score(b"a").unwrap().is_sign_positive(), "converted as stored");
+    assert!(
+        z.score(b"a").unwrap().is_sign_positive(),
+        "converted as stored"
+    );
     z.insert(b"b", -0.0, &SMALL);
     assert!(z.score(b"b").unwrap().is_sign_negative(), "a tree keeps -0");
     // -0 == 0: no update.
@@ -166,7 +173,11 @@ fn zscan_of_a_tree_resumes_at_a_score_and_loses_nothing() {
     let mut z = ZSetValue::new(9);
     for j in 0..1000 {
         // Runs of equal scores, longer than COUNT.
-        z.insert(format!("m{j}").as_bytes(), f64::from(j / 25), &ZSetLimits::default());
+        z.insert(
+            format!("m{j}").as_bytes(),
+            f64::from(j / 25),
+            &ZSetLimits::default(),
+        );
     }
     let mut seen = BTreeMap::new();
     let mut cursor = 0;

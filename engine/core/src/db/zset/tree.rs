@@ -221,7 +221,10 @@ impl Tree {
     pub fn count_below(&self, below: &dyn Fn(f64, &[u8]) -> bool) -> usize {
         let d = self.descend_by(below);
         let (recs, _) = self.leaf(d.leaf);
-        d.before + records(recs).take_while(|r| below(r.score, r.member)).count()
+        d.before
+            + records(recs)
+                .take_while(|r| below(r.score, r.member))
+                .count()
     }
 
     /// The rank of (score, member) when present.
@@ -357,7 +360,10 @@ impl Tree {
             let Node::Leaf { recs, len } = node else {
                 unreachable!("a leaf")
             };
-            let at = records(recs).nth(split_at).expect("split inside the leaf").at;
+            let at = records(recs)
+                .nth(split_at)
+                .expect("split inside the leaf")
+                .at;
             let moved: Vec<u8> = recs[at..].to_vec();
             recs.truncate(at);
             recs.shrink_to_fit();
@@ -516,14 +522,21 @@ impl Tree {
         if !fits {
             return false;
         }
-        let taken_right = std::mem::replace(&mut self.nodes[right as usize], Node::Free { next: NIL });
+        let taken_right =
+            std::mem::replace(&mut self.nodes[right as usize], Node::Free { next: NIL });
         self.bytes -= node_bytes(&taken_right);
         self.nodes[right as usize] = Node::Free {
             next: self.free_head,
         };
         self.free_head = right;
         self.edit(left, |node| match (node, taken_right) {
-            (Node::Leaf { recs, len }, Node::Leaf { recs: more, len: more_len }) => {
+            (
+                Node::Leaf { recs, len },
+                Node::Leaf {
+                    recs: more,
+                    len: more_len,
+                },
+            ) => {
                 reserve_class(recs, more.len());
                 recs.extend_from_slice(&more);
                 *len += more_len;
@@ -599,7 +612,11 @@ impl Tree {
                     }
                     // Depth first, left to right: pushed in reverse.
                     for (i, c) in children.iter().enumerate().rev() {
-                        let low = if i == 0 { low.clone() } else { sep_list[i - 1].clone() };
+                        let low = if i == 0 {
+                            low.clone()
+                        } else {
+                            sep_list[i - 1].clone()
+                        };
                         let high = sep_list.get(i).cloned().unwrap_or_else(|| high.clone());
                         stack.push((c.node, depth + 1, low, high));
                     }
