@@ -112,6 +112,30 @@ fn set_shape(name: &str, members: u64, keys: u64, member: fn(u64) -> String) -> 
     }
 }
 
+/// ZADD key j member:<j> …, `members` members with ascending integer scores, in batches of 100.
+fn zset_shape(name: &str, members: u64, keys: u64) -> Shape {
+    Shape {
+        name: name.to_string(),
+        keys,
+        elements_per_key: members,
+        commands: Box::new(move |k| {
+            let key = format!("zset:{k}").into_bytes();
+            (0..members)
+                .collect::<Vec<_>>()
+                .chunks(100)
+                .map(|chunk| {
+                    let mut argv = words(&[b"ZADD", &key]);
+                    for j in chunk {
+                        argv.push(j.to_string().into_bytes());
+                        argv.push(format!("member:{j}").into_bytes());
+                    }
+                    argv
+                })
+                .collect()
+        }),
+    }
+}
+
 /// SET of 16-byte values under keys padded to exactly `key_len` bytes.
 fn string_shape(key_len: usize, keys: u64) -> Shape {
     Shape {
@@ -249,7 +273,7 @@ fn memory_row(setup: &Setup, shape: &Shape) -> Result<(), String> {
     Ok(())
 }
 
-/// redis-benchmark hset,sadd,spop at one pipeline depth on one server, with its CPU time.
+/// redis-benchmark hset,sadd,spop,zadd,zpopmin at one pipeline depth on one server, with its CPU time.
 fn throughput_rows(
     setup: &Setup,
     kind: Kind,
@@ -261,7 +285,7 @@ fn throughput_rows(
         Kind::Damselfly => &["--proactor_threads", "1"],
     };
     let server = start(setup, kind, extra)?;
-    for test in ["hset", "sadd", "spop"] {
+    for test in ["hset", "sadd", "spop", "zadd", "zpopmin"] {
         let cpu_before = procfs::cpu_seconds(server.pid).map_err(|e| e.to_string())?;
         let rows = redis_benchmark::run(
             server.addr,
@@ -323,6 +347,8 @@ fn run(args: &Args) -> Result<(), String> {
         set_shape("set 1000 strings", 1_000, keys(1_000), |j| {
             format!("member:{j}")
         }),
+        zset_shape("zset 100 member:<j> (listpack)", 100, keys(10_000)),
+        zset_shape("zset 1000 member:<j> (skiplist)", 1_000, keys(1_000)),
         string_shape(8, keys(1_000_000)),
         string_shape(16, keys(1_000_000)),
         string_shape(24, keys(1_000_000)),

@@ -209,3 +209,57 @@ mod range;
 
 use self::ops::*;
 use self::range::*;
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::each;
+
+    fn int(n: i64) -> String {
+        format!(":{n}\r\n")
+    }
+
+    #[test]
+    fn cross_shard_zunionstore_inside_multi_is_atomic() {
+        each(|t| {
+            t.check(&[
+                (&["ZADD", "a", "1", "x", "2", "y"], &int(2)),
+                (&["ZADD", "b", "3", "y", "4", "z"], &int(2)),
+                (&["MULTI"], "+OK\r\n"),
+                (
+                    &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+                    "+QUEUED\r\n",
+                ),
+                (&["ZINTERCARD", "2", "a", "b"], "+QUEUED\r\n"),
+                (&["ZMPOP", "2", "nosuch", "d", "MAX"], "+QUEUED\r\n"),
+                (
+                    &["EXEC"],
+                    "*3\r\n:3\r\n:1\r\n*2\r\n$1\r\nd\r\n*1\r\n*2\r\n$1\r\nz\r\n$1\r\n8\r\n",
+                ),
+                (
+                    &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+                    "*4\r\n$1\r\nx\r\n$1\r\n1\r\n$1\r\ny\r\n$1\r\n8\r\n",
+                ),
+            ]);
+        });
+    }
+
+    #[test]
+    fn a_large_set_converts_and_answers_ranks() {
+        each(|t| {
+            for j in 0..300 {
+                let (s, m) = (j.to_string(), format!("member:{j}"));
+                t.run(&["ZADD", "big", &s, &m]);
+            }
+            t.check(&[
+                (&["OBJECT", "ENCODING", "big"], "$8\r\nskiplist\r\n"),
+                (&["ZCARD", "big"], &int(300)),
+                (&["ZRANK", "big", "member:250"], &int(250)),
+                (&["ZREVRANK", "big", "member:250"], &int(49)),
+                (&["ZCOUNT", "big", "(10", "20"], &int(10)),
+                (&["ZREMRANGEBYRANK", "big", "0", "99"], &int(100)),
+                (&["ZRANK", "big", "member:250"], &int(150)),
+                (&["TYPE", "big"], "+zset\r\n"),
+            ]);
+        });
+    }
+}

@@ -399,7 +399,8 @@ pub(super) fn zrandmember(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdErr
             .map(|_| below(&mut rng, len))
             .collect()
     } else if count as u64 >= len as u64 {
-        (0..len).collect()
+        // The whole set, highest first (Redis walks it from the tail).
+        (0..len).rev().collect()
     } else {
         distinct(&mut rng, len, count as usize)
     };
