@@ -32,6 +32,25 @@ pub enum Value {
     Str(Vec<u8>),
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
+    ZSet(BTreeMap<Vec<u8>, Score>),
+}
+
+/// A sorted-set score, compared and hashed by its bits (scores are never NaN).
+#[derive(Clone, Copy, Debug)]
+pub struct Score(pub f64);
+
+impl PartialEq for Score {
+    fn eq(&self, other: &Score) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Score {}
+
+impl std::hash::Hash for Score {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.to_bits().hash(h);
+    }
 }
 
 impl Value {
@@ -41,6 +60,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 }
@@ -284,6 +304,14 @@ impl Model {
                         h.write_u64(members.len() as u64);
                         for member in members {
                             h.write_bytes(member);
+                        }
+                    }
+                    Value::ZSet(members) => {
+                        h.write_u8(b'Z');
+                        h.write_u64(members.len() as u64);
+                        for (member, score) in members {
+                            h.write_bytes(member);
+                            h.write_u64(score.0.to_bits());
                         }
                     }
                 }

@@ -59,6 +59,9 @@ pub struct SimConfig {
 pub enum Family {
     Hash,
     Set,
+    /// Drawn from a stream of its own (`ZSET_STREAM`), not from `FAMILIES`: seeds made before
+    /// sorted sets existed keep every draw they made.
+    ZSet,
 }
 
 /// The families, one row each: a new family is a row here and a generator in its `mix_*`
@@ -73,6 +76,9 @@ pub struct CollectionMix {
     /// The families drawn from (never empty).
     pub families: Vec<Family>,
 }
+
+/// Seeds the stream that decides whether a collection mix includes sorted sets.
+const ZSET_STREAM: u64 = 0x7a73_6574_5f6d_6978;
 
 /// Share of seeds that mix collection commands in, per mille.
 const COLLECTIONS_PER_MILLE: u32 = 500;
@@ -181,6 +187,11 @@ impl SimConfig {
             .collect();
         if families.is_empty() {
             families.push(*FAMILIES.choose(&mut rng).expect("families"));
+        }
+        // Sorted sets come from their own stream, after every earlier draw.
+        let mut zsets = ChaCha8Rng::seed_from_u64(self.seed ^ ZSET_STREAM);
+        if zsets.gen_bool(0.5) {
+            families.push(Family::ZSet);
         }
         self.collections = Some(CollectionMix {
             per_mille,

@@ -15,6 +15,7 @@ pub mod check;
 pub mod config;
 pub mod mix_hash;
 pub mod mix_set;
+pub mod mix_zset;
 pub mod reply_reader;
 pub mod workload;
 pub mod world;

@@ -17,6 +17,8 @@ use crate::config::{CollectionMix, Family};
 
 /// Most commands a transaction's body holds (between MULTI and EXEC).
 const TRANSACTION_BODY_MAX: usize = 5;
+/// Share of draws that are sorted-set commands when a mix names them, per mille.
+const ZSET_PER_MILLE: u32 = 150;
 
 pub struct Workload {
     keys: Vec<Vec<u8>>,
@@ -30,6 +32,9 @@ pub struct Workload {
     /// Collection commands and the generator they are drawn with: a stream apart from the
     /// main one, so the string commands a seed draws are the same with or without them.
     collections: Option<(CollectionMix, ChaCha8Rng)>,
+    /// Sorted-set commands, when the mix names them: a stream of their own again, so the hash
+    /// and set commands a seed draws are the same with or without them.
+    zsets: Option<ChaCha8Rng>,
 }
 
 impl Workload {
@@ -52,13 +57,20 @@ impl Workload {
             cross_shard,
             scripted: BTreeMap::new(),
             collections: None,
+            zsets: None,
         }
     }
 
     /// Mixes collection commands in as `mix` says, drawn from a stream seeded by `seed`.
     pub fn with_collections(mut self, mix: Option<CollectionMix>, seed: u64) -> Workload {
-        self.collections =
-            mix.map(|mix| (mix, ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_785f_636f_6c6c)));
+        self.zsets = mix
+            .as_ref()
+            .filter(|mix| mix.families.contains(&Family::ZSet))
+            .map(|_| ChaCha8Rng::seed_from_u64(seed ^ 0x7a73_6574_5f63_6d64));
+        self.collections = mix.map(|mut mix| {
+            mix.families.retain(|f| *f != Family::ZSet);
+            (mix, ChaCha8Rng::seed_from_u64(seed ^ 0x6d69_785f_636f_6c6c))
+        });
         self
     }
 
@@ -66,6 +78,9 @@ impl Workload {
     /// as the rest (so types collide and WRONGTYPE is exercised).
     fn collection_command(&mut self) -> Option<Vec<Vec<u8>>> {
         let (mix, rng) = self.collections.as_mut()?;
+        if mix.families.is_empty() {
+            return None;
+        }
         if rng.gen_range(0..1000) >= mix.per_mille {
             return None;
         }
@@ -87,7 +102,30 @@ impl Workload {
                 };
                 crate::mix_set::set_command(rng, key, pool)
             }
+            Family::ZSet => unreachable!("sorted sets are drawn by zset_command"),
         })
+    }
+
+    /// A sorted-set command now and then (`ZSET_PER_MILLE`), from the zset stream: an extra
+    /// beside the other collection commands, never in place of one.
+    fn zset_command(&mut self) -> Option<Vec<Vec<u8>>> {
+        let rng = self.zsets.as_mut()?;
+        if rng.gen_range(0..1000) >= ZSET_PER_MILLE {
+            return None;
+        }
+        let key = if rng.gen_ratio(1, 5) {
+            self.tagged.choose(rng)
+        } else {
+            self.keys.choose(rng)
+        }
+        .expect("keys")
+        .clone();
+        let pool = if self.cross_shard {
+            &self.keys
+        } else {
+            &self.tagged
+        };
+        Some(crate::mix_zset::zset_command(rng, key, pool))
     }
 
     /// The next command `client` sends: the rest of its transaction if it is in one, else
@@ -97,6 +135,9 @@ impl Workload {
             return argv;
         }
         // Collection commands are extra commands from their own stream (see `collections`).
+        if let Some(argv) = self.zset_command() {
+            return argv;
+        }
         if let Some(argv) = self.collection_command() {
             return argv;
         }
@@ -132,6 +173,9 @@ impl Workload {
         }
         script.push_back(word("MULTI"));
         for _ in 0..rng.gen_range(1..=TRANSACTION_BODY_MAX) {
+            if let Some(extra) = self.zset_command() {
+                script.push_back(extra);
+            }
             if let Some(extra) = self.collection_command() {
                 script.push_back(extra);
             }
@@ -373,5 +417,34 @@ mod tests {
             collection_commands > 500,
             "{collection_commands} collection commands"
         );
+    }
+
+    #[test]
+    fn sorted_sets_leave_every_other_command_unchanged() {
+        let mix = |families: Vec<Family>| CollectionMix {
+            per_mille: 400,
+            families,
+        };
+        let mut before = Workload::new(8, 100, 100, 300, true)
+            .with_collections(Some(mix(vec![Family::Hash, Family::Set])), 9);
+        let mut after = Workload::new(8, 100, 100, 300, true)
+            .with_collections(Some(mix(vec![Family::Hash, Family::Set, Family::ZSet])), 9);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+        let mut zset_commands = 0;
+        let mut unionstores = 0;
+        for _ in 0..2_000 {
+            let expected = before.next(0, &mut a, 1_000);
+            let got = loop {
+                let argv = after.next(0, &mut b, 1_000);
+                if !argv[0].starts_with(b"Z") {
+                    break argv;
+                }
+                zset_commands += 1;
+                unionstores += usize::from(argv[0] == b"ZUNIONSTORE");
+            };
+            assert_eq!(got, expected);
+        }
+        assert!(zset_commands > 200, "{zset_commands} sorted-set commands");
+        assert!(unionstores > 5, "{unionstores} ZUNIONSTOREs");
     }
 }

@@ -513,18 +513,17 @@ impl CommandSpec {
     }
 
     /// The legacy (first, last, step) triple COMMAND INFO shows, derived from the key specs:
-    /// (0, 0, 0) for movable keys, as Redis's populateCommandLegacyRangeSpec.
+    /// (0, 0, 0) when no spec is a range, as Redis's populateCommandLegacyRangeSpec.
+    /// A keynum spec is skipped: ZUNIONSTORE's destination still shows as (1, 1, 1).
     pub fn legacy_range(&self) -> (i64, i64, i64) {
-        let Some(first) = self.keys.first() else {
-            return (0, 0, 0);
-        };
         let range = |k: &KeySpec| match k.find {
             FindKeys::Range { last, step } => Some((last, step)),
             FindKeys::Keynum { .. } => None,
         };
-        if self.movable_keys() {
+        let ranges: Vec<&KeySpec> = self.keys.iter().filter(|k| range(k).is_some()).collect();
+        let Some(&first) = ranges.first() else {
             return (0, 0, 0);
-        }
+        };
         if self.keys.len() == 1 {
             let (last, step) = range(first).expect("not movable");
             let last = if last < 0 {
@@ -537,8 +536,8 @@ impl CommandSpec {
         // Several specs at consecutive positions (RENAME, COPY, LMOVE, SINTERSTORE…): the last
         // key is the furthest any spec reaches, -1 when one runs to the end.
         let mut last_key = 0;
-        for k in self.keys {
-            let (last, _) = range(k).expect("not movable");
+        for k in ranges {
+            let (last, _) = range(k).expect("a range spec");
             if last < 0 {
                 last_key = i64::from(last);
                 break;

@@ -56,7 +56,7 @@ const RANDOM_REPEATS_MAX: u64 = 1 << 24;
 const RANDMEMBER_SUB_STRATEGY_MUL: usize = 3;
 
 const ZSET: Family = Family {
-    group: "sorted_set",
+    group: "sorted-set",
     acl: acl::SORTEDSET,
 };
 
