@@ -63,6 +63,7 @@ const ZSET: Family = Family {
 const RO: &[KeySpec] = &[KeySpec::one(kf::RO, 1)];
 const RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
 const RW_UPDATE: &[KeySpec] = &[KeySpec::one(kf::RW | kf::UPDATE, 1)];
+const RW_ACCESS_UPDATE: &[KeySpec] = &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)];
 const RW_DELETE: &[KeySpec] = &[KeySpec::one(kf::RW | kf::DELETE, 1)];
 const RW_POP: &[KeySpec] = &[KeySpec::one(kf::RW | kf::ACCESS | kf::DELETE, 1)];
 const KEYNUM_RO: &[KeySpec] = &[KeySpec::keynum(kf::RO | kf::ACCESS, 1, 0, 1, 1)];
@@ -85,123 +86,200 @@ const GATHER: Merge = Merge::Gather(GatherDbs::Current);
 const R_FAST: u32 = flag::READONLY | flag::FAST;
 const W_FAST: u32 = flag::WRITE | flag::FAST;
 const W_DENYOOM: u32 = flag::WRITE | flag::DENYOOM;
-const LOG_N: &str = "O(log(N))";
-const RANGE_COMPLEXITY: &str = "O(log(N)+M) with N being the number of elements in the sorted \
-    set and M the number of elements being returned. If M is constant (e.g. always asking for \
-    the first 10 elements with LIMIT), you can consider it O(log(N)).";
-const REMRANGE_COMPLEXITY: &str = "O(log(N)+M) with N being the number of elements in the \
-    sorted set and M the number of elements removed by the operation.";
-const INTER_COMPLEXITY: &str = "O(N*K)+O(M*log(M)) worst case with N being the smallest input \
-    sorted set, K being the number of input sorted sets and M being the number of elements in \
-    the resulting sorted set.";
-const UNION_COMPLEXITY: &str = "O(N)+O(M*log(M)) with N being the sum of the sizes of the input \
-    sorted sets, and M being the number of elements in the resulting sorted set.";
-const DIFF_COMPLEXITY: &str = "O(L + (N-K)log(N)) worst case where L is the total number of \
-    elements in all the sets, N is the size of the first set, and K is the size of the result \
-    set.";
-const POP_COMPLEXITY: &str = "O(log(N)*M) with N being the number of elements in the sorted \
-    set, and M being the number of elements popped.";
 
 #[rustfmt::skip]
 pub const SPECS: &[CommandSpec] = &[
     ZSET.keyed("zadd", -4, W_DENYOOM | flag::FAST, RW_UPDATE, zadd, Merge::OneKey,
-        ZSET.docs("Add one or more members to a sorted set, or update its score if it already \
-        exists", "1.2.0", "O(log(N)) for each item added, where N is the number of elements in \
-        the sorted set.")),
-    ZSET.keyed("zincrby", 4, W_DENYOOM | flag::FAST, &[KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE, 1)], zincrby, Merge::OneKey,
-        ZSET.docs("Increment the score of a member in a sorted set", "1.2.0",
+        ZSET.docs(
+        "Add one or more members to a sorted set, or update its score if it already exists",
+        "1.2.0",
+        "O(log(N)) for each item added, where N is the number of elements in the sorted set.")),
+    ZSET.keyed("zincrby", 4, W_DENYOOM | flag::FAST, RW_ACCESS_UPDATE, zincrby, Merge::OneKey,
+        ZSET.docs(
+        "Increment the score of a member in a sorted set",
+        "1.2.0",
         "O(log(N)) where N is the number of elements in the sorted set.")),
     ZSET.keyed("zrem", -3, W_FAST, RW_DELETE, zrem, Merge::OneKey,
-        ZSET.docs("Remove one or more members from a sorted set", "1.2.0", "O(M*log(N)) with N \
-        being the number of elements in the sorted set and M the number of elements to be \
-        removed.")),
+        ZSET.docs(
+        "Remove one or more members from a sorted set",
+        "1.2.0",
+        "O(M*log(N)) with N being the number of elements in the sorted set and M the number of \
+        elements to be removed.")),
     ZSET.keyed("zcard", 2, R_FAST, RO, zcard, Merge::OneKey,
-        ZSET.docs("Get the number of members in a sorted set", "1.2.0", "O(1)")),
+        ZSET.docs(
+        "Get the number of members in a sorted set",
+        "1.2.0",
+        "O(1)")),
     ZSET.keyed("zcount", 4, R_FAST, RO_ACCESS, zcount, Merge::OneKey,
-        ZSET.docs("Count the members in a sorted set with scores within the given values",
-        "2.0.0", "O(log(N)) with N being the number of elements in the sorted set.")),
+        ZSET.docs(
+        "Count the members in a sorted set with scores within the given values",
+        "2.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.")),
     ZSET.keyed("zlexcount", 4, R_FAST, RO_ACCESS, zlexcount, Merge::OneKey,
-        ZSET.docs("Count the number of members in a sorted set between a given lexicographical \
-        range", "2.8.9", "O(log(N)) with N being the number of elements in the sorted set.")),
+        ZSET.docs(
+        "Count the number of members in a sorted set between a given lexicographical range",
+        "2.8.9",
+        "O(log(N)) with N being the number of elements in the sorted set.")),
     ZSET.keyed("zscore", 3, R_FAST, RO_ACCESS, zscore, Merge::OneKey,
-        ZSET.docs("Get the score associated with the given member in a sorted set", "1.2.0",
+        ZSET.docs(
+        "Get the score associated with the given member in a sorted set",
+        "1.2.0",
         "O(1)")),
     ZSET.keyed("zmscore", -3, R_FAST, RO_ACCESS, zmscore, Merge::OneKey,
-        ZSET.docs("Get the score associated with the given members in a sorted set", "6.2.0",
+        ZSET.docs(
+        "Get the score associated with the given members in a sorted set",
+        "6.2.0",
         "O(N) where N is the number of members being requested.")),
     ZSET.keyed("zrank", 3, R_FAST, RO_ACCESS, zrank, Merge::OneKey,
-        ZSET.docs("Determine the index of a member in a sorted set", "2.0.0", LOG_N)),
+        ZSET.docs(
+        "Determine the index of a member in a sorted set",
+        "2.0.0",
+        "O(log(N))")),
     ZSET.keyed("zrevrank", 3, R_FAST, RO_ACCESS, zrevrank, Merge::OneKey,
-        ZSET.docs("Determine the index of a member in a sorted set, with scores ordered from \
-        high to low", "2.0.0", LOG_N)),
+        ZSET.docs(
+        "Determine the index of a member in a sorted set, with scores ordered from high to low",
+        "2.0.0",
+        "O(log(N))")),
     ZSET.keyed("zrange", -4, flag::READONLY, RO_ACCESS, zrange, Merge::OneKey,
-        ZSET.docs("Return a range of members in a sorted set", "1.2.0", RANGE_COMPLEXITY)),
+        ZSET.docs(
+        "Return a range of members in a sorted set",
+        "1.2.0",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements returned.")),
     ZSET.keyed("zrangestore", -5, W_DENYOOM, RANGESTORE_KEYS, zrangestore, GATHER,
-        ZSET.docs("Store a range of members from sorted set into another key", "6.2.0",
+        ZSET.docs(
+        "Store a range of members from sorted set into another key",
+        "6.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
         elements stored into the destination key.")),
     ZSET.keyed("zrangebyscore", -4, flag::READONLY, RO_ACCESS, zrangebyscore, Merge::OneKey,
-        ZSET.docs("Return a range of members in a sorted set, by score", "1.0.5",
-        RANGE_COMPLEXITY)),
+        ZSET.docs(
+        "Return a range of members in a sorted set, by score",
+        "1.0.5",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements being returned. If M is constant (e.g. always asking for the first 10 elements \
+        with LIMIT), you can consider it O(log(N)).")),
     ZSET.keyed("zrevrangebyscore", -4, flag::READONLY, RO_ACCESS, zrevrangebyscore,
-        Merge::OneKey, ZSET.docs("Return a range of members in a sorted set, by score, with \
-        scores ordered from high to low", "2.2.0", RANGE_COMPLEXITY)),
+        Merge::OneKey, ZSET.docs(
+        "Return a range of members in a sorted set, by score, with scores ordered from high to \
+        low",
+        "2.2.0",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements being returned. If M is constant (e.g. always asking for the first 10 elements \
+        with LIMIT), you can consider it O(log(N)).")),
     ZSET.keyed("zrangebylex", -4, flag::READONLY, RO_ACCESS, zrangebylex, Merge::OneKey,
-        ZSET.docs("Return a range of members in a sorted set, by lexicographical range",
-        "2.8.9", RANGE_COMPLEXITY)),
+        ZSET.docs(
+        "Return a range of members in a sorted set, by lexicographical range",
+        "2.8.9",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements being returned. If M is constant (e.g. always asking for the first 10 elements \
+        with LIMIT), you can consider it O(log(N)).")),
     ZSET.keyed("zrevrangebylex", -4, flag::READONLY, RO_ACCESS, zrevrangebylex, Merge::OneKey,
-        ZSET.docs("Return a range of members in a sorted set, by lexicographical range, \
-        ordered from higher to lower strings.", "2.8.9", RANGE_COMPLEXITY)),
+        ZSET.docs(
+        "Return a range of members in a sorted set, by lexicographical range, ordered from \
+        higher to lower strings.",
+        "2.8.9",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements being returned. If M is constant (e.g. always asking for the first 10 elements \
+        with LIMIT), you can consider it O(log(N)).")),
     ZSET.keyed("zrevrange", -4, flag::READONLY, RO_ACCESS, zrevrange, Merge::OneKey,
-        ZSET.docs("Return a range of members in a sorted set, by index, with scores ordered \
-        from high to low", "1.2.0", "O(log(N)+M) with N being the number of elements in the \
-        sorted set and M the number of elements returned.")),
+        ZSET.docs(
+        "Return a range of members in a sorted set, by index, with scores ordered from high to \
+        low",
+        "1.2.0",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements returned.")),
     ZSET.keyed("zremrangebyrank", 4, flag::WRITE, RW_DELETE, zremrangebyrank, Merge::OneKey,
-        ZSET.docs("Remove all members in a sorted set within the given indexes", "2.0.0",
-        REMRANGE_COMPLEXITY)),
+        ZSET.docs(
+        "Remove all members in a sorted set within the given indexes",
+        "2.0.0",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements removed by the operation.")),
     ZSET.keyed("zremrangebyscore", 4, flag::WRITE, RW_DELETE, zremrangebyscore, Merge::OneKey,
-        ZSET.docs("Remove all members in a sorted set within the given scores", "1.2.0",
-        REMRANGE_COMPLEXITY)),
+        ZSET.docs(
+        "Remove all members in a sorted set within the given scores",
+        "1.2.0",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements removed by the operation.")),
     ZSET.keyed("zremrangebylex", 4, flag::WRITE, RW_DELETE, zremrangebylex, Merge::OneKey,
-        ZSET.docs("Remove all members in a sorted set between the given lexicographical range",
-        "2.8.9", REMRANGE_COMPLEXITY)),
+        ZSET.docs(
+        "Remove all members in a sorted set between the given lexicographical range",
+        "2.8.9",
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of \
+        elements removed by the operation.")),
     ZSET.keyed("zpopmin", -2, W_FAST, RW_POP, zpopmin, Merge::OneKey,
-        ZSET.docs("Remove and return members with the lowest scores in a sorted set", "5.0.0",
-        POP_COMPLEXITY)),
+        ZSET.docs(
+        "Remove and return members with the lowest scores in a sorted set",
+        "5.0.0",
+        "O(log(N)*M) with N being the number of elements in the sorted set, and M being the \
+        number of elements popped.")),
     ZSET.keyed("zpopmax", -2, W_FAST, RW_POP, zpopmax, Merge::OneKey,
-        ZSET.docs("Remove and return members with the highest scores in a sorted set", "5.0.0",
-        POP_COMPLEXITY)),
+        ZSET.docs(
+        "Remove and return members with the highest scores in a sorted set",
+        "5.0.0",
+        "O(log(N)*M) with N being the number of elements in the sorted set, and M being the \
+        number of elements popped.")),
     ZSET.keyed("zmpop", -4, flag::WRITE, ZMPOP_KEYS, zmpop, GATHER,
-        ZSET.docs("Remove and return members with scores in a sorted set", "7.0.0", "O(K) + \
-        O(M*log(N)) where K is the number of provided keys, N being the number of elements in \
-        the sorted set, and M being the number of elements popped.")),
+        ZSET.docs(
+        "Remove and return members with scores in a sorted set",
+        "7.0.0",
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of \
+        elements in the sorted set, and M being the number of elements popped.")),
     ZSET.keyed("zrandmember", -2, flag::READONLY, RO_ACCESS, zrandmember, Merge::OneKey,
-        ZSET.docs("Get one or multiple random elements from a sorted set", "6.2.0",
+        ZSET.docs(
+        "Get one or multiple random elements from a sorted set",
+        "6.2.0",
         "O(N) where N is the number of elements returned")),
     ZSET.keyed("zunion", -3, flag::READONLY, KEYNUM_RO, zunion, GATHER,
-        ZSET.docs("Add multiple sorted sets", "6.2.0", UNION_COMPLEXITY)),
+        ZSET.docs(
+        "Add multiple sorted sets",
+        "6.2.0",
+        "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M \
+        being the number of elements in the resulting sorted set.")),
     ZSET.keyed("zinter", -3, flag::READONLY, KEYNUM_RO, zinter, GATHER,
-        ZSET.docs("Intersect multiple sorted sets", "6.2.0", INTER_COMPLEXITY)),
+        ZSET.docs(
+        "Intersect multiple sorted sets",
+        "6.2.0",
+        "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the \
+        number of input sorted sets and M being the number of elements in the resulting sorted \
+        set.")),
     ZSET.keyed("zdiff", -3, flag::READONLY, KEYNUM_RO, zdiff, GATHER,
-        ZSET.docs("Subtract multiple sorted sets", "6.2.0", DIFF_COMPLEXITY)),
+        ZSET.docs(
+        "Subtract multiple sorted sets",
+        "6.2.0",
+        "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, \
+        N is the size of the first set, and K is the size of the result set.")),
     ZSET.keyed("zunionstore", -4, W_DENYOOM, STORE_KEYS, zunionstore, GATHER,
-        ZSET.docs("Add multiple sorted sets and store the resulting sorted set in a new key",
-        "2.0.0", UNION_COMPLEXITY)),
+        ZSET.docs(
+        "Add multiple sorted sets and store the resulting sorted set in a new key",
+        "2.0.0",
+        "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M \
+        being the number of elements in the resulting sorted set.")),
     ZSET.keyed("zinterstore", -4, W_DENYOOM, STORE_KEYS, zinterstore, GATHER,
-        ZSET.docs("Intersect multiple sorted sets and store the resulting sorted set in a new \
-        key", "2.0.0", INTER_COMPLEXITY)),
+        ZSET.docs(
+        "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+        "2.0.0",
+        "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the \
+        number of input sorted sets and M being the number of elements in the resulting sorted \
+        set.")),
     ZSET.keyed("zdiffstore", -4, W_DENYOOM, STORE_KEYS, zdiffstore, GATHER,
-        ZSET.docs("Subtract multiple sorted sets and store the resulting sorted set in a new \
-        key", "6.2.0", DIFF_COMPLEXITY)),
+        ZSET.docs(
+        "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+        "6.2.0",
+        "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, \
+        N is the size of the first set, and K is the size of the result set.")),
     ZSET.keyed("zintercard", -3, flag::READONLY, KEYNUM_RO, zintercard, GATHER,
-        ZSET.docs("Intersect multiple sorted sets and return the cardinality of the result",
-        "7.0.0", "O(N*K) worst case with N being the smallest input sorted set, K being the \
-        number of input sorted sets.")),
+        ZSET.docs(
+        "Intersect multiple sorted sets and return the cardinality of the result",
+        "7.0.0",
+        "O(N*K) worst case with N being the smallest input sorted set, K being the number of \
+        input sorted sets.")),
     ZSET.keyed("zscan", -3, flag::READONLY, RO_ACCESS, zscan, Merge::OneKey,
-        ZSET.docs("Incrementally iterate sorted sets elements and associated scores", "2.8.0",
-        "O(1) for every call. O(N) for a complete iteration, including enough command calls \
-        for the cursor to return back to 0. N is the number of elements inside the \
-        collection..")),
+        ZSET.docs(
+        "Incrementally iterate sorted sets elements and associated scores",
+        "2.8.0",
+        "O(1) for every call. O(N) for a complete iteration, including enough command calls for \
+        the cursor to return back to 0. N is the number of elements inside the collection..")),
 ];
 
 mod ops;
