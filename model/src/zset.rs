@@ -132,7 +132,7 @@ pub(crate) fn zadd(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
     if nx && xx {
         return Resp::err("ERR XX and NX options at the same time are not compatible");
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (gt || lt) && nx || (gt && lt) {
         return Resp::err("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if incr && elements > 2 {

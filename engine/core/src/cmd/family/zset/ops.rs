@@ -58,7 +58,7 @@ pub(super) fn parse_zadd(argv: &Argv, incr: bool) -> Result<AddArgs, CmdError> {
     if nx && xx {
         return Err(CmdError::ZaddXxAndNx);
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (gt || lt) && nx || (gt && lt) {
         return Err(CmdError::ZaddGtLtNx);
     }
     if incr && elements > 2 {
