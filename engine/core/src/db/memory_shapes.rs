@@ -68,10 +68,9 @@ fn collections_meet_the_memory_targets() {
         (
             "zset, 100 members member:<j> (listpack), per key",
             1,
-            // The target is 1,068 B/key; without front coding of members this shape
-            // needs about 1,350 (see benches/RESULTS.md, Sorted sets).
+            // Front coding: `member:<j>` shares `member:` (and more) with its neighbour.
             Collection::ZSet(zset_of(100)),
-            1400,
+            1068,
         ),
         (
             "hash, 50 fields f<j> (listpack), per key",

@@ -2,8 +2,8 @@
 //! while there are at most `zset-max-listpack-entries` members of at most
 //! `zset-max-listpack-value` bytes each, else "skiplist" (Redis's name; ours is a tree).
 //!
-//! - "listpack": (member, score) records (record.rs) packed in one buffer in key order (score,
-//!   then member bytes), found by a linear scan. As in Redis, whose listpack keeps a score as
+//! - "listpack" (listpack.rs): (member, score) records in one buffer in key order (score, then
+//!   member bytes), each member front-coded against the one before, found by a linear scan. As in Redis, whose listpack keeps a score as
 //!   text and reads `-0` back as the integer 0, a `-0` score is stored as 0 here.
 //! - "skiplist" (tree.rs + index.rs): an order-statistic B+tree of the records, for ranks and
 //!   ranges in O(log n), and a (hash, score) table for member -> score, which confirms a
@@ -15,15 +15,15 @@
 //! `heap_bytes` is O(1): a listpack owns one buffer; a tree its box, its nodes and the table.
 
 mod index;
+mod listpack;
 mod record;
 mod tree;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use self::index::ScoreIndex;
-use self::record::{cmp_key, records};
+use self::listpack::Listpack;
 use self::tree::Tree;
-use super::packed::{reserve_class, vec_bytes};
 use super::size_class::class_bytes;
 
 pub use self::record::cmp_key as cmp_entries;
@@ -51,7 +51,7 @@ pub struct ZSetValue {
 
 #[derive(Clone, Debug)]
 enum Repr {
-    Listpack { recs: Vec<u8>, len: u32, seed: u64 },
+    Listpack { lp: Listpack, seed: u64 },
     Tree(Box<Big>),
 }
 
@@ -116,8 +116,7 @@ impl ZSetValue {
     pub fn new(seed: u64) -> ZSetValue {
         ZSetValue {
             repr: Repr::Listpack {
-                recs: Vec::new(),
-                len: 0,
+                lp: Listpack::default(),
                 seed,
             },
         }
@@ -125,7 +124,7 @@ impl ZSetValue {
 
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Listpack { len, .. } => *len as usize,
+            Repr::Listpack { lp, .. } => lp.len(),
             Repr::Tree(big) => big.tree.len(),
         }
     }
@@ -145,7 +144,7 @@ impl ZSetValue {
     /// Heap bytes this value owns, by allocator class (not the value's own box). O(1).
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Listpack { recs, .. } => vec_bytes(recs),
+            Repr::Listpack { lp, .. } => lp.heap_bytes(),
             Repr::Tree(big) => {
                 class_bytes(std::mem::size_of::<Big>())
                     + big.tree.heap_bytes()
@@ -156,9 +155,7 @@ impl ZSetValue {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match &self.repr {
-            Repr::Listpack { recs, .. } => {
-                records(recs).find(|r| r.member == member).map(|r| r.score)
-            }
+            Repr::Listpack { lp, .. } => lp.score(member),
             Repr::Tree(big) => big.find(member).map(|found| found.score),
         }
     }
@@ -166,31 +163,26 @@ impl ZSetValue {
     /// The member's rank (ascending) and score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match &self.repr {
-            Repr::Listpack { recs, .. } => records(recs)
-                .enumerate()
-                .find(|(_, r)| r.member == member)
-                .map(|(rank, r)| (rank, r.score)),
+            Repr::Listpack { lp, .. } => lp.rank(member),
             Repr::Tree(big) => big.find(member).map(|found| (found.rank, found.score)),
         }
     }
 
-    /// The pair at `rank` (< len).
-    pub fn nth(&self, rank: usize) -> (&[u8], f64) {
+    /// The pair at `rank` (< len), copied (a listpack rebuilds its front-coded members).
+    pub fn nth(&self, rank: usize) -> (Vec<u8>, f64) {
         match &self.repr {
-            Repr::Listpack { recs, .. } => {
-                let r = records(recs).nth(rank).expect("rank below len");
-                (r.member, r.score)
+            Repr::Listpack { lp, .. } => lp.nth(rank),
+            Repr::Tree(big) => {
+                let (m, s) = big.tree.nth(rank);
+                (m.to_vec(), s)
             }
-            Repr::Tree(big) => big.tree.nth(rank),
         }
     }
 
     /// How many pairs are `below`, a predicate true on a prefix of the pairs in order.
     pub fn count_below(&self, below: &dyn Fn(f64, &[u8]) -> bool) -> usize {
         match &self.repr {
-            Repr::Listpack { recs, .. } => records(recs)
-                .take_while(|r| below(r.score, r.member))
-                .count(),
+            Repr::Listpack { lp, .. } => lp.count_below(below),
             Repr::Tree(big) => big.tree.count_below(below),
         }
     }
@@ -205,31 +197,7 @@ impl ZSetValue {
         visit: &mut dyn FnMut(&[u8], f64) -> bool,
     ) {
         match &self.repr {
-            Repr::Listpack { recs, len, .. } => {
-                let end = end.min(*len as usize);
-                if start >= end {
-                    return;
-                }
-                if !rev {
-                    for r in records(recs).skip(start).take(end - start) {
-                        if !visit(r.member, r.score) {
-                            return;
-                        }
-                    }
-                    return;
-                }
-                let offsets: Vec<usize> = records(recs)
-                    .skip(start)
-                    .take(end - start)
-                    .map(|r| r.at)
-                    .collect();
-                for &at in offsets.iter().rev() {
-                    let (member, score, _) = record::get(recs, at);
-                    if !visit(member, score) {
-                        return;
-                    }
-                }
-            }
+            Repr::Listpack { lp, .. } => lp.visit_range(start, end.min(lp.len()), rev, visit),
             Repr::Tree(big) => big.tree.visit_range(start, end, rev, visit),
         }
     }
@@ -249,21 +217,20 @@ impl ZSetValue {
     /// present one (`==`, so -0 equals 0) changes nothing.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &ZSetLimits) -> Option<f64> {
         assert!(!score.is_nan(), "a score is never NaN");
-        if let Repr::Listpack { len, .. } = &self.repr {
-            let old = self.score(member);
-            let too_big = *len as usize + 1 > limits.listpack_entries_max
+        if let Repr::Listpack { lp, .. } = &mut self.repr {
+            let old = lp.score(member);
+            let too_big = lp.len() + 1 > limits.listpack_entries_max
                 || member.len() > limits.listpack_value_max_bytes;
-            if old.is_none() && too_big {
-                self.convert();
-            } else {
+            if old.is_some() || !too_big {
                 if old != Some(score) {
                     if old.is_some() {
-                        self.listpack_remove(member);
+                        lp.remove(member);
                     }
-                    self.listpack_insert(member, listpack_score(score));
+                    lp.insert(member, listpack_score(score));
                 }
                 return old;
             }
+            self.convert();
         }
         let Repr::Tree(big) = &mut self.repr else {
             unreachable!("converted above")
@@ -286,46 +253,20 @@ impl ZSetValue {
         }
     }
 
-    fn listpack_insert(&mut self, member: &[u8], score: f64) {
-        let Repr::Listpack { recs, len, .. } = &mut self.repr else {
-            unreachable!("a listpack")
-        };
-        let at = records(recs)
-            .find(|r| cmp_key(r.score, r.member, score, member).is_gt())
-            .map_or(recs.len(), |r| r.at);
-        let mut encoded = Vec::with_capacity(record::len(member, score));
-        record::put(&mut encoded, member, score);
-        reserve_class(recs, encoded.len());
-        recs.splice(at..at, encoded);
-        *len += 1;
-    }
-
-    fn listpack_remove(&mut self, member: &[u8]) -> bool {
-        let Repr::Listpack { recs, len, .. } = &mut self.repr else {
-            unreachable!("a listpack")
-        };
-        let Some(found) = records(recs).find(|r| r.member == member) else {
-            return false;
-        };
-        recs.drain(found.at..found.end);
-        *len -= 1;
-        true
-    }
-
     /// Turns a listpack into a tree (a tree stays).
     fn convert(&mut self) {
-        let Repr::Listpack { recs, len, seed } = &self.repr else {
+        let Repr::Listpack { lp, seed } = &self.repr else {
             return;
         };
         let mut big = Big {
             tree: Tree::new(),
-            index: ScoreIndex::with_capacity(*len as usize + 1),
+            index: ScoreIndex::with_capacity(lp.len() + 1),
             seed: *seed,
         };
-        for r in records(recs) {
-            big.tree.insert(r.member, r.score);
-            let hash = big.hash(r.member);
-            big.index.insert(hash, r.score);
+        for (member, score) in lp.to_pairs() {
+            big.tree.insert(&member, score);
+            let hash = big.hash(&member);
+            big.index.insert(hash, score);
         }
         self.repr = Repr::Tree(Box::new(big));
     }
@@ -333,7 +274,7 @@ impl ZSetValue {
     /// Removes `member`; true when it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match &mut self.repr {
-            Repr::Listpack { .. } => self.listpack_remove(member),
+            Repr::Listpack { lp, .. } => lp.remove(member),
             Repr::Tree(big) => match big.find(member) {
                 Some(found) => {
                     big.tree.remove(member, found.score);
@@ -351,16 +292,8 @@ impl ZSetValue {
         if start >= end {
             return 0;
         }
-        if let Repr::Listpack { recs, len, .. } = &mut self.repr {
-            let offsets: Vec<(usize, usize)> = records(recs)
-                .skip(start)
-                .take(end - start)
-                .map(|r| (r.at, r.end))
-                .collect();
-            let (from, to) = (offsets[0].0, offsets[offsets.len() - 1].1);
-            recs.drain(from..to);
-            *len -= offsets.len() as u32;
-            return offsets.len();
+        if let Repr::Listpack { lp, .. } = &mut self.repr {
+            return lp.remove_range(start, end);
         }
         let mut doomed = Vec::with_capacity(end - start);
         self.visit_range(start, end, false, &mut |m, _| {
@@ -378,9 +311,9 @@ impl ZSetValue {
     /// the cursor's, at least `count` pairs and then every pair sharing the last one's score, so
     /// the next cursor (that score, order-preserving) loses nothing present throughout.
     pub fn scan(&self, cursor: u64, count: usize, visit: &mut dyn FnMut(&[u8], f64)) -> u64 {
-        if let Repr::Listpack { recs, .. } = &self.repr {
-            for r in records(recs) {
-                visit(r.member, r.score);
+        if let Repr::Listpack { lp, .. } = &self.repr {
+            for (m, s) in lp.to_pairs() {
+                visit(&m, s);
             }
             return 0;
         }
@@ -409,15 +342,7 @@ impl ZSetValue {
     /// Recounts the slow way and checks the encoding's invariants (tests, simulator).
     pub fn check_invariants(&self) {
         match &self.repr {
-            Repr::Listpack { recs, len, .. } => {
-                let all: Vec<_> = records(recs).collect();
-                assert_eq!(all.len(), *len as usize, "listpack count");
-                for w in all.windows(2) {
-                    let order = cmp_key(w[0].score, w[0].member, w[1].score, w[1].member);
-                    assert!(order.is_lt(), "listpack order");
-                }
-                assert!(all.iter().all(|r| !r.score.is_nan()));
-            }
+            Repr::Listpack { lp, .. } => lp.check_invariants(),
             Repr::Tree(big) => {
                 big.tree.check_invariants();
                 big.index.check_invariants();

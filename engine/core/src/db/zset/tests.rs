@@ -1,3 +1,4 @@
+use super::record::cmp_key;
 use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -21,7 +22,7 @@ fn check(z: &ZSetValue, model: &BTreeMap<Vec<u8>, f64>) {
     assert_eq!(z.to_pairs(), want);
     for (rank, (m, s)) in want.iter().enumerate() {
         assert_eq!(z.rank(m), Some((rank, *s)));
-        assert_eq!(z.nth(rank), (m.as_slice(), *s));
+        assert_eq!(z.nth(rank), (m.clone(), *s));
     }
     let mut back = Vec::new();
     z.visit_range(0, z.len(), true, &mut |m, s| {
