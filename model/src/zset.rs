@@ -109,22 +109,25 @@ fn pairs_reply(pairs: Vec<(Vec<u8>, f64)>, withscores: bool, resp3: bool) -> Res
     )
 }
 
-pub(crate) fn zadd(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
-        (false, false, false, false, false, false);
+/// ZADD's leading flags: (nx, xx, gt, lt, ch, incr) and where the pairs start.
+fn zadd_flags(argv: &[Vec<u8>]) -> ([bool; 6], usize) {
+    let mut flags = [false; 6];
     let mut at = 2;
     while at < argv.len() {
-        match &argv[at] {
-            a if is(a, "NX") => nx = true,
-            a if is(a, "XX") => xx = true,
-            a if is(a, "GT") => gt = true,
-            a if is(a, "LT") => lt = true,
-            a if is(a, "CH") => ch = true,
-            a if is(a, "INCR") => incr = true,
-            _ => break,
+        match ["NX", "XX", "GT", "LT", "CH", "INCR"]
+            .iter()
+            .position(|w| is(&argv[at], w))
+        {
+            Some(i) => flags[i] = true,
+            None => break,
         }
         at += 1;
     }
+    (flags, at)
+}
+
+pub(crate) fn zadd(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
+    let ([nx, xx, gt, lt, ch, incr], at) = zadd_flags(argv);
     let elements = argv.len() - at;
     if elements % 2 == 1 || elements == 0 {
         return Resp::err(SYNTAX);
@@ -442,6 +445,32 @@ fn aggregate(target: &mut f64, v: f64, agg: Agg) {
     }
 }
 
+/// `[WEIGHTS w…] [AGGREGATE SUM|MIN|MAX]` from `j`, for `n` sources.
+fn store_options(argv: &[Vec<u8>], mut j: usize, n: usize) -> Result<(Vec<f64>, Agg), Resp> {
+    let (mut weights, mut agg) = (vec![1.0; n], Agg::Sum);
+    while j < argv.len() {
+        let left = argv.len() - j;
+        if left > n && is(&argv[j], "WEIGHTS") {
+            for (i, w) in weights.iter_mut().enumerate() {
+                *w = string2d(&argv[j + 1 + i])
+                    .ok_or_else(|| Resp::err("ERR weight value is not a float"))?;
+            }
+            j += 1 + n;
+        } else if left >= 2 && is(&argv[j], "AGGREGATE") {
+            agg = match &argv[j + 1] {
+                a if is(a, "SUM") => Agg::Sum,
+                a if is(a, "MIN") => Agg::Min,
+                a if is(a, "MAX") => Agg::Max,
+                _ => return Err(Resp::err(SYNTAX)),
+            };
+            j += 2;
+        } else {
+            return Err(Resp::err(SYNTAX));
+        }
+    }
+    Ok((weights, agg))
+}
+
 /// ZUNIONSTORE / ZINTERSTORE dst numkeys key… [WEIGHTS w…] [AGGREGATE SUM|MIN|MAX].
 fn store(cx: &mut Ctx, argv: &[Vec<u8>], inter: bool, name: &str) -> Resp {
     let numkeys = tri!(crate::args::int_or_reply(&argv[2]));
@@ -470,28 +499,7 @@ fn store(cx: &mut Ctx, argv: &[Vec<u8>], inter: bool, name: &str) -> Resp {
         };
         sources.push(source);
     }
-    let (mut weights, mut agg) = (vec![1.0; n], Agg::Sum);
-    let mut j = 3 + n;
-    while j < argv.len() {
-        let left = argv.len() - j;
-        if left > n && is(&argv[j], "WEIGHTS") {
-            for (i, w) in weights.iter_mut().enumerate() {
-                *w = tri!(string2d(&argv[j + 1 + i])
-                    .ok_or_else(|| Resp::err("ERR weight value is not a float")));
-            }
-            j += 1 + n;
-        } else if left >= 2 && is(&argv[j], "AGGREGATE") {
-            agg = match &argv[j + 1] {
-                a if is(a, "SUM") => Agg::Sum,
-                a if is(a, "MIN") => Agg::Min,
-                a if is(a, "MAX") => Agg::Max,
-                _ => return Resp::err(SYNTAX),
-            };
-            j += 2;
-        } else {
-            return Resp::err(SYNTAX);
-        }
-    }
+    let (weights, agg) = tri!(store_options(argv, 3 + n, n));
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| sources[i].as_ref().map_or(0, Vec::len));
     let mut acc: BTreeMap<Vec<u8>, f64> = BTreeMap::new();

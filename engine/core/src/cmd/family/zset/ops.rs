@@ -572,6 +572,88 @@ fn weighted(weight: f64, score: f64) -> f64 {
     }
 }
 
+/// Sources by size, smallest first (stable), as Redis sorts them before aggregating.
+fn by_size(sources: &[Option<Source>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sources.len()).collect();
+    order.sort_by_key(|&i| sources[i].as_ref().map_or(0, Vec::len));
+    order
+}
+
+fn union(sources: &[Option<Source>], weights: &[f64], how: Aggregate) -> BTreeMap<Vec<u8>, f64> {
+    let mut acc: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+    for i in by_size(sources) {
+        for (m, s) in sources[i].iter().flatten() {
+            let v = weighted(weights[i], *s);
+            match acc.get_mut(m) {
+                Some(t) => aggregate(t, v, how),
+                None => {
+                    acc.insert(m.clone(), v);
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// The intersection, walking the smallest source; at most `limit` members (0: all).
+fn inter(
+    sources: &[Option<Source>],
+    weights: &[f64],
+    how: Aggregate,
+    limit: usize,
+) -> BTreeMap<Vec<u8>, f64> {
+    let mut acc: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+    if sources.iter().any(|s| s.as_ref().is_none_or(Vec::is_empty)) {
+        return acc;
+    }
+    let order = by_size(sources);
+    let lookups: Vec<BTreeMap<&[u8], f64>> = sources
+        .iter()
+        .map(|s| {
+            s.iter()
+                .flatten()
+                .map(|(m, s)| (m.as_slice(), *s))
+                .collect()
+        })
+        .collect();
+    let first = order[0];
+    'members: for (m, s) in sources[first].iter().flatten() {
+        let mut score = weighted(weights[first], *s);
+        for &j in &order[1..] {
+            match lookups[j].get(m.as_slice()) {
+                Some(v) => aggregate(&mut score, weights[j] * v, how),
+                None => continue 'members,
+            }
+        }
+        acc.insert(m.clone(), score);
+        if limit != 0 && acc.len() >= limit {
+            break;
+        }
+    }
+    acc
+}
+
+/// The first source's pairs whose member no other source holds.
+fn diff(sources: &[Option<Source>]) -> BTreeMap<Vec<u8>, f64> {
+    let Some(Some(first)) = sources.first() else {
+        return BTreeMap::new();
+    };
+    let others: Vec<BTreeMap<&[u8], ()>> = sources[1..]
+        .iter()
+        .map(|s| {
+            s.iter()
+                .flatten()
+                .map(|(m, _)| (m.as_slice(), ()))
+                .collect()
+        })
+        .collect();
+    first
+        .iter()
+        .filter(|(m, _)| !others.iter().any(|o| o.contains_key(m.as_slice())))
+        .cloned()
+        .collect()
+}
+
 /// The result pairs in key order (at most `limit` for an intersection; 0: all).
 fn compute(
     sources: Vec<Option<Source>>,
@@ -580,73 +662,11 @@ fn compute(
     op: SetOp,
     limit: usize,
 ) -> Source {
-    let mut acc: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
-    match op {
-        SetOp::Union => {
-            let mut order: Vec<usize> = (0..sources.len()).collect();
-            order.sort_by_key(|&i| sources[i].as_ref().map_or(0, Vec::len));
-            for i in order {
-                for (m, s) in sources[i].iter().flatten() {
-                    let v = weighted(weights[i], *s);
-                    match acc.get_mut(m) {
-                        Some(t) => aggregate(t, v, how),
-                        None => {
-                            acc.insert(m.clone(), v);
-                        }
-                    }
-                }
-            }
-        }
-        SetOp::Inter => {
-            if sources.iter().any(|s| s.as_ref().is_none_or(Vec::is_empty)) {
-                return Vec::new();
-            }
-            let mut order: Vec<usize> = (0..sources.len()).collect();
-            order.sort_by_key(|&i| sources[i].as_ref().map_or(0, Vec::len));
-            let lookups: Vec<BTreeMap<&[u8], f64>> = sources
-                .iter()
-                .map(|s| {
-                    s.iter()
-                        .flatten()
-                        .map(|(m, s)| (m.as_slice(), *s))
-                        .collect()
-                })
-                .collect();
-            let first = order[0];
-            'members: for (m, s) in sources[first].iter().flatten() {
-                let mut score = weighted(weights[first], *s);
-                for &j in &order[1..] {
-                    match lookups[j].get(m.as_slice()) {
-                        Some(v) => aggregate(&mut score, weights[j] * v, how),
-                        None => continue 'members,
-                    }
-                }
-                acc.insert(m.clone(), score);
-                if limit != 0 && acc.len() >= limit {
-                    break;
-                }
-            }
-        }
-        SetOp::Diff => {
-            let Some(Some(first)) = sources.first() else {
-                return Vec::new();
-            };
-            let others: Vec<BTreeMap<&[u8], ()>> = sources[1..]
-                .iter()
-                .map(|s| {
-                    s.iter()
-                        .flatten()
-                        .map(|(m, _)| (m.as_slice(), ()))
-                        .collect()
-                })
-                .collect();
-            for (m, s) in first {
-                if !others.iter().any(|o| o.contains_key(m.as_slice())) {
-                    acc.insert(m.clone(), *s);
-                }
-            }
-        }
-    }
+    let acc = match op {
+        SetOp::Union => union(&sources, weights, how),
+        SetOp::Inter => inter(&sources, weights, how, limit),
+        SetOp::Diff => diff(&sources),
+    };
     let mut out: Source = acc.into_iter().collect();
     out.sort_by(|a, b| cmp_zset_entries(a.1, &a.0, b.1, &b.0));
     out
