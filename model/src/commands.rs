@@ -16,6 +16,7 @@ use crate::multi::{self, InMulti};
 use crate::resp::Resp;
 use crate::set;
 use crate::strings;
+use crate::zset;
 
 /// A command handler: `argv[0]` is the command name, arity already checked.
 pub(crate) type Handler = fn(&mut Ctx, &[Vec<u8>]) -> Resp;
@@ -148,6 +149,21 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("rpoplpush", 3, K::FirstTwo, list::rpoplpush),
     spec("lmove", 5, K::FirstTwo, list::lmove),
     spec("lmpop", -4, K::Keynum, list::lmpop),
+    spec("zadd", -4, K::First, zset::zadd),
+    spec("zincrby", 4, K::First, zset::zincrby),
+    spec("zrem", -3, K::First, zset::zrem),
+    spec("zcard", 2, K::First, zset::zcard),
+    spec("zscore", 3, K::First, zset::zscore),
+    spec("zmscore", -3, K::First, zset::zmscore),
+    spec("zrank", 3, K::First, zset::zrank),
+    spec("zrevrank", 3, K::First, zset::zrevrank),
+    spec("zcount", 4, K::First, zset::zcount),
+    spec("zrange", -4, K::First, zset::zrange),
+    spec("zremrangebyrank", 4, K::First, zset::zremrangebyrank),
+    spec("zpopmin", -2, K::First, zset::zpopmin),
+    spec("zpopmax", -2, K::First, zset::zpopmax),
+    spec("zunionstore", -4, K::All, zset::zunionstore),
+    spec("zinterstore", -4, K::All, zset::zinterstore),
     spec("del", -2, K::All, keyspace::del),
     spec("unlink", -2, K::All, keyspace::del),
     spec("exists", -2, K::All, keyspace::exists),
@@ -234,6 +250,10 @@ const DENYOOM: &[&str] = &[
     "lset",
     "rpoplpush",
     "lmove",
+    "zadd",
+    "zincrby",
+    "zunionstore",
+    "zinterstore",
 ];
 
 /// Commands whose array or set reply lists members in the server's iteration order, which the

@@ -34,6 +34,7 @@ mod multi;
 pub mod resp;
 mod set;
 mod strings;
+mod zset;
 
 pub use commands::{touched, Touch};
 pub use model::{ConnState, Db, Entry, Model, TxState, Value, WatchedKey, DBS_DEFAULT};

@@ -33,6 +33,25 @@ pub enum Value {
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     Set(BTreeSet<Vec<u8>>),
     List(VecDeque<Vec<u8>>),
+    ZSet(BTreeMap<Vec<u8>, Score>),
+}
+
+/// A sorted-set score, compared and hashed by its bits (scores are never NaN).
+#[derive(Clone, Copy, Debug)]
+pub struct Score(pub f64);
+
+impl PartialEq for Score {
+    fn eq(&self, other: &Score) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Score {}
+
+impl std::hash::Hash for Score {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.to_bits().hash(h);
+    }
 }
 
 impl Value {
@@ -43,6 +62,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 }
@@ -308,6 +328,14 @@ impl Model {
                         h.write_u64(elems.len() as u64);
                         for elem in elems {
                             h.write_bytes(elem);
+                        }
+                    }
+                    Value::ZSet(members) => {
+                        h.write_u8(b'Z');
+                        h.write_u64(members.len() as u64);
+                        for (member, score) in members {
+                            h.write_bytes(member);
+                            h.write_u64(score.0.to_bits());
                         }
                     }
                 }

@@ -62,6 +62,8 @@ pub enum Family {
     List,
     /// SPOP, SRANDMEMBER, HRANDFIELD, SSCAN, HSCAN (`mix_draws`).
     Draws,
+    /// Sorted sets (`mix_zset`).
+    ZSet,
 }
 
 /// The families, one row each: a new family is a row here and a generator in its `mix_*`
@@ -74,6 +76,7 @@ pub const FAMILIES: &[Family] = &[Family::Hash, Family::Set];
 pub const OWN_STREAM_FAMILIES: &[(Family, u64)] = &[
     (Family::List, 0x6c69_7374_7300_0000),
     (Family::Draws, 0x6472_6177_7300_0000),
+    (Family::ZSet, 0x7a73_6574_5f6d_6978),
 ];
 
 /// Share of collection seeds that mix in each own-stream family, per mille.

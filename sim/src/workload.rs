@@ -86,6 +86,9 @@ impl Workload {
             return Some(argv);
         }
         let (mix, rng) = self.collections.as_mut()?;
+        if mix.families.is_empty() {
+            return None;
+        }
         if rng.gen_range(0..1000) >= mix.per_mille {
             return None;
         }
@@ -98,7 +101,9 @@ impl Workload {
         .expect("keys")
         .clone();
         Some(match family {
-            Family::List | Family::Draws => unreachable!("drawn from their own streams"),
+            Family::List | Family::Draws | Family::ZSet => {
+                unreachable!("drawn from their own streams")
+            }
             Family::Hash => crate::mix_hash::hash_command(rng, key),
             Family::Set => {
                 let pool = if self.cross_shard {
@@ -130,6 +135,7 @@ impl Workload {
                 }
                 Family::List => vec![crate::mix_list::list_command(rng, key, pool)],
                 Family::Draws => vec![crate::mix_draws::draw_command(rng, key)],
+                Family::ZSet => vec![crate::mix_zset::zset_command(rng, key, pool)],
                 Family::Hash | Family::Set => unreachable!("drawn from the shared stream"),
             });
         }
@@ -462,5 +468,36 @@ mod tests {
         }
         assert!(list_commands > 500, "{list_commands} list commands");
         assert!(transactions > 10, "{transactions} list transactions");
+    }
+
+    /// Sorted sets come from their own stream too: every other command is unchanged.
+    #[test]
+    fn sorted_sets_leave_every_other_command_unchanged() {
+        let mix = |own_streams| CollectionMix {
+            per_mille: 400,
+            families: vec![Family::Hash, Family::Set],
+            own_streams,
+        };
+        let mut before =
+            Workload::new(8, 100, 100, 300, true).with_collections(Some(mix(vec![])), 9);
+        let with_zsets = mix(vec![(Family::ZSet, 300)]);
+        let mut after = Workload::new(8, 100, 100, 300, true).with_collections(Some(with_zsets), 9);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+        let mut zset_commands = 0;
+        let mut unionstores = 0;
+        for _ in 0..2_000 {
+            let expected = before.next(0, &mut a, 1_000);
+            let got = loop {
+                let argv = after.next(0, &mut b, 1_000);
+                if !argv[0].starts_with(b"Z") {
+                    break argv;
+                }
+                zset_commands += 1;
+                unionstores += usize::from(argv[0] == b"ZUNIONSTORE");
+            };
+            assert_eq!(got, expected);
+        }
+        assert!(zset_commands > 200, "{zset_commands} sorted-set commands");
+        assert!(unionstores > 5, "{unionstores} ZUNIONSTOREs");
     }
 }

@@ -59,6 +59,8 @@ const COLLECTION_TESTS: &[&str] = &[
     "hset",
     "sadd",
     "spop",
+    "zadd",
+    "zpopmin",
     "lpush",
     "rpush",
     "lpop",
@@ -147,6 +149,30 @@ fn list_shape(elements: u64, keys: u64) -> Shape {
                 .map(|chunk| {
                     let mut argv = words(&[b"RPUSH", &key]);
                     argv.extend(chunk.iter().map(|_| VALUE_16.to_vec()));
+                    argv
+                })
+                .collect()
+        }),
+    }
+}
+
+/// ZADD key j member:<j> …, `members` members with ascending integer scores, in batches of 100.
+fn zset_shape(name: &str, members: u64, keys: u64) -> Shape {
+    Shape {
+        name: name.to_string(),
+        keys,
+        elements_per_key: members,
+        commands: Box::new(move |k| {
+            let key = format!("zset:{k}").into_bytes();
+            (0..members)
+                .collect::<Vec<_>>()
+                .chunks(100)
+                .map(|chunk| {
+                    let mut argv = words(&[b"ZADD", &key]);
+                    for j in chunk {
+                        argv.push(j.to_string().into_bytes());
+                        argv.push(format!("member:{j}").into_bytes());
+                    }
                     argv
                 })
                 .collect()
@@ -377,6 +403,8 @@ fn run(args: &Args) -> Result<(), String> {
         set_shape("set 1000 strings", 1_000, keys(1_000), |j| {
             format!("member:{j}")
         }),
+        zset_shape("zset 100 member:<j> (listpack)", 100, keys(100_000)),
+        zset_shape("zset 1000 member:<j> (skiplist)", 1_000, keys(1_000)),
         string_shape(8, keys(1_000_000)),
         string_shape(16, keys(1_000_000)),
         string_shape(24, keys(1_000_000)),

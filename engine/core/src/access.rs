@@ -4,20 +4,9 @@
 //! promotion), a keyspace hit or miss (a key of another type counts as a hit), then the type
 //! check that answers WRONGTYPE. `peek_kind` looks without counting, as lookupKeyWrite does.
 //!
-//! Writes: every change to a key goes through `put`, `put_entry`, `delete`, `set_expiry`,
-//! `edit_str` or `edit_*`, and each ends in `Shard::modified`, the completion hook that signals
-//! WATCH, counts the change for `rdb_changes_since_last_save` and is where keyspace
-//! notifications and the journal attach. `edit_*` lends the value under the key (a collection
-//! is created when asked), and afterwards settles the byte count, deletes a collection left
-//! empty (Redis never stores one) and signals the change only when the handler reports one.
-//!
-//! The write path is structural: `ExecCx` keeps its shard private, and what it lends handlers
-//! for reading (`ReadDb`) has no method that changes a key. A handler cannot change a key
-//! without passing through one of the writes above.
-
 use crate::db::{
     Access, Collection, CollectionLimits, Db, Entry, EntryMut, HashValue, Kind, ListValue,
-    SetValue, Value, ValueRef,
+    SetValue, Value, ValueRef, ZSetValue,
 };
 use crate::env::{Env, Plant};
 use crate::error::CmdError;
@@ -196,21 +185,28 @@ impl<'a> ExecCx<'a> {
     pub fn read_hash(&mut self, key: &[u8]) -> Result<Option<&HashValue>, CmdError> {
         Ok(self.read_coll(key, Kind::Hash)?.map(|c| match c {
             Collection::Hash(h) => h,
-            Collection::Set(_) | Collection::List(_) => unreachable!("kind checked: a hash"),
+            _ => unreachable!("kind checked: a hash"),
         }))
     }
 
     pub fn read_set(&mut self, key: &[u8]) -> Result<Option<&SetValue>, CmdError> {
         Ok(self.read_coll(key, Kind::Set)?.map(|c| match c {
             Collection::Set(s) => s,
-            Collection::Hash(_) | Collection::List(_) => unreachable!("kind checked: a set"),
+            _ => unreachable!("kind checked: a set"),
         }))
     }
 
     pub fn read_list(&mut self, key: &[u8]) -> Result<Option<&ListValue>, CmdError> {
         Ok(self.read_coll(key, Kind::List)?.map(|c| match c {
             Collection::List(l) => l,
-            Collection::Hash(_) | Collection::Set(_) => unreachable!("kind checked: a list"),
+            _ => unreachable!("kind checked: a list"),
+        }))
+    }
+
+    pub fn read_zset(&mut self, key: &[u8]) -> Result<Option<&ZSetValue>, CmdError> {
+        Ok(self.read_coll(key, Kind::ZSet)?.map(|c| match c {
+            Collection::ZSet(z) => z,
+            _ => unreachable!("kind checked: a zset"),
         }))
     }
 
@@ -366,7 +362,7 @@ impl<'a> ExecCx<'a> {
             |seed| Collection::Hash(HashValue::new(seed)),
             |coll| match coll {
                 Collection::Hash(h) => edit(h, &limits),
-                Collection::Set(_) | Collection::List(_) => unreachable!("kind checked: a hash"),
+                _ => unreachable!("kind checked: a hash"),
             },
         )
     }
@@ -387,7 +383,7 @@ impl<'a> ExecCx<'a> {
             |seed| Collection::Set(SetValue::new_for(first, seed)),
             |coll| match coll {
                 Collection::Set(s) => edit(s, &limits),
-                Collection::Hash(_) | Collection::List(_) => unreachable!("kind checked: a set"),
+                _ => unreachable!("kind checked: a set"),
             },
         )
     }
@@ -407,7 +403,27 @@ impl<'a> ExecCx<'a> {
             |_| Collection::List(ListValue::new()),
             |coll| match coll {
                 Collection::List(l) => edit(l, &limits),
-                Collection::Hash(_) | Collection::Set(_) => unreachable!("kind checked: a list"),
+                _ => unreachable!("kind checked: a list"),
+            },
+        )
+    }
+
+    /// `edit_coll` for a sorted set, with the shard's listpack limits.
+    pub fn edit_zset<R>(
+        &mut self,
+        key: &[u8],
+        if_absent: IfAbsent,
+        edit: impl FnOnce(&mut ZSetValue, &crate::db::ZSetLimits) -> Result<(R, Change), CmdError>,
+    ) -> Result<Option<R>, CmdError> {
+        let limits = self.shard.limits.zset;
+        self.edit_coll(
+            key,
+            Kind::ZSet,
+            if_absent,
+            |seed| Collection::ZSet(ZSetValue::new(seed)),
+            |coll| match coll {
+                Collection::ZSet(z) => edit(z, &limits),
+                _ => unreachable!("kind checked: a zset"),
             },
         )
     }

@@ -109,6 +109,10 @@ pub struct Config {
     /// `list-max-listpack-size` (alias `list-max-ziplist-size`): entries per node, or
     /// -1..-5 for 4..64 KiB.
     pub list_max_listpack_size: i64,
+    /// `zset-max-listpack-entries` (alias `zset-max-ziplist-entries`).
+    pub zset_max_listpack_entries: u64,
+    /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`), bytes of a member.
+    pub zset_max_listpack_value_bytes: u64,
 }
 
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
@@ -117,6 +121,8 @@ pub const HASH_MAX_LISTPACK_ENTRIES_DEFAULT: u64 = 512;
 pub const HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES: u64 = 64;
 pub const SET_MAX_INTSET_ENTRIES_DEFAULT: u64 = 512;
 pub const LIST_MAX_LISTPACK_SIZE_DEFAULT: i64 = -2;
+pub const ZSET_MAX_LISTPACK_ENTRIES_DEFAULT: u64 = 128;
+pub const ZSET_MAX_LISTPACK_VALUE_DEFAULT_BYTES: u64 = 64;
 
 impl Default for Config {
     fn default() -> Config {
@@ -147,6 +153,8 @@ impl Default for Config {
             hash_max_listpack_value_bytes: HASH_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
             set_max_intset_entries: SET_MAX_INTSET_ENTRIES_DEFAULT,
             list_max_listpack_size: LIST_MAX_LISTPACK_SIZE_DEFAULT,
+            zset_max_listpack_entries: ZSET_MAX_LISTPACK_ENTRIES_DEFAULT,
+            zset_max_listpack_value_bytes: ZSET_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
         }
     }
 }
@@ -165,6 +173,10 @@ impl Config {
             },
             list: crate::db::ListLimits {
                 fill: self.list_max_listpack_size,
+            },
+            zset: crate::db::ZSetLimits {
+                listpack_entries_max: size(self.zset_max_listpack_entries),
+                listpack_value_max_bytes: size(self.zset_max_listpack_value_bytes),
             },
         }
     }
@@ -220,6 +232,10 @@ pub enum Param {
     SetMaxIntsetEntries,
     ListMaxListpackSize,
     ListMaxZiplistSize,
+    ZsetMaxListpackEntries,
+    ZsetMaxZiplistEntries,
+    ZsetMaxListpackValue,
+    ZsetMaxZiplistValue,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
@@ -228,7 +244,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 28] = [
+    pub const ALL: [Param; 32] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -257,6 +273,10 @@ impl Param {
         Param::SetMaxIntsetEntries,
         Param::ListMaxListpackSize,
         Param::ListMaxZiplistSize,
+        Param::ZsetMaxListpackEntries,
+        Param::ZsetMaxZiplistEntries,
+        Param::ZsetMaxListpackValue,
+        Param::ZsetMaxZiplistValue,
     ];
 
     pub fn name(self) -> &'static str {
@@ -289,6 +309,10 @@ impl Param {
             Param::SetMaxIntsetEntries => "set-max-intset-entries",
             Param::ListMaxListpackSize => "list-max-listpack-size",
             Param::ListMaxZiplistSize => "list-max-ziplist-size",
+            Param::ZsetMaxListpackEntries => "zset-max-listpack-entries",
+            Param::ZsetMaxZiplistEntries => "zset-max-ziplist-entries",
+            Param::ZsetMaxListpackValue => "zset-max-listpack-value",
+            Param::ZsetMaxZiplistValue => "zset-max-ziplist-value",
         }
     }
 
@@ -326,6 +350,10 @@ impl Param {
             | Param::SetMaxIntsetEntries
             | Param::ListMaxListpackSize
             | Param::ListMaxZiplistSize => Mutability::Mutable,
+            Param::ZsetMaxListpackEntries
+            | Param::ZsetMaxZiplistEntries
+            | Param::ZsetMaxListpackValue
+            | Param::ZsetMaxZiplistValue => Mutability::Mutable,
         }
     }
 }
@@ -369,6 +397,12 @@ impl Config {
             Param::SetMaxIntsetEntries => self.set_max_intset_entries.to_string(),
             Param::ListMaxListpackSize | Param::ListMaxZiplistSize => {
                 self.list_max_listpack_size.to_string()
+            }
+            Param::ZsetMaxListpackEntries | Param::ZsetMaxZiplistEntries => {
+                self.zset_max_listpack_entries.to_string()
+            }
+            Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
+                self.zset_max_listpack_value_bytes.to_string()
             }
         };
         text.into_bytes()
@@ -419,6 +453,12 @@ impl Config {
             }
             Param::ListMaxListpackSize | Param::ListMaxZiplistSize => {
                 self.list_max_listpack_size = int_in(value, INT_MIN, INT_MAX)?;
+            }
+            Param::ZsetMaxListpackEntries | Param::ZsetMaxZiplistEntries => {
+                self.zset_max_listpack_entries = int_in(value, 0, i64::MAX)? as u64;
+            }
+            Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
+                self.zset_max_listpack_value_bytes = memory(value)?;
             }
             Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
                 unreachable!("{} is not settable", param.name())

@@ -118,8 +118,30 @@ pub enum CmdError {
     CountNegative,
     /// LPOS MAXLEN not a non-negative integer.
     MaxlenNegative,
-    /// LMPOP COUNT not a positive integer.
+    /// LMPOP or ZMPOP COUNT not a positive integer.
     CountNotPositive,
+
+    // sorted-set family
+    /// ZADD with both XX and NX.
+    ZaddXxAndNx,
+    /// ZADD with two of GT, LT and NX.
+    ZaddGtLtNx,
+    /// ZADD INCR with more than one score-member pair.
+    ZaddIncrOnePair,
+    /// ZINCRBY or ZADD INCR whose sum is NaN (inf + -inf).
+    ScoreIsNan,
+    /// A score range bound that strtod refuses.
+    MinMaxNotFloat,
+    /// A lex range bound not starting with `(`, `[`, or being `-` or `+`.
+    MinMaxNotLexItem,
+    /// ZRANGE LIMIT without BYSCORE or BYLEX.
+    RangeLimitNeedsBy,
+    /// ZRANGE BYLEX WITHSCORES.
+    RangeWithscoresByLex,
+    /// ZUNION/ZINTER/ZDIFF(STORE)/ZINTERCARD numkeys below 1; holds the command's name.
+    AtLeastOneInputKey(&'static str),
+    /// A WEIGHTS value that is not a float.
+    WeightNotFloat,
 
     // keyspace family
     /// ERR Unsupported option <opt> (EXPIRE and friends); holds the option as sent.
@@ -191,6 +213,24 @@ impl CmdError {
             InvalidFirstDbIndex => "ERR invalid first DB index",
             InvalidSecondDbIndex => "ERR invalid second DB index",
             InvalidCursor => "ERR invalid cursor",
+            ZaddXxAndNx => "ERR XX and NX options at the same time are not compatible",
+            ZaddGtLtNx => "ERR GT, LT, and/or NX options at the same time are not compatible",
+            ZaddIncrOnePair => "ERR INCR option supports a single increment-element pair",
+            ScoreIsNan => "ERR resulting score is not a number (NaN)",
+            MinMaxNotFloat => "ERR min or max is not a float",
+            MinMaxNotLexItem => "ERR min or max not valid string range item",
+            RangeLimitNeedsBy => {
+                "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or \
+                 BYLEX"
+            }
+            RangeWithscoresByLex => {
+                "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+            }
+            AtLeastOneInputKey(cmd) => {
+                return format!("ERR at least 1 input key is needed for '{cmd}' command").into()
+            }
+            WeightNotFloat => "ERR weight value is not a float",
+            CountNotPositive => "ERR count should be greater than 0",
             SourceAndDestinationSame => "ERR source and destination objects are the same",
             StringTooLong => "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
             OffsetOutOfRange => "ERR offset is out of range",
@@ -270,7 +310,6 @@ impl CmdError {
             }
             CountNegative => "ERR COUNT can't be negative",
             MaxlenNegative => "ERR MAXLEN can't be negative",
-            CountNotPositive => "ERR count should be greater than 0",
             ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible"
             }

@@ -108,6 +108,37 @@ pub fn parse_score(bytes: &[u8]) -> Option<f64> {
     Some(value)
 }
 
+/// A whole-argument `strtod` as Redis's zslParseRange uses it (ZCOUNT, ZRANGEBYSCORE bounds):
+/// the text ends at the first NUL (C string); leading spaces are skipped; overflow gives an
+/// infinity and underflow zero (no ERANGE check); nothing at all is 0 (no conversion, and the
+/// end pointer sits on the NUL). NaN, a space-only text and any trailing byte are refused.
+pub fn parse_strtod(bytes: &[u8]) -> Option<f64> {
+    let text = bytes.split(|&b| b == 0).next().unwrap_or_default();
+    if text.is_empty() {
+        return Some(0.0);
+    }
+    let start = text.iter().position(|&b| !is_c_space(b))?;
+    let text = &text[start..];
+    let value = match scan_c_float(text)? {
+        CFloat::Infinite { negative } => signed(f64::INFINITY, negative),
+        CFloat::Decimal { .. } => std::str::from_utf8(text).ok()?.parse().ok()?,
+        CFloat::Hex {
+            negative,
+            int,
+            frac,
+            exp2,
+        } => {
+            let (n, exp2) = hex_significand(int, frac, exp2, &F64);
+            match round_big(&n, exp2, false, &F64) {
+                Rounded::Zero => signed(0.0, negative),
+                Rounded::Overflow => signed(f64::INFINITY, negative),
+                Rounded::Finite { mant, exp2 } => signed(f64_from_parts(mant, exp2), negative),
+            }
+        }
+    };
+    Some(value)
+}
+
 /// An x87 80-bit extended value, the `long double` redis-server 7.0 uses on x86-64.
 /// A finite value is `mant × 2^exp2`; `mant` has its top bit set unless the value is subnormal
 /// (`exp2 == X87.exp2_min`) or zero (`mant == 0`, `exp2 == 0`).

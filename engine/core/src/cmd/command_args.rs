@@ -657,6 +657,179 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("type", args(&[key("key", 0)])),
     ("unlink", args(&[key("key", 0).multiple()])),
     ("watch", args(&[key("key", 0).multiple()])),
+    ("zadd", args(&[
+        key("key", 0),
+        oneof("condition", &[
+            pure_token("nx", "NX"),
+            pure_token("xx", "XX"),
+        ]).since("3.0.2").optional(),
+        oneof("comparison", &[
+            pure_token("gt", "GT"),
+            pure_token("lt", "LT"),
+        ]).since("6.2.0").optional(),
+        pure_token("change", "CH").since("3.0.2").optional(),
+        pure_token("increment", "INCR").since("3.0.2").optional(),
+        block("score_member", &[double("score"), string("member")]).multiple(),
+    ]).history(&[
+        ("2.4.0", "Accepts multiple elements."),
+        ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+        ("6.2.0", "Added the `GT` and `LT` options."),
+    ])),
+    ("zcard", args(&[key("key", 0)])),
+    ("zcount", args(&[key("key", 0), double("min"), double("max")])),
+    ("zdiff", args(&[
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        pure_token("withscores", "WITHSCORES").optional(),
+    ])),
+    ("zdiffstore", args(&[key("destination", 0), integer("numkeys"), key("key", 1).multiple()])),
+    ("zincrby", args(&[key("key", 0), integer("increment"), string("member")])),
+    ("zinter", args(&[
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        integer("weight").token("WEIGHTS").optional().multiple(),
+        oneof("aggregate", &[
+            pure_token("sum", "SUM"),
+            pure_token("min", "MIN"),
+            pure_token("max", "MAX"),
+        ]).token("AGGREGATE").optional(),
+        pure_token("withscores", "WITHSCORES").optional(),
+    ])),
+    ("zintercard", args(&[
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        integer("limit").token("LIMIT").optional(),
+    ])),
+    ("zinterstore", args(&[
+        key("destination", 0),
+        integer("numkeys"),
+        key("key", 1).multiple(),
+        integer("weight").token("WEIGHTS").optional().multiple(),
+        oneof("aggregate", &[
+            pure_token("sum", "SUM"),
+            pure_token("min", "MIN"),
+            pure_token("max", "MAX"),
+        ]).token("AGGREGATE").optional(),
+    ])),
+    ("zlexcount", args(&[key("key", 0), string("min"), string("max")])),
+    ("zmpop", args(&[
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        oneof("where", &[pure_token("min", "MIN"), pure_token("max", "MAX")]),
+        integer("count").token("COUNT").optional(),
+    ])),
+    ("zmscore", args(&[key("key", 0), string("member").multiple()])),
+    ("zpopmax", args(&[key("key", 0), integer("count").optional()])),
+    ("zpopmin", args(&[key("key", 0), integer("count").optional()])),
+    ("zrandmember", args(&[
+        key("key", 0),
+        block("options", &[
+            integer("count"),
+            pure_token("withscores", "WITHSCORES").optional(),
+        ]).optional(),
+    ])),
+    ("zrange", args(&[
+        key("key", 0),
+        string("start"),
+        string("stop"),
+        oneof("sortby", &[
+            pure_token("byscore", "BYSCORE"),
+            pure_token("bylex", "BYLEX"),
+        ]).since("6.2.0").optional(),
+        pure_token("rev", "REV").since("6.2.0").optional(),
+        block("offset_count", &[
+            integer("offset"),
+            integer("count"),
+        ]).token("LIMIT").since("6.2.0").optional(),
+        pure_token("withscores", "WITHSCORES").optional(),
+    ]).history(&[
+        ("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),
+    ])),
+    ("zrangebylex", args(&[
+        key("key", 0),
+        string("min"),
+        string("max"),
+        block("offset_count", &[integer("offset"), integer("count")]).token("LIMIT").optional(),
+    ]).deprecated("6.2.0", "`ZRANGE` with the `BYLEX` argument")),
+    ("zrangebyscore", args(&[
+        key("key", 0),
+        double("min"),
+        double("max"),
+        pure_token("withscores", "WITHSCORES").since("2.0.0").optional(),
+        block("offset_count", &[integer("offset"), integer("count")]).token("LIMIT").optional(),
+    ]).history(&[
+        ("2.0.0", "Added the `WITHSCORES` modifier."),
+    ]).deprecated("6.2.0", "`ZRANGE` with the `BYSCORE` argument")),
+    ("zrangestore", args(&[
+        key("dst", 0),
+        key("src", 1),
+        string("min"),
+        string("max"),
+        oneof("sortby", &[
+            pure_token("byscore", "BYSCORE"),
+            pure_token("bylex", "BYLEX"),
+        ]).optional(),
+        pure_token("rev", "REV").optional(),
+        block("offset_count", &[integer("offset"), integer("count")]).token("LIMIT").optional(),
+    ])),
+    ("zrank", args(&[key("key", 0), string("member")])),
+    ("zrem", args(&[key("key", 0), string("member").multiple()]).history(&[
+        ("2.4.0", "Accepts multiple elements."),
+    ])),
+    ("zremrangebylex", args(&[key("key", 0), string("min"), string("max")])),
+    ("zremrangebyrank", args(&[key("key", 0), integer("start"), integer("stop")])),
+    ("zremrangebyscore", args(&[key("key", 0), double("min"), double("max")])),
+    ("zrevrange", args(&[
+        key("key", 0),
+        integer("start"),
+        integer("stop"),
+        pure_token("withscores", "WITHSCORES").optional(),
+    ]).deprecated("6.2.0", "`ZRANGE` with the `REV` argument")),
+    ("zrevrangebylex", args(&[
+        key("key", 0),
+        string("max"),
+        string("min"),
+        block("offset_count", &[integer("offset"), integer("count")]).token("LIMIT").optional(),
+    ]).deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYLEX` arguments")),
+    ("zrevrangebyscore", args(&[
+        key("key", 0),
+        double("max"),
+        double("min"),
+        pure_token("withscores", "WITHSCORES").optional(),
+        block("offset_count", &[integer("offset"), integer("count")]).token("LIMIT").optional(),
+    ]).history(&[
+        ("2.1.6", "`min` and `max` can be exclusive."),
+    ]).deprecated("6.2.0", "`ZRANGE` with the `REV` and `BYSCORE` arguments")),
+    ("zrevrank", args(&[key("key", 0), string("member")])),
+    ("zscan", args(&[
+        key("key", 0),
+        integer("cursor"),
+        pattern("pattern").token("MATCH").optional(),
+        integer("count").token("COUNT").optional(),
+    ])),
+    ("zscore", args(&[key("key", 0), string("member")])),
+    ("zunion", args(&[
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        integer("weight").token("WEIGHTS").optional().multiple(),
+        oneof("aggregate", &[
+            pure_token("sum", "SUM"),
+            pure_token("min", "MIN"),
+            pure_token("max", "MAX"),
+        ]).token("AGGREGATE").optional(),
+        pure_token("withscores", "WITHSCORES").optional(),
+    ])),
+    ("zunionstore", args(&[
+        key("destination", 0),
+        integer("numkeys"),
+        key("key", 1).multiple(),
+        integer("weight").token("WEIGHTS").optional().multiple(),
+        oneof("aggregate", &[
+            pure_token("sum", "SUM"),
+            pure_token("min", "MIN"),
+            pure_token("max", "MAX"),
+        ]).token("AGGREGATE").optional(),
+    ])),
 ];
 // END generated
 

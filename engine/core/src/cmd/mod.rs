@@ -16,7 +16,7 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::{
-    expire, hash, keyspace, list, memory, object, server, set, strings, transactions,
+    expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
 
 use crate::access::ExecCx;
@@ -805,11 +805,12 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 8] {
+pub fn families() -> [&'static [CommandSpec]; 9] {
     [
         strings::SPECS,
         hash::SPECS,
         set::SPECS,
+        zset::SPECS,
         keyspace::SPECS,
         server::SPECS,
         transactions::SPECS,

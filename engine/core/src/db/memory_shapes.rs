@@ -5,7 +5,7 @@
 
 use super::{
     Collection, End, Entry, HashLimits, HashValue, ListLimits, ListValue, SetLimits, SetValue,
-    Value,
+    Value, ZSetLimits, ZSetValue,
 };
 
 /// An entry's bytes for `key` holding `c`.
@@ -41,6 +41,16 @@ fn list_of(elements: usize) -> ListValue {
     l
 }
 
+/// ZADD key j member:<j> for j in 0..members (integer scores, ascending).
+fn zset_of(members: u32) -> ZSetValue {
+    let mut z = ZSetValue::new(1);
+    for j in 0..members {
+        let member = format!("member:{j}");
+        z.insert(member.as_bytes(), f64::from(j), &ZSetLimits::default());
+    }
+    z
+}
+
 #[test]
 fn collections_meet_the_memory_targets() {
     let collection = std::mem::size_of::<Collection>();
@@ -58,6 +68,19 @@ fn collections_meet_the_memory_targets() {
             1000,
             Collection::Set(members),
             30,
+        ),
+        (
+            "zset, 1000 members member:<j> (skiplist)",
+            1000,
+            Collection::ZSet(zset_of(1000)),
+            55,
+        ),
+        (
+            "zset, 100 members member:<j> (listpack), per key",
+            1,
+            // Front coding: `member:<j>` shares `member:` (and more) with its neighbour.
+            Collection::ZSet(zset_of(100)),
+            1068,
         ),
         (
             "hash, 50 fields f<j> (listpack), per key",

@@ -21,11 +21,13 @@ mod packed;
 mod packed_table;
 pub mod set;
 pub use crate::size_class;
+pub mod zset;
 
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
 pub use list::{End, ListLimits, ListValue};
 pub use set::{Member, SetLimits, SetValue};
+pub use zset::{cmp_entries as cmp_zset_entries, ZSetLimits, ZSetValue};
 
 use crate::table::{Keyed, Table};
 
@@ -35,6 +37,7 @@ use crate::table::{Keyed, Table};
 pub struct CollectionLimits {
     pub hash: HashLimits,
     pub set: SetLimits,
+    pub zset: ZSetLimits,
     pub list: ListLimits,
 }
 
@@ -194,6 +197,7 @@ pub enum Collection {
     Hash(HashValue),
     Set(SetValue),
     List(ListValue),
+    ZSet(ZSetValue),
 }
 
 impl Collection {
@@ -206,6 +210,7 @@ impl Collection {
             Collection::Hash(_) => Kind::Hash,
             Collection::Set(_) => Kind::Set,
             Collection::List(_) => Kind::List,
+            Collection::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -214,6 +219,7 @@ impl Collection {
             Collection::Hash(h) => h.encoding(),
             Collection::Set(s) => s.encoding(),
             Collection::List(l) => l.encoding(),
+            Collection::ZSet(z) => z.encoding(),
         }
     }
 
@@ -223,6 +229,7 @@ impl Collection {
             Collection::Hash(h) => h.len(),
             Collection::Set(s) => s.len(),
             Collection::List(l) => l.len(),
+            Collection::ZSet(z) => z.len(),
         }
     }
 
@@ -235,6 +242,7 @@ impl Collection {
             Collection::Hash(h) => h.heap_bytes(),
             Collection::Set(s) => s.heap_bytes(),
             Collection::List(l) => l.heap_bytes(),
+            Collection::ZSet(z) => z.heap_bytes(),
         }
     }
 
@@ -244,6 +252,7 @@ impl Collection {
             Collection::Hash(h) => h.check_invariants(),
             Collection::Set(s) => s.check_invariants(),
             Collection::List(l) => l.check_invariants(),
+            Collection::ZSet(z) => z.check_invariants(),
         }
     }
 }
@@ -255,6 +264,7 @@ pub enum Kind {
     Hash,
     Set,
     List,
+    ZSet,
 }
 
 impl Kind {
@@ -264,6 +274,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::List => "list",
+            Kind::ZSet => "zset",
         }
     }
 }

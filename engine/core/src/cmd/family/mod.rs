@@ -13,3 +13,4 @@ pub mod server;
 pub mod set;
 pub mod strings;
 pub mod transactions;
+pub mod zset;
