@@ -1,5 +1,5 @@
-//! Commands whose reply is a draw the server makes (SPOP, SRANDMEMBER, HRANDFIELD) or follows its
-//! table layout (SSCAN, HSCAN). The model cannot predict such a reply, so it checks the reply the
+//! Commands whose reply is a draw the server makes (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) or
+//! follows its table layout (SSCAN, HSCAN, ZSCAN). The model cannot predict such a reply, so it checks the reply the
 //! server recorded against what Redis 7.0 allows in the model's state, and takes the draw as
 //! made: a valid SPOP removes exactly the members the server returned. A recorded reply that
 //! Redis could not have given (a member that is not in the set, one popped twice, a wrong count,
@@ -25,6 +25,7 @@ use crate::hash;
 use crate::model::Ctx;
 use crate::resp::Resp;
 use crate::set;
+use crate::zset;
 
 macro_rules! tri {
     ($e:expr) => {
@@ -369,6 +370,145 @@ pub(crate) fn hscan(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
         (b"0", flat)
     });
     scan_reply(next, items.into_iter().map(Resp::bulk).collect())
+}
+
+/// A score as a recorded reply carries it: a RESP3 double, or RESP2's bulk string.
+fn recorded_score(reply: &Resp) -> Option<f64> {
+    match reply {
+        Resp::Double(d) => Some(*d),
+        Resp::Bulk(text) => zset::string2d(text),
+        _ => None,
+    }
+}
+
+pub(crate) fn zrandmember(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
+    let mut with_scores = false;
+    let count = match argv.get(2) {
+        None => None,
+        Some(arg) => {
+            let n = tri!(rand_count(arg));
+            if argv.len() > 4 || (argv.len() == 4 && !argv[3].eq_ignore_ascii_case(b"withscores")) {
+                return Resp::err(SYNTAX);
+            }
+            if argv.len() == 4 {
+                with_scores = true;
+                if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
+                    return Resp::err(OUT_OF_RANGE);
+                }
+            }
+            Some(n)
+        }
+    };
+    let z = tri!(zset::zset_at(cx, &argv[1]));
+    let recorded = cx.recorded;
+    let Some(count) = count else {
+        let Some(z) = z else {
+            return Resp::Nil;
+        };
+        return match recorded {
+            Some(Resp::Bulk(m)) if z.contains_key(m) => Resp::Bulk(m.clone()),
+            _ => Resp::bulk(z.keys().next().expect("not empty")),
+        };
+    };
+    let Some(z) = z else {
+        return Resp::Array(Vec::new());
+    };
+    let members: Vec<&[u8]> = z.keys().map(Vec::as_slice).collect();
+    if !with_scores {
+        return draw_reply(&members, count, recorded, |m| z.contains_key(m));
+    }
+    let want = if count < 0 {
+        count.unsigned_abs() as usize
+    } else {
+        usize::try_from(count).unwrap_or(usize::MAX).min(z.len())
+    };
+    let resp3 = cx.conn.resp3;
+    // RESP3 pairs [member, double]; RESP2 flat member, score-as-bulk.
+    let pairs: Option<Vec<(&[u8], f64)>> = match recorded {
+        Some(Resp::Array(items)) if resp3 => items
+            .iter()
+            .map(|item| match item {
+                Resp::Array(pair) => match pair.as_slice() {
+                    [Resp::Bulk(m), score] => Some((m.as_slice(), recorded_score(score)?)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+        Some(Resp::Array(items)) if !resp3 && items.len() % 2 == 0 => items
+            .chunks(2)
+            .map(|pair| match pair {
+                [Resp::Bulk(m), score] => Some((m.as_slice(), recorded_score(score)?)),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    };
+    let drawn: Option<Vec<&[u8]>> = pairs
+        .filter(|pairs| {
+            let picked: Vec<&[u8]> = pairs.iter().map(|(m, _)| *m).collect();
+            pairs.len() == want
+                && pairs.iter().all(|(m, s)| {
+                    z.get(*m)
+                        .is_some_and(|have| have.0.to_bits() == s.to_bits())
+                })
+                && (count < 0 || all_distinct(&picked))
+        })
+        .map(|pairs| pairs.into_iter().map(|(m, _)| m).collect());
+    let picked = drawn.unwrap_or_else(|| members.iter().copied().cycle().take(want).collect());
+    let score = |m: &[u8]| Resp::Double(z[m].0);
+    if resp3 {
+        Resp::Array(
+            picked
+                .into_iter()
+                .map(|m| Resp::Array(vec![Resp::bulk(m), score(m)]))
+                .collect(),
+        )
+    } else {
+        Resp::Array(
+            picked
+                .into_iter()
+                .flat_map(|m| [Resp::bulk(m), score(m)])
+                .collect(),
+        )
+    }
+}
+
+pub(crate) fn zscan(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
+    let cursor = tri!(scan_cursor(&argv[2]));
+    let Some(z) = tri!(zset::zset_at(cx, &argv[1])) else {
+        return scan_reply(b"0", Vec::new());
+    };
+    let pattern = tri!(scan_options(argv));
+    let matching: BTreeMap<&[u8], f64> = z
+        .iter()
+        .map(|(m, s)| (m.as_slice(), s.0))
+        .filter(|(m, _)| pattern.as_ref().is_none_or(|p| crate::glob_matches(p, m)))
+        .collect();
+    // Scores come back as bulk strings in both protocols; one that reads back as the member's
+    // score is Redis's (listpack and skiplist spell some scores differently).
+    let drawn = recorded_scan(cx.recorded).filter(|(next, items)| {
+        let pairs: Vec<(&[u8], &[u8])> = items.chunks(2).map(|p| (p[0], p[p.len() - 1])).collect();
+        let members: Vec<&[u8]> = pairs.iter().map(|(m, _)| *m).collect();
+        scan_cursor(next).is_ok()
+            && items.len() % 2 == 0
+            && all_distinct(&members)
+            && pairs.iter().all(|(m, s)| {
+                matching
+                    .get(m)
+                    .zip(zset::string2d(s))
+                    .is_some_and(|(have, got)| have.to_bits() == got.to_bits())
+            })
+            && (cursor != 0 || *next != b"0" || pairs.len() == matching.len())
+    });
+    if let Some((next, items)) = drawn {
+        return scan_reply(next, items.into_iter().map(Resp::bulk).collect());
+    }
+    let flat = matching
+        .into_iter()
+        .flat_map(|(m, s)| [Resp::bulk(m), Resp::bulk(crate::resp::format_g17(s))])
+        .collect();
+    scan_reply(b"0", flat)
 }
 
 #[cfg(test)]

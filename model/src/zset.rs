@@ -53,7 +53,7 @@ fn float_or_reply(arg: &[u8]) -> Result<f64, Resp> {
 }
 
 /// `lookupKey` + `checkType(OBJ_ZSET)`.
-fn zset_at(cx: &Ctx, key: &[u8]) -> Result<Option<Members>, Resp> {
+pub(crate) fn zset_at(cx: &Ctx, key: &[u8]) -> Result<Option<Members>, Resp> {
     match cx.entry(key) {
         None => Ok(None),
         Some(Entry {

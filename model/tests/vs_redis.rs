@@ -422,6 +422,16 @@ fn zset_commands() -> impl Strategy<Value = Vec<Tok>> {
                 Tok::Lit(b) if b.is_empty() => vec![c, k],
                 _ => vec![c, k, n],
             }),
+        2 => (key(), one_of(&["", "0", "1", "2", "9", "-3", "x"]), one_of(&["", "WITHSCORES"]))
+            .prop_map(|(k, n, with)| {
+                let mut line = draw("ZRANDMEMBER", k, n);
+                if line.len() == 3 && !matches!(&with, Tok::Lit(b) if b.is_empty()) {
+                    line.push(with);
+                }
+                line
+            }),
+        1 => (key(), one_of(&["", "*", "a*", "[bc]"]), one_of(&["", "1", "10"]))
+            .prop_map(|(k, pattern, count)| scan("ZSCAN", k, pattern, count)),
         2 => (one_of(&["ZUNIONSTORE", "ZINTERSTORE"]), key(), keys(), one_of(&["", "WEIGHTS", "AGGREGATE MIN", "AGGREGATE MAX"]))
             .prop_map(|(c, d, ks, opt)| {
                 let n = ks.len();

@@ -1,11 +1,13 @@
-//! Draws: the set and hash commands whose reply the server draws at random (SPOP, SRANDMEMBER,
-//! HRANDFIELD) or shapes by its table (SSCAN, HSCAN from cursor 0). The model checks each
+//! Draws: the set, hash and sorted-set commands whose reply the server draws at random (SPOP,
+//! SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) or shapes by its table (SSCAN, HSCAN, ZSCAN from
+//! cursor 0). The model checks each
 //! recorded reply against what Redis allows and takes the draw as made (model's `draws`), so
 //! a popped member that is not in the set, one popped twice, a wrong count or a field with
 //! another value is a violation.
 //!
-//! The family comes from its own stream (`config::OWN_STREAM_FAMILIES`), with SADDs and HSETs
-//! of its own so that there is something to draw from; seeds that drew no draws are unchanged.
+//! The family comes from its own stream (`config::OWN_STREAM_FAMILIES`), with SADDs, HSETs and
+//! ZADDs of its own so that there is something to draw from; seeds that drew no draws are
+//! unchanged.
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -17,6 +19,7 @@ const VALUES: &[&str] = &["v", "w", "10", ""];
 /// Counts around the sizes the sets and hashes reach (a handful of elements), both signs.
 const COUNTS: &[&str] = &["0", "1", "2", "3", "9", "-1", "-3", "-9"];
 const PATTERNS: &[&str] = &["*", "m*", "f[01]", "?"];
+const SCORES: &[&str] = &["1", "2.5", "-3", "0"];
 
 fn pick(rng: &mut ChaCha8Rng, from: &[&str]) -> Vec<u8> {
     from.choose(rng).expect("choices").as_bytes().to_vec()
@@ -42,7 +45,7 @@ fn scan(rng: &mut ChaCha8Rng, name: &str, key: Vec<u8>) -> Vec<Vec<u8>> {
 
 /// One draw (or a write to draw from) on `key`.
 pub fn draw_command(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
-    match rng.gen_range(0..20) {
+    match rng.gen_range(0..26) {
         0..=3 => {
             let n = rng.gen_range(1..=4);
             line(
@@ -69,7 +72,22 @@ pub fn draw_command(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
             [key, pick(rng, COUNTS), b"WITHVALUES".to_vec()],
         ),
         17 => scan(rng, "SSCAN", key),
-        _ => scan(rng, "HSCAN", key),
+        18 => scan(rng, "HSCAN", key),
+        19 | 20 => {
+            let n = rng.gen_range(1..=3);
+            let pairs = (0..n).flat_map(|_| [pick(rng, SCORES), pick(rng, MEMBERS)]);
+            line(
+                "ZADD",
+                std::iter::once(key).chain(pairs.collect::<Vec<_>>()),
+            )
+        }
+        21 => line("ZRANDMEMBER", [key]),
+        22 => line("ZRANDMEMBER", [key, pick(rng, COUNTS)]),
+        23 => line(
+            "ZRANDMEMBER",
+            [key, pick(rng, COUNTS), b"WITHSCORES".to_vec()],
+        ),
+        _ => scan(rng, "ZSCAN", key),
     }
 }
 

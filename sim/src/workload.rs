@@ -79,12 +79,6 @@ impl Workload {
     /// A collection command, when the collection stream says this one is: over the same keys
     /// as the rest (so types collide and WRONGTYPE is exercised).
     fn collection_command(&mut self) -> Option<Vec<Vec<u8>>> {
-        if let Some(argv) = self
-            .own_stream_script(false)
-            .and_then(|s| s.into_iter().next())
-        {
-            return Some(argv);
-        }
         let (mix, rng) = self.collections.as_mut()?;
         if mix.families.is_empty() {
             return None;
@@ -193,6 +187,12 @@ impl Workload {
         }
         script.push_back(word("MULTI"));
         for _ in 0..rng.gen_range(1..=TRANSACTION_BODY_MAX) {
+            // Extras, each from its own stream: an own-stream family's command beside (never
+            // instead of) the shared collection stream's.
+            let own = self.own_stream_script(false);
+            if let Some(extra) = own.and_then(|s| s.into_iter().next()) {
+                script.push_back(extra);
+            }
             if let Some(extra) = self.collection_command() {
                 script.push_back(extra);
             }
