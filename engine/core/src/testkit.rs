@@ -225,7 +225,7 @@ impl TestCluster {
                         },
                     ));
                 }
-                Effect::Close { conn } => {
+                Effect::Close { conn } | Effect::Abort { conn } => {
                     self.closed.insert(conn, true);
                     self.queue.push_back((thread, Msg::ConnClosed { conn }));
                 }

@@ -16,6 +16,7 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::{expire, hash, keyspace, memory, object, server, set, strings, transactions};
+pub use family::pubsub;
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
@@ -454,6 +455,7 @@ pub enum ConnCmd {
     BgSave,
     ObjectHelp,
     MemoryHelp,
+    PubSubHelp,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -471,6 +473,13 @@ pub enum NodeCmd {
     ClientKill,
     ConfigSet,
     ConfigResetStat,
+    Publish,
+    SPublish,
+    PubSubChannels,
+    PubSubShardChannels,
+    PubSubNumSub,
+    PubSubShardNumSub,
+    PubSubNumPat,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -485,6 +494,8 @@ pub enum Exec {
     Multi(transactions::MultiCmd),
     /// A container (CLIENT, CONFIG…): dispatch goes to the subcommand named by argument 1.
     Container,
+    /// (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE (module `node::pubsub`).
+    PubSub(pubsub::SubCmd),
 }
 
 /// Documentation fields for COMMAND DOCS.
@@ -803,7 +814,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 7] {
+pub fn families() -> [&'static [CommandSpec]; 8] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -812,6 +823,7 @@ pub fn families() -> [&'static [CommandSpec]; 7] {
         server::SPECS,
         transactions::SPECS,
         memory::SPECS,
+        pubsub::SPECS,
     ]
 }
 
@@ -988,11 +1000,13 @@ mod tests {
                     spec.name
                 );
             }
-            // WATCH names keys but runs at the connection (it registers them on their shards).
+            // WATCH names keys but runs at the connection (it registers them on their shards);
+            // shard channels carry Redis's not_key specs but no shard holds them.
             let keyed = matches!(
                 spec.exec,
                 Exec::Shard { .. } | Exec::Multi(transactions::MultiCmd::Watch)
-            );
+            ) || spec.keys.iter().all(|k| k.flags & keyflag::NOT_KEY != 0)
+                && !spec.keys.is_empty();
             assert_eq!(
                 keyed,
                 !spec.keys.is_empty(),

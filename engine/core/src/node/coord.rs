@@ -776,6 +776,13 @@ pub(crate) fn plan_node(
         | NodeCmd::ConfigResetStat => {
             crate::node::commands::server::plan_node_cmd(cmd, argv, conn, &node.config)
         }
+        NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -847,7 +854,14 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => false,
+        | NodeCmd::ConfigResetStat
+        | NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => false,
     }
 }
 
@@ -889,6 +903,13 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::ConfigResetStat => {
             crate::node::commands::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
         }
+        NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => crate::node::pubsub::finish_node_cmd(cmd, argv, results, conn),
     }
 }
 
@@ -917,5 +938,9 @@ pub(crate) fn run_node_op(
         | NodeOp::ResetStats => {
             crate::node::commands::server::run_node_op(node, op, now_ms, current, cx)
         }
+        NodeOp::Publish { .. }
+        | NodeOp::PubSubChannels { .. }
+        | NodeOp::PubSubNumSub { .. }
+        | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, current, cx),
     }
 }

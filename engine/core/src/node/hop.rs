@@ -163,6 +163,24 @@ pub enum NodeOp {
     },
     /// CONFIG RESETSTAT: zero this thread's INFO counters.
     ResetStats,
+    /// PUBLISH / SPUBLISH: deliver to this thread's subscribers.
+    Publish {
+        space: crate::node::pubsub::Space,
+        channel: Vec<u8>,
+        message: Vec<u8>,
+    },
+    /// PUBSUB (SHARD)CHANNELS: this thread's channels matching the pattern.
+    PubSubChannels {
+        space: crate::node::pubsub::Space,
+        pattern: Option<Vec<u8>>,
+    },
+    /// PUBSUB (SHARD)NUMSUB: this thread's subscriber count per channel.
+    PubSubNumSub {
+        space: crate::node::pubsub::Space,
+        channels: Vec<Vec<u8>>,
+    },
+    /// PUBSUB NUMPAT: this thread's patterns (distinct across threads only by name).
+    PubSubPatterns,
 }
 
 #[derive(Debug)]
@@ -182,6 +200,13 @@ pub enum NodeResult {
     Done,
     Stats(Box<crate::node::commands::info::ThreadStats>),
     Lines(Vec<(u64, String)>),
+    /// Subscribers a message reached here, and the frames for the publisher itself when it
+    /// subscribes here too (written before its reply).
+    Published {
+        receivers: u64,
+        to_caller: Vec<u8>,
+    },
+    Counts(Vec<u64>),
 }
 
 /// What a waiting connection does with results as they arrive.

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod memory;
 pub mod object;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod strings;

@@ -1,0 +1,546 @@
+//! Pub/Sub on one thread: the registry of this thread's subscribers, the (un)subscribe
+//! commands, message delivery, and PUBLISH/PUBSUB's node-wide fan-out (design and the choice of
+//! path: `papers/pubsub.md`).
+//!
+//! A connection's subscriptions live in the connection (`ConnSubs`) and in its thread's
+//! `Registry` (channel or pattern to the subscribing connections here); no thread knows
+//! another's. PUBLISH is a node command: one `NodeOp::Publish` per thread, each delivering to
+//! its own subscribers and answering how many it reached; the publisher waits for every count
+//! before its next command runs. So one publisher's messages leave in order, and since a thread
+//! sends to another in FIFO order (`cx.rs`), they arrive in order at every subscriber.
+//!
+//! Invariant: a connection is in the registry under a channel or pattern exactly when that
+//! channel or pattern is in its `ConnSubs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::argv::Argv;
+use crate::cmd::pubsub::SubCmd;
+use crate::cmd::NodeCmd;
+use crate::config::OutputLimit;
+use crate::conn::{Conn, ConnState};
+use crate::coord::{CmdErrorOrReply, Targets};
+use crate::cx::{ConnId, Cx, Effect, LogLevel, ThreadId};
+use crate::error::CmdError;
+use crate::glob::glob_match;
+use crate::hop::{NodeOp, NodeResult};
+use crate::node::{Node, NodeCounters};
+use crate::reply::Reply;
+use crate::resp::RespVersion;
+
+/// Which channel namespace: PUBLISH's, or SPUBLISH's shard channels (a separate namespace).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Space {
+    Plain,
+    Shard,
+}
+
+/// One connection's subscriptions.
+#[derive(Debug, Default)]
+pub struct ConnSubs {
+    pub channels: BTreeSet<Vec<u8>>,
+    /// In subscription order: PUNSUBSCRIBE without arguments goes through them in it, as
+    /// Redis's list of a client's patterns does.
+    pub patterns: Vec<Vec<u8>>,
+    pub shard_channels: BTreeSet<Vec<u8>>,
+    /// When the output queued for this connection last rose above the pubsub soft limit and
+    /// has stayed above since (monotonic µs).
+    pub over_soft_limit_since_us: Option<u64>,
+}
+
+impl ConnSubs {
+    /// Channels plus patterns: the count (P)SUBSCRIBE replies carry.
+    fn plain_count(&self) -> i64 {
+        (self.channels.len() + self.patterns.len()) as i64
+    }
+
+    /// Whether the connection is in Redis's pub/sub mode (any subscription of any kind).
+    pub fn active(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard_channels.is_empty()
+    }
+}
+
+/// This thread's subscribers by channel and by pattern.
+#[derive(Debug, Default)]
+pub struct Registry {
+    channels: BTreeMap<Vec<u8>, Vec<ConnId>>,
+    shard_channels: BTreeMap<Vec<u8>, Vec<ConnId>>,
+    patterns: BTreeMap<Vec<u8>, Vec<ConnId>>,
+}
+
+impl Registry {
+    fn space(&mut self, space: Space) -> &mut BTreeMap<Vec<u8>, Vec<ConnId>> {
+        match space {
+            Space::Plain => &mut self.channels,
+            Space::Shard => &mut self.shard_channels,
+        }
+    }
+
+    fn channels_of(&self, space: Space) -> &BTreeMap<Vec<u8>, Vec<ConnId>> {
+        match space {
+            Space::Plain => &self.channels,
+            Space::Shard => &self.shard_channels,
+        }
+    }
+
+    /// Checks the registry against the connections' own sets (simulator and tests).
+    pub fn check_invariants<'c>(&self, conns: impl Iterator<Item = &'c Conn>) {
+        let mut listed = 0;
+        for conn in conns {
+            let subs = &conn.subs;
+            for (map, names) in [
+                (&self.channels, subs.channels.iter().collect::<Vec<_>>()),
+                (&self.shard_channels, subs.shard_channels.iter().collect()),
+                (&self.patterns, subs.patterns.iter().collect()),
+            ] {
+                for name in names {
+                    let ids = map.get(name).map(Vec::as_slice).unwrap_or(&[]);
+                    assert!(ids.contains(&conn.id), "conn {:?} not registered", conn.id);
+                    listed += 1;
+                }
+            }
+        }
+        let registered: usize = [&self.channels, &self.shard_channels, &self.patterns]
+            .iter()
+            .flat_map(|m| m.values())
+            .map(Vec::len)
+            .sum();
+        // Connections checked out of the table are not listed: only a bound can be checked.
+        assert!(listed <= registered, "{listed} subscriptions, {registered} registered");
+    }
+}
+
+fn register(map: &mut BTreeMap<Vec<u8>, Vec<ConnId>>, name: &[u8], id: ConnId) {
+    map.entry(name.to_vec()).or_default().push(id);
+}
+
+fn deregister(map: &mut BTreeMap<Vec<u8>, Vec<ConnId>>, name: &[u8], id: ConnId) {
+    if let Some(ids) = map.get_mut(name) {
+        ids.retain(|&c| c != id);
+        if ids.is_empty() {
+            map.remove(name);
+        }
+    }
+}
+
+/// A subscription change as Redis reports it: `[kind, name or nil, count]`.
+fn notice(kind: &'static str, name: Option<&[u8]>, count: i64) -> Reply {
+    Reply::Push(vec![
+        Reply::bulk(kind.as_bytes()),
+        name.map_or(Reply::Nil, Reply::bulk),
+        Reply::Int(count),
+    ])
+}
+
+/// Runs a (un)subscribe command; returns the frames it answers with, one per name.
+pub(crate) fn run_sub(node: &mut Node, conn: &mut Conn, cmd: SubCmd, argv: &Argv) -> Vec<Reply> {
+    let names = argv.iter().skip(1);
+    let registry = &mut node.pubsub;
+    let (id, subs) = (conn.id, &mut conn.subs);
+    let mut frames = Vec::with_capacity(argv.len().max(2) - 1);
+    match cmd {
+        SubCmd::Subscribe | SubCmd::SSubscribe => {
+            let (space, kind) = match cmd {
+                SubCmd::Subscribe => (Space::Plain, "subscribe"),
+                _ => (Space::Shard, "ssubscribe"),
+            };
+            for name in names {
+                let set = match space {
+                    Space::Plain => &mut subs.channels,
+                    Space::Shard => &mut subs.shard_channels,
+                };
+                if set.insert(name.to_vec()) {
+                    register(registry.space(space), name, id);
+                }
+                let count = match space {
+                    Space::Plain => subs.plain_count(),
+                    Space::Shard => subs.shard_channels.len() as i64,
+                };
+                frames.push(notice(kind, Some(name), count));
+            }
+        }
+        SubCmd::PSubscribe => {
+            for name in names {
+                if !subs.patterns.iter().any(|p| p == name) {
+                    subs.patterns.push(name.to_vec());
+                    register(&mut registry.patterns, name, id);
+                }
+                frames.push(notice("psubscribe", Some(name), subs.plain_count()));
+            }
+        }
+        SubCmd::Unsubscribe | SubCmd::SUnsubscribe => {
+            let (space, kind) = match cmd {
+                SubCmd::Unsubscribe => (Space::Plain, "unsubscribe"),
+                _ => (Space::Shard, "sunsubscribe"),
+            };
+            let set = match space {
+                Space::Plain => &mut subs.channels,
+                Space::Shard => &mut subs.shard_channels,
+            };
+            let targets: Vec<Vec<u8>> = if argv.len() == 1 {
+                set.iter().cloned().collect()
+            } else {
+                names.map(<[u8]>::to_vec).collect()
+            };
+            for name in &targets {
+                let set = match space {
+                    Space::Plain => &mut subs.channels,
+                    Space::Shard => &mut subs.shard_channels,
+                };
+                if set.remove(name) {
+                    deregister(registry.space(space), name, id);
+                }
+                let count = match space {
+                    Space::Plain => subs.plain_count(),
+                    Space::Shard => subs.shard_channels.len() as i64,
+                };
+                frames.push(notice(kind, Some(name), count));
+            }
+            if targets.is_empty() {
+                let count = match space {
+                    Space::Plain => subs.plain_count(),
+                    Space::Shard => subs.shard_channels.len() as i64,
+                };
+                frames.push(notice(kind, None, count));
+            }
+        }
+        SubCmd::PUnsubscribe => {
+            let targets: Vec<Vec<u8>> = if argv.len() == 1 {
+                subs.patterns.clone()
+            } else {
+                names.map(<[u8]>::to_vec).collect()
+            };
+            for name in &targets {
+                if let Some(at) = subs.patterns.iter().position(|p| p == name) {
+                    subs.patterns.remove(at);
+                    deregister(&mut registry.patterns, name, id);
+                }
+                frames.push(notice("punsubscribe", Some(name), subs.plain_count()));
+            }
+            if targets.is_empty() {
+                frames.push(notice("punsubscribe", None, subs.plain_count()));
+            }
+        }
+    }
+    frames
+}
+
+/// Ends every subscription of the connection, silently (RESET, disconnect).
+pub(crate) fn unsubscribe_all(node: &mut Node, conn: &mut Conn) {
+    let subs = std::mem::take(&mut conn.subs);
+    for name in &subs.channels {
+        deregister(&mut node.pubsub.channels, name, conn.id);
+    }
+    for name in &subs.shard_channels {
+        deregister(&mut node.pubsub.shard_channels, name, conn.id);
+    }
+    for name in &subs.patterns {
+        deregister(&mut node.pubsub.patterns, name, conn.id);
+    }
+}
+
+/// Whether a RESP2 connection in pub/sub mode may run the command (Redis's list).
+pub(crate) fn allowed_while_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "ping"
+            | "subscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// Whether queued output of `pending_bytes` breaks the limit now; tracks the soft window.
+fn over_limit(limit: OutputLimit, subs: &mut ConnSubs, pending_bytes: u64, now_us: u64) -> bool {
+    if limit.hard_bytes > 0 && pending_bytes >= limit.hard_bytes {
+        return true;
+    }
+    if limit.soft_bytes > 0 && pending_bytes >= limit.soft_bytes {
+        let since = *subs.over_soft_limit_since_us.get_or_insert(now_us);
+        return now_us.saturating_sub(since) >= limit.soft_seconds * 1_000_000;
+    }
+    subs.over_soft_limit_since_us = None;
+    false
+}
+
+const OUTPUT_LIMIT_WARNING: &str =
+    "Client scheduled to be closed ASAP for overcoming of output buffer limits.";
+
+/// Queues a message frame on a subscriber hosted here (checked in, its step's output already
+/// flushed). A subscriber whose queued output breaks the pubsub limit is dropped at once, its
+/// unsent output discarded: memory stays bounded and nobody else waits for it.
+fn push_frame(
+    conn: &mut Conn,
+    frame: &[u8],
+    limit: OutputLimit,
+    counters: &mut NodeCounters,
+    cx: &mut Cx,
+) {
+    if matches!(conn.state, ConnState::Closing) {
+        // Redis drops replies to a client it is closing; it still counts as a receiver.
+        return;
+    }
+    let pending = (conn.out_pending_bytes + frame.len()) as u64;
+    if over_limit(limit, &mut conn.subs, pending, cx.now_mono_us()) {
+        cx.mark("pubsub.output_limit");
+        conn.state = ConnState::Closing;
+        cx.push(Effect::Log {
+            level: LogLevel::Warning,
+            text: OUTPUT_LIMIT_WARNING,
+        });
+        cx.push(Effect::Abort { conn: conn.id });
+        return;
+    }
+    let mut bytes = cx.take_buffer();
+    bytes.extend_from_slice(frame);
+    conn.out_pending_bytes += bytes.len();
+    counters.net_output_bytes += bytes.len() as u64;
+    cx.push(Effect::Write {
+        conn: conn.id,
+        bytes,
+    });
+}
+
+/// A message frame encoded once per protocol version, on first need.
+struct Encoded<'r> {
+    frame: &'r Reply,
+    resp2: Option<Vec<u8>>,
+    resp3: Option<Vec<u8>>,
+}
+
+impl<'r> Encoded<'r> {
+    fn new(frame: &'r Reply) -> Self {
+        Encoded {
+            frame,
+            resp2: None,
+            resp3: None,
+        }
+    }
+
+    fn bytes(&mut self, version: RespVersion) -> &[u8] {
+        let slot = match version {
+            RespVersion::Resp2 => &mut self.resp2,
+            RespVersion::Resp3 => &mut self.resp3,
+        };
+        slot.get_or_insert_with(|| {
+            let mut out = Vec::new();
+            crate::resp::encode(self.frame, version, &mut out);
+            out
+        })
+    }
+}
+
+/// Delivers one message to this thread's subscribers; the caller (`current`, checked out
+/// while it runs) gets its frames back in `to_caller`, to write before its reply as Redis does.
+fn deliver(
+    node: &mut Node,
+    space: Space,
+    channel: &[u8],
+    message: &[u8],
+    current: Option<&Conn>,
+    cx: &mut Cx,
+) -> NodeResult {
+    let limit = node.config.pubsub_output_limit();
+    let mut receivers = 0u64;
+    let mut to_caller = Vec::new();
+    let kind: &'static [u8] = match space {
+        Space::Plain => b"message",
+        Space::Shard => b"smessage",
+    };
+    let direct = Reply::Push(vec![
+        Reply::bulk(kind),
+        Reply::bulk(channel),
+        Reply::bulk(message),
+    ]);
+    let mut groups: Vec<(Reply, Vec<ConnId>)> = Vec::new();
+    if let Some(ids) = node.pubsub.channels_of(space).get(channel) {
+        groups.push((direct, ids.clone()));
+    }
+    if space == Space::Plain {
+        for (pattern, ids) in &node.pubsub.patterns {
+            if glob_match(pattern, channel, false) {
+                let frame = Reply::Push(vec![
+                    Reply::bulk(b"pmessage".as_slice()),
+                    Reply::bulk(pattern.as_slice()),
+                    Reply::bulk(channel),
+                    Reply::bulk(message),
+                ]);
+                groups.push((frame, ids.clone()));
+            }
+        }
+    }
+    for (frame, ids) in &groups {
+        let mut encoded = Encoded::new(frame);
+        for &id in ids {
+            receivers += 1;
+            if let Some(caller) = current.filter(|c| c.id == id) {
+                to_caller.extend_from_slice(encoded.bytes(caller.resp));
+                continue;
+            }
+            if let Some(conn) = node.conns.get_mut(&id) {
+                let bytes = encoded.bytes(conn.resp);
+                push_frame(conn, bytes, limit, &mut node.counters, cx);
+            }
+        }
+    }
+    NodeResult::Published {
+        receivers,
+        to_caller,
+    }
+}
+
+/// PUBLISH, SPUBLISH and PUBSUB's subcommands: the op every thread runs.
+pub(crate) fn plan_node_cmd(
+    cmd: NodeCmd,
+    argv: &Argv,
+) -> Result<(NodeOp, Targets), CmdErrorOrReply> {
+    let op = match cmd {
+        NodeCmd::Publish | NodeCmd::SPublish => NodeOp::Publish {
+            space: space_of(cmd),
+            channel: argv[1].to_vec(),
+            message: argv[2].to_vec(),
+        },
+        NodeCmd::PubSubChannels | NodeCmd::PubSubShardChannels => {
+            if argv.len() > 3 {
+                return Err(CmdError::SubcommandSyntax {
+                    sub: argv[1].to_vec(),
+                    container: "PUBSUB",
+                }
+                .into());
+            }
+            NodeOp::PubSubChannels {
+                space: space_of(cmd),
+                pattern: argv.get(2).map(<[u8]>::to_vec),
+            }
+        }
+        NodeCmd::PubSubNumSub | NodeCmd::PubSubShardNumSub => NodeOp::PubSubNumSub {
+            space: space_of(cmd),
+            channels: argv.iter().skip(2).map(<[u8]>::to_vec).collect(),
+        },
+        NodeCmd::PubSubNumPat => NodeOp::PubSubPatterns,
+        other => unreachable!("{other:?} is not a pub/sub command"),
+    };
+    Ok((op, Targets::All))
+}
+
+fn space_of(cmd: NodeCmd) -> Space {
+    match cmd {
+        NodeCmd::SPublish | NodeCmd::PubSubShardChannels | NodeCmd::PubSubShardNumSub => {
+            Space::Shard
+        }
+        _ => Space::Plain,
+    }
+}
+
+/// This thread's part of a pub/sub node op.
+pub(crate) fn run_node_op(
+    node: &mut Node,
+    op: NodeOp,
+    current: Option<&Conn>,
+    cx: &mut Cx,
+) -> NodeResult {
+    match op {
+        NodeOp::Publish {
+            space,
+            channel,
+            message,
+        } => deliver(node, space, &channel, &message, current, cx),
+        NodeOp::PubSubChannels { space, pattern } => NodeResult::Keys(
+            node.pubsub
+                .channels_of(space)
+                .keys()
+                .filter(|name| pattern.as_ref().is_none_or(|p| glob_match(p, name, false)))
+                .cloned()
+                .collect(),
+        ),
+        NodeOp::PubSubNumSub { space, channels } => {
+            let map = node.pubsub.channels_of(space);
+            let counts = channels
+                .iter()
+                .map(|c| map.get(c).map_or(0, |ids| ids.len() as u64))
+                .collect();
+            NodeResult::Counts(counts)
+        }
+        NodeOp::PubSubPatterns => {
+            NodeResult::Keys(node.pubsub.patterns.keys().cloned().collect())
+        }
+        other => unreachable!("{other:?} is not a pub/sub op"),
+    }
+}
+
+/// Merges the threads' answers into the reply.
+pub(crate) fn finish_node_cmd(
+    cmd: NodeCmd,
+    argv: &Argv,
+    results: Vec<(ThreadId, NodeResult)>,
+    conn: &mut Conn,
+) -> Reply {
+    match cmd {
+        NodeCmd::Publish | NodeCmd::SPublish => {
+            let mut total = 0;
+            for (_, result) in results {
+                let NodeResult::Published {
+                    receivers,
+                    to_caller,
+                } = result
+                else {
+                    unreachable!("PUBLISH part {result:?}")
+                };
+                total += receivers;
+                conn.out.extend_from_slice(&to_caller);
+            }
+            Reply::Int(total as i64)
+        }
+        NodeCmd::PubSubChannels | NodeCmd::PubSubShardChannels => {
+            Reply::Array(distinct(results).into_iter().map(Reply::Bulk).collect())
+        }
+        NodeCmd::PubSubNumPat => Reply::Int(distinct(results).len() as i64),
+        NodeCmd::PubSubNumSub | NodeCmd::PubSubShardNumSub => {
+            let mut totals = vec![0u64; argv.len() - 2];
+            for (_, result) in results {
+                let NodeResult::Counts(counts) = result else {
+                    unreachable!("NUMSUB part {result:?}")
+                };
+                for (total, n) in totals.iter_mut().zip(counts) {
+                    *total += n;
+                }
+            }
+            let pairs = argv.iter().skip(2).zip(totals);
+            let flat = pairs.flat_map(|(name, n)| [Reply::bulk(name), Reply::Int(n as i64)]);
+            Reply::Array(flat.collect())
+        }
+        other => unreachable!("{other:?} is not a pub/sub command"),
+    }
+}
+
+/// The union of the threads' name lists, each name once, in byte order.
+fn distinct(results: Vec<(ThreadId, NodeResult)>) -> BTreeSet<Vec<u8>> {
+    results
+        .into_iter()
+        .flat_map(|(_, result)| match result {
+            NodeResult::Keys(names) => names,
+            other => unreachable!("pub/sub names part {other:?}"),
+        })
+        .collect()
+}
+
+/// This thread's distinct channels, patterns and shard channels, for INFO (merged by name).
+pub(crate) fn names_for_info(node: &Node) -> [Vec<Vec<u8>>; 3] {
+    let r = &node.pubsub;
+    [
+        r.channels.keys().cloned().collect(),
+        r.patterns.keys().cloned().collect(),
+        r.shard_channels.keys().cloned().collect(),
+    ]
+}
+
+/// The (sub, psub, ssub) counts CLIENT LIST shows.
+pub fn client_counts(conn: &Conn) -> (usize, usize, usize) {
+    let s = &conn.subs;
+    (s.channels.len(), s.patterns.len(), s.shard_channels.len())
+}
