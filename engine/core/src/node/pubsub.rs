@@ -544,3 +544,229 @@ pub fn client_counts(conn: &Conn) -> (usize, usize, usize) {
     let s = &conn.subs;
     (s.channels.len(), s.patterns.len(), s.shard_channels.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::TestCluster;
+
+    fn push(kind: &str, name: &str, count: i64) -> String {
+        format!(
+            "*3\r\n${}\r\n{kind}\r\n${}\r\n{name}\r\n:{count}\r\n",
+            kind.len(),
+            name.len()
+        )
+    }
+
+    fn message(channel: &str, text: &str) -> String {
+        format!(
+            "*3\r\n$7\r\nmessage\r\n${}\r\n{channel}\r\n${}\r\n{text}\r\n",
+            channel.len(),
+            text.len()
+        )
+    }
+
+    fn output(c: &mut TestCluster, conn: crate::cx::ConnId) -> String {
+        String::from_utf8(c.take_output(conn)).unwrap()
+    }
+
+    #[test]
+    fn publish_reaches_subscribers_on_every_thread_and_counts_them() {
+        let mut c = TestCluster::new(3);
+        let subs: Vec<_> = (0..3).map(|t| c.connect(t)).collect();
+        for &s in &subs {
+            assert_eq!(c.cmd_text(s, &["SUBSCRIBE", "news"]), push("subscribe", "news", 1));
+        }
+        let pattern = c.connect(2);
+        assert_eq!(
+            c.cmd_text(pattern, &["PSUBSCRIBE", "n*"]),
+            push("psubscribe", "n*", 1)
+        );
+        let publisher = c.connect(1);
+        assert_eq!(c.cmd_text(publisher, &["PUBLISH", "news", "hi"]), ":4\r\n");
+        for &s in &subs {
+            assert_eq!(output(&mut c, s), message("news", "hi"));
+        }
+        assert_eq!(
+            output(&mut c, pattern),
+            "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+        );
+        assert_eq!(c.cmd_text(publisher, &["PUBLISH", "other", "x"]), ":0\r\n");
+        assert_eq!(c.cmd_text(publisher, &["SPUBLISH", "news", "x"]), ":0\r\n");
+        assert_eq!(
+            c.cmd_text(publisher, &["PUBSUB", "NUMSUB", "news", "none"]),
+            "*4\r\n$4\r\nnews\r\n:3\r\n$4\r\nnone\r\n:0\r\n"
+        );
+        assert_eq!(c.cmd_text(publisher, &["PUBSUB", "NUMPAT"]), ":1\r\n");
+        assert_eq!(
+            c.cmd_text(publisher, &["PUBSUB", "CHANNELS"]),
+            "*1\r\n$4\r\nnews\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(publisher, &["PUBSUB", "CHANNELS", "x*"]),
+            "*0\r\n"
+        );
+    }
+
+    #[test]
+    fn one_publishers_messages_arrive_in_order_on_every_thread() {
+        let mut c = TestCluster::new(3);
+        let subs: Vec<_> = (0..3).map(|t| c.connect(t)).collect();
+        for &s in &subs {
+            c.cmd(s, &["SUBSCRIBE", "seq"]);
+        }
+        let publisher = c.connect(0);
+        let mut pipeline = String::new();
+        let mut expected = String::new();
+        for i in 0..50 {
+            let text = i.to_string();
+            pipeline.push_str(&format!(
+                "*3\r\n$7\r\nPUBLISH\r\n$3\r\nseq\r\n${}\r\n{text}\r\n",
+                text.len()
+            ));
+            expected.push_str(&message("seq", &text));
+        }
+        let replies = String::from_utf8(c.send(publisher, pipeline.as_bytes())).unwrap();
+        assert_eq!(replies, ":3\r\n".repeat(50));
+        for &s in &subs {
+            assert_eq!(output(&mut c, s), expected);
+        }
+    }
+
+    #[test]
+    fn resp2_subscribers_run_only_subscription_commands() {
+        let mut c = TestCluster::new(2);
+        let s = c.connect(1);
+        c.cmd(s, &["SSUBSCRIBE", "a"]);
+        assert_eq!(
+            c.cmd_text(s, &["GET", "k"]),
+            "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+             RESET are allowed in this context\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(s, &["CLIENT", "LIST"]),
+            "-ERR Can't execute 'client|list': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
+             QUIT / RESET are allowed in this context\r\n"
+        );
+        assert_eq!(c.cmd_text(s, &["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+        assert_eq!(c.cmd_text(s, &["PING", "m"]), "*2\r\n$4\r\npong\r\n$1\r\nm\r\n");
+        assert_eq!(
+            c.cmd_text(s, &["UNSUBSCRIBE"]),
+            "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"
+        );
+        assert_eq!(c.cmd_text(s, &["SUNSUBSCRIBE"]), push("sunsubscribe", "a", 0));
+        assert_eq!(c.cmd_text(s, &["GET", "k"]), "$-1\r\n");
+        assert_eq!(c.cmd_text(s, &["PING"]), "+PONG\r\n");
+    }
+
+    #[test]
+    fn resp3_subscribers_get_push_frames_and_run_anything() {
+        let mut c = TestCluster::new(2);
+        let s = c.connect(0);
+        c.cmd(s, &["HELLO", "3"]);
+        assert_eq!(
+            c.cmd_text(s, &["SUBSCRIBE", "x"]),
+            ">3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n"
+        );
+        assert_eq!(c.cmd_text(s, &["GET", "k"]), "_\r\n");
+        assert_eq!(c.cmd_text(s, &["PING"]), "+PONG\r\n");
+        // The publisher subscribes too: its own message comes before its count.
+        assert_eq!(
+            c.cmd_text(s, &["PUBLISH", "x", "me"]),
+            ">3\r\n$7\r\nmessage\r\n$1\r\nx\r\n$2\r\nme\r\n:1\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(s, &["UNSUBSCRIBE"]),
+            ">3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(s, &["UNSUBSCRIBE"]),
+            ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
+        );
+    }
+
+    #[test]
+    fn reset_and_disconnect_end_every_subscription() {
+        let mut c = TestCluster::new(2);
+        let (a, b, q) = (c.connect(0), c.connect(1), c.connect(0));
+        c.cmd(a, &["SUBSCRIBE", "c1", "c2"]);
+        c.cmd(a, &["PSUBSCRIBE", "p*"]);
+        c.cmd(b, &["SSUBSCRIBE", "s"]);
+        c.cmd(b, &["SUBSCRIBE", "c1"]);
+        let info = c.cmd_text(q, &["INFO", "stats"]);
+        assert!(info.contains("pubsub_channels:2\r\n"), "{info}");
+        assert!(info.contains("pubsub_patterns:1\r\n"), "{info}");
+        assert!(info.contains("pubsubshard_channels:1\r\n"), "{info}");
+        let list = c.cmd_text(q, &["CLIENT", "LIST", "TYPE", "pubsub"]);
+        assert!(list.contains("flags=P db=0 sub=2 psub=1 ssub=0"), "{list}");
+        assert!(list.contains("flags=P db=0 sub=1 psub=0 ssub=1"), "{list}");
+        assert_eq!(c.cmd_text(a, &["RESET"]), "+RESET\r\n");
+        c.hang_up(b);
+        assert_eq!(c.cmd_text(q, &["PUBLISH", "c1", "x"]), ":0\r\n");
+        assert_eq!(c.cmd_text(q, &["PUBSUB", "NUMPAT"]), ":0\r\n");
+        assert_eq!(c.cmd_text(q, &["PUBSUB", "SHARDCHANNELS"]), "*0\r\n");
+        let info = c.cmd_text(q, &["INFO", "stats"]);
+        assert!(info.contains("pubsub_channels:0\r\n"), "{info}");
+        assert_eq!(c.cmd_text(a, &["GET", "k"]), "$-1\r\n");
+        for t in 0..2 {
+            c.node(t).pubsub.check_invariants(c.node(t).conns.values());
+            assert!(c.node(t).pubsub.channels.is_empty());
+        }
+    }
+
+    #[test]
+    fn exec_writes_subscription_frames_inside_its_array() {
+        let mut c = TestCluster::new(1);
+        let s = c.connect(0);
+        c.cmd(s, &["MULTI"]);
+        c.cmd(s, &["SUBSCRIBE", "m1", "m2"]);
+        c.cmd(s, &["SSUBSCRIBE", "m3"]);
+        assert_eq!(
+            c.cmd_text(s, &["EXEC"]),
+            format!(
+                "*2\r\n{}{}-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n",
+                push("subscribe", "m1", 1),
+                push("subscribe", "m2", 2)
+            )
+        );
+    }
+
+    #[test]
+    fn a_subscriber_that_reads_nothing_is_dropped_at_the_hard_limit() {
+        let mut c = TestCluster::new(2);
+        let (slow, fast, publisher) = (c.connect(1), c.connect(1), c.connect(0));
+        let limit = ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 4kb 0 0"];
+        assert_eq!(c.cmd_text(publisher, &limit), "+OK\r\n");
+        c.cmd(slow, &["SUBSCRIBE", "ch"]);
+        c.cmd(fast, &["SUBSCRIBE", "ch"]);
+        c.stall_output(slow);
+        let text = "x".repeat(100);
+        let mut delivered = 0;
+        while !c.is_closed(slow) {
+            assert_eq!(c.cmd_text(publisher, &["PUBLISH", "ch", &text]), ":2\r\n");
+            delivered += 1;
+            assert!(delivered < 100, "never dropped");
+        }
+        // A frame is 133 bytes: dropped by the one that would take its queue past 4 KiB.
+        assert_eq!(delivered, 4096 / 133 + 1);
+        assert_eq!(output(&mut c, fast), message("ch", &text).repeat(delivered));
+        assert_eq!(c.cmd_text(publisher, &["PUBLISH", "ch", "y"]), ":1\r\n");
+    }
+
+    #[test]
+    fn a_subscriber_over_the_soft_limit_for_its_seconds_is_dropped() {
+        let mut c = TestCluster::new(1);
+        let (slow, publisher) = (c.connect(0), c.connect(0));
+        let limit = ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 1kb 2"];
+        assert_eq!(c.cmd_text(publisher, &limit), "+OK\r\n");
+        c.cmd(slow, &["SUBSCRIBE", "ch"]);
+        c.stall_output(slow);
+        let text = "x".repeat(200);
+        for _ in 0..10 {
+            c.cmd(publisher, &["PUBLISH", "ch", &text]);
+        }
+        assert!(!c.is_closed(slow), "the soft limit allows its seconds");
+        c.advance_ms(2_500);
+        c.cmd(publisher, &["PUBLISH", "ch", &text]);
+        assert!(c.is_closed(slow));
+    }
+}
