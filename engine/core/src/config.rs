@@ -517,7 +517,10 @@ impl Config {
     /// The `pubsub` class of `client-output-buffer-limit`.
     pub fn pubsub_output_limit(&self) -> OutputLimit {
         let words: Vec<&str> = self.client_output_buffer_limit.split(' ').collect();
-        let at = words.iter().position(|w| *w == "pubsub").unwrap_or(words.len());
+        let at = words
+            .iter()
+            .position(|w| *w == "pubsub")
+            .unwrap_or(words.len());
         let number = |i: usize| words.get(at + i).and_then(|w| w.parse().ok()).unwrap_or(0);
         OutputLimit {
             hard_bytes: number(1),

@@ -169,7 +169,9 @@ impl ConnIo {
 
     /// Drops output not yet written (the engine aborts the connection).
     pub fn discard_output(&self) {
-        self.out.borrow_mut().clear();
+        let mut out = self.out.borrow_mut();
+        out.bytes.clear();
+        out.start = 0;
     }
 
     /// Shuts the write side (the peer sees EOF after our last reply) and ends the task.

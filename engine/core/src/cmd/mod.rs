@@ -15,8 +15,8 @@ pub mod family;
 pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
-pub use family::{expire, hash, keyspace, memory, object, server, set, strings, transactions};
 pub use family::pubsub;
+pub use family::{expire, hash, keyspace, memory, object, server, set, strings, transactions};
 
 use crate::access::ExecCx;
 use crate::argv::Argv;

@@ -106,7 +106,10 @@ impl Registry {
             .map(Vec::len)
             .sum();
         // Connections checked out of the table are not listed: only a bound can be checked.
-        assert!(listed <= registered, "{listed} subscriptions, {registered} registered");
+        assert!(
+            listed <= registered,
+            "{listed} subscriptions, {registered} registered"
+        );
     }
 }
 
@@ -466,9 +469,7 @@ pub(crate) fn run_node_op(
                 .collect();
             NodeResult::Counts(counts)
         }
-        NodeOp::PubSubPatterns => {
-            NodeResult::Keys(node.pubsub.patterns.keys().cloned().collect())
-        }
+        NodeOp::PubSubPatterns => NodeResult::Keys(node.pubsub.patterns.keys().cloned().collect()),
         other => unreachable!("{other:?} is not a pub/sub op"),
     }
 }
@@ -574,7 +575,10 @@ mod tests {
         let mut c = TestCluster::new(3);
         let subs: Vec<_> = (0..3).map(|t| c.connect(t)).collect();
         for &s in &subs {
-            assert_eq!(c.cmd_text(s, &["SUBSCRIBE", "news"]), push("subscribe", "news", 1));
+            assert_eq!(
+                c.cmd_text(s, &["SUBSCRIBE", "news"]),
+                push("subscribe", "news", 1)
+            );
         }
         let pattern = c.connect(2);
         assert_eq!(
@@ -648,12 +652,18 @@ mod tests {
              QUIT / RESET are allowed in this context\r\n"
         );
         assert_eq!(c.cmd_text(s, &["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
-        assert_eq!(c.cmd_text(s, &["PING", "m"]), "*2\r\n$4\r\npong\r\n$1\r\nm\r\n");
+        assert_eq!(
+            c.cmd_text(s, &["PING", "m"]),
+            "*2\r\n$4\r\npong\r\n$1\r\nm\r\n"
+        );
         assert_eq!(
             c.cmd_text(s, &["UNSUBSCRIBE"]),
             "*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:0\r\n"
         );
-        assert_eq!(c.cmd_text(s, &["SUNSUBSCRIBE"]), push("sunsubscribe", "a", 0));
+        assert_eq!(
+            c.cmd_text(s, &["SUNSUBSCRIBE"]),
+            push("sunsubscribe", "a", 0)
+        );
         assert_eq!(c.cmd_text(s, &["GET", "k"]), "$-1\r\n");
         assert_eq!(c.cmd_text(s, &["PING"]), "+PONG\r\n");
     }
@@ -734,7 +744,12 @@ mod tests {
     fn a_subscriber_that_reads_nothing_is_dropped_at_the_hard_limit() {
         let mut c = TestCluster::new(2);
         let (slow, fast, publisher) = (c.connect(1), c.connect(1), c.connect(0));
-        let limit = ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 4kb 0 0"];
+        let limit = [
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 4kb 0 0",
+        ];
         assert_eq!(c.cmd_text(publisher, &limit), "+OK\r\n");
         c.cmd(slow, &["SUBSCRIBE", "ch"]);
         c.cmd(fast, &["SUBSCRIBE", "ch"]);
@@ -756,7 +771,12 @@ mod tests {
     fn a_subscriber_over_the_soft_limit_for_its_seconds_is_dropped() {
         let mut c = TestCluster::new(1);
         let (slow, publisher) = (c.connect(0), c.connect(0));
-        let limit = ["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 1kb 2"];
+        let limit = [
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 0 1kb 2",
+        ];
         assert_eq!(c.cmd_text(publisher, &limit), "+OK\r\n");
         c.cmd(slow, &["SUBSCRIBE", "ch"]);
         c.stall_output(slow);

@@ -895,6 +895,9 @@ impl Loop {
                 // Output in flight stays lent to the kernel until the cancel completes.
                 let conn = self.conns[slot as usize].as_mut().expect("open slot");
                 conn.queued.clear();
+                if !conn.send_armed {
+                    conn.out = Output::default();
+                }
                 self.finish(slot);
             }
             Effect::ReadInterest { conn, enabled } => {
