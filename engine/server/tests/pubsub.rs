@@ -81,8 +81,12 @@ const SCRIPT: &[Step] = &[
     (0, &["SUBSCRIBE", "m1", "m2"], 1, &[]),
     (0, &["SSUBSCRIBE", "m3"], 1, &[]),
     (0, &["PSUBSCRIBE", "m*"], 1, &[]),
+    (0, &["PUBLISH", "m1", "inside exec"], 1, &[]),
     (0, &["EXEC"], 1, &[]),
-    (4, &["PUBLISH", "m1", "after exec"], 1, &[(0, 3)]),
+    // EXEC's array counts 4 commands but holds 5 frames (SUBSCRIBE m1 m2 wrote two): the
+    // 5th, then the message, pmessage and count of the PUBLISH inside, then the two messages
+    // of this PUBLISH, follow it, as they do from Redis.
+    (4, &["PUBLISH", "m1", "after exec"], 1, &[(0, 5)]),
 ];
 
 /// Runs the script; returns each connection's transcript.

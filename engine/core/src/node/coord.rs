@@ -782,7 +782,7 @@ pub(crate) fn plan_node(
         | NodeCmd::PubSubShardChannels
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
-        | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv),
+        | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv, conn.id),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -909,7 +909,7 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::PubSubShardChannels
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
-        | NodeCmd::PubSubNumPat => crate::node::pubsub::finish_node_cmd(cmd, argv, results, conn),
+        | NodeCmd::PubSubNumPat => crate::node::pubsub::finish_node_cmd(cmd, argv, results),
     }
 }
 
@@ -941,6 +941,6 @@ pub(crate) fn run_node_op(
         NodeOp::Publish { .. }
         | NodeOp::PubSubChannels { .. }
         | NodeOp::PubSubNumSub { .. }
-        | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, current, cx),
+        | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, cx),
     }
 }

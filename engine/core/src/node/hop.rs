@@ -165,6 +165,9 @@ pub enum NodeOp {
     ResetStats,
     /// PUBLISH / SPUBLISH: deliver to this thread's subscribers.
     Publish {
+        /// The publishing connection: its own frames come back in the result, to be written
+        /// with its reply (inside EXEC's array when it publishes there).
+        publisher: ConnId,
         space: crate::node::pubsub::Space,
         channel: Vec<u8>,
         message: Vec<u8>,
@@ -201,10 +204,10 @@ pub enum NodeResult {
     Stats(Box<crate::node::commands::info::ThreadStats>),
     Lines(Vec<(u64, String)>),
     /// Subscribers a message reached here, and the frames for the publisher itself when it
-    /// subscribes here too (written before its reply).
+    /// subscribes here too (written just before its count).
     Published {
         receivers: u64,
-        to_caller: Vec<u8>,
+        to_caller: Vec<Reply>,
     },
     Counts(Vec<u64>),
 }

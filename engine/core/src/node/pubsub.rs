@@ -338,14 +338,14 @@ impl<'r> Encoded<'r> {
     }
 }
 
-/// Delivers one message to this thread's subscribers; the caller (`current`, checked out
-/// while it runs) gets its frames back in `to_caller`, to write before its reply as Redis does.
+/// Delivers one message to this thread's subscribers; the publisher gets its own frames back
+/// in `to_caller`, to write just before its count, as Redis does.
 fn deliver(
     node: &mut Node,
     space: Space,
     channel: &[u8],
     message: &[u8],
-    current: Option<&Conn>,
+    publisher: ConnId,
     cx: &mut Cx,
 ) -> NodeResult {
     let limit = node.config.pubsub_output_limit();
@@ -381,8 +381,10 @@ fn deliver(
         let mut encoded = Encoded::new(frame);
         for &id in ids {
             receivers += 1;
-            if let Some(caller) = current.filter(|c| c.id == id) {
-                to_caller.extend_from_slice(encoded.bytes(caller.resp));
+            if id == publisher {
+                // The publisher is busy with this very command (checked out, or waiting):
+                // its frames go back with the count.
+                to_caller.push(encoded.frame.clone());
                 continue;
             }
             if let Some(conn) = node.conns.get_mut(&id) {
@@ -401,9 +403,11 @@ fn deliver(
 pub(crate) fn plan_node_cmd(
     cmd: NodeCmd,
     argv: &Argv,
+    publisher: ConnId,
 ) -> Result<(NodeOp, Targets), CmdErrorOrReply> {
     let op = match cmd {
         NodeCmd::Publish | NodeCmd::SPublish => NodeOp::Publish {
+            publisher,
             space: space_of(cmd),
             channel: argv[1].to_vec(),
             message: argv[2].to_vec(),
@@ -441,18 +445,14 @@ fn space_of(cmd: NodeCmd) -> Space {
 }
 
 /// This thread's part of a pub/sub node op.
-pub(crate) fn run_node_op(
-    node: &mut Node,
-    op: NodeOp,
-    current: Option<&Conn>,
-    cx: &mut Cx,
-) -> NodeResult {
+pub(crate) fn run_node_op(node: &mut Node, op: NodeOp, cx: &mut Cx) -> NodeResult {
     match op {
         NodeOp::Publish {
+            publisher,
             space,
             channel,
             message,
-        } => deliver(node, space, &channel, &message, current, cx),
+        } => deliver(node, space, &channel, &message, publisher, cx),
         NodeOp::PubSubChannels { space, pattern } => NodeResult::Keys(
             node.pubsub
                 .channels_of(space)
@@ -479,11 +479,11 @@ pub(crate) fn finish_node_cmd(
     cmd: NodeCmd,
     argv: &Argv,
     results: Vec<(ThreadId, NodeResult)>,
-    conn: &mut Conn,
 ) -> Reply {
     match cmd {
         NodeCmd::Publish | NodeCmd::SPublish => {
             let mut total = 0;
+            let mut frames = Vec::new();
             for (_, result) in results {
                 let NodeResult::Published {
                     receivers,
@@ -493,9 +493,13 @@ pub(crate) fn finish_node_cmd(
                     unreachable!("PUBLISH part {result:?}")
                 };
                 total += receivers;
-                conn.out.extend_from_slice(&to_caller);
+                frames.extend(to_caller);
             }
-            Reply::Int(total as i64)
+            if frames.is_empty() {
+                return Reply::Int(total as i64);
+            }
+            frames.push(Reply::Int(total as i64));
+            Reply::Frames(frames)
         }
         NodeCmd::PubSubChannels | NodeCmd::PubSubShardChannels => {
             Reply::Array(distinct(results).into_iter().map(Reply::Bulk).collect())
@@ -730,12 +734,14 @@ mod tests {
         c.cmd(s, &["MULTI"]);
         c.cmd(s, &["SUBSCRIBE", "m1", "m2"]);
         c.cmd(s, &["SSUBSCRIBE", "m3"]);
+        c.cmd(s, &["PUBLISH", "m1", "z"]);
         assert_eq!(
             c.cmd_text(s, &["EXEC"]),
             format!(
-                "*2\r\n{}{}-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n",
+                "*3\r\n{}{}-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n{}:1\r\n",
                 push("subscribe", "m1", 1),
-                push("subscribe", "m2", 2)
+                push("subscribe", "m2", 2),
+                message("m1", "z"),
             )
         );
     }
