@@ -6,6 +6,9 @@
 //! The script avoids what Redis answers in hash order (UNSUBSCRIBE of several channels at once
 //! without arguments, PUBSUB CHANNELS with several channels).
 
+// Test code drives real servers with real sockets and clocks.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 mod support;
 
 use std::time::Duration;
