@@ -810,6 +810,20 @@ pub(crate) fn start_node_cmd(
             return Flow::Next;
         }
     };
+    start_node_op(node, conn, cmd, argv, op, targets, cx)
+}
+
+/// Sends a planned node-wide op to `targets` (as a transaction when the command is one) and
+/// waits for their results.
+pub(crate) fn start_node_op(
+    node: &mut Node,
+    conn: &mut Conn,
+    cmd: NodeCmd,
+    argv: Argv,
+    op: NodeOp,
+    targets: Vec<ThreadId>,
+    cx: &mut Cx,
+) -> Flow {
     let locks = if node_cmd_is_transaction(cmd) {
         targets.iter().map(|t| (*t, LockSet::Everything)).collect()
     } else {

@@ -168,9 +168,8 @@ pub enum NodeOp {
         /// The publishing connection: its own frames come back in the result, to be written
         /// with its reply (inside EXEC's array when it publishes there).
         publisher: ConnId,
-        space: crate::node::pubsub::Space,
-        channel: Vec<u8>,
-        message: Vec<u8>,
+        /// (namespace, channel, message), in publish order: pipelined PUBLISHes ride together.
+        messages: Vec<(crate::node::pubsub::Space, Vec<u8>, Vec<u8>)>,
     },
     /// PUBSUB (SHARD)CHANNELS: this thread's channels matching the pattern.
     PubSubChannels {
@@ -206,8 +205,8 @@ pub enum NodeResult {
     /// Subscribers a message reached here, and the frames for the publisher itself when it
     /// subscribes here too (written just before its count).
     Published {
-        receivers: u64,
-        to_caller: Vec<Reply>,
+        receivers: Vec<u64>,
+        to_caller: Vec<Vec<Reply>>,
     },
     Counts(Vec<u64>),
 }

@@ -490,6 +490,9 @@ impl Node {
                 self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, argv, cx)
             }
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
+            Exec::Node(cmd @ (crate::cmd::NodeCmd::Publish | crate::cmd::NodeCmd::SPublish)) => {
+                pubsub::start_publish(self, conn, cmd, std::mem::take(argv), cx)
+            }
             Exec::Node(cmd) => self.start_node_cmd(conn, cmd, std::mem::take(argv), cx),
             Exec::PubSub(cmd) => {
                 for frame in pubsub::run_sub(self, conn, cmd, argv) {

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::argv::Argv;
 use crate::cmd::pubsub::SubCmd;
-use crate::cmd::NodeCmd;
+use crate::cmd::{Exec, NodeCmd};
 use crate::config::OutputLimit;
 use crate::conn::{Conn, ConnState};
 use crate::coord::{CmdErrorOrReply, Targets};
@@ -24,7 +24,7 @@ use crate::cx::{ConnId, Cx, Effect, LogLevel, ThreadId};
 use crate::error::CmdError;
 use crate::glob::glob_match;
 use crate::hop::{NodeOp, NodeResult};
-use crate::node::{Node, NodeCounters};
+use crate::node::{Flow, Node, NodeCounters};
 use crate::reply::Reply;
 use crate::resp::RespVersion;
 
@@ -274,21 +274,22 @@ fn over_limit(limit: OutputLimit, subs: &mut ConnSubs, pending_bytes: u64, now_u
 const OUTPUT_LIMIT_WARNING: &str =
     "Client scheduled to be closed ASAP for overcoming of output buffer limits.";
 
-/// Queues a message frame on a subscriber hosted here (checked in, its step's output already
+/// Queues message frames on a subscriber hosted here (checked in, its step's output already
 /// flushed). A subscriber whose queued output breaks the pubsub limit is dropped at once, its
 /// unsent output discarded: memory stays bounded and nobody else waits for it.
-fn push_frame(
+fn push_bytes(
     conn: &mut Conn,
-    frame: &[u8],
+    bytes: Vec<u8>,
     limit: OutputLimit,
     counters: &mut NodeCounters,
     cx: &mut Cx,
 ) {
     if matches!(conn.state, ConnState::Closing) {
         // Redis drops replies to a client it is closing; it still counts as a receiver.
+        cx.recycle_buffer(bytes);
         return;
     }
-    let pending = (conn.out_pending_bytes + frame.len()) as u64;
+    let pending = (conn.out_pending_bytes + bytes.len()) as u64;
     if over_limit(limit, &mut conn.subs, pending, cx.now_mono_us()) {
         cx.mark("pubsub.output_limit");
         conn.state = ConnState::Closing;
@@ -297,10 +298,9 @@ fn push_frame(
             text: OUTPUT_LIMIT_WARNING,
         });
         cx.push(Effect::Abort { conn: conn.id });
+        cx.recycle_buffer(bytes);
         return;
     }
-    let mut bytes = cx.take_buffer();
-    bytes.extend_from_slice(frame);
     conn.out_pending_bytes += bytes.len();
     counters.net_output_bytes += bytes.len() as u64;
     cx.push(Effect::Write {
@@ -338,34 +338,80 @@ impl<'r> Encoded<'r> {
     }
 }
 
-/// Delivers one message to this thread's subscribers; the publisher gets its own frames back
-/// in `to_caller`, to write just before its count, as Redis does.
+/// Delivers messages, in order, to this thread's subscribers: each subscriber gets one write
+/// for the whole batch. The publisher gets its own frames back in `to_caller`, to write just
+/// before each count, as Redis does.
 fn deliver(
     node: &mut Node,
-    space: Space,
-    channel: &[u8],
-    message: &[u8],
+    messages: &[(Space, Vec<u8>, Vec<u8>)],
     publisher: ConnId,
     cx: &mut Cx,
 ) -> NodeResult {
     let limit = node.config.pubsub_output_limit();
-    let mut receivers = 0u64;
-    let mut to_caller = Vec::new();
+    let mut receivers = Vec::with_capacity(messages.len());
+    let mut to_caller = vec![Vec::new(); messages.len()];
+    // Each subscriber's bytes for the batch, in first-message order.
+    let mut outgoing: Vec<(ConnId, Vec<u8>)> = Vec::new();
+    let mut slot_of: BTreeMap<ConnId, usize> = BTreeMap::new();
+    for (n, (space, channel, message)) in messages.iter().enumerate() {
+        let mut count = 0u64;
+        for (frame, ids) in frames_for(&node.pubsub, *space, channel, message) {
+            let mut encoded = Encoded::new(&frame);
+            for id in ids {
+                count += 1;
+                if id == publisher {
+                    // The publisher is busy with this very command (running or waiting): its
+                    // frames go back with the count.
+                    to_caller[n].push(frame.clone());
+                    continue;
+                }
+                let Some(conn) = node.conns.get(&id) else {
+                    continue;
+                };
+                let bytes = encoded.bytes(conn.resp);
+                let at = *slot_of.entry(id).or_insert_with(|| {
+                    outgoing.push((id, cx.take_buffer()));
+                    outgoing.len() - 1
+                });
+                outgoing[at].1.extend_from_slice(bytes);
+            }
+        }
+        receivers.push(count);
+    }
+    for (id, bytes) in outgoing {
+        if let Some(conn) = node.conns.get_mut(&id) {
+            push_bytes(conn, bytes, limit, &mut node.counters, cx);
+        }
+    }
+    NodeResult::Published {
+        receivers,
+        to_caller,
+    }
+}
+
+/// The frames one message makes here and who gets each: the channel's subscribers, then each
+/// matching pattern's (plain channels only).
+fn frames_for(
+    registry: &Registry,
+    space: Space,
+    channel: &[u8],
+    message: &[u8],
+) -> Vec<(Reply, Vec<ConnId>)> {
     let kind: &'static [u8] = match space {
         Space::Plain => b"message",
         Space::Shard => b"smessage",
     };
-    let direct = Reply::Push(vec![
-        Reply::bulk(kind),
-        Reply::bulk(channel),
-        Reply::bulk(message),
-    ]);
-    let mut groups: Vec<(Reply, Vec<ConnId>)> = Vec::new();
-    if let Some(ids) = node.pubsub.channels_of(space).get(channel) {
-        groups.push((direct, ids.clone()));
+    let mut groups = Vec::new();
+    if let Some(ids) = registry.channels_of(space).get(channel) {
+        let frame = Reply::Push(vec![
+            Reply::bulk(kind),
+            Reply::bulk(channel),
+            Reply::bulk(message),
+        ]);
+        groups.push((frame, ids.clone()));
     }
     if space == Space::Plain {
-        for (pattern, ids) in &node.pubsub.patterns {
+        for (pattern, ids) in &registry.patterns {
             if glob_match(pattern, channel, false) {
                 let frame = Reply::Push(vec![
                     Reply::bulk(b"pmessage".as_slice()),
@@ -377,26 +423,48 @@ fn deliver(
             }
         }
     }
-    for (frame, ids) in &groups {
-        let mut encoded = Encoded::new(frame);
-        for &id in ids {
-            receivers += 1;
-            if id == publisher {
-                // The publisher is busy with this very command (checked out, or waiting):
-                // its frames go back with the count.
-                to_caller.push(encoded.frame.clone());
-                continue;
+    groups
+}
+
+/// Pipelined PUBLISH/SPUBLISH commands that follow this one ride in its op, at most this many:
+/// one round of messages to the other threads, and one write per subscriber, per batch.
+const PUBLISH_BATCH_MAX: usize = 64;
+
+/// PUBLISH or SPUBLISH, with the PUBLISH/SPUBLISH commands pipelined right behind it.
+pub(crate) fn start_publish(
+    node: &mut Node,
+    conn: &mut Conn,
+    cmd: NodeCmd,
+    argv: Argv,
+    cx: &mut Cx,
+) -> Flow {
+    let mut messages = vec![(space_of(cmd), argv[1].to_vec(), argv[2].to_vec())];
+    let mut next = Argv::new();
+    while messages.len() < PUBLISH_BATCH_MAX {
+        let Ok(true) = conn.decoder.next_command_into(&mut next) else {
+            break;
+        };
+        match node.resolve(conn, &next) {
+            Ok(spec) if matches!(spec.exec, Exec::Node(NodeCmd::Publish | NodeCmd::SPublish)) => {
+                let Exec::Node(cmd) = spec.exec else {
+                    unreachable!("matched above")
+                };
+                node.counters.commands_processed += 1;
+                conn.commands_processed += 1;
+                messages.push((space_of(cmd), next[1].to_vec(), next[2].to_vec()));
             }
-            if let Some(conn) = node.conns.get_mut(&id) {
-                let bytes = encoded.bytes(conn.resp);
-                push_frame(conn, bytes, limit, &mut node.counters, cx);
+            _ => {
+                conn.stashed = Some(next);
+                break;
             }
         }
     }
-    NodeResult::Published {
-        receivers,
-        to_caller,
-    }
+    let op = NodeOp::Publish {
+        publisher: conn.id,
+        messages,
+    };
+    let targets = (0..node.threads).map(ThreadId).collect();
+    crate::coord::start_node_op(node, conn, cmd, argv, op, targets, cx)
 }
 
 /// PUBLISH, SPUBLISH and PUBSUB's subcommands: the op every thread runs.
@@ -408,9 +476,7 @@ pub(crate) fn plan_node_cmd(
     let op = match cmd {
         NodeCmd::Publish | NodeCmd::SPublish => NodeOp::Publish {
             publisher,
-            space: space_of(cmd),
-            channel: argv[1].to_vec(),
-            message: argv[2].to_vec(),
+            messages: vec![(space_of(cmd), argv[1].to_vec(), argv[2].to_vec())],
         },
         NodeCmd::PubSubChannels | NodeCmd::PubSubShardChannels => {
             if argv.len() > 3 {
@@ -449,10 +515,8 @@ pub(crate) fn run_node_op(node: &mut Node, op: NodeOp, cx: &mut Cx) -> NodeResul
     match op {
         NodeOp::Publish {
             publisher,
-            space,
-            channel,
-            message,
-        } => deliver(node, space, &channel, &message, publisher, cx),
+            messages,
+        } => deliver(node, &messages, publisher, cx),
         NodeOp::PubSubChannels { space, pattern } => NodeResult::Keys(
             node.pubsub
                 .channels_of(space)
@@ -482,8 +546,9 @@ pub(crate) fn finish_node_cmd(
 ) -> Reply {
     match cmd {
         NodeCmd::Publish | NodeCmd::SPublish => {
-            let mut total = 0;
-            let mut frames = Vec::new();
+            // One count per message of the batch, each after the publisher's own frames.
+            let mut totals: Vec<u64> = Vec::new();
+            let mut own: Vec<Vec<Reply>> = Vec::new();
             for (_, result) in results {
                 let NodeResult::Published {
                     receivers,
@@ -492,14 +557,22 @@ pub(crate) fn finish_node_cmd(
                 else {
                     unreachable!("PUBLISH part {result:?}")
                 };
-                total += receivers;
-                frames.extend(to_caller);
+                totals.resize(receivers.len(), 0);
+                own.resize(receivers.len(), Vec::new());
+                for (n, (count, frames)) in receivers.into_iter().zip(to_caller).enumerate() {
+                    totals[n] += count;
+                    own[n].extend(frames);
+                }
             }
-            if frames.is_empty() {
-                return Reply::Int(total as i64);
+            let mut frames = Vec::new();
+            for (total, mine) in totals.into_iter().zip(own) {
+                frames.extend(mine);
+                frames.push(Reply::Int(total as i64));
             }
-            frames.push(Reply::Int(total as i64));
-            Reply::Frames(frames)
+            match frames.len() {
+                1 => frames.pop().expect("one count"),
+                _ => Reply::Frames(frames),
+            }
         }
         NodeCmd::PubSubChannels | NodeCmd::PubSubShardChannels => {
             Reply::Array(distinct(results).into_iter().map(Reply::Bulk).collect())
@@ -695,6 +768,25 @@ mod tests {
         assert_eq!(
             c.cmd_text(s, &["UNSUBSCRIBE"]),
             ">3\r\n$11\r\nunsubscribe\r\n_\r\n:0\r\n"
+        );
+    }
+
+    #[test]
+    fn pipelined_publishes_ride_together_and_answer_in_order() {
+        let mut c = TestCluster::new(2);
+        let (me, other) = (c.connect(0), c.connect(1));
+        c.cmd(me, &["HELLO", "3"]);
+        c.cmd(me, &["SUBSCRIBE", "a"]);
+        c.cmd(other, &["SUBSCRIBE", "a", "b"]);
+        let pipeline = "PUBLISH a 1\r\nSPUBLISH a 2\r\nPUBLISH b 3\r\nGET k\r\nPUBLISH a 4\r\n";
+        let own = |text: &str| format!(">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\n{text}\r\n");
+        assert_eq!(
+            String::from_utf8(c.send(me, pipeline.as_bytes())).unwrap(),
+            format!("{}:2\r\n:0\r\n:1\r\n_\r\n{}:2\r\n", own("1"), own("4"))
+        );
+        assert_eq!(
+            output(&mut c, other),
+            [message("a", "1"), message("b", "3"), message("a", "4")].concat()
         );
     }
 
