@@ -455,7 +455,7 @@ impl World {
                         },
                     );
                 }
-                Effect::Close { conn } => {
+                Effect::Close { conn } | Effect::Abort { conn } => {
                     let client = self.client_of(conn);
                     self.disconnect(client, "closed by server");
                 }

@@ -567,6 +567,33 @@ fn save_arg(value: &[u8]) -> Result<String, SetReason> {
     Ok(words.join(" "))
 }
 
+/// One class of `client-output-buffer-limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// 0: none.
+    pub hard_bytes: u64,
+    /// 0: none.
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+impl Config {
+    /// The `pubsub` class of `client-output-buffer-limit`.
+    pub fn pubsub_output_limit(&self) -> OutputLimit {
+        let words: Vec<&str> = self.client_output_buffer_limit.split(' ').collect();
+        let at = words
+            .iter()
+            .position(|w| *w == "pubsub")
+            .unwrap_or(words.len());
+        let number = |i: usize| words.get(at + i).and_then(|w| w.parse().ok()).unwrap_or(0);
+        OutputLimit {
+            hard_bytes: number(1),
+            soft_bytes: number(2),
+            soft_seconds: number(3),
+        }
+    }
+}
+
 /// The classes of `client-output-buffer-limit`, in the order Redis prints them.
 const OUTPUT_LIMIT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 

@@ -177,6 +177,13 @@ pub enum CmdError {
     /// SAVE, BGSAVE, or a SHUTDOWN that would save: there is no persistence yet. Our own text
     /// (Redis always has persistence), saying what is missing rather than "unknown command".
     PersistenceUnsupported,
+    // pub/sub
+    /// A RESP2 connection with subscriptions ran something else; holds the command's full
+    /// name ("get", "client|list").
+    PubSubContext(&'static str),
+    /// SSUBSCRIBE inside EXEC: Redis denies it to a client that expects one reply per command;
+    /// holds the command name as Redis prints it (upper case).
+    DenyBlockingClient(&'static str),
     // memory
     /// EXEC refused because used memory is over maxmemory and the body holds a write that
     /// needs memory; the transaction is discarded.
@@ -329,6 +336,16 @@ impl CmdError {
             InvalidArgsForCommand => "ERR Invalid arguments specified for command",
             NoShutdownInProgress => "ERR No shutdown in progress.",
             PersistenceUnsupported => "ERR persistence is not supported yet",
+            PubSubContext(name) => {
+                return format!(
+                    "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \
+                     QUIT / RESET are allowed in this context"
+                )
+                .into()
+            }
+            DenyBlockingClient(name) => {
+                return format!("ERR {name} isn't allowed for a DENY BLOCKING client").into()
+            }
             ExecAbortOutOfMemory => {
                 "EXECABORT Transaction discarded because of: OOM command not allowed when used \
                  memory > 'maxmemory'."

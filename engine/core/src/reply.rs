@@ -35,6 +35,9 @@ pub enum Reply {
     },
     /// RESP3 push (pub/sub messages); an array in RESP2.
     Push(Vec<Reply>),
+    /// Replies written back to back with no header: what one command answers with several
+    /// frames (SUBSCRIBE a b) leaves inside an EXEC array, as in Redis.
+    Frames(Vec<Reply>),
 }
 
 impl Reply {

@@ -27,6 +27,8 @@ pub struct TestCluster {
     shutdown: bool,
     /// Log lines the engine emitted, in order.
     logs: Vec<(LogLevel, &'static str)>,
+    /// Connections whose peer reads nothing (`stall_output`).
+    stalled: Vec<ConnId>,
 }
 
 impl TestCluster {
@@ -53,6 +55,7 @@ impl TestCluster {
             wall_us: 1_767_225_600_000_000,
             shutdown: false,
             logs: Vec::new(),
+            stalled: Vec::new(),
         };
         for t in 0..threads {
             let server = ServerInfo {
@@ -177,6 +180,11 @@ impl TestCluster {
         &self.logs
     }
 
+    /// The peer stops reading: writes to it are never reported done from now on.
+    pub fn stall_output(&mut self, conn: ConnId) {
+        self.stalled.push(conn);
+    }
+
     pub fn is_closed(&self, conn: ConnId) -> bool {
         self.closed.contains_key(&conn)
     }
@@ -213,6 +221,10 @@ impl TestCluster {
                 Effect::Send { to, msg } => self.queue.push_back((to, msg)),
                 Effect::Write { conn, bytes } => {
                     let len = bytes.len();
+                    if self.stalled.contains(&conn) {
+                        // A peer that reads nothing: the bytes stay queued in the driver.
+                        continue;
+                    }
                     self.output
                         .entry(conn)
                         .or_default()
@@ -225,7 +237,7 @@ impl TestCluster {
                         },
                     ));
                 }
-                Effect::Close { conn } => {
+                Effect::Close { conn } | Effect::Abort { conn } => {
                     self.closed.insert(conn, true);
                     self.queue.push_back((thread, Msg::ConnClosed { conn }));
                 }

@@ -167,6 +167,13 @@ impl ConnIo {
         self.out.borrow().is_empty()
     }
 
+    /// Drops output not yet written (the engine aborts the connection).
+    pub fn discard_output(&self) {
+        let mut out = self.out.borrow_mut();
+        out.bytes.clear();
+        out.start = 0;
+    }
+
     /// Shuts the write side (the peer sees EOF after our last reply) and ends the task.
     pub fn finish(&self) {
         self.phase.set(Phase::Done);

@@ -439,6 +439,12 @@ impl Worker {
                     core.finish(conn, &self.shared);
                 }
             }
+            Effect::Abort { conn } => {
+                if let Some(io) = core.conns.get(&conn) {
+                    io.discard_output();
+                }
+                core.finish(conn, &self.shared);
+            }
             Effect::ReadInterest { conn, enabled } => {
                 if let Some(io) = core.conns.get(&conn) {
                     io.set_reading(enabled);

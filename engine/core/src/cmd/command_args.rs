@@ -547,9 +547,16 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("pexpiretime", args(&[key("key", 0)])),
     ("ping", args(&[string("message").optional()])),
     ("psetex", args(&[key("key", 0), integer("milliseconds"), string("value")])),
+    ("psubscribe", args(&[block("pattern", &[pattern("pattern")]).multiple()])),
     ("pttl", args(&[key("key", 0)]).history(&[
         ("2.8.0", "Added the -2 reply."),
     ])),
+    ("publish", args(&[string("channel"), string("message")])),
+    ("pubsub|channels", args(&[pattern("pattern").optional()])),
+    ("pubsub|numsub", args(&[string("channel").optional().multiple()])),
+    ("pubsub|shardchannels", args(&[pattern("pattern").optional()])),
+    ("pubsub|shardnumsub", args(&[string("shardchannel").optional().multiple()])),
+    ("punsubscribe", args(&[pattern("pattern").optional().multiple()])),
     ("rename", args(&[key("key", 0), key("newkey", 1)])),
     ("renamenx", args(&[key("key", 0), key("newkey", 1)]).history(&[
         ("3.2.0", concat!(
@@ -632,6 +639,7 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("spop", args(&[key("key", 0), integer("count").since("3.2.0").optional()]).history(&[
         ("3.2.0", "Added the `count` argument."),
     ])),
+    ("spublish", args(&[string("shardchannel"), string("message")])),
     ("srandmember", args(&[key("key", 0), integer("count").since("2.6.0").optional()]).history(&[
         ("2.6.0", "Added the optional `count` argument."),
     ])),
@@ -644,11 +652,14 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         pattern("pattern").token("MATCH").optional(),
         integer("count").token("COUNT").optional(),
     ])),
+    ("ssubscribe", args(&[string("shardchannel").multiple()])),
     ("strlen", args(&[key("key", 0)])),
+    ("subscribe", args(&[string("channel").multiple()])),
     ("substr", args(&[key("key", 0), integer("start"), integer("end")])
         .deprecated("2.0.0", "`GETRANGE`")),
     ("sunion", args(&[key("key", 0).multiple()])),
     ("sunionstore", args(&[key("destination", 0), key("key", 1).multiple()])),
+    ("sunsubscribe", args(&[string("shardchannel").optional().multiple()])),
     ("swapdb", args(&[integer("index1"), integer("index2")])),
     ("touch", args(&[key("key", 0).multiple()])),
     ("ttl", args(&[key("key", 0)]).history(&[
@@ -656,6 +667,7 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ])),
     ("type", args(&[key("key", 0)])),
     ("unlink", args(&[key("key", 0).multiple()])),
+    ("unsubscribe", args(&[string("channel").optional().multiple()])),
     ("watch", args(&[key("key", 0).multiple()])),
     ("zadd", args(&[
         key("key", 0),

@@ -15,6 +15,7 @@ pub mod family;
 pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
+pub use family::pubsub;
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
@@ -456,6 +457,7 @@ pub enum ConnCmd {
     BgSave,
     ObjectHelp,
     MemoryHelp,
+    PubSubHelp,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -473,6 +475,13 @@ pub enum NodeCmd {
     ClientKill,
     ConfigSet,
     ConfigResetStat,
+    Publish,
+    SPublish,
+    PubSubChannels,
+    PubSubShardChannels,
+    PubSubNumSub,
+    PubSubShardNumSub,
+    PubSubNumPat,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -487,6 +496,8 @@ pub enum Exec {
     Multi(transactions::MultiCmd),
     /// A container (CLIENT, CONFIG…): dispatch goes to the subcommand named by argument 1.
     Container,
+    /// (P|S)SUBSCRIBE and (P|S)UNSUBSCRIBE (module `node::pubsub`).
+    PubSub(pubsub::SubCmd),
 }
 
 /// Documentation fields for COMMAND DOCS.
@@ -805,7 +816,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 9] {
+pub fn families() -> [&'static [CommandSpec]; 10] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -816,6 +827,7 @@ pub fn families() -> [&'static [CommandSpec]; 9] {
         transactions::SPECS,
         memory::SPECS,
         list::SPECS,
+        pubsub::SPECS,
     ]
 }
 
@@ -992,11 +1004,13 @@ mod tests {
                     spec.name
                 );
             }
-            // WATCH names keys but runs at the connection (it registers them on their shards).
+            // WATCH names keys but runs at the connection (it registers them on their shards);
+            // shard channels carry Redis's not_key specs but no shard holds them.
             let keyed = matches!(
                 spec.exec,
                 Exec::Shard { .. } | Exec::Multi(transactions::MultiCmd::Watch)
-            );
+            ) || spec.keys.iter().all(|k| k.flags & keyflag::NOT_KEY != 0)
+                && !spec.keys.is_empty();
             assert_eq!(
                 keyed,
                 !spec.keys.is_empty(),

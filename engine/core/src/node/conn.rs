@@ -117,6 +117,8 @@ pub struct Conn {
     pub multi: Option<crate::multi::MultiQueue>,
     /// The (database, key) pairs this connection WATCHes, until EXEC, DISCARD or UNWATCH.
     pub watching: Vec<(u16, Vec<u8>)>,
+    /// Channels, patterns and shard channels this connection subscribes to.
+    pub subs: crate::node::pubsub::ConnSubs,
 }
 
 impl Conn {
@@ -154,6 +156,7 @@ impl Conn {
             input_ended: false,
             multi: None,
             watching: Vec::new(),
+            subs: Default::default(),
         }
     }
 

@@ -776,6 +776,13 @@ pub(crate) fn plan_node(
         | NodeCmd::ConfigResetStat => {
             crate::node::commands::server::plan_node_cmd(cmd, argv, conn, &node.config)
         }
+        NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv, conn.id),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -803,6 +810,20 @@ pub(crate) fn start_node_cmd(
             return Flow::Next;
         }
     };
+    start_node_op(node, conn, cmd, argv, op, targets, cx)
+}
+
+/// Sends a planned node-wide op to `targets` (as a transaction when the command is one) and
+/// waits for their results.
+pub(crate) fn start_node_op(
+    node: &mut Node,
+    conn: &mut Conn,
+    cmd: NodeCmd,
+    argv: Argv,
+    op: NodeOp,
+    targets: Vec<ThreadId>,
+    cx: &mut Cx,
+) -> Flow {
     let locks = if node_cmd_is_transaction(cmd) {
         targets.iter().map(|t| (*t, LockSet::Everything)).collect()
     } else {
@@ -847,7 +868,14 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => false,
+        | NodeCmd::ConfigResetStat
+        | NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => false,
     }
 }
 
@@ -889,6 +917,13 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::ConfigResetStat => {
             crate::node::commands::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
         }
+        NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => crate::node::pubsub::finish_node_cmd(cmd, argv, results),
     }
 }
 
@@ -917,5 +952,9 @@ pub(crate) fn run_node_op(
         | NodeOp::ResetStats => {
             crate::node::commands::server::run_node_op(node, op, now_ms, current, cx)
         }
+        NodeOp::Publish { .. }
+        | NodeOp::PubSubChannels { .. }
+        | NodeOp::PubSubNumSub { .. }
+        | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, cx),
     }
 }

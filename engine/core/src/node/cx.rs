@@ -78,6 +78,9 @@ pub enum Effect {
     Write { conn: ConnId, bytes: Vec<u8> },
     /// Close the connection once earlier writes are flushed; the driver answers `ConnClosed`.
     Close { conn: ConnId },
+    /// Close the connection now, discarding output not yet written (a subscriber over its
+    /// output limit); the driver answers `ConnClosed`.
+    Abort { conn: ConnId },
     /// Stop or resume reading the connection's socket (backpressure).
     ReadInterest { conn: ConnId, enabled: bool },
     /// Deliver `Msg::Timer(timer)` to this thread at or after `at_mono_us`.

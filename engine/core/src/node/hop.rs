@@ -163,6 +163,26 @@ pub enum NodeOp {
     },
     /// CONFIG RESETSTAT: zero this thread's INFO counters.
     ResetStats,
+    /// PUBLISH / SPUBLISH: deliver to this thread's subscribers.
+    Publish {
+        /// The publishing connection: its own frames come back in the result, to be written
+        /// with its reply (inside EXEC's array when it publishes there).
+        publisher: ConnId,
+        /// (namespace, channel, message), in publish order: pipelined PUBLISHes ride together.
+        messages: Vec<(crate::node::pubsub::Space, Vec<u8>, Vec<u8>)>,
+    },
+    /// PUBSUB (SHARD)CHANNELS: this thread's channels matching the pattern.
+    PubSubChannels {
+        space: crate::node::pubsub::Space,
+        pattern: Option<Vec<u8>>,
+    },
+    /// PUBSUB (SHARD)NUMSUB: this thread's subscriber count per channel.
+    PubSubNumSub {
+        space: crate::node::pubsub::Space,
+        channels: Vec<Vec<u8>>,
+    },
+    /// PUBSUB NUMPAT: this thread's patterns (distinct across threads only by name).
+    PubSubPatterns,
 }
 
 #[derive(Debug)]
@@ -182,6 +202,13 @@ pub enum NodeResult {
     Done,
     Stats(Box<crate::node::commands::info::ThreadStats>),
     Lines(Vec<(u64, String)>),
+    /// Subscribers a message reached here, and the frames for the publisher itself when it
+    /// subscribes here too (written just before its count).
+    Published {
+        receivers: Vec<u64>,
+        to_caller: Vec<Vec<Reply>>,
+    },
+    Counts(Vec<u64>),
 }
 
 /// What a waiting connection does with results as they arrive.

@@ -13,6 +13,7 @@ pub mod coord;
 pub mod cx;
 pub mod hop;
 pub mod multi;
+pub mod pubsub;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -85,6 +86,8 @@ pub struct Node {
     pub(crate) counters: NodeCounters,
     /// This shard's VLL transaction queue and intent locks.
     pub(crate) txq: TxQueue<Hop>,
+    /// Who subscribes to what among this thread's connections.
+    pub(crate) pubsub: pubsub::Registry,
     next_seq: u64,
     /// Rate limit of the cross-protocol attack warning.
     security_warning: server::LogLimiter,
@@ -123,6 +126,7 @@ impl Node {
             conns: ConnTable::default(),
             counters: NodeCounters::default(),
             txq: TxQueue::default(),
+            pubsub: pubsub::Registry::default(),
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
             argv: Argv::new(),
@@ -188,6 +192,7 @@ impl Node {
     pub fn check_invariants(&self) {
         self.shard.check_invariants();
         self.txq.check_invariants();
+        self.pubsub.check_invariants(self.conns.values());
         for conn in self.conns.values() {
             assert!(
                 conn.out.is_empty(),
@@ -298,6 +303,7 @@ impl Node {
             return;
         };
         crate::multi::unwatch_all(self, &mut conn, cx);
+        pubsub::unsubscribe_all(self, &mut conn);
         if let ConnState::Waiting(_) = conn.state {
             conn.peer_gone = true;
             self.conns.put_back(conn);
@@ -458,6 +464,13 @@ impl Node {
             }
         };
         conn.last_cmd = spec.name;
+        if conn.resp == crate::resp::RespVersion::Resp2
+            && conn.subs.active()
+            && !pubsub::allowed_while_subscribed(spec.name)
+        {
+            conn.encode(&Reply::Error(CmdError::PubSubContext(spec.name)));
+            return Flow::Next;
+        }
         if conn.multi.is_some() {
             if crate::multi::refuse_for_memory(self, conn, spec, cx) {
                 return Flow::Next;
@@ -473,10 +486,20 @@ impl Node {
             Exec::Multi(cmd) => crate::multi::run(self, conn, cmd, std::mem::take(argv), cx),
             Exec::Conn(crate::cmd::ConnCmd::Reset) => {
                 crate::multi::discard(self, conn, cx);
+                pubsub::unsubscribe_all(self, conn);
                 self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, argv, cx)
             }
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
+            Exec::Node(cmd @ (crate::cmd::NodeCmd::Publish | crate::cmd::NodeCmd::SPublish)) => {
+                pubsub::start_publish(self, conn, cmd, std::mem::take(argv), cx)
+            }
             Exec::Node(cmd) => self.start_node_cmd(conn, cmd, std::mem::take(argv), cx),
+            Exec::PubSub(cmd) => {
+                for frame in pubsub::run_sub(self, conn, cmd, argv) {
+                    conn.encode(&frame);
+                }
+                Flow::Next
+            }
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
             Exec::Container => {
                 let cmd = crate::cmd::server::bare_container_cmd(spec);

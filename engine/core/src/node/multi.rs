@@ -295,7 +295,7 @@ fn classify(node: &Node, spec: &CommandSpec, argv: &Argv) -> Step {
             }
         }
         Exec::Node(cmd) => Step::Node(cmd),
-        Exec::Conn(_) | Exec::Container | Exec::Multi(_) => Step::AtConn,
+        Exec::Conn(_) | Exec::Container | Exec::Multi(_) | Exec::PubSub(_) => Step::AtConn,
     }
 }
 
@@ -807,6 +807,18 @@ fn run_at_conn(node: &mut Node, conn: &mut Conn, c: &QueuedCmd, cx: &mut Cx) -> 
         Exec::Container => cmd::server::bare_container_cmd(c.spec),
         Exec::Multi(MultiCmd::Unwatch) => return Reply::OK,
         Exec::Multi(other) => unreachable!("{other:?} is never queued"),
+        // Redis lets SUBSCRIBE and PSUBSCRIBE run in EXEC (their frames go inside its array)
+        // but not SSUBSCRIBE, which it denies to a client expecting one reply per command.
+        Exec::PubSub(cmd::pubsub::SubCmd::SSubscribe) => {
+            return Reply::Error(CmdError::DenyBlockingClient("SSUBSCRIBE"))
+        }
+        Exec::PubSub(sub) => {
+            let mut frames = crate::node::pubsub::run_sub(node, conn, sub, &c.argv);
+            return match frames.len() {
+                1 => frames.pop().expect("one frame"),
+                _ => Reply::Frames(frames),
+            };
+        }
         Exec::Shard { .. } | Exec::Node(_) => unreachable!("{} runs on shards", c.spec.name),
     };
     node.conn_cmd_reply(conn, cmd, &c.argv, cx)

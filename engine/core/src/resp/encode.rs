@@ -108,6 +108,7 @@ fn encode_one<'a>(
         (Reply::NilArray, Resp2) => out.extend_from_slice(b"*-1\r\n"),
         (Reply::Nil | Reply::NilArray, Resp3) => out.extend_from_slice(b"_\r\n"),
         (Reply::Array(items), _) => return Some(items_header(out, b'*', items)),
+        (Reply::Frames(items), _) => return Some(Children::Items(items.iter())),
         (Reply::Map(pairs), Resp2) => return Some(pairs_header(out, b'*', 2, pairs)),
         (Reply::Map(pairs), Resp3) => return Some(pairs_header(out, b'%', 1, pairs)),
         (Reply::Pairs(pairs), Resp2) => return Some(pairs_header(out, b'*', 2, pairs)),

@@ -888,6 +888,18 @@ impl Loop {
                     self.touch(slot);
                 }
             }
+            Effect::Abort { conn } => {
+                let Some(&slot) = self.slot_of.get(&conn) else {
+                    return;
+                };
+                // Output in flight stays lent to the kernel until the cancel completes.
+                let conn = self.conns[slot as usize].as_mut().expect("open slot");
+                conn.queued.clear();
+                if !conn.send_armed {
+                    conn.out = Output::default();
+                }
+                self.finish(slot);
+            }
             Effect::ReadInterest { conn, enabled } => {
                 if let Some(&slot) = self.slot_of.get(&conn) {
                     self.conns[slot as usize]

@@ -9,6 +9,7 @@ pub mod keyspace;
 pub mod list;
 pub mod memory;
 pub mod object;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod strings;

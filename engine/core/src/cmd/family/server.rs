@@ -478,6 +478,7 @@ pub fn container_name(spec: &CommandSpec) -> &'static str {
         "object" => "OBJECT",
         "debug" => "DEBUG",
         "memory" => "MEMORY",
+        "pubsub" => "PUBSUB",
         _ => "HELP",
     }
 }

@@ -26,8 +26,17 @@ use crate::node::Node;
 use crate::reply::Reply;
 use crate::resp::RespVersion;
 
-/// Client types Redis filters by. Damselfly has no replication links and (yet) no pub/sub
-/// mode, so every connection is `Normal`.
+/// A connection's type as Redis's getClientType sees it: a subscriber is `PubSub`; there are
+/// no replication links, so every other connection is `Normal`.
+fn client_type(conn: &Conn) -> ClientType {
+    if conn.subs.active() {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
+}
+
+/// Client types Redis filters by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientType {
     Normal,
@@ -79,7 +88,7 @@ impl ClientFilter {
 
     pub fn matches(&self, conn: &Conn) -> bool {
         (self.ids.is_empty() || self.ids.contains(&conn.id.0))
-            && self.client_type.is_none_or(|t| t == ClientType::Normal)
+            && self.client_type.is_none_or(|t| t == client_type(conn))
             && self.addr.as_ref().is_none_or(|a| *a == conn.peer_addr)
             && self.laddr.as_ref().is_none_or(|a| *a == conn.local_addr)
     }
@@ -155,11 +164,22 @@ pub fn client_line(conn: &Conn, now_ms: u64) -> String {
         RespVersion::Resp2 => 2,
         RespVersion::Resp3 => 3,
     };
-    let flags = if conn.attrs.no_evict { "e" } else { "N" };
+    // Redis's flags: P for a subscriber, e for no-evict, N for none.
+    let mut flags = String::new();
+    if conn.subs.active() {
+        flags.push('P');
+    }
+    if conn.attrs.no_evict {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let (sub, psub, ssub) = crate::node::pubsub::client_counts(conn);
     let qbuf = conn.decoder.buffered_len_bytes();
     format!(
         "id={} addr={} laddr={} fd={} name={name} age={age_s} idle={idle_s} flags={flags} db={} \
-         sub=0 psub=0 ssub=0 multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 \
+         sub={sub} psub={psub} ssub={ssub} multi=-1 qbuf={qbuf} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 \
          rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 \
          resp={resp}\n",
         conn.id.0,

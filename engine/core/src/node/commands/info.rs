@@ -48,6 +48,8 @@ pub struct ThreadStats {
     pub db_memory: Vec<(u64, u64)>,
     /// The process's resident bytes as the driver reported them to this thread (0: none).
     pub process_rss_bytes: u64,
+    /// This thread's channels, patterns and shard channels (distinct node-wide by name).
+    pub pubsub_names: [Vec<Vec<u8>>; 3],
 }
 
 /// INFO sections in the order Redis prints them.
@@ -153,6 +155,7 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
             })
             .collect(),
         process_rss_bytes: shard.process_rss_bytes(),
+        pubsub_names: crate::node::pubsub::names_for_info(node),
     }))
 }
 
@@ -168,6 +171,8 @@ struct Totals {
     peak_memory_bytes: u64,
     entries_bytes: u64,
     rss_bytes: u64,
+    /// Distinct channels, patterns and shard channels node-wide.
+    pubsub_names: [std::collections::BTreeSet<Vec<u8>>; 3],
 }
 
 fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
@@ -197,6 +202,9 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
         t.entries_bytes += s.memory.entries_bytes;
         t.rss_bytes = t.rss_bytes.max(s.process_rss_bytes);
         t.shard.evicted_keys += s.shard.evicted_keys;
+        for (all, here) in t.pubsub_names.iter_mut().zip(s.pubsub_names) {
+            all.extend(here);
+        }
         for (sum, part) in t.keyspace.iter_mut().zip(&s.keyspace) {
             sum.0 += part.0;
             sum.1 += part.1;
@@ -398,8 +406,9 @@ fn stats_section(t: &Totals, out: &mut String) {
         ("evicted_keys", t.shard.evicted_keys.to_string()),
         ("keyspace_hits", t.shard.keyspace_hits.to_string()),
         ("keyspace_misses", t.shard.keyspace_misses.to_string()),
-        ("pubsub_channels", "0".into()),
-        ("pubsub_patterns", "0".into()),
+        ("pubsub_channels", t.pubsub_names[0].len().to_string()),
+        ("pubsub_patterns", t.pubsub_names[1].len().to_string()),
+        ("pubsubshard_channels", t.pubsub_names[2].len().to_string()),
         ("total_error_replies", "0".into()),
         // Not in Redis: VLL schedules refused (each a cancel and retry for the coordinator)
         // and accepted below a higher queued txid, summed over shards.

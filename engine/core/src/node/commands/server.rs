@@ -113,7 +113,7 @@ fn run_conn_cmd_inner(
 ) -> Result<ConnOutcome, CmdError> {
     let table = ccx.table;
     let reply = match cmd {
-        ConnCmd::Ping => ping(argv),
+        ConnCmd::Ping => ping(ccx.conn, argv),
         ConnCmd::Echo => Reply::Bulk(argv[1].to_vec()),
         ConnCmd::Hello => hello(ccx, argv)?,
         ConnCmd::Auth => auth(ccx, argv)?,
@@ -157,13 +157,19 @@ fn run_conn_cmd_inner(
         ConnCmd::CommandHelp => command_docs::help_reply(command_docs::HELP_LINES),
         ConnCmd::ConfigGet => config_cmd::get(ccx.config, argv),
         ConnCmd::ConfigHelp => command_docs::help_reply(config_cmd::HELP_LINES),
+        ConnCmd::PubSubHelp => command_docs::help_reply(crate::cmd::pubsub::HELP_LINES),
         ConnCmd::ObjectHelp => crate::cmd::object::help(),
         ConnCmd::MemoryHelp => crate::cmd::memory::help(),
     };
     Ok(ConnOutcome::Reply(reply))
 }
 
-fn ping(argv: &Argv) -> Reply {
+fn ping(conn: &Conn, argv: &Argv) -> Reply {
+    if argv.len() <= 2 && conn.resp == RespVersion::Resp2 && conn.subs.active() {
+        // A RESP2 subscriber reads only arrays: Redis answers ["pong", message or ""].
+        let message = argv.get(1).unwrap_or(&[]);
+        return Reply::Array(vec![Reply::bulk(b"pong".as_slice()), Reply::bulk(message)]);
+    }
     match argv.get(1) {
         None => Reply::simple("PONG"),
         Some(message) if argv.len() == 2 => Reply::bulk(message),
@@ -457,7 +463,14 @@ pub(crate) fn plan_node_cmd(
         | NodeCmd::RandomKey
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
-        | NodeCmd::SwapDb => unreachable!("{cmd:?} is not a server command"),
+        | NodeCmd::SwapDb
+        | NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => unreachable!("{cmd:?} is not a server command"),
     };
     Ok((op, Targets::All))
 }
@@ -489,7 +502,11 @@ pub(crate) fn run_node_op(
         | NodeOp::RandomKey { .. }
         | NodeOp::FlushDb { .. }
         | NodeOp::FlushAll
-        | NodeOp::SwapDb { .. } => unreachable!("{op:?} is not a server op"),
+        | NodeOp::SwapDb { .. }
+        | NodeOp::Publish { .. }
+        | NodeOp::PubSubChannels { .. }
+        | NodeOp::PubSubNumSub { .. }
+        | NodeOp::PubSubPatterns => unreachable!("{op:?} is not a server op"),
     }
 }
 
@@ -512,7 +529,14 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::RandomKey
         | NodeCmd::FlushDb
         | NodeCmd::FlushAll
-        | NodeCmd::SwapDb => unreachable!("{cmd:?} is not a server command"),
+        | NodeCmd::SwapDb
+        | NodeCmd::Publish
+        | NodeCmd::SPublish
+        | NodeCmd::PubSubChannels
+        | NodeCmd::PubSubShardChannels
+        | NodeCmd::PubSubNumSub
+        | NodeCmd::PubSubShardNumSub
+        | NodeCmd::PubSubNumPat => unreachable!("{cmd:?} is not a server command"),
     }
 }
 
