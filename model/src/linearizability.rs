@@ -342,6 +342,9 @@ struct Search<'a> {
     ops: &'a [&'a Prepared],
     /// Index (in `ops`) of the same client's previous op, which must be linearized first.
     prev_of_client: Vec<Option<usize>>,
+    /// With `reduce`: the previous twin of a lone op (see `twins`), which must be linearized
+    /// first.
+    twin_before: Vec<Option<usize>>,
     completed: u32,
     initial: &'a Model,
     steps: u64,
@@ -350,6 +353,7 @@ struct Search<'a> {
     reduce: bool,
     /// See `CheckConfig::memory_refusals`.
     memory_refusals: bool,
+    reexpanded: u64,
 }
 
 impl<'a> Search<'a> {
@@ -359,17 +363,24 @@ impl<'a> Search<'a> {
             .iter()
             .enumerate()
             .map(|(i, p)| last.insert(p.op.client, i));
-        let prev_of_client = prev_of_client.collect();
+        let prev_of_client: Vec<Option<usize>> = prev_of_client.collect();
+        let twin_before = if config.reduce {
+            twins(ops, &prev_of_client)
+        } else {
+            vec![None; ops.len()]
+        };
         let completed = ops.iter().filter(|p| p.op.return_us.is_some()).count() as u32;
         Search {
             ops,
             prev_of_client,
+            twin_before,
             completed,
             initial: &config.initial,
             steps: 0,
-            steps_max: config.steps_max,
+            steps_max: std::env::var("LIN_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(config.steps_max),
             reduce: config.reduce,
             memory_refusals: config.memory_refusals,
+            reexpanded: 0,
         }
     }
 
@@ -404,7 +415,21 @@ impl<'a> Search<'a> {
                 best = node.config.done.clone();
             }
             let children = self.successors(&node);
+            if std::env::var("LIN_DEBUG").is_ok() && self.steps % 200000 < 1 + children.len() as u64 {
+                eprintln!("steps {} seen {} stack {} depth {} best {} clock {}", self.steps, seen.len(), stack.len(), node.config.done.len(), best.len(), node.clock_us);
+            }
             if self.steps > self.steps_max {
+                if std::env::var("LIN_DEBUG").is_ok() {
+                    let mut hist = std::collections::BTreeMap::new();
+                    for c in seen.keys() { *hist.entry(c.done.len()).or_insert(0u64) += 1; }
+                    let mut dones = std::collections::HashMap::<Bitset, u64>::new();
+                    for c in seen.keys() { *dones.entry(c.done.clone()).or_insert(0) += 1; }
+                    eprintln!("depth hist {:?}", hist);
+                    eprintln!("distinct done sets {} ; max states per done {}", dones.len(), dones.values().max().unwrap());
+                    let missing: Vec<usize> = (0..self.ops.len()).filter(|&i| !best.has(i)).collect();
+                    eprintln!("best missing {:?}", missing);
+                    eprintln!("reexpanded {}", self.reexpanded);
+                }
                 return Err(Violation::Unknown {
                     ops: self.plain_ops(),
                     steps: self.steps,
@@ -415,7 +440,7 @@ impl<'a> Search<'a> {
                 match seen.get_mut(&child.config) {
                     Some(clocks) if self.reduce && clocks[0] <= clock => continue,
                     Some(clocks) if clocks.contains(&clock) => continue,
-                    Some(clocks) if self.reduce => clocks[0] = clock,
+                    Some(clocks) if self.reduce => { self.reexpanded += 1; clocks[0] = clock },
                     Some(clocks) => clocks.push(clock),
                     None => {
                         seen.insert(child.config.clone(), vec![clock]);
@@ -463,6 +488,7 @@ impl<'a> Search<'a> {
         let ready = |&i: &usize| {
             self.ops[i].op.invoke_us <= first_return
                 && self.prev_of_client[i].is_none_or(|p| done.has(p))
+                && self.twin_before[i].is_none_or(|t| done.has(t))
         };
         (window.into_iter().filter(ready).collect(), first_return)
     }
@@ -706,6 +732,48 @@ impl<'a> Search<'a> {
             accepted,
         }
     }
+}
+
+/// For each op, the previous of its twins, if any. Twins are lone ops (the only op of their
+/// client in the partition, like the simulator's evictions) that are the same request in every
+/// respect but the client: command, reply, interval and connection state.
+///
+/// Twins are interchangeable: in any linearization, giving the places taken by twins to them
+/// in index order (and, among twins that never returned, leaving out the last ones rather than
+/// others) changes no command, instant or reply at any place, and no order constraint (a lone
+/// op has no program order, and twins share their interval). So the search may require each
+/// twin to follow the previous one: it loses no linearization, and k twins at one instant
+/// (a shard evicting one key k times in one step, between writes) are k+1 configurations
+/// instead of 2^k.
+fn twins(ops: &[&Prepared], prev_of_client: &[Option<usize>]) -> Vec<Option<usize>> {
+    let mut has_next = vec![false; ops.len()];
+    for p in prev_of_client.iter().flatten() {
+        has_next[*p] = true;
+    }
+    let lone = |i: usize| prev_of_client[i].is_none() && !has_next[i];
+    let same = |a: &Prepared, b: &Prepared| {
+        (a.op.invoke_us, a.op.return_us) == (b.op.invoke_us, b.op.return_us)
+            && a.op.argv == b.op.argv
+            && a.op.reply == b.op.reply
+            && a.conn == b.conn
+            && (a.chained, a.dynamic) == (b.chained, b.dynamic)
+    };
+    // The last twin seen of each class, by interval and command; classes are few and small.
+    let mut last_of_class: HashMap<(u64, Option<u64>, &[Vec<u8>]), Vec<usize>, FnvBuild> =
+        HashMap::default();
+    let mut twin_before = vec![None; ops.len()];
+    for i in (0..ops.len()).filter(|&i| lone(i)) {
+        let op = &ops[i].op;
+        let key = (op.invoke_us, op.return_us, op.argv.as_slice());
+        let seen = last_of_class.entry(key).or_default();
+        if let Some(slot) = seen.iter_mut().find(|j| same(ops[**j], ops[i])) {
+            twin_before[i] = Some(*slot);
+            *slot = i;
+        } else {
+            seen.push(i);
+        }
+    }
+    twin_before
 }
 
 /// How an op is applied in an attempt.
