@@ -22,12 +22,15 @@
 //!
 //! **Pruning and order.** Placing an op after another unlinearized op returned kills the
 //! branch, so it is not tried; an op that cannot change anything (a read, a SETNX that
-//! replied 0) is placed as soon as it can be, without branching; and the op that returns first
-//! is explored first. Each rule keeps every linearization the plain search finds (the reasons
-//! are at `Search::successors` and `Search::run`; `CheckConfig::reduce` turns them off, and a
-//! test compares both searches' verdicts on thousands of dense histories). Without them, many
-//! pipelined clients on one key (sim seed 685) cost the search hundreds of thousands of steps,
-//! and a slow write among many reads more than the budget.
+//! replied 0) is placed as soon as it can be, without branching; identical lone ops (the
+//! simulator's evictions of one key in one step) are linearized in index order (`twins`); and
+//! the op that returns first is explored first. Each rule keeps every linearization the plain
+//! search finds (the reasons are at `twins`, `Search::successors` and `Search::run`;
+//! `CheckConfig::reduce` turns them off, and a test compares both searches' verdicts on
+//! thousands of dense histories). Without them, many pipelined clients on one key (sim seed
+//! 685) cost the search hundreds of thousands of steps, and a slow write among many reads more
+//! than the budget; without twins, a shard evicting one key many times in one step between
+//! pipelined writes (sim seed 5000503813: 14 times) cost more than 60M steps.
 //!
 //! **P-compositionality (Horn & Kroening).** Linearizability is local: a history is linearizable
 //! iff its restriction to each independent part is. We partition ops by the `(db, key)` pairs
@@ -82,7 +85,7 @@ pub struct CheckConfig {
     /// Split the history by key (P-compositionality). Off only to measure its effect.
     pub partition: bool,
     /// Prune the search with the rules of `Search::successors` and `Search::run` (horizon,
-    /// effect-free ops first, earliest-clock memo, canonical watch counts). Each keeps every
+    /// effect-free ops first, earliest-clock memo, canonical watch counts) and `twins`. Each keeps every
     /// linearization the search could find without it. Off only to measure their effect.
     pub reduce: bool,
     /// The server ran with a memory limit: an op whose reply never came may also have been
@@ -353,7 +356,6 @@ struct Search<'a> {
     reduce: bool,
     /// See `CheckConfig::memory_refusals`.
     memory_refusals: bool,
-    reexpanded: u64,
 }
 
 impl<'a> Search<'a> {
@@ -377,10 +379,9 @@ impl<'a> Search<'a> {
             completed,
             initial: &config.initial,
             steps: 0,
-            steps_max: std::env::var("LIN_STEPS").ok().and_then(|v| v.parse().ok()).unwrap_or(config.steps_max),
+            steps_max: config.steps_max,
             reduce: config.reduce,
             memory_refusals: config.memory_refusals,
-            reexpanded: 0,
         }
     }
 
@@ -415,21 +416,7 @@ impl<'a> Search<'a> {
                 best = node.config.done.clone();
             }
             let children = self.successors(&node);
-            if std::env::var("LIN_DEBUG").is_ok() && self.steps % 200000 < 1 + children.len() as u64 {
-                eprintln!("steps {} seen {} stack {} depth {} best {} clock {}", self.steps, seen.len(), stack.len(), node.config.done.len(), best.len(), node.clock_us);
-            }
             if self.steps > self.steps_max {
-                if std::env::var("LIN_DEBUG").is_ok() {
-                    let mut hist = std::collections::BTreeMap::new();
-                    for c in seen.keys() { *hist.entry(c.done.len()).or_insert(0u64) += 1; }
-                    let mut dones = std::collections::HashMap::<Bitset, u64>::new();
-                    for c in seen.keys() { *dones.entry(c.done.clone()).or_insert(0) += 1; }
-                    eprintln!("depth hist {:?}", hist);
-                    eprintln!("distinct done sets {} ; max states per done {}", dones.len(), dones.values().max().unwrap());
-                    let missing: Vec<usize> = (0..self.ops.len()).filter(|&i| !best.has(i)).collect();
-                    eprintln!("best missing {:?}", missing);
-                    eprintln!("reexpanded {}", self.reexpanded);
-                }
                 return Err(Violation::Unknown {
                     ops: self.plain_ops(),
                     steps: self.steps,
@@ -440,7 +427,7 @@ impl<'a> Search<'a> {
                 match seen.get_mut(&child.config) {
                     Some(clocks) if self.reduce && clocks[0] <= clock => continue,
                     Some(clocks) if clocks.contains(&clock) => continue,
-                    Some(clocks) if self.reduce => { self.reexpanded += 1; clocks[0] = clock },
+                    Some(clocks) if self.reduce => clocks[0] = clock,
                     Some(clocks) => clocks.push(clock),
                     None => {
                         seen.insert(child.config.clone(), vec![clock]);
