@@ -746,8 +746,8 @@ fn twins(ops: &[&Prepared], prev_of_client: &[Option<usize>]) -> Vec<Option<usiz
             && (a.chained, a.dynamic) == (b.chained, b.dynamic)
     };
     // The last twin seen of each class, by interval and command; classes are few and small.
-    let mut last_of_class: HashMap<(u64, Option<u64>, &[Vec<u8>]), Vec<usize>, FnvBuild> =
-        HashMap::default();
+    type Class<'a> = (u64, Option<u64>, &'a [Vec<u8>]);
+    let mut last_of_class: HashMap<Class, Vec<usize>, FnvBuild> = HashMap::default();
     let mut twin_before = vec![None; ops.len()];
     for i in (0..ops.len()).filter(|&i| lone(i)) {
         let op = &ops[i].op;

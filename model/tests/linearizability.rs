@@ -483,7 +483,10 @@ fn twins_never_change_the_verdict() {
             ),
         }
         if round % 2 == 0 {
-            assert!(reduced.is_ok(), "round {round}: a legal history was rejected");
+            assert!(
+                reduced.is_ok(),
+                "round {round}: a legal history was rejected"
+            );
         }
     }
     eprintln!("legal {legal}, illegal {illegal}, with twins {with_twins}");
@@ -508,7 +511,13 @@ fn one_key_evicted_in_one_step(n: u32, evictions: u32) -> Vec<Op> {
     let mut h = Vec::new();
     for i in 0..n {
         let client = i % 2;
-        h.push(op(client, u64::from(client), 20_000, &format!("SET k v{i}"), Resp::ok()));
+        h.push(op(
+            client,
+            u64::from(client),
+            20_000,
+            &format!("SET k v{i}"),
+            Resp::ok(),
+        ));
     }
     for e in 0..evictions {
         h.push(op(100 + e, 10_000, 10_000, "DEL k", Resp::Int(1)));
