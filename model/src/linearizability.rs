@@ -22,12 +22,15 @@
 //!
 //! **Pruning and order.** Placing an op after another unlinearized op returned kills the
 //! branch, so it is not tried; an op that cannot change anything (a read, a SETNX that
-//! replied 0) is placed as soon as it can be, without branching; and the op that returns first
-//! is explored first. Each rule keeps every linearization the plain search finds (the reasons
-//! are at `Search::successors` and `Search::run`; `CheckConfig::reduce` turns them off, and a
-//! test compares both searches' verdicts on thousands of dense histories). Without them, many
-//! pipelined clients on one key (sim seed 685) cost the search hundreds of thousands of steps,
-//! and a slow write among many reads more than the budget.
+//! replied 0) is placed as soon as it can be, without branching; identical lone ops (the
+//! simulator's evictions of one key in one step) are linearized in index order (`twins`); and
+//! the op that returns first is explored first. Each rule keeps every linearization the plain
+//! search finds (the reasons are at `twins`, `Search::successors` and `Search::run`;
+//! `CheckConfig::reduce` turns them off, and a test compares both searches' verdicts on
+//! thousands of dense histories). Without them, many pipelined clients on one key (sim seed
+//! 685) cost the search hundreds of thousands of steps, and a slow write among many reads more
+//! than the budget; without twins, a shard evicting one key many times in one step between
+//! pipelined writes (sim seed 5000503813: 14 times) cost more than 60M steps.
 //!
 //! **P-compositionality (Horn & Kroening).** Linearizability is local: a history is linearizable
 //! iff its restriction to each independent part is. We partition ops by the `(db, key)` pairs
@@ -82,7 +85,7 @@ pub struct CheckConfig {
     /// Split the history by key (P-compositionality). Off only to measure its effect.
     pub partition: bool,
     /// Prune the search with the rules of `Search::successors` and `Search::run` (horizon,
-    /// effect-free ops first, earliest-clock memo, canonical watch counts). Each keeps every
+    /// effect-free ops first, earliest-clock memo, canonical watch counts) and `twins`. Each keeps every
     /// linearization the search could find without it. Off only to measure their effect.
     pub reduce: bool,
     /// The server ran with a memory limit: an op whose reply never came may also have been
@@ -342,6 +345,9 @@ struct Search<'a> {
     ops: &'a [&'a Prepared],
     /// Index (in `ops`) of the same client's previous op, which must be linearized first.
     prev_of_client: Vec<Option<usize>>,
+    /// With `reduce`: the previous twin of a lone op (see `twins`), which must be linearized
+    /// first.
+    twin_before: Vec<Option<usize>>,
     completed: u32,
     initial: &'a Model,
     steps: u64,
@@ -359,11 +365,17 @@ impl<'a> Search<'a> {
             .iter()
             .enumerate()
             .map(|(i, p)| last.insert(p.op.client, i));
-        let prev_of_client = prev_of_client.collect();
+        let prev_of_client: Vec<Option<usize>> = prev_of_client.collect();
+        let twin_before = if config.reduce {
+            twins(ops, &prev_of_client)
+        } else {
+            vec![None; ops.len()]
+        };
         let completed = ops.iter().filter(|p| p.op.return_us.is_some()).count() as u32;
         Search {
             ops,
             prev_of_client,
+            twin_before,
             completed,
             initial: &config.initial,
             steps: 0,
@@ -463,6 +475,7 @@ impl<'a> Search<'a> {
         let ready = |&i: &usize| {
             self.ops[i].op.invoke_us <= first_return
                 && self.prev_of_client[i].is_none_or(|p| done.has(p))
+                && self.twin_before[i].is_none_or(|t| done.has(t))
         };
         (window.into_iter().filter(ready).collect(), first_return)
     }
@@ -706,6 +719,48 @@ impl<'a> Search<'a> {
             accepted,
         }
     }
+}
+
+/// For each op, the previous of its twins, if any. Twins are lone ops (the only op of their
+/// client in the partition, like the simulator's evictions) that are the same request in every
+/// respect but the client: command, reply, interval and connection state.
+///
+/// Twins are interchangeable: in any linearization, giving the places taken by twins to them
+/// in index order (and, among twins that never returned, leaving out the last ones rather than
+/// others) changes no command, instant or reply at any place, and no order constraint (a lone
+/// op has no program order, and twins share their interval). So the search may require each
+/// twin to follow the previous one: it loses no linearization, and k twins at one instant
+/// (a shard evicting one key k times in one step, between writes) are k+1 configurations
+/// instead of 2^k.
+fn twins(ops: &[&Prepared], prev_of_client: &[Option<usize>]) -> Vec<Option<usize>> {
+    let mut has_next = vec![false; ops.len()];
+    for p in prev_of_client.iter().flatten() {
+        has_next[*p] = true;
+    }
+    let lone = |i: usize| prev_of_client[i].is_none() && !has_next[i];
+    let same = |a: &Prepared, b: &Prepared| {
+        (a.op.invoke_us, a.op.return_us) == (b.op.invoke_us, b.op.return_us)
+            && a.op.argv == b.op.argv
+            && a.op.reply == b.op.reply
+            && a.conn == b.conn
+            && (a.chained, a.dynamic) == (b.chained, b.dynamic)
+    };
+    // The last twin seen of each class, by interval and command; classes are few and small.
+    type Class<'a> = (u64, Option<u64>, &'a [Vec<u8>]);
+    let mut last_of_class: HashMap<Class, Vec<usize>, FnvBuild> = HashMap::default();
+    let mut twin_before = vec![None; ops.len()];
+    for i in (0..ops.len()).filter(|&i| lone(i)) {
+        let op = &ops[i].op;
+        let key = (op.invoke_us, op.return_us, op.argv.as_slice());
+        let seen = last_of_class.entry(key).or_default();
+        if let Some(slot) = seen.iter_mut().find(|j| same(ops[**j], ops[i])) {
+            twin_before[i] = Some(*slot);
+            *slot = i;
+        } else {
+            seen.push(i);
+        }
+    }
+    twin_before
 }
 
 /// How an op is applied in an attempt.

@@ -376,3 +376,178 @@ fn the_budget_exhausting_shape_now_finishes() {
         assert!(stats.steps < 1_000, "legal={legal}: {} steps", stats.steps);
     }
 }
+
+/// `dense_history`'s shape with the simulator's evictions in it: lone `DEL k` ops with no
+/// interval (invoke = return), each from a client of its own, replying what DEL replied at
+/// that instant. Instants are coarse (multiples of 100 µs), so evictions of one key often
+/// share one, as when a shard evicts a key several times in one step, between writes.
+fn dense_history_with_evictions(rng: &mut Rng, clients: u32, ops: usize) -> Vec<Op> {
+    let t0_ms = T0_US / 1000;
+    let step = |t: u64| t.div_ceil(100) * 100;
+    let mut last = vec![(T0_US, T0_US); clients as usize];
+    let mut planned = Vec::new(); // (point, op)
+    let mut lone_client = 1_000;
+    for _ in 0..ops {
+        let c = rng.below(u64::from(clients)) as usize;
+        let k = ["a", "b"][rng.below(2) as usize];
+        let v = rng.below(3);
+        let deadline = t0_ms + rng.below(4);
+        let text = match rng.below(9) {
+            0 | 1 => format!("SET {k} {v}"),
+            2 => format!("SET {k} {v} PXAT {deadline}"),
+            3 => format!("GET {k}"),
+            4 => format!("SETNX {k} {v}"),
+            5 => format!("INCR {k}"),
+            6 => "MGET a b".to_string(),
+            7 => format!("APPEND {k} {v}"),
+            _ => format!("EXISTS {k}"),
+        };
+        let (prev_invoke, prev_point) = last[c];
+        let invoke = prev_invoke + rng.below(300);
+        let point = step(invoke.max(prev_point) + rng.below(300));
+        let ret = point + rng.below(300);
+        last[c] = (invoke, point);
+        let argv = |text: &str| text.split(' ').map(|s| s.as_bytes().to_vec()).collect();
+        planned.push((
+            point,
+            Op {
+                client: c as u32,
+                invoke_us: invoke,
+                return_us: Some(ret),
+                argv: argv(&text),
+                reply: None,
+            },
+        ));
+        for _ in 0..rng.below(3) {
+            lone_client += 1;
+            planned.push((
+                point,
+                Op {
+                    client: lone_client,
+                    invoke_us: point,
+                    return_us: Some(point),
+                    argv: argv(&format!("DEL {k}")),
+                    reply: None,
+                },
+            ));
+        }
+    }
+    planned.sort_by_key(|(point, _)| *point);
+    let mut model = Model::default();
+    let mut conns: std::collections::BTreeMap<u32, ConnState> = Default::default();
+    let mut history = Vec::new();
+    for (point, mut op) in planned {
+        let conn = conns.entry(op.client).or_default();
+        op.reply = Some(model.apply(conn, &op.argv, point / 1000));
+        history.push(op);
+    }
+    history
+}
+
+/// Twins (identical lone ops, linearized in index order) never change the verdict either:
+/// with evictions of one key sharing an instant, legal or with one reply changed, the reduced
+/// search agrees with the plain one.
+#[test]
+fn twins_never_change_the_verdict() {
+    let mut rng = Rng(0x7a1e);
+    let (mut legal, mut illegal, mut with_twins) = (0, 0, 0);
+    for round in 0..400 {
+        let (clients, ops) = (2 + rng.below(2) as u32, 5 + rng.below(8) as usize);
+        let mut h = dense_history_with_evictions(&mut rng, clients, ops);
+        let lone_pairs = (1..h.len())
+            .filter(|&i| h[i].client >= 1_000 && h[i - 1].client >= 1_000)
+            .filter(|&i| h[i].argv == h[i - 1].argv && h[i].reply == h[i - 1].reply)
+            .filter(|&i| h[i].invoke_us == h[i - 1].invoke_us)
+            .count();
+        with_twins += usize::from(lone_pairs > 0);
+        if round % 2 == 1 {
+            let victim = rng.below(h.len() as u64) as usize;
+            let replies = [Resp::Nil, Resp::Int(0), Resp::Int(1), Resp::bulk("1")];
+            h[victim].reply = Some(replies[rng.below(replies.len() as u64) as usize].clone());
+        }
+        let plain = CheckConfig {
+            reduce: false,
+            ..CheckConfig::default()
+        };
+        let reduced = check(&h, &CheckConfig::default());
+        let expected = check(&h, &plain);
+        match (&expected, &reduced) {
+            (Ok(()), Ok(())) => legal += 1,
+            (Err(Violation::NotLinearizable { .. }), Err(Violation::NotLinearizable { .. })) => {
+                illegal += 1
+            }
+            _ => panic!(
+                "round {round}: plain search says {:?}, reduced says {:?}; history: {h:#?}",
+                expected.err().map(|v| v.to_string()),
+                reduced.err().map(|v| v.to_string())
+            ),
+        }
+        if round % 2 == 0 {
+            assert!(
+                reduced.is_ok(),
+                "round {round}: a legal history was rejected"
+            );
+        }
+    }
+    eprintln!("legal {legal}, illegal {illegal}, with twins {with_twins}");
+    assert!(
+        legal > 200 && illegal > 60 && with_twins > 50,
+        "legal {legal}, illegal {illegal}, with twins {with_twins}"
+    );
+}
+
+/// The shape of sim seed 5000503813: a shard evicts one key `n` times in one step, and each
+/// eviction (`DEL k` replying 1) needs a write of the key before it, from `n` pipelined writes
+/// of two clients whose intervals hold that instant. The plain search meets every subset of the
+/// evictions; with twins, `n + 1` of them.
+fn one_key_evicted_in_one_step(n: u32, evictions: u32) -> Vec<Op> {
+    let op = |client: u32, invoke: u64, ret: u64, cmd: &str, reply: Resp| Op {
+        client,
+        invoke_us: T0_US + invoke,
+        return_us: Some(T0_US + ret),
+        argv: cmd.split(' ').map(|s| s.as_bytes().to_vec()).collect(),
+        reply: Some(reply),
+    };
+    let mut h = Vec::new();
+    for i in 0..n {
+        let client = i % 2;
+        h.push(op(
+            client,
+            u64::from(client),
+            20_000,
+            &format!("SET k v{i}"),
+            Resp::ok(),
+        ));
+    }
+    for e in 0..evictions {
+        h.push(op(100 + e, 10_000, 10_000, "DEL k", Resp::Int(1)));
+    }
+    h.push(op(2, 30_000, 30_100, "EXISTS k", Resp::Int(0)));
+    h
+}
+
+#[test]
+fn evictions_of_one_key_in_one_step_stay_cheap() {
+    let budget = 200_000;
+    let config = |reduce| CheckConfig {
+        steps_max: budget,
+        reduce,
+        ..CheckConfig::default()
+    };
+    for (evictions, legal) in [(12, true), (13, false)] {
+        let h = one_key_evicted_in_one_step(12, evictions);
+        let (plain, _) = check_with_stats(&h, &config(false));
+        assert!(
+            matches!(plain, Err(Violation::Unknown { .. })),
+            "the plain search finished: {plain:?}"
+        );
+        let (reduced, stats) = check_with_stats(&h, &config(true));
+        match reduced {
+            Ok(()) => assert!(legal, "an illegal history was accepted"),
+            Err(Violation::NotLinearizable { .. }) => assert!(!legal, "a legal one rejected"),
+            Err(e) => panic!("legal={legal}: {e}"),
+        }
+        eprintln!("{evictions} evictions: {} steps", stats.steps);
+        assert!(stats.steps < 20_000, "legal={legal}: {} steps", stats.steps);
+    }
+}

@@ -7,7 +7,9 @@
 //! `--trace`; the costliest seeds of a sweep; `--plain` measures the search without its
 //! reductions);
 //! `--plant list` prints the plantable bugs, one per line; `--strings-only` runs seeds without
-//! the collection commands they may mix in (as they ran before collections existed).
+//! the collection commands they may mix in (as they ran before collections existed);
+//! `--evicting` sweeps only the seeds whose world has a memory budget with an evicting policy
+//! (the others are skipped, not run).
 
 // The runner reports seeds per second of real time; the simulation itself never reads a clock.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -15,6 +17,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use damselfly_core::config::MaxmemoryPolicy;
 use damselfly_core::cx::Plant;
 use rayon::prelude::*;
 
@@ -29,6 +32,7 @@ struct Args {
     plants: Vec<Plant>,
     list_plants: bool,
     strings_only: bool,
+    evicting: bool,
 }
 
 impl Args {
@@ -59,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
         plants: Vec::new(),
         list_plants: false,
         strings_only: false,
+        evicting: false,
     };
     let mut it = std::env::args().skip(1);
     let number = |v: Option<String>, flag: &str| -> Result<u64, String> {
@@ -75,6 +80,7 @@ fn parse_args() -> Result<Args, String> {
             "--stats" => args.stats = true,
             "--plain" => args.plain = true,
             "--strings-only" => args.strings_only = true,
+            "--evicting" => args.evicting = true,
             "--plant" => {
                 let name = it.next().ok_or("--plant needs a name (or 'list')")?;
                 if name == "list" {
@@ -173,16 +179,28 @@ fn search_cost(seed: u64, args: &Args) -> ExitCode {
 
 fn sweep(args: &Args) -> ExitCode {
     let started = Instant::now();
-    let seeds: Vec<u64> = (args.base..args.base + args.seeds).collect();
+    let evicts = |seed: u64| {
+        let config = args.config(seed);
+        config.shard_budget_bytes > 0 && config.maxmemory_policy != MaxmemoryPolicy::NoEviction
+    };
+    let seeds: Vec<u64> = (args.base..args.base + args.seeds)
+        .filter(|&seed| !args.evicting || evicts(seed))
+        .collect();
     let results: Vec<Result<sim::RunReport, sim::Failure>> =
         seeds.par_iter().map(|&seed| args.run(seed)).collect();
     let elapsed = started.elapsed().as_secs_f64();
     let failures: Vec<&sim::Failure> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    // The search's verdict when it ran out of steps: neither proven nor refuted.
+    let undecided = failures
+        .iter()
+        .filter(|f| f.reason.contains("search budget exhausted"))
+        .count();
     println!(
-        "dst: {} seeds from {} in {elapsed:.1}s ({:.0} seeds/s), {} failed",
-        args.seeds,
+        "dst: {} seeds from {} in {elapsed:.1}s ({:.0} seeds/s), {} failed ({undecided} of them \
+         undecided: the checker's step budget ran out)",
+        seeds.len(),
         args.base,
-        args.seeds as f64 / elapsed.max(1e-9),
+        seeds.len() as f64 / elapsed.max(1e-9),
         failures.len()
     );
     if args.stats {
