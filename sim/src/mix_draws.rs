@@ -9,9 +9,10 @@
 //! ZADDs of its own so that there is something to draw from; seeds that drew no draws are
 //! unchanged.
 
-use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+
+use crate::mix::{line, pick};
 
 const MEMBERS: &[&str] = &["m0", "m1", "m2", "1", "2", "3", "-7"];
 const FIELDS: &[&str] = &["f0", "f1", "f2", "f3"];
@@ -20,16 +21,6 @@ const VALUES: &[&str] = &["v", "w", "10", ""];
 const COUNTS: &[&str] = &["0", "1", "2", "3", "9", "-1", "-3", "-9"];
 const PATTERNS: &[&str] = &["*", "m*", "f[01]", "?"];
 const SCORES: &[&str] = &["1", "2.5", "-3", "0"];
-
-fn pick(rng: &mut ChaCha8Rng, from: &[&str]) -> Vec<u8> {
-    from.choose(rng).expect("choices").as_bytes().to_vec()
-}
-
-fn line(name: &str, args: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
-    std::iter::once(name.as_bytes().to_vec())
-        .chain(args)
-        .collect()
-}
 
 /// `SSCAN`/`HSCAN key 0`, sometimes with MATCH and COUNT.
 fn scan(rng: &mut ChaCha8Rng, name: &str, key: Vec<u8>) -> Vec<Vec<u8>> {
@@ -94,6 +85,7 @@ pub fn draw_command(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::seq::SliceRandom;
     use rand_core::SeedableRng;
 
     /// Every draw the generator makes is one the model knows and Redis accepts: the model

@@ -11,29 +11,14 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::mix::{line, other, pick};
+
 const ELEMENTS: &[&str] = &["a", "b", "c", "d", "1", "-2", ""];
 const INDEXES: &[&str] = &["0", "1", "-1", "-2", "2", "3", "-5", "10"];
 const ENDS: &[&str] = &["LEFT", "RIGHT"];
 
-fn pick(rng: &mut ChaCha8Rng, from: &[&str]) -> Vec<u8> {
-    from.choose(rng).expect("choices").as_bytes().to_vec()
-}
-
 fn elems(rng: &mut ChaCha8Rng, n: usize) -> Vec<Vec<u8>> {
     (0..n).map(|_| pick(rng, ELEMENTS)).collect()
-}
-
-fn other(rng: &mut ChaCha8Rng, key: &[u8], other_keys: &[Vec<u8>]) -> Vec<u8> {
-    other_keys
-        .choose(rng)
-        .cloned()
-        .unwrap_or_else(|| key.to_vec())
-}
-
-fn line(name: &str, args: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
-    std::iter::once(name.as_bytes().to_vec())
-        .chain(args)
-        .collect()
 }
 
 /// One random list command on `key`.
@@ -139,19 +124,11 @@ mod tests {
 
     #[test]
     fn list_commands_cover_the_family_and_use_other_keys() {
-        let mut rng = ChaCha8Rng::seed_from_u64(12);
-        let others = vec![b"b".to_vec(), b"c".to_vec()];
-        let mut names = std::collections::BTreeSet::new();
-        let mut used_other = false;
-        for _ in 0..3000 {
-            let cmd = list_command(&mut rng, b"a".to_vec(), &others);
-            assert!(cmd.len() >= 2, "{cmd:?}");
-            used_other |= cmd[1..].iter().any(|a| others.contains(a));
-            names.insert(String::from_utf8(cmd[0].clone()).expect("ascii"));
-        }
+        let (names, used_other) = crate::mix::coverage(12, 3000, list_command);
         assert!(used_other);
         assert_eq!(names.len(), 17, "{names:?}");
-        let script = list_transaction(&mut rng, b"a".to_vec(), &others);
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let script = list_transaction(&mut rng, b"a".to_vec(), &[b"b".to_vec()]);
         assert_eq!(script.first(), Some(&line("MULTI", [])));
         assert_eq!(script.last(), Some(&line("EXEC", [])));
     }

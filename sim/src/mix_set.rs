@@ -13,6 +13,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::mix::{line, other};
+
 const MEMBERS: &[&str] = &["m0", "m1", "m2", "m3", "m4", "m5", "1", "2", "3", "-7"];
 
 fn member(rng: &mut ChaCha8Rng) -> Vec<u8> {
@@ -39,19 +41,6 @@ fn keys(rng: &mut ChaCha8Rng, key: &[u8], other_keys: &[Vec<u8>], extra: usize) 
     }
     out.shuffle(rng);
     out
-}
-
-fn other(rng: &mut ChaCha8Rng, key: &[u8], other_keys: &[Vec<u8>]) -> Vec<u8> {
-    other_keys
-        .choose(rng)
-        .cloned()
-        .unwrap_or_else(|| key.to_vec())
-}
-
-fn line(name: &str, args: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
-    std::iter::once(name.as_bytes().to_vec())
-        .chain(args)
-        .collect()
 }
 
 /// One random set command on `key`.
@@ -102,22 +91,12 @@ pub fn set_command(rng: &mut ChaCha8Rng, key: Vec<u8>, other_keys: &[Vec<u8>]) -
 
 #[cfg(test)]
 mod tests {
-    use rand_core::SeedableRng;
 
     use super::*;
 
     #[test]
     fn set_commands_cover_the_family_and_use_other_keys() {
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let others = vec![b"b".to_vec(), b"c".to_vec()];
-        let mut names = std::collections::BTreeSet::new();
-        let mut used_other = false;
-        for _ in 0..2000 {
-            let cmd = set_command(&mut rng, b"a".to_vec(), &others);
-            assert!(cmd.len() >= 2, "{cmd:?}");
-            used_other |= cmd[1..].iter().any(|a| others.contains(a));
-            names.insert(String::from_utf8(cmd[0].clone()).expect("ascii"));
-        }
+        let (names, used_other) = crate::mix::coverage(11, 2000, set_command);
         assert!(used_other);
         assert_eq!(names.len(), 14, "{names:?}");
     }

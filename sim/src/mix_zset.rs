@@ -15,6 +15,8 @@ use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::mix::line;
+
 const MEMBERS: &[&str] = &["m0", "m1", "m2", "m3", "m4", "m5"];
 const SCORES: &[&str] = &["1", "2", "3", "-1", "0.5", "2.5", "10", "inf", "-inf"];
 
@@ -38,12 +40,6 @@ fn bound(rng: &mut ChaCha8Rng) -> Vec<u8> {
 
 fn int(rng: &mut ChaCha8Rng, lo: i64, hi: i64) -> Vec<u8> {
     rng.gen_range(lo..=hi).to_string().into_bytes()
-}
-
-fn line(name: &str, args: impl IntoIterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
-    std::iter::once(name.as_bytes().to_vec())
-        .chain(args)
-        .collect()
 }
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member …
@@ -159,22 +155,12 @@ pub fn zset_command(rng: &mut ChaCha8Rng, key: Vec<u8>, other_keys: &[Vec<u8>]) 
 
 #[cfg(test)]
 mod tests {
-    use rand_core::SeedableRng;
 
     use super::*;
 
     #[test]
     fn zset_commands_cover_the_family_and_use_other_keys() {
-        let mut rng = ChaCha8Rng::seed_from_u64(12);
-        let others = vec![b"b".to_vec(), b"c".to_vec()];
-        let mut names = std::collections::BTreeSet::new();
-        let mut used_other = false;
-        for _ in 0..2000 {
-            let cmd = zset_command(&mut rng, b"a".to_vec(), &others);
-            assert!(cmd.len() >= 2, "{cmd:?}");
-            used_other |= cmd[1..].iter().any(|a| others.contains(a));
-            names.insert(String::from_utf8(cmd[0].clone()).expect("ascii"));
-        }
+        let (names, used_other) = crate::mix::coverage(12, 2000, zset_command);
         assert!(used_other);
         assert_eq!(names.len(), 15, "{names:?}");
     }

@@ -457,20 +457,7 @@ pub(crate) fn plan_node_cmd(
             pairs: config_cmd::plan_set(config, argv)?,
         },
         NodeCmd::ConfigResetStat => NodeOp::ResetStats,
-        NodeCmd::DbSize
-        | NodeCmd::Keys
-        | NodeCmd::Scan
-        | NodeCmd::RandomKey
-        | NodeCmd::FlushDb
-        | NodeCmd::FlushAll
-        | NodeCmd::SwapDb
-        | NodeCmd::Publish
-        | NodeCmd::SPublish
-        | NodeCmd::PubSubChannels
-        | NodeCmd::PubSubShardChannels
-        | NodeCmd::PubSubNumSub
-        | NodeCmd::PubSubShardNumSub
-        | NodeCmd::PubSubNumPat => unreachable!("{cmd:?} is not a server command"),
+        other => unreachable!("{other:?} is not a server command"),
     };
     Ok((op, Targets::All))
 }
@@ -496,17 +483,7 @@ pub(crate) fn run_node_op(
             config_cmd::reset_stats(node);
             NodeResult::Done
         }
-        NodeOp::DbSize { .. }
-        | NodeOp::Keys { .. }
-        | NodeOp::Scan { .. }
-        | NodeOp::RandomKey { .. }
-        | NodeOp::FlushDb { .. }
-        | NodeOp::FlushAll
-        | NodeOp::SwapDb { .. }
-        | NodeOp::Publish { .. }
-        | NodeOp::PubSubChannels { .. }
-        | NodeOp::PubSubNumSub { .. }
-        | NodeOp::PubSubPatterns => unreachable!("{op:?} is not a server op"),
+        other => unreachable!("{other:?} is not a server op"),
     }
 }
 
@@ -523,20 +500,7 @@ pub(crate) fn finish_node_cmd(
         NodeCmd::ClientList => client::finish_list(results),
         NodeCmd::ClientKill => client::finish_kill(argv, results, conn),
         NodeCmd::ConfigSet | NodeCmd::ConfigResetStat => Reply::OK,
-        NodeCmd::DbSize
-        | NodeCmd::Keys
-        | NodeCmd::Scan
-        | NodeCmd::RandomKey
-        | NodeCmd::FlushDb
-        | NodeCmd::FlushAll
-        | NodeCmd::SwapDb
-        | NodeCmd::Publish
-        | NodeCmd::SPublish
-        | NodeCmd::PubSubChannels
-        | NodeCmd::PubSubShardChannels
-        | NodeCmd::PubSubNumSub
-        | NodeCmd::PubSubShardNumSub
-        | NodeCmd::PubSubNumPat => unreachable!("{cmd:?} is not a server command"),
+        other => unreachable!("{other:?} is not a server command"),
     }
 }
 
