@@ -137,7 +137,7 @@ fn encode_double(d: f64, proto: Proto, out: &mut Vec<u8>) {
     }
 }
 
-/// C's `printf("%.17g", d)` for a finite or NaN `d`, as glibc prints it.
+/// C's `printf("%.17g", d)`, as glibc prints it (`inf`, `-inf`, `nan` spelled out).
 ///
 /// `%g` with precision P=17: take the decimal exponent X of the value rounded to 17 significant
 /// digits; if `X < -4 || X >= 17` use `%e` style with 16 fractional digits, else `%f` style with
@@ -146,6 +146,9 @@ fn encode_double(d: f64, proto: Proto, out: &mut Vec<u8>) {
 pub fn format_g17(d: f64) -> String {
     if d.is_nan() {
         return if d.is_sign_negative() { "-nan" } else { "nan" }.to_string();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.to_string();
     }
     let sci = format!("{:.16e}", d);
     let (mantissa, exp) = sci.split_once('e').expect("{:e} always has an exponent");
@@ -302,5 +305,7 @@ mod tests {
         assert_eq!(format_g17(0.00001), "1.0000000000000001e-05");
         assert_eq!(format_g17(123456789.125), "123456789.125");
         assert_eq!(format_g17(1e300), "1.0000000000000001e+300");
+        assert_eq!(format_g17(f64::INFINITY), "inf");
+        assert_eq!(format_g17(f64::NEG_INFINITY), "-inf");
     }
 }
