@@ -56,10 +56,13 @@ pub enum Plant {
     /// HSET and HMSET leave an existing field's old value in place (answering as if they
     /// had replaced it): a bug inside a collection, below routing and transactions.
     HsetKeepsOldValue = 10,
+    /// SPOP without a count answers a member but leaves it in the set: a draw the model must
+    /// check against the state, not predict.
+    SpopKeepsMember = 11,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 11] = [
+    pub const ALL: [Plant; 12] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -71,6 +74,7 @@ impl Plant {
         Plant::AdmitEachHop,
         Plant::EvictLockedKeys,
         Plant::HsetKeepsOldValue,
+        Plant::SpopKeepsMember,
     ];
 
     pub fn name(self) -> &'static str {
@@ -86,6 +90,7 @@ impl Plant {
             Plant::AdmitEachHop => "admit-each-hop",
             Plant::EvictLockedKeys => "evict-locked-keys",
             Plant::HsetKeepsOldValue => "hset-keeps-old-value",
+            Plant::SpopKeepsMember => "spop-keeps-member",
         }
     }
 

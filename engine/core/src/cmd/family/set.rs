@@ -48,6 +48,7 @@ use crate::cmd::args::{eq_word, parse_i64, parse_scan_cursor, parse_scan_options
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::db::{Collection, Kind, Member, SetValue, Value};
+use crate::env::Plant;
 use crate::error::CmdError;
 use crate::glob::glob_match;
 use crate::reply::Reply;
@@ -369,7 +370,14 @@ fn spop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn spop_one(ecx: &mut ExecCx, key: &[u8]) -> Result<Reply, CmdError> {
     let mut rng = command_rng(ecx);
+    let keeps = ecx.env().planted(Plant::SpopKeepsMember);
     let popped = ecx.edit_set(key, IfAbsent::Skip, key, |set, _| {
+        if keeps {
+            let member = set
+                .random(|| rng.next_u64())
+                .expect("a stored set is not empty");
+            return Ok((member.to_vec(), Change::Unchanged));
+        }
         let member = set
             .pop_random(|| rng.next_u64())
             .expect("a stored set is not empty");
