@@ -100,22 +100,36 @@ pub(crate) fn parse_scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
 /// Redis's default COUNT for the SCAN family.
 pub(crate) const SCAN_COUNT_DEFAULT: usize = 10;
 
-/// What HSCAN and SSCAN take after the cursor. A `MATCH *` is no pattern at all, as in Redis.
+/// What the SCAN family takes after the cursor. A `MATCH *` is no pattern at all, as in Redis
+/// (which is also what lets SCAN return the empty key).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ScanOptions {
     pub pattern: Option<Vec<u8>>,
     pub count: usize,
+    /// SCAN's TYPE; never set for a key's collection (HSCAN, SSCAN, ZSCAN have no TYPE).
+    pub type_name: Option<Vec<u8>>,
 }
 
 /// `[MATCH pattern] [COUNT count]` from argument 3 on, as scanGenericCommand reads them for a
-/// key's collection: each option needs its value and may repeat (the last wins); a COUNT below
-/// 1 is a syntax error; there is no TYPE.
+/// key's collection (HSCAN, SSCAN, ZSCAN): see `parse_scan_options_from`.
 pub(crate) fn parse_scan_options(argv: &Argv) -> Result<ScanOptions, CmdError> {
+    parse_scan_options_from(argv, 3, false)
+}
+
+/// The SCAN family's options from argument `first` on, as scanGenericCommand reads them: each
+/// option needs its value and may repeat (the last wins); a COUNT below 1 is a syntax error;
+/// TYPE only where `with_type` (SCAN itself).
+pub(crate) fn parse_scan_options_from(
+    argv: &Argv,
+    first: usize,
+    with_type: bool,
+) -> Result<ScanOptions, CmdError> {
     let mut parsed = ScanOptions {
         pattern: None,
         count: SCAN_COUNT_DEFAULT,
+        type_name: None,
     };
-    let mut args = Args::new(argv, 3);
+    let mut args = Args::new(argv, first);
     while let Some(word) = args.next() {
         if args.is_done() {
             return Err(CmdError::Syntax);
@@ -129,6 +143,8 @@ pub(crate) fn parse_scan_options(argv: &Argv) -> Result<ScanOptions, CmdError> {
         } else if eq_word(word, "MATCH") {
             let pattern = args.next_arg()?;
             parsed.pattern = (pattern != b"*").then(|| pattern.to_vec());
+        } else if with_type && eq_word(word, "TYPE") {
+            parsed.type_name = Some(args.next_arg()?.to_vec());
         } else {
             return Err(CmdError::Syntax);
         }

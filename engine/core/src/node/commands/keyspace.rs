@@ -17,7 +17,7 @@
 //! redis-server 7.0.15 with active expiry off answers DBSIZE 2 for one live and one expired key.
 
 use crate::argv::Argv;
-use crate::cmd::args::{eq_word, parse_scan_cursor, Args};
+use crate::cmd::args::{parse_scan_cursor, parse_scan_options_from, Args};
 use crate::cmd::keyspace::parse_i32;
 use crate::cmd::NodeCmd;
 use crate::coord::{CmdErrorOrReply, Targets};
@@ -36,8 +36,6 @@ const _: () = assert!(
 );
 /// Buckets visited per requested element at most (Redis: COUNT * 10 iterations).
 const SCAN_BUCKETS_PER_COUNT: usize = 10;
-/// Redis's default SCAN COUNT.
-const SCAN_COUNT_DEFAULT: usize = 10;
 
 fn parse_flush(argv: &Argv) -> Result<(), CmdError> {
     let mut args = Args::new(argv, 1);
@@ -58,8 +56,7 @@ fn parse_swapdb(argv: &Argv, dbs: usize) -> Result<(u16, u16), CmdError> {
     Ok((a as u16, b as u16))
 }
 
-/// SCAN's options. A `MATCH *` is no pattern at all (Redis skips matching for it, which is
-/// also what lets it return the empty key).
+/// SCAN's cursor and options.
 #[derive(Debug, PartialEq, Eq)]
 struct ScanArgs {
     cursor: u64,
@@ -70,34 +67,14 @@ struct ScanArgs {
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`.
 fn parse_scan(argv: &Argv) -> Result<ScanArgs, CmdError> {
-    let mut parsed = ScanArgs {
-        cursor: parse_scan_cursor(&argv[1])?,
-        pattern: None,
-        count: SCAN_COUNT_DEFAULT,
-        type_name: None,
-    };
-    let mut args = Args::new(argv, 2);
-    while let Some(word) = args.next() {
-        if args.is_done() {
-            return Err(CmdError::Syntax);
-        }
-        if eq_word(word, "COUNT") {
-            let n = args.next_i64()?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            parsed.count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_word(word, "MATCH") {
-            let pattern = args.next_arg()?;
-            parsed.pattern = (pattern != b"*").then(|| pattern.to_vec());
-        } else if eq_word(word, "TYPE") {
-            parsed.type_name = Some(args.next_arg()?.to_vec());
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    args.finish()?;
-    Ok(parsed)
+    let cursor = parse_scan_cursor(&argv[1])?;
+    let options = parse_scan_options_from(argv, 2, true)?;
+    Ok(ScanArgs {
+        cursor,
+        pattern: options.pattern,
+        count: options.count,
+        type_name: options.type_name,
+    })
 }
 
 /// Where a client cursor points: the shard and that shard's table cursor. A cursor naming a
