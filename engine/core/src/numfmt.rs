@@ -437,7 +437,11 @@ fn layout_g(digits: &[u8], exp10: i32, out: &mut Vec<u8>) {
 
 /// Decimal `n`, as Redis's `ll2string`.
 pub fn fmt_i64(n: i64, out: &mut Vec<u8>) {
-    let mut buf = [0u8; LONG_STR_LEN_MAX_BYTES];
+    out.extend_from_slice(i64_text(n, &mut [0u8; LONG_STR_LEN_MAX_BYTES]));
+}
+
+/// Decimal `n` written into `buf`, without allocating: the digits are the returned tail.
+pub fn i64_text(n: i64, buf: &mut [u8; LONG_STR_LEN_MAX_BYTES]) -> &[u8] {
     let mut at = buf.len();
     let mut v = n.unsigned_abs();
     loop {
@@ -452,7 +456,7 @@ pub fn fmt_i64(n: i64, out: &mut Vec<u8>) {
         at -= 1;
         buf[at] = b'-';
     }
-    out.extend_from_slice(&buf[at..]);
+    &buf[at..]
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 use super::intset::Intset;
 use super::packed_table::{self, PackedTable};
 use super::size_class::class_bytes;
+use crate::numfmt;
 
 /// Redis's `set-max-intset-entries`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,29 +71,7 @@ impl PartialEq for SetValue {
 
 /// The integer an intset would hold for `member` (Redis's string2ll: canonical i64 text).
 fn as_int(member: &[u8]) -> Option<i64> {
-    crate::numfmt::parse_i64(member)
-}
-
-/// Bytes of i64::MIN's text, the longest.
-const INT_TEXT_MAX_BYTES: usize = 20;
-
-/// `n` as decimal text in `buf`, without allocating.
-fn int_text(n: i64, buf: &mut [u8; INT_TEXT_MAX_BYTES]) -> &[u8] {
-    let mut at = buf.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    &buf[at..]
+    numfmt::parse_i64(member)
 }
 
 impl SetValue {
@@ -155,9 +134,10 @@ impl SetValue {
     pub fn contains_member(&self, member: Member<'_>) -> bool {
         match (&self.repr, member) {
             (Repr::Intset { ints, .. }, Member::Int(n)) => ints.contains(n),
-            (Repr::Table(t), Member::Int(n)) => {
-                t.contains(int_text(n, &mut [0; INT_TEXT_MAX_BYTES]))
-            }
+            (Repr::Table(t), Member::Int(n)) => t.contains(numfmt::i64_text(
+                n,
+                &mut [0; numfmt::LONG_STR_LEN_MAX_BYTES],
+            )),
             (_, Member::Bytes(b)) => self.contains(b),
         }
     }
@@ -184,9 +164,9 @@ impl SetValue {
             return;
         };
         let mut table = Table::new(*seed, ints.len() + extra);
-        let mut buf = [0; INT_TEXT_MAX_BYTES];
+        let mut buf = [0; numfmt::LONG_STR_LEN_MAX_BYTES];
         for n in ints.iter() {
-            table.insert(int_text(n, &mut buf), &[]);
+            table.insert(numfmt::i64_text(n, &mut buf), &[]);
         }
         self.repr = Repr::Table(Box::new(table));
     }
