@@ -64,6 +64,14 @@ pub enum CmdError {
     },
     UnsupportedConfigSubcommand,
     InvalidTimeout,
+    /// A blocking command's timeout in seconds that is no number.
+    TimeoutNotFloat,
+    /// A blocking command's timeout below zero (or, as Redis 7.0 computes it, past i64 ms).
+    TimeoutNegative,
+    /// CLIENT UNBLOCK … ERROR.
+    UnblockedByClient,
+    /// CLIENT UNBLOCK's third argument is neither TIMEOUT nor ERROR.
+    UnblockReason,
     MultiNested,
     ExecWithoutMulti,
     DiscardWithoutMulti,
@@ -283,6 +291,10 @@ impl CmdError {
             }
             UnsupportedConfigSubcommand => "ERR unsupported CONFIG subcommand",
             InvalidTimeout => "ERR timeout is not an integer or out of range",
+            TimeoutNotFloat => "ERR timeout is not a float or out of range",
+            TimeoutNegative => "ERR timeout is negative",
+            UnblockedByClient => "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+            UnblockReason => "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
             MultiNested => "ERR MULTI calls can not be nested",
             ExecWithoutMulti => "ERR EXEC without MULTI",
             DiscardWithoutMulti => "ERR DISCARD without MULTI",

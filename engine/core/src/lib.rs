@@ -10,8 +10,8 @@
 //! 1. codec and helpers: `error`, `argv`, `glob`, `numfmt`, `reply`, `resp`, `size_class`;
 //! 2. the keyspace and its types: `table` (the Dash table), `db` (entries, values, collections);
 //! 3. the environment and config: `env`, `config`;
-//! 4. the shard: `shard` (one thread's databases, memory, expiry), `watch`, `access` (the typed
-//!    lookups and the one write path);
+//! 4. the shard: `shard` (one thread's databases, memory, expiry), `watch`, `blocking` (keys
+//!    clients block on), `access` (the typed lookups and the one write path);
 //! 5. VLL: `tx`;
 //! 6. the command table and the families: `cmd` (rows, key specs, one file per family);
 //! 7. the coordinating node: `node` with `cx`, `hop`, `coord`, `conn`, `multi` and the commands
@@ -19,6 +19,7 @@
 
 pub mod access;
 pub mod argv;
+pub mod blocking;
 pub mod cmd;
 pub mod config;
 pub mod db;

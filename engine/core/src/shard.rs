@@ -15,6 +15,7 @@
 //! A value larger than a shard's whole budget is always refused, even when other shards have
 //! room: shards share no memory figures.
 
+use crate::blocking::BlockedKeys;
 use crate::config::MaxmemoryPolicy;
 use crate::db::Db;
 use crate::error::CmdError;
@@ -82,6 +83,8 @@ pub struct Shard {
     process_rss_bytes: u64,
     /// Who WATCHes keys of this shard.
     pub watches: WatchRegistry,
+    /// Keys clients are blocked on, and those a write touched since (BLPOP and its kin).
+    pub blocked: BlockedKeys,
     /// When collections change encoding (CONFIG SET updates it).
     pub limits: CollectionLimits,
     /// When set, every modification signalled on this shard is also logged here: a scratch
@@ -131,6 +134,7 @@ impl Shard {
             peak_bytes: 0,
             process_rss_bytes: 0,
             watches: WatchRegistry::default(),
+            blocked: BlockedKeys::default(),
             limits: CollectionLimits::default(),
             modified_log: None,
             eviction_log: None,
@@ -424,6 +428,7 @@ impl Shard {
     pub fn modified(&mut self, db: u16, key: &[u8]) {
         self.stats.dirty += 1;
         self.watches.touch(db, key);
+        self.blocked.signal(db, key);
         if let Some(log) = &mut self.modified_log {
             log.push((db, key.to_vec()));
         }
@@ -434,5 +439,6 @@ impl Shard {
             db.check_invariants();
         }
         self.watches.check_invariants();
+        self.blocked.check_invariants();
     }
 }

@@ -26,7 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("keyspace and its types", &["table", "db"]),
     ("environment and config", &["env", "config"]),
-    ("shard", &["watch", "shard", "access"]),
+    ("shard", &["watch", "blocking", "shard", "access"]),
     ("VLL", &["tx"]),
     ("command table and families", &["cmd"]),
     (

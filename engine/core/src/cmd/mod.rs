@@ -9,6 +9,7 @@
 //! `ConnCmd`/`NodeCmd` variants that `node.rs` matches exhaustively.
 
 pub mod args;
+pub mod blocking;
 pub mod command_args;
 pub mod command_docs;
 pub mod family;
@@ -473,6 +474,7 @@ pub enum NodeCmd {
     Info,
     ClientList,
     ClientKill,
+    ClientUnblock,
     ConfigSet,
     ConfigResetStat,
     Publish,

@@ -35,6 +35,9 @@ pub enum ConnState {
     Waiting(Box<Pending>),
     /// DEBUG SLEEP: resumes at the timer.
     Sleeping,
+    /// A blocking command waits for a key (BLPOP…): resumes when served, timed out or
+    /// unblocked.
+    Blocked(Box<crate::node::blocking::Blocked>),
     /// The last reply is out; the connection closes once it is flushed.
     Closing,
 }

@@ -50,12 +50,26 @@ pub(crate) fn park_or_finish(
 ) -> Flow {
     if pending.outstanding == 0 {
         if let Some(reply) = advance(node, conn, &mut pending, cx) {
-            conn.encode(&reply);
-            return Flow::Next;
+            return match take_blocking(&mut pending) {
+                Some(blocked) => crate::node::blocking::after_attempt(node, conn, blocked, reply, cx),
+                None => {
+                    conn.encode(&reply);
+                    Flow::Next
+                }
+            };
         }
     }
     conn.state = ConnState::Waiting(Box::new(pending));
     Flow::Stop
+}
+
+/// A blocking command's attempt across shards finished: its blocking state, which decides
+/// whether the reply goes out or the client blocks.
+fn take_blocking(pending: &mut Pending) -> Option<Box<crate::node::blocking::Blocked>> {
+    match &mut pending.plan {
+        Plan::Gather(state) => state.blocking.take(),
+        _ => None,
+    }
 }
 
 pub(crate) fn lock_mode(spec: &CommandSpec) -> LockMode {
@@ -107,7 +121,11 @@ fn needs_memory(plan: &Plan) -> bool {
         Plan::Split { spec, .. } => spec.has(cmd::flag::DENYOOM),
         Plan::Gather(state) => state.spec.has(cmd::flag::DENYOOM),
         Plan::Exec(state) => crate::multi::needs_memory(state),
-        Plan::Batch { .. } | Plan::Watch | Plan::Refused(_) | Plan::Node { .. } => false,
+        Plan::Batch { .. }
+        | Plan::Watch
+        | Plan::Refused(_)
+        | Plan::Node { .. }
+        | Plan::Block { .. } => false,
     }
 }
 
@@ -129,7 +147,11 @@ fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
             .sum(),
         Plan::Gather(state) => state.spec.incoming_bytes(&state.argv),
         Plan::Exec(state) => crate::multi::incoming_bytes(state, shard),
-        Plan::Batch { .. } | Plan::Watch | Plan::Refused(_) | Plan::Node { .. } => 0,
+        Plan::Batch { .. }
+        | Plan::Watch
+        | Plan::Refused(_)
+        | Plan::Node { .. }
+        | Plan::Block { .. } => 0,
     }
 }
 
@@ -252,6 +274,7 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
         Plan::Batch { .. } => unreachable!("batches are sent as they are built"),
         Plan::Watch => unreachable!("watches are sent as they are built"),
         Plan::Refused(_) => unreachable!("a refused plan launches nothing"),
+        Plan::Block { .. } => unreachable!("a blocking attempt is sent as it is built"),
         Plan::Exec(_) => return, // `advance` sends EXEC's first wave
         Plan::Split {
             spec,
@@ -398,6 +421,7 @@ pub(crate) fn start_gather(
     spec: &'static CommandSpec,
     dbs: GatherDbs,
     argv: Argv,
+    blocking: Option<Box<crate::node::blocking::Blocked>>,
     cx: &mut Cx,
 ) -> Flow {
     let keys = gather_keys(spec, dbs, &argv, conn.db);
@@ -439,6 +463,7 @@ pub(crate) fn start_gather(
         keys,
         parts,
         reply: None,
+        blocking,
     };
     let mut pending = pending_tx(node, Plan::Gather(Box::new(state)), locks);
     schedule(node, conn, &mut pending, cx);
@@ -555,6 +580,7 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
     match &mut pending.plan {
         Plan::Exec(_) => crate::multi::fold(pending, from, results),
         Plan::Watch | Plan::Refused(_) => {}
+        Plan::Block { outcome, .. } => *outcome = results.into_iter().next(),
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
                 HopResult::Reply(reply) => reply,
@@ -629,6 +655,7 @@ fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx)
         Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
         Plan::Watch => Some(Reply::OK),
         Plan::Refused(reply) => Some(std::mem::replace(reply, Reply::OK)),
+        Plan::Block { .. } => unreachable!("a blocking attempt's result goes to node::blocking"),
         Plan::Batch { replies } => {
             let last = replies.pop();
             for reply in replies.drain(..) {
@@ -730,11 +757,22 @@ pub(crate) fn absorb(node: &mut Node, conn: &mut Conn, done: HopDone, cx: &mut C
         conn.state = ConnState::Waiting(pending);
         return false;
     }
+    if let Plan::Block { blocked, outcome } = pending.plan {
+        let outcome = outcome.expect("a blocking attempt's result");
+        let flow = crate::node::blocking::after_shard_attempt(node, conn, blocked, outcome, cx);
+        return matches!(flow, Flow::Next);
+    }
     match advance(node, conn, &mut pending, cx) {
-        Some(reply) => {
-            conn.encode(&reply);
-            true
-        }
+        Some(reply) => match take_blocking(&mut pending) {
+            Some(blocked) => {
+                let flow = crate::node::blocking::after_attempt(node, conn, blocked, reply, cx);
+                matches!(flow, Flow::Next)
+            }
+            None => {
+                conn.encode(&reply);
+                true
+            }
+        },
         None => {
             conn.state = ConnState::Waiting(pending);
             false
@@ -772,6 +810,7 @@ pub(crate) fn plan_node(
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
+        | NodeCmd::ClientUnblock
         | NodeCmd::ConfigSet
         | NodeCmd::ConfigResetStat => {
             crate::node::commands::server::plan_node_cmd(cmd, argv, conn, &node.config)
@@ -867,6 +906,7 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
+        | NodeCmd::ClientUnblock
         | NodeCmd::ConfigSet
         | NodeCmd::ConfigResetStat
         | NodeCmd::Publish
@@ -913,6 +953,7 @@ pub(crate) fn finish_node_cmd(
         NodeCmd::Info
         | NodeCmd::ClientList
         | NodeCmd::ClientKill
+        | NodeCmd::ClientUnblock
         | NodeCmd::ConfigSet
         | NodeCmd::ConfigResetStat => {
             crate::node::commands::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
@@ -948,6 +989,7 @@ pub(crate) fn run_node_op(
         NodeOp::Stats
         | NodeOp::ClientList { .. }
         | NodeOp::ClientKill { .. }
+        | NodeOp::ClientUnblock { .. }
         | NodeOp::ConfigSet { .. }
         | NodeOp::ResetStats => {
             crate::node::commands::server::run_node_op(node, op, now_ms, current, cx)

@@ -37,6 +37,8 @@ pub enum Timer {
     ExpirySweep,
     /// Wake a connection that paused itself (DEBUG SLEEP).
     ConnWake(ConnId),
+    /// A blocked connection's timeout; `seq` names the blocking command it is for.
+    BlockTimeout { conn: ConnId, seq: u64 },
 }
 
 /// Inputs to a thread's engine.

@@ -83,6 +83,25 @@ pub enum HopOp {
     Unwatch,
     /// Whether the sending connection's watches here still hold; they end either way.
     CheckWatch,
+    /// A blocking command whose keys all live here: its attempt, and when that finds nothing,
+    /// the client waits here to be served by this shard (`node::blocking`).
+    RunOrBlock {
+        spec: &'static CommandSpec,
+        argv: Argv,
+    },
+    /// The sender's blocking command, whose keys span shards, waits on these keys here: tell it
+    /// when one holds a value that may serve it. Sent again after a woken attempt found
+    /// nothing, it re-arms the notice.
+    Register {
+        waiter_seq: u64,
+        spec: &'static CommandSpec,
+        keys: Vec<Vec<u8>>,
+    },
+    /// The sender's blocked client stops waiting here (served elsewhere, timed out, gone).
+    Unregister { waiter_seq: u64 },
+    /// The sender's client blocked here times out or is unblocked: withdraw it unless this
+    /// shard served it already (`Unblocked`).
+    Unblock { waiter_seq: u64 },
 }
 
 #[derive(Debug)]
@@ -108,6 +127,15 @@ pub enum HopResult {
     },
     /// No watched key here was modified since WATCH.
     WatchClean(bool),
+    /// A `RunOrBlock` attempt found nothing: the client now waits on this shard.
+    Blocked,
+    /// A client blocked on this shard was served: its reply. Sent on its own, with the
+    /// waiter's sequence number.
+    Served(Reply),
+    /// A key a cross-shard waiter waits on may serve it now: run the command again.
+    KeyReady,
+    /// The answer to `Unblock`: true when the waiter was withdrawn unserved.
+    Unblocked(bool),
 }
 
 #[derive(Debug)]
@@ -156,6 +184,11 @@ pub enum NodeOp {
     ClientKill {
         filter: crate::node::commands::client::ClientFilter,
         except: ConnId,
+    },
+    /// CLIENT UNBLOCK: end connection `id`'s blocking command, with an error or as a timeout.
+    ClientUnblock {
+        id: ConnId,
+        error: bool,
     },
     /// A CONFIG SET applied on every thread.
     ConfigSet {
@@ -271,6 +304,11 @@ pub enum Plan {
     Watch,
     /// Refused before it ran (a transaction over memory): the reply, once nothing is pending.
     Refused(Reply),
+    /// A blocking command's attempt on the one shard owning its keys: it answers or blocks.
+    Block {
+        blocked: Box<crate::node::blocking::Blocked>,
+        outcome: Option<HopResult>,
+    },
     /// A node-wide command collecting one result per thread.
     Node {
         cmd: NodeCmd,
@@ -292,4 +330,6 @@ pub struct GatherState {
     pub parts: Vec<(ThreadId, Vec<usize>)>,
     /// Set once the command ran on the copies; the reply waits for the stores.
     pub reply: Option<Reply>,
+    /// A blocking command's attempt across shards: what to do when it finds nothing.
+    pub blocking: Option<Box<crate::node::blocking::Blocked>>,
 }

@@ -7,6 +7,7 @@
 //! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
+pub mod blocking;
 pub mod commands;
 pub mod conn;
 pub mod coord;
@@ -14,6 +15,8 @@ pub mod cx;
 pub mod hop;
 pub mod multi;
 pub mod pubsub;
+
+use std::collections::VecDeque;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -88,6 +91,11 @@ pub struct Node {
     pub(crate) txq: TxQueue<Hop>,
     /// Who subscribes to what among this thread's connections.
     pub(crate) pubsub: pubsub::Registry,
+    /// Clients blocked on this shard's keys (BLPOP…).
+    pub(crate) waiters: blocking::Waiters,
+    /// Blocking notices for this thread's own connections, handled once the step's work is
+    /// done, as Redis answers unblocked clients after the command that served them.
+    pub(crate) deliveries: VecDeque<HopDone>,
     next_seq: u64,
     /// Rate limit of the cross-protocol attack warning.
     security_warning: server::LogLimiter,
@@ -127,6 +135,8 @@ impl Node {
             counters: NodeCounters::default(),
             txq: TxQueue::default(),
             pubsub: pubsub::Registry::default(),
+            waiters: blocking::Waiters::default(),
+            deliveries: VecDeque::new(),
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
             argv: Argv::new(),
@@ -184,13 +194,28 @@ impl Node {
             Msg::Hop(hop) => self.on_hop(hop, cx),
             Msg::HopDone(done) => self.on_hop_done(done, cx),
         }
+        self.serve_blocked(cx);
         if cx.verify() {
             self.check_invariants();
         }
     }
 
+    /// Serves clients blocked on keys this step made ready, then answers this thread's own
+    /// served clients (whose next commands may make more keys ready).
+    fn serve_blocked(&mut self, cx: &mut Cx) {
+        loop {
+            blocking::serve_ready(self, cx);
+            let Some(done) = self.deliveries.pop_front() else {
+                return;
+            };
+            self.on_hop_done(done, cx);
+        }
+    }
+
     pub fn check_invariants(&self) {
         self.shard.check_invariants();
+        self.waiters.check_invariants(&self.shard);
+        assert!(self.deliveries.is_empty(), "blocking notices left unhandled");
         self.txq.check_invariants();
         self.pubsub.check_invariants(self.conns.values());
         for conn in self.conns.values() {
@@ -280,6 +305,16 @@ impl Node {
                     at_mono_us,
                 });
             }
+            Timer::BlockTimeout { conn: id, seq } => {
+                let Some(mut conn) = self.conns.take(&id) else {
+                    return;
+                };
+                if blocking::time_out(self, &mut conn, seq, cx) {
+                    self.run_taken_conn(conn, cx);
+                } else {
+                    self.conns.put_back(conn);
+                }
+            }
             Timer::ConnWake(id) => {
                 let Some(conn) = self.conns.get_mut(&id) else {
                     return;
@@ -304,6 +339,7 @@ impl Node {
         };
         crate::multi::unwatch_all(self, &mut conn, cx);
         pubsub::unsubscribe_all(self, &mut conn);
+        blocking::forget(self, &conn, cx);
         if let ConnState::Waiting(_) = conn.state {
             conn.peer_gone = true;
             self.conns.put_back(conn);
@@ -323,6 +359,11 @@ impl Node {
         }
         conn.input_ended = true;
         self.run_conn(id, cx);
+    }
+
+    /// Runs a connection checked out of `conns` that is ready again (unblocked).
+    pub(crate) fn resume(&mut self, conn: Box<Conn>, cx: &mut Cx) {
+        self.run_taken_conn(conn, cx);
     }
 
     fn run_conn(&mut self, id: ConnId, cx: &mut Cx) {
@@ -365,7 +406,10 @@ impl Node {
                     }
                 }
             }
-            if let Flow::Stop = self.dispatch(&mut conn, &mut argv, cx) {
+            let flow = self.dispatch(&mut conn, &mut argv, cx);
+            // Redis serves blocked clients after each command, before the next one runs.
+            blocking::serve_ready(self, cx);
+            if let Flow::Stop = flow {
                 break;
             }
         }
@@ -499,6 +543,9 @@ impl Node {
                     conn.encode(&frame);
                 }
                 Flow::Next
+            }
+            Exec::Shard { .. } if spec.has(crate::cmd::flag::BLOCKING) => {
+                blocking::start(self, conn, spec, argv, cx)
             }
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
             Exec::Container => {
@@ -658,7 +705,7 @@ impl Node {
         let mut locks = Vec::new();
         for op in ops {
             match op {
-                HopOp::Run { spec, argv, .. } => {
+                HopOp::Run { spec, argv, .. } | HopOp::RunOrBlock { spec, argv } => {
                     let mode = if spec.has(crate::cmd::flag::WRITE) {
                         LockMode::Exclusive
                     } else {
@@ -745,7 +792,9 @@ impl Node {
             Merge::SumInts | Merge::AllOk | Merge::KeyOrder => {
                 crate::coord::start_split(self, conn, spec, merge, argv, &key_indexes, cx)
             }
-            Merge::Gather(dbs) => crate::coord::start_gather(self, conn, spec, dbs, argv, cx),
+            Merge::Gather(dbs) => {
+                crate::coord::start_gather(self, conn, spec, dbs, argv, None, cx)
+            }
         }
     }
 
@@ -873,6 +922,9 @@ impl Node {
         let Exec::Shard { .. } = spec.exec else {
             return None;
         };
+        if spec.has(crate::cmd::flag::BLOCKING) {
+            return None;
+        }
         let all_there = match spec.only_key_index(argv.len()) {
             Some(i) => shard_of(&argv[i], self.threads) == to,
             None => spec
@@ -992,11 +1044,16 @@ impl Node {
             conn: hop.conn,
             seq: hop.seq,
         };
-        let mut results: Vec<HopResult> = hop
-            .ops
-            .into_iter()
-            .map(|op| self.run_hop_op(db, now_ms, op, origin, None, cx))
-            .collect();
+        let mut results: Vec<HopResult> = Vec::with_capacity(hop.ops.len());
+        for op in hop.ops {
+            // A pipelined batch's commands are each a command of their own: blocked clients
+            // are served between them. An EXEC body's (never admitted one by one) is one.
+            let own_command = matches!(op, HopOp::Run { admit: true, .. });
+            results.push(self.run_hop_op(db, now_ms, op, origin, None, cx));
+            if own_command {
+                blocking::serve_ready(self, cx);
+            }
+        }
         if reorder {
             results.reverse();
         }
@@ -1142,6 +1199,51 @@ impl Node {
                 self.shard.watches.forget((origin.thread, origin.conn));
                 HopResult::Stored
             }
+            HopOp::RunOrBlock { spec, argv } => {
+                let locked = keys_in_transactions(&self.txq, cx);
+                if let Err(oom) = self
+                    .shard
+                    .admit(db as usize, || spec.admission(&argv), locked)
+                {
+                    return HopResult::Reply(Reply::Error(oom));
+                }
+                let id = blocking::WaiterId {
+                    thread: origin.thread,
+                    conn: origin.conn,
+                    seq: origin.seq,
+                };
+                blocking::run_or_block(self, db, now_ms, spec, argv, id, cx)
+            }
+            HopOp::Register {
+                waiter_seq,
+                spec,
+                keys,
+            } => {
+                let id = blocking::WaiterId {
+                    thread: origin.thread,
+                    conn: origin.conn,
+                    seq: waiter_seq,
+                };
+                blocking::register(self, db, id, spec, keys);
+                HopResult::Stored
+            }
+            HopOp::Unregister { waiter_seq } => {
+                let id = blocking::WaiterId {
+                    thread: origin.thread,
+                    conn: origin.conn,
+                    seq: waiter_seq,
+                };
+                blocking::unregister(self, id);
+                HopResult::Stored
+            }
+            HopOp::Unblock { waiter_seq } => {
+                let id = blocking::WaiterId {
+                    thread: origin.thread,
+                    conn: origin.conn,
+                    seq: waiter_seq,
+                };
+                blocking::unblock(self, id)
+            }
             HopOp::CheckWatch => {
                 let shard = &mut self.shard;
                 let mut watches = std::mem::take(&mut shard.watches);
@@ -1159,6 +1261,20 @@ impl Node {
         let Some(mut conn) = self.conns.take(&id) else {
             return;
         };
+        if blocking::is_notice(&done) {
+            if conn.out.capacity() == 0 {
+                conn.out = cx.take_buffer();
+            }
+            if blocking::on_notice(self, &mut conn, done, cx) {
+                self.run_taken_conn(conn, cx);
+            } else {
+                if conn.out.is_empty() {
+                    cx.recycle_buffer(std::mem::take(&mut conn.out));
+                }
+                self.conns.put_back(conn);
+            }
+            return;
+        }
         let runnable_notice = matches!(done.results[..], [HopResult::Runnable { .. }]);
         let current = match &mut conn.state {
             ConnState::Waiting(pending) if pending.seq == done.seq => {

@@ -1,10 +1,11 @@
-//! Lists: Redis 7.0's list family without the blocking commands (LPUSH, RPUSH, LPUSHX, RPUSHX,
-//! LPOP, RPOP, LLEN, LINDEX, LINSERT, LRANGE, LREM, LSET, LTRIM, LPOS, RPOPLPUSH, LMOVE,
-//! LMPOP), written against `db::ListValue` through the typed lookup and write paths of
-//! `access.rs`.
+//! Lists: Redis 7.0's list family (LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LLEN, LINDEX,
+//! LINSERT, LRANGE, LREM, LSET, LTRIM, LPOS, RPOPLPUSH, LMOVE, LMPOP and the blocking BLPOP,
+//! BRPOP, BRPOPLPUSH, BLMOVE, BLMPOP), written against `db::ListValue` through the typed lookup
+//! and write paths of `access.rs`.
 //!
-//! The pops and the move are `pub(crate)` (`pop`, `move_element`, `mpop`) so the blocking
-//! commands serve a woken client through the same write path.
+//! A blocking command's row runs its first attempt (the timeout is checked first, then the keys
+//! in order, as Redis does); `BLOCKING` tells the node how to serve it from the key that became
+//! ready once it blocks (`cmd::blocking`, `node::blocking`).
 //!
 //! Multi-key commands (RPOPLPUSH, LMOVE, LMPOP) run on gathered copies of their keys
 //! (`Merge::Gather`), so across shards they read and write as one step.
@@ -27,6 +28,7 @@ use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
+use crate::cmd::blocking::{parse_timeout_seconds, Blocking, Timeout};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::db::{End, Kind, ListValue};
@@ -109,6 +111,39 @@ pub const SPECS: &[CommandSpec] = &[
         &[KeySpec::keynum(kf::RW | kf::ACCESS | kf::DELETE, 1, 0, 1, 1)], lmpop, GATHER,
         LIST.docs("Pop elements from a list", "7.0.0", "O(N+M) where N is the number of \
         provided keys and M is the number of elements returned.")),
+    LIST.keyed("blpop", -3, flag::WRITE | flag::NOSCRIPT | flag::BLOCKING, BLOCKING_POP_KEYS,
+        blpop, GATHER,
+        LIST.docs("Remove and get the first element in a list, or block until one is available",
+        "2.0.0", "O(N) where N is the number of provided keys.")),
+    LIST.keyed("brpop", -3, flag::WRITE | flag::NOSCRIPT | flag::BLOCKING, BLOCKING_POP_KEYS,
+        brpop, GATHER,
+        LIST.docs("Remove and get the last element in a list, or block until one is available",
+        "2.0.0", "O(N) where N is the number of provided keys.")),
+    LIST.keyed("brpoplpush", 4, W_DENYOOM | flag::NOSCRIPT | flag::BLOCKING, MOVE_KEYS,
+        brpoplpush, GATHER,
+        LIST.docs("Pop an element from a list, push it to another list and return it; or block \
+        until one is available", "2.2.0", "O(1)")),
+    LIST.keyed("blmove", 6, W_DENYOOM | flag::NOSCRIPT | flag::BLOCKING, MOVE_KEYS, blmove,
+        GATHER,
+        LIST.docs("Pop an element from a list, push it to another list and return it; or block \
+        until one is available", "6.2.0", "O(1)")),
+    LIST.keyed("blmpop", -5, flag::WRITE | flag::BLOCKING,
+        &[KeySpec::keynum(kf::RW | kf::ACCESS | kf::DELETE, 2, 0, 1, 1)], blmpop, GATHER,
+        LIST.docs("Pop elements from a list, or block until one is available", "7.0.0",
+        "O(N+M) where N is the number of provided keys and M is the number of elements \
+        returned.")),
+];
+
+/// BLPOP and BRPOP: every argument but the first and the last (the timeout) is a key.
+const BLOCKING_POP_KEYS: &[KeySpec] = &[KeySpec::range(kf::RW | kf::ACCESS | kf::DELETE, 1, -2, 1)];
+
+/// How the node serves each blocking list command once it blocks (`cmd::blocking`).
+pub const BLOCKING: &[(&str, Blocking)] = &[
+    ("blpop", Blocking { timeout: last_arg_timeout, serve: serve_blpop, kind: Kind::List }),
+    ("brpop", Blocking { timeout: last_arg_timeout, serve: serve_brpop, kind: Kind::List }),
+    ("brpoplpush", Blocking { timeout: last_arg_timeout, serve: serve_brpoplpush, kind: Kind::List }),
+    ("blmove", Blocking { timeout: last_arg_timeout, serve: serve_blmove, kind: Kind::List }),
+    ("blmpop", Blocking { timeout: first_arg_timeout, serve: serve_blmpop, kind: Kind::List }),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -542,6 +577,120 @@ fn lmpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let (numkeys, end, count) = parse_lmpop(argv)?;
     let keys: Vec<&[u8]> = argv.iter().skip(2).take(numkeys).collect();
     Ok(mpop_reply(mpop(ecx, &keys, end, count)?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking commands: the attempt (the row's handler) and the serve from a ready key.
+
+fn last_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
+    parse_timeout_seconds(&argv[argv.len() - 1])
+}
+
+fn first_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
+    parse_timeout_seconds(&argv[1])
+}
+
+/// BLPOP/BRPOP's attempt: the timeout, then the first key holding a list (WRONGTYPE for a key
+/// of another type met before one).
+fn blocking_pop(ecx: &mut ExecCx, argv: &Argv, end: End) -> Result<Reply, CmdError> {
+    last_arg_timeout(argv)?;
+    let keys: Vec<&[u8]> = argv.iter().skip(1).take(argv.len() - 2).collect();
+    Ok(match mpop(ecx, &keys, end, 1)? {
+        None => Reply::NilArray,
+        Some((key, mut elems)) => {
+            let elem = elems.pop().expect("a pop from a list yields one");
+            Reply::Array(vec![Reply::Bulk(key), Reply::Bulk(elem)])
+        }
+    })
+}
+
+fn blpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    blocking_pop(ecx, argv, End::Left)
+}
+
+fn brpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    blocking_pop(ecx, argv, End::Right)
+}
+
+/// Whether `key` holds a list now; another type leaves a blocked client waiting (Redis 7.0).
+fn holds_list(ecx: &mut ExecCx, key: &[u8]) -> bool {
+    matches!(ecx.check_type(key, Kind::List), Ok(true))
+}
+
+fn serve_pop(ecx: &mut ExecCx, key: &[u8], end: End) -> Result<Reply, CmdError> {
+    if !holds_list(ecx, key) {
+        return Ok(Reply::NilArray);
+    }
+    let mut elems = pop(ecx, key, end, 1)?.expect("a list is there");
+    let elem = elems.pop().expect("a stored list is not empty");
+    Ok(Reply::Array(vec![Reply::bulk(key), Reply::Bulk(elem)]))
+}
+
+fn serve_blpop(ecx: &mut ExecCx, _argv: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
+    serve_pop(ecx, key, End::Left)
+}
+
+fn serve_brpop(ecx: &mut ExecCx, _argv: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
+    serve_pop(ecx, key, End::Right)
+}
+
+fn brpoplpush(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    last_arg_timeout(argv)?;
+    rpoplpush(ecx, argv)
+}
+
+/// BLMOVE's ends, then its timeout (Redis parses them in that order).
+fn parse_blmove(argv: &Argv) -> Result<(End, End), CmdError> {
+    let ends = (parse_end(&argv[3])?, parse_end(&argv[4])?);
+    last_arg_timeout(argv)?;
+    Ok(ends)
+}
+
+fn blmove(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    let (from, to) = parse_blmove(argv)?;
+    let moved = move_element(ecx, &argv[1], &argv[2], from, to)?;
+    Ok(Reply::opt_bulk(moved))
+}
+
+/// A woken BLMOVE: the source must hold a list; a destination of another type answers
+/// WRONGTYPE and unblocks the client, the element staying in the source (as Redis).
+fn serve_move(ecx: &mut ExecCx, argv: &Argv, from: End, to: End) -> Result<Reply, CmdError> {
+    if !holds_list(ecx, &argv[1]) {
+        return Ok(Reply::Nil);
+    }
+    let moved = move_element(ecx, &argv[1], &argv[2], from, to)?;
+    Ok(Reply::opt_bulk(moved))
+}
+
+fn serve_brpoplpush(ecx: &mut ExecCx, argv: &Argv, _key: &[u8]) -> Result<Reply, CmdError> {
+    serve_move(ecx, argv, End::Right, End::Left)
+}
+
+fn serve_blmove(ecx: &mut ExecCx, argv: &Argv, _key: &[u8]) -> Result<Reply, CmdError> {
+    let (from, to) = parse_blmove(argv)?;
+    serve_move(ecx, argv, from, to)
+}
+
+/// BLMPOP is LMPOP with the timeout in front: `BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT n]`.
+fn lmpop_part(argv: &Argv) -> Argv {
+    let mut rest = Argv::from_slices(&[&argv[0]]);
+    for arg in argv.iter().skip(2) {
+        rest.push(arg);
+    }
+    rest
+}
+
+fn blmpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    first_arg_timeout(argv)?;
+    lmpop(ecx, &lmpop_part(argv))
+}
+
+fn serve_blmpop(ecx: &mut ExecCx, argv: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
+    let (_, end, count) = parse_lmpop(&lmpop_part(argv))?;
+    if !holds_list(ecx, key) {
+        return Ok(Reply::NilArray);
+    }
+    Ok(mpop_reply(mpop(ecx, &[key], end, count)?))
 }
 
 #[cfg(test)]

@@ -142,6 +142,19 @@ pub const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         NodeCmd::ClientKill,
         docs("Kill the connection of a client", "2.4.0", CONN, CLIENTS_N),
     ),
+    node(
+        "client|unblock",
+        -3,
+        ANLS,
+        C,
+        NodeCmd::ClientUnblock,
+        docs(
+            "Unblock a client blocked in a blocking command from a different connection",
+            "5.0.0",
+            CONN,
+            "O(log N) where N is the number of client connections",
+        ),
+    ),
 ];
 
 const LOOKUP_N: &str = "O(N) where N is the number of commands to look up";

@@ -21,7 +21,7 @@ use crate::cmd::args::{parse_i64, Args};
 use crate::conn::{Conn, ConnState, ConnTable};
 use crate::cx::{ConnId, Cx, Effect, LogLevel, ThreadId};
 use crate::error::CmdError;
-use crate::hop::NodeResult;
+use crate::hop::{NodeOp, NodeResult};
 use crate::node::Node;
 use crate::reply::Reply;
 use crate::resp::RespVersion;
@@ -169,6 +169,9 @@ pub fn client_line(conn: &Conn, now_ms: u64) -> String {
     if conn.subs.active() {
         flags.push('P');
     }
+    if matches!(conn.state, crate::conn::ConnState::Blocked(_)) {
+        flags.push('b');
+    }
     if conn.attrs.no_evict {
         flags.push('e');
     }
@@ -227,6 +230,10 @@ pub fn kill_here(
         .map(|c| c.id)
         .collect();
     for id in &doomed {
+        if let Some(conn) = node.conns.take(id) {
+            crate::node::blocking::forget(node, &conn, cx);
+            node.conns.put_back(conn);
+        }
         if let Some(conn) = node.conns.get_mut(id) {
             conn.state = ConnState::Closing;
             cx.push(Effect::Close { conn: *id });
@@ -234,6 +241,63 @@ pub fn kill_here(
     }
     let caller_too = current.is_some_and(|c| !filter.skip_me && filter.matches(c));
     NodeResult::Count(doomed.len() as u64 + u64::from(caller_too))
+}
+
+/// CLIENT UNBLOCK's arguments: the client id, then TIMEOUT (the default) or ERROR.
+pub(crate) fn plan_unblock(argv: &Argv) -> Result<NodeOp, CmdError> {
+    if argv.len() > 4 {
+        return Err(CmdError::SubcommandSyntax {
+            sub: argv[1].to_vec(),
+            container: "CLIENT",
+        });
+    }
+    let id = crate::cmd::args::parse_i64(&argv[2])?;
+    let error = match argv.get(3) {
+        None => false,
+        Some(reason) if crate::cmd::args::eq_word(reason, "TIMEOUT") => false,
+        Some(reason) if crate::cmd::args::eq_word(reason, "ERROR") => true,
+        Some(_) => return Err(CmdError::UnblockReason),
+    };
+    Ok(NodeOp::ClientUnblock {
+        id: ConnId(id as u64),
+        error,
+    })
+}
+
+/// CLIENT UNBLOCK on this thread: 1 when connection `id` lives here, blocked in a command.
+pub fn unblock_here(node: &mut Node, id: ConnId, error: bool, cx: &mut Cx) -> NodeResult {
+    let Some(mut conn) = node.conns.take(&id) else {
+        return NodeResult::Count(0);
+    };
+    let Some(timeout_reply) = crate::node::blocking::timeout_reply(&conn) else {
+        node.conns.put_back(conn);
+        return NodeResult::Count(0);
+    };
+    let reply = if error {
+        Reply::Error(CmdError::UnblockedByClient)
+    } else {
+        timeout_reply
+    };
+    if conn.out.capacity() == 0 {
+        conn.out = cx.take_buffer();
+    }
+    if crate::node::blocking::end_wait(node, &mut conn, reply, cx) {
+        node.resume(conn, cx);
+    } else {
+        node.conns.put_back(conn);
+    }
+    NodeResult::Count(1)
+}
+
+pub fn finish_unblock(results: Vec<(ThreadId, NodeResult)>) -> Reply {
+    let unblocked: u64 = results
+        .iter()
+        .map(|(_, r)| match r {
+            NodeResult::Count(n) => *n,
+            other => unreachable!("CLIENT UNBLOCK part {other:?}"),
+        })
+        .sum();
+    Reply::Int(unblocked as i64)
 }
 
 pub fn finish_list(results: Vec<(ThreadId, NodeResult)>) -> Reply {

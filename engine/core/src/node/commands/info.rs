@@ -35,6 +35,8 @@ use crate::tx::TxStats;
 #[derive(Clone, Debug, Default)]
 pub struct ThreadStats {
     pub connected_clients: u64,
+    /// Connections waiting in a blocking command (BLPOP…).
+    pub blocked_clients: u64,
     /// This shard's VLL scheduling counters.
     pub tx: TxStats,
     pub counters: NodeCounters,
@@ -142,6 +144,7 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
         .collect();
     NodeResult::Stats(Box::new(ThreadStats {
         connected_clients: node.conns_len() as u64 + u64::from(current.is_some()),
+        blocked_clients: crate::node::blocking::blocked_clients(node),
         tx: node.txq.stats(),
         counters: node.counters,
         shard: shard.stats,
@@ -163,6 +166,7 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
 #[derive(Default)]
 struct Totals {
     clients: u64,
+    blocked_clients: u64,
     tx: TxStats,
     counters: NodeCounters,
     shard: ShardStats,
@@ -185,6 +189,7 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
             unreachable!("INFO part {result:?}")
         };
         t.clients += s.connected_clients;
+        t.blocked_clients += s.blocked_clients;
         t.tx.refused += s.tx.refused;
         t.tx.out_of_order += s.tx.out_of_order;
         t.counters.connections_received += s.counters.connections_received;
@@ -257,7 +262,7 @@ fn section_body(section: Section, node: &Node, t: &Totals, cx: &Cx, out: &mut St
                 ("maxclients", node.config.maxclients.to_string()),
                 ("client_recent_max_input_buffer", "0".into()),
                 ("client_recent_max_output_buffer", "0".into()),
-                ("blocked_clients", "0".into()),
+                ("blocked_clients", t.blocked_clients.to_string()),
                 ("tracking_clients", "0".into()),
                 ("clients_in_timeout_table", "0".into()),
             ];

@@ -453,6 +453,7 @@ pub(crate) fn plan_node_cmd(
             filter: client::parse_kill(argv)?,
             except: conn.id,
         },
+        NodeCmd::ClientUnblock => client::plan_unblock(argv)?,
         NodeCmd::ConfigSet => NodeOp::ConfigSet {
             pairs: config_cmd::plan_set(config, argv)?,
         },
@@ -475,6 +476,7 @@ pub(crate) fn run_node_op(
         NodeOp::ClientKill { filter, except } => {
             client::kill_here(node, &filter, except, current, cx)
         }
+        NodeOp::ClientUnblock { id, error } => client::unblock_here(node, id, error, cx),
         NodeOp::ConfigSet { pairs } => {
             config_cmd::apply_set(node, &pairs);
             NodeResult::Done
@@ -499,6 +501,7 @@ pub(crate) fn finish_node_cmd(
         NodeCmd::Info => info::finish(node, argv, results, cx),
         NodeCmd::ClientList => client::finish_list(results),
         NodeCmd::ClientKill => client::finish_kill(argv, results, conn),
+        NodeCmd::ClientUnblock => client::finish_unblock(results),
         NodeCmd::ConfigSet | NodeCmd::ConfigResetStat => Reply::OK,
         other => unreachable!("{other:?} is not a server command"),
     }

@@ -1,0 +1,99 @@
+//! What the node needs to know of a blocking command (BLPOP, BLMOVE, BZPOPMIN…) beyond its row:
+//! where its timeout is, what kind of value wakes it, and how to serve it from the one key that
+//! became ready. The row's handler is the command's first attempt (Redis's non-blocking path:
+//! serve from the first key that can, else a null reply); inside MULTI that attempt is all
+//! that runs. The node (`node::blocking`) blocks the client when the attempt answers null.
+
+use crate::access::ExecCx;
+use crate::argv::Argv;
+use crate::cmd::CommandSpec;
+use crate::db::Kind;
+use crate::error::CmdError;
+use crate::numfmt::{parse_long_double, LongDouble};
+use crate::reply::Reply;
+
+/// Serves a woken client from `key`, the key that became ready: the reply, or a null reply when
+/// `key` cannot serve it after all (emptied again, or holding another type: Redis 7.0 leaves
+/// the client blocked then).
+pub type ServeFn = fn(&mut ExecCx, &Argv, &[u8]) -> Result<Reply, CmdError>;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Blocking {
+    /// The command's timeout, parsed again once the attempt (which checks it first) found
+    /// nothing.
+    pub timeout: fn(&Argv) -> Result<Timeout, CmdError>,
+    pub serve: ServeFn,
+    /// The type a key must hold to wake this client (a key of another type leaves it blocked).
+    pub kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timeout {
+    Forever,
+    AfterMs(u64),
+}
+
+/// A timeout in (fractional) seconds, as redis-server 7.0 reads it: a long double, times 1000,
+/// rounded up to whole milliseconds, then cast to a 64-bit integer, where anything past its
+/// range (infinity, 1e100) lands on the most negative value and so reads as "negative". Zero,
+/// and a tiny negative that rounds up to zero, block forever.
+pub fn parse_timeout_seconds(arg: &[u8]) -> Result<Timeout, CmdError> {
+    let value = parse_long_double(arg).ok_or(CmdError::TimeoutNotFloat)?;
+    let seconds = match value {
+        LongDouble::Infinite { .. } => return Err(CmdError::TimeoutNegative),
+        LongDouble::Finite {
+            negative,
+            mant,
+            exp2,
+        } => {
+            let magnitude = mant as f64 * 2f64.powi(exp2.clamp(-2000, 2000) as i32);
+            if negative {
+                -magnitude
+            } else {
+                magnitude
+            }
+        }
+    };
+    let ms = (seconds * 1000.0).ceil();
+    if !(ms < 9.223_372_036_854_775_807e18) || ms < 0.0 {
+        return Err(CmdError::TimeoutNegative);
+    }
+    Ok(match ms as u64 {
+        0 => Timeout::Forever,
+        ms => Timeout::AfterMs(ms),
+    })
+}
+
+/// The blocking behaviour of `spec`, when it is a blocking command that has one.
+pub fn lookup(spec: &CommandSpec) -> Option<&'static Blocking> {
+    crate::cmd::family::list::BLOCKING
+        .iter()
+        .find(|(name, _)| *name == spec.name)
+        .map(|(_, blocking)| blocking)
+}
+
+/// Whether a reply is the null a blocking command's attempt answers when nothing is there.
+pub fn is_null(reply: &Reply) -> bool {
+    matches!(reply, Reply::Nil | Reply::NilArray)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_read_as_redis_7_0_reads_them() {
+        let ok = |text: &str| parse_timeout_seconds(text.as_bytes());
+        assert_eq!(ok("0"), Ok(Timeout::Forever));
+        assert_eq!(ok("-0.0001"), Ok(Timeout::Forever));
+        assert_eq!(ok("0.0001"), Ok(Timeout::AfterMs(1)));
+        assert_eq!(ok("1.5"), Ok(Timeout::AfterMs(1500)));
+        assert_eq!(ok("1e10"), Ok(Timeout::AfterMs(10_000_000_000_000)));
+        for negative in ["-1", "1e100", "inf", "-inf", "9223372036854775807"] {
+            assert_eq!(ok(negative), Err(CmdError::TimeoutNegative), "{negative}");
+        }
+        for bad in ["x", "nan", "0.01a", "", " 1"] {
+            assert_eq!(ok(bad), Err(CmdError::TimeoutNotFloat), "{bad}");
+        }
+    }
+}
