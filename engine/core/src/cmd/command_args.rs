@@ -261,6 +261,29 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("bgsave", args(&[pure_token("schedule", "SCHEDULE").since("3.2.2").optional()]).history(&[
         ("3.2.2", "Added the `SCHEDULE` option."),
     ])),
+    ("blmove", args(&[
+        key("source", 0),
+        key("destination", 1),
+        oneof("wherefrom", &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")]),
+        oneof("whereto", &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")]),
+        double("timeout"),
+    ])),
+    ("blmpop", args(&[
+        double("timeout"),
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        oneof("where", &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")]),
+        integer("count").token("COUNT").optional(),
+    ])),
+    ("blpop", args(&[key("key", 0).multiple(), double("timeout")]).history(&[
+        ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
+    ])),
+    ("brpop", args(&[key("key", 0).multiple(), double("timeout")]).history(&[
+        ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
+    ])),
+    ("brpoplpush", args(&[key("source", 0), key("destination", 1), double("timeout")]).history(&[
+        ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
+    ]).deprecated("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments")),
     ("client|kill", args(&[
         oneof("filter", &[
             string("ip:port").deprecated_since("2.8.12"),
@@ -312,6 +335,13 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         oneof("enabled", &[pure_token("on", "ON"), pure_token("off", "OFF")]),
     ])),
     ("client|setname", args(&[string("connection-name")])),
+    ("client|unblock", args(&[
+        integer("client-id"),
+        oneof("timeout_error", &[
+            pure_token("timeout", "TIMEOUT"),
+            pure_token("error", "ERROR"),
+        ]).optional(),
+    ])),
     ("command|docs", args(&[string("command-name").optional().multiple()])),
     ("command|info", args(&[string("command-name").optional().multiple()]).history(&[
         ("7.0.0", "Allowed to be called with no argument to get info on all commands."),

@@ -357,6 +357,18 @@ impl Node {
         if matches!(conn.state, ConnState::Closing) {
             return;
         }
+        if matches!(conn.state, ConnState::Blocked(_)) {
+            // A blocked client that hung up is gone (Redis frees it): nothing it sent after
+            // the blocking command runs.
+            let Some(mut conn) = self.conns.take(&id) else {
+                return;
+            };
+            blocking::forget(self, &conn, cx);
+            conn.state = ConnState::Closing;
+            self.conns.put_back(conn);
+            cx.push(Effect::Close { conn: id });
+            return;
+        }
         conn.input_ended = true;
         self.run_conn(id, cx);
     }
