@@ -1,0 +1,260 @@
+"""Blocking list commands with several connections: each scenario runs against redis-server 7.0
+and against Damselfly in the same test, and their observations must be equal. Then a
+producer/consumer run on Damselfly's threads counts every element exactly once.
+
+Every wait is bounded: blocking commands carry timeouts, threads are joined with a deadline.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import redis
+
+import conftest
+
+SCENARIO_WAIT_S = 0.3
+
+
+def _start(command, port):
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    deadline = time.monotonic() + conftest.STARTUP_TIMEOUT_S
+    while not conftest._answers_ping(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{command[0]} did not answer PING on {port}")
+        time.sleep(0.02)
+    return proc, log
+
+
+@pytest.fixture(scope="module")
+def both_ports():
+    """(redis-server port, Damselfly port)."""
+    redis_exe = shutil.which("redis-server")
+    if redis_exe is None:
+        pytest.fail("redis-server not found: apt-get install -y redis-server")
+    ports = (conftest._free_port(), conftest._free_port())
+    saved = os.environ.pop("DIFF_AGAINST_REDIS", None)
+    try:
+        damselfly_cmd = conftest._command(ports[1])
+    finally:
+        if saved is not None:
+            os.environ["DIFF_AGAINST_REDIS"] = saved
+    redis_cmd = [redis_exe, "--port", str(ports[0]), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--daemonize", "no"]
+    started = []
+    try:
+        started.append(_start(redis_cmd, ports[0]))
+        started.append(_start(damselfly_cmd, ports[1]))
+        yield ports
+    finally:
+        for proc, log in started:
+            proc.kill()
+            proc.wait(timeout=10)
+            log.close()
+
+
+def _call(client, *args):
+    try:
+        return client.execute_command(*args)
+    except redis.ResponseError as err:
+        return f"error: {err}"
+
+
+def _in_background(port, *args):
+    """Runs a blocking command on its own connection; returns (thread, result box, client id)."""
+    client = redis.Redis(port=port, socket_timeout=10, single_connection_client=True)
+    box = {"id": client.client_id()}
+
+    def run():
+        box["reply"] = _call(client, *args)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(SCENARIO_WAIT_S)  # let it block before the next step
+    return thread, box, box["id"]
+
+
+def _join(thread):
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "a blocked client was never answered"
+
+
+def scenario_fifo_waiters(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    first = _in_background(port, "BLPOP", "q", "5")
+    second = _in_background(port, "BLPOP", "q", "5")
+    pushed = r.lpush("q", "a", "b", "c")
+    _join(first[0])
+    _join(second[0])
+    return [pushed, first[1]["reply"], second[1]["reply"], r.lrange("q", 0, -1)]
+
+
+def scenario_ready_key_order_after_exec(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    waiter = _in_background(port, "BLPOP", "k2", "k", "5")
+    pipe = r.pipeline(transaction=True)
+    pipe.lpush("k", "a")
+    pipe.lpush("k2", "b")
+    pipe.execute()
+    _join(waiter[0])
+    return [waiter[1]["reply"], r.lrange("k", 0, -1), r.lrange("k2", 0, -1)]
+
+
+def scenario_pipeline_serves_between_commands(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    waiter = _in_background(port, "BRPOP", "p", "5")
+    pipe = r.pipeline(transaction=False)
+    pipe.lpush("p", "a")
+    pipe.lpop("p")
+    replies = pipe.execute()
+    _join(waiter[0])
+    return [replies, waiter[1]["reply"]]
+
+
+def scenario_type_change_and_rename(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    waiter = _in_background(port, "BLPOP", "k", "5")
+    r.set("k", "string")
+    time.sleep(SCENARIO_WAIT_S)
+    still_blocked = waiter[0].is_alive()
+    r.delete("k")
+    r.rpush("other", "z")
+    r.rename("other", "k")
+    _join(waiter[0])
+    return [still_blocked, waiter[1]["reply"], r.exists("k")]
+
+
+def scenario_blmove_across_keys(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    mover = _in_background(port, "BLMOVE", "src", "dst", "RIGHT", "LEFT", "5")
+    r.rpush("src", "x", "y")
+    _join(mover[0])
+    r.set("bad", "string")
+    wrong = _in_background(port, "BLMOVE", "empty", "bad", "LEFT", "LEFT", "5")
+    r.rpush("empty", "kept")
+    _join(wrong[0])
+    return [mover[1]["reply"], r.lrange("src", 0, -1), r.lrange("dst", 0, -1),
+            wrong[1]["reply"], r.lrange("empty", 0, -1)]
+
+
+def scenario_blmpop_and_timeouts(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    popper = _in_background(port, "BLMPOP", "5", "2", "m1", "m2", "RIGHT", "COUNT", "2")
+    r.rpush("m2", "1", "2", "3")
+    _join(popper[0])
+    started = time.monotonic()
+    timed_out = _call(redis.Redis(port=port), "BRPOPLPUSH", "none", "dst2", "0.2")
+    waited = time.monotonic() - started
+    return [popper[1]["reply"], r.lrange("m2", 0, -1), timed_out, 0.15 < waited < 2.0,
+            _call(r, "BLPOP", "k", "-1"), _call(r, "BLPOP", "k", "soon"),
+            _call(r, "BLMPOP", "0", "0", "k", "LEFT")]
+
+
+def scenario_client_unblock(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    waiter = _in_background(port, "BLPOP", "never", "0")
+    waiter_id = waiter[2]
+    blocked = r.info("clients")["blocked_clients"]
+    unblocked = r.execute_command("CLIENT", "UNBLOCK", waiter_id, "ERROR")
+    _join(waiter[0])
+    again = r.execute_command("CLIENT", "UNBLOCK", waiter_id)
+    timeout = _in_background(port, "BLPOP", "never", "0")
+    timeout_id = timeout[2]
+    r.execute_command("CLIENT", "UNBLOCK", timeout_id, "TIMEOUT")
+    _join(timeout[0])
+    return [blocked, unblocked, waiter[1]["reply"], again, timeout[1]["reply"],
+            r.info("clients")["blocked_clients"]]
+
+
+SCENARIOS = [
+    scenario_fifo_waiters,
+    scenario_ready_key_order_after_exec,
+    scenario_pipeline_serves_between_commands,
+    scenario_type_change_and_rename,
+    scenario_blmove_across_keys,
+    scenario_blmpop_and_timeouts,
+    scenario_client_unblock,
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+def test_blocking_matches_redis(both_ports, scenario):
+    redis_port, damselfly_port = both_ports
+    expected = scenario(redis_port)
+    got = scenario(damselfly_port)
+    assert got == expected
+
+
+def test_producers_and_consumers_count_every_element_once(both_ports):
+    """Producers push onto three queues (spread over shards); consumers BRPOP all three or
+    BLMOVE one into their own list. Every element is popped exactly once."""
+    port = both_ports[1]
+    r = redis.Redis(port=port)
+    r.flushall()
+    queues = ["jobs:a", "jobs:b", "jobs:c"]
+    producers, per_producer = 4, 500
+    popped, moved_popped, lock = [], [], threading.Lock()
+    done = threading.Event()
+
+    def produce(p):
+        client = redis.Redis(port=port)
+        for i in range(per_producer):
+            client.lpush(queues[i % len(queues)], f"{p}:{i}")
+
+    def consume_brpop():
+        client = redis.Redis(port=port, socket_timeout=10)
+        while not done.is_set():
+            got = client.brpop(queues, timeout=0.2)
+            if got is not None:
+                with lock:
+                    popped.append(got[1].decode())
+
+    def consume_blmove(c):
+        client = redis.Redis(port=port, socket_timeout=10)
+        mine = f"processing:{c}"
+        while not done.is_set():
+            got = client.blmove(queues[c % len(queues)], mine, 0.2, "RIGHT", "LEFT")
+            if got is not None:
+                with lock:
+                    popped.append(got.decode())
+                    moved_popped.append(got.decode())
+
+    consumers = [threading.Thread(target=consume_brpop, daemon=True) for _ in range(4)]
+    consumers += [threading.Thread(target=consume_blmove, args=(c,), daemon=True)
+                  for c in range(3)]
+    for t in consumers:
+        t.start()
+    producer_threads = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
+    for t in producer_threads:
+        t.start()
+    for t in producer_threads:
+        t.join(timeout=60)
+    deadline = time.monotonic() + 30
+    total = producers * per_producer
+    while time.monotonic() < deadline:
+        with lock:
+            if len(popped) >= total:
+                break
+        time.sleep(0.05)
+    done.set()
+    for t in consumers:
+        t.join(timeout=10)
+    moved = sum(r.llen(f"processing:{c}") for c in range(3))
+    assert sorted(popped) == sorted(f"{p}:{i}" for p in range(producers)
+                                    for i in range(per_producer))
+    assert moved == len(moved_popped), "every BLMOVEd element sits in its consumer's list"
+    assert all(r.llen(q) == 0 for q in queues)
+    assert r.info("clients")["blocked_clients"] == 0
