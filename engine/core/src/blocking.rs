@@ -69,7 +69,10 @@ impl BlockedKeys {
 
     pub fn check_invariants(&self) {
         assert_eq!(self.ready.len(), self.ready_set.len(), "ready keys twice");
-        assert!(self.waiters.values().all(|&n| n > 0), "a key with no waiter");
+        assert!(
+            self.waiters.values().all(|&n| n > 0),
+            "a key with no waiter"
+        );
     }
 }
 

@@ -55,7 +55,8 @@ pub fn parse_timeout_seconds(arg: &[u8]) -> Result<Timeout, CmdError> {
         }
     };
     let ms = (seconds * 1000.0).ceil();
-    if !(ms < 9.223_372_036_854_775_807e18) || ms < 0.0 {
+    // 2^63: the first value past i64's range (ms is never NaN: the parse refuses it).
+    if !(0.0..9_223_372_036_854_775_808.0).contains(&ms) {
         return Err(CmdError::TimeoutNegative);
     }
     Ok(match ms as u64 {

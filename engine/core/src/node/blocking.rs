@@ -712,7 +712,11 @@ mod tests {
     }
 
     fn pair(key: &str, elem: &str) -> String {
-        format!("*2\r\n${}\r\n{key}\r\n${}\r\n{elem}\r\n", key.len(), elem.len())
+        format!(
+            "*2\r\n${}\r\n{key}\r\n${}\r\n{elem}\r\n",
+            key.len(),
+            elem.len()
+        )
     }
 
     fn blocked(c: &mut TestCluster, conn: crate::cx::ConnId, args: &[&str]) {
@@ -743,12 +747,23 @@ mod tests {
             let (w1, w2, p) = (c.connect(waiter), c.connect(waiter), c.connect(pusher));
             blocked(&mut c, w1, &["BLPOP", &key, "0"]);
             blocked(&mut c, w2, &["BLPOP", &key, "0"]);
-            assert!(c.cmd_text(p, &["INFO", "clients"]).contains("blocked_clients:2\r\n"));
+            assert!(c
+                .cmd_text(p, &["INFO", "clients"])
+                .contains("blocked_clients:2\r\n"));
             assert_eq!(c.cmd_text(p, &["LPUSH", &key, "a", "b", "c"]), ":3\r\n");
-            assert_eq!(text(&mut c, w1), pair(&key, "c"), "{threads} {waiter} {pusher}");
+            assert_eq!(
+                text(&mut c, w1),
+                pair(&key, "c"),
+                "{threads} {waiter} {pusher}"
+            );
             assert_eq!(text(&mut c, w2), pair(&key, "b"));
-            assert_eq!(c.cmd_text(p, &["LRANGE", &key, "0", "-1"]), "*1\r\n$1\r\na\r\n");
-            assert!(c.cmd_text(p, &["INFO", "clients"]).contains("blocked_clients:0\r\n"));
+            assert_eq!(
+                c.cmd_text(p, &["LRANGE", &key, "0", "-1"]),
+                "*1\r\n$1\r\na\r\n"
+            );
+            assert!(c
+                .cmd_text(p, &["INFO", "clients"])
+                .contains("blocked_clients:0\r\n"));
             // The waiter runs on: its next command answers.
             assert_eq!(c.cmd_text(w1, &["PING"]), "+PONG\r\n");
         }
@@ -766,8 +781,7 @@ mod tests {
             );
             let out = String::from_utf8(c.send(p, pipeline.as_bytes())).unwrap();
             assert_eq!(
-                out,
-                ":1\r\n$-1\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\nb\r\n",
+                out, ":1\r\n$-1\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n$1\r\nb\r\n",
                 "Redis serves after each command, and after an EXEC as a whole"
             );
             assert_eq!(text(&mut c, w), pair(&key, "a"));
@@ -789,11 +803,23 @@ mod tests {
             assert_eq!(text(&mut c, w), "$-1\r\n");
             c.cmd(w, &["RPUSH", "l", "x"]);
             for (args, want) in [
-                (&["BLPOP", "l", "x"][..], "-ERR timeout is not a float or out of range\r\n"),
+                (
+                    &["BLPOP", "l", "x"][..],
+                    "-ERR timeout is not a float or out of range\r\n",
+                ),
                 (&["BLPOP", "l", "-1"][..], "-ERR timeout is negative\r\n"),
-                (&["BLMOVE", "l", "m", "UP", "LEFT", "x"][..], "-ERR syntax error\r\n"),
-                (&["BLMPOP", "1", "0", "l", "LEFT"][..], "-ERR numkeys should be greater than 0\r\n"),
-                (&["BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"][..], "*2\r\n$1\r\nl\r\n*1\r\n$1\r\nx\r\n"),
+                (
+                    &["BLMOVE", "l", "m", "UP", "LEFT", "x"][..],
+                    "-ERR syntax error\r\n",
+                ),
+                (
+                    &["BLMPOP", "1", "0", "l", "LEFT"][..],
+                    "-ERR numkeys should be greater than 0\r\n",
+                ),
+                (
+                    &["BLMPOP", "0", "1", "l", "LEFT", "COUNT", "5"][..],
+                    "*2\r\n$1\r\nl\r\n*1\r\n$1\r\nx\r\n",
+                ),
             ] {
                 assert_eq!(c.cmd_text(w, args), want, "{args:?}");
             }
@@ -812,7 +838,10 @@ mod tests {
         blocked(&mut c, w, &["BLMOVE", &k0, &k2, "RIGHT", "LEFT", "0"]);
         assert_eq!(c.cmd_text(p, &["RPUSH", &k0, "m"]), ":1\r\n");
         assert_eq!(text(&mut c, w), "$1\r\nm\r\n");
-        assert_eq!(c.cmd_text(p, &["LRANGE", &k2, "0", "-1"]), "*1\r\n$1\r\nm\r\n");
+        assert_eq!(
+            c.cmd_text(p, &["LRANGE", &k2, "0", "-1"]),
+            "*1\r\n$1\r\nm\r\n"
+        );
         assert_eq!(c.cmd_text(p, &["EXISTS", &k0]), ":0\r\n");
         // A cross-shard waiter times out and leaves nothing registered behind.
         let k3 = key_on(2, 3, "d");
@@ -835,13 +864,21 @@ mod tests {
             c.cmd(p, &["RPUSH", "k", "a"]);
             assert_eq!(text(&mut c, w), pair("k", "a"));
             c.cmd(p, &["SET", "{t}dst", "s"]);
-            blocked(&mut c, w, &["BLMOVE", "{t}src", "{t}dst", "LEFT", "RIGHT", "0"]);
+            blocked(
+                &mut c,
+                w,
+                &["BLMOVE", "{t}src", "{t}dst", "LEFT", "RIGHT", "0"],
+            );
             c.cmd(p, &["RPUSH", "{t}src", "x"]);
             assert_eq!(
                 text(&mut c, w),
                 "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
             );
-            assert_eq!(c.cmd_text(p, &["LLEN", "{t}src"]), ":1\r\n", "the element stays");
+            assert_eq!(
+                c.cmd_text(p, &["LLEN", "{t}src"]),
+                ":1\r\n",
+                "the element stays"
+            );
         }
     }
 
@@ -855,14 +892,20 @@ mod tests {
             let id = id.trim_start_matches(':').trim_end().to_string();
             blocked(&mut c, w, &["BLPOP", &key, "0"]);
             assert!(c.cmd_text(p, &["CLIENT", "LIST"]).contains(" flags=b "));
-            assert_eq!(c.cmd_text(p, &["CLIENT", "UNBLOCK", &id, "ERROR"]), ":1\r\n");
+            assert_eq!(
+                c.cmd_text(p, &["CLIENT", "UNBLOCK", &id, "ERROR"]),
+                ":1\r\n"
+            );
             assert_eq!(
                 text(&mut c, w),
                 "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
             );
             assert_eq!(c.cmd_text(p, &["CLIENT", "UNBLOCK", &id]), ":0\r\n");
             blocked(&mut c, w, &["BLPOP", &key, "0"]);
-            assert_eq!(c.cmd_text(p, &["CLIENT", "UNBLOCK", &id, "TIMEOUT"]), ":1\r\n");
+            assert_eq!(
+                c.cmd_text(p, &["CLIENT", "UNBLOCK", &id, "TIMEOUT"]),
+                ":1\r\n"
+            );
             assert_eq!(text(&mut c, w), NIL_ARRAY);
             assert_eq!(
                 c.cmd_text(p, &["CLIENT", "UNBLOCK", &id, "NOW"]),

@@ -51,7 +51,9 @@ pub(crate) fn park_or_finish(
     if pending.outstanding == 0 {
         if let Some(reply) = advance(node, conn, &mut pending, cx) {
             return match take_blocking(&mut pending) {
-                Some(blocked) => crate::node::blocking::after_attempt(node, conn, blocked, reply, cx),
+                Some(blocked) => {
+                    crate::node::blocking::after_attempt(node, conn, blocked, reply, cx)
+                }
                 None => {
                     conn.encode(&reply);
                     Flow::Next

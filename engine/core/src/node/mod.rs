@@ -215,7 +215,10 @@ impl Node {
     pub fn check_invariants(&self) {
         self.shard.check_invariants();
         self.waiters.check_invariants(&self.shard);
-        assert!(self.deliveries.is_empty(), "blocking notices left unhandled");
+        assert!(
+            self.deliveries.is_empty(),
+            "blocking notices left unhandled"
+        );
         self.txq.check_invariants();
         self.pubsub.check_invariants(self.conns.values());
         for conn in self.conns.values() {
@@ -804,9 +807,7 @@ impl Node {
             Merge::SumInts | Merge::AllOk | Merge::KeyOrder => {
                 crate::coord::start_split(self, conn, spec, merge, argv, &key_indexes, cx)
             }
-            Merge::Gather(dbs) => {
-                crate::coord::start_gather(self, conn, spec, dbs, argv, None, cx)
-            }
+            Merge::Gather(dbs) => crate::coord::start_gather(self, conn, spec, dbs, argv, None, cx),
         }
     }
 

@@ -139,11 +139,46 @@ const BLOCKING_POP_KEYS: &[KeySpec] = &[KeySpec::range(kf::RW | kf::ACCESS | kf:
 
 /// How the node serves each blocking list command once it blocks (`cmd::blocking`).
 pub const BLOCKING: &[(&str, Blocking)] = &[
-    ("blpop", Blocking { timeout: last_arg_timeout, serve: serve_blpop, kind: Kind::List }),
-    ("brpop", Blocking { timeout: last_arg_timeout, serve: serve_brpop, kind: Kind::List }),
-    ("brpoplpush", Blocking { timeout: last_arg_timeout, serve: serve_brpoplpush, kind: Kind::List }),
-    ("blmove", Blocking { timeout: last_arg_timeout, serve: serve_blmove, kind: Kind::List }),
-    ("blmpop", Blocking { timeout: first_arg_timeout, serve: serve_blmpop, kind: Kind::List }),
+    (
+        "blpop",
+        Blocking {
+            timeout: last_arg_timeout,
+            serve: serve_blpop,
+            kind: Kind::List,
+        },
+    ),
+    (
+        "brpop",
+        Blocking {
+            timeout: last_arg_timeout,
+            serve: serve_brpop,
+            kind: Kind::List,
+        },
+    ),
+    (
+        "brpoplpush",
+        Blocking {
+            timeout: last_arg_timeout,
+            serve: serve_brpoplpush,
+            kind: Kind::List,
+        },
+    ),
+    (
+        "blmove",
+        Blocking {
+            timeout: last_arg_timeout,
+            serve: serve_blmove,
+            kind: Kind::List,
+        },
+    ),
+    (
+        "blmpop",
+        Blocking {
+            timeout: first_arg_timeout,
+            serve: serve_blmpop,
+            kind: Kind::List,
+        },
+    ),
 ];
 
 // ---------------------------------------------------------------------------------------------
