@@ -179,7 +179,21 @@ def scenario_client_unblock(port):
             r.info("clients")["blocked_clients"]]
 
 
+def scenario_sorted_sets(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    low = _in_background(port, "BZPOPMIN", "z1", "z2", "5")
+    high = _in_background(port, "BZPOPMAX", "z2", "5")
+    several = _in_background(port, "BZMPOP", "5", "2", "z1", "z2", "MAX", "COUNT", "2")
+    r.zadd("z2", {"a": 1, "b": 2.5, "c": 3, "d": 4})
+    for waiter in (low, high, several):
+        _join(waiter[0])
+    return [low[1]["reply"], high[1]["reply"], several[1]["reply"], r.zrange("z2", 0, -1),
+            _call(r, "BZPOPMIN", "z9", "0.01"), _call(r, "BZMPOP", "0.01", "1", "z9", "MIN")]
+
+
 SCENARIOS = [
+    scenario_sorted_sets,
     scenario_fifo_waiters,
     scenario_ready_key_order_after_exec,
     scenario_pipeline_serves_between_commands,

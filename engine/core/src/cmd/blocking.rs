@@ -67,8 +67,13 @@ pub fn parse_timeout_seconds(arg: &[u8]) -> Result<Timeout, CmdError> {
 
 /// The blocking behaviour of `spec`, when it is a blocking command that has one.
 pub fn lookup(spec: &CommandSpec) -> Option<&'static Blocking> {
-    crate::cmd::family::list::BLOCKING
-        .iter()
+    let families = [
+        crate::cmd::family::list::BLOCKING,
+        crate::cmd::family::zset::BLOCKING,
+    ];
+    families
+        .into_iter()
+        .flatten()
         .find(|(name, _)| *name == spec.name)
         .map(|(_, blocking)| blocking)
 }

@@ -284,6 +284,19 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("brpoplpush", args(&[key("source", 0), key("destination", 1), double("timeout")]).history(&[
         ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
     ]).deprecated("6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments")),
+    ("bzmpop", args(&[
+        double("timeout"),
+        integer("numkeys"),
+        key("key", 0).multiple(),
+        oneof("where", &[pure_token("min", "MIN"), pure_token("max", "MAX")]),
+        integer("count").token("COUNT").optional(),
+    ])),
+    ("bzpopmax", args(&[key("key", 0).multiple(), double("timeout")]).history(&[
+        ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
+    ])),
+    ("bzpopmin", args(&[key("key", 0).multiple(), double("timeout")]).history(&[
+        ("6.0.0", "`timeout` is interpreted as a double instead of an integer."),
+    ])),
     ("client|kill", args(&[
         oneof("filter", &[
             string("ip:port").deprecated_since("2.8.12"),

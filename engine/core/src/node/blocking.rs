@@ -155,7 +155,7 @@ pub(crate) fn start(
             match node.send_hop(conn, owner, waiter_seq, None, vec![op], cx) {
                 Some(mut results) => {
                     let outcome = results.pop().expect("one result");
-                    after_shard_attempt(node, conn, blocked, outcome, cx)
+                    after_shard_attempt(conn, blocked, outcome, cx)
                 }
                 None => {
                     conn.state = ConnState::Waiting(Box::new(Pending {
@@ -188,7 +188,6 @@ pub(crate) fn start(
 
 /// The attempt on the one shard owning the keys answered (`Reply`) or blocked the client.
 pub(crate) fn after_shard_attempt(
-    node: &mut Node,
     conn: &mut Conn,
     mut blocked: Box<Blocked>,
     outcome: HopResult,
@@ -199,21 +198,12 @@ pub(crate) fn after_shard_attempt(
             conn.encode(&reply);
             Flow::Next
         }
-        HopResult::Blocked => {
-            blocked.timeout_reply = null_reply_of(&blocked);
+        HopResult::Blocked(null) => {
+            blocked.timeout_reply = null;
             block(conn, blocked, cx);
-            let _ = node;
             Flow::Stop
         }
         other => unreachable!("a blocking attempt got {other:?}"),
-    }
-}
-
-/// The null a command answers when it times out: what its attempt answers with nothing there.
-fn null_reply_of(blocked: &Blocked) -> Reply {
-    match blocked.spec.name {
-        "brpoplpush" | "blmove" => Reply::Nil,
-        _ => Reply::NilArray,
     }
 }
 
@@ -476,7 +466,7 @@ pub(crate) fn run_or_block(
         },
     );
     cx.mark("blocking.blocked");
-    HopResult::Blocked
+    HopResult::Blocked(reply)
 }
 
 fn add_waiter(node: &mut Node, id: WaiterId, waiter: Waiter) {
@@ -635,8 +625,9 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
     }
 }
 
-/// Sends a notice to a waiter's thread; this thread's own are handled once the step's work is
-/// done (`Node::deliveries`).
+/// Sends a notice to a waiter's thread, as a message even to this thread: it must not overtake
+/// the answer of the attempt that blocked the client, which may still be on its way here (an
+/// attempt queued behind a transaction travels as a message too).
 fn send_notice(node: &mut Node, id: WaiterId, notice: HopResult, cx: &mut Cx) {
     let done = HopDone {
         from: node.thread,
@@ -644,11 +635,7 @@ fn send_notice(node: &mut Node, id: WaiterId, notice: HopResult, cx: &mut Cx) {
         seq: id.seq,
         results: vec![notice],
     };
-    if id.thread == node.thread {
-        node.deliveries.push_back(done);
-    } else {
-        cx.send(id.thread, crate::cx::Msg::HopDone(done));
-    }
+    cx.send(id.thread, crate::cx::Msg::HopDone(done));
 }
 
 /// The connection goes away: withdraw its wait without waiting for answers.
@@ -879,6 +866,38 @@ mod tests {
                 ":1\r\n",
                 "the element stays"
             );
+        }
+    }
+
+    #[test]
+    fn sorted_sets_wake_their_waiters_lowest_or_highest_first() {
+        for (threads, owner, waiter, pusher) in placements() {
+            let mut c = TestCluster::new(threads);
+            let key = key_on(owner, threads, "z");
+            let (w1, w2, w3, p) = (
+                c.connect(waiter),
+                c.connect(waiter),
+                c.connect(waiter),
+                c.connect(pusher),
+            );
+            blocked(&mut c, w1, &["BZPOPMIN", &key, "0"]);
+            blocked(&mut c, w2, &["BZPOPMAX", &key, "0"]);
+            blocked(&mut c, w3, &["BZMPOP", "0", "1", &key, "MIN", "COUNT", "5"]);
+            c.cmd(p, &["LPUSH", &key, "not-a-zset"]);
+            assert_eq!(text(&mut c, w1), "", "a list wakes no sorted-set waiter");
+            c.cmd(p, &["DEL", &key]);
+            assert_eq!(
+                c.cmd_text(p, &["ZADD", &key, "1", "a", "2", "b", "3", "c", "4", "d"]),
+                ":4\r\n"
+            );
+            let k = format!("${}\r\n{key}\r\n", key.len());
+            assert_eq!(text(&mut c, w1), format!("*3\r\n{k}$1\r\na\r\n$1\r\n1\r\n"));
+            assert_eq!(text(&mut c, w2), format!("*3\r\n{k}$1\r\nd\r\n$1\r\n4\r\n"));
+            assert_eq!(
+                text(&mut c, w3),
+                format!("*2\r\n{k}*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n")
+            );
+            assert_eq!(c.cmd_text(p, &["EXISTS", &key]), ":0\r\n");
         }
     }
 

@@ -761,7 +761,7 @@ pub(crate) fn absorb(node: &mut Node, conn: &mut Conn, done: HopDone, cx: &mut C
     }
     if let Plan::Block { blocked, outcome } = pending.plan {
         let outcome = outcome.expect("a blocking attempt's result");
-        let flow = crate::node::blocking::after_shard_attempt(node, conn, blocked, outcome, cx);
+        let flow = crate::node::blocking::after_shard_attempt(conn, blocked, outcome, cx);
         return matches!(flow, Flow::Next);
     }
     match advance(node, conn, &mut pending, cx) {

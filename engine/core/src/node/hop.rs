@@ -127,8 +127,9 @@ pub enum HopResult {
     },
     /// No watched key here was modified since WATCH.
     WatchClean(bool),
-    /// A `RunOrBlock` attempt found nothing: the client now waits on this shard.
-    Blocked,
+    /// A `RunOrBlock` attempt found nothing (its null reply, the one a timeout answers): the
+    /// client now waits on this shard.
+    Blocked(Reply),
     /// A client blocked on this shard was served: its reply. Sent on its own, with the
     /// waiter's sequence number.
     Served(Reply),

@@ -16,8 +16,6 @@ pub mod hop;
 pub mod multi;
 pub mod pubsub;
 
-use std::collections::VecDeque;
-
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::access::ExecCx;
@@ -93,9 +91,6 @@ pub struct Node {
     pub(crate) pubsub: pubsub::Registry,
     /// Clients blocked on this shard's keys (BLPOP…).
     pub(crate) waiters: blocking::Waiters,
-    /// Blocking notices for this thread's own connections, handled once the step's work is
-    /// done, as Redis answers unblocked clients after the command that served them.
-    pub(crate) deliveries: VecDeque<HopDone>,
     next_seq: u64,
     /// Rate limit of the cross-protocol attack warning.
     security_warning: server::LogLimiter,
@@ -136,7 +131,6 @@ impl Node {
             txq: TxQueue::default(),
             pubsub: pubsub::Registry::default(),
             waiters: blocking::Waiters::default(),
-            deliveries: VecDeque::new(),
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
             argv: Argv::new(),
@@ -194,31 +188,16 @@ impl Node {
             Msg::Hop(hop) => self.on_hop(hop, cx),
             Msg::HopDone(done) => self.on_hop_done(done, cx),
         }
-        self.serve_blocked(cx);
+        // What this step made ready and did not serve yet (a transaction's keys, now free).
+        blocking::serve_ready(self, cx);
         if cx.verify() {
             self.check_invariants();
-        }
-    }
-
-    /// Serves clients blocked on keys this step made ready, then answers this thread's own
-    /// served clients (whose next commands may make more keys ready).
-    fn serve_blocked(&mut self, cx: &mut Cx) {
-        loop {
-            blocking::serve_ready(self, cx);
-            let Some(done) = self.deliveries.pop_front() else {
-                return;
-            };
-            self.on_hop_done(done, cx);
         }
     }
 
     pub fn check_invariants(&self) {
         self.shard.check_invariants();
         self.waiters.check_invariants(&self.shard);
-        assert!(
-            self.deliveries.is_empty(),
-            "blocking notices left unhandled"
-        );
         self.txq.check_invariants();
         self.pubsub.check_invariants(self.conns.values());
         for conn in self.conns.values() {

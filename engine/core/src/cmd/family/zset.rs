@@ -1,8 +1,10 @@
 //! Sorted sets: Redis 7.0's zset family (ZADD, ZINCRBY, ZREM, ZCARD, ZCOUNT, ZLEXCOUNT, ZSCORE,
 //! ZMSCORE, ZRANK, ZREVRANK, ZRANGE and its BYSCORE/BYLEX/REV/LIMIT forms, ZRANGESTORE, the
 //! ZRANGEBY*/ZREVRANGE* commands, ZREMRANGEBY*, ZPOPMIN, ZPOPMAX, ZMPOP, ZRANDMEMBER, ZUNION,
-//! ZINTER, ZDIFF and their STORE forms, ZINTERCARD, ZSCAN), written against `db::ZSetValue`
-//! through the typed lookup and write paths of `access.rs`.
+//! ZINTER, ZDIFF and their STORE forms, ZINTERCARD, ZSCAN, and the blocking BZPOPMIN, BZPOPMAX,
+//! BZMPOP), written against `db::ZSetValue` through the typed lookup and write paths of
+//! `access.rs`. The blocking rows run their first attempt; `BLOCKING` tells the node how to
+//! serve them from a ready key (`node::blocking`).
 //!
 //! Every range is positional: a score or lex range becomes a rank interval by two
 //! `count_below` descents, then a walk between them (forward, or backward for REV). Scores are
@@ -41,6 +43,7 @@ use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, parse_scan_cursor, parse_scan_options, Args};
+use crate::cmd::blocking::{parse_timeout_seconds, Blocking, Timeout};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::db::{cmp_zset_entries, Collection, Kind, Member, Value, ValueRef, ZSetValue};
@@ -54,6 +57,45 @@ const RANDOM_REPEATS_MAX: u64 = 1 << 24;
 /// ZRANDMEMBER with a positive count removes random members from a copy when count passes
 /// size / this, else draws until it has `count` distinct ones (ZRANDMEMBER_SUB_STRATEGY_MUL).
 const RANDMEMBER_SUB_STRATEGY_MUL: usize = 3;
+
+/// BZPOPMIN and BZPOPMAX: every argument but the first and the last (the timeout) is a key.
+const BLOCKING_POP_KEYS: &[KeySpec] = &[KeySpec::range(kf::RW | kf::ACCESS | kf::DELETE, 1, -2, 1)];
+
+/// How the node serves each blocking sorted-set command once it blocks (`cmd::blocking`).
+pub const BLOCKING: &[(&str, Blocking)] = &[
+    (
+        "bzpopmin",
+        Blocking {
+            timeout: last_arg_timeout,
+            serve: serve_bzpopmin,
+            kind: Kind::ZSet,
+        },
+    ),
+    (
+        "bzpopmax",
+        Blocking {
+            timeout: last_arg_timeout,
+            serve: serve_bzpopmax,
+            kind: Kind::ZSet,
+        },
+    ),
+    (
+        "bzmpop",
+        Blocking {
+            timeout: first_arg_timeout,
+            serve: serve_bzmpop,
+            kind: Kind::ZSet,
+        },
+    ),
+];
+
+fn last_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
+    parse_timeout_seconds(&argv[argv.len() - 1])
+}
+
+fn first_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
+    parse_timeout_seconds(&argv[1])
+}
 
 const ZSET: Family = Family {
     group: "sorted-set",
@@ -222,6 +264,27 @@ pub const SPECS: &[CommandSpec] = &[
     ZSET.keyed("zmpop", -4, flag::WRITE, ZMPOP_KEYS, zmpop, GATHER,
         ZSET.docs(
         "Remove and return members with scores in a sorted set",
+        "7.0.0",
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of \
+        elements in the sorted set, and M being the number of elements popped.")),
+    ZSET.keyed("bzpopmin", -3, W_FAST | flag::NOSCRIPT | flag::BLOCKING, BLOCKING_POP_KEYS,
+        bzpopmin, GATHER,
+        ZSET.docs(
+        "Remove and return the member with the lowest score from one or more sorted sets, or \
+        block until one is available",
+        "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.")),
+    ZSET.keyed("bzpopmax", -3, W_FAST | flag::NOSCRIPT | flag::BLOCKING, BLOCKING_POP_KEYS,
+        bzpopmax, GATHER,
+        ZSET.docs(
+        "Remove and return the member with the highest score from one or more sorted sets, or \
+        block until one is available",
+        "5.0.0",
+        "O(log(N)) with N being the number of elements in the sorted set.")),
+    ZSET.keyed("bzmpop", -5, flag::WRITE | flag::BLOCKING,
+        &[KeySpec::keynum(kf::RW | kf::ACCESS | kf::DELETE, 2, 0, 1, 1)], bzmpop, GATHER,
+        ZSET.docs(
+        "Remove and return members with scores in a sorted set or block until one is available",
         "7.0.0",
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of \
         elements in the sorted set, and M being the number of elements popped.")),

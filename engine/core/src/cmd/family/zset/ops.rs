@@ -306,6 +306,81 @@ pub(super) fn zpopmax(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> 
     pop_generic(ecx, argv, true)
 }
 
+/// Pops the lowest (highest) member of the sorted set under `key`: [key, member, score], or
+/// `None` when there is none (WRONGTYPE for another type).
+fn pop_one(ecx: &mut ExecCx, key: &[u8], max: bool) -> Result<Option<Reply>, CmdError> {
+    let popped = ecx.edit_zset(key, IfAbsent::Skip, |z, _| {
+        Ok((pop_pairs(z, 1, max), Change::Modified))
+    })?;
+    Ok(popped
+        .and_then(|mut pairs| pairs.pop())
+        .map(|(m, s)| Reply::Array(vec![Reply::bulk(key), Reply::Bulk(m), Reply::Double(s)])))
+}
+
+/// BZPOPMIN/BZPOPMAX's attempt: the timeout, then the first key holding a sorted set.
+fn blocking_pop(ecx: &mut ExecCx, argv: &Argv, max: bool) -> Result<Reply, CmdError> {
+    last_arg_timeout(argv)?;
+    for key in argv.iter().skip(1).take(argv.len() - 2) {
+        if let Some(reply) = pop_one(ecx, key, max)? {
+            return Ok(reply);
+        }
+    }
+    Ok(Reply::NilArray)
+}
+
+pub(super) fn bzpopmin(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    blocking_pop(ecx, argv, false)
+}
+
+pub(super) fn bzpopmax(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    blocking_pop(ecx, argv, true)
+}
+
+/// A woken client is served only by a sorted set; another type leaves it blocked (Redis 7.0).
+fn holds_zset(ecx: &mut ExecCx, key: &[u8]) -> bool {
+    matches!(ecx.check_type(key, Kind::ZSet), Ok(true))
+}
+
+pub(super) fn serve_bzpopmin(ecx: &mut ExecCx, _: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
+    if !holds_zset(ecx, key) {
+        return Ok(Reply::NilArray);
+    }
+    Ok(pop_one(ecx, key, false)?.unwrap_or(Reply::NilArray))
+}
+
+pub(super) fn serve_bzpopmax(ecx: &mut ExecCx, _: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
+    if !holds_zset(ecx, key) {
+        return Ok(Reply::NilArray);
+    }
+    Ok(pop_one(ecx, key, true)?.unwrap_or(Reply::NilArray))
+}
+
+/// BZMPOP is ZMPOP with the timeout in front: `BZMPOP timeout numkeys key… MIN|MAX [COUNT n]`.
+fn zmpop_part(argv: &Argv) -> Argv {
+    let mut rest = Argv::from_slices(&[&argv[0]]);
+    for arg in argv.iter().skip(2) {
+        rest.push(arg);
+    }
+    rest
+}
+
+pub(super) fn bzmpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    first_arg_timeout(argv)?;
+    zmpop(ecx, &zmpop_part(argv))
+}
+
+pub(super) fn serve_bzmpop(ecx: &mut ExecCx, argv: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
+    if !holds_zset(ecx, key) {
+        return Ok(Reply::NilArray);
+    }
+    let (_, max, count) = parse_zmpop(&zmpop_part(argv))?;
+    let mut one = Argv::from_slices(&[&argv[0][..], b"1", key]);
+    one.push(if max { b"MAX" } else { b"MIN" });
+    one.push(b"COUNT");
+    one.push(count.to_string().as_bytes());
+    zmpop(ecx, &one)
+}
+
 /// `numkeys key… MIN|MAX [COUNT count]` (zmpopGenericCommand's checks, in order).
 fn parse_zmpop(argv: &Argv) -> Result<(usize, bool, usize), CmdError> {
     let numkeys = parse_i64(&argv[1]).map_err(|_| CmdError::NumkeysNotPositive)?;
