@@ -51,6 +51,9 @@ pub struct SimConfig {
     /// its own, and the workload draws them from another, so a seed without them generates
     /// exactly what it did before they existed.
     pub collections: Option<CollectionMix>,
+    /// A queue run (`queue.rs`): the first `producers` clients push unique elements onto a few
+    /// lists, the others pop them with blocking commands. Never drawn by `from_seed`.
+    pub queue: Option<usize>,
     pub plants: Vec<Plant>,
 }
 
@@ -181,10 +184,31 @@ impl SimConfig {
             shard_budget_bytes: 0,
             maxmemory_policy: MaxmemoryPolicy::NoEviction,
             collections: None,
+            queue: None,
             plants: Vec::new(),
         }
         .with_budget_drawn()
         .with_collections_drawn()
+    }
+
+    /// A queue run for `seed`: the seed's node shape, pipelining, delays and faults, with
+    /// producers and consumers of blocking pops instead of the usual workload (`queue.rs`).
+    pub fn queue_from_seed(seed: u64) -> SimConfig {
+        let base = SimConfig::from_seed(seed);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7175_6575_6500_0000);
+        let clients = rng.gen_range(2..=6);
+        SimConfig {
+            threads: rng.gen_range(1..=3),
+            clients,
+            requests_per_client: rng.gen_range(8..=40),
+            ttl_per_mille: 0,
+            multi_per_mille: 0,
+            shard_budget_bytes: 0,
+            maxmemory_policy: MaxmemoryPolicy::NoEviction,
+            collections: None,
+            queue: Some(rng.gen_range(1..clients)),
+            ..base
+        }
     }
 
     /// The collection mix, from the seed's own stream (see `collections`).

@@ -19,6 +19,7 @@ pub mod mix_hash;
 pub mod mix_list;
 pub mod mix_set;
 pub mod mix_zset;
+pub mod queue;
 pub mod reply_reader;
 pub mod workload;
 pub mod world;
@@ -123,6 +124,47 @@ pub fn run_config(config: SimConfig) -> Result<RunReport, Failure> {
         requests: world.history.len(),
         events: world.events_processed(),
         search_steps,
+    })
+}
+
+/// Runs one queue seed (`SimConfig::queue_from_seed`) and checks that every element pushed
+/// is popped once or still queued, never twice and never lost.
+pub fn run_queue_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
+    let config = SimConfig::queue_from_seed(seed).with_plants(plants);
+    let described = format!("{config:?}");
+    let fail = |reason: String, tail: Vec<String>| Failure {
+        seed,
+        config: described.clone(),
+        reason,
+        trace_tail: tail,
+        plants: plants.to_vec(),
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut world = World::new(config.clone());
+        let run = world.run();
+        (world, run)
+    }));
+    let (world, run) = match outcome {
+        Ok(done) => done,
+        Err(panic) => {
+            return Err(fail(
+                format!("engine panicked: {}", panic_text(&panic)),
+                Vec::new(),
+            ))
+        }
+    };
+    if let Err(reason) = run {
+        return Err(fail(reason, world.trace_tail()));
+    }
+    if let Err(reason) = queue::check(&world) {
+        return Err(fail(reason, world.trace_tail()));
+    }
+    Ok(RunReport {
+        seed,
+        trace_hash: world.trace_hash(),
+        requests: world.history.len(),
+        events: world.events_processed(),
+        search_steps: 0,
     })
 }
 

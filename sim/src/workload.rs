@@ -32,6 +32,8 @@ pub struct Workload {
     collections: Option<(CollectionMix, ChaCha8Rng)>,
     /// The own-stream families (`config::OWN_STREAM_FAMILIES`): share per mille and stream.
     own_streams: Vec<(Family, u32, ChaCha8Rng)>,
+    /// A queue run: the number of producers, and each client's count of elements pushed.
+    queue: Option<(usize, BTreeMap<usize, u64>)>,
 }
 
 impl Workload {
@@ -55,7 +57,14 @@ impl Workload {
             scripted: BTreeMap::new(),
             collections: None,
             own_streams: Vec::new(),
+            queue: None,
         }
+    }
+
+    /// A queue run (`SimConfig::queue`): every command comes from `queue::command`.
+    pub fn with_queue(mut self, producers: Option<usize>) -> Workload {
+        self.queue = producers.map(|p| (p, BTreeMap::new()));
+        self
     }
 
     /// Mixes collection commands in as `mix` says, drawn from a stream seeded by `seed`.
@@ -139,6 +148,10 @@ impl Workload {
     /// The next command `client` sends: the rest of its transaction if it is in one, else
     /// sometimes the start of a new one, else one command.
     pub fn next(&mut self, client: usize, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
+        if let Some((producers, pushed)) = &mut self.queue {
+            let n = pushed.entry(client).or_default();
+            return crate::queue::command(rng, client, client < *producers, n);
+        }
         if let Some(argv) = self.scripted.get_mut(&client).and_then(VecDeque::pop_front) {
             return argv;
         }

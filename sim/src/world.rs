@@ -151,7 +151,8 @@ impl World {
             config.multi_per_mille,
             true,
         )
-        .with_collections(config.collections.clone(), config.seed);
+        .with_collections(config.collections.clone(), config.seed)
+        .with_queue(config.queue);
         let mut world = World {
             stalled_until: vec![0; config.threads as usize],
             config,

@@ -66,6 +66,9 @@ struct Waiter {
 pub struct Waiters {
     by_id: BTreeMap<WaiterId, Waiter>,
     queues: BTreeMap<(u16, Vec<u8>), VecDeque<WaiterId>>,
+    /// Waiters the planted `BlockedPopLost` served without a reply: their withdrawal is
+    /// answered as if they had still waited (so the client times out with nothing).
+    lost: std::collections::BTreeSet<WaiterId>,
 }
 
 impl Waiters {
@@ -537,7 +540,8 @@ pub(crate) fn unregister(node: &mut Node, id: WaiterId) {
 
 /// `Unblock`: withdrawn unless served already.
 pub(crate) fn unblock(node: &mut Node, id: WaiterId) -> HopResult {
-    HopResult::Unblocked(remove_waiter(node, id).is_some())
+    let lost = node.waiters.lost.remove(&id);
+    HopResult::Unblocked(remove_waiter(node, id).is_some() || lost)
 }
 
 /// Serves the waiters of this shard's ready keys: after each command, as Redis does. Keys a
@@ -621,6 +625,12 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
         }
         remove_waiter(node, id);
         cx.mark("blocking.served");
+        if cx.planted(crate::cx::Plant::BlockedPopLost) && cx.random_u64().is_multiple_of(4) {
+            // The bug: popped, never answered; the client's timeout finds nothing to withdraw.
+            cx.mark("plant.blocked_pop_lost");
+            node.waiters.lost.insert(id);
+            continue;
+        }
         send_notice(node, id, HopResult::Served(reply), cx);
     }
 }
