@@ -9,6 +9,9 @@
 //! client that went away with a pop unanswered: Redis may have served it as it left (the serve
 //! comes first), so each such pop may account for the elements it could have taken.
 //!
+//! Order: each shard logs its waiters (blocked, served from a key, withdrawn), and every serve
+//! must go to the first still-waiting client that blocked on that key, as Redis serves them.
+//!
 //! The linearizability model has no blocking commands, so queue runs are a separate mode
 //! (`SimConfig::queue_from_seed`, `run_queue_seed`) and existing seeds are unchanged.
 
@@ -19,6 +22,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use damselfly_core::db::{Collection, ValueRef};
+use damselfly_core::node::blocking::{WaiterEvent, WaiterId};
 use damselfly_core::node::shard_of;
 use model::Resp;
 
@@ -150,8 +154,50 @@ fn remaining(world: &World) -> Vec<Vec<u8>> {
     out
 }
 
-/// Conservation over a finished queue run (see the module doc).
+/// First-blocked first-served, from each shard's waiter log.
+fn check_order(world: &World) -> Result<(), String> {
+    for node in world.nodes() {
+        let mut queues: BTreeMap<(u16, Vec<u8>), Vec<WaiterId>> = BTreeMap::new();
+        let mut keys_of: BTreeMap<WaiterId, (u16, Vec<Vec<u8>>)> = BTreeMap::new();
+        for event in node.waiter_log() {
+            match event {
+                WaiterEvent::Blocked { id, db, keys } => {
+                    for key in keys {
+                        queues.entry((*db, key.clone())).or_default().push(*id);
+                    }
+                    keys_of.insert(*id, (*db, keys.clone()));
+                }
+                WaiterEvent::Served { id, key } => {
+                    let (db, _) = keys_of.get(id).ok_or("a serve of an unknown waiter")?;
+                    let first = queues.get(&(*db, key.clone())).and_then(|q| q.first());
+                    if first != Some(id) {
+                        return Err(format!(
+                            "thread {}: key {:?} served {id:?} before {first:?}, which blocked \
+                             on it earlier",
+                            node.thread().0,
+                            String::from_utf8_lossy(key)
+                        ));
+                    }
+                }
+                WaiterEvent::Withdrawn { .. } => {}
+            }
+            if let WaiterEvent::Served { id, .. } | WaiterEvent::Withdrawn { id } = event {
+                if let Some((db, keys)) = keys_of.remove(id) {
+                    for key in keys {
+                        if let Some(q) = queues.get_mut(&(db, key)) {
+                            q.retain(|w| w != id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Conservation and order over a finished queue run (see the module doc).
 pub fn check(world: &World) -> Result<(), String> {
+    check_order(world)?;
     let mut acknowledged: BTreeMap<Vec<u8>, bool> = BTreeMap::new();
     let mut seen: BTreeMap<Vec<u8>, Vec<String>> = BTreeMap::new();
     let mut unanswered_slots = 0;

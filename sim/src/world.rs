@@ -142,6 +142,9 @@ impl World {
             if config.shard_budget_bytes > 0 {
                 nodes.last_mut().expect("a node").shard_mut().eviction_log = Some(Vec::new());
             }
+            if config.queue.is_some() {
+                nodes.last_mut().expect("a node").log_waiters();
+            }
             cxs.push(Cx::new(rng.gen(), options.clone()));
         }
         let workload = Workload::new(

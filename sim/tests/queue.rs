@@ -46,6 +46,20 @@ fn queue_seeds_are_deterministic() {
     }
 }
 
+/// The planted wrong waiter (a ready key serves its last-blocked waiter) is caught.
+#[test]
+fn serving_the_wrong_waiter_is_caught() {
+    let base = 10_000_000_000;
+    let budget = 300;
+    let caught = (base..base + budget)
+        .find(|&seed| sim::run_queue_seed(seed, &[Plant::ServeLastWaiter]).is_err());
+    eprintln!("serve-last-waiter first caught at seed {caught:?}");
+    assert!(
+        caught.is_some(),
+        "serve-last-waiter survived {budget} queue seeds"
+    );
+}
+
 /// The planted lost pop (a shard pops for a blocked client and never answers) is caught.
 #[test]
 fn a_lost_blocked_pop_is_caught() {

@@ -200,8 +200,9 @@ fn main() -> Result<(), String> {
     println!("| keys | server | elements/s | wait p50 µs | wait p99 µs |");
     println!("|---|---|---|---|---|");
     const ONE_KEY: &[&str] = &["queue"];
-    let spread: &'static [&'static str] =
-        Box::leak(Box::new(spread_keys(threads.parse().map_err(|_| "bad --threads")?)));
+    let spread: &'static [&'static str] = Box::leak(Box::new(spread_keys(
+        threads.parse().map_err(|_| "bad --threads")?,
+    )));
     for (shape, keys) in [("one key", ONE_KEY), ("two keys, two shards", spread)] {
         for (kind, bin, extra) in [
             (Kind::Redis, PathBuf::from("/usr/bin/redis-server"), vec![]),

@@ -62,10 +62,12 @@ pub enum Plant {
     /// A shard serving a blocked client pops for it but never sends the reply: the client
     /// times out and the element is gone (the queue simulation's conservation check).
     BlockedPopLost = 12,
+    /// A ready key serves its last-blocked waiter first instead of its first-blocked.
+    ServeLastWaiter = 13,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 13] = [
+    pub const ALL: [Plant; 14] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -79,6 +81,7 @@ impl Plant {
         Plant::HsetKeepsOldValue,
         Plant::SpopKeepsMember,
         Plant::BlockedPopLost,
+        Plant::ServeLastWaiter,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +99,7 @@ impl Plant {
             Plant::HsetKeepsOldValue => "hset-keeps-old-value",
             Plant::SpopKeepsMember => "spop-keeps-member",
             Plant::BlockedPopLost => "blocked-pop-lost",
+            Plant::ServeLastWaiter => "serve-last-waiter",
         }
     }
 

@@ -46,6 +46,22 @@ pub struct WaiterId {
     pub seq: u64,
 }
 
+/// What happened to a waiter served on this shard, in order (`Waiters::log`): the simulator
+/// checks from it that each serve went to the key's first-blocked waiter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaiterEvent {
+    /// Blocked on these keys of database `db`, served here.
+    Blocked {
+        id: WaiterId,
+        db: u16,
+        keys: Vec<Vec<u8>>,
+    },
+    /// Served from `key`.
+    Served { id: WaiterId, key: Vec<u8> },
+    /// Withdrawn unserved (timeout, CLIENT UNBLOCK, disconnect).
+    Withdrawn { id: WaiterId },
+}
+
 /// A client waiting on keys of this shard.
 #[derive(Debug)]
 struct Waiter {
@@ -69,6 +85,8 @@ pub struct Waiters {
     /// Waiters the planted `BlockedPopLost` served without a reply: their withdrawal is
     /// answered as if they had still waited (so the client times out with nothing).
     lost: std::collections::BTreeSet<WaiterId>,
+    /// When set, what happens to waiters served here is logged (the simulator's queue runs).
+    pub log: Option<Vec<WaiterEvent>>,
 }
 
 impl Waiters {
@@ -473,6 +491,13 @@ pub(crate) fn run_or_block(
 }
 
 fn add_waiter(node: &mut Node, id: WaiterId, waiter: Waiter) {
+    if let (Some(log), true) = (&mut node.waiters.log, waiter.served_here) {
+        log.push(WaiterEvent::Blocked {
+            id,
+            db: waiter.db,
+            keys: waiter.keys.clone(),
+        });
+    }
     for key in &waiter.keys {
         node.shard.blocked.add(waiter.db, key);
         node.waiters
@@ -535,13 +560,22 @@ pub(crate) fn register(
 
 /// `Unregister`.
 pub(crate) fn unregister(node: &mut Node, id: WaiterId) {
-    remove_waiter(node, id);
+    withdraw(node, id);
+}
+
+/// Removes a waiter that was not served.
+fn withdraw(node: &mut Node, id: WaiterId) -> bool {
+    let removed = remove_waiter(node, id).is_some_and(|w| w.served_here);
+    if let (Some(log), true) = (&mut node.waiters.log, removed) {
+        log.push(WaiterEvent::Withdrawn { id });
+    }
+    removed
 }
 
 /// `Unblock`: withdrawn unless served already.
 pub(crate) fn unblock(node: &mut Node, id: WaiterId) -> HopResult {
     let lost = node.waiters.lost.remove(&id);
-    HopResult::Unblocked(remove_waiter(node, id).is_some() || lost)
+    HopResult::Unblocked(withdraw(node, id) || lost)
 }
 
 /// Serves the waiters of this shard's ready keys: after each command, as Redis does. Keys a
@@ -577,12 +611,14 @@ pub(crate) fn serve_ready(node: &mut Node, cx: &mut Cx) {
 /// other key is held by a queued transaction (the key stays ready).
 fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
     loop {
-        let Some(&id) = node
-            .waiters
-            .queues
-            .get(&(db, key.to_vec()))
-            .and_then(|q| q.front())
-        else {
+        let queue = node.waiters.queues.get(&(db, key.to_vec()));
+        let head = if cx.planted(crate::cx::Plant::ServeLastWaiter) {
+            // The bug: the last to block is served first.
+            queue.and_then(|q| q.back())
+        } else {
+            queue.and_then(|q| q.front())
+        };
+        let Some(&id) = head else {
             return true;
         };
         let waiter = &node.waiters.by_id[&id];
@@ -625,6 +661,12 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
         }
         remove_waiter(node, id);
         cx.mark("blocking.served");
+        if let Some(log) = &mut node.waiters.log {
+            log.push(WaiterEvent::Served {
+                id,
+                key: key.to_vec(),
+            });
+        }
         if cx.planted(crate::cx::Plant::BlockedPopLost) && cx.random_u64().is_multiple_of(4) {
             // The bug: popped, never answered; the client's timeout finds nothing to withdraw.
             cx.mark("plant.blocked_pop_lost");

@@ -167,6 +167,15 @@ impl Node {
         format!("{:?}", self.txq)
     }
 
+    /// Logs what happens to waiters served on this shard (`blocking::WaiterEvent`).
+    pub fn log_waiters(&mut self) {
+        self.waiters.log = Some(Vec::new());
+    }
+
+    pub fn waiter_log(&self) -> &[blocking::WaiterEvent] {
+        self.waiters.log.as_deref().unwrap_or_default()
+    }
+
     pub fn conns_len(&self) -> usize {
         self.conns.len()
     }
