@@ -547,7 +547,12 @@ impl Node {
                 }
                 Flow::Next
             }
-            Exec::Shard { .. } if spec.has(crate::cmd::flag::BLOCKING) => {
+            // A blocking command the framework knows how to serve (`cmd::blocking::lookup`);
+            // one it does not yet runs its attempt only, as inside MULTI.
+            Exec::Shard { .. }
+                if spec.has(crate::cmd::flag::BLOCKING)
+                    && crate::cmd::blocking::lookup(spec).is_some() =>
+            {
                 blocking::start(self, conn, spec, argv, cx)
             }
             Exec::Shard { run, merge } => self.run_keyed(conn, spec, run, merge, argv, cx),
