@@ -116,7 +116,8 @@ pub struct Blocked {
     pub waiter_seq: u64,
     spec: &'static CommandSpec,
     argv: Argv,
-    /// The null the attempt answered: the reply on timeout.
+    /// The reply on timeout: a nil array for every command, as Redis answers any blocked
+    /// client that times out (an immediate BLMOVE that finds nothing answers a nil bulk).
     timeout_reply: Reply,
     timeout: Timeout,
     /// `Some(shard)`: that shard serves it. `None`: its keys span `shards`, which notify it.
@@ -159,7 +160,7 @@ pub(crate) fn start(
         waiter_seq,
         spec,
         argv: argv.clone(),
-        timeout_reply: Reply::Nil,
+        timeout_reply: Reply::NilArray,
         timeout,
         served_by: (shards.len() == 1).then(|| shard_of(&argv[first], node.threads)),
         shards,
@@ -219,8 +220,7 @@ pub(crate) fn after_shard_attempt(
             conn.encode(&reply);
             Flow::Next
         }
-        HopResult::Blocked(null) => {
-            blocked.timeout_reply = null;
+        HopResult::Blocked => {
             block(conn, blocked, cx);
             Flow::Stop
         }
@@ -256,7 +256,6 @@ pub(crate) fn after_attempt(
         }
         return Flow::Next;
     }
-    blocked.timeout_reply = reply;
     let keys: Vec<Vec<u8>> = blocked
         .spec
         .key_indexes(&blocked.argv)
@@ -487,7 +486,7 @@ pub(crate) fn run_or_block(
         },
     );
     cx.mark("blocking.blocked");
-    HopResult::Blocked(reply)
+    HopResult::Blocked
 }
 
 fn add_waiter(node: &mut Node, id: WaiterId, waiter: Waiter) {
@@ -839,7 +838,7 @@ mod tests {
             assert_eq!(text(&mut c, w), NIL_ARRAY);
             blocked(&mut c, w, &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0.01"]);
             c.advance_ms(20);
-            assert_eq!(text(&mut c, w), "$-1\r\n");
+            assert_eq!(text(&mut c, w), NIL_ARRAY, "a timeout answers a nil array");
             c.cmd(w, &["RPUSH", "l", "x"]);
             for (args, want) in [
                 (

@@ -127,9 +127,8 @@ pub enum HopResult {
     },
     /// No watched key here was modified since WATCH.
     WatchClean(bool),
-    /// A `RunOrBlock` attempt found nothing (its null reply, the one a timeout answers): the
-    /// client now waits on this shard.
-    Blocked(Reply),
+    /// A `RunOrBlock` attempt found nothing: the client now waits on this shard.
+    Blocked,
     /// A client blocked on this shard was served: its reply. Sent on its own, with the
     /// waiter's sequence number.
     Served(Reply),
