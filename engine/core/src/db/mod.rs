@@ -10,8 +10,10 @@
 //! through the `EntryMut` guard `get_mut` lends, which settles both counts when it is dropped;
 //! so the counts are exact after every step, with no allocator query.
 
+pub mod bits;
 mod entry;
 pub mod hash;
+pub mod hll;
 mod intset;
 pub mod list;
 mod listpack;
