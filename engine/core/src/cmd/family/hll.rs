@@ -4,8 +4,8 @@
 //!
 //! A HyperLogLog is a string whose bytes pass `hll::check` (an integer-encoded string never
 //! does). A write makes the value raw (dbUnshareStringValue) and signals a change only when a
-//! register grew. Single-key PFCOUNT caches the estimate in the header when it was stale, and
-//! that is a change (Redis signals it, so it aborts a WATCH). Several keys (PFCOUNT, PFMERGE)
+//! register grew. Single-key PFCOUNT makes the value raw too, and caches the estimate in the
+//! header when it was stale, which is a change (Redis signals it, so it aborts a WATCH). Several keys (PFCOUNT, PFMERGE)
 //! run on gathered copies (`Merge::Gather`): a union across shards, read and written as one
 //! step; their register maximum lives in one 16 KB array per command.
 //!
@@ -29,7 +29,7 @@ use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, GatherDbs, KeySpec, Merge};
 use crate::env::Env;
 use crate::db::hll::{self, Encoding, HllError};
-use crate::db::{Entry, StrRef, StrValue, Value, ValueRef};
+use crate::db::{StrRef, StrValue, Value, ValueRef};
 use crate::error::CmdError;
 use crate::reply::Reply;
 
@@ -172,37 +172,22 @@ fn pfcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         return Ok(Reply::Int(hll::count_registers(&max) as i64));
     }
     let key = &argv[1];
-    let Some((value, _)) = read_hll(ecx, key)? else {
-        return Ok(Reply::Int(0));
+    // lookupKeyRead counts the hit or miss; the edit then makes the value raw whatever the
+    // cache says (Redis unshares it before looking).
+    match ecx.read_entry(key) {
+        None => return Ok(Reply::Int(0)),
+        Some(entry) => as_hll(entry.value())?,
     };
-    if let Some(card) = hll::cached_card(&value) {
-        return Ok(Reply::Int(card as i64));
-    }
-    let card = hll::count(&value).map_err(hll_error)?;
-    ecx.edit_str(key, |entry| {
-        cache_card(entry, card);
-        Ok(((), Change::Modified))
-    })?;
+    let card = edit_hll(ecx, key, |value| {
+        if let Some(card) = hll::cached_card(value) {
+            return Ok((card, Change::Unchanged));
+        }
+        let card = hll::count(value).map_err(hll_error)?;
+        hll::set_cached_card(value, card);
+        Ok((card, Change::Modified))
+    })?
+    .expect("read_hll found the key");
     Ok(Reply::Int(card as i64))
-}
-
-/// Writes the estimate into the header in place, keeping the string's encoding (Redis writes
-/// the bytes of the object it read).
-fn cache_card(entry: &mut Entry, card: u64) {
-    let raw = match entry.value() {
-        ValueRef::Str(StrRef::Bytes { raw, bytes }) if !raw => {
-            let mut bytes = bytes.to_vec();
-            hll::set_cached_card(&mut bytes, card);
-            entry.set_value(Value::Str(StrValue::Bytes { bytes, raw: false }));
-            return;
-        }
-        ValueRef::Str(StrRef::Bytes { raw, .. }) => raw,
-        ValueRef::Str(StrRef::Int(_)) | ValueRef::Coll(_) => {
-            unreachable!("checked an HLL before caching")
-        }
-    };
-    assert!(raw);
-    entry.edit_raw(|bytes| hll::set_cached_card(bytes, card));
 }
 
 /// Folds the HLLs under `keys` into `max` in order; true when any was dense.
@@ -290,7 +275,7 @@ fn debug(value: &mut Vec<u8>, cmd: DebugCmd) -> Result<Reply, CmdError> {
             )
         }
         DebugCmd::Decode => match hll::check(value).map_err(hll_error)? {
-            Encoding::Sparse => Reply::Simple(hll::decode_sparse(value).into()),
+            Encoding::Sparse => Reply::Bulk(hll::decode_sparse(value).into_bytes()),
             Encoding::Dense => return Err(CmdError::PfdebugDecodeNeedsSparse),
         },
         DebugCmd::Encoding => {
