@@ -20,11 +20,13 @@
 
 mod args;
 mod bignum;
+mod bitmap;
 mod commands;
 mod draws;
 mod fnv;
 mod glob;
 mod hash;
+mod hll;
 mod keyspace;
 pub mod linearizability;
 mod list;

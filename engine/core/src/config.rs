@@ -23,7 +23,8 @@ pub const DATABASES_DEFAULT: usize = 16;
 pub const HZ_MIN: u64 = 1;
 pub const HZ_MAX: u64 = 500;
 const _: () = assert!(PROTO_MAX_BULK_LEN_MIN_BYTES <= PROTO_MAX_BULK_LEN_DEFAULT_BYTES);
-const _: () = assert!(PROTO_MAX_BULK_LEN_DEFAULT_BYTES == crate::db::PROTO_MAX_BULK_LEN_DEFAULT_BYTES);
+const _: () =
+    assert!(PROTO_MAX_BULK_LEN_DEFAULT_BYTES == crate::db::PROTO_MAX_BULK_LEN_DEFAULT_BYTES);
 const _: () = assert!(HZ_MIN <= HZ_MAX);
 
 /// `maxmemory-policy`, in Redis's order (its error text lists them so).

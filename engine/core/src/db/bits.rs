@@ -113,7 +113,11 @@ pub fn find_bit(bytes: &[u8], bit: bool, range: BitRange) -> Option<u64> {
         if byte == skip {
             continue;
         }
-        let in_byte = if bit { byte.leading_zeros() } else { (!byte).leading_zeros() };
+        let in_byte = if bit {
+            byte.leading_zeros()
+        } else {
+            (!byte).leading_zeros()
+        };
         return Some(i * 8 + u64::from(in_byte));
     }
     None

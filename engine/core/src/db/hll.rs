@@ -403,7 +403,11 @@ fn estimate(histogram: &Histogram) -> u64 {
 
 /// Every register of a dense value (PFDEBUG GETREG).
 pub fn dense_registers(value: &[u8]) -> Vec<u8> {
-    assert_eq!(value.len(), DENSE_BYTES, "dense_registers of a sparse value");
+    assert_eq!(
+        value.len(),
+        DENSE_BYTES,
+        "dense_registers of a sparse value"
+    );
     (0..REGISTERS)
         .map(|i| dense_get(&value[HEADER_BYTES..], i))
         .collect()
@@ -643,7 +647,10 @@ mod tests {
         invalidate_cache(&mut value);
         assert_eq!(value, REDIS_ABC);
         assert_eq!(count(&value), Ok(3));
-        assert_eq!(decode_sparse(&value), "Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603");
+        assert_eq!(
+            decode_sparse(&value),
+            "Z:8436 v:1,1 Z:4274 v:2,1 Z:3068 v:1,1 Z:603"
+        );
     }
 
     #[test]
@@ -695,7 +702,10 @@ mod tests {
         assert_eq!(merge_into(&mut merged, &short), Err(HllError::Corrupt));
         assert_eq!(to_dense(&mut short.clone()), Err(HllError::Corrupt));
         assert_eq!(check(b"HYLL\x00"), Err(HllError::NotHll));
-        assert_eq!(check(b"HYLL\x02\0\0\0\0\0\0\0\0\0\0\0"), Err(HllError::NotHll));
+        assert_eq!(
+            check(b"HYLL\x02\0\0\0\0\0\0\0\0\0\0\0"),
+            Err(HllError::NotHll)
+        );
     }
 
     /// Random bytes behind a valid header never panic any entry point.
@@ -743,9 +753,14 @@ mod tests {
     fn self_test_passes_at_small_size() {
         let mut state = 7u64;
         let random = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             state >> 11
         };
-        assert_eq!(self_test(3, 100_000, SPARSE_MAX_BYTES_DEFAULT, random), Ok(()));
+        assert_eq!(
+            self_test(3, 100_000, SPARSE_MAX_BYTES_DEFAULT, random),
+            Ok(())
+        );
     }
 }

@@ -15,11 +15,13 @@
 //! - BITCOUNT and BITPOS look the key up before they read their range: a missing key answers
 //!   0 (BITPOS: -1 for a one, 0 for a zero) whatever the range arguments. BITPOS checks its bit
 //!   argument first.
-//! - BITCOUNT answers 0 for two negative indexes in the wrong order before converting them;
+//! - BITCOUNT answers 0 for two negative indexes in the wrong order before converting them
+//!   (and before reading its BYTE|BIT word);
 //!   BITPOS converts them first (so `-1 -5` on a short string may still search byte 0).
 //! - BITPOS looking for a zero past a range whose end was not given answers the bit right
 //!   after the range (the string is padded with zeros); with an explicit end it answers -1.
-//! - BITFIELD parses every operation before looking the key up; with only GETs it reads
+//! - BITFIELD parses every operation before looking the key up (BITFIELD_RO refuses a SET or
+//!   INCRBY only after that, so a bad type or value later in the line is the error); with only GETs it reads
 //!   (a missing key is zeros and is not created); with a write it creates and grows the key even
 //!   when every write FAILs, and counts a change.
 
@@ -44,12 +46,12 @@ const BITOP_KEYS: &[KeySpec] = &[
     KeySpec::one(kf::OW | kf::UPDATE, 2),
     KeySpec::range(kf::RO | kf::ACCESS, 3, -1, 1),
 ];
-const BITFIELD_KEYS: &[KeySpec] = &[KeySpec::one(
-    kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS,
-    1,
-)
-.with_notes("This command allows both access and modification of the key")
-.with_flags_for(bitfield_key_flags)];
+const BITFIELD_KEYS: &[KeySpec] =
+    &[
+        KeySpec::one(kf::RW | kf::ACCESS | kf::UPDATE | kf::VARIABLE_FLAGS, 1)
+            .with_notes("This command allows both access and modification of the key")
+            .with_flags_for(bitfield_key_flags),
+    ];
 const FIELD_COMPLEXITY: &str = "O(1) for each subcommand specified";
 
 /// BITFIELD writes only when it has a SET or INCRBY (Redis's bitfieldGetKeys walk).
@@ -144,11 +146,7 @@ fn edit_bits<R>(
 
 /// Redis's getBitOffsetFromArgument. `field_bits` allows the `#n` form (n fields of that
 /// width); the offset must stay below proto-max-bulk-len bytes.
-fn parse_bit_offset(
-    ecx: &ExecCx,
-    arg: &[u8],
-    field_bits: Option<u32>,
-) -> Result<u64, CmdError> {
+fn parse_bit_offset(ecx: &ExecCx, arg: &[u8], field_bits: Option<u32>) -> Result<u64, CmdError> {
     let (digits, scale) = match field_bits {
         Some(bits) if arg.len() > 1 && arg[0] == b'#' => (&arg[1..], i64::from(bits)),
         Some(_) | None => (arg, 1),
@@ -213,13 +211,14 @@ fn bitcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         4 | 5 => {
             let start = parse_i64(&argv[2])?;
             let end = parse_i64(&argv[3])?;
+            // Before the unit is read: `-1 -5 junk` answers 0.
+            if start < 0 && end < 0 && start > end {
+                return Ok(Reply::Int(0));
+            }
             let unit = match argv.len() {
                 5 => parse_unit(&argv[4])?,
                 _ => RangeUnit::Byte,
             };
-            if start < 0 && end < 0 && start > end {
-                return Ok(Reply::Int(0));
-            }
             bits::resolve_range(bytes.len(), start, end, unit)
         }
         _ => return Err(CmdError::Syntax),
@@ -420,9 +419,6 @@ fn parse_field_ops(
             i += 3;
             continue;
         }
-        if access == FieldAccess::ReadOnly {
-            return Err(CmdError::BitfieldRoOnlyGet);
-        }
         let n = parse_i64(&argv[i + 3])?;
         let write = if eq_word(word, "SET") {
             FieldWrite::Set(n)
@@ -436,6 +432,11 @@ fn parse_field_ops(
             overflow,
         });
         i += 4;
+    }
+    // Checked after every operation parsed (a bad type later in the line wins).
+    let writes = ops.iter().any(|op| matches!(op, FieldOp::Write { .. }));
+    if writes && access == FieldAccess::ReadOnly {
+        return Err(CmdError::BitfieldRoOnlyGet);
     }
     Ok(ops)
 }
@@ -577,6 +578,9 @@ mod tests {
         assert_eq!(c.cmd_text(conn, &["GETBIT", "n", "7"]), ":1\r\n");
         assert_eq!(c.cmd_text(conn, &["SETBIT", "n", "6", "1"]), ":0\r\n");
         assert_eq!(c.cmd_text(conn, &["GET", "n"]), "$1\r\n3\r\n");
-        assert_eq!(c.cmd_text(conn, &["OBJECT", "ENCODING", "n"]), "$3\r\nraw\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["OBJECT", "ENCODING", "n"]),
+            "$3\r\nraw\r\n"
+        );
     }
 }

@@ -27,9 +27,9 @@ use crate::argv::Argv;
 use crate::cmd::args::eq_word;
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, GatherDbs, KeySpec, Merge};
-use crate::env::Env;
 use crate::db::hll::{self, Encoding, HllError};
 use crate::db::{StrRef, StrValue, Value, ValueRef};
+use crate::env::Env;
 use crate::error::CmdError;
 use crate::reply::Reply;
 
@@ -125,7 +125,11 @@ fn store_new(ecx: &mut ExecCx, key: &[u8], value: Vec<u8>) {
 // PFADD, PFCOUNT, PFMERGE.
 
 /// Adds the elements; true when a register grew (the cache is then stale).
-fn add_all(value: &mut Vec<u8>, elements: &[&[u8]], sparse_max_bytes: u64) -> Result<bool, CmdError> {
+fn add_all(
+    value: &mut Vec<u8>,
+    elements: &[&[u8]],
+    sparse_max_bytes: u64,
+) -> Result<bool, CmdError> {
     let mut updated = false;
     for element in elements {
         updated |= hll::add(value, element, sparse_max_bytes).map_err(hll_error)?;
@@ -223,7 +227,9 @@ fn pfmerge(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         Ok(())
     };
     let dst = &argv[1];
-    let edited = edit_hll(ecx, dst, |value| write(value).map(|()| ((), Change::Modified)))?;
+    let edited = edit_hll(ecx, dst, |value| {
+        write(value).map(|()| ((), Change::Modified))
+    })?;
     if edited.is_none() {
         let mut value = hll::new_sparse();
         write(&mut value)?;
@@ -278,9 +284,7 @@ fn debug(value: &mut Vec<u8>, cmd: DebugCmd) -> Result<Reply, CmdError> {
             Encoding::Sparse => Reply::Bulk(hll::decode_sparse(value).into_bytes()),
             Encoding::Dense => return Err(CmdError::PfdebugDecodeNeedsSparse),
         },
-        DebugCmd::Encoding => {
-            Reply::Simple(hll::check(value).map_err(hll_error)?.name().into())
-        }
+        DebugCmd::Encoding => Reply::Simple(hll::check(value).map_err(hll_error)?.name().into()),
         DebugCmd::ToDense => {
             let converted = hll::to_dense(value).map_err(hll_error)?;
             Reply::Int(i64::from(converted))
@@ -307,12 +311,7 @@ mod tests {
 
     #[test]
     fn one_key_rows_match_redis_command_info() {
-        let by_name = |name: &str| {
-            super::SPECS
-                .iter()
-                .find(|s| s.name == name)
-                .expect("row")
-        };
+        let by_name = |name: &str| super::SPECS.iter().find(|s| s.name == name).expect("row");
         assert_eq!(
             info_line(by_name("pfadd"), "hyperloglog"),
             "pfadd -2 | write denyoom fast | 1 1 1 | write hyperloglog fast | RW insert"
