@@ -215,7 +215,7 @@ impl Hll {
             // Redis would write past the string's end here; the engine refuses, so do we.
             Op::XZeroCut(_) => return Err(Resp::err(CORRUPT)),
             Op::Val(_, 1) | Op::Zero(1) => vec![Op::Val(count, 1)],
-            Op::Zero(_) | Op::XZero(_) | Op::XZeroCut(_) => {
+            Op::Zero(_) | Op::XZero(_) => {
                 let mut seq = Vec::new();
                 if index > first {
                     seq.push(zero_run(index - first));

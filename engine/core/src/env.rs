@@ -59,10 +59,13 @@ pub enum Plant {
     /// SPOP without a count answers a member but leaves it in the set: a draw the model must
     /// check against the state, not predict.
     SpopKeepsMember = 11,
+    /// PFADD on an existing HyperLogLog answers 0 even when a register grew (the value is
+    /// still updated): a reply the model predicts exactly.
+    PfaddReportsUnchanged = 12,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 12] = [
+    pub const ALL: [Plant; 13] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -75,6 +78,7 @@ impl Plant {
         Plant::EvictLockedKeys,
         Plant::HsetKeepsOldValue,
         Plant::SpopKeepsMember,
+        Plant::PfaddReportsUnchanged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +95,7 @@ impl Plant {
             Plant::EvictLockedKeys => "evict-locked-keys",
             Plant::HsetKeepsOldValue => "hset-keeps-old-value",
             Plant::SpopKeepsMember => "spop-keeps-member",
+            Plant::PfaddReportsUnchanged => "pfadd-reports-unchanged",
         }
     }
 

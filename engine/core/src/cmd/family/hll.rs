@@ -29,7 +29,7 @@ use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, GatherDbs, KeySpec, Merge};
 use crate::db::hll::{self, Encoding, HllError};
 use crate::db::{StrRef, StrValue, Value, ValueRef};
-use crate::env::Env;
+use crate::env::{Env, Plant};
 use crate::error::CmdError;
 use crate::reply::Reply;
 
@@ -145,6 +145,7 @@ fn pfadd(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let sparse_max_bytes = ecx.limits().strings.hll_sparse_max_bytes;
     let key = &argv[1];
     let elements: Vec<&[u8]> = argv.iter().skip(2).collect();
+    let planted = ecx.env().planted(Plant::PfaddReportsUnchanged);
     let edited = edit_hll(ecx, key, |value| {
         let updated = add_all(value, &elements, sparse_max_bytes)?;
         let change = if updated {
@@ -152,7 +153,7 @@ fn pfadd(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         } else {
             Change::Unchanged
         };
-        Ok((updated, change))
+        Ok((updated && !planted, change))
     })?;
     let updated = match edited {
         Some(updated) => updated,
