@@ -65,10 +65,15 @@ pub(crate) fn setbit(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
         Some(1) => true,
         _ => return Resp::err(BAD_BIT),
     };
-    let mut value = tri!(cx.string(&argv[1])).unwrap_or_default();
+    let existing = tri!(cx.string(&argv[1]));
+    let created = existing.is_none();
+    let mut value = existing.clone().unwrap_or_default();
     let old = bit(&value, offset);
     put_bit(&mut value, offset, on);
-    cx.overwrite_string(&argv[1], value);
+    // Redis 7.0.15 writes (and signals WATCH) only when the bytes changed or the key is new.
+    if created || existing.as_ref() != Some(&value) {
+        cx.overwrite_string(&argv[1], value);
+    }
     Resp::Int(i64::from(old))
 }
 
@@ -341,7 +346,8 @@ fn fit(op: &FieldOp, target: i128, overflow: Overflow) -> Option<i128> {
 fn bitfield_generic(cx: &mut Ctx, argv: &[Vec<u8>], read_only: bool) -> Resp {
     let ops = tri!(parse_ops(argv, read_only));
     let writes = ops.iter().any(|op| op.write.is_some());
-    let mut value = tri!(cx.string(&argv[1])).unwrap_or_default();
+    let existing = tri!(cx.string(&argv[1]));
+    let mut value = existing.clone().unwrap_or_default();
     let mut replies = Vec::new();
     for op in &ops {
         let old = read_field(&value, op);
@@ -376,7 +382,9 @@ fn bitfield_generic(cx: &mut Ctx, argv: &[Vec<u8>], read_only: bool) -> Resp {
         if (value.len() as u64) < reach {
             value.resize(reach as usize, 0);
         }
-        cx.overwrite_string(&argv[1], value);
+        if existing.as_ref() != Some(&value) {
+            cx.overwrite_string(&argv[1], value);
+        }
     }
     Resp::Array(replies)
 }

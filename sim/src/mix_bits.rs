@@ -59,7 +59,10 @@ pub fn bitmap_command(rng: &mut ChaCha8Rng, key: Vec<u8>, other_keys: &[Vec<u8>]
             line("BITOP", args)
         }
         14..=17 => line("BITFIELD", std::iter::once(key).chain(field_ops(rng, true))),
-        18 => line("BITFIELD_RO", std::iter::once(key).chain(field_ops(rng, false))),
+        18 => line(
+            "BITFIELD_RO",
+            std::iter::once(key).chain(field_ops(rng, false)),
+        ),
         _ => line("SUBSTR", [key, b"0".to_vec(), b"-1".to_vec()]),
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! A bitmap is a plain string, kept as the strings family keeps it (`db::StrValue`): reads of
 //! an integer-encoded string see its digits; a write makes the value raw bytes, grown with zero
-//! bytes to reach the highest bit written (Redis's lookupStringForBitCommand), and always counts
-//! as a change (7.0 signals SETBIT even when the bit already had the value). BITOP stores its
+//! bytes to reach the highest bit written (Redis's lookupStringForBitCommand); it signals a
+//! change only when a bit flipped or the string grew (7.0.15 leaves a WATCH alone when SETBIT
+//! or BITFIELD writes what was there, or every BITFIELD write FAILs). BITOP stores its
 //! result raw and deletes the destination when every source is empty or missing; it runs on
 //! gathered copies of all its keys (`Merge::Gather`), so across shards it is one atomic step.
 //!
@@ -23,7 +24,7 @@
 //! - BITFIELD parses every operation before looking the key up (BITFIELD_RO refuses a SET or
 //!   INCRBY only after that, so a bad type or value later in the line is the error); with only GETs it reads
 //!   (a missing key is zeros and is not created); with a write it creates and grows the key even
-//!   when every write FAILs, and counts a change.
+//!   when every write FAILs.
 
 use crate::access::{Change, ExecCx};
 use crate::argv::Argv;
@@ -111,27 +112,37 @@ fn read_bytes(ecx: &mut ExecCx, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError>
 }
 
 /// Redis's lookupStringForBitCommand, then `edit` on the bytes: the string (created when
-/// missing) made raw and grown with zeros to hold bit `bit_max`. Always a change.
+/// missing) made raw and grown with zeros to hold bit `bit_max`. `edit` answers whether it
+/// changed a bit; a change, a growth or a new key signals (7.0.15 leaves a WATCH alone when
+/// SETBIT or BITFIELD rewrites the bits that were there).
 fn edit_bits<R>(
     ecx: &mut ExecCx,
     key: &[u8],
     bit_max: u64,
-    edit: impl FnOnce(&mut Vec<u8>) -> R,
+    edit: impl FnOnce(&mut Vec<u8>) -> (R, bool),
 ) -> Result<R, CmdError> {
     let len_bytes = usize::try_from((bit_max >> 3) + 1).expect("offsets are bounded");
     let grow = |bytes: &mut Vec<u8>| {
-        if bytes.len() < len_bytes {
+        let short = bytes.len() < len_bytes;
+        if short {
             bytes.resize(len_bytes, 0);
         }
+        short
     };
     let mut edit = Some(edit);
     let edited = ecx.edit_str(key, |entry| {
         let edit = edit.take().expect("edited once");
-        let result = entry.edit_raw(|bytes| {
-            grow(bytes);
-            edit(bytes)
+        let (result, changed) = entry.edit_raw(|bytes| {
+            let grew = grow(bytes);
+            let (result, flipped) = edit(bytes);
+            (result, grew || flipped)
         });
-        Ok((result, Change::Modified))
+        let change = if changed {
+            Change::Modified
+        } else {
+            Change::Unchanged
+        };
+        Ok((result, change))
     })?;
     if let Some(result) = edited {
         return Ok(result);
@@ -139,7 +150,7 @@ fn edit_bits<R>(
     let edit = edit.take().expect("not edited yet");
     let mut bytes = Vec::new();
     grow(&mut bytes);
-    let result = edit(&mut bytes);
+    let (result, _) = edit(&mut bytes);
     ecx.put(key, Value::Str(StrValue::raw(bytes)), None);
     Ok(result)
 }
@@ -184,7 +195,8 @@ fn setbit(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         Some(_) | None => return Err(CmdError::BitValueOutOfRange),
     };
     let old = edit_bits(ecx, &argv[1], offset, |bytes| {
-        bits::set_bit(bytes, offset, on)
+        let old = bits::set_bit(bytes, offset, on);
+        (old, old != on)
     })?;
     Ok(Reply::Int(i64::from(old)))
 }
@@ -460,14 +472,15 @@ fn get_field(bytes: &[u8], ty: FieldType, offset: u64) -> i64 {
     }
 }
 
-/// One write: the reply (the new value for INCRBY, the old for SET; nil when it FAILs).
+/// One write: the reply (the new value for INCRBY, the old for SET; nil when it FAILs) and
+/// whether the field's bits changed.
 fn write_field(
     bytes: &mut [u8],
     ty: FieldType,
     offset: u64,
     write: FieldWrite,
     overflow: Overflow,
-) -> Reply {
+) -> (Reply, bool) {
     let old = get_field(bytes, ty, offset);
     // SET is an add of nothing to the new value, so it overflows as a value out of range.
     let (base, incr) = match write {
@@ -480,29 +493,38 @@ fn write_field(
         bits::unsigned_add(base as u64, incr, ty.bits, overflow).map(|v| v as i64)
     };
     let Some(new) = new else {
-        return Reply::Nil;
+        return (Reply::Nil, false);
     };
+    let before = bits::get_unsigned(bytes, offset, ty.bits);
     bits::set_unsigned(bytes, offset, ty.bits, new as u64);
-    match write {
+    let changed = bits::get_unsigned(bytes, offset, ty.bits) != before;
+    let reply = match write {
         FieldWrite::Set(_) => Reply::Int(old),
         FieldWrite::IncrBy(_) => Reply::Int(new),
-    }
+    };
+    (reply, changed)
 }
 
-fn run_fields(bytes: &mut [u8], ops: &[FieldOp]) -> Reply {
-    Reply::Array(
-        ops.iter()
-            .map(|op| match *op {
-                FieldOp::Get { ty, offset } => Reply::Int(get_field(bytes, ty, offset)),
-                FieldOp::Write {
-                    ty,
-                    offset,
-                    write,
-                    overflow,
-                } => write_field(bytes, ty, offset, write, overflow),
-            })
-            .collect(),
-    )
+/// The replies of `ops` in order, and whether any write changed a bit.
+fn run_fields(bytes: &mut [u8], ops: &[FieldOp]) -> (Reply, bool) {
+    let mut changed = false;
+    let replies = ops
+        .iter()
+        .map(|op| match *op {
+            FieldOp::Get { ty, offset } => Reply::Int(get_field(bytes, ty, offset)),
+            FieldOp::Write {
+                ty,
+                offset,
+                write,
+                overflow,
+            } => {
+                let (reply, flipped) = write_field(bytes, ty, offset, write, overflow);
+                changed |= flipped;
+                reply
+            }
+        })
+        .collect();
+    (Reply::Array(replies), changed)
 }
 
 fn bitfield(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
@@ -525,7 +547,7 @@ fn bitfield_generic(ecx: &mut ExecCx, argv: &Argv, access: FieldAccess) -> Resul
     match bit_max {
         None => {
             let mut bytes = read_bytes(ecx, &argv[1])?.unwrap_or_default();
-            Ok(run_fields(&mut bytes, &ops))
+            Ok(run_fields(&mut bytes, &ops).0)
         }
         Some(bit_max) => edit_bits(ecx, &argv[1], bit_max, |bytes| run_fields(bytes, &ops)),
     }
@@ -582,5 +604,37 @@ mod tests {
             c.cmd_text(conn, &["OBJECT", "ENCODING", "n"]),
             "$3\r\nraw\r\n"
         );
+    }
+
+    /// A WATCH is spoiled only by a write that changed the bits or grew the string, as in
+    /// redis-server 7.0.15 (checked there with two clients); BITOP always writes.
+    #[test]
+    fn only_a_changed_bit_signals_watch() {
+        let cases: [(&[&str], bool); 8] = [
+            (&["SETBIT", "w", "1", "0"], true),
+            (&["SETBIT", "w", "100", "0"], true),
+            (&["SETBIT", "w", "1", "1"], false),
+            (&["BITFIELD", "w", "SET", "u8", "0", "64"], false),
+            (&["BITFIELD", "w", "INCRBY", "u8", "0", "0"], false),
+            (
+                &[
+                    "BITFIELD", "w", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "100",
+                ],
+                false,
+            ),
+            (&["BITFIELD", "w", "SET", "u8", "200", "0"], true),
+            (&["BITOP", "AND", "w", "w"], true),
+        ];
+        for (write, aborts) in cases {
+            let mut c = TestCluster::new(1);
+            let (watcher, writer) = (c.connect(0), c.connect(0));
+            c.cmd(writer, &["SET", "w", "@"]);
+            c.cmd(watcher, &["WATCH", "w"]);
+            c.cmd(writer, write);
+            c.cmd(watcher, &["MULTI"]);
+            c.cmd(watcher, &["PING"]);
+            let want = if aborts { "*-1\r\n" } else { "*1\r\n+PONG\r\n" };
+            assert_eq!(c.cmd_text(watcher, &["EXEC"]), want, "{write:?}");
+        }
     }
 }

@@ -357,4 +357,29 @@ mod tests {
         assert_eq!(c.cmd_text(conn, &["PFCOUNT", "bad"]), corrupt);
         assert_eq!(c.cmd_text(conn, &["PFCOUNT", "bad", "n"]), corrupt);
     }
+
+    /// PFCOUNT that refreshes a stale cache spoils a WATCH; a PFADD that changes nothing and
+    /// PFDEBUG TODENSE do not (redis-server 7.0.15, two clients).
+    #[test]
+    fn cache_refresh_signals_watch() {
+        let cases: [(&[&str], bool); 3] = [
+            (&["PFCOUNT", "w"], true),
+            (&["PFADD", "w", "x"], false),
+            (&["PFDEBUG", "TODENSE", "w"], false),
+        ];
+        for (write, aborts) in cases {
+            let mut c = TestCluster::new(1);
+            let (watcher, writer) = (c.connect(0), c.connect(0));
+            c.cmd(writer, &["PFADD", "w", "x"]);
+            if write[0] != "PFCOUNT" {
+                c.cmd(writer, &["PFCOUNT", "w"]);
+            }
+            c.cmd(watcher, &["WATCH", "w"]);
+            c.cmd(writer, write);
+            c.cmd(watcher, &["MULTI"]);
+            c.cmd(watcher, &["PING"]);
+            let want = if aborts { "*-1\r\n" } else { "*1\r\n+PONG\r\n" };
+            assert_eq!(c.cmd_text(watcher, &["EXEC"]), want, "{write:?}");
+        }
+    }
 }
