@@ -484,7 +484,7 @@ fn sparse_set(
     let mut found = None;
     while at < value.len() {
         let op = Op::read(value, at);
-        if index <= first.saturating_add(op.span()) - 1 {
+        if index < first.saturating_add(op.span()) {
             found = Some(op);
             break;
         }
