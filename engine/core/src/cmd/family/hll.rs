@@ -382,4 +382,23 @@ mod tests {
             assert_eq!(c.cmd_text(watcher, &["EXEC"]), want, "{write:?}");
         }
     }
+
+    /// Inside EXEC, the multi-key forms still see and write every shard's keys as one step.
+    #[test]
+    fn multi_key_forms_inside_exec() {
+        let mut c = TestCluster::new(3);
+        let conn = c.connect(1);
+        c.cmd(conn, &["PFADD", "a", "1", "2"]);
+        c.cmd(conn, &["PFADD", "b", "3"]);
+        c.cmd(conn, &["SET", "x", "\u{f}"]);
+        c.cmd(conn, &["MULTI"]);
+        c.cmd(conn, &["PFMERGE", "m", "a", "b"]);
+        c.cmd(conn, &["PFCOUNT", "m", "a"]);
+        c.cmd(conn, &["BITOP", "NOT", "y", "x"]);
+        c.cmd(conn, &["BITCOUNT", "y"]);
+        assert_eq!(
+            c.cmd_text(conn, &["EXEC"]),
+            "*4\r\n+OK\r\n:3\r\n:1\r\n:4\r\n"
+        );
+    }
 }
