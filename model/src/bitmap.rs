@@ -14,8 +14,8 @@ use crate::resp::Resp;
 const BULK_LEN_MAX_BYTES: i64 = 512 * 1024 * 1024;
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 const BAD_BIT: &str = "ERR bit is not an integer or out of range";
-const BAD_TYPE: &str =
-    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+const BAD_TYPE: &str = "ERR Invalid bitfield type. Use something like i16 u8. \
+    Note that u64 is not supported but i64 is.";
 
 macro_rules! tri {
     ($e:expr) => {

@@ -586,6 +586,16 @@ fn scan(name: &str, key: Tok, pattern: Tok, count: Tok) -> Vec<Tok> {
     line
 }
 
+/// `name key op…`, each op a group of tokens.
+fn fields(name: &str, key: Tok, ops: Vec<Vec<Tok>>) -> Vec<Tok> {
+    cmd(
+        name,
+        std::iter::once(key)
+            .chain(ops.into_iter().flatten())
+            .collect(),
+    )
+}
+
 /// Bitmap commands: bits near byte edges, ranges of both units, every BITFIELD form.
 fn bit_commands() -> impl Strategy<Value = Vec<Tok>> {
     let offset = || one_of(&["0", "1", "7", "8", "15", "63", "100", "-1", "x", "#2"]);
@@ -645,9 +655,9 @@ fn bit_commands() -> impl Strategy<Value = Vec<Tok>> {
                 cmd("BITOP", args)
             }),
         3 => (key(), proptest::collection::vec(field_op.clone(), 0..4))
-            .prop_map(|(k, ops)| cmd("BITFIELD", std::iter::once(k).chain(ops.into_iter().flatten()).collect())),
+            .prop_map(|(k, ops)| fields("BITFIELD", k, ops)),
         1 => (key(), proptest::collection::vec(field_op, 0..3))
-            .prop_map(|(k, ops)| cmd("BITFIELD_RO", std::iter::once(k).chain(ops.into_iter().flatten()).collect())),
+            .prop_map(|(k, ops)| fields("BITFIELD_RO", k, ops)),
     ]
 }
 

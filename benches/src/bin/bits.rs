@@ -5,8 +5,9 @@
 //!
 //! The commands: `SETBIT bm:<rand> 100 1` over 100,000 keys (redis-benchmark's `__rand_int__`
 //! is zero-padded, which no bit offset accepts, so it names keys); `BITCOUNT bm:<rand>` of
-//! those 13-byte bitmaps; `PFADD hll e:<rand>` with -r 10,000,000; `PFCOUNT hll` (after the PFADD run, whose
-//! last write left the cache stale: the first PFCOUNT counts, the rest read the cache).
+//! those 13-byte bitmaps; `PFADD hll e:<rand>` with -r 10,000,000; `PFCOUNT hll` (after the
+//! PFADD run, whose last write left the cache stale: the first PFCOUNT counts, the rest read
+//! the cache).
 
 // A benchmark owns clocks and sleeps: the engine's bans (clippy.toml) are for the core.
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -50,7 +51,11 @@ const FLAGS: &[Flag] = &[
 
 /// The commands timed, with the -r range their `__rand_int__` draws from.
 const TESTS: &[(&str, &[&str], u64)] = &[
-    ("SETBIT", &["SETBIT", "bm:__rand_int__", "100", "1"], 100_000),
+    (
+        "SETBIT",
+        &["SETBIT", "bm:__rand_int__", "100", "1"],
+        100_000,
+    ),
     ("BITCOUNT", &["BITCOUNT", "bm:__rand_int__"], 100_000),
     ("PFADD", &["PFADD", "hll", "e:__rand_int__"], 10_000_000),
     ("PFCOUNT", &["PFCOUNT", "hll"], 10_000_000),

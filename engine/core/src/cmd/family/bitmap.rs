@@ -22,9 +22,9 @@
 //! - BITPOS looking for a zero past a range whose end was not given answers the bit right
 //!   after the range (the string is padded with zeros); with an explicit end it answers -1.
 //! - BITFIELD parses every operation before looking the key up (BITFIELD_RO refuses a SET or
-//!   INCRBY only after that, so a bad type or value later in the line is the error); with only GETs it reads
-//!   (a missing key is zeros and is not created); with a write it creates and grows the key even
-//!   when every write FAILs.
+//!   INCRBY only after that, so a bad type or value later in the line is the error); with only
+//!   GETs it reads (a missing key is zeros and is not created); with a write it creates and
+//!   grows the key even when every write FAILs.
 
 use crate::access::{Change, ExecCx};
 use crate::argv::Argv;

@@ -5,9 +5,10 @@
 //! A HyperLogLog is a string whose bytes pass `hll::check` (an integer-encoded string never
 //! does). A write makes the value raw (dbUnshareStringValue) and signals a change only when a
 //! register grew. Single-key PFCOUNT makes the value raw too, and caches the estimate in the
-//! header when it was stale, which is a change (Redis signals it, so it aborts a WATCH). Several keys (PFCOUNT, PFMERGE)
-//! run on gathered copies (`Merge::Gather`): a union across shards, read and written as one
-//! step; their register maximum lives in one 16 KB array per command.
+//! header when it was stale, which is a change (Redis signals it, so it aborts a WATCH).
+//! Several keys (PFCOUNT, PFMERGE) run on gathered copies (`Merge::Gather`): a union across
+//! shards, read and written as one step; their register maximum lives in one 16 KB array per
+//! command.
 //!
 //! Quirks of redis-server 7.0.15 we keep, each checked against it (`cases/hll.txt`):
 //! - A corrupt sparse body answers INVALIDOBJ, but the registers PFADD set before it met the
