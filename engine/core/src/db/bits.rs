@@ -69,20 +69,16 @@ fn masked_byte(bytes: &[u8], i: u64, range: BitRange) -> u8 {
 /// Set bits within `range` (BITCOUNT).
 pub fn count_ones(bytes: &[u8], range: BitRange) -> u64 {
     let (first_byte, last_byte) = (range.first / 8, range.last / 8);
-    let edges = if first_byte == last_byte {
-        vec![first_byte]
-    } else {
-        vec![first_byte, last_byte]
-    };
+    let edge_ones = |i: u64| u64::from(masked_byte(bytes, i, range).count_ones());
+    if first_byte == last_byte {
+        return edge_ones(first_byte);
+    }
+    // Past the end of the string every byte reads as zero.
+    let end = (last_byte as usize).min(bytes.len());
     let inner = bytes
-        .get((first_byte + 1) as usize..last_byte as usize)
+        .get((first_byte + 1) as usize..end)
         .unwrap_or_default();
-    let inner_ones: u64 = popcount(inner);
-    edges
-        .into_iter()
-        .map(|i| u64::from(masked_byte(bytes, i, range).count_ones()))
-        .sum::<u64>()
-        + inner_ones
+    edge_ones(first_byte) + popcount(inner) + edge_ones(last_byte)
 }
 
 /// Set bits in a whole slice, eight bytes at a time.
@@ -283,6 +279,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn ranges_past_the_end_read_zeros() {
+        let bytes = [0xff, 0x01];
+        let range = BitRange {
+            first: 3,
+            last: 200,
+        };
+        assert_eq!(count_ones(&bytes, range), naive_count(&bytes, range));
+        assert_eq!(
+            find_bit(&bytes, false, range),
+            naive_find(&bytes, false, range)
+        );
+        assert_eq!(
+            find_bit(
+                &bytes,
+                true,
+                BitRange {
+                    first: 16,
+                    last: 99
+                }
+            ),
+            None
+        );
     }
 
     #[test]

@@ -102,12 +102,24 @@ pub const SPECS: &[CommandSpec] = &[
 // ---------------------------------------------------------------------------------------------
 // Lookups, writes and argument parsers.
 
-/// Redis's lookupKeyRead for a string, as bytes (an integer reads as its digits).
+/// Redis's lookupKeyRead for a string, as a copy of its bytes (an integer reads as its
+/// digits): BITOP's sources.
 fn read_bytes(ecx: &mut ExecCx, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    read_with(ecx, key, |bytes| Ok(bytes.to_vec()))
+}
+
+/// Redis's lookupKeyRead for a string, then `read` on its bytes where they lie (a bitmap may
+/// be 512 MB: the reads never copy it); `None` when the key is missing.
+fn read_with<R>(
+    ecx: &mut ExecCx,
+    key: &[u8],
+    read: impl FnOnce(&[u8]) -> Result<R, CmdError>,
+) -> Result<Option<R>, CmdError> {
     match ecx.read_entry(key).map(|e| e.value()) {
         None => Ok(None),
-        Some(ValueRef::Str(s)) => Ok(Some(s.to_bytes())),
         Some(ValueRef::Coll(_)) => Err(CmdError::WrongType),
+        Some(ValueRef::Str(StrRef::Bytes { bytes, .. })) => read(bytes).map(Some),
+        Some(ValueRef::Str(s @ StrRef::Int(_))) => read(&s.to_bytes()).map(Some),
     }
 }
 
@@ -204,20 +216,18 @@ fn setbit(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 /// GETBIT key offset
 fn getbit(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let offset = parse_bit_offset(ecx, &argv[2], None)?;
-    let on = match ecx.read_entry(&argv[1]).map(|e| e.value()) {
-        None => false,
-        Some(ValueRef::Coll(_)) => return Err(CmdError::WrongType),
-        Some(ValueRef::Str(StrRef::Bytes { bytes, .. })) => bits::get_bit(bytes, offset),
-        Some(ValueRef::Str(s @ StrRef::Int(_))) => bits::get_bit(&s.to_bytes(), offset),
-    };
-    Ok(Reply::Int(i64::from(on)))
+    let on = read_with(ecx, &argv[1], |bytes| Ok(bits::get_bit(bytes, offset)))?;
+    Ok(Reply::Int(i64::from(on.unwrap_or(false))))
 }
 
 /// BITCOUNT key [start end [BYTE | BIT]]
 fn bitcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let Some(bytes) = read_bytes(ecx, &argv[1])? else {
-        return Ok(Reply::Int(0));
-    };
+    let counted = read_with(ecx, &argv[1], |bytes| count_in(bytes, argv))?;
+    Ok(counted.unwrap_or(Reply::Int(0)))
+}
+
+/// BITCOUNT's range arguments, read after the lookup, and the count over `bytes`.
+fn count_in(bytes: &[u8], argv: &Argv) -> Result<Reply, CmdError> {
     let range = match argv.len() {
         2 => bits::whole(bytes.len()),
         4 | 5 => {
@@ -235,7 +245,7 @@ fn bitcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         }
         _ => return Err(CmdError::Syntax),
     };
-    let ones = range.map_or(0, |range| bits::count_ones(&bytes, range));
+    let ones = range.map_or(0, |range| bits::count_ones(bytes, range));
     Ok(Reply::Int(ones as i64))
 }
 
@@ -246,9 +256,13 @@ fn bitpos(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         1 => true,
         _ => return Err(CmdError::BitposBitNotBinary),
     };
-    let Some(bytes) = read_bytes(ecx, &argv[1])? else {
-        return Ok(Reply::Int(if bit { -1 } else { 0 }));
-    };
+    let found = read_with(ecx, &argv[1], |bytes| find_in(bytes, bit, argv))?;
+    // A missing key reads as endless zeros.
+    Ok(found.unwrap_or(Reply::Int(if bit { -1 } else { 0 })))
+}
+
+/// BITPOS's range arguments, read after the lookup, and the search over `bytes`.
+fn find_in(bytes: &[u8], bit: bool, argv: &Argv) -> Result<Reply, CmdError> {
     let (range, end_given) = match argv.len() {
         3 => (bits::whole(bytes.len()), false),
         4..=6 => {
@@ -269,7 +283,7 @@ fn bitpos(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let Some(range) = range else {
         return Ok(Reply::Int(-1));
     };
-    let pos = match bits::find_bit(&bytes, bit, range) {
+    let pos = match bits::find_bit(bytes, bit, range) {
         Some(pos) => pos as i64,
         // Past an open end the string reads as zeros: the first of them is a zero bit.
         None if !bit && !end_given => range_end_bytes(range) as i64 * 8,
@@ -505,6 +519,18 @@ fn write_field(
     (reply, changed)
 }
 
+/// The replies of GET-only `ops`, reading in place.
+fn get_fields(bytes: &[u8], ops: &[FieldOp]) -> Reply {
+    Reply::Array(
+        ops.iter()
+            .map(|op| match *op {
+                FieldOp::Get { ty, offset } => Reply::Int(get_field(bytes, ty, offset)),
+                FieldOp::Write { .. } => unreachable!("a read-only BITFIELD has no write"),
+            })
+            .collect(),
+    )
+}
+
 /// The replies of `ops` in order, and whether any write changed a bit.
 fn run_fields(bytes: &mut [u8], ops: &[FieldOp]) -> (Reply, bool) {
     let mut changed = false;
@@ -546,8 +572,8 @@ fn bitfield_generic(ecx: &mut ExecCx, argv: &Argv, access: FieldAccess) -> Resul
         .max();
     match bit_max {
         None => {
-            let mut bytes = read_bytes(ecx, &argv[1])?.unwrap_or_default();
-            Ok(run_fields(&mut bytes, &ops).0)
+            let replies = read_with(ecx, &argv[1], |bytes| Ok(get_fields(bytes, &ops)))?;
+            Ok(replies.unwrap_or_else(|| get_fields(&[], &ops)))
         }
         Some(bit_max) => edit_bits(ecx, &argv[1], bit_max, |bytes| run_fields(bytes, &ops)),
     }
