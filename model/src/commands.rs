@@ -7,8 +7,10 @@
 //! count arguments beyond what their own grammar needs.
 
 use crate::args;
+use crate::bitmap;
 use crate::draws;
 use crate::hash;
+use crate::hll;
 use crate::keyspace;
 use crate::list;
 use crate::model::{ConnState, Ctx};
@@ -166,6 +168,16 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("zpopmax", -2, K::First, zset::zpopmax),
     spec("zunionstore", -4, K::All, zset::zunionstore),
     spec("zinterstore", -4, K::All, zset::zinterstore),
+    spec("setbit", 4, K::First, bitmap::setbit),
+    spec("getbit", 3, K::First, bitmap::getbit),
+    spec("bitcount", -2, K::First, bitmap::bitcount),
+    spec("bitpos", -3, K::First, bitmap::bitpos),
+    spec("bitop", -4, K::All, bitmap::bitop),
+    spec("bitfield", -2, K::First, bitmap::bitfield),
+    spec("bitfield_ro", -2, K::First, bitmap::bitfield_ro),
+    spec("pfadd", -2, K::First, hll::pfadd),
+    spec("pfcount", -2, K::All, hll::pfcount),
+    spec("pfmerge", -2, K::All, hll::pfmerge),
     spec("del", -2, K::All, keyspace::del),
     spec("unlink", -2, K::All, keyspace::del),
     spec("exists", -2, K::All, keyspace::exists),
@@ -256,6 +268,11 @@ const DENYOOM: &[&str] = &[
     "zincrby",
     "zunionstore",
     "zinterstore",
+    "setbit",
+    "bitop",
+    "bitfield",
+    "pfadd",
+    "pfmerge",
 ];
 
 /// Commands whose array or set reply lists members in the server's iteration order, which the

@@ -10,7 +10,7 @@
 //! - [`model`]: state (`Model`, `Entry`, `Value`, `ConnState`), `apply`, `digest`.
 //! - `commands`: the command table (name, arity, keys touched, handler) and dispatch.
 //! - `strings`, `hash`, `keyspace`, `multi`: one file per command family, each a port of Redis's checks in
-//!   Redis's order.
+//!   Redis's order. `bitmap` and `hll` work on string values (the HLL in Redis's exact bytes).
 //! - [`resp`]: the reply type and its exact RESP2/RESP3 bytes.
 //! - `args`, `glob`, `longdouble`, `bignum`, `fnv`: Redis's number parsing, glob matching,
 //!   x87 `long double` arithmetic for INCRBYFLOAT, and a deterministic hash.
@@ -20,11 +20,13 @@
 
 mod args;
 mod bignum;
+mod bitmap;
 mod commands;
 mod draws;
 mod fnv;
 mod glob;
 mod hash;
+mod hll;
 mod keyspace;
 pub mod linearizability;
 mod list;

@@ -586,6 +586,102 @@ fn scan(name: &str, key: Tok, pattern: Tok, count: Tok) -> Vec<Tok> {
     line
 }
 
+/// `name key op…`, each op a group of tokens.
+fn fields(name: &str, key: Tok, ops: Vec<Vec<Tok>>) -> Vec<Tok> {
+    cmd(
+        name,
+        std::iter::once(key)
+            .chain(ops.into_iter().flatten())
+            .collect(),
+    )
+}
+
+/// Bitmap commands: bits near byte edges, ranges of both units, every BITFIELD form.
+fn bit_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let offset = || one_of(&["0", "1", "7", "8", "15", "63", "100", "-1", "x", "#2"]);
+    let index = || one_of(&["0", "1", "-1", "-2", "3", "-100", "100", "x"]);
+    let field_op = (
+        one_of(&["GET", "SET", "INCRBY", "OVERFLOW"]),
+        one_of(&["i8", "u8", "i1", "u63", "i64", "u4", "x"]),
+        offset(),
+        one_of(&[
+            "0",
+            "1",
+            "-1",
+            "127",
+            "128",
+            "255",
+            "-129",
+            "9223372036854775807",
+            "x",
+        ]),
+        one_of(&["WRAP", "SAT", "FAIL"]),
+    )
+        .prop_map(|(op, ty, off, n, overflow)| match &op {
+            Tok::Lit(w) if w == b"GET" => vec![op, ty, off],
+            Tok::Lit(w) if w == b"OVERFLOW" => vec![op, overflow],
+            _ => vec![op, ty, off, n],
+        });
+    let unit = || one_of(&["", "BIT", "BYTE", "x"]);
+    let optional = |tok: Tok| match &tok {
+        Tok::Lit(b) if b.is_empty() => vec![],
+        _ => vec![tok],
+    };
+    prop_oneof![
+        3 => (key(), offset(), one_of(&["0", "1", "2"]))
+            .prop_map(|(k, o, v)| cmd("SETBIT", vec![k, o, v])),
+        2 => (key(), offset()).prop_map(|(k, o)| cmd("GETBIT", vec![k, o])),
+        2 => (key(), index(), index(), unit()).prop_map(move |(k, a, b, u)| {
+            let mut args = vec![k, a, b];
+            args.extend(optional(u));
+            cmd("BITCOUNT", args)
+        }),
+        1 => key().prop_map(|k| cmd("BITCOUNT", vec![k])),
+        3 => (key(), one_of(&["0", "1", "2"]), index(), one_of(&["", "0", "-1", "2", "x"]), unit())
+            .prop_map(move |(k, bit, a, b, u)| {
+                let mut args = vec![k, bit, a];
+                let end = optional(b);
+                let has_end = !end.is_empty();
+                args.extend(end);
+                if has_end {
+                    args.extend(optional(u));
+                }
+                cmd("BITPOS", args)
+            }),
+        2 => (one_of(&["AND", "OR", "XOR", "NOT"]), key(), proptest::collection::vec(key(), 1..3))
+            .prop_map(|(op, d, ks)| {
+                let mut args = vec![op, d];
+                args.extend(ks);
+                cmd("BITOP", args)
+            }),
+        3 => (key(), proptest::collection::vec(field_op.clone(), 0..4))
+            .prop_map(|(k, ops)| fields("BITFIELD", k, ops)),
+        1 => (key(), proptest::collection::vec(field_op, 0..3))
+            .prop_map(|(k, ops)| fields("BITFIELD_RO", k, ops)),
+    ]
+}
+
+/// HyperLogLog commands: a few elements at a time, or a batch large enough to grow the sparse
+/// code or turn it dense; PFCOUNT and PFMERGE across keys of every type.
+fn hll_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let elem = || one_of(&["a", "b", "c", "d", "1", "2", ""]);
+    let keys = || proptest::collection::vec(key(), 1..4);
+    prop_oneof![
+        3 => (key(), proptest::collection::vec(elem(), 0..4))
+            .prop_map(|(k, es)| cmd("PFADD", std::iter::once(k).chain(es).collect())),
+        1 => (key(), one_of(&["x", "y"]), prop_oneof![Just(40usize), Just(400), Just(3000)])
+            .prop_map(|(k, prefix, n)| {
+                let Tok::Lit(prefix) = prefix else { unreachable!("literal") };
+                let prefix = String::from_utf8_lossy(&prefix).into_owned();
+                let elems = (0..n).map(|i| lit(&format!("{prefix}{i}")));
+                cmd("PFADD", std::iter::once(k).chain(elems).collect())
+            }),
+        2 => keys().prop_map(|ks| cmd("PFCOUNT", ks)),
+        2 => (key(), proptest::collection::vec(key(), 0..3))
+            .prop_map(|(d, ks)| cmd("PFMERGE", std::iter::once(d).chain(ks).collect())),
+    ]
+}
+
 /// Any command the model knows, weighted towards string and TTL traffic.
 fn command() -> impl Strategy<Value = Vec<Tok>> {
     prop_oneof![
@@ -599,6 +695,8 @@ fn command() -> impl Strategy<Value = Vec<Tok>> {
         3 => zset_commands(),
         1 => server_and_error_commands(),
         2 => transaction_commands(),
+        2 => bit_commands(),
+        2 => hll_commands(),
     ]
 }
 

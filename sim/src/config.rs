@@ -67,6 +67,10 @@ pub enum Family {
     Draws,
     /// Sorted sets (`mix_zset`).
     ZSet,
+    /// Bitmaps on strings (`mix_bits`).
+    Bitmap,
+    /// HyperLogLogs (`mix_bits`).
+    Hll,
 }
 
 /// The families, one row each: a new family is a row here and a generator in its `mix_*`
@@ -80,6 +84,8 @@ pub const OWN_STREAM_FAMILIES: &[(Family, u64)] = &[
     (Family::List, 0x6c69_7374_7300_0000),
     (Family::Draws, 0x6472_6177_7300_0000),
     (Family::ZSet, 0x7a73_6574_5f6d_6978),
+    (Family::Bitmap, 0x6269_746d_6170_7300),
+    (Family::Hll, 0x6879_7065_726c_6c00),
 ];
 
 /// Share of collection seeds that mix in each own-stream family, per mille.

@@ -14,6 +14,7 @@
 pub mod check;
 pub mod config;
 pub mod mix;
+pub mod mix_bits;
 pub mod mix_draws;
 pub mod mix_hash;
 pub mod mix_list;

@@ -104,7 +104,7 @@ impl Workload {
         .expect("keys")
         .clone();
         Some(match family {
-            Family::List | Family::Draws | Family::ZSet => {
+            Family::List | Family::Draws | Family::ZSet | Family::Bitmap | Family::Hll => {
                 unreachable!("drawn from their own streams")
             }
             Family::Hash => crate::mix_hash::hash_command(rng, key),
@@ -139,6 +139,8 @@ impl Workload {
                 Family::List => vec![crate::mix_list::list_command(rng, key, pool)],
                 Family::Draws => vec![crate::mix_draws::draw_command(rng, key)],
                 Family::ZSet => vec![crate::mix_zset::zset_command(rng, key, pool)],
+                Family::Bitmap => vec![crate::mix_bits::bitmap_command(rng, key, pool)],
+                Family::Hll => vec![crate::mix_bits::hll_command(rng, key, pool)],
                 Family::Hash | Family::Set => unreachable!("drawn from the shared stream"),
             });
         }
@@ -512,5 +514,41 @@ mod tests {
         }
         assert!(zset_commands > 200, "{zset_commands} sorted-set commands");
         assert!(unionstores > 5, "{unionstores} ZUNIONSTOREs");
+    }
+
+    /// Bitmaps and HyperLogLogs come from streams of their own too: every other command is
+    /// unchanged.
+    #[test]
+    fn bitmaps_and_hlls_leave_every_other_command_unchanged() {
+        let mix = |own_streams| CollectionMix {
+            per_mille: 400,
+            families: vec![Family::Hash, Family::Set],
+            own_streams,
+        };
+        let mut before =
+            Workload::new(8, 100, 100, 300, true).with_collections(Some(mix(vec![])), 9);
+        let with_bits = mix(vec![(Family::Bitmap, 200), (Family::Hll, 200)]);
+        let mut after = Workload::new(8, 100, 100, 300, true).with_collections(Some(with_bits), 9);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+        let ours = |name: &[u8]| {
+            name.starts_with(b"BIT")
+                || name.starts_with(b"PF")
+                || name == b"SETBIT"
+                || name == b"GETBIT"
+                || name == b"SUBSTR"
+        };
+        let mut taken = 0;
+        for _ in 0..2_000 {
+            let expected = before.next(0, &mut a, 1_000);
+            let got = loop {
+                let argv = after.next(0, &mut b, 1_000);
+                if !ours(&argv[0]) {
+                    break argv;
+                }
+                taken += 1;
+            };
+            assert_eq!(got, expected);
+        }
+        assert!(taken > 400, "{taken} bitmap and HLL commands");
     }
 }

@@ -23,6 +23,8 @@ pub const DATABASES_DEFAULT: usize = 16;
 pub const HZ_MIN: u64 = 1;
 pub const HZ_MAX: u64 = 500;
 const _: () = assert!(PROTO_MAX_BULK_LEN_MIN_BYTES <= PROTO_MAX_BULK_LEN_DEFAULT_BYTES);
+const _: () =
+    assert!(PROTO_MAX_BULK_LEN_DEFAULT_BYTES == crate::db::PROTO_MAX_BULK_LEN_DEFAULT_BYTES);
 const _: () = assert!(HZ_MIN <= HZ_MAX);
 
 /// `maxmemory-policy`, in Redis's order (its error text lists them so).
@@ -113,6 +115,8 @@ pub struct Config {
     pub zset_max_listpack_entries: u64,
     /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`), bytes of a member.
     pub zset_max_listpack_value_bytes: u64,
+    /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog, header included.
+    pub hll_sparse_max_bytes: u64,
 }
 
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
@@ -155,6 +159,7 @@ impl Default for Config {
             list_max_listpack_size: LIST_MAX_LISTPACK_SIZE_DEFAULT,
             zset_max_listpack_entries: ZSET_MAX_LISTPACK_ENTRIES_DEFAULT,
             zset_max_listpack_value_bytes: ZSET_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
+            hll_sparse_max_bytes: crate::db::hll::SPARSE_MAX_BYTES_DEFAULT,
         }
     }
 }
@@ -177,6 +182,10 @@ impl Config {
             zset: crate::db::ZSetLimits {
                 listpack_entries_max: size(self.zset_max_listpack_entries),
                 listpack_value_max_bytes: size(self.zset_max_listpack_value_bytes),
+            },
+            strings: crate::db::StringLimits {
+                proto_max_bulk_len_bytes: self.proto_max_bulk_len,
+                hll_sparse_max_bytes: self.hll_sparse_max_bytes,
             },
         }
     }
@@ -236,6 +245,7 @@ pub enum Param {
     ZsetMaxZiplistEntries,
     ZsetMaxListpackValue,
     ZsetMaxZiplistValue,
+    HllSparseMaxBytes,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
@@ -244,7 +254,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 32] = [
+    pub const ALL: [Param; 33] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -277,6 +287,7 @@ impl Param {
         Param::ZsetMaxZiplistEntries,
         Param::ZsetMaxListpackValue,
         Param::ZsetMaxZiplistValue,
+        Param::HllSparseMaxBytes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -313,6 +324,7 @@ impl Param {
             Param::ZsetMaxZiplistEntries => "zset-max-ziplist-entries",
             Param::ZsetMaxListpackValue => "zset-max-listpack-value",
             Param::ZsetMaxZiplistValue => "zset-max-ziplist-value",
+            Param::HllSparseMaxBytes => "hll-sparse-max-bytes",
         }
     }
 
@@ -354,6 +366,7 @@ impl Param {
             | Param::ZsetMaxZiplistEntries
             | Param::ZsetMaxListpackValue
             | Param::ZsetMaxZiplistValue => Mutability::Mutable,
+            Param::HllSparseMaxBytes => Mutability::Mutable,
         }
     }
 }
@@ -404,6 +417,7 @@ impl Config {
             Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
                 self.zset_max_listpack_value_bytes.to_string()
             }
+            Param::HllSparseMaxBytes => self.hll_sparse_max_bytes.to_string(),
         };
         text.into_bytes()
     }
@@ -459,6 +473,9 @@ impl Config {
             }
             Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
                 self.zset_max_listpack_value_bytes = memory(value)?;
+            }
+            Param::HllSparseMaxBytes => {
+                self.hll_sparse_max_bytes = memory_in(value, 0, i64::MAX)?;
             }
             Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
                 unreachable!("{} is not settable", param.name())

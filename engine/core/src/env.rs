@@ -64,10 +64,13 @@ pub enum Plant {
     BlockedPopLost = 12,
     /// A ready key serves its last-blocked waiter first instead of its first-blocked.
     ServeLastWaiter = 13,
+    /// PFADD on an existing HyperLogLog answers 0 even when a register grew (the value is
+    /// still updated): a reply the model predicts exactly.
+    PfaddReportsUnchanged = 14,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 14] = [
+    pub const ALL: [Plant; 15] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -82,6 +85,7 @@ impl Plant {
         Plant::SpopKeepsMember,
         Plant::BlockedPopLost,
         Plant::ServeLastWaiter,
+        Plant::PfaddReportsUnchanged,
     ];
 
     pub fn name(self) -> &'static str {
@@ -100,6 +104,7 @@ impl Plant {
             Plant::SpopKeepsMember => "spop-keeps-member",
             Plant::BlockedPopLost => "blocked-pop-lost",
             Plant::ServeLastWaiter => "serve-last-waiter",
+            Plant::PfaddReportsUnchanged => "pfadd-reports-unchanged",
         }
     }
 

@@ -185,6 +185,34 @@ pub enum CmdError {
     /// SAVE, BGSAVE, or a SHUTDOWN that would save: there is no persistence yet. Our own text
     /// (Redis always has persistence), saying what is missing rather than "unknown command".
     PersistenceUnsupported,
+    // bitmap family
+    /// A bit offset that is not an integer, negative, or past proto-max-bulk-len.
+    BitOffsetOutOfRange,
+    /// SETBIT's value other than 0 or 1.
+    BitValueOutOfRange,
+    /// BITPOS's bit other than 0 or 1.
+    BitposBitNotBinary,
+    /// BITOP NOT with other than one source.
+    BitopNotOneSource,
+    /// A BITFIELD type other than i1..i64 or u1..u63.
+    BitfieldInvalidType,
+    /// BITFIELD OVERFLOW with a word other than WRAP, SAT or FAIL.
+    BitfieldInvalidOverflow,
+    /// BITFIELD_RO with SET or INCRBY.
+    BitfieldRoOnlyGet,
+    // hyperloglog family
+    /// A string that is not a HyperLogLog (bad header), or an integer-encoded string.
+    HllNotValid,
+    /// A HyperLogLog header over registers that do not add up.
+    HllCorrupt,
+    /// PFDEBUG on a missing key.
+    PfdebugNoSuchKey,
+    /// PFDEBUG DECODE on a dense HLL.
+    PfdebugDecodeNeedsSparse,
+    /// PFDEBUG with an unknown subcommand; holds it as sent.
+    PfdebugUnknownSubcommand(Vec<u8>),
+    /// PFSELFTEST found a fault; holds Redis's description ("TESTFAILED …").
+    HllSelfTestFailed(String),
     // pub/sub
     /// A RESP2 connection with subscriptions ran something else; holds the command's full
     /// name ("get", "client|list").
@@ -218,7 +246,8 @@ impl CmdError {
             UnknownCommand { .. }
             | UnknownSubcommand { .. }
             | UnsupportedExpireOption(_)
-            | SubcommandSyntax { .. } => {
+            | SubcommandSyntax { .. }
+            | PfdebugUnknownSubcommand(_) => {
                 return String::from_utf8_lossy(&self.wire()).into_owned().into()
             }
             InvalidExpireTime(cmd) => {
@@ -358,6 +387,21 @@ impl CmdError {
             DenyBlockingClient(name) => {
                 return format!("ERR {name} isn't allowed for a DENY BLOCKING client").into()
             }
+            BitOffsetOutOfRange => "ERR bit offset is not an integer or out of range",
+            BitValueOutOfRange => "ERR bit is not an integer or out of range",
+            BitposBitNotBinary => "ERR The bit argument must be 1 or 0.",
+            BitopNotOneSource => "ERR BITOP NOT must be called with a single source key.",
+            BitfieldInvalidType => {
+                "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not \
+                 supported but i64 is."
+            }
+            BitfieldInvalidOverflow => "ERR Invalid OVERFLOW type specified",
+            BitfieldRoOnlyGet => "ERR BITFIELD_RO only supports the GET subcommand",
+            HllNotValid => "WRONGTYPE Key is not a valid HyperLogLog string value.",
+            HllCorrupt => "INVALIDOBJ Corrupted HLL object detected",
+            PfdebugNoSuchKey => "ERR The specified key does not exist",
+            PfdebugDecodeNeedsSparse => "ERR HLL encoding is not sparse",
+            HllSelfTestFailed(detail) => return format!("ERR {detail}").into(),
             ExecAbortOutOfMemory => {
                 "EXECABORT Transaction discarded because of: OOM command not allowed when used \
                  memory > 'maxmemory'."
@@ -387,6 +431,11 @@ impl CmdError {
                 quoted(&[b"ERR Unsupported option ", &quotable(option, usize::MAX)])
             }
             CmdError::Protocol(detail) => quoted(&[b"ERR Protocol error: ", detail]),
+            CmdError::PfdebugUnknownSubcommand(sub) => quoted(&[
+                b"ERR Unknown PFDEBUG subcommand '",
+                &quotable(sub, usize::MAX),
+                b"'",
+            ]),
             CmdError::SubcommandSyntax { sub, container } => quoted(&[
                 b"ERR unknown subcommand or wrong number of arguments for '",
                 &quotable(sub, 128),

@@ -261,6 +261,68 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("bgsave", args(&[pure_token("schedule", "SCHEDULE").since("3.2.2").optional()]).history(&[
         ("3.2.2", "Added the `SCHEDULE` option."),
     ])),
+    ("bitcount", args(&[
+        key("key", 0),
+        block("index", &[
+            integer("start"),
+            integer("end"),
+            oneof("index_unit", &[
+                pure_token("byte", "BYTE"),
+                pure_token("bit", "BIT"),
+            ]).since("7.0.0").optional(),
+        ]).optional(),
+    ]).history(&[
+        ("7.0.0", "Added the `BYTE|BIT` option."),
+    ])),
+    ("bitfield", args(&[
+        key("key", 0),
+        oneof("operation", &[
+            block("encoding_offset", &[string("encoding"), integer("offset")]).token("GET"),
+            block("write", &[
+                oneof("wrap_sat_fail", &[
+                    pure_token("wrap", "WRAP"),
+                    pure_token("sat", "SAT"),
+                    pure_token("fail", "FAIL"),
+                ]).token("OVERFLOW").optional(),
+                oneof("write_operation", &[
+                    block("encoding_offset_value", &[
+                        string("encoding"),
+                        integer("offset"),
+                        integer("value"),
+                    ]).token("SET"),
+                    block("encoding_offset_increment", &[
+                        string("encoding"),
+                        integer("offset"),
+                        integer("increment"),
+                    ]).token("INCRBY"),
+                ]),
+            ]),
+        ]).optional().multiple(),
+    ])),
+    ("bitfield_ro", args(&[
+        key("key", 0),
+        block("encoding_offset", &[
+            string("encoding"),
+            integer("offset"),
+        ]).token("GET").optional().multiple().multiple_token(),
+    ])),
+    ("bitop", args(&[string("operation"), key("destkey", 0), key("key", 1).multiple()])),
+    ("bitpos", args(&[
+        key("key", 0),
+        integer("bit"),
+        block("index", &[
+            integer("start"),
+            block("end_index", &[
+                integer("end"),
+                oneof("index_unit", &[
+                    pure_token("byte", "BYTE"),
+                    pure_token("bit", "BIT"),
+                ]).since("7.0.0").optional(),
+            ]).optional(),
+        ]).optional(),
+    ]).history(&[
+        ("7.0.0", "Added the `BYTE|BIT` option."),
+    ])),
     ("blmove", args(&[
         key("source", 0),
         key("destination", 1),
@@ -432,6 +494,7 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         ("6.2.0", "Added the `SYNC` flushing mode modifier."),
     ])),
     ("get", args(&[key("key", 0)])),
+    ("getbit", args(&[key("key", 0), integer("offset")])),
     ("getdel", args(&[key("key", 0)])),
     ("getex", args(&[
         key("key", 0),
@@ -588,6 +651,11 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
     ])),
     ("pexpiretime", args(&[key("key", 0)])),
+    ("pfadd", args(&[key("key", 0), string("element").optional().multiple()])),
+    ("pfcount", args(&[key("key", 0).multiple()])),
+    ("pfdebug", args(&[string("subcommand"), key("key", 0)]).syscmd()),
+    ("pfmerge", args(&[key("destkey", 0), key("sourcekey", 1).multiple()])),
+    ("pfselftest", ExtraDocs::EMPTY.syscmd()),
     ("ping", args(&[string("message").optional()])),
     ("psetex", args(&[key("key", 0), integer("milliseconds"), string("value")])),
     ("psubscribe", args(&[block("pattern", &[pattern("pattern")]).multiple()])),
@@ -654,6 +722,7 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
         ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
     ])),
+    ("setbit", args(&[key("key", 0), integer("offset"), integer("value")])),
     ("setex", args(&[key("key", 0), integer("seconds"), string("value")])),
     ("setnx", args(&[key("key", 0), string("value")])),
     ("setrange", args(&[key("key", 0), integer("offset"), string("value")])),

@@ -17,6 +17,7 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::pubsub;
+pub use family::{bitmap, hll};
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
@@ -459,6 +460,8 @@ pub enum ConnCmd {
     ObjectHelp,
     MemoryHelp,
     PubSubHelp,
+    /// PFSELFTEST: keyless, so the connection's thread runs it.
+    PfSelfTest,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -818,7 +821,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 10] {
+pub fn families() -> [&'static [CommandSpec]; 12] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -830,6 +833,8 @@ pub fn families() -> [&'static [CommandSpec]; 10] {
         memory::SPECS,
         list::SPECS,
         pubsub::SPECS,
+        bitmap::SPECS,
+        hll::SPECS,
     ]
 }
 

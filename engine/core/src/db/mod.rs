@@ -10,8 +10,10 @@
 //! through the `EntryMut` guard `get_mut` lends, which settles both counts when it is dropped;
 //! so the counts are exact after every step, with no allocator query.
 
+pub mod bits;
 mod entry;
 pub mod hash;
+pub mod hll;
 mod intset;
 pub mod list;
 mod listpack;
@@ -39,6 +41,27 @@ pub struct CollectionLimits {
     pub set: SetLimits,
     pub zset: ZSetLimits,
     pub list: ListLimits,
+    pub strings: StringLimits,
+}
+
+/// The limits of string edits that CONFIG can change: how far SETBIT and BITFIELD may reach
+/// (`proto-max-bulk-len`) and when a sparse HyperLogLog turns dense (`hll-sparse-max-bytes`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StringLimits {
+    pub proto_max_bulk_len_bytes: u64,
+    pub hll_sparse_max_bytes: u64,
+}
+
+/// Redis's `proto-max-bulk-len` default (config.rs asserts it agrees with its own).
+pub const PROTO_MAX_BULK_LEN_DEFAULT_BYTES: u64 = 512 * 1024 * 1024;
+
+impl Default for StringLimits {
+    fn default() -> StringLimits {
+        StringLimits {
+            proto_max_bulk_len_bytes: PROTO_MAX_BULK_LEN_DEFAULT_BYTES,
+            hll_sparse_max_bytes: hll::SPARSE_MAX_BYTES_DEFAULT,
+        }
+    }
 }
 
 /// A string value, with the encoding Redis would report (OBJECT ENCODING).

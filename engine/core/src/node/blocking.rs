@@ -211,7 +211,7 @@ pub(crate) fn start(
 /// The attempt on the one shard owning the keys answered (`Reply`) or blocked the client.
 pub(crate) fn after_shard_attempt(
     conn: &mut Conn,
-    mut blocked: Box<Blocked>,
+    blocked: Box<Blocked>,
     outcome: HopResult,
     cx: &mut Cx,
 ) -> Flow {

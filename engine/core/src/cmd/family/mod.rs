@@ -3,8 +3,10 @@
 //! in `cmd/` (the table, key specs, argument docs, name lookup) that every family uses.
 //! STYLE.md: one family, one file, three layers.
 
+pub mod bitmap;
 pub mod expire;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod memory;

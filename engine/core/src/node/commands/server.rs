@@ -160,6 +160,10 @@ fn run_conn_cmd_inner(
         ConnCmd::PubSubHelp => command_docs::help_reply(crate::cmd::pubsub::HELP_LINES),
         ConnCmd::ObjectHelp => crate::cmd::object::help(),
         ConnCmd::MemoryHelp => crate::cmd::memory::help(),
+        ConnCmd::PfSelfTest => {
+            let sparse_max_bytes = ccx.config.hll_sparse_max_bytes;
+            crate::cmd::hll::self_test(sparse_max_bytes, ccx.cx.env())?
+        }
     };
     Ok(ConnOutcome::Reply(reply))
 }
