@@ -113,6 +113,10 @@ pub struct Config {
     pub zset_max_listpack_entries: u64,
     /// `zset-max-listpack-value` (alias `zset-max-ziplist-value`), bytes of a member.
     pub zset_max_listpack_value_bytes: u64,
+    /// `stream-node-max-bytes`: bytes per stream node (0: no bound).
+    pub stream_node_max_bytes: u64,
+    /// `stream-node-max-entries`: entries per stream node (0: no bound).
+    pub stream_node_max_entries: u64,
 }
 
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
@@ -155,6 +159,8 @@ impl Default for Config {
             list_max_listpack_size: LIST_MAX_LISTPACK_SIZE_DEFAULT,
             zset_max_listpack_entries: ZSET_MAX_LISTPACK_ENTRIES_DEFAULT,
             zset_max_listpack_value_bytes: ZSET_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
+            stream_node_max_bytes: crate::db::stream::STREAM_NODE_MAX_BYTES_DEFAULT as u64,
+            stream_node_max_entries: crate::db::stream::STREAM_NODE_MAX_ENTRIES_DEFAULT as u64,
         }
     }
 }
@@ -177,6 +183,10 @@ impl Config {
             zset: crate::db::ZSetLimits {
                 listpack_entries_max: size(self.zset_max_listpack_entries),
                 listpack_value_max_bytes: size(self.zset_max_listpack_value_bytes),
+            },
+            stream: crate::db::StreamLimits {
+                node_bytes_max: size(self.stream_node_max_bytes),
+                node_entries_max: size(self.stream_node_max_entries),
             },
         }
     }
@@ -236,6 +246,8 @@ pub enum Param {
     ZsetMaxZiplistEntries,
     ZsetMaxListpackValue,
     ZsetMaxZiplistValue,
+    StreamNodeMaxBytes,
+    StreamNodeMaxEntries,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
@@ -244,7 +256,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 32] = [
+    pub const ALL: [Param; 34] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -277,6 +289,8 @@ impl Param {
         Param::ZsetMaxZiplistEntries,
         Param::ZsetMaxListpackValue,
         Param::ZsetMaxZiplistValue,
+        Param::StreamNodeMaxBytes,
+        Param::StreamNodeMaxEntries,
     ];
 
     pub fn name(self) -> &'static str {
@@ -313,6 +327,8 @@ impl Param {
             Param::ZsetMaxZiplistEntries => "zset-max-ziplist-entries",
             Param::ZsetMaxListpackValue => "zset-max-listpack-value",
             Param::ZsetMaxZiplistValue => "zset-max-ziplist-value",
+            Param::StreamNodeMaxBytes => "stream-node-max-bytes",
+            Param::StreamNodeMaxEntries => "stream-node-max-entries",
         }
     }
 
@@ -354,6 +370,7 @@ impl Param {
             | Param::ZsetMaxZiplistEntries
             | Param::ZsetMaxListpackValue
             | Param::ZsetMaxZiplistValue => Mutability::Mutable,
+            Param::StreamNodeMaxBytes | Param::StreamNodeMaxEntries => Mutability::Mutable,
         }
     }
 }
@@ -404,6 +421,8 @@ impl Config {
             Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
                 self.zset_max_listpack_value_bytes.to_string()
             }
+            Param::StreamNodeMaxBytes => self.stream_node_max_bytes.to_string(),
+            Param::StreamNodeMaxEntries => self.stream_node_max_entries.to_string(),
         };
         text.into_bytes()
     }
@@ -459,6 +478,12 @@ impl Config {
             }
             Param::ZsetMaxListpackValue | Param::ZsetMaxZiplistValue => {
                 self.zset_max_listpack_value_bytes = memory(value)?;
+            }
+            Param::StreamNodeMaxBytes => {
+                self.stream_node_max_bytes = memory_in(value, 0, i64::MAX)?;
+            }
+            Param::StreamNodeMaxEntries => {
+                self.stream_node_max_entries = int_in(value, 0, i64::MAX)? as u64;
             }
             Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
                 unreachable!("{} is not settable", param.name())

@@ -19,6 +19,7 @@ pub use family::pubsub;
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
+pub use family::stream;
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
@@ -458,6 +459,8 @@ pub enum ConnCmd {
     ObjectHelp,
     MemoryHelp,
     PubSubHelp,
+    XGroupHelp,
+    XInfoHelp,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -816,7 +819,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 10] {
+pub fn families() -> [&'static [CommandSpec]; 11] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -828,6 +831,7 @@ pub fn families() -> [&'static [CommandSpec]; 10] {
         memory::SPECS,
         list::SPECS,
         pubsub::SPECS,
+        stream::SPECS,
     ]
 }
 

@@ -21,12 +21,14 @@ mod packed;
 mod packed_table;
 pub mod set;
 pub use crate::size_class;
+pub mod stream;
 pub mod zset;
 
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
 pub use list::{End, ListLimits, ListValue};
 pub use set::{Member, SetLimits, SetValue};
+pub use stream::{StreamLimits, StreamValue};
 pub use zset::{cmp_entries as cmp_zset_entries, ZSetLimits, ZSetValue};
 
 use crate::table::{Keyed, Table};
@@ -39,6 +41,7 @@ pub struct CollectionLimits {
     pub set: SetLimits,
     pub zset: ZSetLimits,
     pub list: ListLimits,
+    pub stream: StreamLimits,
 }
 
 /// A string value, with the encoding Redis would report (OBJECT ENCODING).
@@ -198,6 +201,7 @@ pub enum Collection {
     Set(SetValue),
     List(ListValue),
     ZSet(ZSetValue),
+    Stream(StreamValue),
 }
 
 impl Collection {
@@ -211,6 +215,7 @@ impl Collection {
             Collection::Set(_) => Kind::Set,
             Collection::List(_) => Kind::List,
             Collection::ZSet(_) => Kind::ZSet,
+            Collection::Stream(_) => Kind::Stream,
         }
     }
 
@@ -220,6 +225,7 @@ impl Collection {
             Collection::Set(s) => s.encoding(),
             Collection::List(l) => l.encoding(),
             Collection::ZSet(z) => z.encoding(),
+            Collection::Stream(s) => s.encoding(),
         }
     }
 
@@ -230,11 +236,17 @@ impl Collection {
             Collection::Set(s) => s.len(),
             Collection::List(l) => l.len(),
             Collection::ZSet(z) => z.len(),
+            Collection::Stream(s) => s.len(),
         }
     }
 
+    /// An empty collection is removed, except a stream: it lives on empty (XDEL of every entry,
+    /// XGROUP CREATE MKSTREAM) until deleted, as in Redis.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            Collection::Stream(_) => false,
+            _ => self.len() == 0,
+        }
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -243,6 +255,7 @@ impl Collection {
             Collection::Set(s) => s.heap_bytes(),
             Collection::List(l) => l.heap_bytes(),
             Collection::ZSet(z) => z.heap_bytes(),
+            Collection::Stream(s) => s.heap_bytes(),
         }
     }
 
@@ -253,6 +266,7 @@ impl Collection {
             Collection::Set(s) => s.check_invariants(),
             Collection::List(l) => l.check_invariants(),
             Collection::ZSet(z) => z.check_invariants(),
+            Collection::Stream(s) => s.check_invariants(),
         }
     }
 }
@@ -265,6 +279,7 @@ pub enum Kind {
     Set,
     List,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -275,6 +290,7 @@ impl Kind {
             Kind::Set => "set",
             Kind::List => "list",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 }
