@@ -210,7 +210,6 @@ pub enum StreamError {
     /// The command name as Redis prints it (XREAD, XREADGROUP) and the ID it suggests.
     Unbalanced(&'static str, char),
     NoackInXread,
-    XsetidIdBelowMaxDeletedNow,
     DollarInXreadgroup,
     GreaterInXread,
     GroupInXread,
@@ -271,7 +270,11 @@ impl StreamError {
                 )
                 .into()
             }
-            DollarInXreadgroup => "ERR The $ ID is meaningless in the context of XREADGROUP",
+            DollarInXreadgroup => {
+                "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the \
+                 history of this consumer by specifying a proper ID, or use the > ID to get new \
+                 messages. The $ ID would just return an empty result set."
+            }
             GreaterInXread => {
                 "ERR The > ID can be specified only when calling XREADGROUP using the GROUP \
                  <group> <consumer> option."
@@ -282,9 +285,6 @@ impl StreamError {
             MissingGroup => "ERR Missing GROUP option for XREADGROUP",
             NoackInXread => {
                 "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."
-            }
-            XsetidIdBelowMaxDeletedNow => {
-                "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id"
             }
             TimeoutNegative => "ERR timeout is negative",
             TimeoutNotInteger => "ERR timeout is not an integer or out of range",

@@ -140,6 +140,48 @@ const fn map_slot_bytes(elem_bytes: usize) -> usize {
     elem_bytes * 3 / 2
 }
 
+/// Redis's listpack byte counts, so that a node closes when Redis's would
+/// (`stream-node-max-bytes` bounds Redis's listpack, not our buffer): a listpack header and end
+/// byte, and per element its encoding, data and back-length.
+mod lp_size {
+    pub const EMPTY_BYTES: usize = 7;
+
+    fn backlen(l: usize) -> usize {
+        match l {
+            0..=127 => 1,
+            128..=16382 => 2,
+            16383..=2_097_150 => 3,
+            2_097_151..=268_435_454 => 4,
+            _ => 5,
+        }
+    }
+
+    pub fn int(n: i64) -> usize {
+        let enc = match n {
+            0..=127 => 1,
+            -4096..=4095 => 2,
+            -32768..=32767 => 3,
+            -8_388_608..=8_388_607 => 4,
+            -2_147_483_648..=2_147_483_647 => 5,
+            _ => 9,
+        };
+        enc + backlen(enc)
+    }
+
+    /// A string element: stored as an integer when it reads as one (lpStringToInt64).
+    pub fn string(s: &[u8]) -> usize {
+        if let Some(n) = crate::numfmt::parse_i64(s) {
+            return int(n);
+        }
+        let enc = match s.len() {
+            0..=63 => 1 + s.len(),
+            64..=4095 => 2 + s.len(),
+            _ => 5 + s.len(),
+        };
+        enc + backlen(enc)
+    }
+}
+
 /// One packed node (see the module doc).
 #[derive(Clone, Debug, PartialEq)]
 struct Node {
@@ -152,6 +194,8 @@ struct Node {
     total: u32,
     /// The last entry's ID, deleted or not.
     last: StreamId,
+    /// The bytes Redis's listpack for this node would take (`lp_size`).
+    lp_bytes: u32,
 }
 
 /// An entry decoded in place.
@@ -267,6 +311,12 @@ impl Node {
         for (field, _) in pairs {
             put_str(&mut buf, field);
         }
+        // The master entry: live count, deleted count, field count, fields, terminator.
+        let master_bytes = lp_size::int(0)
+            + lp_size::int(0)
+            + lp_size::int(pairs.len() as i64)
+            + pairs.iter().map(|(f, _)| lp_size::string(f)).sum::<usize>()
+            + lp_size::int(0);
         Node {
             entries_at: buf.len() as u32,
             buf,
@@ -274,7 +324,34 @@ impl Node {
             live: 0,
             total: 0,
             last: id,
+            lp_bytes: (lp_size::EMPTY_BYTES + master_bytes) as u32,
         }
+    }
+
+    /// Sets the live and deleted counts, keeping `lp_bytes` in step with their encodings.
+    fn set_counts(&mut self, live: u32, total: u32) {
+        let deleted = |n: &Node| i64::from(n.total - n.live);
+        let before = lp_size::int(i64::from(self.live)) + lp_size::int(deleted(self));
+        self.live = live;
+        self.total = total;
+        let after = lp_size::int(i64::from(self.live)) + lp_size::int(deleted(self));
+        self.lp_bytes = (self.lp_bytes as usize + after - before) as u32;
+    }
+
+    /// Redis's listpack bytes of one entry.
+    fn entry_lp_bytes(master: StreamId, id: StreamId, pairs: &[(&[u8], &[u8])], same: bool) -> usize {
+        let ms_diff = (id.ms as i64).wrapping_sub(master.ms as i64);
+        let seq_diff = (id.seq as i64).wrapping_sub(master.seq as i64);
+        let flags = if same { i64::from(FLAG_SAME_FIELDS) } else { 0 };
+        let mut bytes = lp_size::int(flags) + lp_size::int(ms_diff) + lp_size::int(seq_diff);
+        let mut lp_count = pairs.len() as i64 + 3;
+        if !same {
+            bytes += lp_size::int(pairs.len() as i64);
+            bytes += pairs.iter().map(|(f, _)| lp_size::string(f)).sum::<usize>();
+            lp_count += pairs.len() as i64 + 1;
+        }
+        bytes += pairs.iter().map(|(_, v)| lp_size::string(v)).sum::<usize>();
+        bytes + lp_size::int(lp_count)
     }
 
     fn append(&mut self, master: StreamId, id: StreamId, pairs: &[(&[u8], &[u8])]) {
@@ -299,8 +376,8 @@ impl Node {
             }
             put_str(buf, value);
         }
-        self.live += 1;
-        self.total += 1;
+        self.set_counts(self.live + 1, self.total + 1);
+        self.lp_bytes += Node::entry_lp_bytes(master, id, pairs, same) as u32;
         self.last = id;
     }
 }
@@ -442,7 +519,7 @@ impl StreamLog {
         let reuse = match self.nodes.last_key_value() {
             Some((_, node)) => {
                 next_capacity = node.buf.len();
-                let full_bytes = node.buf.len() + entry_bytes >= bytes_max;
+                let full_bytes = node.lp_bytes as usize + entry_bytes >= bytes_max;
                 let full_entries = limits.node_entries_max != 0
                     && node.total as usize >= limits.node_entries_max;
                 !full_bytes && !full_entries
@@ -583,7 +660,7 @@ impl StreamLog {
             return false;
         };
         node.buf[slot.at] |= FLAG_DELETED;
-        node.live -= 1;
+        node.set_counts(node.live - 1, node.total);
         if node.live == 0 {
             let node = self.nodes.remove(&master).expect("the node");
             self.nodes_bytes -= node.heap_bytes();
@@ -645,7 +722,7 @@ impl StreamLog {
                 }
                 if slot.flags & FLAG_DELETED == 0 {
                     node.buf[slot.at] |= FLAG_DELETED;
-                    node.live -= 1;
+                    node.set_counts(node.live - 1, node.total);
                     self.length -= 1;
                     deleted += 1;
                 }
@@ -985,7 +1062,7 @@ mod tests {
         let got: Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)> = {
             let mut out = Vec::new();
             log.range(StreamId::MIN, StreamId::MAX, false, |e| {
-                let pairs = e.pairs().iter().map(|(f, v)| (f.to_vec(), v.to_vec()));
+                let pairs = e.pairs().into_iter().map(|(f, v)| (f.to_vec(), v.to_vec()));
                 out.push((e.id, pairs.collect()));
                 true
             });

@@ -143,11 +143,13 @@ pub(super) fn xgroup_create(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdE
     if argv.len() > 8 {
         return Err(xgroup_syntax(argv));
     }
+    // The ID is checked before MKSTREAM creates anything.
+    let given = match &argv[4] {
+        b"$" => None,
+        arg => Some(parse_strict_id(arg)?),
+    };
     let created = ecx.edit_stream(&argv[2], IfAbsent::Create, |s, _| {
-        let id = match &argv[4] {
-            b"$" => s.log().last_id(),
-            arg => parse_strict_id(arg)?,
-        };
+        let id = given.unwrap_or(s.log().last_id());
         let created = s.create_group(&argv[3], Group::new(id, entries_read));
         Ok((created, changed(created)))
     })?;

@@ -597,9 +597,6 @@ fn xsetid(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     }
     let done = ecx.edit_stream(&argv[1], IfAbsent::Skip, |s, _| {
         let log = s.log_mut();
-        if id < log.max_deleted_id() {
-            return Err(StreamError::XsetidIdBelowMaxDeletedNow.into());
-        }
         if !log.is_empty() {
             let top = log.edge(true).map_or(StreamId::MIN, |e| e.id);
             if id < top {
