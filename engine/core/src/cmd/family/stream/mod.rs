@@ -37,6 +37,12 @@ const STREAM: Family = Family {
     acl: acl::STREAM,
 };
 
+/// The containers (XGROUP, XINFO) carry no type category, as in Redis.
+const CONTAINER: Family = Family {
+    group: "stream",
+    acl: 0,
+};
+
 const RO: &[KeySpec] = &[KeySpec::one(kf::RO, 1)];
 const RO_ACCESS: &[KeySpec] = &[KeySpec::one(kf::RO | kf::ACCESS, 1)];
 const RW_UPDATE: &[KeySpec] = &[KeySpec::one(kf::RW | kf::UPDATE, 1)];
@@ -163,10 +169,10 @@ pub const SPECS: &[CommandSpec] = &[
         small.")),
     STREAM.one_key("xsetid", -3, flag::WRITE | flag::DENYOOM | flag::FAST, RW_UPDATE, xsetid,
         STREAM.docs("An internal command for replicating stream values", "5.0.0", "O(1)")),
-    STREAM.container("xgroup", -2, 0, 0, XGROUP_SUBCOMMANDS,
+    CONTAINER.container("xgroup", -2, 0, 0, XGROUP_SUBCOMMANDS,
         STREAM.docs("A container for consumer groups commands", "5.0.0",
         "Depends on subcommand.")),
-    STREAM.container("xinfo", -2, 0, 0, XINFO_SUBCOMMANDS,
+    CONTAINER.container("xinfo", -2, 0, 0, XINFO_SUBCOMMANDS,
         STREAM.docs("A container for stream introspection commands", "5.0.0",
         "Depends on subcommand.")),
 ];
