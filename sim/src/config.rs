@@ -64,6 +64,8 @@ pub enum Family {
     Draws,
     /// Sorted sets (`mix_zset`).
     ZSet,
+    /// Streams and consumer groups (`mix_stream`).
+    Stream,
 }
 
 /// The families, one row each: a new family is a row here and a generator in its `mix_*`
@@ -77,6 +79,7 @@ pub const OWN_STREAM_FAMILIES: &[(Family, u64)] = &[
     (Family::List, 0x6c69_7374_7300_0000),
     (Family::Draws, 0x6472_6177_7300_0000),
     (Family::ZSet, 0x7a73_6574_5f6d_6978),
+    (Family::Stream, 0x7374_7265_616d_7300),
 ];
 
 /// Share of collection seeds that mix in each own-stream family, per mille.

@@ -95,7 +95,7 @@ impl Workload {
         .expect("keys")
         .clone();
         Some(match family {
-            Family::List | Family::Draws | Family::ZSet => {
+            Family::List | Family::Draws | Family::ZSet | Family::Stream => {
                 unreachable!("drawn from their own streams")
             }
             Family::Hash => crate::mix_hash::hash_command(rng, key),
@@ -130,6 +130,7 @@ impl Workload {
                 Family::List => vec![crate::mix_list::list_command(rng, key, pool)],
                 Family::Draws => vec![crate::mix_draws::draw_command(rng, key)],
                 Family::ZSet => vec![crate::mix_zset::zset_command(rng, key, pool)],
+                Family::Stream => vec![crate::mix_stream::stream_command(rng, key)],
                 Family::Hash | Family::Set => unreachable!("drawn from the shared stream"),
             });
         }

@@ -59,10 +59,13 @@ pub enum Plant {
     /// SPOP without a count answers a member but leaves it in the set: a draw the model must
     /// check against the state, not predict.
     SpopKeepsMember = 11,
+    /// XREADGROUP serves new entries (`>`) without moving the group's last delivered ID: the
+    /// next reader of the group is handed the same entries as new again.
+    XreadgroupRedeliversNew = 12,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 12] = [
+    pub const ALL: [Plant; 13] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -75,6 +78,7 @@ impl Plant {
         Plant::EvictLockedKeys,
         Plant::HsetKeepsOldValue,
         Plant::SpopKeepsMember,
+        Plant::XreadgroupRedeliversNew,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +95,7 @@ impl Plant {
             Plant::EvictLockedKeys => "evict-locked-keys",
             Plant::HsetKeepsOldValue => "hset-keeps-old-value",
             Plant::SpopKeepsMember => "spop-keeps-member",
+            Plant::XreadgroupRedeliversNew => "xreadgroup-redelivers-new",
         }
     }
 

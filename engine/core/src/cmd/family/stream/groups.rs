@@ -12,6 +12,7 @@ use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64};
 use crate::db::stream::{Group, StreamId, StreamLog, ENTRIES_READ_INVALID};
 use crate::db::StreamValue;
+use crate::env::Plant;
 use crate::error::{CmdError, StreamError};
 use crate::reply::Reply;
 
@@ -75,12 +76,11 @@ fn xinfo_syntax(argv: &Argv) -> CmdError {
     }
 }
 
-fn changed(yes: bool) -> Change {
-    if yes {
-        Change::Modified
-    } else {
-        Change::Unchanged
-    }
+/// Redis 7.0's consumer-group commands change a stream without signalling it
+/// (no `signalModifiedKey`: a WATCH on the key survives XREADGROUP, XACK, XCLAIM, XGROUP…,
+/// checked against redis-server 7.0); only XGROUP CREATE MKSTREAM's new key is signalled.
+fn changed(_: bool) -> Change {
+    Change::Unchanged
 }
 
 /// `ENTRIESREAD n`: a non-negative count or -1.
@@ -180,7 +180,7 @@ pub(super) fn xgroup_setid(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdEr
             g.last_id = id;
             g.entries_read = entries_read;
         });
-        Ok(((), Change::Modified))
+        Ok(((), changed(true)))
     })?;
     Ok(Reply::OK)
 }
@@ -284,11 +284,14 @@ pub(crate) fn read_group_attempt(
     read: &GroupRead,
 ) -> Result<Option<Reply>, CmdError> {
     let now = ecx.now_ms();
+    let advance = !ecx.env().planted(Plant::XreadgroupRedeliversNew);
     let mut served = Vec::new();
     for k in keys {
         let reply = ecx.edit_stream(&k.key, IfAbsent::Skip, |s, _| {
             let reply = s
-                .with_group(&read.group, |log, g| serve_group(log, g, k, read, now))
+                .with_group(&read.group, |log, g| {
+                    serve_group(log, g, k, read, now, advance)
+                })
                 .flatten();
             let change = changed(reply.is_some());
             Ok((reply, change))
@@ -306,6 +309,7 @@ fn serve_group(
     k: &GroupReadKey,
     read: &GroupRead,
     now: u64,
+    advance: bool,
 ) -> Option<Reply> {
     let (consumer, _) = g.consumer_or_create(&read.consumer, now);
     consumer.seen_time_ms = now;
@@ -325,7 +329,7 @@ fn serve_group(
         read.count == 0 || (ids.len() as u64) < read.count
     });
     for id in ids {
-        if id > g.last_id {
+        if id > g.last_id && advance {
             if g.entries_read != ENTRIES_READ_INVALID && !log.range_has_tombstones(Some(id), None)
             {
                 g.entries_read += 1;
@@ -378,13 +382,17 @@ fn serve_history(
 // ---------------------------------------------------------------------------------------------
 // XACK, XPENDING, XCLAIM, XAUTOCLAIM.
 
+/// XACK answers 0 for a missing key or group before it parses the IDs.
 pub(super) fn xack(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let ids = argv
-        .iter()
-        .skip(3)
-        .map(parse_strict_id)
-        .collect::<Result<Vec<_>, _>>()?;
     let acked = ecx.edit_stream(&argv[1], IfAbsent::Skip, |s, _| {
+        if s.group(&argv[2]).is_none() {
+            return Ok((0, changed(false)));
+        }
+        let ids = argv
+            .iter()
+            .skip(3)
+            .map(parse_strict_id)
+            .collect::<Result<Vec<_>, _>>()?;
         let acked = s
             .with_group(&argv[2], |_, g| ids.iter().filter(|id| g.ack(**id)).count())
             .unwrap_or(0);
@@ -613,7 +621,7 @@ pub(super) fn xclaim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
                 out
             })
             .expect("the group exists");
-        Ok((Reply::Array(claimed), Change::Modified))
+        Ok((Reply::Array(claimed), changed(true)))
     })?;
     reply.ok_or_else(|| no_key_or_group(argv))
 }
@@ -698,7 +706,7 @@ pub(super) fn xautoclaim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdErro
             ])
         });
         let reply = reply.ok_or_else(|| no_key_or_group(argv))?;
-        Ok((reply, Change::Modified))
+        Ok((reply, changed(true)))
     })?;
     reply.ok_or_else(|| no_key_or_group(argv))
 }

@@ -546,13 +546,14 @@ fn xlen(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     Ok(Reply::Int(len as i64))
 }
 
+/// XDEL looks the key up before it parses the IDs: a missing key answers 0 whatever they are.
 fn xdel(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
-    let ids = argv
-        .iter()
-        .skip(2)
-        .map(parse_strict_id)
-        .collect::<Result<Vec<_>, _>>()?;
     let deleted = ecx.edit_stream(&argv[1], IfAbsent::Skip, |s, _| {
+        let ids = argv
+            .iter()
+            .skip(2)
+            .map(parse_strict_id)
+            .collect::<Result<Vec<_>, _>>()?;
         let log = s.log_mut();
         let deleted = ids.iter().filter(|id| log.delete(**id)).count();
         let change = if deleted > 0 {
@@ -619,7 +620,8 @@ fn xsetid(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             max_deleted
         };
         log.set_meta(id, added, max_deleted);
-        Ok(((), Change::Modified))
+        // Redis's XSETID signals no WATCH (checked against redis-server 7.0).
+        Ok(((), Change::Unchanged))
     })?;
     match done {
         Some(()) => Ok(Reply::OK),
