@@ -106,6 +106,52 @@ pub fn stream_command(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
     }
 }
 
+/// A short session on `key` that makes a group deliver: sometimes a fresh start (DEL), an
+/// append, a group from the start (MKSTREAM), two consumers reading new entries one at a time,
+/// then an acknowledgement. Keys are shared with the other families, so without sessions
+/// groups would rarely meet a stream with entries.
+pub fn stream_session(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<Vec<u8>>> {
+    let group = pick(rng, GROUPS);
+    let mut script = Vec::new();
+    if rng.gen_bool(0.5) {
+        script.push(line("DEL", [key.clone()]));
+    }
+    for _ in 0..rng.gen_range(1..=2) {
+        let id = format!("{}-*", rng.gen_range(1..=12)).into_bytes();
+        script.push(line(
+            "XADD",
+            [key.clone(), id, pick(rng, FIELDS), pick(rng, VALUES)],
+        ));
+    }
+    script.push(line(
+        "XGROUP",
+        [
+            b"CREATE".to_vec(),
+            key.clone(),
+            group.clone(),
+            b"0".to_vec(),
+            b"MKSTREAM".to_vec(),
+        ],
+    ));
+    for _ in 0..2 {
+        script.push(line(
+            "XREADGROUP",
+            [
+                b"GROUP".to_vec(),
+                group.clone(),
+                pick(rng, CONSUMERS),
+                b"COUNT".to_vec(),
+                b"1".to_vec(),
+                b"STREAMS".to_vec(),
+                key.clone(),
+                b">".to_vec(),
+            ],
+        ));
+    }
+    script.push(line("XACK", [key, group].into_iter().chain(ids(rng))));
+    script
+}
+
 #[cfg(test)]
 mod tests {
     use rand_core::SeedableRng;

@@ -130,6 +130,9 @@ impl Workload {
                 Family::List => vec![crate::mix_list::list_command(rng, key, pool)],
                 Family::Draws => vec![crate::mix_draws::draw_command(rng, key)],
                 Family::ZSet => vec![crate::mix_zset::zset_command(rng, key, pool)],
+                Family::Stream if whole_transactions && rng.gen_ratio(1, 2) => {
+                    crate::mix_stream::stream_session(rng, key)
+                }
                 Family::Stream => vec![crate::mix_stream::stream_command(rng, key)],
                 Family::Hash | Family::Set => unreachable!("drawn from the shared stream"),
             });

@@ -183,7 +183,7 @@ mod lp_size {
 }
 
 /// One packed node (see the module doc).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 struct Node {
     buf: Vec<u8>,
     /// Where the first entry starts (after the master fields).
@@ -208,6 +208,17 @@ struct Slot {
     /// Where its fields start.
     body_at: usize,
     end: usize,
+}
+
+/// A copy keeps the buffer's capacity, so that it accounts the bytes the original does (a
+/// derived clone would allocate only the length: COPY and gathered copies would then be
+/// counted apart from their originals).
+impl Clone for Node {
+    fn clone(&self) -> Node {
+        let mut buf = Vec::with_capacity(self.buf.capacity());
+        buf.extend_from_slice(&self.buf);
+        Node { buf, ..*self }
+    }
 }
 
 impl Node {
@@ -1073,6 +1084,18 @@ mod tests {
         assert_eq!(got[2].1, vec![(b"x".to_vec(), b"".to_vec())]);
         assert_eq!(got[3].0, StreamId::new(9, 7));
         s.check_invariants();
+    }
+
+    #[test]
+    fn a_copy_accounts_the_bytes_of_its_original() {
+        let mut s = StreamValue::new();
+        for i in 1..300 {
+            s.log_mut()
+                .append(StreamId::new(i, 0), &[(b"f", b"value")], &limits(100));
+        }
+        let copy = s.clone();
+        copy.check_invariants();
+        assert_eq!(copy.heap_bytes(), s.heap_bytes());
     }
 
     #[test]
