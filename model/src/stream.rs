@@ -272,9 +272,16 @@ fn range(cx: &mut Ctx, argv: &[Vec<u8>], rev: bool) -> Resp {
     let take = count.unwrap_or(usize::MAX);
     let items = s.entries.range(start..=end);
     let out: Vec<Resp> = if rev {
-        items.rev().take(take).map(|(id, p)| entry_reply(*id, p)).collect()
+        items
+            .rev()
+            .take(take)
+            .map(|(id, p)| entry_reply(*id, p))
+            .collect()
     } else {
-        items.take(take).map(|(id, p)| entry_reply(*id, p)).collect()
+        items
+            .take(take)
+            .map(|(id, p)| entry_reply(*id, p))
+            .collect()
     };
     Resp::Array(out)
 }
@@ -296,7 +303,10 @@ pub(crate) fn xdel(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
         .iter()
         .map(|a| parse_id(a, 0, true))
         .collect::<Result<_, _>>());
-    let deleted = ids.iter().filter(|id| s.entries.remove(id).is_some()).count();
+    let deleted = ids
+        .iter()
+        .filter(|id| s.entries.remove(id).is_some())
+        .count();
     if deleted > 0 {
         store(cx, &argv[1], s);
     }
@@ -452,7 +462,11 @@ pub(crate) fn xreadgroup(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
         }
         None => {
             let fresh: Vec<Id> = match next_id(g.last_id) {
-                Some(start) => entries.range(start..).take(take).map(|(id, _)| *id).collect(),
+                Some(start) => entries
+                    .range(start..)
+                    .take(take)
+                    .map(|(id, _)| *id)
+                    .collect(),
                 None => Vec::new(),
             };
             if fresh.is_empty() {

@@ -64,9 +64,19 @@ pub fn stream_command(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
         9..=10 => {
             let mut args = vec![key, b"-".to_vec(), b"+".to_vec()];
             if rng.gen_bool(0.5) {
-                args.extend([b"COUNT".to_vec(), rng.gen_range(0..=3).to_string().into_bytes()]);
+                args.extend([
+                    b"COUNT".to_vec(),
+                    rng.gen_range(0..=3).to_string().into_bytes(),
+                ]);
             }
-            line(if rng.gen_bool(0.5) { "XRANGE" } else { "XREVRANGE" }, args)
+            line(
+                if rng.gen_bool(0.5) {
+                    "XRANGE"
+                } else {
+                    "XREVRANGE"
+                },
+                args,
+            )
         }
         11..=12 => line("XDEL", std::iter::once(key).chain(ids(rng))),
         13 => line("XTRIM", std::iter::once(key).chain(trim(rng))),
@@ -81,7 +91,10 @@ pub fn stream_command(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
         16..=22 => {
             let mut args = vec![b"GROUP".to_vec(), pick(rng, GROUPS), pick(rng, CONSUMERS)];
             if rng.gen_bool(0.5) {
-                args.extend([b"COUNT".to_vec(), rng.gen_range(1..=3).to_string().into_bytes()]);
+                args.extend([
+                    b"COUNT".to_vec(),
+                    rng.gen_range(1..=3).to_string().into_bytes(),
+                ]);
             }
             if rng.gen_ratio(1, 8) {
                 args.push(b"NOACK".to_vec());
@@ -90,10 +103,7 @@ pub fn stream_command(rng: &mut ChaCha8Rng, key: Vec<u8>) -> Vec<Vec<u8>> {
             args.extend([b"STREAMS".to_vec(), key, from.as_bytes().to_vec()]);
             line("XREADGROUP", args)
         }
-        23..=25 => line(
-            "XACK",
-            [key, pick(rng, GROUPS)].into_iter().chain(ids(rng)),
-        ),
+        23..=25 => line("XACK", [key, pick(rng, GROUPS)].into_iter().chain(ids(rng))),
         26..=27 => {
             let mut args = vec![key, pick(rng, GROUPS), pick(rng, CONSUMERS), b"0".to_vec()];
             args.extend(ids(rng));

@@ -9,10 +9,11 @@ fn stream_seeds_deliver_entries_through_groups() {
     let (mut seeds, mut deliveries) = (0, 0);
     for seed in 0..300 {
         let config = sim::SimConfig::from_seed(seed);
-        let streams = config
-            .collections
-            .as_ref()
-            .is_some_and(|m| m.own_streams.iter().any(|(f, _)| *f == sim::config::Family::Stream));
+        let streams = config.collections.as_ref().is_some_and(|m| {
+            m.own_streams
+                .iter()
+                .any(|(f, _)| *f == sim::config::Family::Stream)
+        });
         if !streams {
             continue;
         }
@@ -21,11 +22,14 @@ fn stream_seeds_deliver_entries_through_groups() {
         deliveries += history
             .iter()
             .filter(|o| o.argv[0] == b"XREADGROUP")
-            .filter(|o| o.reply.as_deref().is_some_and(|r| r.starts_with(b"*1\r\n*2\r\n")))
+            .filter(|o| {
+                o.reply
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(b"*1\r\n*2\r\n"))
+            })
             .count();
     }
     println!("{seeds} stream seeds, {deliveries} deliveries");
     assert!(seeds >= 30, "{seeds} of 300 seeds mix streams");
     assert!(deliveries >= 30, "{deliveries} deliveries");
 }
-

@@ -34,10 +34,26 @@ const FLAGS: &[Flag] = &[
         true,
         "redis-server binary (default: redis-server)",
     ),
-    flag("entries", true, "entries of the memory stream (default 1000000)"),
-    flag("ops", true, "operations per throughput row (default 400000)"),
-    flag("clients", true, "connections of the throughput rows (default 16)"),
-    flag("smoke", false, "tiny sizes: the harness works, the figures mean nothing"),
+    flag(
+        "entries",
+        true,
+        "entries of the memory stream (default 1000000)",
+    ),
+    flag(
+        "ops",
+        true,
+        "operations per throughput row (default 400000)",
+    ),
+    flag(
+        "clients",
+        true,
+        "connections of the throughput rows (default 16)",
+    ),
+    flag(
+        "smoke",
+        false,
+        "tiny sizes: the harness works, the figures mean nothing",
+    ),
 ];
 
 const VALUE_16: &[u8] = b"vvvvvvvvvvvvvvvv";
@@ -136,7 +152,15 @@ fn load_stream(server: &Server, key: &[u8], first: u64, entries: u64) -> Result<
     for i in 0..entries {
         let id = format!("{}-0", first + i);
         encode(
-            &[b"XADD", key, id.as_bytes(), b"f1", VALUE_16, b"f2", VALUE_16],
+            &[
+                b"XADD",
+                key,
+                id.as_bytes(),
+                b"f1",
+                VALUE_16,
+                b"f2",
+                VALUE_16,
+            ],
             &mut out,
         );
         pending += 1;

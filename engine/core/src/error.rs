@@ -259,8 +259,12 @@ impl StreamError {
             LimitWithoutStrategy => {
                 "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
             }
-            XtrimWithoutStrategy => "ERR syntax error, XTRIM must be called with a trimming strategy",
-            LimitWithoutApprox => "ERR syntax error, LIMIT cannot be used without the special ~ option",
+            XtrimWithoutStrategy => {
+                "ERR syntax error, XTRIM must be called with a trimming strategy"
+            }
+            LimitWithoutApprox => {
+                "ERR syntax error, LIMIT cannot be used without the special ~ option"
+            }
             InvalidStartId => "ERR invalid start ID for the interval",
             InvalidEndId => "ERR invalid end ID for the interval",
             Unbalanced(cmd, symbol) => {
@@ -298,8 +302,12 @@ impl StreamError {
                 .into()
             }
             NoKeyOrGroup(key, group) => {
-                return format!("NOGROUP No such key '{}' or consumer group '{}'", q(key), q(group))
-                    .into()
+                return format!(
+                    "NOGROUP No such key '{}' or consumer group '{}'",
+                    q(key),
+                    q(group)
+                )
+                .into()
             }
             NoGroupForKey(group, key) => {
                 return format!(

@@ -16,10 +16,10 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::pubsub;
+pub use family::stream;
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
-pub use family::stream;
 
 use crate::access::ExecCx;
 use crate::argv::Argv;

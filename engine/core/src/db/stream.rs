@@ -63,7 +63,10 @@ impl StreamId {
     pub fn prev(self) -> Option<StreamId> {
         match self.seq.checked_sub(1) {
             Some(seq) => Some(StreamId { ms: self.ms, seq }),
-            None => self.ms.checked_sub(1).map(|ms| StreamId { ms, seq: u64::MAX }),
+            None => self
+                .ms
+                .checked_sub(1)
+                .map(|ms| StreamId { ms, seq: u64::MAX }),
         }
     }
 
@@ -350,7 +353,12 @@ impl Node {
     }
 
     /// Redis's listpack bytes of one entry.
-    fn entry_lp_bytes(master: StreamId, id: StreamId, pairs: &[(&[u8], &[u8])], same: bool) -> usize {
+    fn entry_lp_bytes(
+        master: StreamId,
+        id: StreamId,
+        pairs: &[(&[u8], &[u8])],
+        same: bool,
+    ) -> usize {
         let ms_diff = (id.ms as i64).wrapping_sub(master.ms as i64);
         let seq_diff = (id.seq as i64).wrapping_sub(master.seq as i64);
         let flags = if same { i64::from(FLAG_SAME_FIELDS) } else { 0 };
@@ -377,7 +385,14 @@ impl Node {
         buf.push(if same { FLAG_SAME_FIELDS } else { 0 });
         let ms_delta = id.ms - master.ms;
         put_varint64(buf, ms_delta);
-        put_varint64(buf, if ms_delta == 0 { id.seq - master.seq } else { id.seq });
+        put_varint64(
+            buf,
+            if ms_delta == 0 {
+                id.seq - master.seq
+            } else {
+                id.seq
+            },
+        );
         if !same {
             put_varint64(buf, pairs.len() as u64);
         }
@@ -531,8 +546,8 @@ impl StreamLog {
             Some((_, node)) => {
                 next_capacity = node.buf.len();
                 let full_bytes = node.lp_bytes as usize + entry_bytes >= bytes_max;
-                let full_entries = limits.node_entries_max != 0
-                    && node.total as usize >= limits.node_entries_max;
+                let full_entries =
+                    limits.node_entries_max != 0 && node.total as usize >= limits.node_entries_max;
                 !full_bytes && !full_entries
             }
             None => false,
@@ -931,7 +946,11 @@ impl Group {
             }
             owned += c.pending.len();
         }
-        assert_eq!(owned, self.pending.len(), "a pending entry without its owner");
+        assert_eq!(
+            owned,
+            self.pending.len(),
+            "a pending entry without its owner"
+        );
     }
 }
 
@@ -1080,7 +1099,13 @@ mod tests {
             out
         };
         assert_eq!(got.len(), 4);
-        assert_eq!(got[1].1, vec![(b"a".to_vec(), b"3".to_vec()), (b"b".to_vec(), b"4".to_vec())]);
+        assert_eq!(
+            got[1].1,
+            vec![
+                (b"a".to_vec(), b"3".to_vec()),
+                (b"b".to_vec(), b"4".to_vec())
+            ]
+        );
         assert_eq!(got[2].1, vec![(b"x".to_vec(), b"".to_vec())]);
         assert_eq!(got[3].0, StreamId::new(9, 7));
         s.check_invariants();

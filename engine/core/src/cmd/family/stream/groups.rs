@@ -83,6 +83,16 @@ fn changed(_: bool) -> Change {
     Change::Unchanged
 }
 
+/// Counts the keyspace hit or miss of a command Redis looks up with lookupKeyRead (XACK,
+/// XCLAIM, XAUTOCLAIM) though it writes: only a missing key is a miss.
+fn counted<R>(
+    ecx: &mut ExecCx,
+    result: Result<Option<R>, CmdError>,
+) -> Result<Option<R>, CmdError> {
+    ecx.count_lookup(!matches!(result, Ok(None)));
+    result
+}
+
 /// `ENTRIESREAD n`: a non-negative count or -1.
 fn parse_entries_read(arg: &[u8]) -> Result<i64, CmdError> {
     let n = parse_i64(arg)?;
@@ -103,9 +113,8 @@ fn xgroup_checks(ecx: &mut ExecCx, argv: &Argv, mkstream: bool) -> Result<bool, 
         return Err(StreamError::XgroupNeedsKey.into());
     }
     let sub = &argv[1];
-    let needs_group = eq_word(sub, "SETID")
-        || eq_word(sub, "CREATECONSUMER")
-        || eq_word(sub, "DELCONSUMER");
+    let needs_group =
+        eq_word(sub, "SETID") || eq_word(sub, "CREATECONSUMER") || eq_word(sub, "DELCONSUMER");
     if needs_group {
         let now = ecx.read_now_ms();
         let has = ecx
@@ -314,7 +323,14 @@ fn serve_group(
     let (consumer, _) = g.consumer_or_create(&read.consumer, now);
     consumer.seen_time_ms = now;
     if let Some(after) = k.history_after {
-        return Some(serve_history(log, g, &read.consumer, after, read.count, now));
+        return Some(serve_history(
+            log,
+            g,
+            &read.consumer,
+            after,
+            read.count,
+            now,
+        ));
     }
     let top = log.edge(true)?.id;
     if top <= g.last_id {
@@ -330,8 +346,7 @@ fn serve_group(
     });
     for id in ids {
         if id > g.last_id && advance {
-            if g.entries_read != ENTRIES_READ_INVALID && !log.range_has_tombstones(Some(id), None)
-            {
+            if g.entries_read != ENTRIES_READ_INVALID && !log.range_has_tombstones(Some(id), None) {
                 g.entries_read += 1;
             } else if log.entries_added() > 0 {
                 g.entries_read = log.estimate_entries_read(id);
@@ -361,7 +376,11 @@ fn serve_history(
     let ids: Vec<StreamId> = g.consumers[consumer]
         .pending
         .range(start..)
-        .take(if count == 0 { usize::MAX } else { count as usize })
+        .take(if count == 0 {
+            usize::MAX
+        } else {
+            count as usize
+        })
         .copied()
         .collect();
     let mut out = Vec::with_capacity(ids.len());
@@ -369,7 +388,10 @@ fn serve_history(
         match log.get(id) {
             Some(e) => {
                 out.push(entry_reply(&e));
-                let p = g.pending.get_mut(&id).expect("a consumer's entry is pending");
+                let p = g
+                    .pending
+                    .get_mut(&id)
+                    .expect("a consumer's entry is pending");
                 p.delivery_time_ms = now;
                 p.delivery_count += 1;
             }
@@ -397,7 +419,8 @@ pub(super) fn xack(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             .with_group(&argv[2], |_, g| ids.iter().filter(|id| g.ack(**id)).count())
             .unwrap_or(0);
         Ok((acked, changed(acked > 0)))
-    })?;
+    });
+    let acked = counted(ecx, acked)?;
     Ok(Reply::Int(acked.unwrap_or(0) as i64))
 }
 
@@ -622,7 +645,8 @@ pub(super) fn xclaim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
             })
             .expect("the group exists");
         Ok((Reply::Array(claimed), changed(true)))
-    })?;
+    });
+    let reply = counted(ecx, reply)?;
     reply.ok_or_else(|| no_key_or_group(argv))
 }
 
@@ -707,7 +731,8 @@ pub(super) fn xautoclaim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdErro
         });
         let reply = reply.ok_or_else(|| no_key_or_group(argv))?;
         Ok((reply, changed(true)))
-    })?;
+    });
+    let reply = counted(ecx, reply)?;
     reply.ok_or_else(|| no_key_or_group(argv))
 }
 
@@ -720,8 +745,7 @@ fn lag_reply(log: &StreamLog, g: &Group) -> Reply {
     if added == 0 {
         return Reply::Int(0);
     }
-    if g.entries_read != ENTRIES_READ_INVALID && !log.range_has_tombstones(Some(g.last_id), None)
-    {
+    if g.entries_read != ENTRIES_READ_INVALID && !log.range_has_tombstones(Some(g.last_id), None) {
         return Reply::Int(added - g.entries_read);
     }
     match log.estimate_entries_read(g.last_id) {
@@ -785,7 +809,11 @@ pub(super) fn xinfo_stream(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdEr
 }
 
 fn full_groups(s: &StreamValue, count: u64) -> Reply {
-    let take = if count == 0 { usize::MAX } else { count as usize };
+    let take = if count == 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
     let log = s.log();
     let groups = s
         .groups()

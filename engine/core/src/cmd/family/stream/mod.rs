@@ -238,8 +238,18 @@ fn parse_id_with(
     let arg = arg.split(|&b| b == 0).next().unwrap_or_default();
     match arg {
         b"-" | b"+" if strict => return Err(invalid()),
-        b"-" => return Ok(ParsedId { id: StreamId::MIN, seq_given: true }),
-        b"+" => return Ok(ParsedId { id: StreamId::MAX, seq_given: true }),
+        b"-" => {
+            return Ok(ParsedId {
+                id: StreamId::MIN,
+                seq_given: true,
+            })
+        }
+        b"+" => {
+            return Ok(ParsedId {
+                id: StreamId::MAX,
+                seq_given: true,
+            })
+        }
         _ => {}
     }
     let (ms_text, seq_text) = match arg.iter().position(|&b| b == b'-') {
@@ -590,8 +600,7 @@ fn xsetid(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         let more = argv.len() - 1 - i;
         if eq_word(&argv[i], "ENTRIESADDED") && more > 0 {
             let n = parse_i64(&argv[i + 1])?;
-            entries_added =
-                Some(u64::try_from(n).map_err(|_| StreamError::EntriesAddedNegative)?);
+            entries_added = Some(u64::try_from(n).map_err(|_| StreamError::EntriesAddedNegative)?);
         } else if eq_word(&argv[i], "MAXDELETEDID") && more > 0 {
             max_deleted = parse_strict_id(&argv[i + 1])?;
             if id < max_deleted {
@@ -768,6 +777,41 @@ fn xread(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::TestCluster;
+
+    /// XREAD and XREADGROUP over keys of several shards read (and, for groups, write) them in
+    /// one step: every key is served, and each group's pending list lands on its own shard.
+    #[test]
+    fn reads_span_shards() {
+        let keys = ["a", "b", "c", "d", "e", "f"];
+        let mut c = TestCluster::new(3);
+        let conn = c.connect(0);
+        for (n, key) in keys.iter().enumerate() {
+            let id = format!("{}-0", n + 1);
+            c.cmd(conn, &["XADD", key, &id, "f", key]);
+            c.cmd(conn, &["XGROUP", "CREATE", key, "g", "0"]);
+        }
+        let mut read = vec!["XREAD", "COUNT", "5", "STREAMS"];
+        read.extend(keys);
+        read.extend(["0"; 6]);
+        let reply = c.cmd_text(conn, &read);
+        assert!(reply.starts_with("*6\r\n"), "{reply}");
+        let mut group = vec!["XREADGROUP", "GROUP", "g", "alice", "STREAMS"];
+        group.extend(keys);
+        group.extend([">"; 6]);
+        let reply = c.cmd_text(conn, &group);
+        assert!(reply.starts_with("*6\r\n"), "{reply}");
+        for (n, key) in keys.iter().enumerate() {
+            let id = format!("{}-0", n + 1);
+            let pending = c.cmd_text(conn, &["XPENDING", key, "g"]);
+            assert!(pending.starts_with("*4\r\n:1\r\n"), "{key}: {pending}");
+            assert!(pending.contains(&id), "{key}: {pending}");
+        }
+        assert_eq!(c.cmd_text(conn, &group), "*-1\r\n");
+        let mut missing = group.clone();
+        missing[5] = "nosuch";
+        assert!(c.cmd_text(conn, &missing).starts_with("-NOGROUP"));
+    }
 
     #[test]
     fn ids_parse_as_redis() {
@@ -779,12 +823,18 @@ mod tests {
         assert_eq!(strict("-1"), None);
         assert_eq!(strict("1-"), None);
         assert_eq!(strict("a-1"), None);
-        assert_eq!(strict("18446744073709551615-18446744073709551615"), Some(StreamId::MAX));
+        assert_eq!(
+            strict("18446744073709551615-18446744073709551615"),
+            Some(StreamId::MAX)
+        );
         assert_eq!(strict("18446744073709551616"), None);
         assert_eq!(strict("+5-1"), Some(StreamId::new(5, 1)));
         assert_eq!(strict(" 5"), Some(StreamId::new(5, 0)));
         assert_eq!(parse_range_start(b"(1-1").ok(), Some(StreamId::new(1, 2)));
-        assert_eq!(parse_range_end(b"(1-0").ok(), Some(StreamId::new(0, u64::MAX)));
+        assert_eq!(
+            parse_range_end(b"(1-0").ok(),
+            Some(StreamId::new(0, u64::MAX))
+        );
         assert!(parse_range_start(b"(18446744073709551615-18446744073709551615").is_err());
         assert!(parse_range_end(b"(0-0").is_err());
         assert_eq!(parse_range_end(b"5").ok(), Some(StreamId::new(5, u64::MAX)));
@@ -803,9 +853,15 @@ mod tests {
         };
         assert_eq!(next_add_id(last, None, 4), Some(StreamId::new(5, 4)));
         assert_eq!(next_add_id(last, None, 9), Some(StreamId::new(9, 0)));
-        assert_eq!(next_add_id(last, given(5, false), 0), Some(StreamId::new(5, 4)));
+        assert_eq!(
+            next_add_id(last, given(5, false), 0),
+            Some(StreamId::new(5, 4))
+        );
         assert_eq!(next_add_id(last, given(4, false), 0), None);
-        assert_eq!(next_add_id(last, given(6, true), 0), Some(StreamId::new(6, 9)));
+        assert_eq!(
+            next_add_id(last, given(6, true), 0),
+            Some(StreamId::new(6, 9))
+        );
         assert_eq!(next_add_id(StreamId::MAX, None, 0), None);
     }
 }
