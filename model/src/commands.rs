@@ -450,6 +450,10 @@ pub fn leaves_state_alone(argv: &[Vec<u8>], reply: Option<&Resp>) -> bool {
         "keys",
         "ping",
         "echo",
+        "xlen",
+        "xrange",
+        "xrevrange",
+        "xpending",
     ];
     const NOTHING_DONE_IS_0: &[&str] = &[
         "sadd",

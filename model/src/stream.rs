@@ -201,7 +201,7 @@ pub(crate) fn xadd(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
         tri!(parse_id(id_arg, 0, true))
     };
     let fields = argv.len() - at - 1;
-    if fields < 2 || fields % 2 == 1 {
+    if fields < 2 || !fields.is_multiple_of(2) {
         return Resp::err("ERR wrong number of arguments for 'xadd' command");
     }
     if !star_seq && given == (0, 0) {

@@ -508,7 +508,7 @@ impl StreamLog {
                 k
             })
             .collect();
-        let mut prefixes: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+        let mut prefixes: BTreeSet<Vec<u8>> = BTreeSet::new();
         prefixes.insert(Vec::new());
         for k in &keys {
             prefixes.insert(k.to_vec());

@@ -480,7 +480,7 @@ fn next_add_id(last: StreamId, given: Option<ParsedId>, now_ms: u64) -> Option<S
 fn xadd(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let args = parse_add_or_trim(argv, true, ecx.limits().stream.node_entries_max)?;
     let fields = argv.len().saturating_sub(args.fields_at);
-    if fields < 2 || fields % 2 == 1 {
+    if fields < 2 || !fields.is_multiple_of(2) {
         return Err(CmdError::WrongArity("xadd".into()));
     }
     if let Some(ParsedId {
@@ -680,7 +680,7 @@ pub(crate) fn parse_read(argv: &Argv, xreadgroup: bool) -> Result<ReadArgs, CmdE
         } else if eq_word(opt, "STREAMS") && more > 0 {
             out.streams_at = i + 1;
             let rest = argv.len() - out.streams_at;
-            if rest % 2 != 0 {
+            if !rest.is_multiple_of(2) {
                 return Err(if xreadgroup {
                     StreamError::Unbalanced("XREADGROUP", '>')
                 } else {
@@ -736,7 +736,7 @@ pub(crate) fn read_attempt(
             continue;
         };
         let top = s.log().edge(true).map(|e| e.id);
-        if !top.is_some_and(|top| top > k.after) {
+        if top.is_none_or(|top| top <= k.after) {
             continue;
         }
         let Some(start) = k.after.next() else {
