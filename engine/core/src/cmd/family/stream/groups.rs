@@ -304,7 +304,9 @@ pub(crate) fn read_group_attempt(
                 .flatten();
             let change = changed(reply.is_some());
             Ok((reply, change))
-        })?;
+        });
+        // Redis looks each key up again to serve it (lookupKeyRead): a second hit or miss.
+        let reply = counted(ecx, reply)?;
         if let Some(entries) = reply.flatten() {
             served.push((Reply::bulk(k.key.clone()), entries));
         }

@@ -777,7 +777,50 @@ fn xread(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::TestCluster;
+    use crate::testkit::{each, TestCluster};
+
+    /// Keyspace hits and misses as redis-server 7.0 counts them (checked there with CONFIG
+    /// RESETSTAT and INFO stats): XREAD and XREADGROUP look each key up twice (to parse its ID,
+    /// then to serve it), XACK, XCLAIM and XAUTOCLAIM once, XADD, XDEL and XGROUP not at all.
+    #[test]
+    fn keyspace_hits_count_as_redis() {
+        let cases: [(&[&str], &str); 9] = [
+            (
+                &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "h", ">"],
+                "2 0",
+            ),
+            (
+                &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "h", ">"],
+                "2 0",
+            ),
+            (&["XREAD", "STREAMS", "h", "0"], "2 0"),
+            (&["XREAD", "STREAMS", "nosuch", "0"], "0 2"),
+            (&["XACK", "h", "g", "1-0"], "1 0"),
+            (&["XCLAIM", "h", "g", "c", "0", "1-0"], "1 0"),
+            (&["XAUTOCLAIM", "h", "g", "c", "0", "0"], "1 0"),
+            (&["XDEL", "h", "9-0"], "0 0"),
+            (&["XGROUP", "CREATECONSUMER", "h", "g", "z"], "0 0"),
+        ];
+        each(|t| {
+            t.run(&["XADD", "h", "1-0", "f", "v"]);
+            t.run(&["XGROUP", "CREATE", "h", "g", "0"]);
+            for (command, want) in cases {
+                t.run(&["CONFIG", "RESETSTAT"]);
+                t.run(command);
+                let info = t.run(&["INFO", "stats"]);
+                let field = |name: &str| {
+                    let at = info.find(name).expect("the field") + name.len();
+                    info[at..]
+                        .split("\r\n")
+                        .next()
+                        .expect("a value")
+                        .to_string()
+                };
+                let got = format!("{} {}", field("keyspace_hits:"), field("keyspace_misses:"));
+                assert_eq!(got, want, "{command:?}");
+            }
+        });
+    }
 
     /// XREAD and XREADGROUP over keys of several shards read (and, for groups, write) them in
     /// one step: every key is served, and each group's pending list lands on its own shard.
