@@ -504,4 +504,49 @@ mod tests {
         assert!(zset_commands > 200, "{zset_commands} sorted-set commands");
         assert!(unionstores > 5, "{unionstores} ZUNIONSTOREs");
     }
+    /// Streams come from their own stream too: every other command is unchanged. A session's
+    /// opening DEL (one key, then XADD on it) is the stream family's, not the main stream's.
+    #[test]
+    fn streams_leave_every_other_command_unchanged() {
+        let mix = |own_streams| CollectionMix {
+            per_mille: 400,
+            families: vec![Family::Hash, Family::Set],
+            own_streams,
+        };
+        let mut before =
+            Workload::new(8, 100, 100, 300, true).with_collections(Some(mix(vec![])), 9);
+        let with_streams = mix(vec![(Family::Stream, 300)]);
+        let mut after =
+            Workload::new(8, 100, 100, 300, true).with_collections(Some(with_streams), 9);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+        let mut pending: Option<Vec<Vec<u8>>> = None;
+        let mut stream_commands = 0;
+        let mut reads = 0;
+        for _ in 0..2_000 {
+            let expected = before.next(0, &mut a, 1_000);
+            let got = loop {
+                let argv = pending
+                    .take()
+                    .unwrap_or_else(|| after.next(0, &mut b, 1_000));
+                if argv[0].starts_with(b"X") {
+                    stream_commands += 1;
+                    reads += usize::from(argv[0] == b"XREADGROUP");
+                    continue;
+                }
+                if argv[0] == b"DEL" && argv.len() == 2 {
+                    let following = after.next(0, &mut b, 1_000);
+                    let session = following[0] == b"XADD" && following[1] == argv[1];
+                    // Put the command back: the loop takes it next.
+                    pending = Some(following);
+                    if session {
+                        continue;
+                    }
+                }
+                break argv;
+            };
+            assert_eq!(got, expected);
+        }
+        assert!(stream_commands > 200, "{stream_commands} stream commands");
+        assert!(reads > 50, "{reads} XREADGROUPs");
+    }
 }

@@ -76,12 +76,11 @@ fn xinfo_syntax(argv: &Argv) -> CmdError {
     }
 }
 
-/// Redis 7.0's consumer-group commands change a stream without signalling it
-/// (no `signalModifiedKey`: a WATCH on the key survives XREADGROUP, XACK, XCLAIM, XGROUP…,
-/// checked against redis-server 7.0); only XGROUP CREATE MKSTREAM's new key is signalled.
-fn changed(_: bool) -> Change {
-    Change::Unchanged
-}
+/// What a consumer-group command reports of its edit: Redis 7.0 changes the stream without
+/// `signalModifiedKey`, so a WATCH on the key survives XREADGROUP, XACK, XCLAIM, XAUTOCLAIM and
+/// XGROUP (checked against redis-server 7.0); only XGROUP CREATE MKSTREAM's new key is signalled
+/// (by the write path, as any new key).
+const GROUP_CHANGE: Change = Change::Unchanged;
 
 /// Counts the keyspace hit or miss of a command Redis looks up with lookupKeyRead (XACK,
 /// XCLAIM, XAUTOCLAIM) though it writes: only a missing key is a miss.
@@ -160,7 +159,7 @@ pub(super) fn xgroup_create(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdE
     let created = ecx.edit_stream(&argv[2], IfAbsent::Create, |s, _| {
         let id = given.unwrap_or(s.log().last_id());
         let created = s.create_group(&argv[3], Group::new(id, entries_read));
-        Ok((created, changed(created)))
+        Ok((created, GROUP_CHANGE))
     })?;
     match created {
         Some(true) => Ok(Reply::OK),
@@ -189,7 +188,7 @@ pub(super) fn xgroup_setid(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdEr
             g.last_id = id;
             g.entries_read = entries_read;
         });
-        Ok(((), changed(true)))
+        Ok(((), GROUP_CHANGE))
     })?;
     Ok(Reply::OK)
 }
@@ -198,7 +197,7 @@ pub(super) fn xgroup_destroy(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, Cmd
     xgroup_checks(ecx, argv, false)?;
     let destroyed = ecx.edit_stream(&argv[2], IfAbsent::Skip, |s, _| {
         let destroyed = s.destroy_group(&argv[3]);
-        Ok((destroyed, changed(destroyed)))
+        Ok((destroyed, GROUP_CHANGE))
     })?;
     Ok(Reply::Int(i64::from(destroyed == Some(true))))
 }
@@ -210,7 +209,7 @@ pub(super) fn xgroup_createconsumer(ecx: &mut ExecCx, argv: &Argv) -> Result<Rep
         let created = s
             .with_group(&argv[3], |_, g| g.consumer_or_create(&argv[4], now).1)
             .unwrap_or(false);
-        Ok((created, changed(created)))
+        Ok((created, GROUP_CHANGE))
     })?;
     Ok(Reply::Int(i64::from(created == Some(true))))
 }
@@ -221,7 +220,7 @@ pub(super) fn xgroup_delconsumer(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply,
         let pending = s
             .with_group(&argv[3], |_, g| g.delete_consumer(&argv[4]))
             .flatten();
-        Ok((pending.unwrap_or(0), changed(pending.is_some())))
+        Ok((pending.unwrap_or(0), GROUP_CHANGE))
     })?;
     Ok(Reply::Int(pending.unwrap_or(0) as i64))
 }
@@ -302,8 +301,7 @@ pub(crate) fn read_group_attempt(
                     serve_group(log, g, k, read, now, advance)
                 })
                 .flatten();
-            let change = changed(reply.is_some());
-            Ok((reply, change))
+            Ok((reply, GROUP_CHANGE))
         });
         // Redis looks each key up again to serve it (lookupKeyRead): a second hit or miss.
         let reply = counted(ecx, reply)?;
@@ -410,7 +408,7 @@ fn serve_history(
 pub(super) fn xack(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let acked = ecx.edit_stream(&argv[1], IfAbsent::Skip, |s, _| {
         if s.group(&argv[2]).is_none() {
-            return Ok((0, changed(false)));
+            return Ok((0, GROUP_CHANGE));
         }
         let ids = argv
             .iter()
@@ -420,7 +418,7 @@ pub(super) fn xack(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         let acked = s
             .with_group(&argv[2], |_, g| ids.iter().filter(|id| g.ack(**id)).count())
             .unwrap_or(0);
-        Ok((acked, changed(acked > 0)))
+        Ok((acked, GROUP_CHANGE))
     });
     let acked = counted(ecx, acked)?;
     Ok(Reply::Int(acked.unwrap_or(0) as i64))
@@ -646,7 +644,7 @@ pub(super) fn xclaim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
                 out
             })
             .expect("the group exists");
-        Ok((Reply::Array(claimed), changed(true)))
+        Ok((Reply::Array(claimed), GROUP_CHANGE))
     });
     let reply = counted(ecx, reply)?;
     reply.ok_or_else(|| no_key_or_group(argv))
@@ -732,7 +730,7 @@ pub(super) fn xautoclaim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdErro
             ])
         });
         let reply = reply.ok_or_else(|| no_key_or_group(argv))?;
-        Ok((reply, changed(true)))
+        Ok((reply, GROUP_CHANGE))
     });
     let reply = counted(ecx, reply)?;
     reply.ok_or_else(|| no_key_or_group(argv))
