@@ -822,6 +822,48 @@ mod tests {
         });
     }
 
+    /// A WATCH on a stream survives the consumer-group commands and XSETID, which Redis 7.0
+    /// runs without signalling the key, and is broken by XADD, XDEL, XTRIM and a new key from
+    /// XGROUP CREATE MKSTREAM (each checked with two clients on redis-server 7.0).
+    #[test]
+    fn group_commands_leave_a_watch_alone() {
+        let cases: [(&[&str], bool); 11] = [
+            (
+                &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "w", ">"],
+                false,
+            ),
+            (&["XACK", "w", "g", "1-1"], false),
+            (&["XCLAIM", "w", "g", "q", "0", "1-1"], false),
+            (&["XAUTOCLAIM", "w", "g", "q", "0", "0"], false),
+            (&["XGROUP", "CREATECONSUMER", "w", "g", "new"], false),
+            (&["XGROUP", "DESTROY", "w", "g"], false),
+            (&["XSETID", "w", "5-5"], false),
+            (&["XADD", "w", "2-2", "a", "b"], true),
+            (&["XDEL", "w", "1-1"], true),
+            (&["XTRIM", "w", "MAXLEN", "0"], true),
+            (&["XGROUP", "CREATE", "fresh", "g", "0", "MKSTREAM"], true),
+        ];
+        for threads in [1, 3] {
+            for (write, aborts) in cases {
+                let mut c = TestCluster::new(threads);
+                let (watcher, writer) = (c.connect(0), c.connect(threads - 1));
+                c.cmd(writer, &["XADD", "w", "1-1", "f", "v"]);
+                c.cmd(writer, &["XGROUP", "CREATE", "w", "g", "0"]);
+                c.cmd(
+                    writer,
+                    &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "w", ">"],
+                );
+                c.cmd(watcher, &["WATCH", "w", "fresh"]);
+                c.cmd(writer, write);
+                c.cmd(watcher, &["MULTI"]);
+                c.cmd(watcher, &["PING"]);
+                let exec = c.cmd_text(watcher, &["EXEC"]);
+                let want = if aborts { "*-1\r\n" } else { "*1\r\n+PONG\r\n" };
+                assert_eq!(exec, want, "{write:?} on {threads} threads");
+            }
+        }
+    }
+
     /// XREAD and XREADGROUP over keys of several shards read (and, for groups, write) them in
     /// one step: every key is served, and each group's pending list lands on its own shard.
     #[test]
