@@ -15,8 +15,11 @@
 //! the master's when the ms is the master's, else the seq itself (so both are 1 byte for `*` IDs
 //! in the common case). Strings are length-prefixed (packed.rs). A deleted entry keeps its bytes
 //! with the DELETED flag set, as Redis marks listpack entries, so node boundaries (which XTRIM
-//! `~` and LIMIT see) move as they do in Redis: a node is dropped only when its last live entry
-//! goes. The node's key in the map is the ID of the first entry ever appended to it.
+//! `~` and LIMIT see) move as they do in Redis: XDEL drops a node with its last live entry, a
+//! trim drops whole nodes from the head (and, like Redis, may leave one with none live). A node
+//! closes where Redis's listpack would reach `stream-node-max-bytes` (its byte count is
+//! emulated, `lp_size`) or `stream-node-max-entries`. The node's key in the map is the ID of the
+//! first entry ever appended to it.
 //!
 //! The stream keeps Redis's metadata: length, last generated ID, first live ID, the largest
 //! deleted ID (`max-deleted-entry-id`) and the count of entries ever added, from which consumer

@@ -16,6 +16,10 @@
 //! and a read with nothing to serve answers as without BLOCK (nil).
 //!
 //! Time (XADD's `*` IDs, delivery and seen times) is the step's time, `ExecCx::now_ms`.
+//!
+//! As in redis-server 7.0: XADD, XDEL and XTRIM signal the key (WATCH); the consumer-group
+//! commands and XSETID change it silently. XREAD and XREADGROUP count two keyspace lookups per
+//! key (one to parse its ID, one to serve it); XACK, XCLAIM and XAUTOCLAIM one.
 
 mod groups;
 
