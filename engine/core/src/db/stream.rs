@@ -538,7 +538,11 @@ impl StreamLog {
 
     /// Appends an entry with `id`, which the caller checked is above `last_id`.
     pub fn append(&mut self, id: StreamId, pairs: &[(&[u8], &[u8])], limits: &StreamLimits) {
-        assert!(id > self.last_id || (self.entries_added == 0 && id > StreamId::MIN));
+        assert!(
+            id > self.last_id,
+            "{id} is not above the top {}",
+            self.last_id
+        );
         let entry_bytes: usize = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
         let bytes_max = match limits.node_bytes_max {
             0 => NODE_BYTES_CAP,
