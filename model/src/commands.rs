@@ -17,6 +17,7 @@ use crate::model::{ConnState, Ctx};
 use crate::multi::{self, InMulti};
 use crate::resp::Resp;
 use crate::set;
+use crate::stream;
 use crate::strings;
 use crate::zset;
 
@@ -45,6 +46,10 @@ pub(crate) enum KeySpec {
     Copy,
     /// A whole database or the whole server (KEYS, DBSIZE, FLUSHDB, FLUSHALL, SWAPDB).
     Everything,
+    /// `argv[2]` (XGROUP's key, after the subcommand).
+    Third,
+    /// The argument before the last (XREADGROUP … STREAMS key id, one key).
+    LastButOne,
 }
 
 pub(crate) struct Spec {
@@ -178,6 +183,17 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("pfadd", -2, K::First, hll::pfadd),
     spec("pfcount", -2, K::All, hll::pfcount),
     spec("pfmerge", -2, K::All, hll::pfmerge),
+    spec("xadd", -5, K::First, stream::xadd),
+    spec("xlen", 2, K::First, stream::xlen),
+    spec("xrange", -4, K::First, stream::xrange),
+    spec("xrevrange", -4, K::First, stream::xrevrange),
+    spec("xdel", -3, K::First, stream::xdel),
+    spec("xtrim", -4, K::First, stream::xtrim),
+    spec("xgroup", -2, K::Third, stream::xgroup),
+    spec("xreadgroup", -7, K::LastButOne, stream::xreadgroup),
+    spec("xack", -4, K::First, stream::xack),
+    spec("xclaim", -6, K::First, stream::xclaim),
+    spec("xpending", -3, K::First, stream::xpending),
     spec("del", -2, K::All, keyspace::del),
     spec("unlink", -2, K::All, keyspace::del),
     spec("exists", -2, K::All, keyspace::exists),
@@ -273,6 +289,9 @@ const DENYOOM: &[&str] = &[
     "bitfield",
     "pfadd",
     "pfmerge",
+    "xadd",
+    // XGROUP CREATE, the one subcommand modelled, is denyoom.
+    "xgroup",
 ];
 
 /// Commands whose array or set reply lists members in the server's iteration order, which the
@@ -367,6 +386,8 @@ pub fn touched(conn: &ConnState, argv: &[Vec<u8>], dbs: usize) -> Touch {
         K::Everything => return Touch::Everything,
         K::First => vec![here(&argv[1])],
         K::FirstTwo => vec![here(&argv[1]), here(&argv[2])],
+        K::Third => vec![here(&argv[2])],
+        K::LastButOne => vec![here(&argv[argv.len() - 2])],
         K::All => argv[1..].iter().map(here).collect(),
         K::Pairs => argv[1..].iter().step_by(2).map(here).collect(),
         K::Keynum => {
@@ -446,6 +467,10 @@ pub fn leaves_state_alone(argv: &[Vec<u8>], reply: Option<&Resp>) -> bool {
         "keys",
         "ping",
         "echo",
+        "xlen",
+        "xrange",
+        "xrevrange",
+        "xpending",
     ];
     const NOTHING_DONE_IS_0: &[&str] = &[
         "sadd",

@@ -35,6 +35,7 @@ pub mod model;
 mod multi;
 pub mod resp;
 mod set;
+mod stream;
 mod strings;
 mod zset;
 

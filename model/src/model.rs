@@ -34,6 +34,7 @@ pub enum Value {
     Set(BTreeSet<Vec<u8>>),
     List(VecDeque<Vec<u8>>),
     ZSet(BTreeMap<Vec<u8>, Score>),
+    Stream(Box<crate::stream::Stream>),
 }
 
 /// A sorted-set score, compared and hashed by its bits (scores are never NaN).
@@ -63,6 +64,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::List(_) => "list",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 }
@@ -338,6 +340,31 @@ impl Model {
                             h.write_u64(score.0.to_bits());
                         }
                     }
+                    Value::Stream(s) => {
+                        h.write_u8(b'X');
+                        h.write_u64(s.entries.len() as u64);
+                        for ((ms, seq), pairs) in &s.entries {
+                            h.write_u64(*ms);
+                            h.write_u64(*seq);
+                            for (field, value) in pairs {
+                                h.write_bytes(field);
+                                h.write_bytes(value);
+                            }
+                        }
+                        h.write_u64(s.last_id.0);
+                        h.write_u64(s.last_id.1);
+                        for (name, g) in &s.groups {
+                            h.write_bytes(name);
+                            h.write_u64(g.last_id.0);
+                            h.write_u64(g.last_id.1);
+                            for ((ms, seq), p) in &g.pending {
+                                h.write_u64(*ms);
+                                h.write_u64(*seq);
+                                h.write_bytes(&p.consumer);
+                                h.write_u64(p.delivery_count);
+                            }
+                        }
+                    }
                 }
                 h.write_u64(entry.expire_at_ms.map_or(0, |t| t.wrapping_add(1)));
             }
@@ -360,6 +387,15 @@ impl Model {
     pub(crate) fn insert(&mut self, db: usize, key: &[u8], entry: Entry) {
         self.dbs[db].insert(key.to_vec(), entry);
         self.signal_modified(db, key);
+    }
+
+    /// Replaces the value of an existing key without signalling WATCH: Redis 7.0's consumer-group
+    /// commands and XSETID change a stream without `signalModifiedKey`.
+    pub(crate) fn replace_quietly(&mut self, db: usize, key: &[u8], entry: Entry) {
+        let slot = self.dbs[db]
+            .get_mut(key)
+            .expect("replace_quietly on a missing key");
+        *slot = entry;
     }
 
     /// Deletes `key` from database `db`; signals only if it existed (`dbDelete`).

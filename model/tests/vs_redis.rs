@@ -682,6 +682,81 @@ fn hll_commands() -> impl Strategy<Value = Vec<Tok>> {
     ]
 }
 
+/// Stream commands as the model knows them: explicit IDs, exact trimming, groups read with
+/// `>` or a history ID, claims with min-idle-time 0 and XPENDING's summary (no times).
+fn stream_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let id = || one_of(&["1-0", "1-1", "2-0", "3-5", "5", "0-0", "x", "4-*"]);
+    let strict = || one_of(&["1-0", "1-1", "2-0", "3-5", "5", "9-9", "x"]);
+    let group = || one_of(&["g1", "g2"]);
+    let consumer = || one_of(&["c1", "c2"]);
+    let ids = || proptest::collection::vec(strict(), 1..3);
+    let trim = || {
+        prop_oneof![
+            (one_of(&["0", "1", "3", "-1"]), proptest::bool::ANY).prop_map(|(n, eq)| {
+                let mut t = vec![lit("MAXLEN")];
+                if eq {
+                    t.push(lit("="));
+                }
+                t.push(n);
+                t
+            }),
+            strict().prop_map(|id| vec![lit("MINID"), id]),
+        ]
+    };
+    prop_oneof![
+        4 => (key(), proptest::option::of(trim()), id(), one_of(&["f", "g"]), value())
+            .prop_map(|(k, t, id, f, v)| {
+                let mut line = vec![lit("XADD"), k];
+                line.extend(t.unwrap_or_default());
+                line.extend([id, f, v]);
+                line
+            }),
+        1 => key().prop_map(|k| cmd("XLEN", vec![k])),
+        2 => (proptest::bool::ANY, key(), proptest::option::of(one_of(&["0", "1", "2", "-1"])))
+            .prop_map(|(rev, k, n)| {
+                let (c, a, b) = if rev { ("XREVRANGE", "+", "-") } else { ("XRANGE", "-", "+") };
+                let mut line = vec![lit(c), k, lit(a), lit(b)];
+                line.extend(n.into_iter().flat_map(|n| [lit("COUNT"), n]));
+                line
+            }),
+        1 => (key(), ids()).prop_map(|(k, ids)| {
+            std::iter::once(lit("XDEL")).chain([k]).chain(ids).collect()
+        }),
+        1 => (key(), trim()).prop_map(|(k, t)| {
+            std::iter::once(lit("XTRIM")).chain([k]).chain(t).collect()
+        }),
+        2 => (key(), group(), one_of(&["0", "$", "2-0"]), proptest::bool::ANY)
+            .prop_map(|(k, g, from, mk)| {
+                let mut line = vec![lit("XGROUP"), lit("CREATE"), k, g, from];
+                if mk {
+                    line.push(lit("MKSTREAM"));
+                }
+                line
+            }),
+        3 => (group(), consumer(), proptest::option::of(one_of(&["1", "2"])), key(),
+              one_of(&[">", ">", "0", "1-0"]))
+            .prop_map(|(g, c, n, k, from)| {
+                let mut line = vec![lit("XREADGROUP"), lit("GROUP"), g, c];
+                line.extend(n.into_iter().flat_map(|n| [lit("COUNT"), n]));
+                line.extend([lit("STREAMS"), k, from]);
+                line
+            }),
+        2 => (key(), group(), ids()).prop_map(|(k, g, ids)| {
+            std::iter::once(lit("XACK")).chain([k, g]).chain(ids).collect()
+        }),
+        1 => (key(), group(), consumer(), ids(), proptest::bool::ANY)
+            .prop_map(|(k, g, c, ids, justid)| {
+                let mut line = vec![lit("XCLAIM"), k, g, c, lit("0")];
+                line.extend(ids);
+                if justid {
+                    line.push(lit("JUSTID"));
+                }
+                line
+            }),
+        1 => (key(), group()).prop_map(|(k, g)| cmd("XPENDING", vec![k, g])),
+    ]
+}
+
 /// Any command the model knows, weighted towards string and TTL traffic.
 fn command() -> impl Strategy<Value = Vec<Tok>> {
     prop_oneof![
@@ -693,6 +768,7 @@ fn command() -> impl Strategy<Value = Vec<Tok>> {
         3 => set_commands(),
         3 => list_commands(),
         3 => zset_commands(),
+        2 => stream_commands(),
         1 => server_and_error_commands(),
         2 => transaction_commands(),
         2 => bit_commands(),

@@ -71,6 +71,8 @@ pub enum Family {
     Bitmap,
     /// HyperLogLogs (`mix_bits`).
     Hll,
+    /// Streams and consumer groups (`mix_stream`).
+    Stream,
 }
 
 /// The families, one row each: a new family is a row here and a generator in its `mix_*`
@@ -86,6 +88,7 @@ pub const OWN_STREAM_FAMILIES: &[(Family, u64)] = &[
     (Family::ZSet, 0x7a73_6574_5f6d_6978),
     (Family::Bitmap, 0x6269_746d_6170_7300),
     (Family::Hll, 0x6879_7065_726c_6c00),
+    (Family::Stream, 0x7374_7265_616d_7300),
 ];
 
 /// Share of collection seeds that mix in each own-stream family, per mille.

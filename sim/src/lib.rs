@@ -19,6 +19,7 @@ pub mod mix_draws;
 pub mod mix_hash;
 pub mod mix_list;
 pub mod mix_set;
+pub mod mix_stream;
 pub mod mix_zset;
 pub mod queue;
 pub mod reply_reader;

@@ -104,7 +104,12 @@ impl Workload {
         .expect("keys")
         .clone();
         Some(match family {
-            Family::List | Family::Draws | Family::ZSet | Family::Bitmap | Family::Hll => {
+            Family::List
+            | Family::Draws
+            | Family::ZSet
+            | Family::Bitmap
+            | Family::Hll
+            | Family::Stream => {
                 unreachable!("drawn from their own streams")
             }
             Family::Hash => crate::mix_hash::hash_command(rng, key),
@@ -141,6 +146,10 @@ impl Workload {
                 Family::ZSet => vec![crate::mix_zset::zset_command(rng, key, pool)],
                 Family::Bitmap => vec![crate::mix_bits::bitmap_command(rng, key, pool)],
                 Family::Hll => vec![crate::mix_bits::hll_command(rng, key, pool)],
+                Family::Stream if whole_transactions && rng.gen_ratio(1, 2) => {
+                    crate::mix_stream::stream_session(rng, key)
+                }
+                Family::Stream => vec![crate::mix_stream::stream_command(rng, key)],
                 Family::Hash | Family::Set => unreachable!("drawn from the shared stream"),
             });
         }
@@ -550,5 +559,51 @@ mod tests {
             assert_eq!(got, expected);
         }
         assert!(taken > 400, "{taken} bitmap and HLL commands");
+    }
+
+    /// Streams come from their own stream too: every other command is unchanged. A session's
+    /// opening DEL (one key, then XADD on it) is the stream family's, not the main stream's.
+    #[test]
+    fn streams_leave_every_other_command_unchanged() {
+        let mix = |own_streams| CollectionMix {
+            per_mille: 400,
+            families: vec![Family::Hash, Family::Set],
+            own_streams,
+        };
+        let mut before =
+            Workload::new(8, 100, 100, 300, true).with_collections(Some(mix(vec![])), 9);
+        let with_streams = mix(vec![(Family::Stream, 300)]);
+        let mut after =
+            Workload::new(8, 100, 100, 300, true).with_collections(Some(with_streams), 9);
+        let (mut a, mut b) = (ChaCha8Rng::seed_from_u64(5), ChaCha8Rng::seed_from_u64(5));
+        let mut pending: Option<Vec<Vec<u8>>> = None;
+        let mut stream_commands = 0;
+        let mut reads = 0;
+        for _ in 0..2_000 {
+            let expected = before.next(0, &mut a, 1_000);
+            let got = loop {
+                let argv = pending
+                    .take()
+                    .unwrap_or_else(|| after.next(0, &mut b, 1_000));
+                if argv[0].starts_with(b"X") {
+                    stream_commands += 1;
+                    reads += usize::from(argv[0] == b"XREADGROUP");
+                    continue;
+                }
+                if argv[0] == b"DEL" && argv.len() == 2 {
+                    let following = after.next(0, &mut b, 1_000);
+                    let session = following[0] == b"XADD" && following[1] == argv[1];
+                    // Put the command back: the loop takes it next.
+                    pending = Some(following);
+                    if session {
+                        continue;
+                    }
+                }
+                break argv;
+            };
+            assert_eq!(got, expected);
+        }
+        assert!(stream_commands > 200, "{stream_commands} stream commands");
+        assert!(reads > 50, "{reads} XREADGROUPs");
     }
 }

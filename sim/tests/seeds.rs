@@ -81,7 +81,7 @@ const PLANT_SEED_BASE: u64 = 10_000_000_000;
 /// about eight times the mean gap between catching seeds measured on other seeds (papers/dst.md),
 /// so a fresh range misses with odds near e^-8, while a weaker simulator fails the test. The
 /// test stops at the first catch, so it costs about one mean gap per plant.
-const PLANT_BUDGETS: [(Plant, u64); 13] = [
+const PLANT_BUDGETS: [(Plant, u64); 14] = [
     (Plant::SkipExpiryCheckOnRead, 80),     // 315 of 3000
     (Plant::ReplyBeforeApply, 12),          // 2281 of 3000
     (Plant::DropMessage, 12),               // 2073 of 3000
@@ -104,6 +104,8 @@ const PLANT_BUDGETS: [(Plant, u64); 13] = [
     // Needs the HLL family (its own stream) and a PFADD that raises a register of an
     // existing HLL.
     (Plant::PfaddReportsUnchanged, 320), // 77 of 3000
+    // Needs the stream family (its own stream), a group, and two reads of new entries.
+    (Plant::XreadgroupRedeliversNew, 90), // 270 of 3000
 ];
 
 /// A share of seeds runs with a memory budget, and those seeds meet both of Redis's answers to

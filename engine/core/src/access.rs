@@ -6,7 +6,7 @@
 //!
 use crate::db::{
     Access, Collection, CollectionLimits, Db, Entry, EntryMut, HashValue, Kind, ListValue,
-    SetValue, Value, ValueRef, ZSetValue,
+    SetValue, StreamValue, Value, ValueRef, ZSetValue,
 };
 use crate::env::{Env, Plant};
 use crate::error::CmdError;
@@ -207,6 +207,13 @@ impl<'a> ExecCx<'a> {
         Ok(self.read_coll(key, Kind::ZSet)?.map(|c| match c {
             Collection::ZSet(z) => z,
             _ => unreachable!("kind checked: a zset"),
+        }))
+    }
+
+    pub fn read_stream(&mut self, key: &[u8]) -> Result<Option<&StreamValue>, CmdError> {
+        Ok(self.read_coll(key, Kind::Stream)?.map(|c| match c {
+            Collection::Stream(s) => s,
+            _ => unreachable!("kind checked: a stream"),
         }))
     }
 
@@ -424,6 +431,27 @@ impl<'a> ExecCx<'a> {
             |coll| match coll {
                 Collection::ZSet(z) => edit(z, &limits),
                 _ => unreachable!("kind checked: a zset"),
+            },
+        )
+    }
+
+    /// `edit_coll` for a stream, with the shard's node bounds. A stream is stored even when
+    /// the edit leaves it empty (`Collection::is_empty`).
+    pub fn edit_stream<R>(
+        &mut self,
+        key: &[u8],
+        if_absent: IfAbsent,
+        edit: impl FnOnce(&mut StreamValue, &crate::db::StreamLimits) -> Result<(R, Change), CmdError>,
+    ) -> Result<Option<R>, CmdError> {
+        let limits = self.shard.limits.stream;
+        self.edit_coll(
+            key,
+            Kind::Stream,
+            if_absent,
+            |_| Collection::Stream(StreamValue::new()),
+            |coll| match coll {
+                Collection::Stream(s) => edit(s, &limits),
+                _ => unreachable!("kind checked: a stream"),
             },
         )
     }

@@ -117,6 +117,10 @@ pub struct Config {
     pub zset_max_listpack_value_bytes: u64,
     /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog, header included.
     pub hll_sparse_max_bytes: u64,
+    /// `stream-node-max-bytes`: bytes per stream node (0: no bound).
+    pub stream_node_max_bytes: u64,
+    /// `stream-node-max-entries`: entries per stream node (0: no bound).
+    pub stream_node_max_entries: u64,
 }
 
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
@@ -160,6 +164,8 @@ impl Default for Config {
             zset_max_listpack_entries: ZSET_MAX_LISTPACK_ENTRIES_DEFAULT,
             zset_max_listpack_value_bytes: ZSET_MAX_LISTPACK_VALUE_DEFAULT_BYTES,
             hll_sparse_max_bytes: crate::db::hll::SPARSE_MAX_BYTES_DEFAULT,
+            stream_node_max_bytes: crate::db::stream::STREAM_NODE_MAX_BYTES_DEFAULT as u64,
+            stream_node_max_entries: crate::db::stream::STREAM_NODE_MAX_ENTRIES_DEFAULT as u64,
         }
     }
 }
@@ -186,6 +192,10 @@ impl Config {
             strings: crate::db::StringLimits {
                 proto_max_bulk_len_bytes: self.proto_max_bulk_len,
                 hll_sparse_max_bytes: self.hll_sparse_max_bytes,
+            },
+            stream: crate::db::StreamLimits {
+                node_bytes_max: size(self.stream_node_max_bytes),
+                node_entries_max: size(self.stream_node_max_entries),
             },
         }
     }
@@ -246,6 +256,8 @@ pub enum Param {
     ZsetMaxListpackValue,
     ZsetMaxZiplistValue,
     HllSparseMaxBytes,
+    StreamNodeMaxBytes,
+    StreamNodeMaxEntries,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
@@ -254,7 +266,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 33] = [
+    pub const ALL: [Param; 35] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -288,6 +300,8 @@ impl Param {
         Param::ZsetMaxListpackValue,
         Param::ZsetMaxZiplistValue,
         Param::HllSparseMaxBytes,
+        Param::StreamNodeMaxBytes,
+        Param::StreamNodeMaxEntries,
     ];
 
     pub fn name(self) -> &'static str {
@@ -325,6 +339,8 @@ impl Param {
             Param::ZsetMaxListpackValue => "zset-max-listpack-value",
             Param::ZsetMaxZiplistValue => "zset-max-ziplist-value",
             Param::HllSparseMaxBytes => "hll-sparse-max-bytes",
+            Param::StreamNodeMaxBytes => "stream-node-max-bytes",
+            Param::StreamNodeMaxEntries => "stream-node-max-entries",
         }
     }
 
@@ -367,6 +383,7 @@ impl Param {
             | Param::ZsetMaxListpackValue
             | Param::ZsetMaxZiplistValue => Mutability::Mutable,
             Param::HllSparseMaxBytes => Mutability::Mutable,
+            Param::StreamNodeMaxBytes | Param::StreamNodeMaxEntries => Mutability::Mutable,
         }
     }
 }
@@ -418,6 +435,8 @@ impl Config {
                 self.zset_max_listpack_value_bytes.to_string()
             }
             Param::HllSparseMaxBytes => self.hll_sparse_max_bytes.to_string(),
+            Param::StreamNodeMaxBytes => self.stream_node_max_bytes.to_string(),
+            Param::StreamNodeMaxEntries => self.stream_node_max_entries.to_string(),
         };
         text.into_bytes()
     }
@@ -476,6 +495,12 @@ impl Config {
             }
             Param::HllSparseMaxBytes => {
                 self.hll_sparse_max_bytes = memory_in(value, 0, i64::MAX)?;
+            }
+            Param::StreamNodeMaxBytes => {
+                self.stream_node_max_bytes = memory_in(value, 0, i64::MAX)?;
+            }
+            Param::StreamNodeMaxEntries => {
+                self.stream_node_max_entries = int_in(value, 0, i64::MAX)? as u64;
             }
             Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
                 unreachable!("{} is not settable", param.name())

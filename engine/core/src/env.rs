@@ -67,10 +67,13 @@ pub enum Plant {
     /// PFADD on an existing HyperLogLog answers 0 even when a register grew (the value is
     /// still updated): a reply the model predicts exactly.
     PfaddReportsUnchanged = 14,
+    /// XREADGROUP serves new entries (`>`) without moving the group's last delivered ID: the
+    /// next reader of the group is handed the same entries as new again.
+    XreadgroupRedeliversNew = 15,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 15] = [
+    pub const ALL: [Plant; 16] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -86,6 +89,7 @@ impl Plant {
         Plant::BlockedPopLost,
         Plant::ServeLastWaiter,
         Plant::PfaddReportsUnchanged,
+        Plant::XreadgroupRedeliversNew,
     ];
 
     pub fn name(self) -> &'static str {
@@ -105,6 +109,7 @@ impl Plant {
             Plant::BlockedPopLost => "blocked-pop-lost",
             Plant::ServeLastWaiter => "serve-last-waiter",
             Plant::PfaddReportsUnchanged => "pfadd-reports-unchanged",
+            Plant::XreadgroupRedeliversNew => "xreadgroup-redelivers-new",
         }
     }
 

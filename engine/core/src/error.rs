@@ -224,6 +224,171 @@ pub enum CmdError {
     /// EXEC refused because used memory is over maxmemory and the body holds a write that
     /// needs memory; the transaction is discarded.
     ExecAbortOutOfMemory,
+    // stream family
+    Stream(StreamError),
+}
+
+/// The stream family's errors (Redis 7.0's t_stream.c texts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamError {
+    InvalidId,
+    XaddIdNotAboveTop,
+    XaddIdZero,
+    IdsExhausted,
+    MaxlenNegative,
+    LimitNegative,
+    MaxlenWithMinid,
+    LimitWithoutStrategy,
+    XtrimWithoutStrategy,
+    LimitWithoutApprox,
+    InvalidStartId,
+    InvalidEndId,
+    /// The command name as Redis prints it (XREAD, XREADGROUP) and the ID it suggests.
+    Unbalanced(&'static str, char),
+    NoackInXread,
+    DollarInXreadgroup,
+    GreaterInXread,
+    GroupInXread,
+    MissingGroup,
+    TimeoutNegative,
+    TimeoutNotInteger,
+    /// NOGROUP from XREADGROUP: (key, group).
+    NoGroupToRead(Vec<u8>, Vec<u8>),
+    /// NOGROUP from XPENDING, XCLAIM, XAUTOCLAIM: (key, group).
+    NoKeyOrGroup(Vec<u8>, Vec<u8>),
+    /// NOGROUP from XGROUP and XINFO: (group, key).
+    NoGroupForKey(Vec<u8>, Vec<u8>),
+    BusyGroup,
+    XgroupNeedsKey,
+    EntriesReadNegative,
+    /// XCLAIM or XAUTOCLAIM.
+    MinIdleTime(&'static str),
+    ClaimIdle,
+    ClaimTime,
+    ClaimRetryCount,
+    ClaimUnknownOption(Vec<u8>),
+    CountNotPositive,
+    XsetidIdBelowTop,
+    XsetidEntriesAddedBelowLength,
+    XsetidIdBelowMaxDeleted,
+    EntriesAddedNegative,
+}
+
+impl StreamError {
+    fn text(&self) -> Cow<'static, str> {
+        use StreamError::*;
+        let q = |b: &[u8]| String::from_utf8_lossy(&quotable(b, usize::MAX)).into_owned();
+        let s: &'static str = match self {
+            InvalidId => "ERR Invalid stream ID specified as stream command argument",
+            XaddIdNotAboveTop => {
+                "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+            }
+            XaddIdZero => "ERR The ID specified in XADD must be greater than 0-0",
+            IdsExhausted => {
+                "ERR The stream has exhausted the last possible ID, unable to add more items"
+            }
+            MaxlenNegative => "ERR The MAXLEN argument must be >= 0.",
+            LimitNegative => "ERR The LIMIT argument must be >= 0.",
+            MaxlenWithMinid => {
+                "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+            }
+            LimitWithoutStrategy => {
+                "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+            }
+            XtrimWithoutStrategy => {
+                "ERR syntax error, XTRIM must be called with a trimming strategy"
+            }
+            LimitWithoutApprox => {
+                "ERR syntax error, LIMIT cannot be used without the special ~ option"
+            }
+            InvalidStartId => "ERR invalid start ID for the interval",
+            InvalidEndId => "ERR invalid end ID for the interval",
+            Unbalanced(cmd, symbol) => {
+                return format!(
+                    "ERR Unbalanced {cmd} list of streams: for each stream key an ID or \
+                     '{symbol}' must be specified."
+                )
+                .into()
+            }
+            DollarInXreadgroup => {
+                "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the \
+                 history of this consumer by specifying a proper ID, or use the > ID to get new \
+                 messages. The $ ID would just return an empty result set."
+            }
+            GreaterInXread => {
+                "ERR The > ID can be specified only when calling XREADGROUP using the GROUP \
+                 <group> <consumer> option."
+            }
+            GroupInXread => {
+                "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead."
+            }
+            MissingGroup => "ERR Missing GROUP option for XREADGROUP",
+            NoackInXread => {
+                "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."
+            }
+            TimeoutNegative => "ERR timeout is negative",
+            TimeoutNotInteger => "ERR timeout is not an integer or out of range",
+            NoGroupToRead(key, group) => {
+                return format!(
+                    "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP \
+                     option",
+                    q(key),
+                    q(group)
+                )
+                .into()
+            }
+            NoKeyOrGroup(key, group) => {
+                return format!(
+                    "NOGROUP No such key '{}' or consumer group '{}'",
+                    q(key),
+                    q(group)
+                )
+                .into()
+            }
+            NoGroupForKey(group, key) => {
+                return format!(
+                    "NOGROUP No such consumer group '{}' for key name '{}'",
+                    q(group),
+                    q(key)
+                )
+                .into()
+            }
+            BusyGroup => "BUSYGROUP Consumer Group name already exists",
+            XgroupNeedsKey => {
+                "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you \
+                 may want to use the MKSTREAM option to create an empty stream automatically."
+            }
+            EntriesReadNegative => "ERR value for ENTRIESREAD must be positive or -1",
+            MinIdleTime(cmd) => {
+                return format!("ERR Invalid min-idle-time argument for {cmd}").into()
+            }
+            ClaimIdle => "ERR Invalid IDLE option argument for XCLAIM",
+            ClaimTime => "ERR Invalid TIME option argument for XCLAIM",
+            ClaimRetryCount => "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+            ClaimUnknownOption(opt) => {
+                return format!("ERR Unrecognized XCLAIM option '{}'", q(opt)).into()
+            }
+            CountNotPositive => "ERR COUNT must be > 0",
+            XsetidIdBelowTop => {
+                "ERR The ID specified in XSETID is smaller than the target stream top item"
+            }
+            XsetidEntriesAddedBelowLength => {
+                "ERR The entries_added specified in XSETID is smaller than the target stream \
+                 length"
+            }
+            XsetidIdBelowMaxDeleted => {
+                "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id"
+            }
+            EntriesAddedNegative => "ERR entries_added must be positive",
+        };
+        Cow::Borrowed(s)
+    }
+}
+
+impl From<StreamError> for CmdError {
+    fn from(e: StreamError) -> CmdError {
+        CmdError::Stream(e)
+    }
 }
 
 impl CmdError {
@@ -406,6 +571,7 @@ impl CmdError {
                 "EXECABORT Transaction discarded because of: OOM command not allowed when used \
                  memory > 'maxmemory'."
             }
+            Stream(e) => return e.text(),
         };
         Cow::Borrowed(s)
     }

@@ -22,6 +22,8 @@ pub enum Reply {
     /// Pairs sent as an array of 2-element arrays in RESP3 and as one flat array in RESP2
     /// (HRANDFIELD WITHVALUES; Redis writes such replies pair by pair).
     Pairs(Vec<(Reply, Reply)>),
+    /// A RESP3 map sent as an array of 2-element arrays in RESP2 (XREAD, XREADGROUP).
+    MapOrPairs(Vec<(Reply, Reply)>),
     /// RESP3 set; an array in RESP2.
     Set(Vec<Reply>),
     /// RESP3 double; a bulk string in RESP2.

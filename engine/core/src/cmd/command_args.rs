@@ -781,6 +781,160 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("unlink", args(&[key("key", 0).multiple()])),
     ("unsubscribe", args(&[string("channel").optional().multiple()])),
     ("watch", args(&[key("key", 0).multiple()])),
+    ("xack", args(&[key("key", 0), string("group"), string("id").multiple()])),
+    ("xadd", args(&[
+        key("key", 0),
+        pure_token("nomkstream", "NOMKSTREAM").since("6.2.0").optional(),
+        block("trim", &[
+            oneof("strategy", &[
+                pure_token("maxlen", "MAXLEN"),
+                pure_token("minid", "MINID").since("6.2.0"),
+            ]),
+            oneof("operator", &[
+                pure_token("equal", "="),
+                pure_token("approximately", "~"),
+            ]).optional(),
+            string("threshold"),
+            integer("count").token("LIMIT").since("6.2.0").optional(),
+        ]).optional(),
+        oneof("id_or_auto", &[pure_token("auto_id", "*"), string("id")]),
+        block("field_value", &[string("field"), string("value")]).multiple(),
+    ]).history(&[
+        ("6.2.0", concat!(
+            "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` ",
+            "option.",
+        )),
+        ("7.0.0", "Added support for the `<ms>-*` explicit ID form."),
+    ])),
+    ("xautoclaim", args(&[
+        key("key", 0),
+        string("group"),
+        string("consumer"),
+        string("min-idle-time"),
+        string("start"),
+        integer("count").token("COUNT").optional(),
+        pure_token("justid", "JUSTID").optional(),
+    ]).history(&[
+        ("7.0.0", concat!(
+            "Added an element to the reply array, containing deleted entries the command ",
+            "cleared from the PEL",
+        )),
+    ])),
+    ("xclaim", args(&[
+        key("key", 0),
+        string("group"),
+        string("consumer"),
+        string("min-idle-time"),
+        string("id").multiple(),
+        integer("ms").token("IDLE").optional(),
+        unix_time("unix-time-milliseconds").token("TIME").optional(),
+        integer("count").token("RETRYCOUNT").optional(),
+        pure_token("force", "FORCE").optional(),
+        pure_token("justid", "JUSTID").optional(),
+        string("id").token("LASTID").optional(),
+    ])),
+    ("xdel", args(&[key("key", 0), string("id").multiple()])),
+    ("xgroup|create", args(&[
+        key("key", 0),
+        string("groupname"),
+        oneof("id", &[string("id"), pure_token("new_id", "$")]),
+        pure_token("mkstream", "MKSTREAM").optional(),
+        integer("entries_read").token("ENTRIESREAD").optional(),
+    ]).history(&[
+        ("7.0.0", "Added the `entries_read` named argument."),
+    ])),
+    ("xgroup|createconsumer", args(&[key("key", 0), string("groupname"), string("consumername")])),
+    ("xgroup|delconsumer", args(&[key("key", 0), string("groupname"), string("consumername")])),
+    ("xgroup|destroy", args(&[key("key", 0), string("groupname")])),
+    ("xgroup|setid", args(&[
+        key("key", 0),
+        string("groupname"),
+        oneof("id", &[string("id"), pure_token("new_id", "$")]),
+        integer("entries_read").token("ENTRIESREAD").optional(),
+    ]).history(&[
+        ("7.0.0", "Added the optional `entries_read` argument."),
+    ])),
+    ("xinfo|consumers", args(&[key("key", 0), string("groupname")])),
+    ("xinfo|groups", args(&[key("key", 0)]).history(&[
+        ("7.0.0", "Added the `entries-read` and `lag` fields"),
+    ])),
+    ("xinfo|stream", args(&[
+        key("key", 0),
+        block("full", &[integer("count").token("COUNT").optional()]).token("FULL").optional(),
+    ]).history(&[
+        ("6.0.0", "Added the `FULL` modifier."),
+        ("7.0.0", concat!(
+            "Added the `max-deleted-entry-id`, `entries-added`, `recorded-first-entry-id`, ",
+            "`entries-read` and `lag` fields",
+        )),
+    ])),
+    ("xlen", args(&[key("key", 0)])),
+    ("xpending", args(&[
+        key("key", 0),
+        string("group"),
+        block("filters", &[
+            integer("min-idle-time").token("IDLE").since("6.2.0").optional(),
+            string("start"),
+            string("end"),
+            integer("count"),
+            string("consumer").optional(),
+        ]).optional(),
+    ]).history(&[
+        ("6.2.0", "Added the `IDLE` option and exclusive range intervals."),
+    ])),
+    ("xrange", args(&[
+        key("key", 0),
+        string("start"),
+        string("end"),
+        integer("count").token("COUNT").optional(),
+    ]).history(&[
+        ("6.2.0", "Added exclusive ranges."),
+    ])),
+    ("xread", args(&[
+        integer("count").token("COUNT").optional(),
+        integer("milliseconds").token("BLOCK").optional(),
+        block("streams", &[key("key", 0).multiple(), string("id").multiple()]).token("STREAMS"),
+    ])),
+    ("xreadgroup", args(&[
+        block("group_consumer", &[string("group"), string("consumer")]).token("GROUP"),
+        integer("count").token("COUNT").optional(),
+        integer("milliseconds").token("BLOCK").optional(),
+        pure_token("noack", "NOACK").optional(),
+        block("streams", &[key("key", 0).multiple(), string("id").multiple()]).token("STREAMS"),
+    ])),
+    ("xrevrange", args(&[
+        key("key", 0),
+        string("end"),
+        string("start"),
+        integer("count").token("COUNT").optional(),
+    ]).history(&[
+        ("6.2.0", "Added exclusive ranges."),
+    ])),
+    ("xsetid", args(&[
+        key("key", 0),
+        string("last-id"),
+        integer("entries_added").token("ENTRIESADDED").since("7.0.0").optional(),
+        string("max_deleted_entry_id").token("MAXDELETEDID").since("7.0.0").optional(),
+    ]).history(&[
+        ("7.0.0", "Added the `entries_added` and `max_deleted_entry_id` arguments."),
+    ])),
+    ("xtrim", args(&[
+        key("key", 0),
+        block("trim", &[
+            oneof("strategy", &[
+                pure_token("maxlen", "MAXLEN"),
+                pure_token("minid", "MINID").since("6.2.0"),
+            ]),
+            oneof("operator", &[
+                pure_token("equal", "="),
+                pure_token("approximately", "~"),
+            ]).optional(),
+            string("threshold"),
+            integer("count").token("LIMIT").since("6.2.0").optional(),
+        ]),
+    ]).history(&[
+        ("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."),
+    ])),
     ("zadd", args(&[
         key("key", 0),
         oneof("condition", &[

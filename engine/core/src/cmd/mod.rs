@@ -17,6 +17,7 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::pubsub;
+pub use family::stream;
 pub use family::{bitmap, hll};
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
@@ -462,6 +463,8 @@ pub enum ConnCmd {
     PubSubHelp,
     /// PFSELFTEST: keyless, so the connection's thread runs it.
     PfSelfTest,
+    XGroupHelp,
+    XInfoHelp,
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -821,7 +824,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 12] {
+pub fn families() -> [&'static [CommandSpec]; 13] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -835,6 +838,7 @@ pub fn families() -> [&'static [CommandSpec]; 12] {
         pubsub::SPECS,
         bitmap::SPECS,
         hll::SPECS,
+        stream::SPECS,
     ]
 }
 

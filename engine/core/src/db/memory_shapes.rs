@@ -3,9 +3,10 @@
 //! comparison with redis-server 7.0 loads. `cargo test -p damselfly-core --lib memory_shapes
 //! -- --nocapture` prints the figures; the asserts hold the targets.
 
+use super::stream::StreamId;
 use super::{
     Collection, End, Entry, HashLimits, HashValue, ListLimits, ListValue, SetLimits, SetValue,
-    Value, ZSetLimits, ZSetValue,
+    StreamLimits, StreamValue, Value, ZSetLimits, ZSetValue,
 };
 
 /// An entry's bytes for `key` holding `c`.
@@ -49,6 +50,18 @@ fn zset_of(members: u32) -> ZSetValue {
         z.insert(member.as_bytes(), f64::from(j), &ZSetLimits::default());
     }
     z
+}
+
+/// XADD key <j>-0 f1 <16 B> f2 <16 B> for j in 1..=entries (one entry per millisecond).
+fn stream_of(entries: u64) -> StreamValue {
+    let mut s = StreamValue::new();
+    let value = [b'v'; 16];
+    for j in 1..=entries {
+        let pairs: [(&[u8], &[u8]); 2] = [(b"f1", &value), (b"f2", &value)];
+        s.log_mut()
+            .append(StreamId::new(j, 0), &pairs, &StreamLimits::default());
+    }
+    s
 }
 
 #[test]
@@ -99,6 +112,12 @@ fn collections_meet_the_memory_targets() {
             1_000_000,
             Collection::List(list_of(1_000_000)),
             18,
+        ),
+        (
+            "stream, 1,000,000 entries of 2 fields of 16 B (redis 7.0: about 46 B/entry)",
+            1_000_000,
+            Collection::Stream(stream_of(1_000_000)),
+            42,
         ),
         (
             "set, 100 ints 0..100 (intset), per key",

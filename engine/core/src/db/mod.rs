@@ -23,12 +23,14 @@ mod packed;
 mod packed_table;
 pub mod set;
 pub use crate::size_class;
+pub mod stream;
 pub mod zset;
 
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
 pub use list::{End, ListLimits, ListValue};
 pub use set::{Member, SetLimits, SetValue};
+pub use stream::{StreamLimits, StreamValue};
 pub use zset::{cmp_entries as cmp_zset_entries, ZSetLimits, ZSetValue};
 
 use crate::table::{Keyed, Table};
@@ -41,6 +43,7 @@ pub struct CollectionLimits {
     pub set: SetLimits,
     pub zset: ZSetLimits,
     pub list: ListLimits,
+    pub stream: StreamLimits,
     pub strings: StringLimits,
 }
 
@@ -221,6 +224,7 @@ pub enum Collection {
     Set(SetValue),
     List(ListValue),
     ZSet(ZSetValue),
+    Stream(StreamValue),
 }
 
 impl Collection {
@@ -234,6 +238,7 @@ impl Collection {
             Collection::Set(_) => Kind::Set,
             Collection::List(_) => Kind::List,
             Collection::ZSet(_) => Kind::ZSet,
+            Collection::Stream(_) => Kind::Stream,
         }
     }
 
@@ -243,6 +248,7 @@ impl Collection {
             Collection::Set(s) => s.encoding(),
             Collection::List(l) => l.encoding(),
             Collection::ZSet(z) => z.encoding(),
+            Collection::Stream(s) => s.encoding(),
         }
     }
 
@@ -253,11 +259,17 @@ impl Collection {
             Collection::Set(s) => s.len(),
             Collection::List(l) => l.len(),
             Collection::ZSet(z) => z.len(),
+            Collection::Stream(s) => s.len(),
         }
     }
 
+    /// An empty collection is removed, except a stream: it lives on empty (XDEL of every entry,
+    /// XGROUP CREATE MKSTREAM) until deleted, as in Redis.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            Collection::Stream(_) => false,
+            _ => self.len() == 0,
+        }
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -266,6 +278,7 @@ impl Collection {
             Collection::Set(s) => s.heap_bytes(),
             Collection::List(l) => l.heap_bytes(),
             Collection::ZSet(z) => z.heap_bytes(),
+            Collection::Stream(s) => s.heap_bytes(),
         }
     }
 
@@ -276,6 +289,7 @@ impl Collection {
             Collection::Set(s) => s.check_invariants(),
             Collection::List(l) => l.check_invariants(),
             Collection::ZSet(z) => z.check_invariants(),
+            Collection::Stream(s) => s.check_invariants(),
         }
     }
 }
@@ -288,6 +302,7 @@ pub enum Kind {
     Set,
     List,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -298,6 +313,7 @@ impl Kind {
             Kind::Set => "set",
             Kind::List => "list",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 }

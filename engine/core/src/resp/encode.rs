@@ -116,6 +116,11 @@ fn encode_one<'a>(
             count_line(out, b'*', pairs.len());
             return Some(Children::NestedPairs(pairs.iter(), None));
         }
+        (Reply::MapOrPairs(pairs), Resp2) => {
+            count_line(out, b'*', pairs.len());
+            return Some(Children::NestedPairs(pairs.iter(), None));
+        }
+        (Reply::MapOrPairs(pairs), Resp3) => return Some(pairs_header(out, b'%', 1, pairs)),
         (Reply::Set(items), Resp2) | (Reply::Push(items), Resp2) => {
             return Some(items_header(out, b'*', items))
         }

@@ -492,6 +492,8 @@ pub fn container_name(spec: &CommandSpec) -> &'static str {
         "debug" => "DEBUG",
         "memory" => "MEMORY",
         "pubsub" => "PUBSUB",
+        "xgroup" => "XGROUP",
+        "xinfo" => "XINFO",
         _ => "HELP",
     }
 }

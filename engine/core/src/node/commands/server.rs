@@ -159,6 +159,8 @@ fn run_conn_cmd_inner(
         ConnCmd::ConfigHelp => command_docs::help_reply(config_cmd::HELP_LINES),
         ConnCmd::PubSubHelp => command_docs::help_reply(crate::cmd::pubsub::HELP_LINES),
         ConnCmd::ObjectHelp => crate::cmd::object::help(),
+        ConnCmd::XGroupHelp => crate::cmd::stream::xgroup_help(),
+        ConnCmd::XInfoHelp => crate::cmd::stream::xinfo_help(),
         ConnCmd::MemoryHelp => crate::cmd::memory::help(),
         ConnCmd::PfSelfTest => {
             let sparse_max_bytes = ccx.config.hll_sparse_max_bytes;
