@@ -59,10 +59,14 @@ pub enum Plant {
     /// SPOP without a count answers a member but leaves it in the set: a draw the model must
     /// check against the state, not predict.
     SpopKeepsMember = 11,
+    /// A pipeline spanning two shards runs its commands on the coordinator's shard at once,
+    /// ahead of the earlier ones it sends to the other shard, outside any transaction: another
+    /// client can see a later command of the pipeline before an earlier one.
+    PipelineLocalFirst = 12,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 12] = [
+    pub const ALL: [Plant; 13] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -75,6 +79,7 @@ impl Plant {
         Plant::EvictLockedKeys,
         Plant::HsetKeepsOldValue,
         Plant::SpopKeepsMember,
+        Plant::PipelineLocalFirst,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +96,7 @@ impl Plant {
             Plant::EvictLockedKeys => "evict-locked-keys",
             Plant::HsetKeepsOldValue => "hset-keeps-old-value",
             Plant::SpopKeepsMember => "spop-keeps-member",
+            Plant::PipelineLocalFirst => "pipeline-local-first",
         }
     }
 

@@ -32,6 +32,10 @@ pub struct TxHop {
     /// The transaction's last hop on this shard: release its intents afterwards.
     pub conclude: bool,
     pub time: TxTime,
+    /// The hop schedules its transaction on arrival, its commands' keys as the intents, and
+    /// runs when it is runnable there: a pipeline's part on another shard (`pipeline.rs`). A
+    /// shard that refuses answers `Declined` with the ops unrun.
+    pub schedules: bool,
 }
 
 /// The time a transaction's hop runs at.
@@ -108,6 +112,9 @@ pub enum HopResult {
     },
     /// No watched key here was modified since WATCH.
     WatchClean(bool),
+    /// A hop that `schedules` itself was refused here (a conflicting higher txid is queued):
+    /// nothing ran, and its ops come back for the retry.
+    Declined(Vec<HopOp>),
 }
 
 #[derive(Debug)]
@@ -252,6 +259,8 @@ pub enum TxPhase {
 pub enum Plan {
     /// Commands squashed into one hop to one shard; their replies, in order.
     Batch { replies: Vec<Reply> },
+    /// Pipelined commands on this thread's shard and one other, run as one transaction.
+    Pipeline(Box<crate::node::pipeline::PipelineState>),
     /// A keyed command split by shard; `positions[i]` lists where part i's key replies go.
     Split {
         spec: &'static CommandSpec,
