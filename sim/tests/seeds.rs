@@ -81,7 +81,7 @@ const PLANT_SEED_BASE: u64 = 10_000_000_000;
 /// about eight times the mean gap between catching seeds measured on other seeds (papers/dst.md),
 /// so a fresh range misses with odds near e^-8, while a weaker simulator fails the test. The
 /// test stops at the first catch, so it costs about one mean gap per plant.
-const PLANT_BUDGETS: [(Plant, u64); 12] = [
+const PLANT_BUDGETS: [(Plant, u64); 13] = [
     (Plant::SkipExpiryCheckOnRead, 80),     // 315 of 3000
     (Plant::ReplyBeforeApply, 12),          // 2281 of 3000
     (Plant::DropMessage, 12),               // 2073 of 3000
@@ -101,6 +101,9 @@ const PLANT_BUDGETS: [(Plant, u64); 12] = [
     (Plant::HsetKeepsOldValue, 1600), // 15 of 3000 (base 100000)
     // Needs the draws family (its own stream), an SPOP, then a read that sees the member.
     (Plant::SpopKeepsMember, 3000), // first caught at 1,369
+    // Needs a pipelined client on a multi-thread node whose batch spans its own shard and
+    // another, and a client that reads the later command's key, then the earlier one's.
+    (Plant::PipelineLocalFirst, 750), // 33 of 3000
 ];
 
 /// A share of seeds runs with a memory budget, and those seeds meet both of Redis's answers to
