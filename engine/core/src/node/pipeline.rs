@@ -332,7 +332,10 @@ mod tests {
         assert_eq!(c.cmd_text(conn, &["LPUSH", &local, "x"]), ":1\r\n");
         let steps: &[(&[&str], &str)] = &[
             (&["SET", &remote, "1"], "+OK"),
-            (&["INCR", &local], "-WRONGTYPE Operation against a key holding the wrong kind of value"),
+            (
+                &["INCR", &local],
+                "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            ),
             (&["GET", &remote], "$1\r\n1"),
             (&["MSET", &other_local, "a", &other_remote, "b"], "+OK"),
             (&["GET", &other_remote], "$1\r\nb"),
@@ -342,7 +345,10 @@ mod tests {
             (&["SET", &local, "v"], "+OK"),
             (&["SELECT", "0"], "+OK"),
             (&["GET", &other_local], "$1\r\na"),
-            (&["NOSUCH"], "-ERR unknown command 'NOSUCH', with args beginning with: "),
+            (
+                &["NOSUCH"],
+                "-ERR unknown command 'NOSUCH', with args beginning with: ",
+            ),
             (&["DEL", &remote, &local], ":2"),
         ];
         let pipeline: String = steps.iter().map(|(args, _)| resp(args)).collect();
