@@ -152,3 +152,28 @@ fn planted_bugs_are_caught() {
         );
     }
 }
+
+/// Pipelines that span two shards run as one transaction (engine `node/pipeline.rs`); the fixed
+/// seeds reach each of its paths: the other shard's part run at once, parked behind a lower
+/// transaction, and refused there (then retried with a fresh txid).
+#[test]
+fn pipelines_across_shards_meet_every_path() {
+    let mut total: std::collections::BTreeMap<&str, u64> = Default::default();
+    for seed in 0..SEEDS_PER_TEST_RUN {
+        let marks = sim::run_marks(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        for (name, n) in marks {
+            *total.entry(name).or_default() += n;
+        }
+    }
+    for mark in [
+        "pipeline.part_ran_at_once",
+        "pipeline.part_parked",
+        "pipeline.part_refused",
+        "pipeline.declined",
+    ] {
+        assert!(
+            total.get(mark).is_some_and(|&n| n > 0),
+            "{mark} never hit: {total:?}"
+        );
+    }
+}

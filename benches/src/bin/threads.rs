@@ -7,7 +7,8 @@
 //! growth workload: every insert lands on a growing table).
 //!
 //! Usage: threads [--requests 400000] [--rounds 2] [--keys 100000] [--pipelines 1,16]
-//!                [--load 2000000] [--damselfly-bin PATH] [--servers redis,default,one]
+//!                [--load 2000000] [--damselfly-bin PATH] [--servers redis,default,one,before]
+//!                [--before-bin PATH]
 
 // A load generator owns clocks and threads (see the crate root).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -39,6 +40,8 @@ enum Config {
     Default,
     /// Damselfly with `--proactor_threads 1`.
     One,
+    /// `--before-bin` with its default threads (an A/B of a change in the same run).
+    Before,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             Config::Redis => "redis",
             Config::Default => "damselfly default",
             Config::One => "damselfly 1 thread",
+            Config::Before => "before, default",
         }
     }
 
@@ -55,11 +59,13 @@ impl Config {
             "redis" => Some(Config::Redis),
             "default" => Some(Config::Default),
             "one" => Some(Config::One),
+            "before" => Some(Config::Before),
             _ => None,
         }
     }
 
-    fn spec(self, damselfly: &Path, work_dir: &Path) -> Result<ServerSpec, String> {
+    fn spec(self, bins: &Bins, work_dir: &Path) -> Result<ServerSpec, String> {
+        let damselfly = &bins.damselfly;
         let (kind, bin, extra_args) = match self {
             Config::Redis => (Kind::Redis, PathBuf::from("redis-server"), Vec::new()),
             Config::Default => (Kind::Damselfly, damselfly.to_path_buf(), Vec::new()),
@@ -67,6 +73,13 @@ impl Config {
                 Kind::Damselfly,
                 damselfly.to_path_buf(),
                 vec!["--proactor_threads".to_string(), "1".to_string()],
+            ),
+            Config::Before => (
+                Kind::Damselfly,
+                bins.before
+                    .clone()
+                    .ok_or("--servers before needs --before-bin")?,
+                Vec::new(),
             ),
         };
         let bin = match kind {
@@ -82,6 +95,12 @@ impl Config {
             work_dir: work_dir.join(self.name().replace(' ', "-")),
         })
     }
+}
+
+/// The damselfly binaries under test.
+struct Bins {
+    damselfly: PathBuf,
+    before: Option<PathBuf>,
 }
 
 fn which(name: &Path) -> Result<PathBuf, String> {
@@ -166,7 +185,11 @@ fn main() -> Result<(), String> {
         .split(',')
         .map(|w| Config::parse(w).ok_or(format!("--servers: {w}?")))
         .collect::<Result<_, _>>()?;
-    let damselfly = damselfly_bin(&args);
+    let before = flag_value(&args, "--before-bin", "");
+    let damselfly = Bins {
+        damselfly: damselfly_bin(&args),
+        before: (!before.is_empty()).then(|| PathBuf::from(before)),
+    };
     let work_dir = std::env::temp_dir().join(format!("threads-bench-{}", std::process::id()));
     if load > 0 {
         return run_load(&configs, &damselfly, &work_dir, load, rounds);
@@ -268,7 +291,7 @@ fn report(
 /// SET `load` keys from 1..load into a fresh server of each config, `rounds` times.
 fn run_load(
     configs: &[Config],
-    damselfly: &Path,
+    damselfly: &Bins,
     work_dir: &Path,
     load: u64,
     rounds: usize,

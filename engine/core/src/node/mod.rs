@@ -685,7 +685,7 @@ impl Node {
     }
 
     /// Whether plain (non-transaction) ops must wait behind a transaction's intents.
-    fn hop_blocked(&self, db: u16, ops: &[HopOp]) -> bool {
+    pub(crate) fn hop_blocked(&self, db: u16, ops: &[HopOp]) -> bool {
         if self.txq.is_empty() {
             return false;
         }
