@@ -7,7 +7,7 @@
 //! growth workload: every insert lands on a growing table).
 //!
 //! Usage: threads [--requests 400000] [--rounds 2] [--keys 100000] [--pipelines 1,16]
-//!                [--load 2000000] [--damselfly-bin PATH] [--servers redis,default,one,before]
+//!                [--load 2000000] [--damselfly-bin PATH] [--servers redis,default,one,two,before]
 //!                [--before-bin PATH]
 
 // A load generator owns clocks and threads (see the crate root).
@@ -40,6 +40,8 @@ enum Config {
     Default,
     /// Damselfly with `--proactor_threads 1`.
     One,
+    /// Damselfly with `--proactor_threads 2`.
+    Two,
     /// `--before-bin` with its default threads (an A/B of a change in the same run).
     Before,
 }
@@ -50,6 +52,7 @@ impl Config {
             Config::Redis => "redis",
             Config::Default => "damselfly default",
             Config::One => "damselfly 1 thread",
+            Config::Two => "damselfly 2 threads",
             Config::Before => "before, default",
         }
     }
@@ -59,6 +62,7 @@ impl Config {
             "redis" => Some(Config::Redis),
             "default" => Some(Config::Default),
             "one" => Some(Config::One),
+            "two" => Some(Config::Two),
             "before" => Some(Config::Before),
             _ => None,
         }
@@ -73,6 +77,11 @@ impl Config {
                 Kind::Damselfly,
                 damselfly.to_path_buf(),
                 vec!["--proactor_threads".to_string(), "1".to_string()],
+            ),
+            Config::Two => (
+                Kind::Damselfly,
+                damselfly.to_path_buf(),
+                vec!["--proactor_threads".to_string(), "2".to_string()],
             ),
             Config::Before => (
                 Kind::Damselfly,
@@ -181,7 +190,7 @@ fn main() -> Result<(), String> {
         .split(',')
         .map(|p| p.parse().map_err(|_| format!("--pipelines: {p}")))
         .collect::<Result<_, _>>()?;
-    let configs: Vec<Config> = flag_value(&args, "--servers", "redis,default,one")
+    let configs: Vec<Config> = flag_value(&args, "--servers", "redis,default,one,two")
         .split(',')
         .map(|w| Config::parse(w).ok_or(format!("--servers: {w}?")))
         .collect::<Result<_, _>>()?;
