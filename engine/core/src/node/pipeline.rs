@@ -43,8 +43,6 @@ pub struct PipelineState {
     /// This shard's commands, until they run.
     local_ops: Vec<HopOp>,
     local_positions: Vec<usize>,
-    /// The intents of `local_ops`, for each (re)scheduling.
-    local_locks: LockSet,
     replies: Vec<Option<Reply>>,
     /// The other shard refused: withdraw here and retry.
     declined: bool,
@@ -67,7 +65,6 @@ pub(crate) fn start(
         remote_positions: Vec::new(),
         local_ops: Vec::new(),
         local_positions: Vec::new(),
-        local_locks: LockSet::Keys(Vec::new()),
         replies: (0..count).map(|_| None).collect(),
         declined: false,
     };
@@ -86,8 +83,7 @@ pub(crate) fn start(
     if cx.planted(Plant::PipelineLocalFirst) {
         return start_unordered(node, conn, seq, state, cx);
     }
-    state.local_locks = LockSet::Keys(Node::run_locks(conn.db as u16, &state.local_ops));
-    let locks = vec![(node.thread, state.local_locks.clone())];
+    let locks = local_locks(node, conn, &state);
     let mut pending =
         crate::coord::pending_tx_with_seq(seq, Plan::Pipeline(Box::new(state)), locks);
     crate::coord::schedule(node, conn, &mut pending, cx);
@@ -120,6 +116,12 @@ fn start_unordered(
         None => pending.outstanding += 1,
     }
     crate::coord::park_or_finish(node, conn, pending, cx)
+}
+
+/// The transaction's intents here: the keys of this shard's commands.
+fn local_locks(node: &Node, conn: &Conn, state: &PipelineState) -> Vec<(ThreadId, LockSet)> {
+    let keys = Node::run_locks(conn.db as u16, &state.local_ops);
+    vec![(node.thread, LockSet::Keys(keys))]
 }
 
 fn state(pending: &mut Pending) -> &mut PipelineState {
@@ -214,9 +216,10 @@ pub(crate) fn advance(
         crate::coord::cancel(node, conn, txid, vec![node.thread], cx);
         let state = state(pending);
         state.declined = false;
+        let locks = local_locks(node, conn, state);
         pending.tx = TxPhase::Scheduling {
             txid,
-            locks: vec![(node.thread, state.local_locks.clone())],
+            locks,
             accepted: Vec::new(),
             refused: false,
             not_runnable: Vec::new(),
