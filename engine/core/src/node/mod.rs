@@ -4,7 +4,9 @@
 //! Routing: a key belongs to shard `shard_of(key) % threads` (the `{hashtag}` if there is one).
 //! A command whose keys all live here runs at once, inside the step that decoded it: no txid, no
 //! message. Otherwise the connection sends a hop and waits; consecutive pipelined commands for
-//! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
+//! the same remote shard ride in one hop, and when they mix with commands for this shard the
+//! batch runs as one transaction in one round trip (`pipeline.rs`). Multi-key commands split
+//! by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
 pub mod commands;
