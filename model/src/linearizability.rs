@@ -37,9 +37,11 @@
 //! they touch (from the command table), joining keys with union-find whenever one op touches
 //! several (MSET, RENAME, DEL a b, ...); commands that may touch any key (FLUSHDB, KEYS, SWAPDB,
 //! DBSIZE, ...) join everything. Each partition is searched alone, which turns one search over
-//! the whole interleaving into many small ones. (Locality is a theorem for the real-time order;
-//! with pipelined clients the per-client order is also enforced inside each partition, so a
-//! reported violation is always real, while acceptance checks each partition's projection.)
+//! the whole interleaving into many small ones. (Locality is a theorem for the real-time order
+//! alone. A pipelined client's program order also binds ops that overlap in time, which real
+//! time leaves unordered: so a client's op sent before its previous one returned joins that
+//! op's partition. Redis runs a pipeline in order, and no other client may see a later command
+//! of it before an earlier one, even on other keys: a server that lets that happen is caught.)
 //!
 //! **Time.** An op's effect may depend on the time it takes effect (TTLs). The search keeps a
 //! clock: the time of the last linearization point. An op is first tried at the earliest
@@ -239,16 +241,31 @@ fn prepare(history: &[Op], dbs: usize) -> Vec<Prepared> {
 /// Groups op indices into independent partitions (union-find over shared keys). Ops that touch
 /// nothing are alone; if any op may touch everything (or partitioning is off), every op that
 /// touches state lands in one partition. A chained op joins its client's previous op, so a
-/// transaction (WATCH .. MULTI .. EXEC) is one unit touching the union of its keys.
+/// transaction (WATCH .. MULTI .. EXEC) is one unit touching the union of its keys. A pipelined
+/// op (sent before the client's last stateful op returned) joins that op, so program order
+/// holds across keys; as replies come back in order, the earlier ops it overlaps were joined
+/// to that one already.
 fn partitions(ops: &[Prepared], enabled: bool) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..ops.len()).collect();
     let mut owner: BTreeMap<(usize, Vec<u8>), usize> = BTreeMap::new();
     let mut last_of_client: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut last_stateful_of_client: BTreeMap<u32, usize> = BTreeMap::new();
     let mut join_all = !enabled;
     for (i, p) in ops.iter().enumerate() {
         if let Some(prev) = last_of_client.insert(p.op.client, i) {
             if p.chained {
                 union(&mut parent, i, prev);
+            }
+        }
+        if p.touch != Touch::Nothing {
+            if let Some(prev) = last_stateful_of_client.insert(p.op.client, i) {
+                let overlaps = ops[prev]
+                    .op
+                    .return_us
+                    .is_none_or(|ret| ret > p.op.invoke_us);
+                if overlaps {
+                    union(&mut parent, i, prev);
+                }
             }
         }
         match &p.touch {
@@ -1199,6 +1216,29 @@ mod tests {
             op(1, 1, Some(51), "GET x", Resp::Nil),
         ];
         rejects(&h);
+    }
+
+    /// Client 1 pipelines SET a then SET b; client 2 sees b's write, then not a's. Each key
+    /// alone is linearizable; program order across them is not.
+    #[test]
+    fn pipelined_client_keeps_program_order_across_keys() {
+        let h = [
+            op(1, 0, Some(100), "SET a 1", Resp::ok()),
+            op(1, 1, Some(101), "SET b 1", Resp::ok()),
+            op(2, 10, Some(20), "GET b", bulk("1")),
+            op(2, 30, Some(40), "GET a", Resp::Nil),
+        ];
+        rejects(&h);
+        // Sent one after the other (not pipelined), the two SETs are separate parts, and the
+        // same replies are fine as long as real time allows the order b, a.
+        let h = [
+            op(1, 0, Some(100), "SET b 1", Resp::ok()),
+            op(1, 101, Some(200), "SET a 1", Resp::ok()),
+            op(2, 10, Some(20), "GET b", bulk("1")),
+            op(2, 30, Some(40), "GET a", Resp::Nil),
+        ];
+        assert!(accepts(&h));
+        assert_eq!(partitions(&prepare(&h, 16), true).len(), 2);
     }
 
     #[test]

@@ -177,6 +177,14 @@ pub fn run_history(seed: u64) -> Result<Vec<world::Observed>, String> {
     Ok(world.history)
 }
 
+/// The coverage marks one seed's run hit on every thread (no check): for tests that ask
+/// whether the workload reaches a rare branch.
+pub fn run_marks(seed: u64) -> Result<std::collections::BTreeMap<&'static str, u64>, String> {
+    let mut world = World::new(SimConfig::from_seed(seed));
+    world.run()?;
+    Ok(world.marks())
+}
+
 /// What the linearizability search costs on a seed's history, whatever the number of clients
 /// (the single-client fast path is skipped), and the history itself: for diagnosing slow or
 /// budget-bound seeds. `reduce: false` measures the plain search (`CheckConfig::reduce`).

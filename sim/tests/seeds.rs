@@ -81,7 +81,7 @@ const PLANT_SEED_BASE: u64 = 10_000_000_000;
 /// about eight times the mean gap between catching seeds measured on other seeds (papers/dst.md),
 /// so a fresh range misses with odds near e^-8, while a weaker simulator fails the test. The
 /// test stops at the first catch, so it costs about one mean gap per plant.
-const PLANT_BUDGETS: [(Plant, u64); 14] = [
+const PLANT_BUDGETS: [(Plant, u64); 15] = [
     (Plant::SkipExpiryCheckOnRead, 80),     // 315 of 3000
     (Plant::ReplyBeforeApply, 12),          // 2281 of 3000
     (Plant::DropMessage, 12),               // 2073 of 3000
@@ -106,6 +106,9 @@ const PLANT_BUDGETS: [(Plant, u64); 14] = [
     (Plant::PfaddReportsUnchanged, 320), // 77 of 3000
     // Needs the stream family (its own stream), a group, and two reads of new entries.
     (Plant::XreadgroupRedeliversNew, 90), // 270 of 3000
+    // Needs a pipelined client on a multi-thread node whose batch spans its own shard and
+    // another, and a client that reads the later command's key, then the earlier one's.
+    (Plant::PipelineLocalFirst, 750), // 33 of 3000
 ];
 
 /// A share of seeds runs with a memory budget, and those seeds meet both of Redis's answers to
@@ -151,6 +154,31 @@ fn planted_bugs_are_caught() {
             caught.is_some(),
             "planted bug {} survived seeds {seeds:?}",
             plant.name()
+        );
+    }
+}
+
+/// Pipelines that span two shards run as one transaction (engine `node/pipeline.rs`); the fixed
+/// seeds reach each of its paths: the other shard's part run at once, parked behind a lower
+/// transaction, and refused there (then retried with a fresh txid).
+#[test]
+fn pipelines_across_shards_meet_every_path() {
+    let mut total: std::collections::BTreeMap<&str, u64> = Default::default();
+    for seed in 0..SEEDS_PER_TEST_RUN {
+        let marks = sim::run_marks(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        for (name, n) in marks {
+            *total.entry(name).or_default() += n;
+        }
+    }
+    for mark in [
+        "pipeline.part_ran_at_once",
+        "pipeline.part_parked",
+        "pipeline.part_refused",
+        "pipeline.declined",
+    ] {
+        assert!(
+            total.get(mark).is_some_and(|&n| n > 0),
+            "{mark} never hit: {total:?}"
         );
     }
 }

@@ -70,10 +70,14 @@ pub enum Plant {
     /// XREADGROUP serves new entries (`>`) without moving the group's last delivered ID: the
     /// next reader of the group is handed the same entries as new again.
     XreadgroupRedeliversNew = 15,
+    /// A pipeline spanning two shards runs its commands on the coordinator's shard at once,
+    /// ahead of the earlier ones it sends to the other shard, outside any transaction: another
+    /// client can see a later command of the pipeline before an earlier one.
+    PipelineLocalFirst = 16,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 16] = [
+    pub const ALL: [Plant; 17] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -90,6 +94,7 @@ impl Plant {
         Plant::ServeLastWaiter,
         Plant::PfaddReportsUnchanged,
         Plant::XreadgroupRedeliversNew,
+        Plant::PipelineLocalFirst,
     ];
 
     pub fn name(self) -> &'static str {
@@ -110,6 +115,7 @@ impl Plant {
             Plant::ServeLastWaiter => "serve-last-waiter",
             Plant::PfaddReportsUnchanged => "pfadd-reports-unchanged",
             Plant::XreadgroupRedeliversNew => "xreadgroup-redelivers-new",
+            Plant::PipelineLocalFirst => "pipeline-local-first",
         }
     }
 

@@ -55,7 +55,8 @@ pub struct Flags {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: String,
-    /// Threads, each with one shard (0: one per core).
+    /// Threads, each with one shard (0: one per core, but one on a machine of two cores or
+    /// fewer).
     #[arg(long = "proactor_threads", default_value_t = 0,
           value_parser = clap::value_parser!(u16).range(0..=i64::from(PROACTOR_THREADS_MAX)))]
     pub proactor_threads: u16,
@@ -230,16 +231,30 @@ fn flagfile_args(text: &str) -> Vec<OsString> {
     args
 }
 
+/// The default thread count on a machine of `cores` cores: one per core, except that up to
+/// `SHARED_CORES_MAX` cores it is one. On two cores the clients (or the load generator) share
+/// the cores with the server, and with keys spread over both shards every other command hops:
+/// measured against redis-server (issue 18, benches/RESULTS.md "Threads"), a second thread there
+/// cost about twice the CPU per command and lost ops/s on every workload.
+fn default_threads(cores: usize) -> u16 {
+    if cores <= SHARED_CORES_MAX {
+        return 1;
+    }
+    u16::try_from(cores)
+        .unwrap_or(PROACTOR_THREADS_MAX)
+        .min(PROACTOR_THREADS_MAX)
+}
+
+/// Machines this small run one thread by default (see `default_threads`).
+const SHARED_CORES_MAX: usize = 2;
+
 impl Flags {
-    /// Threads to run: the flag, or one per core.
+    /// Threads to run: the flag, or `default_threads` for this machine's cores.
     pub fn threads(&self) -> u16 {
         if self.proactor_threads > 0 {
             return self.proactor_threads;
         }
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        u16::try_from(cores)
-            .unwrap_or(PROACTOR_THREADS_MAX)
-            .min(PROACTOR_THREADS_MAX)
+        default_threads(std::thread::available_parallelism().map_or(1, usize::from))
     }
 
     pub fn tracing_level(&self) -> tracing::Level {
@@ -352,6 +367,8 @@ mod tests {
         assert!(!flags.logtostderr);
         assert_eq!(flags.loglevel, LogLevel::Info);
         assert!(flags.threads() >= 1);
+        assert_eq!([1, 2, 3, 8].map(default_threads), [1, 1, 3, 8]);
+        assert_eq!(default_threads(1 << 20), PROACTOR_THREADS_MAX);
         assert_eq!(flags.config(6379), Config::default());
         assert_eq!(flags.plants(), 0);
         assert_eq!(

@@ -124,6 +124,7 @@ fn needs_memory(plan: &Plan) -> bool {
         Plan::Gather(state) => state.spec.has(cmd::flag::DENYOOM),
         Plan::Exec(state) => crate::multi::needs_memory(state),
         Plan::Batch { .. }
+        | Plan::Pipeline(_)
         | Plan::Watch
         | Plan::Refused(_)
         | Plan::Node { .. }
@@ -150,6 +151,7 @@ fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
         Plan::Gather(state) => state.spec.incoming_bytes(&state.argv),
         Plan::Exec(state) => crate::multi::incoming_bytes(state, shard),
         Plan::Batch { .. }
+        | Plan::Pipeline(_)
         | Plan::Watch
         | Plan::Refused(_)
         | Plan::Node { .. }
@@ -249,7 +251,7 @@ fn finish_scheduling(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
 }
 
 /// Withdraws transaction `txid` from the shards that accepted it; nobody waits for the answers.
-fn cancel(node: &mut Node, conn: &Conn, txid: TxId, shards: Vec<ThreadId>, cx: &mut Cx) {
+pub(crate) fn cancel(node: &mut Node, conn: &Conn, txid: TxId, shards: Vec<ThreadId>, cx: &mut Cx) {
     for to in shards {
         let op = HopOp::Cancel { txid };
         node.send_hop(conn, to, SEQ_NO_REPLY, None, vec![op], cx);
@@ -262,6 +264,7 @@ pub(crate) fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
             txid: *txid,
             conclude,
             time: TxTime::At(*now_ms),
+            schedules: false,
         }),
         TxPhase::None => None,
         TxPhase::Scheduling { .. } => unreachable!("hops sent before scheduling finished"),
@@ -270,10 +273,14 @@ pub(crate) fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
 
 /// Sends the plan's first hops.
 fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
+    if let Plan::Pipeline(_) = pending.plan {
+        return crate::node::pipeline::launch(node, conn, pending, cx);
+    }
     let mut sends: Vec<(ThreadId, Vec<HopOp>, Option<TxHop>)> = Vec::new();
     let (last_hop, first_of_two) = (tx_hop(pending, true), tx_hop(pending, false));
     match &mut pending.plan {
         Plan::Batch { .. } => unreachable!("batches are sent as they are built"),
+        Plan::Pipeline(_) => unreachable!("launched above"),
         Plan::Watch => unreachable!("watches are sent as they are built"),
         Plan::Refused(_) => unreachable!("a refused plan launches nothing"),
         Plan::Block { .. } => unreachable!("a blocking attempt is sent as it is built"),
@@ -581,6 +588,7 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
     }
     match &mut pending.plan {
         Plan::Exec(_) => crate::multi::fold(pending, from, results),
+        Plan::Pipeline(_) => crate::node::pipeline::fold(pending, from, results),
         Plan::Watch | Plan::Refused(_) => {}
         Plan::Block { outcome, .. } => *outcome = results.into_iter().next(),
         Plan::Batch { replies } => {
@@ -645,7 +653,12 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
 
 /// Moves a plan forward once nothing is outstanding: the final reply, or None when a next
 /// phase sent more hops (scheduling done, a gather's stores).
-fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx) -> Option<Reply> {
+pub(crate) fn advance(
+    node: &mut Node,
+    conn: &mut Conn,
+    pending: &mut Pending,
+    cx: &mut Cx,
+) -> Option<Reply> {
     debug_assert_eq!(pending.outstanding, 0);
     if let TxPhase::Scheduling { .. } = pending.tx {
         finish_scheduling(node, conn, pending, cx);
@@ -655,6 +668,7 @@ fn advance(node: &mut Node, conn: &mut Conn, pending: &mut Pending, cx: &mut Cx)
     }
     match &mut pending.plan {
         Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
+        Plan::Pipeline(_) => crate::node::pipeline::advance(node, conn, pending, cx),
         Plan::Watch => Some(Reply::OK),
         Plan::Refused(reply) => Some(std::mem::replace(reply, Reply::OK)),
         Plan::Block { .. } => unreachable!("a blocking attempt's result goes to node::blocking"),

@@ -32,6 +32,10 @@ pub struct TxHop {
     /// The transaction's last hop on this shard: release its intents afterwards.
     pub conclude: bool,
     pub time: TxTime,
+    /// The hop schedules its transaction on arrival, its commands' keys as the intents, and
+    /// runs when it is runnable there: a pipeline's part on another shard (`pipeline.rs`). A
+    /// shard that refuses answers `Declined` with the ops unrun.
+    pub schedules: bool,
 }
 
 /// The time a transaction's hop runs at.
@@ -136,6 +140,9 @@ pub enum HopResult {
     KeyReady,
     /// The answer to `Unblock`: true when the waiter was withdrawn unserved.
     Unblocked(bool),
+    /// A hop that `schedules` itself was refused here (a conflicting higher txid is queued):
+    /// nothing ran, and its ops come back for the retry.
+    Declined(Vec<HopOp>),
 }
 
 #[derive(Debug)]
@@ -285,6 +292,8 @@ pub enum TxPhase {
 pub enum Plan {
     /// Commands squashed into one hop to one shard; their replies, in order.
     Batch { replies: Vec<Reply> },
+    /// Pipelined commands on this thread's shard and one other, run as one transaction.
+    Pipeline(Box<crate::node::pipeline::PipelineState>),
     /// A keyed command split by shard; `positions[i]` lists where part i's key replies go.
     Split {
         spec: &'static CommandSpec,

@@ -4,7 +4,9 @@
 //! Routing: a key belongs to shard `shard_of(key) % threads` (the `{hashtag}` if there is one).
 //! A command whose keys all live here runs at once, inside the step that decoded it: no txid, no
 //! message. Otherwise the connection sends a hop and waits; consecutive pipelined commands for
-//! the same remote shard ride in one hop. Multi-key commands split by shard (MGET, MSET, DEL…)
+//! the same remote shard ride in one hop, and when they mix with commands for this shard the
+//! batch runs as one transaction in one round trip (`pipeline.rs`). Multi-key commands split
+//! by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
 pub mod blocking;
@@ -14,6 +16,7 @@ pub mod coord;
 pub mod cx;
 pub mod hop;
 pub mod multi;
+pub mod pipeline;
 pub mod pubsub;
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -709,7 +712,7 @@ impl Node {
     }
 
     /// The intents a hop needs: exclusive for writes, shared for reads and for WATCH.
-    fn run_locks(db: u16, ops: &[HopOp]) -> Vec<(u16, Vec<u8>, LockMode)> {
+    pub(crate) fn run_locks(db: u16, ops: &[HopOp]) -> Vec<(u16, Vec<u8>, LockMode)> {
         let mut locks = Vec::new();
         for op in ops {
             match op {
@@ -739,7 +742,7 @@ impl Node {
     }
 
     /// Whether plain (non-transaction) ops must wait behind a transaction's intents.
-    fn hop_blocked(&self, db: u16, ops: &[HopOp]) -> bool {
+    pub(crate) fn hop_blocked(&self, db: u16, ops: &[HopOp]) -> bool {
         if self.txq.is_empty() {
             return false;
         }
@@ -855,6 +858,8 @@ impl Node {
 
     /// Sends `argv` to shard `to`, with the following pipelined commands that also go only to
     /// `to`, in one hop. `argv` is the caller's decoding buffer: the hop gets exact copies.
+    /// When `to` is another thread's shard, pipelined commands for this shard join the batch
+    /// too, and a batch that holds both runs as one transaction (`pipeline.rs`).
     fn send_batch(
         &mut self,
         conn: &mut Conn,
@@ -868,12 +873,14 @@ impl Node {
             argv: argv.clone(),
             admit: true,
         }];
+        let mut owners = vec![to];
+        let mixed = to != self.thread;
         while ops.len() < SQUASH_COMMANDS_MAX {
             let Ok(true) = conn.decoder.next_command_into(argv) else {
                 break;
             };
-            match self.squashable(conn, argv, to) {
-                Some(spec) => {
+            match self.squashable(conn, argv, to, mixed) {
+                Some((spec, owner)) => {
                     self.counters.commands_processed += 1;
                     conn.commands_processed += 1;
                     ops.push(HopOp::Run {
@@ -881,12 +888,16 @@ impl Node {
                         argv: argv.clone(),
                         admit: true,
                     });
+                    owners.push(owner);
                 }
                 None => {
                     conn.stashed = Some(std::mem::take(argv));
                     break;
                 }
             }
+        }
+        if owners.contains(&self.thread) && mixed {
+            return pipeline::start(self, conn, to, ops, owners, cx);
         }
         let seq = self.next_seq();
         let count = ops.len();
@@ -921,9 +932,16 @@ impl Node {
         Flow::Stop
     }
 
-    /// The spec of `argv` when it can ride in a batch to `to`: a valid keyed command whose keys
-    /// all live on `to`.
-    fn squashable(&self, conn: &Conn, argv: &Argv, to: ThreadId) -> Option<&'static CommandSpec> {
+    /// The spec of `argv` and its shard when it can ride in a batch to `to`: a valid keyed
+    /// command, not a blocking one, whose keys all live on `to` (or, when `mixed`, all on this
+    /// thread's shard). Anything else ends the batch.
+    fn squashable(
+        &self,
+        conn: &Conn,
+        argv: &Argv,
+        to: ThreadId,
+        mixed: bool,
+    ) -> Option<(&'static CommandSpec, ThreadId)> {
         let spec = self.resolve(conn, argv).ok()?;
         let Exec::Shard { .. } = spec.exec else {
             return None;
@@ -931,18 +949,24 @@ impl Node {
         if spec.has(crate::cmd::flag::BLOCKING) {
             return None;
         }
-        let all_there = match spec.only_key_index(argv.len()) {
-            Some(i) => shard_of(&argv[i], self.threads) == to,
-            None => spec
-                .key_indexes(argv)
-                .iter()
-                .all(|&i| shard_of(&argv[i], self.threads) == to),
+        let owner = match spec.only_key_index(argv.len()) {
+            Some(i) => shard_of(&argv[i], self.threads),
+            None => {
+                let keys = spec.key_indexes(argv);
+                let owner = shard_of(&argv[*keys.first()?], self.threads);
+                keys.iter()
+                    .all(|&i| shard_of(&argv[i], self.threads) == owner)
+                    .then_some(owner)?
+            }
         };
-        all_there.then_some(spec)
+        (owner == to || (mixed && owner == self.thread)).then_some((spec, owner))
     }
 
     /// Work for this shard from a coordinator (on this thread or another).
     fn on_hop(&mut self, mut hop: Hop, cx: &mut Cx) {
+        if let Some(tx) = hop.tx.filter(|tx| tx.schedules) {
+            return pipeline::on_part(self, hop, tx, cx);
+        }
         if hop.tx.is_none() && self.hop_blocked(hop.db, &hop.ops) {
             // A plain command behind a transaction's intents: it queues as a one-hop
             // transaction. A fresh txid is above every one scheduled, so this cannot be refused.
@@ -958,6 +982,7 @@ impl Node {
                 txid,
                 conclude: true,
                 time: TxTime::ShardClock,
+                schedules: false,
             });
         }
         let Some(tx) = hop.tx else {
@@ -983,7 +1008,7 @@ impl Node {
     }
 
     /// Runs parked hops whose transactions became runnable, until none is.
-    fn wake(&mut self, cx: &mut Cx) {
+    pub(crate) fn wake(&mut self, cx: &mut Cx) {
         if cx.planted(Plant::LoseWakeup) && cx.random_u64().is_multiple_of(4) {
             cx.mark("plant.lose_wakeup");
             return;
@@ -1018,7 +1043,7 @@ impl Node {
 
     /// Runs a hop's ops, answers the coordinator, and concludes its transaction here if it was
     /// the last hop; true when it concluded one (the queue changed).
-    fn run_hop(&mut self, mut hop: Hop, cx: &mut Cx) -> bool {
+    pub(crate) fn run_hop(&mut self, mut hop: Hop, cx: &mut Cx) -> bool {
         let reorder = cx.planted(Plant::SkipShardOrdering) && hop.ops.len() > 1;
         if reorder {
             // The bug: a squashed batch runs in the wrong order (results are put back in order,
@@ -1085,7 +1110,7 @@ impl Node {
 
     /// Runs one op on this shard. `origin` is the hop's sender; `current` is the coordinating
     /// connection when it lives on this thread (it is out of `conns` while it runs).
-    fn run_hop_op(
+    pub(crate) fn run_hop_op(
         &mut self,
         db: u16,
         now_ms: u64,

@@ -283,6 +283,11 @@ impl Damselfly {
                 "--bind".into(),
                 LOOPBACK.into(),
             ];
+            // Two threads unless the test says otherwise, so keys spread over shards whatever
+            // the machine's default (one thread on two cores or fewer).
+            if !extra.iter().any(|a| a.starts_with("--proactor_threads")) {
+                all.extend(["--proactor_threads".to_string(), "2".to_string()]);
+            }
             all.extend(extra.iter().cloned());
             all
         });
