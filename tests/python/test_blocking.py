@@ -41,7 +41,9 @@ def both_ports():
     ports = (conftest._free_port(), conftest._free_port())
     saved = os.environ.pop("DIFF_AGAINST_REDIS", None)
     try:
-        damselfly_cmd = conftest._command(ports[1])
+        # Two threads whatever the machine's default: waiters, pushers and keys on different
+        # threads are the point.
+        damselfly_cmd = conftest._command(ports[1]) + ["--proactor_threads", "2"]
     finally:
         if saved is not None:
             os.environ["DIFF_AGAINST_REDIS"] = saved
