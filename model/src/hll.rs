@@ -362,7 +362,7 @@ fn estimate(registers: &[u8]) -> u64 {
         z *= 0.5;
     }
     z += m * sigma(f64::from(histogram[0]) / m);
-    (0.721347520444481703680 * m * m / z).round() as u64
+    (0.721_347_520_444_481_7 * m * m / z).round() as u64
 }
 
 fn read(cx: &Ctx, key: &[u8]) -> Result<Option<Hll>, Resp> {

@@ -33,9 +33,12 @@ pub struct Group {
     pub consumers: BTreeMap<Vec<u8>, BTreeSet<Id>>,
 }
 
+/// An entry's field-value pairs, in order.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stream {
-    pub entries: BTreeMap<Id, Vec<(Vec<u8>, Vec<u8>)>>,
+    pub entries: BTreeMap<Id, Fields>,
     pub last_id: Id,
     pub groups: BTreeMap<Vec<u8>, Group>,
 }
@@ -136,10 +139,7 @@ enum Trim {
 
 fn trim(s: &mut Stream, how: &Trim) -> u64 {
     let mut removed = 0;
-    loop {
-        let Some((&first, _)) = s.entries.iter().next() else {
-            break;
-        };
+    while let Some((&first, _)) = s.entries.iter().next() {
         let go = match how {
             Trim::MaxLen(n) => s.entries.len() as u64 > *n,
             Trim::MinId(min) => first < *min,
@@ -201,7 +201,7 @@ pub(crate) fn xadd(cx: &mut Ctx, argv: &[Vec<u8>]) -> Resp {
         tri!(parse_id(id_arg, 0, true))
     };
     let fields = argv.len() - at - 1;
-    if fields < 2 || !fields.is_multiple_of(2) {
+    if fields < 2 || fields % 2 != 0 {
         return Resp::err("ERR wrong number of arguments for 'xadd' command");
     }
     if !star_seq && given == (0, 0) {

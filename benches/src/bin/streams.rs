@@ -285,7 +285,7 @@ fn throughput_row(
                         &[b"XADD", &keys[c], b"*", b"f1", VALUE_16, b"f2", VALUE_16],
                         &mut out,
                     ),
-                    Test::ReadAck if n % 2 == 0 => encode(
+                    Test::ReadAck if n.is_multiple_of(2) => encode(
                         &[
                             b"XREADGROUP",
                             b"GROUP",
