@@ -23,6 +23,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod args;
+pub mod command;
 pub mod conn;
 pub mod load;
 pub mod procfs;

@@ -88,6 +88,24 @@ pub fn run_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
 
 /// Runs and checks one world, as `run_seed` derives it or adjusted (`without_collections`).
 pub fn run_config(config: SimConfig) -> Result<RunReport, Failure> {
+    run_checked(config, |config, world| {
+        check::check_history(config, &world.history)
+    })
+}
+
+/// Runs one queue seed (`SimConfig::queue_from_seed`) and checks that every element pushed
+/// is popped once or still queued, never twice and never lost, and that waiters are served in
+/// the order they blocked (`queue::check`).
+pub fn run_queue_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
+    let config = SimConfig::queue_from_seed(seed).with_plants(plants);
+    run_checked(config, |_, world| queue::check(world).map(|()| 0))
+}
+
+/// Runs one world, then `check` on it (its answer: the linearizability search's steps).
+fn run_checked(
+    config: SimConfig,
+    check: impl Fn(&SimConfig, &World) -> Result<u64, String>,
+) -> Result<RunReport, Failure> {
     let seed = config.seed;
     let plants = config.plants.clone();
     let plants = plants.as_slice();
@@ -116,7 +134,7 @@ pub fn run_config(config: SimConfig) -> Result<RunReport, Failure> {
     if let Err(reason) = run {
         return Err(fail(reason, world.trace_tail()));
     }
-    let search_steps = match check::check_history(&config, &world.history) {
+    let search_steps = match check(&config, &world) {
         Ok(steps) => steps,
         Err(reason) => return Err(fail(reason, world.trace_tail())),
     };
@@ -126,47 +144,6 @@ pub fn run_config(config: SimConfig) -> Result<RunReport, Failure> {
         requests: world.history.len(),
         events: world.events_processed(),
         search_steps,
-    })
-}
-
-/// Runs one queue seed (`SimConfig::queue_from_seed`) and checks that every element pushed
-/// is popped once or still queued, never twice and never lost.
-pub fn run_queue_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
-    let config = SimConfig::queue_from_seed(seed).with_plants(plants);
-    let described = format!("{config:?}");
-    let fail = |reason: String, tail: Vec<String>| Failure {
-        seed,
-        config: described.clone(),
-        reason,
-        trace_tail: tail,
-        plants: plants.to_vec(),
-    };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut world = World::new(config.clone());
-        let run = world.run();
-        (world, run)
-    }));
-    let (world, run) = match outcome {
-        Ok(done) => done,
-        Err(panic) => {
-            return Err(fail(
-                format!("engine panicked: {}", panic_text(&panic)),
-                Vec::new(),
-            ))
-        }
-    };
-    if let Err(reason) = run {
-        return Err(fail(reason, world.trace_tail()));
-    }
-    if let Err(reason) = queue::check(&world) {
-        return Err(fail(reason, world.trace_tail()));
-    }
-    Ok(RunReport {
-        seed,
-        trace_hash: world.trace_hash(),
-        requests: world.history.len(),
-        events: world.events_processed(),
-        search_steps: 0,
     })
 }
 

@@ -20,6 +20,7 @@ use std::thread;
 use std::time::Duration;
 
 use benches::args::{flag, usage, Args, Flag};
+use benches::command::encode_argv_into;
 use benches::procfs;
 use benches::redis_benchmark::parse_csv;
 use benches::server::{self, Kind, Server, ServerSpec};
@@ -164,15 +165,6 @@ fn throughput(setup: &Setup, requests: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn encode(argv: &[Vec<u8>], out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for arg in argv {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// Reads until `replies` integer replies (one line each) have arrived.
 fn read_lines(stream: &mut TcpStream, replies: u64) -> Result<(), String> {
     let mut buf = vec![0u8; 64 * 1024];
@@ -201,7 +193,7 @@ fn load_hll(server: &Server, elements: u64) -> Result<(), String> {
         let first = b * LOAD_BATCH_ELEMENTS;
         let last = (first + LOAD_BATCH_ELEMENTS).min(elements);
         argv.extend((first..last).map(|e| format!("element:{e}").into_bytes()));
-        encode(&argv, &mut out);
+        encode_argv_into(&argv, &mut out);
         pending += 1;
         if pending == LOAD_PIPELINE || b + 1 == batches {
             stream.write_all(&out).map_err(|e| e.to_string())?;

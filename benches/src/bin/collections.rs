@@ -18,6 +18,7 @@ use std::thread;
 use std::time::Duration;
 
 use benches::args::{flag, usage, Args, Flag};
+use benches::command::encode_argv_into;
 use benches::procfs;
 use benches::redis_benchmark::{self, BenchOptions};
 use benches::server::{self, Kind, Server, ServerSpec};
@@ -193,15 +194,6 @@ fn string_shape(key_len: usize, keys: u64) -> Shape {
     }
 }
 
-fn encode(argv: &[Vec<u8>], out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for arg in argv {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 /// Reads until `replies` top-level replies have arrived, failing on any error reply. Every
 /// reply of the loaders is an integer or +OK, one line each.
 fn read_replies(stream: &mut TcpStream, replies: usize) -> Result<(), String> {
@@ -230,7 +222,7 @@ fn load(server: &Server, shape: &Shape) -> Result<(), String> {
     let mut pending = 0;
     for k in 0..shape.keys {
         for argv in (shape.commands)(k) {
-            encode(&argv, &mut out);
+            encode_argv_into(&argv, &mut out);
             pending += 1;
         }
         if pending >= PIPELINE_BATCH || k + 1 == shape.keys {

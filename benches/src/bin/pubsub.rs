@@ -14,28 +14,11 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Instant;
 
+use benches::command::{encode, flag_value};
 use benches::server::{self, Kind, Server, ServerSpec};
 
 const MESSAGE_LEN_BYTES: usize = 64;
 const CHANNEL: &str = "bench";
-
-fn flag_value(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
 
 /// Reads until `len` bytes have arrived (the subscriber's share of the run).
 fn drain(stream: &mut TcpStream, mut len: usize) -> Result<(), String> {

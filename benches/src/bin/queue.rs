@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
+use benches::command::{encode, flag_value};
 use benches::server::{self, Kind, Server, ServerSpec};
 use hdrhistogram::Histogram;
 
@@ -31,24 +32,6 @@ fn spread_keys(threads: u16) -> [&'static str; 2] {
         .find(|k| threads == 1 || damselfly_core::node::shard_of(k.as_bytes(), threads) != owner)
         .expect("a key on another shard");
     [first, Box::leak(second.into_boxed_str())]
-}
-
-fn flag_value(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
-
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for arg in args {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
 }
 
 fn read_line(reader: &mut BufReader<TcpStream>) -> Result<String, String> {

@@ -19,6 +19,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use benches::args::{flag, usage, Args, Flag};
+use benches::command::encode_into;
 use benches::procfs;
 use benches::server::{self, Kind, Server, ServerSpec};
 
@@ -61,15 +62,6 @@ const VALUE_16: &[u8] = b"vvvvvvvvvvvvvvvv";
 const LOAD_BATCH: usize = 256;
 /// Time for allocators to return or settle pages before RSS is read.
 const SETTLE: Duration = Duration::from_millis(2000);
-
-fn encode(argv: &[&[u8]], out: &mut Vec<u8>) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
-    for arg in argv {
-        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-        out.extend_from_slice(arg);
-        out.extend_from_slice(b"\r\n");
-    }
-}
 
 /// The length of the whole reply at the front of `buf` (arrays and maps included), or `None`
 /// when it is not all here. An error reply fails the run.
@@ -151,7 +143,7 @@ fn load_stream(server: &Server, key: &[u8], first: u64, entries: u64) -> Result<
     let (mut out, mut buf, mut pending) = (Vec::new(), Vec::new(), 0);
     for i in 0..entries {
         let id = format!("{}-0", first + i);
-        encode(
+        encode_into(
             &[
                 b"XADD",
                 key,
@@ -260,7 +252,7 @@ fn throughput_row(
         for key in &keys {
             load_stream(&server, key, 1, per_client / 2 + 1)?;
             let mut group = Vec::new();
-            encode(&[b"XGROUP", b"CREATE", key, b"g", b"0"], &mut group);
+            encode_into(&[b"XGROUP", b"CREATE", key, b"g", b"0"], &mut group);
             server.command(&group)?;
         }
     }
@@ -281,11 +273,11 @@ fn throughput_row(
                 let n = sent_cmds[c];
                 sent_cmds[c] += 1;
                 match test {
-                    Test::Xadd => encode(
+                    Test::Xadd => encode_into(
                         &[b"XADD", &keys[c], b"*", b"f1", VALUE_16, b"f2", VALUE_16],
                         &mut out,
                     ),
-                    Test::ReadAck if n.is_multiple_of(2) => encode(
+                    Test::ReadAck if n.is_multiple_of(2) => encode_into(
                         &[
                             b"XREADGROUP",
                             b"GROUP",
@@ -301,7 +293,7 @@ fn throughput_row(
                     ),
                     Test::ReadAck => {
                         let id = format!("{}-0", n / 2 + 1);
-                        encode(&[b"XACK", &keys[c], b"g", id.as_bytes()], &mut out);
+                        encode_into(&[b"XACK", &keys[c], b"g", id.as_bytes()], &mut out);
                     }
                 }
             }

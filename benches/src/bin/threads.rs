@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use benches::command::flag_value;
 use benches::procfs;
 use benches::redis_benchmark::{self, BenchOptions};
 use benches::server::{self, Kind, Server, ServerSpec};
@@ -23,14 +24,6 @@ use benches::server::{self, Kind, Server, ServerSpec};
 const CLIENTS: usize = 50;
 const VALUE_LEN_BYTES: usize = 256;
 const RUN_TIME_MAX: Duration = Duration::from_secs(300);
-
-fn flag_value(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_string())
-}
 
 /// A server configuration under test.
 #[derive(Clone, Copy, Debug, PartialEq)]
