@@ -53,6 +53,19 @@ impl BlockedKeys {
         }
     }
 
+    /// Every key with waiters in database `db` is ready (its contents were swapped).
+    pub fn signal_db(&mut self, db: u16) {
+        let keys: Vec<BlockedKey> = self
+            .waiters
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .cloned()
+            .collect();
+        for (db, key) in keys {
+            self.signal(db, &key);
+        }
+    }
+
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()
     }

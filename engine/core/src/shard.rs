@@ -363,6 +363,10 @@ impl Shard {
 
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
+        // Clients blocked on keys of either database may find them filled now (Redis's
+        // scanDatabaseForReadyKeys after SWAPDB).
+        self.blocked.signal_db(a as u16);
+        self.blocked.signal_db(b as u16);
     }
 
     pub fn flush_all(&mut self) {

@@ -953,6 +953,23 @@ mod tests {
     }
 
     #[test]
+    fn move_and_swapdb_fill_a_waited_key() {
+        for threads in [1, 3] {
+            let mut c = TestCluster::new(threads);
+            let (w, p) = (c.connect(0), c.connect(threads - 1));
+            c.cmd(w, &["SELECT", "1"]);
+            blocked(&mut c, w, &["BLPOP", "k", "0"]);
+            c.cmd(p, &["RPUSH", "k", "moved"]);
+            assert_eq!(c.cmd_text(p, &["MOVE", "k", "1"]), ":1\r\n");
+            assert_eq!(text(&mut c, w), pair("k", "moved"));
+            blocked(&mut c, w, &["BLPOP", "k", "0"]);
+            c.cmd(p, &["RPUSH", "k", "swapped"]);
+            assert_eq!(c.cmd_text(p, &["SWAPDB", "0", "1"]), "+OK\r\n");
+            assert_eq!(text(&mut c, w), pair("k", "swapped"));
+        }
+    }
+
+    #[test]
     fn client_unblock_disconnects_and_multi() {
         for (threads, owner, waiter, other) in placements() {
             let mut c = TestCluster::new(threads);
