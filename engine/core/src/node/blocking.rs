@@ -608,31 +608,40 @@ pub(crate) fn serve_ready(node: &mut Node, cx: &mut Cx) {
 
 /// Serves the waiters of one ready key in arrival order while it can; false when a waiter's
 /// other key is held by a queued transaction (the key stays ready).
+///
+/// A cross-shard waiter told that the key is ready keeps its place and claims one element
+/// until it comes back: later waiters are served or told only while the key holds more
+/// elements than the told ones claim, so a key with many elements wakes as many cross-shard
+/// waiters at once, and a key with one wakes one.
 fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
+    let mut claimed = 0;
     loop {
         let queue = node.waiters.queues.get(&(db, key.to_vec()));
         let head = if cx.planted(crate::cx::Plant::ServeLastWaiter) {
             // The bug: the last to block is served first.
             queue.and_then(|q| q.back())
         } else {
-            queue.and_then(|q| q.front())
+            queue.and_then(|q| q.get(claimed))
         };
         let Some(&id) = head else {
             return true;
         };
         let waiter = &node.waiters.by_id[&id];
-        if waiter.notified {
-            return true; // its turn is out; the others wait for it to come back
-        }
         let blocking = lookup(waiter.spec).expect("a blocking command");
         let now_ms = node.shard.observe_time_ms(cx.wall_ms());
-        let holds_kind = node
-            .shard
-            .db(db as usize)
-            .peek(key, now_ms)
-            .is_some_and(|e| e.value().kind() == blocking.kind);
-        if !holds_kind {
+        let available = match node.shard.db(db as usize).peek(key, now_ms) {
+            Some(entry) if entry.value().kind() == blocking.kind => match entry.value() {
+                crate::db::ValueRef::Coll(c) => c.len(),
+                crate::db::ValueRef::Str(_) => 1,
+            },
+            _ => 0,
+        };
+        if available <= claimed {
             return true;
+        }
+        if waiter.notified {
+            claimed += 1; // its turn is out: one element is its until it comes back
+            continue;
         }
         if !waiter.served_here {
             node.waiters
@@ -641,7 +650,8 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
                 .expect("the waiter")
                 .notified = true;
             send_notice(node, id, HopResult::KeyReady, cx);
-            return true;
+            claimed += 1;
+            continue;
         }
         let spec = waiter.spec;
         let held = !node.txq.is_empty()
