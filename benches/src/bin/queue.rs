@@ -7,6 +7,7 @@
 //! two keys that live on different shards (the woken-and-retried path).
 //!
 //! Usage: queue [--producers 4] [--consumers 8] [--elements 100000] [--threads 2]
+//!              [--shapes one,spread] [--servers redis,damselfly]
 
 // A load generator owns clocks and threads (see the crate root).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -186,7 +187,16 @@ fn main() -> Result<(), String> {
     let spread: &'static [&'static str] = Box::leak(Box::new(spread_keys(
         threads.parse().map_err(|_| "bad --threads")?,
     )));
-    for (shape, keys) in [("one key", ONE_KEY), ("two keys, two shards", spread)] {
+    let shapes = flag_value(&args, "--shapes", "one,spread");
+    let servers = flag_value(&args, "--servers", "redis,damselfly");
+    let wanted = |list: &str, name: &str| list.split(',').any(|w| w == name);
+    for (shape_name, shape, keys) in [
+        ("one", "one key", ONE_KEY),
+        ("spread", "two keys, two shards", spread),
+    ] {
+        if !wanted(&shapes, shape_name) {
+            continue;
+        }
         for (kind, bin, extra) in [
             (Kind::Redis, PathBuf::from("/usr/bin/redis-server"), vec![]),
             (
@@ -195,6 +205,9 @@ fn main() -> Result<(), String> {
                 vec!["--proactor_threads".to_string(), threads.clone()],
             ),
         ] {
+            if !wanted(&servers, kind.name()) {
+                continue;
+            }
             let server = Server::start(&ServerSpec {
                 kind,
                 bin,
