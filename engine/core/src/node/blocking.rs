@@ -686,9 +686,11 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
     }
 }
 
-/// Sends a notice to a waiter's thread, as a message even to this thread: it must not overtake
-/// the answer of the attempt that blocked the client, which may still be on its way here (an
-/// attempt queued behind a transaction travels as a message too).
+/// Sends a notice to a waiter's thread. A notice must not overtake the answer of the attempt
+/// that blocked the client, which may still be on its way (an attempt queued behind a
+/// transaction travels as a message, even to this thread): so it goes as a message, unless the
+/// client is on this thread and already blocked in this command, when it is handled once the
+/// step's work is done (`Node::deliveries`), saving the thread a message to itself.
 fn send_notice(node: &mut Node, id: WaiterId, notice: HopResult, cx: &mut Cx) {
     let done = HopDone {
         from: node.thread,
@@ -696,7 +698,16 @@ fn send_notice(node: &mut Node, id: WaiterId, notice: HopResult, cx: &mut Cx) {
         seq: id.seq,
         results: vec![notice],
     };
-    cx.send(id.thread, crate::cx::Msg::HopDone(done));
+    let blocked_here = id.thread == node.thread
+        && node
+            .conns
+            .get(&id.conn)
+            .is_some_and(|c| matches!(&c.state, ConnState::Blocked(b) if b.waiter_seq == id.seq));
+    if blocked_here {
+        node.deliveries.push_back(done);
+    } else {
+        cx.send(id.thread, crate::cx::Msg::HopDone(done));
+    }
 }
 
 /// The connection goes away: withdraw its wait without waiting for answers.

@@ -94,6 +94,9 @@ pub struct Node {
     pub(crate) pubsub: pubsub::Registry,
     /// Clients blocked on this shard's keys (BLPOP…).
     pub(crate) waiters: blocking::Waiters,
+    /// Blocking notices for this thread's own blocked clients, handled once the step's work
+    /// is done, as Redis answers unblocked clients after the command that served them.
+    pub(crate) deliveries: std::collections::VecDeque<HopDone>,
     next_seq: u64,
     /// Rate limit of the cross-protocol attack warning.
     security_warning: server::LogLimiter,
@@ -134,6 +137,7 @@ impl Node {
             txq: TxQueue::default(),
             pubsub: pubsub::Registry::default(),
             waiters: blocking::Waiters::default(),
+            deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
             argv: Argv::new(),
@@ -200,8 +204,15 @@ impl Node {
             Msg::Hop(hop) => self.on_hop(hop, cx),
             Msg::HopDone(done) => self.on_hop_done(done, cx),
         }
-        // What this step made ready and did not serve yet (a transaction's keys, now free).
-        blocking::serve_ready(self, cx);
+        // What this step made ready and did not serve yet (a transaction's keys, now free),
+        // then this thread's served clients (whose next commands may make more keys ready).
+        loop {
+            blocking::serve_ready(self, cx);
+            let Some(done) = self.deliveries.pop_front() else {
+                break;
+            };
+            self.on_hop_done(done, cx);
+        }
         if cx.verify() {
             self.check_invariants();
         }
@@ -210,6 +221,10 @@ impl Node {
     pub fn check_invariants(&self) {
         self.shard.check_invariants();
         self.waiters.check_invariants(&self.shard);
+        assert!(
+            self.deliveries.is_empty(),
+            "blocking notices left unhandled"
+        );
         self.txq.check_invariants();
         self.pubsub.check_invariants(self.conns.values());
         for conn in self.conns.values() {
