@@ -65,6 +65,25 @@ pub fn parse_timeout_seconds(arg: &[u8]) -> Result<Timeout, CmdError> {
     })
 }
 
+/// The timeout in the last argument (BLPOP, BLMOVE, BZPOPMIN…).
+pub fn last_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
+    parse_timeout_seconds(&argv[argv.len() - 1])
+}
+
+/// The timeout in the first argument (BLMPOP, BZMPOP).
+pub fn first_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
+    parse_timeout_seconds(&argv[1])
+}
+
+/// BLMPOP and BZMPOP are LMPOP and ZMPOP with the timeout in front: their arguments without it.
+pub fn without_first_arg_timeout(argv: &Argv) -> Argv {
+    let mut rest = Argv::from_slices(&[&argv[0]]);
+    for arg in argv.iter().skip(2) {
+        rest.push(arg);
+    }
+    rest
+}
+
 /// The blocking behaviour of `spec`, when it is a blocking command that has one.
 pub fn lookup(spec: &CommandSpec) -> Option<&'static Blocking> {
     let families = [

@@ -28,7 +28,9 @@ use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
-use crate::cmd::blocking::{parse_timeout_seconds, Blocking, Timeout};
+use crate::cmd::blocking::{
+    first_arg_timeout, last_arg_timeout, without_first_arg_timeout, Blocking,
+};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::db::{End, Kind, ListValue};
@@ -617,14 +619,6 @@ fn lmpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 // ---------------------------------------------------------------------------------------------
 // Blocking commands: the attempt (the row's handler) and the serve from a ready key.
 
-fn last_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
-    parse_timeout_seconds(&argv[argv.len() - 1])
-}
-
-fn first_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
-    parse_timeout_seconds(&argv[1])
-}
-
 /// BLPOP/BRPOP's attempt: the timeout, then the first key holding a list (WRONGTYPE for a key
 /// of another type met before one).
 fn blocking_pop(ecx: &mut ExecCx, argv: &Argv, end: End) -> Result<Reply, CmdError> {
@@ -706,22 +700,13 @@ fn serve_blmove(ecx: &mut ExecCx, argv: &Argv, _key: &[u8]) -> Result<Reply, Cmd
     serve_move(ecx, argv, from, to)
 }
 
-/// BLMPOP is LMPOP with the timeout in front: `BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT n]`.
-fn lmpop_part(argv: &Argv) -> Argv {
-    let mut rest = Argv::from_slices(&[&argv[0]]);
-    for arg in argv.iter().skip(2) {
-        rest.push(arg);
-    }
-    rest
-}
-
 fn blmpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     first_arg_timeout(argv)?;
-    lmpop(ecx, &lmpop_part(argv))
+    lmpop(ecx, &without_first_arg_timeout(argv))
 }
 
 fn serve_blmpop(ecx: &mut ExecCx, argv: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
-    let (_, end, count) = parse_lmpop(&lmpop_part(argv))?;
+    let (_, end, count) = parse_lmpop(&without_first_arg_timeout(argv))?;
     if !holds_list(ecx, key) {
         return Ok(Reply::NilArray);
     }

@@ -43,7 +43,7 @@ use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, parse_scan_cursor, parse_scan_options, Args};
-use crate::cmd::blocking::{parse_timeout_seconds, Blocking, Timeout};
+use crate::cmd::blocking::{first_arg_timeout, last_arg_timeout, Blocking};
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
 use crate::db::{cmp_zset_entries, Collection, Kind, Member, Value, ValueRef, ZSetValue};
@@ -88,14 +88,6 @@ pub const BLOCKING: &[(&str, Blocking)] = &[
         },
     ),
 ];
-
-fn last_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
-    parse_timeout_seconds(&argv[argv.len() - 1])
-}
-
-fn first_arg_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
-    parse_timeout_seconds(&argv[1])
-}
 
 const ZSET: Family = Family {
     group: "sorted-set",

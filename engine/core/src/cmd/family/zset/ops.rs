@@ -355,25 +355,16 @@ pub(super) fn serve_bzpopmax(ecx: &mut ExecCx, _: &Argv, key: &[u8]) -> Result<R
     Ok(pop_one(ecx, key, true)?.unwrap_or(Reply::NilArray))
 }
 
-/// BZMPOP is ZMPOP with the timeout in front: `BZMPOP timeout numkeys key… MIN|MAX [COUNT n]`.
-fn zmpop_part(argv: &Argv) -> Argv {
-    let mut rest = Argv::from_slices(&[&argv[0]]);
-    for arg in argv.iter().skip(2) {
-        rest.push(arg);
-    }
-    rest
-}
-
 pub(super) fn bzmpop(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     first_arg_timeout(argv)?;
-    zmpop(ecx, &zmpop_part(argv))
+    zmpop(ecx, &crate::cmd::blocking::without_first_arg_timeout(argv))
 }
 
 pub(super) fn serve_bzmpop(ecx: &mut ExecCx, argv: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
     if !holds_zset(ecx, key) {
         return Ok(Reply::NilArray);
     }
-    let (_, max, count) = parse_zmpop(&zmpop_part(argv))?;
+    let (_, max, count) = parse_zmpop(&crate::cmd::blocking::without_first_arg_timeout(argv))?;
     let mut one = Argv::from_slices(&[&argv[0][..], b"1", key]);
     one.push(if max { b"MAX" } else { b"MIN" });
     one.push(b"COUNT");
