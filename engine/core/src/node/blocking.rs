@@ -90,10 +90,6 @@ pub struct Waiters {
 }
 
 impl Waiters {
-    pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
-    }
-
     pub fn check_invariants(&self, shard: &crate::shard::Shard) {
         for ((db, key), queue) in &self.queues {
             assert!(!queue.is_empty(), "an empty waiter queue");
