@@ -1,4 +1,4 @@
-"""Blocking list commands with several connections: each scenario runs against redis-server 7.0
+"""Blocking commands (lists, sorted sets, XREAD and XREADGROUP) with several connections: each scenario runs against redis-server 7.0
 and against Damselfly in the same test, and their observations must be equal. Then a
 producer/consumer run on Damselfly's threads counts every element exactly once.
 
@@ -194,6 +194,102 @@ def scenario_sorted_sets(port):
             _call(r, "BZPOPMIN", "z9", "0.01"), _call(r, "BZMPOP", "0.01", "1", "z9", "MIN")]
 
 
+def scenario_xread_waits_for_new_entries(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    r.xadd("s1", {"f": "old"}, id="1-1")
+    dollar = _in_background(port, "XREAD", "BLOCK", "5000", "STREAMS", "s1", "s2", "$", "$")
+    past_id = _in_background(port, "XREAD", "COUNT", "1", "BLOCK", "5000", "STREAMS", "s1",
+                             "5-0")
+    r.xadd("s1", {"f": "a"}, id="3-0")  # past `$` only
+    _join(dollar[0])
+    still_waiting = past_id[0].is_alive()
+    pipe = r.pipeline(transaction=True)
+    pipe.xadd("s1", {"f": "b"}, id="6-0")
+    pipe.xadd("s1", {"f": "c"}, id="7-0")
+    pipe.execute()
+    _join(past_id[0])
+    forever = _in_background(port, "XREAD", "BLOCK", "0", "STREAMS", "s2", "$")
+    r.xadd("s2", {"g": "1"}, id="1-0")
+    _join(forever[0])
+    started = time.monotonic()
+    timed_out = _call(redis.Redis(port=port), "XREAD", "BLOCK", "200", "STREAMS", "s1", "$")
+    waited = time.monotonic() - started
+    return [dollar[1]["reply"], still_waiting, past_id[1]["reply"], forever[1]["reply"],
+            timed_out, 0.15 < waited < 2.0,
+            _call(r, "XREAD", "BLOCK", "-1", "STREAMS", "s1", "$"),
+            _call(r, "XREAD", "BLOCK", "1.5", "STREAMS", "s1", "$")]
+
+
+def scenario_xread_stays_blocked_through_other_writes(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    r.xadd("s", {"f": "v"}, id="1-1")
+    waiter = _in_background(port, "XREAD", "BLOCK", "5000", "STREAMS", "s", "$")
+    r.execute_command("XSETID", "s", "5-5")
+    r.xtrim("s", maxlen=0)
+    r.delete("s")
+    r.lpush("s", "x")
+    time.sleep(SCENARIO_WAIT_S)
+    still_blocked = waiter[0].is_alive()
+    r.delete("s")
+    r.xadd("s", {"f": "w"}, id="0-5")  # a new stream, below the `$` it waits past (1-1)
+    time.sleep(SCENARIO_WAIT_S)
+    still_blocked_after_lower = waiter[0].is_alive()
+    r.xadd("s", {"f": "z"}, id="9-0")
+    _join(waiter[0])
+    return [still_blocked, still_blocked_after_lower, waiter[1]["reply"]]
+
+
+def scenario_xreadgroup_serves_each_entry_once(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    r.xgroup_create("jobs", "g", id="$", mkstream=True)
+    alice = _in_background(port, "XREADGROUP", "GROUP", "g", "alice", "BLOCK", "5000",
+                           "STREAMS", "jobs", ">")
+    bob = _in_background(port, "XREADGROUP", "GROUP", "g", "bob", "BLOCK", "5000", "COUNT",
+                         "1", "STREAMS", "jobs", ">")
+    r.xadd("jobs", {"n": "1"}, id="1-0")
+    r.xadd("jobs", {"n": "2"}, id="2-0")
+    _join(alice[0])
+    _join(bob[0])
+    noack = _in_background(port, "XREADGROUP", "GROUP", "g", "carol", "BLOCK", "5000", "NOACK",
+                           "STREAMS", "jobs", ">")
+    pipe = r.pipeline(transaction=True)
+    pipe.xadd("jobs", {"n": "3"}, id="3-0")
+    pipe.xdel("jobs", "3-0")
+    pipe.execute()
+    _join(noack[0])
+    history = _call(r, "XREADGROUP", "GROUP", "g", "alice", "BLOCK", "5000", "STREAMS", "jobs",
+                    "0")
+    return [alice[1]["reply"], bob[1]["reply"], noack[1]["reply"], history,
+            r.xpending("jobs", "g")["pending"]]
+
+
+def scenario_xreadgroup_learns_its_stream_or_group_went_away(port):
+    r = redis.Redis(port=port)
+    r.flushall()
+    for key in ("a", "b", "c", "{a}d"):
+        r.xgroup_create(key, "g", id="$", mkstream=True)
+    destroyed = _in_background(port, "XREADGROUP", "GROUP", "g", "c1", "BLOCK", "5000",
+                               "STREAMS", "a", ">")
+    r.xgroup_destroy("a", "g")
+    _join(destroyed[0])
+    deleted = _in_background(port, "XREADGROUP", "GROUP", "g", "c1", "BLOCK", "5000",
+                             "STREAMS", "b", ">")
+    r.set("b", "now a string")
+    _join(deleted[0])
+    flushed = _in_background(port, "XREADGROUP", "GROUP", "g", "c1", "BLOCK", "5000",
+                             "STREAMS", "c", "{a}d", ">", ">")
+    r.xadd("{a}d", {"f": "v"}, id="1-0")
+    _join(flushed[0])
+    again = _in_background(port, "XREADGROUP", "GROUP", "g", "c2", "BLOCK", "5000",
+                           "STREAMS", "c", "{a}d", ">", ">")
+    r.flushall()
+    _join(again[0])
+    return [destroyed[1]["reply"], deleted[1]["reply"], flushed[1]["reply"], again[1]["reply"]]
+
+
 SCENARIOS = [
     scenario_sorted_sets,
     scenario_fifo_waiters,
@@ -203,6 +299,10 @@ SCENARIOS = [
     scenario_blmove_across_keys,
     scenario_blmpop_and_timeouts,
     scenario_client_unblock,
+    scenario_xread_waits_for_new_entries,
+    scenario_xread_stays_blocked_through_other_writes,
+    scenario_xreadgroup_serves_each_entry_once,
+    scenario_xreadgroup_learns_its_stream_or_group_went_away,
 ]
 
 

@@ -64,6 +64,9 @@ impl<'a> ReadDb<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     Modified,
+    /// Modified by taking away only (XDEL, XTRIM): WATCH sees it, but blocked clients are not
+    /// woken, as nothing arrived (Redis signals them on additions and on deleted keys).
+    Shrunk,
     Unchanged,
 }
 
@@ -227,6 +230,12 @@ impl<'a> ExecCx<'a> {
         }
     }
 
+    /// Wakes the clients blocked on `key` without counting a change (XGROUP DESTROY: its
+    /// readers learn that the group is gone; WATCH does not see it, as in Redis).
+    pub fn signal_blocked(&mut self, key: &[u8]) {
+        self.shard.blocked.signal(self.db as u16, key);
+    }
+
     /// The completion of every write: see `Shard::modified`.
     fn modified_in(&mut self, db: usize, key: &[u8]) {
         self.shard.modified(db as u16, key);
@@ -342,6 +351,8 @@ impl<'a> ExecCx<'a> {
             Ok((reply, change)) => {
                 if change == Change::Modified || empty {
                     self.modified_in(self.db, key);
+                } else if change == Change::Shrunk {
+                    self.shard.modified_quietly(self.db as u16, key);
                 }
                 Ok(Some(reply))
             }

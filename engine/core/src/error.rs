@@ -252,6 +252,10 @@ pub enum StreamError {
     MissingGroup,
     TimeoutNegative,
     TimeoutNotInteger,
+    /// A blocked XREADGROUP's stream was deleted (or replaced) while it waited.
+    BlockedStreamGone,
+    /// A blocked XREADGROUP's group was destroyed while it waited.
+    BlockedGroupGone,
     /// NOGROUP from XREADGROUP: (key, group).
     NoGroupToRead(Vec<u8>, Vec<u8>),
     /// NOGROUP from XPENDING, XCLAIM, XAUTOCLAIM: (key, group).
@@ -328,6 +332,10 @@ impl StreamError {
             }
             TimeoutNegative => "ERR timeout is negative",
             TimeoutNotInteger => "ERR timeout is not an integer or out of range",
+            BlockedStreamGone => "UNBLOCKED the stream key no longer exists",
+            BlockedGroupGone => {
+                "NOGROUP the consumer group this client was blocked on no longer exists"
+            }
             NoGroupToRead(key, group) => {
                 return format!(
                     "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP \

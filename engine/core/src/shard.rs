@@ -388,7 +388,17 @@ impl Shard {
                 dbs_visited += 1;
                 continue;
             }
-            let (next, removed) = db.sweep_bucket(self.sweep_cursor, now_ms);
+            // A key that expires under blocked clients is ready: a blocked XREADGROUP learns
+            // that its stream is gone, as Redis signals deleted keys.
+            let blocked = &mut self.blocked;
+            let db_index = self.sweep_db as u16;
+            let (next, removed) = if blocked.is_empty() {
+                db.sweep_bucket(self.sweep_cursor, now_ms)
+            } else {
+                db.sweep_bucket_telling(self.sweep_cursor, now_ms, |key| {
+                    blocked.signal(db_index, key)
+                })
+            };
             removed_total += removed;
             budget -= 1;
             self.sweep_cursor = next;
@@ -416,8 +426,11 @@ impl Shard {
     }
 
     /// Database `db` is about to be emptied, or swapped with `replaced_by`: its watched keys
-    /// that live in either count as modified (Redis's touchAllWatchedKeysInDb).
+    /// that live in either count as modified (Redis's touchAllWatchedKeysInDb), and its keys
+    /// with blocked clients are ready.
     pub fn modified_db(&mut self, db: usize, replaced_by: Option<usize>, now_ms: u64) {
+        // Its blocked clients look again (a blocked XREADGROUP learns its stream is gone).
+        self.blocked.signal_db(db as u16);
         if self.watches.is_empty() {
             return;
         }
@@ -430,9 +443,15 @@ impl Shard {
 
     /// A command modified (database, key): Redis's signalModifiedKey.
     pub fn modified(&mut self, db: u16, key: &[u8]) {
+        self.modified_quietly(db, key);
+        self.blocked.signal(db, key);
+    }
+
+    /// `modified` for a change that only took something away: clients blocked on the key
+    /// are not woken, since nothing arrived for them.
+    pub fn modified_quietly(&mut self, db: u16, key: &[u8]) {
         self.stats.dirty += 1;
         self.watches.touch(db, key);
-        self.blocked.signal(db, key);
         if let Some(log) = &mut self.modified_log {
             log.push((db, key.to_vec()));
         }

@@ -6,8 +6,8 @@
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
-use crate::cmd::CommandSpec;
-use crate::db::Kind;
+use crate::cmd::{CommandSpec, ShardFn};
+use crate::db::{Kind, ValueRef};
 use crate::error::CmdError;
 use crate::numfmt::{parse_long_double, LongDouble};
 use crate::reply::Reply;
@@ -17,6 +17,13 @@ use crate::reply::Reply;
 /// the client blocked then).
 pub type ServeFn = fn(&mut ExecCx, &Argv, &[u8]) -> Result<Reply, CmdError>;
 
+/// What the value under a ready key (`None`: no key) holds for one waiter, given its argv.
+pub type ReadyFn = fn(&Argv, &[u8], Option<ValueRef<'_>>) -> Readiness;
+
+/// The argv a waiter keeps, computed where its attempt runs and just before it (XREAD's `$`
+/// becomes the stream's last ID then, so that later entries are the new ones).
+pub type PrepareFn = fn(&mut ExecCx, &Argv) -> Result<Argv, CmdError>;
+
 #[derive(Clone, Copy, Debug)]
 pub struct Blocking {
     /// The command's timeout, parsed again once the attempt (which checks it first) found
@@ -25,12 +32,67 @@ pub struct Blocking {
     pub serve: ServeFn,
     /// The type a key must hold to wake this client (a key of another type leaves it blocked).
     pub kind: Kind,
+    /// Whether a ready key can serve a waiter, checked before `serve` (and, for a waiter whose
+    /// keys span shards, before it is told to try again). `None`: one waiter per element of a
+    /// collection of `kind`.
+    pub ready: Option<ReadyFn>,
+    pub prepare: Option<PrepareFn>,
+    /// The attempt of a client woken across shards, when it differs from the first (XREADGROUP
+    /// then answers that its key or group went away rather than that it never was).
+    pub retry: Option<ShardFn>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timeout {
     Forever,
     AfterMs(u64),
+    /// Not a blocking call at all (XREAD without BLOCK): the attempt's answer is the reply.
+    NoWait,
+}
+
+/// What a ready key holds for a waiter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    /// Enough for this many waiters (a list's length; `usize::MAX` when serving takes nothing,
+    /// as XREAD's).
+    Serves(usize),
+    /// Nothing for this waiter; a later one may differ (another stream ID or group).
+    NotThis,
+    /// Nothing for any waiter of this kind (an empty key, or another type); waiters of another
+    /// kind on the same key are still asked.
+    Nothing,
+}
+
+impl Blocking {
+    /// A blocking pop from a collection of `kind`: the row's handler is the attempt and the
+    /// retry, and each element serves one waiter.
+    pub const fn pop(
+        timeout: fn(&Argv) -> Result<Timeout, CmdError>,
+        serve: ServeFn,
+        kind: Kind,
+    ) -> Blocking {
+        Blocking {
+            timeout,
+            serve,
+            kind,
+            ready: None,
+            prepare: None,
+            retry: None,
+        }
+    }
+
+    /// What the value under a ready key holds for a waiter with `argv`.
+    pub fn readiness(&self, argv: &Argv, key: &[u8], value: Option<ValueRef<'_>>) -> Readiness {
+        match self.ready {
+            Some(ready) => ready(argv, key, value),
+            None => match value {
+                Some(ValueRef::Coll(c)) if c.kind() == self.kind && !c.is_empty() => {
+                    Readiness::Serves(c.len())
+                }
+                _ => Readiness::Nothing,
+            },
+        }
+    }
 }
 
 /// A timeout in (fractional) seconds, as redis-server 7.0 reads it: a long double, times 1000,
@@ -89,12 +151,19 @@ pub fn lookup(spec: &CommandSpec) -> Option<&'static Blocking> {
     let families = [
         crate::cmd::family::list::BLOCKING,
         crate::cmd::family::zset::BLOCKING,
+        crate::cmd::family::stream::BLOCKING,
     ];
     families
         .into_iter()
         .flatten()
         .find(|(name, _)| *name == spec.name)
         .map(|(_, blocking)| blocking)
+}
+
+/// The blocking behaviour of this call of `spec`, when it may block (XREAD only with BLOCK).
+/// A timeout that does not parse still goes to the attempt, which reports it.
+pub fn of_call(spec: &CommandSpec, argv: &Argv) -> Option<&'static Blocking> {
+    lookup(spec).filter(|b| (b.timeout)(argv) != Ok(Timeout::NoWait))
 }
 
 /// Whether a reply is the null a blocking command's attempt answers when nothing is there.

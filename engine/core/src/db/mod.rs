@@ -632,11 +632,22 @@ impl Db {
 
     /// Removes expired entries from one bucket; returns the next cursor and how many went.
     pub fn sweep_bucket(&mut self, cursor: u64, now_ms: u64) -> (u64, usize) {
+        self.sweep_bucket_telling(cursor, now_ms, |_| {})
+    }
+
+    /// `sweep_bucket`, telling `removed_key` each key it removes.
+    pub fn sweep_bucket_telling(
+        &mut self,
+        cursor: u64,
+        now_ms: u64,
+        mut removed_key: impl FnMut(&[u8]),
+    ) -> (u64, usize) {
         let mut bytes_removed = 0;
         let (next, removed) = self.table.sweep_bucket(cursor, |e| {
             let due = e.is_expired(now_ms);
             if due {
                 bytes_removed += e.heap_bytes();
+                removed_key(e.key());
             }
             due
         });

@@ -28,11 +28,12 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
-use crate::cmd::blocking::{is_null, lookup, Timeout};
+use crate::cmd::blocking::{is_null, lookup, Readiness, Timeout};
 use crate::cmd::{CommandSpec, GatherDbs};
 use crate::conn::{Conn, ConnState};
 use crate::coord::SEQ_NO_REPLY;
 use crate::cx::{ConnId, Cx, Effect, ThreadId, Timer};
+use crate::error::CmdError;
 use crate::hop::{HopDone, HopOp, HopResult, Pending, Plan, TxPhase};
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
@@ -269,6 +270,7 @@ pub(crate) fn after_attempt(
         let op = HopOp::Register {
             waiter_seq: blocked.waiter_seq,
             spec: blocked.spec,
+            argv: blocked.argv.clone(),
             keys: mine,
         };
         node.send_hop(conn, to, SEQ_NO_REPLY, None, vec![op], cx);
@@ -276,6 +278,23 @@ pub(crate) fn after_attempt(
     blocked.registered = true;
     block(conn, blocked, cx);
     Flow::Stop
+}
+
+/// A cross-shard client's attempt, run on copies of its keys inside a transaction: the first
+/// (which also prepares the argv the client keeps while it waits), or one after a notice.
+pub(crate) fn attempt(ecx: &mut ExecCx, blocked: &mut Blocked) -> Result<Reply, CmdError> {
+    let blocking = lookup(blocked.spec).expect("a blocking command");
+    if blocked.registered {
+        if let Some(retry) = blocking.retry {
+            return retry(ecx, &blocked.argv);
+        }
+    } else if let Some(prepare) = blocking.prepare {
+        blocked.argv = prepare(ecx, &blocked.argv)?;
+    }
+    let crate::cmd::Exec::Shard { run, .. } = blocked.spec.exec else {
+        unreachable!("{} is keyed", blocked.spec.name)
+    };
+    run(ecx, &blocked.argv)
 }
 
 /// The connection waits; its timeout is armed once.
@@ -458,7 +477,14 @@ pub(crate) fn run_or_block(
         unreachable!("{} is keyed", spec.name)
     };
     let mut ecx = ExecCx::new(&mut node.shard, db as usize, now_ms, cx);
-    let reply: Reply = run(&mut ecx, &argv).into();
+    let prepared = match lookup(spec).and_then(|b| b.prepare) {
+        Some(prepare) => prepare(&mut ecx, &argv),
+        None => Ok(argv),
+    };
+    let (reply, argv) = match prepared {
+        Ok(argv) => (run(&mut ecx, &argv).into(), argv),
+        Err(e) => (Reply::from(Err::<Reply, _>(e)), Argv::new()),
+    };
     if !is_null(&reply) {
         return HopResult::Reply(reply);
     }
@@ -531,6 +557,7 @@ pub(crate) fn register(
     db: u16,
     id: WaiterId,
     spec: &'static CommandSpec,
+    argv: Argv,
     keys: Vec<Vec<u8>>,
 ) {
     match node.waiters.by_id.get_mut(&id) {
@@ -541,7 +568,7 @@ pub(crate) fn register(
             Waiter {
                 db,
                 spec,
-                argv: Argv::new(),
+                argv,
                 keys: keys.clone(),
                 served_here: false,
                 notified: false,
@@ -605,38 +632,49 @@ pub(crate) fn serve_ready(node: &mut Node, cx: &mut Cx) {
 /// Serves the waiters of one ready key in arrival order while it can; false when a waiter's
 /// other key is held by a queued transaction (the key stays ready).
 ///
-/// A cross-shard waiter told that the key is ready keeps its place and claims one element
-/// until it comes back: later waiters are served or told only while the key holds more
-/// elements than the told ones claim, so a key with many elements wakes as many cross-shard
-/// waiters at once, and a key with one wakes one.
+/// A cross-shard waiter told that the key is ready keeps its place and claims one serving
+/// until it comes back: later waiters are served or told only while the key holds more than
+/// the told ones claim, so a key with many elements wakes as many cross-shard waiters at once,
+/// and a key with one wakes one. A waiter the key holds nothing for (an XREAD past its ID, a
+/// group's reader when another group got the entries) is passed over.
 fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
     let mut claimed = 0;
+    let mut passed = 0;
+    let mut exhausted: Vec<crate::db::Kind> = Vec::new();
     loop {
         let queue = node.waiters.queues.get(&(db, key.to_vec()));
         let head = if cx.planted(crate::cx::Plant::ServeLastWaiter) {
             // The bug: the last to block is served first.
-            queue.and_then(|q| q.back())
+            queue.and_then(|q| q.len().checked_sub(passed + 1).and_then(|at| q.get(at)))
         } else {
-            queue.and_then(|q| q.get(claimed))
+            queue.and_then(|q| q.get(passed))
         };
         let Some(&id) = head else {
             return true;
         };
         let waiter = &node.waiters.by_id[&id];
         let blocking = lookup(waiter.spec).expect("a blocking command");
+        if exhausted.contains(&blocking.kind) {
+            passed += 1;
+            continue;
+        }
         let now_ms = node.shard.observe_time_ms(cx.wall_ms());
-        let available = match node.shard.db(db as usize).peek(key, now_ms) {
-            Some(entry) if entry.value().kind() == blocking.kind => match entry.value() {
-                crate::db::ValueRef::Coll(c) => c.len(),
-                crate::db::ValueRef::Str(_) => 1,
-            },
-            _ => 0,
-        };
-        if available <= claimed {
-            return true;
+        let value = node.shard.db(db as usize).peek(key, now_ms).map(|e| e.value());
+        match blocking.readiness(&waiter.argv, key, value) {
+            Readiness::Serves(available) if available > claimed => {}
+            Readiness::Serves(_) | Readiness::Nothing => {
+                exhausted.push(blocking.kind);
+                passed += 1;
+                continue;
+            }
+            Readiness::NotThis => {
+                passed += 1;
+                continue;
+            }
         }
         if waiter.notified {
-            claimed += 1; // its turn is out: one element is its until it comes back
+            claimed += 1; // its turn is out: one serving is its until it comes back
+            passed += 1;
             continue;
         }
         if !waiter.served_here {
@@ -647,6 +685,7 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
                 .notified = true;
             send_notice(node, id, HopResult::KeyReady, cx);
             claimed += 1;
+            passed += 1;
             continue;
         }
         let spec = waiter.spec;
@@ -662,7 +701,8 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
         let mut ecx = ExecCx::new(&mut node.shard, db as usize, now_ms, cx);
         let reply: Reply = (blocking.serve)(&mut ecx, &argv, key).into();
         if is_null(&reply) {
-            return true;
+            passed += 1;
+            continue;
         }
         remove_waiter(node, id);
         cx.mark("blocking.served");

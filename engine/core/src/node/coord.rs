@@ -496,6 +496,22 @@ pub(crate) fn run_on_copies(
     let Exec::Shard { run, .. } = spec.exec else {
         unreachable!("{} is not keyed", spec.name)
     };
+    let run = |ecx: &mut ExecCx| run(ecx, argv);
+    run_fn_on_copies(node, db, spec, run, keys, fetched, now_ms, cx)
+}
+
+/// `run_on_copies` with the code to run given (a blocking command's attempt).
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+pub(crate) fn run_fn_on_copies(
+    node: &mut Node,
+    db: usize,
+    spec: &CommandSpec,
+    run: impl FnOnce(&mut ExecCx) -> Result<Reply, CmdError>,
+    keys: &[(u16, Vec<u8>)],
+    fetched: &[Option<Option<Entry>>],
+    now_ms: u64,
+    cx: &mut Cx,
+) -> (Reply, Vec<(u16, Vec<u8>, Option<Entry>)>) {
     let mut scratch = Shard::new(node.config.databases, 0);
     scratch.limits = node.shard.limits;
     scratch.modified_log = Some(Vec::new());
@@ -504,7 +520,7 @@ pub(crate) fn run_on_copies(
             scratch.db(*kdb as usize).insert(entry.clone(), now_ms);
         }
     }
-    let reply: Reply = run(&mut ExecCx::new(&mut scratch, db, now_ms, cx), argv).into();
+    let reply: Reply = run(&mut ExecCx::new(&mut scratch, db, now_ms, cx)).into();
     // The handler's lookups count where the coordinator runs, as if it had read the keys
     // itself (SINTER, LCS… count a hit or miss per key).
     node.shard.stats.keyspace_hits += scratch.stats.keyspace_hits;
@@ -723,16 +739,23 @@ fn advance_gather(
         TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
     };
     let fetched = std::mem::take(&mut state.fetched);
-    let (reply, changed) = run_on_copies(
-        node,
-        conn.db,
-        state.spec,
-        &state.argv,
-        &state.keys,
-        &fetched,
-        now_ms,
-        cx,
-    );
+    let (reply, changed) = match state.blocking.as_mut() {
+        Some(blocked) => {
+            let attempt = |ecx: &mut ExecCx| crate::node::blocking::attempt(ecx, blocked);
+            let (db, spec) = (conn.db, state.spec);
+            run_fn_on_copies(node, db, spec, attempt, &state.keys, &fetched, now_ms, cx)
+        }
+        None => run_on_copies(
+            node,
+            conn.db,
+            state.spec,
+            &state.argv,
+            &state.keys,
+            &fetched,
+            now_ms,
+            cx,
+        ),
+    };
     let mut stores: Vec<(ThreadId, Vec<EntryChange>)> =
         shards.into_iter().map(|s| (s, Vec::new())).collect();
     for change in changed {

@@ -99,6 +99,8 @@ pub enum HopOp {
     Register {
         waiter_seq: u64,
         spec: &'static CommandSpec,
+        /// The command as it waits (XREAD's `$` resolved): what a key must hold to wake it.
+        argv: Argv,
         keys: Vec<Vec<u8>>,
     },
     /// The sender's blocked client stops waiting here (served elsewhere, timed out, gone).

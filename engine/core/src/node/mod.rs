@@ -569,7 +569,7 @@ impl Node {
             // one it does not yet runs its attempt only, as inside MULTI.
             Exec::Shard { .. }
                 if spec.has(crate::cmd::flag::BLOCKING)
-                    && crate::cmd::blocking::lookup(spec).is_some() =>
+                    && crate::cmd::blocking::of_call(spec, argv).is_some() =>
             {
                 blocking::start(self, conn, spec, argv, cx)
             }
@@ -1263,6 +1263,7 @@ impl Node {
             HopOp::Register {
                 waiter_seq,
                 spec,
+                argv,
                 keys,
             } => {
                 let id = blocking::WaiterId {
@@ -1270,7 +1271,7 @@ impl Node {
                     conn: origin.conn,
                     seq: waiter_seq,
                 };
-                blocking::register(self, db, id, spec, keys);
+                blocking::register(self, db, id, spec, argv, keys);
                 HopResult::Stored
             }
             HopOp::Unregister { waiter_seq } => {

@@ -143,43 +143,23 @@ const BLOCKING_POP_KEYS: &[KeySpec] = &[KeySpec::range(kf::RW | kf::ACCESS | kf:
 pub const BLOCKING: &[(&str, Blocking)] = &[
     (
         "blpop",
-        Blocking {
-            timeout: last_arg_timeout,
-            serve: serve_blpop,
-            kind: Kind::List,
-        },
+        Blocking::pop(last_arg_timeout, serve_blpop, Kind::List),
     ),
     (
         "brpop",
-        Blocking {
-            timeout: last_arg_timeout,
-            serve: serve_brpop,
-            kind: Kind::List,
-        },
+        Blocking::pop(last_arg_timeout, serve_brpop, Kind::List),
     ),
     (
         "brpoplpush",
-        Blocking {
-            timeout: last_arg_timeout,
-            serve: serve_brpoplpush,
-            kind: Kind::List,
-        },
+        Blocking::pop(last_arg_timeout, serve_brpoplpush, Kind::List),
     ),
     (
         "blmove",
-        Blocking {
-            timeout: last_arg_timeout,
-            serve: serve_blmove,
-            kind: Kind::List,
-        },
+        Blocking::pop(last_arg_timeout, serve_blmove, Kind::List),
     ),
     (
         "blmpop",
-        Blocking {
-            timeout: first_arg_timeout,
-            serve: serve_blmpop,
-            kind: Kind::List,
-        },
+        Blocking::pop(first_arg_timeout, serve_blmpop, Kind::List),
     ),
 ];
 

@@ -65,27 +65,15 @@ const BLOCKING_POP_KEYS: &[KeySpec] = &[KeySpec::range(kf::RW | kf::ACCESS | kf:
 pub const BLOCKING: &[(&str, Blocking)] = &[
     (
         "bzpopmin",
-        Blocking {
-            timeout: last_arg_timeout,
-            serve: serve_bzpopmin,
-            kind: Kind::ZSet,
-        },
+        Blocking::pop(last_arg_timeout, serve_bzpopmin, Kind::ZSet),
     ),
     (
         "bzpopmax",
-        Blocking {
-            timeout: last_arg_timeout,
-            serve: serve_bzpopmax,
-            kind: Kind::ZSet,
-        },
+        Blocking::pop(last_arg_timeout, serve_bzpopmax, Kind::ZSet),
     ),
     (
         "bzmpop",
-        Blocking {
-            timeout: first_arg_timeout,
-            serve: serve_bzmpop,
-            kind: Kind::ZSet,
-        },
+        Blocking::pop(first_arg_timeout, serve_bzmpop, Kind::ZSet),
     ),
 ];
 

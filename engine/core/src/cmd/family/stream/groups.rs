@@ -10,8 +10,9 @@ use super::{
 use crate::access::{Change, ExecCx, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64};
+use crate::cmd::blocking::Readiness;
 use crate::db::stream::{Group, StreamId, StreamLog, ENTRIES_READ_INVALID};
-use crate::db::StreamValue;
+use crate::db::{Collection, StreamValue, ValueRef};
 use crate::env::Plant;
 use crate::error::{CmdError, StreamError};
 use crate::reply::Reply;
@@ -199,6 +200,10 @@ pub(super) fn xgroup_destroy(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, Cmd
         let destroyed = s.destroy_group(&argv[3]);
         Ok((destroyed, GROUP_CHANGE))
     })?;
+    if destroyed == Some(true) {
+        // Its blocked readers are told (NOGROUP), as Redis signals the key; WATCH is not.
+        ecx.signal_blocked(&argv[2]);
+    }
     Ok(Reply::Int(i64::from(destroyed == Some(true))))
 }
 
@@ -277,10 +282,97 @@ pub(super) fn xreadgroup(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdErro
     if let Some(reply) = read_group_attempt(ecx, &keys, &read)? {
         return Ok(reply);
     }
-    // TODO(issue 12): with BLOCK, park the reader on `keys` through the blocking framework
-    // (papers/blocking.md) and call `read_group_attempt` again when one is written; until it
-    // lands a read with nothing to serve answers nil at once, as without BLOCK.
     Ok(Reply::NilArray)
+}
+
+/// The group and consumer of a waiting XREADGROUP, and whether it waits on `key` for new
+/// entries (`>`; a history read never waits).
+fn waiting_group_read(argv: &Argv, key: &[u8]) -> Option<GroupRead> {
+    let args = super::parse_read(argv, true).ok()?;
+    let n = (0..args.streams_len).find(|&n| &argv[args.streams_at + n] == key)?;
+    if &argv[args.streams_at + args.streams_len + n] != b">" {
+        return None;
+    }
+    let (group, consumer) = args.group?;
+    Some(GroupRead {
+        group,
+        consumer,
+        count: args.count,
+        noack: args.noack,
+    })
+}
+
+/// A waiting XREADGROUP is woken by entries past its group's last ID, and, to be told so, by
+/// its stream or group going away (Redis's UNBLOCKED and NOGROUP replies).
+pub(super) fn group_read_ready(argv: &Argv, key: &[u8], value: Option<ValueRef<'_>>) -> Readiness {
+    let Some(read) = waiting_group_read(argv, key) else {
+        return Readiness::NotThis;
+    };
+    let Some(ValueRef::Coll(Collection::Stream(s))) = value else {
+        return Readiness::Serves(usize::MAX);
+    };
+    match s.group(&read.group) {
+        Some(g) if g.last_id >= s.log().last_id() => Readiness::NotThis,
+        // Every such reader is told: the serve decides which of them get entries.
+        _ => Readiness::Serves(usize::MAX),
+    }
+}
+
+/// Serves a woken XREADGROUP from `key`, as Redis's serveClientsBlockedOnStreamKey: the
+/// entries past the group's last ID (none when they were deleted since: an empty list), or
+/// an error when the stream or the group went away.
+pub(super) fn serve_blocked_group_read(
+    ecx: &mut ExecCx,
+    argv: &Argv,
+    key: &[u8],
+) -> Result<Reply, CmdError> {
+    let Some(read) = waiting_group_read(argv, key) else {
+        return Ok(Reply::NilArray);
+    };
+    check_still_there(ecx, key, &read.group)?;
+    let now = ecx.now_ms();
+    let advance = !ecx.env().planted(Plant::XreadgroupRedeliversNew);
+    let k = GroupReadKey {
+        key: key.to_vec(),
+        history_after: None,
+    };
+    let served = ecx.edit_stream(key, IfAbsent::Skip, |s, _| {
+        let last = s.log().last_id();
+        let reply = s
+            .with_group(&read.group, |log, g| {
+                if g.last_id >= last {
+                    return None;
+                }
+                Some(serve_group(log, g, &k, &read, now, advance).unwrap_or(Reply::Array(vec![])))
+            })
+            .flatten();
+        Ok((reply, GROUP_CHANGE))
+    })?;
+    Ok(match served.flatten() {
+        Some(entries) => Reply::MapOrPairs(vec![(Reply::bulk(key.to_vec()), entries)]),
+        None => Reply::NilArray,
+    })
+}
+
+/// The errors a woken XREADGROUP answers when its stream or group went away while it waited.
+fn check_still_there(ecx: &mut ExecCx, key: &[u8], group: &[u8]) -> Result<(), CmdError> {
+    let now_ms = ecx.read_now_ms();
+    match ecx.db().peek(key, now_ms).map(|e| e.value()) {
+        Some(ValueRef::Coll(Collection::Stream(s))) if s.group(group).is_some() => Ok(()),
+        Some(ValueRef::Coll(Collection::Stream(_))) => Err(StreamError::BlockedGroupGone.into()),
+        _ => Err(StreamError::BlockedStreamGone.into()),
+    }
+}
+
+/// A woken XREADGROUP whose keys span shards tries again over all of them: an error if one of
+/// its streams or its group went away, else the read.
+pub(super) fn retry_group_read(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    let args = super::parse_read(argv, true)?;
+    let (group, _) = args.group.clone().expect("parse_read requires GROUP");
+    for n in 0..args.streams_len {
+        check_still_there(ecx, &argv[args.streams_at + n], &group)?;
+    }
+    xreadgroup(ecx, argv)
 }
 
 /// XREADGROUP's attempt: for each key, the consumer's history, or the entries above the

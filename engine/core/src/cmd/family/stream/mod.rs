@@ -11,9 +11,11 @@
 //! XREAD and XREADGROUP gather their keys (`Merge::Gather`), so keys on several shards are read
 //! and written as one step. Each is split into a parse (`parse_read`), a check of every key in
 //! order (types, groups, `$`), and an attempt (`read_attempt`, `groups::read_group_attempt`)
-//! that answers `Some(reply)` when some key has data: the blocking framework (issue 12) will
-//! call the attempt again when a key is signalled. Until it lands, BLOCK is parsed and checked
-//! and a read with nothing to serve answers as without BLOCK (nil).
+//! that answers `Some(reply)` when some key has data. With BLOCK, a read that finds nothing
+//! waits through the blocking framework (`node::blocking`, `BLOCKING` below): XREAD's `$`
+//! becomes each stream's last ID where the attempt runs, and a waiter is served from the one
+//! key that got entries past its ID (XREAD) or past its group's last ID (XREADGROUP), as
+//! Redis's serveClientsBlockedOnStreamKey.
 //!
 //! Time (XADD's `*` IDs, delivery and seen times) is the step's time, `ExecCx::now_ms`.
 //!
@@ -27,10 +29,11 @@ use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64};
+use crate::cmd::blocking::{Blocking, Readiness, Timeout};
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, Family, GatherDbs};
 use crate::cmd::{FindKeys, KeySpec, Merge};
 use crate::db::stream::{EntryView, StreamId, Trim};
-use crate::db::StreamValue;
+use crate::db::{Collection, Kind, StreamValue, ValueRef};
 use crate::error::{CmdError, StreamError};
 use crate::reply::Reply;
 
@@ -571,7 +574,7 @@ fn xdel(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         let log = s.log_mut();
         let deleted = ids.iter().filter(|id| log.delete(**id)).count();
         let change = if deleted > 0 {
-            Change::Modified
+            Change::Shrunk
         } else {
             Change::Unchanged
         };
@@ -586,7 +589,7 @@ fn xtrim(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let removed = ecx.edit_stream(&argv[1], IfAbsent::Skip, |s, _| {
         let removed = s.log_mut().trim(trim, args.trim.approx, args.trim.limit);
         let change = if removed > 0 {
-            Change::Modified
+            Change::Shrunk
         } else {
             Change::Unchanged
         };
@@ -772,10 +775,115 @@ fn xread(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     if let Some(reply) = read_attempt(ecx, &keys, args.count)? {
         return Ok(reply);
     }
-    // TODO(issue 12): with BLOCK, park the reader on `keys` through the blocking framework
-    // (papers/blocking.md) and call `read_attempt` again when one is written; until it lands
-    // a read with nothing to serve answers nil at once, as without BLOCK.
     Ok(Reply::NilArray)
+}
+
+/// XREAD and XREADGROUP with BLOCK wait for entries (`node::blocking`).
+pub const BLOCKING: &[(&str, Blocking)] = &[
+    (
+        "xread",
+        Blocking {
+            timeout: read_timeout,
+            serve: serve_xread,
+            kind: Kind::Stream,
+            ready: Some(xread_ready),
+            prepare: Some(resolve_dollars),
+            retry: None,
+        },
+    ),
+    (
+        "xreadgroup",
+        Blocking {
+            timeout: read_timeout,
+            serve: groups::serve_blocked_group_read,
+            kind: Kind::Stream,
+            ready: Some(groups::group_read_ready),
+            prepare: None,
+            retry: Some(groups::retry_group_read),
+        },
+    ),
+];
+
+/// BLOCK's milliseconds (the last BLOCK wins; 0 waits forever); no BLOCK, no wait.
+fn read_timeout(argv: &Argv) -> Result<Timeout, CmdError> {
+    let args = parse_read(argv, eq_word(&argv[0], "XREADGROUP"))?;
+    Ok(match args.block_ms {
+        None => Timeout::NoWait,
+        Some(0) => Timeout::Forever,
+        Some(ms) => Timeout::AfterMs(ms),
+    })
+}
+
+/// The stream under a ready key, if it holds one.
+fn stream_of(value: Option<ValueRef<'_>>) -> Option<&StreamValue> {
+    match value {
+        Some(ValueRef::Coll(Collection::Stream(s))) => Some(s),
+        _ => None,
+    }
+}
+
+/// The ID after which a waiting XREAD wants `key`'s entries: its first mention's.
+fn waiting_after(argv: &Argv, key: &[u8]) -> Option<StreamId> {
+    let args = parse_read(argv, false).ok()?;
+    let n = (0..args.streams_len).find(|&n| &argv[args.streams_at + n] == key)?;
+    parse_strict_id(&argv[args.streams_at + args.streams_len + n]).ok()
+}
+
+/// XREAD's `$` becomes the stream's last ID (0-0 without a stream), so that the wait is for
+/// entries added after the call, as Redis records it when it blocks. Looked up without
+/// counting, as Redis parses `$` in the lookup it already counted.
+fn resolve_dollars(ecx: &mut ExecCx, argv: &Argv) -> Result<Argv, CmdError> {
+    let args = parse_read(argv, false)?;
+    let now_ms = ecx.read_now_ms();
+    let mut resolved = Argv::from_slices(&[&argv[0]]);
+    for (n, arg) in argv.iter().enumerate().skip(1) {
+        let is_id = n >= args.streams_at + args.streams_len;
+        if !is_id || arg != b"$" {
+            resolved.push(arg);
+            continue;
+        }
+        let key = &argv[n - args.streams_len];
+        let last = match ecx.db().peek(key, now_ms).map(|e| e.value()) {
+            Some(ValueRef::Coll(Collection::Stream(s))) => s.log().last_id(),
+            // Another type: left as it is; the attempt answers WRONGTYPE.
+            Some(_) => {
+                resolved.push(arg);
+                continue;
+            }
+            None => StreamId::MIN,
+        };
+        resolved.push(last.to_string().as_bytes());
+    }
+    Ok(resolved)
+}
+
+/// A waiting XREAD is woken by entries past its ID: the stream's last ID moved past it (even
+/// when those entries were deleted since, as Redis compares the last ID). Serving takes
+/// nothing, so every such reader is served.
+fn xread_ready(argv: &Argv, key: &[u8], value: Option<ValueRef<'_>>) -> Readiness {
+    match (stream_of(value), waiting_after(argv, key)) {
+        (Some(s), Some(after)) if s.log().last_id() > after => Readiness::Serves(usize::MAX),
+        _ => Readiness::NotThis,
+    }
+}
+
+/// A woken XREAD answers with the one stream that got entries, as Redis.
+fn serve_xread(ecx: &mut ExecCx, argv: &Argv, key: &[u8]) -> Result<Reply, CmdError> {
+    let args = parse_read(argv, false)?;
+    let Some(after) = waiting_after(argv, key) else {
+        return Ok(Reply::NilArray);
+    };
+    let Some(s) = ecx.read_stream(key)? else {
+        return Ok(Reply::NilArray);
+    };
+    if s.log().last_id() <= after {
+        return Ok(Reply::NilArray);
+    }
+    let entries = match after.next() {
+        Some(start) => range_reply(s, start, StreamId::MAX, false, args.count),
+        None => Reply::Array(Vec::new()),
+    };
+    Ok(Reply::MapOrPairs(vec![(Reply::bulk(key.to_vec()), entries)]))
 }
 
 #[cfg(test)]
