@@ -54,6 +54,8 @@ pub struct SimConfig {
     /// A queue run (`queue.rs`): the first `producers` clients push unique elements onto a few
     /// lists, the others pop them with blocking commands. Never drawn by `from_seed`.
     pub queue: Option<usize>,
+    /// A queue run on streams and consumer groups (`stream_queue.rs`) rather than lists.
+    pub queue_streams: bool,
     pub plants: Vec<Plant>,
 }
 
@@ -194,6 +196,7 @@ impl SimConfig {
             maxmemory_policy: MaxmemoryPolicy::NoEviction,
             collections: None,
             queue: None,
+            queue_streams: false,
             plants: Vec::new(),
         }
         .with_budget_drawn()
@@ -217,6 +220,15 @@ impl SimConfig {
             collections: None,
             queue: Some(rng.gen_range(1..clients)),
             ..base
+        }
+    }
+
+    /// A stream queue run for `seed` (`stream_queue.rs`): a queue run's shape, with producers
+    /// adding to streams and consumers reading them through a group.
+    pub fn stream_queue_from_seed(seed: u64) -> SimConfig {
+        SimConfig {
+            queue_streams: true,
+            ..SimConfig::queue_from_seed(seed)
         }
     }
 

@@ -23,6 +23,7 @@ pub mod mix_stream;
 pub mod mix_zset;
 pub mod queue;
 pub mod reply_reader;
+pub mod stream_queue;
 pub mod workload;
 pub mod world;
 
@@ -99,6 +100,14 @@ pub fn run_config(config: SimConfig) -> Result<RunReport, Failure> {
 pub fn run_queue_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
     let config = SimConfig::queue_from_seed(seed).with_plants(plants);
     run_checked(config, |_, world| queue::check(world).map(|()| 0))
+}
+
+/// Runs one stream queue seed (`SimConfig::stream_queue_from_seed`) and checks that every
+/// entry is delivered to the group as new at most once, none made up and none lost, and that
+/// waiters are served in the order they blocked (`stream_queue::check`).
+pub fn run_stream_queue_seed(seed: u64, plants: &[Plant]) -> Result<RunReport, Failure> {
+    let config = SimConfig::stream_queue_from_seed(seed).with_plants(plants);
+    run_checked(config, |_, world| stream_queue::check(world).map(|()| 0))
 }
 
 /// Runs one world, then `check` on it (its answer: the linearizability search's steps).

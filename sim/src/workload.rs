@@ -34,6 +34,8 @@ pub struct Workload {
     own_streams: Vec<(Family, u32, ChaCha8Rng)>,
     /// A queue run: the number of producers, and each client's count of elements pushed.
     queue: Option<(usize, BTreeMap<usize, u64>)>,
+    /// The queue run is on streams (`stream_queue`), not lists.
+    queue_streams: bool,
 }
 
 impl Workload {
@@ -58,12 +60,14 @@ impl Workload {
             collections: None,
             own_streams: Vec::new(),
             queue: None,
+            queue_streams: false,
         }
     }
 
     /// A queue run (`SimConfig::queue`): every command comes from `queue::command`.
-    pub fn with_queue(mut self, producers: Option<usize>) -> Workload {
+    pub fn with_queue(mut self, producers: Option<usize>, streams: bool) -> Workload {
         self.queue = producers.map(|p| (p, BTreeMap::new()));
+        self.queue_streams = streams;
         self
     }
 
@@ -161,7 +165,11 @@ impl Workload {
     pub fn next(&mut self, client: usize, rng: &mut ChaCha8Rng, wall_ms: u64) -> Vec<Vec<u8>> {
         if let Some((producers, pushed)) = &mut self.queue {
             let n = pushed.entry(client).or_default();
-            return crate::queue::command(rng, client, client < *producers, n);
+            let producer = client < *producers;
+            if self.queue_streams {
+                return crate::stream_queue::command(rng, client, producer, n);
+            }
+            return crate::queue::command(rng, client, producer, n);
         }
         if let Some(argv) = self.scripted.get_mut(&client).and_then(VecDeque::pop_front) {
             return argv;

@@ -155,7 +155,7 @@ impl World {
             true,
         )
         .with_collections(config.collections.clone(), config.seed)
-        .with_queue(config.queue);
+        .with_queue(config.queue, config.queue_streams);
         let mut world = World {
             stalled_until: vec![0; config.threads as usize],
             config,

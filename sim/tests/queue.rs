@@ -73,3 +73,60 @@ fn a_lost_blocked_pop_is_caught() {
         "blocked-pop-lost survived {budget} queue seeds"
     );
 }
+
+/// Stream queue seeds: consumer groups with blocked readers, checked for at-most-once
+/// delivery as new, nothing made up and nothing lost.
+const STREAM_QUEUE_SEEDS: u64 = 200;
+
+#[test]
+fn stream_queue_seeds_deliver_each_entry_once() {
+    let mut marks = std::collections::BTreeMap::new();
+    for seed in 0..STREAM_QUEUE_SEEDS {
+        if let Err(failure) = sim::run_stream_queue_seed(seed, &[]) {
+            panic!("{failure}");
+        }
+        let mut world = sim::world::World::new(sim::SimConfig::stream_queue_from_seed(seed));
+        world.run().expect("the run finishes");
+        for (mark, n) in world.marks() {
+            *marks.entry(mark).or_insert(0u64) += n;
+        }
+    }
+    eprintln!("blocking marks over {STREAM_QUEUE_SEEDS} stream queue seeds: {marks:?}");
+    for mark in [
+        "blocking.blocked",
+        "blocking.served",
+        "blocking.timed_out",
+        "blocking.woken_across_shards",
+    ] {
+        let n = marks.get(mark).copied().unwrap_or(0);
+        assert!(n >= 50, "{mark}: {n} times in {STREAM_QUEUE_SEEDS} seeds");
+    }
+}
+
+#[test]
+fn stream_queue_seeds_are_deterministic() {
+    for seed in [5, 23] {
+        let a = sim::run_stream_queue_seed(seed, &[]).expect("passes");
+        let b = sim::run_stream_queue_seed(seed, &[]).expect("passes");
+        assert_eq!(a.trace_hash, b.trace_hash, "seed {seed}");
+    }
+}
+
+/// The planted redelivery (XREADGROUP serves `>` without moving the group's last ID) is caught
+/// by blocked readers too, and so is serving the last-blocked reader first.
+#[test]
+fn stream_queue_plants_are_caught() {
+    let base = 10_000_000_000;
+    for (plant, budget) in [
+        (Plant::XreadgroupRedeliversNew, 100),
+        (Plant::ServeLastWaiter, 300),
+    ] {
+        let caught =
+            (base..base + budget).find(|&seed| sim::run_stream_queue_seed(seed, &[plant]).is_err());
+        eprintln!("{plant:?} first caught at stream queue seed {caught:?}");
+        assert!(
+            caught.is_some(),
+            "{plant:?} survived {budget} stream queue seeds"
+        );
+    }
+}

@@ -37,6 +37,8 @@ pub struct Blocking {
     /// collection of `kind`.
     pub ready: Option<ReadyFn>,
     pub prepare: Option<PrepareFn>,
+    /// The keys it waits on (a move waits on its source, not its destination).
+    pub waits_on: WaitsOn,
     /// The attempt of a client woken across shards, when it differs from the first (XREADGROUP
     /// then answers that its key or group went away rather than that it never was).
     pub retry: Option<ShardFn>,
@@ -48,6 +50,14 @@ pub enum Timeout {
     AfterMs(u64),
     /// Not a blocking call at all (XREAD without BLOCK): the attempt's answer is the reply.
     NoWait,
+}
+
+/// Which of a blocking command's keys it waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitsOn {
+    AllKeys,
+    /// BLMOVE and BRPOPLPUSH: the source only, as Redis blocks them.
+    FirstKey,
 }
 
 /// What a ready key holds for a waiter.
@@ -77,8 +87,21 @@ impl Blocking {
             kind,
             ready: None,
             prepare: None,
+            waits_on: WaitsOn::AllKeys,
             retry: None,
         }
+    }
+
+    /// The keys of `argv` this command waits on.
+    pub fn wait_keys(&self, spec: &CommandSpec, argv: &Argv) -> Vec<Vec<u8>> {
+        let mut indexes = spec.key_indexes(argv);
+        if self.waits_on == WaitsOn::FirstKey {
+            indexes.truncate(1);
+        }
+        let mut keys: Vec<Vec<u8>> = indexes.into_iter().map(|i| argv[i].to_vec()).collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// What the value under a ready key holds for a waiter with `argv`.

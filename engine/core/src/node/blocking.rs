@@ -51,9 +51,10 @@ pub struct WaiterId {
 /// checks from it that each serve went to the key's first-blocked waiter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WaiterEvent {
-    /// Blocked on these keys of database `db`, served here.
+    /// Blocked in `command` on these keys of database `db`, served here.
     Blocked {
         id: WaiterId,
+        command: &'static str,
         db: u16,
         keys: Vec<Vec<u8>>,
     },
@@ -253,12 +254,8 @@ pub(crate) fn after_attempt(
         }
         return Flow::Next;
     }
-    let keys: Vec<Vec<u8>> = blocked
-        .spec
-        .key_indexes(&blocked.argv)
-        .into_iter()
-        .map(|i| blocked.argv[i].to_vec())
-        .collect();
+    let blocking = lookup(blocked.spec).expect("a blocking command");
+    let keys = blocking.wait_keys(blocked.spec, &blocked.argv);
     for &to in &blocked.shards {
         let mut mine: Vec<Vec<u8>> = keys
             .iter()
@@ -488,13 +485,9 @@ pub(crate) fn run_or_block(
     if !is_null(&reply) {
         return HopResult::Reply(reply);
     }
-    let mut keys: Vec<Vec<u8>> = spec
-        .key_indexes(&argv)
-        .into_iter()
-        .map(|i| argv[i].to_vec())
-        .collect();
-    keys.sort();
-    keys.dedup();
+    let keys = lookup(spec)
+        .expect("a blocking command")
+        .wait_keys(spec, &argv);
     add_waiter(
         node,
         id,
@@ -515,6 +508,7 @@ fn add_waiter(node: &mut Node, id: WaiterId, waiter: Waiter) {
     if let (Some(log), true) = (&mut node.waiters.log, waiter.served_here) {
         log.push(WaiterEvent::Blocked {
             id,
+            command: waiter.spec.name,
             db: waiter.db,
             keys: waiter.keys.clone(),
         });
@@ -659,7 +653,11 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
             continue;
         }
         let now_ms = node.shard.observe_time_ms(cx.wall_ms());
-        let value = node.shard.db(db as usize).peek(key, now_ms).map(|e| e.value());
+        let value = node
+            .shard
+            .db(db as usize)
+            .peek(key, now_ms)
+            .map(|e| e.value());
         match blocking.readiness(&waiter.argv, key, value) {
             Readiness::Serves(available) if available > claimed => {}
             Readiness::Serves(_) | Readiness::Nothing => {
@@ -945,6 +943,122 @@ mod tests {
         assert_eq!(text(&mut c, w), NIL_ARRAY);
         assert_eq!(c.cmd_text(p, &["RPUSH", &k0, "left"]), ":1\r\n");
         assert_eq!(c.cmd_text(p, &["LLEN", &k0]), ":1\r\n", "nobody popped it");
+    }
+
+    /// A move waits on its source only: a push onto its destination serves the destination's
+    /// own waiters at once (it once sat in their queue and held them up until it timed out).
+    #[test]
+    fn a_move_waits_on_its_source_not_its_destination() {
+        for threads in [1, 3] {
+            let mut c = TestCluster::new(threads);
+            let (src, dst) = ("{m}src", "{m}dst");
+            let (mover, popper, p) = (c.connect(0), c.connect(threads - 1), c.connect(0));
+            blocked(&mut c, mover, &["BLMOVE", src, dst, "LEFT", "RIGHT", "0"]);
+            blocked(&mut c, popper, &["BLPOP", dst, "0"]);
+            assert_eq!(c.cmd_text(p, &["RPUSH", dst, "x"]), ":1\r\n");
+            assert_eq!(text(&mut c, popper), pair(dst, "x"), "{threads} threads");
+            assert_eq!(text(&mut c, mover), "");
+            assert_eq!(c.cmd_text(p, &["RPUSH", src, "y"]), ":1\r\n");
+            assert_eq!(text(&mut c, mover), "$1\r\ny\r\n");
+        }
+    }
+
+    /// XREAD's `$` means "after what the stream holds when the reader blocks", wherever the
+    /// reader, the stream and the writer are; every reader past its ID is served (reading takes
+    /// nothing), each with the one stream that got entries.
+    #[test]
+    fn stream_readers_wait_past_their_ids_and_all_are_served() {
+        for (threads, owner, waiter, writer) in placements() {
+            let mut c = TestCluster::new(threads);
+            let key = key_on(owner, threads, "s");
+            let (r1, r2, w) = (c.connect(waiter), c.connect(waiter), c.connect(writer));
+            c.cmd(w, &["XADD", &key, "1-1", "f", "old"]);
+            blocked(&mut c, r1, &["XREAD", "BLOCK", "0", "STREAMS", &key, "$"]);
+            blocked(&mut c, r2, &["XREAD", "BLOCK", "0", "STREAMS", &key, "5-0"]);
+            c.cmd(w, &["XADD", &key, "3-0", "f", "new"]);
+            let one = format!(
+                "*1\r\n*2\r\n${}\r\n{key}\r\n*1\r\n*2\r\n$3\r\n3-0\r\n",
+                key.len()
+            );
+            assert!(
+                text(&mut c, r1).starts_with(&one),
+                "{threads} {waiter} {writer}"
+            );
+            assert_eq!(text(&mut c, r2), "", "3-0 is not past 5-0");
+            // Taking entries away (XDEL, XTRIM) wakes nobody.
+            c.cmd(w, &["XTRIM", &key, "MAXLEN", "0"]);
+            assert_eq!(text(&mut c, r2), "");
+            c.cmd(w, &["XADD", &key, "6-0", "f", "x"]);
+            assert!(text(&mut c, r2).contains("6-0"));
+            assert_eq!(c.cmd_text(w, &["PING"]), "+PONG\r\n");
+        }
+    }
+
+    /// A reader over streams of three shards waits on all of them and is served once, from
+    /// the stream written; a group's readers across shards get each new entry once.
+    #[test]
+    fn stream_readers_across_shards() {
+        let mut c = TestCluster::new(3);
+        let (k0, k1, k2) = (key_on(0, 3, "a"), key_on(1, 3, "b"), key_on(2, 3, "c"));
+        let (r, w) = (c.connect(1), c.connect(0));
+        let read = [
+            "XREAD", "BLOCK", "0", "STREAMS", &k0, &k1, &k2, "$", "$", "$",
+        ];
+        blocked(&mut c, r, &read);
+        c.cmd(w, &["XADD", &k2, "7-0", "f", "v"]);
+        let reply = text(&mut c, r);
+        assert!(
+            reply.starts_with("*1\r\n") && reply.contains(&k2),
+            "{reply}"
+        );
+        for key in [&k0, &k1, &k2] {
+            c.cmd(w, &["XGROUP", "CREATE", key, "g", "$", "MKSTREAM"]);
+        }
+        let readers: Vec<_> = (0..4).map(|n| c.connect(n % 3)).collect();
+        for (n, &reader) in readers.iter().enumerate() {
+            let name = format!("c{n}");
+            let args = [
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                &name,
+                "COUNT",
+                "1",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                &k0,
+                &k1,
+                &k2,
+                ">",
+                ">",
+                ">",
+            ];
+            blocked(&mut c, reader, &args);
+        }
+        c.cmd(w, &["XADD", &k0, "1-0", "f", "v"]);
+        c.cmd(w, &["XADD", &k1, "1-0", "f", "v"]);
+        let served: Vec<String> = readers.iter().map(|&rd| text(&mut c, rd)).collect();
+        let got = served.iter().filter(|t| !t.is_empty()).count();
+        assert_eq!(got, 2, "one reader per entry: {served:?}");
+        for key in [&k0, &k1] {
+            assert!(c
+                .cmd_text(w, &["XPENDING", key, "g"])
+                .starts_with("*4\r\n:1\r\n"));
+        }
+        // Destroying the group tells the rest, wherever they wait.
+        c.cmd(w, &["XGROUP", "DESTROY", &k2, "g"]);
+        for (&reader, before) in readers.iter().zip(&served) {
+            if before.is_empty() {
+                assert_eq!(
+                    text(&mut c, reader),
+                    "-NOGROUP the consumer group this client was blocked on no longer exists\r\n"
+                );
+            }
+        }
+        assert!(c
+            .cmd_text(w, &["INFO", "clients"])
+            .contains("blocked_clients:0\r\n"));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
 use crate::cmd::blocking::{
-    first_arg_timeout, last_arg_timeout, without_first_arg_timeout, Blocking,
+    first_arg_timeout, last_arg_timeout, without_first_arg_timeout, Blocking, WaitsOn,
 };
 use crate::cmd::Family;
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, GatherDbs, KeySpec, Merge};
@@ -151,11 +151,17 @@ pub const BLOCKING: &[(&str, Blocking)] = &[
     ),
     (
         "brpoplpush",
-        Blocking::pop(last_arg_timeout, serve_brpoplpush, Kind::List),
+        Blocking {
+            waits_on: WaitsOn::FirstKey,
+            ..Blocking::pop(last_arg_timeout, serve_brpoplpush, Kind::List)
+        },
     ),
     (
         "blmove",
-        Blocking::pop(last_arg_timeout, serve_blmove, Kind::List),
+        Blocking {
+            waits_on: WaitsOn::FirstKey,
+            ..Blocking::pop(last_arg_timeout, serve_blmove, Kind::List)
+        },
     ),
     (
         "blmpop",

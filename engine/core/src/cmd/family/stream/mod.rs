@@ -29,7 +29,7 @@ use crate::access::ExecCx;
 use crate::access::{Change, IfAbsent};
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64};
-use crate::cmd::blocking::{Blocking, Readiness, Timeout};
+use crate::cmd::blocking::{Blocking, Readiness, Timeout, WaitsOn};
 use crate::cmd::{acl, flag, keyflag as kf, CommandSpec, ConnCmd, Exec, Family, GatherDbs};
 use crate::cmd::{FindKeys, KeySpec, Merge};
 use crate::db::stream::{EntryView, StreamId, Trim};
@@ -788,6 +788,7 @@ pub const BLOCKING: &[(&str, Blocking)] = &[
             kind: Kind::Stream,
             ready: Some(xread_ready),
             prepare: Some(resolve_dollars),
+            waits_on: WaitsOn::AllKeys,
             retry: None,
         },
     ),
@@ -799,6 +800,7 @@ pub const BLOCKING: &[(&str, Blocking)] = &[
             kind: Kind::Stream,
             ready: Some(groups::group_read_ready),
             prepare: None,
+            waits_on: WaitsOn::AllKeys,
             retry: Some(groups::retry_group_read),
         },
     ),
@@ -883,7 +885,10 @@ fn serve_xread(ecx: &mut ExecCx, argv: &Argv, key: &[u8]) -> Result<Reply, CmdEr
         Some(start) => range_reply(s, start, StreamId::MAX, false, args.count),
         None => Reply::Array(Vec::new()),
     };
-    Ok(Reply::MapOrPairs(vec![(Reply::bulk(key.to_vec()), entries)]))
+    Ok(Reply::MapOrPairs(vec![(
+        Reply::bulk(key.to_vec()),
+        entries,
+    )]))
 }
 
 #[cfg(test)]
