@@ -179,10 +179,17 @@ fn pfcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     }
     let key = &argv[1];
     // lookupKeyRead counts the hit or miss; the edit then makes the value raw whatever the
-    // cache says (Redis unshares it before looking).
+    // cache says (Redis unshares it before looking). A raw value with a fresh cache needs
+    // neither the edit nor a second lookup: the common case of a counter read often.
     match ecx.read_entry(key) {
         None => return Ok(Reply::Int(0)),
-        Some(entry) => as_hll(entry.value())?,
+        Some(entry) => {
+            let raw = matches!(entry.value(), ValueRef::Str(StrRef::Bytes { raw: true, .. }));
+            let (bytes, _) = as_hll(entry.value())?;
+            if let (true, Some(card)) = (raw, hll::cached_card(bytes)) {
+                return Ok(Reply::Int(card as i64));
+            }
+        }
     };
     let card = edit_hll(ecx, key, |value| {
         if let Some(card) = hll::cached_card(value) {
