@@ -22,6 +22,7 @@ mod memory_shapes;
 mod packed;
 mod packed_table;
 pub mod set;
+pub mod snapshot;
 pub use crate::size_class;
 pub mod stream;
 pub mod zset;
@@ -407,6 +408,8 @@ pub struct Db {
     /// Expired keys read here stay in the table (they read as absent). Set while a transaction
     /// is queued on the shard: it may still read at a time before their deadline.
     keep_expired: bool,
+    /// A snapshot in progress: every change first keeps what the snapshot is owed.
+    snapshot: Option<Box<snapshot::DbSnapshot>>,
 }
 
 impl Db {
@@ -418,6 +421,62 @@ impl Db {
             entries_bytes: 0,
             promote_on_hit: false,
             keep_expired: false,
+            snapshot: None,
+        }
+    }
+
+    /// Starts a snapshot of this database, cut now (see `snapshot.rs`).
+    pub fn start_snapshot(&mut self, db_index: u16, cut_ms: u64) {
+        self.snapshot = Some(Box::new(snapshot::DbSnapshot::new(db_index, cut_ms)));
+    }
+
+    pub fn snapshot(&self) -> Option<&snapshot::DbSnapshot> {
+        self.snapshot.as_deref()
+    }
+
+    /// Moves the snapshot on by up to `buckets_max` buckets, handing each owed entry to `out`
+    /// with the database index of the cut; true when this database owes nothing more (its
+    /// snapshot is then dropped). No snapshot: true.
+    pub fn snapshot_step(&mut self, buckets_max: usize, out: &mut impl FnMut(u16, &Entry)) -> bool {
+        let Some(snap) = self.snapshot.as_mut() else {
+            return true;
+        };
+        let db_index = snap.db_index;
+        let table = &self.table;
+        let scan = |cursor: u64, visit: &mut dyn FnMut(&Entry)| table.scan_bucket(cursor, visit);
+        let done = snap.step(self.seed, buckets_max, scan, &mut |e: &Entry| {
+            out(db_index, e)
+        });
+        if done {
+            self.snapshot = None;
+        }
+        done
+    }
+
+    /// Whether the snapshot is still owed `key`'s cut value.
+    fn owed(&self, key: &[u8]) -> bool {
+        self.snapshot
+            .as_ref()
+            .is_some_and(|s| s.owes(self.seed, key))
+    }
+
+    /// `key` is about to change: the snapshot keeps its cut value first (a copy; a change in
+    /// place needs one).
+    fn keep_for_snapshot(&mut self, key: &[u8]) {
+        if self.owed(key) {
+            let cut_value = self.table.get(key).cloned();
+            self.snapshot.as_mut().expect("owed").keep(key, cut_value);
+        }
+    }
+
+    /// `old` left the table under `key` (removed, replaced, evicted): the snapshot keeps it if
+    /// it is owed, without a copy.
+    fn keep_removed_for_snapshot(&mut self, key: &[u8], old: Option<&Entry>) {
+        if self.owed(key) {
+            self.snapshot
+                .as_mut()
+                .expect("owed")
+                .keep(key, old.cloned());
         }
     }
 
@@ -445,6 +504,7 @@ impl Db {
         eligible: impl Fn(&Entry) -> bool,
     ) -> Option<Entry> {
         let evicted = self.table.evict_near(key, segments_max, eligible)?;
+        self.keep_removed_for_snapshot(&evicted.key().to_vec(), Some(&evicted));
         self.forget(&evicted);
         Some(evicted)
     }
@@ -504,6 +564,9 @@ impl Db {
             return None;
         }
         self.promote(key);
+        if self.snapshot.is_some() {
+            self.keep_for_snapshot(key);
+        }
         let entry = self.table.get_mut(key)?;
         entry.touch(now_ms);
         Some(EntryMut {
@@ -567,6 +630,9 @@ impl Db {
 
     /// Inserts or replaces the whole entry, returning the live entry it replaced.
     pub fn insert(&mut self, entry: Entry, now_ms: u64) -> Option<Entry> {
+        if self.snapshot.is_some() {
+            self.keep_for_snapshot(entry.key());
+        }
         let had_ttl = entry.expire_at_ms().is_some();
         self.entries_bytes += entry.heap_bytes();
         let old = self.table.insert(entry);
@@ -589,6 +655,9 @@ impl Db {
     /// Removes `key` whether or not it has expired.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let old = self.table.remove(key)?;
+        if self.snapshot.is_some() {
+            self.keep_removed_for_snapshot(key, Some(&old));
+        }
         self.forget(&old);
         Some(old)
     }
@@ -601,6 +670,9 @@ impl Db {
 
     /// Sets or clears the deadline of an existing key; false when the key is absent.
     pub fn set_expire(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> bool {
+        if self.snapshot.is_some() {
+            self.keep_for_snapshot(key);
+        }
         let Some(entry) = self.table.get_mut(key) else {
             return false;
         };
@@ -616,6 +688,9 @@ impl Db {
     }
 
     pub fn clear(&mut self) {
+        if let Some(snap) = self.snapshot.as_mut() {
+            snap.aborted = true;
+        }
         self.table.clear();
         self.expires_len = 0;
         self.entries_bytes = 0;
@@ -643,11 +718,15 @@ impl Db {
         mut removed_key: impl FnMut(&[u8]),
     ) -> (u64, usize) {
         let mut bytes_removed = 0;
+        let (seed, snapshot) = (self.seed, &mut self.snapshot);
         let (next, removed) = self.table.sweep_bucket(cursor, |e| {
             let due = e.is_expired(now_ms);
             if due {
                 bytes_removed += e.heap_bytes();
                 removed_key(e.key());
+                if let Some(snap) = snapshot.as_mut().filter(|s| s.owes(seed, e.key())) {
+                    snap.keep(e.key(), Some(e.clone()));
+                }
             }
             due
         });

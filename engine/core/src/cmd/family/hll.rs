@@ -184,7 +184,10 @@ fn pfcount(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     match ecx.read_entry(key) {
         None => return Ok(Reply::Int(0)),
         Some(entry) => {
-            let raw = matches!(entry.value(), ValueRef::Str(StrRef::Bytes { raw: true, .. }));
+            let raw = matches!(
+                entry.value(),
+                ValueRef::Str(StrRef::Bytes { raw: true, .. })
+            );
             let (bytes, _) = as_hll(entry.value())?;
             if let (true, Some(card)) = (raw, hll::cached_card(bytes)) {
                 return Ok(Reply::Int(card as i64));

@@ -420,6 +420,14 @@ impl<E> DashTable<E> {
     }
 }
 
+/// The SCAN coordinates of `key` in a table hashed with `seed`, as a cursor: a scan whose
+/// cursor has passed this value has visited the key (see the module doc). Fixed by the hash,
+/// so it holds across splits and merges.
+pub fn cursor_of(seed: u64, key: &[u8]) -> u64 {
+    let hashed = Hashed::new(xxh3_64_with_seed(key, seed));
+    u64::from(hashed.home) << DIRECTORY_DEPTH_MAX | hashed.position
+}
+
 impl<E: Keyed> DashTable<E> {
     pub fn hash(&self, key: &[u8]) -> u64 {
         xxh3_64_with_seed(key, self.seed)
