@@ -504,7 +504,7 @@ impl Db {
         eligible: impl Fn(&Entry) -> bool,
     ) -> Option<Entry> {
         let evicted = self.table.evict_near(key, segments_max, eligible)?;
-        self.keep_removed_for_snapshot(&evicted.key().to_vec(), Some(&evicted));
+        self.keep_removed_for_snapshot(evicted.key(), Some(&evicted));
         self.forget(&evicted);
         Some(evicted)
     }

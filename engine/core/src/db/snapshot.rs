@@ -131,6 +131,8 @@ mod tests {
     use crate::db::{Db, Entry, StrValue, Value, ValueRef};
 
     type State = BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)>;
+    /// What the snapshot handed out: (database index, key, value, deadline).
+    type Handed = (u16, Vec<u8>, Vec<u8>, Option<u64>);
 
     fn string(bytes: Vec<u8>) -> Value {
         Value::Str(StrValue::from_bytes(bytes))
@@ -170,7 +172,7 @@ mod tests {
             let mut now = rng.gen_range(0..100);
             let cut = live(&db, now);
             db.start_snapshot(3, now);
-            let mut out: Vec<(u16, Vec<u8>, Vec<u8>, Option<u64>)> = Vec::new();
+            let mut out: Vec<Handed> = Vec::new();
             let mut done = false;
             while !done {
                 for _ in 0..rng.gen_range(0..40) {
