@@ -206,7 +206,8 @@ mod tests {
                                      strs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..400), 0..20)) {
             let mut elems: Vec<Elem<'_>> = ints.iter().map(|&n| Elem::Int(n)).collect();
             elems.extend(strs.iter().map(|s| Elem::Str(s)));
-            prop_assert_eq!(parse(&build(&elems)).unwrap(), elems);
+            let blob = build(&elems);
+            prop_assert_eq!(parse(&blob).unwrap(), elems);
         }
 
         #[test]
