@@ -824,7 +824,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 13] {
+pub fn families() -> [&'static [CommandSpec]; 14] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -839,6 +839,7 @@ pub fn families() -> [&'static [CommandSpec]; 13] {
         bitmap::SPECS,
         hll::SPECS,
         stream::SPECS,
+        family::dump::SPECS,
     ]
 }
 
