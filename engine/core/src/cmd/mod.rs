@@ -490,6 +490,8 @@ pub enum NodeCmd {
     PubSubNumSub,
     PubSubShardNumSub,
     PubSubNumPat,
+    /// DEBUG DIGEST and DEBUG DIGEST-VALUE (reached through the DEBUG row).
+    DebugDigest,
 }
 
 #[derive(Clone, Copy, Debug)]

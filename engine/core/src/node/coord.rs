@@ -838,6 +838,7 @@ pub(crate) fn plan_node(
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv, conn.id),
+        NodeCmd::DebugDigest => crate::node::commands::digest::plan_node_cmd(argv, conn.db),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -931,7 +932,8 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::PubSubShardChannels
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
-        | NodeCmd::PubSubNumPat => false,
+        | NodeCmd::PubSubNumPat
+        | NodeCmd::DebugDigest => false,
     }
 }
 
@@ -981,6 +983,7 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::finish_node_cmd(cmd, argv, results),
+        NodeCmd::DebugDigest => crate::node::commands::digest::finish_node_cmd(argv, results),
     }
 }
 
@@ -1014,5 +1017,6 @@ pub(crate) fn run_node_op(
         | NodeOp::PubSubChannels { .. }
         | NodeOp::PubSubNumSub { .. }
         | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, cx),
+        NodeOp::Digest { .. } => crate::node::commands::digest::run_node_op(node, op, now_ms),
     }
 }

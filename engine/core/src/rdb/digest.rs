@@ -6,14 +6,15 @@
 //! SHA-1 of `d` (order matters). A value's digest, from zero: mix in its type code (4 bytes,
 //! big-endian); then a string mixes in its bytes; a list mixes in each element in order; a set
 //! xors in each member; a hash, for each pair, mixes field then value into a fresh zero digest
-//! and XORs that in; a sorted set does the same with the member and the score as `%.17g`; a
+//! and xors that in; a sorted set does the same with the member and the score as `%.17g`; a
 //! stream mixes in, per entry, the ID as "ms.seq" and then each field and value. A key with a
 //! TTL finally xors in the text `!!expire!!`.
 //!
 //! The dataset digest starts at zero; for each database that holds keys, in order, it mixes in
-//! the database number (4 bytes, big-endian) and then XORs in each key's digest (the key mixed
-//! into a zero digest, then its value as above). The per-key part is an XOR, so shards can each
-//! XOR their own keys and the coordinator combine them: `dataset` takes the per-database XORs.
+//! the database number (4 bytes, big-endian) and then xors in each key's digest (the key mixed
+//! into a zero digest, then its value as above). "Xor in" hashes first, so a key's share is the
+//! SHA-1 of its digest; shares combine by XOR, so shards can each XOR their own keys' shares
+//! and the coordinator combine them: `dataset` takes the per-database XORs.
 
 use sha1_smol::Sha1;
 
@@ -86,7 +87,7 @@ fn fold_value(d: &mut Digest, value: ValueRef<'_>, has_ttl: bool) {
                     text.clear();
                     fmt_double(score, &mut text);
                     mix_in(&mut pair, &text);
-                    xor_digest(d, &pair);
+                    xor_in(d, &pair);
                     true
                 });
             }
@@ -95,7 +96,7 @@ fn fold_value(d: &mut Digest, value: ValueRef<'_>, has_ttl: bool) {
                     let mut pair = [0u8; 20];
                     mix_in(&mut pair, field);
                     mix_in(&mut pair, value);
-                    xor_digest(d, &pair);
+                    xor_in(d, &pair);
                 }
             }
             Collection::Stream(s) => {
@@ -122,12 +123,13 @@ pub fn value_digest(value: ValueRef<'_>, has_ttl: bool) -> Digest {
     d
 }
 
-/// A key's share of the dataset digest.
-pub fn key_digest(key: &[u8], value: ValueRef<'_>, has_ttl: bool) -> Digest {
+/// A key's share of the dataset digest: the SHA-1 of its digest (the key mixed into a zero
+/// digest, then its value), which the dataset XORs in.
+pub fn key_share(key: &[u8], value: ValueRef<'_>, has_ttl: bool) -> Digest {
     let mut d = [0u8; 20];
     mix_in(&mut d, key);
     fold_value(&mut d, value, has_ttl);
-    d
+    sha1(&d)
 }
 
 /// XORs `part` into `acc` (combining key digests of one database, from any shards).
@@ -135,8 +137,8 @@ pub fn combine(acc: &mut Digest, part: &Digest) {
     xor_digest(acc, part);
 }
 
-/// The dataset digest from each non-empty database's number and the XOR of its keys'
-/// digests, databases ascending.
+/// The dataset digest from each non-empty database's number and the XOR of its keys' shares,
+/// databases ascending.
 pub fn dataset(dbs: &[(u32, Digest)]) -> Digest {
     let mut d = [0u8; 20];
     for (db, keys_xor) in dbs {
