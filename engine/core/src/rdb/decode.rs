@@ -667,7 +667,8 @@ fn read_group(input: &mut Input<'_>, version: u8, stream: &StreamValue) -> Resul
 }
 
 /// The value of a DUMP payload, checked as RESTORE does: at least the 10-byte footer, a version
-/// no newer than `version_max`, the checksum, then the value.
+/// no newer than `version_max`, the checksum, then the value (bytes after it are ignored, as
+/// Redis ignores them).
 pub fn parse_dump_payload(
     payload: &[u8],
     version_max: u16,
@@ -685,7 +686,9 @@ pub fn parse_dump_payload(
     if stored != computed {
         return Err(RdbError::Checksum { stored, computed });
     }
-    let mut input = Input::new(&payload[..body_len]);
+    // Redis reads the value from the whole payload, footer included: a value that runs into
+    // the footer's bytes still loads there, so it does here.
+    let mut input = Input::new(payload);
     let type_byte = input.u8()?;
     if !is_value_type(type_byte) {
         return Err(corrupt("unknown value type"));

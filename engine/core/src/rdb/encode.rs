@@ -248,22 +248,18 @@ const NODE_SAFETY_LIMIT_BYTES: usize = 8192;
 /// Node byte bounds of fills -1 to -5 (optimization_level).
 const NODE_LEVEL_BYTES: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 
+/// What redis-server 7.0.15 adds to an element's length to estimate its cost in a node.
+const NODE_ENTRY_OVERHEAD_BYTES: usize = 8;
+
 /// Whether a quicklist node of `count` elements and `node_bytes` takes one more of
-/// `elem_len` bytes: Redis 7.0's estimate (one byte of back link below 254 bytes else five,
-/// plus the length header), checked against the fill's bound.
+/// `elem_len` bytes, by Redis's estimate (the element's length plus 8) checked against the
+/// fill's bound: bytes for a negative fill, else entries within the safety limit's bytes.
 fn node_takes(node_bytes: usize, count: usize, elem_len: usize, fill: i64) -> bool {
-    let back = if elem_len < 254 { 1 } else { 5 };
-    let head = if elem_len < 64 {
-        1
-    } else if elem_len < 16384 {
-        2
-    } else {
-        5
-    };
-    let new_bytes = node_bytes + elem_len + back + head;
+    let new_bytes = node_bytes + elem_len + NODE_ENTRY_OVERHEAD_BYTES;
     if fill < 0 {
         let level = (fill.unsigned_abs() - 1) as usize;
-        return NODE_LEVEL_BYTES.get(level).is_some_and(|&max| new_bytes <= max);
+        let max = NODE_LEVEL_BYTES.get(level).copied().unwrap_or(NODE_LEVEL_BYTES[4]);
+        return new_bytes <= max;
     }
     new_bytes <= NODE_SAFETY_LIMIT_BYTES && (count as i64) < fill
 }
