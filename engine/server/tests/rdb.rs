@@ -128,29 +128,61 @@ fn dataset_commands() -> Vec<Vec<String>> {
         let mut big_hll = vec![w("PFADD"), k("hll-dense")];
         big_hll.extend((0..3000).map(|i| format!("e{i}")));
         add(big_hll);
-        add(vec![w("RPUSH"), k("list-small"), w("a"), w("1"), w("-2"), w("b")]);
+        add(vec![
+            w("RPUSH"),
+            k("list-small"),
+            w("a"),
+            w("1"),
+            w("-2"),
+            w("b"),
+        ]);
         let mut long_list = vec![w("RPUSH"), k("list-nodes")];
         long_list.extend((0..2500).map(|i| format!("element-{i}-{}", noise(30, i))));
         add(long_list);
         let mut int_list = vec![w("RPUSH"), k("list-ints")];
         int_list.extend((0..1000).map(|i| (i * 9973 - 500_000).to_string()));
         add(int_list);
-        add(vec![w("RPUSH"), k("list-big-element"), w("x"), noise(20_000, 7), w("y")]);
+        add(vec![
+            w("RPUSH"),
+            k("list-big-element"),
+            w("x"),
+            noise(20_000, 7),
+            w("y"),
+        ]);
         add(vec![w("LPUSH"), k("list-lpush"), w("a"), w("b"), w("c")]);
-        add(vec![w("SADD"), k("intset"), w("1"), w("2"), w("-300"), w("70000")]);
+        add(vec![
+            w("SADD"),
+            k("intset"),
+            w("1"),
+            w("2"),
+            w("-300"),
+            w("70000"),
+        ]);
         add(vec![w("SADD"), k("intset-wide"), w("1"), w("-5000000000")]);
         add(vec![w("SADD"), k("set-table"), w("a"), w("b"), w("1")]);
         let mut big_set = vec![w("SADD"), k("set-big-ints")];
         big_set.extend((0..700).map(|i| (i * 3).to_string()));
         add(big_set);
-        add(vec![w("HSET"), k("hash-small"), w("f"), w("v"), w("n"), w("12")]);
+        add(vec![
+            w("HSET"),
+            k("hash-small"),
+            w("f"),
+            w("v"),
+            w("n"),
+            w("12"),
+        ]);
         let mut big_hash = vec![w("HSET"), k("hash-table")];
         for i in 0..600 {
             big_hash.push(format!("field{i}"));
             big_hash.push(format!("value{i}"));
         }
         add(big_hash);
-        add(vec![w("HSET"), k("hash-long-value"), w("f"), "v".repeat(100)]);
+        add(vec![
+            w("HSET"),
+            k("hash-long-value"),
+            w("f"),
+            "v".repeat(100),
+        ]);
         add(vec![
             w("ZADD"),
             k("zset-small"),
@@ -171,7 +203,12 @@ fn dataset_commands() -> Vec<Vec<String>> {
             big_zset.push(format!("member{i}"));
         }
         add(big_zset);
-        add(vec![w("ZADD"), k("zset-long-member"), w("1"), "m".repeat(80)]);
+        add(vec![
+            w("ZADD"),
+            k("zset-long-member"),
+            w("1"),
+            "m".repeat(80),
+        ]);
         for i in 0..5 {
             add(vec![
                 w("XADD"),
@@ -183,9 +220,27 @@ fn dataset_commands() -> Vec<Vec<String>> {
                 w("w"),
             ]);
         }
-        add(vec![w("XADD"), k("stream-small"), w("2000-0"), w("other"), w("1")]);
-        add(vec![w("XGROUP"), w("CREATE"), k("stream-small"), w("grp"), w("0")]);
-        add(vec![w("XGROUP"), w("CREATE"), k("stream-small"), w("lazy"), w("$")]);
+        add(vec![
+            w("XADD"),
+            k("stream-small"),
+            w("2000-0"),
+            w("other"),
+            w("1"),
+        ]);
+        add(vec![
+            w("XGROUP"),
+            w("CREATE"),
+            k("stream-small"),
+            w("grp"),
+            w("0"),
+        ]);
+        add(vec![
+            w("XGROUP"),
+            w("CREATE"),
+            k("stream-small"),
+            w("lazy"),
+            w("$"),
+        ]);
         for i in 0..700 {
             add(vec![
                 w("XADD"),
@@ -205,7 +260,13 @@ fn dataset_commands() -> Vec<Vec<String>> {
             w("$"),
             w("MKSTREAM"),
         ]);
-        for name in ["embstr", "list-small", "hash-table", "zset-small", "stream-small"] {
+        for name in [
+            "embstr",
+            "list-small",
+            "hash-table",
+            "zset-small",
+            "stream-small",
+        ] {
             add(vec![w("PEXPIRE"), k(name), TTL_MS.to_string()]);
         }
     }
@@ -279,7 +340,11 @@ fn digests_agree_and_dump_restore_crosses_both_ways() {
         mut r,
         mut d,
     } = start_pair(&[]);
-    assert_eq!(dataset_digest(&mut r), dataset_digest(&mut d), "DEBUG DIGEST");
+    assert_eq!(
+        dataset_digest(&mut r),
+        dataset_digest(&mut d),
+        "DEBUG DIGEST"
+    );
     let empty_digest = "0".repeat(40);
     assert_ne!(dataset_digest(&mut d), empty_digest);
     for db in DBS {
@@ -317,11 +382,18 @@ fn digests_agree_and_dump_restore_crosses_both_ways() {
             // REPLACE over an existing key, and BUSYKEY without it, as Redis.
             for conn in [&mut r, &mut d] {
                 let busy = call(conn, &[b"RESTORE", &copy, b"0", &from_redis]);
-                assert_eq!(busy, Resp::Error("BUSYKEY Target key name already exists.".into()));
+                assert_eq!(
+                    busy,
+                    Resp::Error("BUSYKEY Target key name already exists.".into())
+                );
             }
         }
     }
-    assert_eq!(dataset_digest(&mut r), dataset_digest(&mut d), "after the restores");
+    assert_eq!(
+        dataset_digest(&mut r),
+        dataset_digest(&mut d),
+        "after the restores"
+    );
 }
 
 /// Our encoder writes Redis's bytes (compression off on both sides, as LZF output depends on
@@ -347,7 +419,8 @@ fn our_encoder_reproduces_redis_payloads() {
             let Resp::Bulk(Some(encoding)) = call(&mut r, &[b"OBJECT", b"ENCODING", &key]) else {
                 panic!("encoding of {show}");
             };
-            let Resp::Bulk(Some(kind)) = call(&mut r, &[b"TYPE", &key]).into_bulk_or_status() else {
+            let Resp::Bulk(Some(kind)) = call(&mut r, &[b"TYPE", &key]).into_bulk_or_status()
+            else {
                 panic!("type of {show}");
             };
             let table_order = encoding == b"hashtable" && (kind == b"set" || kind == b"hash");
@@ -360,7 +433,11 @@ fn our_encoder_reproduces_redis_payloads() {
             let ours = rdb::dump_payload(value.as_ref(), &plain);
             if ours != payload {
                 let at = ours.iter().zip(&payload).position(|(a, b)| a != b);
-                std::fs::write(std::env::temp_dir().join("rdb-mismatch-redis.bin"), &payload).ok();
+                std::fs::write(
+                    std::env::temp_dir().join("rdb-mismatch-redis.bin"),
+                    &payload,
+                )
+                .ok();
                 std::fs::write(std::env::temp_dir().join("rdb-mismatch-ours.bin"), &ours).ok();
                 panic!(
                     "{show}: our bytes differ from Redis's at {at:?} ({} vs {} bytes)",
@@ -388,10 +465,13 @@ impl IntoBulkOrStatus for Resp {
     }
 }
 
-/// Reads a whole RDB file; the entries by database, and the aux fields.
-fn read_file(bytes: &[u8], piece: usize) -> BTreeMap<u32, Vec<(Vec<u8>, Value, Option<u64>)>> {
+/// A file's entries by database: key, value, deadline.
+type FileDbs = BTreeMap<u32, Vec<(Vec<u8>, Value, Option<u64>)>>;
+
+/// Reads a whole RDB file: its entries by database.
+fn read_file(bytes: &[u8], piece: usize) -> FileDbs {
     let mut reader = RdbReader::new();
-    let mut dbs: BTreeMap<u32, Vec<(Vec<u8>, Value, Option<u64>)>> = BTreeMap::new();
+    let mut dbs: FileDbs = BTreeMap::new();
     let mut db = 0;
     let cx = LoadCx::default();
     let mut take = |reader: &mut RdbReader, dbs: &mut BTreeMap<_, Vec<_>>| {
@@ -423,12 +503,15 @@ fn read_file(bytes: &[u8], piece: usize) -> BTreeMap<u32, Vec<(Vec<u8>, Value, O
 }
 
 /// The dataset digest of decoded entries, as DEBUG DIGEST computes it.
-fn digest_of(dbs: &BTreeMap<u32, Vec<(Vec<u8>, Value, Option<u64>)>>) -> String {
+fn digest_of(dbs: &FileDbs) -> String {
     let mut parts = Vec::new();
     for (db, entries) in dbs {
         let mut acc = [0u8; 20];
         for (key, value, expire) in entries {
-            digest::combine(&mut acc, &digest::key_share(key, value.as_ref(), expire.is_some()));
+            digest::combine(
+                &mut acc,
+                &digest::key_share(key, value.as_ref(), expire.is_some()),
+            );
         }
         parts.push((*db, acc));
     }
@@ -453,7 +536,11 @@ fn redis_saves_we_read_we_write_redis_loads() {
     for piece in [997, file.len()] {
         let dbs = read_file(&file, piece);
         assert_eq!(dbs.keys().copied().collect::<Vec<_>>(), DBS.to_vec());
-        assert_eq!(digest_of(&dbs), redis_digest, "the file's dataset is Redis's");
+        assert_eq!(
+            digest_of(&dbs),
+            redis_digest,
+            "the file's dataset is Redis's"
+        );
         for (db, entries) in &dbs {
             call_str(&mut r, &["SELECT", &db.to_string()]);
             let names: Vec<Vec<u8>> = entries.iter().map(|e| e.0.clone()).collect();
@@ -468,7 +555,11 @@ fn redis_saves_we_read_we_write_redis_loads() {
                 // Strings take their encoding from how they were made (PFADD's raw HLL reloads
                 // embstr, in Redis too); collections from the thresholds, which agree.
                 if value.type_name() != "string" {
-                    assert_eq!(value.encoding().as_bytes(), enc.as_slice(), "{show}: encoding");
+                    assert_eq!(
+                        value.encoding().as_bytes(),
+                        enc.as_slice(),
+                        "{show}: encoding"
+                    );
                 }
             }
         }
@@ -519,7 +610,10 @@ fn redis_saves_we_read_we_write_redis_loads() {
         .output()
         .expect("redis-check-rdb (Debian's redis-tools)");
     let report = String::from_utf8_lossy(&check.stdout).into_owned();
-    assert!(check.status.success(), "redis-check-rdb refused our file:\n{report}");
+    assert!(
+        check.status.success(),
+        "redis-check-rdb refused our file:\n{report}"
+    );
     assert!(report.contains("RDB looks OK"), "{report}");
 
     let loaded = RedisServer::start_with(&[
@@ -531,7 +625,11 @@ fn redis_saves_we_read_we_write_redis_loads() {
         "ours.rdb",
     ]);
     let mut l = loaded.conn();
-    assert_eq!(dataset_digest(&mut l), redis_digest, "redis-server loaded our file");
+    assert_eq!(
+        dataset_digest(&mut l),
+        redis_digest,
+        "redis-server loaded our file"
+    );
     for db in DBS {
         let names = keys(&mut l, db);
         assert_eq!(names, keys(&mut r, db));

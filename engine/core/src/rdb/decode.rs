@@ -118,9 +118,9 @@ impl<'a> Input<'a> {
         match self.len_or_special()? {
             Len::Plain(n) => Ok(Cow::Borrowed(self.take(n)?)),
             Len::Special(ENC_INT8) => int_text(i64::from(self.u8()? as i8)),
-            Len::Special(ENC_INT16) => {
-                int_text(i64::from(i16::from_le_bytes(self.take(2)?.try_into().expect("2"))))
-            }
+            Len::Special(ENC_INT16) => int_text(i64::from(i16::from_le_bytes(
+                self.take(2)?.try_into().expect("2"),
+            ))),
             Len::Special(ENC_INT32) => int_text(i64::from(self.u32_le()? as i32)),
             Len::Special(ENC_LZF) => {
                 let packed_len = self.len()?;
@@ -190,7 +190,9 @@ pub(super) fn read_value(
             }
             list.finish()
         }
-        LIST_QUICKLIST | LIST_QUICKLIST_2 => read_quicklist(input, type_byte == LIST_QUICKLIST_2, cx),
+        LIST_QUICKLIST | LIST_QUICKLIST_2 => {
+            read_quicklist(input, type_byte == LIST_QUICKLIST_2, cx)
+        }
         SET => {
             let n = input.len()?;
             let mut set = SetBuilder::new(cx);
@@ -288,9 +290,9 @@ pub(super) fn read_value(
             coll(Collection::Stream(read_stream(input, version, cx)?))
         }
         MODULE_PRE_GA | MODULE_2 => Err(RdbError::Unsupported("module values")),
-        HASH_METADATA_PRE_GA | HASH_LISTPACK_EX_PRE_GA | HASH_METADATA | HASH_LISTPACK_EX => Err(
-            RdbError::Unsupported("hash fields with TTLs (Redis 7.4)"),
-        ),
+        HASH_METADATA_PRE_GA | HASH_LISTPACK_EX_PRE_GA | HASH_METADATA | HASH_LISTPACK_EX => {
+            Err(RdbError::Unsupported("hash fields with TTLs (Redis 7.4)"))
+        }
         _ => Err(corrupt("unknown value type")),
     }
 }
@@ -471,6 +473,9 @@ impl<'c> HashBuilder<'c> {
     }
 }
 
+/// A stream entry read from a node: its ID and field-value pairs.
+type StreamEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// One listpack element as an integer (a stream node's counts, flags and ID deltas).
 fn lp_int(elems: &[Elem<'_>], at: usize) -> Result<i64, RdbError> {
     elems
@@ -488,7 +493,7 @@ fn lp_count(elems: &[Elem<'_>], at: usize) -> Result<usize, RdbError> {
 fn node_entries(
     master: StreamId,
     elems: &[Elem<'_>],
-    out: &mut Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)>,
+    out: &mut Vec<StreamEntry>,
 ) -> Result<(), RdbError> {
     let live = lp_count(elems, 0)?;
     let deleted = lp_count(elems, 1)?;
@@ -593,8 +598,10 @@ fn read_stream(input: &mut Input<'_>, version: u8, cx: &LoadCx) -> Result<Stream
     }
     let mut stream = StreamValue::new();
     for (id, pairs) in &entries {
-        let borrowed: Vec<(&[u8], &[u8])> =
-            pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice())).collect();
+        let borrowed: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|(f, v)| (f.as_slice(), v.as_slice()))
+            .collect();
         stream.log_mut().append(*id, &borrowed, &cx.limits.stream);
     }
     stream

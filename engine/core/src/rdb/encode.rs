@@ -161,12 +161,7 @@ pub fn write_freq(out: &mut Vec<u8>, freq: u8) {
 
 /// One key: its deadline when it has one, then type, key and value, with Redis's default
 /// settings.
-pub fn write_entry(
-    out: &mut Vec<u8>,
-    key: &[u8],
-    value: ValueRef<'_>,
-    expire_at_ms: Option<u64>,
-) {
+pub fn write_entry(out: &mut Vec<u8>, key: &[u8], value: ValueRef<'_>, expire_at_ms: Option<u64>) {
     write_entry_with(out, key, value, expire_at_ms, &EncodeOptions::default());
 }
 
@@ -258,7 +253,10 @@ fn node_takes(node_bytes: usize, count: usize, elem_len: usize, fill: i64) -> bo
     let new_bytes = node_bytes + elem_len + NODE_ENTRY_OVERHEAD_BYTES;
     if fill < 0 {
         let level = (fill.unsigned_abs() - 1) as usize;
-        let max = NODE_LEVEL_BYTES.get(level).copied().unwrap_or(NODE_LEVEL_BYTES[4]);
+        let max = NODE_LEVEL_BYTES
+            .get(level)
+            .copied()
+            .unwrap_or(NODE_LEVEL_BYTES[4]);
         return new_bytes <= max;
     }
     new_bytes <= NODE_SAFETY_LIMIT_BYTES && (count as i64) < fill
@@ -327,8 +325,7 @@ fn write_set(out: &mut Vec<u8>, set: &SetValue, opts: &EncodeOptions) {
 /// integers, the rest as `%.17g` text.
 pub(super) fn score_text(score: f64, out: &mut Vec<u8>) {
     const SAFE: f64 = 4_503_599_627_370_496.0;
-    if score != 0.0 && score.is_finite() && score > -SAFE && score < SAFE && score.fract() == 0.0
-    {
+    if score != 0.0 && score.is_finite() && score > -SAFE && score < SAFE && score.fract() == 0.0 {
         out.extend_from_slice((score as i64).to_string().as_bytes());
     } else {
         fmt_double(score, out);
@@ -429,7 +426,10 @@ impl StreamNode {
     /// are the master's (else the count and the pairs), and the entry's element count.
     fn push(&mut self, id: StreamId, pairs: &[(&[u8], &[u8])]) {
         let same = pairs.len() == self.master_fields.len()
-            && pairs.iter().zip(&self.master_fields).all(|(p, m)| p.0 == m.as_slice());
+            && pairs
+                .iter()
+                .zip(&self.master_fields)
+                .all(|(p, m)| p.0 == m.as_slice());
         let lp = &mut self.entries;
         lp.push_int(if same { STREAM_FLAG_SAME_FIELDS } else { 0 });
         lp.push_int(id.ms.wrapping_sub(self.master.ms) as i64);
@@ -479,8 +479,7 @@ fn stream_nodes(stream: &StreamValue, limits: &StreamLimits) -> Vec<StreamNode> 
             let raw_bytes: usize = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
             let open = nodes.last().is_some_and(|node| {
                 node.lp_bytes() + raw_bytes < bytes_max
-                    && (limits.node_entries_max == 0
-                        || node.entries_len < limits.node_entries_max)
+                    && (limits.node_entries_max == 0 || node.entries_len < limits.node_entries_max)
             });
             if !open {
                 let fields = pairs.iter().map(|(f, _)| f.to_vec()).collect();

@@ -8,10 +8,7 @@ const HEADER_BYTES: usize = 8;
 /// The intset blob of `members` (ascending), at the narrowest width Redis would use (at least
 /// 2 bytes: Redis has no 1-byte intsets).
 pub fn build(members: &[i64]) -> Vec<u8> {
-    let width: usize = match members.iter().map(|&n| width_of(n)).max() {
-        Some(w) => w,
-        None => 2,
-    };
+    let width: usize = members.iter().map(|&n| width_of(n)).max().unwrap_or(2);
     let mut out = Vec::with_capacity(HEADER_BYTES + width * members.len());
     out.extend_from_slice(&(width as u32).to_le_bytes());
     out.extend_from_slice(&(members.len() as u32).to_le_bytes());
@@ -67,11 +64,22 @@ mod tests {
     #[test]
     fn widths_and_round_trip() {
         assert_eq!(build(&[1, 2]), [2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 2, 0]);
-        for set in [vec![], vec![-5, 7], vec![-70000, 3], vec![i64::MIN, 0, i64::MAX]] {
+        for set in [
+            vec![],
+            vec![-5, 7],
+            vec![-70000, 3],
+            vec![i64::MIN, 0, i64::MAX],
+        ] {
             assert_eq!(parse(&build(&set)).unwrap(), set);
         }
-        assert!(parse(&[2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 1, 0]).is_err(), "descending");
+        assert!(
+            parse(&[2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 1, 0]).is_err(),
+            "descending"
+        );
         assert!(parse(&[3, 0, 0, 0, 0, 0, 0, 0]).is_err(), "width 3");
-        assert!(parse(&[2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]).is_err(), "huge count");
+        assert!(
+            parse(&[2, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]).is_err(),
+            "huge count"
+        );
     }
 }

@@ -145,12 +145,17 @@ mod tests {
         let input: Vec<u8> = b"abcabcabcabcabcabcabcabcabcabcabcabc".repeat(40);
         let packed = compress(&input, input.len() - 4).expect("compressible");
         assert!(packed.len() < input.len() / 10, "{} bytes", packed.len());
-        assert_eq!(decompress(&packed, input.len()).as_deref(), Some(&input[..]));
+        assert_eq!(
+            decompress(&packed, input.len()).as_deref(),
+            Some(&input[..])
+        );
     }
 
     #[test]
     fn incompressible_input_is_refused_within_budget() {
-        let input: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let input: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         assert_eq!(compress(&input, input.len() - 4), None);
     }
 
@@ -161,7 +166,11 @@ mod tests {
         assert_eq!(decompress(&stream, 9).as_deref(), Some(&b"abcabcabc"[..]));
         assert_eq!(decompress(&stream, 8), None, "longer than announced");
         assert_eq!(decompress(&stream, 10), None, "shorter than announced");
-        assert_eq!(decompress(&[(1 << 5), 0], 3), None, "reference before any output");
+        assert_eq!(
+            decompress(&[(1 << 5), 0], 3),
+            None,
+            "reference before any output"
+        );
         assert_eq!(decompress(&[5, b'a'], 6), None, "literal run cut short");
     }
 

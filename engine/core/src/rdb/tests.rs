@@ -64,17 +64,27 @@ fn stream(entries: usize, fields: usize, with_groups: bool) -> Value {
     for i in 0..entries as u64 {
         let pairs: Vec<(Vec<u8>, Vec<u8>)> = (0..fields)
             .map(|f| {
-                let field = if i % 7 == 3 { format!("other{f}") } else { format!("f{f}") };
+                let field = if i % 7 == 3 {
+                    format!("other{f}")
+                } else {
+                    format!("f{f}")
+                };
                 (field.into_bytes(), format!("value-{i}-{f}").into_bytes())
             })
             .collect();
-        let borrowed: Vec<(&[u8], &[u8])> =
-            pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice())).collect();
-        s.log_mut()
-            .append(StreamId::new(1000 + i / 3, i % 3), &borrowed, &Default::default());
+        let borrowed: Vec<(&[u8], &[u8])> = pairs
+            .iter()
+            .map(|(f, v)| (f.as_slice(), v.as_slice()))
+            .collect();
+        s.log_mut().append(
+            StreamId::new(1000 + i / 3, i % 3),
+            &borrowed,
+            &Default::default(),
+        );
     }
     let last = s.log().last_id();
-    s.log_mut().set_meta(last, entries as u64 + 2, StreamId::new(5, 5));
+    s.log_mut()
+        .set_meta(last, entries as u64 + 2, StreamId::new(5, 5));
     if with_groups {
         let mut g = Group::new(StreamId::new(1000, 1), 2);
         g.consumer_or_create(b"alice", 123);
@@ -99,36 +109,72 @@ fn bytes_n(prefix: &str, n: usize, len: usize) -> Vec<Vec<u8>> {
 
 /// One value of every type in small and large encodings.
 fn samples() -> Vec<(&'static str, Value)> {
-    let ints: Vec<Vec<u8>> = (0..20).map(|i| (i * 1000 - 5).to_string().into_bytes()).collect();
-    let big_ints: Vec<Vec<u8>> = (0..600).map(|i| (i * 77).to_string().into_bytes()).collect();
+    let ints: Vec<Vec<u8>> = (0..20)
+        .map(|i| (i * 1000 - 5).to_string().into_bytes())
+        .collect();
+    let big_ints: Vec<Vec<u8>> = (0..600)
+        .map(|i| (i * 77).to_string().into_bytes())
+        .collect();
     vec![
         ("int", string(b"12345")),
         ("big int", string(b"-9223372036854775808")),
         ("short", string(b"hello")),
-        ("raw", string(&vec![b'z'; 100])),
-        ("incompressible", string(&(0..300u32).map(|i| (i * 7919 % 251) as u8).collect::<Vec<_>>())),
+        ("raw", string(&[b'z'; 100])),
+        (
+            "incompressible",
+            string(
+                &(0..300u32)
+                    .map(|i| (i * 7919 % 251) as u8)
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         ("empty string", string(b"")),
         ("list small", list(&bytes_n("e", 5, 0))),
         ("list ints", list(&ints)),
         ("list many nodes", list(&bytes_n("elem", 3000, 40))),
         ("list big element", list(&bytes_n("x", 3, 20000))),
         ("intset", set(&ints)),
-        ("intset wide", set(&[b"1".to_vec(), b"-5000000000".to_vec()])),
+        (
+            "intset wide",
+            set(&[b"1".to_vec(), b"-5000000000".to_vec()]),
+        ),
         ("set table", set(&bytes_n("m", 10, 0))),
         ("set big intset", set(&big_ints)),
-        ("hash listpack", hash(&[(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"xyz".to_vec())])),
+        (
+            "hash listpack",
+            hash(&[
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"xyz".to_vec()),
+            ]),
+        ),
         (
             "hash table",
-            hash(&bytes_n("f", 600, 0).into_iter().zip(bytes_n("v", 600, 0)).collect::<Vec<_>>()),
+            hash(
+                &bytes_n("f", 600, 0)
+                    .into_iter()
+                    .zip(bytes_n("v", 600, 0))
+                    .collect::<Vec<_>>(),
+            ),
         ),
         ("hash long value", hash(&[(b"f".to_vec(), vec![b'v'; 100])])),
         (
             "zset listpack",
-            zset(&[(b"a".to_vec(), 1.0), (b"b".to_vec(), -2.5), (b"c".to_vec(), 1e300), (b"d".to_vec(), f64::INFINITY)]),
+            zset(&[
+                (b"a".to_vec(), 1.0),
+                (b"b".to_vec(), -2.5),
+                (b"c".to_vec(), 1e300),
+                (b"d".to_vec(), f64::INFINITY),
+            ]),
         ),
         (
             "zset skiplist",
-            zset(&bytes_n("m", 200, 0).into_iter().enumerate().map(|(i, m)| (m, i as f64 / 3.0)).collect::<Vec<_>>()),
+            zset(
+                &bytes_n("m", 200, 0)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, m)| (m, i as f64 / 3.0))
+                    .collect::<Vec<_>>(),
+            ),
         ),
         ("stream empty", stream(0, 0, false)),
         ("stream small", stream(5, 2, true)),
@@ -153,7 +199,11 @@ fn dump_payloads_round_trip_every_sample() {
             ..EncodeOptions::default()
         };
         let payload = dump_payload(value.as_ref(), &plain);
-        assert_eq!(parse_dump_payload(&payload, DUMP_VERSION_MAX, &cx()).unwrap(), value, "{name}");
+        assert_eq!(
+            parse_dump_payload(&payload, DUMP_VERSION_MAX, &cx()).unwrap(),
+            value,
+            "{name}"
+        );
     }
 }
 
@@ -188,7 +238,11 @@ fn strings_use_redis_encodings() {
     assert_eq!(enc(b"-200"), [0xC1, 0x38, 0xFF]);
     assert_eq!(enc(b"70000"), [0xC2, 0x70, 0x11, 0x01, 0x00]);
     assert_eq!(enc(b"07"), [2, b'0', b'7'], "not canonical");
-    assert_eq!(enc(b"12345678901"), [11, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0', b'1'], "beyond 32 bits");
+    assert_eq!(
+        enc(b"12345678901"),
+        [11, b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8', b'9', b'0', b'1'],
+        "beyond 32 bits"
+    );
     let long = vec![b'a'; 100];
     let packed = enc(&long);
     assert_eq!(packed[0], 0xC3, "LZF");
@@ -230,8 +284,13 @@ fn decoded_collections_follow_our_limits() {
     let mut tight = cx();
     tight.limits.set.intset_entries_max = 2;
     let mut bytes = Vec::new();
-    write_string(&mut bytes, &intset::build(&[1, 2, 3]), &EncodeOptions::default());
-    let Decoded::Value(v) = read_value(&mut Input::new(&bytes), types::SET_INTSET, &tight).unwrap() else {
+    write_string(
+        &mut bytes,
+        &intset::build(&[1, 2, 3]),
+        &EncodeOptions::default(),
+    );
+    let Decoded::Value(v) = read_value(&mut Input::new(&bytes), types::SET_INTSET, &tight).unwrap()
+    else {
         panic!("empty");
     };
     assert_eq!(v.encoding(), "hashtable");
@@ -252,7 +311,14 @@ fn decode_body(body: &[u8]) -> Result<Value, RdbError> {
 
 fn with_blob(type_byte: u8, blob: &[u8]) -> Vec<u8> {
     let mut body = vec![type_byte];
-    write_string(&mut body, blob, &EncodeOptions { compression: false, ..Default::default() });
+    write_string(
+        &mut body,
+        blob,
+        &EncodeOptions {
+            compression: false,
+            ..Default::default()
+        },
+    );
     body
 }
 
@@ -269,13 +335,24 @@ fn old_encodings_built_by_hand() {
     for node in [&[Elem::Str(b"x")][..], &[Elem::Int(1), Elem::Str(b"y")][..]] {
         write_string(&mut body, &ziplist::build(node), &EncodeOptions::default());
     }
-    assert_eq!(decode_body(&body).unwrap(), list(&[b"x".to_vec(), b"1".to_vec(), b"y".to_vec()]));
+    assert_eq!(
+        decode_body(&body).unwrap(),
+        list(&[b"x".to_vec(), b"1".to_vec(), b"y".to_vec()])
+    );
 
     // RDB_TYPE_HASH_ZIPLIST: field, value, field, value.
-    let zl = ziplist::build(&[Elem::Str(b"f1"), Elem::Str(b"v1"), Elem::Str(b"f2"), Elem::Int(2)]);
+    let zl = ziplist::build(&[
+        Elem::Str(b"f1"),
+        Elem::Str(b"v1"),
+        Elem::Str(b"f2"),
+        Elem::Int(2),
+    ]);
     assert_eq!(
         decode_body(&with_blob(types::HASH_ZIPLIST, &zl)).unwrap(),
-        hash(&[(b"f1".to_vec(), b"v1".to_vec()), (b"f2".to_vec(), b"2".to_vec())])
+        hash(&[
+            (b"f1".to_vec(), b"v1".to_vec()),
+            (b"f2".to_vec(), b"2".to_vec())
+        ])
     );
 
     // RDB_TYPE_HASH_ZIPMAP (layout in zipmap.rs): {"foo": "bar"} with one free byte.
@@ -286,7 +363,12 @@ fn old_encodings_built_by_hand() {
     );
 
     // RDB_TYPE_ZSET_ZIPLIST: member, score (an integer or the text of a double).
-    let zl = ziplist::build(&[Elem::Str(b"m1"), Elem::Int(3), Elem::Str(b"m2"), Elem::Str(b"2.5")]);
+    let zl = ziplist::build(&[
+        Elem::Str(b"m1"),
+        Elem::Int(3),
+        Elem::Str(b"m2"),
+        Elem::Str(b"2.5"),
+    ]);
     assert_eq!(
         decode_body(&with_blob(types::ZSET_ZIPLIST, &zl)).unwrap(),
         zset(&[(b"m1".to_vec(), 3.0), (b"m2".to_vec(), 2.5)])
@@ -299,7 +381,10 @@ fn old_encodings_built_by_hand() {
     body.extend_from_slice(&[4, b'1', b'.', b'2', b'5']);
     write_string(&mut body, b"b", &EncodeOptions::default());
     body.push(254);
-    assert_eq!(decode_body(&body).unwrap(), zset(&[(b"a".to_vec(), 1.25), (b"b".to_vec(), f64::INFINITY)]));
+    assert_eq!(
+        decode_body(&body).unwrap(),
+        zset(&[(b"a".to_vec(), 1.25), (b"b".to_vec(), f64::INFINITY)])
+    );
 
     // RDB_TYPE_SET_LISTPACK (Redis 7.2): a listpack of members.
     let mut lp = ListpackWriter::new();
@@ -315,7 +400,10 @@ fn old_encodings_built_by_hand() {
     write_len(&mut body, 2);
     write_string(&mut body, b"p", &EncodeOptions::default());
     write_string(&mut body, b"q", &EncodeOptions::default());
-    assert_eq!(decode_body(&body).unwrap(), list(&[b"p".to_vec(), b"q".to_vec()]));
+    assert_eq!(
+        decode_body(&body).unwrap(),
+        list(&[b"p".to_vec(), b"q".to_vec()])
+    );
 }
 
 /// A stream written as STREAM_LISTPACKS_2 and rewritten in the layout of `version` 1 or 3:
@@ -340,9 +428,17 @@ fn stream_layouts_one_and_three() {
     let node = lp.finish();
     for version in [1u8, 3] {
         let opts = EncodeOptions::default();
-        let mut body = vec![if version == 1 { types::STREAM_LISTPACKS } else { types::STREAM_LISTPACKS_3 }];
+        let mut body = vec![if version == 1 {
+            types::STREAM_LISTPACKS
+        } else {
+            types::STREAM_LISTPACKS_3
+        }];
         write_len(&mut body, 1);
-        write_string(&mut body, &encode::stream_id_bytes(StreamId::new(9, 0)), &opts);
+        write_string(
+            &mut body,
+            &encode::stream_id_bytes(StreamId::new(9, 0)),
+            &opts,
+        );
         write_string(&mut body, &node, &opts);
         write_len(&mut body, 2);
         for n in [9, 1] {
@@ -373,10 +469,13 @@ fn stream_layouts_one_and_three() {
         }
         write_len(&mut body, 1);
         body.extend_from_slice(&encode::stream_id_bytes(StreamId::new(9, 0)));
-        let Value::Coll(c) = decode_body(&body).unwrap_or_else(|e| panic!("v{version}: {e}")) else {
+        let Value::Coll(c) = decode_body(&body).unwrap_or_else(|e| panic!("v{version}: {e}"))
+        else {
             panic!("not a collection");
         };
-        let Collection::Stream(s) = *c else { panic!("not a stream") };
+        let Collection::Stream(s) = *c else {
+            panic!("not a stream")
+        };
         assert_eq!(s.len(), 2);
         assert_eq!(s.log().last_id(), StreamId::new(9, 1));
         assert_eq!(s.log().entries_added(), 2);
@@ -392,14 +491,29 @@ fn refusals() {
     let good = dump_payload(string(b"hello").as_ref(), &EncodeOptions::default());
     let mut bad_crc = good.clone();
     *bad_crc.last_mut().unwrap() ^= 1;
-    assert!(matches!(parse_dump_payload(&bad_crc, DUMP_VERSION_MAX, &cx()), Err(RdbError::Checksum { .. })));
+    assert!(matches!(
+        parse_dump_payload(&bad_crc, DUMP_VERSION_MAX, &cx()),
+        Err(RdbError::Checksum { .. })
+    ));
     let newer = payload_of(&good[..good.len() - 10], 11);
-    assert_eq!(parse_dump_payload(&newer, DUMP_VERSION_MAX, &cx()), Err(RdbError::Version(11)));
+    assert_eq!(
+        parse_dump_payload(&newer, DUMP_VERSION_MAX, &cx()),
+        Err(RdbError::Version(11))
+    );
     assert!(parse_dump_payload(&newer, RDB_VERSION_READ_MAX, &cx()).is_ok());
-    assert_eq!(parse_dump_payload(&good[..5], DUMP_VERSION_MAX, &cx()), Err(RdbError::Truncated));
+    assert_eq!(
+        parse_dump_payload(&good[..5], DUMP_VERSION_MAX, &cx()),
+        Err(RdbError::Truncated)
+    );
     // Module values and 7.4's field TTLs are refused by name.
-    assert!(matches!(decode_body(&[types::MODULE_2, 0]), Err(RdbError::Unsupported(_))));
-    assert!(matches!(decode_body(&[types::HASH_LISTPACK_EX, 0]), Err(RdbError::Unsupported(_))));
+    assert!(matches!(
+        decode_body(&[types::MODULE_2, 0]),
+        Err(RdbError::Unsupported(_))
+    ));
+    assert!(matches!(
+        decode_body(&[types::HASH_LISTPACK_EX, 0]),
+        Err(RdbError::Unsupported(_))
+    ));
     assert!(matches!(decode_body(&[8, 0]), Err(RdbError::Corrupt(_))));
     // An empty list is an empty key, which RESTORE refuses.
     let mut body = vec![types::LIST];
@@ -425,7 +539,10 @@ fn refusals() {
 #[test]
 fn files_round_trip_in_any_pieces() {
     let mut file = Vec::new();
-    write_header(&mut file, &[("redis-ver", b"7.0.15"), ("redis-bits", b"64")]);
+    write_header(
+        &mut file,
+        &[("redis-ver", b"7.0.15"), ("redis-bits", b"64")],
+    );
     let samples = samples();
     for db in [0u32, 3] {
         write_select_db(&mut file, db);
@@ -459,12 +576,20 @@ fn files_round_trip_in_any_pieces() {
         }
         assert!(reader.is_done(), "piece {piece}");
         assert!(matches!(records[0], Record::Version(10)));
-        assert!(matches!(&records[1], Record::Aux { key, value } if key == b"redis-ver" && value == b"7.0.15"));
+        assert!(
+            matches!(&records[1], Record::Aux { key, value } if key == b"redis-ver" && value == b"7.0.15")
+        );
         assert!(matches!(&records[2], Record::Aux { value, .. } if value == b"64"));
         let entries: Vec<_> = records
             .iter()
             .filter_map(|r| match r {
-                Record::Entry { key, value, expire_at_ms, idle_s, freq } => Some((key, value, *expire_at_ms, *idle_s, *freq)),
+                Record::Entry {
+                    key,
+                    value,
+                    expire_at_ms,
+                    idle_s,
+                    freq,
+                } => Some((key, value, *expire_at_ms, *idle_s, *freq)),
                 _ => None,
             })
             .collect();
@@ -519,7 +644,10 @@ fn files_round_trip_in_any_pieces() {
 
     let mut reader = RdbReader::new();
     reader.push(b"REDIS0013");
-    assert_eq!(reader.next_record(&cx()).unwrap_err(), RdbError::Version(13));
+    assert_eq!(
+        reader.next_record(&cx()).unwrap_err(),
+        RdbError::Version(13)
+    );
     let mut reader = RdbReader::new();
     reader.push(b"RODIS0010");
     assert_eq!(reader.next_record(&cx()).unwrap_err(), RdbError::BadMagic);

@@ -78,7 +78,9 @@ fn entry(blob: &[u8], at: usize) -> Result<(Elem<'_>, usize), RdbError> {
         blob.get(from..from + n)
             .ok_or_else(|| corrupt("ziplist entry cut short"))
     };
-    let first = *blob.get(at).ok_or_else(|| corrupt("ziplist entry cut short"))?;
+    let first = *blob
+        .get(at)
+        .ok_or_else(|| corrupt("ziplist entry cut short"))?;
     let int_le = |n: usize| -> Result<i64, RdbError> {
         let bytes = take(at + 1, n)?;
         let mut wide = [0u8; 8];
@@ -187,9 +189,14 @@ mod tests {
     #[test]
     fn hand_built_bytes_parse() {
         // An empty ziplist: 11 bytes, tail at the header's end, no entries.
-        assert_eq!(parse(&[11, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0xFF]).unwrap(), vec![]);
+        assert_eq!(
+            parse(&[11, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0xFF]).unwrap(),
+            vec![]
+        );
         // ["ab", 7]: "ab" is [prevlen 0][0x02 'a' 'b'], 7 is [prevlen 4][0xF8].
-        let blob = [17, 0, 0, 0, 14, 0, 0, 0, 2, 0, 0, 2, b'a', b'b', 4, 0xF8, 0xFF];
+        let blob = [
+            17, 0, 0, 0, 14, 0, 0, 0, 2, 0, 0, 2, b'a', b'b', 4, 0xF8, 0xFF,
+        ];
         assert_eq!(parse(&blob).unwrap(), vec![Elem::Str(b"ab"), Elem::Int(7)]);
         assert_eq!(build(&[Elem::Str(b"ab"), Elem::Int(7)]), blob.to_vec());
         let mut bad_prev = blob;

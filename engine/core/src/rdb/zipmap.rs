@@ -13,6 +13,9 @@ use super::RdbError;
 const END: u8 = 0xFF;
 const BIG_LEN: u8 = 0xFE;
 
+/// A (field, value) pair, borrowed from the blob.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 fn corrupt(why: &'static str) -> RdbError {
     RdbError::Corrupt(why)
 }
@@ -31,7 +34,7 @@ fn len_at(blob: &[u8], at: usize) -> Result<(usize, usize), RdbError> {
 }
 
 /// The (field, value) pairs of a zipmap, checked.
-pub fn parse(blob: &[u8]) -> Result<Vec<(&[u8], &[u8])>, RdbError> {
+pub fn parse(blob: &[u8]) -> Result<Vec<Pair<'_>>, RdbError> {
     let count = usize::from(*blob.first().ok_or_else(|| corrupt("empty zipmap"))?);
     let mut pairs = Vec::new();
     let mut at = 1;

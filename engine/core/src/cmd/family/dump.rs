@@ -154,7 +154,10 @@ mod tests {
         let err = |words: &[&str]| parse_options(&argv(words)).unwrap_err();
         assert_eq!(err(&["idletime"]), CmdError::Syntax);
         assert_eq!(err(&["idletime", "1", "freq", "2"]), CmdError::Syntax);
-        assert_eq!(err(&["idletime", "-1"]), RestoreError::InvalidIdleTime.into());
+        assert_eq!(
+            err(&["idletime", "-1"]),
+            RestoreError::InvalidIdleTime.into()
+        );
         assert_eq!(err(&["freq", "256"]), RestoreError::InvalidFreq.into());
         assert_eq!(err(&["freq", "x"]), CmdError::NotInteger);
         assert_eq!(err(&["bogus"]), CmdError::Syntax);
@@ -164,7 +167,10 @@ mod tests {
     fn bulk(reply: &[u8]) -> Vec<u8> {
         let text_end = reply.iter().position(|&b| b == b'\r').expect("a header");
         assert_eq!(reply[0], b'$', "{}", String::from_utf8_lossy(reply));
-        let len: usize = std::str::from_utf8(&reply[1..text_end]).unwrap().parse().unwrap();
+        let len: usize = std::str::from_utf8(&reply[1..text_end])
+            .unwrap()
+            .parse()
+            .unwrap();
         reply[text_end + 2..text_end + 2 + len].to_vec()
     }
 
@@ -193,15 +199,27 @@ mod tests {
                 };
                 assert_eq!(restore(t, &[]), "+OK\r\n", "{key}");
                 assert_eq!(bulk(&t.c.cmd(t.conn, &["dump", &copy])), payload, "{key}");
-                assert_eq!(restore(t, &[]), "-BUSYKEY Target key name already exists.\r\n");
+                assert_eq!(
+                    restore(t, &[]),
+                    "-BUSYKEY Target key name already exists.\r\n"
+                );
                 assert_eq!(restore(t, &[b"REPLACE", b"IDLETIME", b"100"]), "+OK\r\n");
                 t.check(&[(&["object", "idletime", &copy], ":100\r\n")]);
             }
             t.check(&[
                 (&["dump", "missing"], "$-1\r\n"),
-                (&["restore", "k", "-1", "x"], "-ERR Invalid TTL value, must be >= 0\r\n"),
-                (&["restore", "k", "0", "short"], "-ERR DUMP payload version or checksum are wrong\r\n"),
-                (&["restore", "k", "0", "xxxxxxxxxxxxxxxxxxx"], "-ERR DUMP payload version or checksum are wrong\r\n"),
+                (
+                    &["restore", "k", "-1", "x"],
+                    "-ERR Invalid TTL value, must be >= 0\r\n",
+                ),
+                (
+                    &["restore", "k", "0", "short"],
+                    "-ERR DUMP payload version or checksum are wrong\r\n",
+                ),
+                (
+                    &["restore", "k", "0", "xxxxxxxxxxxxxxxxxxx"],
+                    "-ERR DUMP payload version or checksum are wrong\r\n",
+                ),
             ]);
         });
     }
@@ -211,10 +229,14 @@ mod tests {
         each(|t| {
             t.run(&["set", "k", "v"]);
             let payload = bulk(&t.c.cmd(t.conn, &["dump", "k"]));
-            let reply = t.c.cmd_bytes(t.conn, &[b"restore", b"k", b"1", &payload, b"REPLACE", b"ABSTTL"]);
+            let reply = t.c.cmd_bytes(
+                t.conn,
+                &[b"restore", b"k", b"1", &payload, b"REPLACE", b"ABSTTL"],
+            );
             assert_eq!(reply, b"+OK\r\n");
             t.check(&[(&["exists", "k"], ":0\r\n")]);
-            let reply = t.c.cmd_bytes(t.conn, &[b"restore", b"k", b"5000", &payload]);
+            let reply =
+                t.c.cmd_bytes(t.conn, &[b"restore", b"k", b"5000", &payload]);
             assert_eq!(reply, b"+OK\r\n");
             t.check(&[(&["pttl", "k"], ":5000\r\n")]);
         });

@@ -25,7 +25,8 @@ pub fn is_digest_subcommand(argv: &Argv) -> bool {
 }
 
 pub(crate) fn plan_node_cmd(argv: &Argv, db: usize) -> Result<(NodeOp, Targets), CmdErrorOrReply> {
-    let keys = eq_word(&argv[1], "DIGEST-VALUE").then(|| (2..argv.len()).map(|i| argv[i].to_vec()).collect());
+    let keys = eq_word(&argv[1], "DIGEST-VALUE")
+        .then(|| (2..argv.len()).map(|i| argv[i].to_vec()).collect());
     Ok((
         NodeOp::Digest {
             db: db as u16,
@@ -74,7 +75,10 @@ pub(crate) fn run_node_op(node: &mut Node, op: NodeOp, now_ms: u64) -> NodeResul
     }
 }
 
-pub(crate) fn finish_node_cmd(argv: &Argv, results: Vec<(crate::cx::ThreadId, NodeResult)>) -> Reply {
+pub(crate) fn finish_node_cmd(
+    argv: &Argv,
+    results: Vec<(crate::cx::ThreadId, NodeResult)>,
+) -> Reply {
     if eq_word(&argv[1], "DIGEST-VALUE") {
         let mut per_key: Vec<Digest> = vec![[0u8; 20]; argv.len() - 2];
         for (_, result) in results {
