@@ -156,9 +156,16 @@ fn raw_id(bytes: &[u8]) -> Result<StreamId, RdbError> {
     Ok(StreamId::new(ms, seq))
 }
 
-/// Whether `byte` opens a value (a type byte) in this reader.
-pub(super) fn is_value_type(byte: u8) -> bool {
-    matches!(byte, 0..=7 | 9..=25)
+/// Whether `byte` is a value type of RDB `version`: 7.2 (version 11) added the set listpack
+/// and stream listpacks 3, 7.4 (version 12) the hashes with field TTLs. (Redis 7.0 refuses a
+/// type it does not know even in a payload claiming an old version.)
+pub(super) fn is_value_type(byte: u8, version: u16) -> bool {
+    match byte {
+        0..=7 | 9..=19 => true,
+        20..=21 => version >= 11,
+        22..=25 => version >= 12,
+        _ => false,
+    }
 }
 
 /// Reads the value of type `type_byte`.
@@ -697,7 +704,7 @@ pub fn parse_dump_payload(
     // the footer's bytes still loads there, so it does here.
     let mut input = Input::new(payload);
     let type_byte = input.u8()?;
-    if !is_value_type(type_byte) {
+    if !is_value_type(type_byte, version_max) {
         return Err(corrupt("unknown value type"));
     }
     match read_value(&mut input, type_byte, cx)? {

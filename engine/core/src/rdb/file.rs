@@ -244,7 +244,7 @@ fn read_body_record(input: &mut Input<'_>, version: u16, cx: &LoadCx) -> Result<
             opcodes::FUNCTION_2 | opcodes::FUNCTION_PRE_GA => {
                 return Err(RdbError::Unsupported("function libraries"))
             }
-            type_byte if is_value_type(type_byte) => {
+            type_byte if is_value_type(type_byte, version) => {
                 let key = input.string()?.into_owned();
                 return Ok(Step::Record(match read_value(input, type_byte, cx)? {
                     Decoded::Value(value) => Record::Entry {
