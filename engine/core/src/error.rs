@@ -226,6 +226,8 @@ pub enum CmdError {
     ExecAbortOutOfMemory,
     // stream family
     Stream(StreamError),
+    /// DUMP and RESTORE (`cmd::family::dump`).
+    Restore(RestoreError),
 }
 
 /// The stream family's errors (Redis 7.0's t_stream.c texts).
@@ -580,6 +582,7 @@ impl CmdError {
                  memory > 'maxmemory'."
             }
             Stream(e) => return e.text(),
+            Restore(e) => e.text(),
         };
         Cow::Borrowed(s)
     }
@@ -688,5 +691,37 @@ mod tests {
             err.text(),
             "ERR unknown command 'fo', with args beginning with: 'a' "
         );
+    }
+}
+
+/// RESTORE's refusals, with redis-server 7.0's texts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreError {
+    BusyKey,
+    InvalidTtl,
+    InvalidIdleTime,
+    InvalidFreq,
+    /// A payload too short to hold its footer, of a newer RDB version, or with a bad CRC.
+    VersionOrChecksum,
+    /// A payload whose value does not parse.
+    BadDataFormat,
+}
+
+impl RestoreError {
+    fn text(self) -> &'static str {
+        match self {
+            RestoreError::BusyKey => "BUSYKEY Target key name already exists.",
+            RestoreError::InvalidTtl => "ERR Invalid TTL value, must be >= 0",
+            RestoreError::InvalidIdleTime => "ERR Invalid IDLETIME value, must be >= 0",
+            RestoreError::InvalidFreq => "ERR Invalid FREQ value, must be >= 0 and <= 255",
+            RestoreError::VersionOrChecksum => "ERR DUMP payload version or checksum are wrong",
+            RestoreError::BadDataFormat => "ERR Bad data format",
+        }
+    }
+}
+
+impl From<RestoreError> for CmdError {
+    fn from(e: RestoreError) -> CmdError {
+        CmdError::Restore(e)
     }
 }

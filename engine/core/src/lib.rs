@@ -30,6 +30,7 @@ pub mod node;
 // The node layer's modules keep their short paths (`crate::cx`, `crate::hop`…).
 pub use node::{conn, coord, cx, hop, multi};
 pub mod numfmt;
+pub mod rdb;
 pub mod reply;
 pub mod resp;
 pub mod shard;

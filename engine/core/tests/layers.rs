@@ -24,7 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "size_class",
         ],
     ),
-    ("keyspace and its types", &["table", "db"]),
+    ("keyspace and its types", &["table", "db", "rdb"]),
     ("environment and config", &["env", "config"]),
     ("shard", &["watch", "blocking", "shard", "access"]),
     ("VLL", &["tx"]),

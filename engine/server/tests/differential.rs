@@ -564,7 +564,7 @@ fn case_files() -> Vec<PathBuf> {
 fn differential_cases() {
     let files = case_files();
     assert!(!files.is_empty(), "no case files selected");
-    let reference = RedisServer::start();
+    let reference = RedisServer::start_with(&["--enable-debug-command", "yes"]);
     let target = Target::under_test(&[]);
     let mut sides = [
         Side {

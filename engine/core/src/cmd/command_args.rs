@@ -446,6 +446,7 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("decr", args(&[key("key", 0)])),
     ("decrby", args(&[key("key", 0), integer("decrement")])),
     ("del", args(&[key("key", 0).multiple()])),
+    ("dump", args(&[key("key", 0)])),
     ("echo", args(&[string("message")])),
     ("exists", args(&[key("key", 0).multiple()]).history(&[
         ("3.0.3", "Accepts multiple `key` arguments."),
@@ -674,6 +675,19 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
             "The command no longer returns an error when source and destination names are ",
             "the same.",
         )),
+    ])),
+    ("restore", args(&[
+        key("key", 0),
+        integer("ttl"),
+        string("serialized-value"),
+        pure_token("replace", "REPLACE").since("3.0.0").optional(),
+        pure_token("absttl", "ABSTTL").since("5.0.0").optional(),
+        integer("seconds").token("IDLETIME").since("5.0.0").optional(),
+        integer("frequency").token("FREQ").since("5.0.0").optional(),
+    ]).history(&[
+        ("3.0.0", "Added the `REPLACE` modifier."),
+        ("5.0.0", "Added the `ABSTTL` modifier."),
+        ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
     ])),
     ("rpop", args(&[key("key", 0), integer("count").since("6.2.0").optional()]).history(&[
         ("6.2.0", "Added the `count` argument."),

@@ -490,6 +490,8 @@ pub enum NodeCmd {
     PubSubNumSub,
     PubSubShardNumSub,
     PubSubNumPat,
+    /// DEBUG DIGEST and DEBUG DIGEST-VALUE (reached through the DEBUG row).
+    DebugDigest,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -824,7 +826,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 13] {
+pub fn families() -> [&'static [CommandSpec]; 14] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -839,6 +841,7 @@ pub fn families() -> [&'static [CommandSpec]; 13] {
         bitmap::SPECS,
         hll::SPECS,
         stream::SPECS,
+        family::dump::SPECS,
     ]
 }
 

@@ -861,6 +861,7 @@ pub(crate) fn plan_node(
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv, conn.id),
+        NodeCmd::DebugDigest => crate::node::commands::digest::plan_node_cmd(argv, conn.db),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -954,7 +955,8 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::PubSubShardChannels
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
-        | NodeCmd::PubSubNumPat => false,
+        | NodeCmd::PubSubNumPat
+        | NodeCmd::DebugDigest => false,
     }
 }
 
@@ -1004,6 +1006,7 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::finish_node_cmd(cmd, argv, results),
+        NodeCmd::DebugDigest => crate::node::commands::digest::finish_node_cmd(argv, results),
     }
 }
 
@@ -1037,5 +1040,6 @@ pub(crate) fn run_node_op(
         | NodeOp::PubSubChannels { .. }
         | NodeOp::PubSubNumSub { .. }
         | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, cx),
+        NodeOp::Digest { .. } => crate::node::commands::digest::run_node_op(node, op, now_ms),
     }
 }

@@ -183,6 +183,11 @@ pub enum NodeOp {
         a: u16,
         b: u16,
     },
+    /// DEBUG DIGEST (`keys: None`) or DEBUG DIGEST-VALUE of `keys`.
+    Digest {
+        db: u16,
+        keys: Option<Vec<Vec<u8>>>,
+    },
     /// Counters and keyspace sizes for INFO.
     Stats,
     /// CLIENT LIST lines, filtered.
@@ -251,6 +256,10 @@ pub enum NodeResult {
         to_caller: Vec<Vec<Reply>>,
     },
     Counts(Vec<u64>),
+    /// DEBUG DIGEST: per database with live keys here, the XOR of their digests.
+    DbDigests(Vec<(u32, [u8; 20])>),
+    /// DEBUG DIGEST-VALUE: each key's digest, zeros for keys not held here.
+    KeyDigests(Vec<[u8; 20]>),
 }
 
 /// What a waiting connection does with results as they arrive.

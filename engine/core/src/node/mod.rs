@@ -554,6 +554,12 @@ impl Node {
                 pubsub::unsubscribe_all(self, conn);
                 self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, argv, cx)
             }
+            Exec::Conn(crate::cmd::ConnCmd::DebugSleep)
+                if crate::node::commands::digest::is_digest_subcommand(argv) =>
+            {
+                let cmd = crate::cmd::NodeCmd::DebugDigest;
+                self.start_node_cmd(conn, cmd, std::mem::take(argv), cx)
+            }
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
             Exec::Node(cmd @ (crate::cmd::NodeCmd::Publish | crate::cmd::NodeCmd::SPublish)) => {
                 pubsub::start_publish(self, conn, cmd, std::mem::take(argv), cx)

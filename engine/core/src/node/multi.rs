@@ -295,6 +295,11 @@ fn classify(node: &Node, spec: &CommandSpec, argv: &Argv) -> Step {
             }
         }
         Exec::Node(cmd) => Step::Node(cmd),
+        Exec::Conn(cmd::ConnCmd::DebugSleep)
+            if crate::node::commands::digest::is_digest_subcommand(argv) =>
+        {
+            Step::Node(cmd::NodeCmd::DebugDigest)
+        }
         Exec::Conn(_) | Exec::Container | Exec::Multi(_) | Exec::PubSub(_) => Step::AtConn,
     }
 }

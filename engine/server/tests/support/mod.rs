@@ -382,7 +382,8 @@ impl Target {
 
 /// Damselfly flag names to redis-server's; flags redis has no twin for are dropped.
 fn redis_flags<'a>(args: &[&'a str]) -> Vec<&'a str> {
-    let mut out = Vec::new();
+    // Damselfly always answers DEBUG; its redis twin must too.
+    let mut out = vec!["--enable-debug-command", "yes"];
     let mut i = 0;
     while i < args.len() {
         let value = args.get(i + 1).copied().unwrap_or("");

@@ -4,6 +4,7 @@
 //! STYLE.md: one family, one file, three layers.
 
 pub mod bitmap;
+pub mod dump;
 pub mod expire;
 pub mod hash;
 pub mod hll;

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod config;
+pub mod digest;
 pub mod info;
 pub mod keyspace;
 pub mod server;
