@@ -184,6 +184,8 @@ pub enum CmdError {
     NoShutdownInProgress,
     /// SAVE, BGSAVE, or a SHUTDOWN that would save: there is no persistence yet. Our own text
     /// (Redis always has persistence), saying what is missing rather than "unknown command".
+    SaveFailed,
+    SaveInProgress,
     PersistenceUnsupported,
     // bitmap family
     /// A bit offset that is not an integer, negative, or past proto-max-bulk-len.
@@ -552,6 +554,9 @@ impl CmdError {
             InvalidArgsForCommand => "ERR Invalid arguments specified for command",
             NoShutdownInProgress => "ERR No shutdown in progress.",
             PersistenceUnsupported => "ERR persistence is not supported yet",
+            SaveInProgress => "ERR Background save already in progress",
+            // Redis answers a failed SAVE with its bare shared error.
+            SaveFailed => "ERR",
             PubSubContext(name) => {
                 return format!(
                     "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \

@@ -369,6 +369,48 @@ impl Shard {
         self.blocked.signal_db(b as u16);
     }
 
+    /// Cuts a snapshot of every database now (see `db::snapshot`): from here on each change
+    /// first keeps what the snapshot is owed, and `snapshot_step` hands the cut out.
+    pub fn start_snapshot(&mut self, cut_ms: u64) {
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            db.start_snapshot(index as u16, cut_ms);
+        }
+    }
+
+    pub fn snapshot_active(&self) -> bool {
+        self.dbs.iter().any(|db| db.snapshot().is_some())
+    }
+
+    /// Whether a running snapshot was aborted (a flush ran during it).
+    pub fn snapshot_aborted(&self) -> bool {
+        self.dbs
+            .iter()
+            .any(|db| db.snapshot().is_some_and(|s| s.aborted))
+    }
+
+    /// Moves the snapshot on by up to `buckets_max` buckets over the databases in order,
+    /// handing each owed entry to `out` with its database index at the cut; true when the
+    /// whole shard is done.
+    pub fn snapshot_step(
+        &mut self,
+        buckets_max: usize,
+        out: &mut impl FnMut(u16, &crate::db::Entry),
+    ) -> bool {
+        for db in &mut self.dbs {
+            if db.snapshot().is_some() && !db.snapshot_step(buckets_max, out) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Drops whatever snapshot runs (its save ended elsewhere, or failed).
+    pub fn abort_snapshot(&mut self) {
+        for db in &mut self.dbs {
+            db.drop_snapshot();
+        }
+    }
+
     pub fn flush_all(&mut self) {
         for db in &mut self.dbs {
             db.clear();

@@ -29,6 +29,8 @@ pub struct TestCluster {
     logs: Vec<(LogLevel, &'static str)>,
     /// Connections whose peer reads nothing (`stall_output`).
     stalled: Vec<ConnId>,
+    /// The disk the nodes' file operations run on.
+    pub disk: crate::node::memdisk::MemDisk,
 }
 
 impl TestCluster {
@@ -56,6 +58,7 @@ impl TestCluster {
             shutdown: false,
             logs: Vec::new(),
             stalled: Vec::new(),
+            disk: Default::default(),
         };
         for t in 0..threads {
             let server = ServerInfo {
@@ -247,6 +250,11 @@ impl TestCluster {
                 }
                 Effect::Shutdown => self.shutdown = true,
                 Effect::Log { level, text } => self.logs.push((level, text)),
+                Effect::Disk { file, op } => {
+                    let result = self.disk.apply(thread, file, op);
+                    self.queue
+                        .push_back((thread, Msg::DiskDone { file, result }));
+                }
             }
         }
     }

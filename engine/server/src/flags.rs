@@ -99,6 +99,12 @@ pub struct Flags {
           num_args = 0..=1, default_missing_value = "true",
           value_parser = BoolishValueParser::new())]
     pub cache_mode: bool,
+    /// Directory of the RDB file (SAVE, BGSAVE, and loading at start), as Redis's `dir`.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Name of the RDB file in --dir, loaded at start when it exists.
+    #[arg(long, default_value = "dump.rdb")]
+    pub dbfilename: String,
     /// Socket I/O: uring or epoll. Unset: uring when the kernel offers it, else epoll.
     #[arg(long = "io_backend", value_enum)]
     pub io_backend: Option<IoBackend>,
@@ -298,6 +304,8 @@ impl Flags {
             } else {
                 MaxmemoryPolicy::NoEviction
             },
+            dir: self.dir.to_string_lossy().into_owned(),
+            dbfilename: self.dbfilename.clone(),
             ..Config::default()
         }
     }

@@ -24,7 +24,11 @@ mod clock;
 #[cfg(not(loom))]
 mod conn;
 #[cfg(not(loom))]
+mod disk;
+#[cfg(not(loom))]
 mod flags;
+#[cfg(not(loom))]
+mod load;
 #[cfg_attr(loom, allow(dead_code))]
 mod mailbox;
 #[cfg(not(loom))]

@@ -75,6 +75,11 @@ impl fmt::Display for StopReason {
 /// Runs the node until it is asked to stop.
 pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
     let clock = Clock::start();
+    // Redis works in `dir` and shows it absolute (CONFIG GET dir); a missing one stops it.
+    let mut flags = flags.clone();
+    flags.dir = std::fs::canonicalize(&flags.dir)
+        .map_err(context(format!("cannot use --dir {}", flags.dir.display())))?;
+    let flags = &flags;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
@@ -109,6 +114,7 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
             .map_err(context("listening socket"))?;
     }
     let shared = Arc::new(Shared::new(wakes, clock));
+    crate::disk::spawn(Arc::clone(&shared)).map_err(context("cannot start the disk thread"))?;
     let handles = spawn_all(flags, port, info, listener, &shared, backend)?;
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -198,6 +204,26 @@ fn spawn_all(
     backend: IoBackend,
 ) -> Result<Vec<std::thread::JoinHandle<()>>, StartError> {
     let process_seed = os_random_u64().map_err(context("cannot read OS randomness"))?;
+    let rdb_path = flags.dir.join(&flags.dbfilename);
+    let started = std::time::Instant::now();
+    let now_ms = shared.clock.wall_us() / 1000;
+    let (preload, loaded) = crate::load::load(
+        &rdb_path,
+        &flags.config(port),
+        flags.threads(),
+        now_ms,
+        process_seed,
+    )
+    .map_err(|err| context(err)(std::io::ErrorKind::InvalidData.into()))?;
+    if loaded.keys > 0 || loaded.expired_skipped > 0 {
+        tracing::info!(
+            keys = loaded.keys,
+            expired_skipped = loaded.expired_skipped,
+            seconds = started.elapsed().as_secs_f64(),
+            "DB loaded from disk"
+        );
+    }
+    let mut preload = preload.into_iter();
     let mut listener = Some(listener);
     let mut handles = Vec::new();
     for i in 0..flags.threads() {
@@ -210,6 +236,7 @@ fn spawn_all(
             shared: Arc::clone(shared),
             plants: flags.plants(),
             backend,
+            preload: preload.next().unwrap_or_default(),
         };
         match worker::spawn(setup) {
             Ok(handle) => handles.push(handle),

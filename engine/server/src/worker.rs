@@ -96,6 +96,8 @@ pub struct Shared {
     /// The node's one transaction counter: every thread's `Cx` shares it (VLL orders
     /// transactions by it across shards).
     pub txids: TxIdSource,
+    /// File operations, for the disk thread (`disk.rs`).
+    pub disk: crate::disk::DiskQueue,
 }
 
 impl Shared {
@@ -108,6 +110,7 @@ impl Shared {
             txids: TxIdSource::default(),
             next_conn_id: AtomicU64::new(1),
             clock,
+            disk: crate::disk::DiskQueue::default(),
         }
     }
 }
@@ -125,6 +128,8 @@ pub struct Setup {
     /// Planted bugs (`--plant`, tests only): `CxOptions::plants`.
     pub plants: u64,
     pub backend: IoBackend,
+    /// Keys loaded from the RDB file for this thread's shard: (database, entry).
+    pub preload: Vec<(u16, damselfly_core::db::Entry)>,
 }
 
 pub fn spawn(setup: Setup) -> std::io::Result<std::thread::JoinHandle<()>> {
@@ -206,9 +211,14 @@ pub fn start_engine(setup: Setup) -> Started {
         shared,
         plants,
         backend: _,
+        preload,
     } = setup;
     let threads = u16::try_from(shared.mailboxes.len()).expect("thread count fits ThreadId");
-    let node = Node::new(thread, threads, config, info, splitmix64(seed));
+    let mut node = Node::new(thread, threads, config, info, splitmix64(seed));
+    let now_ms = shared.clock.wall_us() / 1000;
+    for (db, entry) in preload {
+        node.shard_mut().db(usize::from(db)).insert(entry, now_ms);
+    }
     let options = CxOptions {
         txids: shared.txids.clone(),
         plants,
@@ -455,6 +465,11 @@ impl Worker {
             }
             Effect::Shutdown => ask_shutdown(&self.shared, self.thread),
             Effect::Log { level, text } => log_engine(self.thread, level, text),
+            Effect::Disk { file, op } => self.shared.disk.push(crate::disk::DiskRequest {
+                thread: self.thread,
+                file,
+                op,
+            }),
         }
     }
 

@@ -456,8 +456,6 @@ pub enum ConnCmd {
     LastSave,
     DebugSleep,
     Shutdown,
-    Save,
-    BgSave,
     ObjectHelp,
     MemoryHelp,
     PubSubHelp,
@@ -492,6 +490,9 @@ pub enum NodeCmd {
     PubSubNumPat,
     /// DEBUG DIGEST and DEBUG DIGEST-VALUE (reached through the DEBUG row).
     DebugDigest,
+    /// SAVE and BGSAVE: a snapshot cut across every shard (`node::persist`).
+    Save,
+    BgSave,
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -430,6 +430,10 @@ impl Db {
         self.snapshot = Some(Box::new(snapshot::DbSnapshot::new(db_index, cut_ms)));
     }
 
+    pub fn drop_snapshot(&mut self) {
+        self.snapshot = None;
+    }
+
     pub fn snapshot(&self) -> Option<&snapshot::DbSnapshot> {
         self.snapshot.as_deref()
     }

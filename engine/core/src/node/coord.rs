@@ -862,6 +862,7 @@ pub(crate) fn plan_node(
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv, conn.id),
         NodeCmd::DebugDigest => crate::node::commands::digest::plan_node_cmd(argv, conn.db),
+        NodeCmd::Save | NodeCmd::BgSave => unreachable!("planned by start_node_cmd"),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -882,6 +883,18 @@ pub(crate) fn start_node_cmd(
     argv: Argv,
     cx: &mut Cx,
 ) -> Flow {
+    if let NodeCmd::Save | NodeCmd::BgSave = cmd {
+        return match crate::node::persist::plan_save(node, cmd, &argv) {
+            Ok(op) => {
+                let targets = (0..node.threads).map(ThreadId).collect();
+                start_node_op(node, conn, cmd, argv, op, targets, cx)
+            }
+            Err(reply) => {
+                conn.encode(&reply);
+                Flow::Next
+            }
+        };
+    }
     let (op, targets) = match plan_node(node, conn, cmd, &argv) {
         Ok(planned) => planned,
         Err(reply) => {
@@ -938,7 +951,11 @@ pub(crate) fn start_node_op(
 /// to every other command; node-wide reads and connection admin do not.
 fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
     match cmd {
-        NodeCmd::FlushDb | NodeCmd::FlushAll | NodeCmd::SwapDb => true,
+        NodeCmd::FlushDb
+        | NodeCmd::FlushAll
+        | NodeCmd::SwapDb
+        | NodeCmd::Save
+        | NodeCmd::BgSave => true,
         NodeCmd::DbSize
         | NodeCmd::Keys
         | NodeCmd::Scan
@@ -1007,6 +1024,9 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::finish_node_cmd(cmd, argv, results),
         NodeCmd::DebugDigest => crate::node::commands::digest::finish_node_cmd(argv, results),
+        NodeCmd::Save | NodeCmd::BgSave => {
+            crate::node::persist::finish_cut(node, conn, cmd, results, cx)
+        }
     }
 }
 
@@ -1041,5 +1061,9 @@ pub(crate) fn run_node_op(
         | NodeOp::PubSubNumSub { .. }
         | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, cx),
         NodeOp::Digest { .. } => crate::node::commands::digest::run_node_op(node, op, now_ms),
+        NodeOp::SnapshotCut { job } => {
+            let accepted = crate::node::persist::cut(node, job, now_ms, cx);
+            NodeResult::Count(u64::from(accepted))
+        }
     }
 }

@@ -39,6 +39,8 @@ pub enum Timer {
     ConnWake(ConnId),
     /// A blocked connection's timeout; `seq` names the blocking command it is for.
     BlockTimeout { conn: ConnId, seq: u64 },
+    /// The shard's part of a snapshot moves on while the thread is otherwise idle.
+    SnapshotStep,
 }
 
 /// Inputs to a thread's engine.
@@ -69,6 +71,53 @@ pub enum Msg {
     Hop(Hop),
     /// Results of a hop, back to the coordinating connection's thread.
     HopDone(HopDone),
+    /// Between a save's job and the shards (`node::persist`).
+    Persist(crate::node::persist::PersistMsg),
+    /// The outcome of a file operation this thread asked for (`Effect::Disk`).
+    DiskDone {
+        file: FileId,
+        result: Result<DiskOutcome, String>,
+    },
+}
+
+/// Names a file the engine opened through `DiskOp::Create`, or a one-off read; chosen by the
+/// engine, unique per thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FileId(pub u64);
+
+/// A file operation. The driver runs a thread's operations on one file in the order asked, off
+/// the engine's thread, and answers each with `Msg::DiskDone`. Paths are relative to the
+/// server's working directory unless absolute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiskOp {
+    /// Creates `path`, or truncates it, for writing.
+    Create {
+        path: String,
+    },
+    Append {
+        bytes: Vec<u8>,
+    },
+    /// Makes everything appended so far durable (fsync).
+    Sync,
+    /// Closes the file and renames it over `to` (Redis writes `temp-<pid>.rdb`, then renames).
+    CloseAndRename {
+        to: String,
+    },
+    /// Closes the file and removes it (a failed save's temporary file).
+    Discard,
+    /// Reads the whole file at `path` (no `Create` needed).
+    ReadAll {
+        path: String,
+    },
+}
+
+/// What a file operation gave back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiskOutcome {
+    Done,
+    Read(Vec<u8>),
+    /// `ReadAll` of a file that does not exist.
+    NotFound,
 }
 
 /// Outputs of a step, carried out by the driver after the step returns.
@@ -91,6 +140,8 @@ pub enum Effect {
     Shutdown,
     /// A line for the server log. The engine rate-limits what could flood it.
     Log { level: LogLevel, text: &'static str },
+    /// A file operation, answered by `Msg::DiskDone`.
+    Disk { file: FileId, op: DiskOp },
 }
 
 /// How much a log line matters (Redis's LL_WARNING and LL_VERBOSE).

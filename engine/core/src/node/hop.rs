@@ -188,6 +188,10 @@ pub enum NodeOp {
         db: u16,
         keys: Option<Vec<Vec<u8>>>,
     },
+    /// SAVE/BGSAVE's cut: this shard starts its part of the snapshot.
+    SnapshotCut {
+        job: crate::node::persist::JobRef,
+    },
     /// Counters and keyspace sizes for INFO.
     Stats,
     /// CLIENT LIST lines, filtered.

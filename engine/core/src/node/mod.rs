@@ -15,7 +15,9 @@ pub mod conn;
 pub mod coord;
 pub mod cx;
 pub mod hop;
+pub mod memdisk;
 pub mod multi;
+pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
 
@@ -94,6 +96,7 @@ pub struct Node {
     pub(crate) pubsub: pubsub::Registry,
     /// Clients blocked on this shard's keys (BLPOP…).
     pub(crate) waiters: blocking::Waiters,
+    pub(crate) persist: persist::Persistence,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
     /// is done, as Redis answers unblocked clients after the command that served them.
     pub(crate) deliveries: std::collections::VecDeque<HopDone>,
@@ -137,6 +140,7 @@ impl Node {
             txq: TxQueue::default(),
             pubsub: pubsub::Registry::default(),
             waiters: blocking::Waiters::default(),
+            persist: persist::Persistence::new(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
@@ -187,6 +191,14 @@ impl Node {
         self.conns.len()
     }
 
+    /// The last successful save, unix seconds (the start time before any).
+    pub(crate) fn last_save_s(&self) -> u64 {
+        match self.persist.last_save_s {
+            0 => self.server.started_wall_ms / 1000,
+            s => s,
+        }
+    }
+
     pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
         // A queued transaction may read at a time before this shard's clock: a read now must
         // not delete a key it still sees alive (seed 18038).
@@ -203,6 +215,14 @@ impl Node {
             Msg::Timer(timer) => self.on_timer(timer, cx),
             Msg::Hop(hop) => self.on_hop(hop, cx),
             Msg::HopDone(done) => self.on_hop_done(done, cx),
+            Msg::Persist(msg) => {
+                let now_ms = cx.wall_ms();
+                persist::on_msg(self, msg, now_ms, cx);
+            }
+            Msg::DiskDone { file, result } => {
+                let now_ms = cx.wall_ms();
+                persist::on_disk_done(self, file, result, now_ms, cx);
+            }
         }
         // What this step made ready and did not serve yet (a transaction's keys, now free),
         // then this thread's served clients (whose next commands may make more keys ready).
@@ -213,6 +233,7 @@ impl Node {
             };
             self.on_hop_done(done, cx);
         }
+        persist::step_shard(self, cx);
         if cx.verify() {
             self.check_invariants();
         }
@@ -324,6 +345,7 @@ impl Node {
                     self.conns.put_back(conn);
                 }
             }
+            Timer::SnapshotStep => persist::step_shard(self, cx),
             Timer::ConnWake(id) => {
                 let Some(conn) = self.conns.get_mut(&id) else {
                     return;
@@ -609,12 +631,14 @@ impl Node {
         argv: &Argv,
         cx: &mut Cx,
     ) -> ConnOutcome {
+        let last_save_s = self.last_save_s();
         let mut ccx = ConnCx {
             conn,
             config: &mut self.config,
             server: &self.server,
             table: &self.table,
             threads: self.threads,
+            last_save_s,
             cx,
         };
         server::run_conn_cmd(cmd, &mut ccx, argv)

@@ -914,6 +914,11 @@ impl Loop {
             }
             Effect::Shutdown => worker::ask_shutdown(&self.shared, self.thread),
             Effect::Log { level, text } => worker::log_engine(self.thread, level, text),
+            Effect::Disk { file, op } => self.shared.disk.push(crate::disk::DiskRequest {
+                thread: self.thread,
+                file,
+                op,
+            }),
         }
     }
 

@@ -389,12 +389,12 @@ pub const SPECS: &[CommandSpec] = &[
         ConnCmd::Shutdown,
         docs(SHUTDOWN_SUMMARY, "1.0.0", SERVER, SHUTDOWN_N),
     ),
-    conn(
+    node(
         "save",
         1,
         SAVE_FLAGS | flag::NO_MULTI,
         SAVE_ACL,
-        ConnCmd::Save,
+        NodeCmd::Save,
         docs(
             "Synchronously save the dataset to disk",
             "1.0.0",
@@ -402,12 +402,13 @@ pub const SPECS: &[CommandSpec] = &[
             SAVE_N,
         ),
     ),
-    conn(
+    node(
         "bgsave",
         -1,
-        SAVE_FLAGS,
+        // Not inside MULTI here (Redis allows it there): the save starts at the command.
+        SAVE_FLAGS | flag::NO_MULTI,
         SAVE_ACL,
-        ConnCmd::BgSave,
+        NodeCmd::BgSave,
         docs(
             "Asynchronously save the dataset to disk",
             "1.0.0",

@@ -52,6 +52,8 @@ pub struct ThreadStats {
     pub process_rss_bytes: u64,
     /// This thread's channels, patterns and shard channels (distinct node-wide by name).
     pub pubsub_names: [Vec<Vec<u8>>; 3],
+    /// Changes on this shard since the cut of the last successful save.
+    pub dirty_since_save: u64,
 }
 
 /// INFO sections in the order Redis prints them.
@@ -158,6 +160,10 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
             })
             .collect(),
         process_rss_bytes: shard.process_rss_bytes(),
+        dirty_since_save: shard
+            .stats
+            .dirty
+            .saturating_sub(node.persist.dirty_at_last_save),
         pubsub_names: crate::node::pubsub::names_for_info(node),
     }))
 }
@@ -177,6 +183,7 @@ struct Totals {
     rss_bytes: u64,
     /// Distinct channels, patterns and shard channels node-wide.
     pubsub_names: [std::collections::BTreeSet<Vec<u8>>; 3],
+    dirty_since_save: u64,
 }
 
 fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
@@ -202,6 +209,7 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
         t.shard.keyspace_hits += s.shard.keyspace_hits;
         t.shard.keyspace_misses += s.shard.keyspace_misses;
         t.shard.dirty += s.shard.dirty;
+        t.dirty_since_save += s.dirty_since_save;
         t.used_memory_bytes += s.used_memory_bytes;
         t.peak_memory_bytes += s.memory.peak_bytes;
         t.entries_bytes += s.memory.entries_bytes;
@@ -269,7 +277,7 @@ fn section_body(section: Section, node: &Node, t: &Totals, cx: &Cx, out: &mut St
             push_fields(out, &fields);
         }
         Section::Memory => memory_section(node, t, out),
-        Section::Persistence => persistence_section(node, t, out),
+        Section::Persistence => persistence_section(node, t, cx, out),
         Section::Stats => stats_section(t, out),
         Section::Replication => {
             let fields = [
@@ -376,18 +384,35 @@ fn memory_section(node: &Node, t: &Totals, out: &mut String) {
     push_fields(out, &fields);
 }
 
-fn persistence_section(node: &Node, t: &Totals, out: &mut String) {
+fn persistence_section(node: &Node, t: &Totals, cx: &Cx, out: &mut String) {
+    let p = &node.persist;
+    let now_s = cx.wall_ms() / 1000;
     let fields = [
         ("loading", "0".to_string()),
         ("async_loading", "0".into()),
-        // Every key change since start: nothing is ever saved yet.
-        ("rdb_changes_since_last_save", t.shard.dirty.to_string()),
-        ("rdb_bgsave_in_progress", "0".into()),
         (
-            "rdb_last_save_time",
-            (node.server.started_wall_ms / 1000).to_string(),
+            "rdb_changes_since_last_save",
+            t.dirty_since_save.to_string(),
         ),
-        ("rdb_last_bgsave_status", "ok".into()),
+        (
+            "rdb_bgsave_in_progress",
+            u8::from(crate::node::persist::in_progress(node)).to_string(),
+        ),
+        ("rdb_last_save_time", node.last_save_s().to_string()),
+        (
+            "rdb_last_bgsave_status",
+            if p.last_bgsave_ok { "ok" } else { "err" }.into(),
+        ),
+        (
+            "rdb_last_bgsave_time_sec",
+            p.last_bgsave_seconds.map_or(-1, |s| s as i64).to_string(),
+        ),
+        (
+            "rdb_current_bgsave_time_sec",
+            p.saving_since_s
+                .map_or(-1, |s| now_s.saturating_sub(s) as i64)
+                .to_string(),
+        ),
         ("aof_enabled", u8::from(node.config.appendonly).to_string()),
         ("aof_rewrite_in_progress", "0".into()),
         ("aof_last_write_status", "ok".into()),

@@ -85,6 +85,8 @@ pub struct ConnCx<'a> {
     pub server: &'a ServerInfo,
     pub table: &'a CommandTable,
     pub threads: u16,
+    /// The last successful save (LASTSAVE), unix seconds.
+    pub last_save_s: u64,
     pub cx: &'a mut Cx,
 }
 
@@ -127,17 +129,9 @@ fn run_conn_cmd_inner(
                 Reply::bulk_int((us % 1_000_000) as i64),
             ])
         }
-        ConnCmd::LastSave => Reply::Int((ccx.server.started_wall_ms / 1000) as i64),
+        ConnCmd::LastSave => Reply::Int(ccx.last_save_s as i64),
         ConnCmd::DebugSleep => return debug(argv),
         ConnCmd::Shutdown => return shutdown(ccx, argv),
-        ConnCmd::Save => return Err(CmdError::PersistenceUnsupported),
-        ConnCmd::BgSave => {
-            // BGSAVE [SCHEDULE]: Redis checks the syntax before anything else.
-            let mut args = Args::new(argv, 1);
-            args.eat("SCHEDULE");
-            args.finish()?;
-            return Err(CmdError::PersistenceUnsupported);
-        }
         ConnCmd::ClientId => Reply::Int(ccx.conn.id.0 as i64),
         ConnCmd::ClientSetName => {
             ccx.conn.attrs.name = client::client_name(&argv[2])?;
