@@ -489,6 +489,7 @@ fn read_file(bytes: &[u8], piece: usize) -> FileDbs {
                 | Record::ResizeDb { .. }
                 | Record::EmptyKeySkipped { .. }
                 | Record::Eof => {}
+                Record::Function { code } => assert!(code.starts_with(b"#!lua name=rdbtest")),
             }
         }
     };
@@ -530,7 +531,13 @@ fn redis_saves_we_read_we_write_redis_loads() {
     } = start_pair(&["--dir", &dir_text, "--dbfilename", "redis.rdb"]);
     let redis_digest = dataset_digest(&mut r);
 
-    // Redis's file, read by our reader in small and large pieces.
+    // Redis's file, read by our reader in small and large pieces. A function library rides
+    // along (it comes out as a record of its own).
+    let library = "#!lua name=rdbtest\nredis.register_function('f', function() return 1 end)";
+    assert_eq!(
+        call_str(&mut r, &["FUNCTION", "LOAD", library]),
+        Resp::Bulk(Some(b"rdbtest".to_vec()))
+    );
     assert_eq!(call_str(&mut r, &["SAVE"]), Resp::Simple("OK".into()));
     let file = std::fs::read(dir.join("redis.rdb")).expect("redis.rdb");
     for piece in [997, file.len()] {

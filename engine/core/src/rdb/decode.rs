@@ -535,7 +535,8 @@ fn node_entries(
             at += 1;
             let body = n
                 .checked_mul(2)
-                .and_then(|len| elems.get(at..at + len))
+                .and_then(|len| at.checked_add(len))
+                .and_then(|end| elems.get(at..end))
                 .ok_or(corrupt("stream entry cut short"))?;
             for pair in body.chunks_exact(2) {
                 pairs.push((pair[0].to_vec(), pair[1].to_vec()));

@@ -39,6 +39,11 @@ pub enum Record {
         /// LFU counter, when the file carries it.
         freq: Option<u8>,
     },
+    /// A function library (FUNCTION LOAD's source): we have no functions, so the loader
+    /// decides whether to skip it or refuse the file.
+    Function {
+        code: Vec<u8>,
+    },
     /// A key whose collection was empty: Redis skips these when loading.
     EmptyKeySkipped {
         key: Vec<u8>,
@@ -241,8 +246,14 @@ fn read_body_record(input: &mut Input<'_>, version: u16, cx: &LoadCx) -> Result<
                 return Ok(Step::Skip);
             }
             opcodes::MODULE_AUX => return Err(RdbError::Unsupported("module aux data")),
-            opcodes::FUNCTION_2 | opcodes::FUNCTION_PRE_GA => {
-                return Err(RdbError::Unsupported("function libraries"))
+            opcodes::FUNCTION_2 => {
+                let code = input.string()?.into_owned();
+                return Ok(Step::Record(Record::Function { code }));
+            }
+            opcodes::FUNCTION_PRE_GA => {
+                return Err(RdbError::Unsupported(
+                    "function libraries of Redis 7.0's release candidates",
+                ))
             }
             type_byte if is_value_type(type_byte, version) => {
                 let key = input.string()?.into_owned();

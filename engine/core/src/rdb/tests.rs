@@ -642,6 +642,30 @@ fn files_round_trip_in_any_pieces() {
     reader.finish_input();
     assert_eq!(reader.next_record(&cx()).unwrap_err(), RdbError::Truncated);
 
+    // A function library comes out as its source; a 7.0 release candidate's form is refused.
+    let mut with_function = Vec::new();
+    write_header(&mut with_function, &[]);
+    with_function.push(opcodes::FUNCTION_2);
+    write_string(
+        &mut with_function,
+        b"#!lua name=lib",
+        &EncodeOptions::default(),
+    );
+    with_function.push(opcodes::FUNCTION_PRE_GA);
+    let mut reader = RdbReader::new();
+    reader.push(&with_function);
+    assert!(matches!(
+        reader.next_record(&cx()),
+        Ok(Some(Record::Version(10)))
+    ));
+    assert!(
+        matches!(reader.next_record(&cx()), Ok(Some(Record::Function { code })) if code == b"#!lua name=lib")
+    );
+    assert!(matches!(
+        reader.next_record(&cx()),
+        Err(RdbError::Unsupported(_))
+    ));
+
     let mut reader = RdbReader::new();
     reader.push(b"REDIS0013");
     assert_eq!(

@@ -30,14 +30,19 @@ pub const SPECS: &[CommandSpec] = &[
 ];
 
 /// DUMP key: the payload, or nil when the key is absent (a read that counts as an access).
+/// Quicklist and stream nodes are cut by the configured node sizes, as Redis's were when it
+/// built them.
 fn dump(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+    let limits = ecx.limits();
+    let opts = EncodeOptions {
+        compression: true,
+        list_fill: limits.list.fill,
+        stream: limits.stream,
+    };
     let Some(entry) = ecx.read_entry(&argv[1]) else {
         return Ok(Reply::Nil);
     };
-    Ok(Reply::Bulk(rdb::dump_payload(
-        entry.value(),
-        &EncodeOptions::default(),
-    )))
+    Ok(Reply::Bulk(rdb::dump_payload(entry.value(), &opts)))
 }
 
 /// RESTORE's options after the payload.

@@ -108,3 +108,49 @@ pub(crate) fn finish_node_cmd(
     let dbs: Vec<(u32, Digest)> = per_db.into_iter().collect();
     Reply::Simple(digest::to_hex(&digest::dataset(&dbs)).into())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::TestCluster;
+
+    fn fill(c: &mut TestCluster, conn: crate::cx::ConnId) {
+        for line in [
+            &["SET", "s", "v"][..],
+            &["RPUSH", "l", "a", "b"],
+            &["SADD", "set", "x", "1"],
+            &["HSET", "h", "f", "v"],
+            &["ZADD", "z", "0.1", "m"],
+            &["XADD", "x", "1-1", "f", "v"],
+            &["SET", "t", "v", "PX", "100000"],
+            &["SELECT", "3"],
+            &["SET", "other", "db"],
+            &["SELECT", "0"],
+        ] {
+            c.cmd_text(conn, line);
+        }
+    }
+
+    /// The dataset digest does not depend on how keys spread over shards, and answers the same
+    /// inside EXEC; DIGEST-VALUE finds each key on its shard.
+    #[test]
+    fn digests_are_the_same_on_one_shard_and_on_three() {
+        let mut answers = Vec::new();
+        for threads in [1, 3] {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            let empty = c.cmd_text(conn, &["DEBUG", "DIGEST"]);
+            assert_eq!(empty, format!("+{}\r\n", "0".repeat(40)));
+            fill(&mut c, conn);
+            let digest = c.cmd_text(conn, &["DEBUG", "DIGEST"]);
+            let values = c.cmd_text(conn, &["DEBUG", "DIGEST-VALUE", "s", "l", "nope", "z", "t"]);
+            assert!(values.starts_with("*5\r\n+"), "{values}");
+            c.cmd_text(conn, &["MULTI"]);
+            c.cmd_text(conn, &["DEBUG", "DIGEST"]);
+            let exec = c.cmd_text(conn, &["EXEC"]);
+            assert_eq!(exec, format!("*1\r\n{digest}"));
+            answers.push((digest, values));
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_ne!(answers[0].0, format!("+{}\r\n", "0".repeat(40)));
+    }
+}

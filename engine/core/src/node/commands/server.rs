@@ -886,7 +886,7 @@ mod tests {
             "-ERR wrong number of arguments for 'debug' command\r\n"
         );
         let help = c.cmd_text(conn, &["DEBUG", "HELP"]);
-        assert!(help.starts_with("*5\r\n+DEBUG <subcommand>"), "{help}");
+        assert!(help.starts_with("*9\r\n+DEBUG <subcommand>"), "{help}");
     }
 
     #[test]
