@@ -11,6 +11,7 @@
 //! so the counts are exact after every step, with no allocator query.
 
 pub mod bits;
+pub mod geohash;
 mod entry;
 pub mod hash;
 pub mod hll;

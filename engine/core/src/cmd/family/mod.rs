@@ -5,6 +5,7 @@
 
 pub mod bitmap;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keyspace;
@@ -14,6 +15,7 @@ pub mod object;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod strings;
 pub mod transactions;
