@@ -532,7 +532,9 @@ mod tests {
 
     #[test]
     fn store_key_is_the_last_store() {
-        let line = |s: &str| s.split(' ').map(str::as_bytes).collect::<Vec<_>>();
+        fn line(s: &str) -> Vec<&[u8]> {
+            s.split(' ').map(str::as_bytes).collect()
+        }
         assert_eq!(store_key_index(&line("sort a store d get x store e")), vec![7]);
         assert_eq!(store_key_index(&line("sort a by x")), Vec::<usize>::new());
         assert_eq!(store_key_index(&line("sort a store")), Vec::<usize>::new());
