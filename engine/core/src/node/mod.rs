@@ -969,7 +969,9 @@ impl Node {
         let Exec::Shard { .. } = spec.exec else {
             return None;
         };
-        if spec.has(crate::cmd::flag::BLOCKING) {
+        // A line reading pattern keys spans every shard: it is never one shard's to run.
+        if spec.has(crate::cmd::flag::BLOCKING) || crate::coord::reads_pattern_keys(self, spec, argv)
+        {
             return None;
         }
         let owner = match spec.only_key_index(argv.len()) {
