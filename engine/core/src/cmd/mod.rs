@@ -19,10 +19,10 @@ pub mod names;
 pub use family::pubsub;
 pub use family::stream;
 pub use family::{bitmap, hll};
-pub use family::{geo, sort};
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
+pub use family::{geo, sort};
 
 use crate::access::ExecCx;
 use crate::argv::Argv;

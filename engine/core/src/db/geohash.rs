@@ -242,7 +242,13 @@ const SOUTH_WEST: usize = 8;
 
 fn neighbourhood(cell: Cell) -> Neighbourhood {
     let lon = |c: Cell, d: i8| if d == 0 { c } else { step_cell(c, true, d > 0) };
-    let lat = |c: Cell, d: i8| if d == 0 { c } else { step_cell(c, false, d > 0) };
+    let lat = |c: Cell, d: i8| {
+        if d == 0 {
+            c
+        } else {
+            step_cell(c, false, d > 0)
+        }
+    };
     let at = |dlon: i8, dlat: i8| lat(lon(cell, dlon), dlat);
     let mut cells = [cell; 9];
     cells[NORTH] = at(0, 1);
@@ -315,10 +321,13 @@ impl Search {
     fn bounds(&self) -> [f64; 4] {
         let (height, width) = match self.shape {
             Shape::Radius(r) => (self.to_meters * r, self.to_meters * r),
-            Shape::Box { width, height } => (self.to_meters * height / 2.0, self.to_meters * width / 2.0),
+            Shape::Box { width, height } => {
+                (self.to_meters * height / 2.0, self.to_meters * width / 2.0)
+            }
         };
         let lat_delta = rad_deg(height / EARTH_RADIUS_METERS);
-        let lon_delta_top = rad_deg(width / EARTH_RADIUS_METERS / deg_rad(self.lat + lat_delta).cos());
+        let lon_delta_top =
+            rad_deg(width / EARTH_RADIUS_METERS / deg_rad(self.lat + lat_delta).cos());
         let lon_delta_bottom =
             rad_deg(width / EARTH_RADIUS_METERS / deg_rad(self.lat - lat_delta).cos());
         let lon_delta = if self.lat < 0.0 {
@@ -339,9 +348,9 @@ impl Search {
         let [min_lon, min_lat, max_lon, max_lat] = self.bounds();
         let radius_m = match self.shape {
             Shape::Radius(r) => r,
-            Shape::Box { width, height } => ((width / 2.0) * (width / 2.0)
-                + (height / 2.0) * (height / 2.0))
-                .sqrt(),
+            Shape::Box { width, height } => {
+                ((width / 2.0) * (width / 2.0) + (height / 2.0) * (height / 2.0)).sqrt()
+            }
         } * self.to_meters;
         let mut step = estimate_step(radius_m, self.lat);
         let encode_here = |step| encode(self.lon, self.lat, step).expect("centre checked in range");
@@ -363,7 +372,8 @@ impl Search {
         }
         let area = decode(cell);
         if step >= 2 {
-            let mut drop = |sides: [usize; 3]| sides.iter().for_each(|&i| near.cells[i] = Cell::NONE);
+            let mut drop =
+                |sides: [usize; 3]| sides.iter().for_each(|&i| near.cells[i] = Cell::NONE);
             if area.latitude.min < min_lat {
                 drop([SOUTH, SOUTH_WEST, SOUTH_EAST]);
             }

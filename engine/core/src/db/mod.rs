@@ -11,8 +11,8 @@
 //! so the counts are exact after every step, with no allocator query.
 
 pub mod bits;
-pub mod geohash;
 mod entry;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 mod intset;

@@ -23,8 +23,8 @@ use crate::cx::{Cx, ThreadId};
 use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{
-    GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, PatternFetch, Pending, Plan,
-    TxHop, TxPhase, TxTime,
+    GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, PatternFetch, Pending, Plan, TxHop,
+    TxPhase, TxTime,
 };
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
@@ -556,7 +556,10 @@ pub(crate) fn derived_keys(
     keys: &[(u16, Vec<u8>)],
     fetched: &[Option<Option<Entry>>],
 ) -> Vec<(u16, Vec<u8>)> {
-    let source = fetched.first().and_then(|f| f.as_ref()).and_then(|e| e.as_ref());
+    let source = fetched
+        .first()
+        .and_then(|f| f.as_ref())
+        .and_then(|e| e.as_ref());
     cmd::sort::pattern_keys(argv, source)
         .into_iter()
         .map(|key| (db as u16, key))

@@ -970,7 +970,8 @@ impl Node {
             return None;
         };
         // A line reading pattern keys spans every shard: it is never one shard's to run.
-        if spec.has(crate::cmd::flag::BLOCKING) || crate::coord::reads_pattern_keys(self, spec, argv)
+        if spec.has(crate::cmd::flag::BLOCKING)
+            || crate::coord::reads_pattern_keys(self, spec, argv)
         {
             return None;
         }

@@ -859,7 +859,15 @@ fn fetch_pattern_copies(
         patterns: PatternFetch::Done,
     };
     for (to, keys) in fetches {
-        send(node, conn, pending, to, vec![HopOp::Fetch { keys }], false, cx);
+        send(
+            node,
+            conn,
+            pending,
+            to,
+            vec![HopOp::Fetch { keys }],
+            false,
+            cx,
+        );
     }
     None
 }

@@ -308,7 +308,10 @@ enum Order {
 enum Output<'a> {
     Reply,
     /// Stored as a sorted set; `dist`: scored by distance (STOREDIST) instead of geohash.
-    Store { key: &'a [u8], dist: bool },
+    Store {
+        key: &'a [u8],
+        dist: bool,
+    },
 }
 
 struct SearchArgs<'a> {
@@ -521,7 +524,8 @@ fn parse_search_options<'a>(
         Form::Radius { store: true } | Form::RadiusByMember { store: true }
     );
     let search = matches!(form, Form::Search | Form::SearchStore);
-    let (mut from_member, mut from_lonlat, mut by_radius, mut by_box) = (false, false, false, false);
+    let (mut from_member, mut from_lonlat, mut by_radius, mut by_box) =
+        (false, false, false, false);
     let mut i = base;
     while i < argv.len() {
         let word = &argv[i];
@@ -638,8 +642,14 @@ mod tests {
             t.check(&[
                 (
                     &[
-                        "GEOADD", "Sicily", "13.361389", "38.115556", "Palermo", "15.087269",
-                        "37.502669", "Catania",
+                        "GEOADD",
+                        "Sicily",
+                        "13.361389",
+                        "38.115556",
+                        "Palermo",
+                        "15.087269",
+                        "37.502669",
+                        "Catania",
                     ],
                     ":2\r\n",
                 ),
@@ -652,8 +662,18 @@ mod tests {
                     "*2\r\n$11\r\nsqc8b49rny0\r\n$-1\r\n",
                 ),
                 (
-                    &["GEOSEARCH", "Sicily", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km",
-                      "ASC", "WITHDIST"],
+                    &[
+                        "GEOSEARCH",
+                        "Sicily",
+                        "FROMLONLAT",
+                        "15",
+                        "37",
+                        "BYRADIUS",
+                        "200",
+                        "km",
+                        "ASC",
+                        "WITHDIST",
+                    ],
                     "*2\r\n*2\r\n$7\r\nCatania\r\n$7\r\n56.4413\r\n\
                      *2\r\n$7\r\nPalermo\r\n$8\r\n190.4424\r\n",
                 ),

@@ -238,7 +238,9 @@ fn source_elements(value: ValueRef<'_>) -> Option<(Source, Vec<Vec<u8>>)> {
         ValueRef::Coll(Collection::List(l)) => {
             Some((Source::List, l.iter().map(<[u8]>::to_vec).collect()))
         }
-        ValueRef::Coll(Collection::Set(s)) => Some((Source::Set, s.iter().map(|m| m.to_vec()).collect())),
+        ValueRef::Coll(Collection::Set(s)) => {
+            Some((Source::Set, s.iter().map(|m| m.to_vec()).collect()))
+        }
         ValueRef::Coll(Collection::ZSet(z)) => Some((
             Source::ZSet,
             z.to_pairs().into_iter().map(|(m, _)| m).collect(),
@@ -268,7 +270,11 @@ fn lookup(ecx: &mut ExecCx, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
 fn window(len: i64, (offset, count): (i64, i64)) -> (i64, i64) {
     let mut start = offset.max(0).min(len);
     let count = count.max(-1).min(len);
-    let mut end = if count < 0 { len - 1 } else { start + count - 1 };
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
     if start >= len {
         start = len - 1;
         end = len - 2;
@@ -330,8 +336,8 @@ fn parse_sort_score(bytes: &[u8]) -> Option<f64> {
     let mantissa = &body[if hex { 2 } else { 0 }..mantissa_end];
     let nonzero = mantissa.iter().any(|&b| b.is_ascii_hexdigit() && b != b'0');
     let overflow = value.is_infinite() && !infinity_literal;
-    let underflow = (value == 0.0 && nonzero)
-        || (!hex && value != 0.0 && value.abs() < f64::MIN_POSITIVE);
+    let underflow =
+        (value == 0.0 && nonzero) || (!hex && value != 0.0 && value.abs() < f64::MIN_POSITIVE);
     (!overflow && !underflow).then_some(value)
 }
 
@@ -487,16 +493,16 @@ mod tests {
 
     #[test]
     fn patterns_substitute_the_first_star_and_split_hash_fields() {
-        assert_eq!(
-            pattern_target(b"w_*", b"3"),
-            Some((b"w_3".to_vec(), None))
-        );
+        assert_eq!(pattern_target(b"w_*", b"3"), Some((b"w_3".to_vec(), None)));
         assert_eq!(
             pattern_target(b"h_*->f", b"a"),
             Some((b"h_a".to_vec(), Some(b"f".as_slice())))
         );
         // An arrow with nothing after it is part of the key; an arrow before the star too.
-        assert_eq!(pattern_target(b"h_*->", b"a"), Some((b"h_a->".to_vec(), None)));
+        assert_eq!(
+            pattern_target(b"h_*->", b"a"),
+            Some((b"h_a->".to_vec(), None))
+        );
         assert_eq!(
             pattern_target(b"a->b*", b"x"),
             Some((b"a->bx".to_vec(), None))
@@ -535,7 +541,10 @@ mod tests {
         fn line(s: &str) -> Vec<&[u8]> {
             s.split(' ').map(str::as_bytes).collect()
         }
-        assert_eq!(store_key_index(&line("sort a store d get x store e")), vec![7]);
+        assert_eq!(
+            store_key_index(&line("sort a store d get x store e")),
+            vec![7]
+        );
         assert_eq!(store_key_index(&line("sort a by x")), Vec::<usize>::new());
         assert_eq!(store_key_index(&line("sort a store")), Vec::<usize>::new());
     }
@@ -552,10 +561,16 @@ mod tests {
                     "*6\r\n$1\r\n2\r\n$3\r\ntwo\r\n$1\r\n3\r\n$-1\r\n$1\r\n1\r\n$-1\r\n",
                 ),
                 (&["SORT", "l", "BY", "w_*", "STORE", "dst"], ":3\r\n"),
-                (&["LRANGE", "dst", "0", "-1"], "*3\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n1\r\n"),
+                (
+                    &["LRANGE", "dst", "0", "-1"],
+                    "*3\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n1\r\n",
+                ),
                 (&["MULTI"], "+OK\r\n"),
                 (&["SET", "w_1", "0"], "+QUEUED\r\n"),
-                (&["SORT", "l", "BY", "w_*", "DESC", "GET", "w_*"], "+QUEUED\r\n"),
+                (
+                    &["SORT", "l", "BY", "w_*", "DESC", "GET", "w_*"],
+                    "+QUEUED\r\n",
+                ),
                 (
                     &["EXEC"],
                     "*2\r\n+OK\r\n*3\r\n$2\r\n20\r\n$2\r\n10\r\n$1\r\n0\r\n",
