@@ -207,11 +207,9 @@ def emit_entry(name, docs, out):
             elif len(call) + 10 <= WIDTH_MAX:
                 out.append("        " + call)
             else:
-                # A long replacement text: split with concat!.
-                out.append(f"        .deprecated({rust_str(docs['deprecated_since'])}, concat!(")
-                out.extend(f"            {rust_str(part)},"
-                           for part in wrap(docs["replaced_by"], 80))
-                out.append("        ))")
+                # A long replacement text: on a line of its own.
+                out.append(f"        .deprecated({rust_str(docs['deprecated_since'])},")
+                out.append(f"            {rust_str(docs['replaced_by'])})")
         else:
             out[-1] += ".syscmd()"
     out[-1] += "),"

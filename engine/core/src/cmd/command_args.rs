@@ -599,9 +599,8 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ]).history(&[
         ("7.0.0", "Added support for uppercase unit names."),
     ])
-        .deprecated("6.2.0", concat!(
-            "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments",
-        ))),
+        .deprecated("6.2.0",
+            "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments")),
     ("georadiusbymember_ro", args(&[
         key("key", 0),
         string("member"),

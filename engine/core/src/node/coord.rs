@@ -37,6 +37,8 @@ type KeyLock = (u16, Vec<u8>, LockMode);
 type SplitPart = (ThreadId, Vec<usize>, Argv, Vec<KeyLock>);
 /// A (database, key) and its new entry, None for deleted.
 type EntryChange = (u16, Vec<u8>, Option<Entry>);
+/// A shard and the (database, key) pairs to fetch there.
+type ShardFetch = (ThreadId, Vec<(u16, Vec<u8>)>);
 
 /// A hop whose reply nobody waits for (a cancel): no connection's request has sequence 0.
 pub(crate) const SEQ_NO_REPLY: u64 = 0;
@@ -581,7 +583,7 @@ fn fetch_pattern_keys(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &
     state.keys.extend(extra);
     state.fetched.resize(state.keys.len(), None);
     state.parts = parts_by_owner(node, &state.keys, first_new..state.keys.len());
-    let sends: Vec<(ThreadId, Vec<(u16, Vec<u8>)>)> = state
+    let sends: Vec<ShardFetch> = state
         .parts
         .iter()
         .map(|(owner, members)| {
