@@ -22,7 +22,10 @@
 //! SORT without patterns (or whose BY is a constant, without GET patterns) is a plain command
 //! on its key, or on its key and STORE destination.
 //!
-//! Deliberate differences: Redis converts a small sorted set it sorts to its skiplist encoding
+//! Deliberate differences: Redis reads errno after strtod without clearing it first, so an
+//! ERANGE left by any earlier call (an out-of-range value in an earlier SORT, a SCAN cursor…)
+//! fails later numeric SORTs with "One or more scores can't be converted into double" until
+//! some other call resets errno; here a SORT depends only on its own values. Redis converts a small sorted set it sorts to its skiplist encoding
 //! (OBJECT ENCODING changes even for SORT_RO); here the source is left as it is. A set sorted
 //! by nothing (BY constant, no STORE) answers in this engine's iteration order, which for a
 //! hashtable set differs from Redis's; with BY and LIMIT, Redis's partial quicksort may order
