@@ -197,10 +197,6 @@ fn parse_box(width: &[u8], height: &[u8], unit: &[u8]) -> Result<(f64, f64, f64)
     Ok((width, height, parse_unit(unit)?))
 }
 
-fn read_geo(ecx: &mut ExecCx, key: &[u8]) -> Result<Option<ZSetValue>, CmdError> {
-    Ok(ecx.read_zset(key)?.cloned())
-}
-
 /// A member's decoded position, when it is there and its score decodes.
 fn member_point(z: &ZSetValue, member: &[u8]) -> Option<(f64, f64)> {
     geohash::decode_score(z.score(member)?)
@@ -362,8 +358,9 @@ fn geosearchstore(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 
 fn search_generic(ecx: &mut ExecCx, argv: &Argv, form: Form) -> Result<Reply, CmdError> {
     let source_at = if form == Form::SearchStore { 2 } else { 1 };
-    let z = read_geo(ecx, &argv[source_at])?;
-    let args = parse_search(argv, form, z.as_ref())?;
+    // The source is read in place: the search collects what it found, then may store.
+    let z = ecx.read_zset(&argv[source_at])?;
+    let args = parse_search(argv, form, z)?;
     let Some(z) = z else {
         return Ok(match args.output {
             Output::Store { key, .. } => {
@@ -383,7 +380,7 @@ fn search_generic(ecx: &mut ExecCx, argv: &Argv, form: Form) -> Result<Reply, Cm
         to_meters,
     };
     let limit = if args.any { args.count } else { None };
-    let mut found = scan(&z, &search, limit);
+    let mut found = scan(z, &search, limit);
     let order = match args.order {
         Order::Unsorted if args.count.is_some() && !args.any => Order::Asc,
         other => other,
