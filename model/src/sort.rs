@@ -116,7 +116,11 @@ fn sort_score(bytes: &[u8]) -> Option<f64> {
         f64::INFINITY
     } else if body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
         let v: f64 = body.parse().ok()?;
-        let nonzero = body.split(['e']).next()?.bytes().any(|b| (b'1'..=b'9').contains(&b));
+        let nonzero = body
+            .split(['e'])
+            .next()?
+            .bytes()
+            .any(|b| (b'1'..=b'9').contains(&b));
         if v.is_infinite() || (v == 0.0 && nonzero) || (v != 0.0 && v < f64::MIN_POSITIVE) {
             return None;
         }
@@ -145,7 +149,11 @@ fn sort_generic(cx: &mut Ctx, argv: &[Vec<u8>], readonly: bool) -> Resp {
             Value::ZSet(z) => {
                 let mut pairs: Vec<(&Vec<u8>, f64)> = z.iter().map(|(m, s)| (m, s.0)).collect();
                 pairs.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(b.0)));
-                (false, true, pairs.into_iter().map(|(m, _)| m.clone()).collect())
+                (
+                    false,
+                    true,
+                    pairs.into_iter().map(|(m, _)| m.clone()).collect(),
+                )
             }
             _ => return wrong_type(),
         },
@@ -158,7 +166,11 @@ fn sort_generic(cx: &mut Ctx, argv: &[Vec<u8>], readonly: bool) -> Resp {
     let len = elems.len() as i64;
     let mut start = o.offset.max(0).min(len);
     let count = o.count.max(-1).min(len);
-    let mut end = if count < 0 { len - 1 } else { start + count - 1 };
+    let mut end = if count < 0 {
+        len - 1
+    } else {
+        start + count - 1
+    };
     if start >= len {
         start = len - 1;
         end = len - 2;
@@ -246,7 +258,11 @@ fn sort_generic(cx: &mut Ctx, argv: &[Vec<u8>], readonly: bool) -> Resp {
         }
     }
     match o.store {
-        None => Resp::Array(out.into_iter().map(|v| v.map_or(Resp::Nil, Resp::bulk)).collect()),
+        None => Resp::Array(
+            out.into_iter()
+                .map(|v| v.map_or(Resp::Nil, Resp::bulk))
+                .collect(),
+        ),
         Some(dst) => {
             let n = out.len() as i64;
             if out.is_empty() {

@@ -478,8 +478,12 @@ fn sort_commands() -> impl Strategy<Value = Vec<Tok>> {
             "BOGUS",
         ])
     };
-    (one_of(&["SORT", "SORT_RO"]), key(), proptest::collection::vec(option(), 0..4)).prop_map(
-        |(c, k, opts)| {
+    (
+        one_of(&["SORT", "SORT_RO"]),
+        key(),
+        proptest::collection::vec(option(), 0..4),
+    )
+        .prop_map(|(c, k, opts)| {
             let words: Vec<Vec<u8>> = opts
                 .iter()
                 .flat_map(|o| match o {
@@ -500,8 +504,7 @@ fn sort_commands() -> impl Strategy<Value = Vec<Tok>> {
                 i += 1;
             }
             line
-        },
-    )
+        })
 }
 
 fn server_and_error_commands() -> impl Strategy<Value = Vec<Tok>> {
