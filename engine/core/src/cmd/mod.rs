@@ -258,8 +258,10 @@ pub struct KeySpec {
     /// For `VARIABLE_FLAGS` specs: the flags a given command line really uses (SET with or
     /// without GET), as COMMAND GETKEYSANDFLAGS reports them.
     pub flags_for: Option<KeyFlagsFn>,
-    /// For specs Redis marks unknown: the argument indexes of the keys a command line names
-    /// after all, as Redis's getkeys procedure finds them (SORT's STORE destination).
+    /// Keys the spec's own rule misses, as the command's parse finds them: an unknown spec's
+    /// (SORT's STORE destination), or the last of repeated keywords where the rule stops at
+    /// the first (GEORADIUS … STORE a STORE b writes b). Routing and locking read them, so a
+    /// command never writes a key its shards do not hold.
     pub keys_for: Option<KeysForFn>,
 }
 
@@ -349,6 +351,14 @@ impl KeySpec {
         }
     }
 
+    /// The same spec with a finder for the keys its rule misses (`keys_for`).
+    pub const fn with_keys_for(self, keys_for: KeysForFn) -> KeySpec {
+        KeySpec {
+            keys_for: Some(keys_for),
+            ..self
+        }
+    }
+
     /// The same spec with Redis's note attached.
     pub const fn with_notes(self, notes: &'static str) -> KeySpec {
         KeySpec { notes, ..self }
@@ -370,12 +380,12 @@ impl KeySpec {
     /// Argument indexes of the keys this spec finds in `line`.
     pub fn indexes<L: CommandLine + ?Sized>(&self, line: &L) -> impl Iterator<Item = usize> {
         let argc = line.argc();
-        let resolved: Vec<usize> = match (self.find, self.keys_for) {
-            (FindKeys::Unknown, Some(find)) => {
+        let resolved: Vec<usize> = match self.keys_for {
+            Some(find) => {
                 let args: Vec<&[u8]> = (0..argc).map(|i| line.arg(i)).collect();
                 find(&args)
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         // A keyword that is not there finds nothing: begin past the end.
         let begin = self.begin.locate(line).unwrap_or(usize::MAX);

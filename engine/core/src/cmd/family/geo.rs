@@ -14,8 +14,11 @@
 //! one by one, then the options' combinations; a missing source answers empty (or deletes the
 //! STORE destination) before any search.
 //!
-//! Deliberate difference: COUNT without ANY keeps the first COUNT after a full stable sort,
+//! Deliberate differences: COUNT without ANY keeps the first COUNT after a full stable sort,
 //! where Redis's partial quicksort may order members at exactly equal distances differently.
+//! GEORADIUS with two STORE (or two STOREDIST) options writes the last, as Redis does, and
+//! COMMAND GETKEYS lists that key too (Redis's keyword specs list only the first): routing and
+//! locking read the same keys, so they must include the one written.
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
@@ -48,14 +51,40 @@ const fn store_after(keyword: &'static str, from: i8) -> KeySpec {
 
 const GEORADIUS_KEYS: &[KeySpec] = &[
     KeySpec::one(kf::RO | kf::ACCESS, 1),
-    store_after("STORE", 6),
+    store_after("STORE", 6).with_keys_for(georadius_store_key),
     store_after("STOREDIST", 6),
 ];
 const GEORADIUSBYMEMBER_KEYS: &[KeySpec] = &[
     KeySpec::one(kf::RO | kf::ACCESS, 1),
-    store_after("STORE", 5),
+    store_after("STORE", 5).with_keys_for(georadiusbymember_store_key),
     store_after("STOREDIST", 5),
 ];
+
+/// The destination GEORADIUS really writes (the last STORE or STOREDIST), as its parse finds
+/// it, when the keyword specs miss it (they stop at the first of each): routing and locking
+/// must hold it. COMMAND GETKEYS then lists it too, where Redis lists only the first.
+fn georadius_store_key(args: &[&[u8]]) -> Vec<usize> {
+    missed_store_key(args, Form::Radius { store: true }, 6)
+}
+
+fn georadiusbymember_store_key(args: &[&[u8]]) -> Vec<usize> {
+    missed_store_key(args, Form::RadiusByMember { store: true }, 5)
+}
+
+fn missed_store_key(args: &[&[u8]], form: Form, startfrom: i8) -> Vec<usize> {
+    let argv = Argv::from_slices(args);
+    let Ok(Output::Store { at, .. }) = parse_search(&argv, form, None).map(|a| a.output) else {
+        return Vec::new();
+    };
+    let found_by_specs = ["STORE", "STOREDIST"]
+        .iter()
+        .any(|&kw| store_after(kw, startfrom).indexes(args).any(|i| i == at));
+    if found_by_specs {
+        Vec::new()
+    } else {
+        vec![at]
+    }
+}
 const GEOSEARCHSTORE_KEYS: &[KeySpec] = &[
     KeySpec::one(kf::OW | kf::UPDATE, 1),
     KeySpec::one(kf::RO | kf::ACCESS, 2),
@@ -303,9 +332,11 @@ enum Order {
 #[derive(Clone, Debug, PartialEq)]
 enum Output<'a> {
     Reply,
-    /// Stored as a sorted set; `dist`: scored by distance (STOREDIST) instead of geohash.
+    /// Stored as a sorted set under argument `at`; `dist`: scored by distance (STOREDIST)
+    /// instead of geohash.
     Store {
         key: &'a [u8],
+        at: usize,
         dist: bool,
     },
 }
@@ -395,7 +426,7 @@ fn search_generic(ecx: &mut ExecCx, argv: &Argv, form: Form) -> Result<Reply, Cm
     }
     Ok(match args.output {
         Output::Reply => search_reply(found, &args, to_meters),
-        Output::Store { key, dist } => {
+        Output::Store { key, dist, .. } => {
             let pairs = found
                 .into_iter()
                 .map(|f| {
@@ -499,6 +530,7 @@ fn parse_search<'a>(
         Form::SearchStore => {
             a.output = Output::Store {
                 key: &argv[1],
+                at: 1,
                 dist: false,
             };
             3
@@ -552,12 +584,14 @@ fn parse_search_options<'a>(
         {
             a.output = Output::Store {
                 key: &argv[i + 1],
+                at: i + 1,
                 dist: eq_word(word, "STOREDIST"),
             };
             i += 1;
         } else if eq_word(word, "STOREDIST") && form == Form::SearchStore {
             a.output = Output::Store {
                 key: &argv[1],
+                at: 1,
                 dist: true,
             };
         } else if eq_word(word, "FROMMEMBER") && left >= 1 && search && !from_lonlat {
@@ -631,6 +665,51 @@ mod tests {
         assert_eq!(human_text(180.0), b"180");
         assert_eq!(human_text(-0.0), b"0");
         assert_eq!(human_text(0.5), b"0.5");
+    }
+
+    /// The last STORE wins, as in Redis; routing must hold that key even when the keyword
+    /// spec stops at the first (one node of several shards: the destinations land anywhere).
+    #[test]
+    fn the_last_store_of_georadius_is_written_on_any_shard() {
+        each(|t| {
+            t.run(&["GEOADD", "g", "13.361389", "38.115556", "Palermo"]);
+            for (first, last) in [("d1", "d2"), ("d3", "d4"), ("d5", "d6"), ("d7", "d8")] {
+                t.check(&[
+                    (
+                        &[
+                            "GEORADIUS",
+                            "g",
+                            "13",
+                            "38",
+                            "100",
+                            "km",
+                            "STORE",
+                            first,
+                            "STOREDIST",
+                            last,
+                        ],
+                        ":1\r\n",
+                    ),
+                    (&["EXISTS", first], ":0\r\n"),
+                    (&["ZCARD", last], ":1\r\n"),
+                    (
+                        &[
+                            "GEORADIUSBYMEMBER",
+                            "g",
+                            "Palermo",
+                            "1",
+                            "km",
+                            "STOREDIST",
+                            last,
+                            "STORE",
+                            first,
+                        ],
+                        ":1\r\n",
+                    ),
+                    (&["ZSCORE", first, "Palermo"], "$16\r\n3479099956230698\r\n"),
+                ]);
+            }
+        });
     }
 
     #[test]
