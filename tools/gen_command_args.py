@@ -90,7 +90,8 @@ def arg_head(fields):
     assert set(fields) <= ARG_FIELDS, fields
     kind, name = fields["type"], rust_str(fields["name"])
     token = fields.get("token")
-    assert ("key_spec_index" in fields) == (kind == "key"), fields
+    # A key names its key spec; a pattern may (SORT's BY and GET patterns).
+    assert ("key_spec_index" in fields) == (kind == "key") or kind == "pattern", fields
     if kind == "key":
         head = f"key({name}, {fields['key_spec_index']})"
     elif kind == "pure-token":
@@ -100,6 +101,8 @@ def arg_head(fields):
     else:
         head = f"{CONSTRUCTORS[kind]}({name})"
     mods = ""
+    if kind == "pattern" and "key_spec_index" in fields:
+        mods += f".key_spec({fields['key_spec_index']})"
     if token is not None:
         mods += f".token({rust_str(token)})"
     for field in ("since", "deprecated_since"):
@@ -199,10 +202,14 @@ def emit_entry(name, docs, out):
         elif mod == "deprecated":
             call = (f".deprecated({rust_str(docs['deprecated_since'])}, "
                     f"{rust_str(docs['replaced_by'])})")
-            if len(out[-1]) + len(call) + 2 > WIDTH_MAX:
+            if len(out[-1]) + len(call) + 2 <= WIDTH_MAX:
+                out[-1] += call
+            elif len(call) + 10 <= WIDTH_MAX:
                 out.append("        " + call)
             else:
-                out[-1] += call
+                # A long replacement text: on a line of its own.
+                out.append(f"        .deprecated({rust_str(docs['deprecated_since'])},")
+                out.append(f"            {rust_str(docs['replaced_by'])})")
         else:
             out[-1] += ".syscmd()"
     out[-1] += "),"

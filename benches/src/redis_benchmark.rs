@@ -40,6 +40,26 @@ pub struct BenchRow {
 
 /// Runs `redis-benchmark -t <options.tests>` against `addr`.
 pub fn run(addr: SocketAddr, options: &BenchOptions) -> Result<Vec<BenchRow>, String> {
+    run_with(addr, options, &[])
+}
+
+/// Runs redis-benchmark on one command of our own (`__rand_int__` is replaced per request by
+/// a 12-digit random number below `key_range`); `options.tests` is not used.
+pub fn run_command(
+    addr: SocketAddr,
+    options: &BenchOptions,
+    command: &[&str],
+) -> Result<Vec<BenchRow>, String> {
+    assert!(!command.is_empty(), "a command to benchmark");
+    run_with(addr, options, command)
+}
+
+/// `-t options.tests`, or the given command when there is one.
+fn run_with(
+    addr: SocketAddr,
+    options: &BenchOptions,
+    command_args: &[&str],
+) -> Result<Vec<BenchRow>, String> {
     let mut command = match &options.cpus {
         Some(cpus) => {
             let mut c = Command::new("taskset");
@@ -57,17 +77,14 @@ pub fn run(addr: SocketAddr, options: &BenchOptions) -> Result<Vec<BenchRow>, St
         ("-r", options.key_range.to_string()),
         ("--threads", options.threads.to_string()),
     ];
-    command.args([
-        "-h",
-        &addr.ip().to_string(),
-        "-q",
-        "--csv",
-        "-t",
-        options.tests,
-    ]);
+    command.args(["-h", &addr.ip().to_string(), "-q", "--csv"]);
+    if command_args.is_empty() {
+        command.args(["-t", options.tests]);
+    }
     for (flag, value) in &numbers {
         command.arg(flag).arg(value);
     }
+    command.args(command_args);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -17,6 +17,7 @@ use crate::model::{ConnState, Ctx};
 use crate::multi::{self, InMulti};
 use crate::resp::Resp;
 use crate::set;
+use crate::sort;
 use crate::stream;
 use crate::strings;
 use crate::zset;
@@ -173,6 +174,9 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("zpopmax", -2, K::First, zset::zpopmax),
     spec("zunionstore", -4, K::All, zset::zunionstore),
     spec("zinterstore", -4, K::All, zset::zinterstore),
+    // BY/GET patterns read keys named by the data: any key of the database.
+    spec("sort", -2, K::Everything, sort::sort),
+    spec("sort_ro", -2, K::Everything, sort::sort_ro),
     spec("setbit", 4, K::First, bitmap::setbit),
     spec("getbit", 3, K::First, bitmap::getbit),
     spec("bitcount", -2, K::First, bitmap::bitcount),
@@ -284,6 +288,7 @@ const DENYOOM: &[&str] = &[
     "zincrby",
     "zunionstore",
     "zinterstore",
+    "sort",
     "setbit",
     "bitop",
     "bitfield",

@@ -35,6 +35,7 @@ pub mod model;
 mod multi;
 pub mod resp;
 mod set;
+mod sort;
 mod stream;
 mod strings;
 mod zset;

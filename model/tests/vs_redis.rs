@@ -452,6 +452,61 @@ fn zset_commands() -> impl Strategy<Value = Vec<Tok>> {
     ]
 }
 
+/// SORT and SORT_RO over every key type. Kept deterministic: a constant BY (no sorting) comes
+/// only with STORE (a set then sorts ALPHA; unsorted, it would answer in hash order), ALPHA
+/// never meets a BY pattern (ties among missing BY values keep the set's hash order), and
+/// STORE sorts ALPHA or not at all (see the stale-errno note in `check_reply`).
+fn sort_commands() -> impl Strategy<Value = Vec<Tok>> {
+    let option = || {
+        one_of(&[
+            "ASC",
+            "DESC",
+            "ALPHA",
+            "LIMIT 0 2",
+            "LIMIT 1 -1",
+            "LIMIT -1 3",
+            "LIMIT 5 x",
+            "BY k*",
+            "BY k*->f",
+            "GET #",
+            "GET k*",
+            "GET k*->f",
+            "GET nosuch",
+            "ALPHA STORE k1",
+            "ALPHA STORE {t}b",
+            "BY nosort STORE n",
+            "BOGUS",
+        ])
+    };
+    (
+        one_of(&["SORT", "SORT_RO"]),
+        key(),
+        proptest::collection::vec(option(), 0..4),
+    )
+        .prop_map(|(c, k, opts)| {
+            let words: Vec<Vec<u8>> = opts
+                .iter()
+                .flat_map(|o| match o {
+                    Tok::Lit(o) => o.split(|&c| c == b' ').map(<[u8]>::to_vec).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let alpha = words.iter().any(|w| w.as_slice() == b"ALPHA");
+            let mut line = vec![c, k];
+            let mut i = 0;
+            while i < words.len() {
+                let by_pattern = words[i].as_slice() == b"BY" && words[i + 1].contains(&b'*');
+                if alpha && by_pattern {
+                    i += 2;
+                    continue;
+                }
+                line.push(Tok::Lit(words[i].clone()));
+                i += 1;
+            }
+            line
+        })
+}
+
 fn server_and_error_commands() -> impl Strategy<Value = Vec<Tok>> {
     let raw = |parts: &'static [&'static str]| parts.iter().map(|p| lit(p)).collect::<Vec<_>>();
     prop_oneof![
@@ -768,6 +823,7 @@ fn command() -> impl Strategy<Value = Vec<Tok>> {
         3 => set_commands(),
         3 => list_commands(),
         3 => zset_commands(),
+        2 => sort_commands(),
         2 => stream_commands(),
         1 => server_and_error_commands(),
         2 => transaction_commands(),
@@ -804,6 +860,13 @@ fn check_reply(
             show(theirs)
         )
     };
+    // Redis's SORT reads errno without clearing it (sort.c), so an ERANGE left by any earlier
+    // call (a SCAN cursor, a float parse…) fails a numeric SORT the model answers. Only SORT
+    // without STORE ever sorts numerically here (`sort_commands`), so the state stays in step.
+    let stale_errno = b"-ERR One or more scores can't be converted into double\r\n";
+    if name.starts_with("sort") && theirs == stale_errno && !ours.starts_with(b"-") {
+        return Ok(());
+    }
     let tolerance = match name.as_str() {
         "ttl" | "expiretime" => Some(1),
         "pttl" | "pexpiretime" => Some(1000),

@@ -230,6 +230,77 @@ pub enum CmdError {
     Stream(StreamError),
     /// DUMP and RESTORE (`cmd::family::dump`).
     Restore(RestoreError),
+    // geo family
+    Geo(GeoError),
+    // SORT
+    /// A BY or element value that strtod refuses (SORT without ALPHA).
+    SortScoreNotDouble,
+}
+
+/// The geo family's errors (Redis 7.0's geo.c texts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GeoError {
+    /// A longitude or latitude out of range; holds the pair as `%f,%f` prints it.
+    InvalidLonLat(String),
+    UnsupportedUnit,
+    NeedNumericRadius,
+    NeedNumericWidth,
+    NeedNumericHeight,
+    RadiusNegative,
+    BoxNegative,
+    CountNotPositive,
+    AnyNeedsCount,
+    /// STORE with WITHDIST/WITHHASH/WITHCOORD; holds what Redis names (STORE option in
+    /// GEORADIUS, GEOSEARCHSTORE).
+    StoreWithReplyOptions(&'static str),
+    /// GEOSEARCH without FROMMEMBER or FROMLONLAT; holds the command name as sent.
+    NeedFrom(String),
+    /// GEOSEARCH without BYRADIUS or BYBOX; holds the command name as sent.
+    NeedBy(String),
+    MemberNotFound,
+}
+
+impl GeoError {
+    fn text(&self) -> Cow<'static, str> {
+        use GeoError::*;
+        let s: &'static str = match self {
+            InvalidLonLat(pair) => {
+                return format!("ERR invalid longitude,latitude pair {pair}").into()
+            }
+            UnsupportedUnit => "ERR unsupported unit provided. please use M, KM, FT, MI",
+            NeedNumericRadius => "ERR need numeric radius",
+            NeedNumericWidth => "ERR need numeric width",
+            NeedNumericHeight => "ERR need numeric height",
+            RadiusNegative => "ERR radius cannot be negative",
+            BoxNegative => "ERR height or width cannot be negative",
+            CountNotPositive => "ERR COUNT must be > 0",
+            AnyNeedsCount => "ERR the ANY argument requires COUNT argument",
+            StoreWithReplyOptions(what) => {
+                return format!(
+                    "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+                )
+                .into()
+            }
+            NeedFrom(name) => {
+                return format!(
+                    "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
+                )
+                .into()
+            }
+            NeedBy(name) => {
+                return format!("ERR exactly one of BYRADIUS and BYBOX can be specified for {name}")
+                    .into()
+            }
+            MemberNotFound => "ERR could not decode requested zset member",
+        };
+        Cow::Borrowed(s)
+    }
+}
+
+impl From<GeoError> for CmdError {
+    fn from(e: GeoError) -> CmdError {
+        CmdError::Geo(e)
+    }
 }
 
 /// The stream family's errors (Redis 7.0's t_stream.c texts).
@@ -588,6 +659,8 @@ impl CmdError {
             }
             Stream(e) => return e.text(),
             Restore(e) => e.text(),
+            Geo(e) => return e.text(),
+            SortScoreNotDouble => "ERR One or more scores can't be converted into double",
         };
         Cow::Borrowed(s)
     }

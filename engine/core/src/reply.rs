@@ -28,6 +28,9 @@ pub enum Reply {
     Set(Vec<Reply>),
     /// RESP3 double; a bulk string in RESP2.
     Double(f64),
+    /// A RESP3 double already formatted (Redis's addReplyHumanLongDouble: GEOPOS coordinates);
+    /// the same text as a bulk string in RESP2.
+    DoubleText(Vec<u8>),
     /// RESP3 boolean; the integer 1 or 0 in RESP2.
     Bool(bool),
     /// RESP3 verbatim string with its three-letter format; a bulk string in RESP2.

@@ -17,6 +17,8 @@
 //!   a MULTI/EXEC of SISMEMBER on both, and SUNION of both, must find it in exactly one.
 //! - `lmove:*`: three elements moved one at a time by RPOPLPUSH and LMOVE between two lists on
 //!   different shards; a MULTI/EXEC of LLEN on both must count three.
+//! - `sortw:*`: writers MSET the group; SORT of a list of the keys' suffixes, BY and GET the
+//!   pattern `sortw:*` (keys on every shard), must show one version in every slot.
 //!
 //! The `planted_*` tests prove the checkers: with `--plant skip-intent-locks` (transactions take
 //! no intent locks) or `--plant run-conflicting-out-of-order`, each of them must catch a tear.
@@ -101,6 +103,9 @@ enum Role {
     ListMover { lists: [String; 2], from: usize },
     /// MULTI LLEN a; LLEN b; EXEC: the lengths add up to `LIST_ELEMENTS`.
     ListReader { lists: [String; 2] },
+    /// SORT `source` (the group's suffixes) BY nosort or BY the group's pattern, GET the
+    /// pattern: one version in every slot.
+    SortReader { source: String, keys: Vec<String> },
 }
 
 impl Role {
@@ -116,6 +121,7 @@ impl Role {
             Role::Auditor { .. } => "balance auditor",
             Role::SetMover { .. } => "SMOVE mover",
             Role::SetReader { .. } => "set reader",
+            Role::SortReader { .. } => "SORT reader",
             Role::ListMover { .. } => "LMOVE mover",
             Role::ListReader { .. } => "list reader",
         }
@@ -147,6 +153,7 @@ impl Role {
             Role::RingReader { ring } => check_ring(conn, ring, op),
             Role::Transferrer { accounts, seed } => transfer(conn, accounts, *seed ^ op),
             Role::Auditor { accounts } => audit(conn, accounts),
+            Role::SortReader { source, keys } => check_sort_values(conn, source, keys, op),
             Role::SetMover { sets, from } => {
                 let to = 1 - *from;
                 let args = [
@@ -282,6 +289,37 @@ fn check_group_values(conn: &mut RawConn, keys: &[String], absent_ok: bool) -> R
         "torn MGET: the group holds {} at once",
         show_slots(keys, &values)
     ))
+}
+
+/// SORT over the group's suffixes reading the group's keys by pattern: one version everywhere.
+fn check_sort_values(
+    conn: &mut RawConn,
+    source: &str,
+    keys: &[String],
+    op: u64,
+) -> Result<(), String> {
+    let prefix = keys[0].split(':').next().expect("prefix:N keys");
+    let pattern = format!("{prefix}:*");
+    let by = if op.is_multiple_of(2) {
+        "nosort".to_string()
+    } else {
+        pattern.clone()
+    };
+    let args = ["SORT", source, "BY", &by, "GET", &pattern].map(String::from);
+    let reply = send(conn, &args)?;
+    let values = parse_bulk_array(&reply, keys.len())?;
+    let first = &values[0];
+    if first.is_some() && values.iter().all(|v| v == first) {
+        return Ok(());
+    }
+    let shown: Vec<String> = values
+        .iter()
+        .map(|v| {
+            v.as_ref()
+                .map_or("<missing>".into(), |v| String::from_utf8_lossy(v).into())
+        })
+        .collect();
+    Err(format!("torn SORT (BY {by}): GET saw {}", shown.join(" ")))
 }
 
 fn check_all_or_none(conn: &mut RawConn, name: &str, keys: &[String]) -> Result<(), String> {
@@ -706,4 +744,38 @@ fn transfers_keep_the_total() {
     assert!(outcome.violations.is_empty(), "{summary}");
     // After the dust settles the total still holds.
     audit(&mut server.conn(), &accounts).unwrap_or_else(|why| panic!("at the end: {why}"));
+}
+
+/// SORT with BY/GET patterns naming keys on every shard reads one state: never half an MSET.
+#[test]
+fn sort_patterns_across_shards_are_never_torn() {
+    let server = start_server(&[]);
+    let keys = spread_keys("sortw", GROUP_KEYS);
+    preset(&server, &keys, "0.0");
+    let source = "sortsrc".to_string();
+    let mut rpush = vec![b"RPUSH".to_vec(), source.as_bytes().to_vec()];
+    rpush.extend(
+        keys.iter()
+            .map(|k| k.split(':').nth(1).expect("N").as_bytes().to_vec()),
+    );
+    let argv: Vec<&[u8]> = rpush.iter().map(Vec::as_slice).collect();
+    let reply = server.conn().try_cmd(&argv).expect("RPUSH");
+    assert_eq!(reply, format!(":{GROUP_KEYS}\r\n").as_bytes());
+    let writer = |writer| Role::GroupWriter {
+        keys: keys.clone(),
+        writer,
+    };
+    let reader = || Role::SortReader {
+        source: source.clone(),
+        keys: keys.clone(),
+    };
+    let roles = vec![writer(1), writer(2), reader(), reader()];
+    let outcome = run_mix(&server, roles, RUN_TIME_MAX, &[]);
+    let summary = outcome.summary();
+    eprintln!("{summary}");
+    assert!(outcome.violations.is_empty(), "{summary}");
+    assert!(
+        outcome.ops.iter().all(|&(_, ops)| ops >= CLIENT_OPS_MIN),
+        "some client barely ran: {summary}"
+    );
 }

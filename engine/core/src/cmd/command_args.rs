@@ -170,6 +170,14 @@ impl Arg {
         }
     }
 
+    /// The key spec that finds the keys a non-key argument names (SORT's BY/GET patterns).
+    pub const fn key_spec(self, key_spec_index: u8) -> Arg {
+        Arg {
+            key_spec_index: Some(key_spec_index),
+            ..self
+        }
+    }
+
     pub const fn optional(self) -> Arg {
         self.flag(argflag::OPTIONAL)
     }
@@ -494,6 +502,206 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
         ("6.2.0", "Added the `SYNC` flushing mode modifier."),
     ])),
+    ("geoadd", args(&[
+        key("key", 0),
+        oneof("condition", &[
+            pure_token("nx", "NX"),
+            pure_token("xx", "XX"),
+        ]).since("6.2.0").optional(),
+        pure_token("change", "CH").since("6.2.0").optional(),
+        block("longitude_latitude_member", &[
+            double("longitude"),
+            double("latitude"),
+            string("member"),
+        ]).multiple(),
+    ]).history(&[
+        ("6.2.0", "Added the `CH`, `NX` and `XX` options."),
+    ])),
+    ("geodist", args(&[
+        key("key", 0),
+        string("member1"),
+        string("member2"),
+        oneof("unit", &[
+            pure_token("m", "M"),
+            pure_token("km", "KM"),
+            pure_token("ft", "FT"),
+            pure_token("mi", "MI"),
+        ]).optional(),
+    ])),
+    ("geohash", args(&[key("key", 0), string("member").multiple()])),
+    ("geopos", args(&[key("key", 0), string("member").multiple()])),
+    ("georadius", args(&[
+        key("key", 0),
+        double("longitude"),
+        double("latitude"),
+        double("radius"),
+        oneof("unit", &[
+            pure_token("m", "M"),
+            pure_token("km", "KM"),
+            pure_token("ft", "FT"),
+            pure_token("mi", "MI"),
+        ]),
+        pure_token("withcoord", "WITHCOORD").optional(),
+        pure_token("withdist", "WITHDIST").optional(),
+        pure_token("withhash", "WITHHASH").optional(),
+        block("count", &[
+            integer("count").token("COUNT"),
+            pure_token("any", "ANY").since("6.2.0").optional(),
+        ]).optional(),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+        key("key", 1).token("STORE").optional(),
+        key("key", 2).token("STOREDIST").optional(),
+    ]).history(&[
+        ("6.2.0", "Added the `ANY` option for `COUNT`."),
+        ("7.0.0", "Added support for uppercase unit names."),
+    ]).deprecated("6.2.0", "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument")),
+    ("georadius_ro", args(&[
+        key("key", 0),
+        double("longitude"),
+        double("latitude"),
+        double("radius"),
+        oneof("unit", &[
+            pure_token("m", "M"),
+            pure_token("km", "KM"),
+            pure_token("ft", "FT"),
+            pure_token("mi", "MI"),
+        ]),
+        pure_token("withcoord", "WITHCOORD").optional(),
+        pure_token("withdist", "WITHDIST").optional(),
+        pure_token("withhash", "WITHHASH").optional(),
+        block("count", &[
+            integer("count").token("COUNT"),
+            pure_token("any", "ANY").since("6.2.0").optional(),
+        ]).optional(),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+    ]).history(&[
+        ("6.2.0", "Added the `ANY` option for `COUNT`."),
+    ]).deprecated("6.2.0", "`GEOSEARCH` with the `BYRADIUS` argument")),
+    ("georadiusbymember", args(&[
+        key("key", 0),
+        string("member"),
+        double("radius"),
+        oneof("unit", &[
+            pure_token("m", "M"),
+            pure_token("km", "KM"),
+            pure_token("ft", "FT"),
+            pure_token("mi", "MI"),
+        ]),
+        pure_token("withcoord", "WITHCOORD").optional(),
+        pure_token("withdist", "WITHDIST").optional(),
+        pure_token("withhash", "WITHHASH").optional(),
+        block("count", &[
+            integer("count").token("COUNT"),
+            pure_token("any", "ANY").optional(),
+        ]).optional(),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+        key("key", 1).token("STORE").optional(),
+        key("key", 2).token("STOREDIST").optional(),
+    ]).history(&[
+        ("7.0.0", "Added support for uppercase unit names."),
+    ])
+        .deprecated("6.2.0",
+            "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments")),
+    ("georadiusbymember_ro", args(&[
+        key("key", 0),
+        string("member"),
+        double("radius"),
+        oneof("unit", &[
+            pure_token("m", "M"),
+            pure_token("km", "KM"),
+            pure_token("ft", "FT"),
+            pure_token("mi", "MI"),
+        ]),
+        pure_token("withcoord", "WITHCOORD").optional(),
+        pure_token("withdist", "WITHDIST").optional(),
+        pure_token("withhash", "WITHHASH").optional(),
+        block("count", &[
+            integer("count").token("COUNT"),
+            pure_token("any", "ANY").optional(),
+        ]).optional(),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+    ]).deprecated("6.2.0", "`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments")),
+    ("geosearch", args(&[
+        key("key", 0),
+        oneof("from", &[
+            string("member").token("FROMMEMBER"),
+            block("longitude_latitude", &[
+                double("longitude"),
+                double("latitude"),
+            ]).token("FROMLONLAT"),
+        ]),
+        oneof("by", &[
+            block("circle", &[
+                double("radius").token("BYRADIUS"),
+                oneof("unit", &[
+                    pure_token("m", "M"),
+                    pure_token("km", "KM"),
+                    pure_token("ft", "FT"),
+                    pure_token("mi", "MI"),
+                ]),
+            ]),
+            block("box", &[
+                double("width").token("BYBOX"),
+                double("height"),
+                oneof("unit", &[
+                    pure_token("m", "M"),
+                    pure_token("km", "KM"),
+                    pure_token("ft", "FT"),
+                    pure_token("mi", "MI"),
+                ]),
+            ]),
+        ]),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+        block("count", &[
+            integer("count").token("COUNT"),
+            pure_token("any", "ANY").optional(),
+        ]).optional(),
+        pure_token("withcoord", "WITHCOORD").optional(),
+        pure_token("withdist", "WITHDIST").optional(),
+        pure_token("withhash", "WITHHASH").optional(),
+    ]).history(&[
+        ("7.0.0", "Added support for uppercase unit names."),
+    ])),
+    ("geosearchstore", args(&[
+        key("destination", 0),
+        key("source", 1),
+        oneof("from", &[
+            string("member").token("FROMMEMBER"),
+            block("longitude_latitude", &[
+                double("longitude"),
+                double("latitude"),
+            ]).token("FROMLONLAT"),
+        ]),
+        oneof("by", &[
+            block("circle", &[
+                double("radius").token("BYRADIUS"),
+                oneof("unit", &[
+                    pure_token("m", "M"),
+                    pure_token("km", "KM"),
+                    pure_token("ft", "FT"),
+                    pure_token("mi", "MI"),
+                ]),
+            ]),
+            block("box", &[
+                double("width").token("BYBOX"),
+                double("height"),
+                oneof("unit", &[
+                    pure_token("m", "M"),
+                    pure_token("km", "KM"),
+                    pure_token("ft", "FT"),
+                    pure_token("mi", "MI"),
+                ]),
+            ]),
+        ]),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+        block("count", &[
+            integer("count").token("COUNT"),
+            pure_token("any", "ANY").optional(),
+        ]).optional(),
+        pure_token("storedist", "STOREDIST").optional(),
+    ]).history(&[
+        ("7.0.0", "Added support for uppercase unit names."),
+    ])),
     ("get", args(&[key("key", 0)])),
     ("getbit", args(&[key("key", 0), integer("offset")])),
     ("getdel", args(&[key("key", 0)])),
@@ -762,6 +970,23 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("smembers", args(&[key("key", 0)])),
     ("smismember", args(&[key("key", 0), string("member").multiple()])),
     ("smove", args(&[key("source", 0), key("destination", 1), string("member")])),
+    ("sort", args(&[
+        key("key", 0),
+        pattern("pattern").key_spec(1).token("BY").optional(),
+        block("offset_count", &[integer("offset"), integer("count")]).token("LIMIT").optional(),
+        pattern("pattern").key_spec(1).token("GET").optional().multiple().multiple_token(),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+        pure_token("sorting", "ALPHA").optional(),
+        key("destination", 2).token("STORE").optional(),
+    ])),
+    ("sort_ro", args(&[
+        key("key", 0),
+        pattern("pattern").key_spec(1).token("BY").optional(),
+        block("offset_count", &[integer("offset"), integer("count")]).token("LIMIT").optional(),
+        pattern("pattern").key_spec(1).token("GET").optional().multiple().multiple_token(),
+        oneof("order", &[pure_token("asc", "ASC"), pure_token("desc", "DESC")]).optional(),
+        pure_token("sorting", "ALPHA").optional(),
+    ])),
     ("spop", args(&[key("key", 0), integer("count").since("3.2.0").optional()]).history(&[
         ("3.2.0", "Added the `count` argument."),
     ])),
@@ -1157,11 +1382,14 @@ mod tests {
                     "{name}: {}",
                     arg.name
                 );
-                assert_eq!(
-                    arg.kind == ArgType::Key,
-                    arg.key_spec_index.is_some(),
-                    "{name}"
-                );
+                // Keys name their key spec; a pattern may (SORT's BY and GET).
+                if arg.kind != ArgType::Pattern {
+                    assert_eq!(
+                        arg.kind == ArgType::Key,
+                        arg.key_spec_index.is_some(),
+                        "{name}"
+                    );
+                }
                 if let Some(index) = arg.key_spec_index {
                     assert!(usize::from(index) < row.keys.len(), "{name}: {}", arg.name);
                 }

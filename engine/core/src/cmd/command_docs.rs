@@ -311,6 +311,7 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
                 (bulk_str("startfrom"), int(i64::from(startfrom))),
             ],
         ),
+        BeginSearch::Unknown => ("unknown", Vec::new()),
     };
     let begin = Reply::Map(vec![
         (bulk_str("type"), bulk_str(begin_type)),
@@ -337,6 +338,7 @@ fn key_spec_reply(spec: &KeySpec) -> Reply {
                 (bulk_str("keystep"), int(i64::from(step))),
             ],
         ),
+        FindKeys::Unknown => ("unknown", Vec::new()),
     };
     let find = Reply::Map(vec![
         (bulk_str("type"), bulk_str(find_type)),

@@ -22,6 +22,7 @@ pub use family::{bitmap, hll};
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
+pub use family::{geo, sort};
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
@@ -172,6 +173,9 @@ pub enum BeginSearch {
         keyword: &'static str,
         startfrom: i8,
     },
+    /// Redis's "unknown": no rule finds these keys (SORT's BY/GET patterns name keys derived
+    /// from data; its STORE may appear anywhere). `KeySpec::keys_for` may still find them.
+    Unknown,
 }
 
 impl BeginSearch {
@@ -192,6 +196,7 @@ impl BeginSearch {
                 };
                 found.map(|i| i + 1)
             }
+            BeginSearch::Unknown => None,
         }
     }
 }
@@ -212,6 +217,8 @@ pub enum FindKeys {
         first: u8,
         step: u8,
     },
+    /// Redis's "unknown" (see `BeginSearch::Unknown`).
+    Unknown,
 }
 
 /// A command line as key specs read it: the argument count and, for keynum specs, one argument.
@@ -251,7 +258,15 @@ pub struct KeySpec {
     /// For `VARIABLE_FLAGS` specs: the flags a given command line really uses (SET with or
     /// without GET), as COMMAND GETKEYSANDFLAGS reports them.
     pub flags_for: Option<KeyFlagsFn>,
+    /// Keys the spec's own rule misses, as the command's parse finds them: an unknown spec's
+    /// (SORT's STORE destination), or the last of repeated keywords where the rule stops at
+    /// the first (GEORADIUS … STORE a STORE b writes b). Routing and locking read them, so a
+    /// command never writes a key its shards do not hold.
+    pub keys_for: Option<KeysForFn>,
 }
+
+/// Finds an unknown spec's keys in one command line (`KeySpec::keys_for`).
+pub type KeysForFn = fn(&[&[u8]]) -> Vec<usize>;
 
 impl KeySpec {
     pub const fn one(flags: u16, index: u8) -> KeySpec {
@@ -270,6 +285,7 @@ impl KeySpec {
             },
             notes: "",
             flags_for: None,
+            keys_for: None,
         }
     }
 
@@ -285,6 +301,7 @@ impl KeySpec {
             },
             notes: "",
             flags_for: None,
+            keys_for: None,
         }
     }
 
@@ -301,6 +318,20 @@ impl KeySpec {
             find,
             notes: "",
             flags_for: None,
+            keys_for: None,
+        }
+    }
+
+    /// A spec Redis marks unknown (begin and find), with `notes`; `keys_for`, when given, finds
+    /// the keys a line names after all.
+    pub const fn unknown(flags: u16, notes: &'static str, keys_for: Option<KeysForFn>) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: BeginSearch::Unknown,
+            find: FindKeys::Unknown,
+            notes,
+            flags_for: None,
+            keys_for,
         }
     }
 
@@ -308,7 +339,7 @@ impl KeySpec {
     pub const fn fixed_begin(&self) -> Option<u8> {
         match self.begin {
             BeginSearch::Index(at) => Some(at),
-            BeginSearch::Keyword { .. } => None,
+            BeginSearch::Keyword { .. } | BeginSearch::Unknown => None,
         }
     }
 
@@ -316,6 +347,14 @@ impl KeySpec {
     pub const fn with_flags_for(self, flags_for: KeyFlagsFn) -> KeySpec {
         KeySpec {
             flags_for: Some(flags_for),
+            ..self
+        }
+    }
+
+    /// The same spec with a finder for the keys its rule misses (`keys_for`).
+    pub const fn with_keys_for(self, keys_for: KeysForFn) -> KeySpec {
+        KeySpec {
+            keys_for: Some(keys_for),
             ..self
         }
     }
@@ -334,12 +373,20 @@ impl KeySpec {
     pub const fn step(&self) -> u8 {
         match self.find {
             FindKeys::Range { step, .. } | FindKeys::Keynum { step, .. } => step,
+            FindKeys::Unknown => 1,
         }
     }
 
     /// Argument indexes of the keys this spec finds in `line`.
     pub fn indexes<L: CommandLine + ?Sized>(&self, line: &L) -> impl Iterator<Item = usize> {
         let argc = line.argc();
+        let resolved: Vec<usize> = match self.keys_for {
+            Some(find) => {
+                let args: Vec<&[u8]> = (0..argc).map(|i| line.arg(i)).collect();
+                find(&args)
+            }
+            None => Vec::new(),
+        };
         // A keyword that is not there finds nothing: begin past the end.
         let begin = self.begin.locate(line).unwrap_or(usize::MAX);
         let (first, last, step) = match self.find {
@@ -360,9 +407,11 @@ impl KeySpec {
                 first,
                 step,
             } => keynum_range(line, begin, keynum_index, first, step),
+            FindKeys::Unknown => (1, 0, 1),
         };
         (first..=last)
             .step_by(step.max(1) as usize)
+            .chain(resolved)
             .filter(move |&i| i < argc)
     }
 }
@@ -416,6 +465,12 @@ pub enum Merge {
     /// them, and stores changed entries back (RENAME, COPY, MSETNX, LCS…). `dbs` names which
     /// databases the keys are read from.
     Gather(GatherDbs),
+    /// As `Gather` over the current database, for a line that may also read keys named by
+    /// patterns over its first key's content (SORT's BY and GET, `sort::reads_pattern_keys`).
+    /// Such a line, on a node of several shards, is a transaction over every key of every
+    /// shard: it fetches the first key, then the keys `sort::pattern_keys` derives from it,
+    /// then runs on the copies and stores what changed (`node::coord`).
+    Patterns,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -827,7 +882,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 14] {
+pub fn families() -> [&'static [CommandSpec]; 16] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -843,6 +898,8 @@ pub fn families() -> [&'static [CommandSpec]; 14] {
         hll::SPECS,
         stream::SPECS,
         family::dump::SPECS,
+        geo::SPECS,
+        sort::SPECS,
     ]
 }
 

@@ -12,6 +12,7 @@
 
 pub mod bits;
 mod entry;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 mod intset;

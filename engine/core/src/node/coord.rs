@@ -23,8 +23,8 @@ use crate::cx::{Cx, ThreadId};
 use crate::db::Entry;
 use crate::error::CmdError;
 use crate::hop::{
-    GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, Pending, Plan, TxHop, TxPhase,
-    TxTime,
+    GatherState, HopDone, HopOp, HopResult, NodeOp, NodeResult, PatternFetch, Pending, Plan, TxHop,
+    TxPhase, TxTime,
 };
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
@@ -37,6 +37,8 @@ type KeyLock = (u16, Vec<u8>, LockMode);
 type SplitPart = (ThreadId, Vec<usize>, Argv, Vec<KeyLock>);
 /// A (database, key) and its new entry, None for deleted.
 type EntryChange = (u16, Vec<u8>, Option<Entry>);
+/// A shard and the (database, key) pairs to fetch there.
+type ShardFetch = (ThreadId, Vec<(u16, Vec<u8>)>);
 
 /// A hop whose reply nobody waits for (a cancel): no connection's request has sequence 0.
 pub(crate) const SEQ_NO_REPLY: u64 = 0;
@@ -392,6 +394,7 @@ pub(crate) fn command_keys(
 ) -> Vec<(u16, Vec<u8>)> {
     match merge {
         Merge::Gather(dbs) => gather_keys(spec, dbs, argv, db),
+        Merge::Patterns => gather_keys(spec, GatherDbs::Current, argv, db),
         Merge::OneKey | Merge::SumInts | Merge::AllOk | Merge::KeyOrder => spec
             .key_indexes(argv)
             .into_iter()
@@ -473,10 +476,129 @@ pub(crate) fn start_gather(
         parts,
         reply: None,
         blocking,
+        patterns: PatternFetch::Done,
     };
     let mut pending = pending_tx(node, Plan::Gather(Box::new(state)), locks);
     schedule(node, conn, &mut pending, cx);
     park_or_finish(node, conn, pending, cx)
+}
+
+/// Whether a keyed line reads keys named by patterns that may live on any shard, so that it
+/// must run over every shard (`Merge::Patterns`; one shard holds every key anyway).
+pub(crate) fn reads_pattern_keys(node: &Node, spec: &CommandSpec, argv: &Argv) -> bool {
+    let patterns = matches!(
+        spec.exec,
+        Exec::Shard {
+            merge: Merge::Patterns,
+            ..
+        }
+    );
+    patterns && node.threads > 1 && cmd::sort::reads_pattern_keys(argv)
+}
+
+/// Every shard, each locking everything: a pattern-reading command's transaction.
+pub(crate) fn lock_everything(node: &Node) -> Vec<(ThreadId, LockSet)> {
+    (0..node.threads)
+        .map(|t| (ThreadId(t), LockSet::Everything))
+        .collect()
+}
+
+/// Keys `(0..len)` of a gather grouped by their owners, owners in order of first appearance.
+fn parts_by_owner(
+    node: &Node,
+    keys: &[(u16, Vec<u8>)],
+    members: impl Iterator<Item = usize>,
+) -> Vec<(ThreadId, Vec<usize>)> {
+    let mut parts: Vec<(ThreadId, Vec<usize>)> = Vec::new();
+    for n in members {
+        let owner = shard_of(&keys[n].1, node.threads);
+        match parts.iter_mut().find(|p| p.0 == owner) {
+            Some(part) => part.1.push(n),
+            None => parts.push((owner, vec![n])),
+        }
+    }
+    parts
+}
+
+/// A line reading pattern keys on a node of several shards (`Merge::Patterns`): a transaction
+/// locking every key of every shard, so that the sorted key, the keys its elements name and
+/// the destination are read and written as one state. The cost: a barrier on the whole node
+/// while it runs, and one more round of fetches (see `cmd::sort`).
+pub(crate) fn start_pattern_gather(
+    node: &mut Node,
+    conn: &mut Conn,
+    spec: &'static CommandSpec,
+    argv: Argv,
+    cx: &mut Cx,
+) -> Flow {
+    cx.mark("sort.patterns_across_shards");
+    let keys = gather_keys(spec, GatherDbs::Current, &argv, conn.db);
+    let parts = parts_by_owner(node, &keys, 0..keys.len());
+    let state = GatherState {
+        spec,
+        argv,
+        fetched: vec![None; keys.len()],
+        keys,
+        parts,
+        reply: None,
+        blocking: None,
+        patterns: PatternFetch::Pending,
+    };
+    let locks = lock_everything(node);
+    let mut pending = pending_tx(node, Plan::Gather(Box::new(state)), locks);
+    schedule(node, conn, &mut pending, cx);
+    park_or_finish(node, conn, pending, cx)
+}
+
+/// The keys a pattern-reading line names beyond those already in `keys`, from the first key's
+/// fetched entry (the sorted key: `keys[0]`).
+pub(crate) fn derived_keys(
+    argv: &Argv,
+    db: usize,
+    keys: &[(u16, Vec<u8>)],
+    fetched: &[Option<Option<Entry>>],
+) -> Vec<(u16, Vec<u8>)> {
+    let source = fetched
+        .first()
+        .and_then(|f| f.as_ref())
+        .and_then(|e| e.as_ref());
+    cmd::sort::pattern_keys(argv, source)
+        .into_iter()
+        .map(|key| (db as u16, key))
+        .filter(|k| !keys.contains(k))
+        .collect()
+}
+
+/// A pattern gather's second fetch: the derived keys, from their owners. False when there is
+/// nothing more to fetch.
+fn fetch_pattern_keys(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) -> bool {
+    let Plan::Gather(state) = &mut pending.plan else {
+        unreachable!("gather plan")
+    };
+    let extra = derived_keys(&state.argv, conn.db, &state.keys, &state.fetched);
+    if extra.is_empty() {
+        return false;
+    }
+    let first_new = state.keys.len();
+    state.keys.extend(extra);
+    state.fetched.resize(state.keys.len(), None);
+    state.parts = parts_by_owner(node, &state.keys, first_new..state.keys.len());
+    let sends: Vec<ShardFetch> = state
+        .parts
+        .iter()
+        .map(|(owner, members)| {
+            let keys = members.iter().map(|&n| state.keys[n].clone()).collect();
+            (*owner, keys)
+        })
+        .collect();
+    let tx = tx_hop(pending, false);
+    for (to, keys) in sends {
+        match node.send_hop(conn, to, pending.seq, tx, vec![HopOp::Fetch { keys }], cx) {
+            Some(results) => fold_results(pending, to, results),
+            None => pending.outstanding += 1,
+        }
+    }
+    pending.outstanding > 0
 }
 
 /// Runs the command on a scratch shard holding copies of the fetched entries; returns the reply
@@ -734,6 +856,15 @@ fn advance_gather(
     if let Some(reply) = state.reply.take() {
         return Some(reply);
     }
+    if state.patterns == PatternFetch::Pending {
+        state.patterns = PatternFetch::Done;
+        if fetch_pattern_keys(node, conn, pending, cx) {
+            return None;
+        }
+    }
+    let Plan::Gather(state) = &mut pending.plan else {
+        unreachable!("gather plan")
+    };
     let (shards, now_ms) = match &pending.tx {
         TxPhase::Running { shards, now_ms, .. } => (shards.clone(), *now_ms),
         TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),

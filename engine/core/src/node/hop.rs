@@ -356,4 +356,15 @@ pub struct GatherState {
     pub reply: Option<Reply>,
     /// A blocking command's attempt across shards: what to do when it finds nothing.
     pub blocking: Option<Box<crate::node::blocking::Blocked>>,
+    /// Whether the keys its patterns name still have to be fetched (`Merge::Patterns`).
+    pub patterns: PatternFetch,
+}
+
+/// A pattern-reading command's second fetch (`Merge::Patterns`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatternFetch {
+    /// The command reads no pattern keys, or they are fetched.
+    Done,
+    /// Once the first key is fetched, derive the pattern keys and fetch them.
+    Pending,
 }

@@ -809,6 +809,10 @@ impl Node {
         if let Some(flow) = self.run_one_key(conn, spec, run, argv, cx) {
             return flow;
         }
+        if crate::coord::reads_pattern_keys(self, spec, argv) {
+            let argv = std::mem::take(argv);
+            return crate::coord::start_pattern_gather(self, conn, spec, argv, cx);
+        }
         let key_indexes = spec.key_indexes(argv);
         let Some(&first_index) = key_indexes.first() else {
             // A keynum spec that finds no key (SINTERCARD 0 a): the handler answers the error.
@@ -849,6 +853,10 @@ impl Node {
                 crate::coord::start_split(self, conn, spec, merge, argv, &key_indexes, cx)
             }
             Merge::Gather(dbs) => crate::coord::start_gather(self, conn, spec, dbs, argv, None, cx),
+            Merge::Patterns => {
+                let dbs = crate::cmd::GatherDbs::Current;
+                crate::coord::start_gather(self, conn, spec, dbs, argv, None, cx)
+            }
         }
     }
 
@@ -991,7 +999,10 @@ impl Node {
         let Exec::Shard { .. } = spec.exec else {
             return None;
         };
-        if spec.has(crate::cmd::flag::BLOCKING) {
+        // A line reading pattern keys spans every shard: it is never one shard's to run.
+        if spec.has(crate::cmd::flag::BLOCKING)
+            || crate::coord::reads_pattern_keys(self, spec, argv)
+        {
             return None;
         }
         let owner = match spec.only_key_index(argv.len()) {

@@ -20,7 +20,7 @@ use crate::coord;
 use crate::cx::{Cx, ThreadId};
 use crate::db::Entry;
 use crate::error::CmdError;
-use crate::hop::{HopOp, HopResult, NodeResult, Pending, Plan, TxPhase};
+use crate::hop::{HopOp, HopResult, NodeResult, PatternFetch, Pending, Plan, TxPhase};
 use crate::node::{shard_of, Flow, Node};
 use crate::reply::Reply;
 use crate::tx::{LockMode, LockSet};
@@ -278,6 +278,7 @@ enum Step {
 
 fn classify(node: &Node, spec: &CommandSpec, argv: &Argv) -> Step {
     match spec.exec {
+        Exec::Shard { .. } if coord::reads_pattern_keys(node, spec, argv) => Step::Copies,
         Exec::Shard { .. } => {
             let keys = spec.key_indexes(argv);
             let Some(first) = keys.first() else {
@@ -345,6 +346,8 @@ enum Wave {
         parts: Vec<(ThreadId, Vec<usize>)>,
         fetched: Vec<Option<Option<Entry>>>,
         stored: bool,
+        /// The keys its patterns name are still to fetch (`Merge::Patterns`).
+        patterns: PatternFetch,
     },
     /// Node-wide command `at`, one result per thread.
     Node {
@@ -458,10 +461,14 @@ fn exec_locks(
     state: &ExecState,
     watched: &[(u16, Vec<u8>)],
 ) -> Vec<(ThreadId, LockSet)> {
-    if state.cmds.iter().any(|c| matches!(c.step, Step::Node(_))) {
-        return (0..node.threads)
-            .map(|t| (ThreadId(t), LockSet::Everything))
-            .collect();
+    // A node-wide command, or one reading keys named by patterns, locks every key.
+    let everything = |c: &QueuedCmd| match c.step {
+        Step::Node(_) => true,
+        Step::Copies => coord::reads_pattern_keys(node, c.spec, &c.argv),
+        Step::OneShard(_) | Step::AtConn => false,
+    };
+    if state.cmds.iter().any(everything) {
+        return coord::lock_everything(node);
     }
     let mut keys: Vec<(u16, Vec<u8>, LockMode)> = watched
         .iter()
@@ -585,8 +592,17 @@ pub(crate) fn advance_exec(
                 keys,
                 fetched,
                 stored: false,
+                patterns,
                 ..
             } => {
+                if patterns == PatternFetch::Pending {
+                    if let Some((keys, fetched)) =
+                        fetch_pattern_copies(node, conn, pending, at, keys, fetched, cx)
+                    {
+                        store_copies(node, conn, pending, at, keys, fetched, cx);
+                    }
+                    continue;
+                }
                 store_copies(node, conn, pending, at, keys, fetched, cx);
                 continue;
             }
@@ -651,12 +667,18 @@ pub(crate) fn advance_exec(
                     .map(|(t, members)| (*t, members.iter().map(|&n| keys[n].clone()).collect()))
                     .collect();
                 state.next += 1;
+                let patterns = if coord::reads_pattern_keys(node, c.spec, &c.argv) {
+                    PatternFetch::Pending
+                } else {
+                    PatternFetch::Done
+                };
                 state.wave = Wave::Copies {
                     at,
                     fetched: vec![None; keys.len()],
                     keys,
                     parts,
                     stored: false,
+                    patterns,
                 };
                 for (to, keys) in fetches {
                     send(
@@ -789,6 +811,7 @@ fn store_copies(
         parts: Vec::new(),
         fetched: Vec::new(),
         stored: true,
+        patterns: PatternFetch::Done,
     };
     let by_shard = group_by_shard(changed, |change| shard_of(&change.1, node.threads));
     for (to, entries) in by_shard {
@@ -802,6 +825,56 @@ fn store_copies(
             cx,
         );
     }
+}
+
+/// A pattern-reading command's second fetch inside EXEC: the keys its patterns name, from
+/// their owners. Hands the keys and entries back when there is nothing more to fetch.
+#[allow(clippy::type_complexity)]
+fn fetch_pattern_copies(
+    node: &mut Node,
+    conn: &mut Conn,
+    pending: &mut Pending,
+    at: usize,
+    mut keys: Vec<(u16, Vec<u8>)>,
+    mut fetched: Vec<Option<Option<Entry>>>,
+    cx: &mut Cx,
+) -> Option<(Vec<(u16, Vec<u8>)>, Vec<Option<Option<Entry>>>)> {
+    let state = exec_state(pending);
+    let c = &state.cmds[at];
+    let extra = coord::derived_keys(&c.argv, c.db, &keys, &fetched);
+    if extra.is_empty() {
+        return Some((keys, fetched));
+    }
+    let first_new = keys.len();
+    keys.extend(extra);
+    fetched.resize(keys.len(), None);
+    let parts = group_by_shard(first_new..keys.len(), |&n| {
+        shard_of(&keys[n].1, node.threads)
+    });
+    let fetches: ByShard<(u16, Vec<u8>)> = parts
+        .iter()
+        .map(|(t, members)| (*t, members.iter().map(|&n| keys[n].clone()).collect()))
+        .collect();
+    state.wave = Wave::Copies {
+        at,
+        keys,
+        parts,
+        fetched,
+        stored: false,
+        patterns: PatternFetch::Done,
+    };
+    for (to, keys) in fetches {
+        send(
+            node,
+            conn,
+            pending,
+            to,
+            vec![HopOp::Fetch { keys }],
+            false,
+            cx,
+        );
+    }
+    None
 }
 
 /// A queued command that runs at the connection: its reply. DEBUG SLEEP inside EXEC answers

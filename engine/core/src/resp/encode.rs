@@ -128,6 +128,8 @@ fn encode_one<'a>(
         (Reply::Push(items), Resp3) => return Some(items_header(out, b'>', items)),
         (Reply::Double(value), Resp2) => bulk(out, b'$', fmt_double_g17(*value).as_bytes()),
         (Reply::Double(value), Resp3) => line(out, b',', fmt_double_g17(*value).as_bytes()),
+        (Reply::DoubleText(text), Resp2) => bulk(out, b'$', text),
+        (Reply::DoubleText(text), Resp3) => line(out, b',', text),
         (Reply::Bool(value), Resp2) => int_line(out, b':', i64::from(*value)),
         (Reply::Bool(true), Resp3) => out.extend_from_slice(b"#t\r\n"),
         (Reply::Bool(false), Resp3) => out.extend_from_slice(b"#f\r\n"),

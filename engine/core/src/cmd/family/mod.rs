@@ -6,6 +6,7 @@
 pub mod bitmap;
 pub mod dump;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keyspace;
@@ -15,6 +16,7 @@ pub mod object;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stream;
 pub mod strings;
 pub mod transactions;

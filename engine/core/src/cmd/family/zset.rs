@@ -329,6 +329,7 @@ mod ops;
 mod range;
 
 use self::ops::*;
+pub(crate) use self::ops::{store_pairs, zadd};
 use self::range::*;
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ fn zadd_generic(ecx: &mut ExecCx, argv: &Argv, a: AddArgs) -> Result<Reply, CmdE
     Ok(Reply::Int(if a.ch { added + updated } else { added }))
 }
 
-pub(super) fn zadd(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
+pub(crate) fn zadd(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let a = parse_zadd(argv, false)?;
     zadd_generic(ecx, argv, a)
 }
@@ -764,7 +764,7 @@ fn algebra<'a>(
 
 /// Stores `pairs` under `dst` (a listpack when they fit), or deletes it when empty; answers
 /// the size.
-pub(super) fn store_pairs(ecx: &mut ExecCx, dst: &[u8], pairs: Source) -> Reply {
+pub(crate) fn store_pairs(ecx: &mut ExecCx, dst: &[u8], pairs: Source) -> Reply {
     let len = pairs.len();
     if len == 0 {
         ecx.delete(dst);
