@@ -73,6 +73,8 @@ enum Event {
 enum Endpoint {
     Thread(u16),
     Client(usize),
+    /// A thread's disk: its operations complete in the order asked.
+    Disk(u16),
 }
 
 struct SimClient {
@@ -109,6 +111,8 @@ pub struct World {
     /// Trace lines kept (DST_TRACE_TAIL overrides, for debugging a seed).
     trace_tail_len: usize,
     events_processed: u64,
+    /// The simulated disk: durable bytes apart from unsynced ones.
+    pub disk: damselfly_core::node::memdisk::MemDisk,
 }
 
 impl World {
@@ -177,6 +181,7 @@ impl World {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(TRACE_TAIL_LEN),
+            disk: Default::default(),
             events_processed: 0,
         };
         world.boot();
@@ -472,6 +477,14 @@ impl World {
                 Effect::Log { level, text } => {
                     self.trace(format!("{} log {level:?}: {text}", self.now_us));
                 }
+                Effect::Disk { file, op } => {
+                    let result = self.disk.apply(thread, file, op);
+                    self.send_link(
+                        Endpoint::Disk(thread.0),
+                        thread,
+                        Msg::DiskDone { file, result },
+                    );
+                }
             }
         }
     }
@@ -626,5 +639,7 @@ fn msg_summary(msg: &Msg) -> String {
             "hop-done from t{} c{} seq {}",
             done.from.0, done.conn.0, done.seq
         ),
+        Msg::Persist(msg) => format!("persist {msg:?}").chars().take(120).collect(),
+        Msg::DiskDone { file, result } => format!("disk-done {} {:?}", file.0, result.is_ok()),
     }
 }

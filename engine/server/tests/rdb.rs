@@ -652,3 +652,145 @@ fn redis_saves_we_read_we_write_redis_loads() {
     drop(loaded);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Polls INFO persistence until no save runs (bounded).
+fn wait_for_save(conn: &mut RawConn) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let Resp::Bulk(Some(info)) = call_str(conn, &["INFO", "persistence"]) else {
+            panic!("INFO");
+        };
+        let text = String::from_utf8_lossy(&info).into_owned();
+        if text.contains("rdb_bgsave_in_progress:0") {
+            assert!(text.contains("rdb_last_bgsave_status:ok"), "{text}");
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "the save never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// SAVE and BGSAVE write the dataset of every shard into a file redis-server loads to the same
+/// dataset and `redis-check-rdb` accepts; redis-server's dump loads into Damselfly at start,
+/// to the same dataset again.
+#[test]
+fn our_saves_load_in_redis_and_redis_dumps_load_here() {
+    let dir = scratch_dir("save");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let ours = Damselfly::start(&["--proactor_threads", "3", "--dir", &dir_text]);
+    let mut d = ours.conn();
+    run_all(&mut d, &dataset_commands());
+    let ours_digest = dataset_digest(&mut d);
+    assert_eq!(call_str(&mut d, &["SAVE"]), Resp::Simple("OK".into()));
+    let file = dir.join("dump.rdb");
+    let check = Command::new("redis-check-rdb")
+        .arg(&file)
+        .output()
+        .expect("redis-check-rdb");
+    assert!(check.status.success(), "{check:?}");
+    let redis = RedisServer::start_with(&["--enable-debug-command", "yes", "--dir", &dir_text]);
+    assert_eq!(dataset_digest(&mut redis.conn()), ours_digest, "SAVE");
+    drop(redis);
+
+    assert_eq!(
+        call_str(&mut d, &["SET", "after", "the first save"]),
+        Resp::Simple("OK".into())
+    );
+    assert_eq!(
+        call_str(&mut d, &["BGSAVE"]),
+        Resp::Simple("Background saving started".into())
+    );
+    wait_for_save(&mut d);
+    let ours_digest = dataset_digest(&mut d);
+    let redis = RedisServer::start_with(&["--enable-debug-command", "yes", "--dir", &dir_text]);
+    let mut r = redis.conn();
+    assert_eq!(dataset_digest(&mut r), ours_digest, "BGSAVE");
+
+    // Redis's own dump of it (plus a change) loads here at start.
+    assert_eq!(
+        call_str(&mut r, &["SET", "from", "redis"]),
+        Resp::Simple("OK".into())
+    );
+    assert_eq!(call_str(&mut r, &["SAVE"]), Resp::Simple("OK".into()));
+    let redis_digest = dataset_digest(&mut r);
+    drop(ours);
+    let reloaded = Damselfly::start(&["--proactor_threads", "2", "--dir", &dir_text]);
+    assert_eq!(
+        dataset_digest(&mut reloaded.conn()),
+        redis_digest,
+        "loaded at start"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A BGSAVE taken while many connections move money between accounts on different shards in
+/// MULTI/EXEC holds every transfer whole: the balances in the file sum to the total.
+#[test]
+fn bgsave_under_cross_shard_transfers_keeps_every_transfer_whole() {
+    const ACCOUNTS: u32 = 200;
+    const BALANCE: i64 = 1_000;
+    const WORKERS: u32 = 4;
+    const TRANSFERS_MAX: u32 = 20_000;
+    let dir = scratch_dir("transfers");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let ours = Damselfly::start(&["--proactor_threads", "2", "--dir", &dir_text]);
+    let mut d = ours.conn();
+    for n in 0..ACCOUNTS {
+        call_str(&mut d, &["SET", &format!("acct:{n}"), &BALANCE.to_string()]);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (port, stop) = (ours.port(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut c = RawConn::connect(port);
+                let mut x = 0x9e37_79b9_u32.wrapping_mul(w + 1);
+                let mut done = 0;
+                while done < TRANSFERS_MAX && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    let (a, b) = (x % ACCOUNTS, (x / ACCOUNTS) % ACCOUNTS);
+                    let amount = (x % 50).to_string();
+                    call_str(&mut c, &["MULTI"]);
+                    call_str(&mut c, &["DECRBY", &format!("acct:{a}"), &amount]);
+                    call_str(&mut c, &["INCRBY", &format!("acct:{b}"), &amount]);
+                    let Resp::Array(replies) = call_str(&mut c, &["EXEC"]) else {
+                        panic!("EXEC");
+                    };
+                    assert_eq!(replies.len(), 2);
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    for _ in 0..3 {
+        assert_eq!(
+            call_str(&mut d, &["BGSAVE"]),
+            Resp::Simple("Background saving started".into())
+        );
+        wait_for_save(&mut d);
+        let dbs = read_file(&std::fs::read(dir.join("dump.rdb")).expect("dump"), 1 << 16);
+        let mut total = 0i64;
+        for (key, value, _) in &dbs[&0] {
+            assert!(key.starts_with(b"acct:"));
+            let damselfly_core::db::ValueRef::Str(s) = value.as_ref() else {
+                panic!("a string balance");
+            };
+            let text = String::from_utf8(s.to_bytes()).expect("digits");
+            total += text.parse::<i64>().expect("a number");
+        }
+        assert_eq!(dbs[&0].len(), ACCOUNTS as usize);
+        assert_eq!(
+            total,
+            i64::from(ACCOUNTS) * BALANCE,
+            "a transfer torn by the snapshot"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let transfers: u32 = workers.into_iter().map(|w| w.join().expect("worker")).sum();
+    assert!(transfers > 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
