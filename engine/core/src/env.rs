@@ -74,10 +74,13 @@ pub enum Plant {
     /// ahead of the earlier ones it sends to the other shard, outside any transaction: another
     /// client can see a later command of the pipeline before an earlier one.
     PipelineLocalFirst = 16,
+    /// A snapshot does not keep a key's cut value before a write changes it ahead of the walk:
+    /// the file holds the later value, a state the node never held at the cut.
+    SnapshotSkipsKeep = 17,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 17] = [
+    pub const ALL: [Plant; 18] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -95,6 +98,7 @@ impl Plant {
         Plant::PfaddReportsUnchanged,
         Plant::XreadgroupRedeliversNew,
         Plant::PipelineLocalFirst,
+        Plant::SnapshotSkipsKeep,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +120,7 @@ impl Plant {
             Plant::PfaddReportsUnchanged => "pfadd-reports-unchanged",
             Plant::XreadgroupRedeliversNew => "xreadgroup-redelivers-new",
             Plant::PipelineLocalFirst => "pipeline-local-first",
+            Plant::SnapshotSkipsKeep => "snapshot-skips-keep",
         }
     }
 

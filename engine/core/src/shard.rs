@@ -377,6 +377,13 @@ impl Shard {
         }
     }
 
+    /// The planted `snapshot-skips-keep`: the running snapshot keeps nothing before writes.
+    pub fn plant_snapshot_skips_keep(&mut self) {
+        for db in &mut self.dbs {
+            db.plant_snapshot_skips_keep();
+        }
+    }
+
     pub fn snapshot_active(&self) -> bool {
         self.dbs.iter().any(|db| db.snapshot().is_some())
     }

@@ -431,6 +431,12 @@ impl Db {
         self.snapshot = Some(Box::new(snapshot::DbSnapshot::new(db_index, cut_ms)));
     }
 
+    pub fn plant_snapshot_skips_keep(&mut self) {
+        if let Some(snap) = self.snapshot.as_mut() {
+            snap.skip_keep = true;
+        }
+    }
+
     pub fn drop_snapshot(&mut self) {
         self.snapshot = None;
     }

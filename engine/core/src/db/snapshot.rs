@@ -40,6 +40,8 @@ pub struct DbSnapshot {
     /// Cut values of keys that changed ahead of the walk, not yet handed out.
     captured: Vec<Entry>,
     pub aborted: bool,
+    /// The planted bug `snapshot-skips-keep`: changes ahead of the walk keep nothing.
+    pub skip_keep: bool,
 }
 
 impl DbSnapshot {
@@ -53,12 +55,14 @@ impl DbSnapshot {
             settled: BTreeSet::new(),
             captured: Vec::new(),
             aborted: false,
+            skip_keep: false,
         }
     }
 
     /// Whether `key` is still owed by the walk: not passed, not settled.
     pub fn owes(&self, seed: u64, key: &[u8]) -> bool {
         !self.aborted
+            && !self.skip_keep
             && !self.walked
             && !self.settled.contains(key)
             && (!self.started || cursor_of(seed, key) >= self.cursor)

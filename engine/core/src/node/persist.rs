@@ -223,6 +223,9 @@ pub fn cut(node: &mut Node, job: JobRef, now_ms: u64, cx: &mut Cx) -> bool {
         return false;
     }
     node.shard.start_snapshot(now_ms);
+    if cx.planted(crate::cx::Plant::SnapshotSkipsKeep) {
+        node.shard.plant_snapshot_skips_keep();
+    }
     node.persist.run = Some(ShardRun {
         job,
         in_flight: 0,
