@@ -207,6 +207,18 @@ pub fn ping(addr: SocketAddr) -> Result<(), String> {
 
 /// A loopback port free right now (the kernel's pick; a race with other programs is possible
 /// but harmless: the server then fails to bind and says so).
+/// The binary `name` names: a path as it is (made absolute), a bare name looked up on PATH.
+pub fn which(name: &Path) -> Result<PathBuf, String> {
+    if name.components().count() > 1 {
+        return fs::canonicalize(name).map_err(|e| format!("{}: {e}", name.display()));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.exists())
+        .ok_or(format!("{} not on PATH", name.display()))
+}
+
 pub fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())

@@ -85,7 +85,7 @@ impl Config {
             ),
         };
         let bin = match kind {
-            Kind::Redis => which(&bin)?,
+            Kind::Redis => server::which(&bin)?,
             Kind::Damselfly => bin,
         };
         Ok(ServerSpec {
@@ -103,14 +103,6 @@ impl Config {
 struct Bins {
     damselfly: PathBuf,
     before: Option<PathBuf>,
-}
-
-fn which(name: &Path) -> Result<PathBuf, String> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.exists())
-        .ok_or(format!("{} not on PATH", name.display()))
 }
 
 /// One redis-benchmark run's figures.
