@@ -184,9 +184,9 @@ pub enum CmdError {
     NoShutdownInProgress,
     /// SAVE, BGSAVE, or a SHUTDOWN that would save: there is no persistence yet. Our own text
     /// (Redis always has persistence), saying what is missing rather than "unknown command".
+    ShutdownSaveFailed,
     SaveFailed,
     SaveInProgress,
-    PersistenceUnsupported,
     // bitmap family
     /// A bit offset that is not an integer, negative, or past proto-max-bulk-len.
     BitOffsetOutOfRange,
@@ -624,10 +624,10 @@ impl CmdError {
             InvalidArgCountForCommand => "ERR Invalid number of arguments specified for command",
             InvalidArgsForCommand => "ERR Invalid arguments specified for command",
             NoShutdownInProgress => "ERR No shutdown in progress.",
-            PersistenceUnsupported => "ERR persistence is not supported yet",
             SaveInProgress => "ERR Background save already in progress",
             // Redis answers a failed SAVE with its bare shared error.
             SaveFailed => "ERR",
+            ShutdownSaveFailed => "ERR Errors trying to SHUTDOWN. Check logs.",
             PubSubContext(name) => {
                 return format!(
                     "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \

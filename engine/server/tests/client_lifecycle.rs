@@ -1,7 +1,7 @@
 //! How a connection ends, and what the server says about it, where issue 23 (a comparison with
 //! redis-server 7.0.15) found Damselfly differing: a client that half-closes still gets every
 //! reply (on both socket backends), HTTP lines close the connection unanswered, idle clients
-//! time out, SHUTDOWN SAVE refuses without persistence, and CLIENT LIST shows real
+//! time out, SHUTDOWN SAVE saves before it stops, and CLIENT LIST shows real
 //! descriptors. Redis's behaviour for each was checked by hand against redis-server 7.0.15.
 
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -210,28 +210,37 @@ fn client_list_shows_each_connections_own_descriptor() {
     }
 }
 
-/// Regression (issue 23): `SHUTDOWN SAVE` exited 0 without saving. With no persistence it
-/// refuses and the server keeps serving; SAVE and BGSAVE say the same; SHUTDOWN NOSAVE (or
-/// plain SHUTDOWN with no save schedule) still stops the server, with status 0.
+/// Regression (issue 23): `SHUTDOWN SAVE` exited 0 without saving. Now it saves, then stops
+/// with status 0, and the next start loads the dump; SHUTDOWN NOSAVE (or plain SHUTDOWN with no
+/// save schedule) stops without writing one.
 #[test]
-fn shutdown_save_refuses_and_the_server_keeps_running() {
-    let unsupported = b"-ERR persistence is not supported yet\r\n";
-    let mut server = Damselfly::start(&[]);
+fn shutdown_save_saves_then_stops_and_the_next_start_loads_it() {
+    let dir = std::env::temp_dir().join(format!("damselfly-shutdown-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let mut server = Damselfly::start(&["--dir", &dir_text]);
     let mut conn = server.conn();
-    assert_eq!(conn.cmd_str(&["SHUTDOWN", "SAVE"]), unsupported);
-    assert_eq!(conn.cmd_str(&["SAVE"]), unsupported);
-    assert_eq!(conn.cmd_str(&["BGSAVE"]), unsupported);
-    assert!(server.exit_within(Duration::from_millis(300)).is_none());
-    assert_eq!(conn.cmd_str(&["PING"]), b"+PONG\r\n");
+    assert_eq!(conn.cmd_str(&["SET", "kept", "across"]), b"+OK\r\n");
+    conn.send(&encode_cmd(&[b"SHUTDOWN", b"SAVE"]));
+    let status = server.exit_within(IO_TIMEOUT).expect("SHUTDOWN SAVE stops");
+    assert!(status.success(), "{status}");
+    assert!(dir.join("dump.rdb").exists(), "saved before stopping");
+    let mut server = Damselfly::start(&["--dir", &dir_text]);
+    let mut conn = server.conn();
+    assert_eq!(conn.cmd_str(&["GET", "kept"]), b"$6\r\nacross\r\n");
+    std::fs::remove_file(dir.join("dump.rdb")).expect("remove the dump");
     conn.send(&encode_cmd(&[b"SHUTDOWN", b"NOSAVE"]));
     let status = server
         .exit_within(IO_TIMEOUT)
         .expect("SHUTDOWN NOSAVE stops");
     assert!(status.success(), "{status}");
-    let mut server = Damselfly::start(&[]);
+    let mut server = Damselfly::start(&["--dir", &dir_text]);
     server.conn().send(&encode_cmd(&[b"SHUTDOWN"]));
     let status = server
         .exit_within(IO_TIMEOUT)
         .expect("plain SHUTDOWN stops");
     assert!(status.success(), "{status}");
+    assert!(!dir.join("dump.rdb").exists(), "no save schedule, no dump");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -675,6 +675,9 @@ impl Node {
                 conn.state = ConnState::Closing;
                 Flow::Stop
             }
+            ConnOutcome::SaveThenShutdown { force } => {
+                persist::save_then_shutdown(self, conn, force, cx)
+            }
         }
     }
 
@@ -690,7 +693,8 @@ impl Node {
         match self.conn_outcome(conn, cmd, argv, cx) {
             ConnOutcome::Reply(reply) | ConnOutcome::Close(reply) => reply,
             ConnOutcome::Sleep { .. } => Reply::OK,
-            ConnOutcome::Shutdown => {
+            // SHUTDOWN is never queued (NO_MULTI).
+            ConnOutcome::Shutdown | ConnOutcome::SaveThenShutdown { .. } => {
                 cx.push(Effect::Shutdown);
                 conn.state = ConnState::Closing;
                 Reply::OK

@@ -29,7 +29,7 @@ use crate::cx::{ConnId, Cx, DiskOp, DiskOutcome, Effect, FileId, LogLevel, Msg, 
 use crate::db::snapshot::SNAPSHOT_STEP_BUCKETS;
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
-use crate::node::Node;
+use crate::node::{Flow, Node};
 use crate::rdb;
 use crate::reply::Reply;
 
@@ -113,6 +113,8 @@ struct Job {
     failed: bool,
     /// EOF, sync and rename are issued.
     closing: bool,
+    /// SHUTDOWN's save: stop when it is on disk (or, with FORCE, when it failed).
+    shutdown_after: Option<bool>,
     /// The cut concluded and the file is being written. Before that, chunks of shards that
     /// cut first wait in `early`.
     opened: bool,
@@ -138,12 +140,12 @@ impl Persistence {
 }
 
 /// Whether a save runs on the node as this thread knows it.
-pub fn in_progress(node: &Node) -> bool {
+pub(crate) fn in_progress(node: &Node) -> bool {
     node.persist.saving_since_s.is_some() || node.persist.run.is_some()
 }
 
 /// SAVE or BGSAVE [SCHEDULE]: the cut of a new job on this thread, or why not.
-pub fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<NodeOp, Reply> {
+pub(crate) fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<NodeOp, Reply> {
     if cmd == NodeCmd::BgSave {
         // BGSAVE [SCHEDULE]: Redis checks the syntax first. SCHEDULE matters only while an
         // append-only rewrite runs, which never happens here.
@@ -174,6 +176,7 @@ pub fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<NodeOp, R
             started_s: 0,
             failed: false,
             closing: false,
+            shutdown_after: None,
             opened: false,
             early: Vec::new(),
         },
@@ -181,9 +184,40 @@ pub fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<NodeOp, R
     Ok(NodeOp::SnapshotCut { job })
 }
 
+/// SHUTDOWN that saves first: a SAVE whose end stops the node.
+pub(crate) fn save_then_shutdown(
+    node: &mut Node,
+    conn: &mut Conn,
+    force: bool,
+    cx: &mut Cx,
+) -> Flow {
+    let argv = Argv::from_slices(&[b"SAVE"]);
+    match plan_save(node, NodeCmd::Save, &argv) {
+        Ok(op) => {
+            let job = node.persist.next_job;
+            node.persist
+                .jobs
+                .get_mut(&job)
+                .expect("planned")
+                .shutdown_after = Some(force);
+            let targets = (0..node.threads).map(ThreadId).collect();
+            crate::coord::start_node_op(node, conn, NodeCmd::Save, argv, op, targets, cx)
+        }
+        Err(_) if force => {
+            cx.push(Effect::Shutdown);
+            conn.state = ConnState::Closing;
+            Flow::Stop
+        }
+        Err(_) => {
+            conn.encode(&Reply::Error(CmdError::ShutdownSaveFailed));
+            Flow::Next
+        }
+    }
+}
+
 /// Every shard answered the cut: the job starts, or (some shard had a save running) the cut
 /// is undone everywhere.
-pub fn finish_cut(
+pub(crate) fn finish_cut(
     node: &mut Node,
     conn: &mut Conn,
     cmd: NodeCmd,
@@ -218,7 +252,7 @@ pub fn finish_cut(
 
 /// The cut's hop on this shard: starts its part of `job`'s snapshot; false when a save already
 /// runs here.
-pub fn cut(node: &mut Node, job: JobRef, now_ms: u64, cx: &mut Cx) -> bool {
+pub(crate) fn cut(node: &mut Node, job: JobRef, now_ms: u64, cx: &mut Cx) -> bool {
     if node.persist.run.is_some() || node.shard.snapshot_active() {
         return false;
     }
@@ -246,7 +280,13 @@ fn arm_step(cx: &mut Cx) {
 }
 
 /// Every shard cut: the job starts writing. `waiter` is SAVE's client (BGSAVE answers at once).
-pub fn start_job(node: &mut Node, job: JobRef, waiter: Option<ConnId>, now_ms: u64, cx: &mut Cx) {
+pub(crate) fn start_job(
+    node: &mut Node,
+    job: JobRef,
+    waiter: Option<ConnId>,
+    now_ms: u64,
+    cx: &mut Cx,
+) {
     let temp_path = path_in_dir(
         &node.config.dir,
         &format!("temp-{}-{}.rdb", node.thread.0, job.id),
@@ -284,7 +324,7 @@ pub fn start_job(node: &mut Node, job: JobRef, waiter: Option<ConnId>, now_ms: u
 }
 
 /// Some shard refused the cut (a save already ran there): the shards that accepted drop it.
-pub fn abandon_cut(node: &mut Node, job: JobRef, cx: &mut Cx) {
+pub(crate) fn abandon_cut(node: &mut Node, job: JobRef, cx: &mut Cx) {
     for t in 0..node.threads {
         cx.send(
             ThreadId(t),
@@ -301,7 +341,7 @@ pub fn abandon_cut(node: &mut Node, job: JobRef, cx: &mut Cx) {
 
 /// This shard's next chunk, when its part of a snapshot runs and the disk keeps up. Runs after
 /// every step of the thread and on `Timer::SnapshotStep`.
-pub fn step_shard(node: &mut Node, cx: &mut Cx) {
+pub(crate) fn step_shard(node: &mut Node, cx: &mut Cx) {
     let Some(run) = node.persist.run.as_mut() else {
         return;
     };
@@ -362,7 +402,7 @@ pub fn step_shard(node: &mut Node, cx: &mut Cx) {
 }
 
 /// A persistence message for this thread.
-pub fn on_msg(node: &mut Node, msg: PersistMsg, now_ms: u64, cx: &mut Cx) {
+pub(crate) fn on_msg(node: &mut Node, msg: PersistMsg, now_ms: u64, cx: &mut Cx) {
     match msg {
         PersistMsg::Chunk {
             job,
@@ -471,7 +511,7 @@ fn maybe_close(node: &mut Node, job: JobRef, cx: &mut Cx) {
 }
 
 /// A disk operation of one of this thread's jobs finished.
-pub fn on_disk_done(
+pub(crate) fn on_disk_done(
     node: &mut Node,
     file: FileId,
     result: Result<DiskOutcome, String>,
@@ -528,6 +568,22 @@ pub fn on_disk_done(
                 seconds: at_s.saturating_sub(j.started_s),
             }),
         );
+    }
+    if let Some(force) = j.shutdown_after {
+        if ok || force {
+            cx.push(Effect::Shutdown);
+            if let Some(id) = j.waiter {
+                if let Some(conn) = node.conns.get_mut(&id) {
+                    conn.state = ConnState::Closing;
+                    node.run_conn(id, cx);
+                }
+            }
+            return;
+        }
+        if let Some(waiter) = j.waiter {
+            answer_waiter(node, waiter, Reply::Error(CmdError::ShutdownSaveFailed), cx);
+        }
+        return;
     }
     if let Some(waiter) = j.waiter {
         let reply = if ok {

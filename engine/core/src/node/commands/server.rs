@@ -20,10 +20,10 @@
 //!   connection closes without running or answering anything more (replies of the same read
 //!   included), and a warning is logged at most once per `SECURITY_WARNING_INTERVAL_US`.
 //!
-//! Where we differ: DEBUG is enabled (Redis 7 refuses it unless `enable-debug-command`). There
-//! is no persistence yet, so SAVE, BGSAVE and a SHUTDOWN that would save (SAVE, or a `save`
-//! schedule without NOSAVE) answer `PersistenceUnsupported` and keep running, as Redis does
-//! when its save fails; SHUTDOWN ... FORCE stops anyway, as Redis's does.
+//! Where we differ: DEBUG is enabled (Redis 7 refuses it unless `enable-debug-command`). A
+//! SHUTDOWN that would save (SAVE, or a `save` schedule without NOSAVE) runs a SAVE
+//! (`node::persist`) and stops when it is on disk; when the save fails it answers Redis's
+//! error and keeps running, unless FORCE, as Redis does.
 
 use crate::argv::Argv;
 use crate::cmd::args::{eq_word, parse_i64, Args};
@@ -32,7 +32,7 @@ use crate::cmd::{command_docs, CommandTable, ConnCmd, NodeCmd};
 use crate::config::Config;
 use crate::conn::Conn;
 use crate::coord::{CmdErrorOrReply, Targets};
-use crate::cx::{ConnOpen, Cx, Effect, LogLevel, ThreadId};
+use crate::cx::{ConnOpen, Cx, ThreadId};
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
 use crate::node::Node;
@@ -76,6 +76,11 @@ pub enum ConnOutcome {
         duration_us: u64,
     },
     Shutdown,
+    /// SHUTDOWN that saves first: stop once the save is on disk; when it fails, stop anyway
+    /// with `force`, else answer the error and keep running.
+    SaveThenShutdown {
+        force: bool,
+    },
 }
 
 /// What a connection command sees.
@@ -373,8 +378,8 @@ fn parse_shutdown(argv: &Argv) -> Result<ShutdownAction, CmdError> {
 }
 
 /// SHUTDOWN saves first when asked to (SAVE) or when a `save` schedule is configured and
-/// NOSAVE is absent, as Redis decides; we cannot save, so such a SHUTDOWN fails as Redis's
-/// does when its save fails: the server keeps running unless FORCE.
+/// NOSAVE is absent, as Redis decides; when that save fails the server keeps running unless
+/// FORCE, as Redis's does.
 fn shutdown(ccx: &mut ConnCx, argv: &Argv) -> Result<ConnOutcome, CmdError> {
     let (save, force) = match parse_shutdown(argv)? {
         ShutdownAction::Stop { save, force } => (save, force),
@@ -388,23 +393,9 @@ fn shutdown(ccx: &mut ConnCx, argv: &Argv) -> Result<ConnOutcome, CmdError> {
     if !wants_save {
         return Ok(ConnOutcome::Shutdown);
     }
-    let (text, outcome) = match force {
-        Force::No => (
-            "Error trying to save the DB, can't exit: persistence is not supported yet \
-             (SHUTDOWN NOSAVE stops without saving).",
-            Err(CmdError::PersistenceUnsupported),
-        ),
-        Force::Yes => (
-            "Error trying to save the DB: persistence is not supported yet. Exit anyway \
-             (SHUTDOWN FORCE).",
-            Ok(ConnOutcome::Shutdown),
-        ),
-    };
-    ccx.cx.push(Effect::Log {
-        level: LogLevel::Warning,
-        text,
-    });
-    outcome
+    Ok(ConnOutcome::SaveThenShutdown {
+        force: matches!(force, Force::Yes),
+    })
 }
 
 /// Redis 7.0's warning when a client sends POST or `Host:` (its text, word for word).
@@ -914,36 +905,43 @@ mod tests {
         }
     }
 
-    /// Regression (issue 23): SHUTDOWN SAVE exited without saving. With no persistence, a
-    /// SHUTDOWN that should save refuses, as Redis's does when its save fails.
+    /// Regression (issue 23): SHUTDOWN SAVE exited without saving. Now a SHUTDOWN that should
+    /// save (SAVE, or a save schedule without NOSAVE) stops once the dump is on disk; when the
+    /// save fails it answers Redis's error and keeps running, unless FORCE.
     #[test]
-    fn shutdown_that_should_save_refuses_without_persistence() {
-        let unsupported = "-ERR persistence is not supported yet\r\n";
+    fn shutdown_that_should_save_saves_first() {
+        let failed = "-ERR Errors trying to SHUTDOWN. Check logs.\r\n";
         for threads in THREADS {
             let mut c = TestCluster::new(threads);
             let conn = c.connect(0);
-            assert_eq!(c.cmd_text(conn, &["SHUTDOWN", "SAVE"]), unsupported);
-            assert_eq!(c.cmd_text(conn, &["shutdown", "now", "save"]), unsupported);
+            c.cmd(conn, &["SET", "k", "v"]);
+            c.disk.failing = Some("No space left on device".into());
+            assert_eq!(c.cmd_text(conn, &["SHUTDOWN", "SAVE"]), failed);
             assert_eq!(
                 c.cmd_text(conn, &["CONFIG", "SET", "save", "3600 1"]),
                 "+OK\r\n"
             );
             assert_eq!(
                 c.cmd_text(conn, &["SHUTDOWN"]),
-                unsupported,
+                failed,
                 "a save schedule means plain SHUTDOWN saves"
             );
             assert!(!c.shutdown_requested() && !c.is_closed(conn));
             assert_eq!(c.cmd_text(conn, &["PING"]), "+PONG\r\n");
-            assert!(c
-                .logs()
-                .iter()
-                .all(|(level, _)| *level == LogLevel::Warning));
-            assert_eq!(c.logs().len(), 3, "each refusal is logged");
+            assert!(c.disk.contents("dump.rdb").is_none());
             c.cmd(conn, &["SHUTDOWN", "SAVE", "FORCE"]);
             assert!(
                 c.shutdown_requested() && c.is_closed(conn),
                 "FORCE stops anyway"
+            );
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            c.cmd(conn, &["SET", "k", "v"]);
+            assert_eq!(c.cmd_text(conn, &["shutdown", "now", "save"]), "");
+            assert!(c.shutdown_requested() && c.is_closed(conn));
+            assert!(
+                c.disk.contents("dump.rdb").is_some(),
+                "saved before stopping"
             );
         }
         for no_save in [&["SHUTDOWN"][..], &["SHUTDOWN", "NOSAVE"]] {
@@ -951,6 +949,7 @@ mod tests {
             let conn = c.connect(0);
             c.cmd(conn, no_save);
             assert!(c.shutdown_requested(), "{no_save:?} with no save schedule");
+            assert!(c.disk.contents("dump.rdb").is_none());
         }
         let mut c = TestCluster::new(1);
         let conn = c.connect(0);
@@ -959,16 +958,20 @@ mod tests {
         assert!(c.shutdown_requested(), "NOSAVE skips the schedule");
     }
 
-    /// Issue 23: SAVE and BGSAVE were unknown commands; they are Redis's rows and say what is
-    /// missing, after Redis's own arity, syntax and MULTI checks.
+    /// SAVE and BGSAVE follow Redis's own arity, syntax and MULTI checks.
     #[test]
-    fn save_and_bgsave_answer_that_persistence_is_missing() {
-        let unsupported = "-ERR persistence is not supported yet\r\n";
+    fn save_and_bgsave_check_their_arguments_as_redis() {
         let mut c = TestCluster::new(1);
         let conn = c.connect(0);
-        assert_eq!(c.cmd_text(conn, &["SAVE"]), unsupported);
-        assert_eq!(c.cmd_text(conn, &["BGSAVE"]), unsupported);
-        assert_eq!(c.cmd_text(conn, &["bgsave", "schedule"]), unsupported);
+        assert_eq!(c.cmd_text(conn, &["SAVE"]), "+OK\r\n");
+        assert_eq!(
+            c.cmd_text(conn, &["BGSAVE"]),
+            "+Background saving started\r\n"
+        );
+        assert_eq!(
+            c.cmd_text(conn, &["bgsave", "schedule"]),
+            "+Background saving started\r\n"
+        );
         assert_eq!(
             c.cmd_text(conn, &["BGSAVE", "foo"]),
             "-ERR syntax error\r\n"
@@ -986,6 +989,7 @@ mod tests {
             c.cmd_text(conn, &["SAVE"]),
             "-ERR Command not allowed inside a transaction\r\n"
         );
+        c.cmd(conn, &["DISCARD"]);
         assert!(!c.shutdown_requested());
     }
 
