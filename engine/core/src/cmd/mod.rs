@@ -19,6 +19,7 @@ pub mod names;
 pub use family::pubsub;
 pub use family::stream;
 pub use family::{bitmap, hll};
+pub use family::scripting;
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };
@@ -465,6 +466,8 @@ pub enum ConnCmd {
     PfSelfTest,
     XGroupHelp,
     XInfoHelp,
+    /// EVAL, EVALSHA, SCRIPT…: run by `node::script`.
+    Script(scripting::ScriptCmd),
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -824,7 +827,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 13] {
+pub fn families() -> [&'static [CommandSpec]; 14] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -839,6 +842,7 @@ pub fn families() -> [&'static [CommandSpec]; 13] {
         bitmap::SPECS,
         hll::SPECS,
         stream::SPECS,
+        scripting::SPECS,
     ]
 }
 

@@ -473,6 +473,7 @@ pub(crate) fn start_gather(
         parts,
         reply: None,
         blocking,
+        script: None,
     };
     let mut pending = pending_tx(node, Plan::Gather(Box::new(state)), locks);
     schedule(node, conn, &mut pending, cx);
@@ -529,7 +530,7 @@ pub(crate) fn run_on_copies(
 }
 
 /// Equal value and deadline (access times do not count).
-fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
+pub(crate) fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => a.value() == b.value() && a.expire_at_ms() == b.expire_at_ms(),
@@ -716,23 +717,52 @@ fn advance_gather(
         unreachable!("gather plan")
     };
     if let Some(reply) = state.reply.take() {
+        if let Some(job) = state.script.as_mut().filter(|job| job.attempts > 0 && job.restart) {
+            // The script reached keys beyond its copies: it runs again, those keys among them.
+            job.restart = false;
+            let job = (**job).clone();
+            match crate::node::script::restart(node, job, pending.seq) {
+                Ok(next) => {
+                    *pending = next;
+                    schedule(node, conn, pending, cx);
+                    if pending.outstanding > 0 {
+                        return None;
+                    }
+                    return advance(node, conn, pending, cx);
+                }
+                Err(reply) => return Some(reply),
+            }
+        }
         return Some(reply);
     }
     let (shards, now_ms) = match &pending.tx {
         TxPhase::Running { shards, now_ms, .. } => (shards.clone(), *now_ms),
         TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
     };
-    let fetched = std::mem::take(&mut state.fetched);
-    let (reply, changed) = run_on_copies(
-        node,
-        conn.db,
-        state.spec,
-        &state.argv,
-        &state.keys,
-        &fetched,
-        now_ms,
-        cx,
-    );
+    let (reply, changed) = if state.script.is_some() {
+        match crate::node::script::run_fetched(node, conn, state, now_ms, cx) {
+            Ok(done) => done,
+            Err(job) => {
+                // Concluded unchanged everywhere; `restart` follows once the stores are back.
+                let mut job = job;
+                job.restart = true;
+                state.script = Some(Box::new(job));
+                (Reply::Nil, Vec::new())
+            }
+        }
+    } else {
+        let fetched = std::mem::take(&mut state.fetched);
+        run_on_copies(
+            node,
+            conn.db,
+            state.spec,
+            &state.argv,
+            &state.keys,
+            &fetched,
+            now_ms,
+            cx,
+        )
+    };
     let mut stores: Vec<(ThreadId, Vec<EntryChange>)> =
         shards.into_iter().map(|s| (s, Vec::new())).collect();
     for change in changed {
@@ -1014,5 +1044,13 @@ pub(crate) fn run_node_op(
         | NodeOp::PubSubChannels { .. }
         | NodeOp::PubSubNumSub { .. }
         | NodeOp::PubSubPatterns => crate::node::pubsub::run_node_op(node, op, cx),
+        NodeOp::ScriptLoad { sha, body } => {
+            node.scripting.remember(sha, body);
+            NodeResult::Done
+        }
+        NodeOp::ScriptFlush => {
+            node.scripting.flush();
+            NodeResult::Done
+        }
     }
 }

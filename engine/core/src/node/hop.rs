@@ -223,6 +223,13 @@ pub enum NodeOp {
     },
     /// PUBSUB NUMPAT: this thread's patterns (distinct across threads only by name).
     PubSubPatterns,
+    /// A script body loaded on another thread joins this thread's cache.
+    ScriptLoad {
+        sha: String,
+        body: Vec<u8>,
+    },
+    /// SCRIPT FLUSH on another thread.
+    ScriptFlush,
 }
 
 #[derive(Debug)]
@@ -341,4 +348,6 @@ pub struct GatherState {
     pub reply: Option<Reply>,
     /// A blocking command's attempt across shards: what to do when it finds nothing.
     pub blocking: Option<Box<crate::node::blocking::Blocked>>,
+    /// A script run on the copies (`node::script`) instead of `spec`.
+    pub script: Option<Box<crate::node::script::ScriptJob>>,
 }

@@ -18,6 +18,7 @@ pub mod hop;
 pub mod multi;
 pub mod pipeline;
 pub mod pubsub;
+pub mod script;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -94,6 +95,8 @@ pub struct Node {
     pub(crate) pubsub: pubsub::Registry,
     /// Clients blocked on this shard's keys (BLPOP…).
     pub(crate) waiters: blocking::Waiters,
+    /// This thread's Lua state and script cache (`script`).
+    pub(crate) scripting: script::Scripting,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
     /// is done, as Redis answers unblocked clients after the command that served them.
     pub(crate) deliveries: std::collections::VecDeque<HopDone>,
@@ -137,6 +140,7 @@ impl Node {
             txq: TxQueue::default(),
             pubsub: pubsub::Registry::default(),
             waiters: blocking::Waiters::default(),
+            scripting: script::Scripting::default(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
@@ -553,6 +557,9 @@ impl Node {
                 crate::multi::discard(self, conn, cx);
                 pubsub::unsubscribe_all(self, conn);
                 self.run_conn_cmd(conn, crate::cmd::ConnCmd::Reset, argv, cx)
+            }
+            Exec::Conn(crate::cmd::ConnCmd::Script(cmd)) => {
+                script::start(self, conn, cmd, std::mem::take(argv), cx)
             }
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
             Exec::Node(cmd @ (crate::cmd::NodeCmd::Publish | crate::cmd::NodeCmd::SPublish)) => {

@@ -402,7 +402,7 @@ fn start_exec(
         || shards.len() > 1
         || cmds
             .iter()
-            .any(|c| matches!(c.step, Step::Copies | Step::Node(_)));
+            .any(|c| matches!(c.step, Step::Copies | Step::Node(_)) || is_script(c.spec));
     let state = ExecState {
         replies: vec![None; cmds.len()],
         cmds,
@@ -453,7 +453,12 @@ fn exec_locks(
     state: &ExecState,
     watched: &[(u16, Vec<u8>)],
 ) -> Vec<(ThreadId, LockSet)> {
-    if state.cmds.iter().any(|c| matches!(c.step, Step::Node(_))) {
+    // A script may reach any key: the body locks everything, as for a node-wide command.
+    if state
+        .cmds
+        .iter()
+        .any(|c| matches!(c.step, Step::Node(_)) || is_script(c.spec))
+    {
         return (0..node.threads)
             .map(|t| (ThreadId(t), LockSet::Everything))
             .collect();
@@ -473,6 +478,10 @@ fn exec_locks(
         .into_iter()
         .map(|(t, keys)| (t, LockSet::Keys(keys)))
         .collect()
+}
+
+fn is_script(spec: &CommandSpec) -> bool {
+    matches!(spec.exec, Exec::Conn(ConnCmd::Script(_)))
 }
 
 fn tx_shards(pending: &Pending) -> Vec<ThreadId> {
@@ -803,6 +812,9 @@ fn store_copies(
 /// at once (the body is atomic; no time passes inside it).
 fn run_at_conn(node: &mut Node, conn: &mut Conn, c: &QueuedCmd, cx: &mut Cx) -> Reply {
     let cmd = match c.spec.exec {
+        Exec::Conn(ConnCmd::Script(script)) => {
+            return crate::node::script::run_in_exec(node, conn, script, &c.argv, cx)
+        }
         Exec::Conn(cmd) => cmd,
         Exec::Container => cmd::server::bare_container_cmd(c.spec),
         Exec::Multi(MultiCmd::Unwatch) => return Reply::OK,

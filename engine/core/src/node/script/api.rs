@@ -1,0 +1,218 @@
+//! The parts of the `redis` table that need no running command: replies, SHA1, logging levels,
+//! replication switches (accepted, as Redis 7.0 always replicates effects), and Redis's
+//! `math.random`, the rand48 sequence kept per thread.
+
+use std::cell::Cell;
+
+use mlua::{Lua, Table, Value, Variadic};
+
+use super::vm::{CallbackError, LuaResp};
+use crate::cmd::server::REDIS_VERSION_COMPAT;
+
+/// rand48's start when never seeded, as Redis's `redisLrand48` begins.
+const RAND48_INITIAL: u64 = 0x1234_ABCD_330E;
+const RAND48_MASK: u64 = (1 << 48) - 1;
+/// Redis divides by INT32_MAX.
+const RAND48_MAX: u64 = i32::MAX as u64;
+
+/// The state shared by the `redis` functions of one run, kept as Lua app data.
+pub struct RunFlags {
+    pub resp: Cell<LuaResp>,
+}
+
+struct Rand48(Cell<u64>);
+
+impl Rand48 {
+    fn next(&self) -> u64 {
+        let x = (0x5_DEEC_E66D_u64
+            .wrapping_mul(self.0.get())
+            .wrapping_add(0xB))
+            & RAND48_MASK;
+        self.0.set(x);
+        x >> 17
+    }
+}
+
+fn raise(text: &str) -> mlua::Error {
+    mlua::Error::external(CallbackError::Reply(text.to_string()))
+}
+
+fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("err", lua.create_string(text)?)?;
+    Ok(t)
+}
+
+pub fn install(lua: &Lua, globals: &Table, redis: &Table) -> mlua::Result<()> {
+    lua.set_app_data(RunFlags {
+        resp: Cell::new(LuaResp::Two),
+    });
+    lua.set_app_data(Rand48(Cell::new(RAND48_INITIAL)));
+    redis.set("REDIS_VERSION", REDIS_VERSION_COMPAT)?;
+    let num = REDIS_VERSION_COMPAT
+        .split('.')
+        .fold(0i64, |acc, part| acc * 256 + part.parse::<i64>().unwrap_or(0));
+    redis.set("REDIS_VERSION_NUM", num)?;
+    for (name, level) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+    ] {
+        redis.set(name, level)?;
+    }
+    for (name, flags) in [
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.set(name, flags)?;
+    }
+    redis.set(
+        "error_reply",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let text = match args.as_slice() {
+                [Value::String(s)] => s.to_string_lossy(),
+                _ => return error_table(lua, "ERR wrong number or type of arguments"),
+            };
+            error_table(lua, text.strip_prefix('-').unwrap_or(&text))
+        })?,
+    )?;
+    redis.set(
+        "status_reply",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let text = match args.as_slice() {
+                [Value::String(s)] => s.as_bytes().to_vec(),
+                _ => return error_table(lua, "ERR wrong number or type of arguments"),
+            };
+            let t = lua.create_table()?;
+            t.raw_set("ok", lua.create_string(text)?)?;
+            Ok(t)
+        })?,
+    )?;
+    redis.set(
+        "sha1hex",
+        lua.create_function(|_, args: Variadic<Value>| match args.as_slice() {
+            [Value::String(s)] => Ok(super::sha1_hex(&s.as_bytes())),
+            [Value::Integer(n)] => Ok(super::sha1_hex(n.to_string().as_bytes())),
+            [Value::Number(n)] => Ok(super::sha1_hex(
+                super::vm::format_number(*n).as_bytes(),
+            )),
+            _ => Err(raise("wrong number of arguments")),
+        })?,
+    )?;
+    redis.set(
+        "log",
+        lua.create_function(|_, args: Variadic<Value>| {
+            if args.len() < 2 {
+                return Err(raise("redis.log() requires two arguments or more."));
+            }
+            match args[0] {
+                Value::Integer(level) if (0..=3).contains(&level) => Ok(()),
+                Value::Number(level) if (0.0..=3.0).contains(&level) => Ok(()),
+                Value::Integer(_) | Value::Number(_) => Err(raise("Invalid debug level.")),
+                _ => Err(raise("First argument must be a number (log level).")),
+            }
+        })?,
+    )?;
+    redis.set(
+        "setresp",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let version = match args.as_slice() {
+                [Value::Integer(n)] => *n as f64,
+                [Value::Number(n)] => *n,
+                _ => return Err(raise("redis.setresp() requires one argument.")),
+            };
+            let resp = match version as i64 {
+                2 => LuaResp::Two,
+                3 => LuaResp::Three,
+                _ => return Err(raise("RESP version must be 2 or 3.")),
+            };
+            if let Some(flags) = lua.app_data_ref::<RunFlags>() {
+                flags.resp.set(resp);
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.set(
+        "set_repl",
+        lua.create_function(|_, args: Variadic<Value>| {
+            let flags = match args.as_slice() {
+                [Value::Integer(n)] => *n,
+                [Value::Number(n)] => *n as i64,
+                _ => return Err(raise("redis.set_repl() requires one argument.")),
+            };
+            if !(0..=3).contains(&flags) {
+                return Err(raise(
+                    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ));
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.set(
+        "replicate_commands",
+        lua.create_function(|_, ()| Ok(true))?,
+    )?;
+    redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    redis.set(
+        "debug",
+        lua.create_function(|_, _: Variadic<Value>| Ok(()))?,
+    )?;
+    let math: Table = globals.get("math")?;
+    math.set(
+        "random",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let rand = lua.app_data_ref::<Rand48>().expect("rand48 state");
+            let r = (rand.next() % RAND48_MAX) as f64 / RAND48_MAX as f64;
+            let int_arg = |v: &Value, n: usize| -> mlua::Result<i64> {
+                match v {
+                    Value::Integer(i) => Ok(*i as i64),
+                    Value::Number(f) => Ok(*f as i64),
+                    _ => Err(mlua::Error::runtime(format!(
+                        "bad argument #{n} to 'random' (number expected, got {})",
+                        v.type_name()
+                    ))),
+                }
+            };
+            match args.as_slice() {
+                [] => Ok(r),
+                [u] => {
+                    let u = int_arg(u, 1)?;
+                    if u < 1 {
+                        return Err(mlua::Error::runtime(
+                            "bad argument #1 to 'random' (interval is empty)",
+                        ));
+                    }
+                    Ok((r * u as f64).floor() + 1.0)
+                }
+                [l, u] => {
+                    let (l, u) = (int_arg(l, 1)?, int_arg(u, 2)?);
+                    if l > u {
+                        return Err(mlua::Error::runtime(
+                            "bad argument #2 to 'random' (interval is empty)",
+                        ));
+                    }
+                    Ok((r * (u - l + 1) as f64).floor() + l as f64)
+                }
+                _ => Err(mlua::Error::runtime("wrong number of arguments")),
+            }
+        })?,
+    )?;
+    math.set(
+        "randomseed",
+        lua.create_function(|lua, seed: Value| {
+            let seed = match seed {
+                Value::Integer(i) => i as i64,
+                Value::Number(f) => f as i64,
+                _ => 0,
+            };
+            let rand = lua.app_data_ref::<Rand48>().expect("rand48 state");
+            rand.0.set((((seed as i32 as u32 as u64) << 16) | 0x330E) & RAND48_MASK);
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,451 @@
+//! The Lua 5.1 state a thread runs scripts in, sandboxed as Redis 7.0 sandboxes its own: base
+//! (without `loadfile`, `dofile`, `print`, `getfenv`, `setfenv`, `module`, `require`,
+//! `newproxy`), `table`, `string`, `math`, `coroutine`, `bit`; read-only globals and library
+//! tables; Redis's `pcall`, which hands back an error table's `err` text.
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use crate::reply::Reply;
+
+/// The chunk name Redis gives EVAL bodies: error positions read `user_script:1:`.
+pub const USER_SCRIPT_CHUNK: &str = "@user_script";
+
+/// Builds the sandbox from the real globals: library tables behind read-only proxies, a
+/// strict proxy as the scripts' environment (`_G` names it), and guarded `setmetatable`/`rawset`.
+const SANDBOX_SETUP: &str = r#"
+local G, fix_error = ...
+local rawset0, setmetatable0, error0, tostring0, pcall0 = rawset, setmetatable, error, tostring, pcall
+local protected = setmetatable0({}, {__mode = 'k'})
+local function readonly() error0("Attempt to modify a readonly table", 2) end
+local function protect(real, strict)
+  local proxy = {}
+  local index = real
+  if strict then
+    index = function(_, k)
+      local v = real[k]
+      if v == nil then
+        error0("Script attempted to access nonexistent global variable '" .. tostring0(k) .. "'", 2)
+      end
+      return v
+    end
+  end
+  setmetatable0(proxy, {__index = index, __newindex = readonly, __metatable = false})
+  protected[proxy] = true
+  return proxy
+end
+for _, name in ipairs({'loadfile', 'dofile', 'print', 'getfenv', 'setfenv', 'module', 'require', 'newproxy'}) do
+  G[name] = nil
+end
+G.setmetatable = function(t, mt)
+  if protected[t] then error0("Attempt to modify a readonly table", 0) end
+  return setmetatable0(t, mt)
+end
+G.rawset = function(t, k, v)
+  if protected[t] then error0("Attempt to modify a readonly table", 0) end
+  return rawset0(t, k, v)
+end
+local function finish(ok, ...)
+  if ok then return true, ... end
+  return false, fix_error((...))
+end
+G.pcall = function(f, ...) return finish(pcall0(f, ...)) end
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'redis'}) do
+  if G[name] ~= nil then G[name] = protect(G[name], false) end
+end
+local env = protect(G, true)
+G._G = env
+return env
+"#;
+
+/// What a script's error is, read from the value it raised.
+#[derive(Debug)]
+pub enum RaisedKind {
+    /// The run stopped to fetch keys it reached outside its copies: not the script's error.
+    Abort,
+    /// The text Redis reports (before " script: <sha>, on <source>:<line>.").
+    Message(String),
+}
+
+/// Errors raised by our own callbacks: `redis.call`'s failures and the abort.
+#[derive(Debug, Clone)]
+pub enum CallbackError {
+    /// The error reply of the called command, as text (raised by `redis.call`).
+    Reply(String),
+    Abort,
+}
+
+impl std::fmt::Display for CallbackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallbackError::Reply(text) => f.write_str(text),
+            CallbackError::Abort => f.write_str("script aborted to fetch keys"),
+        }
+    }
+}
+
+impl std::error::Error for CallbackError {}
+
+/// The callback error inside an mlua error, however deeply mlua wrapped it.
+pub fn callback_error(err: &mlua::Error) -> Option<&CallbackError> {
+    match err {
+        mlua::Error::CallbackError { cause, .. } => callback_error(cause),
+        mlua::Error::ExternalError(e) => e.downcast_ref::<CallbackError>(),
+        mlua::Error::WithContext { cause, .. } => callback_error(cause),
+        _ => None,
+    }
+}
+
+/// Reads a raised value as Redis's error handler does: a table's `err` text, a string with
+/// "ERR " in front, our callbacks' errors by kind.
+pub fn raised_kind(value: &Value) -> RaisedKind {
+    match value {
+        Value::Error(err) => match callback_error(err) {
+            Some(CallbackError::Abort) => RaisedKind::Abort,
+            Some(CallbackError::Reply(text)) => RaisedKind::Message(text.clone()),
+            None => RaisedKind::Message(format!("ERR {err}")),
+        },
+        Value::Table(t) => match t.raw_get::<Value>("err") {
+            Ok(Value::String(s)) => RaisedKind::Message(s.to_string_lossy()),
+            _ => RaisedKind::Message(String::new()),
+        },
+        Value::String(s) => RaisedKind::Message(format!("ERR {}", s.to_string_lossy())),
+        other => RaisedKind::Message(format!("ERR {}", lua_tostring(other))),
+    }
+}
+
+fn lua_tostring(value: &Value) -> String {
+    match value {
+        Value::Nil => "nil".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Integer(n) => n.to_string(),
+        Value::Number(n) => format_number(*n),
+        other => format!("{}: {:p}", other.type_name(), other.to_pointer()),
+    }
+}
+
+/// Lua 5.1's `%.14g` number formatting (how numbers become command arguments).
+pub fn format_number(n: f64) -> String {
+    if n.is_nan() {
+        return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if n == n.trunc() && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    // %.14g: 14 significant digits, exponent form outside [1e-4, 1e14).
+    let exp = n.abs().log10().floor() as i32;
+    if !(-4..14).contains(&exp) {
+        let s = format!("{:.13e}", n);
+        let (mantissa, e) = s.split_once('e').expect("exponent");
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        let e: i32 = e.parse().expect("exponent digits");
+        let sign = if e < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", e.abs());
+    }
+    let decimals = (13 - exp).max(0) as usize;
+    let s = format!("{:.*}", decimals, n);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A thread's Lua state with the sandbox in place.
+pub struct Vm {
+    pub lua: Lua,
+    /// The strict read-only environment scripts run in.
+    pub env: Table,
+    /// The real globals, where KEYS and ARGV are set before each run.
+    pub globals: Table,
+    /// The unprotected `redis` table, where each run's `call`/`pcall` are set.
+    pub redis: Table,
+    pub xpcall: Function,
+    /// Compiled bodies by SHA1.
+    pub compiled: std::collections::BTreeMap<String, Function>,
+}
+
+impl Vm {
+    pub fn new() -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        let globals = lua.globals();
+        let xpcall: Function = globals.get("xpcall")?;
+        let redis = lua.create_table()?;
+        super::api::install(&lua, &globals, &redis)?;
+        globals.set("redis", redis.clone())?;
+        globals.set("bit", super::bit::table(&lua)?)?;
+        let fix_error = lua.create_function(|lua, value: Value| match raised_kind(&value) {
+            RaisedKind::Abort => Err(mlua::Error::external(CallbackError::Abort)),
+            RaisedKind::Message(text) => match value {
+                Value::Error(_) => Ok(Value::String(lua.create_string(text)?)),
+                Value::Table(_) if !text.is_empty() => Ok(Value::String(lua.create_string(text)?)),
+                other => Ok(other),
+            },
+        })?;
+        let env: Table = lua
+            .load(SANDBOX_SETUP)
+            .set_name("=sandbox")
+            .call((globals.clone(), fix_error))?;
+        Ok(Vm {
+            lua,
+            env,
+            globals,
+            redis,
+            xpcall,
+            compiled: std::collections::BTreeMap::new(),
+        })
+    }
+
+    /// Compiles `body` as Redis does (chunk `@user_script`, the sandbox as environment);
+    /// the error text is Redis's "Error compiling script" reply.
+    pub fn compile(&mut self, sha: &str, body: &[u8]) -> Result<Function, String> {
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let f = self
+            .lua
+            .load(body)
+            .set_name(USER_SCRIPT_CHUNK)
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                let text = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                format!("ERR Error compiling script (new function): {text}")
+            })?;
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+/// How a script reads replies: RESP2 (default) or RESP3 after `redis.setresp(3)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LuaResp {
+    Two,
+    Three,
+}
+
+/// A command's reply as the script sees it (Redis's RESP → Lua conversion).
+pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: LuaResp) -> mlua::Result<Value> {
+    Ok(match reply {
+        Reply::Simple(text) => {
+            let t = lua.create_table()?;
+            t.raw_set("ok", lua.create_string(text.as_bytes())?)?;
+            Value::Table(t)
+        }
+        Reply::Error(err) => {
+            let t = lua.create_table()?;
+            t.raw_set("err", lua.create_string(err.text().as_bytes())?)?;
+            Value::Table(t)
+        }
+        Reply::Int(n) => Value::Number(*n as f64),
+        Reply::Bulk(bytes) => Value::String(lua.create_string(bytes)?),
+        Reply::Verbatim { format, text } => match resp {
+            LuaResp::Two => Value::String(lua.create_string(text)?),
+            LuaResp::Three => {
+                let inner = lua.create_table()?;
+                inner.raw_set("string", lua.create_string(text)?)?;
+                inner.raw_set("format", lua.create_string(format.as_bytes())?)?;
+                let t = lua.create_table()?;
+                t.raw_set("verbatim_string", inner)?;
+                Value::Table(t)
+            }
+        },
+        Reply::Nil | Reply::NilArray => match resp {
+            LuaResp::Two => Value::Boolean(false),
+            LuaResp::Three => Value::Nil,
+        },
+        Reply::Array(items) | Reply::Push(items) | Reply::Frames(items) => {
+            array_to_lua(lua, items.iter(), resp)?
+        }
+        Reply::Set(items) => match resp {
+            LuaResp::Two => array_to_lua(lua, items.iter(), resp)?,
+            LuaResp::Three => {
+                let set = lua.create_table()?;
+                for item in items {
+                    set.raw_set(reply_to_lua(lua, item, resp)?, true)?;
+                }
+                let t = lua.create_table()?;
+                t.raw_set("set", set)?;
+                Value::Table(t)
+            }
+        },
+        Reply::Map(pairs) => match resp {
+            LuaResp::Two => array_to_lua(lua, pairs.iter().flat_map(|(k, v)| [k, v]), resp)?,
+            LuaResp::Three => map_to_lua(lua, pairs, resp)?,
+        },
+        Reply::MapOrPairs(pairs) => match resp {
+            LuaResp::Two => {
+                let t = lua.create_table()?;
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    let pair = array_to_lua(lua, [k, v].into_iter(), resp)?;
+                    t.raw_set(i + 1, pair)?;
+                }
+                Value::Table(t)
+            }
+            LuaResp::Three => map_to_lua(lua, pairs, resp)?,
+        },
+        Reply::Pairs(pairs) => match resp {
+            LuaResp::Two => array_to_lua(lua, pairs.iter().flat_map(|(k, v)| [k, v]), resp)?,
+            LuaResp::Three => {
+                let t = lua.create_table()?;
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    let pair = array_to_lua(lua, [k, v].into_iter(), resp)?;
+                    t.raw_set(i + 1, pair)?;
+                }
+                Value::Table(t)
+            }
+        },
+        Reply::Double(d) => match resp {
+            LuaResp::Two => {
+                let mut out = Vec::new();
+                crate::numfmt::fmt_double(*d, &mut out);
+                Value::String(lua.create_string(out)?)
+            },
+            LuaResp::Three => {
+                let t = lua.create_table()?;
+                t.raw_set("double", *d)?;
+                Value::Table(t)
+            }
+        },
+        Reply::Bool(b) => match resp {
+            LuaResp::Two => Value::Number(if *b { 1.0 } else { 0.0 }),
+            LuaResp::Three => Value::Boolean(*b),
+        },
+    })
+}
+
+fn array_to_lua<'r>(
+    lua: &Lua,
+    items: impl Iterator<Item = &'r Reply>,
+    resp: LuaResp,
+) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    for (i, item) in items.enumerate() {
+        t.raw_set(i + 1, reply_to_lua(lua, item, resp)?)?;
+    }
+    Ok(Value::Table(t))
+}
+
+fn map_to_lua(lua: &Lua, pairs: &[(Reply, Reply)], resp: LuaResp) -> mlua::Result<Value> {
+    let map = lua.create_table()?;
+    for (k, v) in pairs {
+        map.raw_set(reply_to_lua(lua, k, resp)?, reply_to_lua(lua, v, resp)?)?;
+    }
+    let t = lua.create_table()?;
+    t.raw_set("map", map)?;
+    Ok(Value::Table(t))
+}
+
+/// A script's result as the client's reply (Redis's Lua → RESP conversion). `client_resp3`:
+/// booleans answer as RESP3 booleans to a RESP3 client.
+pub fn lua_to_reply(value: &Value, client_resp3: bool, depth: usize) -> Reply {
+    match value {
+        Value::Nil => Reply::Nil,
+        Value::Boolean(true) => {
+            if client_resp3 {
+                Reply::Bool(true)
+            } else {
+                Reply::Int(1)
+            }
+        }
+        Value::Boolean(false) => {
+            if client_resp3 {
+                Reply::Bool(false)
+            } else {
+                Reply::Nil
+            }
+        }
+        Value::Integer(n) => Reply::Int(*n as i64),
+        Value::Number(n) => Reply::Int(truncate(*n)),
+        Value::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
+        Value::Table(t) => table_to_reply(t, client_resp3, depth),
+        _ => Reply::Nil,
+    }
+}
+
+/// C's cast of a double to long long, saturating as x86 does not (Redis prints what the cast
+/// gives; out-of-range values are rare enough that saturating is our documented choice).
+fn truncate(n: f64) -> i64 {
+    if n.is_nan() {
+        i64::MIN
+    } else {
+        n as i64
+    }
+}
+
+/// Nesting past this answers an error, as Redis's reply conversion bounds its recursion.
+const REPLY_DEPTH_MAX: usize = 1000;
+
+fn table_to_reply(t: &Table, client_resp3: bool, depth: usize) -> Reply {
+    if depth >= REPLY_DEPTH_MAX {
+        return Reply::Error(crate::error::CmdError::Relayed(
+            "ERR reached lua stack limit".into(),
+        ));
+    }
+    if let Ok(Value::String(err)) = t.raw_get::<Value>("err") {
+        let text = err.to_string_lossy();
+        return Reply::Error(crate::error::CmdError::Relayed(sanitize(&text)));
+    }
+    if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
+        let text = sanitize(&ok.to_string_lossy());
+        return Reply::Simple(text.into());
+    }
+    if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
+        return Reply::Double(d);
+    }
+    if let Ok(Value::Integer(d)) = t.raw_get::<Value>("double") {
+        return Reply::Double(d as f64);
+    }
+    if let Ok(Value::Table(map)) = t.raw_get::<Value>("map") {
+        let mut pairs = Vec::new();
+        for (k, v) in map.pairs::<Value, Value>().flatten() {
+            pairs.push((
+                lua_to_reply(&k, client_resp3, depth + 1),
+                lua_to_reply(&v, client_resp3, depth + 1),
+            ));
+        }
+        return Reply::Map(pairs);
+    }
+    if let Ok(Value::Table(set)) = t.raw_get::<Value>("set") {
+        let mut items = Vec::new();
+        for (k, _) in set.pairs::<Value, Value>().flatten() {
+            items.push(lua_to_reply(&k, client_resp3, depth + 1));
+        }
+        return Reply::Set(items);
+    }
+    let mut items = Vec::new();
+    let mut i = 1;
+    loop {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(lua_to_reply(&v, client_resp3, depth + 1)),
+        }
+        i += 1;
+    }
+    Reply::Array(items)
+}
+
+/// Redis writes status and error texts with newlines turned to spaces.
+pub fn sanitize(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+/// Arguments of `redis.call` as command arguments: strings, and numbers as Lua prints them.
+pub fn call_args(args: &MultiValue) -> Option<Vec<Vec<u8>>> {
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            Value::Integer(n) => Some(n.to_string().into_bytes()),
+            Value::Number(n) => Some(format_number(*n).into_bytes()),
+            _ => None,
+        })
+        .collect()
+}
