@@ -3,6 +3,7 @@
 //! `math.random`, the rand48 sequence kept per thread.
 
 use std::cell::Cell;
+use std::rc::Rc;
 
 use mlua::{Lua, Table, Value, Variadic};
 
@@ -10,7 +11,7 @@ use super::vm::{CallbackError, LuaResp};
 use crate::cmd::server::REDIS_VERSION_COMPAT;
 
 /// rand48's start when never seeded, as Redis's `redisLrand48` begins.
-const RAND48_INITIAL: u64 = 0x1234_ABCD_330E;
+pub const RAND48_INITIAL: u64 = 0x1234_ABCD_330E;
 const RAND48_MASK: u64 = (1 << 48) - 1;
 /// Redis divides by INT32_MAX.
 const RAND48_MAX: u64 = i32::MAX as u64;
@@ -20,7 +21,8 @@ pub struct RunFlags {
     pub resp: Cell<LuaResp>,
 }
 
-struct Rand48(Cell<u64>);
+/// The thread's rand48 state, shared with the `Scripting` that outlives each Lua state.
+struct Rand48(Rc<Cell<u64>>);
 
 impl Rand48 {
     fn next(&self) -> u64 {
@@ -43,11 +45,11 @@ fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
     Ok(t)
 }
 
-pub fn install(lua: &Lua, globals: &Table, redis: &Table) -> mlua::Result<()> {
+pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -> mlua::Result<()> {
     lua.set_app_data(RunFlags {
         resp: Cell::new(LuaResp::Two),
     });
-    lua.set_app_data(Rand48(Cell::new(RAND48_INITIAL)));
+    lua.set_app_data(Rand48(rand));
     redis.set("REDIS_VERSION", REDIS_VERSION_COMPAT)?;
     let num = REDIS_VERSION_COMPAT
         .split('.')
@@ -96,7 +98,7 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table) -> mlua::Result<()> {
         "sha1hex",
         lua.create_function(|_, args: Variadic<Value>| match args.as_slice() {
             [Value::String(s)] => Ok(super::sha1_hex(&s.as_bytes())),
-            [Value::Integer(n)] => Ok(super::sha1_hex(n.to_string().as_bytes())),
+            [Value::Integer(n)] => Ok(super::sha1_hex(super::vm::format_number(*n as f64).as_bytes())),
             [Value::Number(n)] => Ok(super::sha1_hex(
                 super::vm::format_number(*n).as_bytes(),
             )),
@@ -171,7 +173,7 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table) -> mlua::Result<()> {
                 match v {
                     Value::Integer(i) => Ok(*i as i64),
                     Value::Number(f) => Ok(*f as i64),
-                    _ => Err(mlua::Error::runtime(format!(
+                    _ => Err(super::vm::lua_error(lua, format!(
                         "bad argument #{n} to 'random' (number expected, got {})",
                         v.type_name()
                     ))),
@@ -182,7 +184,8 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table) -> mlua::Result<()> {
                 [u] => {
                     let u = int_arg(u, 1)?;
                     if u < 1 {
-                        return Err(mlua::Error::runtime(
+                        return Err(super::vm::lua_error(
+                            lua,
                             "bad argument #1 to 'random' (interval is empty)",
                         ));
                     }
@@ -191,13 +194,14 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table) -> mlua::Result<()> {
                 [l, u] => {
                     let (l, u) = (int_arg(l, 1)?, int_arg(u, 2)?);
                     if l > u {
-                        return Err(mlua::Error::runtime(
+                        return Err(super::vm::lua_error(
+                            lua,
                             "bad argument #2 to 'random' (interval is empty)",
                         ));
                     }
                     Ok((r * (u - l + 1) as f64).floor() + l as f64)
                 }
-                _ => Err(mlua::Error::runtime("wrong number of arguments")),
+                _ => Err(super::vm::lua_error(lua, "wrong number of arguments")),
             }
         })?,
     )?;

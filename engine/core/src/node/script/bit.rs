@@ -5,7 +5,7 @@ use mlua::{Lua, Table, Value, Variadic};
 
 /// LuaBitOp's normalisation: add 2^52 + 2^51 and keep the low 32 bits of the mantissa, which
 /// rounds a fraction to even and wraps out-of-range numbers modulo 2^32.
-fn to_bit(value: &Value, arg: usize, name: &str) -> mlua::Result<i32> {
+fn to_bit(lua: &Lua, value: &Value, arg: usize, name: &str) -> mlua::Result<i32> {
     let n = match value {
         Value::Integer(i) => *i as f64,
         Value::Number(f) => *f,
@@ -13,20 +13,23 @@ fn to_bit(value: &Value, arg: usize, name: &str) -> mlua::Result<i32> {
             .to_str()
             .ok()
             .and_then(|s| s.trim().parse::<f64>().ok())
-            .ok_or_else(|| bad_argument(arg, name, value))?,
-        other => return Err(bad_argument(arg, name, other)),
+            .ok_or_else(|| bad_argument(lua, arg, name, value))?,
+        other => return Err(bad_argument(lua, arg, name, other)),
     };
     Ok((n + 6_755_399_441_055_744.0).to_bits() as u32 as i32)
 }
 
-fn bad_argument(arg: usize, name: &str, value: &Value) -> mlua::Error {
+fn bad_argument(lua: &Lua, arg: usize, name: &str, value: &Value) -> mlua::Error {
     let got = match value {
         Value::Nil => "no value".to_string(),
         other => other.type_name().to_string(),
     };
-    mlua::Error::runtime(format!(
-        "bad argument #{arg} to '{name}' (number expected, got {got})"
-    ))
+    super::vm::lua_error(
+        lua,
+        format!(
+            "bad argument #{arg} to '{name}' (number expected, got {got})"
+        ),
+    )
 }
 
 fn fold(
@@ -34,11 +37,11 @@ fn fold(
     name: &'static str,
     op: fn(i32, i32) -> i32,
 ) -> mlua::Result<mlua::Function> {
-    lua.create_function(move |_, args: Variadic<Value>| {
+    lua.create_function(move |lua, args: Variadic<Value>| {
         let first = args.first().cloned().unwrap_or(Value::Nil);
-        let mut acc = to_bit(&first, 1, name)?;
+        let mut acc = to_bit(lua, &first, 1, name)?;
         for (i, v) in args.iter().enumerate().skip(1) {
-            acc = op(acc, to_bit(v, i + 1, name)?);
+            acc = op(acc, to_bit(lua, v, i + 1, name)?);
         }
         Ok(acc as f64)
     })
@@ -49,9 +52,9 @@ fn shift(
     name: &'static str,
     op: fn(i32, u32) -> i32,
 ) -> mlua::Result<mlua::Function> {
-    lua.create_function(move |_, (x, n): (Value, Value)| {
-        let x = to_bit(&x, 1, name)?;
-        let n = to_bit(&n, 2, name)? as u32 & 31;
+    lua.create_function(move |lua, (x, n): (Value, Value)| {
+        let x = to_bit(lua, &x, 1, name)?;
+        let n = to_bit(lua, &n, 2, name)? as u32 & 31;
         Ok(op(x, n) as f64)
     })
 }
@@ -60,15 +63,15 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
     let bit = lua.create_table()?;
     bit.set(
         "tobit",
-        lua.create_function(|_, x: Value| Ok(to_bit(&x, 1, "tobit")? as f64))?,
+        lua.create_function(|lua, x: Value| Ok(to_bit(lua, &x, 1, "tobit")? as f64))?,
     )?;
     bit.set(
         "bnot",
-        lua.create_function(|_, x: Value| Ok(!to_bit(&x, 1, "bnot")? as f64))?,
+        lua.create_function(|lua, x: Value| Ok(!to_bit(lua, &x, 1, "bnot")? as f64))?,
     )?;
     bit.set(
         "bswap",
-        lua.create_function(|_, x: Value| Ok(to_bit(&x, 1, "bswap")?.swap_bytes() as f64))?,
+        lua.create_function(|lua, x: Value| Ok(to_bit(lua, &x, 1, "bswap")?.swap_bytes() as f64))?,
     )?;
     bit.set("band", fold(lua, "band", |a, b| a & b)?)?;
     bit.set("bor", fold(lua, "bor", |a, b| a | b)?)?;
@@ -80,11 +83,11 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
     bit.set("ror", shift(lua, "ror", |x, n| (x as u32).rotate_right(n) as i32)?)?;
     bit.set(
         "tohex",
-        lua.create_function(|_, (x, n): (Value, Option<Value>)| {
-            let x = to_bit(&x, 1, "tohex")? as u32;
+        lua.create_function(|lua, (x, n): (Value, Option<Value>)| {
+            let x = to_bit(lua, &x, 1, "tohex")? as u32;
             let mut n = match n {
                 None | Some(Value::Nil) => 8,
-                Some(v) => to_bit(&v, 2, "tohex")?,
+                Some(v) => to_bit(lua, &v, 2, "tohex")?,
             };
             let upper = n < 0;
             if upper {

@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod bit;
+pub mod cjson;
 pub mod vm;
 
 use std::cell::RefCell;
@@ -45,9 +46,10 @@ pub fn sha1_hex(body: &[u8]) -> String {
 }
 
 /// This thread's script cache and Lua state (created on first use).
-#[derive(Default)]
 pub struct Scripting {
     vm: Option<Vm>,
+    /// rand48's state for `math.random`, kept across Lua states.
+    rand: std::rc::Rc<std::cell::Cell<u64>>,
     /// Bodies by SHA1; the same on every thread (loads and flushes are broadcast).
     bodies: BTreeMap<String, Vec<u8>>,
 }
@@ -58,7 +60,21 @@ impl std::fmt::Debug for Scripting {
     }
 }
 
+impl Default for Scripting {
+    fn default() -> Scripting {
+        Scripting {
+            vm: None,
+            rand: std::rc::Rc::new(std::cell::Cell::new(api::RAND48_INITIAL)),
+            bodies: BTreeMap::new(),
+        }
+    }
+}
+
 impl Scripting {
+    fn open_vm(&self) -> Vm {
+        Vm::new(self.rand.clone()).expect("the Lua state opens")
+    }
+
     /// Adds a body to this thread's cache (a load here or broadcast from another thread).
     pub fn remember(&mut self, sha: String, body: Vec<u8>) {
         self.bodies.insert(sha, body);
@@ -267,11 +283,10 @@ fn script_flush(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> R
 
 /// Runs `f` on this thread's Lua state, creating it on first use.
 fn with_vm<R>(node: &mut Node, f: impl FnOnce(&mut Vm) -> R) -> R {
-    let vm = node
-        .scripting
-        .vm
-        .get_or_insert_with(|| Vm::new().expect("the Lua state opens"));
-    f(vm)
+    if node.scripting.vm.is_none() {
+        node.scripting.vm = Some(node.scripting.open_vm());
+    }
+    f(node.scripting.vm.as_mut().expect("opened above"))
 }
 
 /// EVAL*'s arguments as a job, or the reply that refuses them.
@@ -650,7 +665,7 @@ fn run_on(
 ) -> Outcome {
     let mut vm = match node.scripting.vm.take() {
         Some(vm) => vm,
-        None => Vm::new().expect("the Lua state opens"),
+        None => node.scripting.open_vm(),
     };
     let outcome = run_in_vm(&mut vm, node, conn, job, copies, cx);
     node.scripting.vm = Some(vm);

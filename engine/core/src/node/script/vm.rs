@@ -29,7 +29,7 @@ local function protect(real, strict)
       return v
     end
   end
-  setmetatable0(proxy, {__index = index, __newindex = readonly, __metatable = false})
+  setmetatable0(proxy, {__index = index, __newindex = readonly, __metatable = {}})
   protected[proxy] = true
   return proxy
 end
@@ -49,7 +49,7 @@ local function finish(ok, ...)
   return false, fix_error((...))
 end
 G.pcall = function(f, ...) return finish(pcall0(f, ...)) end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'redis'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis'}) do
   if G[name] ~= nil then G[name] = protect(G[name], false) end
 end
 local env = protect(G, true)
@@ -95,6 +95,32 @@ pub fn callback_error(err: &mlua::Error) -> Option<&CallbackError> {
     }
 }
 
+/// The text of an error a library function raised (its `luaL_error` message).
+pub fn error_message(err: &mlua::Error) -> String {
+    match err {
+        mlua::Error::CallbackError { cause, .. } => error_message(cause),
+        mlua::Error::WithContext { cause, .. } => error_message(cause),
+        mlua::Error::RuntimeError(msg) => msg.clone(),
+        mlua::Error::ExternalError(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// An error raised the way `luaL_error` raises from a C function: the calling script's
+/// position in front ("user_script:1: ").
+pub fn lua_error(lua: &Lua, msg: impl std::fmt::Display) -> mlua::Error {
+    let at = lua
+        .inspect_stack(1, |d| {
+            let src = d.source();
+            match (src.short_src, d.current_line(), src.what) {
+                (Some(short), Some(line), "Lua" | "main") => format!("{short}:{line}: "),
+                _ => String::new(),
+            }
+        })
+        .unwrap_or_default();
+    mlua::Error::RuntimeError(format!("{at}{msg}"))
+}
+
 /// Reads a raised value as Redis's error handler does: a table's `err` text, a string with
 /// "ERR " in front, our callbacks' errors by kind.
 pub fn raised_kind(value: &Value) -> RaisedKind {
@@ -102,7 +128,7 @@ pub fn raised_kind(value: &Value) -> RaisedKind {
         Value::Error(err) => match callback_error(err) {
             Some(CallbackError::Abort) => RaisedKind::Abort,
             Some(CallbackError::Reply(text)) => RaisedKind::Message(text.clone()),
-            None => RaisedKind::Message(format!("ERR {err}")),
+            None => RaisedKind::Message(format!("ERR {}", error_message(err))),
         },
         Value::Table(t) => match t.raw_get::<Value>("err") {
             Ok(Value::String(s)) => RaisedKind::Message(s.to_string_lossy()),
@@ -117,7 +143,7 @@ fn lua_tostring(value: &Value) -> String {
     match value {
         Value::Nil => "nil".into(),
         Value::Boolean(b) => b.to_string(),
-        Value::Integer(n) => n.to_string(),
+        Value::Integer(n) => format_number(*n as f64),
         Value::Number(n) => format_number(*n),
         other => format!("{}: {:p}", other.type_name(), other.to_pointer()),
     }
@@ -131,7 +157,7 @@ pub fn format_number(n: f64) -> String {
     if n.is_infinite() {
         return if n > 0.0 { "inf" } else { "-inf" }.into();
     }
-    if n == n.trunc() && n.abs() < 1e15 {
+    if n == n.trunc() && n.abs() < 1e14 {
         return format!("{}", n as i64);
     }
     // %.14g: 14 significant digits, exponent form outside [1e-4, 1e14).
@@ -168,7 +194,9 @@ pub struct Vm {
 }
 
 impl Vm {
-    pub fn new() -> mlua::Result<Vm> {
+    /// A fresh state; `rand` is the thread's rand48 state, which outlives SCRIPT FLUSH as
+    /// Redis's does.
+    pub fn new(rand: std::rc::Rc<std::cell::Cell<u64>>) -> mlua::Result<Vm> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
@@ -176,13 +204,17 @@ impl Vm {
         let globals = lua.globals();
         let xpcall: Function = globals.get("xpcall")?;
         let redis = lua.create_table()?;
-        super::api::install(&lua, &globals, &redis)?;
+        super::api::install(&lua, &globals, &redis, rand)?;
         globals.set("redis", redis.clone())?;
         globals.set("bit", super::bit::table(&lua)?)?;
+        globals.set("cjson", super::cjson::table(&lua)?)?;
         let fix_error = lua.create_function(|lua, value: Value| match raised_kind(&value) {
             RaisedKind::Abort => Err(mlua::Error::external(CallbackError::Abort)),
             RaisedKind::Message(text) => match value {
-                Value::Error(_) => Ok(Value::String(lua.create_string(text)?)),
+                Value::Error(err) => match callback_error(&err) {
+                    Some(_) => Ok(Value::String(lua.create_string(text)?)),
+                    None => Ok(Value::String(lua.create_string(error_message(&err))?)),
+                },
                 Value::Table(_) if !text.is_empty() => Ok(Value::String(lua.create_string(text)?)),
                 other => Ok(other),
             },
@@ -443,7 +475,7 @@ pub fn call_args(args: &MultiValue) -> Option<Vec<Vec<u8>>> {
     args.iter()
         .map(|v| match v {
             Value::String(s) => Some(s.as_bytes().to_vec()),
-            Value::Integer(n) => Some(n.to_string().into_bytes()),
+            Value::Integer(n) => Some(format_number(*n as f64).into_bytes()),
             Value::Number(n) => Some(format_number(*n).into_bytes()),
             _ => None,
         })
