@@ -138,9 +138,12 @@ pub const SPECS: &[CommandSpec] = &[
     },
 ];
 
-/// SCRIPT HELP's lines, as Redis 7.0.15 prints them (DEBUG and KILL are not offered here).
+/// SCRIPT HELP's lines, word for word as Redis 7.0.15 prints them (its text names DEBUG and
+/// KILL, which are not in our table).
 pub const SCRIPT_HELP: &[&str] = &[
     "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
     "EXISTS <sha1> [<sha1> ...]",
     "    Return information about the existence of the scripts in the script cache.",
     "FLUSH [ASYNC|SYNC]",
@@ -149,6 +152,8 @@ pub const SCRIPT_HELP: &[&str] = &[
     "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
     "    * ASYNC: Asynchronously flush the scripts cache.",
     "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
     "LOAD <script>",
     "    Load a script into the scripts cache without executing it.",
     "HELP",

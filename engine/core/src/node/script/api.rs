@@ -36,7 +36,7 @@ impl Rand48 {
 }
 
 fn raise(text: &str) -> mlua::Error {
-    mlua::Error::external(CallbackError::Reply(text.to_string()))
+    mlua::Error::external(CallbackError::Reply(format!("ERR {text}")))
 }
 
 fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
@@ -144,7 +144,7 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
             let flags = match args.as_slice() {
                 [Value::Integer(n)] => *n,
                 [Value::Number(n)] => *n as i64,
-                _ => return Err(raise("redis.set_repl() requires one argument.")),
+                _ => return Err(raise("redis.set_repl() requires two arguments.")),
             };
             if !(0..=3).contains(&flags) {
                 return Err(raise(

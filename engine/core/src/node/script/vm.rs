@@ -149,28 +149,34 @@ fn lua_tostring(value: &Value) -> String {
     }
 }
 
-/// Lua 5.1's `%.14g` number formatting (how numbers become command arguments).
+/// Lua 5.1's `%.14g` number formatting (`tostring`, cjson).
 pub fn format_number(n: f64) -> String {
+    format_g(n, 14)
+}
+
+/// C's `%.<precision>g`.
+pub fn format_g(n: f64, precision: i32) -> String {
     if n.is_nan() {
         return if n.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
     if n.is_infinite() {
         return if n > 0.0 { "inf" } else { "-inf" }.into();
     }
-    if n == n.trunc() && n.abs() < 1e14 {
-        return format!("{}", n as i64);
+    if n == 0.0 {
+        return if n.is_sign_negative() { "-0" } else { "0" }.into();
     }
-    // %.14g: 14 significant digits, exponent form outside [1e-4, 1e14).
-    let exp = n.abs().log10().floor() as i32;
-    if !(-4..14).contains(&exp) {
-        let s = format!("{:.13e}", n);
+    // The exponent after rounding to `precision` significant digits decides the form.
+    let sci = format!("{:.*e}", (precision - 1) as usize, n);
+    let exp: i32 = sci.split_once('e').expect("exponent").1.parse().expect("digits");
+    if !(-4..precision).contains(&exp) {
+        let s = sci;
         let (mantissa, e) = s.split_once('e').expect("exponent");
         let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
         let e: i32 = e.parse().expect("exponent digits");
         let sign = if e < 0 { '-' } else { '+' };
         return format!("{mantissa}e{sign}{:02}", e.abs());
     }
-    let decimals = (13 - exp).max(0) as usize;
+    let decimals = (precision - 1 - exp).max(0) as usize;
     let s = format!("{:.*}", decimals, n);
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -403,10 +409,10 @@ pub fn lua_to_reply(value: &Value, client_resp3: bool, depth: usize) -> Reply {
     }
 }
 
-/// C's cast of a double to long long, saturating as x86 does not (Redis prints what the cast
-/// gives; out-of-range values are rare enough that saturating is our documented choice).
+/// C's cast of a double to long long as Redis's x86 build computes it.
 fn truncate(n: f64) -> i64 {
-    if n.is_nan() {
+    // x86's conversion answers i64::MIN for NaN and anything out of range.
+    if n.is_nan() || n >= 9.223_372_036_854_775_807e18 || n < -9.223_372_036_854_775_808e18 {
         i64::MIN
     } else {
         n as i64
@@ -475,8 +481,8 @@ pub fn call_args(args: &MultiValue) -> Option<Vec<Vec<u8>>> {
     args.iter()
         .map(|v| match v {
             Value::String(s) => Some(s.as_bytes().to_vec()),
-            Value::Integer(n) => Some(format_number(*n as f64).into_bytes()),
-            Value::Number(n) => Some(format_number(*n).into_bytes()),
+            Value::Integer(n) => Some(format_g(*n as f64, 17).into_bytes()),
+            Value::Number(n) => Some(format_g(*n, 17).into_bytes()),
             _ => None,
         })
         .collect()
