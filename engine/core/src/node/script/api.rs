@@ -220,3 +220,78 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
     )?;
     Ok(())
 }
+
+/// `luaL_checkint` on x86-64: the number to a 64-bit integer (i64::MIN when out of range),
+/// then its low 32 bits.
+fn check_int(lua: &Lua, value: &Value, arg: usize, name: &str) -> mlua::Result<i32> {
+    let n = match value {
+        Value::Integer(i) => *i as f64,
+        Value::Number(f) => *f,
+        Value::String(s) => match s.to_str().ok().and_then(|s| s.trim().parse::<f64>().ok()) {
+            Some(f) => f,
+            None => return Err(bad_number(lua, arg, name, value)),
+        },
+        other => return Err(bad_number(lua, arg, name, other)),
+    };
+    let wide = if n.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_807e18).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    };
+    Ok(wide as i32)
+}
+
+fn bad_number(lua: &Lua, arg: usize, name: &str, value: &Value) -> mlua::Error {
+    let got = match value {
+        Value::Nil => "no value",
+        other => other.type_name(),
+    };
+    super::vm::lua_error(
+        lua,
+        format!("bad argument #{arg} to '{name}' (number expected, got {got})"),
+    )
+}
+
+/// Lua's C stack limit (LUAI_MAXCSTACK): `lua_checkstack` refuses to grow a C function's
+/// stack past it.
+const C_STACK_MAX: i64 = 8000;
+
+/// `unpack` with Redis's fix for the count overflow (CVE-2025-46817): the count is computed
+/// without overflow and refused past the C stack limit, as `lua_checkstack` would.
+pub fn install_unpack(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    globals.set(
+        "unpack",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let Some(Value::Table(t)) = args.first() else {
+                let got = match args.first() {
+                    None | Some(Value::Nil) => "no value",
+                    Some(other) => other.type_name(),
+                };
+                return Err(super::vm::lua_error(
+                    lua,
+                    format!("bad argument #1 to 'unpack' (table expected, got {got})"),
+                ));
+            };
+            let first = match args.get(1) {
+                None | Some(Value::Nil) => 1,
+                Some(v) => check_int(lua, v, 2, "unpack")?,
+            };
+            let last = match args.get(2) {
+                None | Some(Value::Nil) => t.raw_len() as i32,
+                Some(v) => check_int(lua, v, 3, "unpack")?,
+            };
+            if first > last {
+                return Ok(mlua::MultiValue::new());
+            }
+            let count = i64::from(last) - i64::from(first) + 1;
+            if count >= i64::from(i32::MAX) || count + args.len() as i64 > C_STACK_MAX {
+                return Err(super::vm::lua_error(lua, "too many results to unpack"));
+            }
+            let mut out = mlua::MultiValue::with_capacity(count as usize);
+            for i in first..=last {
+                out.push_back(t.raw_get::<Value>(i64::from(i))?);
+            }
+            Ok(out)
+        })?,
+    )
+}

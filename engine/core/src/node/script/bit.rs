@@ -91,7 +91,8 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
             };
             let upper = n < 0;
             if upper {
-                n = n.wrapping_neg();
+                // -INT32_MIN does not fit: Redis's fix for CVE-2024-31449 takes INT32_MIN + 1.
+                n = n.max(i32::MIN + 1).wrapping_neg();
             }
             let n = n.clamp(0, 8) as usize;
             let full = if upper {

@@ -684,7 +684,6 @@ fn run_in_vm(
         Ok(f) => f,
         Err(text) => return Outcome::Done(Reply::Error(CmdError::Relayed(text))),
     };
-    let client_resp3 = conn.resp == crate::resp::RespVersion::Resp3;
     let lua = vm.lua.clone();
     if let Some(flags) = lua.app_data_ref::<api::RunFlags>() {
         flags.resp.set(LuaResp::Two);
@@ -724,7 +723,11 @@ fn run_in_vm(
         })?;
         let (ok, value): (bool, Value) = vm.xpcall.call((function.clone(), handler))?;
         if ok {
-            return Ok(Some(vm::lua_to_reply(&value, client_resp3, 0)));
+            // Booleans answer as the script's protocol has them (`redis.setresp`), as in Redis.
+            let script_resp3 = lua
+                .app_data_ref::<api::RunFlags>()
+                .is_some_and(|f| f.resp.get() == LuaResp::Three);
+            return Ok(Some(vm::lua_to_reply(&value, script_resp3, 0)));
         }
         Ok(None)
     });

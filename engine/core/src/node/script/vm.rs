@@ -49,9 +49,40 @@ local function finish(ok, ...)
   return false, fix_error((...))
 end
 G.pcall = function(f, ...) return finish(pcall0(f, ...)) end
+-- No binary chunks: a leading space makes the loader read one as text, which then fails to
+-- parse as Redis's text-only loader fails ("unexpected symbol near 'char(27)'").
+local loadstring0, load0, type0 = loadstring, load, type
+local function got(n, v) if n == 0 then return 'no value' end return type0(v) end
+G.loadstring = function(...)
+  local s, name = ...
+  if type0(s) ~= 'string' and type0(s) ~= 'number' then
+    error0("bad argument #1 to 'loadstring' (string expected, got " .. got(select('#', ...), s) .. ")", 2)
+  end
+  if type0(s) == 'string' and s:byte(1) == 27 then return loadstring0(' ' .. s, name or s) end
+  return loadstring0(s, name)
+end
+G.load = function(...)
+  local f, name = ...
+  if type0(f) ~= 'function' then
+    error0("bad argument #1 to 'load' (function expected, got " .. got(select('#', ...), f) .. ")", 2)
+  end
+  local first = true
+  return load0(function()
+    local piece = f()
+    if first and type0(piece) == 'string' and piece ~= '' then
+      first = false
+      if piece:byte(1) == 27 then return ' ' .. piece end
+    end
+    return piece
+  end, name)
+end
 for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis'}) do
   if G[name] ~= nil then G[name] = protect(G[name], false) end
 end
+-- Strings' metatable is shared by every script: read-only too (Redis's CVE-2025-46818 fix).
+local string_mt = getmetatable('')
+string_mt.__index = G.string
+string_mt.__metatable = protect(string_mt, false)
 local env = protect(G, true)
 G._G = env
 return env
@@ -211,6 +242,7 @@ impl Vm {
         let xpcall: Function = globals.get("xpcall")?;
         let redis = lua.create_table()?;
         super::api::install(&lua, &globals, &redis, rand)?;
+        super::api::install_unpack(&lua, &globals)?;
         globals.set("redis", redis.clone())?;
         globals.set("bit", super::bit::table(&lua)?)?;
         globals.set("cjson", super::cjson::table(&lua)?)?;
@@ -249,6 +281,7 @@ impl Vm {
             .lua
             .load(body)
             .set_name(USER_SCRIPT_CHUNK)
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| {
@@ -383,7 +416,7 @@ fn map_to_lua(lua: &Lua, pairs: &[(Reply, Reply)], resp: LuaResp) -> mlua::Resul
 }
 
 /// A script's result as the client's reply (Redis's Lua → RESP conversion). `client_resp3`:
-/// booleans answer as RESP3 booleans to a RESP3 client.
+/// the script chose RESP3 (`redis.setresp(3)`), so booleans answer as booleans.
 pub fn lua_to_reply(value: &Value, client_resp3: bool, depth: usize) -> Reply {
     match value {
         Value::Nil => Reply::Nil,
