@@ -175,7 +175,7 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
                     Value::Number(f) => Ok(*f as i64),
                     _ => Err(super::vm::lua_error(lua, format!(
                         "bad argument #{n} to 'random' (number expected, got {})",
-                        v.type_name()
+                        super::vm::type_name(Some(v))
                     ))),
                 }
             };
@@ -244,7 +244,7 @@ fn check_int(lua: &Lua, value: &Value, arg: usize, name: &str) -> mlua::Result<i
 fn bad_number(lua: &Lua, arg: usize, name: &str, value: &Value) -> mlua::Error {
     let got = match value {
         Value::Nil => "no value",
-        other => other.type_name(),
+        other => super::vm::type_name(Some(other)),
     };
     super::vm::lua_error(
         lua,
@@ -265,7 +265,7 @@ pub fn install_unpack(lua: &Lua, globals: &Table) -> mlua::Result<()> {
             let Some(Value::Table(t)) = args.first() else {
                 let got = match args.first() {
                     None | Some(Value::Nil) => "no value",
-                    Some(other) => other.type_name(),
+                    Some(other) => super::vm::type_name(Some(other)),
                 };
                 return Err(super::vm::lua_error(
                     lua,

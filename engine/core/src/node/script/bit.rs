@@ -22,7 +22,7 @@ fn to_bit(lua: &Lua, value: &Value, arg: usize, name: &str) -> mlua::Result<i32>
 fn bad_argument(lua: &Lua, arg: usize, name: &str, value: &Value) -> mlua::Error {
     let got = match value {
         Value::Nil => "no value".to_string(),
-        other => other.type_name().to_string(),
+        other => super::vm::type_name(Some(other)).to_string(),
     };
     super::vm::lua_error(
         lua,

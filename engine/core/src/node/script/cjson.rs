@@ -52,7 +52,7 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
                         lua,
                         format!(
                             "bad argument #1 to 'decode' (string expected, got {})",
-                            other.type_name()
+                            super::vm::type_name(Some(other))
                         ),
                     ))
                 }
@@ -95,7 +95,7 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Re
         }
         Value::String(s) => escape(&s.as_bytes(), out),
         Value::Table(t) => encode_table(lua, t, depth + 1, out)?,
-        other => return Err(cannot(lua, other.type_name(), "type not supported")),
+        other => return Err(cannot(lua, super::vm::type_name(Some(other)), "type not supported")),
     }
     Ok(())
 }
@@ -173,7 +173,7 @@ fn encode_table(lua: &Lua, t: &Table, depth: usize, out: &mut Vec<u8>) -> mlua::
                     other => {
                         return Err(cannot(
                             lua,
-                            other.type_name(),
+                            super::vm::type_name(Some(other)),
                             "table key must be a number or string",
                         ))
                     }

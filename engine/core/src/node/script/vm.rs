@@ -3,7 +3,7 @@
 //! `newproxy`), `table`, `string`, `math`, `coroutine`, `bit`; read-only globals and library
 //! tables; Redis's `pcall`, which hands back an error table's `err` text.
 
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
 
 use crate::reply::Reply;
 
@@ -36,14 +36,6 @@ end
 for _, name in ipairs({'loadfile', 'dofile', 'print', 'getfenv', 'setfenv', 'module', 'require', 'newproxy'}) do
   G[name] = nil
 end
-G.setmetatable = function(t, mt)
-  if protected[t] then error0("Attempt to modify a readonly table", 0) end
-  return setmetatable0(t, mt)
-end
-G.rawset = function(t, k, v)
-  if protected[t] then error0("Attempt to modify a readonly table", 0) end
-  return rawset0(t, k, v)
-end
 local function finish(ok, ...)
   if ok then return true, ... end
   return false, fix_error((...))
@@ -51,21 +43,8 @@ end
 G.pcall = function(f, ...) return finish(pcall0(f, ...)) end
 -- No binary chunks: a leading space makes the loader read one as text, which then fails to
 -- parse as Redis's text-only loader fails ("unexpected symbol near 'char(27)'").
-local loadstring0, load0, type0 = loadstring, load, type
-local function got(n, v) if n == 0 then return 'no value' end return type0(v) end
-G.loadstring = function(...)
-  local s, name = ...
-  if type0(s) ~= 'string' and type0(s) ~= 'number' then
-    error0("bad argument #1 to 'loadstring' (string expected, got " .. got(select('#', ...), s) .. ")", 2)
-  end
-  if type0(s) == 'string' and s:byte(1) == 27 then return loadstring0(' ' .. s, name or s) end
-  return loadstring0(s, name)
-end
-G.load = function(...)
-  local f, name = ...
-  if type0(f) ~= 'function' then
-    error0("bad argument #1 to 'load' (function expected, got " .. got(select('#', ...), f) .. ")", 2)
-  end
+local load0, type0 = load, type
+local function load_text(f, name)
   local first = true
   return load0(function()
     local piece = f()
@@ -85,7 +64,7 @@ string_mt.__index = G.string
 string_mt.__metatable = protect(string_mt, false)
 local env = protect(G, true)
 G._G = env
-return env
+return env, protected, load_text
 "#;
 
 /// What a script's error is, read from the value it raised.
@@ -216,6 +195,134 @@ pub fn format_g(n: f64, precision: i32) -> String {
     }
 }
 
+/// Base functions the guards wrap.
+struct Originals {
+    setmetatable: Function,
+    loadstring: Function,
+}
+
+/// Lua's type name (`type()`): mlua's integer is a number to scripts.
+pub fn type_name(value: Option<&Value>) -> &'static str {
+    match value {
+        None => "no value",
+        Some(Value::Integer(_) | Value::Number(_)) => "number",
+        Some(Value::LightUserData(_) | Value::UserData(_) | Value::Error(_)) => "userdata",
+        Some(other) => other.type_name(),
+    }
+}
+
+/// `setmetatable`, `rawset`, `loadstring` and `load` guarded as Redis guards them: no change to a
+/// read-only table, no binary chunk. Written in Rust, not Lua, so a script that tail-calls them
+/// keeps its frame (its error names its line).
+fn install_guards(
+    lua: &Lua,
+    globals: &Table,
+    originals: Originals,
+    protected: Table,
+    load_text: Function,
+) -> mlua::Result<()> {
+    let readonly = || mlua::Error::RuntimeError("Attempt to modify a readonly table".into());
+    let guard = protected.clone();
+    let setmetatable = originals.setmetatable;
+    globals.set(
+        "setmetatable",
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            let Some(Value::Table(t)) = args.first() else {
+                return Err(lua_error(
+                    lua,
+                    format!(
+                        "bad argument #1 to 'setmetatable' (table expected, got {})",
+                        type_name(args.first())
+                    ),
+                ));
+            };
+            if !matches!(args.get(1), Some(Value::Nil | Value::Table(_))) {
+                return Err(lua_error(
+                    lua,
+                    "bad argument #2 to 'setmetatable' (nil or table expected)",
+                ));
+            }
+            if guard.raw_get::<bool>(t.clone()).unwrap_or(false) {
+                return Err(readonly());
+            }
+            setmetatable.call::<Value>((t.clone(), args[1].clone()))
+        })?,
+    )?;
+    globals.set(
+        "rawset",
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            let Some(Value::Table(t)) = args.first() else {
+                return Err(lua_error(
+                    lua,
+                    format!(
+                        "bad argument #1 to 'rawset' (table expected, got {})",
+                        type_name(args.first())
+                    ),
+                ));
+            };
+            for arg in [2, 3] {
+                if args.len() < arg {
+                    return Err(lua_error(
+                        lua,
+                        format!("bad argument #{arg} to 'rawset' (value expected)"),
+                    ));
+                }
+            }
+            if protected.raw_get::<bool>(t.clone()).unwrap_or(false) {
+                return Err(readonly());
+            }
+            t.raw_set(args[1].clone(), args[2].clone())?;
+            Ok(t.clone())
+        })?,
+    )?;
+    let loadstring = originals.loadstring;
+    globals.set(
+        "loadstring",
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            let source = match args.first() {
+                Some(Value::String(s)) => s.as_bytes().to_vec(),
+                Some(Value::Integer(n)) => format_number(*n as f64).into_bytes(),
+                Some(Value::Number(n)) => format_number(*n).into_bytes(),
+                other => {
+                    return Err(lua_error(
+                        lua,
+                        format!(
+                            "bad argument #1 to 'loadstring' (string expected, got {})",
+                            type_name(other)
+                        ),
+                    ))
+                }
+            };
+            let name = match args.get(1) {
+                None | Some(Value::Nil) => Value::String(lua.create_string(&source)?),
+                Some(other) => other.clone(),
+            };
+            let mut text = source;
+            if text.first() == Some(&27) {
+                text.insert(0, b' ');
+            }
+            loadstring.call::<MultiValue>((lua.create_string(text)?, name))
+        })?,
+    )?;
+    globals.set(
+        "load",
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            let Some(Value::Function(f)) = args.first() else {
+                return Err(lua_error(
+                    lua,
+                    format!(
+                        "bad argument #1 to 'load' (function expected, got {})",
+                        type_name(args.first())
+                    ),
+                ));
+            };
+            let name = args.get(1).cloned().unwrap_or(Value::Nil);
+            load_text.call::<MultiValue>((f.clone(), name))
+        })?,
+    )?;
+    Ok(())
+}
+
 /// A thread's Lua state with the sandbox in place.
 pub struct Vm {
     pub lua: Lua,
@@ -257,10 +364,15 @@ impl Vm {
                 other => Ok(other),
             },
         })?;
-        let env: Table = lua
+        let originals = Originals {
+            setmetatable: globals.get("setmetatable")?,
+            loadstring: globals.get("loadstring")?,
+        };
+        let (env, protected, load_text): (Table, Table, Function) = lua
             .load(SANDBOX_SETUP)
             .set_name("=sandbox")
             .call((globals.clone(), fix_error))?;
+        install_guards(&lua, &globals, originals, protected, load_text)?;
         Ok(Vm {
             lua,
             env,
