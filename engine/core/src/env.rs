@@ -74,10 +74,14 @@ pub enum Plant {
     /// ahead of the earlier ones it sends to the other shard, outside any transaction: another
     /// client can see a later command of the pipeline before an earlier one.
     PipelineLocalFirst = 16,
+    /// A script run as a transaction releases its intents once its copies are fetched, and
+    /// stores its changes afterwards as plain writes: another client's write in between is
+    /// lost, and a reader can see one shard's half of the script.
+    ScriptReleasesEarly = 17,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 17] = [
+    pub const ALL: [Plant; 18] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -95,6 +99,7 @@ impl Plant {
         Plant::PfaddReportsUnchanged,
         Plant::XreadgroupRedeliversNew,
         Plant::PipelineLocalFirst,
+        Plant::ScriptReleasesEarly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +121,7 @@ impl Plant {
             Plant::PfaddReportsUnchanged => "pfadd-reports-unchanged",
             Plant::XreadgroupRedeliversNew => "xreadgroup-redelivers-new",
             Plant::PipelineLocalFirst => "pipeline-local-first",
+            Plant::ScriptReleasesEarly => "script-releases-locks-early",
         }
     }
 

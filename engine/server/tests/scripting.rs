@@ -62,7 +62,10 @@ fn steps() -> Vec<Vec<String>> {
         s(&["EXISTS", &lock]),
         s(&["EVAL", REDLOCK_RELEASE, "1", &lock, "token-1"]),
     ];
-    for (i, now) in [1000, 1100, 1200, 1300, 2050, 2150, 3500].iter().enumerate() {
+    for (i, now) in [1000, 1100, 1200, 1300, 2050, 2150, 3500]
+        .iter()
+        .enumerate()
+    {
         let (now, member) = (now.to_string(), format!("req-{i}"));
         steps.push(s(&[
             "EVAL",
@@ -180,5 +183,10 @@ fn no_reader_sees_half_a_script() {
     }
     writer.join().expect("writer");
     let end = setup.cmd_str(&["MGET", &a, &b]);
-    assert_eq!(end, b"*2\r\n$3\r\n700\r\n$3\r\n300\r\n".to_vec(), "{}", escape(&end));
+    assert_eq!(
+        end,
+        b"*2\r\n$3\r\n700\r\n$3\r\n300\r\n".to_vec(),
+        "{}",
+        escape(&end)
+    );
 }

@@ -17,9 +17,9 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::pubsub;
+pub use family::scripting;
 pub use family::stream;
 pub use family::{bitmap, hll};
-pub use family::scripting;
 pub use family::{
     expire, hash, keyspace, list, memory, object, server, set, strings, transactions, zset,
 };

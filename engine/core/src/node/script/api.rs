@@ -51,9 +51,9 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
     });
     lua.set_app_data(Rand48(rand));
     redis.set("REDIS_VERSION", REDIS_VERSION_COMPAT)?;
-    let num = REDIS_VERSION_COMPAT
-        .split('.')
-        .fold(0i64, |acc, part| acc * 256 + part.parse::<i64>().unwrap_or(0));
+    let num = REDIS_VERSION_COMPAT.split('.').fold(0i64, |acc, part| {
+        acc * 256 + part.parse::<i64>().unwrap_or(0)
+    });
     redis.set("REDIS_VERSION_NUM", num)?;
     for (name, level) in [
         ("LOG_DEBUG", 0),
@@ -98,10 +98,10 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
         "sha1hex",
         lua.create_function(|_, args: Variadic<Value>| match args.as_slice() {
             [Value::String(s)] => Ok(super::sha1_hex(&s.as_bytes())),
-            [Value::Integer(n)] => Ok(super::sha1_hex(super::vm::format_number(*n as f64).as_bytes())),
-            [Value::Number(n)] => Ok(super::sha1_hex(
-                super::vm::format_number(*n).as_bytes(),
+            [Value::Integer(n)] => Ok(super::sha1_hex(
+                super::vm::format_number(*n as f64).as_bytes(),
             )),
+            [Value::Number(n)] => Ok(super::sha1_hex(super::vm::format_number(*n).as_bytes())),
             _ => Err(raise("wrong number of arguments")),
         })?,
     )?;
@@ -154,10 +154,7 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
             Ok(())
         })?,
     )?;
-    redis.set(
-        "replicate_commands",
-        lua.create_function(|_, ()| Ok(true))?,
-    )?;
+    redis.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     redis.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
     redis.set(
         "debug",
@@ -173,10 +170,13 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
                 match v {
                     Value::Integer(i) => Ok(*i as i64),
                     Value::Number(f) => Ok(*f as i64),
-                    _ => Err(super::vm::lua_error(lua, format!(
-                        "bad argument #{n} to 'random' (number expected, got {})",
-                        super::vm::type_name(Some(v))
-                    ))),
+                    _ => Err(super::vm::lua_error(
+                        lua,
+                        format!(
+                            "bad argument #{n} to 'random' (number expected, got {})",
+                            super::vm::type_name(Some(v))
+                        ),
+                    )),
                 }
             };
             match args.as_slice() {
@@ -214,7 +214,8 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
                 _ => 0,
             };
             let rand = lua.app_data_ref::<Rand48>().expect("rand48 state");
-            rand.0.set((((seed as i32 as u32 as u64) << 16) | 0x330E) & RAND48_MASK);
+            rand.0
+                .set((((seed as i32 as u32 as u64) << 16) | 0x330E) & RAND48_MASK);
             Ok(())
         })?,
     )?;
@@ -233,7 +234,9 @@ fn check_int(lua: &Lua, value: &Value, arg: usize, name: &str) -> mlua::Result<i
         },
         other => return Err(bad_number(lua, arg, name, other)),
     };
-    let wide = if n.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_807e18).contains(&n) {
+    let wide = if n.is_nan()
+        || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_807e18).contains(&n)
+    {
         i64::MIN
     } else {
         n as i64

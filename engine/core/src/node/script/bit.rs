@@ -26,17 +26,11 @@ fn bad_argument(lua: &Lua, arg: usize, name: &str, value: &Value) -> mlua::Error
     };
     super::vm::lua_error(
         lua,
-        format!(
-            "bad argument #{arg} to '{name}' (number expected, got {got})"
-        ),
+        format!("bad argument #{arg} to '{name}' (number expected, got {got})"),
     )
 }
 
-fn fold(
-    lua: &Lua,
-    name: &'static str,
-    op: fn(i32, i32) -> i32,
-) -> mlua::Result<mlua::Function> {
+fn fold(lua: &Lua, name: &'static str, op: fn(i32, i32) -> i32) -> mlua::Result<mlua::Function> {
     lua.create_function(move |lua, args: Variadic<Value>| {
         let first = args.first().cloned().unwrap_or(Value::Nil);
         let mut acc = to_bit(lua, &first, 1, name)?;
@@ -47,11 +41,7 @@ fn fold(
     })
 }
 
-fn shift(
-    lua: &Lua,
-    name: &'static str,
-    op: fn(i32, u32) -> i32,
-) -> mlua::Result<mlua::Function> {
+fn shift(lua: &Lua, name: &'static str, op: fn(i32, u32) -> i32) -> mlua::Result<mlua::Function> {
     lua.create_function(move |lua, (x, n): (Value, Value)| {
         let x = to_bit(lua, &x, 1, name)?;
         let n = to_bit(lua, &n, 2, name)? as u32 & 31;
@@ -76,11 +66,23 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
     bit.set("band", fold(lua, "band", |a, b| a & b)?)?;
     bit.set("bor", fold(lua, "bor", |a, b| a | b)?)?;
     bit.set("bxor", fold(lua, "bxor", |a, b| a ^ b)?)?;
-    bit.set("lshift", shift(lua, "lshift", |x, n| ((x as u32) << n) as i32)?)?;
-    bit.set("rshift", shift(lua, "rshift", |x, n| ((x as u32) >> n) as i32)?)?;
+    bit.set(
+        "lshift",
+        shift(lua, "lshift", |x, n| ((x as u32) << n) as i32)?,
+    )?;
+    bit.set(
+        "rshift",
+        shift(lua, "rshift", |x, n| ((x as u32) >> n) as i32)?,
+    )?;
     bit.set("arshift", shift(lua, "arshift", |x, n| x >> n)?)?;
-    bit.set("rol", shift(lua, "rol", |x, n| (x as u32).rotate_left(n) as i32)?)?;
-    bit.set("ror", shift(lua, "ror", |x, n| (x as u32).rotate_right(n) as i32)?)?;
+    bit.set(
+        "rol",
+        shift(lua, "rol", |x, n| (x as u32).rotate_left(n) as i32)?,
+    )?;
+    bit.set(
+        "ror",
+        shift(lua, "ror", |x, n| (x as u32).rotate_right(n) as i32)?,
+    )?;
     bit.set(
         "tohex",
         lua.create_function(|lua, (x, n): (Value, Option<Value>)| {

@@ -95,7 +95,13 @@ fn encode(lua: &Lua, value: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Re
         }
         Value::String(s) => escape(&s.as_bytes(), out),
         Value::Table(t) => encode_table(lua, t, depth + 1, out)?,
-        other => return Err(cannot(lua, super::vm::type_name(Some(other)), "type not supported")),
+        other => {
+            return Err(cannot(
+                lua,
+                super::vm::type_name(Some(other)),
+                "type not supported",
+            ))
+        }
     }
     Ok(())
 }
@@ -204,7 +210,10 @@ impl Parser<'_> {
     fn expected(&self, what: &str, found: &str) -> mlua::Error {
         lua_error(
             self.lua,
-            format!("Expected {what} but found {found} at character {}", self.at + 1),
+            format!(
+                "Expected {what} but found {found} at character {}",
+                self.at + 1
+            ),
         )
     }
 

@@ -174,7 +174,11 @@ impl Copies {
         let modified = self.scratch.modified_log.take().unwrap_or_default();
         let mut changed = Vec::new();
         for (db, key, before) in &self.loaded {
-            let after = self.scratch.db(*db as usize).peek(key, self.now_ms).cloned();
+            let after = self
+                .scratch
+                .db(*db as usize)
+                .peek(key, self.now_ms)
+                .cloned();
             let signalled = modified.iter().any(|(d, k)| d == db && k == key);
             if signalled || !crate::coord::same_data(before.as_ref(), after.as_ref()) {
                 changed.push((*db, key.clone(), after));
@@ -297,8 +301,8 @@ fn job_of(
     argv: &Argv,
     cx: &mut Cx,
 ) -> Result<ScriptJob, Reply> {
-    let numkeys = crate::cmd::args::parse_i64(&argv[2])
-        .map_err(|_| Reply::Error(CmdError::NotInteger))?;
+    let numkeys =
+        crate::cmd::args::parse_i64(&argv[2]).map_err(|_| Reply::Error(CmdError::NotInteger))?;
     if numkeys > (argv.len() - 3) as i64 {
         return Err(Reply::Error(CmdError::Relayed(
             "ERR Number of keys can't be greater than number of args".into(),
@@ -334,7 +338,12 @@ fn job_of(
     Ok(ScriptJob {
         sha,
         body,
-        keys: argv.iter().skip(3).take(numkeys).map(<[u8]>::to_vec).collect(),
+        keys: argv
+            .iter()
+            .skip(3)
+            .take(numkeys)
+            .map(<[u8]>::to_vec)
+            .collect(),
         args: argv.iter().skip(3 + numkeys).map(<[u8]>::to_vec).collect(),
         read_only: cmd.read_only(),
         db: conn.db,
@@ -585,9 +594,7 @@ impl CallCx<'_> {
         if matches!(spec.exec, Exec::Container) && argv.len() >= 2 {
             match crate::cmd::CommandTable::subcommand(spec, &argv[1]) {
                 Some(sub) => spec = sub,
-                None => {
-                    return failure(lua, "ERR Unknown Redis command called from script", raise)
-                }
+                None => return failure(lua, "ERR Unknown Redis command called from script", raise),
             }
         }
         if !spec.arity_ok(argv.len()) {
@@ -598,7 +605,11 @@ impl CallCx<'_> {
             );
         }
         if spec.has(flag::NOSCRIPT) {
-            return failure(lua, "ERR This Redis command is not allowed from script", raise);
+            return failure(
+                lua,
+                "ERR This Redis command is not allowed from script",
+                raise,
+            );
         }
         if self.read_only && spec.has(flag::WRITE) {
             return failure(
@@ -610,10 +621,7 @@ impl CallCx<'_> {
         let reply: Reply = match spec.exec {
             Exec::Shard { run, .. } => {
                 for i in spec.key_indexes(&argv) {
-                    if !self
-                        .copies
-                        .reach(self.node, self.db as u16, &argv[i])
-                    {
+                    if !self.copies.reach(self.node, self.db as u16, &argv[i]) {
                         self.aborted = true;
                         return Err(mlua::Error::external(CallbackError::Abort));
                     }
@@ -626,7 +634,11 @@ impl CallCx<'_> {
                 self.node.conn_cmd_reply(self.conn, cmd, &argv, self.cx)
             }
             _ => {
-                return failure(lua, "ERR This Redis command is not allowed from script", raise)
+                return failure(
+                    lua,
+                    "ERR This Redis command is not allowed from script",
+                    raise,
+                )
             }
         };
         if let Reply::Error(err) = &reply {
@@ -708,12 +720,10 @@ fn run_in_vm(
     });
     let raised: RefCell<Option<(RaisedKind, Option<(String, usize)>)>> = RefCell::new(None);
     let result = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            call_cx.borrow_mut().call(lua, args, true)
-        })?;
-        let pcall = scope.create_function(|lua, args: MultiValue| {
-            call_cx.borrow_mut().call(lua, args, false)
-        })?;
+        let call = scope
+            .create_function(|lua, args: MultiValue| call_cx.borrow_mut().call(lua, args, true))?;
+        let pcall = scope
+            .create_function(|lua, args: MultiValue| call_cx.borrow_mut().call(lua, args, false))?;
         vm.redis.raw_set("call", call)?;
         vm.redis.raw_set("pcall", pcall)?;
         let handler = scope.create_function(|lua, err: Value| {
@@ -740,10 +750,9 @@ fn run_in_vm(
     match result {
         Ok(Some(reply)) => Outcome::Done(reply),
         Ok(None) => {
-            let (kind, location) = raised.into_inner().unwrap_or((
-                RaisedKind::Message("ERR unknown error".into()),
-                None,
-            ));
+            let (kind, location) = raised
+                .into_inner()
+                .unwrap_or((RaisedKind::Message("ERR unknown error".into()), None));
             match kind {
                 RaisedKind::Abort => Outcome::Abort(missing),
                 RaisedKind::Message(text) => {
@@ -764,3 +773,6 @@ fn run_in_vm(
         ))))),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -177,7 +177,12 @@ pub fn format_g(n: f64, precision: i32) -> String {
     }
     // The exponent after rounding to `precision` significant digits decides the form.
     let sci = format!("{:.*e}", (precision - 1) as usize, n);
-    let exp: i32 = sci.split_once('e').expect("exponent").1.parse().expect("digits");
+    let exp: i32 = sci
+        .split_once('e')
+        .expect("exponent")
+        .1
+        .parse()
+        .expect("digits");
     if !(-4..precision).contains(&exp) {
         let s = sci;
         let (mantissa, e) = s.split_once('e').expect("exponent");
@@ -491,7 +496,7 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: LuaResp) -> mlua::Result<Val
                 let mut out = Vec::new();
                 crate::numfmt::fmt_double(*d, &mut out);
                 Value::String(lua.create_string(out)?)
-            },
+            }
             LuaResp::Three => {
                 let t = lua.create_table()?;
                 t.raw_set("double", *d)?;
