@@ -750,11 +750,10 @@ fn advance_gather(
     let (reply, changed) = if state.script.is_some() {
         match crate::node::script::run_fetched(node, conn, state, now_ms, cx) {
             Ok(done) => done,
-            Err(job) => {
+            Err(mut job) => {
                 // Concluded unchanged everywhere; `restart` follows once the stores are back.
-                let mut job = job;
                 job.restart = true;
-                state.script = Some(Box::new(job));
+                state.script = Some(job);
                 (Reply::Nil, Vec::new())
             }
         }

@@ -54,6 +54,7 @@ const EVAL_RO_KEYS: &[KeySpec] = &[KeySpec {
 const EVALSHA_RO_KEYS: &[KeySpec] = &[KeySpec::keynum(keyflag::RO | keyflag::ACCESS, 2, 0, 1, 1)];
 const BODY_COMPLEXITY: &str = "Depends on the script that is executed.";
 
+#[allow(clippy::too_many_arguments)]
 const fn script_row(
     name: &'static str,
     arity: i16,

@@ -168,7 +168,7 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
             let r = (rand.next() % RAND48_MAX) as f64 / RAND48_MAX as f64;
             let int_arg = |v: &Value, n: usize| -> mlua::Result<i64> {
                 match v {
-                    Value::Integer(i) => Ok(*i as i64),
+                    Value::Integer(i) => Ok(*i),
                     Value::Number(f) => Ok(*f as i64),
                     _ => Err(super::vm::lua_error(
                         lua,
@@ -209,7 +209,7 @@ pub fn install(lua: &Lua, globals: &Table, redis: &Table, rand: Rc<Cell<u64>>) -
         "randomseed",
         lua.create_function(|lua, seed: Value| {
             let seed = match seed {
-                Value::Integer(i) => i as i64,
+                Value::Integer(i) => i,
                 Value::Number(f) => f as i64,
                 _ => 0,
             };
@@ -234,9 +234,7 @@ fn check_int(lua: &Lua, value: &Value, arg: usize, name: &str) -> mlua::Result<i
         },
         other => return Err(bad_number(lua, arg, name, other)),
     };
-    let wide = if n.is_nan()
-        || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_807e18).contains(&n)
-    {
+    let wide = if n.is_nan() || !(-super::vm::TWO_POW_63..super::vm::TWO_POW_63).contains(&n) {
         i64::MIN
     } else {
         n as i64

@@ -50,6 +50,9 @@ pub struct Scripting {
     vm: Option<Vm>,
     /// rand48's state for `math.random`, kept across Lua states.
     rand: std::rc::Rc<std::cell::Cell<u64>>,
+    /// The scratch shard of the last run, emptied, for the next (a fresh shard per script
+    /// costs more than the script).
+    spare: Option<Shard>,
     /// Bodies by SHA1; the same on every thread (loads and flushes are broadcast).
     bodies: BTreeMap<String, Vec<u8>>,
 }
@@ -65,6 +68,7 @@ impl Default for Scripting {
         Scripting {
             vm: None,
             rand: std::rc::Rc::new(std::cell::Cell::new(api::RAND48_INITIAL)),
+            spare: None,
             bodies: BTreeMap::new(),
         }
     }
@@ -115,6 +119,12 @@ enum Source {
     Fetched,
 }
 
+/// Entries to store back: (database, key, new entry or None for deleted).
+pub(crate) type Stores = Vec<(u16, Vec<u8>, Option<Entry>)>;
+
+/// What a run raised, and where in the script.
+type Raised = (RaisedKind, Option<(String, usize)>);
+
 /// The entries a run works on.
 struct Copies {
     scratch: Shard,
@@ -127,8 +137,12 @@ struct Copies {
 }
 
 impl Copies {
-    fn new(node: &Node, now_ms: u64, source: Source) -> Copies {
-        let mut scratch = Shard::new(node.config.databases, 0);
+    fn new(node: &mut Node, now_ms: u64, source: Source) -> Copies {
+        let mut scratch = node
+            .scripting
+            .spare
+            .take()
+            .unwrap_or_else(|| Shard::new(node.config.databases, 0));
         scratch.limits = node.shard.limits;
         scratch.modified_log = Some(Vec::new());
         Copies {
@@ -169,8 +183,19 @@ impl Copies {
         true
     }
 
+    /// Empties the scratch shard (only the copied keys can be in it: every call reaches its
+    /// keys first) and keeps it for the next run.
+    fn recycle(mut self, node: &mut Node) {
+        for (db, key, _) in &self.loaded {
+            self.scratch.db(*db as usize).remove(key);
+        }
+        self.scratch.stats = Default::default();
+        self.scratch.modified_log = None;
+        node.scripting.spare = Some(self.scratch);
+    }
+
     /// The entries that changed (or that a command signalled as modified), to store back.
-    fn changes(&mut self) -> Vec<(u16, Vec<u8>, Option<Entry>)> {
+    fn changes(&mut self) -> Stores {
         let modified = self.scratch.modified_log.take().unwrap_or_default();
         let mut changed = Vec::new();
         for (db, key, before) in &self.loaded {
@@ -191,7 +216,8 @@ impl Copies {
 /// How a run ended.
 enum Outcome {
     Done(Reply),
-    /// It reached keys outside its copies: nothing of it counts.
+    /// It reached keys outside its copies: nothing of it counts. The keys it touched, those
+    /// it had and those it could not have, for the next attempt to take all at once.
     Abort(Vec<Vec<u8>>),
 }
 
@@ -366,16 +392,27 @@ fn run_job(node: &mut Node, conn: &mut Conn, mut job: ScriptJob, cx: &mut Cx) ->
         match run_on(node, conn, &job, &mut copies, cx) {
             Outcome::Done(reply) => {
                 store_here(node, &mut copies);
+                copies.recycle(node);
                 conn.encode(&reply);
                 return Flow::Next;
             }
-            Outcome::Abort(missing) => {
+            Outcome::Abort(touched) => {
                 cx.mark("script.fast_path_aborted");
-                job.reached.extend(missing);
+                add_reached(&mut job, touched);
+                copies.recycle(node);
             }
         }
     }
     start_transaction(node, conn, job, cx)
+}
+
+/// Adds the keys an aborted attempt touched to those the next attempt takes.
+fn add_reached(job: &mut ScriptJob, touched: Vec<Vec<u8>>) {
+    for key in touched {
+        if !job.keys.contains(&key) && !job.reached.contains(&key) {
+            job.reached.push(key);
+        }
+    }
 }
 
 /// The fast path's changes, stored on this shard in the same step the script ran.
@@ -467,7 +504,7 @@ pub(crate) fn run_fetched(
     state: &mut GatherState,
     now_ms: u64,
     cx: &mut Cx,
-) -> Result<(Reply, Vec<(u16, Vec<u8>, Option<Entry>)>), ScriptJob> {
+) -> Result<(Reply, Stores), Box<ScriptJob>> {
     let job = state.script.as_mut().expect("a script gather");
     let mut copies = Copies::new(node, now_ms, Source::Fetched);
     for ((db, key), entry) in state.keys.iter().zip(std::mem::take(&mut state.fetched)) {
@@ -478,14 +515,17 @@ pub(crate) fn run_fetched(
         Outcome::Done(reply) => {
             node.shard.stats.keyspace_hits += copies.scratch.stats.keyspace_hits;
             node.shard.stats.keyspace_misses += copies.scratch.stats.keyspace_misses;
-            Ok((reply, copies.changes()))
+            let changes = copies.changes();
+            copies.recycle(node);
+            Ok((reply, changes))
         }
         Outcome::Abort(missing) => {
+            copies.recycle(node);
             cx.mark("script.transaction_aborted");
             let mut job = job_now;
-            job.reached.extend(missing);
+            add_reached(&mut job, missing);
             job.attempts += 1;
-            Err(job)
+            Err(Box::new(job))
         }
     }
 }
@@ -538,12 +578,16 @@ pub(crate) fn run_in_exec(
     match run_on(node, conn, &job, &mut copies, cx) {
         Outcome::Done(reply) => {
             store_here(node, &mut copies);
+            copies.recycle(node);
             reply
         }
-        Outcome::Abort(_) => Reply::Error(CmdError::Relayed(format!(
-            "ERR a script inside MULTI reached a key of another thread script: {}",
-            job.sha
-        ))),
+        Outcome::Abort(_) => {
+            copies.recycle(node);
+            Reply::Error(CmdError::Relayed(format!(
+                "ERR a script inside MULTI reached a key of another thread script: {}",
+                job.sha
+            )))
+        }
     }
 }
 
@@ -700,8 +744,10 @@ fn run_in_vm(
     if let Some(flags) = lua.app_data_ref::<api::RunFlags>() {
         flags.resp.set(LuaResp::Two);
     }
+    // A fresh table per run: a script may keep a reference to the last one (Redis too
+    // creates them anew).
     let set_list = |name: &str, items: &[Vec<u8>]| -> mlua::Result<()> {
-        let t = lua.create_table()?;
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
             t.raw_set(i + 1, lua.create_string(item)?)?;
         }
@@ -718,7 +764,7 @@ fn run_in_vm(
         db: job.db,
         aborted: false,
     });
-    let raised: RefCell<Option<(RaisedKind, Option<(String, usize)>)>> = RefCell::new(None);
+    let raised: RefCell<Option<Raised>> = RefCell::new(None);
     let result = lua.scope(|scope| {
         let call = scope
             .create_function(|lua, args: MultiValue| call_cx.borrow_mut().call(lua, args, true))?;
@@ -742,7 +788,13 @@ fn run_in_vm(
         Ok(None)
     });
     let aborted = call_cx.borrow().aborted;
-    let missing = std::mem::take(&mut call_cx.borrow_mut().copies.missing);
+    let missing = {
+        let mut call_cx = call_cx.borrow_mut();
+        let copies = &mut *call_cx.copies;
+        let mut touched: Vec<Vec<u8>> = copies.loaded.iter().map(|(_, k, _)| k.clone()).collect();
+        touched.append(&mut copies.missing);
+        touched
+    };
     // A script that swallowed an abort (its own pcall loop) still counts as aborted.
     if aborted {
         return Outcome::Abort(missing);

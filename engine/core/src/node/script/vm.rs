@@ -172,6 +172,11 @@ pub fn format_g(n: f64, precision: i32) -> String {
     if n.is_infinite() {
         return if n > 0.0 { "inf" } else { "-inf" }.into();
     }
+    // Integers with no more digits than the precision print as themselves: the common case
+    // (counters, TTLs) without the general formatting.
+    if n.fract() == 0.0 && n.abs() < 10f64.powi(precision) && n != 0.0 {
+        return (n as i64).to_string();
+    }
     if n == 0.0 {
         return if n.is_sign_negative() { "-0" } else { "0" }.into();
     }
@@ -551,7 +556,7 @@ pub fn lua_to_reply(value: &Value, client_resp3: bool, depth: usize) -> Reply {
                 Reply::Nil
             }
         }
-        Value::Integer(n) => Reply::Int(*n as i64),
+        Value::Integer(n) => Reply::Int(*n),
         Value::Number(n) => Reply::Int(truncate(*n)),
         Value::String(s) => Reply::Bulk(s.as_bytes().to_vec()),
         Value::Table(t) => table_to_reply(t, client_resp3, depth),
@@ -559,10 +564,13 @@ pub fn lua_to_reply(value: &Value, client_resp3: bool, depth: usize) -> Reply {
     }
 }
 
+/// 2^63: doubles from -2^63 up to (not including) this convert to i64.
+pub const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// C's cast of a double to long long as Redis's x86 build computes it.
 fn truncate(n: f64) -> i64 {
     // x86's conversion answers i64::MIN for NaN and anything out of range.
-    if n.is_nan() || n >= 9.223_372_036_854_775_807e18 || n < -9.223_372_036_854_775_808e18 {
+    if n.is_nan() || !(-TWO_POW_63..TWO_POW_63).contains(&n) {
         i64::MIN
     } else {
         n as i64
