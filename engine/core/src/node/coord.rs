@@ -127,6 +127,7 @@ fn needs_memory(plan: &Plan) -> bool {
         | Plan::Pipeline(_)
         | Plan::Watch
         | Plan::Refused(_)
+        | Plan::Acked(_)
         | Plan::Node { .. }
         | Plan::Block { .. } => false,
     }
@@ -154,6 +155,7 @@ fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
         | Plan::Pipeline(_)
         | Plan::Watch
         | Plan::Refused(_)
+        | Plan::Acked(_)
         | Plan::Node { .. }
         | Plan::Block { .. } => 0,
     }
@@ -283,6 +285,7 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
         Plan::Pipeline(_) => unreachable!("launched above"),
         Plan::Watch => unreachable!("watches are sent as they are built"),
         Plan::Refused(_) => unreachable!("a refused plan launches nothing"),
+        Plan::Acked(_) => unreachable!("acknowledged hops are sent as they are built"),
         Plan::Block { .. } => unreachable!("a blocking attempt is sent as it is built"),
         Plan::Exec(_) => return, // `advance` sends EXEC's first wave
         Plan::Split {
@@ -594,7 +597,7 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
     match &mut pending.plan {
         Plan::Exec(_) => crate::multi::fold(pending, from, results),
         Plan::Pipeline(_) => crate::node::pipeline::fold(pending, from, results),
-        Plan::Watch | Plan::Refused(_) => {}
+        Plan::Watch | Plan::Refused(_) | Plan::Acked(_) => {}
         Plan::Block { outcome, .. } => *outcome = results.into_iter().next(),
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
@@ -675,7 +678,7 @@ pub(crate) fn advance(
         Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
         Plan::Pipeline(_) => crate::node::pipeline::advance(node, conn, pending, cx),
         Plan::Watch => Some(Reply::OK),
-        Plan::Refused(reply) => Some(std::mem::replace(reply, Reply::OK)),
+        Plan::Refused(reply) | Plan::Acked(reply) => Some(std::mem::replace(reply, Reply::OK)),
         Plan::Block { .. } => unreachable!("a blocking attempt's result goes to node::blocking"),
         Plan::Batch { replies } => {
             let last = replies.pop();

@@ -320,6 +320,9 @@ pub enum Plan {
     Watch,
     /// Refused before it ran (a transaction over memory): the reply, once nothing is pending.
     Refused(Reply),
+    /// Hops whose results only acknowledge (SCRIPT LOAD on every thread): the reply, once
+    /// every one came back.
+    Acked(Reply),
     /// A blocking command's attempt on the one shard owning its keys: it answers or blocks.
     Block {
         blocked: Box<crate::node::blocking::Blocked>,

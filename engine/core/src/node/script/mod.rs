@@ -231,7 +231,20 @@ pub(crate) fn start(
 ) -> Flow {
     let reply = match cmd {
         ScriptCmd::Help => help_reply(),
-        ScriptCmd::Load => script_load(node, conn, &argv, cx),
+        ScriptCmd::Load => {
+            let body = argv[2].to_vec();
+            let sha = sha1_hex(&body);
+            if let Err(text) = with_vm(node, |vm| vm.compile(&sha, &body)) {
+                conn.encode(&Reply::Error(CmdError::Relayed(text)));
+                return Flow::Next;
+            }
+            node.scripting.remember(sha.clone(), body.clone());
+            let op = NodeOp::ScriptLoad {
+                sha: sha.clone(),
+                body,
+            };
+            return answer_when_acked(node, conn, op, Reply::Bulk(sha.into_bytes()), cx);
+        }
         ScriptCmd::Exists => Reply::Array(
             argv.iter()
                 .skip(2)
@@ -241,7 +254,13 @@ pub(crate) fn start(
                 })
                 .collect(),
         ),
-        ScriptCmd::Flush => script_flush(node, conn, &argv, cx),
+        ScriptCmd::Flush => match flush_mode_error(&argv) {
+            Some(err) => err,
+            None => {
+                node.scripting.flush();
+                return answer_when_acked(node, conn, NodeOp::ScriptFlush, Reply::OK, cx);
+            }
+        },
         ScriptCmd::Eval | ScriptCmd::EvalSha | ScriptCmd::EvalRo | ScriptCmd::EvalShaRo => {
             match job_of(node, conn, cmd, &argv, cx) {
                 Ok(job) => return run_job(node, conn, job, cx),
@@ -263,20 +282,44 @@ fn help_reply() -> Reply {
 }
 
 /// Adds a body to every thread's cache: here at once, elsewhere by a message that travels
-/// before any later message of this thread (per-pair FIFO).
-fn broadcast_load(node: &mut Node, conn: &Conn, sha: &str, body: &[u8], cx: &mut Cx) {
-    node.scripting.remember(sha.to_string(), body.to_vec());
+/// before any later message of this thread (per-pair FIFO). With `seq`, the hops count as the
+/// request's: the caller waits for every thread's acknowledgement (SCRIPT LOAD); without, nobody
+/// waits (a first EVAL, whose run does not need the other threads).
+fn broadcast(node: &mut Node, conn: &Conn, op: NodeOp, seq: Option<u64>, cx: &mut Cx) -> usize {
+    let mut sent = 0;
     for t in 0..node.threads {
         let to = ThreadId(t);
         if to == node.thread {
             continue;
         }
-        let op = HopOp::Node(NodeOp::ScriptLoad {
-            sha: sha.to_string(),
-            body: body.to_vec(),
-        });
-        node.send_hop(conn, to, crate::coord::SEQ_NO_REPLY, None, vec![op], cx);
+        let seq = seq.unwrap_or(crate::coord::SEQ_NO_REPLY);
+        node.send_hop(conn, to, seq, None, vec![HopOp::Node(op.clone())], cx);
+        sent += 1;
     }
+    sent
+}
+
+fn broadcast_load(node: &mut Node, conn: &Conn, sha: &str, body: &[u8], cx: &mut Cx) {
+    node.scripting.remember(sha.to_string(), body.to_vec());
+    let op = NodeOp::ScriptLoad {
+        sha: sha.to_string(),
+        body: body.to_vec(),
+    };
+    broadcast(node, conn, op, None, cx);
+}
+
+/// Answers `reply` once every other thread acknowledged `op` (SCRIPT LOAD, SCRIPT FLUSH): a
+/// client told the script is loaded finds it through any connection.
+fn answer_when_acked(node: &mut Node, conn: &mut Conn, op: NodeOp, reply: Reply, cx: &mut Cx) -> Flow {
+    let seq = node.alloc_seq();
+    let outstanding = broadcast(node, conn, op, Some(seq), cx);
+    let pending = Pending {
+        seq,
+        outstanding,
+        plan: Plan::Acked(reply),
+        tx: crate::hop::TxPhase::None,
+    };
+    crate::coord::park_or_finish(node, conn, pending, cx)
 }
 
 fn script_load(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> Reply {
@@ -289,25 +332,28 @@ fn script_load(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> Re
     Reply::Bulk(sha.into_bytes())
 }
 
-fn script_flush(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> Reply {
+/// SCRIPT FLUSH's argument check: Redis's error for anything but SYNC or ASYNC.
+fn flush_mode_error(argv: &Argv) -> Option<Reply> {
     match argv.len() {
-        2 => {}
+        2 => None,
         3 if crate::cmd::args::eq_word(&argv[2], "SYNC")
-            || crate::cmd::args::eq_word(&argv[2], "ASYNC") => {}
-        _ => {
-            return Reply::Error(CmdError::Relayed(
-                "ERR SCRIPT FLUSH only support SYNC|ASYNC option".into(),
-            ))
+            || crate::cmd::args::eq_word(&argv[2], "ASYNC") =>
+        {
+            None
         }
+        _ => Some(Reply::Error(CmdError::Relayed(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option".into(),
+        ))),
+    }
+}
+
+/// SCRIPT FLUSH inside EXEC: the body holds every thread, so the others flush by message.
+fn script_flush(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> Reply {
+    if let Some(err) = flush_mode_error(argv) {
+        return err;
     }
     node.scripting.flush();
-    for t in 0..node.threads {
-        let to = ThreadId(t);
-        if to != node.thread {
-            let op = HopOp::Node(NodeOp::ScriptFlush);
-            node.send_hop(conn, to, crate::coord::SEQ_NO_REPLY, None, vec![op], cx);
-        }
-    }
+    broadcast(node, conn, NodeOp::ScriptFlush, None, cx);
     Reply::OK
 }
 
