@@ -1020,12 +1020,14 @@ mod tests {
                 );
             }
             // WATCH names keys but runs at the connection (it registers them on their shards);
-            // shard channels carry Redis's not_key specs but no shard holds them.
+            // so do scripts (`node::script` takes their keys); shard channels carry Redis's
+            // not_key specs but no shard holds them.
             let keyed = matches!(
                 spec.exec,
                 Exec::Shard { .. } | Exec::Multi(transactions::MultiCmd::Watch)
-            ) || spec.keys.iter().all(|k| k.flags & keyflag::NOT_KEY != 0)
-                && !spec.keys.is_empty();
+            ) || matches!(spec.exec, Exec::Conn(ConnCmd::Script(cmd)) if cmd.runs_script())
+                || spec.keys.iter().all(|k| k.flags & keyflag::NOT_KEY != 0)
+                    && !spec.keys.is_empty();
             assert_eq!(
                 keyed,
                 !spec.keys.is_empty(),

@@ -23,6 +23,14 @@ impl ScriptCmd {
         matches!(self, ScriptCmd::EvalSha | ScriptCmd::EvalShaRo)
     }
 
+    /// EVAL and its variants, the rows that name keys.
+    pub fn runs_script(self) -> bool {
+        matches!(
+            self,
+            ScriptCmd::Eval | ScriptCmd::EvalSha | ScriptCmd::EvalRo | ScriptCmd::EvalShaRo
+        )
+    }
+
     /// The `_RO` variants: every write inside is refused.
     pub fn read_only(self) -> bool {
         matches!(self, ScriptCmd::EvalRo | ScriptCmd::EvalShaRo)
@@ -37,7 +45,7 @@ const SCRIPTING: Family = Family {
 /// `noscript stale skip_monitor no_mandatory_keys`: the EVAL rows (movablekeys is derived).
 const EVAL_FLAGS: u32 = flag::NOSCRIPT | flag::STALE | flag::SKIP_MONITOR | flag::NO_MANDATORY_KEYS;
 const EVAL_KEYS: &[KeySpec] = &[KeySpec {
-    notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE flags",
+    notes: "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE",
     ..KeySpec::keynum(keyflag::RW | keyflag::ACCESS | keyflag::UPDATE, 2, 0, 1, 1)
 }];
 const EVALSHA_KEYS: &[KeySpec] = &[KeySpec::keynum(
@@ -48,7 +56,7 @@ const EVALSHA_KEYS: &[KeySpec] = &[KeySpec::keynum(
     1,
 )];
 const EVAL_RO_KEYS: &[KeySpec] = &[KeySpec {
-    notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS flags",
+    notes: "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS",
     ..KeySpec::keynum(keyflag::RO | keyflag::ACCESS, 2, 0, 1, 1)
 }];
 const EVALSHA_RO_KEYS: &[KeySpec] = &[KeySpec::keynum(keyflag::RO | keyflag::ACCESS, 2, 0, 1, 1)];

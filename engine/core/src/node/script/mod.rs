@@ -310,7 +310,13 @@ fn broadcast_load(node: &mut Node, conn: &Conn, sha: &str, body: &[u8], cx: &mut
 
 /// Answers `reply` once every other thread acknowledged `op` (SCRIPT LOAD, SCRIPT FLUSH): a
 /// client told the script is loaded finds it through any connection.
-fn answer_when_acked(node: &mut Node, conn: &mut Conn, op: NodeOp, reply: Reply, cx: &mut Cx) -> Flow {
+fn answer_when_acked(
+    node: &mut Node,
+    conn: &mut Conn,
+    op: NodeOp,
+    reply: Reply,
+    cx: &mut Cx,
+) -> Flow {
     let seq = node.alloc_seq();
     let outstanding = broadcast(node, conn, op, Some(seq), cx);
     let pending = Pending {
