@@ -45,6 +45,47 @@ pub fn sha1_hex(body: &[u8]) -> String {
     sha1_smol::Sha1::from(body).digest().to_string()
 }
 
+/// The flags Redis 7.0 accepts after `#!lua flags=`.
+const SHEBANG_FLAGS: &[&str] = &[
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+
+/// What a script's `#!lua` line declares: None without a shebang, else whether it may write
+/// (no `no-writes`). `allow-oom`, `allow-stale`, `no-cluster` and `allow-cross-slot-keys` are
+/// accepted and change nothing here (no replica, no cluster, and scripts do not take Redis's
+/// memory step yet).
+pub fn shebang_may_write(body: &[u8]) -> Result<Option<bool>, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or_default();
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut may_write = true;
+    for part in parts {
+        let Some(flags) = part.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {part}"));
+        };
+        for flag in flags.split(',').filter(|f| !f.is_empty()) {
+            if !SHEBANG_FLAGS.contains(&flag) {
+                return Err(format!("ERR Unexpected flag in script shebang: {flag}"));
+            }
+            may_write &= flag != "no-writes";
+        }
+    }
+    Ok(Some(may_write))
+}
+
 /// This thread's script cache and Lua state (created on first use).
 pub struct Scripting {
     vm: Option<Vm>,
@@ -234,7 +275,9 @@ pub(crate) fn start(
         ScriptCmd::Load => {
             let body = argv[2].to_vec();
             let sha = sha1_hex(&body);
-            if let Err(text) = with_vm(node, |vm| vm.compile(&sha, &body)) {
+            if let Err(text) =
+                shebang_may_write(&body).and_then(|_| with_vm(node, |vm| vm.compile(&sha, &body)))
+            {
                 conn.encode(&Reply::Error(CmdError::Relayed(text)));
                 return Flow::Next;
             }
@@ -331,7 +374,9 @@ fn answer_when_acked(
 fn script_load(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> Reply {
     let body = argv[2].to_vec();
     let sha = sha1_hex(&body);
-    if let Err(text) = with_vm(node, |vm| vm.compile(&sha, &body)) {
+    if let Err(text) =
+        shebang_may_write(&body).and_then(|_| with_vm(node, |vm| vm.compile(&sha, &body)))
+    {
         return Reply::Error(CmdError::Relayed(text));
     }
     broadcast_load(node, conn, &sha, &body, cx);
@@ -406,13 +451,21 @@ fn job_of(
         let body = argv[1].to_vec();
         let sha = sha1_hex(&body);
         if !node.scripting.bodies.contains_key(&sha) {
-            if let Err(text) = with_vm(node, |vm| vm.compile(&sha, &body)) {
+            if let Err(text) =
+                shebang_may_write(&body).and_then(|_| with_vm(node, |vm| vm.compile(&sha, &body)))
+            {
                 return Err(Reply::Error(CmdError::Relayed(text)));
             }
             broadcast_load(node, conn, &sha, &body, cx);
         }
         (sha, body)
     };
+    let may_write = shebang_may_write(&body).map_err(|e| Reply::Error(CmdError::Relayed(e)))?;
+    if cmd.read_only() && may_write == Some(true) {
+        return Err(Reply::Error(CmdError::Relayed(
+            "ERR Can not execute a script with write flag using *_ro command.".into(),
+        )));
+    }
     Ok(ScriptJob {
         sha,
         body,
@@ -423,7 +476,7 @@ fn job_of(
             .map(<[u8]>::to_vec)
             .collect(),
         args: argv.iter().skip(3 + numkeys).map(<[u8]>::to_vec).collect(),
-        read_only: cmd.read_only(),
+        read_only: cmd.read_only() || may_write == Some(false),
         db: conn.db,
         reached: Vec::new(),
         attempts: 0,

@@ -399,6 +399,14 @@ impl Vm {
         if let Some(f) = self.compiled.get(sha) {
             return Ok(f.clone());
         }
+        // A shebang line becomes a comment: the body keeps its line numbers.
+        let commented;
+        let body = if body.starts_with(b"#!") {
+            commented = [b"--".as_slice(), body].concat();
+            commented.as_slice()
+        } else {
+            body
+        };
         let f = self
             .lua
             .load(body)
