@@ -779,9 +779,21 @@ impl CallCx<'_> {
                 let mut ecx = ExecCx::new(&mut self.copies.scratch, self.db, now_ms, self.cx);
                 run(&mut ecx, &argv).into()
             }
-            Exec::Conn(cmd @ (ConnCmd::Ping | ConnCmd::Echo | ConnCmd::Time)) => {
-                self.node.conn_cmd_reply(self.conn, cmd, &argv, self.cx)
-            }
+            // Connection commands that read and answer, the same for any client: what the
+            // script's own client in Redis would get.
+            Exec::Conn(
+                cmd @ (ConnCmd::Ping
+                | ConnCmd::Echo
+                | ConnCmd::Time
+                | ConnCmd::LastSave
+                | ConnCmd::ConfigGet
+                | ConnCmd::CommandCount
+                | ConnCmd::CommandInfo
+                | ConnCmd::CommandDocs
+                | ConnCmd::CommandList
+                | ConnCmd::CommandGetKeys
+                | ConnCmd::CommandGetKeysAndFlags),
+            ) => self.node.conn_cmd_reply(self.conn, cmd, &argv, self.cx),
             _ => {
                 return failure(
                     lua,
