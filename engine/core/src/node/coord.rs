@@ -128,6 +128,7 @@ fn needs_memory(plan: &Plan) -> bool {
         | Plan::Watch
         | Plan::Refused(_)
         | Plan::Acked(_)
+        | Plan::ScriptHop { .. }
         | Plan::Node { .. }
         | Plan::Block { .. } => false,
     }
@@ -156,6 +157,7 @@ fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
         | Plan::Watch
         | Plan::Refused(_)
         | Plan::Acked(_)
+        | Plan::ScriptHop { .. }
         | Plan::Node { .. }
         | Plan::Block { .. } => 0,
     }
@@ -286,6 +288,7 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
         Plan::Watch => unreachable!("watches are sent as they are built"),
         Plan::Refused(_) => unreachable!("a refused plan launches nothing"),
         Plan::Acked(_) => unreachable!("acknowledged hops are sent as they are built"),
+        Plan::ScriptHop { .. } => unreachable!("a script's hop is sent as it is built"),
         Plan::Block { .. } => unreachable!("a blocking attempt is sent as it is built"),
         Plan::Exec(_) => return, // `advance` sends EXEC's first wave
         Plan::Split {
@@ -598,6 +601,7 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
         Plan::Exec(_) => crate::multi::fold(pending, from, results),
         Plan::Pipeline(_) => crate::node::pipeline::fold(pending, from, results),
         Plan::Watch | Plan::Refused(_) | Plan::Acked(_) => {}
+        Plan::ScriptHop { outcome } => *outcome = results.into_iter().next(),
         Plan::Block { outcome, .. } => *outcome = results.into_iter().next(),
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
@@ -678,6 +682,19 @@ pub(crate) fn advance(
         Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
         Plan::Pipeline(_) => crate::node::pipeline::advance(node, conn, pending, cx),
         Plan::Watch => Some(Reply::OK),
+        Plan::ScriptHop { outcome } => match outcome.take() {
+            Some(HopResult::Reply(reply)) => Some(reply),
+            Some(HopResult::ScriptRetry(job)) => {
+                cx.mark("script.hop_retried");
+                *pending = crate::node::script::transaction(node, *job, pending.seq);
+                schedule(node, conn, pending, cx);
+                if pending.outstanding > 0 {
+                    return None;
+                }
+                advance(node, conn, pending, cx)
+            }
+            other => unreachable!("a script hop answered {other:?}"),
+        },
         Plan::Refused(reply) | Plan::Acked(reply) => Some(std::mem::replace(reply, Reply::OK)),
         Plan::Block { .. } => unreachable!("a blocking attempt's result goes to node::blocking"),
         Plan::Batch { replies } => {

@@ -748,6 +748,14 @@ impl Node {
                         locks.push((db, argv[i].to_vec(), mode));
                     }
                 }
+                HopOp::Script { job } => {
+                    let mode = if job.read_only {
+                        LockMode::Shared
+                    } else {
+                        LockMode::Exclusive
+                    };
+                    locks.extend(job.keys.iter().map(|k| (db, k.clone(), mode)));
+                }
                 // WATCH reads whether its keys live: behind a queued transaction that writes
                 // them, or a multi-shard write would be seen whole on one shard and not yet on
                 // another, and its own write would then spoil the watch (seed 141809).
@@ -1158,6 +1166,7 @@ impl Node {
                 let mut ecx = ExecCx::new(&mut self.shard, db as usize, now_ms, cx);
                 HopResult::Reply(run(&mut ecx, &argv).into())
             }
+            HopOp::Script { job } => crate::node::script::run_hop(self, *job, now_ms, cx),
             HopOp::Fetch { keys } => HopResult::Entries(
                 keys.iter()
                     .map(|(db, k)| self.shard.db(*db as usize).peek(k, now_ms).cloned())

@@ -491,10 +491,27 @@ fn run_job(node: &mut Node, conn: &mut Conn, mut job: ScriptJob, cx: &mut Cx) ->
         .keys
         .iter()
         .all(|k| shard_of(k, node.threads) == node.thread);
+    let owner = job.keys.first().map(|k| shard_of(k, node.threads));
+    let one_other_shard = owner
+        .filter(|&o| o != node.thread && job.keys.iter().all(|k| shard_of(k, node.threads) == o));
+    if let Some(owner) = one_other_shard {
+        // Every declared key on one other shard: the script runs there, in one hop.
+        let seq = node.alloc_seq();
+        let op = HopOp::Script { job: Box::new(job) };
+        let sent = node.send_hop(conn, owner, seq, None, vec![op], cx);
+        assert!(sent.is_none(), "a hop to another thread runs there");
+        let pending = Pending {
+            seq,
+            outstanding: 1,
+            plan: Plan::ScriptHop { outcome: None },
+            tx: crate::hop::TxPhase::None,
+        };
+        return crate::coord::park_or_finish(node, conn, pending, cx);
+    }
     if local {
         let now_ms = node.shard.observe_time_ms(cx.wall_ms());
         let mut copies = Copies::new(node, now_ms, Source::Local);
-        match run_on(node, conn, &job, &mut copies, cx) {
+        match run_on(node, Some(conn), &job, &mut copies, cx) {
             Outcome::Done(reply) => {
                 store_here(node, &mut copies);
                 copies.recycle(node);
@@ -509,6 +526,31 @@ fn run_job(node: &mut Node, conn: &mut Conn, mut job: ScriptJob, cx: &mut Cx) ->
         }
     }
     start_transaction(node, conn, job, cx)
+}
+
+/// A script's hop on the shard owning its declared keys: its reply, with its changes stored
+/// here in the same step, or a retry at the coordinator when it reached beyond this shard.
+pub(crate) fn run_hop(
+    node: &mut Node,
+    mut job: ScriptJob,
+    now_ms: u64,
+    cx: &mut Cx,
+) -> crate::hop::HopResult {
+    let now_ms = node.shard.observe_time_ms(now_ms);
+    let mut copies = Copies::new(node, now_ms, Source::Local);
+    match run_on(node, None, &job, &mut copies, cx) {
+        Outcome::Done(reply) => {
+            store_here(node, &mut copies);
+            copies.recycle(node);
+            crate::hop::HopResult::Reply(reply)
+        }
+        Outcome::Abort(touched) => {
+            cx.mark("script.hop_aborted");
+            add_reached(&mut job, touched);
+            copies.recycle(node);
+            crate::hop::HopResult::ScriptRetry(Box::new(job))
+        }
+    }
 }
 
 /// Adds the keys an aborted attempt touched to those the next attempt takes.
@@ -547,7 +589,7 @@ fn start_transaction(node: &mut Node, conn: &mut Conn, job: ScriptJob, cx: &mut 
     crate::coord::park_or_finish(node, conn, pending, cx)
 }
 
-fn transaction(node: &Node, job: ScriptJob, seq: u64) -> Pending {
+pub(crate) fn transaction(node: &Node, job: ScriptJob, seq: u64) -> Pending {
     let mode = if job.read_only {
         LockMode::Shared
     } else {
@@ -616,7 +658,7 @@ pub(crate) fn run_fetched(
         copies.add(*db, key.clone(), entry.flatten());
     }
     let job_now = (**job).clone();
-    match run_on(node, conn, &job_now, &mut copies, cx) {
+    match run_on(node, Some(conn), &job_now, &mut copies, cx) {
         Outcome::Done(reply) => {
             node.shard.stats.keyspace_hits += copies.scratch.stats.keyspace_hits;
             node.shard.stats.keyspace_misses += copies.scratch.stats.keyspace_misses;
@@ -680,7 +722,7 @@ pub(crate) fn run_in_exec(
     };
     let now_ms = node.shard.observe_time_ms(cx.wall_ms());
     let mut copies = Copies::new(node, now_ms, Source::LocalHeld);
-    match run_on(node, conn, &job, &mut copies, cx) {
+    match run_on(node, Some(conn), &job, &mut copies, cx) {
         Outcome::Done(reply) => {
             store_here(node, &mut copies);
             copies.recycle(node);
@@ -709,7 +751,9 @@ fn failure(lua: &mlua::Lua, text: &str, raise: bool) -> mlua::Result<Value> {
 /// The world a run's `redis.call` reaches.
 struct CallCx<'a> {
     node: &'a mut Node,
-    conn: &'a mut Conn,
+    /// The calling connection; None when the script runs in a hop on the owning shard, where
+    /// a connection command makes it retry at the coordinator.
+    conn: Option<&'a mut Conn>,
     copies: &'a mut Copies,
     cx: &'a mut Cx,
     read_only: bool,
@@ -793,7 +837,13 @@ impl CallCx<'_> {
                 | ConnCmd::CommandList
                 | ConnCmd::CommandGetKeys
                 | ConnCmd::CommandGetKeysAndFlags),
-            ) => self.node.conn_cmd_reply(self.conn, cmd, &argv, self.cx),
+            ) => match self.conn.as_deref_mut() {
+                Some(conn) => self.node.conn_cmd_reply(conn, cmd, &argv, self.cx),
+                None => {
+                    self.aborted = true;
+                    return Err(mlua::Error::external(CallbackError::Abort));
+                }
+            },
             _ => {
                 return failure(
                     lua,
@@ -831,7 +881,7 @@ fn error_location(lua: &mlua::Lua) -> Option<(String, usize)> {
 /// Runs `job` on `copies`: the client's reply, or the keys it reached beyond them.
 fn run_on(
     node: &mut Node,
-    conn: &mut Conn,
+    conn: Option<&mut Conn>,
     job: &ScriptJob,
     copies: &mut Copies,
     cx: &mut Cx,
@@ -848,7 +898,7 @@ fn run_on(
 fn run_in_vm(
     vm: &mut Vm,
     node: &mut Node,
-    conn: &mut Conn,
+    conn: Option<&mut Conn>,
     job: &ScriptJob,
     copies: &mut Copies,
     cx: &mut Cx,

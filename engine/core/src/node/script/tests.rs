@@ -129,3 +129,31 @@ fn releasing_a_scripts_locks_early_is_caught() {
         "the planted early release went unnoticed: {sums:?} {total}"
     );
 }
+
+#[test]
+fn a_script_on_another_shard_runs_there_in_one_hop() {
+    let mut c = TestCluster::new(2);
+    let conn = c.connect(0);
+    let k = key_on(1, 2, "k");
+    let script = "return redis.call('incrby', KEYS[1], 5)";
+    c.cmd_text(conn, &["SCRIPT", "LOAD", script]);
+    let hops = c.node(0).counters.hops_sent;
+    assert_eq!(c.cmd_text(conn, &["EVAL", script, "1", &k]), ":5\r\n");
+    assert_eq!(
+        c.node(0).counters.hops_sent,
+        hops + 1,
+        "one hop, there and back"
+    );
+    // Reaching this thread's shard from there: the hop retries as a transaction.
+    let here = key_on(0, 2, "h");
+    let reaching = "redis.call('set', ARGV[1], 'x') return redis.call('incr', KEYS[1])";
+    assert_eq!(
+        c.cmd_text(conn, &["EVAL", reaching, "1", &k, &here]),
+        ":6\r\n"
+    );
+    assert_eq!(c.cmd_text(conn, &["GET", &here]), "$1\r\nx\r\n");
+    // A connection command from there retries at the coordinator too.
+    let ping = "redis.call('incr', KEYS[1]) return redis.call('ping')";
+    assert_eq!(c.cmd_text(conn, &["EVAL", ping, "1", &k]), "+PONG\r\n");
+    assert_eq!(c.cmd_text(conn, &["GET", &k]), "$1\r\n7\r\n");
+}
