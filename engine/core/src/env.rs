@@ -77,10 +77,14 @@ pub enum Plant {
     /// A snapshot does not keep a key's cut value before a write changes it ahead of the walk:
     /// the file holds the later value, a state the node never held at the cut.
     SnapshotSkipsKeep = 17,
+    /// A script run as a transaction releases its intents once its copies are fetched, and
+    /// stores its changes afterwards as plain writes: another client's write in between is
+    /// lost, and a reader can see one shard's half of the script.
+    ScriptReleasesEarly = 18,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 18] = [
+    pub const ALL: [Plant; 19] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -99,6 +103,7 @@ impl Plant {
         Plant::XreadgroupRedeliversNew,
         Plant::PipelineLocalFirst,
         Plant::SnapshotSkipsKeep,
+        Plant::ScriptReleasesEarly,
     ];
 
     pub fn name(self) -> &'static str {
@@ -121,6 +126,7 @@ impl Plant {
             Plant::XreadgroupRedeliversNew => "xreadgroup-redelivers-new",
             Plant::PipelineLocalFirst => "pipeline-local-first",
             Plant::SnapshotSkipsKeep => "snapshot-skips-keep",
+            Plant::ScriptReleasesEarly => "script-releases-locks-early",
         }
     }
 

@@ -39,8 +39,14 @@ impl TestCluster {
     }
 
     pub fn with_config(threads: u16, config: Config) -> TestCluster {
+        TestCluster::with_plants(threads, config, &[])
+    }
+
+    /// A cluster whose engines carry planted bugs: tests that show a check catches them.
+    pub fn with_plants(threads: u16, config: Config, plants: &[crate::env::Plant]) -> TestCluster {
         let options = CxOptions {
             verify: true,
+            plants: plants.iter().fold(0, |bits, &p| bits | (1u64 << p as u8)),
             ..CxOptions::default()
         };
         let mut cluster = TestCluster {
@@ -130,6 +136,34 @@ impl TestCluster {
         ));
         self.run();
         self.take_output(conn)
+    }
+
+    /// Queues raw bytes for the connection without running anything: several clients' requests
+    /// queued this way interleave message by message when `run_queued` runs them.
+    pub fn queue_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
+        let thread = self.conn_thread[&conn];
+        let msg = Msg::ConnData {
+            conn,
+            bytes: bytes.to_vec(),
+        };
+        self.queue.push_back((thread, msg));
+    }
+
+    /// Runs everything queued until quiet.
+    pub fn run_queued(&mut self) {
+        self.run();
+    }
+
+    /// Delivers the next queued message only; false when nothing was queued.
+    pub fn step(&mut self) -> bool {
+        let Some((thread, msg)) = self.queue.pop_front() else {
+            return false;
+        };
+        let t = thread.0 as usize;
+        self.cxs[t].set_time(self.now_mono_us, self.wall_us);
+        self.nodes[t].on_msg(msg, &mut self.cxs[t]);
+        self.route(thread);
+        true
     }
 
     /// Runs one command given as arguments; returns the raw reply bytes.

@@ -456,6 +456,30 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ("del", args(&[key("key", 0).multiple()])),
     ("dump", args(&[key("key", 0)])),
     ("echo", args(&[string("message")])),
+    ("eval", args(&[
+        string("script"),
+        integer("numkeys"),
+        key("key", 0).optional().multiple(),
+        string("arg").optional().multiple(),
+    ])),
+    ("eval_ro", args(&[
+        string("script"),
+        integer("numkeys"),
+        key("key", 0).optional().multiple(),
+        string("arg").optional().multiple(),
+    ])),
+    ("evalsha", args(&[
+        string("sha1"),
+        integer("numkeys"),
+        key("key", 0).optional().multiple(),
+        string("arg").optional().multiple(),
+    ])),
+    ("evalsha_ro", args(&[
+        string("sha1"),
+        integer("numkeys"),
+        key("key", 0).optional().multiple(),
+        string("arg").optional().multiple(),
+    ])),
     ("exists", args(&[key("key", 0).multiple()]).history(&[
         ("3.0.3", "Accepts multiple `key` arguments."),
     ])),
@@ -920,6 +944,16 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         ("6.0.0", "Added the `TYPE` subcommand."),
     ])),
     ("scard", args(&[key("key", 0)])),
+    ("script|exists", args(&[string("sha1").multiple()])),
+    ("script|flush", args(&[
+        oneof("async", &[
+            pure_token("async", "ASYNC"),
+            pure_token("sync", "SYNC"),
+        ]).since("6.2.0").optional(),
+    ]).history(&[
+        ("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers."),
+    ])),
+    ("script|load", args(&[string("script")])),
     ("sdiff", args(&[key("key", 0).multiple()])),
     ("sdiffstore", args(&[key("destination", 0), key("key", 1).multiple()])),
     ("select", args(&[integer("index")])),

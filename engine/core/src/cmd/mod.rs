@@ -17,6 +17,7 @@ pub mod names;
 
 // The families keep their short paths (`cmd::strings`, `cmd::hash`…).
 pub use family::pubsub;
+pub use family::scripting;
 pub use family::stream;
 pub use family::{bitmap, hll};
 pub use family::{
@@ -518,6 +519,8 @@ pub enum ConnCmd {
     PfSelfTest,
     XGroupHelp,
     XInfoHelp,
+    /// EVAL, EVALSHA, SCRIPT…: run by `node::script`.
+    Script(scripting::ScriptCmd),
 }
 
 /// Coordinated across every shard (or node-wide state) by the node.
@@ -882,7 +885,7 @@ pub(crate) fn info_line(spec: &CommandSpec, type_category: &str) -> String {
 }
 
 /// Every family's rows.
-pub fn families() -> [&'static [CommandSpec]; 16] {
+pub fn families() -> [&'static [CommandSpec]; 17] {
     [
         strings::SPECS,
         hash::SPECS,
@@ -900,6 +903,7 @@ pub fn families() -> [&'static [CommandSpec]; 16] {
         family::dump::SPECS,
         geo::SPECS,
         sort::SPECS,
+        scripting::SPECS,
     ]
 }
 
@@ -1077,12 +1081,14 @@ mod tests {
                 );
             }
             // WATCH names keys but runs at the connection (it registers them on their shards);
-            // shard channels carry Redis's not_key specs but no shard holds them.
+            // so do scripts (`node::script` takes their keys); shard channels carry Redis's
+            // not_key specs but no shard holds them.
             let keyed = matches!(
                 spec.exec,
                 Exec::Shard { .. } | Exec::Multi(transactions::MultiCmd::Watch)
-            ) || spec.keys.iter().all(|k| k.flags & keyflag::NOT_KEY != 0)
-                && !spec.keys.is_empty();
+            ) || matches!(spec.exec, Exec::Conn(ConnCmd::Script(cmd)) if cmd.runs_script())
+                || spec.keys.iter().all(|k| k.flags & keyflag::NOT_KEY != 0)
+                    && !spec.keys.is_empty();
             assert_eq!(
                 keyed,
                 !spec.keys.is_empty(),

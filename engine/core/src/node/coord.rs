@@ -129,6 +129,8 @@ fn needs_memory(plan: &Plan) -> bool {
         | Plan::Pipeline(_)
         | Plan::Watch
         | Plan::Refused(_)
+        | Plan::Acked(_)
+        | Plan::ScriptHop { .. }
         | Plan::Node { .. }
         | Plan::Block { .. } => false,
     }
@@ -156,6 +158,8 @@ fn incoming_bytes(plan: &Plan, shard: ThreadId) -> u64 {
         | Plan::Pipeline(_)
         | Plan::Watch
         | Plan::Refused(_)
+        | Plan::Acked(_)
+        | Plan::ScriptHop { .. }
         | Plan::Node { .. }
         | Plan::Block { .. } => 0,
     }
@@ -285,6 +289,8 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
         Plan::Pipeline(_) => unreachable!("launched above"),
         Plan::Watch => unreachable!("watches are sent as they are built"),
         Plan::Refused(_) => unreachable!("a refused plan launches nothing"),
+        Plan::Acked(_) => unreachable!("acknowledged hops are sent as they are built"),
+        Plan::ScriptHop { .. } => unreachable!("a script's hop is sent as it is built"),
         Plan::Block { .. } => unreachable!("a blocking attempt is sent as it is built"),
         Plan::Exec(_) => return, // `advance` sends EXEC's first wave
         Plan::Split {
@@ -303,9 +309,13 @@ fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &mut Cx) {
             }
         }
         Plan::Gather(state) => {
+            // The planted bug concludes a script's transaction at its fetches.
+            let early =
+                state.script.is_some() && cx.planted(crate::env::Plant::ScriptReleasesEarly);
             for (owner, members) in &state.parts {
                 let keys = members.iter().map(|&n| state.keys[n].clone()).collect();
-                sends.push((*owner, vec![HopOp::Fetch { keys }], first_of_two));
+                let tx = if early { last_hop } else { first_of_two };
+                sends.push((*owner, vec![HopOp::Fetch { keys }], tx));
             }
         }
         Plan::Node { op, targets, .. } => {
@@ -477,6 +487,7 @@ pub(crate) fn start_gather(
         reply: None,
         blocking,
         patterns: PatternFetch::Done,
+        script: None,
     };
     let mut pending = pending_tx(node, Plan::Gather(Box::new(state)), locks);
     schedule(node, conn, &mut pending, cx);
@@ -543,6 +554,7 @@ pub(crate) fn start_pattern_gather(
         reply: None,
         blocking: None,
         patterns: PatternFetch::Pending,
+        script: None,
     };
     let locks = lock_everything(node);
     let mut pending = pending_tx(node, Plan::Gather(Box::new(state)), locks);
@@ -667,7 +679,7 @@ pub(crate) fn run_fn_on_copies(
 }
 
 /// Equal value and deadline (access times do not count).
-fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
+pub(crate) fn same_data(a: Option<&Entry>, b: Option<&Entry>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => a.value() == b.value() && a.expire_at_ms() == b.expire_at_ms(),
@@ -727,7 +739,8 @@ pub(crate) fn fold_results(pending: &mut Pending, from: ThreadId, results: Vec<H
     match &mut pending.plan {
         Plan::Exec(_) => crate::multi::fold(pending, from, results),
         Plan::Pipeline(_) => crate::node::pipeline::fold(pending, from, results),
-        Plan::Watch | Plan::Refused(_) => {}
+        Plan::Watch | Plan::Refused(_) | Plan::Acked(_) => {}
+        Plan::ScriptHop { outcome } => *outcome = results.into_iter().next(),
         Plan::Block { outcome, .. } => *outcome = results.into_iter().next(),
         Plan::Batch { replies } => {
             replies.extend(results.into_iter().map(|r| match r {
@@ -808,7 +821,20 @@ pub(crate) fn advance(
         Plan::Exec(_) => crate::multi::advance_exec(node, conn, pending, cx),
         Plan::Pipeline(_) => crate::node::pipeline::advance(node, conn, pending, cx),
         Plan::Watch => Some(Reply::OK),
-        Plan::Refused(reply) => Some(std::mem::replace(reply, Reply::OK)),
+        Plan::ScriptHop { outcome } => match outcome.take() {
+            Some(HopResult::Reply(reply)) => Some(reply),
+            Some(HopResult::ScriptRetry(job)) => {
+                cx.mark("script.hop_retried");
+                *pending = crate::node::script::transaction(node, *job, pending.seq);
+                schedule(node, conn, pending, cx);
+                if pending.outstanding > 0 {
+                    return None;
+                }
+                advance(node, conn, pending, cx)
+            }
+            other => unreachable!("a script hop answered {other:?}"),
+        },
+        Plan::Refused(reply) | Plan::Acked(reply) => Some(std::mem::replace(reply, Reply::OK)),
         Plan::Block { .. } => unreachable!("a blocking attempt's result goes to node::blocking"),
         Plan::Batch { replies } => {
             let last = replies.pop();
@@ -854,6 +880,26 @@ fn advance_gather(
         unreachable!("gather plan")
     };
     if let Some(reply) = state.reply.take() {
+        if let Some(job) = state
+            .script
+            .as_mut()
+            .filter(|job| job.attempts > 0 && job.restart)
+        {
+            // The script reached keys beyond its copies: it runs again, those keys among them.
+            job.restart = false;
+            let job = (**job).clone();
+            match crate::node::script::restart(node, job, pending.seq) {
+                Ok(next) => {
+                    *pending = next;
+                    schedule(node, conn, pending, cx);
+                    if pending.outstanding > 0 {
+                        return None;
+                    }
+                    return advance(node, conn, pending, cx);
+                }
+                Err(reply) => return Some(reply),
+            }
+        }
         return Some(reply);
     }
     if state.patterns == PatternFetch::Pending {
@@ -869,23 +915,35 @@ fn advance_gather(
         TxPhase::Running { shards, now_ms, .. } => (shards.clone(), *now_ms),
         TxPhase::None | TxPhase::Scheduling { .. } => unreachable!("gathers run as transactions"),
     };
-    let fetched = std::mem::take(&mut state.fetched);
-    let (reply, changed) = match state.blocking.as_mut() {
-        Some(blocked) => {
-            let attempt = |ecx: &mut ExecCx| crate::node::blocking::attempt(ecx, blocked);
-            let (db, spec) = (conn.db, state.spec);
-            run_fn_on_copies(node, db, spec, attempt, &state.keys, &fetched, now_ms, cx)
+    let (reply, changed) = if state.script.is_some() {
+        match crate::node::script::run_fetched(node, conn, state, now_ms, cx) {
+            Ok(done) => done,
+            Err(mut job) => {
+                // Concluded unchanged everywhere; `restart` follows once the stores are back.
+                job.restart = true;
+                state.script = Some(job);
+                (Reply::Nil, Vec::new())
+            }
         }
-        None => run_on_copies(
-            node,
-            conn.db,
-            state.spec,
-            &state.argv,
-            &state.keys,
-            &fetched,
-            now_ms,
-            cx,
-        ),
+    } else {
+        let fetched = std::mem::take(&mut state.fetched);
+        match state.blocking.as_mut() {
+            Some(blocked) => {
+                let attempt = |ecx: &mut ExecCx| crate::node::blocking::attempt(ecx, blocked);
+                let (db, spec) = (conn.db, state.spec);
+                run_fn_on_copies(node, db, spec, attempt, &state.keys, &fetched, now_ms, cx)
+            }
+            None => run_on_copies(
+                node,
+                conn.db,
+                state.spec,
+                &state.argv,
+                &state.keys,
+                &fetched,
+                now_ms,
+                cx,
+            ),
+        }
     };
     let mut stores: Vec<(ThreadId, Vec<EntryChange>)> =
         shards.into_iter().map(|s| (s, Vec::new())).collect();
@@ -898,7 +956,8 @@ fn advance_gather(
         store.1.push(change);
     }
     state.reply = Some(reply);
-    let tx = tx_hop(pending, true);
+    let early = state.script.is_some() && cx.planted(crate::env::Plant::ScriptReleasesEarly);
+    let tx = if early { None } else { tx_hop(pending, true) };
     for (owner, entries) in stores {
         match node.send_hop(
             conn,
@@ -908,9 +967,16 @@ fn advance_gather(
             vec![HopOp::Store { entries }],
             cx,
         ) {
+            Some(_) if early => {} // a plain store ran here at once
             Some(_) => unreachable!("transaction hops travel as messages"),
             None => pending.outstanding += 1,
         }
+    }
+    if pending.outstanding == 0 {
+        let Plan::Gather(state) = &mut pending.plan else {
+            unreachable!("gather plan")
+        };
+        return state.reply.take();
     }
     None
 }
@@ -1195,6 +1261,14 @@ pub(crate) fn run_node_op(
         NodeOp::SnapshotCut { job } => {
             let accepted = crate::node::persist::cut(node, job, now_ms, cx);
             NodeResult::Count(u64::from(accepted))
+        }
+        NodeOp::ScriptLoad { sha, body } => {
+            node.scripting.remember(sha, body);
+            NodeResult::Done
+        }
+        NodeOp::ScriptFlush => {
+            node.scripting.flush();
+            NodeResult::Done
         }
     }
 }

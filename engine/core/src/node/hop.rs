@@ -61,6 +61,11 @@ pub enum HopOp {
         argv: Argv,
         admit: bool,
     },
+    /// A script whose declared keys all live on this shard: it runs here, in this one hop
+    /// (`node::script`).
+    Script {
+        job: Box<crate::node::script::ScriptJob>,
+    },
     /// Copies of the live entries under (database, key) pairs (None where absent).
     Fetch { keys: Vec<(u16, Vec<u8>)> },
     /// Replace (Some) or delete (None) the entries under (database, key) pairs.
@@ -142,6 +147,10 @@ pub enum HopResult {
     KeyReady,
     /// The answer to `Unblock`: true when the waiter was withdrawn unserved.
     Unblocked(bool),
+    /// A script reached beyond what this shard could lend it (another shard's key, a key behind
+    /// a transaction's intents): nothing of it counts, and the coordinator runs it as a
+    /// transaction over the keys it touched.
+    ScriptRetry(Box<crate::node::script::ScriptJob>),
     /// A hop that `schedules` itself was refused here (a conflicting higher txid is queued):
     /// nothing ran, and its ops come back for the retry.
     Declined(Vec<HopOp>),
@@ -234,6 +243,13 @@ pub enum NodeOp {
     },
     /// PUBSUB NUMPAT: this thread's patterns (distinct across threads only by name).
     PubSubPatterns,
+    /// A script body loaded on another thread joins this thread's cache.
+    ScriptLoad {
+        sha: String,
+        body: Vec<u8>,
+    },
+    /// SCRIPT FLUSH on another thread.
+    ScriptFlush,
 }
 
 #[derive(Debug)]
@@ -328,6 +344,11 @@ pub enum Plan {
     Watch,
     /// Refused before it ran (a transaction over memory): the reply, once nothing is pending.
     Refused(Reply),
+    /// A script sent to the one shard owning its keys: its reply, or a retry as a transaction.
+    ScriptHop { outcome: Option<HopResult> },
+    /// Hops whose results only acknowledge (SCRIPT LOAD on every thread): the reply, once
+    /// every one came back.
+    Acked(Reply),
     /// A blocking command's attempt on the one shard owning its keys: it answers or blocks.
     Block {
         blocked: Box<crate::node::blocking::Blocked>,
@@ -358,6 +379,8 @@ pub struct GatherState {
     pub blocking: Option<Box<crate::node::blocking::Blocked>>,
     /// Whether the keys its patterns name still have to be fetched (`Merge::Patterns`).
     pub patterns: PatternFetch,
+    /// A script run on the copies (`node::script`) instead of `spec`.
+    pub script: Option<Box<crate::node::script::ScriptJob>>,
 }
 
 /// A pattern-reading command's second fetch (`Merge::Patterns`).

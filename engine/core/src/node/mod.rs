@@ -20,6 +20,7 @@ pub mod multi;
 pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
+pub mod script;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -97,6 +98,8 @@ pub struct Node {
     /// Clients blocked on this shard's keys (BLPOP…).
     pub(crate) waiters: blocking::Waiters,
     pub(crate) persist: persist::Persistence,
+    /// This thread's Lua state and script cache (`script`).
+    pub(crate) scripting: script::Scripting,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
     /// is done, as Redis answers unblocked clients after the command that served them.
     pub(crate) deliveries: std::collections::VecDeque<HopDone>,
@@ -141,6 +144,7 @@ impl Node {
             pubsub: pubsub::Registry::default(),
             waiters: blocking::Waiters::default(),
             persist: persist::Persistence::new(),
+            scripting: script::Scripting::default(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
@@ -582,6 +586,9 @@ impl Node {
                 let cmd = crate::cmd::NodeCmd::DebugDigest;
                 self.start_node_cmd(conn, cmd, std::mem::take(argv), cx)
             }
+            Exec::Conn(crate::cmd::ConnCmd::Script(cmd)) => {
+                script::start(self, conn, cmd, std::mem::take(argv), cx)
+            }
             Exec::Conn(cmd) => self.run_conn_cmd(conn, cmd, argv, cx),
             Exec::Node(cmd @ (crate::cmd::NodeCmd::Publish | crate::cmd::NodeCmd::SPublish)) => {
                 pubsub::start_publish(self, conn, cmd, std::mem::take(argv), cx)
@@ -774,6 +781,14 @@ impl Node {
                     for i in spec.key_indexes(argv) {
                         locks.push((db, argv[i].to_vec(), mode));
                     }
+                }
+                HopOp::Script { job } => {
+                    let mode = if job.read_only {
+                        LockMode::Shared
+                    } else {
+                        LockMode::Exclusive
+                    };
+                    locks.extend(job.keys.iter().map(|k| (db, k.clone(), mode)));
                 }
                 // WATCH reads whether its keys live: behind a queued transaction that writes
                 // them, or a multi-shard write would be seen whole on one shard and not yet on
@@ -1196,6 +1211,7 @@ impl Node {
                 let mut ecx = ExecCx::new(&mut self.shard, db as usize, now_ms, cx);
                 HopResult::Reply(run(&mut ecx, &argv).into())
             }
+            HopOp::Script { job } => crate::node::script::run_hop(self, *job, now_ms, cx),
             HopOp::Fetch { keys } => HopResult::Entries(
                 keys.iter()
                     .map(|(db, k)| self.shard.db(*db as usize).peek(k, now_ms).cloned())

@@ -410,7 +410,7 @@ fn start_exec(
         || shards.len() > 1
         || cmds
             .iter()
-            .any(|c| matches!(c.step, Step::Copies | Step::Node(_)));
+            .any(|c| matches!(c.step, Step::Copies | Step::Node(_)) || is_script(c.spec));
     let state = ExecState {
         replies: vec![None; cmds.len()],
         cmds,
@@ -461,11 +461,12 @@ fn exec_locks(
     state: &ExecState,
     watched: &[(u16, Vec<u8>)],
 ) -> Vec<(ThreadId, LockSet)> {
-    // A node-wide command, or one reading keys named by patterns, locks every key.
+    // A node-wide command, one reading keys named by patterns, or a script (which may reach
+    // any key) locks every key.
     let everything = |c: &QueuedCmd| match c.step {
         Step::Node(_) => true,
-        Step::Copies => coord::reads_pattern_keys(node, c.spec, &c.argv),
-        Step::OneShard(_) | Step::AtConn => false,
+        Step::Copies => coord::reads_pattern_keys(node, c.spec, &c.argv) || is_script(c.spec),
+        Step::OneShard(_) | Step::AtConn => is_script(c.spec),
     };
     if state.cmds.iter().any(everything) {
         return coord::lock_everything(node);
@@ -485,6 +486,10 @@ fn exec_locks(
         .into_iter()
         .map(|(t, keys)| (t, LockSet::Keys(keys)))
         .collect()
+}
+
+fn is_script(spec: &CommandSpec) -> bool {
+    matches!(spec.exec, Exec::Conn(ConnCmd::Script(_)))
 }
 
 fn tx_shards(pending: &Pending) -> Vec<ThreadId> {
@@ -881,6 +886,9 @@ fn fetch_pattern_copies(
 /// at once (the body is atomic; no time passes inside it).
 fn run_at_conn(node: &mut Node, conn: &mut Conn, c: &QueuedCmd, cx: &mut Cx) -> Reply {
     let cmd = match c.spec.exec {
+        Exec::Conn(ConnCmd::Script(script)) => {
+            return crate::node::script::run_in_exec(node, conn, script, &c.argv, cx)
+        }
         Exec::Conn(cmd) => cmd,
         Exec::Container => cmd::server::bare_container_cmd(c.spec),
         Exec::Multi(MultiCmd::Unwatch) => return Reply::OK,

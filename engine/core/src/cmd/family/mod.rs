@@ -14,6 +14,7 @@ pub mod list;
 pub mod memory;
 pub mod object;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;

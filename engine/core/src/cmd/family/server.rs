@@ -493,6 +493,7 @@ pub fn container_name(spec: &CommandSpec) -> &'static str {
         "debug" => "DEBUG",
         "memory" => "MEMORY",
         "pubsub" => "PUBSUB",
+        "script" => "SCRIPT",
         "xgroup" => "XGROUP",
         "xinfo" => "XINFO",
         _ => "HELP",

@@ -160,6 +160,7 @@ fn run_conn_cmd_inner(
         ConnCmd::ObjectHelp => crate::cmd::object::help(),
         ConnCmd::XGroupHelp => crate::cmd::stream::xgroup_help(),
         ConnCmd::XInfoHelp => crate::cmd::stream::xinfo_help(),
+        ConnCmd::Script(_) => unreachable!("node::script runs the scripting rows"),
         ConnCmd::MemoryHelp => crate::cmd::memory::help(),
         ConnCmd::PfSelfTest => {
             let sparse_max_bytes = ccx.config.hll_sparse_max_bytes;
