@@ -1024,11 +1024,16 @@ pub enum Targets {
 
 /// A node-wide command's op and the threads it goes to, or its reply when it needs none.
 pub(crate) fn plan_node(
-    node: &Node,
+    node: &mut Node,
     conn: &Conn,
     cmd: NodeCmd,
     argv: &Argv,
 ) -> Result<(NodeOp, Vec<ThreadId>), Reply> {
+    if let NodeCmd::Save | NodeCmd::BgSave = cmd {
+        // A new save job on this thread, then its cut on every shard.
+        let op = crate::node::persist::plan_save(node, cmd, argv)?;
+        return Ok((op, (0..node.threads).map(ThreadId).collect()));
+    }
     let planned = match cmd {
         NodeCmd::DbSize
         | NodeCmd::Keys
@@ -1059,7 +1064,7 @@ pub(crate) fn plan_node(
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv, conn.id),
         NodeCmd::DebugDigest => crate::node::commands::digest::plan_node_cmd(argv, conn.db),
-        NodeCmd::Save | NodeCmd::BgSave => unreachable!("planned by start_node_cmd"),
+        NodeCmd::Save | NodeCmd::BgSave => unreachable!("planned above"),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -1080,18 +1085,6 @@ pub(crate) fn start_node_cmd(
     argv: Argv,
     cx: &mut Cx,
 ) -> Flow {
-    if let NodeCmd::Save | NodeCmd::BgSave = cmd {
-        return match crate::node::persist::plan_save(node, cmd, &argv) {
-            Ok(op) => {
-                let targets = (0..node.threads).map(ThreadId).collect();
-                start_node_op(node, conn, cmd, argv, op, targets, cx)
-            }
-            Err(reply) => {
-                conn.encode(&reply);
-                Flow::Next
-            }
-        };
-    }
     let (op, targets) = match plan_node(node, conn, cmd, &argv) {
         Ok(planned) => planned,
         Err(reply) => {

@@ -296,6 +296,19 @@ fn classify(node: &Node, spec: &CommandSpec, argv: &Argv) -> Step {
             }
         }
         Exec::Node(cmd) => Step::Node(cmd),
+        // A script whose declared keys all live on one shard runs there, in the body's batch
+        // (the body locks everything); others run at the connection.
+        Exec::Conn(ConnCmd::Script(cmd)) if cmd.runs_script() => {
+            let keys = spec.key_indexes(argv);
+            let owners: Vec<ThreadId> = keys
+                .iter()
+                .map(|&i| shard_of(&argv[i], node.threads))
+                .collect();
+            match owners.first() {
+                Some(&owner) if owners.iter().all(|&o| o == owner) => Step::OneShard(owner),
+                _ => Step::AtConn,
+            }
+        }
         Exec::Conn(cmd::ConnCmd::DebugSleep)
             if crate::node::commands::digest::is_digest_subcommand(argv) =>
         {
@@ -540,8 +553,14 @@ pub(crate) fn fold(pending: &mut Pending, from: ThreadId, results: Vec<HopResult
             // A shard in no part sent an empty concluding hop's answer.
             if let Some((_, positions)) = parts.iter().find(|(t, _)| *t == from) {
                 for (&at, result) in positions.iter().zip(results) {
-                    let HopResult::Reply(reply) = result else {
-                        unreachable!("batch result")
+                    let reply = match result {
+                        HopResult::Reply(reply) => reply,
+                        // A script that reached beyond its shard's keys inside the body.
+                        HopResult::ScriptRetry(job) => Reply::Error(CmdError::Relayed(format!(
+                            "ERR a script inside MULTI reached a key of another thread script: {}",
+                            job.sha
+                        ))),
+                        other => unreachable!("batch result {other:?}"),
                     };
                     state.replies[at] = Some(reply);
                 }
@@ -746,25 +765,39 @@ fn send_batch(node: &mut Node, conn: &mut Conn, pending: &mut Pending, in_tx: bo
         if c.db != db {
             break;
         }
+        let (spec, argv) = (c.spec, c.argv.clone());
+        let op = match spec.exec {
+            // A script runs on its keys' shard as the hop it would be outside MULTI.
+            Exec::Conn(ConnCmd::Script(cmd)) => {
+                let saved_db = std::mem::replace(&mut conn.db, db);
+                let job = crate::node::script::job_of(node, conn, cmd, &argv, cx);
+                conn.db = saved_db;
+                match job {
+                    Ok(mut job) => {
+                        job.in_exec = true;
+                        HopOp::Script { job: Box::new(job) }
+                    }
+                    Err(reply) => {
+                        state.replies[state.next] = Some(reply);
+                        state.next += 1;
+                        continue;
+                    }
+                }
+            }
+            _ => HopOp::Run {
+                spec,
+                argv,
+                admit: false,
+            },
+        };
         match parts.iter().position(|(t, _)| *t == owner) {
             Some(i) => {
                 parts[i].1.push(state.next);
-                ops[i].1.push(HopOp::Run {
-                    spec: c.spec,
-                    argv: c.argv.clone(),
-                    admit: false,
-                });
+                ops[i].1.push(op);
             }
             None => {
                 parts.push((owner, vec![state.next]));
-                ops.push((
-                    owner,
-                    vec![HopOp::Run {
-                        spec: c.spec,
-                        argv: c.argv.clone(),
-                        admit: false,
-                    }],
-                ));
+                ops.push((owner, vec![op]));
             }
         }
         state.next += 1;

@@ -696,6 +696,29 @@ mod tests {
         }
     }
 
+    /// BGSAVE inside MULTI cuts at its place in the body: what the body wrote before it is in
+    /// the file, what it writes after is not, as Redis's fork at that point.
+    #[test]
+    fn bgsave_inside_exec_cuts_at_its_place_in_the_body() {
+        for threads in [1, 3] {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            c.cmd(conn, &["MULTI"]);
+            c.cmd(conn, &["SET", "a", "before"]);
+            c.cmd(conn, &["BGSAVE"]);
+            c.cmd(conn, &["SET", "a", "after"]);
+            c.cmd(conn, &["SET", "b", "after"]);
+            assert_eq!(
+                c.cmd_text(conn, &["EXEC"]),
+                "*4\r\n+OK\r\n+Background saving started\r\n+OK\r\n+OK\r\n"
+            );
+            c.advance_ms(10);
+            let saved = strings_in(c.disk.contents("dump.rdb").expect("a dump"));
+            assert_eq!(saved.len(), 1, "{threads} threads");
+            assert_eq!(saved[&(0, b"a".to_vec())], b"before");
+        }
+    }
+
     /// A second save while one runs is refused with Redis's error; a disk error fails the save
     /// (SAVE answers -ERR, INFO says err) and leaves no temporary file.
     #[test]

@@ -405,8 +405,7 @@ pub const SPECS: &[CommandSpec] = &[
     node(
         "bgsave",
         -1,
-        // Not inside MULTI here (Redis allows it there): the save starts at the command.
-        SAVE_FLAGS | flag::NO_MULTI,
+        SAVE_FLAGS,
         SAVE_ACL,
         NodeCmd::BgSave,
         docs(

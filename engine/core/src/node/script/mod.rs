@@ -147,6 +147,9 @@ pub struct ScriptJob {
     pub attempts: usize,
     /// The last attempt aborted: the next starts once its transaction concluded.
     pub restart: bool,
+    /// It runs in a hop of an EXEC body, whose transaction holds every key of the shard: the
+    /// shard's keys are its to use even though intents cover them.
+    pub in_exec: bool,
 }
 
 /// Where a run's copies come from.
@@ -417,7 +420,7 @@ fn with_vm<R>(node: &mut Node, f: impl FnOnce(&mut Vm) -> R) -> R {
 }
 
 /// EVAL*'s arguments as a job, or the reply that refuses them.
-fn job_of(
+pub(crate) fn job_of(
     node: &mut Node,
     conn: &mut Conn,
     cmd: ScriptCmd,
@@ -480,6 +483,7 @@ fn job_of(
         db: conn.db,
         reached: Vec::new(),
         attempts: 0,
+        in_exec: false,
         restart: false,
     })
 }
@@ -537,7 +541,12 @@ pub(crate) fn run_hop(
     cx: &mut Cx,
 ) -> crate::hop::HopResult {
     let now_ms = node.shard.observe_time_ms(now_ms);
-    let mut copies = Copies::new(node, now_ms, Source::Local);
+    let source = if job.in_exec {
+        Source::LocalHeld
+    } else {
+        Source::Local
+    };
+    let mut copies = Copies::new(node, now_ms, source);
     match run_on(node, None, &job, &mut copies, cx) {
         Outcome::Done(reply) => {
             store_here(node, &mut copies);

@@ -157,3 +157,41 @@ fn a_script_on_another_shard_runs_there_in_one_hop() {
     assert_eq!(c.cmd_text(conn, &["EVAL", ping, "1", &k]), "+PONG\r\n");
     assert_eq!(c.cmd_text(conn, &["GET", &k]), "$1\r\n7\r\n");
 }
+
+/// Inside MULTI/EXEC a script whose declared keys live on one shard runs there, in the body's
+/// batch, whichever thread the client is on; one that reaches beyond that shard answers an
+/// error in its slot, and the rest of the body still runs.
+#[test]
+fn scripts_inside_exec_run_on_their_keys_shard() {
+    let mut c = TestCluster::new(3);
+    let conn = c.connect(0);
+    let (k1, k2) = (key_on(1, 3, "a"), key_on(2, 3, "b"));
+    let incr = "return redis.call('incr', KEYS[1])";
+    c.cmd(conn, &["SET", &k2, "41"]);
+    c.cmd(conn, &["MULTI"]);
+    c.cmd(conn, &["EVAL", incr, "1", &k1]);
+    c.cmd(conn, &["EVAL", incr, "1", &k2]);
+    c.cmd(
+        conn,
+        &["EVAL", "return redis.call('get', ARGV[1])", "1", &k1, &k2],
+    );
+    c.cmd(
+        conn,
+        &[
+            "EVALSHA",
+            "0000000000000000000000000000000000000000",
+            "1",
+            &k1,
+        ],
+    );
+    let exec = c.cmd_text(conn, &["EXEC"]);
+    assert!(
+        exec.starts_with("*4\r\n:1\r\n:42\r\n-ERR a script inside MULTI reached"),
+        "{exec}"
+    );
+    assert!(
+        exec.ends_with("-NOSCRIPT No matching script. Please use EVAL.\r\n"),
+        "{exec}"
+    );
+    assert_eq!(c.cmd_text(conn, &["GET", &k1]), "$1\r\n1\r\n");
+}
