@@ -673,7 +673,24 @@ pub(crate) fn advance_exec(
         let at = state.next;
         match state.cmds[at].step {
             Step::AtConn => {
-                let reply = run_at_conn(node, conn, &state.cmds[at], cx);
+                let c = &state.cmds[at];
+                let reply = match c.spec.exec {
+                    Exec::Conn(ConnCmd::Script(script)) => {
+                        let (argv, saved_db) = (c.argv.clone(), conn.db);
+                        conn.db = c.db;
+                        let ran = crate::node::script::run_in_exec(node, conn, script, &argv, cx);
+                        conn.db = saved_db;
+                        match ran {
+                            Ok(reply) => reply,
+                            Err(owner) => {
+                                // It reached another shard's keys: it runs there instead.
+                                exec_state(pending).cmds[at].step = Step::OneShard(owner);
+                                continue;
+                            }
+                        }
+                    }
+                    _ => run_at_conn(node, conn, c, cx),
+                };
                 let state = exec_state(pending);
                 state.replies[at] = Some(reply);
                 state.next += 1;
@@ -919,9 +936,7 @@ fn fetch_pattern_copies(
 /// at once (the body is atomic; no time passes inside it).
 fn run_at_conn(node: &mut Node, conn: &mut Conn, c: &QueuedCmd, cx: &mut Cx) -> Reply {
     let cmd = match c.spec.exec {
-        Exec::Conn(ConnCmd::Script(script)) => {
-            return crate::node::script::run_in_exec(node, conn, script, &c.argv, cx)
-        }
+        Exec::Conn(ConnCmd::Script(_)) => unreachable!("scripts run in advance_exec"),
         Exec::Conn(cmd) => cmd,
         Exec::Container => cmd::server::bare_container_cmd(c.spec),
         Exec::Multi(MultiCmd::Unwatch) => return Reply::OK,

@@ -700,26 +700,28 @@ pub(crate) fn restart(node: &mut Node, job: ScriptJob, seq: u64) -> Result<Pendi
 }
 
 /// Inside EXEC, whose intents cover every key of the node: the script runs on this shard's
-/// keys; a key of another shard answers an error.
+/// keys. When it reached keys of one other shard instead (it declared none there), that
+/// shard is the answer (`Err`): the body runs it there (nothing it did here was kept); keys of
+/// several other shards answer an error.
 pub(crate) fn run_in_exec(
     node: &mut Node,
     conn: &mut Conn,
     cmd: ScriptCmd,
     argv: &Argv,
     cx: &mut Cx,
-) -> Reply {
+) -> Result<Reply, ThreadId> {
     let job = match cmd {
         ScriptCmd::Eval | ScriptCmd::EvalSha | ScriptCmd::EvalRo | ScriptCmd::EvalShaRo => {
             match job_of(node, conn, cmd, argv, cx) {
                 Ok(job) => job,
-                Err(reply) => return reply,
+                Err(reply) => return Ok(reply),
             }
         }
-        ScriptCmd::Help => return help_reply(),
-        ScriptCmd::Load => return script_load(node, conn, argv, cx),
-        ScriptCmd::Flush => return script_flush(node, conn, argv, cx),
+        ScriptCmd::Help => return Ok(help_reply()),
+        ScriptCmd::Load => return Ok(script_load(node, conn, argv, cx)),
+        ScriptCmd::Flush => return Ok(script_flush(node, conn, argv, cx)),
         ScriptCmd::Exists => {
-            return Reply::Array(
+            return Ok(Reply::Array(
                 argv.iter()
                     .skip(2)
                     .map(|sha| {
@@ -727,7 +729,7 @@ pub(crate) fn run_in_exec(
                         Reply::Int(node.scripting.bodies.contains_key(&sha) as i64)
                     })
                     .collect(),
-            )
+            ))
         }
     };
     let now_ms = node.shard.observe_time_ms(cx.wall_ms());
@@ -736,14 +738,20 @@ pub(crate) fn run_in_exec(
         Outcome::Done(reply) => {
             store_here(node, &mut copies);
             copies.recycle(node);
-            reply
+            Ok(reply)
         }
-        Outcome::Abort(_) => {
+        Outcome::Abort(touched) => {
             copies.recycle(node);
-            Reply::Error(CmdError::Relayed(format!(
+            let owner = touched.first().map(|k| shard_of(k, node.threads));
+            if let Some(owner) = owner.filter(|&o| {
+                o != node.thread && touched.iter().all(|k| shard_of(k, node.threads) == o)
+            }) {
+                return Err(owner);
+            }
+            Ok(Reply::Error(CmdError::Relayed(format!(
                 "ERR a script inside MULTI reached a key of another thread script: {}",
                 job.sha
-            )))
+            ))))
         }
     }
 }

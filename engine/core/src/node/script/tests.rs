@@ -159,8 +159,9 @@ fn a_script_on_another_shard_runs_there_in_one_hop() {
 }
 
 /// Inside MULTI/EXEC a script whose declared keys live on one shard runs there, in the body's
-/// batch, whichever thread the client is on; one that reaches beyond that shard answers an
-/// error in its slot, and the rest of the body still runs.
+/// batch, whichever thread the client is on, and so does a keyless one that reaches one other
+/// shard's keys; one that reaches beyond that shard answers an error in its slot, and the rest
+/// of the body still runs.
 #[test]
 fn scripts_inside_exec_run_on_their_keys_shard() {
     let mut c = TestCluster::new(3);
@@ -184,13 +185,15 @@ fn scripts_inside_exec_run_on_their_keys_shard() {
             &k1,
         ],
     );
+    let keyless = "return redis.call('incr', ARGV[1])";
+    c.cmd(conn, &["EVAL", keyless, "0", &k2]);
     let exec = c.cmd_text(conn, &["EXEC"]);
     assert!(
-        exec.starts_with("*4\r\n:1\r\n:42\r\n-ERR a script inside MULTI reached"),
+        exec.starts_with("*5\r\n:1\r\n:42\r\n-ERR a script inside MULTI reached"),
         "{exec}"
     );
     assert!(
-        exec.ends_with("-NOSCRIPT No matching script. Please use EVAL.\r\n"),
+        exec.ends_with("-NOSCRIPT No matching script. Please use EVAL.\r\n:43\r\n"),
         "{exec}"
     );
     assert_eq!(c.cmd_text(conn, &["GET", &k1]), "$1\r\n1\r\n");
