@@ -22,6 +22,18 @@ pub const fn flag(name: &'static str, takes_value: bool, help: &'static str) -> 
     }
 }
 
+/// The two binaries a side-by-side bench runs.
+pub const DAMSELFLY_BIN: Flag = flag(
+    "damselfly-bin",
+    true,
+    "damselfly binary (default: target/release/damselfly)",
+);
+pub const REDIS_BIN: Flag = flag(
+    "redis-bin",
+    true,
+    "redis-server binary (default: redis-server)",
+);
+
 pub struct Args {
     values: BTreeMap<&'static str, String>,
     switches: Vec<&'static str>,

@@ -132,22 +132,25 @@ fn taken(argv: &[Vec<u8>], reply: &Resp) -> Result<Vec<Vec<u8>>, String> {
     })
 }
 
+/// The value under `key` in database 0, read from the shard that owns it.
+pub(crate) fn stored<'w>(world: &'w World, key: &str) -> Option<ValueRef<'w>> {
+    let owner = shard_of(key.as_bytes(), world.config.threads);
+    let node = &world.nodes()[owner.0 as usize];
+    node.shard()
+        .db_ref(0)
+        .iter()
+        .find(|e| e.key() == key.as_bytes())
+        .map(|e| e.value())
+}
+
 /// The elements still queued, per list, read from the shards that own them.
 fn remaining(world: &World) -> Vec<Vec<u8>> {
-    let threads = world.config.threads;
     let mut out = Vec::new();
     for key in QUEUE_KEYS {
-        let owner = shard_of(key.as_bytes(), threads);
-        let node = &world.nodes()[owner.0 as usize];
-        let Some(entry) = node
-            .shard()
-            .db_ref(0)
-            .iter()
-            .find(|e| e.key() == key.as_bytes())
-        else {
+        let Some(value) = stored(world, key) else {
             continue;
         };
-        if let ValueRef::Coll(Collection::List(list)) = entry.value() {
+        if let ValueRef::Coll(Collection::List(list)) = value {
             out.extend(list.iter().map(<[u8]>::to_vec));
         }
     }

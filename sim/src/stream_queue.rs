@@ -22,7 +22,6 @@ use rand_chacha::ChaCha8Rng;
 
 use damselfly_core::db::stream::StreamId;
 use damselfly_core::db::{Collection, ValueRef};
-use damselfly_core::node::shard_of;
 use model::Resp;
 
 use crate::check::parse_reply;
@@ -142,20 +141,9 @@ fn values_read(argv: &[Vec<u8>], reply: &Resp) -> Result<Vec<Vec<u8>>, String> {
 
 /// The values still past the group's last-delivered ID, read from the shards that own them.
 fn undelivered(world: &World) -> Vec<Vec<u8>> {
-    let threads = world.config.threads;
     let mut out = Vec::new();
     for key in STREAM_KEYS {
-        let owner = shard_of(key.as_bytes(), threads);
-        let node = &world.nodes()[owner.0 as usize];
-        let Some(entry) = node
-            .shard()
-            .db_ref(0)
-            .iter()
-            .find(|e| e.key() == key.as_bytes())
-        else {
-            continue;
-        };
-        let ValueRef::Coll(Collection::Stream(s)) = entry.value() else {
+        let Some(ValueRef::Coll(Collection::Stream(s))) = crate::queue::stored(world, key) else {
             continue;
         };
         let after = s

@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use benches::args::{flag, usage, Args, Flag};
+use benches::args::{flag, usage, Args, Flag, DAMSELFLY_BIN, REDIS_BIN};
 use benches::command::encode_argv_into;
 use benches::procfs;
 use benches::redis_benchmark::parse_csv;
@@ -27,16 +27,8 @@ use benches::server::{self, Kind, Server, ServerSpec};
 
 const ABOUT: &str = "damselfly vs redis-server: bitmap and HyperLogLog throughput and memory";
 const FLAGS: &[Flag] = &[
-    flag(
-        "damselfly-bin",
-        true,
-        "damselfly binary (default: target/release/damselfly)",
-    ),
-    flag(
-        "redis-bin",
-        true,
-        "redis-server binary (default: redis-server)",
-    ),
+    DAMSELFLY_BIN,
+    REDIS_BIN,
     flag(
         "requests",
         true,

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use benches::args::{flag, usage, Args, Flag};
+use benches::args::{flag, usage, Args, Flag, DAMSELFLY_BIN, REDIS_BIN};
 use benches::command::encode_argv_into;
 use benches::procfs;
 use benches::redis_benchmark::{self, BenchOptions};
@@ -25,16 +25,8 @@ use benches::server::{self, Kind, Server, ServerSpec};
 
 const ABOUT: &str = "damselfly vs redis-server: collection memory and throughput";
 const FLAGS: &[Flag] = &[
-    flag(
-        "damselfly-bin",
-        true,
-        "damselfly binary (default: target/release/damselfly)",
-    ),
-    flag(
-        "redis-bin",
-        true,
-        "redis-server binary (default: redis-server)",
-    ),
+    DAMSELFLY_BIN,
+    REDIS_BIN,
     flag("scale", true, "keys per shape = 10000 / scale (default 1)"),
     flag(
         "requests",

@@ -245,7 +245,9 @@ fn options(args: &Args) -> Result<Options, String> {
             true => damselfly_bin(args.text("damselfly-bin"))?,
             false => PathBuf::new(),
         },
-        redis_bin: find_on_path(args.text("redis-bin").unwrap_or("redis-server"))?,
+        redis_bin: benches::server::which(std::path::Path::new(
+            args.text("redis-bin").unwrap_or("redis-server"),
+        ))?,
         damselfly_args: args::split_words(args.text("damselfly-args")),
         redis_args: args::split_words(args.text("redis-args")),
         kinds,
@@ -790,19 +792,6 @@ fn damselfly_bin(flag: Option<&str>) -> Result<PathBuf, String> {
             bin.display()
         ))
     }
-}
-
-fn find_on_path(name: &str) -> Result<PathBuf, String> {
-    if name.contains('/') {
-        return Ok(PathBuf::from(name));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-        .ok_or(format!(
-            "{name} not found on PATH (apt-get install redis-server)"
-        ))
 }
 
 fn machine_line() -> String {

@@ -21,22 +21,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use benches::args::{flag, usage, Args, Flag};
+use benches::args::{flag, usage, Args, Flag, DAMSELFLY_BIN, REDIS_BIN};
 use benches::command::encode_into;
 use benches::server::{self, Kind, Server, ServerSpec};
 
 const ABOUT: &str = "damselfly vs redis-server: BGSAVE memory under writes, SAVE and load speed";
 const FLAGS: &[Flag] = &[
-    flag(
-        "damselfly-bin",
-        true,
-        "damselfly binary (default: target/release/damselfly)",
-    ),
-    flag(
-        "redis-bin",
-        true,
-        "redis-server binary (default: redis-server)",
-    ),
+    DAMSELFLY_BIN,
+    REDIS_BIN,
     flag("keys", true, "keys loaded (default 2000000)"),
     flag("value-bytes", true, "bytes per value (default 1024)"),
     flag(

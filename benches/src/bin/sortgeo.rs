@@ -12,7 +12,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use benches::args::{flag, usage, Args, Flag};
+use benches::args::{flag, usage, Args, Flag, DAMSELFLY_BIN, REDIS_BIN};
 use benches::command::encode_argv_into;
 use benches::procfs;
 use benches::redis_benchmark::{self, BenchOptions};
@@ -20,16 +20,8 @@ use benches::server::{self, Kind, Server, ServerSpec};
 
 const ABOUT: &str = "damselfly vs redis-server: GEOADD, GEOSEARCH and SORT throughput";
 const FLAGS: &[Flag] = &[
-    flag(
-        "damselfly-bin",
-        true,
-        "damselfly binary (default: target/release/damselfly)",
-    ),
-    flag(
-        "redis-bin",
-        true,
-        "redis-server binary (default: /usr/bin/redis-server)",
-    ),
+    DAMSELFLY_BIN,
+    REDIS_BIN,
     flag(
         "requests",
         true,

@@ -18,23 +18,15 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use benches::args::{flag, usage, Args, Flag};
+use benches::args::{flag, usage, Args, Flag, DAMSELFLY_BIN, REDIS_BIN};
 use benches::command::encode_into;
 use benches::procfs;
 use benches::server::{self, Kind, Server, ServerSpec};
 
 const ABOUT: &str = "damselfly vs redis-server: stream memory and XADD / XREADGROUP+XACK";
 const FLAGS: &[Flag] = &[
-    flag(
-        "damselfly-bin",
-        true,
-        "damselfly binary (default: target/release/damselfly)",
-    ),
-    flag(
-        "redis-bin",
-        true,
-        "redis-server binary (default: redis-server)",
-    ),
+    DAMSELFLY_BIN,
+    REDIS_BIN,
     flag(
         "entries",
         true,
