@@ -14,18 +14,18 @@ fn queue_seeds_lose_and_duplicate_nothing() {
     }
 }
 
-/// The queue seeds reach every path of the blocking framework, many times over.
-#[test]
-fn queue_seeds_block_serve_wake_and_time_out() {
+/// Runs `seeds` worlds of `config` and sums their marks; asserts the blocking framework's
+/// paths (block, serve, time out, wake across shards) were each taken at least `min` times.
+fn assert_blocking_paths(seeds: u64, config: fn(u64) -> sim::SimConfig, min: u64, label: &str) {
     let mut marks = std::collections::BTreeMap::new();
-    for seed in 0..QUEUE_SEEDS {
-        let mut world = sim::world::World::new(sim::SimConfig::queue_from_seed(seed));
+    for seed in 0..seeds {
+        let mut world = sim::world::World::new(config(seed));
         world.run().expect("the run finishes");
         for (mark, n) in world.marks() {
             *marks.entry(mark).or_insert(0u64) += n;
         }
     }
-    eprintln!("blocking marks over {QUEUE_SEEDS} queue seeds: {marks:?}");
+    eprintln!("blocking marks over {seeds} {label} seeds: {marks:?}");
     for mark in [
         "blocking.blocked",
         "blocking.served",
@@ -33,8 +33,14 @@ fn queue_seeds_block_serve_wake_and_time_out() {
         "blocking.woken_across_shards",
     ] {
         let n = marks.get(mark).copied().unwrap_or(0);
-        assert!(n >= 100, "{mark}: {n} times in {QUEUE_SEEDS} seeds");
+        assert!(n >= min, "{mark}: {n} times in {seeds} {label} seeds");
     }
+}
+
+/// The queue seeds reach every path of the blocking framework, many times over.
+#[test]
+fn queue_seeds_block_serve_wake_and_time_out() {
+    assert_blocking_paths(QUEUE_SEEDS, sim::SimConfig::queue_from_seed, 100, "queue");
 }
 
 #[test]
@@ -80,27 +86,13 @@ const STREAM_QUEUE_SEEDS: u64 = 200;
 
 #[test]
 fn stream_queue_seeds_deliver_each_entry_once() {
-    let mut marks = std::collections::BTreeMap::new();
     for seed in 0..STREAM_QUEUE_SEEDS {
         if let Err(failure) = sim::run_stream_queue_seed(seed, &[]) {
             panic!("{failure}");
         }
-        let mut world = sim::world::World::new(sim::SimConfig::stream_queue_from_seed(seed));
-        world.run().expect("the run finishes");
-        for (mark, n) in world.marks() {
-            *marks.entry(mark).or_insert(0u64) += n;
-        }
     }
-    eprintln!("blocking marks over {STREAM_QUEUE_SEEDS} stream queue seeds: {marks:?}");
-    for mark in [
-        "blocking.blocked",
-        "blocking.served",
-        "blocking.timed_out",
-        "blocking.woken_across_shards",
-    ] {
-        let n = marks.get(mark).copied().unwrap_or(0);
-        assert!(n >= 50, "{mark}: {n} times in {STREAM_QUEUE_SEEDS} seeds");
-    }
+    let config = sim::SimConfig::stream_queue_from_seed;
+    assert_blocking_paths(STREAM_QUEUE_SEEDS, config, 50, "stream queue");
 }
 
 #[test]
