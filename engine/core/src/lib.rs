@@ -11,7 +11,8 @@
 //! 2. the keyspace and its types: `table` (the Dash table), `db` (entries, values, collections);
 //! 3. the environment and config: `env`, `config`;
 //! 4. the shard: `shard` (one thread's databases, memory, expiry), `watch`, `blocking` (keys
-//!    clients block on), `access` (the typed lookups and the one write path);
+//!    clients block on), `journal` (what the shard changed, for the append-only file), `access`
+//!    (the typed lookups and the one write path);
 //! 5. VLL: `tx`;
 //! 6. the command table and the families: `cmd` (rows, key specs, one file per family);
 //! 7. the coordinating node: `node` with `cx`, `hop`, `coord`, `conn`, `multi` and the commands
@@ -26,6 +27,7 @@ pub mod db;
 pub mod env;
 pub mod error;
 pub mod glob;
+pub mod journal;
 pub mod node;
 // The node layer's modules keep their short paths (`crate::cx`, `crate::hop`…).
 pub use node::{conn, coord, cx, hop, multi};

@@ -19,6 +19,7 @@ use crate::blocking::BlockedKeys;
 use crate::config::MaxmemoryPolicy;
 use crate::db::Db;
 use crate::error::CmdError;
+use crate::journal::{Journal, Record};
 use crate::watch::WatchRegistry;
 
 /// Buckets the active-expiry sweep visits per tick, across all databases: bounded work per tick.
@@ -93,6 +94,9 @@ pub struct Shard {
     /// When set, every eviction is logged here, in order: the simulator turns evictions into
     /// deletes in the history it checks.
     pub eviction_log: Option<Vec<Evicted>>,
+    /// While the append-only file (or, later, a replica) needs them: the changes this shard
+    /// made, as commands to replay (`journal.rs`).
+    pub journal: Option<Journal>,
 }
 
 /// What the memory step needs to know of a command (the command table computes it, and only
@@ -138,6 +142,7 @@ impl Shard {
             limits: CollectionLimits::default(),
             modified_log: None,
             eviction_log: None,
+            journal: None,
         }
     }
 
@@ -503,6 +508,36 @@ impl Shard {
         self.watches.touch(db, key);
         if let Some(log) = &mut self.modified_log {
             log.push((db, key.to_vec()));
+        }
+    }
+
+    /// Starts journaling every change (`journal.rs`); a journal already running goes on.
+    pub fn start_journal(&mut self) {
+        if self.journal.is_none() {
+            self.journal = Some(Journal::default());
+            for db in &mut self.dbs {
+                db.log_dropped(true);
+            }
+        }
+    }
+
+    /// Stops journaling; what was not taken is dropped.
+    pub fn stop_journal(&mut self) {
+        self.journal = None;
+        for db in &mut self.dbs {
+            db.log_dropped(false);
+        }
+    }
+
+    /// Journals the keys that expired or were evicted since the last call, as DELs.
+    pub fn journal_dropped(&mut self) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            for key in db.take_dropped() {
+                journal.push(Record::del(index as u16, &key));
+            }
         }
     }
 

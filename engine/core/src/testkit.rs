@@ -96,6 +96,30 @@ impl TestCluster {
         &self.nodes[thread as usize]
     }
 
+    /// Starts every node's journal (before any command runs).
+    pub fn start_journal(&mut self) {
+        for node in &mut self.nodes {
+            node.start_journal();
+        }
+    }
+
+    /// The replayable bytes the journal's writer produced since the last call.
+    pub fn take_journal_bytes(&mut self) -> Vec<u8> {
+        self.nodes[0]
+            .journal_writer
+            .as_mut()
+            .map(crate::node::journal::JournalWriter::take_bytes)
+            .unwrap_or_default()
+    }
+
+    /// Journal parts still waiting for their transaction's other parts.
+    pub fn journal_waiting(&self) -> usize {
+        self.nodes[0]
+            .journal_writer
+            .as_ref()
+            .map_or(0, crate::node::journal::JournalWriter::waiting)
+    }
+
     pub fn wall_ms(&self) -> u64 {
         self.wall_us / 1000
     }

@@ -26,7 +26,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("keyspace and its types", &["table", "db", "rdb"]),
     ("environment and config", &["env", "config"]),
-    ("shard", &["watch", "blocking", "shard", "access"]),
+    (
+        "shard",
+        &["watch", "blocking", "journal", "shard", "access"],
+    ),
     ("VLL", &["tx"]),
     ("command table and families", &["cmd"]),
     (

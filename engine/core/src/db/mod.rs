@@ -411,6 +411,9 @@ pub struct Db {
     keep_expired: bool,
     /// A snapshot in progress: every change first keeps what the snapshot is owed.
     snapshot: Option<Box<snapshot::DbSnapshot>>,
+    /// While the shard journals its changes: keys that left without a command removing them
+    /// (expired, evicted), in order, for the journal to record as DELs.
+    dropped: Option<Vec<Vec<u8>>>,
 }
 
 impl Db {
@@ -423,6 +426,26 @@ impl Db {
             promote_on_hit: false,
             keep_expired: false,
             snapshot: None,
+            dropped: None,
+        }
+    }
+
+    /// Starts or stops logging keys that expire or are evicted (`take_dropped`).
+    pub fn log_dropped(&mut self, on: bool) {
+        self.dropped = on.then(Vec::new);
+    }
+
+    /// Keys that expired or were evicted since the last call, oldest first.
+    pub fn take_dropped(&mut self) -> Vec<Vec<u8>> {
+        match self.dropped.as_mut() {
+            Some(dropped) => std::mem::take(dropped),
+            None => Vec::new(),
+        }
+    }
+
+    fn note_dropped(&mut self, key: &[u8]) {
+        if let Some(dropped) = self.dropped.as_mut() {
+            dropped.push(key.to_vec());
         }
     }
 
@@ -516,6 +539,7 @@ impl Db {
     ) -> Option<Entry> {
         let evicted = self.table.evict_near(key, segments_max, eligible)?;
         self.keep_removed_for_snapshot(evicted.key(), Some(&evicted));
+        self.note_dropped(evicted.key());
         self.forget(&evicted);
         Some(evicted)
     }
@@ -565,6 +589,7 @@ impl Db {
         let due = self.table.get(key).is_some_and(|e| e.is_expired(now_ms));
         if due && !self.keep_expired {
             self.remove(key);
+            self.note_dropped(key);
         }
         due
     }
@@ -615,6 +640,7 @@ impl Db {
         if entry.is_expired(now_ms) {
             if !self.keep_expired {
                 self.remove(key);
+                self.note_dropped(key);
             }
             return None;
         }
@@ -652,7 +678,12 @@ impl Db {
         }
         let old = old?;
         self.forget(&old);
-        (!old.is_expired(now_ms)).then_some(old)
+        if old.is_expired(now_ms) {
+            // An expired key kept for a queued transaction, replaced now: it expired first.
+            self.note_dropped(old.key());
+            return None;
+        }
+        Some(old)
     }
 
     /// Takes a removed entry out of the counts.
@@ -676,7 +707,11 @@ impl Db {
     /// Removes the live entry under `key`.
     pub fn take(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
         let old = self.remove(key)?;
-        (!old.is_expired(now_ms)).then_some(old)
+        if old.is_expired(now_ms) {
+            self.note_dropped(key);
+            return None;
+        }
+        Some(old)
     }
 
     /// Sets or clears the deadline of an existing key; false when the key is absent.
@@ -729,12 +764,15 @@ impl Db {
         mut removed_key: impl FnMut(&[u8]),
     ) -> (u64, usize) {
         let mut bytes_removed = 0;
-        let (seed, snapshot) = (self.seed, &mut self.snapshot);
+        let (seed, snapshot, dropped) = (self.seed, &mut self.snapshot, &mut self.dropped);
         let (next, removed) = self.table.sweep_bucket(cursor, |e| {
             let due = e.is_expired(now_ms);
             if due {
                 bytes_removed += e.heap_bytes();
                 removed_key(e.key());
+                if let Some(dropped) = dropped.as_mut() {
+                    dropped.push(e.key().to_vec());
+                }
                 if let Some(snap) = snapshot.as_mut().filter(|s| s.owes(seed, e.key())) {
                     snap.keep(e.key(), Some(e.clone()));
                 }

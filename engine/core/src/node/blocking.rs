@@ -142,7 +142,7 @@ pub(crate) fn start(
         let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
             unreachable!("{} is keyed", spec.name)
         };
-        let reply = node.exec_here(conn.db, run, argv, cx);
+        let reply = node.exec_here(conn.db, spec, run, argv, cx);
         conn.encode(&reply);
         return Flow::Next;
     };
@@ -473,6 +473,7 @@ pub(crate) fn run_or_block(
     let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
         unreachable!("{} is keyed", spec.name)
     };
+    let dirty_before = node.shard.stats.dirty;
     let mut ecx = ExecCx::new(&mut node.shard, db as usize, now_ms, cx);
     let prepared = match lookup(spec).and_then(|b| b.prepare) {
         Some(prepare) => prepare(&mut ecx, &argv),
@@ -482,6 +483,14 @@ pub(crate) fn run_or_block(
         Ok(argv) => (run(&mut ecx, &argv).into(), argv),
         Err(e) => (Reply::from(Err::<Reply, _>(e)), Argv::new()),
     };
+    crate::node::journal::after_command(
+        &mut node.shard,
+        db as usize,
+        spec,
+        &argv,
+        &reply,
+        dirty_before,
+    );
     if !is_null(&reply) {
         return HopResult::Reply(reply);
     }
@@ -696,8 +705,17 @@ fn serve_key(node: &mut Node, db: u16, key: &[u8], cx: &mut Cx) -> bool {
             return false;
         }
         let argv = waiter.argv.clone();
+        let dirty_before = node.shard.stats.dirty;
         let mut ecx = ExecCx::new(&mut node.shard, db as usize, now_ms, cx);
         let reply: Reply = (blocking.serve)(&mut ecx, &argv, key).into();
+        crate::node::journal::after_command(
+            &mut node.shard,
+            db as usize,
+            spec,
+            &argv,
+            &reply,
+            dirty_before,
+        );
         if is_null(&reply) {
             passed += 1;
             continue;

@@ -266,11 +266,16 @@ pub(crate) fn cancel(node: &mut Node, conn: &Conn, txid: TxId, shards: Vec<Threa
 
 pub(crate) fn tx_hop(pending: &Pending, conclude: bool) -> Option<TxHop> {
     match &pending.tx {
-        TxPhase::Running { txid, now_ms, .. } => Some(TxHop {
+        TxPhase::Running {
+            txid,
+            now_ms,
+            shards,
+        } => Some(TxHop {
             txid: *txid,
             conclude,
             time: TxTime::At(*now_ms),
             schedules: false,
+            journal_shards: shards.len() as u16,
         }),
         TxPhase::None => None,
         TxPhase::Scheduling { .. } => unreachable!("hops sent before scheduling finished"),
@@ -351,7 +356,7 @@ pub(crate) fn start_split(
         let Exec::Shard { run, .. } = spec.exec else {
             unreachable!("{} is split but not keyed", spec.name)
         };
-        let reply = node.exec_here(conn.db, run, &argv, cx);
+        let reply = node.exec_here(conn.db, spec, run, &argv, cx);
         conn.encode(&reply);
         return Flow::Next;
     }

@@ -78,6 +78,11 @@ pub enum Msg {
         file: FileId,
         result: Result<DiskOutcome, String>,
     },
+    /// A shard's journal items, to the journal's writer on thread 0 (`node::journal`).
+    Journal {
+        from: ThreadId,
+        items: Vec<crate::journal::Item>,
+    },
 }
 
 /// Names a file the engine opened through `DiskOp::Create`, or a one-off read; chosen by the

@@ -36,6 +36,10 @@ pub struct TxHop {
     /// runs when it is runnable there: a pipeline's part on another shard (`pipeline.rs`). A
     /// shard that refuses answers `Declined` with the ops unrun.
     pub schedules: bool,
+    /// For the journal: how many shards the transaction runs on, so that its parts are
+    /// replayed together; 0 when its records need not be (a pipeline's parts, a plain command
+    /// queued behind intents).
+    pub journal_shards: u16,
 }
 
 /// The time a transaction's hop runs at.

@@ -15,6 +15,7 @@ pub mod conn;
 pub mod coord;
 pub mod cx;
 pub mod hop;
+pub mod journal;
 pub mod memdisk;
 pub mod multi;
 pub mod persist;
@@ -98,6 +99,8 @@ pub struct Node {
     /// Clients blocked on this shard's keys (BLPOP…).
     pub(crate) waiters: blocking::Waiters,
     pub(crate) persist: persist::Persistence,
+    /// On thread 0 while a journal runs: the writer joining every shard's records.
+    pub journal_writer: Option<journal::JournalWriter>,
     /// This thread's Lua state and script cache (`script`).
     pub(crate) scripting: script::Scripting,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
@@ -144,6 +147,7 @@ impl Node {
             pubsub: pubsub::Registry::default(),
             waiters: blocking::Waiters::default(),
             persist: persist::Persistence::new(),
+            journal_writer: None,
             scripting: script::Scripting::default(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
@@ -227,6 +231,7 @@ impl Node {
                 let now_ms = cx.wall_ms();
                 persist::on_disk_done(self, file, result, now_ms, cx);
             }
+            Msg::Journal { from, items } => journal::on_items(self, from, items),
         }
         // What this step made ready and did not serve yet (a transaction's keys, now free),
         // then this thread's served clients (whose next commands may make more keys ready).
@@ -238,8 +243,19 @@ impl Node {
             self.on_hop_done(done, cx);
         }
         persist::step_shard(self, cx);
+        journal::end_of_step(self, cx);
         if cx.verify() {
             self.check_invariants();
+        }
+    }
+
+    /// Starts journaling this shard's changes; on thread 0, also the writer that joins every
+    /// shard's journal. Every thread of the node must start it in the same state (before any
+    /// command, or inside a node-wide cut).
+    pub fn start_journal(&mut self) {
+        self.shard.start_journal();
+        if self.thread == journal::WRITER_THREAD && self.journal_writer.is_none() {
+            self.journal_writer = Some(journal::JournalWriter::new(self.threads));
         }
     }
 
@@ -835,7 +851,7 @@ impl Node {
         let key_indexes = spec.key_indexes(argv);
         let Some(&first_index) = key_indexes.first() else {
             // A keynum spec that finds no key (SINTERCARD 0 a): the handler answers the error.
-            let reply = self.exec_here(conn.db, run, argv, cx);
+            let reply = self.exec_here(conn.db, spec, run, argv, cx);
             conn.encode(&reply);
             return Flow::Next;
         };
@@ -856,7 +872,7 @@ impl Node {
         if single && first == self.thread && !blocked {
             let locked = keys_in_transactions(&self.txq, cx);
             let reply = match self.shard.admit(conn.db, || spec.admission(argv), locked) {
-                Ok(()) => self.exec_here(conn.db, run, argv, cx),
+                Ok(()) => self.exec_here(conn.db, spec, run, argv, cx),
                 Err(oom) => Reply::Error(oom),
             };
             conn.encode(&reply);
@@ -905,7 +921,7 @@ impl Node {
         }
         let locked = keys_in_transactions(&self.txq, cx);
         let reply = match self.shard.admit(conn.db, || spec.admission(argv), locked) {
-            Ok(()) => self.exec_here(conn.db, run, argv, cx),
+            Ok(()) => self.exec_here(conn.db, spec, run, argv, cx),
             Err(oom) => Reply::Error(oom),
         };
         conn.encode(&reply);
@@ -919,13 +935,17 @@ impl Node {
     pub(crate) fn exec_here(
         &mut self,
         db: usize,
+        spec: &'static CommandSpec,
         run: crate::cmd::ShardFn,
         argv: &Argv,
         cx: &mut Cx,
     ) -> Reply {
         let now_ms = self.shard.observe_time_ms(cx.wall_ms());
+        let dirty_before = self.shard.stats.dirty;
         let mut ecx = ExecCx::new(&mut self.shard, db, now_ms, cx);
-        run(&mut ecx, argv).into()
+        let reply = run(&mut ecx, argv).into();
+        journal::after_command(&mut self.shard, db, spec, argv, &reply, dirty_before);
+        reply
     }
 
     /// Sends `argv` to shard `to`, with the following pipelined commands that also go only to
@@ -1058,6 +1078,7 @@ impl Node {
                 conclude: true,
                 time: TxTime::ShardClock,
                 schedules: false,
+                journal_shards: 0,
             });
         }
         let Some(tx) = hop.tx else {
@@ -1150,6 +1171,14 @@ impl Node {
             conn: hop.conn,
             seq: hop.seq,
         };
+        let journal_tx =
+            hop.tx
+                .filter(|tx| tx.journal_shards > 0)
+                .map(|tx| crate::journal::OpenTx {
+                    txid: tx.txid.0,
+                    shards: tx.journal_shards,
+                });
+        journal::enter_tx(&mut self.shard, journal_tx);
         let mut results: Vec<HopResult> = Vec::with_capacity(hop.ops.len());
         for op in hop.ops {
             // A pipelined batch's commands are each a command of their own: blocked clients
@@ -1163,6 +1192,8 @@ impl Node {
         if reorder {
             results.reverse();
         }
+        let concluded = hop.tx.is_some_and(|tx| tx.conclude);
+        journal::leave_tx(&mut self.shard, journal_tx, concluded);
         let done = HopDone {
             from: self.thread,
             conn: hop.conn,
@@ -1208,8 +1239,18 @@ impl Node {
                         return HopResult::Reply(Reply::Error(oom));
                     }
                 }
+                let dirty_before = self.shard.stats.dirty;
                 let mut ecx = ExecCx::new(&mut self.shard, db as usize, now_ms, cx);
-                HopResult::Reply(run(&mut ecx, &argv).into())
+                let reply = run(&mut ecx, &argv).into();
+                journal::after_command(
+                    &mut self.shard,
+                    db as usize,
+                    spec,
+                    &argv,
+                    &reply,
+                    dirty_before,
+                );
+                HopResult::Reply(reply)
             }
             HopOp::Script { job } => crate::node::script::run_hop(self, *job, now_ms, cx),
             HopOp::Fetch { keys } => HopResult::Entries(
@@ -1218,6 +1259,14 @@ impl Node {
                     .collect(),
             ),
             HopOp::Store { entries } => {
+                let stored: Vec<(u16, Vec<u8>)> = if self.shard.journal.is_some() {
+                    entries
+                        .iter()
+                        .map(|(db, key, _)| (*db, key.clone()))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 for (db, key, entry) in entries {
                     let table = self.shard.db(db as usize);
                     match entry {
@@ -1230,6 +1279,7 @@ impl Node {
                     }
                     self.shard.modified(db, &key);
                 }
+                journal::after_store(&mut self.shard, &stored);
                 HopResult::Stored
             }
             HopOp::Node(op) => {

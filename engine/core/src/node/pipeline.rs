@@ -142,6 +142,7 @@ pub(crate) fn launch(node: &mut Node, conn: &Conn, pending: &mut Pending, cx: &m
         conclude: true,
         time: TxTime::ShardClock,
         schedules: true,
+        journal_shards: 0,
     };
     let state = state(pending);
     let (remote, ops) = (state.remote, std::mem::take(&mut state.remote_ops));

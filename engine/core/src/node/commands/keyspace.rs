@@ -169,6 +169,7 @@ pub(crate) fn run_node_op(node: &mut Node, op: NodeOp, now_ms: u64, cx: &mut Cx)
         NodeOp::FlushDb { db } => {
             shard.modified_db(db as usize, None, now_ms);
             shard.db(db as usize).clear();
+            crate::node::journal::after_node_command(shard, db, vec![b"FLUSHDB".to_vec()]);
             NodeResult::Done
         }
         NodeOp::FlushAll => {
@@ -176,12 +177,19 @@ pub(crate) fn run_node_op(node: &mut Node, op: NodeOp, now_ms: u64, cx: &mut Cx)
                 shard.modified_db(db, None, now_ms);
             }
             shard.flush_all();
+            crate::node::journal::after_node_command(shard, 0, vec![b"FLUSHALL".to_vec()]);
             NodeResult::Done
         }
         NodeOp::SwapDb { a, b } => {
             shard.modified_db(a as usize, Some(b as usize), now_ms);
             shard.modified_db(b as usize, Some(a as usize), now_ms);
             shard.swap_dbs(a as usize, b as usize);
+            let argv = [
+                b"SWAPDB".to_vec(),
+                a.to_string().into(),
+                b.to_string().into(),
+            ];
+            crate::node::journal::after_node_command(shard, 0, argv.to_vec());
             NodeResult::Done
         }
         other => unreachable!("{other:?} is not a keyspace op"),

@@ -575,7 +575,11 @@ fn add_reached(job: &mut ScriptJob, touched: Vec<Vec<u8>>) {
 fn store_here(node: &mut Node, copies: &mut Copies) {
     node.shard.stats.keyspace_hits += copies.scratch.stats.keyspace_hits;
     node.shard.stats.keyspace_misses += copies.scratch.stats.keyspace_misses;
+    let mut stored = Vec::new();
     for (db, key, entry) in copies.changes() {
+        if node.shard.journal.is_some() {
+            stored.push((db, key.clone()));
+        }
         let table = node.shard.db(db as usize);
         match entry {
             Some(entry) => {
@@ -587,6 +591,7 @@ fn store_here(node: &mut Node, copies: &mut Copies) {
         }
         node.shard.modified(db, &key);
     }
+    crate::node::journal::after_store(&mut node.shard, &stored);
 }
 
 /// The script as a gather transaction over its declared and reached keys, exclusive intents
