@@ -93,6 +93,13 @@ pub struct Config {
     pub dir: String,
     pub dbfilename: String,
     pub appendonly: bool,
+    pub appendfsync: AppendFsync,
+    /// The append-only file's directory under `dir` (Redis 7's multi-part layout).
+    pub appenddirname: String,
+    /// The append-only files' base name.
+    pub appendfilename: String,
+    /// Load an append-only file whose last command is cut short (a crash mid-write).
+    pub aof_load_truncated: bool,
     /// Normalized "seconds changes …" pairs; empty means no snapshots.
     pub save: String,
     pub lfu_log_factor: u64,
@@ -123,6 +130,29 @@ pub struct Config {
     pub stream_node_max_entries: u64,
 }
 
+/// `appendfsync`: when the append-only file is made durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    /// After every write, before its reply.
+    Always,
+    /// Once a second: a crash loses at most about a second of writes.
+    EverySec,
+    /// Whenever the operating system writes it back.
+    No,
+}
+
+impl AppendFsync {
+    pub const ALL: [AppendFsync; 3] = [AppendFsync::Always, AppendFsync::EverySec, AppendFsync::No];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendFsync::Always => "always",
+            AppendFsync::EverySec => "everysec",
+            AppendFsync::No => "no",
+        }
+    }
+}
+
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
 /// 128, but a server started without a file, like ours, uses these).
 pub const HASH_MAX_LISTPACK_ENTRIES_DEFAULT: u64 = 512;
@@ -149,6 +179,10 @@ impl Default for Config {
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             appendonly: false,
+            appendfsync: AppendFsync::EverySec,
+            appenddirname: "appendonlydir".into(),
+            appendfilename: "appendonly.aof".into(),
+            aof_load_truncated: true,
             save: String::new(),
             lfu_log_factor: 10,
             lfu_decay_time: 1,
@@ -237,6 +271,10 @@ pub enum Param {
     Dir,
     Dbfilename,
     Appendonly,
+    Appendfsync,
+    Appenddirname,
+    Appendfilename,
+    AofLoadTruncated,
     Save,
     LfuLogFactor,
     LfuDecayTime,
@@ -266,7 +304,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 35] = [
+    pub const ALL: [Param; 39] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -281,6 +319,10 @@ impl Param {
         Param::Dir,
         Param::Dbfilename,
         Param::Appendonly,
+        Param::Appendfsync,
+        Param::Appenddirname,
+        Param::Appendfilename,
+        Param::AofLoadTruncated,
         Param::Save,
         Param::LfuLogFactor,
         Param::LfuDecayTime,
@@ -320,6 +362,10 @@ impl Param {
             Param::Dir => "dir",
             Param::Dbfilename => "dbfilename",
             Param::Appendonly => "appendonly",
+            Param::Appendfsync => "appendfsync",
+            Param::Appenddirname => "appenddirname",
+            Param::Appendfilename => "appendfilename",
+            Param::AofLoadTruncated => "aof-load-truncated",
             Param::Save => "save",
             Param::LfuLogFactor => "lfu-log-factor",
             Param::LfuDecayTime => "lfu-decay-time",
@@ -353,7 +399,11 @@ impl Param {
 
     pub fn mutability(self) -> Mutability {
         match self {
-            Param::Databases | Param::Bind | Param::Port => Mutability::Immutable,
+            Param::Databases
+            | Param::Bind
+            | Param::Port
+            | Param::Appenddirname
+            | Param::Appendfilename => Mutability::Immutable,
             Param::Dir | Param::Dbfilename => Mutability::Protected,
             Param::Requirepass
             | Param::Maxclients
@@ -364,6 +414,8 @@ impl Param {
             | Param::Hz
             | Param::Timeout
             | Param::Appendonly
+            | Param::Appendfsync
+            | Param::AofLoadTruncated
             | Param::Save
             | Param::LfuLogFactor
             | Param::LfuDecayTime
@@ -411,6 +463,10 @@ impl Config {
             Param::Dir => self.dir.clone(),
             Param::Dbfilename => self.dbfilename.clone(),
             Param::Appendonly => yes_no(self.appendonly).into(),
+            Param::Appendfsync => self.appendfsync.name().into(),
+            Param::Appenddirname => self.appenddirname.clone(),
+            Param::Appendfilename => self.appendfilename.clone(),
+            Param::AofLoadTruncated => yes_no(self.aof_load_truncated).into(),
             Param::Save => self.save.clone(),
             Param::LfuLogFactor => self.lfu_log_factor.to_string(),
             Param::LfuDecayTime => self.lfu_decay_time.to_string(),
@@ -461,6 +517,13 @@ impl Config {
             }
             Param::Timeout => self.timeout_s = int_in(value, 0, INT_MAX)? as u64,
             Param::Appendonly => self.appendonly = yes_no_arg(value)?,
+            Param::Appendfsync => {
+                self.appendfsync = AppendFsync::ALL
+                    .into_iter()
+                    .find(|f| f.name().as_bytes().eq_ignore_ascii_case(value))
+                    .ok_or("argument(s) must be one of the following: always, everysec, no")?;
+            }
+            Param::AofLoadTruncated => self.aof_load_truncated = yes_no_arg(value)?,
             Param::Save => self.save = save_arg(value)?,
             Param::LfuLogFactor => self.lfu_log_factor = int_in(value, 0, INT_MAX)? as u64,
             Param::LfuDecayTime => self.lfu_decay_time = int_in(value, 0, INT_MAX)? as u64,
@@ -502,7 +565,13 @@ impl Config {
             Param::StreamNodeMaxEntries => {
                 self.stream_node_max_entries = int_in(value, 0, i64::MAX)? as u64;
             }
-            Param::Databases | Param::Bind | Param::Port | Param::Dir | Param::Dbfilename => {
+            Param::Databases
+            | Param::Bind
+            | Param::Port
+            | Param::Dir
+            | Param::Dbfilename
+            | Param::Appenddirname
+            | Param::Appendfilename => {
                 unreachable!("{} is not settable", param.name())
             }
         }

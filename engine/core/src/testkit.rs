@@ -96,6 +96,14 @@ impl TestCluster {
         &self.nodes[thread as usize]
     }
 
+    /// Puts a key straight into thread `thread`'s shard, as loading at start does.
+    pub fn preload(&mut self, thread: u16, db: u16, entry: crate::db::Entry) {
+        self.nodes[thread as usize]
+            .shard_mut()
+            .db(usize::from(db))
+            .insert(entry, 0);
+    }
+
     /// Starts every node's journal (before any command runs).
     pub fn start_journal(&mut self) {
         for node in &mut self.nodes {

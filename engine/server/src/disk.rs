@@ -119,6 +119,15 @@ fn perform(
                 std::fs::remove_file(path)?;
             }
         }
+        DiskOp::CreateDir { path } => std::fs::create_dir_all(path)?,
+        DiskOp::OpenAppend { path } => {
+            let path = PathBuf::from(path);
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)?;
+            open.insert(handle, (f, path));
+        }
         DiskOp::ReadAll { path } => {
             return match std::fs::read(path) {
                 Ok(bytes) => Ok(DiskOutcome::Read(bytes)),

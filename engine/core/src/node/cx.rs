@@ -41,6 +41,8 @@ pub enum Timer {
     BlockTimeout { conn: ConnId, seq: u64 },
     /// The shard's part of a snapshot moves on while the thread is otherwise idle.
     SnapshotStep,
+    /// `appendfsync everysec`: fsync the append-only file (thread 0).
+    AofFsync,
 }
 
 /// Inputs to a thread's engine.
@@ -112,6 +114,14 @@ pub enum DiskOp {
     Discard,
     /// Reads the whole file at `path` (no `Create` needed).
     ReadAll {
+        path: String,
+    },
+    /// Creates directory `path` if it does not exist (no file is opened).
+    CreateDir {
+        path: String,
+    },
+    /// Opens `path` for appending, creating it if absent (the append-only file after a load).
+    OpenAppend {
         path: String,
     },
 }

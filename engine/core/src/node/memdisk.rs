@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::cx::{DiskOp, DiskOutcome, FileId, ThreadId};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemDisk {
     files: BTreeMap<String, MemFile>,
     /// Open files: who opened them, under which name, and where they live.
@@ -64,6 +64,11 @@ impl MemDisk {
                 if let Some(path) = self.open.remove(&handle) {
                     self.files.remove(&path);
                 }
+            }
+            DiskOp::CreateDir { .. } => {}
+            DiskOp::OpenAppend { path } => {
+                self.files.entry(path.clone()).or_default();
+                self.open.insert(handle, path);
             }
             DiskOp::ReadAll { path } => {
                 return Ok(match self.files.get(&path) {

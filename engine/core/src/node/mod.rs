@@ -9,6 +9,7 @@
 //! by shard (MGET, MSET, DEL…)
 //! or, for the rest, run on copies gathered from the owning shards (`Merge::Gather`).
 
+pub mod aof;
 pub mod blocking;
 pub mod commands;
 pub mod conn;
@@ -21,6 +22,7 @@ pub mod multi;
 pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
+pub mod replay;
 pub mod script;
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -101,6 +103,8 @@ pub struct Node {
     pub(crate) persist: persist::Persistence,
     /// On thread 0 while a journal runs: the writer joining every shard's records.
     pub journal_writer: Option<journal::JournalWriter>,
+    /// On thread 0 with `appendonly yes`: the append-only file (`aof`).
+    pub aof: Option<aof::Aof>,
     /// This thread's Lua state and script cache (`script`).
     pub(crate) scripting: script::Scripting,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
@@ -148,6 +152,7 @@ impl Node {
             waiters: blocking::Waiters::default(),
             persist: persist::Persistence::new(),
             journal_writer: None,
+            aof: None,
             scripting: script::Scripting::default(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
@@ -163,6 +168,13 @@ impl Node {
             timer: Timer::ExpirySweep,
             at_mono_us,
         });
+        if self.config.appendonly {
+            // Every thread journals from its first step; thread 0 writes the file.
+            self.start_journal();
+            if self.thread == journal::WRITER_THREAD {
+                aof::start(self, cx);
+            }
+        }
     }
 
     pub fn thread(&self) -> ThreadId {
@@ -229,9 +241,13 @@ impl Node {
             }
             Msg::DiskDone { file, result } => {
                 let now_ms = cx.wall_ms();
-                persist::on_disk_done(self, file, result, now_ms, cx);
+                if aof::owns(file) {
+                    aof::on_disk_done(self, file, result, now_ms, cx);
+                } else {
+                    persist::on_disk_done(self, file, result, now_ms, cx);
+                }
             }
-            Msg::Journal { from, items } => journal::on_items(self, from, items),
+            Msg::Journal { from, items } => journal::on_items(self, from, items, cx),
         }
         // What this step made ready and did not serve yet (a transaction's keys, now free),
         // then this thread's served clients (whose next commands may make more keys ready).
@@ -366,6 +382,7 @@ impl Node {
                 }
             }
             Timer::SnapshotStep => persist::step_shard(self, cx),
+            Timer::AofFsync => aof::on_fsync_timer(self, cx),
             Timer::ConnWake(id) => {
                 let Some(conn) = self.conns.get_mut(&id) else {
                     return;

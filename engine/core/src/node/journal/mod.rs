@@ -228,6 +228,7 @@ pub fn end_of_step(node: &mut Node, cx: &mut Cx) {
         if let Some(writer) = node.journal_writer.as_mut() {
             writer.push(node.thread, items);
         }
+        write_out(node, cx);
     } else {
         cx.send(
             WRITER_THREAD,
@@ -240,8 +241,23 @@ pub fn end_of_step(node: &mut Node, cx: &mut Cx) {
 }
 
 /// Thread 0 receives another shard's items.
-pub fn on_items(node: &mut Node, from: ThreadId, items: Vec<Item>) {
+pub fn on_items(node: &mut Node, from: ThreadId, items: Vec<Item>, cx: &mut Cx) {
     if let Some(writer) = node.journal_writer.as_mut() {
         writer.push(from, items);
     }
+    write_out(node, cx);
+}
+
+/// Hands the writer's new bytes to the append-only file, when there is one (without one,
+/// they wait for `take_bytes`).
+fn write_out(node: &mut Node, cx: &mut Cx) {
+    if node.aof.is_none() {
+        return;
+    }
+    let bytes = node
+        .journal_writer
+        .as_mut()
+        .map(JournalWriter::take_bytes)
+        .unwrap_or_default();
+    crate::node::aof::append(node, bytes, cx);
 }
