@@ -24,10 +24,17 @@ pub struct DiskRequest {
     pub op: DiskOp,
 }
 
+/// What the disk thread is asked.
+enum DiskWork {
+    Op(DiskRequest),
+    /// Everything asked before is done: fsync every open file, then answer.
+    Finish(Sender<()>),
+}
+
 /// The sending side, shared by every proactor thread.
 pub struct DiskQueue {
-    tx: Mutex<Sender<DiskRequest>>,
-    rx: Mutex<Option<Receiver<DiskRequest>>>,
+    tx: Mutex<Sender<DiskWork>>,
+    rx: Mutex<Option<Receiver<DiskWork>>>,
 }
 
 impl Default for DiskQueue {
@@ -43,8 +50,25 @@ impl Default for DiskQueue {
 impl DiskQueue {
     pub fn push(&self, request: DiskRequest) {
         // The disk thread lives as long as the process: a send only fails while stopping.
-        let sent = self.tx.lock().expect("disk queue lock").send(request);
+        let sent = self
+            .tx
+            .lock()
+            .expect("disk queue lock")
+            .send(DiskWork::Op(request));
         drop(sent);
+    }
+
+    /// At shutdown, once the proactor threads stopped: waits (up to `patience`) until every
+    /// operation asked is done and every open file is fsynced, so the append-only file keeps
+    /// every write acknowledged before a clean stop, as Redis's shutdown fsyncs it.
+    pub fn finish(&self, patience: std::time::Duration) -> bool {
+        let (done_tx, done_rx) = channel();
+        let sent = self
+            .tx
+            .lock()
+            .expect("disk queue lock")
+            .send(DiskWork::Finish(done_tx));
+        sent.is_ok() && done_rx.recv_timeout(patience).is_ok()
     }
 }
 
@@ -63,9 +87,21 @@ pub fn spawn(shared: Arc<Shared>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn run(rx: &Receiver<DiskRequest>, shared: &Shared) {
+fn run(rx: &Receiver<DiskWork>, shared: &Shared) {
     let mut open: BTreeMap<(ThreadId, FileId), (File, PathBuf)> = BTreeMap::new();
-    while let Ok(DiskRequest { thread, file, op }) = rx.recv() {
+    while let Ok(work) = rx.recv() {
+        let DiskRequest { thread, file, op } = match work {
+            DiskWork::Op(request) => request,
+            DiskWork::Finish(done) => {
+                for (f, path) in open.values() {
+                    if let Err(err) = f.sync_all() {
+                        tracing::warn!(file = %path.display(), %err, "fsync at shutdown failed");
+                    }
+                }
+                done.send(()).ok();
+                continue;
+            }
+        };
         let result = perform(&mut open, thread, file, op).map_err(|err| err.to_string());
         if let Err(err) = &result {
             tracing::warn!(thread = thread.0, %err, "disk operation failed");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
-use damselfly_core::config::{Config, MaxmemoryPolicy};
+use damselfly_core::config::{AppendFsync, Config, MaxmemoryPolicy};
 use damselfly_core::cx::Plant;
 
 /// Threads beyond this are a typo, not a machine (and `ThreadId` is a u16).
@@ -31,6 +31,13 @@ pub enum IoBackend {
     Uring,
     /// A tokio runtime per thread: readiness from epoll, one syscall per read or write.
     Epoll,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AppendFsyncFlag {
+    Always,
+    Everysec,
+    No,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -105,6 +112,26 @@ pub struct Flags {
     /// Name of the RDB file in --dir, loaded at start when it exists.
     #[arg(long, default_value = "dump.rdb")]
     pub dbfilename: String,
+    /// Keep an append-only file of every write under --dir/appenddirname (Redis 7's multi-part
+    /// layout); at start it is loaded instead of the RDB file.
+    #[arg(long, default_value_t = false, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub appendonly: bool,
+    /// When the append-only file is made durable: always (before each reply), everysec, no.
+    #[arg(long, value_enum, default_value_t = AppendFsyncFlag::Everysec)]
+    pub appendfsync: AppendFsyncFlag,
+    /// Directory of the append-only files, under --dir.
+    #[arg(long, default_value = "appendonlydir", value_parser = parse_file_name)]
+    pub appenddirname: String,
+    /// Base name of the append-only files.
+    #[arg(long, default_value = "appendonly.aof", value_parser = parse_file_name)]
+    pub appendfilename: String,
+    /// Load an append-only file whose last command a crash cut short (truncating it there).
+    #[arg(long = "aof_load_truncated", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub aof_load_truncated: bool,
     /// Socket I/O: uring or epoll. Unset: uring when the kernel offers it, else epoll.
     #[arg(long = "io_backend", value_enum)]
     pub io_backend: Option<IoBackend>,
@@ -112,6 +139,14 @@ pub struct Flags {
     /// prove its checker catches it. Hidden: no production run sets it.
     #[arg(long, hide = true, value_delimiter = ',', value_parser = parse_plant)]
     pub plant: Vec<Plant>,
+}
+
+/// A name inside --dir, not a path (Redis refuses `appenddirname` and `appendfilename` paths).
+fn parse_file_name(value: &str) -> Result<String, String> {
+    if value.is_empty() || value.contains('/') || value == "." || value == ".." {
+        return Err("must be a file name, not a path".into());
+    }
+    Ok(value.to_string())
 }
 
 /// `--maxmemory`: Redis's memtoull, as CONFIG SET maxmemory reads it.
@@ -306,6 +341,15 @@ impl Flags {
             },
             dir: self.dir.to_string_lossy().into_owned(),
             dbfilename: self.dbfilename.clone(),
+            appendonly: self.appendonly,
+            appendfsync: match self.appendfsync {
+                AppendFsyncFlag::Always => AppendFsync::Always,
+                AppendFsyncFlag::Everysec => AppendFsync::EverySec,
+                AppendFsyncFlag::No => AppendFsync::No,
+            },
+            appenddirname: self.appenddirname.clone(),
+            appendfilename: self.appendfilename.clone(),
+            aof_load_truncated: self.aof_load_truncated,
             ..Config::default()
         }
     }

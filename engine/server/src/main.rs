@@ -20,6 +20,8 @@
 // Under `--cfg loom` (the mailbox's model checking, see mailbox.rs) tokio compiles without its
 // `net` and `signal` modules, so only the mailbox is built and `main` is empty.
 #[cfg(not(loom))]
+mod aof_load;
+#[cfg(not(loom))]
 mod clock;
 #[cfg(not(loom))]
 mod conn;

@@ -130,6 +130,9 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
     let reason = runtime.block_on(wait_for_stop(&shared.control, signals));
     tracing::info!(%reason, "shutting down");
     let joined_clean = stop_all(&shared, handles);
+    if !shared.disk.finish(DISK_FINISH_PATIENCE) {
+        tracing::warn!("the disk thread did not finish its work before the stop");
+    }
     tracing::info!("damselfly stopped");
     let clean = joined_clean && !matches!(reason, StopReason::ThreadExited { .. });
     Ok(if clean {
@@ -207,14 +210,15 @@ fn spawn_all(
     let rdb_path = flags.dir.join(&flags.dbfilename);
     let started = std::time::Instant::now();
     let now_ms = shared.clock.wall_us() / 1000;
-    let (preload, loaded) = crate::load::load(
-        &rdb_path,
-        &flags.config(port),
-        flags.threads(),
-        now_ms,
-        process_seed,
-    )
-    .map_err(|err| context(err)(std::io::ErrorKind::InvalidData.into()))?;
+    let config = flags.config(port);
+    // With appendonly, the append-only file is the dataset (Redis 7.0 then ignores the RDB).
+    let loaded = if config.appendonly {
+        crate::aof_load::load(&flags.dir, &config, flags.threads(), now_ms, process_seed)
+    } else {
+        crate::load::load(&rdb_path, &config, flags.threads(), now_ms, process_seed)
+    };
+    let (preload, loaded) =
+        loaded.map_err(|err| context(err)(std::io::ErrorKind::InvalidData.into()))?;
     if loaded.keys > 0 || loaded.expired_skipped > 0 {
         tracing::info!(
             keys = loaded.keys,
@@ -268,6 +272,9 @@ async fn wait_for_stop(control: &Mailbox<Control>, signals: (Signal, Signal)) ->
 }
 
 /// Closes every thread's mailbox and joins the threads; false if any panicked.
+/// How long a stop waits for the disk thread to write and fsync what it was asked.
+const DISK_FINISH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn stop_all(shared: &Shared, handles: Vec<std::thread::JoinHandle<()>>) -> bool {
     for mailbox in shared.mailboxes.iter() {
         // Connections still queued for a thread are dropped here, which closes them.
