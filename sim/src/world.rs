@@ -641,6 +641,9 @@ fn msg_summary(msg: &Msg) -> String {
         ),
         Msg::Persist(msg) => format!("persist {msg:?}").chars().take(120).collect(),
         Msg::DiskDone { file, result } => format!("disk-done {} {:?}", file.0, result.is_ok()),
-        Msg::Journal { from, items } => format!("journal from t{} items {}", from.0, items.len()),
+        Msg::Journal { from, items, .. } => {
+            format!("journal from t{} items {}", from.0, items.len())
+        }
+        Msg::JournalDurable { ticket } => format!("journal durable {ticket}"),
     }
 }

@@ -81,10 +81,13 @@ pub enum Plant {
     /// stores its changes afterwards as plain writes: another client's write in between is
     /// lost, and a reader can see one shard's half of the script.
     ScriptReleasesEarly = 18,
+    /// Under `appendfsync always`, replies leave before the append-only file holds their
+    /// writes durably: a crash loses writes that were acknowledged.
+    AckBeforeFsync = 19,
 }
 
 impl Plant {
-    pub const ALL: [Plant; 19] = [
+    pub const ALL: [Plant; 20] = [
         Plant::SkipExpiryCheckOnRead,
         Plant::ReplyBeforeApply,
         Plant::DropMessage,
@@ -104,6 +107,7 @@ impl Plant {
         Plant::PipelineLocalFirst,
         Plant::SnapshotSkipsKeep,
         Plant::ScriptReleasesEarly,
+        Plant::AckBeforeFsync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -127,6 +131,7 @@ impl Plant {
             Plant::PipelineLocalFirst => "pipeline-local-first",
             Plant::SnapshotSkipsKeep => "snapshot-skips-keep",
             Plant::ScriptReleasesEarly => "script-releases-locks-early",
+            Plant::AckBeforeFsync => "ack-before-fsync",
         }
     }
 
@@ -147,6 +152,34 @@ impl TxIdSource {
     }
 }
 
+/// Node-wide tickets of journal batches (`node::journal`): each batch a shard sends to the
+/// journal's writer takes the next ticket, and the writer publishes the highest ticket up to
+/// which every batch is on disk and fsynced. Under `appendfsync always` a reply leaves only
+/// once the tickets taken before it are durable. Shared by every thread's `Env`, like the txids.
+#[derive(Clone, Debug, Default)]
+pub struct JournalTickets(Arc<[AtomicU64; 2]>);
+
+impl JournalTickets {
+    /// A ticket for the batch being sent.
+    pub fn take(&self) -> u64 {
+        self.0[0].fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The last ticket taken.
+    pub fn taken(&self) -> u64 {
+        self.0[0].load(Ordering::SeqCst)
+    }
+
+    /// Every batch with a ticket up to this one is durable.
+    pub fn durable(&self) -> u64 {
+        self.0[1].load(Ordering::SeqCst)
+    }
+
+    pub fn set_durable(&self, ticket: u64) {
+        self.0[1].fetch_max(ticket, Ordering::SeqCst);
+    }
+}
+
 /// Spare byte buffers a thread keeps for the next replies, at most.
 pub const SPARE_BUFFERS_MAX: usize = 16;
 /// A buffer bigger than this is freed rather than kept: a rare huge reply must not pin memory.
@@ -157,6 +190,8 @@ pub const SPARE_BUFFER_CAPACITY_MAX_BYTES: usize = 64 * 1024;
 pub struct CxOptions {
     /// Shared by all threads of a node.
     pub txids: TxIdSource,
+    /// Shared by all threads of a node.
+    pub journal_tickets: JournalTickets,
     /// Check engine invariants after every message (the simulator sets this).
     pub verify: bool,
     /// Planted bugs, by `Plant as u8` bit.
@@ -236,6 +271,10 @@ impl Env {
 
     /// A fresh transaction number, higher than every one handed out before on any thread
     /// (`tx::TxId` wraps it).
+    pub fn journal_tickets(&self) -> &JournalTickets {
+        &self.options.journal_tickets
+    }
+
     pub fn next_txid_number(&mut self) -> u64 {
         self.options.txids.next()
     }

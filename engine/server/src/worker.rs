@@ -96,6 +96,8 @@ pub struct Shared {
     /// The node's one transaction counter: every thread's `Cx` shares it (VLL orders
     /// transactions by it across shards).
     pub txids: TxIdSource,
+    /// The journal's batch tickets, shared by all threads (`appendfsync always`).
+    pub journal_tickets: damselfly_core::env::JournalTickets,
     /// File operations, for the disk thread (`disk.rs`).
     pub disk: crate::disk::DiskQueue,
 }
@@ -108,6 +110,7 @@ impl Shared {
             control: Mailbox::new(Notify::new()),
             clients_total: AtomicU64::new(0),
             txids: TxIdSource::default(),
+            journal_tickets: Default::default(),
             next_conn_id: AtomicU64::new(1),
             clock,
             disk: crate::disk::DiskQueue::default(),
@@ -221,6 +224,7 @@ pub fn start_engine(setup: Setup) -> Started {
     }
     let options = CxOptions {
         txids: shared.txids.clone(),
+        journal_tickets: shared.journal_tickets.clone(),
         plants,
         ..CxOptions::default()
     };

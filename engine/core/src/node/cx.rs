@@ -83,7 +83,13 @@ pub enum Msg {
     /// A shard's journal items, to the journal's writer on thread 0 (`node::journal`).
     Journal {
         from: ThreadId,
+        /// The batch's ticket under `appendfsync always` (0: none).
+        ticket: u64,
         items: Vec<crate::journal::Item>,
+    },
+    /// From the journal's writer: every batch with a ticket up to `ticket` is durable.
+    JournalDurable {
+        ticket: u64,
     },
 }
 

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod conn;
 pub mod coord;
 pub mod cx;
+pub mod durability;
 pub mod hop;
 pub mod journal;
 pub mod memdisk;
@@ -105,6 +106,8 @@ pub struct Node {
     pub journal_writer: Option<journal::JournalWriter>,
     /// On thread 0 with `appendonly yes`: the append-only file (`aof`).
     pub aof: Option<aof::Aof>,
+    /// Under `appendfsync always`: output held until the writes before it are durable.
+    pub(crate) gate: durability::Gate,
     /// This thread's Lua state and script cache (`script`).
     pub(crate) scripting: script::Scripting,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
@@ -153,6 +156,7 @@ impl Node {
             persist: persist::Persistence::new(),
             journal_writer: None,
             aof: None,
+            gate: durability::Gate::default(),
             scripting: script::Scripting::default(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
@@ -247,7 +251,12 @@ impl Node {
                     persist::on_disk_done(self, file, result, now_ms, cx);
                 }
             }
-            Msg::Journal { from, items } => journal::on_items(self, from, items, cx),
+            Msg::Journal {
+                from,
+                ticket,
+                items,
+            } => journal::on_items(self, from, ticket, items, cx),
+            Msg::JournalDurable { ticket } => self.gate.durable(ticket, cx),
         }
         // What this step made ready and did not serve yet (a transaction's keys, now free),
         // then this thread's served clients (whose next commands may make more keys ready).
@@ -260,6 +269,7 @@ impl Node {
         }
         persist::step_shard(self, cx);
         journal::end_of_step(self, cx);
+        self.gate.end_step(cx);
         if cx.verify() {
             self.check_invariants();
         }
@@ -504,18 +514,21 @@ impl Node {
 
     fn flush(&mut self, conn: &mut Conn, cx: &mut Cx) {
         let bytes = std::mem::take(&mut conn.out);
+        let gate_active = durability::gate_active(&self.config);
         if bytes.is_empty() {
             cx.recycle_buffer(bytes);
         } else {
             conn.out_pending_bytes += bytes.len();
             self.counters.net_output_bytes += bytes.len() as u64;
-            cx.push(Effect::Write {
+            let write = Effect::Write {
                 conn: conn.id,
                 bytes,
-            });
+            };
+            self.gate.emit(gate_active, cx, conn.id, write);
         }
         if matches!(conn.state, ConnState::Closing) {
-            cx.push(Effect::Close { conn: conn.id });
+            let close = Effect::Close { conn: conn.id };
+            self.gate.emit(gate_active, cx, conn.id, close);
             return;
         }
         let wants = conn.wants_input();

@@ -277,13 +277,15 @@ const OUTPUT_LIMIT_WARNING: &str =
 /// Queues message frames on a subscriber hosted here (checked in, its step's output already
 /// flushed). A subscriber whose queued output breaks the pubsub limit is dropped at once, its
 /// unsent output discarded: memory stays bounded and nobody else waits for it.
-fn push_bytes(
-    conn: &mut Conn,
-    bytes: Vec<u8>,
-    limit: OutputLimit,
-    counters: &mut NodeCounters,
-    cx: &mut Cx,
-) {
+/// Where a subscriber's frames go: counted, then through the durability gate (a subscriber
+/// whose earlier replies wait for an fsync gets its messages after them).
+struct Output<'a> {
+    counters: &'a mut NodeCounters,
+    gate: &'a mut crate::node::durability::Gate,
+    gate_active: bool,
+}
+
+fn push_bytes(conn: &mut Conn, bytes: Vec<u8>, limit: OutputLimit, out: Output, cx: &mut Cx) {
     if matches!(conn.state, ConnState::Closing) {
         // Redis drops replies to a client it is closing; it still counts as a receiver.
         cx.recycle_buffer(bytes);
@@ -302,11 +304,12 @@ fn push_bytes(
         return;
     }
     conn.out_pending_bytes += bytes.len();
-    counters.net_output_bytes += bytes.len() as u64;
-    cx.push(Effect::Write {
+    out.counters.net_output_bytes += bytes.len() as u64;
+    let write = Effect::Write {
         conn: conn.id,
         bytes,
-    });
+    };
+    out.gate.emit(out.gate_active, cx, conn.id, write);
 }
 
 /// A message frame encoded once per protocol version, on first need.
@@ -378,9 +381,15 @@ fn deliver(
         }
         receivers.push(count);
     }
+    let active = crate::node::durability::gate_active(&node.config);
     for (id, bytes) in outgoing {
         if let Some(conn) = node.conns.get_mut(&id) {
-            push_bytes(conn, bytes, limit, &mut node.counters, cx);
+            let out = Output {
+                counters: &mut node.counters,
+                gate: &mut node.gate,
+                gate_active: active,
+            };
+            push_bytes(conn, bytes, limit, out, cx);
         }
     }
     NodeResult::Published {

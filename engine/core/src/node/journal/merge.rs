@@ -22,7 +22,8 @@ pub enum Unit {
 
 #[derive(Debug)]
 pub struct Merger {
-    queues: Vec<VecDeque<Item>>,
+    /// Per shard: its items in order, each with the ticket of the batch it came in (0: none).
+    queues: Vec<VecDeque<(u64, Item)>>,
 }
 
 fn records(item: &Item) -> &[Record] {
@@ -44,9 +45,19 @@ impl Merger {
         }
     }
 
-    /// Items from shard `from`, in its order.
-    pub fn push(&mut self, from: usize, items: Vec<Item>) {
-        self.queues[from].extend(items);
+    /// Items from shard `from`, in its order, sent in the batch with `ticket` (0: none).
+    pub fn push(&mut self, from: usize, ticket: u64, items: Vec<Item>) {
+        self.queues[from].extend(items.into_iter().map(|item| (ticket, item)));
+    }
+
+    /// The lowest ticket among items still waiting (0: none waits).
+    pub fn lowest_waiting_ticket(&self) -> u64 {
+        self.queues
+            .iter()
+            .flat_map(|q| q.iter().map(|(ticket, _)| *ticket))
+            .filter(|&t| t > 0)
+            .min()
+            .unwrap_or(0)
     }
 
     /// Items still waiting (parts of transactions whose other parts have not arrived).
@@ -59,8 +70,8 @@ impl Merger {
         loop {
             let mut progress = false;
             for queue in &mut self.queues {
-                while let Some(Item::Records(_) | Item::Atomic(_)) = queue.front() {
-                    match queue.pop_front() {
+                while let Some((_, Item::Records(_) | Item::Atomic(_))) = queue.front() {
+                    match queue.pop_front().map(|(_, item)| item) {
                         Some(Item::Records(records)) => {
                             records.into_iter().for_each(|r| out(Unit::One(r)))
                         }
@@ -74,7 +85,7 @@ impl Merger {
                 .queues
                 .iter()
                 .filter_map(|q| match q.front() {
-                    Some(Item::Part { txid, shards, .. }) => Some((*txid, *shards)),
+                    Some((_, Item::Part { txid, shards, .. })) => Some((*txid, *shards)),
                     _ => None,
                 })
                 .collect();
@@ -91,7 +102,7 @@ impl Merger {
                     .queues
                     .iter()
                     .flat_map(|q| q.iter())
-                    .filter_map(|item| match item {
+                    .filter_map(|(_, item)| match item {
                         Item::Part { txid, shards, .. } => Some((*txid, *shards)),
                         _ => None,
                     })
@@ -117,13 +128,13 @@ impl Merger {
         for (q, queue) in self.queues.iter().enumerate() {
             let at = queue
                 .iter()
-                .position(|item| matches!(item, Item::Part { txid: t, .. } if *t == txid));
+                .position(|(_, item)| matches!(item, Item::Part { txid: t, .. } if *t == txid));
             if let Some(at) = at {
-                let part = records(&queue[at]);
+                let part = records(&queue[at].1);
                 if queue
                     .iter()
                     .take(at)
-                    .any(|ahead| overlaps(records(ahead), part))
+                    .any(|(_, ahead)| overlaps(records(ahead), part))
                 {
                     return None;
                 }
@@ -141,9 +152,12 @@ impl Merger {
     ) {
         let mut all: Vec<Record> = Vec::new();
         for &(q, at) in parts {
-            let Some(Item::Part {
-                txid: t, records, ..
-            }) = self.queues[q].remove(at)
+            let Some((
+                _,
+                Item::Part {
+                    txid: t, records, ..
+                },
+            )) = self.queues[q].remove(at)
             else {
                 unreachable!("the part was found there")
             };
@@ -229,10 +243,10 @@ mod tests {
     #[test]
     fn a_part_waits_for_the_others_and_they_leave_together() {
         let mut m = Merger::new(2);
-        m.push(0, vec![Item::Records(vec![set("a")]), part(5, &["x"])]);
-        m.push(0, vec![Item::Records(vec![set("b")])]);
+        m.push(0, 0, vec![Item::Records(vec![set("a")]), part(5, &["x"])]);
+        m.push(0, 0, vec![Item::Records(vec![set("b")])]);
         assert_eq!(drain(&mut m), vec![Unit::One(set("a"))]);
-        m.push(1, vec![Item::Records(vec![set("c")]), part(5, &["y"])]);
+        m.push(1, 0, vec![Item::Records(vec![set("c")]), part(5, &["y"])]);
         assert_eq!(
             drain(&mut m),
             vec![
@@ -248,8 +262,8 @@ mod tests {
     fn transactions_in_opposite_orders_on_two_shards_both_leave() {
         // Disjoint transactions ran 6 then 5 on shard 0 and 5 then 6 on shard 1.
         let mut m = Merger::new(2);
-        m.push(0, vec![part(6, &["a6"]), part(5, &["a5"])]);
-        m.push(1, vec![part(5, &["b5"]), part(6, &["b6"])]);
+        m.push(0, 0, vec![part(6, &["a6"]), part(5, &["a5"])]);
+        m.push(1, 0, vec![part(5, &["b5"]), part(6, &["b6"])]);
         let out = drain(&mut m);
         assert_eq!(out.len(), 2, "{out:?}");
         assert_eq!(m.waiting(), 0);
@@ -261,16 +275,17 @@ mod tests {
         // Shard 0 wrote `x` plainly, then the transaction wrote `x`: that order must hold.
         m.push(
             0,
+            0,
             vec![
                 part(8, &["k"]),
                 Item::Records(vec![set("x")]),
                 part(9, &["x"]),
             ],
         );
-        m.push(1, vec![part(9, &["y"])]);
+        m.push(1, 0, vec![part(9, &["y"])]);
         // 9 may not pass the plain `x`, which waits behind 8, which waits for shard 1's part.
         assert_eq!(drain(&mut m), vec![]);
-        m.push(1, vec![part(8, &["z"])]);
+        m.push(1, 0, vec![part(8, &["z"])]);
         let out = drain(&mut m);
         let x_plain = out.iter().position(|u| *u == Unit::One(set("x"))).unwrap();
         let x_tx = out
@@ -292,6 +307,7 @@ mod tests {
         for shard in 0..2 {
             m.push(
                 shard,
+                0,
                 vec![Item::Part {
                     txid: 1,
                     shards: 2,

@@ -33,6 +33,10 @@ pub struct JournalWriter {
     bytes: Vec<u8>,
     /// Units written since the start, for INFO and tests.
     pub units: u64,
+    /// Every batch with a ticket up to this one arrived.
+    tickets_contiguous: u64,
+    /// Tickets that arrived beyond `tickets_contiguous`.
+    tickets_ahead: std::collections::BTreeSet<u64>,
 }
 
 impl JournalWriter {
@@ -42,16 +46,34 @@ impl JournalWriter {
             selected_db: None,
             bytes: Vec::new(),
             units: 0,
+            tickets_contiguous: 0,
+            tickets_ahead: Default::default(),
         }
     }
 
-    pub fn push(&mut self, from: ThreadId, items: Vec<Item>) {
-        self.merger.push(usize::from(from.0), items);
+    /// A shard's batch, sent with `ticket` (0: none was taken).
+    pub fn push(&mut self, from: ThreadId, ticket: u64, items: Vec<Item>) {
+        if ticket > 0 {
+            self.tickets_ahead.insert(ticket);
+            while self.tickets_ahead.remove(&(self.tickets_contiguous + 1)) {
+                self.tickets_contiguous += 1;
+            }
+        }
+        self.merger.push(usize::from(from.0), ticket, items);
         let (db, bytes, units) = (&mut self.selected_db, &mut self.bytes, &mut self.units);
         self.merger.drain(&mut |unit: Unit| {
             merge::encode_unit(&unit, db, bytes);
             *units += 1;
         });
+    }
+
+    /// Every batch with a ticket up to this one is in the bytes handed out (arrived, and
+    /// nothing of it waits for another shard's part).
+    pub fn written_ticket(&self) -> u64 {
+        match self.merger.lowest_waiting_ticket() {
+            0 => self.tickets_contiguous,
+            waiting => self.tickets_contiguous.min(waiting - 1),
+        }
     }
 
     /// The replayable bytes produced since the last call (RESP commands, as an AOF holds).
@@ -224,9 +246,17 @@ pub fn end_of_step(node: &mut Node, cx: &mut Cx) {
         return;
     }
     let items = journal.take_ready();
+    // Under `appendfsync always`, replies wait for the batch's ticket to be durable.
+    let ticket = if crate::node::durability::gate_active(&node.config) {
+        let ticket = cx.env().journal_tickets().take();
+        node.gate.ticket_taken(ticket);
+        ticket
+    } else {
+        0
+    };
     if node.thread == WRITER_THREAD {
         if let Some(writer) = node.journal_writer.as_mut() {
-            writer.push(node.thread, items);
+            writer.push(node.thread, ticket, items);
         }
         write_out(node, cx);
     } else {
@@ -234,6 +264,7 @@ pub fn end_of_step(node: &mut Node, cx: &mut Cx) {
             WRITER_THREAD,
             Msg::Journal {
                 from: node.thread,
+                ticket,
                 items,
             },
         );
@@ -241,9 +272,9 @@ pub fn end_of_step(node: &mut Node, cx: &mut Cx) {
 }
 
 /// Thread 0 receives another shard's items.
-pub fn on_items(node: &mut Node, from: ThreadId, items: Vec<Item>, cx: &mut Cx) {
+pub fn on_items(node: &mut Node, from: ThreadId, ticket: u64, items: Vec<Item>, cx: &mut Cx) {
     if let Some(writer) = node.journal_writer.as_mut() {
-        writer.push(from, items);
+        writer.push(from, ticket, items);
     }
     write_out(node, cx);
 }
@@ -254,10 +285,10 @@ fn write_out(node: &mut Node, cx: &mut Cx) {
     if node.aof.is_none() {
         return;
     }
-    let bytes = node
-        .journal_writer
-        .as_mut()
-        .map(JournalWriter::take_bytes)
-        .unwrap_or_default();
-    crate::node::aof::append(node, bytes, cx);
+    let Some(writer) = node.journal_writer.as_mut() else {
+        return;
+    };
+    let bytes = writer.take_bytes();
+    let written_ticket = writer.written_ticket();
+    crate::node::aof::append(node, bytes, written_ticket, cx);
 }
