@@ -93,6 +93,8 @@ pub struct Shard {
     /// When set, every eviction is logged here, in order: the simulator turns evictions into
     /// deletes in the history it checks.
     pub eviction_log: Option<Vec<Evicted>>,
+    /// The last CAS unique this shard gave a Memcached item (each write takes the next).
+    pub memcache_cas_last: u64,
 }
 
 /// What the memory step needs to know of a command (the command table computes it, and only
@@ -138,6 +140,7 @@ impl Shard {
             limits: CollectionLimits::default(),
             modified_log: None,
             eviction_log: None,
+            memcache_cas_last: 0,
         }
     }
 

@@ -283,6 +283,31 @@ impl Entry {
         Entry::build(key, expire_at_ms, None, lru, raw, payload)
     }
 
+    /// The entry a Memcached store writes: `from_set_bytes` plus the item's flags and CAS.
+    pub fn from_memcache_bytes(
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+        meta: MemcacheMeta,
+        now_ms: u64,
+    ) -> Entry {
+        let lru = lru_clock(now_ms);
+        let meta = Some(meta);
+        if value.len() <= super::INT_TEXT_LEN_MAX_BYTES {
+            if let Some(n) = crate::numfmt::parse_i64(value) {
+                return Entry::build(key, expire_at_ms, meta, lru, false, Payload::Int(n));
+            }
+        }
+        let raw = value.len() > super::EMBSTR_LEN_MAX_BYTES;
+        let has_ttl = expire_at_ms.is_some();
+        let payload = if inline_pays(key.len(), has_ttl, value.len(), value.len()) {
+            Payload::Inline(value)
+        } else {
+            Payload::External(value.to_vec())
+        };
+        Entry::build(key, expire_at_ms, meta, lru, raw, payload)
+    }
+
     /// The same entry with deadline `expire_at_ms`.
     pub fn with_expire_at_ms(mut self, expire_at_ms: Option<u64>) -> Entry {
         self.set_expire_at_ms(expire_at_ms);

@@ -73,6 +73,25 @@ impl Decoder {
         self.buf.len() - self.pos + self.pending.bytes_len()
     }
 
+    /// `next_into` with refusals and closes as requests too (`Op::Refuse`, `Op::Close`), so
+    /// they keep their place among the requests: true when `argv` holds one.
+    pub fn next_request_into(&mut self, argv: &mut Argv) -> bool {
+        match self.next_into(argv) {
+            Decoded::Request => true,
+            Decoded::NeedMore => false,
+            Decoded::Refused { line, silent } => {
+                let mut head = Head::new(Op::Refuse);
+                head.noreply = silent;
+                request(head, &[line.as_bytes()], argv);
+                true
+            }
+            Decoded::Close => {
+                request(Head::new(Op::Close), &[], argv);
+                true
+            }
+        }
+    }
+
     /// The next request into `argv` (whose buffers it reuses), or what else came.
     pub fn next_into(&mut self, argv: &mut Argv) -> Decoded {
         loop {

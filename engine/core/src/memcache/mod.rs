@@ -76,10 +76,14 @@ pub enum Op {
     MetaArithmetic,
     MetaNoop,
     MetaDebug,
+    /// A request refused before it could run: argument 1 is the answer (none if `noreply`).
+    Refuse,
+    /// Close the connection without an answer.
+    Close,
 }
 
 impl Op {
-    const ALL: [Op; 26] = [
+    const ALL: [Op; 28] = [
         Op::Get,
         Op::Gets,
         Op::Gat,
@@ -106,6 +110,8 @@ impl Op {
         Op::MetaArithmetic,
         Op::MetaNoop,
         Op::MetaDebug,
+        Op::Refuse,
+        Op::Close,
     ];
 
     pub fn from_u8(byte: u8) -> Option<Op> {
@@ -116,7 +122,14 @@ impl Op {
     pub fn keyed(self) -> bool {
         !matches!(
             self,
-            Op::FlushAll | Op::Version | Op::Verbosity | Op::Quit | Op::Stats | Op::MetaNoop
+            Op::FlushAll
+                | Op::Version
+                | Op::Verbosity
+                | Op::Quit
+                | Op::Stats
+                | Op::MetaNoop
+                | Op::Refuse
+                | Op::Close
         )
     }
 }
