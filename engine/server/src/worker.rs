@@ -26,8 +26,7 @@ use std::time::Duration;
 
 use damselfly_core::config::Config;
 use damselfly_core::cx::{
-    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, Protocol, ThreadId, Timer,
-    TxIdSource,
+    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, Protocol, ThreadId, Timer, TxIdSource,
 };
 use damselfly_core::node::commands::server::ServerInfo;
 use damselfly_core::node::Node;

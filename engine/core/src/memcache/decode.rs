@@ -201,7 +201,7 @@ fn command(bytes: &[u8], data: &mut DataRead<'_>, argv: &mut Argv) -> Decoded {
         return meta::command(name[1], &tokens, argv);
     }
     match name {
-        b"get" | b"gets" | b"gat" | b"gats" | b"mget" => {
+        b"get" | b"gets" | b"gat" | b"gats" => {
             if ntokens < 3 {
                 return refused(ERROR, false);
             }
@@ -234,6 +234,7 @@ fn command(bytes: &[u8], data: &mut DataRead<'_>, argv: &mut Argv) -> Decoded {
         b"verbosity" if matches!(ntokens, 3 | 4) => verbosity(&tokens, argv),
         b"version" => request(Head::new(Op::Version), &[], argv),
         b"quit" => request(Head::new(Op::Quit), &[], argv),
+        b"shutdown" => refused(SHUTDOWN_DISABLED, false),
         b"stats" => request(Head::new(Op::Stats), &tokens[1..], argv),
         _ if tokens.last().is_some_and(|t| t.starts_with(b"HTTP/")) => Decoded::Close,
         _ => refused(ERROR, false),
@@ -299,6 +300,8 @@ const BAD_CHUNK: &str = "CLIENT_ERROR bad data chunk";
 const TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
 const BAD_EXPTIME: &str = "CLIENT_ERROR invalid exptime argument";
 const BAD_DELTA: &str = "CLIENT_ERROR invalid numeric delta argument";
+/// memcached answers this unless started with -A; Damselfly stops through RESP's SHUTDOWN.
+const SHUTDOWN_DISABLED: &str = "ERROR: shutdown not enabled";
 const DELETE_USAGE: &str = "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]";
 
 pub(super) fn refused(line: &'static str, silent: bool) -> Decoded {

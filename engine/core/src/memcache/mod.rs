@@ -225,8 +225,8 @@ pub fn parse_u32_truncating(text: &[u8]) -> Option<u32> {
     parse_u64(text).map(|n| n as u32)
 }
 
-/// memcached's `safe_strtol` into an `int32_t`: `strtol`, the end or a space after it, and
-/// within 32 bits.
+/// memcached's `safe_strtol` into an `int32_t`: `strtol` (64-bit), the end or a space after
+/// it, then truncated to 32 bits as memcached stores it (4294967297 reads as 1).
 pub fn parse_i32(text: &[u8]) -> Option<i32> {
     let (digits_at, negative) = sign_of(text);
     let (magnitude, rest) = digits(&text[digits_at..])?;
@@ -238,7 +238,7 @@ pub fn parse_i32(text: &[u8]) -> Option<i32> {
     } else {
         i128::from(magnitude)
     };
-    i32::try_from(value).ok()
+    i64::try_from(value).ok().map(|n| n as i32)
 }
 
 /// Where the digits start after spaces and a sign, and whether the sign was `-`.
@@ -297,7 +297,9 @@ mod tests {
         assert_eq!(parse_u32_truncating(b"4294967296"), Some(0));
         assert_eq!(parse_u32_truncating(b"4294967295"), Some(u32::MAX));
         assert_eq!(parse_i32(b"-1"), Some(-1));
-        assert_eq!(parse_i32(b"2147483648"), None);
+        assert_eq!(parse_i32(b"2147483648"), Some(i32::MIN));
+        assert_eq!(parse_i32(b"4294967297"), Some(1));
+        assert_eq!(parse_i32(b"9223372036854775808"), None);
         assert_eq!(parse_i32(b"x"), None);
     }
 

@@ -107,7 +107,10 @@ fn flush_all(node: &mut Node, conn: &mut Conn, head: Head, cx: &mut Cx) -> Flow 
         // memcached's delayed flush invalidates items by their write time, which entries do
         // not keep; refusing beats flushing early or never.
         if !head.noreply {
-            line(conn, b"SERVER_ERROR flush_all with a delay is not supported");
+            line(
+                conn,
+                b"SERVER_ERROR flush_all with a delay is not supported",
+            );
         }
         return Flow::Next;
     }
@@ -135,7 +138,10 @@ fn stats(node: &mut Node, conn: &mut Conn, argv: &Argv, cx: &mut Cx) -> Flow {
             node.start_node_cmd(conn, NodeCmd::Info, argv, cx)
         }
         b"settings" => {
-            let item_max = conn.memcache.as_ref().map_or(0, |mc| mc.item_size_max_bytes);
+            let item_max = conn
+                .memcache
+                .as_ref()
+                .map_or(0, |mc| mc.item_size_max_bytes);
             let settings = [
                 ("maxbytes", node.config.maxmemory_bytes.to_string()),
                 ("maxconns", node.config.maxclients.to_string()),

@@ -144,7 +144,11 @@ fn retrieve(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         if found && touching {
             set_deadline(ecx, key, head.exptime_s);
         }
-        replies.push(if found { Reply::Bulk(block) } else { Reply::Nil });
+        replies.push(if found {
+            Reply::Bulk(block)
+        } else {
+            Reply::Nil
+        });
     }
     Ok(Reply::Array(replies))
 }
@@ -252,7 +256,10 @@ fn touch(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let head = head_of(argv);
     let key = &argv[1];
     let now_ms = ecx.read_now_ms();
-    let found = ecx.db().visit_live(key, now_ms, Access::Touch, |_| ()).is_some();
+    let found = ecx
+        .db()
+        .visit_live(key, now_ms, Access::Touch, |_| ())
+        .is_some();
     if found {
         set_deadline(ecx, key, head.exptime_s);
     }
