@@ -5,7 +5,7 @@
 //!  slot: [ptr]──►┌flags┬lru (24 bits)┬key len┬value len┬[deadline u64]┬key…┬value…────┐
 //!                │ 1 B │     3 B     │ 1 | 4 │  1 | 4  │  only if TTL │    │ inline   │
 //!                └─────┴─────────────┴───────┴─────────┴──────────────┴────┴──────────┘
-//!  (a key written through the Memcached port also holds its client flags and CAS, 12 bytes
+//!  (a key written through the Memcached port also holds its client flags and CAS, 13 bytes
 //!  between the deadline and the key: `MemcacheMeta`)
 //!  value: inline bytes | i64 (an "int" string) | external: ptr, len, cap of its own buffer
 //!         | object: ptr to a boxed `Collection` (hash, set…)
@@ -56,8 +56,8 @@ const LENGTHS_AT: usize = LRU_AT + LRU_BYTES;
 const NARROW_PREFIX_BYTES: usize = LENGTHS_AT + 2;
 const WIDE_PREFIX_BYTES: usize = LENGTHS_AT + 8;
 const TTL_BYTES: usize = 8;
-/// `MemcacheMeta`: the client flags (u32) then the CAS unique (u64).
-const MEMCACHE_META_BYTES: usize = 12;
+/// `MemcacheMeta`: the client flags (u32), the CAS unique (u64), the meta protocol's state.
+const MEMCACHE_META_BYTES: usize = 13;
 const INT_BYTES: usize = 8;
 const POINTER_BYTES: usize = 8;
 /// Redis's LRU_CLOCK_MAX: the clock is 24 bits of unix seconds.
@@ -444,6 +444,18 @@ impl Entry {
             .then(|| MemcacheMeta::read(&self.bytes_of(shape)[shape.memcache_at()..shape.key_at()]))
     }
 
+    /// Replaces the Memcached section of an entry that has one, in place (same length);
+    /// false when it has none.
+    pub fn set_memcache_in_place(&mut self, meta: MemcacheMeta) -> bool {
+        let shape = self.shape();
+        if !shape.has_memcache() {
+            return false;
+        }
+        let (at, end) = (shape.memcache_at(), shape.key_at());
+        meta.write(&mut self.bytes_mut()[at..end]);
+        true
+    }
+
     /// The same entry holding `meta` (a new block: the section changes the block's length).
     pub fn with_memcache(mut self, meta: Option<MemcacheMeta>) -> Entry {
         let shape = self.shape();
@@ -712,19 +724,44 @@ impl Entry {
 pub struct MemcacheMeta {
     pub flags: u32,
     pub cas: u64,
+    /// The meta protocol's marks (`MemcacheMeta::FETCHED`…).
+    pub state: u8,
 }
 
 impl MemcacheMeta {
+    /// Fetched by `mg` since written (its `h` flag).
+    pub const FETCHED: u8 = 1 << 0;
+    /// Invalidated (`md I`, `ms I`): served stale until rewritten (`X`).
+    pub const STALE: u8 = 1 << 1;
+    /// A client has been told to recache (`W`); the others hear `Z`.
+    pub const TOKEN_SENT: u8 = 1 << 2;
+    /// Written with a base64 (binary) key: `k` answers it in base64.
+    pub const BINARY_KEY: u8 = 1 << 3;
+
+    pub fn new(flags: u32, cas: u64) -> MemcacheMeta {
+        MemcacheMeta {
+            flags,
+            cas,
+            state: 0,
+        }
+    }
+
+    pub fn has(self, mark: u8) -> bool {
+        self.state & mark != 0
+    }
+
     fn read(bytes: &[u8]) -> MemcacheMeta {
         MemcacheMeta {
             flags: u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")),
             cas: read_u64(bytes, 4),
+            state: bytes[12],
         }
     }
 
     fn write(self, out: &mut [u8]) {
         out[..4].copy_from_slice(&self.flags.to_le_bytes());
-        out[4..MEMCACHE_META_BYTES].copy_from_slice(&self.cas.to_le_bytes());
+        out[4..12].copy_from_slice(&self.cas.to_le_bytes());
+        out[12] = self.state;
     }
 }
 

@@ -198,7 +198,31 @@ fn command(bytes: &[u8], data: &mut DataRead<'_>, argv: &mut Argv) -> Decoded {
         return refused(ERROR, false);
     }
     if name.len() == 2 && name[0] == b'm' {
-        return meta::command(name[1], &tokens, argv);
+        let (decoded, block) = meta::command(name[1], &tokens, argv);
+        match block {
+            Some((len_bytes, false)) => {
+                let key_len = argv.get(1).map_or(0, <[u8]>::len);
+                let item_bytes = ITEM_HEADER_BYTES + key_len + 1 + len_bytes + 2;
+                if item_bytes > data.item_size_max_bytes {
+                    *data.state = State::Swallow {
+                        left_bytes: len_bytes + 2,
+                    };
+                    return refused(TOO_LARGE, false);
+                }
+                std::mem::swap(data.pending, argv);
+                *data.state = State::Data {
+                    len_bytes,
+                    noreply: false,
+                };
+            }
+            Some((len_bytes, true)) => {
+                *data.state = State::Swallow {
+                    left_bytes: len_bytes + 2,
+                };
+            }
+            None => {}
+        }
+        return decoded;
     }
     match name {
         b"get" | b"gets" | b"gat" | b"gats" => {

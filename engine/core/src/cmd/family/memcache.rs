@@ -25,6 +25,9 @@ use crate::error::CmdError;
 use crate::memcache::{exptime_deadline_ms, parse_u64, Head, Op};
 use crate::reply::Reply;
 
+#[path = "memcache_meta.rs"]
+mod meta;
+
 const MEMCACHE: Family = Family {
     group: "memcache",
     acl: 0,
@@ -54,6 +57,11 @@ pub const SPECS: &[CommandSpec] = &[
     MEMCACHE.one_key("mc_delete", 2, W, DELETE_KEY, delete, docs("delete")),
     MEMCACHE.one_key("mc_delta", 2, W, WRITE_KEY, delta, docs("incr decr")),
     MEMCACHE.one_key("mc_touch", 2, W, WRITE_KEY, touch, docs("touch")),
+    MEMCACHE.one_key("mc_meta_get", 2, W, WRITE_KEY, meta::get, docs("mg")),
+    MEMCACHE.one_key("mc_meta_set", 3, W_DENYOOM, WRITE_KEY, meta::set, docs("ms")),
+    MEMCACHE.one_key("mc_meta_delete", 2, W, DELETE_KEY, meta::delete, docs("md")),
+    MEMCACHE.one_key("mc_meta_arithmetic", 2, W, WRITE_KEY, meta::arithmetic, docs("ma")),
+    MEMCACHE.one_key("mc_meta_debug", 2, R, READ_KEYS, meta::debug, docs("me")),
 ];
 
 /// The row that runs a keyed `op`; `None` for what the connection answers itself.
@@ -67,17 +75,17 @@ pub fn spec_of(op: Op) -> Option<&'static CommandSpec> {
         Op::Delete => 5,
         Op::Incr | Op::Decr => 6,
         Op::Touch => 7,
+        Op::MetaGet => 8,
+        Op::MetaSet => 9,
+        Op::MetaDelete => 10,
+        Op::MetaArithmetic => 11,
+        Op::MetaDebug => 12,
         Op::FlushAll
         | Op::Version
         | Op::Verbosity
         | Op::Quit
         | Op::Stats
-        | Op::MetaGet
-        | Op::MetaSet
-        | Op::MetaDelete
-        | Op::MetaArithmetic
         | Op::MetaNoop
-        | Op::MetaDebug
         | Op::Refuse
         | Op::Close => return None,
     };
@@ -98,7 +106,7 @@ fn status(head: &Head, line: &'static str) -> Reply {
 }
 
 /// The value bytes of a string entry; `None` for a collection (not an item).
-fn item_bytes(entry: &Entry) -> Option<Cow<'_, [u8]>> {
+pub(crate) fn item_bytes(entry: &Entry) -> Option<Cow<'_, [u8]>> {
     match entry.value() {
         ValueRef::Str(StrRef::Int(n)) => Some(Cow::Owned(n.to_string().into_bytes())),
         ValueRef::Str(StrRef::Bytes { bytes, .. }) => Some(Cow::Borrowed(bytes)),
@@ -154,7 +162,7 @@ fn retrieve(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
 }
 
 /// The new deadline of a live key (`touch`, `gat`); one already past deletes it.
-fn set_deadline(ecx: &mut ExecCx, key: &[u8], exptime_s: i64) {
+pub(crate) fn set_deadline(ecx: &mut ExecCx, key: &[u8], exptime_s: i64) {
     let now_ms = ecx.now_ms();
     match exptime_deadline_ms(exptime_s, now_ms) {
         Some(at_ms) if at_ms <= now_ms => {
@@ -167,13 +175,13 @@ fn set_deadline(ecx: &mut ExecCx, key: &[u8], exptime_s: i64) {
 }
 
 /// What a store finds under its key.
-struct Existing {
-    value: Option<Vec<u8>>,
-    meta: Option<MemcacheMeta>,
-    deadline_ms: Option<u64>,
+pub(crate) struct Existing {
+    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) meta: Option<MemcacheMeta>,
+    pub(crate) deadline_ms: Option<u64>,
 }
 
-fn existing(ecx: &mut ExecCx, key: &[u8]) -> Option<Existing> {
+pub(crate) fn existing(ecx: &mut ExecCx, key: &[u8]) -> Option<Existing> {
     let now_ms = ecx.read_now_ms();
     ecx.db().peek(key, now_ms).map(|entry| Existing {
         value: item_bytes(entry).map(Cow::into_owned),
@@ -182,19 +190,34 @@ fn existing(ecx: &mut ExecCx, key: &[u8]) -> Option<Existing> {
     })
 }
 
-/// Writes an item with a new CAS; a deadline already past leaves no item.
-fn write_item(ecx: &mut ExecCx, key: &[u8], value: &[u8], flags: u32, deadline: Option<u64>) {
+/// Writes an item with a new CAS (returned); a deadline already past leaves no item.
+pub(crate) fn write_item(
+    ecx: &mut ExecCx,
+    key: &[u8],
+    value: &[u8],
+    flags: u32,
+    deadline: Option<u64>,
+) -> u64 {
+    write_item_marked(ecx, key, value, MemcacheMeta::new(flags, 0), deadline)
+}
+
+/// `write_item` keeping `meta`'s state marks (a stale store, a binary key).
+pub(crate) fn write_item_marked(
+    ecx: &mut ExecCx,
+    key: &[u8],
+    value: &[u8],
+    mut meta: MemcacheMeta,
+    deadline: Option<u64>,
+) -> u64 {
     let now_ms = ecx.now_ms();
+    meta.cas = ecx.next_memcache_cas();
     if deadline.is_some_and(|at_ms| at_ms <= now_ms) {
         ecx.delete(key);
-        return;
+        return meta.cas;
     }
-    let meta = MemcacheMeta {
-        flags,
-        cas: ecx.next_memcache_cas(),
-    };
     let entry = Entry::from_memcache_bytes(key, value, deadline, meta, now_ms);
     ecx.put_entry(entry);
+    meta.cas
 }
 
 /// set, add, replace, cas, append, prepend.
@@ -266,7 +289,33 @@ fn touch(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     Ok(status(&head, if found { "TOUCHED" } else { "NOT_FOUND" }))
 }
 
-const NON_NUMERIC: &str = "CLIENT_ERROR cannot increment or decrement non-numeric value";
+pub(crate) const NON_NUMERIC: &str = "CLIENT_ERROR cannot increment or decrement non-numeric value";
+
+/// Writes `number` moved by `delta` (wrapping up, flooring at 0) over `old`: its text (padded
+/// with spaces to the old length, as memcached rewrites in place) and the new CAS.
+pub(crate) fn apply_delta(
+    ecx: &mut ExecCx,
+    key: &[u8],
+    old: &Existing,
+    number: u64,
+    delta: u64,
+    decrement: bool,
+) -> (String, u64) {
+    let next = if decrement {
+        number.saturating_sub(delta)
+    } else {
+        number.wrapping_add(delta)
+    };
+    let text = next.to_string();
+    let old_len = old.value.as_ref().map_or(0, Vec::len);
+    let mut stored = text.clone().into_bytes();
+    if stored.len() < old_len {
+        stored.resize(old_len, b' ');
+    }
+    let flags = old.meta.map_or(0, |m| m.flags);
+    let cas = write_item(ecx, key, &stored, flags, old.deadline_ms);
+    (text, cas)
+}
 
 /// incr and decr: unsigned 64-bit, wrapping up and flooring at 0 down.
 fn delta(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
@@ -283,19 +332,7 @@ fn delta(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     else {
         return Ok(status(&head, NON_NUMERIC));
     };
-    let next = match head.op {
-        Op::Incr => number.wrapping_add(head.number),
-        _ => number.saturating_sub(head.number),
-    };
-    let text = next.to_string();
-    let old_len = old.value.as_ref().map_or(0, Vec::len);
-    let mut stored = text.clone().into_bytes();
-    if stored.len() < old_len {
-        // memcached rewrites a shorter number in place, padding with spaces.
-        stored.resize(old_len, b' ');
-    }
-    let flags = old.meta.map_or(0, |m| m.flags);
-    write_item(ecx, key, &stored, flags, old.deadline_ms);
+    let (text, _) = apply_delta(ecx, key, &old, number, head.number, head.op == Op::Decr);
     Ok(if head.noreply {
         Reply::Nil
     } else {
