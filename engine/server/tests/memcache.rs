@@ -58,6 +58,13 @@ impl Memcached {
                 .unwrap_or_else(|e| {
                     panic!("memcached not found ({e}): apt-get install -y memcached (.ci/run)")
                 });
+            if let Some(dir) = std::env::var_os("DAMSELFLY_TEST_PIDDIR") {
+                // .ci/run kills what a killed test binary left behind, by PID.
+                let _ = std::fs::write(
+                    PathBuf::from(dir).join(child.id().to_string()),
+                    "memcached",
+                );
+            }
             let mut server = Memcached { child, port };
             if wait_answering(port) && matches!(server.child.try_wait(), Ok(None)) {
                 return server;
@@ -70,8 +77,12 @@ impl Memcached {
 
 impl Drop for Memcached {
     fn drop(&mut self) {
+        let pid = self.child.id();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = std::env::var_os("DAMSELFLY_TEST_PIDDIR") {
+            let _ = std::fs::remove_file(PathBuf::from(dir).join(pid.to_string()));
+        }
     }
 }
 
