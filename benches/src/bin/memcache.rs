@@ -24,14 +24,26 @@ use benches::server::free_port;
 
 const FLAGS: &[Flag] = &[
     DAMSELFLY_BIN,
-    flag("memcached-bin", true, "memcached binary (default: memcached)"),
+    flag(
+        "memcached-bin",
+        true,
+        "memcached binary (default: memcached)",
+    ),
     flag("threads", true, "server threads for both (default 1)"),
     flag("conns", true, "client connections (default 50)"),
-    flag("pipeline", true, "requests in flight per connection (default 1)"),
+    flag(
+        "pipeline",
+        true,
+        "requests in flight per connection (default 1)",
+    ),
     flag("seconds", true, "seconds per workload (default 5)"),
     flag("keys", true, "key space (default 100000)"),
     flag("value-bytes", true, "value size (default 256)"),
-    flag("memory-keys", true, "keys for the memory figure, 0: skip (default 1000000)"),
+    flag(
+        "memory-keys",
+        true,
+        "keys for the memory figure, 0: skip (default 1000000)",
+    ),
 ];
 
 const READY_TIME_MAX: Duration = Duration::from_secs(10);
@@ -65,8 +77,19 @@ fn start(name: &'static str, bin: &PathBuf, threads: u16) -> Result<Server, Stri
     let mut cmd = Command::new(bin);
     if name == "memcached" {
         // 1 GiB of cache: the memory figure's keys must all fit; -u matters only for root.
-        cmd.args(["-u", "root", "-l", "127.0.0.1", "-U", "0", "-m", "1024", "-c", "4096"])
-            .args(["-t", &threads.to_string(), "-p", &port.to_string()]);
+        cmd.args([
+            "-u",
+            "root",
+            "-l",
+            "127.0.0.1",
+            "-U",
+            "0",
+            "-m",
+            "1024",
+            "-c",
+            "4096",
+        ])
+        .args(["-t", &threads.to_string(), "-p", &port.to_string()]);
     } else {
         let resp_port = free_port()?;
         cmd.args(["--bind", "127.0.0.1", "--port", &resp_port.to_string()])
@@ -128,7 +151,10 @@ fn count_terminators(bytes: &[u8], from: usize) -> usize {
         .filter(|&at| bytes[at] == b'\n')
         .filter(|&at| {
             let line = &bytes[..=at];
-            let line_start = line[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let line_start = line[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
             line.ends_with(b"STORED\r\n")
                 || line.ends_with(b"END\r\n")
                 || line[line_start..].starts_with(b"VERSION ")
@@ -228,7 +254,10 @@ fn main() {
 }
 
 fn bench(args: &Args) -> Result<(), String> {
-    let damselfly = PathBuf::from(args.text("damselfly-bin").unwrap_or("target/release/damselfly"));
+    let damselfly = PathBuf::from(
+        args.text("damselfly-bin")
+            .unwrap_or("target/release/damselfly"),
+    );
     let memcached = PathBuf::from(args.text("memcached-bin").unwrap_or("memcached"));
     let threads: u16 = args.value("threads", 1)?;
     let load = Load {

@@ -60,10 +60,8 @@ impl Memcached {
                 });
             if let Some(dir) = std::env::var_os("DAMSELFLY_TEST_PIDDIR") {
                 // .ci/run kills what a killed test binary left behind, by PID.
-                let _ = std::fs::write(
-                    PathBuf::from(dir).join(child.id().to_string()),
-                    "memcached",
-                );
+                let _ =
+                    std::fs::write(PathBuf::from(dir).join(child.id().to_string()), "memcached");
             }
             let mut server = Memcached { child, port };
             if wait_answering(port) && matches!(server.child.try_wait(), Ok(None)) {

@@ -94,55 +94,11 @@ pub(super) fn get(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         .db()
         .peek(key, now_ms)
         .map_or(0, |entry| entry.idle_s(now_ms));
-    let mut won = false;
-    if let Some(ttl_s) = flags.vivify_ttl_s {
-        if existing(ecx, key).is_none() {
-            let mut meta = MemcacheMeta::new(0, 0);
-            meta.state = MemcacheMeta::TOKEN_SENT;
-            let deadline = exptime_deadline_ms(i64::from(ttl_s), now_ms);
-            write_item_marked(ecx, key, b"", meta, deadline);
-            won = true;
-        }
-    }
+    let won = vivify(ecx, key, flags.vivify_ttl_s, now_ms);
     let recache_s = flags.recache_s;
     let seen = ecx.edit_str(key, |entry| {
-        let mut meta = entry.memcache().unwrap_or(MemcacheMeta::new(0, 0));
-        let value = item_bytes(entry)
-            .map(|v| v.into_owned())
-            .unwrap_or_default();
-        let ttl_s = ttl_left_s(entry.expire_at_ms(), now_ms);
-        let sent_before = meta.has(MemcacheMeta::TOKEN_SENT) && !won;
-        let mut marks = Vec::new();
-        if let (Some(limit), Some(left)) = (recache_s, ttl_s) {
-            if left < i64::from(limit) && !sent_before {
-                won = true;
-                meta.state |= MemcacheMeta::TOKEN_SENT;
-            }
-        }
-        if won {
-            marks.push(b'W');
-        } else if sent_before {
-            marks.push(b'Z');
-        }
-        if meta.has(MemcacheMeta::STALE) {
-            marks.push(b'X');
-            if !meta.has(MemcacheMeta::TOKEN_SENT) {
-                marks.push(b'W');
-                meta.state |= MemcacheMeta::TOKEN_SENT;
-            }
-        }
-        let shown = Shown {
-            cas: meta.cas,
-            client_flags: meta.flags,
-            size: value.len(),
-            ttl_s,
-            idle_s,
-            fetched_before: meta.has(MemcacheMeta::FETCHED),
-            binary_key: meta.has(MemcacheMeta::BINARY_KEY),
-        };
-        meta.state |= MemcacheMeta::FETCHED;
-        entry.set_memcache_in_place(meta);
-        Ok(((value, shown, marks), Change::Unchanged))
+        let fetched = fetch(entry, won, recache_s, now_ms, idle_s);
+        Ok((fetched, Change::Unchanged))
     });
     let Ok(Some((value, shown, marks))) = seen else {
         ecx.count_lookup(false);
@@ -167,6 +123,69 @@ pub(super) fn get(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         line.push(mark);
     }
     Ok(finish(line, flags.value.then_some(&value[..])))
+}
+
+/// `N`: a miss becomes an empty item with that TTL, and this client wins its recache.
+fn vivify(ecx: &mut ExecCx, key: &[u8], ttl_s: Option<i32>, now_ms: u64) -> bool {
+    let Some(ttl_s) = ttl_s else {
+        return false;
+    };
+    if existing(ecx, key).is_some() {
+        return false;
+    }
+    let mut meta = MemcacheMeta::new(0, 0);
+    meta.state = MemcacheMeta::TOKEN_SENT;
+    let deadline = exptime_deadline_ms(i64::from(ttl_s), now_ms);
+    write_item_marked(ecx, key, b"", meta, deadline);
+    true
+}
+
+/// An `mg` hit: the value, what the return flags show, and the marks (`W`, `Z`, `X`), with
+/// the item's state updated in place (fetched; a recache token handed out).
+fn fetch(
+    entry: &mut crate::db::Entry,
+    mut won: bool,
+    recache_s: Option<i32>,
+    now_ms: u64,
+    idle_s: u64,
+) -> (Vec<u8>, Shown, Vec<u8>) {
+    let mut meta = entry.memcache().unwrap_or(MemcacheMeta::new(0, 0));
+    let value = item_bytes(entry)
+        .map(|v| v.into_owned())
+        .unwrap_or_default();
+    let ttl_s = ttl_left_s(entry.expire_at_ms(), now_ms);
+    let sent_before = meta.has(MemcacheMeta::TOKEN_SENT) && !won;
+    let mut marks = Vec::new();
+    if let (Some(limit), Some(left)) = (recache_s, ttl_s) {
+        if left < i64::from(limit) && !sent_before {
+            won = true;
+            meta.state |= MemcacheMeta::TOKEN_SENT;
+        }
+    }
+    if won {
+        marks.push(b'W');
+    } else if sent_before {
+        marks.push(b'Z');
+    }
+    if meta.has(MemcacheMeta::STALE) {
+        marks.push(b'X');
+        if !meta.has(MemcacheMeta::TOKEN_SENT) {
+            marks.push(b'W');
+            meta.state |= MemcacheMeta::TOKEN_SENT;
+        }
+    }
+    let shown = Shown {
+        cas: meta.cas,
+        client_flags: meta.flags,
+        size: value.len(),
+        ttl_s,
+        idle_s,
+        fetched_before: meta.has(MemcacheMeta::FETCHED),
+        binary_key: meta.has(MemcacheMeta::BINARY_KEY),
+    };
+    meta.state |= MemcacheMeta::FETCHED;
+    entry.set_memcache_in_place(meta);
+    (value, shown, marks)
 }
 
 /// `ms <key> <datalen> <flags>*` then the data block.
