@@ -546,3 +546,38 @@ fn stats_name_the_figures() {
     );
     assert!(settings.ends_with("END\r\n"));
 }
+
+/// With a password, a Memcached client authenticates as memcached's `-Y` text protocol has it:
+/// a first `set` whose data is `<user> <password>`; until then every request is refused.
+#[test]
+fn requirepass_guards_the_memcached_port() {
+    let port = free_port();
+    let port_arg = port.to_string();
+    let _server = Damselfly::start(&["--requirepass", "sesame", "--memcached_port", &port_arg]);
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    let mut stream = loop {
+        if let Ok(conn) = McConn::connect(port) {
+            break conn.stream;
+        }
+        assert!(Instant::now() < deadline, "memcached port {port} silent");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut ask = |request: &[u8]| -> String {
+        stream.write_all(request).unwrap();
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n") {
+            assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed");
+            got.push(byte[0]);
+        }
+        String::from_utf8(got).unwrap()
+    };
+    assert_eq!(ask(b"get a\r\n"), "CLIENT_ERROR unauthenticated\r\n");
+    assert_eq!(
+        ask(b"set u 0 0 7\r\nu wrong\r\n"),
+        "CLIENT_ERROR authentication failure\r\n"
+    );
+    assert_eq!(ask(b"set u 0 0 8\r\nu sesame\r\n"), "STORED\r\n");
+    assert_eq!(ask(b"set a 0 0 1\r\nx\r\n"), "STORED\r\n");
+    assert_eq!(ask(b"get a\r\n"), "VALUE a 0 1\r\n");
+}

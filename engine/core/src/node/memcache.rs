@@ -51,6 +51,10 @@ pub(crate) fn dispatch(node: &mut Node, conn: &mut Conn, argv: &mut Argv, cx: &m
     node.counters.commands_processed += 1;
     conn.commands_processed += 1;
     conn.last_cmd_ms = cx.wall_ms();
+    if !conn.authenticated && !matches!(head.op, Op::Quit | Op::Close | Op::Refuse) {
+        authenticate(node, conn, head, argv);
+        return Flow::Next;
+    }
     match head.op {
         Op::Refuse => {
             if !head.noreply {
@@ -94,6 +98,24 @@ pub(crate) fn resolve(argv: &Argv) -> Result<&'static crate::cmd::CommandSpec, C
     Head::decode(&argv[0])
         .and_then(|head| spec_of(head.op))
         .ok_or(CmdError::Syntax)
+}
+
+/// With `requirepass` set, a Memcached client authenticates as memcached's text protocol has
+/// it (`-Y`): its first `set` carries `<user> <password>` as data; anything else is refused.
+fn authenticate(node: &Node, conn: &mut Conn, head: Head, argv: &Argv) {
+    if head.op != Op::Set {
+        line(conn, b"CLIENT_ERROR unauthenticated");
+        return;
+    }
+    let data = &argv[2];
+    let password = data.splitn(2, |&b| b == b' ').nth(1).unwrap_or_default();
+    let expected = node.config.requirepass.as_deref().unwrap_or_default();
+    if !expected.is_empty() && password == expected {
+        conn.set_authenticated(true);
+        line(conn, b"STORED");
+    } else {
+        line(conn, b"CLIENT_ERROR authentication failure");
+    }
 }
 
 fn line(conn: &mut Conn, text: &[u8]) {
