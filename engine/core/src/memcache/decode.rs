@@ -207,7 +207,10 @@ fn command(bytes: &[u8], data: &mut DataRead<'_>, argv: &mut Argv) -> Decoded {
                     *data.state = State::Swallow {
                         left_bytes: len_bytes + 2,
                     };
-                    return refused(TOO_LARGE, false);
+                    // Whatever its mode, an `ms` too large unlinks the old item (memcached
+                    // leaves no stale value after a failed store).
+                    let key = argv[1].to_vec();
+                    return request(Head::new(Op::SetTooLarge), &[&key], argv);
                 }
                 std::mem::swap(data.pending, argv);
                 *data.state = State::Data {
