@@ -339,3 +339,123 @@ fn delta(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
         Reply::Simple(Cow::Owned(text))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::CommandTable;
+    use crate::cx::{Cx, CxOptions};
+    use crate::memcache::Decoder;
+    use crate::shard::Shard;
+
+    /// One shard driven with Memcached requests (decoded as the connection decodes them) and
+    /// RESP commands, to look at entries between them.
+    struct Direct {
+        shard: Shard,
+        cx: Cx,
+        now_ms: u64,
+    }
+
+    impl Direct {
+        fn new() -> Direct {
+            Direct {
+                shard: Shard::new(1, 7),
+                cx: Cx::new(1, CxOptions::default()),
+                now_ms: 1_767_225_600_000,
+            }
+        }
+
+        /// The reply to one Memcached request, its status line or value block as text.
+        fn mc(&mut self, request: &str) -> String {
+            let mut decoder = Decoder::new(crate::memcache::ITEM_SIZE_MAX_BYTES_DEFAULT);
+            decoder.feed(request.as_bytes());
+            let mut argv = Argv::new();
+            assert!(
+                decoder.next_request_into(&mut argv),
+                "{request}: incomplete"
+            );
+            let head = Head::decode(&argv[0]).unwrap();
+            let spec = spec_of(head.op).expect("a keyed request");
+            let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
+                panic!("not keyed")
+            };
+            let mut ecx = ExecCx::new(&mut self.shard, 0, self.now_ms, &mut self.cx);
+            text(&run(&mut ecx, &argv).unwrap())
+        }
+
+        fn resp(&mut self, line: &str) -> Reply {
+            let args: Vec<&str> = line.split(' ').collect();
+            let spec = CommandTable::new().lookup(args[0].as_bytes()).unwrap();
+            let crate::cmd::Exec::Shard { run, .. } = spec.exec else {
+                panic!("not keyed")
+            };
+            let mut ecx = ExecCx::new(&mut self.shard, 0, self.now_ms, &mut self.cx);
+            run(&mut ecx, &Argv::from_slices(&args)).unwrap()
+        }
+
+        fn meta(&mut self, key: &str) -> Option<MemcacheMeta> {
+            let now_ms = self.now_ms;
+            self.shard.db(0).peek(key.as_bytes(), now_ms)?.memcache()
+        }
+    }
+
+    fn text(reply: &Reply) -> String {
+        match reply {
+            Reply::Simple(s) => s.to_string(),
+            Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            Reply::Array(items) => items.iter().map(text).collect(),
+            Reply::Nil => String::new(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_write_takes_a_new_cas_and_touch_keeps_it() {
+        let mut d = Direct::new();
+        assert_eq!(d.mc("set k 5 0 1\r\na\r\n"), "STORED");
+        let first = d.meta("k").unwrap();
+        assert_eq!(first.flags, 5);
+        assert_eq!(d.mc("append k 0 0 1\r\nb\r\n"), "STORED");
+        let second = d.meta("k").unwrap();
+        assert!(second.cas > first.cas);
+        assert_eq!(second.flags, 5, "append keeps the flags");
+        assert_eq!(d.mc("touch k 100\r\n"), "TOUCHED");
+        assert_eq!(d.meta("k").unwrap().cas, second.cas);
+        let stale = format!("cas k 0 0 1 {}\r\nc\r\n", first.cas);
+        assert_eq!(d.mc(&stale), "EXISTS");
+        let fresh = format!("cas k 0 0 1 {}\r\nc\r\n", second.cas);
+        assert_eq!(d.mc(&fresh), "STORED");
+    }
+
+    #[test]
+    fn a_resp_write_ends_the_item() {
+        let mut d = Direct::new();
+        assert_eq!(d.mc("set n 9 0 2\r\n10\r\n"), "STORED");
+        assert!(d.meta("n").is_some());
+        assert_eq!(d.resp("INCR n"), Reply::Int(11));
+        assert_eq!(d.meta("n"), None, "INCR in place drops flags and CAS");
+        assert_eq!(d.mc("gets n\r\n"), "VALUE n 0 2 0\r\n11\r\n");
+        assert_eq!(d.mc("set s 3 0 1\r\nx\r\n"), "STORED");
+        assert_eq!(d.resp("EXPIRE s 100"), Reply::Int(1));
+        assert_eq!(
+            d.meta("s").map(|m| m.flags),
+            Some(3),
+            "a TTL change keeps the item"
+        );
+    }
+
+    #[test]
+    fn incr_wraps_and_pads_as_memcached() {
+        let mut d = Direct::new();
+        assert_eq!(d.mc("set n 0 0 20\r\n18446744073709551615\r\n"), "STORED");
+        assert_eq!(d.mc("incr n 2\r\n"), "1");
+        assert_eq!(
+            d.mc("get n\r\n"),
+            format!("VALUE n 0 20\r\n1{}\r\n", " ".repeat(19))
+        );
+        assert_eq!(d.mc("decr n 5\r\n"), "0");
+        assert_eq!(d.mc("set t 0 0 3\r\nabc\r\n"), "STORED");
+        assert_eq!(d.mc("incr t 1\r\n"), NON_NUMERIC);
+        assert_eq!(d.mc("incr missing 1\r\n"), "NOT_FOUND");
+    }
+}
