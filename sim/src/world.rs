@@ -215,6 +215,7 @@ impl World {
                 peer_is_loopback: true,
                 clients_total: self.config.clients as u64,
                 fd: damselfly_core::cx::fake_fd(client as u64),
+                protocol: Default::default(),
             };
             self.send_link(Endpoint::Client(client), thread, Msg::ConnOpen(open));
             let at = self.now_us + self.rng.gen_range(0..1000);

@@ -132,6 +132,12 @@ impl<'a> ExecCx<'a> {
         self.shard.limits
     }
 
+    /// A CAS unique for a Memcached item written now: never one this shard gave before.
+    pub fn next_memcache_cas(&mut self) -> u64 {
+        self.shard.memcache_cas_last += 1;
+        self.shard.memcache_cas_last
+    }
+
     /// The connection's database, for reading.
     pub fn db(&mut self) -> ReadDb<'_> {
         ReadDb(self.shard.db(self.db))

@@ -7,7 +7,8 @@
 //! (sim/) run this same code.
 //!
 //! Layers, bottom first (each imports only its own and lower ones; `tests/layers.rs` checks it):
-//! 1. codec and helpers: `error`, `argv`, `glob`, `numfmt`, `reply`, `resp`, `size_class`;
+//! 1. codec and helpers: `error`, `argv`, `glob`, `memcache`, `numfmt`, `reply`, `resp`,
+//!    `size_class`;
 //! 2. the keyspace and its types: `table` (the Dash table), `db` (entries, values, collections);
 //! 3. the environment and config: `env`, `config`;
 //! 4. the shard: `shard` (one thread's databases, memory, expiry), `watch`, `blocking` (keys
@@ -28,6 +29,7 @@ pub mod env;
 pub mod error;
 pub mod glob;
 pub mod journal;
+pub mod memcache;
 pub mod node;
 // The node layer's modules keep their short paths (`crate::cx`, `crate::hop`…).
 pub use node::{conn, coord, cx, hop, multi};

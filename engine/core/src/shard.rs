@@ -97,6 +97,8 @@ pub struct Shard {
     /// While the append-only file (or, later, a replica) needs them: the changes this shard
     /// made, as commands to replay (`journal.rs`).
     pub journal: Option<Journal>,
+    /// The last CAS unique this shard gave a Memcached item (each write takes the next).
+    pub memcache_cas_last: u64,
 }
 
 /// What the memory step needs to know of a command (the command table computes it, and only
@@ -143,6 +145,7 @@ impl Shard {
             modified_log: None,
             eviction_log: None,
             journal: None,
+            memcache_cas_last: 0,
         }
     }
 

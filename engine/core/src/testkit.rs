@@ -148,6 +148,7 @@ impl TestCluster {
             peer_is_loopback: true,
             clients_total: self.conn_thread.len() as u64,
             fd: crate::cx::fake_fd(conn.0),
+            protocol: Default::default(),
         };
         self.queue
             .push_back((ThreadId(thread), Msg::ConnOpen(open)));

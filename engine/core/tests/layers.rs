@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "error",
             "argv",
             "glob",
+            "memcache",
             "numfmt",
             "reply",
             "resp",

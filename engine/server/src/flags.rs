@@ -135,6 +135,13 @@ pub struct Flags {
     /// Socket I/O: uring or epoll. Unset: uring when the kernel offers it, else epoll.
     #[arg(long = "io_backend", value_enum)]
     pub io_backend: Option<IoBackend>,
+    /// TCP port for Memcached's text and meta protocols (0: off). Same shards and keyspace as
+    /// RESP: an item is a string key of database 0.
+    #[arg(long = "memcached_port", default_value_t = 0)]
+    pub memcached_port: u16,
+    /// Largest Memcached item, header included (memcached's -I): bytes or Redis units.
+    #[arg(long = "memcached_item_max", default_value = "1048576", value_parser = parse_item_max)]
+    pub memcached_item_max: u64,
     /// Testing only: enable a planted bug by name (repeatable, or comma-separated), so a test can
     /// prove its checker catches it. Hidden: no production run sets it.
     #[arg(long, hide = true, value_delimiter = ',', value_parser = parse_plant)]
@@ -152,6 +159,20 @@ fn parse_file_name(value: &str) -> Result<String, String> {
 /// `--maxmemory`: Redis's memtoull, as CONFIG SET maxmemory reads it.
 fn parse_memory(value: &str) -> Result<u64, String> {
     damselfly_core::config::memory(value.as_bytes()).map_err(|reason| reason.to_string())
+}
+
+/// memcached's -I range: at least 1 KiB, at most 1 GiB.
+fn parse_item_max(value: &str) -> Result<u64, String> {
+    const ITEM_MAX_LOW_BYTES: u64 = 1024;
+    const ITEM_MAX_HIGH_BYTES: u64 = 1024 * 1024 * 1024;
+    let bytes = parse_memory(value)?;
+    if (ITEM_MAX_LOW_BYTES..=ITEM_MAX_HIGH_BYTES).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "must be between {ITEM_MAX_LOW_BYTES} and {ITEM_MAX_HIGH_BYTES} bytes"
+        ))
+    }
 }
 
 fn parse_plant(name: &str) -> Result<Plant, String> {

@@ -116,6 +116,11 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
     let shared = Arc::new(Shared::new(wakes, clock));
     crate::disk::spawn(Arc::clone(&shared)).map_err(context("cannot start the disk thread"))?;
     let handles = spawn_all(flags, port, info, listener, &shared, backend)?;
+    if flags.memcached_port != 0 {
+        let listener = bind_at(&flags.bind, flags.memcached_port)?;
+        spawn_memcached_accept(flags, listener, &shared, backend)
+            .map_err(context("cannot start the Memcached accept thread"))?;
+    }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         threads,
@@ -143,8 +148,55 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
 }
 
 fn bind(flags: &Flags) -> Result<std::net::TcpListener, StartError> {
-    let what = format!("cannot listen on {}:{}", flags.bind, flags.port);
-    let addr: SocketAddr = (flags.bind.as_str(), flags.port)
+    bind_at(&flags.bind, flags.port)
+}
+
+/// Accepts Memcached clients on a thread of its own (blocking accepts: not the hot path, and
+/// the same for both socket backends) and deals them round-robin, as the RESP listener does.
+/// The thread ends with the process.
+fn spawn_memcached_accept(
+    flags: &Flags,
+    listener: std::net::TcpListener,
+    shared: &Arc<Shared>,
+    backend: IoBackend,
+) -> std::io::Result<()> {
+    let protocol = damselfly_core::cx::Protocol::Memcache {
+        item_size_max_bytes: usize::try_from(flags.memcached_item_max).unwrap_or(usize::MAX),
+    };
+    listener.set_nonblocking(false)?;
+    let shared = Arc::clone(shared);
+    let port = listener.local_addr()?.port();
+    tracing::info!(port, "memcached protocol listening");
+    std::thread::Builder::new()
+        .name("memcached-accept".into())
+        .spawn(move || {
+            let mut next = 0;
+            loop {
+                match listener.accept() {
+                    Ok((stream, peer)) => {
+                        // The epoll backend registers the socket with tokio (non-blocking);
+                        // io_uring waits on a blocking one itself.
+                        let nonblocking = backend == IoBackend::Epoll;
+                        if let Err(err) = stream.set_nonblocking(nonblocking) {
+                            tracing::warn!(%peer, %err, "memcached connection");
+                            continue;
+                        }
+                        crate::worker::hand_off(&shared, stream, peer, next, protocol);
+                        next = (next + 1) % shared.mailboxes.len();
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "memcached accept failed");
+                        std::thread::sleep(crate::worker::ACCEPT_RETRY_DELAY);
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
+fn bind_at(bind: &str, port: u16) -> Result<std::net::TcpListener, StartError> {
+    let what = format!("cannot listen on {bind}:{port}");
+    let addr: SocketAddr = (bind, port)
         .to_socket_addrs()
         .map_err(context(what.clone()))?
         .next()

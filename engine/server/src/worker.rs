@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use damselfly_core::config::Config;
 use damselfly_core::cx::{
-    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, ThreadId, Timer, TxIdSource,
+    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, Protocol, ThreadId, Timer, TxIdSource,
 };
 use damselfly_core::node::commands::server::ServerInfo;
 use damselfly_core::node::Node;
@@ -74,6 +74,8 @@ pub struct NewConn {
     pub local: SocketAddr,
     /// Connections open on the node when this one was accepted, this one included.
     pub clients_total: u64,
+    /// RESP, or Memcached for `--memcached_port`.
+    pub protocol: Protocol,
 }
 
 /// What threads tell the supervisor (the main thread).
@@ -485,6 +487,7 @@ impl Worker {
             peer,
             local,
             clients_total,
+            protocol,
         } = new;
         let stream = match TcpStream::from_std(stream) {
             Ok(stream) => stream,
@@ -507,6 +510,7 @@ impl Worker {
             peer_is_loopback: peer.ip().to_canonical().is_loopback(),
             clients_total,
             fd,
+            protocol,
         };
         tokio::task::spawn_local(conn::run(Rc::clone(self), Rc::clone(&io)));
         self.with_core(|core, _| {
@@ -658,7 +662,7 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, retry: Arc<Notif
             Ok((stream, peer)) => {
                 // Detach from this thread's reactor; the owning thread registers it with its own.
                 match stream.into_std() {
-                    Ok(stream) => hand_off(shared, stream, peer, next),
+                    Ok(stream) => hand_off(shared, stream, peer, next, Protocol::Resp),
                     Err(err) => tracing::warn!(%peer, %err, "cannot hand off connection"),
                 }
                 next = (next + 1) % shared.mailboxes.len();
@@ -675,7 +679,13 @@ async fn accept_loop(listener: TcpListener, worker: Rc<Worker>, retry: Arc<Notif
 }
 
 /// Deals an accepted connection to thread `to` through its mailbox.
-pub fn hand_off(shared: &Shared, stream: std::net::TcpStream, peer: SocketAddr, to: usize) {
+pub fn hand_off(
+    shared: &Shared,
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    to: usize,
+    protocol: Protocol,
+) {
     let local = match stream.local_addr() {
         Ok(local) => local,
         Err(err) => {
@@ -689,6 +699,7 @@ pub fn hand_off(shared: &Shared, stream: std::net::TcpStream, peer: SocketAddr, 
         peer,
         local,
         clients_total: shared.clients_total.fetch_add(1, Ordering::Relaxed) + 1,
+        protocol,
     };
     if shared.mailboxes[to].push(Inbound::Conn(new)).is_err() {
         // The node is stopping; dropping the stream closes it.

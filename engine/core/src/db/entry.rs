@@ -5,6 +5,8 @@
 //!  slot: [ptr]──►┌flags┬lru (24 bits)┬key len┬value len┬[deadline u64]┬key…┬value…────┐
 //!                │ 1 B │     3 B     │ 1 | 4 │  1 | 4  │  only if TTL │    │ inline   │
 //!                └─────┴─────────────┴───────┴─────────┴──────────────┴────┴──────────┘
+//!  (a key written through the Memcached port also holds its client flags and CAS, 13 bytes
+//!  between the deadline and the key: `MemcacheMeta`)
 //!  value: inline bytes | i64 (an "int" string) | external: ptr, len, cap of its own buffer
 //!         | object: ptr to a boxed `Collection` (hash, set…)
 //! ```
@@ -44,6 +46,8 @@ const FLAG_RAW: u8 = 1 << 2;
 const FLAG_TTL: u8 = 1 << 3;
 /// Lengths (and the external length and capacity) take four bytes each instead of one.
 const FLAG_WIDE: u8 = 1 << 4;
+/// The block holds a `MemcacheMeta` after the deadline.
+const FLAG_MEMCACHE: u8 = 1 << 5;
 
 const LRU_AT: usize = 1;
 const LRU_BYTES: usize = 3;
@@ -52,6 +56,8 @@ const LENGTHS_AT: usize = LRU_AT + LRU_BYTES;
 const NARROW_PREFIX_BYTES: usize = LENGTHS_AT + 2;
 const WIDE_PREFIX_BYTES: usize = LENGTHS_AT + 8;
 const TTL_BYTES: usize = 8;
+/// `MemcacheMeta`: the client flags (u32), the CAS unique (u64), the meta protocol's state.
+const MEMCACHE_META_BYTES: usize = 13;
 const INT_BYTES: usize = 8;
 const POINTER_BYTES: usize = 8;
 /// Redis's LRU_CLOCK_MAX: the clock is 24 bits of unix seconds.
@@ -101,8 +107,21 @@ impl Shape {
         }
     }
 
-    fn key_at(self) -> usize {
+    fn has_memcache(self) -> bool {
+        self.flags & FLAG_MEMCACHE != 0
+    }
+
+    fn memcache_at(self) -> usize {
         self.prefix_len() + if self.has_ttl() { TTL_BYTES } else { 0 }
+    }
+
+    fn key_at(self) -> usize {
+        self.memcache_at()
+            + if self.has_memcache() {
+                MEMCACHE_META_BYTES
+            } else {
+                0
+            }
     }
 
     fn value_at(self) -> usize {
@@ -236,7 +255,7 @@ impl Entry {
             ),
             Value::Coll(object) => (false, Payload::Object(object)),
         };
-        Entry::build(key, None, lru_clock(now_ms), raw, payload)
+        Entry::build(key, None, None, lru_clock(now_ms), raw, payload)
     }
 
     /// The entry SET writes: `value` encoded as Redis's SET encodes it (an int when it is a
@@ -251,7 +270,7 @@ impl Entry {
         let lru = lru_clock(now_ms);
         if value.len() <= super::INT_TEXT_LEN_MAX_BYTES {
             if let Some(n) = crate::numfmt::parse_i64(value) {
-                return Entry::build(key, expire_at_ms, lru, false, Payload::Int(n));
+                return Entry::build(key, expire_at_ms, None, lru, false, Payload::Int(n));
             }
         }
         let raw = value.len() > super::EMBSTR_LEN_MAX_BYTES;
@@ -261,7 +280,32 @@ impl Entry {
         } else {
             Payload::External(value.to_vec())
         };
-        Entry::build(key, expire_at_ms, lru, raw, payload)
+        Entry::build(key, expire_at_ms, None, lru, raw, payload)
+    }
+
+    /// The entry a Memcached store writes: `from_set_bytes` plus the item's flags and CAS.
+    pub fn from_memcache_bytes(
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+        meta: MemcacheMeta,
+        now_ms: u64,
+    ) -> Entry {
+        let lru = lru_clock(now_ms);
+        let meta = Some(meta);
+        if value.len() <= super::INT_TEXT_LEN_MAX_BYTES {
+            if let Some(n) = crate::numfmt::parse_i64(value) {
+                return Entry::build(key, expire_at_ms, meta, lru, false, Payload::Int(n));
+            }
+        }
+        let raw = value.len() > super::EMBSTR_LEN_MAX_BYTES;
+        let has_ttl = expire_at_ms.is_some();
+        let payload = if inline_pays(key.len(), has_ttl, value.len(), value.len()) {
+            Payload::Inline(value)
+        } else {
+            Payload::External(value.to_vec())
+        };
+        Entry::build(key, expire_at_ms, meta, lru, raw, payload)
     }
 
     /// The same entry with deadline `expire_at_ms`.
@@ -270,7 +314,14 @@ impl Entry {
         self
     }
 
-    fn build(key: &[u8], ttl: Option<u64>, lru: u32, raw: bool, payload: Payload) -> Entry {
+    fn build(
+        key: &[u8],
+        ttl: Option<u64>,
+        memcache: Option<MemcacheMeta>,
+        lru: u32,
+        raw: bool,
+        payload: Payload,
+    ) -> Entry {
         let (kind, inline_len, cap) = match &payload {
             Payload::Inline(bytes) => (KIND_INLINE, bytes.len(), 0),
             Payload::InlineOwned(bytes) => (KIND_INLINE, bytes.len(), 0),
@@ -289,6 +340,9 @@ impl Entry {
         }
         if wide {
             flags |= FLAG_WIDE;
+        }
+        if memcache.is_some() {
+            flags |= FLAG_MEMCACHE;
         }
         let shape = Shape {
             flags,
@@ -312,6 +366,9 @@ impl Entry {
         if let Some(at_ms) = ttl {
             let at = shape.prefix_len();
             out[at..at + TTL_BYTES].copy_from_slice(&at_ms.to_le_bytes());
+        }
+        if let Some(meta) = memcache {
+            meta.write(&mut out[shape.memcache_at()..shape.key_at()]);
         }
         out[shape.key_at()..shape.value_at()].copy_from_slice(key);
         let value_at = shape.value_at();
@@ -376,6 +433,36 @@ impl Entry {
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at_ms().is_some_and(|at| at <= now_ms)
+    }
+
+    /// The Memcached flags and CAS of a key the Memcached port wrote; `None` for any other
+    /// (written through RESP, or changed through RESP since).
+    pub fn memcache(&self) -> Option<MemcacheMeta> {
+        let shape = self.shape();
+        shape
+            .has_memcache()
+            .then(|| MemcacheMeta::read(&self.bytes_of(shape)[shape.memcache_at()..shape.key_at()]))
+    }
+
+    /// Replaces the Memcached section of an entry that has one, in place (same length);
+    /// false when it has none.
+    pub fn set_memcache_in_place(&mut self, meta: MemcacheMeta) -> bool {
+        let shape = self.shape();
+        if !shape.has_memcache() {
+            return false;
+        }
+        let (at, end) = (shape.memcache_at(), shape.key_at());
+        meta.write(&mut self.bytes_mut()[at..end]);
+        true
+    }
+
+    /// The same entry holding `meta` (a new block: the section changes the block's length).
+    pub fn with_memcache(mut self, meta: Option<MemcacheMeta>) -> Entry {
+        let shape = self.shape();
+        let raw = shape.flags & FLAG_RAW != 0;
+        let ttl = self.expire_at_ms();
+        self.rebuild_with(ttl, meta, raw, NewValue::Keep);
+        self
     }
 
     /// The LRU clock (unix seconds modulo 2^24) of the last access.
@@ -496,7 +583,23 @@ impl Entry {
     /// Replaces this block by one built from its key and LRU clock with `ttl`, `raw` and the
     /// value `next` names, then frees the old block (not its external buffer: the new block
     /// takes that over, or it is dropped here).
+    /// A new value is a write through RESP, which ends the Memcached item: the flags and CAS
+    /// go (a CAS must not survive a change of the value); a kept value keeps them.
     fn rebuild(&mut self, ttl: Option<u64>, raw: bool, next: NewValue) {
+        let memcache = match next {
+            NewValue::Keep => self.memcache(),
+            NewValue::Owned { .. } | NewValue::Object(_) => None,
+        };
+        self.rebuild_with(ttl, memcache, raw, next);
+    }
+
+    fn rebuild_with(
+        &mut self,
+        ttl: Option<u64>,
+        memcache: Option<MemcacheMeta>,
+        raw: bool,
+        next: NewValue,
+    ) {
         let shape = self.shape();
         let old_layout = shape.layout();
         let old_value = match (shape.kind(), self.external()) {
@@ -521,7 +624,7 @@ impl Entry {
                 Payload::Object(object)
             }
         };
-        let built = Entry::build(self.key(), ttl, self.lru(), raw, payload);
+        let built = Entry::build(self.key(), ttl, memcache, self.lru(), raw, payload);
         let old_block = std::mem::replace(&mut self.block, built.block);
         std::mem::forget(built);
         // SAFETY: `old_block` was allocated with `old_layout` and nothing refers to it any more
@@ -556,7 +659,7 @@ impl Entry {
             }
         };
         let shape = self.shape();
-        if let (KIND_INT, StrValue::Int(n)) = (shape.kind(), &value) {
+        if let (KIND_INT, StrValue::Int(n), false) = (shape.kind(), &value, shape.has_memcache()) {
             let at = shape.value_at();
             self.bytes_mut()[at..at + INT_BYTES].copy_from_slice(&n.to_le_bytes());
             return;
@@ -610,7 +713,55 @@ impl Entry {
             },
             ValueRef::Coll(c) => Payload::Object(Box::new(c.clone())),
         };
-        Entry::build(key, self.expire_at_ms(), self.lru(), raw, payload)
+        let memcache = self.memcache();
+        Entry::build(key, self.expire_at_ms(), memcache, self.lru(), raw, payload)
+    }
+}
+
+/// What a Memcached item keeps beside its value: the client's opaque flags and the CAS unique
+/// that changes with every write (`gets`, `cas`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemcacheMeta {
+    pub flags: u32,
+    pub cas: u64,
+    /// The meta protocol's marks (`MemcacheMeta::FETCHED`…).
+    pub state: u8,
+}
+
+impl MemcacheMeta {
+    /// Fetched by `mg` since written (its `h` flag).
+    pub const FETCHED: u8 = 1 << 0;
+    /// Invalidated (`md I`, `ms I`): served stale until rewritten (`X`).
+    pub const STALE: u8 = 1 << 1;
+    /// A client has been told to recache (`W`); the others hear `Z`.
+    pub const TOKEN_SENT: u8 = 1 << 2;
+    /// Written with a base64 (binary) key: `k` answers it in base64.
+    pub const BINARY_KEY: u8 = 1 << 3;
+
+    pub fn new(flags: u32, cas: u64) -> MemcacheMeta {
+        MemcacheMeta {
+            flags,
+            cas,
+            state: 0,
+        }
+    }
+
+    pub fn has(self, mark: u8) -> bool {
+        self.state & mark != 0
+    }
+
+    fn read(bytes: &[u8]) -> MemcacheMeta {
+        MemcacheMeta {
+            flags: u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")),
+            cas: read_u64(bytes, 4),
+            state: bytes[12],
+        }
+    }
+
+    fn write(self, out: &mut [u8]) {
+        out[..4].copy_from_slice(&self.flags.to_le_bytes());
+        out[4..12].copy_from_slice(&self.cas.to_le_bytes());
+        out[12] = self.state;
     }
 }
 

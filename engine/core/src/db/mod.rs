@@ -28,6 +28,7 @@ pub use crate::size_class;
 pub mod stream;
 pub mod zset;
 
+pub use entry::MemcacheMeta;
 pub use entry::{lru_clock, Entry, LRU_CLOCK_MAX};
 pub use hash::{HashLimits, HashValue};
 pub use list::{End, ListLimits, ListValue};

@@ -122,6 +122,8 @@ pub struct Conn {
     pub watching: Vec<(u16, Vec<u8>)>,
     /// Channels, patterns and shard channels this connection subscribes to.
     pub subs: crate::node::pubsub::ConnSubs,
+    /// A Memcached connection's decoder and reply state; `None` for RESP.
+    pub memcache: Option<Box<crate::node::memcache::MemcacheConn>>,
 }
 
 impl Conn {
@@ -160,6 +162,14 @@ impl Conn {
             multi: None,
             watching: Vec::new(),
             subs: Default::default(),
+            memcache: match open.protocol {
+                crate::cx::Protocol::Resp => None,
+                crate::cx::Protocol::Memcache {
+                    item_size_max_bytes,
+                } => Some(Box::new(crate::node::memcache::MemcacheConn::new(
+                    item_size_max_bytes,
+                ))),
+            },
         }
     }
 
@@ -180,7 +190,35 @@ impl Conn {
         if self.output_backed_up() {
             return false;
         }
-        self.is_ready() || self.decoder.buffered_len_bytes() < INPUT_BUFFERED_PAUSE_BYTES
+        self.is_ready() || self.buffered_input_bytes() < INPUT_BUFFERED_PAUSE_BYTES
+    }
+
+    /// Input received and not yet decoded into commands, whatever the protocol.
+    pub fn buffered_input_bytes(&self) -> usize {
+        match &self.memcache {
+            Some(mc) => mc.decoder.buffered_len_bytes(),
+            None => self.decoder.buffered_len_bytes(),
+        }
+    }
+
+    /// Bytes read from the socket, for the connection's decoder.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        match &mut self.memcache {
+            Some(mc) => mc.decoder.feed(bytes),
+            None => self.decoder.feed(bytes),
+        }
+    }
+
+    /// The next command into `argv`, whatever the protocol (a Memcached refusal is a request
+    /// too, so it keeps its place); false when more bytes are needed.
+    pub fn next_command_into(
+        &mut self,
+        argv: &mut Argv,
+    ) -> Result<bool, crate::resp::ProtocolError> {
+        match &mut self.memcache {
+            Some(mc) => Ok(mc.decoder.next_request_into(argv)),
+            None => self.decoder.next_command_into(argv),
+        }
     }
 
     pub fn set_authenticated(&mut self, authenticated: bool) {
@@ -189,7 +227,10 @@ impl Conn {
     }
 
     pub fn encode(&mut self, reply: &crate::reply::Reply) {
-        crate::resp::encode(reply, self.resp, &mut self.out);
+        match &mut self.memcache {
+            Some(mc) => crate::node::memcache::encode(reply, mc, &mut self.out),
+            None => crate::resp::encode(reply, self.resp, &mut self.out),
+        }
     }
 }
 
@@ -317,6 +358,7 @@ mod tests {
             peer_is_loopback: true,
             clients_total: 1,
             fd: crate::cx::fake_fd(id),
+            protocol: Default::default(),
         };
         Box::new(Conn::new(&open, true, Limits::default(), (0, 0)))
     }

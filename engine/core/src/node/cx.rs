@@ -13,6 +13,15 @@ pub use crate::env::{fake_fd, ConnId, CxOptions, Env, Plant, ThreadId, TxIdSourc
 use crate::hop::{Hop, HopDone};
 use crate::tx::TxId;
 
+/// What a connection speaks: its listener decides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    #[default]
+    Resp,
+    /// Memcached's text and meta protocols (`--memcached_port`), with the item size limit.
+    Memcache { item_size_max_bytes: usize },
+}
+
 /// A new connection handed to the thread that will host it.
 #[derive(Clone, Debug)]
 pub struct ConnOpen {
@@ -28,6 +37,7 @@ pub struct ConnOpen {
     pub clients_total: u64,
     /// The socket's descriptor, as CLIENT LIST's `fd=` shows it (a simulator makes one up).
     pub fd: i32,
+    pub protocol: Protocol,
 }
 
 /// Timers a thread can arm. A stale or repeated firing is a no-op.

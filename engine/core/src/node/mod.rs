@@ -18,6 +18,7 @@ pub mod cx;
 pub mod durability;
 pub mod hop;
 pub mod journal;
+pub mod memcache;
 pub mod memdisk;
 pub mod multi;
 pub mod persist;
@@ -343,7 +344,7 @@ impl Node {
         };
         self.counters.net_input_bytes += bytes.len() as u64;
         conn.last_interaction_mono_us = cx.now_mono_us();
-        conn.decoder.feed(bytes);
+        conn.feed(bytes);
         self.run_conn(id, cx);
     }
 
@@ -483,7 +484,7 @@ impl Node {
             if let Some(stashed) = conn.stashed.take() {
                 argv = stashed;
             } else {
-                match conn.decoder.next_command_into(&mut argv) {
+                match conn.next_command_into(&mut argv) {
                     Ok(true) => {}
                     Ok(false) => {
                         drained = true;
@@ -544,6 +545,9 @@ impl Node {
     /// Looks the command up and checks what Redis checks before any handler: name, arity,
     /// authentication.
     fn resolve(&self, conn: &Conn, argv: &Argv) -> Result<&'static CommandSpec, CmdError> {
+        if conn.memcache.is_some() {
+            return memcache::resolve(argv);
+        }
         let name = &argv[0];
         let repeated = conn.last_looked_up.get().filter(|last| last.is(name));
         let Some(mut spec) = repeated.map(|last| last.spec).or_else(|| {
@@ -582,6 +586,9 @@ impl Node {
 
     /// Runs one command. A command that must travel or wait takes `argv`, leaving it empty.
     fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
+        if conn.memcache.is_some() {
+            return memcache::dispatch(self, conn, argv, cx);
+        }
         // Two short compares: a name of another length is rejected at once.
         if server::is_cross_protocol_attack(&argv[0]) {
             return self.refuse_cross_protocol(conn, cx);
@@ -998,7 +1005,7 @@ impl Node {
         let mut owners = vec![to];
         let mixed = to != self.thread;
         while ops.len() < SQUASH_COMMANDS_MAX {
-            let Ok(true) = conn.decoder.next_command_into(argv) else {
+            let Ok(true) = conn.next_command_into(argv) else {
                 break;
             };
             match self.squashable(conn, argv, to, mixed) {

@@ -51,6 +51,7 @@ impl Replayer {
             peer_is_loopback: true,
             clients_total: 1,
             fd: -1,
+            protocol: Default::default(),
         };
         let mut replayer = Replayer { node, cx, conn };
         replayer.deliver(Msg::ConnOpen(open));

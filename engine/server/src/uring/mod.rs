@@ -689,7 +689,8 @@ impl Loop {
         let stream = unsafe { TcpStream::from_raw_fd(result) };
         match stream.peer_addr() {
             Ok(peer) => {
-                worker::hand_off(&self.shared, stream, peer, self.next_thread);
+                let protocol = damselfly_core::cx::Protocol::Resp;
+                worker::hand_off(&self.shared, stream, peer, self.next_thread, protocol);
                 self.next_thread = (self.next_thread + 1) % self.shared.mailboxes.len();
             }
             Err(err) => tracing::debug!(%err, "connection gone before hand-off"),
@@ -745,6 +746,7 @@ impl Loop {
             peer,
             local,
             clients_total,
+            protocol,
         } = new;
         // Replies are sent whole, once per turn: Nagle would only delay them.
         if let Err(err) = stream.set_nodelay(true) {
@@ -783,6 +785,7 @@ impl Loop {
             peer_is_loopback: peer.ip().to_canonical().is_loopback(),
             clients_total,
             fd,
+            protocol,
         }));
     }
 

@@ -11,6 +11,7 @@ pub mod hash;
 pub mod hll;
 pub mod keyspace;
 pub mod list;
+pub mod memcache;
 pub mod memory;
 pub mod object;
 pub mod pubsub;

@@ -1090,6 +1090,7 @@ mod tests {
             peer_is_loopback: loopback,
             clients_total: 1,
             fd: crate::cx::fake_fd(0),
+            protocol: Default::default(),
         };
         let config = Config::default();
         assert_eq!(refuse_connection(&config, &open(true)), None);

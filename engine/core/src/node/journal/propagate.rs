@@ -186,6 +186,8 @@ pub fn propagation(
         }
         // Delivery times, idle times and chance: the outcome is the state.
         "xreadgroup" | "xclaim" | "xautoclaim" | "restore" | "sort" => Propagation::Values,
+        // Memcached's operations have no Redis command: their strings are recorded whole.
+        name if name.starts_with("mc_") => Propagation::Values,
         _ => Propagation::Verbatim,
     }
 }
