@@ -1263,5 +1263,9 @@ pub(crate) fn run_node_op(
             node.scripting.flush();
             NodeResult::Done
         }
+        NodeOp::FunctionsSet { libraries } => {
+            node.scripting.set_libraries(libraries);
+            NodeResult::Done
+        }
     }
 }

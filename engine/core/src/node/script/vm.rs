@@ -343,6 +343,8 @@ pub struct Vm {
     /// The unprotected `redis` table, where each run's `call`/`pcall` are set.
     pub redis: Table,
     pub xpcall: Function,
+    /// Tables scripts may not change (`rawset`, `setmetatable` refuse them).
+    protected: Table,
     /// Compiled bodies by SHA1.
     pub compiled: std::collections::BTreeMap<String, Function>,
 }
@@ -382,8 +384,9 @@ impl Vm {
             .load(SANDBOX_SETUP)
             .set_name("=sandbox")
             .call((globals.clone(), fix_error))?;
-        install_guards(&lua, &globals, originals, protected, load_text)?;
+        install_guards(&lua, &globals, originals, protected.clone(), load_text)?;
         Ok(Vm {
+            protected,
             lua,
             env,
             globals,
@@ -391,6 +394,11 @@ impl Vm {
             xpcall,
             compiled: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// Makes `table` read-only to `rawset` and `setmetatable` too.
+    pub fn protect(&self, table: &Table) -> mlua::Result<()> {
+        self.protected.raw_set(table.clone(), true)
     }
 
     /// Compiles `body` as Redis does (chunk `@user_script`, the sandbox as environment);
