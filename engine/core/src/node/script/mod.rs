@@ -12,8 +12,10 @@
 pub mod api;
 pub mod bit;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod function;
 pub mod library;
+pub mod structlib;
 pub mod vm;
 
 use std::cell::RefCell;

@@ -1,7 +1,8 @@
 //! The Lua 5.1 state a thread runs scripts in, sandboxed as Redis 7.0 sandboxes its own: base
 //! (without `loadfile`, `dofile`, `print`, `getfenv`, `setfenv`, `module`, `require`,
-//! `newproxy`), `table`, `string`, `math`, `coroutine`, `bit`; read-only globals and library
-//! tables; Redis's `pcall`, which hands back an error table's `err` text.
+//! `newproxy`), `table`, `string`, `math`, `coroutine`, `bit`, `cjson`, `cmsgpack`, `struct`;
+//! read-only globals and library tables; Redis's `pcall`, which hands back an error table's
+//! `err` text.
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
 
@@ -55,7 +56,7 @@ local function load_text(f, name)
     return piece
   end, name)
 end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis'}) do
   if G[name] ~= nil then G[name] = protect(G[name], false) end
 end
 -- Strings' metatable is shared by every script: read-only too (Redis's CVE-2025-46818 fix).
@@ -365,6 +366,8 @@ impl Vm {
         globals.set("redis", redis.clone())?;
         globals.set("bit", super::bit::table(&lua)?)?;
         globals.set("cjson", super::cjson::table(&lua)?)?;
+        globals.set("cmsgpack", super::cmsgpack::table(&lua)?)?;
+        globals.set("struct", super::structlib::table(&lua)?)?;
         let fix_error = lua.create_function(|lua, value: Value| match raised_kind(&value) {
             RaisedKind::Abort => Err(mlua::Error::external(CallbackError::Abort)),
             RaisedKind::Message(text) => match value {
