@@ -733,7 +733,9 @@ pub enum FunctionsPayloadError {
 impl FunctionsPayloadError {
     pub fn text(&self) -> &'static str {
         match self {
-            FunctionsPayloadError::VersionOrChecksum => "DUMP payload version or checksum are wrong",
+            FunctionsPayloadError::VersionOrChecksum => {
+                "DUMP payload version or checksum are wrong"
+            }
             FunctionsPayloadError::NotAFunction => "given type is not a function",
             FunctionsPayloadError::PreGa => "Pre-GA function format not supported",
             FunctionsPayloadError::Corrupt => "failed loading the given functions payload",

@@ -179,7 +179,16 @@ const fn function_row(
     since: &'static str,
     complexity: &'static str,
 ) -> CommandSpec {
-    script_row(name, arity, flags, &[], ScriptCmd::Function(cmd), summary, since, complexity)
+    script_row(
+        name,
+        arity,
+        flags,
+        &[],
+        ScriptCmd::Function(cmd),
+        summary,
+        since,
+        complexity,
+    )
 }
 
 #[rustfmt::skip]

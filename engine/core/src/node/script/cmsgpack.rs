@@ -294,7 +294,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn be(&mut self, n: usize) -> Result<u64, Failure> {
-        Ok(self.take(n)?.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, &b| acc << 8 | u64::from(b)))
     }
 }
 
@@ -309,7 +312,12 @@ enum Start {
 fn start(lua: &Lua, c: &mut Cursor) -> Result<Start, Failure> {
     let tag = c.take(1)?[0];
     let number = |n: f64| Ok(Start::Value(Value::Number(n)));
-    let table = |len: u64, map: bool| Ok(Start::Table { len: len as usize, map });
+    let table = |len: u64, map: bool| {
+        Ok(Start::Table {
+            len: len as usize,
+            map,
+        })
+    };
     match tag {
         0xcc => number(c.be(1)? as f64),
         0xcd => number(c.be(2)? as f64),
@@ -386,7 +394,13 @@ fn decode(lua: &Lua, c: &mut Cursor, mut used: usize) -> Result<Value, Failure> 
                     }));
                 }
                 if len > 0 {
-                    let frame = Open { table, left: len, map, index: 1, key: None };
+                    let frame = Open {
+                        table,
+                        left: len,
+                        map,
+                        index: 1,
+                        key: None,
+                    };
                     used += frame.slots();
                     open.push(frame);
                     continue;
@@ -496,10 +510,13 @@ mod tests {
     #[test]
     fn integers_take_the_smallest_form() {
         let lua = Lua::new();
-        let got = packed(&lua, "return cmsgpack.pack(1, -1, 128, 65536, -33, -2^31, 2^63)");
+        let got = packed(
+            &lua,
+            "return cmsgpack.pack(1, -1, 128, 65536, -33, -2^31, 2^63)",
+        );
         let want: &[u8] = &[
-            0x01, 0xff, 0xcc, 0x80, 0xce, 0, 1, 0, 0, 0xd0, 0xdf, 0xd2, 0x80, 0, 0, 0, 0xca,
-            0x5f, 0, 0, 0,
+            0x01, 0xff, 0xcc, 0x80, 0xce, 0, 1, 0, 0, 0xd0, 0xdf, 0xd2, 0x80, 0, 0, 0, 0xca, 0x5f,
+            0, 0, 0,
         ];
         assert_eq!(got, want);
     }
@@ -520,7 +537,10 @@ mod tests {
         let run = |code: &str| lua.load(code).exec().map_err(|e| e.to_string());
         assert!(run("cmsgpack.unpack(string.rep('\\145', 3999) .. '\\192')").is_ok());
         let err = run("cmsgpack.unpack(string.rep('\\145', 4000) .. '\\192')").unwrap_err();
-        assert!(err.contains("stack overflow (in function mp_decode_to_lua_array)"), "{err}");
+        assert!(
+            err.contains("stack overflow (in function mp_decode_to_lua_array)"),
+            "{err}"
+        );
         // mlua needs slots of its own to return values: fewer than Redis's 7999 come back.
         let ok = run("local n = #{cmsgpack.unpack(string.rep('\\1', 7900))}");
         assert!(ok.is_ok(), "{ok:?}");

@@ -217,10 +217,11 @@ fn double_quoted(line: &[u8], mut at: usize, part: &mut Vec<u8>) -> Option<usize
                 let next = line.get(at + 1);
                 return (next.is_none() || next.is_some_and(|&b| is_blank(b))).then_some(at + 1);
             }
-            b'\\' if at + 3 < line.len()
-                && line[at + 1] == b'x'
-                && line[at + 2].is_ascii_hexdigit()
-                && line[at + 3].is_ascii_hexdigit() =>
+            b'\\'
+                if at + 3 < line.len()
+                    && line[at + 1] == b'x'
+                    && line[at + 2].is_ascii_hexdigit()
+                    && line[at + 3].is_ascii_hexdigit() =>
             {
                 let hex = std::str::from_utf8(&line[at + 2..at + 4]).expect("hex digits");
                 part.push(u8::from_str_radix(hex, 16).expect("hex digits"));
@@ -347,13 +348,16 @@ fn bulk(text: &str) -> Reply {
 /// FUNCTION LIST's reply: one map per library whose name matches the pattern (ignoring case).
 pub fn list_reply(libs: &Libraries, args: &ListArgs) -> Reply {
     let matches = |lib: &&Library| {
-        args.pattern.as_ref().is_none_or(|p| {
-            crate::glob::glob_match(p, lib.name.as_bytes(), true)
-        })
+        args.pattern
+            .as_ref()
+            .is_none_or(|p| crate::glob::glob_match(p, lib.name.as_bytes(), true))
     };
     let libraries = libs.iter().filter(matches).map(|lib| {
         let functions = lib.functions.iter().map(|f| {
-            let flags = f.flags.iter().map(|&i| Reply::Simple(FUNCTION_FLAGS[i].into()));
+            let flags = f
+                .flags
+                .iter()
+                .map(|&i| Reply::Simple(FUNCTION_FLAGS[i].into()));
             Reply::Map(vec![
                 (bulk("name"), bulk(&f.name)),
                 (
@@ -380,7 +384,10 @@ pub fn list_reply(libs: &Libraries, args: &ListArgs) -> Reply {
 pub fn stats_reply(libs: &Libraries) -> Reply {
     let lua = Reply::Map(vec![
         (bulk("libraries_count"), Reply::Int(libs.len() as i64)),
-        (bulk("functions_count"), Reply::Int(libs.function_count() as i64)),
+        (
+            bulk("functions_count"),
+            Reply::Int(libs.function_count() as i64),
+        ),
     ]);
     Reply::Map(vec![
         (bulk("running_script"), Reply::Nil),

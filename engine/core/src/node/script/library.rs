@@ -81,7 +81,9 @@ fn read_flags(flags: &Table) -> mlua::Result<Vec<usize>> {
     for pair in flags.clone().pairs::<Value, Value>() {
         let (_, flag) = pair?;
         let known = match &flag {
-            Value::String(s) => FUNCTION_FLAGS.iter().position(|f| s.as_bytes() == f.as_bytes()),
+            Value::String(s) => FUNCTION_FLAGS
+                .iter()
+                .position(|f| s.as_bytes() == f.as_bytes()),
             _ => None,
         };
         let Some(at) = known else {
@@ -109,7 +111,9 @@ fn read_named(args: &Table) -> mlua::Result<Registered> {
         match key.as_str() {
             "function_name" => {
                 name = Some(text_of(&value).ok_or_else(|| {
-                    refuse("function_name argument given to redis.register_function must be a string")
+                    refuse(
+                        "function_name argument given to redis.register_function must be a string",
+                    )
                 })?)
             }
             "description" => {
@@ -125,23 +129,27 @@ fn read_named(args: &Table) -> mlua::Result<Registered> {
                     ))
                 }
             },
-            "flags" => match value {
-                Value::Table(t) => flags = read_flags(&t)?,
-                _ => {
-                    return Err(refuse(
+            "flags" => {
+                match value {
+                    Value::Table(t) => flags = read_flags(&t)?,
+                    _ => return Err(refuse(
                         "flags argument to redis.register_function must be a table representing \
                          function flags",
-                    ))
+                    )),
                 }
-            },
+            }
             _ => return Err(refuse("unknown argument given to redis.register_function")),
         }
     }
     let Some(name) = name else {
-        return Err(refuse("redis.register_function must get a function name argument"));
+        return Err(refuse(
+            "redis.register_function must get a function name argument",
+        ));
     };
     let Some(callback) = callback else {
-        return Err(refuse("redis.register_function must get a callback argument"));
+        return Err(refuse(
+            "redis.register_function must get a callback argument",
+        ));
     };
     Ok(Registered {
         meta: FunctionMeta {
@@ -163,8 +171,9 @@ fn register(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
             ))
         }
         [name, callback] => {
-            let name = text_of(name)
-                .ok_or_else(|| refuse("first argument to redis.register_function must be a string"))?;
+            let name = text_of(name).ok_or_else(|| {
+                refuse("first argument to redis.register_function must be a string")
+            })?;
             let Value::Function(callback) = callback else {
                 return Err(refuse(
                     "second argument to redis.register_function must be a function",
@@ -179,12 +188,18 @@ fn register(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
                 callback: callback.clone(),
             }
         }
-        _ => return Err(refuse("wrong number of arguments to redis.register_function")),
+        _ => {
+            return Err(refuse(
+                "wrong number of arguments to redis.register_function",
+            ))
+        }
     };
     if !super::function::valid_name(registered.meta.name.as_bytes()) {
         return Err(refuse(NAME_RULE.trim_start_matches("ERR ")));
     }
-    let registering = lua.app_data_ref::<Registering>().expect("registering state");
+    let registering = lua
+        .app_data_ref::<Registering>()
+        .expect("registering state");
     let mut pending = registering.0.borrow_mut();
     let Some(pending) = pending.as_mut() else {
         return Err(refuse(
@@ -244,7 +259,11 @@ pub fn load(vm: &Vm, fenv: &FunctionEnv, body: &[u8]) -> Result<Vec<Registered>,
             };
             format!("ERR Error compiling function: {text}")
         })?;
-    let registering = || vm.lua.app_data_ref::<Registering>().expect("registering state");
+    let registering = || {
+        vm.lua
+            .app_data_ref::<Registering>()
+            .expect("registering state")
+    };
     *registering().0.borrow_mut() = Some(Vec::new());
     fenv.set_loading.call::<()>(true).expect("switch globals");
     // Through xpcall, as a script runs: the raised value as raised, without mlua's traceback.

@@ -435,7 +435,12 @@ fn admin(node: &mut Node, cmd: ScriptCmd, argv: &Argv) -> (Reply, Option<NodeOp>
             return (reply, None);
         }
         FunctionCmd::Dump => {
-            let codes: Vec<&[u8]> = node.scripting.libraries.iter().map(|l| &l.code[..]).collect();
+            let codes: Vec<&[u8]> = node
+                .scripting
+                .libraries
+                .iter()
+                .map(|l| &l.code[..])
+                .collect();
             let payload = crate::rdb::functions_payload(&codes);
             return (Reply::Bulk(payload), None);
         }
@@ -494,15 +499,24 @@ fn new_library(
     if libs.get(&name).is_some() && !replace {
         return Err(relayed(format!("ERR Library '{name}' already exists")));
     }
-    let at = code.iter().position(|&b| b == b'\n').expect("the shebang ends");
+    let at = code
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("the shebang ends");
     let fvm = node.scripting.function_vm();
     let registered = library::load(&fvm.vm, &fvm.env, &code[at..]).map_err(relayed)?;
     if registered.is_empty() {
         return Err(relayed("ERR No functions registered"));
     }
     for r in &registered {
-        if libs.owner_of(&r.meta.name).is_some_and(|owner| owner != name) {
-            return Err(relayed(format!("ERR Function {} already exists", r.meta.name)));
+        if libs
+            .owner_of(&r.meta.name)
+            .is_some_and(|owner| owner != name)
+        {
+            return Err(relayed(format!(
+                "ERR Function {} already exists",
+                r.meta.name
+            )));
         }
     }
     node.scripting.loads += 1;
@@ -539,17 +553,16 @@ fn function_restore(node: &mut Node, argv: &Argv) -> Changed {
             container: "FUNCTION",
         }));
     }
-    let policy = match argv.get(3) {
-        None => function::RestorePolicy::Append,
-        Some(p) if crate::cmd::args::eq_word(p, "FLUSH") => function::RestorePolicy::Flush,
-        Some(p) if crate::cmd::args::eq_word(p, "APPEND") => function::RestorePolicy::Append,
-        Some(p) if crate::cmd::args::eq_word(p, "REPLACE") => function::RestorePolicy::Replace,
-        Some(_) => {
-            return Err(relayed(
+    let policy =
+        match argv.get(3) {
+            None => function::RestorePolicy::Append,
+            Some(p) if crate::cmd::args::eq_word(p, "FLUSH") => function::RestorePolicy::Flush,
+            Some(p) if crate::cmd::args::eq_word(p, "APPEND") => function::RestorePolicy::Append,
+            Some(p) if crate::cmd::args::eq_word(p, "REPLACE") => function::RestorePolicy::Replace,
+            Some(_) => return Err(relayed(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            ))
-        }
-    };
+            )),
+        };
     let codes = crate::rdb::parse_functions_payload(&argv[2])
         .map_err(|e| relayed(format!("ERR {}", e.text())))?;
     // The payload's libraries are first checked among themselves, as Redis loads them into
@@ -743,12 +756,7 @@ fn relayed(text: impl Into<String>) -> Reply {
 }
 
 /// FCALL's and FCALL_RO's arguments as a job, checked in Redis's order.
-fn fcall_job(
-    node: &Node,
-    conn: &Conn,
-    cmd: ScriptCmd,
-    argv: &Argv,
-) -> Result<ScriptJob, Reply> {
+fn fcall_job(node: &Node, conn: &Conn, cmd: ScriptCmd, argv: &Argv) -> Result<ScriptJob, Reply> {
     let Some(meta) = node.scripting.libraries.function(&argv[1]) else {
         return Err(relayed("ERR Function not found"));
     };
@@ -772,7 +780,12 @@ fn fcall_job(
         sha: meta.name.clone(),
         body: Vec::new(),
         function: Some(meta.name.to_lowercase()),
-        keys: argv.iter().skip(3).take(numkeys).map(<[u8]>::to_vec).collect(),
+        keys: argv
+            .iter()
+            .skip(3)
+            .take(numkeys)
+            .map(<[u8]>::to_vec)
+            .collect(),
         args: argv.iter().skip(3 + numkeys).map(<[u8]>::to_vec).collect(),
         read_only: cmd.read_only() || !meta.may_write(),
         db: conn.db,
@@ -1271,7 +1284,10 @@ fn run_in_vm(
                 }
                 Ok(t)
             };
-            let args = (table(&job.keys).expect("keys"), table(&job.args).expect("args"));
+            let args = (
+                table(&job.keys).expect("keys"),
+                table(&job.args).expect("args"),
+            );
             callback.bind(args).expect("bind the arguments")
         }
     };
@@ -1303,9 +1319,9 @@ fn run_in_vm(
             let script_resp3 = lua
                 .app_data_ref::<api::RunFlags>()
                 .is_some_and(|f| f.resp.get() == LuaResp::Three);
-            return Ok(Some(vm::lua_to_reply(&value, script_resp3, 0)));
+            return Ok(Ok(vm::lua_to_reply(&value, script_resp3, 0)));
         }
-        Ok(None)
+        Ok(Err(value))
     });
     let aborted = call_cx.borrow().aborted;
     let missing = {
@@ -1319,12 +1335,27 @@ fn run_in_vm(
     if aborted {
         return Outcome::Abort(missing);
     }
+    // Lua calls no handler for a memory error: the raised value is its bare message.
+    let unhandled = |text: &str| {
+        // What the script built is garbage now: collected at once, so a state that ran out
+        // of memory serves the next script.
+        let _ = lua.gc_collect();
+        let name = match &job.function {
+            Some(_) => job.sha.clone(),
+            None => format!("f_{}", job.sha),
+        };
+        let text = format!("ERR Error running script {name}, {text}");
+        Outcome::Done(Reply::Error(CmdError::Relayed(vm::sanitize(&text))))
+    };
     match result {
-        Ok(Some(reply)) => Outcome::Done(reply),
-        Ok(None) => {
-            let (kind, location) = raised
-                .into_inner()
-                .unwrap_or((RaisedKind::Message("ERR unknown error".into()), None));
+        Ok(Ok(reply)) => Outcome::Done(reply),
+        Ok(Err(value)) if raised.borrow().is_none() => match value {
+            Value::String(s) => unhandled(&s.to_string_lossy()),
+            _ => unhandled("execution failure"),
+        },
+        Err(mlua::Error::MemoryError(text)) => unhandled(&text),
+        Ok(Err(_)) => {
+            let (kind, location) = raised.into_inner().expect("checked above");
             match kind {
                 RaisedKind::Abort => Outcome::Abort(missing),
                 RaisedKind::Message(text) => {

@@ -164,7 +164,8 @@ fn to_u64(n: f64) -> u64 {
             x as i64
         }
     };
-    if n < 0.0 || !(n >= TWO_POW_63) {
+    // NaN goes the signed way too, as the C comparison `n < 0` then the cast do.
+    if n < 0.0 || n.is_nan() || n < TWO_POW_63 {
         signed(n) as u64
     } else {
         (signed(n - TWO_POW_63) as u64) ^ (1 << 63)
@@ -280,7 +281,9 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
         at += 1;
         let mut size = option_size(lua, opt, &fmt, &mut at)?;
         pos = pos.wrapping_add(to_align(pos as usize, &h, opt, size) as u64);
-        let end = pos.checked_add(size as u64).filter(|&e| e <= data.len() as u64);
+        let end = pos
+            .checked_add(size as u64)
+            .filter(|&e| e <= data.len() as u64);
         if end.is_none() {
             return Err(arg_error(lua, 2, "unpack", "data string too short"));
         }
@@ -319,13 +322,17 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
                         return Err(arg_error(lua, 2, "unpack", "data string too short"));
                     }
                 }
-                out.push_back(Value::String(lua.create_string(&data[pos_at..pos_at + size])?));
+                out.push_back(Value::String(
+                    lua.create_string(&data[pos_at..pos_at + size])?,
+                ));
             }
             b's' => {
                 let Some(end) = data[pos_at..].iter().position(|&b| b == 0) else {
                     return Err(lua_error(lua, "unfinished string in data"));
                 };
-                out.push_back(Value::String(lua.create_string(&data[pos_at..pos_at + end])?));
+                out.push_back(Value::String(
+                    lua.create_string(&data[pos_at..pos_at + end])?,
+                ));
                 size = end + 1;
             }
             _ => control(lua, opt, &fmt, &mut at, &mut h, "unpack")?,
@@ -378,11 +385,17 @@ mod tests {
             let lua = Lua::new();
             lua.globals().set("struct", table(&lua).unwrap()).unwrap();
             let s: mlua::LuaString = lua.load(code).eval().unwrap();
-            s.as_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+            s.as_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
         };
         assert_eq!(hex("return struct.pack('>h<h', 1, 1)"), "00010100");
         assert_eq!(hex("return struct.pack('!4bi', 1, 2)"), "0100000002000000");
-        assert_eq!(hex("return struct.pack('>i12', -1)"), "00000000ffffffffffffffff");
+        assert_eq!(
+            hex("return struct.pack('>i12', -1)"),
+            "00000000ffffffffffffffff"
+        );
         assert_eq!(hex("return struct.pack('B', 256)"), "00");
     }
 

@@ -211,15 +211,24 @@ fn a_library_loaded_through_one_thread_runs_through_every_thread() {
     assert_eq!(c.cmd_text(a, &["FUNCTION", "LOAD", lib]), "$5\r\nmoves\r\n");
     c.cmd_text(a, &["SET", &k0, "10"]);
     // Declared keys on threads 0 and 1, called through thread 2: a transaction.
-    assert_eq!(c.cmd_text(b, &["FCALL", "move", "2", &k0, &k1, "3"]), ":1\r\n");
-    assert_eq!(c.cmd_text(b, &["FCALL", "MOVE", "2", &k0, &k1, "3"]), ":2\r\n");
+    assert_eq!(
+        c.cmd_text(b, &["FCALL", "move", "2", &k0, &k1, "3"]),
+        ":1\r\n"
+    );
+    assert_eq!(
+        c.cmd_text(b, &["FCALL", "MOVE", "2", &k0, &k1, "3"]),
+        ":2\r\n"
+    );
     assert_eq!(
         c.cmd_text(a, &["MGET", &k0, &k1]),
         "*2\r\n$1\r\n4\r\n$1\r\n6\r\n"
     );
     // SCRIPT FLUSH closes EVAL's Lua state only: the library's upvalue lives on.
     c.cmd_text(a, &["SCRIPT", "FLUSH"]);
-    assert_eq!(c.cmd_text(b, &["FCALL", "move", "2", &k0, &k1, "1"]), ":3\r\n");
+    assert_eq!(
+        c.cmd_text(b, &["FCALL", "move", "2", &k0, &k1, "1"]),
+        ":3\r\n"
+    );
     assert_eq!(c.cmd_text(b, &["FUNCTION", "DELETE", "moves"]), "+OK\r\n");
     assert_eq!(
         c.cmd_text(a, &["FCALL", "move", "0"]),
@@ -227,4 +236,28 @@ fn a_library_loaded_through_one_thread_runs_through_every_thread() {
     );
     let dump = c.cmd_text(a, &["FUNCTION", "DUMP"]);
     assert!(dump.starts_with("$10\r\n"), "an empty payload: {dump:?}");
+}
+
+#[test]
+fn a_script_past_the_lua_memory_bound_gets_lua_s_error_and_the_thread_goes_on() {
+    let mut c = TestCluster::new(1);
+    let conn = c.connect(0);
+    assert_eq!(c.cmd_text(conn, &["EVAL", "return 1", "0"]), ":1\r\n");
+    let vm = c
+        .node(0)
+        .scripting
+        .vm
+        .as_ref()
+        .expect("opened by the first EVAL");
+    vm.lua.set_memory_limit(8 << 20).expect("mlua's allocator");
+    let grow = "local t = {} for i = 1, 1e7 do t[i] = string.rep('x', 100) .. i end return #t";
+    let sha = crate::node::script::sha1_hex(grow.as_bytes());
+    assert_eq!(
+        c.cmd_text(conn, &["EVAL", grow, "0"]),
+        format!("-ERR Error running script f_{sha}, not enough memory\r\n")
+    );
+    assert_eq!(
+        c.cmd_text(conn, &["EVAL", "return 'after'", "0"]),
+        "$5\r\nafter\r\n"
+    );
 }
