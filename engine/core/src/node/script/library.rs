@@ -45,6 +45,14 @@ end
 return env, load_api.redis, set_loading
 "#;
 
+/// Lua instructions a library's code may run while it loads. Redis stops a load after 500 ms
+/// of its clock; a clock would stop nothing in the simulator (time stands still within a
+/// step), so the bound counts instructions instead: roughly the same order of time, and the
+/// same error.
+pub const LOAD_INSTRUCTIONS_MAX: u64 = 50_000_000;
+/// How often the load's hook counts.
+const LOAD_HOOK_EVERY: u32 = 10_000;
+
 /// A function as `redis.register_function` handed it over, before the library is accepted.
 pub struct Registered {
     pub meta: FunctionMeta,
@@ -266,12 +274,25 @@ pub fn load(vm: &Vm, fenv: &FunctionEnv, body: &[u8]) -> Result<Vec<Registered>,
     };
     *registering().0.borrow_mut() = Some(Vec::new());
     fenv.set_loading.call::<()>(true).expect("switch globals");
+    let spent = std::cell::Cell::new(0u64);
+    let triggers = mlua::HookTriggers::new().every_nth_instruction(LOAD_HOOK_EVERY);
+    vm.lua
+        .set_hook(triggers, move |_, _| {
+            spent.set(spent.get() + u64::from(LOAD_HOOK_EVERY));
+            if spent.get() > LOAD_INSTRUCTIONS_MAX {
+                let timeout = CallbackError::Reply("ERR FUNCTION LOAD timeout".into());
+                return Err(mlua::Error::external(timeout));
+            }
+            Ok(mlua::VmState::Continue)
+        })
+        .expect("a hook on the functions' state");
     // Through xpcall, as a script runs: the raised value as raised, without mlua's traceback.
     let handler = vm
         .lua
         .create_function(|_, err: Value| Ok(err))
         .expect("a handler");
     let ran = vm.xpcall.call::<(bool, Value)>((chunk, handler));
+    vm.lua.remove_hook();
     fenv.set_loading.call::<()>(false).expect("switch globals");
     let registered = registering().0.borrow_mut().take().unwrap_or_default();
     let raised = match ran {
