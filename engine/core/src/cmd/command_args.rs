@@ -508,6 +508,18 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
         ("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),
     ])),
     ("expiretime", args(&[key("key", 0)])),
+    ("fcall", args(&[
+        string("function"),
+        integer("numkeys"),
+        key("key", 0).optional().multiple(),
+        string("arg").optional().multiple(),
+    ])),
+    ("fcall_ro", args(&[
+        string("function"),
+        integer("numkeys"),
+        key("key", 0).optional().multiple(),
+        string("arg").optional().multiple(),
+    ])),
     ("flushall", args(&[
         oneof("async", &[
             pure_token("async", "ASYNC").since("4.0.0"),
@@ -525,6 +537,29 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ]).history(&[
         ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
         ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+    ])),
+    ("function|delete", args(&[string("library-name")])),
+    ("function|flush", args(&[
+        oneof("async", &[
+            pure_token("async", "ASYNC"),
+            pure_token("sync", "SYNC"),
+        ]).optional(),
+    ])),
+    ("function|list", args(&[
+        string("library-name-pattern").token("LIBRARYNAME").optional(),
+        pure_token("withcode", "WITHCODE").optional(),
+    ])),
+    ("function|load", args(&[
+        pure_token("replace", "REPLACE").optional(),
+        string("function-code"),
+    ])),
+    ("function|restore", args(&[
+        string("serialized-value"),
+        oneof("policy", &[
+            pure_token("flush", "FLUSH"),
+            pure_token("append", "APPEND"),
+            pure_token("replace", "REPLACE"),
+        ]).optional(),
     ])),
     ("geoadd", args(&[
         key("key", 0),

@@ -1268,5 +1268,9 @@ pub(crate) fn run_node_op(
             node.scripting.flush();
             NodeResult::Done
         }
+        NodeOp::FunctionsSet { libraries } => {
+            node.scripting.set_libraries(libraries);
+            NodeResult::Done
+        }
     }
 }

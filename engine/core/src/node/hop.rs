@@ -254,6 +254,10 @@ pub enum NodeOp {
     },
     /// SCRIPT FLUSH on another thread.
     ScriptFlush,
+    /// The libraries after a FUNCTION change on another thread.
+    FunctionsSet {
+        libraries: crate::node::script::function::Libraries,
+    },
 }
 
 #[derive(Debug)]

@@ -716,3 +716,54 @@ pub fn parse_dump_payload(
 
 /// The version RESTORE accepts: redis-server 7.0 refuses payloads of newer versions.
 pub const DUMP_VERSION_MAX: u16 = RDB_VERSION;
+
+/// Why FUNCTION RESTORE refuses a payload, in Redis's words (after "ERR ").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FunctionsPayloadError {
+    /// Too short, a newer version, or a checksum that does not match.
+    VersionOrChecksum,
+    /// A record that is not a library (a key's DUMP).
+    NotAFunction,
+    /// A library record of Redis 7.0's release candidates.
+    PreGa,
+    /// A record cut short or badly encoded.
+    Corrupt,
+}
+
+impl FunctionsPayloadError {
+    pub fn text(&self) -> &'static str {
+        match self {
+            FunctionsPayloadError::VersionOrChecksum => {
+                "DUMP payload version or checksum are wrong"
+            }
+            FunctionsPayloadError::NotAFunction => "given type is not a function",
+            FunctionsPayloadError::PreGa => "Pre-GA function format not supported",
+            FunctionsPayloadError::Corrupt => "failed loading the given functions payload",
+        }
+    }
+}
+
+/// The library codes of a FUNCTION DUMP payload, checked as FUNCTION RESTORE checks it: the
+/// footer first, then one FUNCTION2 record after another up to the footer.
+pub fn parse_functions_payload(payload: &[u8]) -> Result<Vec<Vec<u8>>, FunctionsPayloadError> {
+    let refused = FunctionsPayloadError::VersionOrChecksum;
+    let body_len = payload.len().checked_sub(10).ok_or(refused.clone())?;
+    let version = u16::from_le_bytes([payload[body_len], payload[body_len + 1]]);
+    let stored = u64::from_le_bytes(payload[body_len + 2..].try_into().expect("8"));
+    if version > DUMP_VERSION_MAX || stored != Crc64::of(&payload[..body_len + 2]) {
+        return Err(refused);
+    }
+    let mut input = Input::new(&payload[..body_len]);
+    let mut codes = Vec::new();
+    while input.pos() < body_len {
+        match input.u8() {
+            Ok(super::opcodes::FUNCTION_2) => {}
+            Ok(super::opcodes::FUNCTION_PRE_GA) => return Err(FunctionsPayloadError::PreGa),
+            Ok(_) => return Err(FunctionsPayloadError::NotAFunction),
+            Err(_) => return Err(FunctionsPayloadError::Corrupt),
+        }
+        let code = input.string().map_err(|_| FunctionsPayloadError::Corrupt)?;
+        codes.push(code.into_owned());
+    }
+    Ok(codes)
+}

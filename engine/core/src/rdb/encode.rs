@@ -537,3 +537,32 @@ fn write_group(out: &mut Vec<u8>, group: &Group, opts: &EncodeOptions) {
         }
     }
 }
+
+/// FUNCTION DUMP's payload: each library's code as a FUNCTION2 record, then the RDB version
+/// and the CRC-64. The codes are compressed with liblzf's exact choices, so the payload is
+/// redis-server's byte for byte and a library moves between the two either way.
+pub fn functions_payload(codes: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for code in codes {
+        out.push(super::opcodes::FUNCTION_2);
+        let packed = (code.len() >= COMPRESS_FROM_BYTES)
+            .then(|| lzf::compress_as_liblzf(code, code.len() - COMPRESS_SAVING_MIN_BYTES))
+            .flatten();
+        match packed {
+            Some(packed) => {
+                out.push(0xC0 | ENC_LZF);
+                write_len(&mut out, packed.len() as u64);
+                write_len(&mut out, code.len() as u64);
+                out.extend_from_slice(&packed);
+            }
+            None => {
+                write_len(&mut out, code.len() as u64);
+                out.extend_from_slice(code);
+            }
+        }
+    }
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = Crc64::of(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}

@@ -135,6 +135,119 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     (out.len() == out_len).then_some(out)
 }
 
+/// liblzf's hash table size as Redis builds it (`HLOG 16`).
+const LIBLZF_TABLE_BITS: u32 = 16;
+
+/// liblzf's slot for the four bytes ending at a position (its `IDX` with `VERY_FAST`).
+fn liblzf_slot(h: u32) -> usize {
+    let mask = (1u32 << LIBLZF_TABLE_BITS) - 1;
+    ((h >> (24 - LIBLZF_TABLE_BITS)).wrapping_sub(h.wrapping_mul(5)) & mask) as usize
+}
+
+/// The back reference's length from a three-byte match at `from`/`at`, as liblzf counts it:
+/// the bytes matched, capped at `len_max` except that its unrolled first 16 steps may run
+/// past the cap by one or two (the reference then ends exactly at the input's end).
+fn liblzf_match_len(input: &[u8], from: usize, at: usize, len_max: usize) -> usize {
+    let mut len = 2;
+    if len_max > 16 {
+        for _ in 0..16 {
+            len += 1;
+            if input[from + len] != input[at + len] {
+                return len;
+            }
+        }
+    }
+    loop {
+        len += 1;
+        if !(len < len_max && input[from + len] == input[at + len]) {
+            return len;
+        }
+    }
+}
+
+/// `compress` as redis-server's liblzf 3.6 does it, byte for byte (FUNCTION DUMP payloads
+/// must equal Redis's): the same hash of four bytes, the same choice of reference, the same
+/// two positions re-hashed after each reference. The table starts zeroed (liblzf leaves it
+/// uninitialised, and its bounds checks make stale slots misses in practice).
+pub fn compress_as_liblzf(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
+    let len = input.len();
+    if len < 2 || out_max == 0 {
+        return None;
+    }
+    let mut table = vec![0u32; 1 << LIBLZF_TABLE_BITS];
+    // Room past `out_max` for the run header the end may open; checked like liblzf's.
+    let mut out = vec![0u8; out_max + 4];
+    let (mut at, mut op, mut lit) = (0usize, 1usize, 0usize);
+    let mut h = u32::from(input[0]) << 8 | u32::from(input[1]);
+    while at + 2 < len {
+        h = h << 8 | u32::from(input[at + 2]);
+        let slot = liblzf_slot(h);
+        let from = table[slot] as usize;
+        table[slot] = at as u32;
+        let matched = from > 0
+            && from < at
+            && at - from - 1 < OFFSET_MAX
+            && input[from..from + 3] == input[at..at + 3];
+        if !matched {
+            if op >= out_max {
+                return None;
+            }
+            out[op] = input[at];
+            (op, at, lit) = (op + 1, at + 1, lit + 1);
+            if lit == LITERALS_MAX {
+                out[op - lit - 1] = (lit - 1) as u8;
+                (lit, op) = (0, op + 1);
+            }
+            continue;
+        }
+        let offset = at - from - 1;
+        let len_max = (len - at - 2).min(MATCH_MAX);
+        if op + 4 >= out_max && op - usize::from(lit == 0) + 4 >= out_max {
+            return None;
+        }
+        out[op - lit - 1] = (lit as u8).wrapping_sub(1);
+        op -= usize::from(lit == 0);
+        let encoded = liblzf_match_len(input, from, at, len_max) - 2;
+        at += 1;
+        if encoded < 7 {
+            out[op] = ((offset >> 8) + (encoded << 5)) as u8;
+            op += 1;
+        } else {
+            out[op] = ((offset >> 8) + (7 << 5)) as u8;
+            out[op + 1] = (encoded - 7) as u8;
+            op += 2;
+        }
+        out[op] = offset as u8;
+        (op, lit) = (op + 2, 0);
+        at += encoded + 1;
+        if at + 2 >= len {
+            break;
+        }
+        at -= 2;
+        h = u32::from(input[at]) << 8 | u32::from(input[at + 1]);
+        for _ in 0..2 {
+            h = h << 8 | u32::from(input[at + 2]);
+            table[liblzf_slot(h)] = at as u32;
+            at += 1;
+        }
+    }
+    if op + 3 > out_max {
+        return None;
+    }
+    while at < len {
+        out[op] = input[at];
+        (op, at, lit) = (op + 1, at + 1, lit + 1);
+        if lit == LITERALS_MAX {
+            out[op - lit - 1] = (lit - 1) as u8;
+            (lit, op) = (0, op + 1);
+        }
+    }
+    out[op - lit - 1] = (lit as u8).wrapping_sub(1);
+    op -= usize::from(lit == 0);
+    out.truncate(op);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,8 @@ mod zipmap;
 
 pub use crc64::Crc64;
 pub use decode::{parse_dump_payload, Decoded, LoadCx, DUMP_VERSION_MAX};
+pub use decode::{parse_functions_payload, FunctionsPayloadError};
+pub use encode::functions_payload;
 pub use encode::{
     dump_payload, write_aux, write_entry, write_entry_with, write_eof, write_freq, write_header,
     write_idle, write_resize_db, write_select_db, EncodeOptions,

@@ -15,9 +15,33 @@ pub enum ScriptCmd {
     Exists,
     Flush,
     Help,
+    /// SCRIPT KILL.
+    Kill,
+    FCall,
+    FCallRo,
+    Function(FunctionCmd),
+}
+
+/// The FUNCTION subcommands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionCmd {
+    Load,
+    List,
+    Delete,
+    Flush,
+    Dump,
+    Restore,
+    Stats,
+    Kill,
+    Help,
 }
 
 impl ScriptCmd {
+    /// FCALL and FCALL_RO: a loaded function runs rather than a body.
+    pub fn calls_function(self) -> bool {
+        matches!(self, ScriptCmd::FCall | ScriptCmd::FCallRo)
+    }
+
     /// The body comes from the cache by SHA1 rather than from the arguments.
     pub fn by_sha(self) -> bool {
         matches!(self, ScriptCmd::EvalSha | ScriptCmd::EvalShaRo)
@@ -27,13 +51,21 @@ impl ScriptCmd {
     pub fn runs_script(self) -> bool {
         matches!(
             self,
-            ScriptCmd::Eval | ScriptCmd::EvalSha | ScriptCmd::EvalRo | ScriptCmd::EvalShaRo
+            ScriptCmd::Eval
+                | ScriptCmd::EvalSha
+                | ScriptCmd::EvalRo
+                | ScriptCmd::EvalShaRo
+                | ScriptCmd::FCall
+                | ScriptCmd::FCallRo
         )
     }
 
     /// The `_RO` variants: every write inside is refused.
     pub fn read_only(self) -> bool {
-        matches!(self, ScriptCmd::EvalRo | ScriptCmd::EvalShaRo)
+        matches!(
+            self,
+            ScriptCmd::EvalRo | ScriptCmd::EvalShaRo | ScriptCmd::FCallRo
+        )
     }
 }
 
@@ -117,6 +149,16 @@ pub const SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
         "O(N) with N being the length in bytes of the script body.",
     ),
     script_row(
+        "script|kill",
+        2,
+        flag::NOSCRIPT | flag::ALLOW_BUSY,
+        &[],
+        ScriptCmd::Kill,
+        "Kill the script currently in execution.",
+        "2.6.0",
+        "O(1)",
+    ),
+    script_row(
         "script|help",
         2,
         flag::LOADING | flag::STALE,
@@ -126,6 +168,54 @@ pub const SCRIPT_SUBCOMMANDS: &[CommandSpec] = &[
         "5.0.0",
         "O(1)",
     ),
+];
+
+const fn function_row(
+    name: &'static str,
+    arity: i16,
+    flags: u32,
+    cmd: FunctionCmd,
+    summary: &'static str,
+    since: &'static str,
+    complexity: &'static str,
+) -> CommandSpec {
+    script_row(
+        name,
+        arity,
+        flags,
+        &[],
+        ScriptCmd::Function(cmd),
+        summary,
+        since,
+        complexity,
+    )
+}
+
+#[rustfmt::skip]
+pub const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
+    function_row("function|load", -3, flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
+        FunctionCmd::Load, "Create a function with the given arguments (name, code, \
+        description)", "7.0.0", "O(1) (considering compilation time is redundant)"),
+    function_row("function|list", -2, flag::NOSCRIPT, FunctionCmd::List,
+        "List information about all the functions", "7.0.0", "O(N) where N is the number \
+        of functions"),
+    function_row("function|delete", 3, flag::WRITE | flag::NOSCRIPT, FunctionCmd::Delete,
+        "Delete a function by name", "7.0.0", "O(1)"),
+    function_row("function|flush", -2, flag::WRITE | flag::NOSCRIPT, FunctionCmd::Flush,
+        "Deleting all functions", "7.0.0", "O(N) where N is the number of functions deleted"),
+    function_row("function|dump", 2, flag::NOSCRIPT, FunctionCmd::Dump,
+        "Dump all functions into a serialized binary payload", "7.0.0", "O(N) where N is \
+        the number of functions"),
+    function_row("function|restore", -3, flag::WRITE | flag::DENYOOM | flag::NOSCRIPT,
+        FunctionCmd::Restore, "Restore all the functions on the given payload", "7.0.0",
+        "O(N) where N is the number of functions on the payload"),
+    function_row("function|stats", 2, flag::NOSCRIPT | flag::ALLOW_BUSY, FunctionCmd::Stats,
+        "Return information about the function currently running (name, description, \
+        duration)", "7.0.0", "O(1)"),
+    function_row("function|kill", 2, flag::NOSCRIPT | flag::ALLOW_BUSY, FunctionCmd::Kill,
+        "Kill the function currently in execution.", "7.0.0", "O(1)"),
+    function_row("function|help", 2, flag::LOADING | flag::STALE, FunctionCmd::Help,
+        "Show helpful text about the different subcommands", "7.0.0", "O(1)"),
 ];
 
 #[rustfmt::skip]
@@ -139,6 +229,16 @@ pub const SPECS: &[CommandSpec] = &[
     script_row("evalsha_ro", -3, EVAL_FLAGS | flag::READONLY, EVALSHA_RO_KEYS,
         ScriptCmd::EvalShaRo, "Execute a read-only Lua script server side", "7.0.0",
         BODY_COMPLEXITY),
+    script_row("fcall", -3, EVAL_FLAGS, EVAL_KEYS, ScriptCmd::FCall,
+        "Invoke a function", "7.0.0", "Depends on the function that is executed."),
+    script_row("fcall_ro", -3, EVAL_FLAGS | flag::READONLY, EVAL_RO_KEYS, ScriptCmd::FCallRo,
+        "Invoke a read-only function", "7.0.0", "Depends on the function that is executed."),
+    CommandSpec {
+        acl: 0,
+        ..SCRIPTING.container("function", -2, 0, 0, FUNCTION_SUBCOMMANDS,
+            SCRIPTING.docs("A container for function commands", "7.0.0",
+            "Depends on subcommand."))
+    },
     CommandSpec {
         acl: 0,
         ..SCRIPTING.container("script", -2, 0, 0, SCRIPT_SUBCOMMANDS,

@@ -493,6 +493,7 @@ pub fn container_name(spec: &CommandSpec) -> &'static str {
         "memory" => "MEMORY",
         "pubsub" => "PUBSUB",
         "script" => "SCRIPT",
+        "function" => "FUNCTION",
         "xgroup" => "XGROUP",
         "xinfo" => "XINFO",
         _ => "HELP",

@@ -12,6 +12,10 @@
 pub mod api;
 pub mod bit;
 pub mod cjson;
+pub mod cmsgpack;
+pub mod function;
+pub mod library;
+pub mod structlib;
 pub mod vm;
 
 use std::cell::RefCell;
@@ -21,7 +25,7 @@ use mlua::{MultiValue, Value};
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
-use crate::cmd::scripting::{ScriptCmd, SCRIPT_HELP};
+use crate::cmd::scripting::{FunctionCmd, ScriptCmd, SCRIPT_HELP};
 use crate::cmd::{flag, ConnCmd, Exec};
 use crate::conn::Conn;
 use crate::cx::{Cx, ThreadId};
@@ -96,6 +100,66 @@ pub struct Scripting {
     spare: Option<Shard>,
     /// Bodies by SHA1; the same on every thread (loads and flushes are broadcast).
     bodies: BTreeMap<String, Vec<u8>>,
+    /// The libraries; the same on every thread (each change is broadcast whole).
+    libraries: function::Libraries,
+    /// The Lua state functions run in, apart from EVAL's (SCRIPT FLUSH leaves it).
+    fn_vm: Option<FunctionVm>,
+    /// Loads made on this thread, for library ids unique across threads.
+    loads: u64,
+}
+
+/// A thread's Lua state for functions, caught up with `Scripting::libraries` before a call.
+struct FunctionVm {
+    vm: Vm,
+    env: library::FunctionEnv,
+    /// Callbacks by lowercased function name.
+    callbacks: BTreeMap<String, mlua::Function>,
+    /// Library name to the id loaded here and its functions' lowercased names.
+    loaded: BTreeMap<String, (u64, Vec<String>)>,
+}
+
+impl FunctionVm {
+    fn open(rand: std::rc::Rc<std::cell::Cell<u64>>) -> FunctionVm {
+        let vm = Vm::new(rand).expect("the Lua state opens");
+        let env = library::install(&vm).expect("the functions environment installs");
+        FunctionVm {
+            vm,
+            env,
+            callbacks: BTreeMap::new(),
+            loaded: BTreeMap::new(),
+        }
+    }
+
+    /// Loads the libraries this state has not loaded and drops those gone or replaced; one
+    /// library changing leaves the others' Lua values as they were.
+    fn catch_up(&mut self, libs: &function::Libraries) {
+        let stale: Vec<String> = self
+            .loaded
+            .iter()
+            .filter(|(name, (id, _))| libs.get(name).is_none_or(|lib| lib.id != *id))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            let (_, functions) = self.loaded.remove(&name).expect("listed above");
+            for f in functions {
+                self.callbacks.remove(&f);
+            }
+        }
+        for lib in libs.iter() {
+            if self.loaded.contains_key(&lib.name) {
+                continue;
+            }
+            // The thread that accepted the library loaded this same code: it loads here too.
+            let registered = library::load(&self.vm, &self.env, lib.body()).unwrap_or_default();
+            let mut names = Vec::new();
+            for r in registered {
+                let name = r.meta.name.to_lowercase();
+                self.callbacks.entry(name.clone()).or_insert(r.callback);
+                names.push(name);
+            }
+            self.loaded.insert(lib.name.clone(), (lib.id, names));
+        }
+    }
 }
 
 impl std::fmt::Debug for Scripting {
@@ -111,6 +175,9 @@ impl Default for Scripting {
             rand: std::rc::Rc::new(std::cell::Cell::new(api::RAND48_INITIAL)),
             spare: None,
             bodies: BTreeMap::new(),
+            libraries: function::Libraries::default(),
+            fn_vm: None,
+            loads: 0,
         }
     }
 }
@@ -131,13 +198,29 @@ impl Scripting {
         self.bodies.clear();
         self.vm = None;
     }
+
+    /// The libraries after a change made on another thread.
+    pub fn set_libraries(&mut self, libraries: function::Libraries) {
+        self.libraries = libraries;
+    }
+
+    /// The functions' Lua state, caught up with the libraries.
+    fn function_vm(&mut self) -> &mut FunctionVm {
+        let rand = self.rand.clone();
+        let fvm = self.fn_vm.get_or_insert_with(|| FunctionVm::open(rand));
+        fvm.catch_up(&self.libraries);
+        fvm
+    }
 }
 
 /// One script invocation: its body, keys and arguments.
 #[derive(Clone, Debug)]
 pub struct ScriptJob {
+    /// The script's SHA1, or the function's name (error texts name it).
     pub sha: String,
     pub body: Vec<u8>,
+    /// FCALL: the function's lowercased name (`body` is empty).
+    pub function: Option<String>,
     pub keys: Vec<Vec<u8>>,
     pub args: Vec<Vec<u8>>,
     pub read_only: bool,
@@ -307,15 +390,191 @@ pub(crate) fn start(
                 return answer_when_acked(node, conn, NodeOp::ScriptFlush, Reply::OK, cx);
             }
         },
-        ScriptCmd::Eval | ScriptCmd::EvalSha | ScriptCmd::EvalRo | ScriptCmd::EvalShaRo => {
-            match job_of(node, conn, cmd, &argv, cx) {
-                Ok(job) => return run_job(node, conn, job, cx),
-                Err(reply) => reply,
-            }
-        }
+        ScriptCmd::Eval
+        | ScriptCmd::EvalSha
+        | ScriptCmd::EvalRo
+        | ScriptCmd::EvalShaRo
+        | ScriptCmd::FCall
+        | ScriptCmd::FCallRo => match job_of(node, conn, cmd, &argv, cx) {
+            Ok(job) => return run_job(node, conn, job, cx),
+            Err(reply) => reply,
+        },
+        ScriptCmd::Kill | ScriptCmd::Function(_) => match admin(node, cmd, &argv) {
+            (reply, Some(op)) => return answer_when_acked(node, conn, op, reply, cx),
+            (reply, None) => reply,
+        },
     };
     conn.encode(&reply);
     Flow::Next
+}
+
+/// No script is ever running while a command is answered: a script runs to its end in the
+/// step that started it.
+const NOT_BUSY: &str = "NOTBUSY No scripts in execution right now.";
+
+/// SCRIPT KILL and the FUNCTION rows: the reply, and the new libraries to send every other
+/// thread when they changed.
+fn admin(node: &mut Node, cmd: ScriptCmd, argv: &Argv) -> (Reply, Option<NodeOp>) {
+    let ScriptCmd::Function(sub) = cmd else {
+        return (relayed(NOT_BUSY), None);
+    };
+    let changed = match sub {
+        FunctionCmd::Kill => return (relayed(NOT_BUSY), None),
+        FunctionCmd::Help => {
+            let lines = function::FUNCTION_HELP.iter();
+            let lines = lines.map(|line| Reply::Simple((*line).into()));
+            return (Reply::Array(lines.collect()), None);
+        }
+        FunctionCmd::Stats => return (function::stats_reply(&node.scripting.libraries), None),
+        FunctionCmd::List => {
+            let args: Vec<&[u8]> = argv.iter().skip(2).collect();
+            let reply = match function::parse_list(&args) {
+                Ok(list) => function::list_reply(&node.scripting.libraries, &list),
+                Err(text) => relayed(text),
+            };
+            return (reply, None);
+        }
+        FunctionCmd::Dump => {
+            let codes: Vec<&[u8]> = node
+                .scripting
+                .libraries
+                .iter()
+                .map(|l| &l.code[..])
+                .collect();
+            let payload = crate::rdb::functions_payload(&codes);
+            return (Reply::Bulk(payload), None);
+        }
+        FunctionCmd::Load => function_load(node, argv),
+        FunctionCmd::Delete => {
+            let name = String::from_utf8_lossy(&argv[2]).into_owned();
+            let mut libs = node.scripting.libraries.clone();
+            match libs.remove(&name) {
+                Some(_) => Ok((Reply::OK, libs)),
+                None => Err(relayed("ERR Library not found")),
+            }
+        }
+        FunctionCmd::Flush => function_flush(argv),
+        FunctionCmd::Restore => function_restore(node, argv),
+    };
+    match changed {
+        Ok((reply, libraries)) => {
+            node.scripting.libraries = libraries.clone();
+            (reply, Some(NodeOp::FunctionsSet { libraries }))
+        }
+        Err(reply) => (reply, None),
+    }
+}
+
+/// A change's reply and the libraries after it.
+type Changed = Result<(Reply, function::Libraries), Reply>;
+
+fn function_flush(argv: &Argv) -> Changed {
+    if argv.len() > 3 {
+        return Err(Reply::Error(CmdError::SubcommandSyntax {
+            sub: argv[1].to_vec(),
+            container: "FUNCTION",
+        }));
+    }
+    let mode_ok = argv.len() == 2
+        || crate::cmd::args::eq_word(&argv[2], "SYNC")
+        || crate::cmd::args::eq_word(&argv[2], "ASYNC");
+    if !mode_ok {
+        return Err(relayed(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+        ));
+    }
+    Ok((Reply::OK, function::Libraries::default()))
+}
+
+/// A library from its code, checked as FUNCTION LOAD checks it against `libs` (REPLACE lets
+/// a library of the same name go). Its functions run in this thread's state, so the code
+/// is loaded once here to learn them.
+fn new_library(
+    node: &mut Node,
+    libs: &function::Libraries,
+    code: &[u8],
+    replace: bool,
+) -> Result<function::Library, Reply> {
+    let name = function::library_name(code).map_err(relayed)?;
+    if libs.get(&name).is_some() && !replace {
+        return Err(relayed(format!("ERR Library '{name}' already exists")));
+    }
+    let at = code
+        .iter()
+        .position(|&b| b == b'\n')
+        .expect("the shebang ends");
+    let fvm = node.scripting.function_vm();
+    let registered = library::load(&fvm.vm, &fvm.env, &code[at..]).map_err(relayed)?;
+    if registered.is_empty() {
+        return Err(relayed("ERR No functions registered"));
+    }
+    for r in &registered {
+        if libs
+            .owner_of(&r.meta.name)
+            .is_some_and(|owner| owner != name)
+        {
+            return Err(relayed(format!(
+                "ERR Function {} already exists",
+                r.meta.name
+            )));
+        }
+    }
+    node.scripting.loads += 1;
+    Ok(function::Library {
+        name,
+        code: code.to_vec(),
+        functions: registered.into_iter().map(|r| r.meta).collect(),
+        id: u64::from(node.thread.0) << 48 | node.scripting.loads,
+    })
+}
+
+fn function_load(node: &mut Node, argv: &Argv) -> Changed {
+    let code = &argv[argv.len() - 1];
+    let mut replace = false;
+    for option in argv.iter().skip(2).take(argv.len() - 3) {
+        if !crate::cmd::args::eq_word(option, "REPLACE") {
+            let text = String::from_utf8_lossy(option);
+            return Err(relayed(format!("ERR Unknown option given: {text}")));
+        }
+        replace = true;
+    }
+    let mut libs = node.scripting.libraries.clone();
+    let lib = new_library(node, &libs, code, replace)?;
+    let name = lib.name.clone();
+    libs.remove(&name);
+    libs.insert(lib);
+    Ok((Reply::Bulk(name.into_bytes()), libs))
+}
+
+fn function_restore(node: &mut Node, argv: &Argv) -> Changed {
+    if argv.len() > 4 {
+        return Err(Reply::Error(CmdError::SubcommandSyntax {
+            sub: argv[1].to_vec(),
+            container: "FUNCTION",
+        }));
+    }
+    let policy =
+        match argv.get(3) {
+            None => function::RestorePolicy::Append,
+            Some(p) if crate::cmd::args::eq_word(p, "FLUSH") => function::RestorePolicy::Flush,
+            Some(p) if crate::cmd::args::eq_word(p, "APPEND") => function::RestorePolicy::Append,
+            Some(p) if crate::cmd::args::eq_word(p, "REPLACE") => function::RestorePolicy::Replace,
+            Some(_) => return Err(relayed(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+    let codes = crate::rdb::parse_functions_payload(&argv[2])
+        .map_err(|e| relayed(format!("ERR {}", e.text())))?;
+    // The payload's libraries are first checked among themselves, as Redis loads them into
+    // an empty set before joining it to the current one.
+    let mut incoming = function::Libraries::default();
+    for code in &codes {
+        let lib = new_library(node, &incoming, code, false)?;
+        incoming.insert(lib);
+    }
+    let incoming: Vec<function::Library> = incoming.iter().cloned().collect();
+    let libs = function::join(&node.scripting.libraries, incoming, policy).map_err(relayed)?;
+    Ok((Reply::OK, libs))
 }
 
 fn help_reply() -> Reply {
@@ -427,6 +686,9 @@ pub(crate) fn job_of(
     argv: &Argv,
     cx: &mut Cx,
 ) -> Result<ScriptJob, Reply> {
+    if cmd.calls_function() {
+        return fcall_job(node, conn, cmd, argv);
+    }
     let numkeys =
         crate::cmd::args::parse_i64(&argv[2]).map_err(|_| Reply::Error(CmdError::NotInteger))?;
     if numkeys > (argv.len() - 3) as i64 {
@@ -480,6 +742,52 @@ pub(crate) fn job_of(
             .collect(),
         args: argv.iter().skip(3 + numkeys).map(<[u8]>::to_vec).collect(),
         read_only: cmd.read_only() || may_write == Some(false),
+        function: None,
+        db: conn.db,
+        reached: Vec::new(),
+        attempts: 0,
+        in_exec: false,
+        restart: false,
+    })
+}
+
+fn relayed(text: impl Into<String>) -> Reply {
+    Reply::Error(CmdError::Relayed(text.into()))
+}
+
+/// FCALL's and FCALL_RO's arguments as a job, checked in Redis's order.
+fn fcall_job(node: &Node, conn: &Conn, cmd: ScriptCmd, argv: &Argv) -> Result<ScriptJob, Reply> {
+    let Some(meta) = node.scripting.libraries.function(&argv[1]) else {
+        return Err(relayed("ERR Function not found"));
+    };
+    let numkeys = crate::cmd::args::parse_i64(&argv[2])
+        .map_err(|_| relayed("ERR Bad number of keys provided"))?;
+    if numkeys > (argv.len() - 3) as i64 {
+        return Err(relayed(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if numkeys < 0 {
+        return Err(relayed("ERR Number of keys can't be negative"));
+    }
+    if cmd.read_only() && meta.may_write() {
+        return Err(relayed(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    let numkeys = numkeys as usize;
+    Ok(ScriptJob {
+        sha: meta.name.clone(),
+        body: Vec::new(),
+        function: Some(meta.name.to_lowercase()),
+        keys: argv
+            .iter()
+            .skip(3)
+            .take(numkeys)
+            .map(<[u8]>::to_vec)
+            .collect(),
+        args: argv.iter().skip(3 + numkeys).map(<[u8]>::to_vec).collect(),
+        read_only: cmd.read_only() || !meta.may_write(),
         db: conn.db,
         reached: Vec::new(),
         attempts: 0,
@@ -716,11 +1024,22 @@ pub(crate) fn run_in_exec(
     cx: &mut Cx,
 ) -> Result<Reply, ThreadId> {
     let job = match cmd {
-        ScriptCmd::Eval | ScriptCmd::EvalSha | ScriptCmd::EvalRo | ScriptCmd::EvalShaRo => {
-            match job_of(node, conn, cmd, argv, cx) {
-                Ok(job) => job,
-                Err(reply) => return Ok(reply),
+        ScriptCmd::Eval
+        | ScriptCmd::EvalSha
+        | ScriptCmd::EvalRo
+        | ScriptCmd::EvalShaRo
+        | ScriptCmd::FCall
+        | ScriptCmd::FCallRo => match job_of(node, conn, cmd, argv, cx) {
+            Ok(job) => job,
+            Err(reply) => return Ok(reply),
+        },
+        ScriptCmd::Kill | ScriptCmd::Function(_) => {
+            let (reply, op) = admin(node, cmd, argv);
+            if let Some(op) = op {
+                // The body holds every thread: the others take the change by message.
+                broadcast(node, conn, op, None, cx);
             }
+            return Ok(reply);
         }
         ScriptCmd::Help => return Ok(help_reply()),
         ScriptCmd::Load => return Ok(script_load(node, conn, argv, cx)),
@@ -893,7 +1212,7 @@ fn error_location(lua: &mlua::Lua) -> Option<(String, usize)> {
             (source, d.current_line())
         })?;
         if let (Some(source), line) = found {
-            if source == vm::USER_SCRIPT_CHUNK {
+            if source == vm::USER_SCRIPT_CHUNK || source == library::USER_FUNCTION_CHUNK {
                 return Some((source, line.unwrap_or(0)));
             }
         }
@@ -909,27 +1228,40 @@ fn run_on(
     copies: &mut Copies,
     cx: &mut Cx,
 ) -> Outcome {
+    if let Some(name) = &job.function {
+        let callback = node.scripting.function_vm().callbacks.get(name).cloned();
+        let Some(callback) = callback else {
+            // Deleted since the caller found it (a change from another thread came between).
+            return Outcome::Done(relayed("ERR Function not found"));
+        };
+        let mut fvm = node.scripting.fn_vm.take().expect("caught up above");
+        let outcome = run_in_vm(&mut fvm.vm, node, conn, job, Ok(callback), copies, cx);
+        node.scripting.fn_vm = Some(fvm);
+        return outcome;
+    }
     let mut vm = match node.scripting.vm.take() {
         Some(vm) => vm,
         None => node.scripting.open_vm(),
     };
-    let outcome = run_in_vm(&mut vm, node, conn, job, copies, cx);
+    let outcome = match vm.compile(&job.sha, &job.body) {
+        Ok(body) => run_in_vm(&mut vm, node, conn, job, Err(body), copies, cx),
+        Err(text) => Outcome::Done(relayed(text)),
+    };
     node.scripting.vm = Some(vm);
     outcome
 }
 
+/// Runs a compiled script body (`Err`, reading KEYS and ARGV) or a function (`Ok`, called
+/// with the keys and arguments as its two tables).
 fn run_in_vm(
     vm: &mut Vm,
     node: &mut Node,
     conn: Option<&mut Conn>,
     job: &ScriptJob,
+    callable: Result<mlua::Function, mlua::Function>,
     copies: &mut Copies,
     cx: &mut Cx,
 ) -> Outcome {
-    let function = match vm.compile(&job.sha, &job.body) {
-        Ok(f) => f,
-        Err(text) => return Outcome::Done(Reply::Error(CmdError::Relayed(text))),
-    };
     let lua = vm.lua.clone();
     if let Some(flags) = lua.app_data_ref::<api::RunFlags>() {
         flags.resp.set(LuaResp::Two);
@@ -943,8 +1275,27 @@ fn run_in_vm(
         }
         vm.globals.raw_set(name, t)
     };
-    set_list("KEYS", &job.keys).expect("KEYS set");
-    set_list("ARGV", &job.args).expect("ARGV set");
+    let function = match callable {
+        Err(body) => {
+            set_list("KEYS", &job.keys).expect("KEYS set");
+            set_list("ARGV", &job.args).expect("ARGV set");
+            body
+        }
+        Ok(callback) => {
+            let table = |items: &[Vec<u8>]| -> mlua::Result<mlua::Table> {
+                let t = lua.create_table_with_capacity(items.len(), 0)?;
+                for (i, item) in items.iter().enumerate() {
+                    t.raw_set(i + 1, lua.create_string(item)?)?;
+                }
+                Ok(t)
+            };
+            let args = (
+                table(&job.keys).expect("keys"),
+                table(&job.args).expect("args"),
+            );
+            callback.bind(args).expect("bind the arguments")
+        }
+    };
     let call_cx = RefCell::new(CallCx {
         node,
         conn,
@@ -973,9 +1324,9 @@ fn run_in_vm(
             let script_resp3 = lua
                 .app_data_ref::<api::RunFlags>()
                 .is_some_and(|f| f.resp.get() == LuaResp::Three);
-            return Ok(Some(vm::lua_to_reply(&value, script_resp3, 0)));
+            return Ok(Ok(vm::lua_to_reply(&value, script_resp3, 0)));
         }
-        Ok(None)
+        Ok(Err(value))
     });
     let aborted = call_cx.borrow().aborted;
     let missing = {
@@ -989,12 +1340,27 @@ fn run_in_vm(
     if aborted {
         return Outcome::Abort(missing);
     }
+    // Lua calls no handler for a memory error: the raised value is its bare message.
+    let unhandled = |text: &str| {
+        // What the script built is garbage now: collected at once, so a state that ran out
+        // of memory serves the next script.
+        let _ = lua.gc_collect();
+        let name = match &job.function {
+            Some(_) => job.sha.clone(),
+            None => format!("f_{}", job.sha),
+        };
+        let text = format!("ERR Error running script {name}, {text}");
+        Outcome::Done(Reply::Error(CmdError::Relayed(vm::sanitize(&text))))
+    };
     match result {
-        Ok(Some(reply)) => Outcome::Done(reply),
-        Ok(None) => {
-            let (kind, location) = raised
-                .into_inner()
-                .unwrap_or((RaisedKind::Message("ERR unknown error".into()), None));
+        Ok(Ok(reply)) => Outcome::Done(reply),
+        Ok(Err(value)) if raised.borrow().is_none() => match value {
+            Value::String(s) => unhandled(&s.to_string_lossy()),
+            _ => unhandled("execution failure"),
+        },
+        Err(mlua::Error::MemoryError(text)) => unhandled(&text),
+        Ok(Err(_)) => {
+            let (kind, location) = raised.into_inner().expect("checked above");
             match kind {
                 RaisedKind::Abort => Outcome::Abort(missing),
                 RaisedKind::Message(text) => {

@@ -198,3 +198,66 @@ fn scripts_inside_exec_run_on_their_keys_shard() {
     );
     assert_eq!(c.cmd_text(conn, &["GET", &k1]), "$1\r\n1\r\n");
 }
+
+#[test]
+fn a_library_loaded_through_one_thread_runs_through_every_thread() {
+    let mut c = TestCluster::new(3);
+    let (a, b) = (c.connect(0), c.connect(2));
+    let (k0, k1) = (key_on(0, 3, "k"), key_on(1, 3, "k"));
+    let lib = "#!lua name=moves\nlocal calls = 0\n\
+        redis.register_function('move', function(keys, args) calls = calls + 1 \
+        redis.call('decrby', keys[1], args[1]) redis.call('incrby', keys[2], args[1]) \
+        return calls end)";
+    assert_eq!(c.cmd_text(a, &["FUNCTION", "LOAD", lib]), "$5\r\nmoves\r\n");
+    c.cmd_text(a, &["SET", &k0, "10"]);
+    // Declared keys on threads 0 and 1, called through thread 2: a transaction.
+    assert_eq!(
+        c.cmd_text(b, &["FCALL", "move", "2", &k0, &k1, "3"]),
+        ":1\r\n"
+    );
+    assert_eq!(
+        c.cmd_text(b, &["FCALL", "MOVE", "2", &k0, &k1, "3"]),
+        ":2\r\n"
+    );
+    assert_eq!(
+        c.cmd_text(a, &["MGET", &k0, &k1]),
+        "*2\r\n$1\r\n4\r\n$1\r\n6\r\n"
+    );
+    // SCRIPT FLUSH closes EVAL's Lua state only: the library's upvalue lives on.
+    c.cmd_text(a, &["SCRIPT", "FLUSH"]);
+    assert_eq!(
+        c.cmd_text(b, &["FCALL", "move", "2", &k0, &k1, "1"]),
+        ":3\r\n"
+    );
+    assert_eq!(c.cmd_text(b, &["FUNCTION", "DELETE", "moves"]), "+OK\r\n");
+    assert_eq!(
+        c.cmd_text(a, &["FCALL", "move", "0"]),
+        "-ERR Function not found\r\n"
+    );
+    let dump = c.cmd_text(a, &["FUNCTION", "DUMP"]);
+    assert!(dump.starts_with("$10\r\n"), "an empty payload: {dump:?}");
+}
+
+#[test]
+fn a_script_past_the_lua_memory_bound_gets_lua_s_error_and_the_thread_goes_on() {
+    let mut c = TestCluster::new(1);
+    let conn = c.connect(0);
+    assert_eq!(c.cmd_text(conn, &["EVAL", "return 1", "0"]), ":1\r\n");
+    let vm = c
+        .node(0)
+        .scripting
+        .vm
+        .as_ref()
+        .expect("opened by the first EVAL");
+    vm.lua.set_memory_limit(8 << 20).expect("mlua's allocator");
+    let grow = "local t = {} for i = 1, 1e7 do t[i] = string.rep('x', 100) .. i end return #t";
+    let sha = crate::node::script::sha1_hex(grow.as_bytes());
+    assert_eq!(
+        c.cmd_text(conn, &["EVAL", grow, "0"]),
+        format!("-ERR Error running script f_{sha}, not enough memory\r\n")
+    );
+    assert_eq!(
+        c.cmd_text(conn, &["EVAL", "return 'after'", "0"]),
+        "$5\r\nafter\r\n"
+    );
+}

@@ -1,11 +1,18 @@
 //! The Lua 5.1 state a thread runs scripts in, sandboxed as Redis 7.0 sandboxes its own: base
 //! (without `loadfile`, `dofile`, `print`, `getfenv`, `setfenv`, `module`, `require`,
-//! `newproxy`), `table`, `string`, `math`, `coroutine`, `bit`; read-only globals and library
-//! tables; Redis's `pcall`, which hands back an error table's `err` text.
+//! `newproxy`), `table`, `string`, `math`, `coroutine`, `bit`, `cjson`, `cmsgpack`, `struct`;
+//! read-only globals and library tables; Redis's `pcall`, which hands back an error table's
+//! `err` text.
 
 use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic};
 
 use crate::reply::Reply;
+
+/// The most memory one Lua state may take (a thread has two: EVAL's and functions'). Redis sets
+/// none; past this an allocation fails as Lua's do, and the script gets Lua's "not enough
+/// memory" (`Error running script ..., not enough memory`, Redis's text for errors no handler
+/// saw), the state stays usable once the script's garbage is collected.
+pub const LUA_MEMORY_MAX_BYTES: usize = 256 << 20;
 
 /// The chunk name Redis gives EVAL bodies: error positions read `user_script:1:`.
 pub const USER_SCRIPT_CHUNK: &str = "@user_script";
@@ -55,7 +62,7 @@ local function load_text(f, name)
     return piece
   end, name)
 end
-for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'redis'}) do
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'bit', 'cjson', 'cmsgpack', 'struct', 'redis'}) do
   if G[name] ~= nil then G[name] = protect(G[name], false) end
 end
 -- Strings' metatable is shared by every script: read-only too (Redis's CVE-2025-46818 fix).
@@ -343,6 +350,8 @@ pub struct Vm {
     /// The unprotected `redis` table, where each run's `call`/`pcall` are set.
     pub redis: Table,
     pub xpcall: Function,
+    /// Tables scripts may not change (`rawset`, `setmetatable` refuse them).
+    protected: Table,
     /// Compiled bodies by SHA1.
     pub compiled: std::collections::BTreeMap<String, Function>,
 }
@@ -355,6 +364,7 @@ impl Vm {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
+        lua.set_memory_limit(LUA_MEMORY_MAX_BYTES)?;
         let globals = lua.globals();
         let xpcall: Function = globals.get("xpcall")?;
         let redis = lua.create_table()?;
@@ -363,6 +373,8 @@ impl Vm {
         globals.set("redis", redis.clone())?;
         globals.set("bit", super::bit::table(&lua)?)?;
         globals.set("cjson", super::cjson::table(&lua)?)?;
+        globals.set("cmsgpack", super::cmsgpack::table(&lua)?)?;
+        globals.set("struct", super::structlib::table(&lua)?)?;
         let fix_error = lua.create_function(|lua, value: Value| match raised_kind(&value) {
             RaisedKind::Abort => Err(mlua::Error::external(CallbackError::Abort)),
             RaisedKind::Message(text) => match value {
@@ -382,8 +394,9 @@ impl Vm {
             .load(SANDBOX_SETUP)
             .set_name("=sandbox")
             .call((globals.clone(), fix_error))?;
-        install_guards(&lua, &globals, originals, protected, load_text)?;
+        install_guards(&lua, &globals, originals, protected.clone(), load_text)?;
         Ok(Vm {
+            protected,
             lua,
             env,
             globals,
@@ -391,6 +404,11 @@ impl Vm {
             xpcall,
             compiled: std::collections::BTreeMap::new(),
         })
+    }
+
+    /// Makes `table` read-only to `rawset` and `setmetatable` too.
+    pub fn protect(&self, table: &Table) -> mlua::Result<()> {
+        self.protected.raw_set(table.clone(), true)
     }
 
     /// Compiles `body` as Redis does (chunk `@user_script`, the sandbox as environment);
@@ -664,4 +682,81 @@ pub fn call_args(args: &MultiValue) -> Option<Vec<Vec<u8>>> {
             _ => None,
         })
         .collect()
+}
+
+/// Runs `source` as an EVAL body with no keyspace behind `redis.call` (it is absent), within
+/// `instructions_max` Lua instructions and `memory_max_bytes`: the reply, or the error text.
+/// The fuzz target `script_source` runs arbitrary sources through it; the bounds make every
+/// source end.
+pub fn run_bounded(
+    source: &[u8],
+    args: &[&[u8]],
+    instructions_max: u64,
+    memory_max_bytes: usize,
+) -> Result<Reply, String> {
+    let rand = std::rc::Rc::new(std::cell::Cell::new(super::api::RAND48_INITIAL));
+    let mut vm = Vm::new(rand).map_err(|e| e.to_string())?;
+    vm.lua
+        .set_memory_limit(memory_max_bytes)
+        .map_err(|e| e.to_string())?;
+    const STEP: u32 = 1000;
+    let spent = std::cell::Cell::new(0u64);
+    vm.lua
+        .set_hook(
+            mlua::HookTriggers::new().every_nth_instruction(STEP),
+            move |_, _| {
+                spent.set(spent.get() + u64::from(STEP));
+                if spent.get() > instructions_max {
+                    return Err(mlua::Error::RuntimeError("instruction budget spent".into()));
+                }
+                Ok(mlua::VmState::Continue)
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let sha = super::sha1_hex(source);
+    let function = vm.compile(&sha, source)?;
+    let argv = vm.lua.create_table().map_err(|e| e.to_string())?;
+    for (i, arg) in args.iter().enumerate() {
+        let arg = vm.lua.create_string(arg).map_err(|e| e.to_string())?;
+        argv.raw_set(i + 1, arg).map_err(|e| e.to_string())?;
+    }
+    vm.globals
+        .raw_set("ARGV", argv)
+        .map_err(|e| e.to_string())?;
+    let empty = vm.lua.create_table().map_err(|e| e.to_string())?;
+    vm.globals
+        .raw_set("KEYS", empty)
+        .map_err(|e| e.to_string())?;
+    let handler = vm
+        .lua
+        .create_function(|_, err: Value| Ok(err))
+        .map_err(|e| e.to_string())?;
+    match vm.xpcall.call::<(bool, Value)>((function, handler)) {
+        Ok((true, value)) => Ok(lua_to_reply(&value, false, 0)),
+        Ok((false, value)) => match raised_kind(&value) {
+            RaisedKind::Message(text) => Err(text),
+            RaisedKind::Abort => Err("aborted".into()),
+        },
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+
+    #[test]
+    fn a_script_past_its_memory_answers_not_enough_memory_and_the_state_lives_on() {
+        let grow = b"local t = {} for i = 1, 1e7 do t[i] = string.rep('x', 100) .. i end return #t";
+        let err = run_bounded(grow, &[], u64::MAX, 4 << 20).unwrap_err();
+        assert!(err.contains("not enough memory"), "{err}");
+        let ok = run_bounded(b"return ARGV[1]", &[b"fine"], 1_000_000, 4 << 20);
+        assert_eq!(ok.unwrap(), Reply::Bulk(b"fine".to_vec()));
+    }
+
+    #[test]
+    fn an_endless_script_stops_at_its_instruction_budget() {
+        let err = run_bounded(b"while true do end", &[], 1_000_000, 4 << 20).unwrap_err();
+        assert!(err.contains("instruction budget spent"), "{err}");
+    }
 }
