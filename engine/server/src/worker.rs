@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use damselfly_core::config::Config;
 use damselfly_core::cx::{
-    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, ThreadId, Timer, TxIdSource,
+    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, Stopwatch, ThreadId, Timer, TxIdSource,
 };
 use damselfly_core::node::commands::server::ServerInfo;
 use damselfly_core::node::Node;
@@ -219,9 +219,11 @@ pub fn start_engine(setup: Setup) -> Started {
     for (db, entry) in preload {
         node.shard_mut().db(usize::from(db)).insert(entry, now_ms);
     }
+    let clock = shared.clock;
     let options = CxOptions {
         txids: shared.txids.clone(),
         plants,
+        stopwatch: Some(Stopwatch(std::sync::Arc::new(move || clock.now_mono_us()))),
         ..CxOptions::default()
     };
     let cx = Cx::new(splitmix64(splitmix64(seed)), options);

@@ -327,6 +327,17 @@ pub struct QueuedCmd {
     step: Step,
 }
 
+/// EXEC ran its body: each queued command is a call (INFO commandstats), failed when it
+/// answered an error. Their time is EXEC's.
+fn count_exec_calls(node: &mut Node, cmds: &[QueuedCmd], replies: &[Reply]) {
+    for (cmd, reply) in cmds.iter().zip(replies) {
+        if let Some(slot) = node.table.slot_of(cmd.spec) {
+            let failed = matches!(reply, Reply::Error(_));
+            node.observed.call(slot, 0, failed, false);
+        }
+    }
+}
+
 /// EXEC's progress through its body.
 #[derive(Debug)]
 pub struct ExecState {
@@ -655,11 +666,12 @@ pub(crate) fn advance_exec(
             if state.watch_failed {
                 return Some(Reply::NilArray);
             }
-            let replies = state
+            let replies: Vec<Reply> = state
                 .replies
                 .drain(..)
                 .map(|r| r.expect("every command ran"))
                 .collect();
+            count_exec_calls(node, &state.cmds, &replies);
             return Some(Reply::Array(replies));
         }
         if !state.check_watches.is_empty() {
