@@ -9,6 +9,9 @@
 //!   `@normalize pttl` the same with ±250 (milliseconds); `@approx N` with ±N.
 //! - `@sort`: the next reply is compared as a multiset, every aggregate level sorted (KEYS,
 //!   SMEMBERS, full SCAN iterations).
+//! - `@timing`: the next reply is INFO text; the values that measure time (`usec=`,
+//!   `usec_per_call=`, latency percentiles) are masked and each section's lines sorted (Redis
+//!   prints commandstats in its hash table's order).
 //! - `@shape` (alias `@skip-if-nondeterministic`): compare only types and aggregate sizes (TIME).
 //! - `@nocompare`: send to both, compare nothing (CLIENT ID).
 //! - `@sleep MS`: pause both sides (expiry cases). `@reconnect`: fresh connections.
@@ -43,6 +46,7 @@ enum Compare {
     Approx(i64),
     Sorted,
     Shape,
+    Timing,
     Nothing,
 }
 
@@ -193,6 +197,10 @@ fn parse_case_file(path: &Path) -> Vec<Line> {
                 }
                 ("shape" | "skip-if-nondeterministic", "") => {
                     compare = Compare::Shape;
+                    continue;
+                }
+                ("timing", "") => {
+                    compare = Compare::Timing;
                     continue;
                 }
                 ("nocompare", "") => {
@@ -350,7 +358,42 @@ fn replies_match(compare: Compare, expected: &[u8], actual: &[u8]) -> bool {
             (Some(a), Some(b)) => shape(&a) == shape(&b),
             _ => false,
         },
+        Compare::Timing => match (value_of(expected), value_of(actual)) {
+            (Some(Value::Scalar(_, a)), Some(Value::Scalar(_, b))) => {
+                without_timing(&a) == without_timing(&b)
+            }
+            _ => false,
+        },
     }
+}
+
+/// INFO text with the measured times masked and each section's lines sorted.
+fn without_timing(info: &[u8]) -> Vec<Vec<String>> {
+    let text = String::from_utf8_lossy(info);
+    let mut sections: Vec<Vec<String>> = Vec::new();
+    for line in text.split("\r\n") {
+        if line.starts_with('#') || sections.is_empty() {
+            sections.push(Vec::new());
+        }
+        let masked = line
+            .split(',')
+            .map(|field| match field.split_once('=') {
+                Some((name, _)) if name.ends_with("usec") || name.ends_with("usec_per_call") => {
+                    format!("{name}=*")
+                }
+                Some((name, _)) if name.contains(":p") || name.starts_with('p') => {
+                    format!("{name}=*")
+                }
+                _ => field.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        sections.last_mut().expect("pushed above").push(masked);
+    }
+    for section in &mut sections {
+        section.sort();
+    }
+    sections
 }
 
 /// One side of the comparison: a server and a connection to it.

@@ -328,12 +328,13 @@ pub struct QueuedCmd {
 }
 
 /// EXEC ran its body: each queued command is a call (INFO commandstats), failed when it
-/// answered an error. Their time is EXEC's.
+/// answered an error. Their time is EXEC's (each is sampled as 0 µs).
 fn count_exec_calls(node: &mut Node, cmds: &[QueuedCmd], replies: &[Reply]) {
+    let track = node.config.latency_tracking;
     for (cmd, reply) in cmds.iter().zip(replies) {
         if let Some(slot) = node.table.slot_of(cmd.spec) {
             let failed = matches!(reply, Reply::Error(_));
-            node.observed.call(slot, 0, failed, false);
+            node.observed.call(slot, 0, failed, track);
         }
     }
 }
