@@ -127,6 +127,9 @@ pub struct Config {
     pub latency_tracking_info_percentiles: String,
     /// `latency-monitor-threshold`: events at least this long go to LATENCY (0: off).
     pub latency_monitor_threshold_ms: u64,
+    /// Not in Redis (a start flag, `--command_stats`): count calls and times for INFO
+    /// commandstats and latencystats. Off only to measure what counting costs.
+    pub command_stats: bool,
 }
 
 /// Redis 7.0's built-in defaults (config.c; the shipped redis.conf lowers the hash entries to
@@ -175,6 +178,7 @@ impl Default for Config {
             latency_tracking: true,
             latency_tracking_info_percentiles: "50 99 99.9".into(),
             latency_monitor_threshold_ms: 0,
+            command_stats: true,
         }
     }
 }

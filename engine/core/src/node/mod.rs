@@ -604,6 +604,9 @@ impl Node {
     /// Runs one command and counts it (INFO commandstats): its time on this thread, and
     /// whether it replied with an error while dispatching.
     fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
+        if !self.config.command_stats {
+            return self.dispatch_command(conn, argv, cx).0;
+        }
         let started_us = cx.stopwatch_us();
         let errors_before = conn.errors.encoded;
         let (flow, outcome) = self.dispatch_command(conn, argv, cx);
