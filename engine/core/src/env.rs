@@ -166,6 +166,8 @@ pub struct CxOptions {
     /// A clock read inside a step, for how long one command runs (INFO commandstats, the slow
     /// log). The step clocks are read once per step, which is too coarse for that.
     pub stopwatch: Option<Stopwatch>,
+    /// Shared by all threads of a node: SLOWLOG entry ids (rarely drawn: slow commands only).
+    pub slowlog_ids: TxIdSource,
 }
 
 /// The driver's fine monotonic clock in microseconds, on the same scale as `now_mono_us`.
@@ -230,6 +232,11 @@ impl Env {
     /// Unix time in milliseconds: the clock expiry deadlines are written in (as in Redis).
     pub fn wall_ms(&self) -> u64 {
         self.wall_us / 1000
+    }
+
+    /// The next SLOWLOG entry id, node-wide, from 0 as in Redis.
+    pub fn next_slowlog_id(&self) -> u64 {
+        self.options.slowlog_ids.next() - 1
     }
 
     pub fn rng(&mut self) -> &mut ChaCha8Rng {

@@ -96,6 +96,8 @@ pub struct Shared {
     /// The node's one transaction counter: every thread's `Cx` shares it (VLL orders
     /// transactions by it across shards).
     pub txids: TxIdSource,
+    /// SLOWLOG entry ids, node-wide (every thread's `Cx` shares it).
+    pub slowlog_ids: TxIdSource,
     /// File operations, for the disk thread (`disk.rs`).
     pub disk: crate::disk::DiskQueue,
 }
@@ -108,6 +110,7 @@ impl Shared {
             control: Mailbox::new(Notify::new()),
             clients_total: AtomicU64::new(0),
             txids: TxIdSource::default(),
+            slowlog_ids: TxIdSource::default(),
             next_conn_id: AtomicU64::new(1),
             clock,
             disk: crate::disk::DiskQueue::default(),
@@ -222,6 +225,7 @@ pub fn start_engine(setup: Setup) -> Started {
     let clock = shared.clock;
     let options = CxOptions {
         txids: shared.txids.clone(),
+        slowlog_ids: shared.slowlog_ids.clone(),
         plants,
         stopwatch: Some(Stopwatch(std::sync::Arc::new(move || clock.now_mono_us()))),
         ..CxOptions::default()

@@ -12,6 +12,8 @@
 //! - `@timing`: the next reply is INFO text; the values that measure time (`usec=`,
 //!   `usec_per_call=`, latency percentiles) are masked and each section's lines sorted (Redis
 //!   prints commandstats in its hash table's order).
+//! - `@slowlog`: the next reply is SLOWLOG GET's; each entry's id, time, duration and client
+//!   address are masked (ids count every slow command since the server started).
 //! - `@shape` (alias `@skip-if-nondeterministic`): compare only types and aggregate sizes (TIME).
 //! - `@nocompare`: send to both, compare nothing (CLIENT ID).
 //! - `@sleep MS`: pause both sides (expiry cases). `@reconnect`: fresh connections.
@@ -47,6 +49,7 @@ enum Compare {
     Sorted,
     Shape,
     Timing,
+    Slowlog,
     Nothing,
 }
 
@@ -197,6 +200,10 @@ fn parse_case_file(path: &Path) -> Vec<Line> {
                 }
                 ("shape" | "skip-if-nondeterministic", "") => {
                     compare = Compare::Shape;
+                    continue;
+                }
+                ("slowlog", "") => {
+                    compare = Compare::Slowlog;
                     continue;
                 }
                 ("timing", "") => {
@@ -358,6 +365,10 @@ fn replies_match(compare: Compare, expected: &[u8], actual: &[u8]) -> bool {
             (Some(a), Some(b)) => shape(&a) == shape(&b),
             _ => false,
         },
+        Compare::Slowlog => match (value_of(expected), value_of(actual)) {
+            (Some(a), Some(b)) => without_slowlog_stamps(a) == without_slowlog_stamps(b),
+            _ => false,
+        },
         Compare::Timing => match (value_of(expected), value_of(actual)) {
             (Some(Value::Scalar(_, a)), Some(Value::Scalar(_, b))) => {
                 without_timing(&a) == without_timing(&b)
@@ -365,6 +376,26 @@ fn replies_match(compare: Compare, expected: &[u8], actual: &[u8]) -> bool {
             _ => false,
         },
     }
+}
+
+/// SLOWLOG GET entries without their id, time, duration and client address.
+fn without_slowlog_stamps(reply: Value) -> Value {
+    let Value::Aggregate(kind, entries) = reply else {
+        return reply;
+    };
+    let masked = entries
+        .into_iter()
+        .map(|entry| match entry {
+            Value::Aggregate(k, mut fields) if fields.len() == 6 => {
+                for i in [0, 1, 2, 4] {
+                    fields[i] = Value::Scalar(b'*', Vec::new());
+                }
+                Value::Aggregate(k, fields)
+            }
+            other => other,
+        })
+        .collect();
+    Value::Aggregate(kind, masked)
 }
 
 /// INFO text with the measured times masked and each section's lines sorted.

@@ -23,6 +23,7 @@ pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
 pub mod script;
+pub mod slowlog;
 
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -119,6 +120,8 @@ pub struct Node {
     pub(crate) observed: observe::Observed,
     /// Instantaneous ops and network rates, sampled on the sweep timer.
     pub(crate) rates: observe::Rates,
+    /// This thread's part of SLOWLOG.
+    pub(crate) slowlog: slowlog::SlowLog,
 }
 
 /// A command that failed before its handler, and its row when it has one (an unknown command
@@ -178,6 +181,7 @@ impl Node {
             argv: Argv::new(),
             observed: observe::Observed::default(),
             rates: observe::Rates::default(),
+            slowlog: slowlog::SlowLog::default(),
         }
     }
 
@@ -535,6 +539,31 @@ impl Node {
         self.rates.output_bytes.sample(c.net_output_bytes, now_us);
     }
 
+    /// Adds a command to this thread's slow log, unless its row says never to (EXEC).
+    pub(crate) fn log_slow(
+        &mut self,
+        conn: &Conn,
+        slot: StatSlot,
+        mut args: Vec<Vec<u8>>,
+        duration_us: u64,
+        cx: &Cx,
+    ) {
+        let spec = self.table.slots()[slot.0 as usize];
+        if spec.has(crate::cmd::flag::SKIP_SLOWLOG) {
+            return;
+        }
+        slowlog::redact(spec.name, &mut args);
+        let entry = slowlog::SlowEntry {
+            id: cx.next_slowlog_id(),
+            time_s: cx.wall_ms() / 1000,
+            duration_us,
+            args,
+            peer_addr: conn.peer_addr.clone(),
+            client_name: conn.attrs.name.clone().unwrap_or_default(),
+        };
+        self.slowlog.push(entry, self.config.slowlog_max_len);
+    }
+
     /// Errors the connection encoded since the last count: by code, and as failed calls of
     /// its latest command when they came after its dispatch (from another shard).
     fn count_errors(&mut self, conn: &mut Conn) {
@@ -609,6 +638,9 @@ impl Node {
         }
         let started_us = cx.stopwatch_us();
         let errors_before = conn.errors.encoded;
+        let threshold_us = self.config.slowlog_log_slower_than_us;
+        // Every command goes to the slow log: keep its arguments before it travels.
+        let args_before = (threshold_us == 0).then(|| slowlog::kept_args(argv));
         let (flow, outcome) = self.dispatch_command(conn, argv, cx);
         match outcome {
             Dispatched::Called(slot) => {
@@ -619,6 +651,15 @@ impl Node {
                 }
                 let track = self.config.latency_tracking;
                 self.observed.call(slot, duration_us, failed, track);
+                if slowlog::is_slow(threshold_us, duration_us) {
+                    // A command that finished here still holds its arguments.
+                    let args = args_before.or_else(|| {
+                        (conn.is_ready() && !argv.is_empty()).then(|| slowlog::kept_args(argv))
+                    });
+                    if let Some(args) = args {
+                        self.log_slow(conn, slot, args, duration_us, cx);
+                    }
+                }
             }
             Dispatched::Rejected(slot) => {
                 conn.errors.charged = conn.errors.encoded;
@@ -1073,6 +1114,9 @@ impl Node {
                     // Squashed: its time is counted with the batch's first command (its
                     // latency is not sampled: the batch's time is not its own).
                     self.observed.call(slot, 0, false, false);
+                    if self.config.slowlog_log_slower_than_us == 0 {
+                        self.log_slow(conn, slot, slowlog::kept_args(argv), 0, cx);
+                    }
                     ops.push(HopOp::Run {
                         spec,
                         argv: argv.clone(),
