@@ -576,7 +576,10 @@ fn percentiles_arg(value: &[u8]) -> Result<String, SetReason> {
                 "Invalid latency-tracking-info-percentiles parameters",
             ))?;
         if !(0.0..=100.0).contains(&p) {
-            return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
         }
         printed.push(percentile_name(p));
     }

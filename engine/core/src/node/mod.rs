@@ -590,11 +590,13 @@ impl Node {
     ) -> Result<(StatSlot, &'static CommandSpec), Refused> {
         let name = &argv[0];
         let repeated = conn.last_looked_up.get().filter(|last| last.is(name));
-        let Some((mut slot, mut spec)) = repeated.map(|last| (last.slot, last.spec)).or_else(|| {
-            let (slot, spec) = self.table.lookup_slot(name)?;
-            conn.last_looked_up.set(LookedUp::new(name, slot, spec));
-            Some((slot, spec))
-        }) else {
+        let Some((mut slot, mut spec)) =
+            repeated.map(|last| (last.slot, last.spec)).or_else(|| {
+                let (slot, spec) = self.table.lookup_slot(name)?;
+                conn.last_looked_up.set(LookedUp::new(name, slot, spec));
+                Some((slot, spec))
+            })
+        else {
             let args = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
             let err = CmdError::UnknownCommand {
                 name: argv[0].to_vec(),
@@ -717,7 +719,10 @@ impl Node {
             };
             *argv = unqueued;
         }
-        (self.run_spec(conn, spec, argv, cx), Dispatched::Called(slot))
+        (
+            self.run_spec(conn, spec, argv, cx),
+            Dispatched::Called(slot),
+        )
     }
 
     fn run_spec(

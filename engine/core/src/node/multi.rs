@@ -329,13 +329,7 @@ pub struct QueuedCmd {
 
 /// EXEC ran its body: each queued command is a call (INFO commandstats), failed when it
 /// answered an error. Their time is EXEC's (each is sampled as 0 µs).
-fn count_exec_calls(
-    node: &mut Node,
-    conn: &Conn,
-    cmds: &[QueuedCmd],
-    replies: &[Reply],
-    cx: &Cx,
-) {
+fn count_exec_calls(node: &mut Node, conn: &Conn, cmds: &[QueuedCmd], replies: &[Reply], cx: &Cx) {
     let track = node.config.latency_tracking;
     let log_all = node.config.slowlog_log_slower_than_us == 0;
     for (cmd, reply) in cmds.iter().zip(replies) {

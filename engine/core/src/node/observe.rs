@@ -42,7 +42,9 @@ impl CommandStat {
         self.rejected_calls += other.rejected_calls;
         self.failed_calls += other.failed_calls;
         if let Some(theirs) = &other.latency {
-            self.latency.get_or_insert_with(Default::default).add(theirs);
+            self.latency
+                .get_or_insert_with(Default::default)
+                .add(theirs);
         }
     }
 

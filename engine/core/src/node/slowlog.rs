@@ -186,9 +186,63 @@ mod tests {
         assert_eq!(kept_args(&Argv::from_slices(&["SET", &edge]))[1].len(), 128);
     }
 
+    /// Each entry's arguments, newest first, from SLOWLOG GET's RESP2 reply.
+    fn logged_commands(reply: &str) -> Vec<String> {
+        // Entries read as "*6 :id :time :duration *N $len arg… $len addr $len name".
+        let lines: Vec<&str> = reply.split("\r\n").collect();
+        let mut commands = Vec::new();
+        let mut i = 1;
+        while i + 4 < lines.len() && lines[i] == "*6" {
+            let argc: usize = lines[i + 4][1..].parse().unwrap();
+            let args: Vec<&str> = (0..argc).map(|a| lines[i + 6 + 2 * a]).collect();
+            commands.push(args.join(" "));
+            i += 5 + 2 * argc + 4;
+        }
+        commands
+    }
+
+    #[test]
+    fn every_threads_commands_share_one_log_in_id_order() {
+        use crate::testkit::TestCluster;
+        for threads in [1, 3] {
+            let mut c = TestCluster::new(threads);
+            let conns: Vec<_> = (0..threads).map(|t| c.connect(t)).collect();
+            let last = *conns.last().unwrap();
+            c.cmd(conns[0], &["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+            c.cmd(conns[0], &["SLOWLOG", "RESET"]);
+            c.cmd(last, &["CLIENT", "SETNAME", "writer"]);
+            for i in 0..6 {
+                let key = format!("key{i}");
+                c.cmd(conns[i % conns.len()], &["SET", &key, "v"]);
+            }
+            let reply = c.cmd_text(conns[0], &["SLOWLOG", "GET", "3"]);
+            let newest = logged_commands(&reply);
+            let expected: Vec<String> = (3..6).rev().map(|i| format!("SET key{i} v")).collect();
+            assert_eq!(newest, expected, "{reply}");
+            if threads == 3 {
+                assert!(reply.contains("$6\r\nwriter\r\n"), "{reply}");
+            }
+            // RESET, CLIENT SETNAME, six SETs and the GET above.
+            assert_eq!(c.cmd_text(last, &["SLOWLOG", "LEN"]), ":9\r\n");
+            c.cmd(last, &["CONFIG", "SET", "slowlog-max-len", "4"]);
+            assert_eq!(c.cmd_text(conns[0], &["SLOWLOG", "LEN"]), ":4\r\n");
+            c.cmd(last, &["SLOWLOG", "RESET"]);
+            let after = c.cmd_text(conns[0], &["SLOWLOG", "GET", "-1"]);
+            assert_eq!(logged_commands(&after), ["SLOWLOG RESET"], "{after}");
+            c.cmd(
+                conns[0],
+                &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
+            );
+            c.cmd(conns[0], &["SLOWLOG", "RESET"]);
+            c.cmd(last, &["SET", "a", "b"]);
+            assert_eq!(c.cmd_text(conns[0], &["SLOWLOG", "LEN"]), ":0\r\n");
+        }
+    }
+
     #[test]
     fn secrets_are_redacted() {
-        let words = |s: &str| -> Vec<Vec<u8>> { s.split(' ').map(|w| w.as_bytes().to_vec()).collect() };
+        let words =
+            |s: &str| -> Vec<Vec<u8>> { s.split(' ').map(|w| w.as_bytes().to_vec()).collect() };
         let mut auth = words("auth user pass");
         redact("auth", &mut auth);
         assert_eq!(auth, words("auth (redacted) (redacted)"));

@@ -293,28 +293,8 @@ pub const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
 
 const A: u32 = flag::ADMIN | LS;
 
+/// In Redis's order (COMMAND DOCS lists subcommands as its table holds them).
 pub const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
-    node(
-        "slowlog|get",
-        -2,
-        A,
-        0,
-        NodeCmd::SlowlogGet,
-        docs(
-            "Get the slow log's entries",
-            "2.2.12",
-            SERVER,
-            "O(N) where N is the number of entries returned",
-        ),
-    ),
-    node(
-        "slowlog|len",
-        2,
-        A,
-        0,
-        NodeCmd::SlowlogLen,
-        docs("Get the slow log's length", "2.2.12", SERVER, O1),
-    ),
     node(
         "slowlog|reset",
         2,
@@ -328,6 +308,14 @@ pub const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of entries in the slowlog",
         ),
     ),
+    node(
+        "slowlog|len",
+        2,
+        A,
+        0,
+        NodeCmd::SlowlogLen,
+        docs("Get the slow log's length", "2.2.12", SERVER, O1),
+    ),
     conn(
         "slowlog|help",
         2,
@@ -335,6 +323,19 @@ pub const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
         0,
         ConnCmd::SlowlogHelp,
         docs(HELP_SUMMARY, "6.2.0", SERVER, O1),
+    ),
+    node(
+        "slowlog|get",
+        -2,
+        A,
+        0,
+        NodeCmd::SlowlogGet,
+        docs(
+            "Get the slow log's entries",
+            "2.2.12",
+            SERVER,
+            "O(N) where N is the number of entries returned",
+        ),
     ),
 ];
 

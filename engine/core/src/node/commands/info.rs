@@ -845,12 +845,17 @@ mod tests {
             assert!(set.starts_with("cmdstat_set:calls=6,usec="), "{set}");
             assert!(set.ends_with(",rejected_calls=0,failed_calls=0"), "{set}");
             let lpush = stat_line(&lines, "lpush");
-            assert!(lpush.ends_with("rejected_calls=0,failed_calls=3"), "{lpush}");
+            assert!(
+                lpush.ends_with("rejected_calls=0,failed_calls=3"),
+                "{lpush}"
+            );
             assert_eq!(
                 stat_line(&lines, "get"),
                 "cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"
             );
-            assert!(stat_line(&lines, "client|getname").starts_with("cmdstat_client|getname:calls=1,"));
+            assert!(
+                stat_line(&lines, "client|getname").starts_with("cmdstat_client|getname:calls=1,")
+            );
             assert!(!lines.iter().any(|l| l.contains("nosuch")), "{lines:?}");
             let names: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
             let mut sorted = names.clone();
@@ -908,10 +913,18 @@ mod tests {
         );
         let set = c.cmd_text(
             conn,
-            &["CONFIG", "SET", "latency-tracking-info-percentiles", "0 2.50 100"],
+            &[
+                "CONFIG",
+                "SET",
+                "latency-tracking-info-percentiles",
+                "0 2.50 100",
+            ],
         );
         assert_eq!(set, "+OK\r\n");
-        let get = c.cmd_text(conn, &["CONFIG", "GET", "latency-tracking-info-percentiles"]);
+        let get = c.cmd_text(
+            conn,
+            &["CONFIG", "GET", "latency-tracking-info-percentiles"],
+        );
         assert!(get.contains("0 2.5 100"), "{get}");
         let lines = section_lines(&mut c, conn, "latencystats");
         assert!(
@@ -923,12 +936,18 @@ mod tests {
                 conn,
                 &["CONFIG", "SET", "latency-tracking-info-percentiles", bad],
             );
-            assert!(reply.starts_with("-ERR CONFIG SET failed"), "{bad}: {reply}");
+            assert!(
+                reply.starts_with("-ERR CONFIG SET failed"),
+                "{bad}: {reply}"
+            );
         }
         c.cmd(conn, &["CONFIG", "SET", "latency-tracking", "no"]);
         c.cmd(conn, &["CONFIG", "RESETSTAT"]);
         c.cmd(conn, &["SET", "a", "1"]);
-        assert_eq!(section_lines(&mut c, conn, "latencystats"), Vec::<String>::new());
+        assert_eq!(
+            section_lines(&mut c, conn, "latencystats"),
+            Vec::<String>::new()
+        );
         let lines = section_lines(&mut c, conn, "commandstats");
         assert!(stat_line(&lines, "set").starts_with("cmdstat_set:calls=1,"));
     }
@@ -943,8 +962,14 @@ mod tests {
         }
         c.cmd(conns[0], &["CONFIG", "RESETSTAT"]);
         let lines = section_lines(&mut c, conns[1], "commandstats");
-        assert!(!lines.iter().any(|l| l.starts_with("cmdstat_set:")), "{lines:?}");
-        assert_eq!(section_lines(&mut c, conns[1], "errorstats"), Vec::<String>::new());
+        assert!(
+            !lines.iter().any(|l| l.starts_with("cmdstat_set:")),
+            "{lines:?}"
+        );
+        assert_eq!(
+            section_lines(&mut c, conns[1], "errorstats"),
+            Vec::<String>::new()
+        );
         let stats = c.cmd_text(conns[1], &["INFO", "stats"]);
         assert_eq!(field(&stats, "total_error_replies"), "0");
     }

@@ -507,7 +507,7 @@ pub(crate) fn finish_node_cmd(
         NodeCmd::ClientKill => client::finish_kill(argv, results, conn),
         NodeCmd::ClientUnblock => client::finish_unblock(results),
         NodeCmd::ConfigSet | NodeCmd::ConfigResetStat | NodeCmd::SlowlogReset => Reply::OK,
-        NodeCmd::SlowlogGet | NodeCmd::SlowlogLen => finish_slowlog(cmd, results, node),
+        NodeCmd::SlowlogGet | NodeCmd::SlowlogLen => finish_slowlog(cmd, argv, results, node),
         other => unreachable!("{other:?} is not a server command"),
     }
 }
@@ -540,7 +540,12 @@ fn slowlog_here(node: &mut Node, op: SlowlogOp) -> NodeResult {
 }
 
 /// The threads' entries as one log: GET's newest first, or LEN's count.
-fn finish_slowlog(cmd: NodeCmd, results: Vec<(ThreadId, NodeResult)>, node: &Node) -> Reply {
+fn finish_slowlog(
+    cmd: NodeCmd,
+    argv: &Argv,
+    results: Vec<(ThreadId, NodeResult)>,
+    node: &Node,
+) -> Reply {
     let parts = results
         .into_iter()
         .map(|(_, result)| match result {
@@ -548,10 +553,14 @@ fn finish_slowlog(cmd: NodeCmd, results: Vec<(ThreadId, NodeResult)>, node: &Nod
             other => unreachable!("SLOWLOG part {other:?}"),
         })
         .collect();
-    let entries = slowlog::merged(parts, node.config.slowlog_max_len);
+    let mut entries = slowlog::merged(parts, node.config.slowlog_max_len);
     match cmd {
         NodeCmd::SlowlogLen => Reply::Int(entries.len() as i64),
-        NodeCmd::SlowlogGet => Reply::Array(entries.iter().map(slowlog::SlowEntry::reply).collect()),
+        NodeCmd::SlowlogGet => {
+            let count = parse_slowlog_count(argv).expect("validated when planned");
+            entries.truncate(count);
+            Reply::Array(entries.iter().map(slowlog::SlowEntry::reply).collect())
+        }
         other => unreachable!("{other:?} is not a SLOWLOG read"),
     }
 }
