@@ -141,7 +141,7 @@ pub fn redact(name: &str, args: &mut [Vec<u8>]) {
 /// `len_max` of them (each thread keeps up to `len_max` of its own).
 pub fn merged(parts: Vec<Vec<SlowEntry>>, len_max: u64) -> Vec<SlowEntry> {
     let mut all: Vec<SlowEntry> = parts.into_iter().flatten().collect();
-    all.sort_by(|a, b| b.id.cmp(&a.id));
+    all.sort_by_key(|e| std::cmp::Reverse(e.id));
     all.truncate(usize::try_from(len_max).unwrap_or(usize::MAX));
     all
 }
