@@ -128,6 +128,15 @@ pub struct Config {
     pub stream_node_max_bytes: u64,
     /// `stream-node-max-entries`: entries per stream node (0: no bound).
     pub stream_node_max_entries: u64,
+    /// `latency-tracking`: per-command latency histograms for INFO latencystats.
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`, normalized as CONFIG GET prints it ("50 99 99.9").
+    pub latency_tracking_info_percentiles: String,
+    /// `latency-monitor-threshold`: events at least this long go to LATENCY (0: off).
+    pub latency_monitor_threshold_ms: u64,
+    /// Not in Redis (a start flag, `--command_stats`): count calls and times for INFO
+    /// commandstats and latencystats. Off only to measure what counting costs.
+    pub command_stats: bool,
 }
 
 /// `appendfsync`: when the append-only file is made durable.
@@ -200,6 +209,10 @@ impl Default for Config {
             hll_sparse_max_bytes: crate::db::hll::SPARSE_MAX_BYTES_DEFAULT,
             stream_node_max_bytes: crate::db::stream::STREAM_NODE_MAX_BYTES_DEFAULT as u64,
             stream_node_max_entries: crate::db::stream::STREAM_NODE_MAX_ENTRIES_DEFAULT as u64,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: "50 99 99.9".into(),
+            latency_monitor_threshold_ms: 0,
+            command_stats: true,
         }
     }
 }
@@ -296,6 +309,9 @@ pub enum Param {
     HllSparseMaxBytes,
     StreamNodeMaxBytes,
     StreamNodeMaxEntries,
+    LatencyTracking,
+    LatencyTrackingInfoPercentiles,
+    LatencyMonitorThreshold,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
@@ -304,7 +320,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 39] = [
+    pub const ALL: [Param; 42] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -344,6 +360,9 @@ impl Param {
         Param::HllSparseMaxBytes,
         Param::StreamNodeMaxBytes,
         Param::StreamNodeMaxEntries,
+        Param::LatencyTracking,
+        Param::LatencyTrackingInfoPercentiles,
+        Param::LatencyMonitorThreshold,
     ];
 
     pub fn name(self) -> &'static str {
@@ -387,6 +406,9 @@ impl Param {
             Param::HllSparseMaxBytes => "hll-sparse-max-bytes",
             Param::StreamNodeMaxBytes => "stream-node-max-bytes",
             Param::StreamNodeMaxEntries => "stream-node-max-entries",
+            Param::LatencyTracking => "latency-tracking",
+            Param::LatencyTrackingInfoPercentiles => "latency-tracking-info-percentiles",
+            Param::LatencyMonitorThreshold => "latency-monitor-threshold",
         }
     }
 
@@ -436,6 +458,9 @@ impl Param {
             | Param::ZsetMaxZiplistValue => Mutability::Mutable,
             Param::HllSparseMaxBytes => Mutability::Mutable,
             Param::StreamNodeMaxBytes | Param::StreamNodeMaxEntries => Mutability::Mutable,
+            Param::LatencyTracking
+            | Param::LatencyTrackingInfoPercentiles
+            | Param::LatencyMonitorThreshold => Mutability::Mutable,
         }
     }
 }
@@ -493,6 +518,9 @@ impl Config {
             Param::HllSparseMaxBytes => self.hll_sparse_max_bytes.to_string(),
             Param::StreamNodeMaxBytes => self.stream_node_max_bytes.to_string(),
             Param::StreamNodeMaxEntries => self.stream_node_max_entries.to_string(),
+            Param::LatencyTracking => yes_no(self.latency_tracking).into(),
+            Param::LatencyTrackingInfoPercentiles => self.latency_tracking_info_percentiles.clone(),
+            Param::LatencyMonitorThreshold => self.latency_monitor_threshold_ms.to_string(),
         };
         text.into_bytes()
     }
@@ -565,6 +593,13 @@ impl Config {
             Param::StreamNodeMaxEntries => {
                 self.stream_node_max_entries = int_in(value, 0, i64::MAX)? as u64;
             }
+            Param::LatencyTracking => self.latency_tracking = yes_no_arg(value)?,
+            Param::LatencyTrackingInfoPercentiles => {
+                self.latency_tracking_info_percentiles = percentiles_arg(value)?;
+            }
+            Param::LatencyMonitorThreshold => {
+                self.latency_monitor_threshold_ms = int_in(value, 0, i64::MAX)? as u64;
+            }
             Param::Databases
             | Param::Bind
             | Param::Port
@@ -595,6 +630,46 @@ fn yes_no_arg(value: &[u8]) -> Result<bool, SetReason> {
     } else {
         Err("argument must be 'yes' or 'no'".into())
     }
+}
+
+/// `latency-tracking-info-percentiles`: space-separated numbers in [0, 100], printed as C's
+/// `%f` with trailing zeros trimmed ("99.9", "50"); empty is allowed (no percentiles).
+fn percentiles_arg(value: &[u8]) -> Result<String, SetReason> {
+    let mut printed = Vec::new();
+    for word in value.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+        let p = std::str::from_utf8(word)
+            .ok()
+            .and_then(|w| w.parse::<f64>().ok())
+            .filter(|p| p.is_finite())
+            .ok_or(Cow::Borrowed(
+                "Invalid latency-tracking-info-percentiles parameters",
+            ))?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        printed.push(percentile_name(p));
+    }
+    Ok(printed.join(" "))
+}
+
+/// A percentile as Redis prints it: `%f`, then trailing zeros and a bare point trimmed.
+pub fn percentile_name(p: f64) -> String {
+    let fixed = format!("{p:.6}");
+    fixed
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+/// The percentiles of `latency-tracking-info-percentiles` (already validated).
+pub fn percentiles(normalized: &str) -> Vec<f64> {
+    normalized
+        .split(' ')
+        .filter_map(|w| w.parse::<f64>().ok())
+        .collect()
 }
 
 fn out_of_range(min: i64, max: i64) -> SetReason {

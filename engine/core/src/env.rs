@@ -198,6 +198,23 @@ pub struct CxOptions {
     pub plants: u64,
     /// Probability (per million) that a `buggify` site fires; 0 in production.
     pub buggify_ppm: u32,
+    /// A clock read inside a step, for how long one command runs (INFO commandstats, the slow
+    /// log). The step clocks are read once per step, which is too coarse for that.
+    pub stopwatch: Option<Stopwatch>,
+    /// Shared by all threads of a node: SLOWLOG entry ids (rarely drawn: slow commands only).
+    pub slowlog_ids: TxIdSource,
+}
+
+/// The driver's fine monotonic clock in microseconds, on the same scale as `now_mono_us`.
+/// Without one (simulator, tests) a command takes no time: the step clock does not move within
+/// a step, which keeps runs deterministic.
+#[derive(Clone)]
+pub struct Stopwatch(pub Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl std::fmt::Debug for Stopwatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stopwatch")
+    }
 }
 
 /// The engine's window on the world for one thread. The driver sets the clocks before each step.
@@ -239,9 +256,22 @@ impl Env {
         self.wall_us
     }
 
+    /// The monotonic time now, read within the step when the driver gave a stopwatch.
+    pub fn stopwatch_us(&self) -> u64 {
+        match &self.options.stopwatch {
+            Some(Stopwatch(read)) => read().max(self.now_mono_us),
+            None => self.now_mono_us,
+        }
+    }
+
     /// Unix time in milliseconds: the clock expiry deadlines are written in (as in Redis).
     pub fn wall_ms(&self) -> u64 {
         self.wall_us / 1000
+    }
+
+    /// The next SLOWLOG entry id, node-wide, from 0 as in Redis.
+    pub fn next_slowlog_id(&self) -> u64 {
+        self.options.slowlog_ids.next() - 1
     }
 
     pub fn rng(&mut self) -> &mut ChaCha8Rng {

@@ -235,6 +235,8 @@ pub enum CmdError {
     // SORT
     /// A BY or element value that strtod refuses (SORT without ALPHA).
     SortScoreNotDouble,
+    /// SLOWLOG GET with a count below -1 or not a number.
+    SlowlogCount,
 }
 
 /// The geo family's errors (Redis 7.0's geo.c texts).
@@ -661,6 +663,7 @@ impl CmdError {
             Restore(e) => e.text(),
             Geo(e) => return e.text(),
             SortScoreNotDouble => "ERR One or more scores can't be converted into double",
+            SlowlogCount => "ERR count should be greater than or equal to -1",
         };
         Cow::Borrowed(s)
     }

@@ -106,6 +106,12 @@ pub struct Flags {
           num_args = 0..=1, default_missing_value = "true",
           value_parser = BoolishValueParser::new())]
     pub cache_mode: bool,
+    /// Count every command for INFO commandstats and latencystats (time, calls, failures).
+    /// Off only to measure what the counting costs; errorstats are counted either way.
+    #[arg(long = "command_stats", default_value_t = true, action = ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub command_stats: bool,
     /// Directory of the RDB file (SAVE, BGSAVE, and loading at start), as Redis's `dir`.
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,
@@ -371,6 +377,7 @@ impl Flags {
             appenddirname: self.appenddirname.clone(),
             appendfilename: self.appendfilename.clone(),
             aof_load_truncated: self.aof_load_truncated,
+            command_stats: self.command_stats,
             ..Config::default()
         }
     }

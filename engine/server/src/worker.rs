@@ -26,7 +26,8 @@ use std::time::Duration;
 
 use damselfly_core::config::Config;
 use damselfly_core::cx::{
-    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, Protocol, ThreadId, Timer, TxIdSource,
+    ConnId, ConnOpen, Cx, CxOptions, Effect, LogLevel, Msg, Protocol, Stopwatch, ThreadId, Timer,
+    TxIdSource,
 };
 use damselfly_core::node::commands::server::ServerInfo;
 use damselfly_core::node::Node;
@@ -100,6 +101,8 @@ pub struct Shared {
     pub txids: TxIdSource,
     /// The journal's batch tickets, shared by all threads (`appendfsync always`).
     pub journal_tickets: damselfly_core::env::JournalTickets,
+    /// SLOWLOG entry ids, node-wide (every thread's `Cx` shares it).
+    pub slowlog_ids: TxIdSource,
     /// File operations, for the disk thread (`disk.rs`).
     pub disk: crate::disk::DiskQueue,
 }
@@ -113,6 +116,7 @@ impl Shared {
             clients_total: AtomicU64::new(0),
             txids: TxIdSource::default(),
             journal_tickets: Default::default(),
+            slowlog_ids: TxIdSource::default(),
             next_conn_id: AtomicU64::new(1),
             clock,
             disk: crate::disk::DiskQueue::default(),
@@ -224,10 +228,13 @@ pub fn start_engine(setup: Setup) -> Started {
     for (db, entry) in preload {
         node.shard_mut().db(usize::from(db)).insert(entry, now_ms);
     }
+    let clock = shared.clock;
     let options = CxOptions {
         txids: shared.txids.clone(),
         journal_tickets: shared.journal_tickets.clone(),
+        slowlog_ids: shared.slowlog_ids.clone(),
         plants,
+        stopwatch: Some(Stopwatch(std::sync::Arc::new(move || clock.now_mono_us()))),
         ..CxOptions::default()
     };
     let cx = Cx::new(splitmix64(splitmix64(seed)), options);

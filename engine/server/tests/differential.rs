@@ -9,6 +9,11 @@
 //!   `@normalize pttl` the same with ±250 (milliseconds); `@approx N` with ±N.
 //! - `@sort`: the next reply is compared as a multiset, every aggregate level sorted (KEYS,
 //!   SMEMBERS, full SCAN iterations).
+//! - `@timing`: the next reply is INFO text; the values that measure time (`usec=`,
+//!   `usec_per_call=`, latency percentiles) are masked and each section's lines sorted (Redis
+//!   prints commandstats in its hash table's order).
+//! - `@slowlog`: the next reply is SLOWLOG GET's; each entry's id, time, duration and client
+//!   address are masked (ids count every slow command since the server started).
 //! - `@shape` (alias `@skip-if-nondeterministic`): compare only types and aggregate sizes (TIME).
 //! - `@nocompare`: send to both, compare nothing (CLIENT ID).
 //! - `@sleep MS`: pause both sides (expiry cases). `@reconnect`: fresh connections.
@@ -43,6 +48,8 @@ enum Compare {
     Approx(i64),
     Sorted,
     Shape,
+    Timing,
+    Slowlog,
     Nothing,
 }
 
@@ -193,6 +200,14 @@ fn parse_case_file(path: &Path) -> Vec<Line> {
                 }
                 ("shape" | "skip-if-nondeterministic", "") => {
                     compare = Compare::Shape;
+                    continue;
+                }
+                ("slowlog", "") => {
+                    compare = Compare::Slowlog;
+                    continue;
+                }
+                ("timing", "") => {
+                    compare = Compare::Timing;
                     continue;
                 }
                 ("nocompare", "") => {
@@ -350,7 +365,66 @@ fn replies_match(compare: Compare, expected: &[u8], actual: &[u8]) -> bool {
             (Some(a), Some(b)) => shape(&a) == shape(&b),
             _ => false,
         },
+        Compare::Slowlog => match (value_of(expected), value_of(actual)) {
+            (Some(a), Some(b)) => without_slowlog_stamps(a) == without_slowlog_stamps(b),
+            _ => false,
+        },
+        Compare::Timing => match (value_of(expected), value_of(actual)) {
+            (Some(Value::Scalar(_, a)), Some(Value::Scalar(_, b))) => {
+                without_timing(&a) == without_timing(&b)
+            }
+            _ => false,
+        },
     }
+}
+
+/// SLOWLOG GET entries without their id, time, duration and client address.
+fn without_slowlog_stamps(reply: Value) -> Value {
+    let Value::Aggregate(kind, entries) = reply else {
+        return reply;
+    };
+    let masked = entries
+        .into_iter()
+        .map(|entry| match entry {
+            Value::Aggregate(k, mut fields) if fields.len() == 6 => {
+                for i in [0, 1, 2, 4] {
+                    fields[i] = Value::Scalar(b'*', Vec::new());
+                }
+                Value::Aggregate(k, fields)
+            }
+            other => other,
+        })
+        .collect();
+    Value::Aggregate(kind, masked)
+}
+
+/// INFO text with the measured times masked and each section's lines sorted.
+fn without_timing(info: &[u8]) -> Vec<Vec<String>> {
+    let text = String::from_utf8_lossy(info);
+    let mut sections: Vec<Vec<String>> = Vec::new();
+    for line in text.split("\r\n") {
+        if line.starts_with('#') || sections.is_empty() {
+            sections.push(Vec::new());
+        }
+        let masked = line
+            .split(',')
+            .map(|field| match field.split_once('=') {
+                Some((name, _)) if name.ends_with("usec") || name.ends_with("usec_per_call") => {
+                    format!("{name}=*")
+                }
+                Some((name, _)) if name.contains(":p") || name.starts_with('p') => {
+                    format!("{name}=*")
+                }
+                _ => field.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        sections.last_mut().expect("pushed above").push(masked);
+    }
+    for section in &mut sections {
+        section.sort();
+    }
+    sections
 }
 
 /// One side of the comparison: a server and a connection to it.

@@ -1036,6 +1036,9 @@ pub const EXTRA_DOCS: &[(&str, ExtraDocs)] = &[
     ])),
     ("sinterstore", args(&[key("destination", 0), key("key", 1).multiple()])),
     ("sismember", args(&[key("key", 0), string("member")])),
+    ("slowlog|get", args(&[integer("count").optional()]).history(&[
+        ("4.0.0", "Added client IP address, port and name to the reply."),
+    ])),
     ("smembers", args(&[key("key", 0)])),
     ("smismember", args(&[key("key", 0), string("member").multiple()])),
     ("smove", args(&[key("source", 0), key("destination", 1), string("member")])),

@@ -508,6 +508,7 @@ pub enum ConnCmd {
     CommandAll,
     ConfigGet,
     ConfigHelp,
+    SlowlogHelp,
     Time,
     LastSave,
     DebugSleep,
@@ -539,6 +540,9 @@ pub enum NodeCmd {
     ClientUnblock,
     ConfigSet,
     ConfigResetStat,
+    SlowlogGet,
+    SlowlogLen,
+    SlowlogReset,
     Publish,
     SPublish,
     PubSubChannels,
@@ -912,7 +916,17 @@ pub struct CommandTable {
     by_name: Vec<(Vec<u8>, &'static CommandSpec)>,
     /// `by_name` positions by name, without case: the dispatch lookup.
     index: names::NameIndex,
+    /// Every command and subcommand by `StatSlot`: commands in `by_name` order, then each
+    /// command's subcommands (INFO commandstats keeps a counter per slot).
+    slots: Vec<&'static CommandSpec>,
+    /// The slot of each `by_name` command's first subcommand.
+    first_sub_slot: Vec<u32>,
 }
+
+/// A command's or subcommand's position in the table: an index for per-command counters that
+/// the dispatch path reaches without a lookup by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct StatSlot(pub u32);
 
 /// Longest command name the table knows; longer names are unknown without a lookup.
 const NAME_LEN_MAX_BYTES: usize = 32;
@@ -933,7 +947,55 @@ impl CommandTable {
             );
         }
         let index = names::NameIndex::new(by_name.iter().map(|(name, _)| name.as_slice()));
-        CommandTable { by_name, index }
+        let mut slots: Vec<&'static CommandSpec> = by_name.iter().map(|(_, spec)| *spec).collect();
+        let mut first_sub_slot = Vec::with_capacity(by_name.len());
+        for (_, spec) in &by_name {
+            first_sub_slot.push(slots.len() as u32);
+            slots.extend(spec.subcommands.iter());
+        }
+        CommandTable {
+            by_name,
+            index,
+            slots,
+            first_sub_slot,
+        }
+    }
+
+    /// `lookup` with the command's slot.
+    pub fn lookup_slot(&self, name: &[u8]) -> Option<(StatSlot, &'static CommandSpec)> {
+        if name.len() > NAME_LEN_MAX_BYTES {
+            return None;
+        }
+        let i = self.index.find(name, |i| &self.by_name[i].0)?;
+        Some((StatSlot(i as u32), self.by_name[i].1))
+    }
+
+    /// `subcommand` with its slot; `parent` is the container's slot.
+    pub fn subcommand_slot(
+        &self,
+        parent: StatSlot,
+        sub: &[u8],
+    ) -> Option<(StatSlot, &'static CommandSpec)> {
+        let spec = self.slots[parent.0 as usize];
+        let parent_len = spec.name.len() + 1;
+        let i = spec
+            .subcommands
+            .iter()
+            .position(|s| s.name.as_bytes()[parent_len..].eq_ignore_ascii_case(sub))?;
+        let slot = self.first_sub_slot[parent.0 as usize] + i as u32;
+        Some((StatSlot(slot), &spec.subcommands[i]))
+    }
+
+    /// The slot of a spec from this table (a linear search: for the rare paths, like EXEC's
+    /// queued commands, that kept the spec alone).
+    pub fn slot_of(&self, spec: &'static CommandSpec) -> Option<StatSlot> {
+        let i = self.slots.iter().position(|s| std::ptr::eq(*s, spec))?;
+        Some(StatSlot(i as u32))
+    }
+
+    /// Commands and subcommands by slot.
+    pub fn slots(&self) -> &[&'static CommandSpec] {
+        &self.slots
     }
 
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {

@@ -58,19 +58,25 @@ pub struct LookedUp {
     name: [u8; LookedUp::NAME_LEN_MAX],
     name_len: u8,
     pub spec: &'static crate::cmd::CommandSpec,
+    pub slot: crate::cmd::StatSlot,
 }
 
 impl LookedUp {
     const NAME_LEN_MAX: usize = 16;
 
     /// `None` for names too long to remember (no command name is that long).
-    pub fn new(name: &[u8], spec: &'static crate::cmd::CommandSpec) -> Option<LookedUp> {
+    pub fn new(
+        name: &[u8],
+        slot: crate::cmd::StatSlot,
+        spec: &'static crate::cmd::CommandSpec,
+    ) -> Option<LookedUp> {
         let mut kept = [0; LookedUp::NAME_LEN_MAX];
         kept.get_mut(..name.len())?.copy_from_slice(name);
         Some(LookedUp {
             name: kept,
             name_len: name.len() as u8,
             spec,
+            slot,
         })
     }
 
@@ -124,6 +130,32 @@ pub struct Conn {
     pub subs: crate::node::pubsub::ConnSubs,
     /// A Memcached connection's decoder and reply state; `None` for RESP.
     pub memcache: Option<Box<crate::node::memcache::MemcacheConn>>,
+    /// Error replies encoded and not yet counted by the thread (INFO errorstats).
+    pub errors: ConnErrors,
+}
+
+/// The error replies a connection encoded since its thread last counted them.
+#[derive(Debug, Default)]
+pub struct ConnErrors {
+    /// Their codes (`observe::error_code`), in order.
+    pub codes: Vec<Vec<u8>>,
+    /// Error replies encoded since the connection opened.
+    pub encoded: u64,
+    /// Of those, the ones already charged to a command as a failed call.
+    pub charged: u64,
+    /// The latest command dispatched or squashed: the one a late error is charged to.
+    pub last_slot: Option<crate::cmd::StatSlot>,
+}
+
+impl ConnErrors {
+    /// An error reply; one inside an array (EXEC's) counts by code but fails no command here
+    /// (the queued command it belongs to was charged when EXEC counted it).
+    fn note(&mut self, err: &crate::error::CmdError, nested: bool) {
+        self.encoded += u64::from(!nested);
+        let text = err.wire();
+        self.codes
+            .push(crate::node::observe::error_code(&text).to_vec());
+    }
 }
 
 impl Conn {
@@ -170,6 +202,7 @@ impl Conn {
                     item_size_max_bytes,
                 ))),
             },
+            errors: ConnErrors::default(),
         }
     }
 
@@ -227,10 +260,24 @@ impl Conn {
     }
 
     pub fn encode(&mut self, reply: &crate::reply::Reply) {
-        match &mut self.memcache {
-            Some(mc) => crate::node::memcache::encode(reply, mc, &mut self.out),
-            None => crate::resp::encode(reply, self.resp, &mut self.out),
+        use crate::reply::Reply;
+        if let Some(mc) = &mut self.memcache {
+            crate::node::memcache::encode(reply, mc, &mut self.out);
+            return;
         }
+        // Errors inside an array count too (EXEC's replies), as Redis counts every error reply.
+        match reply {
+            Reply::Error(err) => self.errors.note(err, false),
+            Reply::Array(items) => {
+                for item in items {
+                    if let Reply::Error(err) = item {
+                        self.errors.note(err, true);
+                    }
+                }
+            }
+            _ => {}
+        }
+        crate::resp::encode(reply, self.resp, &mut self.out);
     }
 }
 

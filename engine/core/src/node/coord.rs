@@ -1058,7 +1058,10 @@ pub(crate) fn plan_node(
         | NodeCmd::ClientKill
         | NodeCmd::ClientUnblock
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => {
+        | NodeCmd::ConfigResetStat
+        | NodeCmd::SlowlogGet
+        | NodeCmd::SlowlogLen
+        | NodeCmd::SlowlogReset => {
             crate::node::commands::server::plan_node_cmd(cmd, argv, conn, &node.config)
         }
         NodeCmd::Publish
@@ -1161,6 +1164,9 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::ClientUnblock
         | NodeCmd::ConfigSet
         | NodeCmd::ConfigResetStat
+        | NodeCmd::SlowlogGet
+        | NodeCmd::SlowlogLen
+        | NodeCmd::SlowlogReset
         | NodeCmd::Publish
         | NodeCmd::SPublish
         | NodeCmd::PubSubChannels
@@ -1208,7 +1214,10 @@ pub(crate) fn finish_node_cmd(
         | NodeCmd::ClientKill
         | NodeCmd::ClientUnblock
         | NodeCmd::ConfigSet
-        | NodeCmd::ConfigResetStat => {
+        | NodeCmd::ConfigResetStat
+        | NodeCmd::SlowlogGet
+        | NodeCmd::SlowlogLen
+        | NodeCmd::SlowlogReset => {
             crate::node::commands::server::finish_node_cmd(cmd, argv, results, conn, node, cx)
         }
         NodeCmd::Publish
@@ -1248,7 +1257,8 @@ pub(crate) fn run_node_op(
         | NodeOp::ClientKill { .. }
         | NodeOp::ClientUnblock { .. }
         | NodeOp::ConfigSet { .. }
-        | NodeOp::ResetStats => {
+        | NodeOp::ResetStats
+        | NodeOp::Slowlog(_) => {
             crate::node::commands::server::run_node_op(node, op, now_ms, current, cx)
         }
         NodeOp::Publish { .. }

@@ -9,7 +9,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-pub use crate::env::{fake_fd, ConnId, CxOptions, Env, Plant, ThreadId, TxIdSource};
+pub use crate::env::{fake_fd, ConnId, CxOptions, Env, Plant, Stopwatch, ThreadId, TxIdSource};
 use crate::hop::{Hop, HopDone};
 use crate::tx::TxId;
 

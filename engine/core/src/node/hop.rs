@@ -227,6 +227,8 @@ pub enum NodeOp {
     },
     /// CONFIG RESETSTAT: zero this thread's INFO counters.
     ResetStats,
+    /// SLOWLOG GET (the newest `count` here), LEN (all here) or RESET.
+    Slowlog(SlowlogOp),
     /// PUBLISH / SPUBLISH: deliver to this thread's subscribers.
     Publish {
         /// The publishing connection: its own frames come back in the result, to be written
@@ -288,6 +290,15 @@ pub enum NodeResult {
     DbDigests(Vec<(u32, [u8; 20])>),
     /// DEBUG DIGEST-VALUE: each key's digest, zeros for keys not held here.
     KeyDigests(Vec<[u8; 20]>),
+    /// SLOWLOG GET and LEN: this thread's newest entries.
+    SlowEntries(Vec<crate::node::slowlog::SlowEntry>),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum SlowlogOp {
+    Get { count: usize },
+    Len,
+    Reset,
 }
 
 /// What a waiting connection does with results as they arrive.

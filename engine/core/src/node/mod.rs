@@ -16,22 +16,25 @@ pub mod conn;
 pub mod coord;
 pub mod cx;
 pub mod durability;
+pub mod histogram;
 pub mod hop;
 pub mod journal;
 pub mod memcache;
 pub mod memdisk;
 pub mod multi;
+pub mod observe;
 pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
 pub mod replay;
 pub mod script;
+pub mod slowlog;
 
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::access::ExecCx;
 use crate::argv::Argv;
-use crate::cmd::{CommandSpec, CommandTable, Exec, Merge};
+use crate::cmd::{CommandSpec, CommandTable, Exec, Merge, StatSlot};
 use crate::config::Config;
 use crate::conn::{Conn, ConnState, ConnTable, LookedUp, OUTPUT_PENDING_RESUME_BYTES};
 use crate::cx::{ConnId, ConnOpen, Cx, Effect, Msg, Plant, ThreadId, Timer};
@@ -85,6 +88,10 @@ pub struct NodeCounters {
     pub net_output_bytes: u64,
     /// Hops sent to another thread's shard (each a message there and a reply back).
     pub hops_sent: u64,
+    /// Reads handed to the engine (Redis's `total_reads_processed`).
+    pub reads_processed: u64,
+    /// Writes the engine asked for (Redis's `total_writes_processed`).
+    pub writes_processed: u64,
 }
 
 pub struct Node {
@@ -120,6 +127,29 @@ pub struct Node {
     /// The argv commands decode into: its buffers serve command after command, so a command
     /// that runs here allocates none (one that travels takes it, and the next starts afresh).
     argv: Argv,
+    /// Commands and errors this thread counted (INFO commandstats, errorstats, latencystats).
+    pub(crate) observed: observe::Observed,
+    /// Instantaneous ops and network rates, sampled on the sweep timer.
+    pub(crate) rates: observe::Rates,
+    /// This thread's part of SLOWLOG.
+    pub(crate) slowlog: slowlog::SlowLog,
+}
+
+/// A command that failed before its handler, and its row when it has one (an unknown command
+/// has none): Redis counts it as that command's rejected call.
+pub(crate) struct Refused {
+    pub err: CmdError,
+    pub slot: Option<StatSlot>,
+}
+
+/// How dispatching one command counts in INFO commandstats.
+enum Dispatched {
+    /// It ran (or started: its hops are out).
+    Called(StatSlot),
+    /// Refused before its handler.
+    Rejected(StatSlot),
+    /// Not a command with a row (unknown), or not run yet (queued in MULTI).
+    Uncounted,
 }
 
 /// What dispatching one command led to.
@@ -163,6 +193,9 @@ impl Node {
             next_seq: 1,
             security_warning: server::LogLimiter::default(),
             argv: Argv::new(),
+            observed: observe::Observed::default(),
+            rates: observe::Rates::default(),
+            slowlog: slowlog::SlowLog::default(),
         }
     }
 
@@ -343,6 +376,7 @@ impl Node {
             return;
         };
         self.counters.net_input_bytes += bytes.len() as u64;
+        self.counters.reads_processed += 1;
         conn.last_interaction_mono_us = cx.now_mono_us();
         conn.feed(bytes);
         self.run_conn(id, cx);
@@ -375,6 +409,7 @@ impl Node {
                     .map_or(now_ms, |t| t.min(now_ms));
                 self.shard.sweep_expired(sweep_at_ms);
                 self.shard.note_peak();
+                self.sample_rates(cx.now_mono_us());
                 commands::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
                 cx.push(Effect::ArmTimer {
@@ -514,6 +549,7 @@ impl Node {
     }
 
     fn flush(&mut self, conn: &mut Conn, cx: &mut Cx) {
+        self.count_errors(conn);
         let bytes = std::mem::take(&mut conn.out);
         let gate_active = durability::gate_active(&self.config);
         if bytes.is_empty() {
@@ -521,6 +557,7 @@ impl Node {
         } else {
             conn.out_pending_bytes += bytes.len();
             self.counters.net_output_bytes += bytes.len() as u64;
+            self.counters.writes_processed += 1;
             let write = Effect::Write {
                 conn: conn.id,
                 bytes,
@@ -542,90 +579,210 @@ impl Node {
         }
     }
 
-    /// Looks the command up and checks what Redis checks before any handler: name, arity,
-    /// authentication.
-    fn resolve(&self, conn: &Conn, argv: &Argv) -> Result<&'static CommandSpec, CmdError> {
-        if conn.memcache.is_some() {
-            return memcache::resolve(argv);
+    fn sample_rates(&mut self, now_us: u64) {
+        let c = &self.counters;
+        self.rates.ops.sample(c.commands_processed, now_us);
+        self.rates.input_bytes.sample(c.net_input_bytes, now_us);
+        self.rates.output_bytes.sample(c.net_output_bytes, now_us);
+    }
+
+    /// Adds a command to this thread's slow log, unless its row says never to (EXEC).
+    pub(crate) fn log_slow(
+        &mut self,
+        conn: &Conn,
+        slot: StatSlot,
+        mut args: Vec<Vec<u8>>,
+        duration_us: u64,
+        cx: &Cx,
+    ) {
+        let spec = self.table.slots()[slot.0 as usize];
+        if spec.has(crate::cmd::flag::SKIP_SLOWLOG) {
+            return;
         }
+        slowlog::redact(spec.name, &mut args);
+        let entry = slowlog::SlowEntry {
+            id: cx.next_slowlog_id(),
+            time_s: cx.wall_ms() / 1000,
+            duration_us,
+            args,
+            peer_addr: conn.peer_addr.clone(),
+            client_name: conn.attrs.name.clone().unwrap_or_default(),
+        };
+        self.slowlog.push(entry, self.config.slowlog_max_len);
+    }
+
+    /// Errors the connection encoded since the last count: by code, and as failed calls of
+    /// its latest command when they came after its dispatch (from another shard).
+    fn count_errors(&mut self, conn: &mut Conn) {
+        if conn.errors.codes.is_empty() {
+            return;
+        }
+        for code in conn.errors.codes.drain(..) {
+            self.observed.error_reply(&code);
+        }
+        if conn.errors.encoded > conn.errors.charged {
+            conn.errors.charged = conn.errors.encoded;
+            if let Some(slot) = conn.errors.last_slot {
+                self.observed.failed_later(slot);
+            }
+        }
+    }
+
+    /// Looks the command up and checks what Redis checks before any handler: name, arity,
+    /// authentication. Gives the command's row for INFO commandstats too.
+    fn resolve_slot(
+        &self,
+        conn: &Conn,
+        argv: &Argv,
+    ) -> Result<(StatSlot, &'static CommandSpec), Refused> {
         let name = &argv[0];
         let repeated = conn.last_looked_up.get().filter(|last| last.is(name));
-        let Some(mut spec) = repeated.map(|last| last.spec).or_else(|| {
-            let spec = self.table.lookup(name)?;
-            conn.last_looked_up.set(LookedUp::new(name, spec));
-            Some(spec)
-        }) else {
+        let Some((mut slot, mut spec)) =
+            repeated.map(|last| (last.slot, last.spec)).or_else(|| {
+                let (slot, spec) = self.table.lookup_slot(name)?;
+                conn.last_looked_up.set(LookedUp::new(name, slot, spec));
+                Some((slot, spec))
+            })
+        else {
             let args = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
-            return Err(CmdError::UnknownCommand {
+            let err = CmdError::UnknownCommand {
                 name: argv[0].to_vec(),
                 args,
-            });
+            };
+            return Err(Refused { err, slot: None });
+        };
+        let refused = |err: CmdError, slot: StatSlot| Refused {
+            err,
+            slot: Some(slot),
         };
         // A container needs a subcommand unless its arity allows none (COMMAND alone).
         let container = matches!(spec.exec, Exec::Container);
         if container && (argv.len() >= 2 || !spec.arity_ok(1)) {
             if argv.len() < 2 {
-                return Err(CmdError::WrongArity(spec.name.into()));
+                return Err(refused(CmdError::WrongArity(spec.name.into()), slot));
             }
             let container = crate::cmd::server::container_name(spec);
-            spec = CommandTable::subcommand(spec, &argv[1]).ok_or_else(|| {
-                CmdError::UnknownSubcommand {
+            (slot, spec) = self.table.subcommand_slot(slot, &argv[1]).ok_or_else(|| {
+                let err = CmdError::UnknownSubcommand {
                     sub: argv[1].to_vec(),
                     container,
-                }
+                };
+                Refused { err, slot: None }
             })?;
         }
         if !spec.arity_ok(argv.len()) {
-            return Err(CmdError::WrongArity(spec.name.into()));
+            return Err(refused(CmdError::WrongArity(spec.name.into()), slot));
         }
         if !conn.authenticated && !spec.has(crate::cmd::flag::NO_AUTH) {
-            return Err(CmdError::NoAuth);
+            return Err(refused(CmdError::NoAuth, slot));
         }
-        Ok(spec)
+        Ok((slot, spec))
+    }
+
+    /// Runs one command and counts it (INFO commandstats): its time on this thread, and
+    /// whether it replied with an error while dispatching.
+    fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
+        if conn.memcache.is_some() {
+            // Memcached's commands have no row in the table, so no INFO commandstats line.
+            return memcache::dispatch(self, conn, argv, cx);
+        }
+        if !self.config.command_stats {
+            return self.dispatch_command(conn, argv, cx).0;
+        }
+        let started_us = cx.stopwatch_us();
+        let errors_before = conn.errors.encoded;
+        let threshold_us = self.config.slowlog_log_slower_than_us;
+        // Every command goes to the slow log: keep its arguments before it travels.
+        let args_before = (threshold_us == 0).then(|| slowlog::kept_args(argv));
+        let (flow, outcome) = self.dispatch_command(conn, argv, cx);
+        match outcome {
+            Dispatched::Called(slot) => {
+                let duration_us = cx.stopwatch_us().saturating_sub(started_us);
+                let failed = conn.errors.encoded > errors_before;
+                if failed {
+                    conn.errors.charged = conn.errors.encoded;
+                }
+                let track = self.config.latency_tracking;
+                self.observed.call(slot, duration_us, failed, track);
+                if slowlog::is_slow(threshold_us, duration_us) {
+                    // A command that finished here still holds its arguments.
+                    let args = args_before.or_else(|| {
+                        (conn.is_ready() && !argv.is_empty()).then(|| slowlog::kept_args(argv))
+                    });
+                    if let Some(args) = args {
+                        self.log_slow(conn, slot, args, duration_us, cx);
+                    }
+                }
+            }
+            Dispatched::Rejected(slot) => {
+                conn.errors.charged = conn.errors.encoded;
+                self.observed.rejected(slot);
+            }
+            Dispatched::Uncounted => conn.errors.charged = conn.errors.encoded,
+        }
+        flow
     }
 
     /// Runs one command. A command that must travel or wait takes `argv`, leaving it empty.
-    fn dispatch(&mut self, conn: &mut Conn, argv: &mut Argv, cx: &mut Cx) -> Flow {
-        if conn.memcache.is_some() {
-            return memcache::dispatch(self, conn, argv, cx);
-        }
+    fn dispatch_command(
+        &mut self,
+        conn: &mut Conn,
+        argv: &mut Argv,
+        cx: &mut Cx,
+    ) -> (Flow, Dispatched) {
         // Two short compares: a name of another length is rejected at once.
         if server::is_cross_protocol_attack(&argv[0]) {
-            return self.refuse_cross_protocol(conn, cx);
+            return (self.refuse_cross_protocol(conn, cx), Dispatched::Uncounted);
         }
         self.counters.commands_processed += 1;
         conn.commands_processed += 1;
         conn.last_cmd_ms = cx.wall_ms();
-        let spec = match self.resolve(conn, argv) {
-            Ok(spec) => spec,
-            Err(err) => {
+        let (slot, spec) = match self.resolve_slot(conn, argv) {
+            Ok(found) => found,
+            Err(Refused { err, slot }) => {
                 // A command rejected while queueing dooms the transaction (EXECABORT).
                 if let Some(queue) = &mut conn.multi {
                     queue.aborted = true;
                 }
                 conn.encode(&Reply::Error(err));
-                return Flow::Next;
+                let outcome = slot.map_or(Dispatched::Uncounted, Dispatched::Rejected);
+                return (Flow::Next, outcome);
             }
         };
         conn.last_cmd = spec.name;
+        conn.errors.last_slot = Some(slot);
         if conn.resp == crate::resp::RespVersion::Resp2
             && conn.subs.active()
             && !pubsub::allowed_while_subscribed(spec.name)
         {
             conn.encode(&Reply::Error(CmdError::PubSubContext(spec.name)));
-            return Flow::Next;
+            return (Flow::Next, Dispatched::Rejected(slot));
         }
         if conn.multi.is_some() {
             if crate::multi::refuse_for_memory(self, conn, spec, cx) {
-                return Flow::Next;
+                return (Flow::Next, Dispatched::Rejected(slot));
             }
             // Queued commands keep their argv; outside MULTI the decoding buffer stays put.
             let Some(unqueued) = crate::multi::queue_if_in_multi(conn, spec, std::mem::take(argv))
             else {
-                return Flow::Next;
+                // Queued: counted when EXEC runs it, as Redis counts it.
+                return (Flow::Next, Dispatched::Uncounted);
             };
             *argv = unqueued;
         }
+        (
+            self.run_spec(conn, spec, argv, cx),
+            Dispatched::Called(slot),
+        )
+    }
+
+    fn run_spec(
+        &mut self,
+        conn: &mut Conn,
+        spec: &'static CommandSpec,
+        argv: &mut Argv,
+        cx: &mut Cx,
+    ) -> Flow {
         match spec.exec {
             Exec::Multi(cmd) => crate::multi::run(self, conn, cmd, std::mem::take(argv), cx),
             Exec::Conn(crate::cmd::ConnCmd::Reset) => {
@@ -1009,9 +1166,19 @@ impl Node {
                 break;
             };
             match self.squashable(conn, argv, to, mixed) {
-                Some((spec, owner)) => {
+                Some((slot, spec, owner)) => {
                     self.counters.commands_processed += 1;
                     conn.commands_processed += 1;
+                    conn.last_cmd = spec.name;
+                    if let Some(slot) = slot {
+                        conn.errors.last_slot = Some(slot);
+                        // Squashed: its time is counted with the batch's first command (its
+                        // latency is not sampled: the batch's time is not its own).
+                        self.observed.call(slot, 0, false, false);
+                        if self.config.slowlog_log_slower_than_us == 0 {
+                            self.log_slow(conn, slot, slowlog::kept_args(argv), 0, cx);
+                        }
+                    }
                     ops.push(HopOp::Run {
                         spec,
                         argv: argv.clone(),
@@ -1070,8 +1237,13 @@ impl Node {
         argv: &Argv,
         to: ThreadId,
         mixed: bool,
-    ) -> Option<(&'static CommandSpec, ThreadId)> {
-        let spec = self.resolve(conn, argv).ok()?;
+    ) -> Option<(Option<StatSlot>, &'static CommandSpec, ThreadId)> {
+        let (slot, spec) = if conn.memcache.is_some() {
+            (None, memcache::resolve(argv).ok()?)
+        } else {
+            let (slot, spec) = self.resolve_slot(conn, argv).ok()?;
+            (Some(slot), spec)
+        };
         let Exec::Shard { .. } = spec.exec else {
             return None;
         };
@@ -1091,7 +1263,7 @@ impl Node {
                     .then_some(owner)?
             }
         };
-        (owner == to || (mixed && owner == self.thread)).then_some((spec, owner))
+        (owner == to || (mixed && owner == self.thread)).then_some((slot, spec, owner))
     }
 
     /// Work for this shard from a coordinator (on this thread or another).

@@ -327,6 +327,23 @@ pub struct QueuedCmd {
     step: Step,
 }
 
+/// EXEC ran its body: each queued command is a call (INFO commandstats), failed when it
+/// answered an error. Their time is EXEC's (each is sampled as 0 µs).
+fn count_exec_calls(node: &mut Node, conn: &Conn, cmds: &[QueuedCmd], replies: &[Reply], cx: &Cx) {
+    let track = node.config.latency_tracking;
+    let log_all = node.config.slowlog_log_slower_than_us == 0;
+    for (cmd, reply) in cmds.iter().zip(replies) {
+        if let Some(slot) = node.table.slot_of(cmd.spec) {
+            let failed = matches!(reply, Reply::Error(_));
+            node.observed.call(slot, 0, failed, track);
+            if log_all {
+                let args = crate::node::slowlog::kept_args(&cmd.argv);
+                node.log_slow(conn, slot, args, 0, cx);
+            }
+        }
+    }
+}
+
 /// EXEC's progress through its body.
 #[derive(Debug)]
 pub struct ExecState {
@@ -655,11 +672,12 @@ pub(crate) fn advance_exec(
             if state.watch_failed {
                 return Some(Reply::NilArray);
             }
-            let replies = state
+            let replies: Vec<Reply> = state
                 .replies
                 .drain(..)
                 .map(|r| r.expect("every command ran"))
                 .collect();
+            count_exec_calls(node, conn, &state.cmds, &replies, cx);
             return Some(Reply::Array(replies));
         }
         if !state.check_watches.is_empty() {

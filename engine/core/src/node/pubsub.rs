@@ -453,13 +453,16 @@ pub(crate) fn start_publish(
         let Ok(true) = conn.decoder.next_command_into(&mut next) else {
             break;
         };
-        match node.resolve(conn, &next) {
-            Ok(spec) if matches!(spec.exec, Exec::Node(NodeCmd::Publish | NodeCmd::SPublish)) => {
+        match node.resolve_slot(conn, &next) {
+            Ok((slot, spec))
+                if matches!(spec.exec, Exec::Node(NodeCmd::Publish | NodeCmd::SPublish)) =>
+            {
                 let Exec::Node(cmd) = spec.exec else {
                     unreachable!("matched above")
                 };
                 node.counters.commands_processed += 1;
                 conn.commands_processed += 1;
+                node.observed.call(slot, 0, false, false);
                 messages.push((space_of(cmd), next[1].to_vec(), next[2].to_vec()));
             }
             _ => {

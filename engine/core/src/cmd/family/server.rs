@@ -291,6 +291,54 @@ pub const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
     ),
 ];
 
+const A: u32 = flag::ADMIN | LS;
+
+/// In Redis's order (COMMAND DOCS lists subcommands as its table holds them).
+pub const SLOWLOG_SUBCOMMANDS: &[CommandSpec] = &[
+    node(
+        "slowlog|reset",
+        2,
+        A,
+        0,
+        NodeCmd::SlowlogReset,
+        docs(
+            "Clear all entries from the slow log",
+            "2.2.12",
+            SERVER,
+            "O(N) where N is the number of entries in the slowlog",
+        ),
+    ),
+    node(
+        "slowlog|len",
+        2,
+        A,
+        0,
+        NodeCmd::SlowlogLen,
+        docs("Get the slow log's length", "2.2.12", SERVER, O1),
+    ),
+    conn(
+        "slowlog|help",
+        2,
+        LS,
+        0,
+        ConnCmd::SlowlogHelp,
+        docs(HELP_SUMMARY, "6.2.0", SERVER, O1),
+    ),
+    node(
+        "slowlog|get",
+        -2,
+        A,
+        0,
+        NodeCmd::SlowlogGet,
+        docs(
+            "Get the slow log's entries",
+            "2.2.12",
+            SERVER,
+            "O(N) where N is the number of entries returned",
+        ),
+    ),
+];
+
 const BY_SUBCOMMAND: &str = "Depends on subcommand.";
 const AUTH_N: &str = "O(N) where N is the number of passwords defined for the user";
 const SHUTDOWN_SUMMARY: &str =
@@ -480,6 +528,19 @@ pub const SPECS: &[CommandSpec] = &[
             BY_SUBCOMMAND,
         ),
     ),
+    SERVER_ROWS.container(
+        "slowlog",
+        -2,
+        0,
+        0,
+        SLOWLOG_SUBCOMMANDS,
+        docs(
+            "A container for slow log commands",
+            "2.2.12",
+            SERVER,
+            BY_SUBCOMMAND,
+        ),
+    ),
 ];
 
 /// The upper-case name Redis uses in "Try CLIENT HELP." for a container.
@@ -496,6 +557,7 @@ pub fn container_name(spec: &CommandSpec) -> &'static str {
         "function" => "FUNCTION",
         "xgroup" => "XGROUP",
         "xinfo" => "XINFO",
+        "slowlog" => "SLOWLOG",
         _ => "HELP",
     }
 }

@@ -106,6 +106,8 @@ pub fn apply_set(node: &mut Node, pairs: &[(String, Vec<u8>)]) {
 pub fn reset_stats(node: &mut Node) {
     node.counters = Default::default();
     node.shard.stats = Default::default();
+    node.observed = Default::default();
+    node.rates = Default::default();
 }
 
 pub const HELP_LINES: &[&str] = &[

@@ -3,13 +3,15 @@
 //! coordinator adds them up and formats the text.
 //!
 //! Sections: server, clients, memory, persistence, stats, replication, cpu, modules (empty),
-//! cluster and keyspace; `default`, `all` and `everything` select all of them (we model no
-//! commandstats, errorstats or latencystats). Unknown section names select nothing, so
-//! `INFO nosuch` is an empty string, as in Redis.
+//! commandstats, errorstats, latencystats, cluster and keyspace. `all` and `everything`
+//! select all of them; no argument and `default` leave out commandstats and latencystats, as
+//! Redis does. Unknown section names select nothing, so `INFO nosuch` is an empty string.
+//! Commandstats, errorstats and latencystats come from each thread's `observe::Observed`,
+//! summed here; their rows are in name order (Redis prints its hash table's order).
 //!
 //! What the engine cannot know it reports as a fixed value: CPU times are 0 (no OS queries in
-//! the engine), and instantaneous_ops_per_sec is 0 (no sampling); rdb_changes_since_last_save counts
-//! every key change since start (no RDB yet).
+//! the engine); replication, fork, defrag and tracking counters are 0 (none of those exist).
+//! The instantaneous rates are the threads' sampled rates (`observe::Rates`) added up.
 //!
 //! Memory: used_memory is the sum of every shard's accounted bytes (entries by allocator class
 //! plus tables, shard.rs), the figure maxmemory is enforced against; used_memory_peak is the
@@ -23,9 +25,11 @@ use std::fmt::Write as _;
 
 use crate::argv::Argv;
 use crate::cmd::server::REDIS_VERSION_COMPAT;
+use crate::cmd::StatSlot;
 use crate::conn::Conn;
 use crate::cx::{Cx, ThreadId};
 use crate::hop::NodeResult;
+use crate::node::observe::CommandStat;
 use crate::node::{Node, NodeCounters};
 use crate::reply::Reply;
 use crate::shard::ShardStats;
@@ -54,6 +58,10 @@ pub struct ThreadStats {
     pub pubsub_names: [Vec<Vec<u8>>; 3],
     /// Changes on this shard since the cut of the last successful save.
     pub dirty_since_save: u64,
+    /// Commands and errors this thread counted.
+    pub observed: crate::node::observe::Observed,
+    /// (ops, input bytes, output bytes) per second, sampled on this thread.
+    pub rates: (u64, u64, u64),
 }
 
 /// INFO sections in the order Redis prints them.
@@ -67,12 +75,15 @@ enum Section {
     Replication,
     Cpu,
     Modules,
+    Commandstats,
+    Errorstats,
+    Latencystats,
     Cluster,
     Keyspace,
 }
 
 impl Section {
-    const ALL: [Section; 10] = [
+    const ALL: [Section; 13] = [
         Section::Server,
         Section::Clients,
         Section::Memory,
@@ -81,9 +92,17 @@ impl Section {
         Section::Replication,
         Section::Cpu,
         Section::Modules,
+        Section::Commandstats,
+        Section::Errorstats,
+        Section::Latencystats,
         Section::Cluster,
         Section::Keyspace,
     ];
+
+    /// What `INFO` alone and `INFO default` print: all but the per-command sections.
+    fn is_default(self) -> bool {
+        !matches!(self, Section::Commandstats | Section::Latencystats)
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -95,6 +114,9 @@ impl Section {
             Section::Replication => "replication",
             Section::Cpu => "cpu",
             Section::Modules => "modules",
+            Section::Commandstats => "commandstats",
+            Section::Errorstats => "errorstats",
+            Section::Latencystats => "latencystats",
             Section::Cluster => "cluster",
             Section::Keyspace => "keyspace",
         }
@@ -110,6 +132,9 @@ impl Section {
             Section::Replication => "Replication",
             Section::Cpu => "CPU",
             Section::Modules => "Modules",
+            Section::Commandstats => "Commandstats",
+            Section::Errorstats => "Errorstats",
+            Section::Latencystats => "Latencystats",
             Section::Cluster => "Cluster",
             Section::Keyspace => "Keyspace",
         }
@@ -118,14 +143,17 @@ impl Section {
 
 /// The sections `INFO [section…]` asks for, in Redis's order.
 fn requested_sections(argv: &Argv) -> Vec<Section> {
+    let default = Section::ALL.into_iter().filter(|s| s.is_default());
     if argv.len() == 1 {
-        return Section::ALL.to_vec();
+        return default.collect();
     }
     let mut wanted: Vec<Section> = Vec::new();
     for arg in argv.iter().skip(1) {
         let lower = arg.to_ascii_lowercase();
-        if matches!(lower.as_slice(), b"all" | b"everything" | b"default") {
+        if matches!(lower.as_slice(), b"all" | b"everything") {
             wanted.extend(Section::ALL);
+        } else if lower == b"default" {
+            wanted.extend(default.clone());
         } else if let Some(s) = Section::ALL.iter().find(|s| s.name().as_bytes() == lower) {
             wanted.push(*s);
         }
@@ -165,6 +193,12 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
             .dirty
             .saturating_sub(node.persist.dirty_at_last_save),
         pubsub_names: crate::node::pubsub::names_for_info(node),
+        observed: node.observed.clone(),
+        rates: (
+            node.rates.ops.per_sec(),
+            node.rates.input_bytes.per_sec(),
+            node.rates.output_bytes.per_sec(),
+        ),
     }))
 }
 
@@ -184,6 +218,11 @@ struct Totals {
     /// Distinct channels, patterns and shard channels node-wide.
     pubsub_names: [std::collections::BTreeSet<Vec<u8>>; 3],
     dirty_since_save: u64,
+    /// Every thread's command figures, by slot.
+    commands: std::collections::BTreeMap<StatSlot, CommandStat>,
+    errors: std::collections::BTreeMap<Vec<u8>, u64>,
+    error_replies: u64,
+    rates: (u64, u64, u64),
 }
 
 fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
@@ -205,6 +244,18 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
         t.counters.net_input_bytes += s.counters.net_input_bytes;
         t.counters.net_output_bytes += s.counters.net_output_bytes;
         t.counters.hops_sent += s.counters.hops_sent;
+        t.counters.reads_processed += s.counters.reads_processed;
+        t.counters.writes_processed += s.counters.writes_processed;
+        for (slot, stat) in s.observed.commands() {
+            t.commands.entry(slot).or_default().add(&stat);
+        }
+        for (code, count) in &s.observed.errors {
+            *t.errors.entry(code.clone()).or_default() += count;
+        }
+        t.error_replies += s.observed.error_replies;
+        t.rates.0 += s.rates.0;
+        t.rates.1 += s.rates.1;
+        t.rates.2 += s.rates.2;
         t.shard.expired_keys += s.shard.expired_keys;
         t.shard.keyspace_hits += s.shard.keyspace_hits;
         t.shard.keyspace_misses += s.shard.keyspace_misses;
@@ -308,6 +359,14 @@ fn section_body(section: Section, node: &Node, t: &Totals, cx: &Cx, out: &mut St
             push_fields(out, &fields);
         }
         Section::Modules => {}
+        Section::Commandstats => commandstats_section(node, t, out),
+        Section::Errorstats => {
+            for (code, count) in &t.errors {
+                let code = String::from_utf8_lossy(code);
+                let _ = write!(out, "errorstat_{code}:count={count}\r\n");
+            }
+        }
+        Section::Latencystats => latencystats_section(node, t, out),
         Section::Cluster => push_fields(out, &[("cluster_enabled", "0".into())]),
         Section::Keyspace => {
             for (db, (keys, expires)) in t.keyspace.iter().enumerate() {
@@ -422,24 +481,62 @@ fn persistence_section(node: &Node, t: &Totals, cx: &Cx, out: &mut String) {
 
 fn stats_section(t: &Totals, out: &mut String) {
     let c = &t.counters;
+    let zero = || "0".to_string();
+    let kbps = |bytes_per_sec: u64| format!("{:.2}", bytes_per_sec as f64 / 1024.0);
     let fields = [
         (
             "total_connections_received",
             c.connections_received.to_string(),
         ),
         ("total_commands_processed", c.commands_processed.to_string()),
-        ("instantaneous_ops_per_sec", "0".into()),
+        ("instantaneous_ops_per_sec", t.rates.0.to_string()),
         ("total_net_input_bytes", c.net_input_bytes.to_string()),
         ("total_net_output_bytes", c.net_output_bytes.to_string()),
+        ("total_net_repl_input_bytes", zero()),
+        ("total_net_repl_output_bytes", zero()),
+        ("instantaneous_input_kbps", kbps(t.rates.1)),
+        ("instantaneous_output_kbps", kbps(t.rates.2)),
+        ("instantaneous_input_repl_kbps", kbps(0)),
+        ("instantaneous_output_repl_kbps", kbps(0)),
         ("rejected_connections", c.rejected_connections.to_string()),
+        ("sync_full", zero()),
+        ("sync_partial_ok", zero()),
+        ("sync_partial_err", zero()),
         ("expired_keys", t.shard.expired_keys.to_string()),
+        ("expired_stale_perc", "0.00".into()),
+        ("expired_time_cap_reached_count", zero()),
+        ("expire_cycle_cpu_milliseconds", zero()),
         ("evicted_keys", t.shard.evicted_keys.to_string()),
+        ("evicted_clients", zero()),
+        ("total_eviction_exceeded_time", zero()),
+        ("current_eviction_exceeded_time", zero()),
         ("keyspace_hits", t.shard.keyspace_hits.to_string()),
         ("keyspace_misses", t.shard.keyspace_misses.to_string()),
         ("pubsub_channels", t.pubsub_names[0].len().to_string()),
         ("pubsub_patterns", t.pubsub_names[1].len().to_string()),
         ("pubsubshard_channels", t.pubsub_names[2].len().to_string()),
-        ("total_error_replies", "0".into()),
+        ("latest_fork_usec", zero()),
+        ("total_forks", zero()),
+        ("migrate_cached_sockets", zero()),
+        ("slave_expires_tracked_keys", zero()),
+        ("active_defrag_hits", zero()),
+        ("active_defrag_misses", zero()),
+        ("active_defrag_key_hits", zero()),
+        ("active_defrag_key_misses", zero()),
+        ("total_active_defrag_time", zero()),
+        ("current_active_defrag_time", zero()),
+        ("tracking_total_keys", zero()),
+        ("tracking_total_items", zero()),
+        ("tracking_total_prefixes", zero()),
+        ("unexpected_error_replies", zero()),
+        ("total_error_replies", t.error_replies.to_string()),
+        ("dump_payload_sanitizations", zero()),
+        ("total_reads_processed", c.reads_processed.to_string()),
+        ("total_writes_processed", c.writes_processed.to_string()),
+        ("io_threaded_reads_processed", zero()),
+        ("io_threaded_writes_processed", zero()),
+        ("reply_buffer_shrinks", zero()),
+        ("reply_buffer_expands", zero()),
         // Not in Redis: VLL schedules refused (each a cancel and retry for the coordinator)
         // and accepted below a higher queued txid, summed over shards.
         ("tx_schedules_refused", t.tx.refused.to_string()),
@@ -449,6 +546,58 @@ fn stats_section(t: &Totals, out: &mut String) {
         ("hops_to_other_threads", t.counters.hops_sent.to_string()),
     ];
     push_fields(out, &fields);
+}
+
+/// `cmdstat_<name>:calls=…,usec=…,usec_per_call=…,rejected_calls=…,failed_calls=…`, Redis's
+/// line for each command with any call, rejection or failure.
+fn commandstats_section(node: &Node, t: &Totals, out: &mut String) {
+    for (name, stat) in named_rows(node, t) {
+        let per_call = if stat.calls == 0 {
+            0.0
+        } else {
+            stat.usec as f64 / stat.calls as f64
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},\
+             failed_calls={}\r\n",
+            stat.calls, stat.usec, stat.rejected_calls, stat.failed_calls
+        );
+    }
+}
+
+/// `latency_percentiles_usec_<name>:p50=…,p99=…,p99.9=…` for each command with sampled calls.
+fn latencystats_section(node: &Node, t: &Totals, out: &mut String) {
+    let percentiles = crate::config::percentiles(&node.config.latency_tracking_info_percentiles);
+    for (name, stat) in named_rows(node, t) {
+        let Some(histogram) = &stat.latency else {
+            continue;
+        };
+        let shown: Vec<String> = percentiles
+            .iter()
+            .map(|&p| {
+                let value_us = histogram.value_at_percentile_ns(p) as f64 / 1000.0;
+                format!("p{}={value_us:.3}", crate::config::percentile_name(p))
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "latency_percentiles_usec_{name}:{}\r\n",
+            shown.join(",")
+        );
+    }
+}
+
+/// The rows of the commands with figures, by name.
+fn named_rows<'t>(node: &Node, t: &'t Totals) -> Vec<(&'static str, &'t CommandStat)> {
+    let slots = node.table.slots();
+    let mut rows: Vec<(&'static str, &CommandStat)> = t
+        .commands
+        .iter()
+        .map(|(slot, stat)| (slots[slot.0 as usize].name, stat))
+        .collect();
+    rows.sort_by_key(|(name, _)| *name);
+    rows
 }
 
 /// MEMORY STATS from the threads' stats, in Redis's field order, leaving out the fields the
@@ -587,10 +736,14 @@ mod tests {
             let keyspace = c.cmd_text(conn, &["INFO", "keyspace"]);
             assert_eq!(keyspace, "$12\r\n# Keyspace\r\n\r\n");
             let all = c.cmd_text(conn, &["INFO", "all"]);
-            let default = c.cmd_text(conn, &["INFO", "default", "everything", "cpu"]);
+            let mixed = c.cmd_text(conn, &["INFO", "default", "everything", "cpu"]);
+            let default = c.cmd_text(conn, &["INFO", "default"]);
             let count = |s: &str| s.matches("\r\n# ").count();
-            assert_eq!(count(&all), count(&default));
+            assert_eq!(count(&all), count(&mixed));
             assert_eq!(count(&all), Section::ALL.len());
+            assert_eq!(count(&default), Section::ALL.len() - 2);
+            assert!(!default.contains("# Commandstats") && !default.contains("# Latencystats"));
+            assert!(default.contains("# Errorstats"));
         }
     }
 
@@ -648,6 +801,193 @@ mod tests {
             assert_eq!(field(&info, "used_memory"), expected.to_string());
             assert_eq!(field(&info, "maxmemory_policy"), "noeviction");
         }
+    }
+
+    /// The lines of one INFO section, without its title.
+    fn section_lines(c: &mut TestCluster, conn: crate::cx::ConnId, name: &str) -> Vec<String> {
+        let text = c.cmd_text(conn, &["INFO", name]);
+        text.split("\r\n")
+            .skip(1)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn stat_line<'l>(lines: &'l [String], name: &str) -> &'l str {
+        let prefix = format!("cmdstat_{name}:");
+        lines
+            .iter()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("{name} in {lines:?}"))
+    }
+
+    #[test]
+    fn commandstats_count_calls_rejections_and_failures_from_every_thread() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conns: Vec<_> = (0..threads).map(|t| c.connect(t)).collect();
+            for i in 0..6 {
+                let key = format!("key{i}");
+                c.cmd(conns[i % conns.len()], &["SET", &key, "v"]);
+            }
+            // Keys on every shard: some of these errors come back from another thread.
+            for i in 0..3 {
+                let key = format!("key{i}");
+                let reply = c.cmd_text(conns[0], &["LPUSH", &key, "x"]);
+                assert!(reply.starts_with("-WRONGTYPE"), "{reply}");
+            }
+            c.cmd(conns[0], &["GET"]);
+            c.cmd(conns[0], &["NOSUCH", "a"]);
+            c.cmd(conns[0], &["CLIENT", "NOSUCH"]);
+            c.cmd(conns[0], &["CLIENT", "GETNAME"]);
+            let lines = section_lines(&mut c, conns[0], "commandstats");
+            let set = stat_line(&lines, "set");
+            assert!(set.starts_with("cmdstat_set:calls=6,usec="), "{set}");
+            assert!(set.ends_with(",rejected_calls=0,failed_calls=0"), "{set}");
+            let lpush = stat_line(&lines, "lpush");
+            assert!(
+                lpush.ends_with("rejected_calls=0,failed_calls=3"),
+                "{lpush}"
+            );
+            assert_eq!(
+                stat_line(&lines, "get"),
+                "cmdstat_get:calls=0,usec=0,usec_per_call=0.00,rejected_calls=1,failed_calls=0"
+            );
+            assert!(
+                stat_line(&lines, "client|getname").starts_with("cmdstat_client|getname:calls=1,")
+            );
+            assert!(!lines.iter().any(|l| l.contains("nosuch")), "{lines:?}");
+            let names: Vec<&str> = lines.iter().map(|l| l.split(':').next().unwrap()).collect();
+            let mut sorted = names.clone();
+            sorted.sort();
+            assert_eq!(names, sorted, "rows in name order");
+            assert_eq!(
+                section_lines(&mut c, conns[0], "errorstats"),
+                ["errorstat_ERR:count=3", "errorstat_WRONGTYPE:count=3"]
+            );
+            let stats = c.cmd_text(conns[0], &["INFO", "stats"]);
+            assert_eq!(field(&stats, "total_error_replies"), "6");
+        }
+    }
+
+    #[test]
+    fn exec_counts_its_queued_commands_and_their_errors() {
+        let mut c = TestCluster::new(2);
+        let conn = c.connect(0);
+        c.cmd(conn, &["SET", "s", "v"]);
+        c.cmd(conn, &["MULTI"]);
+        c.cmd(conn, &["INCR", "n"]);
+        c.cmd(conn, &["LPUSH", "s", "x"]);
+        let exec = c.cmd_text(conn, &["EXEC"]);
+        assert!(exec.contains("-WRONGTYPE"), "{exec}");
+        c.cmd(conn, &["MULTI"]);
+        c.cmd(conn, &["GET"]);
+        let aborted = c.cmd_text(conn, &["EXEC"]);
+        assert!(aborted.starts_with("-EXECABORT"), "{aborted}");
+        let lines = section_lines(&mut c, conn, "commandstats");
+        assert!(stat_line(&lines, "incr").starts_with("cmdstat_incr:calls=1,"));
+        assert!(stat_line(&lines, "lpush").ends_with("failed_calls=1"));
+        assert!(stat_line(&lines, "exec").starts_with("cmdstat_exec:calls=2,"));
+        assert!(stat_line(&lines, "exec").ends_with("rejected_calls=0,failed_calls=1"));
+        assert!(stat_line(&lines, "get").ends_with("rejected_calls=1,failed_calls=0"));
+        assert_eq!(
+            section_lines(&mut c, conn, "errorstats"),
+            [
+                "errorstat_ERR:count=1",
+                "errorstat_EXECABORT:count=1",
+                "errorstat_WRONGTYPE:count=1"
+            ]
+        );
+    }
+
+    #[test]
+    fn latencystats_follow_the_configured_percentiles() {
+        let mut c = TestCluster::new(2);
+        let conn = c.connect(0);
+        c.cmd(conn, &["SET", "a", "1"]);
+        let lines = section_lines(&mut c, conn, "latencystats");
+        // The test cluster has no stopwatch: every call takes 0 µs, counted as 1 ns.
+        assert!(
+            lines.contains(&"latency_percentiles_usec_set:p50=0.001,p99=0.001,p99.9=0.001".into()),
+            "{lines:?}"
+        );
+        let set = c.cmd_text(
+            conn,
+            &[
+                "CONFIG",
+                "SET",
+                "latency-tracking-info-percentiles",
+                "0 2.50 100",
+            ],
+        );
+        assert_eq!(set, "+OK\r\n");
+        let get = c.cmd_text(
+            conn,
+            &["CONFIG", "GET", "latency-tracking-info-percentiles"],
+        );
+        assert!(get.contains("0 2.5 100"), "{get}");
+        let lines = section_lines(&mut c, conn, "latencystats");
+        assert!(
+            lines.contains(&"latency_percentiles_usec_set:p0=0.001,p2.5=0.001,p100=0.001".into()),
+            "{lines:?}"
+        );
+        for bad in ["101", "-1", "abc", "nan"] {
+            let reply = c.cmd_text(
+                conn,
+                &["CONFIG", "SET", "latency-tracking-info-percentiles", bad],
+            );
+            assert!(
+                reply.starts_with("-ERR CONFIG SET failed"),
+                "{bad}: {reply}"
+            );
+        }
+        c.cmd(conn, &["CONFIG", "SET", "latency-tracking", "no"]);
+        c.cmd(conn, &["CONFIG", "RESETSTAT"]);
+        c.cmd(conn, &["SET", "a", "1"]);
+        assert_eq!(
+            section_lines(&mut c, conn, "latencystats"),
+            Vec::<String>::new()
+        );
+        let lines = section_lines(&mut c, conn, "commandstats");
+        assert!(stat_line(&lines, "set").starts_with("cmdstat_set:calls=1,"));
+    }
+
+    #[test]
+    fn resetstat_clears_every_threads_figures() {
+        let mut c = TestCluster::new(2);
+        let conns = [c.connect(0), c.connect(1)];
+        for conn in conns {
+            c.cmd(conn, &["SET", "a", "1"]);
+            c.cmd(conn, &["GET"]);
+        }
+        c.cmd(conns[0], &["CONFIG", "RESETSTAT"]);
+        let lines = section_lines(&mut c, conns[1], "commandstats");
+        assert!(
+            !lines.iter().any(|l| l.starts_with("cmdstat_set:")),
+            "{lines:?}"
+        );
+        assert_eq!(
+            section_lines(&mut c, conns[1], "errorstats"),
+            Vec::<String>::new()
+        );
+        let stats = c.cmd_text(conns[1], &["INFO", "stats"]);
+        assert_eq!(field(&stats, "total_error_replies"), "0");
+    }
+
+    #[test]
+    fn instantaneous_ops_follow_the_sampled_rate() {
+        let mut c = TestCluster::new(2);
+        let conn = c.connect(0);
+        for _ in 0..20 {
+            for _ in 0..10 {
+                c.cmd(conn, &["PING"]);
+            }
+            c.advance_ms(100);
+        }
+        let stats = c.cmd_text(conn, &["INFO", "stats"]);
+        // 10 commands per 100 ms on one thread; the other thread sampled none.
+        assert_eq!(field(&stats, "instantaneous_ops_per_sec"), "100");
+        assert_ne!(field(&stats, "instantaneous_input_kbps"), "0.00");
     }
 
     #[test]

@@ -34,7 +34,8 @@ use crate::conn::Conn;
 use crate::coord::{CmdErrorOrReply, Targets};
 use crate::cx::{ConnOpen, Cx, ThreadId};
 use crate::error::CmdError;
-use crate::hop::{NodeOp, NodeResult};
+use crate::hop::{NodeOp, NodeResult, SlowlogOp};
+use crate::node::slowlog;
 use crate::node::Node;
 use crate::reply::Reply;
 use crate::resp::RespVersion;
@@ -156,6 +157,7 @@ fn run_conn_cmd_inner(
         ConnCmd::CommandHelp => command_docs::help_reply(command_docs::HELP_LINES),
         ConnCmd::ConfigGet => config_cmd::get(ccx.config, argv),
         ConnCmd::ConfigHelp => command_docs::help_reply(config_cmd::HELP_LINES),
+        ConnCmd::SlowlogHelp => command_docs::help_reply(slowlog::HELP_LINES),
         ConnCmd::PubSubHelp => command_docs::help_reply(crate::cmd::pubsub::HELP_LINES),
         ConnCmd::ObjectHelp => crate::cmd::object::help(),
         ConnCmd::XGroupHelp => crate::cmd::stream::xgroup_help(),
@@ -454,6 +456,11 @@ pub(crate) fn plan_node_cmd(
             pairs: config_cmd::plan_set(config, argv)?,
         },
         NodeCmd::ConfigResetStat => NodeOp::ResetStats,
+        NodeCmd::SlowlogGet => NodeOp::Slowlog(SlowlogOp::Get {
+            count: parse_slowlog_count(argv)?,
+        }),
+        NodeCmd::SlowlogLen => NodeOp::Slowlog(SlowlogOp::Len),
+        NodeCmd::SlowlogReset => NodeOp::Slowlog(SlowlogOp::Reset),
         other => unreachable!("{other:?} is not a server command"),
     };
     Ok((op, Targets::All))
@@ -481,6 +488,7 @@ pub(crate) fn run_node_op(
             config_cmd::reset_stats(node);
             NodeResult::Done
         }
+        NodeOp::Slowlog(op) => slowlog_here(node, op),
         other => unreachable!("{other:?} is not a server op"),
     }
 }
@@ -498,8 +506,62 @@ pub(crate) fn finish_node_cmd(
         NodeCmd::ClientList => client::finish_list(results),
         NodeCmd::ClientKill => client::finish_kill(argv, results, conn),
         NodeCmd::ClientUnblock => client::finish_unblock(results),
-        NodeCmd::ConfigSet | NodeCmd::ConfigResetStat => Reply::OK,
+        NodeCmd::ConfigSet | NodeCmd::ConfigResetStat | NodeCmd::SlowlogReset => Reply::OK,
+        NodeCmd::SlowlogGet | NodeCmd::SlowlogLen => finish_slowlog(cmd, argv, results, node),
         other => unreachable!("{other:?} is not a server command"),
+    }
+}
+
+/// SLOWLOG GET's count: none is 10, -1 is all.
+fn parse_slowlog_count(argv: &Argv) -> Result<usize, CmdError> {
+    match argv.len() {
+        2 => Ok(slowlog::SLOWLOG_GET_DEFAULT),
+        3 => match crate::numfmt::parse_i64(&argv[2]) {
+            Some(-1) => Ok(usize::MAX),
+            Some(n) if n >= 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            _ => Err(CmdError::SlowlogCount),
+        },
+        _ => Err(CmdError::SubcommandSyntax {
+            sub: argv[1].to_vec(),
+            container: "SLOWLOG",
+        }),
+    }
+}
+
+fn slowlog_here(node: &mut Node, op: SlowlogOp) -> NodeResult {
+    match op {
+        SlowlogOp::Get { count } => NodeResult::SlowEntries(node.slowlog.newest(count)),
+        SlowlogOp::Len => NodeResult::SlowEntries(node.slowlog.newest(usize::MAX)),
+        SlowlogOp::Reset => {
+            node.slowlog.reset();
+            NodeResult::Done
+        }
+    }
+}
+
+/// The threads' entries as one log: GET's newest first, or LEN's count.
+fn finish_slowlog(
+    cmd: NodeCmd,
+    argv: &Argv,
+    results: Vec<(ThreadId, NodeResult)>,
+    node: &Node,
+) -> Reply {
+    let parts = results
+        .into_iter()
+        .map(|(_, result)| match result {
+            NodeResult::SlowEntries(entries) => entries,
+            other => unreachable!("SLOWLOG part {other:?}"),
+        })
+        .collect();
+    let mut entries = slowlog::merged(parts, node.config.slowlog_max_len);
+    match cmd {
+        NodeCmd::SlowlogLen => Reply::Int(entries.len() as i64),
+        NodeCmd::SlowlogGet => {
+            let count = parse_slowlog_count(argv).expect("validated when planned");
+            entries.truncate(count);
+            Reply::Array(entries.iter().map(slowlog::SlowEntry::reply).collect())
+        }
+        other => unreachable!("{other:?} is not a SLOWLOG read"),
     }
 }
 
