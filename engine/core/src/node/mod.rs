@@ -20,6 +20,7 @@ pub mod multi;
 pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
+pub mod reload;
 pub mod script;
 
 use xxhash_rust::xxh3::xxh3_64;
@@ -98,6 +99,8 @@ pub struct Node {
     /// Clients blocked on this shard's keys (BLPOP…).
     pub(crate) waiters: blocking::Waiters,
     pub(crate) persist: persist::Persistence,
+    /// The active expiry sweep runs (DEBUG SET-ACTIVE-EXPIRE switches it, as Redis's).
+    pub(crate) active_expire: bool,
     /// This thread's Lua state and script cache (`script`).
     pub(crate) scripting: script::Scripting,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
@@ -144,6 +147,7 @@ impl Node {
             pubsub: pubsub::Registry::default(),
             waiters: blocking::Waiters::default(),
             persist: persist::Persistence::new(),
+            active_expire: true,
             scripting: script::Scripting::default(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
@@ -330,7 +334,9 @@ impl Node {
                     .txq
                     .earliest_read_ms()
                     .map_or(now_ms, |t| t.min(now_ms));
-                self.shard.sweep_expired(sweep_at_ms);
+                if self.active_expire {
+                    self.shard.sweep_expired(sweep_at_ms);
+                }
                 self.shard.note_peak();
                 commands::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
@@ -584,6 +590,13 @@ impl Node {
                 if crate::node::commands::digest::is_digest_subcommand(argv) =>
             {
                 let cmd = crate::cmd::NodeCmd::DebugDigest;
+                self.start_node_cmd(conn, cmd, std::mem::take(argv), cx)
+            }
+            Exec::Conn(crate::cmd::ConnCmd::DebugSleep) if reload::is_reload_subcommand(argv) => {
+                reload::start(self, conn, argv, cx)
+            }
+            Exec::Conn(crate::cmd::ConnCmd::DebugSleep) if server::is_set_active_expire(argv) => {
+                let cmd = crate::cmd::NodeCmd::DebugSetActiveExpire;
                 self.start_node_cmd(conn, cmd, std::mem::take(argv), cx)
             }
             Exec::Conn(crate::cmd::ConnCmd::Script(cmd)) => {

@@ -29,6 +29,7 @@ use crate::cx::{ConnId, Cx, DiskOp, DiskOutcome, Effect, FileId, LogLevel, Msg, 
 use crate::db::snapshot::SNAPSHOT_STEP_BUCKETS;
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
+use crate::node::reload::{ReloadOpts, RELOAD_READ_FILE_BIT};
 use crate::node::{Flow, Node};
 use crate::rdb;
 use crate::reply::Reply;
@@ -86,6 +87,9 @@ pub struct Persistence {
     /// A save is under way on the node, as far as this thread knows (from the cut until the
     /// outcome arrives).
     pub saving_since_s: Option<u64>,
+    /// DEBUG RELOADs reading the dump: their client and options, by read number.
+    pub(crate) reloads: BTreeMap<u64, (ConnId, ReloadOpts)>,
+    next_reload: u64,
 }
 
 #[derive(Debug)]
@@ -115,6 +119,8 @@ struct Job {
     closing: bool,
     /// SHUTDOWN's save: stop when it is on disk (or, with FORCE, when it failed).
     shutdown_after: Option<bool>,
+    /// DEBUG RELOAD's save: load the file back when it is on disk.
+    reload_after: Option<ReloadOpts>,
     /// The cut concluded and the file is being written. Before that, chunks of shards that
     /// cut first wait in `early`.
     opened: bool,
@@ -137,6 +143,16 @@ impl Persistence {
             ..Persistence::default()
         }
     }
+
+    pub(crate) fn next_reload_id(&mut self) -> u64 {
+        self.next_reload += 1;
+        self.next_reload
+    }
+}
+
+/// Where saves write and loads read: `dir/dbfilename`.
+pub(crate) fn dump_path(node: &Node) -> String {
+    path_in_dir(&node.config.dir, &node.config.dbfilename)
 }
 
 /// Whether a save runs on the node as this thread knows it.
@@ -162,7 +178,7 @@ pub(crate) fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<No
         id: node.persist.next_job,
     };
     // The job exists before the cut: a shard that cuts first may send chunks at once.
-    let final_path = path_in_dir(&node.config.dir, &node.config.dbfilename);
+    let final_path = dump_path(node);
     node.persist.jobs.insert(
         job.id,
         Job {
@@ -177,6 +193,7 @@ pub(crate) fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<No
             failed: false,
             closing: false,
             shutdown_after: None,
+            reload_after: None,
             opened: false,
             early: Vec::new(),
         },
@@ -210,6 +227,32 @@ pub(crate) fn save_then_shutdown(
         }
         Err(_) => {
             conn.encode(&Reply::Error(CmdError::ShutdownSaveFailed));
+            Flow::Next
+        }
+    }
+}
+
+/// DEBUG RELOAD's save: a SAVE whose end loads the file back (`node::reload`).
+pub(crate) fn save_then_reload(
+    node: &mut Node,
+    conn: &mut Conn,
+    opts: ReloadOpts,
+    cx: &mut Cx,
+) -> Flow {
+    let argv = Argv::from_slices(&[b"SAVE"]);
+    match plan_save(node, NodeCmd::Save, &argv) {
+        Ok(op) => {
+            let job = node.persist.next_job;
+            node.persist
+                .jobs
+                .get_mut(&job)
+                .expect("planned")
+                .reload_after = Some(opts);
+            let targets = (0..node.threads).map(ThreadId).collect();
+            crate::coord::start_node_op(node, conn, NodeCmd::Save, argv, op, targets, cx)
+        }
+        Err(reply) => {
+            conn.encode(&reply);
             Flow::Next
         }
     }
@@ -518,6 +561,9 @@ pub(crate) fn on_disk_done(
     now_ms: u64,
     cx: &mut Cx,
 ) {
+    if file.0 & RELOAD_READ_FILE_BIT != 0 {
+        return crate::node::reload::on_read(node, file, result, cx);
+    }
     let Some(j) = node.persist.jobs.get_mut(&file.0) else {
         return;
     };
@@ -582,6 +628,14 @@ pub(crate) fn on_disk_done(
         }
         if let Some(waiter) = j.waiter {
             answer_waiter(node, waiter, Reply::Error(CmdError::ShutdownSaveFailed), cx);
+        }
+        return;
+    }
+    if let (Some(opts), Some(waiter), true) = (j.reload_after, j.waiter, ok) {
+        if let Some(conn) = node.conns.get_mut(&waiter) {
+            if matches!(conn.state, ConnState::Sleeping) {
+                crate::node::reload::read_file(node, waiter, opts, cx);
+            }
         }
         return;
     }
