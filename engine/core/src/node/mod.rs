@@ -592,6 +592,11 @@ impl Node {
                 let cmd = crate::cmd::NodeCmd::DebugDigest;
                 self.start_node_cmd(conn, cmd, std::mem::take(argv), cx)
             }
+            Exec::Conn(crate::cmd::ConnCmd::DebugSleep) if server::is_debug_object(argv) => {
+                let spec = &crate::cmd::keyspace::DEBUG_OBJECT;
+                let run = crate::cmd::object::debug_object;
+                self.run_keyed(conn, spec, run, Merge::OneKey, argv, cx)
+            }
             Exec::Conn(crate::cmd::ConnCmd::DebugSleep) if reload::is_reload_subcommand(argv) => {
                 reload::start(self, conn, argv, cx)
             }
