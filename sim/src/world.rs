@@ -641,5 +641,6 @@ fn msg_summary(msg: &Msg) -> String {
         ),
         Msg::Persist(msg) => format!("persist {msg:?}").chars().take(120).collect(),
         Msg::DiskDone { file, result } => format!("disk-done {} {:?}", file.0, result.is_ok()),
+        Msg::Terminate => "terminate".into(),
     }
 }

@@ -105,6 +105,10 @@ pub struct Flags {
     /// Name of the RDB file in --dir, loaded at start when it exists.
     #[arg(long, default_value = "dump.rdb")]
     pub dbfilename: String,
+    /// Redis's `save` schedule: "<seconds> <changes> ...", a BGSAVE after <seconds> if at
+    /// least <changes> writes happened; "" turns it off (then SIGTERM and SHUTDOWN do not save).
+    #[arg(long, default_value = SAVE_DEFAULT, value_parser = parse_save)]
+    pub save: String,
     /// Socket I/O: uring or epoll. Unset: uring when the kernel offers it, else epoll.
     #[arg(long = "io_backend", value_enum)]
     pub io_backend: Option<IoBackend>,
@@ -112,6 +116,19 @@ pub struct Flags {
     /// prove its checker catches it. Hidden: no production run sets it.
     #[arg(long, hide = true, value_delimiter = ',', value_parser = parse_plant)]
     pub plant: Vec<Plant>,
+}
+
+/// Redis 7.0's default `save` schedule.
+pub const SAVE_DEFAULT: &str = "3600 1 300 100 60 10000";
+
+/// `--save`: as CONFIG SET save reads it.
+fn parse_save(value: &str) -> Result<String, String> {
+    let mut config = Config::default();
+    let param = damselfly_core::config::Param::Save;
+    config
+        .set(param, value.as_bytes())
+        .map_err(|reason| reason.to_string())?;
+    Ok(config.save)
 }
 
 /// `--maxmemory`: Redis's memtoull, as CONFIG SET maxmemory reads it.
@@ -306,6 +323,7 @@ impl Flags {
             },
             dir: self.dir.to_string_lossy().into_owned(),
             dbfilename: self.dbfilename.clone(),
+            save: self.save.clone(),
             ..Config::default()
         }
     }
@@ -351,6 +369,24 @@ mod tests {
         assert!(parse(os(&["--maxmemory", "10xb"]), env(&[]), no_file).is_err());
     }
 
+    /// Redis 7.0's default schedule; "" turns it off; CONFIG SET's rules and error apply.
+    #[test]
+    fn save_schedule_defaults_to_redis_and_is_validated() {
+        let config = parse_ok(&[], &[], "").config(6379);
+        assert_eq!(config.save, "3600 1 300 100 60 10000");
+        let config = parse_ok(&["--save", ""], &[], "").config(6379);
+        assert_eq!(config.save, "");
+        let config = parse_ok(&["--save", " 10  2 "], &[], "").config(6379);
+        assert_eq!(config.save, "10 2");
+        for bad in ["10", "0 1", "x 1", "10 -1"] {
+            let err = parse(os(&["--save", bad]), env(&[]), no_file).unwrap_err();
+            assert!(
+                format!("{err:?}").contains("Invalid save parameters"),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
     #[test]
     fn timeout_sets_the_idle_client_timeout() {
         let flags = parse_ok(&["--timeout", "30"], &[], "");
@@ -377,7 +413,13 @@ mod tests {
         assert!(flags.threads() >= 1);
         assert_eq!([1, 2, 3, 8].map(default_threads), [1, 1, 3, 8]);
         assert_eq!(default_threads(1 << 20), PROACTOR_THREADS_MAX);
-        assert_eq!(flags.config(6379), Config::default());
+        // The engine's own default has no schedule (tests and the simulator); the binary's
+        // is Redis's.
+        let redis_schedule = Config {
+            save: SAVE_DEFAULT.into(),
+            ..Config::default()
+        };
+        assert_eq!(flags.config(6379), redis_schedule);
         assert_eq!(flags.plants(), 0);
         assert_eq!(
             flags.io_backend, None,

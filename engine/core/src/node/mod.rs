@@ -227,6 +227,7 @@ impl Node {
                 let now_ms = cx.wall_ms();
                 persist::on_msg(self, msg, now_ms, cx);
             }
+            Msg::Terminate => persist::on_terminate(self, cx),
             Msg::DiskDone { file, result } => {
                 let now_ms = cx.wall_ms();
                 persist::on_disk_done(self, file, result, now_ms, cx);
@@ -337,6 +338,7 @@ impl Node {
                 if self.active_expire {
                     self.shard.sweep_expired(sweep_at_ms);
                 }
+                persist::on_tick(self, now_ms, cx);
                 self.shard.note_peak();
                 commands::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
                 let at_mono_us = cx.now_mono_us() + SWEEP_INTERVAL_US;
@@ -1384,7 +1386,12 @@ impl Node {
 
     fn on_hop_done(&mut self, done: HopDone, cx: &mut Cx) {
         let id = done.conn;
-        let Some(mut conn) = self.conns.take(&id) else {
+        let taken = if id == persist::INTERNAL_CONN {
+            persist::take_internal(self)
+        } else {
+            self.conns.take(&id)
+        };
+        let Some(mut conn) = taken else {
             return;
         };
         if blocking::is_notice(&done) {
@@ -1417,7 +1424,9 @@ impl Node {
             conn.out = cx.take_buffer();
         }
         let finished = current && crate::coord::absorb(self, &mut conn, done, cx);
-        if finished {
+        if conn.id == persist::INTERNAL_CONN {
+            persist::check_in_internal(self, conn);
+        } else if finished {
             self.run_taken_conn(conn, cx);
         } else {
             if conn.out.is_empty() {
