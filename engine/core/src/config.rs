@@ -93,6 +93,10 @@ pub struct Config {
     pub dir: String,
     pub dbfilename: String,
     pub appendonly: bool,
+    /// `rdbcompression`: LZF for strings of more than 20 bytes in saves and DUMP.
+    pub rdbcompression: bool,
+    /// `rdbchecksum`: a CRC-64 trailer on saved files (no: eight zero bytes, "not checked").
+    pub rdbchecksum: bool,
     /// Normalized "seconds changes …" pairs; empty means no snapshots.
     pub save: String,
     pub lfu_log_factor: u64,
@@ -149,6 +153,8 @@ impl Default for Config {
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             appendonly: false,
+            rdbcompression: true,
+            rdbchecksum: true,
             save: String::new(),
             lfu_log_factor: 10,
             lfu_decay_time: 1,
@@ -192,6 +198,7 @@ impl Config {
             strings: crate::db::StringLimits {
                 proto_max_bulk_len_bytes: self.proto_max_bulk_len,
                 hll_sparse_max_bytes: self.hll_sparse_max_bytes,
+                rdb_compression: self.rdbcompression,
             },
             stream: crate::db::StreamLimits {
                 node_bytes_max: size(self.stream_node_max_bytes),
@@ -258,6 +265,8 @@ pub enum Param {
     HllSparseMaxBytes,
     StreamNodeMaxBytes,
     StreamNodeMaxEntries,
+    Rdbcompression,
+    Rdbchecksum,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
@@ -266,7 +275,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 35] = [
+    pub const ALL: [Param; 37] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -302,6 +311,8 @@ impl Param {
         Param::HllSparseMaxBytes,
         Param::StreamNodeMaxBytes,
         Param::StreamNodeMaxEntries,
+        Param::Rdbcompression,
+        Param::Rdbchecksum,
     ];
 
     pub fn name(self) -> &'static str {
@@ -341,6 +352,8 @@ impl Param {
             Param::HllSparseMaxBytes => "hll-sparse-max-bytes",
             Param::StreamNodeMaxBytes => "stream-node-max-bytes",
             Param::StreamNodeMaxEntries => "stream-node-max-entries",
+            Param::Rdbcompression => "rdbcompression",
+            Param::Rdbchecksum => "rdbchecksum",
         }
     }
 
@@ -364,6 +377,8 @@ impl Param {
             | Param::Hz
             | Param::Timeout
             | Param::Appendonly
+            | Param::Rdbcompression
+            | Param::Rdbchecksum
             | Param::Save
             | Param::LfuLogFactor
             | Param::LfuDecayTime
@@ -411,6 +426,8 @@ impl Config {
             Param::Dir => self.dir.clone(),
             Param::Dbfilename => self.dbfilename.clone(),
             Param::Appendonly => yes_no(self.appendonly).into(),
+            Param::Rdbcompression => yes_no(self.rdbcompression).into(),
+            Param::Rdbchecksum => yes_no(self.rdbchecksum).into(),
             Param::Save => self.save.clone(),
             Param::LfuLogFactor => self.lfu_log_factor.to_string(),
             Param::LfuDecayTime => self.lfu_decay_time.to_string(),
@@ -461,6 +478,8 @@ impl Config {
             }
             Param::Timeout => self.timeout_s = int_in(value, 0, INT_MAX)? as u64,
             Param::Appendonly => self.appendonly = yes_no_arg(value)?,
+            Param::Rdbcompression => self.rdbcompression = yes_no_arg(value)?,
+            Param::Rdbchecksum => self.rdbchecksum = yes_no_arg(value)?,
             Param::Save => self.save = save_arg(value)?,
             Param::LfuLogFactor => self.lfu_log_factor = int_in(value, 0, INT_MAX)? as u64,
             Param::LfuDecayTime => self.lfu_decay_time = int_in(value, 0, INT_MAX)? as u64,

@@ -679,6 +679,68 @@ fn wait_for_save(conn: &mut RawConn) {
     }
 }
 
+/// `rdbcompression` and `rdbchecksum`, each way: the file is Redis's bytes for that setting
+/// (no LZF strings when off; eight zero bytes of checksum when off), `redis-check-rdb` accepts
+/// it, redis-server loads it to the same dataset, and DEBUG RELOAD reads it back here.
+#[test]
+fn compression_and_checksum_settings_write_files_redis_accepts() {
+    let dir = scratch_dir("settings");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let ours = Damselfly::start(&["--proactor_threads", "2", "--dir", &dir_text]);
+    let mut d = ours.conn();
+    run_all(&mut d, &dataset_commands());
+    let digest = dataset_digest(&mut d);
+    let mut sizes = BTreeMap::new();
+    for compression in ["yes", "no"] {
+        for checksum in ["yes", "no"] {
+            let set = [
+                "CONFIG",
+                "SET",
+                "rdbcompression",
+                compression,
+                "rdbchecksum",
+                checksum,
+            ];
+            assert_eq!(call_str(&mut d, &set), Resp::Simple("OK".into()));
+            assert_eq!(call_str(&mut d, &["SAVE"]), Resp::Simple("OK".into()));
+            let file = dir.join("dump.rdb");
+            let bytes = std::fs::read(&file).expect("the dump");
+            let trailer_zero = bytes[bytes.len() - 8..].iter().all(|&b| b == 0);
+            assert_eq!(trailer_zero, checksum == "no", "{compression} {checksum}");
+            sizes.insert(compression, bytes.len());
+            let check = Command::new("redis-check-rdb")
+                .arg(&file)
+                .output()
+                .expect("redis-check-rdb");
+            assert!(
+                check.status.success(),
+                "{compression} {checksum}: {check:?}"
+            );
+            let redis =
+                RedisServer::start_with(&["--enable-debug-command", "yes", "--dir", &dir_text]);
+            assert_eq!(
+                dataset_digest(&mut redis.conn()),
+                digest,
+                "{compression} {checksum}"
+            );
+            drop(redis);
+            let reload = ["DEBUG", "RELOAD", "NOSAVE"];
+            assert_eq!(call_str(&mut d, &reload), Resp::Simple("OK".into()));
+            assert_eq!(dataset_digest(&mut d), digest, "reloaded");
+        }
+    }
+    assert!(sizes["yes"] < sizes["no"], "LZF saves bytes: {sizes:?}");
+    for name in ["rdbcompression", "rdbchecksum"] {
+        let got = call_str(&mut d, &["CONFIG", "GET", name]);
+        let want = Resp::Array(vec![
+            Resp::Bulk(Some(name.as_bytes().to_vec())),
+            Resp::Bulk(Some(b"no".to_vec())),
+        ]);
+        assert_eq!(got, want);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// SAVE and BGSAVE write the dataset of every shard into a file redis-server loads to the same
 /// dataset and `redis-check-rdb` accepts; redis-server's dump loads into Damselfly at start,
 /// to the same dataset again.

@@ -559,7 +559,7 @@ pub(crate) fn step_shard(node: &mut Node, cx: &mut Cx) {
     let mut bytes = Vec::new();
     let mut current_db: Option<u16> = None;
     let opts = rdb::EncodeOptions {
-        compression: true,
+        compression: node.config.rdbcompression,
         list_fill: node.shard.limits.list.fill,
         stream: node.shard.limits.stream,
     };
@@ -710,6 +710,11 @@ fn maybe_close(node: &mut Node, job: JobRef, cx: &mut Cx) {
     }
     let mut tail = Vec::new();
     rdb::write_eof(&mut tail, j.crc.value());
+    if !node.config.rdbchecksum {
+        // Redis's `rdbchecksum no`: a zero checksum, which loaders take as "not checked".
+        let sum_at = tail.len() - 8;
+        tail[sum_at..].fill(0);
+    }
     for op in [
         DiskOp::Append { bytes: tail },
         DiskOp::Sync,

@@ -87,7 +87,7 @@ pub(crate) fn debug_object(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdEr
     let now_ms = ecx.read_now_ms();
     let limits = ecx.limits();
     let opts = crate::rdb::EncodeOptions {
-        compression: true,
+        compression: limits.strings.rdb_compression,
         list_fill: limits.list.fill,
         stream: limits.stream,
     };
