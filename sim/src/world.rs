@@ -646,5 +646,6 @@ fn msg_summary(msg: &Msg) -> String {
             format!("journal from t{} items {}", from.0, items.len())
         }
         Msg::JournalDurable { ticket } => format!("journal durable {ticket}"),
+        Msg::Terminate => "terminate".into(),
     }
 }

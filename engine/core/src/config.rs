@@ -100,6 +100,10 @@ pub struct Config {
     pub appendfilename: String,
     /// Load an append-only file whose last command is cut short (a crash mid-write).
     pub aof_load_truncated: bool,
+    /// `rdbcompression`: LZF for strings of more than 20 bytes in saves and DUMP.
+    pub rdbcompression: bool,
+    /// `rdbchecksum`: a CRC-64 trailer on saved files (no: eight zero bytes, "not checked").
+    pub rdbchecksum: bool,
     /// Normalized "seconds changes …" pairs; empty means no snapshots.
     pub save: String,
     pub lfu_log_factor: u64,
@@ -192,6 +196,8 @@ impl Default for Config {
             appenddirname: "appendonlydir".into(),
             appendfilename: "appendonly.aof".into(),
             aof_load_truncated: true,
+            rdbcompression: true,
+            rdbchecksum: true,
             save: String::new(),
             lfu_log_factor: 10,
             lfu_decay_time: 1,
@@ -239,6 +245,7 @@ impl Config {
             strings: crate::db::StringLimits {
                 proto_max_bulk_len_bytes: self.proto_max_bulk_len,
                 hll_sparse_max_bytes: self.hll_sparse_max_bytes,
+                rdb_compression: self.rdbcompression,
             },
             stream: crate::db::StreamLimits {
                 node_bytes_max: size(self.stream_node_max_bytes),
@@ -312,6 +319,8 @@ pub enum Param {
     LatencyTracking,
     LatencyTrackingInfoPercentiles,
     LatencyMonitorThreshold,
+    Rdbcompression,
+    Rdbchecksum,
 }
 
 /// Redis's `INT_MAX` bound for int configs.
@@ -320,7 +329,7 @@ const INT_MAX: i64 = i32::MAX as i64;
 const INT_MIN: i64 = i32::MIN as i64;
 
 impl Param {
-    pub const ALL: [Param; 42] = [
+    pub const ALL: [Param; 44] = [
         Param::Databases,
         Param::Requirepass,
         Param::Maxclients,
@@ -363,6 +372,8 @@ impl Param {
         Param::LatencyTracking,
         Param::LatencyTrackingInfoPercentiles,
         Param::LatencyMonitorThreshold,
+        Param::Rdbcompression,
+        Param::Rdbchecksum,
     ];
 
     pub fn name(self) -> &'static str {
@@ -409,6 +420,8 @@ impl Param {
             Param::LatencyTracking => "latency-tracking",
             Param::LatencyTrackingInfoPercentiles => "latency-tracking-info-percentiles",
             Param::LatencyMonitorThreshold => "latency-monitor-threshold",
+            Param::Rdbcompression => "rdbcompression",
+            Param::Rdbchecksum => "rdbchecksum",
         }
     }
 
@@ -438,6 +451,8 @@ impl Param {
             | Param::Appendonly
             | Param::Appendfsync
             | Param::AofLoadTruncated
+            | Param::Rdbcompression
+            | Param::Rdbchecksum
             | Param::Save
             | Param::LfuLogFactor
             | Param::LfuDecayTime
@@ -492,6 +507,8 @@ impl Config {
             Param::Appenddirname => self.appenddirname.clone(),
             Param::Appendfilename => self.appendfilename.clone(),
             Param::AofLoadTruncated => yes_no(self.aof_load_truncated).into(),
+            Param::Rdbcompression => yes_no(self.rdbcompression).into(),
+            Param::Rdbchecksum => yes_no(self.rdbchecksum).into(),
             Param::Save => self.save.clone(),
             Param::LfuLogFactor => self.lfu_log_factor.to_string(),
             Param::LfuDecayTime => self.lfu_decay_time.to_string(),
@@ -552,6 +569,8 @@ impl Config {
                     .ok_or("argument(s) must be one of the following: always, everysec, no")?;
             }
             Param::AofLoadTruncated => self.aof_load_truncated = yes_no_arg(value)?,
+            Param::Rdbcompression => self.rdbcompression = yes_no_arg(value)?,
+            Param::Rdbchecksum => self.rdbchecksum = yes_no_arg(value)?,
             Param::Save => self.save = save_arg(value)?,
             Param::LfuLogFactor => self.lfu_log_factor = int_in(value, 0, INT_MAX)? as u64,
             Param::LfuDecayTime => self.lfu_decay_time = int_in(value, 0, INT_MAX)? as u64,

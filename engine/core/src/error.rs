@@ -187,6 +187,10 @@ pub enum CmdError {
     ShutdownSaveFailed,
     SaveFailed,
     SaveInProgress,
+    /// DEBUG RELOAD with an option other than MERGE, NOFLUSH, NOSAVE.
+    ReloadOptions,
+    /// DEBUG RELOAD could not load the file (missing, corrupt, or a duplicate key without MERGE).
+    ReloadFailed,
     // bitmap family
     /// A bit offset that is not an integer, negative, or past proto-max-bulk-len.
     BitOffsetOutOfRange,
@@ -630,6 +634,10 @@ impl CmdError {
             // Redis answers a failed SAVE with its bare shared error.
             SaveFailed => "ERR",
             ShutdownSaveFailed => "ERR Errors trying to SHUTDOWN. Check logs.",
+            ReloadOptions => {
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+            }
+            ReloadFailed => "ERR Error trying to load the RDB dump",
             PubSubContext(name) => {
                 return format!(
                     "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / \

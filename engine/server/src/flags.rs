@@ -138,6 +138,10 @@ pub struct Flags {
           num_args = 0..=1, default_missing_value = "true",
           value_parser = BoolishValueParser::new())]
     pub aof_load_truncated: bool,
+    /// Redis's `save` schedule: "<seconds> <changes> ...", a BGSAVE after <seconds> if at
+    /// least <changes> writes happened; "" turns it off (then SIGTERM and SHUTDOWN do not save).
+    #[arg(long, default_value = SAVE_DEFAULT, value_parser = parse_save)]
+    pub save: String,
     /// Socket I/O: uring or epoll. Unset: uring when the kernel offers it, else epoll.
     #[arg(long = "io_backend", value_enum)]
     pub io_backend: Option<IoBackend>,
@@ -160,6 +164,19 @@ fn parse_file_name(value: &str) -> Result<String, String> {
         return Err("must be a file name, not a path".into());
     }
     Ok(value.to_string())
+}
+
+/// Redis 7.0's default `save` schedule.
+pub const SAVE_DEFAULT: &str = "3600 1 300 100 60 10000";
+
+/// `--save`: as CONFIG SET save reads it.
+fn parse_save(value: &str) -> Result<String, String> {
+    let mut config = Config::default();
+    let param = damselfly_core::config::Param::Save;
+    config
+        .set(param, value.as_bytes())
+        .map_err(|reason| reason.to_string())?;
+    Ok(config.save)
 }
 
 /// `--maxmemory`: Redis's memtoull, as CONFIG SET maxmemory reads it.
@@ -378,6 +395,7 @@ impl Flags {
             appendfilename: self.appendfilename.clone(),
             aof_load_truncated: self.aof_load_truncated,
             command_stats: self.command_stats,
+            save: self.save.clone(),
             ..Config::default()
         }
     }
@@ -423,6 +441,24 @@ mod tests {
         assert!(parse(os(&["--maxmemory", "10xb"]), env(&[]), no_file).is_err());
     }
 
+    /// Redis 7.0's default schedule; "" turns it off; CONFIG SET's rules and error apply.
+    #[test]
+    fn save_schedule_defaults_to_redis_and_is_validated() {
+        let config = parse_ok(&[], &[], "").config(6379);
+        assert_eq!(config.save, "3600 1 300 100 60 10000");
+        let config = parse_ok(&["--save", ""], &[], "").config(6379);
+        assert_eq!(config.save, "");
+        let config = parse_ok(&["--save", " 10  2 "], &[], "").config(6379);
+        assert_eq!(config.save, "10 2");
+        for bad in ["10", "0 1", "x 1", "10 -1"] {
+            let err = parse(os(&["--save", bad]), env(&[]), no_file).unwrap_err();
+            assert!(
+                format!("{err:?}").contains("Invalid save parameters"),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
     #[test]
     fn timeout_sets_the_idle_client_timeout() {
         let flags = parse_ok(&["--timeout", "30"], &[], "");
@@ -449,7 +485,13 @@ mod tests {
         assert!(flags.threads() >= 1);
         assert_eq!([1, 2, 3, 8].map(default_threads), [1, 1, 3, 8]);
         assert_eq!(default_threads(1 << 20), PROACTOR_THREADS_MAX);
-        assert_eq!(flags.config(6379), Config::default());
+        // The engine's own default has no schedule (tests and the simulator); the binary's
+        // is Redis's.
+        let redis_schedule = Config {
+            save: SAVE_DEFAULT.into(),
+            ..Config::default()
+        };
+        assert_eq!(flags.config(6379), redis_schedule);
         assert_eq!(flags.plants(), 0);
         assert_eq!(
             flags.io_backend, None,

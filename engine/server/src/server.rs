@@ -18,15 +18,15 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use damselfly_core::cx::ThreadId;
+use damselfly_core::cx::{Msg, ThreadId};
 use damselfly_core::node::commands::server::ServerInfo;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::clock::Clock;
 use crate::flags::{Flags, IoBackend};
-use crate::mailbox::{Mailbox, ThreadWake};
-use crate::worker::{self, Control, Setup, Shared};
+use crate::mailbox::{Signal as _, ThreadWake};
+use crate::worker::{self, Control, Inbound, Setup, Shared};
 
 /// Pending connections the kernel queues before we accept (Redis's `tcp-backlog` default).
 const TCP_BACKLOG: i32 = 511;
@@ -132,7 +132,7 @@ pub fn run(flags: &Flags) -> Result<ExitCode, StartError> {
     if !flags.plant.is_empty() {
         tracing::warn!(plants = ?flags.plant, "planted bugs enabled: for tests only");
     }
-    let reason = runtime.block_on(wait_for_stop(&shared.control, signals));
+    let reason = runtime.block_on(wait_for_stop(&shared, signals));
     tracing::info!(%reason, "shutting down");
     let joined_clean = stop_all(&shared, handles);
     if !shared.disk.finish(DISK_FINISH_PATIENCE) {
@@ -305,20 +305,45 @@ fn spawn_all(
     Ok(handles)
 }
 
-async fn wait_for_stop(control: &Mailbox<Control>, signals: (Signal, Signal)) -> StopReason {
+/// Waits for a reason to stop. SIGTERM and SIGINT go to the engine (thread 0), which stops as
+/// SHUTDOWN would: at once without a `save` schedule, after saving with one, and not at all
+/// when that save fails (a later signal tries again), as Redis. A second SIGINT stops at once
+/// ("You insist"), as Redis's.
+async fn wait_for_stop(shared: &Shared, signals: (Signal, Signal)) -> StopReason {
     let (mut term, mut int) = signals;
     let mut batch = VecDeque::new();
-    tokio::select! {
-        _ = term.recv() => StopReason::Signal("SIGTERM"),
-        _ = int.recv() => StopReason::Signal("SIGINT"),
-        items = control.recv(&mut batch) => {
-            assert!(items, "the supervisor never closes its control mailbox");
-            match batch.pop_front().expect("recv returned items") {
-                Control::Shutdown { thread } => StopReason::Shutdown { thread },
-                Control::Exited { thread, panicked } => {
-                    StopReason::ThreadExited { thread, panicked }
+    let mut signalled: Option<&'static str> = None;
+    loop {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => {
+                if signalled.is_some() {
+                    tracing::warn!("second SIGINT while stopping: exiting now");
+                    return StopReason::Signal("SIGINT");
                 }
+                "SIGINT"
             }
+            items = shared.control.recv(&mut batch) => {
+                assert!(items, "the supervisor never closes its control mailbox");
+                return match batch.pop_front().expect("recv returned items") {
+                    Control::Shutdown { thread } => match signalled {
+                        Some(name) => StopReason::Signal(name),
+                        None => StopReason::Shutdown { thread },
+                    },
+                    Control::Exited { thread, panicked } => {
+                        StopReason::ThreadExited { thread, panicked }
+                    }
+                };
+            }
+        };
+        tracing::info!(
+            signal = name,
+            "stopping as SHUTDOWN would (saving first with a schedule)"
+        );
+        signalled = Some(name);
+        let first = &shared.mailboxes[0];
+        if first.push(Inbound::Msg(Msg::Terminate)).is_ok() {
+            first.signal().notify();
         }
     }
 }

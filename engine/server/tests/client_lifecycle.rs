@@ -244,3 +244,82 @@ fn shutdown_save_saves_then_stops_and_the_next_start_loads_it() {
     assert!(!dir.join("dump.rdb").exists(), "no save schedule, no dump");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("damselfly-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+fn send_signal(server: &Damselfly, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), server.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{name}");
+}
+
+/// SIGTERM with a save schedule stops as SHUTDOWN does, saving first: the next start finds
+/// the data. Without a schedule (`--save ""`) it stops without writing a dump.
+#[test]
+fn sigterm_saves_first_when_a_schedule_is_set() {
+    let dir = scratch_dir("sigterm");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let mut server = Damselfly::start(&["--dir", &dir_text, "--save", "3600 1"]);
+    let mut conn = server.conn();
+    for n in 0..500 {
+        let key = format!("k{n}");
+        assert_eq!(conn.cmd_str(&["SET", &key, "v"]), b"+OK\r\n");
+    }
+    send_signal(&server, "TERM");
+    let status = server.exit_within(IO_TIMEOUT).expect("SIGTERM stops");
+    assert!(status.success(), "{status}");
+    assert!(dir.join("dump.rdb").exists(), "saved before stopping");
+
+    let mut server = Damselfly::start(&["--dir", &dir_text, "--save", ""]);
+    let mut conn = server.conn();
+    assert_eq!(conn.cmd_str(&["DBSIZE"]), b":500\r\n");
+    std::fs::remove_file(dir.join("dump.rdb")).expect("remove the dump");
+    send_signal(&server, "INT");
+    let status = server.exit_within(IO_TIMEOUT).expect("SIGINT stops");
+    assert!(status.success(), "{status}");
+    assert!(!dir.join("dump.rdb").exists(), "no schedule, no dump");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The schedule starts a BGSAVE once a rule's seconds and changes have both passed; CONFIG
+/// SET save "" stops it and CONFIG GET shows the schedule as Redis does.
+#[test]
+fn the_save_schedule_starts_a_bgsave() {
+    let dir = scratch_dir("schedule");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let server = Damselfly::start(&["--dir", &dir_text, "--save", "1 2"]);
+    let mut conn = server.conn();
+    assert_eq!(
+        conn.cmd_str(&["CONFIG", "GET", "save"]),
+        b"*2\r\n$4\r\nsave\r\n$3\r\n1 2\r\n"
+    );
+    assert_eq!(conn.cmd_str(&["SET", "a", "1"]), b"+OK\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert!(
+        !dir.join("dump.rdb").exists(),
+        "one change is below the rule's two"
+    );
+    assert_eq!(conn.cmd_str(&["SET", "b", "2"]), b"+OK\r\n");
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while !dir.join("dump.rdb").exists() {
+        assert!(std::time::Instant::now() < deadline, "no scheduled save");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let info = String::from_utf8(conn.cmd_str(&["INFO", "persistence"])).expect("text");
+    assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
+    assert!(info.contains("rdb_last_bgsave_status:ok\r\n"), "{info}");
+    assert_eq!(conn.cmd_str(&["CONFIG", "SET", "save", ""]), b"+OK\r\n");
+    std::fs::remove_file(dir.join("dump.rdb")).expect("remove the dump");
+    assert_eq!(conn.cmd_str(&["SET", "c", "3"]), b"+OK\r\n");
+    assert_eq!(conn.cmd_str(&["SET", "d", "4"]), b"+OK\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    assert!(!dir.join("dump.rdb").exists(), "no schedule, no save");
+    let _ = std::fs::remove_dir_all(&dir);
+}

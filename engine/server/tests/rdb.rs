@@ -396,20 +396,28 @@ fn digests_agree_and_dump_restore_crosses_both_ways() {
     );
 }
 
-/// Our encoder writes Redis's bytes (compression off on both sides, as LZF output depends on
-/// the compressor's table state): each value Redis DUMPs, decoded and encoded again, gives
-/// Redis's payload, except where Redis's bytes follow its dict's order (hashtable sets and
-/// hashes), which no other implementation can reproduce.
+/// Our encoder writes Redis's bytes, with `rdbcompression` off and on (our LZF is liblzf's,
+/// byte for byte, strings and listpack blobs alike): each value Redis DUMPs, decoded and
+/// encoded again, gives Redis's payload, except where Redis's bytes follow its dict's order
+/// (hashtable sets and hashes), which no other implementation can reproduce.
 #[test]
 fn our_encoder_reproduces_redis_payloads() {
+    for compression in [false, true] {
+        let flag = if compression { "yes" } else { "no" };
+        let compared = encoder_reproduces_redis_payloads(flag, compression);
+        assert!(compared > 40, "{compared} values compared");
+    }
+}
+
+fn encoder_reproduces_redis_payloads(flag: &str, compression: bool) -> usize {
     let Pair {
         redis: _redis,
         ours: _ours,
         mut r,
         ..
-    } = start_pair(&["--rdbcompression", "no"]);
+    } = start_pair(&["--rdbcompression", flag]);
     let plain = EncodeOptions {
-        compression: false,
+        compression,
         ..EncodeOptions::default()
     };
     let mut compared = 0;
@@ -440,7 +448,8 @@ fn our_encoder_reproduces_redis_payloads() {
                 .ok();
                 std::fs::write(std::env::temp_dir().join("rdb-mismatch-ours.bin"), &ours).ok();
                 panic!(
-                    "{show}: our bytes differ from Redis's at {at:?} ({} vs {} bytes)",
+                    "{show} (rdbcompression {flag}): our bytes differ from Redis's at {at:?} \
+                     ({} vs {} bytes)",
                     ours.len(),
                     payload.len()
                 );
@@ -448,7 +457,7 @@ fn our_encoder_reproduces_redis_payloads() {
             compared += 1;
         }
     }
-    assert!(compared > 40, "{compared} values compared");
+    compared
 }
 
 trait IntoBulkOrStatus {
@@ -668,6 +677,68 @@ fn wait_for_save(conn: &mut RawConn) {
         assert!(std::time::Instant::now() < deadline, "the save never ended");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// `rdbcompression` and `rdbchecksum`, each way: the file is Redis's bytes for that setting
+/// (no LZF strings when off; eight zero bytes of checksum when off), `redis-check-rdb` accepts
+/// it, redis-server loads it to the same dataset, and DEBUG RELOAD reads it back here.
+#[test]
+fn compression_and_checksum_settings_write_files_redis_accepts() {
+    let dir = scratch_dir("settings");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let ours = Damselfly::start(&["--proactor_threads", "2", "--dir", &dir_text]);
+    let mut d = ours.conn();
+    run_all(&mut d, &dataset_commands());
+    let digest = dataset_digest(&mut d);
+    let mut sizes = BTreeMap::new();
+    for compression in ["yes", "no"] {
+        for checksum in ["yes", "no"] {
+            let set = [
+                "CONFIG",
+                "SET",
+                "rdbcompression",
+                compression,
+                "rdbchecksum",
+                checksum,
+            ];
+            assert_eq!(call_str(&mut d, &set), Resp::Simple("OK".into()));
+            assert_eq!(call_str(&mut d, &["SAVE"]), Resp::Simple("OK".into()));
+            let file = dir.join("dump.rdb");
+            let bytes = std::fs::read(&file).expect("the dump");
+            let trailer_zero = bytes[bytes.len() - 8..].iter().all(|&b| b == 0);
+            assert_eq!(trailer_zero, checksum == "no", "{compression} {checksum}");
+            sizes.insert(compression, bytes.len());
+            let check = Command::new("redis-check-rdb")
+                .arg(&file)
+                .output()
+                .expect("redis-check-rdb");
+            assert!(
+                check.status.success(),
+                "{compression} {checksum}: {check:?}"
+            );
+            let redis =
+                RedisServer::start_with(&["--enable-debug-command", "yes", "--dir", &dir_text]);
+            assert_eq!(
+                dataset_digest(&mut redis.conn()),
+                digest,
+                "{compression} {checksum}"
+            );
+            drop(redis);
+            let reload = ["DEBUG", "RELOAD", "NOSAVE"];
+            assert_eq!(call_str(&mut d, &reload), Resp::Simple("OK".into()));
+            assert_eq!(dataset_digest(&mut d), digest, "reloaded");
+        }
+    }
+    assert!(sizes["yes"] < sizes["no"], "LZF saves bytes: {sizes:?}");
+    for name in ["rdbcompression", "rdbchecksum"] {
+        let got = call_str(&mut d, &["CONFIG", "GET", name]);
+        let want = Resp::Array(vec![
+            Resp::Bulk(Some(name.as_bytes().to_vec())),
+            Resp::Bulk(Some(b"no".to_vec())),
+        ]);
+        assert_eq!(got, want);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// SAVE and BGSAVE write the dataset of every shard into a file redis-server loads to the same

@@ -555,6 +555,10 @@ pub enum NodeCmd {
     /// SAVE and BGSAVE: a snapshot cut across every shard (`node::persist`).
     Save,
     BgSave,
+    /// DEBUG RELOAD's load, after its save and read (`node::reload`).
+    DebugReload,
+    /// DEBUG SET-ACTIVE-EXPIRE, applied on every thread.
+    DebugSetActiveExpire,
 }
 
 #[derive(Clone, Copy, Debug)]

@@ -56,6 +56,8 @@ pub struct CollectionLimits {
 pub struct StringLimits {
     pub proto_max_bulk_len_bytes: u64,
     pub hll_sparse_max_bytes: u64,
+    /// `rdbcompression`: how DUMP and DEBUG OBJECT encode strings.
+    pub rdb_compression: bool,
 }
 
 /// Redis's `proto-max-bulk-len` default (config.rs asserts it agrees with its own).
@@ -66,6 +68,7 @@ impl Default for StringLimits {
         StringLimits {
             proto_max_bulk_len_bytes: PROTO_MAX_BULK_LEN_DEFAULT_BYTES,
             hll_sparse_max_bytes: hll::SPARSE_MAX_BYTES_DEFAULT,
+            rdb_compression: true,
         }
     }
 }

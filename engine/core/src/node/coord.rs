@@ -1072,7 +1072,12 @@ pub(crate) fn plan_node(
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat => crate::node::pubsub::plan_node_cmd(cmd, argv, conn.id),
         NodeCmd::DebugDigest => crate::node::commands::digest::plan_node_cmd(argv, conn.db),
+        NodeCmd::DebugSetActiveExpire => Ok((
+            crate::node::commands::server::plan_set_active_expire(argv),
+            Targets::All,
+        )),
         NodeCmd::Save | NodeCmd::BgSave => unreachable!("planned above"),
+        NodeCmd::DebugReload => unreachable!("planned by node::reload once the file is read"),
     };
     let (op, targets) = match planned {
         Ok(planned) => planned,
@@ -1153,7 +1158,8 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::FlushAll
         | NodeCmd::SwapDb
         | NodeCmd::Save
-        | NodeCmd::BgSave => true,
+        | NodeCmd::BgSave
+        | NodeCmd::DebugReload => true,
         NodeCmd::DbSize
         | NodeCmd::Keys
         | NodeCmd::Scan
@@ -1174,7 +1180,8 @@ fn node_cmd_is_transaction(cmd: NodeCmd) -> bool {
         | NodeCmd::PubSubNumSub
         | NodeCmd::PubSubShardNumSub
         | NodeCmd::PubSubNumPat
-        | NodeCmd::DebugDigest => false,
+        | NodeCmd::DebugDigest
+        | NodeCmd::DebugSetActiveExpire => false,
     }
 }
 
@@ -1231,6 +1238,8 @@ pub(crate) fn finish_node_cmd(
         NodeCmd::Save | NodeCmd::BgSave => {
             crate::node::persist::finish_cut(node, conn, cmd, results, cx)
         }
+        NodeCmd::DebugReload => crate::node::reload::finish(&results, cx),
+        NodeCmd::DebugSetActiveExpire => Reply::OK,
     }
 }
 
@@ -1272,6 +1281,13 @@ pub(crate) fn run_node_op(
         }
         NodeOp::ScriptLoad { sha, body } => {
             node.scripting.remember(sha, body);
+            NodeResult::Done
+        }
+        NodeOp::Reload { dump, flush, merge } => {
+            crate::node::reload::run_node_op(node, dump, flush, merge, now_ms)
+        }
+        NodeOp::SetActiveExpire { on } => {
+            node.active_expire = on;
             NodeResult::Done
         }
         NodeOp::ScriptFlush => {

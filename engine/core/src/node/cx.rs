@@ -101,6 +101,9 @@ pub enum Msg {
     JournalDurable {
         ticket: u64,
     },
+    /// The process got SIGTERM or SIGINT: stop as SHUTDOWN without arguments would (saving
+    /// first when a `save` schedule is set). Sent to thread 0.
+    Terminate,
 }
 
 /// Names a file the engine opened through `DiskOp::Create`, or a one-off read; chosen by the

@@ -205,6 +205,17 @@ pub enum NodeOp {
     SnapshotCut {
         job: crate::node::persist::JobRef,
     },
+    /// DEBUG RELOAD's load: empty this shard (with `flush`), then insert the keys of `dump` it
+    /// owns (`None`: the file did not load).
+    Reload {
+        dump: Option<crate::node::reload::Dump>,
+        flush: bool,
+        merge: bool,
+    },
+    /// DEBUG SET-ACTIVE-EXPIRE: switch this shard's active expiry sweep.
+    SetActiveExpire {
+        on: bool,
+    },
     /// Counters and keyspace sizes for INFO.
     Stats,
     /// CLIENT LIST lines, filtered.

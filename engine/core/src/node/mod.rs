@@ -27,6 +27,7 @@ pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
 pub mod replay;
+pub mod reload;
 pub mod script;
 pub mod slowlog;
 
@@ -116,6 +117,8 @@ pub struct Node {
     pub aof: Option<aof::Aof>,
     /// Under `appendfsync always`: output held until the writes before it are durable.
     pub(crate) gate: durability::Gate,
+    /// The active expiry sweep runs (DEBUG SET-ACTIVE-EXPIRE switches it, as Redis's).
+    pub(crate) active_expire: bool,
     /// This thread's Lua state and script cache (`script`).
     pub(crate) scripting: script::Scripting,
     /// Blocking notices for this thread's own blocked clients, handled once the step's work
@@ -188,6 +191,7 @@ impl Node {
             journal_writer: None,
             aof: None,
             gate: durability::Gate::default(),
+            active_expire: true,
             scripting: script::Scripting::default(),
             deliveries: std::collections::VecDeque::new(),
             next_seq: 1,
@@ -277,6 +281,7 @@ impl Node {
                 let now_ms = cx.wall_ms();
                 persist::on_msg(self, msg, now_ms, cx);
             }
+            Msg::Terminate => persist::on_terminate(self, cx),
             Msg::DiskDone { file, result } => {
                 let now_ms = cx.wall_ms();
                 if aof::owns(file) {
@@ -407,7 +412,10 @@ impl Node {
                     .txq
                     .earliest_read_ms()
                     .map_or(now_ms, |t| t.min(now_ms));
-                self.shard.sweep_expired(sweep_at_ms);
+                if self.active_expire {
+                    self.shard.sweep_expired(sweep_at_ms);
+                }
+                persist::on_tick(self, now_ms, cx);
                 self.shard.note_peak();
                 self.sample_rates(cx.now_mono_us());
                 commands::client::close_idle(&mut self.conns, self.config.timeout_s, cx);
@@ -794,6 +802,18 @@ impl Node {
                 if crate::node::commands::digest::is_digest_subcommand(argv) =>
             {
                 let cmd = crate::cmd::NodeCmd::DebugDigest;
+                self.start_node_cmd(conn, cmd, std::mem::take(argv), cx)
+            }
+            Exec::Conn(crate::cmd::ConnCmd::DebugSleep) if server::is_debug_object(argv) => {
+                let spec = &crate::cmd::keyspace::DEBUG_OBJECT;
+                let run = crate::cmd::object::debug_object;
+                self.run_keyed(conn, spec, run, Merge::OneKey, argv, cx)
+            }
+            Exec::Conn(crate::cmd::ConnCmd::DebugSleep) if reload::is_reload_subcommand(argv) => {
+                reload::start(self, conn, argv, cx)
+            }
+            Exec::Conn(crate::cmd::ConnCmd::DebugSleep) if server::is_set_active_expire(argv) => {
+                let cmd = crate::cmd::NodeCmd::DebugSetActiveExpire;
                 self.start_node_cmd(conn, cmd, std::mem::take(argv), cx)
             }
             Exec::Conn(crate::cmd::ConnCmd::Script(cmd)) => {
@@ -1625,7 +1645,12 @@ impl Node {
 
     fn on_hop_done(&mut self, done: HopDone, cx: &mut Cx) {
         let id = done.conn;
-        let Some(mut conn) = self.conns.take(&id) else {
+        let taken = if id == persist::INTERNAL_CONN {
+            persist::take_internal(self)
+        } else {
+            self.conns.take(&id)
+        };
+        let Some(mut conn) = taken else {
             return;
         };
         if blocking::is_notice(&done) {
@@ -1658,7 +1683,9 @@ impl Node {
             conn.out = cx.take_buffer();
         }
         let finished = current && crate::coord::absorb(self, &mut conn, done, cx);
-        if finished {
+        if conn.id == persist::INTERNAL_CONN {
+            persist::check_in_internal(self, conn);
+        } else if finished {
             self.run_taken_conn(conn, cx);
         } else {
             if conn.out.is_empty() {

@@ -314,6 +314,11 @@ fn classify(node: &Node, spec: &CommandSpec, argv: &Argv) -> Step {
         {
             Step::Node(cmd::NodeCmd::DebugDigest)
         }
+        Exec::Conn(cmd::ConnCmd::DebugSleep)
+            if crate::node::commands::server::is_set_active_expire(argv) =>
+        {
+            Step::Node(cmd::NodeCmd::DebugSetActiveExpire)
+        }
         Exec::Conn(_) | Exec::Container | Exec::Multi(_) | Exec::PubSub(_) => Step::AtConn,
     }
 }

@@ -17,6 +17,16 @@
 //!
 //! A flush during the snapshot aborts it, as FLUSHALL kills Redis's save child; a disk error
 //! fails it and removes the temporary file.
+//!
+//! **The schedule** (`save <seconds> <changes> ...`, Redis's serverCron rule): thread 0 checks
+//! it on every expiry-sweep tick: a BGSAVE starts when some pair has at least `changes` writes
+//! since the last save and more than `seconds` since it, unless the last background save
+//! failed less than `BGSAVE_RETRY_DELAY_S` ago. Every thread reports its changes to thread 0 on
+//! its own tick (`PersistMsg::Changes`), so the count is at most a tick old. The save and a
+//! SIGTERM's shutdown (`Msg::Terminate`: SHUTDOWN's rules, so it saves first when a schedule is
+//! set) run through the thread's **internal client** (`INTERNAL_CONN`), which no command lists
+//! and whose replies go nowhere: cuts are transactions, and transactions are driven by a
+//! connection.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -29,9 +39,16 @@ use crate::cx::{ConnId, Cx, DiskOp, DiskOutcome, Effect, FileId, LogLevel, Msg, 
 use crate::db::snapshot::SNAPSHOT_STEP_BUCKETS;
 use crate::error::CmdError;
 use crate::hop::{NodeOp, NodeResult};
+use crate::node::reload::{ReloadOpts, RELOAD_READ_FILE_BIT};
 use crate::node::{Flow, Node};
 use crate::rdb;
 use crate::reply::Reply;
+
+/// The internal client of each thread (schedule, SIGTERM): an id the driver never hands out.
+pub const INTERNAL_CONN: ConnId = ConnId(u64::MAX);
+/// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed background save, the schedule waits this
+/// long before trying again.
+pub const BGSAVE_RETRY_DELAY_S: u64 = 5;
 
 /// Chunks a shard may have on their way to the disk before it waits.
 pub const CHUNKS_IN_FLIGHT_MAX: u32 = 4;
@@ -59,6 +76,8 @@ pub enum PersistMsg {
     },
     /// The job wrote a chunk of this shard's: it may send another.
     Ack { job: JobRef },
+    /// A thread's writes since the last save, for thread 0's schedule.
+    Changes { from: ThreadId, changes: u64 },
     /// The save is over, everywhere.
     Finished {
         job: JobRef,
@@ -86,6 +105,30 @@ pub struct Persistence {
     /// A save is under way on the node, as far as this thread knows (from the cut until the
     /// outcome arrives).
     pub saving_since_s: Option<u64>,
+    /// DEBUG RELOADs reading the dump: their client and options, by read number.
+    pub(crate) reloads: BTreeMap<u64, (ConnId, ReloadOpts)>,
+    next_reload: u64,
+    /// This thread's internal client, while no step has it checked out.
+    internal: InternalSlot,
+    /// Thread 0: each thread's last reported changes since the last save.
+    changes_by_thread: BTreeMap<ThreadId, u64>,
+    /// What this thread last reported (it reports only a change).
+    changes_reported: Option<u64>,
+    /// Thread 0: when the schedule last started a BGSAVE, unix seconds.
+    last_bgsave_try_s: u64,
+    /// A SIGTERM came while a save ran: stop (saving first) once it ends.
+    terminate_pending: bool,
+}
+
+/// Where the internal client waits between steps.
+#[derive(Default)]
+struct InternalSlot(Option<Box<Conn>>);
+
+impl std::fmt::Debug for InternalSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.0.as_ref().map(|conn| conn.is_ready());
+        write!(f, "InternalSlot(ready: {state:?})")
+    }
 }
 
 #[derive(Debug)]
@@ -115,6 +158,8 @@ struct Job {
     closing: bool,
     /// SHUTDOWN's save: stop when it is on disk (or, with FORCE, when it failed).
     shutdown_after: Option<bool>,
+    /// DEBUG RELOAD's save: load the file back when it is on disk.
+    reload_after: Option<ReloadOpts>,
     /// The cut concluded and the file is being written. Before that, chunks of shards that
     /// cut first wait in `early`.
     opened: bool,
@@ -137,6 +182,16 @@ impl Persistence {
             ..Persistence::default()
         }
     }
+
+    pub(crate) fn next_reload_id(&mut self) -> u64 {
+        self.next_reload += 1;
+        self.next_reload
+    }
+}
+
+/// Where saves write and loads read: `dir/dbfilename`.
+pub(crate) fn dump_path(node: &Node) -> String {
+    path_in_dir(&node.config.dir, &node.config.dbfilename)
 }
 
 /// Whether a save runs on the node as this thread knows it.
@@ -162,7 +217,7 @@ pub(crate) fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<No
         id: node.persist.next_job,
     };
     // The job exists before the cut: a shard that cuts first may send chunks at once.
-    let final_path = path_in_dir(&node.config.dir, &node.config.dbfilename);
+    let final_path = dump_path(node);
     node.persist.jobs.insert(
         job.id,
         Job {
@@ -177,11 +232,137 @@ pub(crate) fn plan_save(node: &mut Node, cmd: NodeCmd, argv: &Argv) -> Result<No
             failed: false,
             closing: false,
             shutdown_after: None,
+            reload_after: None,
             opened: false,
             early: Vec::new(),
         },
     );
     Ok(NodeOp::SnapshotCut { job })
+}
+
+/// The `save` schedule's (seconds, changes) pairs; CONFIG SET and the flag validated them.
+pub fn schedule(save: &str) -> Vec<(u64, u64)> {
+    let numbers: Vec<u64> = save
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().expect("a validated save schedule"))
+        .collect();
+    numbers.chunks_exact(2).map(|p| (p[0], p[1])).collect()
+}
+
+/// Runs `start` with this thread's internal client checked out (created on first use); false
+/// when it is still busy with an earlier command.
+fn with_internal(
+    node: &mut Node,
+    cx: &mut Cx,
+    start: impl FnOnce(&mut Node, &mut Conn, &mut Cx),
+) -> bool {
+    let mut conn = match node.persist.internal.0.take() {
+        Some(conn) => conn,
+        None => {
+            let open = crate::cx::ConnOpen {
+                conn: INTERNAL_CONN,
+                peer_addr: String::new(),
+                local_addr: String::new(),
+                peer_is_loopback: true,
+                clients_total: 0,
+                fd: crate::cx::fake_fd(0),
+                protocol: Default::default(),
+            };
+            let limits = node.config.resp_limits();
+            let now = (cx.wall_ms(), cx.now_mono_us());
+            Box::new(Conn::new(&open, true, limits, now))
+        }
+    };
+    if !conn.is_ready() {
+        node.persist.internal.0 = Some(conn);
+        return false;
+    }
+    start(node, &mut conn, cx);
+    check_in_internal(node, conn);
+    true
+}
+
+/// The internal client, checked out for a hop's results.
+pub(crate) fn take_internal(node: &mut Node) -> Option<Box<Conn>> {
+    node.persist.internal.0.take()
+}
+
+/// The internal client comes back from a step: its replies go nowhere.
+pub(crate) fn check_in_internal(node: &mut Node, mut conn: Box<Conn>) {
+    conn.out.clear();
+    node.persist.internal.0 = Some(conn);
+}
+
+/// Every thread's expiry tick, while a schedule is set: report this shard's changes since the
+/// last save to thread 0 (when they changed), and on thread 0 check the schedule. Without a
+/// schedule nothing is sent, so runs without one (the simulator's) see no extra messages.
+pub(crate) fn on_tick(node: &mut Node, now_ms: u64, cx: &mut Cx) {
+    if node.config.save.is_empty() {
+        return;
+    }
+    let changes = node
+        .shard
+        .stats
+        .dirty
+        .saturating_sub(node.persist.dirty_at_last_save);
+    if node.persist.changes_reported != Some(changes) {
+        node.persist.changes_reported = Some(changes);
+        let from = node.thread;
+        cx.send(
+            ThreadId(0),
+            Msg::Persist(PersistMsg::Changes { from, changes }),
+        );
+    }
+    if node.thread == ThreadId(0) {
+        check_schedule(node, now_ms, cx);
+    }
+}
+
+/// Redis's serverCron rule: the first pair whose changes and seconds have both passed starts a
+/// BGSAVE, unless the last one failed less than `BGSAVE_RETRY_DELAY_S` ago.
+fn check_schedule(node: &mut Node, now_ms: u64, cx: &mut Cx) {
+    if node.config.save.is_empty() || in_progress(node) {
+        return;
+    }
+    let now_s = now_ms / 1000;
+    let since_save_s = now_s.saturating_sub(node.last_save_s());
+    let changes: u64 = node.persist.changes_by_thread.values().sum();
+    let may_try = node.persist.last_bgsave_ok
+        || now_s.saturating_sub(node.persist.last_bgsave_try_s) > BGSAVE_RETRY_DELAY_S;
+    let due = schedule(&node.config.save)
+        .into_iter()
+        .any(|(seconds, changes_min)| changes >= changes_min && since_save_s > seconds);
+    if !(due && may_try) {
+        return;
+    }
+    cx.push(Effect::Log {
+        level: LogLevel::Verbose,
+        text: "The save schedule is due: background saving started",
+    });
+    node.persist.last_bgsave_try_s = now_s;
+    with_internal(node, cx, |node, conn, cx| {
+        let argv = Argv::from_slices(&[b"BGSAVE"]);
+        if let Ok(op) = plan_save(node, NodeCmd::BgSave, &argv) {
+            let targets = (0..node.threads).map(ThreadId).collect();
+            crate::coord::start_node_op(node, conn, NodeCmd::BgSave, argv, op, targets, cx);
+        }
+    });
+}
+
+/// SIGTERM or SIGINT (`Msg::Terminate`): SHUTDOWN without arguments, as Redis's signal
+/// handler: with a schedule, save first and stay up when that fails; without, stop now. A save
+/// already running finishes first.
+pub(crate) fn on_terminate(node: &mut Node, cx: &mut Cx) {
+    if node.config.save.is_empty() {
+        cx.push(Effect::Shutdown);
+        return;
+    }
+    let started = !in_progress(node)
+        && with_internal(node, cx, |node, conn, cx| {
+            let _flow = save_then_shutdown(node, conn, false, cx);
+        });
+    node.persist.terminate_pending = !started;
 }
 
 /// SHUTDOWN that saves first: a SAVE whose end stops the node.
@@ -210,6 +391,32 @@ pub(crate) fn save_then_shutdown(
         }
         Err(_) => {
             conn.encode(&Reply::Error(CmdError::ShutdownSaveFailed));
+            Flow::Next
+        }
+    }
+}
+
+/// DEBUG RELOAD's save: a SAVE whose end loads the file back (`node::reload`).
+pub(crate) fn save_then_reload(
+    node: &mut Node,
+    conn: &mut Conn,
+    opts: ReloadOpts,
+    cx: &mut Cx,
+) -> Flow {
+    let argv = Argv::from_slices(&[b"SAVE"]);
+    match plan_save(node, NodeCmd::Save, &argv) {
+        Ok(op) => {
+            let job = node.persist.next_job;
+            node.persist
+                .jobs
+                .get_mut(&job)
+                .expect("planned")
+                .reload_after = Some(opts);
+            let targets = (0..node.threads).map(ThreadId).collect();
+            crate::coord::start_node_op(node, conn, NodeCmd::Save, argv, op, targets, cx)
+        }
+        Err(reply) => {
+            conn.encode(&reply);
             Flow::Next
         }
     }
@@ -353,7 +560,7 @@ pub(crate) fn step_shard(node: &mut Node, cx: &mut Cx) {
     let mut bytes = Vec::new();
     let mut current_db: Option<u16> = None;
     let opts = rdb::EncodeOptions {
-        compression: true,
+        compression: node.config.rdbcompression,
         list_fill: node.shard.limits.list.fill,
         stream: node.shard.limits.stream,
     };
@@ -411,6 +618,9 @@ pub(crate) fn on_msg(node: &mut Node, msg: PersistMsg, now_ms: u64, cx: &mut Cx)
             last,
             aborted,
         } => on_chunk(node, job, from, bytes, last, aborted, cx),
+        PersistMsg::Changes { from, changes } => {
+            node.persist.changes_by_thread.insert(from, changes);
+        }
         PersistMsg::Ack { job } => {
             if let Some(run) = node.persist.run.as_mut().filter(|r| r.job == job) {
                 run.in_flight -= 1;
@@ -441,6 +651,9 @@ pub(crate) fn on_msg(node: &mut Node, msg: PersistMsg, now_ms: u64, cx: &mut Cx)
                 node.persist.last_bgsave_seconds = Some(seconds);
             }
             let _ = now_ms;
+            if node.persist.terminate_pending && !in_progress(node) {
+                on_terminate(node, cx);
+            }
         }
     }
 }
@@ -498,6 +711,11 @@ fn maybe_close(node: &mut Node, job: JobRef, cx: &mut Cx) {
     }
     let mut tail = Vec::new();
     rdb::write_eof(&mut tail, j.crc.value());
+    if !node.config.rdbchecksum {
+        // Redis's `rdbchecksum no`: a zero checksum, which loaders take as "not checked".
+        let sum_at = tail.len() - 8;
+        tail[sum_at..].fill(0);
+    }
     for op in [
         DiskOp::Append { bytes: tail },
         DiskOp::Sync,
@@ -518,6 +736,9 @@ pub(crate) fn on_disk_done(
     now_ms: u64,
     cx: &mut Cx,
 ) {
+    if file.0 & RELOAD_READ_FILE_BIT != 0 {
+        return crate::node::reload::on_read(node, file, result, cx);
+    }
     let Some(j) = node.persist.jobs.get_mut(&file.0) else {
         return;
     };
@@ -585,6 +806,14 @@ pub(crate) fn on_disk_done(
         }
         return;
     }
+    if let (Some(opts), Some(waiter), true) = (j.reload_after, j.waiter, ok) {
+        if let Some(conn) = node.conns.get_mut(&waiter) {
+            if matches!(conn.state, ConnState::Sleeping) {
+                crate::node::reload::read_file(node, waiter, opts, cx);
+            }
+        }
+        return;
+    }
     if let Some(waiter) = j.waiter {
         let reply = if ok {
             Reply::OK
@@ -597,6 +826,18 @@ pub(crate) fn on_disk_done(
 
 /// SAVE's client gets its answer and runs on.
 fn answer_waiter(node: &mut Node, id: ConnId, reply: Reply, cx: &mut Cx) {
+    if id == INTERNAL_CONN {
+        if let Some(conn) = node.persist.internal.0.as_mut() {
+            conn.state = ConnState::Ready;
+        }
+        if matches!(reply, Reply::Error(CmdError::ShutdownSaveFailed)) {
+            cx.push(Effect::Log {
+                level: LogLevel::Warning,
+                text: "Errors trying to shut down the server: the save failed; staying up",
+            });
+        }
+        return;
+    }
     let Some(conn) = node.conns.get_mut(&id) else {
         return;
     };
@@ -717,6 +958,61 @@ mod tests {
             assert_eq!(saved.len(), 1, "{threads} threads");
             assert_eq!(saved[&(0, b"a".to_vec())], b"before");
         }
+    }
+
+    /// Moves the clock on a sweep tick at a time, so reports reach thread 0 between checks.
+    fn ticks(c: &mut TestCluster, ms: u64) {
+        for _ in 0..ms / 100 {
+            c.advance_ms(100);
+        }
+    }
+
+    /// The schedule on a virtual clock: no save before a rule's seconds have passed or below
+    /// its changes; then a BGSAVE, counted over every shard's writes; after a failed one, a
+    /// retry only `BGSAVE_RETRY_DELAY_S` later.
+    #[test]
+    fn the_schedule_saves_when_a_rule_is_met() {
+        let config = crate::config::Config {
+            save: "10 3".into(),
+            ..crate::config::Config::default()
+        };
+        let mut c = TestCluster::with_config(3, config);
+        let conn = c.connect(0);
+        for key in ["a", "b"] {
+            c.cmd(conn, &["SET", key, "v"]);
+        }
+        ticks(&mut c, 12_000);
+        assert!(
+            c.disk.contents("dump.rdb").is_none(),
+            "two changes of three"
+        );
+        c.cmd(conn, &["SET", "c", "v"]);
+        ticks(&mut c, 1_000);
+        assert!(c.disk.contents("dump.rdb").is_some(), "three changes, 13 s");
+        let info = c.cmd_text(conn, &["INFO", "persistence"]);
+        assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
+
+        c.disk.failing = Some("No space left on device".into());
+        for key in ["d", "e", "f"] {
+            c.cmd(conn, &["SET", key, "v"]);
+        }
+        ticks(&mut c, 11_000);
+        let info = c.cmd_text(conn, &["INFO", "persistence"]);
+        assert!(info.contains("rdb_last_bgsave_status:err\r\n"), "{info}");
+        c.disk.failing = None;
+        ticks(&mut c, 2_000);
+        let info = c.cmd_text(conn, &["INFO", "persistence"]);
+        assert!(
+            info.contains("rdb_last_bgsave_status:err\r\n"),
+            "waits: {info}"
+        );
+        ticks(&mut c, 5_000);
+        let info = c.cmd_text(conn, &["INFO", "persistence"]);
+        assert!(
+            info.contains("rdb_last_bgsave_status:ok\r\n"),
+            "retried: {info}"
+        );
+        assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
     }
 
     /// A second save while one runs is refused with Redis's error; a disk error fails the save

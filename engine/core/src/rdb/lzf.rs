@@ -10,90 +10,184 @@
 //!
 //! A back reference copies `length` bytes starting `offset + 1` bytes behind the output's end
 //! (13-bit offset, so within the last 8 KiB; the copy may overlap what it writes). Any encoder
-//! that emits valid runs is compatible: Redis only decompresses what it reads. Ours hashes
-//! three-byte prefixes into a table of recent positions, as liblzf does; the table is sized to
-//! the input so compressing many small strings stays cheap.
+//! that emits valid runs is compatible, but ours writes what Redis's liblzf writes, byte for
+//! byte, so our dumps and DUMP payloads equal Redis's and DEBUG OBJECT's serializedlength
+//! agrees. (Redis leaves liblzf's table uninitialised, INIT_HTAB 0; its stale slots can only
+//! add matches the byte check confirms, rarely; we start from a zeroed table.)
 
-/// Longest literal run one control byte opens.
+/// Longest literal run one control byte opens (liblzf's MAX_LIT).
 const LITERALS_MAX: usize = 32;
-/// Furthest a back reference reaches.
+/// Furthest a back reference reaches (MAX_OFF).
 const OFFSET_MAX: usize = 1 << 13;
-/// Longest back reference: 7 + 255 + 2.
+/// Longest back reference: 7 + 255 + 2 (MAX_REF).
 const MATCH_MAX: usize = 264;
-const MATCH_MIN: usize = 3;
-/// The hash table's size: at most liblzf's 2^16 slots, fewer for short inputs.
-const TABLE_BITS_MAX: u32 = 16;
-const TABLE_BITS_MIN: u32 = 8;
+/// Byte comparisons liblzf unrolls before its bounded loop.
+const UNROLLED_COMPARES: usize = 16;
+/// liblzf's hash size as Redis builds it (HLOG 16).
+const HASH_LOG: u32 = 16;
 
-fn table_bits(len: usize) -> u32 {
-    let bits = usize::BITS - len.leading_zeros();
-    bits.clamp(TABLE_BITS_MIN, TABLE_BITS_MAX)
+/// liblzf's IDX under VERY_FAST: `hval` holds the last four bytes read, the top one shifted
+/// out of the 24 the hash is meant for, as the C code's `unsigned int` does.
+fn slot_of(hval: u32) -> u16 {
+    ((hval >> (24 - HASH_LOG)).wrapping_sub(hval.wrapping_mul(5)) & ((1 << HASH_LOG) - 1)) as u16
 }
 
-fn hash3(bytes: &[u8], at: usize, bits: u32) -> usize {
-    let v = u32::from(bytes[at]) << 16 | u32::from(bytes[at + 1]) << 8 | u32::from(bytes[at + 2]);
-    (v.wrapping_mul(2_654_435_761) >> (32 - bits)) as usize
+/// liblzf's hash table (slot → last position hashed there), kept as an open-addressing map
+/// sized to the input rather than 2^16 slots zeroed per string: the same answers, since no
+/// input inserts more than one position per byte.
+struct Slots {
+    keys: Vec<u32>,
+    positions: Vec<u32>,
+    mask: usize,
 }
 
-/// Compresses `input`; `None` when the result would take more than `out_max` bytes (the
-/// caller then stores the bytes as they are).
+impl Slots {
+    fn new(len: usize) -> Slots {
+        let size = (2 * len).next_power_of_two().max(64);
+        Slots {
+            keys: vec![0; size],
+            positions: vec![0; size],
+            mask: size - 1,
+        }
+    }
+
+    fn find(&self, slot: u16) -> usize {
+        let key = u32::from(slot) + 1;
+        let mut at = usize::from(slot) & self.mask;
+        while self.keys[at] != 0 && self.keys[at] != key {
+            at = (at + 1) & self.mask;
+        }
+        at
+    }
+
+    /// The position last stored under `slot` (0, "the input's start", when none: as the
+    /// zeroed table of liblzf's INIT_HTAB), replaced by `position`.
+    fn swap(&mut self, slot: u16, position: usize) -> usize {
+        let at = self.find(slot);
+        self.keys[at] = u32::from(slot) + 1;
+        std::mem::replace(&mut self.positions[at], position as u32) as usize
+    }
+}
+
+/// Compresses `input` as Redis's liblzf (`lzf_compress`, VERY_FAST, HLOG 16, a zeroed table)
+/// into at most `out_max` bytes, byte for byte what Redis writes; `None` where liblzf returns
+/// 0 (the output would not fit, by liblzf's own conservative checks), and Redis stores the
+/// string as it is.
 pub fn compress(input: &[u8], out_max: usize) -> Option<Vec<u8>> {
-    let bits = table_bits(input.len());
-    // Positions + 1; 0 is "none yet".
-    let mut table = vec![0u32; 1 << bits];
-    let mut out = Vec::with_capacity(out_max.min(input.len()));
-    let mut literal_start = 0;
-    let mut at = 0;
-    while at + MATCH_MIN <= input.len() {
-        let slot = hash3(input, at, bits);
-        let candidate = table[slot] as usize;
-        table[slot] = (at + 1) as u32;
-        if candidate != 0 {
-            let from = candidate - 1;
-            let distance = at - from;
-            if distance <= OFFSET_MAX && input[from..from + MATCH_MIN] == input[at..at + MATCH_MIN]
-            {
-                let limit = MATCH_MAX.min(input.len() - at);
-                let mut len = MATCH_MIN;
-                while len < limit && input[from + len] == input[at + len] {
-                    len += 1;
-                }
-                flush_literals(&input[literal_start..at], &mut out);
-                put_reference(len, distance - 1, &mut out);
-                if out.len() > out_max {
-                    return None;
-                }
-                for p in at + 1..(at + len).min(input.len().saturating_sub(MATCH_MIN - 1)) {
-                    table[hash3(input, p, bits)] = (p + 1) as u32;
-                }
-                at += len;
-                literal_start = at;
-                continue;
+    let len = input.len();
+    if len == 0 || out_max == 0 {
+        return None;
+    }
+    let mut slots = Slots::new(len);
+    // `out[run]` is the open literal run's control byte, written when the run closes.
+    let mut out: Vec<u8> = vec![0];
+    let mut run = 0;
+    let mut lit = 0usize;
+    let mut ip = 0usize;
+    let mut hval: u32 = if len >= 2 {
+        u32::from(input[0]) << 8 | u32::from(input[1])
+    } else {
+        0
+    };
+    while ip + 2 < len {
+        hval = hval << 8 | u32::from(input[ip + 2]);
+        let reference = slots.swap(slot_of(hval), ip);
+        let matches = reference < ip
+            && ip - reference - 1 < OFFSET_MAX
+            && reference > 0
+            && input[reference..reference + 3] == input[ip..ip + 3];
+        if !matches {
+            if out.len() >= out_max {
+                return None;
+            }
+            out.push(input[ip]);
+            ip += 1;
+            lit += 1;
+            if lit == LITERALS_MAX {
+                out[run] = (lit - 1) as u8;
+                lit = 0;
+                run = out.len();
+                out.push(0);
+            }
+            continue;
+        }
+        let offset = ip - reference - 1;
+        let max_len = (len - ip - 2).min(MATCH_MAX);
+        if out.len() + 4 >= out_max && out.len() - usize::from(lit == 0) + 4 >= out_max {
+            return None;
+        }
+        let matched = match_len(input, reference, ip, max_len);
+        // The open run closes (or, empty, is taken back).
+        if lit == 0 {
+            out.pop();
+        } else {
+            out[run] = (lit - 1) as u8;
+        }
+        let encoded = matched - 2;
+        if encoded < 7 {
+            out.push((offset >> 8) as u8 + ((encoded as u8) << 5));
+        } else {
+            out.push((offset >> 8) as u8 + (7 << 5));
+            out.push((encoded - 7) as u8);
+        }
+        out.push(offset as u8);
+        lit = 0;
+        run = out.len();
+        out.push(0);
+        ip += matched;
+        if ip + 2 >= len {
+            break;
+        }
+        // VERY_FAST: hash the two positions before the next one.
+        ip -= 2;
+        hval = u32::from(input[ip]) << 8 | u32::from(input[ip + 1]);
+        for _ in 0..2 {
+            hval = hval << 8 | u32::from(input[ip + 2]);
+            slots.swap(slot_of(hval), ip);
+            ip += 1;
+        }
+    }
+    if out.len() + 3 > out_max {
+        return None;
+    }
+    while ip < len {
+        out.push(input[ip]);
+        ip += 1;
+        lit += 1;
+        if lit == LITERALS_MAX {
+            out[run] = (lit - 1) as u8;
+            lit = 0;
+            run = out.len();
+            out.push(0);
+        }
+    }
+    if lit == 0 {
+        out.pop();
+    } else {
+        out[run] = (lit - 1) as u8;
+    }
+    Some(out)
+}
+
+/// How many bytes at `ip` repeat those at `reference` (three known equal), as liblzf counts
+/// them: past `max_len` 16, it first compares 16 bytes unrolled without the bound, so a match
+/// may run two bytes past `max_len` (never past the input: `max_len` leaves two).
+fn match_len(input: &[u8], reference: usize, ip: usize, max_len: usize) -> usize {
+    let mut len = 2;
+    if max_len > UNROLLED_COMPARES {
+        for _ in 0..UNROLLED_COMPARES {
+            len += 1;
+            if input[reference + len] != input[ip + len] {
+                return len;
             }
         }
-        at += 1;
     }
-    flush_literals(&input[literal_start..], &mut out);
-    (out.len() <= out_max).then_some(out)
-}
-
-fn flush_literals(literals: &[u8], out: &mut Vec<u8>) {
-    for run in literals.chunks(LITERALS_MAX) {
-        out.push((run.len() - 1) as u8);
-        out.extend_from_slice(run);
+    loop {
+        len += 1;
+        if len >= max_len || input[reference + len] != input[ip + len] {
+            return len;
+        }
     }
-}
-
-fn put_reference(len: usize, offset: usize, out: &mut Vec<u8>) {
-    let encoded = len - 2;
-    let high = (offset >> 8) as u8;
-    if encoded < 7 {
-        out.push(((encoded as u8) << 5) | high);
-    } else {
-        out.push((7 << 5) | high);
-        out.push((encoded - 7) as u8);
-    }
-    out.push(offset as u8);
 }
 
 /// Decompresses `input`, which must expand to exactly `out_len` bytes; `None` when it is not a

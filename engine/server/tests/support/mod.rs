@@ -288,6 +288,16 @@ impl Damselfly {
             if !extra.iter().any(|a| a.starts_with("--proactor_threads")) {
                 all.extend(["--proactor_threads".to_string(), "2".to_string()]);
             }
+            // No save schedule and a scratch directory unless the test says otherwise: a test
+            // never saves into, or loads a stray dump.rdb from, the source tree.
+            if !extra.iter().any(|a| a.starts_with("--save")) {
+                all.extend(["--save".to_string(), String::new()]);
+            }
+            if !extra.iter().any(|a| a.starts_with("--dir")) {
+                let dir = scratch_path("dir");
+                std::fs::create_dir_all(&dir).expect("a scratch dir");
+                all.extend(["--dir".to_string(), dir.to_string_lossy().into_owned()]);
+            }
             all.extend(extra.iter().cloned());
             all
         });

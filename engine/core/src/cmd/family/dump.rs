@@ -35,7 +35,7 @@ pub const SPECS: &[CommandSpec] = &[
 fn dump(ecx: &mut ExecCx, argv: &Argv) -> Result<Reply, CmdError> {
     let limits = ecx.limits();
     let opts = EncodeOptions {
-        compression: true,
+        compression: limits.strings.rdb_compression,
         list_fill: limits.list.fill,
         stream: limits.stream,
     };

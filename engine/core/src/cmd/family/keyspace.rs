@@ -64,6 +64,18 @@ pub const SPECS: &[CommandSpec] = &[
     GENERIC.keyless("swapdb", 3, WF, acl::DANGEROUS, Exec::Node(NodeCmd::SwapDb), SERVER_GROUP.docs("Swaps two Redis databases", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases.")),
 ];
 
+/// DEBUG OBJECT's row, outside the table (the DEBUG row is the only DEBUG in it): the node
+/// routes `DEBUG OBJECT key` through it to the shard owning argument 2.
+pub static DEBUG_OBJECT: CommandSpec = GENERIC.keyed(
+    "debug",
+    3,
+    flag::READONLY,
+    OBJECT_KEY,
+    object::debug_object,
+    Merge::OneKey,
+    GENERIC.docs("Show low level info about a key", "1.0.0", O1),
+);
+
 /// OBJECT's subcommands; each keyed one runs on the shard owning argument 2.
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
     GENERIC.keyed(

@@ -282,10 +282,29 @@ const DEBUG_HELP_LINES: &[&str] = &[
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
     "    Output a hex signature of the values of all the specified keys.",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
+    "SET-ACTIVE-EXPIRE <0|1>",
+    "    Setting it to 0 disables expiring keys in background when they are not",
+    "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+    "    default.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
     "HELP",
-    "    Print this help.",
+    "    Prints this help.",
 ];
 
 /// DEBUG SLEEP seconds | DEBUG HELP. Other subcommands get Redis's generic subcommand error.
@@ -310,6 +329,45 @@ fn debug(argv: &Argv) -> Result<ConnOutcome, CmdError> {
         sub: sub.to_vec(),
         container: "DEBUG",
     })
+}
+
+/// Whether this is DEBUG OBJECT key (the key's shard answers it: `cmd::object`).
+pub fn is_debug_object(argv: &Argv) -> bool {
+    argv.len() == 3 && eq_word(&argv[1], "OBJECT")
+}
+
+/// Whether DEBUG's subcommand is SET-ACTIVE-EXPIRE with its one argument (the node applies it
+/// on every thread).
+pub fn is_set_active_expire(argv: &Argv) -> bool {
+    argv.len() == 3 && eq_word(&argv[1], "SET-ACTIVE-EXPIRE")
+}
+
+/// DEBUG SET-ACTIVE-EXPIRE n: Redis reads n with `atoi`, so anything not starting with a
+/// non-zero integer ("abc", "0x1") switches the sweep off.
+pub(crate) fn plan_set_active_expire(argv: &Argv) -> NodeOp {
+    NodeOp::SetActiveExpire {
+        on: atoi_prefix(&argv[2]) != 0,
+    }
+}
+
+/// C's `atoi`: optional blanks and sign, then the longest run of digits; 0 when none.
+fn atoi_prefix(arg: &[u8]) -> i64 {
+    let text = String::from_utf8_lossy(arg);
+    let text = text.trim_start();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let mut value: i64 = 0;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        value = value.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    }
+    if negative {
+        -value
+    } else {
+        value
+    }
 }
 
 /// C's `strtod` on the longest numeric prefix; 0 when there is none.
@@ -940,7 +998,61 @@ mod tests {
             "-ERR wrong number of arguments for 'debug' command\r\n"
         );
         let help = c.cmd_text(conn, &["DEBUG", "HELP"]);
-        assert!(help.starts_with("*9\r\n+DEBUG <subcommand>"), "{help}");
+        assert!(help.starts_with("*28\r\n+DEBUG <subcommand>"), "{help}");
+        assert!(
+            help.ends_with("+HELP\r\n+    Prints this help.\r\n"),
+            "{help}"
+        );
+    }
+
+    /// DEBUG OBJECT's line, with redis-server 7.0.15's encodings and serialized lengths for
+    /// the same values (lru and the address left aside); a missing key and a wrong arity are
+    /// Redis's errors; the key may live on any shard.
+    #[test]
+    fn debug_object_lines() {
+        for threads in THREADS {
+            let mut c = TestCluster::new(threads);
+            let conn = c.connect(0);
+            c.cmd(conn, &["SET", "one", "1"]);
+            c.cmd(conn, &["SET", "k", "v"]);
+            c.cmd(conn, &["SET", "n", "123456789012"]);
+            c.cmd(conn, &["SET", "big", &"x".repeat(59)]);
+            c.cmd(conn, &["HSET", "h", "a", "b"]);
+            c.cmd(conn, &["RPUSH", "l", "a", "b", "c"]);
+            c.cmd(conn, &["SADD", "s", "1", "2"]);
+            for (key, refcount, encoding, len) in [
+                ("one", 2_147_483_647, "int", 2),
+                ("k", 1, "embstr", 2),
+                ("n", 1, "int", 13),
+                ("big", 1, "raw", 12),
+                ("h", 1, "listpack", 14),
+                ("l", 1, "quicklist", 19),
+                ("s", 1, "intset", 13),
+            ] {
+                let line = c.cmd_text(conn, &["DEBUG", "OBJECT", key]);
+                let head = format!(
+                    "+Value at:0x0 refcount:{refcount} encoding:{encoding} serializedlength:{len} lru:"
+                );
+                assert!(line.starts_with(&head), "{line}");
+                assert!(line.contains(" lru_seconds_idle:0"), "{line}");
+            }
+            let list = c.cmd_text(conn, &["DEBUG", "OBJECT", "l"]);
+            assert!(
+                list.ends_with(
+                    " ql_nodes:1 ql_avg_node:3.00 ql_listpack_max:-2 ql_compressed:0\r\n"
+                ),
+                "{list}"
+            );
+            assert_eq!(
+                c.cmd_text(conn, &["DEBUG", "OBJECT", "nokey"]),
+                "-ERR no such key\r\n"
+            );
+            assert_eq!(
+                c.cmd_text(conn, &["DEBUG", "object"]),
+                "-ERR unknown subcommand or wrong number of arguments for 'object'. Try DEBUG \
+                 HELP.\r\n"
+            );
+        }
     }
 
     #[test]
