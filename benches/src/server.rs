@@ -55,12 +55,18 @@ impl ServerSpec {
             "--bind".to_string(),
             "127.0.0.1".to_string(),
         ];
-        if self.kind == Kind::Redis {
-            // No snapshots or AOF: persistence would make timings depend on the disk.
-            let dir = self.work_dir.display().to_string();
-            for arg in ["--save", "", "--appendonly", "no", "--dir", &dir] {
-                args.push(arg.to_string());
-            }
+        // No snapshots or AOF unless the bench asks: persistence would make timings depend on
+        // the disk, and a stop (SIGTERM) would save into the working directory.
+        let asks = |flag: &str| self.extra_args.iter().any(|a| a == flag);
+        let dir = self.work_dir.display().to_string();
+        if !asks("--save") {
+            args.extend(["--save".to_string(), String::new()]);
+        }
+        if !asks("--dir") {
+            args.extend(["--dir".to_string(), dir]);
+        }
+        if self.kind == Kind::Redis && !asks("--appendonly") {
+            args.extend(["--appendonly".to_string(), "no".to_string()]);
         }
         args.extend(self.extra_args.iter().cloned());
         args

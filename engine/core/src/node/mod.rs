@@ -26,8 +26,8 @@ pub mod observe;
 pub mod persist;
 pub mod pipeline;
 pub mod pubsub;
-pub mod replay;
 pub mod reload;
+pub mod replay;
 pub mod script;
 pub mod slowlog;
 

@@ -62,6 +62,17 @@ pub struct ThreadStats {
     pub observed: crate::node::observe::Observed,
     /// (ops, input bytes, output bytes) per second, sampled on this thread.
     pub rates: (u64, u64, u64),
+    /// The append-only file, from the thread that writes it (thread 0).
+    pub aof: Option<AofStats>,
+}
+
+/// INFO persistence's append-only file figures.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AofStats {
+    pub last_write_ok: bool,
+    pub current_size_bytes: u64,
+    /// Disk operations asked and not yet answered (Redis's aof_pending_bio_fsync is 0 or 1).
+    pub pending_ops: u64,
 }
 
 /// INFO sections in the order Redis prints them.
@@ -199,6 +210,11 @@ pub fn stats_here(node: &Node, current: Option<&Conn>) -> NodeResult {
             node.rates.input_bytes.per_sec(),
             node.rates.output_bytes.per_sec(),
         ),
+        aof: node.aof.as_ref().map(|aof| AofStats {
+            last_write_ok: aof.last_write_ok,
+            current_size_bytes: aof.current_size_bytes,
+            pending_ops: aof.in_flight(),
+        }),
     }))
 }
 
@@ -223,6 +239,7 @@ struct Totals {
     errors: std::collections::BTreeMap<Vec<u8>, u64>,
     error_replies: u64,
     rates: (u64, u64, u64),
+    aof: Option<AofStats>,
 }
 
 fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
@@ -236,6 +253,7 @@ fn totals(results: Vec<(ThreadId, NodeResult)>, databases: usize) -> Totals {
         };
         t.clients += s.connected_clients;
         t.blocked_clients += s.blocked_clients;
+        t.aof = t.aof.or(s.aof);
         t.tx.refused += s.tx.refused;
         t.tx.out_of_order += s.tx.out_of_order;
         t.counters.connections_received += s.counters.connections_received;
@@ -474,9 +492,37 @@ fn persistence_section(node: &Node, t: &Totals, cx: &Cx, out: &mut String) {
         ),
         ("aof_enabled", u8::from(node.config.appendonly).to_string()),
         ("aof_rewrite_in_progress", "0".into()),
-        ("aof_last_write_status", "ok".into()),
+        ("aof_rewrite_scheduled", "0".into()),
+        ("aof_last_rewrite_time_sec", "-1".into()),
+        ("aof_current_rewrite_time_sec", "-1".into()),
+        ("aof_last_bgrewrite_status", "ok".into()),
+        ("aof_rewrites", "0".into()),
+        ("aof_rewrites_consecutive_failures", "0".into()),
+        (
+            "aof_last_write_status",
+            if t.aof.is_none_or(|a| a.last_write_ok) {
+                "ok"
+            } else {
+                "err"
+            }
+            .into(),
+        ),
+        ("aof_last_cow_size", "0".into()),
+        ("module_fork_in_progress", "0".into()),
+        ("module_fork_last_cow_size", "0".into()),
     ];
     push_fields(out, &fields);
+    if let Some(aof) = t.aof.filter(|_| node.config.appendonly) {
+        let fields = [
+            ("aof_current_size", aof.current_size_bytes.to_string()),
+            ("aof_base_size", "0".to_string()),
+            ("aof_pending_rewrite", "0".into()),
+            ("aof_buffer_length", "0".into()),
+            ("aof_pending_bio_fsync", u8::from(aof.pending_ops > 0).to_string()),
+            ("aof_delayed_fsync", "0".into()),
+        ];
+        push_fields(out, &fields);
+    }
 }
 
 fn stats_section(t: &Totals, out: &mut String) {
