@@ -518,7 +518,10 @@ fn persistence_section(node: &Node, t: &Totals, cx: &Cx, out: &mut String) {
             ("aof_base_size", "0".to_string()),
             ("aof_pending_rewrite", "0".into()),
             ("aof_buffer_length", "0".into()),
-            ("aof_pending_bio_fsync", u8::from(aof.pending_ops > 0).to_string()),
+            (
+                "aof_pending_bio_fsync",
+                u8::from(aof.pending_ops > 0).to_string(),
+            ),
             ("aof_delayed_fsync", "0".into()),
         ];
         push_fields(out, &fields);
