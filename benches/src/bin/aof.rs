@@ -31,7 +31,7 @@ const FLAGS: &[Flag] = &[
 ];
 
 fn main() -> Result<(), String> {
-    let argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<String> = std::env::args().skip(1).collect();
     let args =
         Args::parse(&argv, FLAGS).map_err(|e| format!("{e}\n{}", usage("aof", ABOUT, FLAGS)))?;
     let requests: u64 = args.value("requests", 200_000)?;

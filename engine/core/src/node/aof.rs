@@ -290,7 +290,9 @@ pub fn append(node: &mut Node, bytes: Vec<u8>, ticket: u64, cx: &mut Cx) {
                 publish(node, ticket, cx);
             } else {
                 aof.unsynced = true;
-                sync(aof, cx);
+                if !aof.sync_in_flight() {
+                    sync(aof, cx);
+                }
             }
         }
         return;
@@ -300,7 +302,9 @@ pub fn append(node: &mut Node, bytes: Vec<u8>, ticket: u64, cx: &mut Cx) {
     aof.incr_ops.push_back(None);
     disk(cx, aof, INCR, DiskOp::Append { bytes });
     aof.unsynced = true;
-    if fsync == AppendFsync::Always {
+    // One fsync at a time: what is appended while one runs waits for the next, which then
+    // covers every step's writes since (the group commit).
+    if fsync == AppendFsync::Always && !aof.sync_in_flight() {
         sync(aof, cx);
     }
 }
@@ -319,8 +323,7 @@ fn sync(aof: &mut Aof, cx: &mut Cx) {
 pub fn on_fsync_timer(node: &mut Node, cx: &mut Cx) {
     let fsync = node.config.appendfsync;
     if let Some(aof) = node.aof.as_mut() {
-        let sync_in_flight = aof.incr_ops.iter().any(Option::is_some);
-        if fsync == AppendFsync::EverySec && !sync_in_flight {
+        if fsync == AppendFsync::EverySec && !aof.sync_in_flight() {
             sync(aof, cx);
         }
     }
@@ -366,6 +369,10 @@ pub fn on_disk_done(
             }
             if let Some((upto, ticket)) = incr_op {
                 aof.durable_appends = aof.durable_appends.max(upto);
+                // What was appended meanwhile goes in the next fsync, at once.
+                if node.config.appendfsync == AppendFsync::Always && !aof.sync_in_flight() {
+                    sync(aof, cx);
+                }
                 if ticket > aof.published_ticket {
                     publish(node, ticket, cx);
                 }
@@ -390,6 +397,10 @@ fn publish(node: &mut Node, ticket: u64, cx: &mut Cx) {
 }
 
 impl Aof {
+    fn sync_in_flight(&self) -> bool {
+        self.incr_ops.iter().any(Option::is_some)
+    }
+
     /// Disk operations still unanswered (tests wait for 0).
     pub fn in_flight(&self) -> u64 {
         self.in_flight
