@@ -546,7 +546,7 @@ pub fn functions_payload(codes: &[&[u8]]) -> Vec<u8> {
     for code in codes {
         out.push(super::opcodes::FUNCTION_2);
         let packed = (code.len() >= COMPRESS_FROM_BYTES)
-            .then(|| lzf::compress_as_liblzf(code, code.len() - COMPRESS_SAVING_MIN_BYTES))
+            .then(|| lzf::compress(code, code.len() - COMPRESS_SAVING_MIN_BYTES))
             .flatten();
         match packed {
             Some(packed) => {
