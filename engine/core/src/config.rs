@@ -100,6 +100,9 @@ pub struct Config {
     pub appendfilename: String,
     /// Load an append-only file whose last command is cut short (a crash mid-write).
     pub aof_load_truncated: bool,
+    /// The AOF manifest the driver loaded at start (not a CONFIG parameter): appends go on in
+    /// its last incremental file; `None` lays out a new set of files.
+    pub aof_manifest_found: Option<Vec<u8>>,
     /// `rdbcompression`: LZF for strings of more than 20 bytes in saves and DUMP.
     pub rdbcompression: bool,
     /// `rdbchecksum`: a CRC-64 trailer on saved files (no: eight zero bytes, "not checked").
@@ -196,6 +199,7 @@ impl Default for Config {
             appenddirname: "appendonlydir".into(),
             appendfilename: "appendonly.aof".into(),
             aof_load_truncated: true,
+            aof_manifest_found: None,
             rdbcompression: true,
             rdbchecksum: true,
             save: String::new(),

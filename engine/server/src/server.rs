@@ -280,12 +280,21 @@ fn spawn_all(
         );
     }
     let mut preload = preload.into_iter();
+    let mut config = config;
+    if config.appendonly {
+        // Thread 0 appends to the files just loaded, chosen before any command runs.
+        let manifest = flags
+            .dir
+            .join(&config.appenddirname)
+            .join(format!("{}.manifest", config.appendfilename));
+        config.aof_manifest_found = std::fs::read(manifest).ok();
+    }
     let mut listener = Some(listener);
     let mut handles = Vec::new();
     for i in 0..flags.threads() {
         let setup = Setup {
             thread: ThreadId(i),
-            config: flags.config(port),
+            config: config.clone(),
             info: info.clone(),
             seed: process_seed.wrapping_add(u64::from(i)),
             listener: listener.take(),

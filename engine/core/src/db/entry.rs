@@ -267,20 +267,7 @@ impl Entry {
         expire_at_ms: Option<u64>,
         now_ms: u64,
     ) -> Entry {
-        let lru = lru_clock(now_ms);
-        if value.len() <= super::INT_TEXT_LEN_MAX_BYTES {
-            if let Some(n) = crate::numfmt::parse_i64(value) {
-                return Entry::build(key, expire_at_ms, None, lru, false, Payload::Int(n));
-            }
-        }
-        let raw = value.len() > super::EMBSTR_LEN_MAX_BYTES;
-        let has_ttl = expire_at_ms.is_some();
-        let payload = if inline_pays(key.len(), has_ttl, value.len(), value.len()) {
-            Payload::Inline(value)
-        } else {
-            Payload::External(value.to_vec())
-        };
-        Entry::build(key, expire_at_ms, None, lru, raw, payload)
+        Entry::string_with_meta(key, value, expire_at_ms, None, now_ms)
     }
 
     /// The entry a Memcached store writes: `from_set_bytes` plus the item's flags and CAS.
@@ -291,8 +278,17 @@ impl Entry {
         meta: MemcacheMeta,
         now_ms: u64,
     ) -> Entry {
+        Entry::string_with_meta(key, value, expire_at_ms, Some(meta), now_ms)
+    }
+
+    fn string_with_meta(
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+        meta: Option<MemcacheMeta>,
+        now_ms: u64,
+    ) -> Entry {
         let lru = lru_clock(now_ms);
-        let meta = Some(meta);
         if value.len() <= super::INT_TEXT_LEN_MAX_BYTES {
             if let Some(n) = crate::numfmt::parse_i64(value) {
                 return Entry::build(key, expire_at_ms, meta, lru, false, Payload::Int(n));

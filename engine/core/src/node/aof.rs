@@ -8,8 +8,9 @@
 //! operating system writes them back), `always` after every write, before the replies of the
 //! commands that made them leave (see `DurabilityGate`).
 //!
-//! At start, thread 0 reads the manifest: when there is one (the server replayed it before
-//! serving, `engine/server/src/aof_load.rs`), appends go on in its last incremental file;
+//! At start, thread 0 takes the manifest the driver loaded (`Config::aof_manifest_found`; the
+//! server replayed its files before serving, `engine/server/src/aof_load.rs`) and appends go
+//! on in its last incremental file;
 //! otherwise it writes an empty base, a new incremental file and the manifest, as Redis 7.0
 //! does when started with `appendonly yes` and no file.
 
@@ -19,7 +20,6 @@ use crate::node::Node;
 use crate::rdb;
 
 /// File ids of the append-only file's operations: far above the save jobs' (`persist`).
-const MANIFEST_READ: FileId = FileId(1 << 62);
 const DIR: FileId = FileId((1 << 62) + 1);
 const BASE: FileId = FileId((1 << 62) + 2);
 const INCR: FileId = FileId((1 << 62) + 3);
@@ -30,7 +30,7 @@ pub const FSYNC_INTERVAL_US: u64 = 1_000_000;
 
 /// Whether `file` is one of the append-only file's.
 pub fn owns(file: FileId) -> bool {
-    (MANIFEST_READ.0..=MANIFEST_WRITE.0).contains(&file.0)
+    (DIR.0..=MANIFEST_WRITE.0).contains(&file.0)
 }
 
 /// One file the manifest names.
@@ -110,18 +110,14 @@ pub struct Aof {
     waiting_ticket: u64,
     /// Appended since the last fsync was asked.
     unsynced: bool,
-    /// The incremental file's operations not yet answered, in order: `Some((n, ticket))` for
-    /// an fsync that makes the first `n` appends durable, and with them the journal's batches
-    /// up to `ticket`; `None` for an append (or the open).
-    incr_ops: std::collections::VecDeque<Option<(u64, u64)>>,
+    /// The incremental file's operations not yet answered, in order: `Some(ticket)` for an
+    /// fsync that makes every append before it durable, and with them the journal's batches up
+    /// to `ticket`; `None` for an append (or the open).
+    incr_ops: std::collections::VecDeque<Option<u64>>,
     /// The journal ticket the bytes appended so far reach.
     appended_ticket: u64,
     /// The highest ticket made durable and told to the threads.
     published_ticket: u64,
-    /// Appends asked so far.
-    appends: u64,
-    /// Appends an fsync made durable.
-    pub durable_appends: u64,
     /// Disk operations not yet answered.
     in_flight: u64,
     pub last_write_ok: bool,
@@ -138,7 +134,6 @@ impl Aof {
 /// Thread 0, at start with `appendonly yes`: find the manifest.
 pub fn start(node: &mut Node, cx: &mut Cx) {
     let dir_path = format!("{}/{}", node.config.dir, node.config.appenddirname);
-    let manifest = format!("{dir_path}/{}.manifest", node.config.appendfilename);
     node.aof = Some(Aof {
         dir_path,
         incr_open: false,
@@ -148,16 +143,14 @@ pub fn start(node: &mut Node, cx: &mut Cx) {
         incr_ops: Default::default(),
         appended_ticket: 0,
         published_ticket: 0,
-        appends: 0,
-        durable_appends: 0,
-        in_flight: 1,
+        in_flight: 0,
         last_write_ok: true,
         current_size_bytes: 0,
     });
-    cx.push(Effect::Disk {
-        file: MANIFEST_READ,
-        op: DiskOp::ReadAll { path: manifest },
-    });
+    // The files are chosen before the first command runs, so no write waits for them.
+    let found = node.config.aof_manifest_found.clone();
+    let now_ms = cx.wall_ms();
+    on_manifest(node, found, now_ms, cx);
     if node.config.appendfsync == AppendFsync::EverySec {
         cx.push(Effect::ArmTimer {
             timer: Timer::AofFsync,
@@ -172,16 +165,15 @@ fn disk(cx: &mut Cx, aof: &mut Aof, file: FileId, op: DiskOp) {
 }
 
 /// The manifest's answer: go on in its last incremental file, or lay out a new set.
-fn on_manifest(node: &mut Node, outcome: DiskOutcome, now_ms: u64, cx: &mut Cx) {
+fn on_manifest(node: &mut Node, found: Option<Vec<u8>>, now_ms: u64, cx: &mut Cx) {
     let name = node.config.appendfilename.clone();
     let used_mem = node.shard.used_memory_bytes().to_string();
     let Some(aof) = node.aof.as_mut() else {
         return;
     };
-    let existing = match outcome {
-        DiskOutcome::Read(bytes) => parse_manifest(&bytes).unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    let existing = found
+        .map(|bytes| parse_manifest(&bytes).unwrap_or_default())
+        .unwrap_or_default();
     if let Some(last) = existing.iter().rev().find(|f| f.kind == b'i') {
         let path = aof.path(&last.name);
         aof.incr_ops.push_back(None);
@@ -298,7 +290,6 @@ pub fn append(node: &mut Node, bytes: Vec<u8>, ticket: u64, cx: &mut Cx) {
         return;
     }
     aof.current_size_bytes += bytes.len() as u64;
-    aof.appends += 1;
     aof.incr_ops.push_back(None);
     disk(cx, aof, INCR, DiskOp::Append { bytes });
     aof.unsynced = true;
@@ -314,8 +305,7 @@ fn sync(aof: &mut Aof, cx: &mut Cx) {
         return;
     }
     aof.unsynced = false;
-    aof.incr_ops
-        .push_back(Some((aof.appends, aof.appended_ticket)));
+    aof.incr_ops.push_back(Some(aof.appended_ticket));
     disk(cx, aof, INCR, DiskOp::Sync);
 }
 
@@ -340,7 +330,6 @@ pub fn on_disk_done(
     node: &mut Node,
     file: FileId,
     result: Result<DiskOutcome, String>,
-    now_ms: u64,
     cx: &mut Cx,
 ) {
     let Some(aof) = node.aof.as_mut() else {
@@ -363,12 +352,8 @@ pub fn on_disk_done(
             }
             aof.last_write_ok = false;
         }
-        Ok(outcome) => {
-            if file == MANIFEST_READ {
-                return on_manifest(node, outcome, now_ms, cx);
-            }
-            if let Some((upto, ticket)) = incr_op {
-                aof.durable_appends = aof.durable_appends.max(upto);
+        Ok(_) => {
+            if let Some(ticket) = incr_op {
                 // What was appended meanwhile goes in the next fsync, at once.
                 if node.config.appendfsync == AppendFsync::Always && !aof.sync_in_flight() {
                     sync(aof, cx);

@@ -93,9 +93,4 @@ impl Gate {
             cx.push(held.effect);
         }
     }
-
-    /// Effects held now (tests).
-    pub fn held_len(&self) -> usize {
-        self.held.len()
-    }
 }

@@ -285,7 +285,7 @@ impl Node {
             Msg::DiskDone { file, result } => {
                 let now_ms = cx.wall_ms();
                 if aof::owns(file) {
-                    aof::on_disk_done(self, file, result, now_ms, cx);
+                    aof::on_disk_done(self, file, result, cx);
                 } else {
                     persist::on_disk_done(self, file, result, now_ms, cx);
                 }

@@ -365,6 +365,30 @@ pub(crate) fn on_terminate(node: &mut Node, cx: &mut Cx) {
     node.persist.terminate_pending = !started;
 }
 
+/// Plans a SAVE, lets `mark` say what its end does besides writing the file, and starts it;
+/// the refusal when a save cannot start.
+fn start_marked_save(
+    node: &mut Node,
+    conn: &mut Conn,
+    mark: impl FnOnce(&mut Job),
+    cx: &mut Cx,
+) -> Result<Flow, Reply> {
+    let argv = Argv::from_slices(&[b"SAVE"]);
+    let op = plan_save(node, NodeCmd::Save, &argv)?;
+    let job = node.persist.next_job;
+    mark(node.persist.jobs.get_mut(&job).expect("planned"));
+    let targets = (0..node.threads).map(ThreadId).collect();
+    Ok(crate::coord::start_node_op(
+        node,
+        conn,
+        NodeCmd::Save,
+        argv,
+        op,
+        targets,
+        cx,
+    ))
+}
+
 /// SHUTDOWN that saves first: a SAVE whose end stops the node.
 pub(crate) fn save_then_shutdown(
     node: &mut Node,
@@ -372,18 +396,8 @@ pub(crate) fn save_then_shutdown(
     force: bool,
     cx: &mut Cx,
 ) -> Flow {
-    let argv = Argv::from_slices(&[b"SAVE"]);
-    match plan_save(node, NodeCmd::Save, &argv) {
-        Ok(op) => {
-            let job = node.persist.next_job;
-            node.persist
-                .jobs
-                .get_mut(&job)
-                .expect("planned")
-                .shutdown_after = Some(force);
-            let targets = (0..node.threads).map(ThreadId).collect();
-            crate::coord::start_node_op(node, conn, NodeCmd::Save, argv, op, targets, cx)
-        }
+    match start_marked_save(node, conn, |job| job.shutdown_after = Some(force), cx) {
+        Ok(flow) => flow,
         Err(_) if force => {
             cx.push(Effect::Shutdown);
             conn.state = ConnState::Closing;
@@ -403,18 +417,8 @@ pub(crate) fn save_then_reload(
     opts: ReloadOpts,
     cx: &mut Cx,
 ) -> Flow {
-    let argv = Argv::from_slices(&[b"SAVE"]);
-    match plan_save(node, NodeCmd::Save, &argv) {
-        Ok(op) => {
-            let job = node.persist.next_job;
-            node.persist
-                .jobs
-                .get_mut(&job)
-                .expect("planned")
-                .reload_after = Some(opts);
-            let targets = (0..node.threads).map(ThreadId).collect();
-            crate::coord::start_node_op(node, conn, NodeCmd::Save, argv, op, targets, cx)
-        }
+    match start_marked_save(node, conn, |job| job.reload_after = Some(opts), cx) {
+        Ok(flow) => flow,
         Err(reply) => {
             conn.encode(&reply);
             Flow::Next

@@ -31,8 +31,6 @@ pub struct JournalWriter {
     /// The database the bytes' reader has selected.
     selected_db: Option<u16>,
     bytes: Vec<u8>,
-    /// Units written since the start, for INFO and tests.
-    pub units: u64,
     /// Every batch with a ticket up to this one arrived.
     tickets_contiguous: u64,
     /// Tickets that arrived beyond `tickets_contiguous`.
@@ -45,7 +43,6 @@ impl JournalWriter {
             merger: Merger::new(usize::from(threads)),
             selected_db: None,
             bytes: Vec::new(),
-            units: 0,
             tickets_contiguous: 0,
             tickets_ahead: Default::default(),
         }
@@ -60,11 +57,9 @@ impl JournalWriter {
             }
         }
         self.merger.push(usize::from(from.0), ticket, items);
-        let (db, bytes, units) = (&mut self.selected_db, &mut self.bytes, &mut self.units);
-        self.merger.drain(&mut |unit: Unit| {
-            merge::encode_unit(&unit, db, bytes);
-            *units += 1;
-        });
+        let (db, bytes) = (&mut self.selected_db, &mut self.bytes);
+        self.merger
+            .drain(&mut |unit: Unit| merge::encode_unit(&unit, db, bytes));
     }
 
     /// Every batch with a ticket up to this one is in the bytes handed out (arrived, and
@@ -79,11 +74,6 @@ impl JournalWriter {
     /// The replayable bytes produced since the last call (RESP commands, as an AOF holds).
     pub fn take_bytes(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.bytes)
-    }
-
-    /// A new file starts: its reader has selected nothing yet.
-    pub fn restart_file(&mut self) {
-        self.selected_db = None;
     }
 
     /// Parts of transactions still waiting for their other parts.

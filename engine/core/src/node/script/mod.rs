@@ -374,15 +374,7 @@ pub(crate) fn start(
             };
             return answer_when_acked(node, conn, op, Reply::Bulk(sha.into_bytes()), cx);
         }
-        ScriptCmd::Exists => Reply::Array(
-            argv.iter()
-                .skip(2)
-                .map(|sha| {
-                    let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                    Reply::Int(node.scripting.bodies.contains_key(&sha) as i64)
-                })
-                .collect(),
-        ),
+        ScriptCmd::Exists => script_exists(node, &argv),
         ScriptCmd::Flush => match flush_mode_error(&argv) {
             Some(err) => err,
             None => {
@@ -658,6 +650,19 @@ fn flush_mode_error(argv: &Argv) -> Option<Reply> {
             "ERR SCRIPT FLUSH only support SYNC|ASYNC option".into(),
         ))),
     }
+}
+
+/// SCRIPT EXISTS: 1 or 0 per SHA1, in order (case does not matter, as in Redis).
+fn script_exists(node: &Node, argv: &Argv) -> Reply {
+    Reply::Array(
+        argv.iter()
+            .skip(2)
+            .map(|sha| {
+                let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+                Reply::Int(node.scripting.bodies.contains_key(&sha) as i64)
+            })
+            .collect(),
+    )
 }
 
 /// SCRIPT FLUSH inside EXEC: the body holds every thread, so the others flush by message.
@@ -1044,17 +1049,7 @@ pub(crate) fn run_in_exec(
         ScriptCmd::Help => return Ok(help_reply()),
         ScriptCmd::Load => return Ok(script_load(node, conn, argv, cx)),
         ScriptCmd::Flush => return Ok(script_flush(node, conn, argv, cx)),
-        ScriptCmd::Exists => {
-            return Ok(Reply::Array(
-                argv.iter()
-                    .skip(2)
-                    .map(|sha| {
-                        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                        Reply::Int(node.scripting.bodies.contains_key(&sha) as i64)
-                    })
-                    .collect(),
-            ))
-        }
+        ScriptCmd::Exists => return Ok(script_exists(node, argv)),
     };
     let now_ms = node.shard.observe_time_ms(cx.wall_ms());
     let mut copies = Copies::new(node, now_ms, Source::LocalHeld);
